@@ -1,0 +1,64 @@
+/**
+ * The one home of every default. The config schema (`schema.ts`) points at these values, and
+ * components that take options fall back to the same constants, so a default is written once.
+ */
+export const DEFAULTS = {
+  // NATS connection and topology
+  NATS_URL: 'nats://127.0.0.1:4222',
+  ALT_STREAM: 'ALT',
+  ALT_SUBJECTS: 'alt.>',
+  RUNNER_DURABLE: 'runner',
+  LAST_STREAM: 'LAST',
+  LAST_SUBJECT_PREFIX: 'last',
+  DLQ_STREAM: 'ALT_DLQ',
+  DLQ_SUBJECT_PREFIX: 'dlq.alt',
+  RUNNER_PROVISION: true,
+  // Worker
+  RUNNER_CONCURRENCY: 4,
+  /** Milliseconds JetStream waits for an ack before redelivering (the lease is renewed at a third of it). */
+  RUNNER_ACK_WAIT_MS: 30_000,
+  RUNNER_MAX_DELIVER: 5,
+  RUNNER_SHUTDOWN_GRACE_MS: 20_000,
+  /** Milliseconds of the first nak delay; doubled per delivery, capped by RUNNER_NAK_MAX_DELAY_MS. */
+  RUNNER_NAK_DELAY_MS: 2_000,
+  RUNNER_NAK_MAX_DELAY_MS: 60_000,
+  // Engine
+  RUNNER_TASK_CONCURRENCY: 4,
+  /** Seconds a task may run when neither the task nor its parameters say. */
+  RUNNER_TASK_TIMEOUT_S: 300,
+  /** Milliseconds of the first task retry delay (exponential with full jitter). */
+  RUNNER_TASK_RETRY_BASE_MS: 500,
+  RUNNER_TASK_RETRY_MAX_MS: 30_000,
+  // Decoding limits
+  /** Bytes; NATS's default max payload. */
+  ALT_MAX_BYTES: 1_048_576,
+  ALT_MAX_TASKS: 1_000,
+  /** Longest chain of dependencies (tasks on one path). */
+  ALT_MAX_DEPTH: 256,
+  ALT_MAX_YAML_ALIASES: 100,
+  /** Characters in any one string of the document. */
+  ALT_MAX_STRING_LENGTH: 262_144,
+  /** Nesting of arrays and objects. */
+  ALT_MAX_NESTING: 64,
+  // AI provider
+  AI_PROVIDER: 'orchestrator',
+  AI_URL: 'http://127.0.0.1:8001',
+  AI_API_KEY: '',
+  AI_MODEL: 'default',
+  /** Milliseconds one AI request may take (the socket is closed after it). */
+  AI_TIMEOUT_MS: 60_000,
+  AI_MAX_RETRIES: 3,
+  AI_RETRY_BASE_MS: 250,
+  AI_RETRY_MAX_MS: 10_000,
+  /** Milliseconds: the most a Retry-After header can make the client wait. */
+  AI_RETRY_AFTER_MAX_MS: 30_000,
+  AI_MAX_CONCURRENCY: 16,
+  AI_MAX_QUEUE: 1_000,
+  /** Consecutive failed calls that open the breaker. */
+  AI_BREAKER_THRESHOLD: 5,
+  /** Milliseconds the breaker stays open before it lets one trial call through. */
+  AI_BREAKER_HALF_OPEN_MS: 10_000,
+  // Service
+  HTTP_PORT: 8080,
+  LOG_LEVEL: 'info',
+} as const;

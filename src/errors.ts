@@ -1,0 +1,110 @@
+/**
+ * The one error type of altlas-runner and its catalogue of stable codes.
+ *
+ * Every failure that crosses a module boundary is an {@link AltlasError} with a `code` from
+ * {@link ERROR_CODES}. Each code says what the worker does with the message it happened on
+ * (`fate`), so callers recognise errors by code, never by message text.
+ */
+
+/** What happens to the `.alt` message when a job ends with an error of this code. */
+export type Fate =
+  /** The input can never run: failure `.last` (when the id is known), DLQ copy, `term`. */
+  | 'reject'
+  /** The environment failed, not the job: `nak` with a growing delay; on the last delivery, reject. */
+  | 'retry'
+  /** A task-level outcome recorded in the `.last`; the job itself completes and is acked. */
+  | 'task';
+
+interface CodeInfo {
+  readonly fate: Fate;
+  readonly summary: string;
+}
+
+/** The catalogue: every code the project uses, its fate and a one-line meaning (the README lists it). */
+export const ERROR_CODES = {
+  ALT_EMPTY: { fate: 'reject', summary: 'the payload is empty or only white space' },
+  ALT_ENCODING: { fate: 'reject', summary: 'the payload is not valid UTF-8' },
+  ALT_SYNTAX: { fate: 'reject', summary: 'the payload is not well-formed JSON or YAML (line and column given)' },
+  ALT_UNKNOWN_FORMAT: { fate: 'reject', summary: 'the document is not any known .alt form' },
+  ALT_UNSUPPORTED_VERSION: { fate: 'reject', summary: 'a known .alt form with a version this runner does not read' },
+  ALT_SCHEMA: { fate: 'reject', summary: 'the document breaks its form\'s schema (every violation listed with its JSON pointer)' },
+  ALT_DUPLICATE_TASK: { fate: 'reject', summary: 'two tasks share one id' },
+  ALT_UNKNOWN_DEPENDENCY: { fate: 'reject', summary: 'a dependency names no task of the file' },
+  ALT_SELF_DEPENDENCY: { fate: 'reject', summary: 'a task depends on itself' },
+  ALT_CYCLE: { fate: 'reject', summary: 'the dependencies form a cycle (the tasks of one cycle are named)' },
+  ALT_REFERENCE: { fate: 'reject', summary: 'a 2.0 control-flow part names a segment or function that does not exist' },
+  ALT_LIMIT: { fate: 'reject', summary: 'the document exceeds a configured limit (which, the value, the cap)' },
+  ALT_UNSUPPORTED_FEATURE: { fate: 'reject', summary: 'the job uses a 2.0 control-flow construct this runner does not execute' },
+  TASK_KIND_FORBIDDEN: { fate: 'reject', summary: 'a task kind that would act on the worker host (file_operation, system_command)' },
+  TASK_FAILED: { fate: 'task', summary: 'a task failed for a reason of its own (after its retries)' },
+  TASK_TIMEOUT: { fate: 'task', summary: 'a task ran past its timeout (after its retries)' },
+  TASK_CANCELLED: { fate: 'task', summary: 'a task was cancelled because a dependency failed' },
+  AI_REJECTED: { fate: 'task', summary: 'the AI provider refused the request (HTTP 4xx other than 408/429)' },
+  AI_BAD_RESPONSE: { fate: 'task', summary: 'the AI provider answered with a body this runner cannot read' },
+  AI_UNAVAILABLE: { fate: 'retry', summary: 'the AI provider is unreachable after the retries, or its circuit breaker is open' },
+  JOB_ABORTED: { fate: 'retry', summary: 'the job was aborted (shutdown) before it finished' },
+  LAST_PUBLISH_FAILED: { fate: 'retry', summary: 'the .last result could not be stored in the LAST stream' },
+  CONFIG_INVALID: { fate: 'reject', summary: 'a configuration value is invalid' },
+  INTERNAL: { fate: 'retry', summary: 'an unexpected error inside the runner' },
+} as const satisfies Record<string, CodeInfo>;
+
+/** A stable error code of the catalogue. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** One located problem: a JSON pointer into the document (or '' for the whole) and a readable message. */
+export interface Problem {
+  readonly pointer: string;
+  readonly message: string;
+}
+
+/** Context carried by an error for logs and results. */
+export interface ErrorContext {
+  altId?: string;
+  taskId?: string;
+  attempt?: number;
+  httpStatus?: number;
+  [key: string]: unknown;
+}
+
+export interface AltlasErrorOptions {
+  cause?: unknown;
+  problems?: readonly Problem[];
+  context?: ErrorContext;
+}
+
+/** The base error: a stable `code`, the problems found, context fields, and the `cause` kept. */
+export class AltlasError extends Error {
+  readonly code: ErrorCode;
+  readonly problems: readonly Problem[];
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, options: AltlasErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AltlasError';
+    this.code = code;
+    this.problems = options.problems ?? [];
+    this.context = options.context ?? {};
+  }
+
+  /** What the worker does with the message this error ended. */
+  get fate(): Fate {
+    return ERROR_CODES[this.code].fate;
+  }
+
+  /** A plain object for `.last` metadata, logs and JSON output. */
+  toJSON(): { code: ErrorCode; message: string; problems: readonly Problem[]; context: ErrorContext } {
+    return { code: this.code, message: this.message, problems: this.problems, context: this.context };
+  }
+}
+
+/** True when `e` is an {@link AltlasError}, optionally of one of the given codes. */
+export function isAltlasError(e: unknown, ...codes: ErrorCode[]): e is AltlasError {
+  return e instanceof AltlasError && (codes.length === 0 || codes.includes(e.code));
+}
+
+/** Wraps anything thrown into an AltlasError (INTERNAL unless it already is one). */
+export function toAltlasError(e: unknown): AltlasError {
+  if (e instanceof AltlasError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new AltlasError('INTERNAL', message, { cause: e });
+}

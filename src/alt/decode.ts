@@ -1,0 +1,89 @@
+/**
+ * The decoder: bytes (and an optional content type or file name) to a canonical job with its
+ * warnings, or a typed decode error. It never throws: every outcome is a {@link DecodeResult}.
+ */
+import { AltlasError, toAltlasError } from '../errors.ts';
+import { EnhancedForm, type EnhancedFormDoc } from './forms/enhanced.ts';
+import { RunnerForm, type RunnerFormDoc } from './forms/runner.ts';
+import { SegmentationForm, type SegmentationFormDoc } from './forms/segmentation.ts';
+import { checkControlFlow } from './control-flow.ts';
+import { detectForm, versionOf } from './detect.ts';
+import { checkGraph } from './graph.ts';
+import type { AltForm, DecodeWarning, Job } from './job.ts';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.ts';
+import { normalizeRunner, normalizeSegmentation } from './normalize.ts';
+import { limitError, parsePayload, type Syntax } from './parse.ts';
+import { compile } from './schema-check.ts';
+import { jobWarnings } from './warnings.ts';
+
+export type DecodeResult =
+  | { ok: true; job: Job; warnings: DecodeWarning[]; syntax: Syntax }
+  | { ok: false; error: AltlasError };
+
+export interface DecodeOptions {
+  /** A content type (`application/json`, `application/yaml`) or a file name; else the syntax is sniffed. */
+  hint?: string;
+  /** Caps; unset ones take {@link DEFAULT_DECODE_LIMITS}. */
+  limits?: Partial<DecodeLimits>;
+}
+
+const SCHEMAS = { runner: RunnerForm, segmentation: SegmentationForm, enhanced: EnhancedForm } as const;
+const validators = {
+  runner: compile<RunnerFormDoc>(RunnerForm),
+  segmentation: compile<SegmentationFormDoc>(SegmentationForm),
+  enhanced: compile<EnhancedFormDoc>(EnhancedForm),
+};
+
+/** The TypeBox schema of each form (exported to `schemas/`). */
+export const FORM_SCHEMAS = SCHEMAS;
+
+function validateForm(form: AltForm, doc: Record<string, unknown>, limits: DecodeLimits): void {
+  const list = form === 'runner' ? doc.tasks : doc.segments;
+  if (Array.isArray(list) && list.length > limits.maxTasks) {
+    throw limitError('tasks', list.length, limits.maxTasks, form === 'runner' ? '/tasks' : '/segments');
+  }
+  const check = validators[form];
+  if (!check(doc)) {
+    const problems = check.problems(doc);
+    const first = problems[0];
+    throw new AltlasError('ALT_SCHEMA', `the document breaks the ${form} form schema: ${first ? `${first.pointer || '/'} ${first.message}` : ''}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, {
+      problems,
+      context: { form },
+    });
+  }
+}
+
+function decodeValue(value: unknown, limits: DecodeLimits): { job: Job; warnings: DecodeWarning[] } {
+  const form = detectForm(value);
+  let doc = value as Record<string, unknown>;
+  const version = versionOf(doc.version);
+  if (typeof doc.version === 'number' && version !== undefined) doc = { ...doc, version };
+  validateForm(form, doc, limits);
+
+  const warnings: DecodeWarning[] = [];
+  const job = form === 'runner'
+    ? normalizeRunner(doc as unknown as RunnerFormDoc, warnings)
+    : normalizeSegmentation(doc as unknown as SegmentationFormDoc | EnhancedFormDoc, warnings);
+  const listKey = form === 'runner' ? 'tasks' : 'segments';
+  const graphError = checkGraph(job.tasks, listKey, limits.maxDependencyDepth);
+  if (graphError) throw graphError;
+  if (form === 'enhanced') {
+    const flowError = checkControlFlow(doc as unknown as EnhancedFormDoc);
+    if (flowError) throw flowError;
+  }
+  warnings.push(...jobWarnings(job, listKey));
+  return { job, warnings };
+}
+
+/** Decodes one `.alt` payload. Never throws; a failure is `{ ok: false, error }` with a stable code. */
+export function decodeAlt(input: Uint8Array | string, options: DecodeOptions = {}): DecodeResult {
+  const limits = options.limits ? { ...DEFAULT_DECODE_LIMITS, ...options.limits } : DEFAULT_DECODE_LIMITS;
+  try {
+    const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+    const { value, syntax } = parsePayload(bytes, limits, options.hint);
+    const { job, warnings } = decodeValue(value, limits);
+    return { ok: true, job, warnings, syntax };
+  } catch (e) {
+    return { ok: false, error: toAltlasError(e) };
+  }
+}

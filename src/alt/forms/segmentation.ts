@@ -1,0 +1,52 @@
+/** TypeBox schemas of the segmentation form 1.0 (formats.md §2); the 2.0 form extends these parts. */
+import { Type, type Static, type TProperties } from '@sinclair/typebox';
+import { FreeObject, NonBlank, Nullable, StringEnum } from './helpers.ts';
+
+export const SEGMENTATION_MODES = ['Normal', 'Dream', 'Explore', 'Chaos'] as const;
+export const PARAMETER_TYPES = ['string', 'number', 'boolean', 'array', 'object'] as const;
+
+export const SegmentParameter = Type.Object({
+  name: NonBlank(),
+  value: Type.Unknown(),
+  type: Type.Optional(StringEnum(PARAMETER_TYPES)),
+  required: Type.Optional(Type.Boolean()),
+  description: Type.Optional(Nullable(Type.String())),
+}, { additionalProperties: true, title: 'Parameter' });
+
+/** Fields of a 1.0 segment, shared with the 2.0 segment. */
+export const segmentProperties = {
+  id: NonBlank({ description: 'Unique id of the segment within the file.' }),
+  task_type: Type.String({ description: 'Free text: search, create, analyze, execute, ...' }),
+  content: NonBlank({ description: 'The text of the step.' }),
+  parameters: Type.Optional(Nullable(Type.Array(SegmentParameter))),
+  dependencies: Type.Optional(Nullable(Type.Array(NonBlank()))),
+  metadata: Type.Optional(Nullable(FreeObject())),
+} satisfies TProperties;
+
+/** Fields of a 1.0 file, shared with the 2.0 file (which replaces version and segments). */
+export const fileProperties = {
+  id: NonBlank(),
+  timestamp: Type.String({ minLength: 1, description: 'ISO 8601; read as UTC when it has no zone.' }),
+  command: Type.String({ description: 'The user command.' }),
+  language: Type.Optional(Nullable(Type.String())),
+  mode: StringEnum(SEGMENTATION_MODES),
+  persona: Type.Optional(Nullable(Type.String())),
+  chaos_level: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 10, description: 'Only when mode is Chaos.' }))),
+  metadata: Type.Optional(Nullable(FreeObject())),
+} satisfies TProperties;
+
+export const Segment = Type.Object(segmentProperties, { additionalProperties: true, title: 'Segment' });
+
+export const SegmentationForm = Type.Object({
+  ...fileProperties,
+  version: StringEnum(['1.0']),
+  segments: Type.Array(Segment),
+}, {
+  additionalProperties: true,
+  $id: 'urn:altlas:schema:alt-segmentation:1.0',
+  title: 'ALT_LAS .alt, segmentation form 1.0',
+  description: 'A task file as the ALT_LAS segmentation service writes it (YAML by default, or JSON).',
+});
+
+export type SegmentationFormDoc = Static<typeof SegmentationForm>;
+export type SegmentDoc = Static<typeof Segment>;

@@ -1,0 +1,29 @@
+/** Decoding limits: every cap the decoder enforces, with defaults from the one defaults table. */
+import { DEFAULTS } from '../config/defaults.ts';
+
+export interface DecodeLimits {
+  /** Payload bytes. Default 1 MiB (ALT_MAX_BYTES). */
+  maxBytes: number;
+  /** Tasks (or segments) per job. Default 1,000 (ALT_MAX_TASKS). */
+  maxTasks: number;
+  /** Tasks on the longest dependency chain. Default 256 (ALT_MAX_DEPTH). */
+  maxDependencyDepth: number;
+  /** YAML alias dereferences. Default 100 (ALT_MAX_YAML_ALIASES). */
+  maxYamlAliases: number;
+  /** Characters in one string, keys included. Default 262,144 (ALT_MAX_STRING_LENGTH). */
+  maxStringLength: number;
+  /** Nesting of arrays and objects. Default 64 (ALT_MAX_NESTING). */
+  maxNesting: number;
+}
+
+export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
+  maxBytes: DEFAULTS.ALT_MAX_BYTES,
+  maxTasks: DEFAULTS.ALT_MAX_TASKS,
+  maxDependencyDepth: DEFAULTS.ALT_MAX_DEPTH,
+  maxYamlAliases: DEFAULTS.ALT_MAX_YAML_ALIASES,
+  maxStringLength: DEFAULTS.ALT_MAX_STRING_LENGTH,
+  maxNesting: DEFAULTS.ALT_MAX_NESTING,
+});
+
+/** Names of the limits as they appear in ALT_LIMIT errors. */
+export type LimitName = 'bytes' | 'tasks' | 'dependency_depth' | 'yaml_aliases' | 'string_length' | 'nesting';

@@ -1,0 +1,198 @@
+/**
+ * Bytes to a plain JSON-like value: UTF-8 check, syntax choice (JSON or YAML 1.2), a safe YAML
+ * schema and the size limits. Throws only {@link AltlasError}.
+ */
+import { parseDocument } from 'yaml';
+import { AltlasError } from '../errors.ts';
+import { locateJsonError } from './json-locate.ts';
+import type { DecodeLimits, LimitName } from './limits.ts';
+
+export type Syntax = 'json' | 'yaml';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** Builds the ALT_LIMIT error: which limit, the value found and the cap. */
+export function limitError(limit: LimitName, value: number, cap: number, pointer = ''): AltlasError {
+  return new AltlasError('ALT_LIMIT', `limit ${limit} exceeded: ${value} > ${cap}`, {
+    problems: [{ pointer, message: `${limit} is ${value}, the limit is ${cap}` }],
+    context: { limit, value, cap },
+  });
+}
+
+/**
+ * Chooses the syntax from a hint (a content type such as `application/yaml`, or a file name) and
+ * else from the first character: `{` or `[` is JSON, anything else YAML.
+ */
+export function chooseSyntax(text: string, hint?: string): Syntax {
+  const h = hint?.toLowerCase() ?? '';
+  if (/json/.test(h) || h.endsWith('.json')) return 'json';
+  if (/ya?ml/.test(h)) return 'yaml';
+  const first = /\S/.exec(text)?.[0];
+  return first === '{' || first === '[' ? 'json' : 'yaml';
+}
+
+/** Decodes UTF-8 strictly (a BOM is dropped). */
+export function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch (cause) {
+    const at = firstInvalidUtf8(bytes);
+    throw new AltlasError('ALT_ENCODING', `the payload is not valid UTF-8 (first bad byte at offset ${at})`, {
+      cause,
+      problems: [{ pointer: '', message: `invalid UTF-8 sequence at byte ${at}` }],
+      context: { offset: at },
+    });
+  }
+}
+
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i];
+    const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (n === 0 || i + n > bytes.length) return i;
+    try {
+      utf8.decode(bytes.subarray(i, i + n));
+    } catch {
+      return i;
+    }
+    i += n;
+  }
+  return bytes.length;
+}
+
+function lineCol(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let last = -1;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      last = i;
+    }
+  }
+  return { line, column: offset - last };
+}
+
+function syntaxError(syntax: Syntax, detail: string, line?: number, column?: number, cause?: unknown): AltlasError {
+  const where = line === undefined ? '' : ` at line ${line}, column ${column}`;
+  return new AltlasError('ALT_SYNTAX', `invalid ${syntax.toUpperCase()}${where}: ${detail}`, {
+    cause,
+    problems: [{ pointer: '', message: `${detail}${where}` }],
+    context: { syntax, line, column },
+  });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    const found = locateJsonError(text);
+    const offset = found < 0 ? text.length : found;
+    const { line, column } = lineCol(text, offset);
+    const detail = message.split('\n')[0].replace(/, (".*|\.\.\.)[\s\S]*$/, '').replace(/ (in JSON )?at position \d+.*$/, '');
+    throw syntaxError('json', detail, line, column, cause);
+  }
+}
+
+function parseYaml(text: string, limits: DecodeLimits): unknown {
+  const doc = parseDocument(text, {
+    version: '1.2',
+    schema: 'core',
+    customTags: [],
+    merge: false,
+    uniqueKeys: true,
+    strict: true,
+    prettyErrors: true,
+    keepSourceTokens: false,
+  });
+  const problem = doc.errors[0] ?? doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
+  if (problem) {
+    const pos = problem.linePos?.[0];
+    const detail = problem.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    throw syntaxError('yaml', detail, pos?.line, pos?.col, problem);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: limits.maxYamlAliases });
+  } catch (cause) {
+    if (cause instanceof ReferenceError && /alias/i.test(cause.message)) {
+      throw limitError('yaml_aliases', limits.maxYamlAliases + 1, limits.maxYamlAliases);
+    }
+    throw cause;
+  }
+}
+
+/**
+ * Walks the value without recursion and enforces the nesting and string-length limits, so that
+ * nothing later (schema, normalisation, logging) meets an unbounded structure. The fast pass
+ * keeps no paths; only when it finds a breach does a second pass work out the JSON pointer.
+ */
+export function checkShape(value: unknown, limits: DecodeLimits): void {
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    if (typeof v === 'string') {
+      if (v.length > limits.maxStringLength) throw breach(value, limits);
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= limits.maxNesting) throw breach(value, limits);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        values.push(v[i]);
+        depths.push(depth + 1);
+      }
+    } else {
+      for (const key in v) {
+        if (key.length > limits.maxStringLength) throw breach(value, limits);
+        values.push((v as Record<string, unknown>)[key]);
+        depths.push(depth + 1);
+      }
+    }
+  }
+}
+
+/** The slow pass of {@link checkShape}: finds the first breach again, with its pointer. */
+function breach(value: unknown, limits: DecodeLimits): AltlasError {
+  const stack: { v: unknown; depth: number; path: string }[] = [{ v: value, depth: 0, path: '' }];
+  while (stack.length > 0) {
+    const { v, depth, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.length > limits.maxStringLength) return limitError('string_length', v.length, limits.maxStringLength, path);
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= limits.maxNesting) return limitError('nesting', depth + 1, limits.maxNesting, path);
+    const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v as Record<string, unknown>);
+    for (const [key, x] of entries) {
+      if (key.length > limits.maxStringLength) return limitError('string_length', key.length, limits.maxStringLength, path);
+      stack.push({ v: x, depth: depth + 1, path: `${path}/${escapePointer(key)}` });
+    }
+  }
+  return limitError('nesting', limits.maxNesting + 1, limits.maxNesting);
+}
+
+/** Escapes one JSON pointer token (RFC 6901). */
+export function escapePointer(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** Parses a payload into a value; `hint` is a content type or a file name. */
+export function parsePayload(bytes: Uint8Array, limits: DecodeLimits, hint?: string): { value: unknown; syntax: Syntax } {
+  if (bytes.length > limits.maxBytes) throw limitError('bytes', bytes.length, limits.maxBytes);
+  const text = decodeUtf8(bytes);
+  if (!/\S/.test(text)) {
+    throw new AltlasError('ALT_EMPTY', 'the payload is empty', { problems: [{ pointer: '', message: 'no content' }] });
+  }
+  const syntax = chooseSyntax(text, hint);
+  let value: unknown;
+  try {
+    value = syntax === 'json' ? parseJson(text) : parseYaml(text, limits);
+  } catch (cause) {
+    if (cause instanceof RangeError) throw limitError('nesting', limits.maxNesting + 1, limits.maxNesting);
+    throw cause;
+  }
+  checkShape(value, limits);
+  return { value, syntax };
+}

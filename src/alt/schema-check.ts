@@ -1,0 +1,110 @@
+/**
+ * Compiles the TypeBox schemas with ajv once, and turns ajv's errors into problems a person who
+ * wrote the file understands, each with its JSON pointer.
+ */
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
+import * as ajvFormats from 'ajv-formats';
+import type { TSchema } from '@sinclair/typebox';
+import type { Problem } from '../errors.ts';
+import { NAME_PATTERN } from './forms/helpers.ts';
+
+type FormatsPlugin = (ajv: Ajv) => Ajv;
+const addFormats = ((ajvFormats as unknown as { default: FormatsPlugin }).default ?? ajvFormats) as FormatsPlugin;
+
+/** A new ajv instance with the formats of ajv-formats, collecting all errors. */
+export function newAjv(options: Options = {}): Ajv {
+  return addFormats(new Ajv({ allErrors: true, strict: false, ...options }));
+}
+
+/** The decoder's instance: verbose, for the "got ..." part of messages. */
+export const ajv: Ajv = newAjv({ verbose: true });
+
+/** Stops at the first error: the fast path for documents that are valid (most are). */
+const fastAjv: Ajv = newAjv({ allErrors: false });
+
+/** A compiled schema: a quick yes/no, then every problem only for a document that fails. */
+export interface Checker<T> {
+  (doc: unknown): doc is T;
+  problems(doc: unknown): Problem[];
+}
+
+/** Compiles a schema twice (fast, and all errors with data) once per process. */
+export function compile<T>(schema: TSchema): Checker<T> {
+  const fast: ValidateFunction<T> = fastAjv.compile(schema);
+  const detailed: ValidateFunction<T> = ajv.compile(schema);
+  const check = ((doc: unknown) => fast(doc)) as Checker<T>;
+  check.problems = (doc) => (detailed(doc) ? [] : toProblems(detailed.errors));
+  return check;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return value.length > 40 ? `a string "${value.slice(0, 40)}…"` : `"${value}"`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+const ARTICLE: Record<string, string> = {
+  string: 'a string', number: 'a number', integer: 'an integer', boolean: 'true or false',
+  object: 'an object', array: 'a list', null: 'null',
+};
+
+function typeMessage(expected: string | string[], data: unknown): string {
+  const list = (Array.isArray(expected) ? expected : String(expected).split(',')).map((t) => ARTICLE[t] ?? t);
+  return `must be ${list.join(' or ')}, got ${describe(data)}`;
+}
+
+function message(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return `missing required field "${String(p.missingProperty)}"`;
+    case 'type':
+      return typeMessage(p.type as string | string[], e.data);
+    case 'enum': {
+      const allowed = p.allowedValues as unknown[];
+      const shown = allowed.filter((v) => v !== null).map((v) => JSON.stringify(v)).join(', ');
+      return `must be one of ${shown}${allowed.includes(null) ? ' (or null)' : ''}, got ${describe(e.data)}`;
+    }
+    case 'pattern':
+      if (p.pattern === '\\S') return 'must not be empty';
+      if (p.pattern === NAME_PATTERN) return `must be a name (a letter or _ then letters, digits or _), got ${describe(e.data)}`;
+      return `must match ${String(p.pattern)}, got ${describe(e.data)}`;
+    case 'format':
+      return p.format === 'date-time'
+        ? `must be an RFC 3339 date-time with a zone, such as 2025-04-26T19:32:00Z, got ${describe(e.data)}`
+        : `must be a valid ${String(p.format)}, got ${describe(e.data)}`;
+    case 'minLength':
+      return 'must not be empty';
+    case 'minimum':
+    case 'maximum':
+      return `must be ${String(p.comparison)} ${String(p.limit)}, got ${describe(e.data)}`;
+    case 'anyOf':
+      return `must be a well-formed value, got ${describe(e.data)}`;
+    default:
+      return e.message ?? `breaks the schema rule "${e.keyword}"`;
+  }
+}
+
+/**
+ * Converts ajv errors to problems: one per distinct (pointer, message), in document order. The
+ * "must be null" branch of a nullable `anyOf` is dropped when its sibling branch says more.
+ */
+export function toProblems(errors: readonly ErrorObject[] | null | undefined): Problem[] {
+  if (!errors) return [];
+  const detailed = new Set(errors.filter((e) => e.keyword !== 'anyOf').map((e) => e.instancePath));
+  const seen = new Set<string>();
+  const out: Problem[] = [];
+  for (const e of errors) {
+    if (e.keyword === 'anyOf' && detailed.has(e.instancePath)) continue;
+    if (e.keyword === 'type' && e.params.type === 'null' && e.schemaPath.includes('/anyOf/')) continue;
+    const pointer = e.keyword === 'required' ? `${e.instancePath}/${String(e.params.missingProperty)}` : e.instancePath;
+    const text = message(e);
+    const key = `${pointer}\u0000${text}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ pointer, message: text });
+  }
+  return out;
+}

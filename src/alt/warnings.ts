@@ -1,0 +1,29 @@
+/** The original runner's warnings, computed on the canonical job: findings, never errors. */
+import type { DecodeWarning, Job } from './job.ts';
+
+/** Seconds above which a task timeout is suspicious (the original's bound). */
+export const MAX_SENSIBLE_TIMEOUT_S = 7200;
+export const MAX_SENSIBLE_RETRIES = 20;
+
+/** Warnings of a job; `listKey` is `tasks` or `segments` (for the pointers). */
+export function jobWarnings(job: Job, listKey: string): DecodeWarning[] {
+  const out: DecodeWarning[] = [];
+  if (job.tasks.length === 0) out.push({ code: 'W_NO_TASKS', pointer: `/${listKey}`, message: 'the job has no tasks' });
+  if (job.expected_completion_time === 0) {
+    out.push({ code: 'W_EXPECTED_TIME_ZERO', pointer: '/expected_completion_time', message: 'expected_completion_time is 0' });
+  }
+  const hasDependents = new Set(job.tasks.flatMap((t) => t.dependencies));
+  job.tasks.forEach((t, i) => {
+    const at = `/${listKey}/${i}`;
+    if (t.timeout_seconds !== null && (t.timeout_seconds === 0 || t.timeout_seconds > MAX_SENSIBLE_TIMEOUT_S)) {
+      out.push({ code: 'W_TIMEOUT_RANGE', pointer: `${at}/timeout_seconds`, message: `task ${t.id} has timeout_seconds ${t.timeout_seconds} (expected 1..${MAX_SENSIBLE_TIMEOUT_S})` });
+    }
+    if (t.retry_count !== null && t.retry_count > MAX_SENSIBLE_RETRIES) {
+      out.push({ code: 'W_RETRY_COUNT', pointer: `${at}/retry_count`, message: `task ${t.id} has retry_count ${t.retry_count} (more than ${MAX_SENSIBLE_RETRIES})` });
+    }
+    if (job.tasks.length > 1 && t.dependencies.length === 0 && !hasDependents.has(t.id)) {
+      out.push({ code: 'W_ISOLATED_TASK', pointer: at, message: `task ${t.id} neither depends on nor is needed by another task` });
+    }
+  });
+  return out;
+}

@@ -1,0 +1,49 @@
+/** The `altlas` command: one entry point, one subcommand per verb. */
+import { isAltlasError } from '../errors.ts';
+import { EXIT, UsageError, stdio, type Io } from './output.ts';
+import { validateCommand } from './validate.ts';
+
+type Command = (argv: string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }> = {
+  validate: { run: async () => validateCommand, summary: 'check .alt files (JSON or YAML) and report every problem' },
+};
+
+export const HELP = `Usage: altlas <command> [options]
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(18)} ${c.summary}`).join('\n')}
+
+Run "altlas <command> --help" for a command's options.
+Exit codes: 0 success, 1 a job or file failed, 2 usage or configuration error.`;
+
+/** Runs the command line and returns the exit code. */
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(HELP);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`altlas: unknown command "${name}"\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  try {
+    return await (await command.run())(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`altlas ${name}: ${e.message}\nRun "altlas ${name} --help" for usage.`);
+      return EXIT.usage;
+    }
+    if (isAltlasError(e, 'CONFIG_INVALID')) {
+      io.err(`altlas ${name}: ${e.message}`);
+      return EXIT.usage;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

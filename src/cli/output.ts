@@ -1,0 +1,29 @@
+/** Small helpers shared by the subcommands: exit codes, usage errors and output. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Exit codes of every subcommand (documented in the README). */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** A usage error: the command prints it with the subcommand's help and exits with 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export const stdio: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** node:util parseArgs, with its errors turned into {@link UsageError}. */
+export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    throw new UsageError(e instanceof Error || (typeof e === 'object' && e !== null && 'message' in e) ? String((e as Error).message) : String(e));
+  }
+}

@@ -1,0 +1,80 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { decodeAlt } from '../../../src/alt/index.ts';
+import { ERROR_CODES } from '../../../src/errors.ts';
+import { runnerDoc } from '../../helpers/alt.ts';
+import { fixtureFiles } from '../../helpers/paths.ts';
+
+/** A random DAG: task i may depend only on tasks before it. */
+const dag = fc.integer({ min: 1, max: 40 }).chain((n) =>
+  fc.tuple(...Array.from({ length: n }, (_, i) => fc.uniqueArray(fc.nat({ max: Math.max(0, i - 1) }), { maxLength: i === 0 ? 0 : Math.min(i, 4) })))
+    .map((deps) => deps.map((d, i) => ({ id: `t${i}`, dependencies: d.map((j) => `t${j}`) }))));
+
+const DECODE_CODES = Object.keys(ERROR_CODES).filter((c) => c.startsWith('ALT_'));
+
+function expectDecodeOutcome(input: Uint8Array | string, hint?: string): void {
+  const r = decodeAlt(input, { hint });
+  if (!r.ok) expect(DECODE_CODES).toContain(r.error.code);
+  else expect(Array.isArray(r.job.tasks)).toBe(true);
+}
+
+describe('decoder properties', () => {
+  it('accepts every random acyclic graph', () => {
+    fc.assert(fc.property(dag, (tasks) => {
+      const r = decodeAlt(JSON.stringify(runnerDoc(tasks)));
+      expect(r.ok).toBe(true);
+    }), { numRuns: 500 });
+  });
+
+  it('rejects the same graph with one back edge as ALT_CYCLE naming tasks of a real cycle', () => {
+    const withBackEdge = dag.filter((t) => t.length >= 2).chain((tasks) =>
+      fc.tuple(fc.constant(tasks), fc.integer({ min: 0, max: tasks.length - 1 }), fc.integer({ min: 0, max: tasks.length - 1 }))
+        .filter(([, a, b]) => a < b));
+    fc.assert(fc.property(withBackEdge, ([tasks, a, b]) => {
+      // Make b reachable from a: a chain a <- ... <- b, then the back edge a depends on b.
+      const copy = tasks.map((t) => ({ ...t, dependencies: [...t.dependencies] }));
+      for (let i = a + 1; i <= b; i++) if (!copy[i].dependencies.includes(`t${i - 1}`)) copy[i].dependencies.push(`t${i - 1}`);
+      copy[a].dependencies.push(`t${b}`);
+      const r = decodeAlt(JSON.stringify(runnerDoc(copy)));
+      expect(r.ok).toBe(false);
+      if (r.ok) return;
+      expect(r.error.code).toBe('ALT_CYCLE');
+      const cycle = r.error.context.cycle as string[];
+      const deps = new Map(copy.map((t) => [t.id, t.dependencies]));
+      cycle.forEach((id, k) => expect(deps.get(id)).toContain(cycle[(k + 1) % cycle.length]));
+    }), { numRuns: 500 });
+  });
+
+  it('gives only a job or a typed decode error for random bytes', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), fc.constantFrom(undefined, 'x.json', 'x.yaml'), (bytes, hint) => {
+      expectDecodeOutcome(bytes, hint);
+    }), { numRuns: 4000 });
+  });
+
+  it('gives only a job or a typed decode error for mutated real files', () => {
+    const files = fixtureFiles().map((f) => readFileSync(f));
+    const mutated = fc.tuple(fc.constantFrom(...files), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), { minLength: 1, maxLength: 8 }))
+      .map(([file, edits]) => {
+        const bytes = [...file];
+        for (const [pos, value, op] of edits) {
+          const at = pos % (bytes.length + 1);
+          if (op === 'set') bytes[at] = value;
+          else if (op === 'insert') bytes.splice(at, 0, value);
+          else bytes.splice(at, 1);
+        }
+        return Uint8Array.from(bytes);
+      });
+    fc.assert(fc.property(mutated, (bytes) => expectDecodeOutcome(bytes)), { numRuns: 5000 });
+  });
+
+  it('gives only a job or a typed decode error for structurally mutated documents', () => {
+    const values = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean(), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
+    const keys = ['id', 'version', 'created_at', 'title', 'tasks', 'mode', 'priority', 'metadata', 'segments', 'timestamp', 'command'];
+    fc.assert(fc.property(fc.constantFrom(...fixtureFiles()), fc.constantFrom(...keys), values, (file, key, value) => {
+      const doc = JSON.parse(JSON.stringify(decodeAlt(readFileSync(file)).ok ? JSON.parse(readFileSync(file, 'utf8').startsWith('{') ? readFileSync(file, 'utf8') : '{}') : {}));
+      doc[key] = value;
+      expectDecodeOutcome(JSON.stringify(doc));
+    }), { numRuns: 1000 });
+  });
+});

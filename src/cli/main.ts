@@ -7,6 +7,7 @@ type Command = (argv: string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }> = {
   validate: { run: async () => validateCommand, summary: 'check .alt files (JSON or YAML) and report every problem' },
+  'fake-orchestrator': { run: async () => (await import('./fake-orchestrator.ts')).fakeOrchestratorCommand, summary: 'run a fake AI orchestrator for trials and tests' },
 };
 
 export const HELP = `Usage: altlas <command> [options]

@@ -1,0 +1,55 @@
+/** `altlas fake-orchestrator`: runs the fake AI orchestrator in the foreground. */
+import { FakeOrchestrator } from '../ai/fake-orchestrator.ts';
+import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
+
+export const FAKE_HELP = `Usage: altlas fake-orchestrator [--port 8001] [--host 127.0.0.1] [faults]
+
+Serves the ALT_LAS AI orchestrator API (POST /api/inference/, /api/inference/batch, GET
+/api/models/, /health) and the OpenAI chat completions endpoint, with deterministic answers.
+GET /_stats shows what it received; POST /_faults sets faults; POST /_reset clears the stats.
+
+Faults:
+  --latency-ms N        delay every answer
+  --error-rate R        share of requests answered --error-status (default 500)
+  --error-status N
+  --fail-first N        the first N requests fail
+  --rate-limit-rate R   share answered 429 with Retry-After --retry-after-s
+  --retry-after-s N
+  --hang | --malformed | --reset`;
+
+export async function fakeOrchestratorCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parseCommandArgs({
+    args: argv,
+    options: {
+      port: { type: 'string', default: '8001' }, host: { type: 'string', default: '127.0.0.1' },
+      'latency-ms': { type: 'string' }, 'error-rate': { type: 'string' }, 'error-status': { type: 'string' },
+      'fail-first': { type: 'string' }, 'rate-limit-rate': { type: 'string' }, 'retry-after-s': { type: 'string' },
+      hang: { type: 'boolean' }, malformed: { type: 'boolean' }, reset: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.out(FAKE_HELP);
+    return EXIT.ok;
+  }
+  const num = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number >= 0`);
+    return n;
+  };
+  const fake = new FakeOrchestrator({
+    latencyMs: num('latency-ms', values['latency-ms']), errorRate: num('error-rate', values['error-rate']),
+    errorStatus: num('error-status', values['error-status']), failFirst: num('fail-first', values['fail-first']),
+    rateLimitRate: num('rate-limit-rate', values['rate-limit-rate']), retryAfterS: num('retry-after-s', values['retry-after-s']),
+    hang: values.hang, malformed: values.malformed, reset: values.reset,
+  });
+  const url = await fake.listen(num('port', values.port), values.host);
+  io.out(`fake orchestrator listening on ${url}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await fake.close();
+  return EXIT.ok;
+}

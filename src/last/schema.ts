@@ -1,0 +1,90 @@
+/** TypeBox schema of the `.last` result, version 1.0 (formats.md §4), exported to `schemas/`. */
+import { Type, type Static } from '@sinclair/typebox';
+import { MODES, PRIORITIES } from '../alt/job.ts';
+import { FreeObject, Nullable, StringEnum } from '../alt/forms/helpers.ts';
+import { TASK_STATUSES } from '../engine/types.ts';
+
+export const LAST_STATUSES = ['success', 'partialsuccess', 'failure'] as const;
+export type LastStatus = (typeof LAST_STATUSES)[number];
+export const ARTIFACT_TYPES = ['file', 'image', 'text', 'json', 'log', 'other'] as const;
+export const DEPENDENCY_TYPES = ['required', 'optional', 'conditional'] as const;
+
+const Uuid = Type.String({ format: 'uuid' });
+const DateTime = Type.String({ format: 'date-time' });
+const Millis = Type.Integer({ minimum: 0, description: 'Milliseconds.' });
+
+export const TaskOutputSchema = Type.Object({
+  text: Type.String(),
+  model_used: Type.String(),
+  tokens_used: Nullable(Type.Integer({ minimum: 0 })),
+  processing_time_ms: Millis,
+}, { additionalProperties: true, title: 'TaskOutput' });
+
+export const TaskResultSchema = Type.Object({
+  task_id: Type.String({ minLength: 1 }),
+  execution_id: Uuid,
+  status: StringEnum(TASK_STATUSES),
+  start_time: Nullable(DateTime),
+  end_time: Nullable(DateTime),
+  duration_ms: Millis,
+  output: Nullable(TaskOutputSchema),
+  error: Nullable(Type.String()),
+  metadata: FreeObject({ description: 'attempts, error_code, resumed.' }),
+}, { additionalProperties: false, title: 'TaskResult' });
+
+export const ArtifactSchema = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  artifact_type: StringEnum(ARTIFACT_TYPES),
+  task_id: Nullable(Type.String()),
+  path: Type.String({ description: 'A logical path such as last://<execution_id>/<task_id>/output.txt.' }),
+  created_at: DateTime,
+  size_bytes: Type.Integer({ minimum: 0 }),
+  mime_type: Type.String(),
+  metadata: FreeObject(),
+}, { additionalProperties: false, title: 'Artifact' });
+
+export const LastSchema = Type.Object({
+  id: Uuid,
+  execution_id: Uuid,
+  alt_file_id: Type.String(),
+  title: Type.String(),
+  mode: StringEnum(MODES),
+  persona: Nullable(Type.String()),
+  status: StringEnum(LAST_STATUSES, { description: 'success: every task completed; partialsuccess: some; failure: none, or no tasks.' }),
+  success_rate: Type.Number({ minimum: 0, maximum: 1 }),
+  execution_time_ms: Millis,
+  start_time: DateTime,
+  end_time: DateTime,
+  task_results: Type.Record(Type.String(), TaskResultSchema),
+  artifacts: Nullable(Type.Array(ArtifactSchema)),
+  metadata: FreeObject({ description: 'The .alt metadata with keys prefixed alt_, generated_at, total_task_duration_ms, and more.' }),
+  tags: Type.Array(Type.String()),
+  priority: StringEnum(PRIORITIES),
+  execution_graph: Type.Object({
+    nodes: Type.Array(Type.Object({
+      id: Type.String(),
+      task_id: Type.String(),
+      status: StringEnum(TASK_STATUSES),
+      duration_ms: Millis,
+      start_time: Nullable(DateTime),
+      end_time: Nullable(DateTime),
+    }, { additionalProperties: false })),
+    edges: Type.Array(Type.Object({
+      source: Type.String(),
+      target: Type.String(),
+      dependency_type: StringEnum(DEPENDENCY_TYPES),
+    }, { additionalProperties: false })),
+  }, { additionalProperties: false }),
+  summary: Type.String(),
+  version: StringEnum(['1.0']),
+}, {
+  additionalProperties: false,
+  $id: 'urn:altlas:schema:last:1.0',
+  title: 'ALT_LAS .last result 1.0',
+  description: 'The result of running one .alt job, as altlas-runner publishes it to the LAST stream.',
+});
+
+export type Last = Static<typeof LastSchema>;
+export type LastTaskResult = Static<typeof TaskResultSchema>;
+export type Artifact = Static<typeof ArtifactSchema>;

@@ -1,0 +1,73 @@
+import { describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeAlt } from '../../../src/alt/index.ts';
+import { aiTaskBody } from '../../../src/ai/task-body.ts';
+import { fakeAnswer } from '../../../src/ai/fake-orchestrator.ts';
+import { runJob } from '../../../src/engine/run-job.ts';
+import { buildFailureLast, buildLast, lastStatus, LastSchema, type Last } from '../../../src/last/index.ts';
+import { compile } from '../../../src/alt/schema-check.ts';
+import { AltlasError } from '../../../src/errors.ts';
+import { ENGINE, makeJob, output } from '../../helpers/engine.ts';
+import { normalizeLast } from '../../helpers/last.ts';
+import { FIXTURES, ROOT } from '../../helpers/paths.ts';
+
+const validLast = compile<Last>(LastSchema);
+const ids = () => ({ id: randomUUID(), executionId: randomUUID(), uuid: randomUUID, now: Date.now() });
+const expectValid = (last: Last) => expect(validLast.problems(last)).toEqual([]);
+
+/** An in-process provider answering as the fake orchestrator does. */
+const instantClient = { complete: async (req: { prompt: { system: string; user: string }; model: string }) => ({ text: fakeAnswer(req.model, `${req.prompt.system}\n\n${req.prompt.user}`), model: req.model, tokens: 10, providerMs: 1 }) };
+
+describe('buildLast', () => {
+  it('builds the .last of the real runner example as reviewed', async () => {
+    const decoded = decodeAlt(readFileSync(join(FIXTURES, 'runner-example.alt.json')));
+    if (!decoded.ok) throw decoded.error;
+    const run = await runJob(decoded.job, aiTaskBody(instantClient, { defaultModel: 'default' }), ENGINE);
+    const last = buildLast({ job: decoded.job, run, warnings: decoded.warnings }, ids());
+    expectValid(last);
+    const expected = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'runner-example.last.json'), 'utf8'));
+    expect(normalizeLast(last)).toEqual(expected);
+  });
+
+  it('spells the status success, partialsuccess or failure', () => {
+    expect([lastStatus(3, 3), lastStatus(1, 3), lastStatus(0, 3), lastStatus(0, 0)]).toEqual(['success', 'partialsuccess', 'failure', 'failure']);
+  });
+
+  it('counts every outcome, keeps a result per task and the real dependency edges', async () => {
+    const job = makeJob([{ id: 'a' }, { id: 'b', deps: ['a'] }, { id: 'c' }]);
+    const run = await runJob(job, async (t) => {
+      if (t.id === 'a') throw new AltlasError('AI_REJECTED', 'HTTP 400: no');
+      return output(`out ${t.id}`);
+    }, ENGINE);
+    const last = buildLast({ job, run }, ids());
+    expectValid(last);
+    expect(last.status).toBe('partialsuccess');
+    expect(last.success_rate).toBeCloseTo(1 / 3);
+    expect(Object.keys(last.task_results)).toEqual(['a', 'b', 'c']);
+    expect(last.task_results.b).toMatchObject({ status: 'cancelled', error: 'Cancelled due to dependency failure: a' });
+    expect(last.execution_graph.edges).toEqual([{ source: 'a', target: 'b', dependency_type: 'required' }]);
+    expect(last.artifacts).toHaveLength(1);
+    expect(last.artifacts?.[0]).toMatchObject({ task_id: 'c', artifact_type: 'text', size_bytes: 5, mime_type: 'text/plain; charset=utf-8' });
+    expect(last.artifacts?.[0].path).toBe(`last://${last.execution_id}/c/output.txt`);
+    expect(last.summary).toContain('Tasks: 1 successful, 1 failed, 0 timed out, 1 cancelled');
+  });
+
+  it('gives failure with success rate 0 for a job without tasks', async () => {
+    const job = makeJob([]);
+    const last = buildLast({ job, run: await runJob(job, async () => output('x'), ENGINE) }, ids());
+    expectValid(last);
+    expect([last.status, last.success_rate]).toEqual(['failure', 0]);
+  });
+
+  it('builds the failure form with the error code and problems in metadata.error', () => {
+    const decoded = decodeAlt('{"id":"bad-1","version":"1.0","tasks":[{"id":"a","description":"x","dependencies":["a"]}],"title":"t","created_at":"2025-01-01T00:00:00Z"}');
+    if (decoded.ok) throw new Error('expected an error');
+    const last = buildFailureLast({ altId: 'bad-1', error: decoded.error, startMs: 0, endMs: 5 }, ids());
+    expectValid(last);
+    expect(last).toMatchObject({ status: 'failure', alt_file_id: 'bad-1', task_results: {}, artifacts: null, execution_time_ms: 5 });
+    expect(last.metadata.error).toMatchObject({ code: 'ALT_SELF_DEPENDENCY', problems: [{ pointer: '/tasks/0/dependencies/0' }] });
+    expect(last.summary.startsWith('Execution Failed: ALT_SELF_DEPENDENCY')).toBe(true);
+  });
+});

@@ -10,6 +10,7 @@ export default {
       module: { type: 'es6' },
     }],
   },
-  testTimeout: 60000,
+  testTimeout: 120000,
+  maxWorkers: 3,
   reporters: ['default', '<rootDir>/test/helpers/summary-reporter.cjs'],
 };

@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   JOB_ABORTED: { fate: 'retry', summary: 'the job was aborted (shutdown) before it finished' },
   LAST_PUBLISH_FAILED: { fate: 'retry', summary: 'the .last result could not be stored in the LAST stream' },
   CONFIG_INVALID: { fate: 'reject', summary: 'a configuration value is invalid' },
+  TOPOLOGY_MISMATCH: { fate: 'reject', summary: 'an existing stream or consumer does not match what the runner needs (it is never changed)' },
   INTERNAL: { fate: 'retry', summary: 'an unexpected error inside the runner' },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -11,6 +11,8 @@ import type { AddressInfo, Socket } from 'node:net';
 export interface Faults {
   /** Milliseconds added before each inference answer. */
   latencyMs?: number;
+  /** Extra latency for prompts that contain a marker: the first matching rule applies. */
+  latencyRules?: { match: string; ms: number }[];
   /** Share of inference requests in [0, 1] that fail with `errorStatus` (deterministic sequence). */
   errorRate?: number;
   /** Status of injected errors; default 500. */
@@ -153,7 +155,9 @@ export class FakeOrchestrator {
     const f = this.#faults;
     // A fixed sequence instead of Math.random: request n fails when the running share crosses a whole number.
     const hit = (rate: number | undefined) => !!rate && Math.floor((n + 1) * rate) > Math.floor(n * rate);
-    if (f.latencyMs) await new Promise((r) => setTimeout(r, f.latencyMs));
+    const rule = f.latencyRules?.find((r) => raw.includes(r.match));
+    const latency = (f.latencyMs ?? 0) + (rule?.ms ?? 0);
+    if (latency) await new Promise((r) => setTimeout(r, latency));
     if (res.destroyed) return;
     if (f.hang) return;
     if (f.reset) {

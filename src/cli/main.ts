@@ -7,6 +7,7 @@ type Command = (argv: string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }> = {
   validate: { run: async () => validateCommand, summary: 'check .alt files (JSON or YAML) and report every problem' },
+  worker: { run: async () => (await import('./worker.ts')).workerCommand, summary: 'run the JetStream worker in the foreground' },
   'fake-orchestrator': { run: async () => (await import('./fake-orchestrator.ts')).fakeOrchestratorCommand, summary: 'run a fake AI orchestrator for trials and tests' },
 };
 

@@ -13,6 +13,8 @@ export const DEFAULTS = {
   DLQ_STREAM: 'ALT_DLQ',
   DLQ_SUBJECT_PREFIX: 'dlq.alt',
   RUNNER_PROVISION: true,
+  /** Milliseconds the LAST stream remembers a Nats-Msg-Id (de-duplication of redelivered results). */
+  LAST_DUPLICATE_WINDOW_MS: 3_600_000,
   // Worker
   RUNNER_CONCURRENCY: 4,
   /** Milliseconds JetStream waits for an ack before redelivering (the lease is renewed at a third of it). */
@@ -61,4 +63,6 @@ export const DEFAULTS = {
   // Service
   HTTP_PORT: 8080,
   LOG_LEVEL: 'info',
+  /** Comma-separated extra key fragments to redact from logs (task parameters, headers). */
+  LOG_REDACT: '',
 } as const;

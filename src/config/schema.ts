@@ -33,6 +33,7 @@ export const ConfigSchema = Type.Object({
   DLQ_STREAM: str('DLQ_STREAM', 'Stream holding dead-lettered .alt messages.', STREAM_NAME),
   DLQ_SUBJECT_PREFIX: str('DLQ_SUBJECT_PREFIX', 'Dead letters go to <prefix>.<error code>.', SUBJECT),
   RUNNER_PROVISION: Type.Boolean({ default: DEFAULTS.RUNNER_PROVISION, description: 'Create missing streams and the consumer (false where an operator manages them).' }),
+  LAST_DUPLICATE_WINDOW_MS: int('LAST_DUPLICATE_WINDOW_MS', 1_000, 'How long the LAST stream de-duplicates a result by Nats-Msg-Id (set when the runner creates the stream).'),
   RUNNER_CONCURRENCY: int('RUNNER_CONCURRENCY', 1, 'Jobs in flight per worker process.', 10_000),
   RUNNER_ACK_WAIT_MS: int('RUNNER_ACK_WAIT_MS', 1_000, 'Milliseconds before JetStream redelivers an unacknowledged job; the lease is renewed at a third of it.'),
   RUNNER_MAX_DELIVER: int('RUNNER_MAX_DELIVER', 1, 'Deliveries of one .alt message before it is dead-lettered.', 1_000),
@@ -64,6 +65,7 @@ export const ConfigSchema = Type.Object({
   AI_BREAKER_HALF_OPEN_MS: int('AI_BREAKER_HALF_OPEN_MS', 1, 'Milliseconds the breaker stays open before one trial call.'),
   HTTP_PORT: int('HTTP_PORT', 0, 'Port of /healthz, /readyz and /metrics; 0 turns the server off.', 65_535),
   LOG_LEVEL: StringEnum(['error', 'warn', 'info', 'debug'], { default: DEFAULTS.LOG_LEVEL, description: 'error, warn, info or debug.' }),
+  LOG_REDACT: Type.String({ default: DEFAULTS.LOG_REDACT, description: 'Extra key fragments to redact from logs, comma-separated (task parameters and headers whose names contain one).' }),
 }, { additionalProperties: false, title: 'altlas-runner configuration' });
 
 export type Config = Readonly<Static<typeof ConfigSchema>>;

@@ -1,0 +1,17 @@
+/** `altlas worker`: runs the worker in the foreground (configuration from the environment). */
+import { EXIT, type Io } from './output.ts';
+
+export const WORKER_HELP = `Usage: altlas worker
+
+Runs the JetStream worker in the foreground until SIGTERM or SIGINT. All settings come from
+environment variables (see the README's configuration table): NATS_URL, ALT_STREAM,
+RUNNER_CONCURRENCY, AI_URL, ... An invalid value exits with 2, listing every invalid variable.`;
+
+export async function workerCommand(argv: string[], io: Io): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(WORKER_HELP);
+    return EXIT.ok;
+  }
+  const { runWorker } = await import('../main.ts');
+  return runWorker();
+}

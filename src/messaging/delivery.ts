@@ -1,0 +1,71 @@
+/**
+ * One delivery of an `.alt` message, from bytes to a decision: decode, check, run the graph,
+ * build the `.last`, and say what to do with the message. No NATS here: the worker does the I/O.
+ */
+import { randomUUID } from 'node:crypto';
+import { decodeAlt, recoverAltId, type DecodeLimits, type Job } from '../alt/index.ts';
+import { AltlasError } from '../errors.ts';
+import { preflight } from '../engine/preflight.ts';
+import { runJob, type EngineOptions } from '../engine/run-job.ts';
+import type { TaskBody } from '../engine/types.ts';
+import { buildFailureLast, buildLast, type Last } from '../last/index.ts';
+import { decideFate } from './fate.ts';
+
+export interface DeliveryInfo {
+  data: Uint8Array;
+  subject: string;
+  /** Content type from the message headers, if any (JSON or YAML hint). */
+  contentType?: string;
+  stream: string;
+  seq: number;
+  /** 1 for the first delivery. */
+  deliveries: number;
+}
+
+export interface DeliveryOptions {
+  limits: DecodeLimits;
+  engine: EngineOptions;
+  body: TaskBody;
+  maxDeliver: number;
+  nakDelayMs: number;
+  nakMaxDelayMs: number;
+  now?: () => number;
+}
+
+export type Outcome =
+  | { verb: 'ack'; last: Last; job: Job }
+  | { verb: 'nak'; delayMs: number; error: AltlasError; job: Job | null }
+  | { verb: 'reject'; error: AltlasError; last: Last | null; altId: string | null; job: Job | null };
+
+const ids = (now: number) => ({ id: randomUUID(), executionId: randomUUID(), uuid: randomUUID, now });
+
+/** Runs one delivery; never rejects. `signal` stops the job (shutdown): the outcome is then a nak without delay. */
+export async function processDelivery(d: DeliveryInfo, o: DeliveryOptions, signal?: AbortSignal): Promise<Outcome> {
+  const now = o.now ?? Date.now;
+  const startMs = now();
+  const meta = { alt_stream: d.stream, alt_stream_seq: d.seq, alt_subject: d.subject, deliveries: d.deliveries };
+  const fate = (error: AltlasError | null) => decideFate({ error, deliveries: d.deliveries, maxDeliver: o.maxDeliver, nakDelayMs: o.nakDelayMs, nakMaxDelayMs: o.nakMaxDelayMs });
+  const reject = (error: AltlasError, altId: string | null, job: Job | null): Outcome => ({
+    verb: 'reject', error, altId, job,
+    last: altId === null ? null : buildFailureLast({ altId, error, job: job ?? undefined, startMs, endMs: now(), metadata: meta }, ids(now())),
+  });
+
+  const decoded = decodeAlt(d.data, { hint: d.contentType, limits: o.limits });
+  if (!decoded.ok) return reject(decoded.error, recoverAltId(d.data, d.contentType), null);
+  const { job, warnings } = decoded;
+  const refused = preflight(job);
+  if (refused) return reject(refused, job.id, job);
+
+  const run = await runJob(job, o.body, o.engine, signal);
+  if (run.stopped) {
+    const verdict = fate(run.stopped);
+    if (verdict.verb === 'nak') return { verb: 'nak', delayMs: verdict.delayMs, error: run.stopped, job };
+    return reject(run.stopped, job.id, job);
+  }
+  return { verb: 'ack', job, last: buildLast({ job, run, warnings, metadata: meta }, ids(now())) };
+}
+
+/** The verb for a failure after the job ran (e.g. the `.last` could not be stored). */
+export function afterRunFailure(error: AltlasError, d: DeliveryInfo, o: Pick<DeliveryOptions, 'maxDeliver' | 'nakDelayMs' | 'nakMaxDelayMs'>) {
+  return decideFate({ error, deliveries: d.deliveries, maxDeliver: o.maxDeliver, nakDelayMs: o.nakDelayMs, nakMaxDelayMs: o.nakMaxDelayMs });
+}

@@ -1,0 +1,40 @@
+/**
+ * What happens to an `.alt` message: one pure table from the outcome of a delivery to a verb.
+ *
+ * | outcome                                         | verb                                   |
+ * |-------------------------------------------------|----------------------------------------|
+ * | the job ran and its `.last` is stored           | ack                                    |
+ * | error with fate `reject` (invalid input)        | failure `.last` (id known) + DLQ + term |
+ * | error with fate `retry`, deliveries left        | nak with a delay growing per delivery  |
+ * | error with fate `retry` on the last delivery    | failure `.last` + DLQ + term           |
+ * | JOB_ABORTED (this worker shuts down)            | nak without delay (another worker)     |
+ */
+import type { AltlasError } from '../errors.ts';
+
+export type Verb =
+  | { verb: 'ack' }
+  | { verb: 'nak'; delayMs: number }
+  | { verb: 'reject' };
+
+export interface FateInput {
+  /** null when the job completed and its `.last` is stored. */
+  error: AltlasError | null;
+  /** This delivery's number, 1 for the first. */
+  deliveries: number;
+  maxDeliver: number;
+  nakDelayMs: number;
+  nakMaxDelayMs: number;
+}
+
+/** Delay before redelivery number `deliveries + 1`: nakDelayMs × 2^(deliveries−1), capped. */
+export function nakDelay(deliveries: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(deliveries - 1, 0), 30));
+}
+
+export function decideFate({ error, deliveries, maxDeliver, nakDelayMs, nakMaxDelayMs }: FateInput): Verb {
+  if (error === null) return { verb: 'ack' };
+  if (error.code === 'JOB_ABORTED') return { verb: 'nak', delayMs: 0 };
+  if (error.fate === 'reject' || error.fate === 'task') return { verb: 'reject' };
+  if (deliveries >= maxDeliver) return { verb: 'reject' };
+  return { verb: 'nak', delayMs: nakDelay(deliveries, nakDelayMs, nakMaxDelayMs) };
+}

@@ -1,0 +1,108 @@
+/**
+ * The JetStream topology: streams ALT, LAST and ALT_DLQ and the durable pull consumer. Missing
+ * parts are created when provisioning is on; an existing stream is never changed, and a
+ * mismatch (subjects not covered, wrong retention) is reported with TOPOLOGY_MISMATCH.
+ */
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type ConsumerInfo, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { AltlasError, type Problem } from '../errors.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../telemetry/logger.ts';
+
+export type TopologyConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_DURABLE' | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'LAST_DUPLICATE_WINDOW_MS'>;
+
+/** Most un-acked messages of the consumer across all workers (never below the per-process concurrency). */
+export const MIN_MAX_ACK_PENDING = 1_000;
+
+/** The stream configurations the runner creates when they are missing. */
+export function desiredStreams(c: TopologyConfig): (Partial<StreamConfig> & { name: string })[] {
+  return [
+    { name: c.ALT_STREAM, subjects: c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean), retention: RetentionPolicy.Workqueue, storage: StorageType.File },
+    { name: c.LAST_STREAM, subjects: [`${c.LAST_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, storage: StorageType.File, duplicate_window: nanos(c.LAST_DUPLICATE_WINDOW_MS) },
+    { name: c.DLQ_STREAM, subjects: [`${c.DLQ_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, storage: StorageType.File },
+  ];
+}
+
+/** True when `have` (a stream's subject filters) matches every subject `want` can match. */
+export function covers(have: readonly string[], want: string): boolean {
+  const w = want.split('.');
+  return have.some((h) => {
+    const p = h.split('.');
+    for (let i = 0; i < p.length; i++) {
+      if (p[i] === '>') return i < w.length;
+      if (i >= w.length) return false;
+      if (p[i] === '*') {
+        if (w[i] === '>') return false;
+        continue;
+      }
+      if (p[i] !== w[i]) return false;
+    }
+    return p.length === w.length;
+  });
+}
+
+const isNotFound = (e: unknown, code: number) => e instanceof JetStreamApiError && e.code === code;
+
+async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | null> {
+  try {
+    return await jsm.streams.info(name);
+  } catch (e) {
+    if (isNotFound(e, JetStreamApiCodes.StreamNotFound)) return null;
+    throw e;
+  }
+}
+
+/** Checks, and where allowed creates, the streams and the consumer. Returns the consumer's info. */
+export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, logger: Logger): Promise<ConsumerInfo> {
+  const problems: Problem[] = [];
+  for (const want of desiredStreams(c)) {
+    const info = await streamInfo(jsm, want.name);
+    if (!info) {
+      if (!c.RUNNER_PROVISION) {
+        problems.push({ pointer: want.name, message: `stream ${want.name} does not exist (RUNNER_PROVISION=false)` });
+        continue;
+      }
+      await jsm.streams.add(want);
+      logger.info('created stream', { stream: want.name, subjects: want.subjects });
+      continue;
+    }
+    const missing = (want.subjects ?? []).filter((s) => !covers(info.config.subjects ?? [], s));
+    if (missing.length) {
+      problems.push({ pointer: want.name, message: `stream ${want.name} has subjects ${JSON.stringify(info.config.subjects)}, which do not cover ${missing.join(', ')}` });
+    }
+    if (want.name === c.ALT_STREAM && info.config.retention === RetentionPolicy.Interest) {
+      problems.push({ pointer: want.name, message: `stream ${want.name} uses interest retention; use workqueue or limits` });
+    }
+  }
+  if (problems.length) {
+    throw new AltlasError('TOPOLOGY_MISMATCH', `JetStream topology does not match:\n  ${problems.map((p) => p.message).join('\n  ')}`, { problems });
+  }
+  try {
+    const info = await jsm.consumers.info(c.ALT_STREAM, c.RUNNER_DURABLE);
+    const ackWaitMs = Math.round((info.config.ack_wait ?? 0) / 1e6);
+    if (info.config.ack_policy !== AckPolicy.Explicit) {
+      throw new AltlasError('TOPOLOGY_MISMATCH', `consumer ${c.RUNNER_DURABLE} must use explicit acks (it uses ${info.config.ack_policy})`);
+    }
+    if (ackWaitMs !== c.RUNNER_ACK_WAIT_MS || info.config.max_deliver !== c.RUNNER_MAX_DELIVER) {
+      logger.warn('the existing consumer differs from the configuration; its settings are used', {
+        consumer: c.RUNNER_DURABLE, ack_wait_ms: ackWaitMs, max_deliver: info.config.max_deliver,
+      });
+    }
+    return info;
+  } catch (e) {
+    if (!isNotFound(e, JetStreamApiCodes.ConsumerNotFound)) throw e;
+  }
+  if (!c.RUNNER_PROVISION) {
+    throw new AltlasError('TOPOLOGY_MISMATCH', `consumer ${c.RUNNER_DURABLE} on stream ${c.ALT_STREAM} does not exist (RUNNER_PROVISION=false)`);
+  }
+  const info = await jsm.consumers.add(c.ALT_STREAM, {
+    durable_name: c.RUNNER_DURABLE,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(c.RUNNER_ACK_WAIT_MS),
+    max_deliver: c.RUNNER_MAX_DELIVER,
+    max_ack_pending: Math.max(MIN_MAX_ACK_PENDING, c.RUNNER_CONCURRENCY),
+  });
+  logger.info('created consumer', { stream: c.ALT_STREAM, consumer: c.RUNNER_DURABLE });
+  return info;
+}

@@ -1,0 +1,238 @@
+/**
+ * The JetStream worker: pulls `.alt` messages from the durable consumer (only as many as it has
+ * free slots, so no message waits in a client buffer), keeps each lease alive with `working()`,
+ * publishes the `.last` and acks only after JetStream confirmed it, dead-letters what can never
+ * run, and hands unfinished work back on shutdown.
+ */
+import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
+import { AltlasError, toAltlasError } from '../errors.ts';
+import type { Config } from '../config/schema.ts';
+import type { Last } from '../last/index.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { afterRunFailure, processDelivery, type DeliveryInfo, type DeliveryOptions } from './delivery.ts';
+import { nakDelay } from './fate.ts';
+import { HEADERS, TRACE_HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from './subjects.ts';
+import { ensureTopology, type TopologyConfig } from './topology.ts';
+
+export type WorkerConfig = TopologyConfig & Pick<Config, 'RUNNER_SHUTDOWN_GRACE_MS'>;
+
+export interface WorkerOptions {
+  nc: NatsConnection;
+  config: WorkerConfig;
+  delivery: Omit<DeliveryOptions, 'maxDeliver'>;
+  logger: Logger;
+  /** Milliseconds one pull waits for messages before it is renewed. Default 5,000. */
+  pullExpiresMs?: number;
+}
+
+/** What the worker is doing, for health checks and status. */
+export interface WorkerState {
+  running: boolean;
+  stopping: boolean;
+  inFlight: number;
+  processed: number;
+}
+
+/** True when a `x.y.z` server version is at least `min`. */
+export function versionAtLeast(version: string, min: readonly [number, number, number]): boolean {
+  const v = version.split(/[.-]/).slice(0, 3).map((n) => Number.parseInt(n, 10) || 0);
+  for (let i = 0; i < 3; i++) if (v[i] !== min[i]) return v[i] > min[i];
+  return true;
+}
+
+export class Worker {
+  readonly #o: WorkerOptions;
+  readonly #js: JetStreamClient;
+  readonly #jobs = new Set<Promise<void>>();
+  readonly #abort = new AbortController();
+  #consumer: Consumer | null = null;
+  #batch: ConsumerMessages | null = null;
+  #loop: Promise<void> | null = null;
+  #closing: Promise<void> | null = null;
+  #stopping = false;
+  #wake: (() => void) | null = null;
+  #ackWaitMs = 30_000;
+  #maxDeliver = 5;
+  #processed = 0;
+  #termWithReason = false;
+
+  constructor(options: WorkerOptions) {
+    this.#o = options;
+    this.#js = jetstream(options.nc);
+  }
+
+  get state(): WorkerState {
+    return { running: this.#loop !== null && !this.#stopping, stopping: this.#stopping, inFlight: this.#jobs.size, processed: this.#processed };
+  }
+
+  /** Checks (or creates) the topology, binds the consumer and starts pulling. */
+  async start(): Promise<void> {
+    const c = this.#o.config;
+    const info = await ensureTopology(await jetstreamManager(this.#o.nc), c, this.#o.logger);
+    this.#ackWaitMs = Math.round((info.config.ack_wait ?? c.RUNNER_ACK_WAIT_MS * 1e6) / 1e6);
+    this.#maxDeliver = info.config.max_deliver ?? c.RUNNER_MAX_DELIVER;
+    this.#consumer = await this.#js.consumers.get(c.ALT_STREAM, c.RUNNER_DURABLE);
+    this.#termWithReason = versionAtLeast(this.#o.nc.info?.version ?? '0.0.0', [2, 10, 4]);
+    this.#loop = this.#pull();
+    this.#o.logger.info('worker started', { stream: c.ALT_STREAM, consumer: c.RUNNER_DURABLE, concurrency: c.RUNNER_CONCURRENCY, ack_wait_ms: this.#ackWaitMs });
+  }
+
+  /**
+   * Stops pulling, gives in-flight jobs RUNNER_SHUTDOWN_GRACE_MS to finish, then aborts the rest,
+   * which are handed back to JetStream at once (nak without delay). Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stopping = true;
+      this.#wake?.();
+      await this.#batch?.close().catch(() => {});
+      await this.#loop?.catch(() => {});
+      const grace = this.#o.config.RUNNER_SHUTDOWN_GRACE_MS;
+      if (this.#jobs.size) {
+        this.#o.logger.info('waiting for in-flight jobs', { in_flight: this.#jobs.size, grace_ms: grace });
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.allSettled([...this.#jobs]), new Promise((r) => (timer = setTimeout(r, grace)))]);
+        clearTimeout(timer);
+      }
+      if (this.#jobs.size) {
+        this.#o.logger.warn('grace period over: handing unfinished jobs back', { in_flight: this.#jobs.size });
+        this.#abort.abort();
+        await Promise.allSettled([...this.#jobs]);
+      }
+      this.#o.logger.info('worker stopped', { processed: this.#processed });
+    })();
+    return this.#closing;
+  }
+
+  async #pull(): Promise<void> {
+    const limit = this.#o.config.RUNNER_CONCURRENCY;
+    while (!this.#stopping) {
+      if (this.#jobs.size >= limit) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = null;
+        continue;
+      }
+      try {
+        const batch = await this.#consumer!.fetch({ max_messages: limit - this.#jobs.size, expires: this.#o.pullExpiresMs ?? 5_000 });
+        this.#batch = batch;
+        for await (const m of batch) this.#track(m);
+      } catch (e) {
+        if (this.#stopping) break;
+        this.#o.logger.warn('pull failed; retrying', { error: (e as Error).message });
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 1_000);
+          this.#wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.#wake = null;
+      } finally {
+        this.#batch = null;
+      }
+    }
+  }
+
+  #track(m: JsMsg): void {
+    const job = this.#handle(m).catch((e) => {
+      this.#o.logger.error('unexpected error handling a message; it will be redelivered', { error: toAltlasError(e).message, code: 'INTERNAL', alt_stream_seq: m.seq });
+    }).finally(() => {
+      this.#jobs.delete(job);
+      this.#processed++;
+      this.#wake?.();
+    });
+    this.#jobs.add(job);
+  }
+
+  async #handle(m: JsMsg): Promise<void> {
+    const c = this.#o.config;
+    const d: DeliveryInfo = {
+      data: m.data, subject: m.subject, contentType: m.headers?.get(HEADERS.contentType) || undefined,
+      stream: m.info.stream, seq: m.info.streamSequence, deliveries: m.info.deliveryCount,
+    };
+    const log = this.#o.logger.child({ alt_stream_seq: d.seq, deliveries: d.deliveries });
+    if (d.deliveries > 1) log.warn('redelivered message', { subject: d.subject });
+    const lease = setInterval(() => m.working(), Math.max(250, Math.floor(this.#ackWaitMs / 3)));
+    try {
+      const outcome = await processDelivery(d, { ...this.#o.delivery, maxDeliver: this.#maxDeliver }, this.#abort.signal);
+      const jlog = outcome.job ? log.child({ alt_id: outcome.job.id }) : log;
+      if (outcome.verb === 'ack') {
+        try {
+          await this.#publishLast(outcome.last, d, m);
+        } catch (e) {
+          const error = new AltlasError('LAST_PUBLISH_FAILED', `could not store the .last: ${(e as Error).message}`, { cause: e, context: { altId: outcome.job.id } });
+          const verdict = afterRunFailure(error, d, { ...this.#o.delivery, maxDeliver: this.#maxDeliver });
+          if (verdict.verb === 'nak') {
+            jlog.warn('the .last could not be stored; the message will be redelivered', { code: error.code, error: error.message, delay_ms: verdict.delayMs });
+            m.nak(verdict.delayMs);
+          } else {
+            await this.#deadLetter(m, d, error, outcome.job.id, jlog);
+          }
+          return;
+        }
+        const acked = await m.ackAck({ timeout: 10_000 }).catch(() => false);
+        jlog.info('job finished', { status: outcome.last.status, success_rate: outcome.last.success_rate, tasks: Object.keys(outcome.last.task_results).length, duration_ms: outcome.last.execution_time_ms, acked });
+        return;
+      }
+      if (outcome.verb === 'nak') {
+        const level = outcome.error.code === 'JOB_ABORTED' ? 'info' : 'warn';
+        jlog.log(level, 'job handed back to JetStream', { code: outcome.error.code, error: outcome.error.message, delay_ms: outcome.delayMs });
+        m.nak(outcome.delayMs);
+        return;
+      }
+      if (outcome.last) {
+        try {
+          await this.#publishLast(outcome.last, d, m);
+        } catch (e) {
+          jlog.warn('the failure .last could not be stored; the message will be redelivered', { error: (e as Error).message });
+          m.nak(nakDelay(d.deliveries, this.#o.delivery.nakDelayMs, this.#o.delivery.nakMaxDelayMs));
+          return;
+        }
+      }
+      await this.#deadLetter(m, d, outcome.error, outcome.altId, jlog);
+    } finally {
+      clearInterval(lease);
+    }
+  }
+
+  async #publishLast(last: Last, d: DeliveryInfo, m: JsMsg): Promise<void> {
+    const h = natsHeaders();
+    h.set(HEADERS.altId, headerValue(last.alt_file_id));
+    h.set(HEADERS.altStreamSeq, String(d.seq));
+    h.set(HEADERS.lastStatus, last.status);
+    h.set(HEADERS.contentType, 'application/json');
+    for (const k of TRACE_HEADERS) {
+      const v = m.headers?.get(k);
+      if (v) h.set(k, v);
+    }
+    const subject = `${this.#o.config.LAST_SUBJECT_PREFIX}.${subjectToken(last.alt_file_id)}`;
+    await this.#js.publish(subject, JSON.stringify(last), { msgID: lastMsgId(d.stream, d.seq), headers: h, timeout: 10_000 });
+  }
+
+  async #deadLetter(m: JsMsg, d: DeliveryInfo, error: AltlasError, altId: string | null, log: Logger): Promise<void> {
+    const h = natsHeaders();
+    h.set(HEADERS.dlqCode, error.code);
+    h.set(HEADERS.dlqError, headerValue(error.message));
+    h.set(HEADERS.dlqStream, d.stream);
+    h.set(HEADERS.dlqSeq, String(d.seq));
+    h.set(HEADERS.dlqSubject, d.subject);
+    h.set(HEADERS.dlqDeliveries, String(d.deliveries));
+    if (altId) h.set(HEADERS.altId, headerValue(altId));
+    for (const k of [HEADERS.contentType, ...TRACE_HEADERS]) {
+      const v = m.headers?.get(k);
+      if (v) h.set(k, v);
+    }
+    try {
+      await this.#js.publish(`${this.#o.config.DLQ_SUBJECT_PREFIX}.${error.code}`, m.data, { msgID: dlqMsgId(d.stream, d.seq), headers: h, timeout: 10_000 });
+    } catch (e) {
+      log.error('could not write the DLQ copy; the message will be redelivered', { code: error.code, error: (e as Error).message });
+      m.nak(this.#o.delivery.nakDelayMs);
+      return;
+    }
+    // A reason on +TERM needs nats-server 2.10.4; older servers ignore the whole ack.
+    if (this.#termWithReason) m.term(`${error.code}: ${headerValue(error.message, 200)}`);
+    else m.term();
+    log.error('job rejected', { code: error.code, error: error.message, problems: error.problems.slice(0, 20) });
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Starts a real `nats-server -js` for a test: a free port, a temporary store directory, killed
+ * and removed at the end. It can be stopped and started again on the same port and store.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface NatsServerOptions {
+  /** Extra lines of a nats-server configuration file (TLS, accounts, ...). */
+  config?: string;
+  /** Scheme of the URL handed out (tls for TLS servers). */
+  scheme?: 'nats' | 'tls';
+}
+
+export class NatsServer {
+  readonly port: number;
+  readonly dir: string;
+  readonly options: NatsServerOptions;
+  #proc: ChildProcess | null = null;
+
+  private constructor(port: number, options: NatsServerOptions) {
+    this.port = port;
+    this.options = options;
+    this.dir = mkdtempSync(join(tmpdir(), 'altlas-nats-'));
+  }
+
+  static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
+    const server = new NatsServer(await freePort(), options);
+    await server.restart();
+    return server;
+  }
+
+  get url(): string {
+    return `${this.options.scheme ?? 'nats'}://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the server process (again) on the same port and store; resolves when it accepts clients. */
+  async restart(): Promise<void> {
+    if (this.#proc) throw new Error('nats-server is running');
+    const conf = join(this.dir, 'server.conf');
+    writeFileSync(conf, `listen: 127.0.0.1:${this.port}\njetstream { store_dir: "${join(this.dir, 'js')}" }\n${this.options.config ?? ''}\n`);
+    const proc = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.#proc = proc;
+    await new Promise<void>((resolve, reject) => {
+      let log = '';
+      const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${log}`)), 15_000);
+      proc.stderr!.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+        if (log.includes('Server is ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`nats-server exited with ${code}:\n${log}`));
+      });
+    });
+    proc.stderr!.resume();
+    proc.removeAllListeners('exit');
+  }
+
+  /** Stops the server process (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */
+  async stop(): Promise<void> {
+    const proc = this.#proc;
+    if (!proc) return;
+    this.#proc = null;
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const kill = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      proc.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      proc.kill('SIGTERM');
+    });
+  }
+
+  /** Stops the server and removes its store. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -67,6 +67,7 @@ export class FakeOrchestrator {
   #faults: Faults;
   #counter = 0;
   lastHeaders: IncomingMessage['headers'] = {};
+  readonly #waits = new Set<() => void>();
   stats: FakeStats = { requests: 0, byPath: {}, byPrompt: {}, prompts: [], inFlight: 0, maxInFlight: 0, abortedByClient: 0 };
 
   constructor(options: FakeOrchestratorOptions = {}) {
@@ -105,6 +106,8 @@ export class FakeOrchestrator {
   /** Stops the server and drops every open connection. */
   async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();
+    for (const w of this.#waits) w();
+    this.#waits.clear();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
@@ -157,7 +160,20 @@ export class FakeOrchestrator {
     const hit = (rate: number | undefined) => !!rate && Math.floor((n + 1) * rate) > Math.floor(n * rate);
     const rule = f.latencyRules?.find((r) => raw.includes(r.match));
     const latency = (f.latencyMs ?? 0) + (rule?.ms ?? 0);
-    if (latency) await new Promise((r) => setTimeout(r, latency));
+    if (latency) {
+      // The wait ends early when the client goes away or the server closes, so no timer outlives it.
+      await new Promise<void>((resolve) => {
+        const waits = this.#waits;
+        const t = setTimeout(done, latency);
+        waits.add(done);
+        res.once('close', done);
+        function done() {
+          clearTimeout(t);
+          waits.delete(done);
+          resolve();
+        }
+      });
+    }
     if (res.destroyed) return;
     if (f.hang) return;
     if (f.reset) {

@@ -4,8 +4,9 @@ import { decodeUtf8, chooseSyntax } from './parse.ts';
 const SCAN_BYTES = 64 * 1024;
 const MAX_ID_LENGTH = 256;
 
+/** A usable id: a non-blank string of at most 256 characters, without replacement characters from broken UTF-8. */
 const clean = (v: unknown): string | null =>
-  typeof v === 'string' && /\S/.test(v) && v.length <= MAX_ID_LENGTH ? v.trim() : null;
+  typeof v === 'string' && /\S/.test(v) && v.length <= MAX_ID_LENGTH && !v.includes('\uFFFD') ? v.trim() : null;
 
 /**
  * Returns the top-level `id` of a JSON or YAML `.alt` payload, or null where none can be read.

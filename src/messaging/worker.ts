@@ -24,6 +24,8 @@ export interface WorkerOptions {
   logger: Logger;
   /** Milliseconds one pull waits for messages before it is renewed. Default 5,000. */
   pullExpiresMs?: number;
+  /** Called once per handled delivery with its verb and how long it took (metrics, benchmarks). */
+  onOutcome?: (outcome: { verb: 'ack' | 'nak' | 'reject'; code?: string; status?: string; durationMs: number; deliveries: number }) => void;
 }
 
 /** What the worker is doing, for health checks and status. */
@@ -154,6 +156,9 @@ export class Worker {
     const log = this.#o.logger.child({ alt_stream_seq: d.seq, deliveries: d.deliveries });
     if (d.deliveries > 1) log.warn('redelivered message', { subject: d.subject });
     const lease = setInterval(() => m.working(), Math.max(250, Math.floor(this.#ackWaitMs / 3)));
+    const started = performance.now();
+    const report = (verb: 'ack' | 'nak' | 'reject', extra: { code?: string; status?: string } = {}) =>
+      this.#o.onOutcome?.({ verb, ...extra, durationMs: performance.now() - started, deliveries: d.deliveries });
     try {
       const outcome = await processDelivery(d, { ...this.#o.delivery, maxDeliver: this.#maxDeliver }, this.#abort.signal);
       const jlog = outcome.job ? log.child({ alt_id: outcome.job.id }) : log;
@@ -166,12 +171,14 @@ export class Worker {
           if (verdict.verb === 'nak') {
             jlog.warn('the .last could not be stored; the message will be redelivered', { code: error.code, error: error.message, delay_ms: verdict.delayMs });
             m.nak(verdict.delayMs);
+            report('nak', { code: error.code });
           } else {
-            await this.#deadLetter(m, d, error, outcome.job.id, jlog);
+            report((await this.#deadLetter(m, d, error, outcome.job.id, jlog)) ? 'reject' : 'nak', { code: error.code });
           }
           return;
         }
         const acked = await m.ackAck({ timeout: 10_000 }).catch(() => false);
+        report('ack', { status: outcome.last.status });
         jlog.info('job finished', { status: outcome.last.status, success_rate: outcome.last.success_rate, tasks: Object.keys(outcome.last.task_results).length, duration_ms: outcome.last.execution_time_ms, acked });
         return;
       }
@@ -179,6 +186,7 @@ export class Worker {
         const level = outcome.error.code === 'JOB_ABORTED' ? 'info' : 'warn';
         jlog.log(level, 'job handed back to JetStream', { code: outcome.error.code, error: outcome.error.message, delay_ms: outcome.delayMs });
         m.nak(outcome.delayMs);
+        report('nak', { code: outcome.error.code });
         return;
       }
       if (outcome.last) {
@@ -187,10 +195,11 @@ export class Worker {
         } catch (e) {
           jlog.warn('the failure .last could not be stored; the message will be redelivered', { error: (e as Error).message });
           m.nak(nakDelay(d.deliveries, this.#o.delivery.nakDelayMs, this.#o.delivery.nakMaxDelayMs));
+          report('nak', { code: 'LAST_PUBLISH_FAILED' });
           return;
         }
       }
-      await this.#deadLetter(m, d, outcome.error, outcome.altId, jlog);
+      report((await this.#deadLetter(m, d, outcome.error, outcome.altId, jlog)) ? 'reject' : 'nak', { code: outcome.error.code });
     } finally {
       clearInterval(lease);
     }
@@ -210,7 +219,8 @@ export class Worker {
     await this.#js.publish(subject, JSON.stringify(last), { msgID: lastMsgId(d.stream, d.seq), headers: h, timeout: 10_000 });
   }
 
-  async #deadLetter(m: JsMsg, d: DeliveryInfo, error: AltlasError, altId: string | null, log: Logger): Promise<void> {
+  /** Stores the DLQ copy and terms the message; on failure naks it instead and returns false. */
+  async #deadLetter(m: JsMsg, d: DeliveryInfo, error: AltlasError, altId: string | null, log: Logger): Promise<boolean> {
     const h = natsHeaders();
     h.set(HEADERS.dlqCode, error.code);
     h.set(HEADERS.dlqError, headerValue(error.message));
@@ -228,11 +238,12 @@ export class Worker {
     } catch (e) {
       log.error('could not write the DLQ copy; the message will be redelivered', { code: error.code, error: (e as Error).message });
       m.nak(this.#o.delivery.nakDelayMs);
-      return;
+      return false;
     }
     // A reason on +TERM needs nats-server 2.10.4; older servers ignore the whole ack.
     if (this.#termWithReason) m.term(`${error.code}: ${headerValue(error.message, 200)}`);
     else m.term();
     log.error('job rejected', { code: error.code, error: error.message, problems: error.problems.slice(0, 20) });
+    return true;
   }
 }

@@ -9,7 +9,7 @@ import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { FakeOrchestrator } from '../../src/ai/fake-orchestrator.ts';
 import type { Last } from '../../src/last/index.ts';
-import { NatsServer, type NatsServerOptions } from './nats-server.ts';
+import { NatsServer, type NatsServerOptions } from '../../src/devtools/nats-server.ts';
 import { ROOT } from './paths.ts';
 import { until } from './ai.ts';
 

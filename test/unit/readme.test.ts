@@ -13,3 +13,17 @@ describe('README', () => {
     }
   });
 });
+
+describe('README configuration table', () => {
+  it('lists exactly the variables of the config schema, each with its default', async () => {
+    const { ConfigSchema } = await import('../../src/config/schema.ts');
+    const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Running tasks'));
+    const rows = [...section.matchAll(/^\| `([A-Z0-9_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2].trim()]);
+    const props = ConfigSchema.properties as Record<string, { default?: unknown }>;
+    expect(rows.map(([name]) => name)).toEqual(Object.keys(props));
+    for (const [name, shown] of rows) {
+      const d = props[name].default;
+      expect([name, shown]).toEqual([name, d === undefined ? '(unset)' : d === '' ? '(empty)' : `\`${String(d)}\``]);
+    }
+  });
+});

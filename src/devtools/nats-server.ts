@@ -1,5 +1,5 @@
 /**
- * Starts a real `nats-server -js` for a test: a free port, a temporary store directory, killed
+ * Starts a real `nats-server -js` (the binary on PATH) for tests, benchmarks and the demo: a free port, a temporary store directory, killed
  * and removed at the end. It can be stopped and started again on the same port and store.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

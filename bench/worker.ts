@@ -1,0 +1,153 @@
+/**
+ * `npm run bench:worker`: publishes ~1 KB runner-form jobs (three chained tasks) to a nats-server
+ * started for the run, runs the worker in this process with an instant in-process AI provider,
+ * and prints jobs/s end to end, p50/p99 job latency and peak RSS; then a baseline (a bare loop
+ * with the same client that consumes each message, publishes a small result and acks) and the
+ * ratio worker ÷ baseline. Last, RSS with 1,000 jobs in flight.
+ *
+ * BENCH_JOBS (default 20000) and BENCH_CONCURRENCY (default 64) change the size.
+ */
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, AckPolicy } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { loadConfig, decodeLimits } from '../src/config/load.ts';
+import { NatsServer } from '../src/devtools/nats-server.ts';
+import { Worker } from '../src/messaging/worker.ts';
+import { silentLogger } from '../src/telemetry/logger.ts';
+import type { TaskBody } from '../src/engine/types.ts';
+
+const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const IN_FLIGHT = 1_000;
+
+const payload = (i: number) => JSON.stringify({
+  id: `bench-${i}`, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: `Benchmark job ${i}: summarise the quarterly sales report`,
+  description: 'A three-step job of about one kilobyte, as a segmentation service would send it.',
+  mode: 'normal', persona: 'technical_expert',
+  tasks: [1, 2, 3].map((t) => ({
+    id: `task_00${t}`, description: `Step ${t}: read the previous output and write a short paragraph about region ${t} of the report.`,
+    dependencies: t > 1 ? [`task_00${t - 1}`] : [], parameters: { temperature: 0.2, max_tokens: 256, format: 'text' }, timeout_seconds: 60, retry_count: 1,
+  })),
+  metadata: { source: 'bench', tags: ['bench', 'sales'], priority: 'medium' },
+});
+
+const instant: TaskBody = async (task) => ({ text: `answer to ${task.id}`, model_used: 'instant', tokens_used: 8, processing_time_ms: 0 });
+
+let peakRss = 0;
+const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+
+async function publishAll(nc: NatsConnection, n: number, label: string): Promise<void> {
+  const js = jetstream(nc);
+  const window: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    window.push(js.publish('alt.submit', payload(i)));
+    if (window.length >= 512) await Promise.all(window.splice(0));
+    if ((i + 1) % 5000 === 0) process.stdout.write(`  ${label}: published ${i + 1}/${n}\n`);
+  }
+  await Promise.all(window);
+}
+
+/** Deletes the streams of the previous phase and creates an empty ALT stream to publish into. */
+async function freshStreams(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const s of ['ALT', 'LAST', 'ALT_DLQ']) await jsm.streams.delete(s).catch(() => {});
+  await jsm.streams.add({ name: 'ALT', subjects: ['alt.>'] });
+}
+
+async function runWorker(nc: NatsConnection, url: string, n: number, concurrency: number, body: TaskBody, untilInFlight?: number) {
+  const config = loadConfig({ NATS_URL: url, RUNNER_CONCURRENCY: String(concurrency), RUNNER_TASK_CONCURRENCY: '4' });
+  const latencies: number[] = [];
+  let done = 0;
+  let resolveDone!: () => void;
+  const finished = new Promise<void>((r) => (resolveDone = r));
+  const worker = new Worker({
+    nc, config, logger: silentLogger(), pullExpiresMs: 2_000,
+    delivery: { limits: decodeLimits(config), body, nakDelayMs: 1000, nakMaxDelayMs: 5000, engine: { concurrency: 4, defaultTimeoutS: 60, retry: { baseMs: 100, maxMs: 1000 } } },
+    onOutcome: (o) => {
+      latencies.push(o.durationMs);
+      if (++done % 5000 === 0) process.stdout.write(`  worker: ${done}/${n} jobs done\n`);
+      if (done >= n) resolveDone();
+    },
+  });
+  await worker.start();
+  const started = performance.now();
+  if (untilInFlight) {
+    while (worker.state.inFlight < untilInFlight) await new Promise((r) => setTimeout(r, 20));
+    const rss = process.memoryUsage().rss;
+    await worker.close();
+    return { rss };
+  }
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  return { seconds, latencies: latencies.sort((a, b) => a - b) };
+}
+
+async function runBaseline(nc: NatsConnection, n: number, concurrency: number): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  await freshStreams(nc);
+  await jsm.streams.add({ name: 'LAST', subjects: ['last.>'] });
+  await jsm.consumers.add('ALT', { durable_name: 'baseline', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 10_000 });
+  await publishAll(nc, n, 'baseline');
+  const consumer = await js.consumers.get('ALT', 'baseline');
+  let done = 0;
+  let inFlight = 0;
+  let wake: (() => void) | null = null;
+  const started = performance.now();
+  const messages = await consumer.consume({ max_messages: concurrency });
+  for await (const m of messages) {
+    inFlight++;
+    void js.publish(`last.${m.seq}`, '{"status":"success"}', { msgID: `b:${m.seq}` }).then(() => {
+      m.ack();
+      inFlight--;
+      done++;
+      wake?.();
+    });
+    while (inFlight >= concurrency) await new Promise<void>((r) => (wake = r));
+    if (done + inFlight >= n) break;
+  }
+  while (done < n) await new Promise<void>((r) => (wake = r));
+  await messages.close();
+  return (performance.now() - started) / 1000;
+}
+
+const server = await NatsServer.start();
+try {
+  const nc = await connect({ servers: server.url });
+  console.log(`bench:worker: ${JOBS} jobs of ${payload(0).length} bytes, 3 chained tasks, worker concurrency ${CONCURRENCY}, nats-server ${nc.info?.version}`);
+
+  await freshStreams(nc);
+  console.log('1,000 jobs in flight (AI answers held back), measured first in a fresh process:');
+  await publishAll(nc, IN_FLIGHT, 'in-flight');
+  const hold: TaskBody = (_t, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+  const beforeRss = process.memoryUsage().rss;
+  const inflight = await runWorker(nc, server.url, IN_FLIGHT, IN_FLIGHT, hold, IN_FLIGHT);
+
+  await freshStreams(nc);
+
+  console.log('baseline: bare consume -> publish small result -> ack');
+  const baseSeconds = await runBaseline(nc, JOBS, CONCURRENCY);
+  await freshStreams(nc);
+
+  console.log('worker: decode -> run graph (instant AI) -> .last -> publish -> ack');
+  await publishAll(nc, JOBS, 'worker');
+  peakRss = process.memoryUsage().rss;
+  const w = await runWorker(nc, server.url, JOBS, CONCURRENCY, instant);
+  const workerPeak = peakRss;
+  await freshStreams(nc);
+
+  const workerRate = JOBS / w.seconds!;
+  const baseRate = JOBS / baseSeconds;
+  console.log('\nresults');
+  console.log(`  baseline: ${baseRate.toFixed(0)} jobs/s (${baseSeconds.toFixed(2)} s)`);
+  console.log(`  worker:   ${workerRate.toFixed(0)} jobs/s (${w.seconds!.toFixed(2)} s), job latency p50 ${pct(w.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(w.latencies!, 0.99).toFixed(1)} ms, peak RSS ${mb(workerPeak)}`);
+  console.log(`  ratio worker / baseline: ${(workerRate / baseRate).toFixed(3)} (target >= 0.6: ${workerRate / baseRate >= 0.6 ? 'met' : 'NOT met'})`);
+  console.log(`  RSS with ${IN_FLIGHT} jobs in flight: ${mb(inflight.rss!)} (before: ${mb(beforeRss)}; target < 250 MB: ${inflight.rss! < 250 * 1024 * 1024 ? 'met' : 'NOT met'})`);
+  await nc.close();
+} finally {
+  clearInterval(rssTimer);
+  await server.dispose();
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from '@jest/globals';
+import { PassThrough } from 'node:stream';
+import { createLogger, redact } from '../../../src/telemetry/logger.ts';
+
+describe('logger', () => {
+  it('writes JSON lines and redacts secrets by key, bearer tokens in text, and configured keys', async () => {
+    const stream = new PassThrough();
+    const chunks: string[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c.toString()));
+    const log = createLogger({ level: 'info', stream, redactKeys: ['customer_ref'], pretty: false });
+    log.info('job started', {
+      alt_id: 'j1',
+      parameters: { headers: { Authorization: 'Bearer abc.def-123' }, api_key: 'sk-live-999', customer_ref: 'C-77', url: 'https://x' },
+      note: 'sent Bearer zzz-token-111 upstream',
+    });
+    await new Promise((r) => setImmediate(r));
+    const text = chunks.join('');
+    for (const secret of ['abc.def-123', 'sk-live-999', 'C-77', 'zzz-token-111']) expect(text).not.toContain(secret);
+    const line = JSON.parse(text.trim());
+    expect(line).toMatchObject({ level: 'info', message: 'job started', alt_id: 'j1', parameters: { url: 'https://x', api_key: '[REDACTED]' } });
+  });
+
+  it('redacts nested values without touching the input', () => {
+    const input = { a: { password: 'p' }, list: [{ token: 't' }] };
+    expect(redact(input)).toEqual({ a: { password: '[REDACTED]' }, list: [{ token: '[REDACTED]' }] });
+    expect(input.a.password).toBe('p');
+  });
+});

@@ -3,10 +3,21 @@
  * and removed at the end. It can be stopped and started again on the same port and store.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/**
+ * The nats-server binary: NATS_SERVER_BIN, else the first `nats-server` on PATH or in the sbin
+ * folders where Debian installs it; null when there is none.
+ */
+export function findNatsServer(): string | null {
+  if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin', '/usr/bin'];
+  for (const d of dirs) if (d && existsSync(join(d, 'nats-server'))) return join(d, 'nats-server');
+  return null;
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,7 +64,9 @@ export class NatsServer {
     if (this.#proc) throw new Error('nats-server is running');
     const conf = join(this.dir, 'server.conf');
     writeFileSync(conf, `listen: 127.0.0.1:${this.port}\njetstream { store_dir: "${join(this.dir, 'js')}" }\n${this.options.config ?? ''}\n`);
-    const proc = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const bin = findNatsServer();
+    if (!bin) throw new Error('nats-server not found: install it (Debian: apt-get install nats-server) or set NATS_SERVER_BIN');
+    const proc = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#proc = proc;
     await new Promise<void>((resolve, reject) => {
       let log = '';
@@ -69,9 +82,14 @@ export class NatsServer {
         clearTimeout(timer);
         reject(new Error(`nats-server exited with ${code}:\n${log}`));
       });
+      proc.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
     });
     proc.stderr!.resume();
     proc.removeAllListeners('exit');
+    proc.removeAllListeners('error');
   }
 
   /** Stops the server process (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */

@@ -31,7 +31,9 @@ beforeAll(async () => {
   h = await Harness.start();
   await h.worker();
 });
-afterAll(() => h.close());
+afterAll(async () => {
+  await h?.close();
+});
 
 describe('invalid input', () => {
   it('gives each invalid-input code a DLQ copy of the original bytes, a failure .last where the id is known, and no redelivery', async () => {

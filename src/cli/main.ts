@@ -7,6 +7,11 @@ type Command = (argv: string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }> = {
   validate: { run: async () => validateCommand, summary: 'check .alt files (JSON or YAML) and report every problem' },
+  publish: { run: async () => (await import('./publish.ts')).publishCommand, summary: 'publish .alt files to the ALT stream (--wait for their results)' },
+  results: { run: async () => (await import('./results.ts')).resultsCommand, summary: 'list .last results (--follow, --alt-id, --since, --json)' },
+  dlq: { run: async () => (await import('./dlq.ts')).dlqCommand, summary: 'list, show and replay dead-lettered .alt messages' },
+  status: { run: async () => (await import('./status.ts')).statusCommand, summary: 'streams and consumer at a glance' },
+  demo: { run: async () => (await import('./demo.ts')).demoCommand, summary: 'run the whole chain once on the shipped samples, then stop' },
   worker: { run: async () => (await import('./worker.ts')).workerCommand, summary: 'run the JetStream worker in the foreground' },
   'fake-orchestrator': { run: async () => (await import('./fake-orchestrator.ts')).fakeOrchestratorCommand, summary: 'run a fake AI orchestrator for trials and tests' },
 };
@@ -42,7 +47,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       io.err(`altlas ${name}: ${e.message}`);
       return EXIT.usage;
     }
-    throw e;
+    // Anything else (NATS unreachable, a stream missing, ...): one line, not a stack trace.
+    io.err(`altlas ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    return EXIT.failed;
   }
 }
 

@@ -13,6 +13,8 @@ export const DEFAULTS = {
   DLQ_STREAM: 'ALT_DLQ',
   DLQ_SUBJECT_PREFIX: 'dlq.alt',
   RUNNER_PROVISION: true,
+  /** Replicas of the streams the runner creates (3 in a NATS cluster). */
+  RUNNER_STREAM_REPLICAS: 1,
   /** Milliseconds the LAST stream remembers a Nats-Msg-Id (de-duplication of redelivered results). */
   LAST_DUPLICATE_WINDOW_MS: 3_600_000,
   // Worker

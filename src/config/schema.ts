@@ -33,6 +33,7 @@ export const ConfigSchema = Type.Object({
   DLQ_STREAM: str('DLQ_STREAM', 'Stream holding dead-lettered .alt messages.', STREAM_NAME),
   DLQ_SUBJECT_PREFIX: str('DLQ_SUBJECT_PREFIX', 'Dead letters go to <prefix>.<error code>.', SUBJECT),
   RUNNER_PROVISION: Type.Boolean({ default: DEFAULTS.RUNNER_PROVISION, description: 'Create missing streams and the consumer (false where an operator manages them).' }),
+  RUNNER_STREAM_REPLICAS: int('RUNNER_STREAM_REPLICAS', 1, 'Replicas of the streams the runner creates (use 3 in a NATS cluster).', 5),
   LAST_DUPLICATE_WINDOW_MS: int('LAST_DUPLICATE_WINDOW_MS', 1_000, 'How long the LAST stream de-duplicates a result by Nats-Msg-Id (set when the runner creates the stream).'),
   RUNNER_CONCURRENCY: int('RUNNER_CONCURRENCY', 1, 'Jobs in flight per worker process.', 10_000),
   RUNNER_ACK_WAIT_MS: int('RUNNER_ACK_WAIT_MS', 1_000, 'Milliseconds before JetStream redelivers an unacknowledged job; the lease is renewed at a third of it.'),

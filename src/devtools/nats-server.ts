@@ -31,6 +31,8 @@ export async function freePort(): Promise<number> {
 }
 
 export interface NatsServerOptions {
+  /** Port to listen on; default a free one. */
+  port?: number;
   /** Extra lines of a nats-server configuration file (TLS, accounts, ...). */
   config?: string;
   /** Scheme of the URL handed out (tls for TLS servers). */
@@ -50,7 +52,7 @@ export class NatsServer {
   }
 
   static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
-    const server = new NatsServer(await freePort(), options);
+    const server = new NatsServer(options.port ?? (await freePort()), options);
     await server.restart();
     return server;
   }

@@ -9,17 +9,18 @@ import { AltlasError, type Problem } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
-export type TopologyConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_DURABLE' | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'LAST_DUPLICATE_WINDOW_MS'>;
+export type TopologyConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_DURABLE' | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'LAST_DUPLICATE_WINDOW_MS' | 'RUNNER_STREAM_REPLICAS'>;
 
 /** Most un-acked messages of the consumer across all workers (never below the per-process concurrency). */
 export const MIN_MAX_ACK_PENDING = 1_000;
 
 /** The stream configurations the runner creates when they are missing. */
 export function desiredStreams(c: TopologyConfig): (Partial<StreamConfig> & { name: string })[] {
+  const common = { storage: StorageType.File, num_replicas: c.RUNNER_STREAM_REPLICAS };
   return [
-    { name: c.ALT_STREAM, subjects: c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean), retention: RetentionPolicy.Workqueue, storage: StorageType.File },
-    { name: c.LAST_STREAM, subjects: [`${c.LAST_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, storage: StorageType.File, duplicate_window: nanos(c.LAST_DUPLICATE_WINDOW_MS) },
-    { name: c.DLQ_STREAM, subjects: [`${c.DLQ_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, storage: StorageType.File },
+    { name: c.ALT_STREAM, subjects: c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean), retention: RetentionPolicy.Workqueue, ...common },
+    { name: c.LAST_STREAM, subjects: [`${c.LAST_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, duplicate_window: nanos(c.LAST_DUPLICATE_WINDOW_MS) },
+    { name: c.DLQ_STREAM, subjects: [`${c.DLQ_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common },
   ];
 }
 

@@ -1,0 +1,148 @@
+/** `altlas publish <file|dir|->...`: sends `.alt` files to the ALT stream, optionally waiting for their `.last`. */
+import { randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
+import { headers as natsHeaders, type Msg } from '@nats-io/nats-core';
+import { decodeAlt, recoverAltId } from '../alt/index.ts';
+import { chooseSyntax } from '../alt/parse.ts';
+import { decodeLimits } from '../config/load.ts';
+import type { Last } from '../last/index.ts';
+import { HEADERS, subjectToken } from '../messaging/subjects.ts';
+import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
+import { Progress, duration, percent } from './format.ts';
+import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
+import { expandInputs, readInput } from './validate.ts';
+
+export const PUBLISH_HELP = `Usage: altlas publish [options] <file|dir|->...
+
+Publishes .alt files (JSON or YAML) to the ALT stream. Each file is validated first: an invalid
+one is reported with its problems and skipped. Nats-Msg-Id is the job id, so publishing the same
+file twice within the stream's duplicate window gives one job. A W3C traceparent is set.
+
+Options:
+  --subject SUBJ     subject to publish to (default alt.submit)
+  --no-validate      send files as they are
+  --wait             wait for each job's .last and print its status and success rate
+  --timeout SECONDS  how long --wait waits in all (default 300)
+${COMMON_HELP}
+
+Exit: 0 all published (and, with --wait, all succeeded); 1 a file was invalid, a job did not
+succeed or --wait timed out; 2 usage error.`;
+
+interface Sent {
+  file: string;
+  id: string | null;
+  seq: number;
+  duplicate: boolean;
+}
+
+const traceparent = () => `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+
+/** Finds the `.last` of the ALT message `seq`: on the live subscription, or stored already. */
+async function lookupLast(s: Session, sent: Sent, seen: Map<string, Last>): Promise<Last | null> {
+  const live = seen.get(String(sent.seq));
+  if (live) return live;
+  if (sent.id === null) return null;
+  const stored = await s.jsm.streams.getMessage(s.config.LAST_STREAM, { last_by_subj: `${s.config.LAST_SUBJECT_PREFIX}.${subjectToken(sent.id)}` }).catch(() => null);
+  if (stored && stored.header.get(HEADERS.altStreamSeq) === String(sent.seq)) return JSON.parse(new TextDecoder().decode(stored.data)) as Last;
+  return null;
+}
+
+export async function publishCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs({
+    args: argv, allowPositionals: true,
+    options: { ...COMMON_OPTIONS, subject: { type: 'string', default: 'alt.submit' }, 'no-validate': { type: 'boolean', default: false }, wait: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' } },
+  });
+  if (values.help) {
+    io.out(PUBLISH_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length === 0) throw new UsageError('publish needs at least one file, directory or -');
+  const timeoutS = Number(values.timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError('--timeout must be a number of seconds > 0');
+  const config = configFrom(values);
+  const files = await expandInputs(positionals);
+  if (files.length === 0) throw new UsageError('no .alt files found');
+  let failed = 0;
+
+  return withNats(config, async (s) => {
+    const seen = new Map<string, Last>();
+    let wake: (() => void) | null = null;
+    const sub = values.wait ? s.nc.subscribe(`${config.LAST_SUBJECT_PREFIX}.>`, {
+      callback: (_err: Error | null, m: Msg) => {
+        const seq = m.headers?.get(HEADERS.altStreamSeq);
+        if (!seq) return;
+        try {
+          seen.set(seq, JSON.parse(m.string()) as Last);
+          wake?.();
+        } catch {
+          // not a .last: ignore
+        }
+      },
+    }) : null;
+    const sent: Sent[] = [];
+    const progress = new Progress(files.length, 'publishing');
+    for (const file of files) {
+      const bytes = await readInput(file);
+      const hint = file === '-' ? undefined : basename(file);
+      let id: string | null;
+      let syntax: 'json' | 'yaml';
+      if (!values['no-validate']) {
+        const r = decodeAlt(bytes, { hint, limits: decodeLimits(config) });
+        if (!r.ok) {
+          failed++;
+          if (values.json) io.out(JSON.stringify({ file, published: false, error: r.error.toJSON() }));
+          else {
+            io.out(`invalid   ${file}: ${r.error.code} ${r.error.message} (skipped)`);
+            for (const p of r.error.problems) io.out(`          ${p.pointer || '/'}: ${p.message}`);
+          }
+          progress.tick();
+          continue;
+        }
+        id = r.job.id;
+        syntax = r.syntax;
+      } else {
+        id = recoverAltId(bytes, hint);
+        syntax = chooseSyntax(new TextDecoder().decode(bytes.subarray(0, 4096)), hint);
+      }
+      const h = natsHeaders();
+      h.set(HEADERS.contentType, syntax === 'json' ? 'application/json' : 'application/yaml');
+      h.set('traceparent', traceparent());
+      const ack = await s.js.publish(values.subject, bytes, { headers: h, ...(id ? { msgID: id } : {}) });
+      sent.push({ file, id, seq: ack.seq, duplicate: ack.duplicate });
+      if (values.json) io.out(JSON.stringify({ file, published: true, id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate }));
+      else io.out(`published ${file}: id ${id ?? '(unknown)'}, ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate: already published, one job)' : ''}`);
+      progress.tick();
+    }
+    if (!values.wait) return failed ? EXIT.failed : EXIT.ok;
+
+    const deadline = Date.now() + timeoutS * 1000;
+    for (const item of sent) {
+      let last = await lookupLast(s, item, seen);
+      while (!last && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        wake = null;
+        last = await lookupLast(s, item, seen);
+      }
+      if (!last) {
+        failed++;
+        if (values.json) io.out(JSON.stringify({ file: item.file, id: item.id, seq: item.seq, status: null, error: 'timeout' }));
+        else io.out(`timeout   ${item.file}: no .last for ${item.id ?? `seq ${item.seq}`} within ${timeoutS} s`);
+        continue;
+      }
+      if (last.status !== 'success') failed++;
+      if (values.json) io.out(JSON.stringify({ file: item.file, id: last.alt_file_id, seq: item.seq, status: last.status, success_rate: last.success_rate, execution_time_ms: last.execution_time_ms, error: (last.metadata.error as { code?: string } | undefined)?.code ?? null }));
+      else {
+        const err = last.metadata.error as { code?: string; message?: string } | undefined;
+        io.out(`${last.status.padEnd(9)} ${item.file}: ${last.alt_file_id}, success ${percent(last.success_rate)}, ${duration(last.execution_time_ms)}${err ? `, ${err.code}: ${err.message}` : ''}`);
+      }
+    }
+    sub?.unsubscribe();
+    return failed ? EXIT.failed : EXIT.ok;
+  });
+}

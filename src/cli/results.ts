@@ -1,0 +1,88 @@
+/** `altlas results`: reads `.last` results from the LAST stream with an ephemeral ordered consumer. */
+import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import type { Last } from '../last/index.ts';
+import { HEADERS, subjectToken } from '../messaging/subjects.ts';
+import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
+import { duration, percent, table } from './format.ts';
+import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
+
+export const RESULTS_HELP = `Usage: altlas results [--follow] [--alt-id ID] [--since TIME] [--json] [options]
+
+Lists .last results stored in the LAST stream: job id, status, success rate, tasks completed,
+duration, end time; with --json, one .last document per line.
+
+Options:
+  --follow       keep printing new results until interrupted
+  --alt-id ID    only the results of this job
+  --since TIME   only results stored since an RFC 3339 time, or a duration such as 15m, 2h, 1d
+${COMMON_HELP}
+
+Exit: 0; 2 usage error.`;
+
+/** Reads `--since`: an RFC 3339 time, or a duration back from now (s, m, h, d). */
+export function parseSince(text: string, now = Date.now()): Date {
+  const m = /^(\d+)\s*([smhd])$/.exec(text.trim());
+  if (m) return new Date(now - Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd']);
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new UsageError(`--since: not a time or a duration: ${text}`);
+  return new Date(t);
+}
+
+export function resultRow(last: Last): string[] {
+  const results = Object.values(last.task_results);
+  const done = results.filter((r) => r.status === 'completed').length;
+  const err = (last.metadata.error as { code?: string } | undefined)?.code;
+  return [last.alt_file_id || '(unknown)', err ? `${last.status} (${err})` : last.status, percent(last.success_rate), `${done}/${results.length}`, duration(last.execution_time_ms), last.end_time];
+}
+
+export const RESULT_HEADERS = ['JOB ID', 'STATUS', 'SUCCESS', 'TASKS', 'DURATION', 'FINISHED'];
+
+export async function resultsCommand(argv: string[], io: Io): Promise<number> {
+  const { values } = parseCommandArgs({
+    args: argv,
+    options: { ...COMMON_OPTIONS, follow: { type: 'boolean', default: false }, 'alt-id': { type: 'string' }, since: { type: 'string' } },
+  });
+  if (values.help) {
+    io.out(RESULTS_HELP);
+    return EXIT.ok;
+  }
+  const config = configFrom(values);
+  const since = values.since ? parseSince(values.since) : null;
+  const altId = values['alt-id'];
+  return withNats(config, async (s) => {
+    const consumer = await s.js.consumers.get(config.LAST_STREAM, {
+      filter_subjects: altId ? `${config.LAST_SUBJECT_PREFIX}.${subjectToken(altId)}` : `${config.LAST_SUBJECT_PREFIX}.>`,
+      ...(since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.toISOString() } : { deliver_policy: DeliverPolicy.All }),
+    });
+    const rows: string[][] = [];
+    const emit = (m: JsMsg) => {
+      if (altId && m.headers?.get(HEADERS.altId) !== altId) return;
+      let last: Last;
+      try {
+        last = m.json<Last>();
+      } catch {
+        return;
+      }
+      if (values.json) io.out(JSON.stringify(last));
+      else if (values.follow) io.out(resultRow(last).join('  '));
+      else rows.push(resultRow(last));
+    };
+    if (values.follow && !values.json) io.out(RESULT_HEADERS.join('  '));
+    const pending = (await consumer.info()).num_pending;
+    if (pending > 0 || values.follow) {
+      const messages = await consumer.consume();
+      const stop = () => void messages.close();
+      process.once('SIGINT', stop);
+      try {
+        for await (const m of messages) {
+          emit(m);
+          if (!values.follow && m.info.pending === 0) break;
+        }
+      } finally {
+        process.off('SIGINT', stop);
+      }
+    }
+    if (!values.json && !values.follow) io.out(rows.length ? table(RESULT_HEADERS, rows) : 'no results');
+    return EXIT.ok;
+  });
+}

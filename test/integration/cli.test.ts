@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { main } from '../../src/cli/main.ts';
+import { freePort } from '../../src/devtools/nats-server.ts';
+import { Harness, eventually } from '../helpers/runner.ts';
+import { ROOT, SAMPLES } from '../helpers/paths.ts';
+
+const run = async (argv: string[]) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+};
+
+let h: Harness;
+let server: string[];
+beforeAll(async () => {
+  h = await Harness.start();
+  await h.worker({ RUNNER_MAX_DELIVER: '2', AI_MAX_RETRIES: '0', RUNNER_NAK_DELAY_MS: '100' });
+  server = ['--server', h.server.url];
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('altlas publish, results, dlq, status', () => {
+  it('publish --wait returns the results of the shipped samples', async () => {
+    const files = ['runner-example.alt.json', 'segmentation-0.alt.yaml', 'segmentation-2.alt.yaml'].map((f) => join(SAMPLES, f));
+    const r = await run(['publish', '--wait', '--timeout', '30', ...server, ...files]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^success +\S+runner-example\.alt\.json: alt_example_001, success 100\.0%/m);
+    expect(r.out.match(/^success /gm)).toHaveLength(3);
+  });
+
+  it('skips an invalid file with its problems and exits 1', async () => {
+    const r = await run(['publish', ...server, join(SAMPLES, 'invalid-cycle.alt.json')]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^invalid +\S+invalid-cycle\.alt\.json: ALT_CYCLE .*\(skipped\)/m);
+  });
+
+  it('gives one job when the same file is published twice', async () => {
+    const file = join(SAMPLES, 'segmentation-3.alt.yaml');
+    const first = await run(['publish', '--json', '--wait', ...server, file]);
+    const second = await run(['publish', '--json', '--wait', ...server, file]);
+    const [p1, w1] = first.out.split('\n').map((l) => JSON.parse(l));
+    const [p2, w2] = second.out.split('\n').map((l) => JSON.parse(l));
+    expect([p1.duplicate, p2.duplicate, p2.seq]).toEqual([false, true, p1.seq]);
+    expect([w1.status, w2.status]).toEqual(['success', 'success']);
+    const lasts = (await h.lasts()).filter(({ last }) => last.alt_file_id === '63acd403-e82b-4a25-b112-c7b0e649f05a');
+    expect(lasts).toHaveLength(1);
+    expect(h.fake.stats.prompts.filter((p) => p.includes('Sistem performans')).length).toBe(1);
+  });
+
+  it('results --json lists the .last documents, and --alt-id picks one job', async () => {
+    const all = await run(['results', '--json', ...server]);
+    const ids = all.out.split('\n').map((l) => JSON.parse(l).alt_file_id);
+    expect(ids).toEqual(expect.arrayContaining(['alt_example_001', 'a6deb67c-255d-442c-be10-baf2fee257ec']));
+    const one = await run(['results', '--json', '--alt-id', 'alt_example_001', ...server]);
+    expect(one.out.split('\n').map((l) => JSON.parse(l).alt_file_id)).toEqual(['alt_example_001']);
+    const table = await run(['results', ...server, '--since', '1h']);
+    expect(table.out).toMatch(/^JOB ID +STATUS +SUCCESS +TASKS +DURATION +FINISHED$/m);
+    expect(table.out).toMatch(/^alt_example_001 +success +100\.0% +3\/3 /m);
+  });
+
+  it('dlq replay republishes an original to its subject and it is processed', async () => {
+    h.fake.setFaults({ errorRate: 1 });
+    await run(['publish', ...server, join(SAMPLES, 'segmentation-4.alt.yaml')]);
+    const dlq = await eventually(() => h.records('ALT_DLQ'), (r) => r.some((x) => x.headers?.get('Dlq-Code') === 'AI_UNAVAILABLE'), 'the DLQ record');
+    const record = dlq.find((x) => x.headers?.get('Dlq-Code') === 'AI_UNAVAILABLE')!;
+    expect(record.headers?.get('Dlq-Deliveries')).toBe('2');
+    const list = await run(['dlq', 'list', '--json', '--code', 'AI_UNAVAILABLE', ...server]);
+    expect(JSON.parse(list.out)).toMatchObject({ seq: record.seq, code: 'AI_UNAVAILABLE', alt_id: '82aa0a41-509f-4818-a029-69219d1b3ae9', subject: 'alt.submit', deliveries: 2 });
+    const show = await run(['dlq', 'show', String(record.seq), ...server]);
+    expect(show.out).toContain('E-postalar');
+    h.fake.setFaults({});
+    const replay = await run(['dlq', 'replay', String(record.seq), ...server]);
+    expect(replay.out).toMatch(new RegExp(`^replayed DLQ ${record.seq} to alt\\.submit: ALT seq \\d+$`, 'm'));
+    const lasts = await eventually(() => h.lasts(), (l) => l.some(({ last }) => last.alt_file_id === '82aa0a41-509f-4818-a029-69219d1b3ae9' && last.status === 'success'), 'the replayed job to succeed');
+    expect(lasts.filter(({ last }) => last.alt_file_id === '82aa0a41-509f-4818-a029-69219d1b3ae9').map(({ last }) => last.status)).toEqual(['failure', 'success']);
+    expect((await run(['dlq', 'show', '999', ...server])).code).toBe(1);
+    expect((await run(['dlq', 'replay', ...server])).code).toBe(2);
+  });
+
+  it('status shows the streams and the consumer', async () => {
+    const r = await run(['status', '--json', ...server]);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out);
+    expect(s.streams.map((x: { stream: string }) => x.stream)).toEqual(['ALT', 'LAST', 'ALT_DLQ']);
+    expect(s.consumer).toMatchObject({ consumer: 'runner', pending: 0 });
+    expect(s.dlq).toBeGreaterThanOrEqual(1);
+    const text = await run(['status', ...server]);
+    expect(text.out).toMatch(/^CONSUMER +PENDING +ACK PENDING +REDELIVERED +PULLS WAITING +DLQ$/m);
+  });
+
+  it('reports an unreachable server in one line with exit 1', async () => {
+    const r = await run(['status', '--server', `nats://127.0.0.1:${await freePort()}`]);
+    expect(r.code).toBe(1);
+    expect(r.err.split('\n')).toHaveLength(1);
+  });
+});
+
+describe('npm run demo', () => {
+  it('runs the whole chain with its own nats-server and leaves no process behind', async () => {
+    const port = await freePort();
+    const { stdout } = await promisify(execFile)(join(ROOT, 'bin', 'altlas'), ['demo'], { env: { ...process.env, NATS_URL: `nats://127.0.0.1:${port}` }, timeout: 120_000 });
+    expect(stdout).toContain(`started a local nats-server at nats://127.0.0.1:${port}`);
+    expect(stdout).toMatch(/^alt_example_001 +success +100\.0% +3\/3 /m);
+    expect(stdout).toMatch(/^\d+ +ALT_CYCLE +invalid-cycle-example +demo\.alt\.submit /m);
+    expect(stdout).toContain('demo: done, everything it started is stopped');
+    const workerPid = Number(/worker started \(pid (\d+)\)/.exec(stdout)?.[1]);
+    const store = /\(store (\S+)\)/.exec(stdout)?.[1];
+    expect(workerPid).toBeGreaterThan(0);
+    const alive = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+        return Number(p) === workerPid || (store !== undefined && cmd.includes(store));
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
+  });
+});

@@ -14,9 +14,16 @@ import { connectNats } from './messaging/connect.ts';
 import { Worker } from './messaging/worker.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import type { TaskEvent } from './engine/types.ts';
+import { HttpServer } from './http/server.ts';
+import { RunnerMetrics } from './telemetry/metrics.ts';
+import { startTelemetry } from './telemetry/sdk.ts';
+import { recordAiAttempt } from './telemetry/tracing.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { AttemptInfo } from './ai/client.ts';
 
-export function createAiClient(config: Config): AiClient {
+export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void): AiClient {
   return new AiClient({
+    onAttempt,
     provider: PROVIDERS[config.AI_PROVIDER], baseUrl: config.AI_URL, apiKey: config.AI_API_KEY,
     timeoutMs: config.AI_TIMEOUT_MS, maxRetries: config.AI_MAX_RETRIES, retryBaseMs: config.AI_RETRY_BASE_MS,
     retryMaxMs: config.AI_RETRY_MAX_MS, retryAfterMaxMs: config.AI_RETRY_AFTER_MAX_MS, maxConcurrency: config.AI_MAX_CONCURRENCY,
@@ -40,13 +47,22 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     process.stderr.write(`altlas worker: ${e.message}\n`);
     return 2;
   }
+  const telemetry = startTelemetry();
   const workerId = `${hostname()}:${process.pid}`;
   const logger = createLogger({ level: config.LOG_LEVEL, redactKeys: config.LOG_REDACT.split(',').map((s) => s.trim()).filter(Boolean), defaultMeta: { service: 'altlas-runner', worker_id: workerId } });
-  const client = createAiClient(config);
+  let metrics: RunnerMetrics | null = null;
+  const client = createAiClient(config, (info) => {
+    recordAiAttempt(info);
+    metrics?.ai(info);
+    if (info.outcome === 'transient') logger.warn('AI attempt failed; it may be retried', { attempt: info.attempt, status: info.status ?? undefined, error: info.error, model: info.model });
+  });
   client.onBreakerStateChange((state) => logger.warn('AI circuit breaker state changed', { state }));
-  const nc = await connectNats(config, `altlas-runner ${workerId}`, logger);
+  const { nc, connected } = await connectNats(config, `altlas-runner ${workerId}`, logger);
+  let polled: { pending: number; ackPending: number } | null = null;
+  let shuttingDown = false;
   const worker = new Worker({
     nc, config, logger,
+    onOutcome: (o) => metrics?.outcome(o),
     delivery: {
       limits: decodeLimits(config),
       body: aiTaskBody(client, { defaultModel: config.AI_MODEL }),
@@ -56,18 +72,41 @@ export async function runWorker(env: Record<string, string | undefined> = proces
         concurrency: config.RUNNER_TASK_CONCURRENCY,
         defaultTimeoutS: config.RUNNER_TASK_TIMEOUT_S,
         retry: { baseMs: config.RUNNER_TASK_RETRY_BASE_MS, maxMs: config.RUNNER_TASK_RETRY_MAX_MS },
-        onEvent: (e) => logTaskEvent(logger, e),
+        onEvent: (e) => {
+          logTaskEvent(logger, e);
+          metrics?.task(e);
+        },
       },
     },
   });
+  metrics = new RunnerMetrics({ inFlight: () => worker.state.inFlight, breakerState: () => client.breakerState, consumer: () => polled });
+  const http = config.HTTP_PORT > 0 ? new HttpServer({
+    port: config.HTTP_PORT,
+    readiness: () => {
+      const checks = { nats_connected: connected(), consumer_bound: worker.state.running, ai_breaker_not_open: client.breakerState !== 'open', not_shutting_down: !shuttingDown };
+      return { ready: Object.values(checks).every(Boolean), checks };
+    },
+    metrics: (req, res) => telemetry.prometheus.getMetricsRequestHandler(req, res),
+  }) : null;
+  if (http) logger.info('HTTP endpoints listening', { port: await http.listen() });
   try {
     await worker.start();
   } catch (e) {
     const error = toAltlasError(e);
     logger.error('worker could not start', { code: error.code, error: error.message });
+    await http?.close();
     await nc.close();
+    await telemetry.shutdown();
     return error.code === 'TOPOLOGY_MISMATCH' ? 2 : 1;
   }
+  const jsm = await jetstreamManager(nc);
+  const poll = async () => {
+    const info = await jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null);
+    polled = info ? { pending: info.num_pending, ackPending: info.num_ack_pending } : polled;
+  };
+  void poll();
+  const poller = setInterval(() => void poll(), 10_000);
+  poller.unref();
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -82,8 +121,14 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  await worker.close();
+  shuttingDown = true;
+  clearInterval(poller);
+  // Each step runs even when one before it fails.
+  await worker.close().catch((e: Error) => logger.error('worker close failed', { error: e.message }));
   await nc.drain().catch((e: Error) => logger.warn('drain failed', { error: e.message }));
+  await http?.close().catch(() => {});
+  metrics.close();
+  await telemetry.shutdown();
   logger.info('bye');
   return 0;
 }

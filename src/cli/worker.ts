@@ -13,5 +13,8 @@ export async function workerCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   const { runWorker } = await import('../main.ts');
-  return runWorker();
+  const code = await runWorker();
+  // Everything is closed; exporters retrying against an unreachable collector must not keep the process.
+  await new Promise<void>((resolve) => (process.stdout.write('') ? resolve() : process.stdout.once('drain', () => resolve())));
+  process.exit(code);
 }

@@ -39,15 +39,24 @@ export function connectionOptions(config: NatsConfig, name: string): NodeConnect
   return options;
 }
 
-/** Connects and logs every connection event. */
-export async function connectNats(config: NatsConfig, name: string, logger: Logger): Promise<NatsConnection> {
+export interface Connection {
+  nc: NatsConnection;
+  /** False between a disconnect and the next reconnect, and once closed. */
+  connected(): boolean;
+}
+
+/** Connects, logs every connection event, and tracks whether the connection is up. */
+export async function connectNats(config: NatsConfig, name: string, logger: Logger): Promise<Connection> {
   const nc = await connect(connectionOptions(config, name));
+  let up = true;
   logger.info('connected to NATS', { server: nc.getServer() });
   void (async () => {
     for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'close') up = false;
+      else if (s.type === 'reconnect') up = true;
       const level = s.type === 'disconnect' || s.type === 'error' ? 'warn' : s.type === 'reconnecting' || s.type === 'ping' ? 'debug' : 'info';
       logger.log(level, `NATS ${s.type}`, { nats_event: s.type, ...('server' in s ? { server: s.server } : {}) });
     }
   })().catch(() => {});
-  return nc;
+  return { nc, connected: () => up && !nc.isClosed() };
 }

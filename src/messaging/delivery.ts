@@ -10,6 +10,7 @@ import { runJob, type EngineOptions } from '../engine/run-job.ts';
 import type { TaskBody } from '../engine/types.ts';
 import { buildFailureLast, buildLast, type Last } from '../last/index.ts';
 import { decideFate } from './fate.ts';
+import { TaskSpans } from '../telemetry/tracing.ts';
 
 export interface DeliveryInfo {
   data: Uint8Array;
@@ -56,7 +57,15 @@ export async function processDelivery(d: DeliveryInfo, o: DeliveryOptions, signa
   const refused = preflight(job);
   if (refused) return reject(refused, job.id, job);
 
-  const run = await runJob(job, o.body, o.engine, signal);
+  const spans = new TaskSpans();
+  const onEvent = o.engine.onEvent;
+  const run = await runJob(job, spans.wrap(o.body), {
+    ...o.engine,
+    onEvent: (e) => {
+      spans.onEvent(e);
+      onEvent?.(e);
+    },
+  }, signal);
   if (run.stopped) {
     const verdict = fate(run.stopped);
     if (verdict.verb === 'nak') return { verb: 'nak', delayMs: verdict.delayMs, error: run.stopped, job };

@@ -14,6 +14,9 @@ import { afterRunFailure, processDelivery, type DeliveryInfo, type DeliveryOptio
 import { nakDelay } from './fate.ts';
 import { HEADERS, TRACE_HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from './subjects.ts';
 import { ensureTopology, type TopologyConfig } from './topology.ts';
+import { SpanKind, context } from '@opentelemetry/api';
+import { ATTR, SPAN } from '../telemetry/names.ts';
+import { extractContext, inSpan, injectContext } from '../telemetry/tracing.ts';
 
 export type WorkerConfig = TopologyConfig & Pick<Config, 'RUNNER_SHUTDOWN_GRACE_MS'>;
 
@@ -147,21 +150,42 @@ export class Worker {
     this.#jobs.add(job);
   }
 
-  async #handle(m: JsMsg): Promise<void> {
-    const c = this.#o.config;
+  /** One delivery inside its CONSUMER span, the child of the producer's context from the headers. */
+  #handle(m: JsMsg): Promise<void> {
     const d: DeliveryInfo = {
       data: m.data, subject: m.subject, contentType: m.headers?.get(HEADERS.contentType) || undefined,
       stream: m.info.stream, seq: m.info.streamSequence, deliveries: m.info.deliveryCount,
     };
+    return inSpan(SPAN.process(d.stream), {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        [ATTR.messagingSystem]: 'nats', [ATTR.messagingOperationType]: 'process', [ATTR.messagingOperationName]: 'process',
+        [ATTR.messagingDestination]: d.subject, [ATTR.natsStream]: d.stream, [ATTR.messagingConsumerGroup]: this.#o.config.RUNNER_DURABLE,
+        [ATTR.messagingMessageId]: m.headers?.get(HEADERS.msgId) || `${d.stream}:${d.seq}`, [ATTR.natsDeliveryCount]: d.deliveries,
+        [ATTR.natsStreamSequence]: d.seq, [ATTR.messagingBodySize]: d.data.length,
+      },
+    }, extractContext(m.headers), (span) => this.#settle(m, d, (k, v) => span.setAttribute(k, v)));
+  }
+
+  async #settle(m: JsMsg, d: DeliveryInfo, annotate: (key: string, value: string) => void): Promise<void> {
     const log = this.#o.logger.child({ alt_stream_seq: d.seq, deliveries: d.deliveries });
     if (d.deliveries > 1) log.warn('redelivered message', { subject: d.subject });
     const lease = setInterval(() => m.working(), Math.max(250, Math.floor(this.#ackWaitMs / 3)));
     const started = performance.now();
-    const report = (verb: 'ack' | 'nak' | 'reject', extra: { code?: string; status?: string } = {}) =>
+    const report = (verb: 'ack' | 'nak' | 'reject', extra: { code?: string; status?: string } = {}) => {
+      annotate(ATTR.outcome, verb);
+      if (extra.code) annotate(ATTR.errorCode, extra.code);
+      if (extra.status) annotate(ATTR.lastStatus, extra.status);
       this.#o.onOutcome?.({ verb, ...extra, durationMs: performance.now() - started, deliveries: d.deliveries });
+    };
     try {
       const outcome = await processDelivery(d, { ...this.#o.delivery, maxDeliver: this.#maxDeliver }, this.#abort.signal);
       const jlog = outcome.job ? log.child({ alt_id: outcome.job.id }) : log;
+      if (outcome.job) {
+        annotate(ATTR.altId, outcome.job.id);
+        // Parameters can carry credentials (the real runner example does): the logger redacts them.
+        jlog.debug('job ran', { form: outcome.job.source.form, tasks: outcome.job.tasks.map((t) => ({ task_id: t.id, kind: t.kind, dependencies: t.dependencies, parameters: t.parameters })) });
+      }
       if (outcome.verb === 'ack') {
         try {
           await this.#publishLast(outcome.last, d, m);
@@ -211,12 +235,25 @@ export class Worker {
     h.set(HEADERS.altStreamSeq, String(d.seq));
     h.set(HEADERS.lastStatus, last.status);
     h.set(HEADERS.contentType, 'application/json');
+    // Without tracing the producer's headers travel on; with it, the PRODUCER span's context replaces them.
     for (const k of TRACE_HEADERS) {
       const v = m.headers?.get(k);
       if (v) h.set(k, v);
     }
     const subject = `${this.#o.config.LAST_SUBJECT_PREFIX}.${subjectToken(last.alt_file_id)}`;
-    await this.#js.publish(subject, JSON.stringify(last), { msgID: lastMsgId(d.stream, d.seq), headers: h, timeout: 10_000 });
+    const msgID = lastMsgId(d.stream, d.seq);
+    const body = JSON.stringify(last);
+    await inSpan(SPAN.send(this.#o.config.LAST_STREAM), {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        [ATTR.messagingSystem]: 'nats', [ATTR.messagingOperationType]: 'send', [ATTR.messagingOperationName]: 'publish',
+        [ATTR.messagingDestination]: subject, [ATTR.messagingMessageId]: msgID, [ATTR.messagingBodySize]: body.length,
+        [ATTR.altId]: last.alt_file_id, [ATTR.lastStatus]: last.status,
+      },
+    }, context.active(), async () => {
+      injectContext(h);
+      await this.#js.publish(subject, body, { msgID, headers: h, timeout: 10_000 });
+    });
   }
 
   /** Stores the DLQ copy and terms the message; on failure naks it instead and returns false. */
@@ -233,6 +270,7 @@ export class Worker {
       const v = m.headers?.get(k);
       if (v) h.set(k, v);
     }
+    injectContext(h);
     try {
       await this.#js.publish(`${this.#o.config.DLQ_SUBJECT_PREFIX}.${error.code}`, m.data, { msgID: dlqMsgId(d.stream, d.seq), headers: h, timeout: 10_000 });
     } catch (e) {

@@ -3,6 +3,7 @@
  * secrets redacted from every line. Child loggers carry job context (alt_id, task_id, ...).
  */
 import winston from 'winston';
+import { traceFields } from './tracing.ts';
 
 export type Logger = winston.Logger;
 
@@ -35,6 +36,9 @@ const redactFormat = winston.format((info, opts: unknown) => {
   return info;
 });
 
+/** Adds the active span's trace_id and span_id to a line written inside a traced job. */
+const traceFormat = winston.format((info) => Object.assign(info, traceFields()));
+
 export interface LoggerOptions {
   level: string;
   /** Extra key fragments to redact (LOG_REDACT). */
@@ -51,12 +55,12 @@ export function createLogger(options: LoggerOptions): Logger {
   const keys = [...DEFAULT_REDACT_KEYS, ...(options.redactKeys ?? []).map((k) => k.toLowerCase())];
   const pretty = options.pretty ?? (options.stream === undefined && process.stdout.isTTY === true);
   const format = pretty
-    ? winston.format.combine(redactFormat({ keys }), winston.format.timestamp(), winston.format.colorize(), winston.format.printf((info) => {
+    ? winston.format.combine(traceFormat(), redactFormat({ keys }), winston.format.timestamp(), winston.format.colorize(), winston.format.printf((info) => {
       const { level, message, timestamp, ...rest } = info;
       const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
       return `${String(timestamp)} ${level} ${String(message)}${extra}`;
     }))
-    : winston.format.combine(redactFormat({ keys }), winston.format.timestamp(), winston.format.json());
+    : winston.format.combine(traceFormat(), redactFormat({ keys }), winston.format.timestamp(), winston.format.json());
   return winston.createLogger({
     level: options.level,
     format,

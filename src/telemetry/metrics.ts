@@ -1,0 +1,81 @@
+/** The runner's metrics, through the OpenTelemetry API (a no-op until the SDK is started). */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { metrics } from '@opentelemetry/api';
+import type { AttemptInfo, BreakerState } from '../ai/client.ts';
+import type { TaskEvent } from '../engine/types.ts';
+import { METRIC, METER_NAME } from './names.ts';
+
+export interface MetricSources {
+  inFlight: () => number;
+  breakerState: () => BreakerState;
+  /** Last polled consumer counts, or null when unknown. */
+  consumer: () => { pending: number; ackPending: number } | null;
+}
+
+/** Seconds: from a fast AI answer to a long job. */
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const seconds = { unit: 's', advice: { explicitBucketBoundaries: SECONDS_BUCKETS } };
+
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2, isolated: 3 };
+
+export class RunnerMetrics {
+  readonly #meter = metrics.getMeter(METER_NAME);
+  readonly #jobs = this.#meter.createCounter(METRIC.jobs, { description: 'Jobs handled, by outcome (ack, nak, reject) and .last status or error code.' });
+  readonly #jobDuration = this.#meter.createHistogram(METRIC.jobDuration, { ...seconds, description: 'Time from delivery to the message being settled.' });
+  readonly #taskDuration = this.#meter.createHistogram(METRIC.taskDuration, { ...seconds, description: 'Task duration by final status.' });
+  readonly #aiDuration = this.#meter.createHistogram(METRIC.aiDuration, { ...seconds, description: 'AI request duration by provider, model and outcome.' });
+  readonly #retries = this.#meter.createCounter(METRIC.retries, { description: 'Retries of tasks (kind=task) and of AI requests (kind=ai).' });
+  readonly #redeliveries = this.#meter.createCounter(METRIC.redeliveries, { description: 'Deliveries of a message after its first.' });
+  readonly #dlq = this.#meter.createCounter(METRIC.dlqRecords, { description: 'Messages dead-lettered, by error code.' });
+  readonly #loop = monitorEventLoopDelay({ resolution: 20 });
+
+  constructor(sources: MetricSources) {
+    this.#loop.enable();
+    this.#meter.createObservableGauge(METRIC.inFlight, { description: 'Jobs running in this process.' }).addCallback((r) => r.observe(sources.inFlight()));
+    this.#meter.createObservableGauge(METRIC.breakerState, { description: 'AI circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated.' })
+      .addCallback((r) => r.observe(BREAKER_VALUE[sources.breakerState()]));
+    this.#meter.createObservableGauge(METRIC.consumerPending, { description: 'Messages of the ALT stream not yet delivered to the consumer (polled).' })
+      .addCallback((r) => {
+        const c = sources.consumer();
+        if (c) r.observe(c.pending);
+      });
+    this.#meter.createObservableGauge(METRIC.consumerAckPending, { description: 'Messages delivered and not yet acknowledged (polled).' })
+      .addCallback((r) => {
+        const c = sources.consumer();
+        if (c) r.observe(c.ackPending);
+      });
+    this.#meter.createObservableGauge(METRIC.eventLoopDelay, { unit: 's', description: 'p99 event-loop delay since the last collection.' }).addCallback((r) => {
+      r.observe(this.#loop.percentile(99) / 1e9);
+      this.#loop.reset();
+    });
+    this.#meter.createObservableGauge(METRIC.memory, { unit: 'By', description: 'Process memory by type (rss, heap_used, external).' }).addCallback((r) => {
+      const m = process.memoryUsage();
+      r.observe(m.rss, { type: 'rss' });
+      r.observe(m.heapUsed, { type: 'heap_used' });
+      r.observe(m.external, { type: 'external' });
+    });
+  }
+
+  /** One settled delivery. */
+  outcome(o: { verb: 'ack' | 'nak' | 'reject'; code?: string; status?: string; durationMs: number; deliveries: number }): void {
+    const attrs = { outcome: o.verb, ...(o.status ? { status: o.status } : {}), ...(o.code ? { code: o.code } : {}) };
+    this.#jobs.add(1, attrs);
+    this.#jobDuration.record(o.durationMs / 1000, { outcome: o.verb });
+    if (o.deliveries > 1) this.#redeliveries.add(1);
+    if (o.verb === 'reject') this.#dlq.add(1, { code: o.code ?? 'unknown' });
+  }
+
+  task(e: TaskEvent): void {
+    if (e.type === 'task_retrying') this.#retries.add(1, { kind: 'task' });
+    else if (e.type === 'task_finished' && e.result.start_time) this.#taskDuration.record(e.result.duration_ms / 1000, { status: e.result.status });
+  }
+
+  ai(info: AttemptInfo): void {
+    this.#aiDuration.record(info.durationMs / 1000, { 'gen_ai.provider.name': info.provider, 'gen_ai.request.model': info.model, outcome: info.outcome });
+    if (info.attempt > 1) this.#retries.add(1, { kind: 'ai' });
+  }
+
+  close(): void {
+    this.#loop.disable();
+  }
+}

@@ -3,7 +3,8 @@
  * started for the run, runs the worker in this process with an instant in-process AI provider,
  * and prints jobs/s end to end, p50/p99 job latency and peak RSS; then a baseline (a bare loop
  * with the same client that consumes each message, publishes a small result and acks) and the
- * ratio worker ÷ baseline. Last, RSS with 1,000 jobs in flight.
+ * ratio worker ÷ baseline; RSS with 1,000 jobs in flight (measured first); and the worker again
+ * with tracing and metrics on, exporting to an OTLP/HTTP sink in this process: the ratio on ÷ off.
  *
  * BENCH_JOBS (default 20000) and BENCH_CONCURRENCY (default 64) change the size.
  */
@@ -15,6 +16,10 @@ import { NatsServer } from '../src/devtools/nats-server.ts';
 import { Worker } from '../src/messaging/worker.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import type { TaskBody } from '../src/engine/types.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startTelemetry } from '../src/telemetry/sdk.ts';
+import { RunnerMetrics } from '../src/telemetry/metrics.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -56,6 +61,23 @@ async function freshStreams(nc: NatsConnection): Promise<void> {
   await jsm.streams.add({ name: 'ALT', subjects: ['alt.>'] });
 }
 
+let metrics: RunnerMetrics | null = null;
+
+/** An OTLP/HTTP endpoint that accepts and drops everything, counting requests. */
+async function otlpSink(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests, close: () => new Promise((r) => server.close(() => r())) };
+}
+
 async function runWorker(nc: NatsConnection, url: string, n: number, concurrency: number, body: TaskBody, untilInFlight?: number) {
   const config = loadConfig({ NATS_URL: url, RUNNER_CONCURRENCY: String(concurrency), RUNNER_TASK_CONCURRENCY: '4' });
   const latencies: number[] = [];
@@ -64,8 +86,9 @@ async function runWorker(nc: NatsConnection, url: string, n: number, concurrency
   const finished = new Promise<void>((r) => (resolveDone = r));
   const worker = new Worker({
     nc, config, logger: silentLogger(), pullExpiresMs: 2_000,
-    delivery: { limits: decodeLimits(config), body, nakDelayMs: 1000, nakMaxDelayMs: 5000, engine: { concurrency: 4, defaultTimeoutS: 60, retry: { baseMs: 100, maxMs: 1000 } } },
+    delivery: { limits: decodeLimits(config), body, nakDelayMs: 1000, nakMaxDelayMs: 5000, engine: { concurrency: 4, defaultTimeoutS: 60, retry: { baseMs: 100, maxMs: 1000 }, onEvent: (e) => metrics?.task(e) } },
     onOutcome: (o) => {
+      metrics?.outcome(o);
       latencies.push(o.durationMs);
       if (++done % 5000 === 0) process.stdout.write(`  worker: ${done}/${n} jobs done\n`);
       if (done >= n) resolveDone();
@@ -139,12 +162,27 @@ try {
   const workerPeak = peakRss;
   await freshStreams(nc);
 
+  console.log('worker with tracing and metrics on, exporting OTLP/HTTP to an in-process sink');
+  const sink = await otlpSink();
+  Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_METRIC_EXPORT_INTERVAL: '1000', OTEL_TRACES_SAMPLER: 'always_on' });
+  const telemetry = startTelemetry();
+  metrics = new RunnerMetrics({ inFlight: () => 0, breakerState: () => 'closed', consumer: () => null });
+  await publishAll(nc, JOBS, 'traced');
+  const traced = await runWorker(nc, server.url, JOBS, CONCURRENCY, instant);
+  await telemetry.shutdown();
+  metrics.close();
+  await sink.close();
+  await freshStreams(nc);
+
   const workerRate = JOBS / w.seconds!;
+  const tracedRate = JOBS / traced.seconds!;
   const baseRate = JOBS / baseSeconds;
   console.log('\nresults');
   console.log(`  baseline: ${baseRate.toFixed(0)} jobs/s (${baseSeconds.toFixed(2)} s)`);
   console.log(`  worker:   ${workerRate.toFixed(0)} jobs/s (${w.seconds!.toFixed(2)} s), job latency p50 ${pct(w.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(w.latencies!, 0.99).toFixed(1)} ms, peak RSS ${mb(workerPeak)}`);
   console.log(`  ratio worker / baseline: ${(workerRate / baseRate).toFixed(3)} (target >= 0.6: ${workerRate / baseRate >= 0.6 ? 'met' : 'NOT met'})`);
+  console.log(`  worker with telemetry: ${tracedRate.toFixed(0)} jobs/s, p50 ${pct(traced.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(traced.latencies!, 0.99).toFixed(1)} ms; ${sink.requests()} OTLP requests received`);
+  console.log(`  ratio telemetry on / off: ${(tracedRate / workerRate).toFixed(3)} (target >= 0.8: ${tracedRate / workerRate >= 0.8 ? 'met' : 'NOT met'})`);
   console.log(`  RSS with ${IN_FLIGHT} jobs in flight: ${mb(inflight.rss!)} (before: ${mb(beforeRss)}; target < 250 MB: ${inflight.rss! < 250 * 1024 * 1024 ? 'met' : 'NOT met'})`);
   await nc.close();
 } finally {

@@ -184,7 +184,7 @@ export class Worker {
       if (outcome.job) {
         annotate(ATTR.altId, outcome.job.id);
         // Parameters can carry credentials (the real runner example does): the logger redacts them.
-        jlog.debug('job ran', { form: outcome.job.source.form, tasks: outcome.job.tasks.map((t) => ({ task_id: t.id, kind: t.kind, dependencies: t.dependencies, parameters: t.parameters })) });
+        if (jlog.isDebugEnabled()) jlog.debug('job ran', { form: outcome.job.source.form, tasks: outcome.job.tasks.map((t) => ({ task_id: t.id, kind: t.kind, dependencies: t.dependencies, parameters: t.parameters })) });
       }
       if (outcome.verb === 'ack') {
         try {

@@ -20,6 +20,8 @@ import { startTelemetry } from './telemetry/sdk.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { AttemptInfo } from './ai/client.ts';
+import { openStores } from './status/open.ts';
+import { Recorder } from './status/recorder.ts';
 
 export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void): AiClient {
   return new AiClient({
@@ -60,8 +62,15 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const { nc, connected } = await connectNats(config, `altlas-runner ${workerId}`, logger);
   let polled: { pending: number; ackPending: number } | null = null;
   let shuttingDown = false;
+  const recorder = await openStores(nc, config).then(
+    (stores) => new Recorder({ status: stores.status, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, logger }),
+    (e: Error) => {
+      logger.warn('job status and checkpoints are off: their buckets could not be opened', { error: e.message, bucket: config.RUNNER_STATUS_BUCKET });
+      return undefined;
+    },
+  );
   const worker = new Worker({
-    nc, config, logger,
+    nc, config, logger, recorder,
     onOutcome: (o) => metrics?.outcome(o),
     delivery: {
       limits: decodeLimits(config),

@@ -1,23 +1,75 @@
 /** `altlas status`: the streams and the consumer at a glance. */
-import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
+import { Kvm } from '@nats-io/kv';
+import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
 import { table } from './format.ts';
-import { EXIT, parseCommandArgs, type Io } from './output.ts';
+import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
+import { readStatus, statusKey, type StatusEntry } from '../status/status.ts';
 
 export const STATUS_HELP = `Usage: altlas status [options]
+       altlas status <job-id> [--watch] [options]
 
-Shows the ALT, LAST and DLQ streams (messages, bytes) and the durable consumer (pending,
-ack pending, redelivered, pull requests waiting: roughly the workers bound).
+Without a job id: the ALT, LAST and DLQ streams (messages, bytes) and the durable consumer
+(pending, ack pending, redelivered, pull requests waiting: roughly the workers bound).
+With a job id: the job's status entry (RUNNER_STATUS_BUCKET): its state, deliveries, worker,
+times, and each task's state and attempts; --watch follows it until it is finished.
 ${COMMON_HELP}
 
-Exit: 0; 1 a stream or the consumer is missing; 2 usage error.`;
+Exit: 0; 1 a stream or the consumer is missing, or no such job; 2 usage error.`;
+
+const FINAL: readonly string[] = ['completed', 'failed', 'cancelled'];
+
+function printEntry(e: StatusEntry, io: Io): void {
+  io.out(`job ${e.alt_id}: ${e.state}${e.last_status ? ` (.last ${e.last_status})` : ''}${e.error ? `, ${e.error.code}: ${e.error.message}` : ''}`);
+  io.out(`  ${e.alt_stream} seq ${e.alt_stream_seq}, delivery ${e.deliveries}, worker ${e.worker_id}, updated ${e.updated_at}`);
+  const tasks = Object.entries(e.tasks);
+  if (tasks.length) {
+    const counts = tasks.reduce<Record<string, number>>((a, [, t]) => ({ ...a, [t.state]: (a[t.state] ?? 0) + 1 }), {});
+    io.out(`  tasks: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}\n`);
+    io.out(table(['TASK', 'STATE', 'ATTEMPTS', 'STARTED', 'FINISHED'], tasks.map(([id, t]) => [id, t.resumed ? `${t.state} (resumed)` : t.state, String(t.attempts), t.started_at ?? '-', t.finished_at ?? '-'])));
+  }
+}
+
+async function jobStatus(s: Session, altId: string, watch: boolean, json: boolean, io: Io): Promise<number> {
+  const kv = await new Kvm(s.nc).open(s.config.RUNNER_STATUS_BUCKET);
+  const show = (e: StatusEntry) => (json ? io.out(JSON.stringify(e)) : printEntry(e, io));
+  const entry = await readStatus(kv, altId);
+  if (!watch) {
+    if (!entry) {
+      io.err(`no status for job ${altId} in ${s.config.RUNNER_STATUS_BUCKET}`);
+      return EXIT.failed;
+    }
+    show(entry);
+    return EXIT.ok;
+  }
+  const updates = await kv.watch({ key: statusKey(altId) });
+  const stop = () => updates.stop();
+  process.once('SIGINT', stop);
+  try {
+    if (!entry && !json) io.out(`waiting for job ${altId}...`);
+    for await (const u of updates) {
+      if (u.operation !== 'PUT' || u.value.length === 0) continue;
+      const e = u.json<StatusEntry>();
+      show(e);
+      if (!json) io.out('');
+      if (FINAL.includes(e.state)) break;
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    updates.stop();
+  }
+  return EXIT.ok;
+}
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parseCommandArgs({ args: argv, options: { ...COMMON_OPTIONS } });
+  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS, watch: { type: 'boolean', default: false } } });
   if (values.help) {
     io.out(STATUS_HELP);
     return EXIT.ok;
   }
   const config = configFrom(values);
+  if (positionals.length > 1) throw new UsageError('status takes at most one job id');
+  if (positionals.length === 1) return withNats(config, (s) => jobStatus(s, positionals[0], values.watch === true, values.json === true, io));
+  if (values.watch) throw new UsageError('--watch needs a job id');
   return withNats(config, async (s) => {
     const streams = [];
     for (const name of [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM]) {

@@ -26,6 +26,16 @@ export const DEFAULTS = {
   /** Milliseconds of the first nak delay; doubled per delivery, capped by RUNNER_NAK_MAX_DELAY_MS. */
   RUNNER_NAK_DELAY_MS: 2_000,
   RUNNER_NAK_MAX_DELAY_MS: 60_000,
+  // Job status and checkpoints
+  RUNNER_STATUS_BUCKET: 'ALT_RUNS',
+  /** Milliseconds a job's status entry (and its checkpoints) are kept: 7 days. */
+  RUNNER_STATUS_TTL_MS: 604_800_000,
+  /** Milliseconds between coalesced status writes of one job (state changes are written at once). */
+  RUNNER_STATUS_FLUSH_MS: 500,
+  RUNNER_CHECKPOINT_BUCKET: 'ALT_CHECKPOINTS',
+  RUNNER_OBJECT_BUCKET: 'ALT_OUTPUTS',
+  /** Bytes: a checkpoint larger than this keeps its output text in the object store. */
+  RUNNER_CHECKPOINT_MAX_VALUE: 262_144,
   // Engine
   RUNNER_TASK_CONCURRENCY: 4,
   /** Seconds a task may run when neither the task nor its parameters say. */

@@ -7,7 +7,7 @@ import { decodeAlt, recoverAltId, type DecodeLimits, type Job } from '../alt/ind
 import { AltlasError } from '../errors.ts';
 import { preflight } from '../engine/preflight.ts';
 import { runJob, type EngineOptions } from '../engine/run-job.ts';
-import type { TaskBody } from '../engine/types.ts';
+import type { TaskBody, TaskEvent, TaskResult } from '../engine/types.ts';
 import { buildFailureLast, buildLast, type Last } from '../last/index.ts';
 import { decideFate } from './fate.ts';
 import { TaskSpans } from '../telemetry/tracing.ts';
@@ -33,6 +33,17 @@ export interface DeliveryOptions {
   now?: () => number;
 }
 
+/** Per-delivery hooks: resume from checkpoints, status updates. */
+export interface DeliveryHooks {
+  /** Results of tasks completed in an earlier delivery of this message. */
+  completed?: ReadonlyMap<string, TaskResult>;
+  /** Called once the job decoded and passed its checks, before it runs. */
+  onDecoded?: (job: Job) => Promise<void>;
+  onEvent?: (e: TaskEvent) => void;
+  /** Awaited after each task completes, before its dependents start (checkpoints). */
+  onTaskCompleted?: (result: TaskResult) => Promise<void>;
+}
+
 export type Outcome =
   | { verb: 'ack'; last: Last; job: Job }
   | { verb: 'nak'; delayMs: number; error: AltlasError; job: Job | null }
@@ -41,7 +52,7 @@ export type Outcome =
 const ids = (now: number) => ({ id: randomUUID(), executionId: randomUUID(), uuid: randomUUID, now });
 
 /** Runs one delivery; never rejects. `signal` stops the job (shutdown): the outcome is then a nak without delay. */
-export async function processDelivery(d: DeliveryInfo, o: DeliveryOptions, signal?: AbortSignal): Promise<Outcome> {
+export async function processDelivery(d: DeliveryInfo, o: DeliveryOptions, signal?: AbortSignal, hooks: DeliveryHooks = {}): Promise<Outcome> {
   const now = o.now ?? Date.now;
   const startMs = now();
   const meta = { alt_stream: d.stream, alt_stream_seq: d.seq, alt_subject: d.subject, deliveries: d.deliveries };
@@ -57,13 +68,17 @@ export async function processDelivery(d: DeliveryInfo, o: DeliveryOptions, signa
   const refused = preflight(job);
   if (refused) return reject(refused, job.id, job);
 
+  await hooks.onDecoded?.(job);
   const spans = new TaskSpans();
   const onEvent = o.engine.onEvent;
   const run = await runJob(job, spans.wrap(o.body), {
     ...o.engine,
+    completed: hooks.completed,
+    onTaskCompleted: hooks.onTaskCompleted,
     onEvent: (e) => {
       spans.onEvent(e);
       onEvent?.(e);
+      hooks.onEvent?.(e);
     },
   }, signal);
   if (run.stopped) {

@@ -12,6 +12,7 @@ import type { Last } from '../last/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { afterRunFailure, processDelivery, type DeliveryInfo, type DeliveryOptions } from './delivery.ts';
 import { nakDelay } from './fate.ts';
+import type { Recorder } from '../status/recorder.ts';
 import { HEADERS, TRACE_HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from './subjects.ts';
 import { ensureTopology, type TopologyConfig } from './topology.ts';
 import { SpanKind, context } from '@opentelemetry/api';
@@ -27,6 +28,8 @@ export interface WorkerOptions {
   logger: Logger;
   /** Milliseconds one pull waits for messages before it is renewed. Default 5,000. */
   pullExpiresMs?: number;
+  /** Job status and checkpoints (RUNNER_STATUS_BUCKET, RUNNER_CHECKPOINT_BUCKET); absent: neither. */
+  recorder?: Recorder;
   /** Called once per handled delivery with its verb and how long it took (metrics, benchmarks). */
   onOutcome?: (outcome: { verb: 'ack' | 'nak' | 'reject'; code?: string; status?: string; durationMs: number; deliveries: number }) => void;
 }
@@ -172,14 +175,20 @@ export class Worker {
     if (d.deliveries > 1) log.warn('redelivered message', { subject: d.subject });
     const lease = setInterval(() => m.working(), Math.max(250, Math.floor(this.#ackWaitMs / 3)));
     const started = performance.now();
-    const report = (verb: 'ack' | 'nak' | 'reject', extra: { code?: string; status?: string } = {}) => {
+    const record = this.#o.recorder?.begin(d);
+    let recorded: Promise<void> = Promise.resolve();
+    let altId: string | null = null;
+    const report = (verb: 'ack' | 'nak' | 'reject', extra: { code?: string; status?: string; message?: string } = {}) => {
       annotate(ATTR.outcome, verb);
       if (extra.code) annotate(ATTR.errorCode, extra.code);
       if (extra.status) annotate(ATTR.lastStatus, extra.status);
-      this.#o.onOutcome?.({ verb, ...extra, durationMs: performance.now() - started, deliveries: d.deliveries });
+      this.#o.onOutcome?.({ verb, code: extra.code, status: extra.status, durationMs: performance.now() - started, deliveries: d.deliveries });
+      if (record) recorded = record.settled({ verb, ...extra, altId });
     };
     try {
-      const outcome = await processDelivery(d, { ...this.#o.delivery, maxDeliver: this.#maxDeliver }, this.#abort.signal);
+      const hooks = record ? await record.hooks() : {};
+      const outcome = await processDelivery(d, { ...this.#o.delivery, maxDeliver: this.#maxDeliver }, this.#abort.signal, hooks);
+      altId = outcome.job?.id ?? (outcome.verb === 'reject' ? outcome.altId : null);
       const jlog = outcome.job ? log.child({ alt_id: outcome.job.id }) : log;
       if (outcome.job) {
         annotate(ATTR.altId, outcome.job.id);
@@ -195,9 +204,9 @@ export class Worker {
           if (verdict.verb === 'nak') {
             jlog.warn('the .last could not be stored; the message will be redelivered', { code: error.code, error: error.message, delay_ms: verdict.delayMs });
             m.nak(verdict.delayMs);
-            report('nak', { code: error.code });
+            report('nak', { code: error.code, message: error.message });
           } else {
-            report((await this.#deadLetter(m, d, error, outcome.job.id, jlog)) ? 'reject' : 'nak', { code: error.code });
+            report((await this.#deadLetter(m, d, error, outcome.job.id, jlog)) ? 'reject' : 'nak', { code: error.code, message: error.message });
           }
           return;
         }
@@ -210,7 +219,7 @@ export class Worker {
         const level = outcome.error.code === 'JOB_ABORTED' ? 'info' : 'warn';
         jlog.log(level, 'job handed back to JetStream', { code: outcome.error.code, error: outcome.error.message, delay_ms: outcome.delayMs });
         m.nak(outcome.delayMs);
-        report('nak', { code: outcome.error.code });
+        report('nak', { code: outcome.error.code, message: outcome.error.message });
         return;
       }
       if (outcome.last) {
@@ -223,9 +232,11 @@ export class Worker {
           return;
         }
       }
-      report((await this.#deadLetter(m, d, outcome.error, outcome.altId, jlog)) ? 'reject' : 'nak', { code: outcome.error.code });
+      report((await this.#deadLetter(m, d, outcome.error, outcome.altId, jlog)) ? 'reject' : 'nak', { code: outcome.error.code, message: outcome.error.message });
     } finally {
       clearInterval(lease);
+      await recorded;
+      await record?.close();
     }
   }
 

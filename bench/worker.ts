@@ -20,6 +20,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startTelemetry } from '../src/telemetry/sdk.ts';
 import { RunnerMetrics } from '../src/telemetry/metrics.ts';
+import { openStores } from '../src/status/open.ts';
+import { Recorder } from '../src/status/recorder.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -78,14 +80,16 @@ async function otlpSink(): Promise<{ url: string; requests: () => number; close:
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-async function runWorker(nc: NatsConnection, url: string, n: number, concurrency: number, body: TaskBody, untilInFlight?: number) {
+async function runWorker(nc: NatsConnection, url: string, n: number, concurrency: number, body: TaskBody, untilInFlight?: number, withStatus = false) {
   const config = loadConfig({ NATS_URL: url, RUNNER_CONCURRENCY: String(concurrency), RUNNER_TASK_CONCURRENCY: '4' });
   const latencies: number[] = [];
   let done = 0;
   let resolveDone!: () => void;
   const finished = new Promise<void>((r) => (resolveDone = r));
+  const stores = withStatus ? await openStores(nc, config) : null;
+  const recorder = stores ? new Recorder({ status: stores.status, checkpoints: stores.checkpoints, workerId: 'bench', flushMs: config.RUNNER_STATUS_FLUSH_MS, logger: silentLogger() }) : undefined;
   const worker = new Worker({
-    nc, config, logger: silentLogger(), pullExpiresMs: 2_000,
+    nc, config, logger: silentLogger(), pullExpiresMs: 2_000, recorder,
     delivery: { limits: decodeLimits(config), body, nakDelayMs: 1000, nakMaxDelayMs: 5000, engine: { concurrency: 4, defaultTimeoutS: 60, retry: { baseMs: 100, maxMs: 1000 }, onEvent: (e) => metrics?.task(e) } },
     onOutcome: (o) => {
       metrics?.outcome(o);
@@ -162,6 +166,11 @@ try {
   const workerPeak = peakRss;
   await freshStreams(nc);
 
+  console.log('worker with job status (KV) and task checkpoints on, as `altlas worker` runs by default');
+  await publishAll(nc, JOBS, 'status');
+  const withStatus = await runWorker(nc, server.url, JOBS, CONCURRENCY, instant, undefined, true);
+  await freshStreams(nc);
+
   console.log('worker with tracing and metrics on, exporting OTLP/HTTP to an in-process sink');
   const sink = await otlpSink();
   Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_METRIC_EXPORT_INTERVAL: '1000', OTEL_TRACES_SAMPLER: 'always_on' });
@@ -181,6 +190,7 @@ try {
   console.log(`  baseline: ${baseRate.toFixed(0)} jobs/s (${baseSeconds.toFixed(2)} s)`);
   console.log(`  worker:   ${workerRate.toFixed(0)} jobs/s (${w.seconds!.toFixed(2)} s), job latency p50 ${pct(w.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(w.latencies!, 0.99).toFixed(1)} ms, peak RSS ${mb(workerPeak)}`);
   console.log(`  ratio worker / baseline: ${(workerRate / baseRate).toFixed(3)} (target >= 0.6: ${workerRate / baseRate >= 0.6 ? 'met' : 'NOT met'})`);
+  console.log(`  worker with status and checkpoints: ${(JOBS / withStatus.seconds!).toFixed(0)} jobs/s, p50 ${pct(withStatus.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(withStatus.latencies!, 0.99).toFixed(1)} ms (ratio to the worker without: ${(JOBS / withStatus.seconds! / workerRate).toFixed(3)})`);
   console.log(`  worker with telemetry: ${tracedRate.toFixed(0)} jobs/s, p50 ${pct(traced.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(traced.latencies!, 0.99).toFixed(1)} ms; ${sink.requests()} OTLP requests received`);
   console.log(`  ratio telemetry on / off: ${(tracedRate / workerRate).toFixed(3)} (target >= 0.8: ${tracedRate / workerRate >= 0.8 ? 'met' : 'NOT met'})`);
   console.log(`  RSS with ${IN_FLIGHT} jobs in flight: ${mb(inflight.rss!)} (before: ${mb(beforeRss)}; target < 250 MB: ${inflight.rss! < 250 * 1024 * 1024 ? 'met' : 'NOT met'})`);

@@ -24,6 +24,11 @@ function prefixed(metadata: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`alt_${k}`, v]));
 }
 
+/** An edge from each dependency to its dependent (a dependency listed twice gives one edge). */
+function edgesOf(job: Job): Last['execution_graph']['edges'] {
+  return job.tasks.flatMap((t) => [...new Set(t.dependencies)].map((d) => ({ source: d, target: t.id, dependency_type: 'required' as const })));
+}
+
 /** success when every task completed, partialsuccess when some did, failure when none did or there are none. */
 export function lastStatus(completed: number, total: number): LastStatus {
   if (total === 0 || completed === 0) return 'failure';
@@ -109,7 +114,7 @@ export function buildLast({ job, run, warnings = [], metadata = {} }: BuildLastI
     priority: job.priority,
     execution_graph: {
       nodes: run.results.map((r) => ({ id: `node-${r.task_id}`, task_id: r.task_id, status: r.status, duration_ms: r.duration_ms, start_time: r.start_time, end_time: r.end_time })),
-      edges: job.tasks.flatMap((t) => [...new Set(t.dependencies)].map((d) => ({ source: d, target: t.id, dependency_type: 'required' as const }))),
+      edges: edgesOf(job),
     },
     summary: summaryText({ ...base, artifacts: artifacts.length, counts }),
     version: '1.0',
@@ -157,7 +162,7 @@ export function buildFailureLast({ altId, error, job, startMs, endMs, metadata =
     priority: job?.priority ?? 'medium',
     execution_graph: {
       nodes: [],
-      edges: job ? job.tasks.flatMap((t) => [...new Set(t.dependencies)].map((d) => ({ source: d, target: t.id, dependency_type: 'required' as const }))) : [],
+      edges: job ? edgesOf(job) : [],
     },
     summary: failureSummary({ ...base, error }),
     version: '1.0',

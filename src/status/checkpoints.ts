@@ -37,15 +37,28 @@ export class Checkpoints {
     return `${this.#prefix(stream, seq)}.${subjectToken(taskId)}`;
   }
 
-  async save(stream: string, seq: number, result: TaskResult): Promise<void> {
+  /** Stores a completed task's result; returns true when its output went to the object store. */
+  async save(stream: string, seq: number, result: TaskResult): Promise<boolean> {
     const key = this.#key(stream, seq, result.task_id);
     let value = JSON.stringify({ result } satisfies Stored);
+    let external = false;
     if (Buffer.byteLength(value) > this.#maxValue && result.output) {
       const text = new TextEncoder().encode(result.output.text);
       await this.#obj.putBlob({ name: key }, text);
       value = JSON.stringify({ result: { ...result, output: { ...result.output, text: '' } }, output_ref: { bucket: this.#bucket, name: key, bytes: text.length } } satisfies Stored);
+      external = true;
     }
     await this.#kv.put(key, value);
+    return external;
+  }
+
+  /** Removes the checkpoints of the given tasks (known to the caller, so no listing is needed). */
+  async remove(stream: string, seq: number, tasks: ReadonlyMap<string, boolean>): Promise<void> {
+    await Promise.all([...tasks].map(async ([taskId, external]) => {
+      const key = this.#key(stream, seq, taskId);
+      if (external) await this.#obj.delete(key).catch(() => {});
+      await this.#kv.purge(key);
+    }));
   }
 
   /** The completed results of the tasks of ALT message `seq`, by task id. */

@@ -43,6 +43,8 @@ export class DeliveryRecord {
   readonly #o: RecorderOptions;
   readonly #d: DeliveryInfo;
   #tracker: StatusTracker | null = null;
+  /** Checkpoints written or loaded in this delivery: task id → output kept in the object store. */
+  readonly #saved = new Map<string, boolean>();
 
   constructor(options: RecorderOptions, d: DeliveryInfo) {
     this.#o = options;
@@ -80,9 +82,13 @@ export class DeliveryRecord {
         await t.running(job, completed);
       },
       onEvent: (e) => this.#tracker?.onEvent(e),
-      onTaskCompleted: (result) => this.#o.checkpoints.save(stream, seq, result).catch((e: Error) => {
-        this.#o.logger.warn('could not store a checkpoint; the task would run again after a crash', { task_id: result.task_id, error: e.message });
-      }),
+      onTaskCompleted: async (result) => {
+        try {
+          this.#saved.set(result.task_id, await this.#o.checkpoints.save(stream, seq, result));
+        } catch (e) {
+          this.#o.logger.warn('could not store a checkpoint; the task would run again after a crash', { task_id: result.task_id, error: (e as Error).message });
+        }
+      },
     };
   }
 
@@ -97,7 +103,11 @@ export class DeliveryRecord {
       });
     }
     if (s.verb !== 'nak') {
-      await this.#o.checkpoints.clear(this.#d.stream, this.#d.seq).catch((e: Error) => this.#o.logger.warn('could not remove checkpoints; they expire', { error: e.message }));
+      // A first delivery knows every checkpoint it wrote; a redelivery also clears those of earlier ones.
+      const removal = this.#d.deliveries > 1
+        ? this.#o.checkpoints.clear(this.#d.stream, this.#d.seq)
+        : this.#o.checkpoints.remove(this.#d.stream, this.#d.seq, this.#saved);
+      await removal.catch((e: Error) => this.#o.logger.warn('could not remove checkpoints; they expire', { error: e.message }));
     }
   }
 

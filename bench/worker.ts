@@ -12,6 +12,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, AckPolicy } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { loadConfig, decodeLimits } from '../src/config/load.ts';
+import { connectionOptions } from '../src/messaging/connect.ts';
 import { NatsServer } from '../src/devtools/nats-server.ts';
 import { Worker } from '../src/messaging/worker.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
@@ -143,7 +144,7 @@ async function runBaseline(nc: NatsConnection, n: number, concurrency: number): 
 
 const server = await NatsServer.start();
 try {
-  const nc = await connect({ servers: server.url });
+  const nc = await connect({ ...connectionOptions(loadConfig({ NATS_URL: server.url }), 'bench'), waitOnFirstConnect: false });
   console.log(`bench:worker: ${JOBS} jobs of ${payload(0).length} bytes, 3 chained tasks, worker concurrency ${CONCURRENCY}, nats-server ${nc.info?.version}`);
 
   await freshStreams(nc);
@@ -173,7 +174,7 @@ try {
 
   console.log('worker with tracing and metrics on, exporting OTLP/HTTP to an in-process sink');
   const sink = await otlpSink();
-  Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_METRIC_EXPORT_INTERVAL: '1000', OTEL_TRACES_SAMPLER: 'always_on' });
+  Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_EXPORTER_OTLP_PROTOCOL: process.env.BENCH_OTLP_PROTOCOL ?? 'http/protobuf', OTEL_METRIC_EXPORT_INTERVAL: '1000', OTEL_TRACES_SAMPLER: 'always_on' });
   const telemetry = startTelemetry();
   metrics = new RunnerMetrics({ inFlight: () => 0, breakerState: () => 'closed', consumer: () => null });
   await publishAll(nc, JOBS, 'traced');

@@ -87,7 +87,8 @@ describe('observability', () => {
     expect((await get(`${base}/readyz`)).status).toBe(200);
     await h.publish(job('metered', 1));
     await h.waitForLasts(1);
-    const metrics = await eventually(() => get(`${base}/metrics`), (r) => /altlas_jobs_total\{[^}]*outcome="ack"[^}]*\} 1/.test(r.text), 'the job counted in /metrics');
+    // The job is counted when it is settled, and leaves the in-flight gauge a moment later.
+    const metrics = await eventually(() => get(`${base}/metrics`), (r) => /altlas_jobs_total\{[^}]*outcome="ack"[^}]*\} 1/.test(r.text) && /^altlas_jobs_in_flight\{[^}]*\} 0$/m.test(r.text), 'the job counted in /metrics');
     expect(metrics.text).toMatch(/^altlas_jobs_in_flight\{[^}]*\} 0$/m);
     expect(metrics.text).toMatch(/^altlas_ai_breaker_state\{[^}]*\} 0$/m);
     expect(metrics.text).toMatch(/^altlas_job_duration_count\{[^}]*outcome="ack"[^}]*\} 1$/m);

@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   AI_REJECTED: { fate: 'task', summary: 'the AI provider refused the request (HTTP 4xx other than 408/429)' },
   AI_BAD_RESPONSE: { fate: 'task', summary: 'the AI provider answered with a body this runner cannot read' },
   AI_UNAVAILABLE: { fate: 'retry', summary: 'the AI provider is unreachable after the retries, or its circuit breaker is open' },
+  MAX_DELIVER_EXCEEDED: { fate: 'reject', summary: 'no worker settled the message within RUNNER_MAX_DELIVER deliveries (crashes or ack timeouts)' },
   JOB_ABORTED: { fate: 'retry', summary: 'the job was aborted (shutdown) before it finished' },
   LAST_PUBLISH_FAILED: { fate: 'retry', summary: 'the .last result could not be stored in the LAST stream' },
   CONFIG_INVALID: { fate: 'reject', summary: 'a configuration value is invalid' },

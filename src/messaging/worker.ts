@@ -5,19 +5,20 @@
  * run, and hands unfinished work back on shutdown.
  */
 import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { AltlasError, toAltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
-import type { Last } from '../last/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { afterRunFailure, processDelivery, type DeliveryInfo, type DeliveryOptions } from './delivery.ts';
 import { nakDelay } from './fate.ts';
 import type { Recorder } from '../status/recorder.ts';
-import { HEADERS, TRACE_HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from './subjects.ts';
+import { HEADERS, headerValue } from './subjects.ts';
+import { Publisher } from './publisher.ts';
+import { ExhaustedGuard } from './exhausted.ts';
 import { ensureTopology, type TopologyConfig } from './topology.ts';
-import { SpanKind, context } from '@opentelemetry/api';
+import { SpanKind } from '@opentelemetry/api';
 import { ATTR, SPAN } from '../telemetry/names.ts';
-import { extractContext, inSpan, injectContext } from '../telemetry/tracing.ts';
+import { extractContext, inSpan } from '../telemetry/tracing.ts';
 
 export type WorkerConfig = TopologyConfig & Pick<Config, 'RUNNER_SHUTDOWN_GRACE_MS'>;
 
@@ -52,9 +53,11 @@ export function versionAtLeast(version: string, min: readonly [number, number, n
 export class Worker {
   readonly #o: WorkerOptions;
   readonly #js: JetStreamClient;
+  readonly #publisher: Publisher;
   readonly #jobs = new Set<Promise<void>>();
   readonly #abort = new AbortController();
   #consumer: Consumer | null = null;
+  #guard: ExhaustedGuard | null = null;
   #batch: ConsumerMessages | null = null;
   #loop: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
@@ -68,6 +71,7 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#js = jetstream(options.nc);
+    this.#publisher = new Publisher(this.#js, options.config);
   }
 
   get state(): WorkerState {
@@ -77,7 +81,10 @@ export class Worker {
   /** Checks (or creates) the topology, binds the consumer and starts pulling. */
   async start(): Promise<void> {
     const c = this.#o.config;
-    const info = await ensureTopology(await jetstreamManager(this.#o.nc), c, this.#o.logger);
+    const jsm = await jetstreamManager(this.#o.nc);
+    const info = await ensureTopology(jsm, c, this.#o.logger);
+    this.#guard = new ExhaustedGuard({ nc: this.#o.nc, jsm, publisher: this.#publisher, stream: c.ALT_STREAM, durable: c.RUNNER_DURABLE, logger: this.#o.logger, recorder: this.#o.recorder });
+    this.#guard.start();
     this.#ackWaitMs = Math.round((info.config.ack_wait ?? c.RUNNER_ACK_WAIT_MS * 1e6) / 1e6);
     this.#maxDeliver = info.config.max_deliver ?? c.RUNNER_MAX_DELIVER;
     this.#consumer = await this.#js.consumers.get(c.ALT_STREAM, c.RUNNER_DURABLE);
@@ -108,6 +115,7 @@ export class Worker {
         this.#abort.abort();
         await Promise.allSettled([...this.#jobs]);
       }
+      await this.#guard?.close();
       this.#o.logger.info('worker stopped', { processed: this.#processed });
     })();
     return this.#closing;
@@ -197,7 +205,7 @@ export class Worker {
       }
       if (outcome.verb === 'ack') {
         try {
-          await this.#publishLast(outcome.last, d, m);
+          await this.#publisher.last(outcome.last, d, m.headers);
         } catch (e) {
           const error = new AltlasError('LAST_PUBLISH_FAILED', `could not store the .last: ${(e as Error).message}`, { cause: e, context: { altId: outcome.job.id } });
           const verdict = afterRunFailure(error, d, { ...this.#o.delivery, maxDeliver: this.#maxDeliver });
@@ -224,7 +232,7 @@ export class Worker {
       }
       if (outcome.last) {
         try {
-          await this.#publishLast(outcome.last, d, m);
+          await this.#publisher.last(outcome.last, d, m.headers);
         } catch (e) {
           jlog.warn('the failure .last could not be stored; the message will be redelivered', { error: (e as Error).message });
           m.nak(nakDelay(d.deliveries, this.#o.delivery.nakDelayMs, this.#o.delivery.nakMaxDelayMs));
@@ -240,50 +248,10 @@ export class Worker {
     }
   }
 
-  async #publishLast(last: Last, d: DeliveryInfo, m: JsMsg): Promise<void> {
-    const h = natsHeaders();
-    h.set(HEADERS.altId, headerValue(last.alt_file_id));
-    h.set(HEADERS.altStreamSeq, String(d.seq));
-    h.set(HEADERS.lastStatus, last.status);
-    h.set(HEADERS.contentType, 'application/json');
-    // Without tracing the producer's headers travel on; with it, the PRODUCER span's context replaces them.
-    for (const k of TRACE_HEADERS) {
-      const v = m.headers?.get(k);
-      if (v) h.set(k, v);
-    }
-    const subject = `${this.#o.config.LAST_SUBJECT_PREFIX}.${subjectToken(last.alt_file_id)}`;
-    const msgID = lastMsgId(d.stream, d.seq);
-    const body = JSON.stringify(last);
-    await inSpan(SPAN.send(this.#o.config.LAST_STREAM), {
-      kind: SpanKind.PRODUCER,
-      attributes: {
-        [ATTR.messagingSystem]: 'nats', [ATTR.messagingOperationType]: 'send', [ATTR.messagingOperationName]: 'publish',
-        [ATTR.messagingDestination]: subject, [ATTR.messagingMessageId]: msgID, [ATTR.messagingBodySize]: body.length,
-        [ATTR.altId]: last.alt_file_id, [ATTR.lastStatus]: last.status,
-      },
-    }, context.active(), async () => {
-      injectContext(h);
-      await this.#js.publish(subject, body, { msgID, headers: h, timeout: 10_000 });
-    });
-  }
-
   /** Stores the DLQ copy and terms the message; on failure naks it instead and returns false. */
   async #deadLetter(m: JsMsg, d: DeliveryInfo, error: AltlasError, altId: string | null, log: Logger): Promise<boolean> {
-    const h = natsHeaders();
-    h.set(HEADERS.dlqCode, error.code);
-    h.set(HEADERS.dlqError, headerValue(error.message));
-    h.set(HEADERS.dlqStream, d.stream);
-    h.set(HEADERS.dlqSeq, String(d.seq));
-    h.set(HEADERS.dlqSubject, d.subject);
-    h.set(HEADERS.dlqDeliveries, String(d.deliveries));
-    if (altId) h.set(HEADERS.altId, headerValue(altId));
-    for (const k of [HEADERS.contentType, ...TRACE_HEADERS]) {
-      const v = m.headers?.get(k);
-      if (v) h.set(k, v);
-    }
-    injectContext(h);
     try {
-      await this.#js.publish(`${this.#o.config.DLQ_SUBJECT_PREFIX}.${error.code}`, m.data, { msgID: dlqMsgId(d.stream, d.seq), headers: h, timeout: 10_000 });
+      await this.#publisher.deadLetter(m.data, m.headers, d, error, altId);
     } catch (e) {
       log.error('could not write the DLQ copy; the message will be redelivered', { code: error.code, error: (e as Error).message });
       m.nak(this.#o.delivery.nakDelayMs);

@@ -25,6 +25,8 @@ export interface Settlement {
   code?: string;
   message?: string;
   altId?: string | null;
+  /** Remove every checkpoint of the message, not only those this delivery wrote. */
+  clearAll?: boolean;
 }
 
 export class Recorder {
@@ -104,7 +106,7 @@ export class DeliveryRecord {
     }
     if (s.verb !== 'nak') {
       // A first delivery knows every checkpoint it wrote; a redelivery also clears those of earlier ones.
-      const removal = this.#d.deliveries > 1
+      const removal = this.#d.deliveries > 1 || s.clearAll
         ? this.#o.checkpoints.clear(this.#d.stream, this.#d.seq)
         : this.#o.checkpoints.remove(this.#d.stream, this.#d.seq, this.#saved);
       await removal.catch((e: Error) => this.#o.logger.warn('could not remove checkpoints; they expire', { error: e.message }));

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { Kvm } from '@nats-io/kv';
 import { Harness, eventually, job } from '../helpers/runner.ts';
 
 let h: Harness | undefined;
@@ -73,5 +74,28 @@ describe('worker failures', () => {
     await eventually(async () => second.logs('job finished').length, (n) => n >= 1, 'the second worker to log its job');
     expect(second.logs('job finished').map((l) => l.alt_id)).toEqual(['too-slow']);
     expect(first.logs('job handed back to JetStream').map((l) => l.alt_id)).toEqual(['too-slow']);
+  });
+});
+
+describe('messages no worker could settle', () => {
+  it('dead-letters a message whose deliveries all ended without an ack, with a failure .last, and removes it from ALT', async () => {
+    h = await Harness.start();
+    h.fake.setFaults({ latencyMs: 60_000 });
+    const env = { RUNNER_ACK_WAIT_MS: '1000', RUNNER_MAX_DELIVER: '1' };
+    const first = await h.worker(env);
+    await h.publish(job('crash-loop', 1));
+    await eventually(async () => h!.fake.stats.requests, (n) => n >= 1, 'the job in flight');
+    first.kill('SIGKILL');
+    await first.exited;
+    await h.worker(env);
+    const dlq = await eventually(() => h!.records('ALT_DLQ'), (r) => r.length === 1, 'the DLQ copy', 20_000);
+    expect(dlq[0].subject).toBe('dlq.alt.MAX_DELIVER_EXCEEDED');
+    expect(dlq[0].headers?.get('Alt-Id')).toBe('crash-loop');
+    expect(JSON.parse(new TextDecoder().decode(dlq[0].data)).id).toBe('crash-loop');
+    const [{ last }] = await h.waitForLasts(1);
+    expect(last).toMatchObject({ alt_file_id: 'crash-loop', status: 'failure', metadata: { error: { code: 'MAX_DELIVER_EXCEEDED' } } });
+    await eventually(() => h!.jsm.streams.info('ALT'), (i) => i.state.messages === 0, 'the message removed from ALT');
+    const status = await eventually(async () => (await new Kvm(h!.nc).open('ALT_RUNS')).get('crash-loop'), (e) => e?.json<{ state: string }>().state === 'failed', 'the status entry to say failed');
+    expect(status?.json<{ error: { code: string } }>().error.code).toBe('MAX_DELIVER_EXCEEDED');
   });
 });

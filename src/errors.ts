@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   AI_UNAVAILABLE: { fate: 'retry', summary: 'the AI provider is unreachable after the retries, or its circuit breaker is open' },
   MAX_DELIVER_EXCEEDED: { fate: 'reject', summary: 'no worker settled the message within RUNNER_MAX_DELIVER deliveries (crashes or ack timeouts)' },
   JOB_ABORTED: { fate: 'retry', summary: 'the job was aborted (shutdown) before it finished' },
+  LAST_TOO_LARGE: { fate: 'reject', summary: 'the .last is larger than the NATS server\'s max payload; a failure .last and a DLQ copy take its place' },
   LAST_PUBLISH_FAILED: { fate: 'retry', summary: 'the .last result could not be stored in the LAST stream' },
   CONFIG_INVALID: { fate: 'reject', summary: 'a configuration value is invalid' },
   TOPOLOGY_MISMATCH: { fate: 'reject', summary: 'an existing stream or consumer does not match what the runner needs (it is never changed)' },

@@ -28,6 +28,8 @@ export interface Faults {
   malformed?: boolean;
   /** Destroy the connection without an answer. */
   reset?: boolean;
+  /** Pad every answer text to this many characters (large outputs). */
+  outputChars?: number;
 }
 
 export interface FakeStats {
@@ -216,7 +218,9 @@ export class FakeOrchestrator {
     const model = typeof body.model_id === 'string' ? body.model_id : 'default';
     const prompt = typeof body.inputs === 'string' ? body.inputs : JSON.stringify(body.inputs ?? '');
     this.#count(prompt);
-    const text = fakeAnswer(model, prompt);
+    const answer = fakeAnswer(model, prompt);
+    const pad = this.#faults.outputChars ?? 0;
+    const text = pad > answer.length ? answer + '.'.repeat(pad - answer.length) : answer;
     const promptTokens = Math.ceil(prompt.length / 4);
     const completionTokens = Math.ceil(text.length / 4);
     return {

@@ -6,7 +6,7 @@
 import { SpanKind, context } from '@opentelemetry/api';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
-import type { AltlasError } from '../errors.ts';
+import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Last } from '../last/index.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
@@ -24,13 +24,19 @@ function copy(from: MsgHdrs | undefined, to: MsgHdrs, names: readonly string[]):
   }
 }
 
+/** Bytes kept free for the headers when a `.last` is checked against the max payload. */
+const HEADER_ROOM = 4_096;
+
 export class Publisher {
   readonly #js: JetStreamClient;
   readonly #c: PublisherConfig;
+  readonly #maxPayload: () => number;
 
-  constructor(js: JetStreamClient, config: PublisherConfig) {
+  /** `maxPayload`: the server's max payload in bytes (it can change on reconnect). */
+  constructor(js: JetStreamClient, config: PublisherConfig, maxPayload: () => number = () => 1_048_576) {
     this.#js = js;
     this.#c = config;
+    this.#maxPayload = maxPayload;
   }
 
   /** Publishes a `.last` and waits for JetStream's acknowledgement. */
@@ -45,6 +51,12 @@ export class Publisher {
     const subject = `${this.#c.LAST_SUBJECT_PREFIX}.${subjectToken(last.alt_file_id)}`;
     const msgID = lastMsgId(d.stream, d.seq);
     const body = JSON.stringify(last);
+    const bytes = Buffer.byteLength(body);
+    if (bytes > this.#maxPayload() - HEADER_ROOM) {
+      throw new AltlasError('LAST_TOO_LARGE', `the .last is ${bytes} bytes; the server's max payload is ${this.#maxPayload()}`, {
+        context: { altId: last.alt_file_id, bytes, maxPayload: this.#maxPayload() },
+      });
+    }
     await inSpan(SPAN.send(this.#c.LAST_STREAM), {
       kind: SpanKind.PRODUCER,
       attributes: {

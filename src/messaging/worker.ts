@@ -6,7 +6,9 @@
  */
 import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { AltlasError, toAltlasError } from '../errors.ts';
+import { randomUUID } from 'node:crypto';
+import { AltlasError, isAltlasError, toAltlasError } from '../errors.ts';
+import { buildFailureLast } from '../last/index.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { afterRunFailure, processDelivery, type DeliveryInfo, type DeliveryOptions } from './delivery.ts';
@@ -71,7 +73,7 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#js = jetstream(options.nc);
-    this.#publisher = new Publisher(this.#js, options.config);
+    this.#publisher = new Publisher(this.#js, options.config, () => options.nc.info?.max_payload ?? 1_048_576);
   }
 
   get state(): WorkerState {
@@ -207,13 +209,17 @@ export class Worker {
         try {
           await this.#publisher.last(outcome.last, d, m.headers);
         } catch (e) {
-          const error = new AltlasError('LAST_PUBLISH_FAILED', `could not store the .last: ${(e as Error).message}`, { cause: e, context: { altId: outcome.job.id } });
+          const error = isAltlasError(e, 'LAST_TOO_LARGE') ? e
+            : new AltlasError('LAST_PUBLISH_FAILED', `could not store the .last: ${(e as Error).message}`, { cause: e, context: { altId: outcome.job.id } });
           const verdict = afterRunFailure(error, d, { ...this.#o.delivery, maxDeliver: this.#maxDeliver });
           if (verdict.verb === 'nak') {
             jlog.warn('the .last could not be stored; the message will be redelivered', { code: error.code, error: error.message, delay_ms: verdict.delayMs });
             m.nak(verdict.delayMs);
             report('nak', { code: error.code, message: error.message });
           } else {
+            // The result cannot be stored as it is: a small failure .last says why, the DLQ keeps the job.
+            await this.#publisher.last(buildFailureLast({ altId: outcome.job.id, error, job: outcome.job, startMs: Date.parse(outcome.last.start_time), endMs: Date.now(), metadata: { alt_stream: d.stream, alt_stream_seq: d.seq, deliveries: d.deliveries } },
+              { id: randomUUID(), executionId: outcome.last.execution_id, uuid: randomUUID, now: Date.now() }), d, m.headers).catch(() => {});
             report((await this.#deadLetter(m, d, error, outcome.job.id, jlog)) ? 'reject' : 'nak', { code: error.code, message: error.message });
           }
           return;

@@ -67,3 +67,21 @@ describe('invalid input', () => {
     expect((await h.jsm.streams.info('ALT')).state.messages).toBe(0);
   });
 });
+
+describe('a result too large to store', () => {
+  it('publishes a failure .last with LAST_TOO_LARGE and dead-letters the job instead of retrying it', async () => {
+    const small = await Harness.start({ config: 'max_payload: 65536' });
+    try {
+      small.fake.setFaults({ outputChars: 40_000 });
+      await small.worker();
+      await small.publish(job('too-big', 2));
+      const dlq = await eventually(() => small.records('ALT_DLQ'), (r) => r.length === 1, 'the DLQ copy');
+      expect(dlq[0].subject).toBe('dlq.alt.LAST_TOO_LARGE');
+      const [{ last }] = await small.waitForLasts(1);
+      expect(last).toMatchObject({ alt_file_id: 'too-big', status: 'failure', metadata: { error: { code: 'LAST_TOO_LARGE' } } });
+      expect((await small.consumer()).num_redelivered).toBe(0);
+    } finally {
+      await small.close();
+    }
+  });
+});

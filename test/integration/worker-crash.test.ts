@@ -85,9 +85,10 @@ describe('messages no worker could settle', () => {
     const first = await h.worker(env);
     await h.publish(job('crash-loop', 1));
     await eventually(async () => h!.fake.stats.requests, (n) => n >= 1, 'the job in flight');
+    // Another worker is running when the advisory comes (advisories are core NATS: heard only by live workers).
+    await h.worker(env);
     first.kill('SIGKILL');
     await first.exited;
-    await h.worker(env);
     const dlq = await eventually(() => h!.records('ALT_DLQ'), (r) => r.length === 1, 'the DLQ copy', 20_000);
     expect(dlq[0].subject).toBe('dlq.alt.MAX_DELIVER_EXCEEDED');
     expect(dlq[0].headers?.get('Alt-Id')).toBe('crash-loop');

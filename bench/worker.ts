@@ -6,7 +6,8 @@
  * ratio worker ÷ baseline; RSS with 1,000 jobs in flight (measured first); and the worker again
  * with tracing and metrics on, exporting to an OTLP/HTTP sink in this process: the ratio on ÷ off.
  *
- * BENCH_JOBS (default 20000) and BENCH_CONCURRENCY (default 64) change the size.
+ * BENCH_JOBS (default 20000) and BENCH_CONCURRENCY (default 64) change the size; BENCH_ONLY=worker
+ * runs the worker phase alone (for profiling).
  */
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, AckPolicy } from '@nats-io/jetstream';
@@ -148,6 +149,14 @@ try {
   console.log(`bench:worker: ${JOBS} jobs of ${payload(0).length} bytes, 3 chained tasks, worker concurrency ${CONCURRENCY}, nats-server ${nc.info?.version}`);
 
   await freshStreams(nc);
+  if (process.env.BENCH_ONLY === 'worker') {
+    await publishAll(nc, JOBS, 'worker');
+    const only = await runWorker(nc, server.url, JOBS, CONCURRENCY, instant);
+    console.log(`worker: ${(JOBS / only.seconds!).toFixed(0)} jobs/s, p50 ${pct(only.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(only.latencies!, 0.99).toFixed(1)} ms`);
+    await nc.close();
+    await server.dispose();
+    process.exit(0);
+  }
   console.log('1,000 jobs in flight (AI answers held back), measured first in a fresh process:');
   await publishAll(nc, IN_FLIGHT, 'in-flight');
   const hold: TaskBody = (_t, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));

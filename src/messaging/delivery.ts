@@ -10,6 +10,7 @@ import { runJob, type EngineOptions } from '../engine/run-job.ts';
 import type { TaskBody, TaskEvent, TaskResult } from '../engine/types.ts';
 import { buildFailureLast, buildLast, type Last } from '../last/index.ts';
 import { decideFate } from './fate.ts';
+import { trace } from '@opentelemetry/api';
 import { TaskSpans } from '../telemetry/tracing.ts';
 
 export interface DeliveryInfo {
@@ -69,14 +70,15 @@ export async function processDelivery(d: DeliveryInfo, o: DeliveryOptions, signa
   if (refused) return reject(refused, job.id, job);
 
   await hooks.onDecoded?.(job);
-  const spans = new TaskSpans();
+  // Task spans only when the delivery's span records (tracing on and sampled): nothing to pay otherwise.
+  const spans = trace.getActiveSpan()?.isRecording() ? new TaskSpans() : null;
   const onEvent = o.engine.onEvent;
-  const run = await runJob(job, spans.wrap(o.body), {
+  const run = await runJob(job, spans ? spans.wrap(o.body) : o.body, {
     ...o.engine,
     completed: hooks.completed,
     onTaskCompleted: hooks.onTaskCompleted,
     onEvent: (e) => {
-      spans.onEvent(e);
+      spans?.onEvent(e);
       onEvent?.(e);
       hooks.onEvent?.(e);
     },

@@ -24,6 +24,8 @@ function copy(from: MsgHdrs | undefined, to: MsgHdrs, names: readonly string[]):
   }
 }
 
+const encoder = new TextEncoder();
+
 /** Bytes kept free for the headers when a `.last` is checked against the max payload. */
 const HEADER_ROOM = 4_096;
 
@@ -50,8 +52,9 @@ export class Publisher {
     copy(original, h, TRACE_HEADERS);
     const subject = `${this.#c.LAST_SUBJECT_PREFIX}.${subjectToken(last.alt_file_id)}`;
     const msgID = lastMsgId(d.stream, d.seq);
-    const body = JSON.stringify(last);
-    const bytes = Buffer.byteLength(body);
+    // Encoded once: the size check and the publish use the same bytes.
+    const body = encoder.encode(JSON.stringify(last));
+    const bytes = body.length;
     if (bytes > this.#maxPayload() - HEADER_ROOM) {
       throw new AltlasError('LAST_TOO_LARGE', `the .last is ${bytes} bytes; the server's max payload is ${this.#maxPayload()}`, {
         context: { altId: last.alt_file_id, bytes, maxPayload: this.#maxPayload() },

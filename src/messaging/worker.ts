@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { AltlasError, isAltlasError, toAltlasError } from '../errors.ts';
 import { buildFailureLast } from '../last/index.ts';
 import type { Config } from '../config/schema.ts';
-import type { Logger } from '../telemetry/logger.ts';
+import { contextLogger, type ContextLogger, type Logger } from '../telemetry/logger.ts';
 import { afterRunFailure, processDelivery, type DeliveryInfo, type DeliveryOptions } from './delivery.ts';
 import { nakDelay } from './fate.ts';
 import type { Recorder } from '../status/recorder.ts';
@@ -57,6 +57,9 @@ export class Worker {
   readonly #js: JetStreamClient;
   readonly #publisher: Publisher;
   readonly #jobs = new Set<Promise<void>>();
+  /** Messages whose lease is kept alive: one timer for all of them renews each every third of the ack wait. */
+  readonly #leased = new Set<JsMsg>();
+  #leaseTimer: NodeJS.Timeout | null = null;
   readonly #abort = new AbortController();
   #consumer: Consumer | null = null;
   #guard: ExhaustedGuard | null = null;
@@ -91,6 +94,9 @@ export class Worker {
     this.#maxDeliver = info.config.max_deliver ?? c.RUNNER_MAX_DELIVER;
     this.#consumer = await this.#js.consumers.get(c.ALT_STREAM, c.RUNNER_DURABLE);
     this.#termWithReason = versionAtLeast(this.#o.nc.info?.version ?? '0.0.0', [2, 10, 4]);
+    this.#leaseTimer = setInterval(() => {
+      for (const m of this.#leased) m.working();
+    }, Math.max(250, Math.floor(this.#ackWaitMs / 3)));
     this.#loop = this.#pull();
     this.#o.logger.info('worker started', { stream: c.ALT_STREAM, consumer: c.RUNNER_DURABLE, concurrency: c.RUNNER_CONCURRENCY, ack_wait_ms: this.#ackWaitMs });
   }
@@ -118,6 +124,7 @@ export class Worker {
         await Promise.allSettled([...this.#jobs]);
       }
       await this.#guard?.close();
+      if (this.#leaseTimer) clearInterval(this.#leaseTimer);
       this.#o.logger.info('worker stopped', { processed: this.#processed });
     })();
     return this.#closing;
@@ -181,9 +188,9 @@ export class Worker {
   }
 
   async #settle(m: JsMsg, d: DeliveryInfo, annotate: (key: string, value: string) => void): Promise<void> {
-    const log = this.#o.logger.child({ alt_stream_seq: d.seq, deliveries: d.deliveries });
+    const log = contextLogger(this.#o.logger, { alt_stream_seq: d.seq, deliveries: d.deliveries });
     if (d.deliveries > 1) log.warn('redelivered message', { subject: d.subject });
-    const lease = setInterval(() => m.working(), Math.max(250, Math.floor(this.#ackWaitMs / 3)));
+    this.#leased.add(m);
     const started = performance.now();
     const record = this.#o.recorder?.begin(d);
     let recorded: Promise<void> = Promise.resolve();
@@ -199,7 +206,7 @@ export class Worker {
       const hooks = record ? await record.hooks() : {};
       const outcome = await processDelivery(d, { ...this.#o.delivery, maxDeliver: this.#maxDeliver }, this.#abort.signal, hooks);
       altId = outcome.job?.id ?? (outcome.verb === 'reject' ? outcome.altId : null);
-      const jlog = outcome.job ? log.child({ alt_id: outcome.job.id }) : log;
+      const jlog = outcome.job ? log.with({ alt_id: outcome.job.id }) : log;
       if (outcome.job) {
         annotate(ATTR.altId, outcome.job.id);
         // Parameters can carry credentials (the real runner example does): the logger redacts them.
@@ -248,14 +255,14 @@ export class Worker {
       }
       report((await this.#deadLetter(m, d, outcome.error, outcome.altId, jlog)) ? 'reject' : 'nak', { code: outcome.error.code, message: outcome.error.message });
     } finally {
-      clearInterval(lease);
+      this.#leased.delete(m);
       await recorded;
       await record?.close();
     }
   }
 
   /** Stores the DLQ copy and terms the message; on failure naks it instead and returns false. */
-  async #deadLetter(m: JsMsg, d: DeliveryInfo, error: AltlasError, altId: string | null, log: Logger): Promise<boolean> {
+  async #deadLetter(m: JsMsg, d: DeliveryInfo, error: AltlasError, altId: string | null, log: ContextLogger): Promise<boolean> {
     try {
       await this.#publisher.deadLetter(m.data, m.headers, d, error, altId);
     } catch (e) {

@@ -73,3 +73,30 @@ export function createLogger(options: LoggerOptions): Logger {
 export function silentLogger(): Logger {
   return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
 }
+
+/** A logger bound to context fields, merged only when a line is written (cheaper than winston's child per job). */
+export interface ContextLogger {
+  log(level: string, message: string, meta?: Record<string, unknown>): void;
+  debug(message: string, meta?: Record<string, unknown>): void;
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+  error(message: string, meta?: Record<string, unknown>): void;
+  isDebugEnabled(): boolean;
+  /** The same logger with more context fields. */
+  with(meta: Record<string, unknown>): ContextLogger;
+}
+
+export function contextLogger(logger: Logger, context: Record<string, unknown>): ContextLogger {
+  const log = (level: string, message: string, meta?: Record<string, unknown>) => {
+    if (logger.isLevelEnabled(level)) logger.log(level, message, meta ? { ...context, ...meta } : { ...context });
+  };
+  return {
+    log,
+    debug: (m, meta) => log('debug', m, meta),
+    info: (m, meta) => log('info', m, meta),
+    warn: (m, meta) => log('warn', m, meta),
+    error: (m, meta) => log('error', m, meta),
+    isDebugEnabled: () => logger.isDebugEnabled(),
+    with: (meta) => contextLogger(logger, { ...context, ...meta }),
+  };
+}

@@ -114,7 +114,12 @@ async function runWorker(nc: NatsConnection, url: string, n: number, concurrency
   return { seconds, latencies: latencies.sort((a, b) => a - b) };
 }
 
-async function runBaseline(nc: NatsConnection, n: number, concurrency: number): Promise<number> {
+/**
+ * The bare loop: consume, publish a result, ack. `protocol` publishes a result as large as a
+ * `.last` and double-acks, as the worker must: the floor the protocol itself sets.
+ */
+async function runBaseline(nc: NatsConnection, n: number, concurrency: number, protocol = false): Promise<number> {
+  const result = protocol ? JSON.stringify({ status: 'success', padding: 'x'.repeat(3_800) }) : '{"status":"success"}';
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   await freshStreams(nc);
@@ -129,8 +134,9 @@ async function runBaseline(nc: NatsConnection, n: number, concurrency: number): 
   const messages = await consumer.consume({ max_messages: concurrency });
   for await (const m of messages) {
     inFlight++;
-    void js.publish(`last.${m.seq}`, '{"status":"success"}', { msgID: `b:${m.seq}` }).then(() => {
-      m.ack();
+    void js.publish(`last.${m.seq}`, result, { msgID: `b:${m.seq}` }).then(async () => {
+      if (protocol) await m.ackAck();
+      else m.ack();
       inFlight--;
       done++;
       wake?.();
@@ -168,6 +174,9 @@ try {
   console.log('baseline: bare consume -> publish small result -> ack');
   const baseSeconds = await runBaseline(nc, JOBS, CONCURRENCY);
   await freshStreams(nc);
+  console.log('protocol floor: the same loop with a 3.8 KB result and a double ack');
+  const floorSeconds = await runBaseline(nc, JOBS, CONCURRENCY, true);
+  await freshStreams(nc);
 
   console.log('worker: decode -> run graph (instant AI) -> .last -> publish -> ack');
   await publishAll(nc, JOBS, 'worker');
@@ -199,6 +208,7 @@ try {
   console.log('\nresults');
   console.log(`  baseline: ${baseRate.toFixed(0)} jobs/s (${baseSeconds.toFixed(2)} s)`);
   console.log(`  worker:   ${workerRate.toFixed(0)} jobs/s (${w.seconds!.toFixed(2)} s), job latency p50 ${pct(w.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(w.latencies!, 0.99).toFixed(1)} ms, peak RSS ${mb(workerPeak)}`);
+  console.log(`  protocol floor: ${(JOBS / floorSeconds).toFixed(0)} jobs/s (ratio to the baseline: ${(baseSeconds / floorSeconds).toFixed(3)})`);
   console.log(`  ratio worker / baseline: ${(workerRate / baseRate).toFixed(3)} (target >= 0.6: ${workerRate / baseRate >= 0.6 ? 'met' : 'NOT met'})`);
   console.log(`  worker with status and checkpoints: ${(JOBS / withStatus.seconds!).toFixed(0)} jobs/s, p50 ${pct(withStatus.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(withStatus.latencies!, 0.99).toFixed(1)} ms (ratio to the worker without: ${(JOBS / withStatus.seconds! / workerRate).toFixed(3)})`);
   console.log(`  worker with telemetry: ${tracedRate.toFixed(0)} jobs/s, p50 ${pct(traced.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(traced.latencies!, 0.99).toFixed(1)} ms; ${sink.requests()} OTLP requests received`);

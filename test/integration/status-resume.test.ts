@@ -87,6 +87,10 @@ describe('job status and resume', () => {
     expect(out.join('\n')).toMatch(/^t2 +completed +1 /m);
     const missing = await main(['status', 'nope', '--server', h.server.url], { out: () => {}, err: () => {} });
     expect(missing).toBe(1);
+    // --watch prints the entry and returns once the job is finished.
+    const watched: string[] = [];
+    expect(await main(['status', 'watched', '--watch', '--json', '--server', h.server.url], { out: (l) => watched.push(l), err: () => {} })).toBe(0);
+    expect(JSON.parse(watched.at(-1)!)).toMatchObject({ alt_id: 'watched', state: 'completed', last_status: 'success' });
   });
 
   it('keeps the status writes of a 1,000-task job under the documented bound', async () => {

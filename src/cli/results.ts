@@ -36,6 +36,9 @@ export function resultRow(last: Last): string[] {
 }
 
 export const RESULT_HEADERS = ['JOB ID', 'STATUS', 'SUCCESS', 'TASKS', 'DURATION', 'FINISHED'];
+/** Column widths of the --follow stream (rows are printed as they come, so the widths are fixed). */
+const FOLLOW_WIDTHS = [36, 24, 8, 7, 9];
+const followLine = (cells: string[]) => cells.map((c, i) => (i < FOLLOW_WIDTHS.length ? c.padEnd(FOLLOW_WIDTHS[i]) : c)).join('  ');
 
 export async function resultsCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs({
@@ -64,10 +67,10 @@ export async function resultsCommand(argv: string[], io: Io): Promise<number> {
         return;
       }
       if (values.json) io.out(JSON.stringify(last));
-      else if (values.follow) io.out(resultRow(last).join('  '));
+      else if (values.follow) io.out(followLine(resultRow(last)));
       else rows.push(resultRow(last));
     };
-    if (values.follow && !values.json) io.out(RESULT_HEADERS.join('  '));
+    if (values.follow && !values.json) io.out(followLine(RESULT_HEADERS));
     const pending = (await consumer.info()).num_pending;
     if (pending > 0 || values.follow) {
       const messages = await consumer.consume();

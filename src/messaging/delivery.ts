@@ -50,17 +50,28 @@ export type Outcome =
   | { verb: 'nak'; delayMs: number; error: AltlasError; job: Job | null }
   | { verb: 'reject'; error: AltlasError; last: Last | null; altId: string | null; job: Job | null };
 
-const ids = (now: number) => ({ id: randomUUID(), executionId: randomUUID(), uuid: randomUUID, now });
+const ids = (now: number, executionId: string = randomUUID()) => ({ id: randomUUID(), executionId, uuid: randomUUID, now });
+
+/** Where a delivery came from, as every `.last` of it records in `metadata`. */
+const deliveryMeta = (d: DeliveryInfo) => ({ alt_stream: d.stream, alt_stream_seq: d.seq, alt_subject: d.subject, deliveries: d.deliveries });
+
+/**
+ * The failure `.last` of a delivery that cannot end with a normal one (rejected input, a result
+ * too large to store, a message no worker settled).
+ */
+export function deliveryFailureLast(d: DeliveryInfo, altId: string, error: AltlasError, startMs: number, options: { job?: Job; executionId?: string; now?: number } = {}): Last {
+  const now = options.now ?? Date.now();
+  return buildFailureLast({ altId, error, job: options.job, startMs, endMs: now, metadata: deliveryMeta(d) }, ids(now, options.executionId));
+}
 
 /** Runs one delivery; never rejects. `signal` stops the job (shutdown): the outcome is then a nak without delay. */
 export async function processDelivery(d: DeliveryInfo, o: DeliveryOptions, signal?: AbortSignal, hooks: DeliveryHooks = {}): Promise<Outcome> {
   const now = o.now ?? Date.now;
   const startMs = now();
-  const meta = { alt_stream: d.stream, alt_stream_seq: d.seq, alt_subject: d.subject, deliveries: d.deliveries };
   const fate = (error: AltlasError | null) => decideFate({ error, deliveries: d.deliveries, maxDeliver: o.maxDeliver, nakDelayMs: o.nakDelayMs, nakMaxDelayMs: o.nakMaxDelayMs });
   const reject = (error: AltlasError, altId: string | null, job: Job | null): Outcome => ({
     verb: 'reject', error, altId, job,
-    last: altId === null ? null : buildFailureLast({ altId, error, job: job ?? undefined, startMs, endMs: now(), metadata: meta }, ids(now())),
+    last: altId === null ? null : deliveryFailureLast(d, altId, error, startMs, { job: job ?? undefined, now: now() }),
   });
 
   const decoded = decodeAlt(d.data, { hint: d.contentType, limits: o.limits });
@@ -88,7 +99,7 @@ export async function processDelivery(d: DeliveryInfo, o: DeliveryOptions, signa
     if (verdict.verb === 'nak') return { verb: 'nak', delayMs: verdict.delayMs, error: run.stopped, job };
     return reject(run.stopped, job.id, job);
   }
-  return { verb: 'ack', job, last: buildLast({ job, run, warnings, metadata: meta }, ids(now())) };
+  return { verb: 'ack', job, last: buildLast({ job, run, warnings, metadata: deliveryMeta(d) }, ids(now())) };
 }
 
 /** The verb for a failure after the job ran (e.g. the `.last` could not be stored). */

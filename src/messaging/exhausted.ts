@@ -6,12 +6,11 @@
  * stream, so that nothing stays stuck there unseen. Every worker hears the advisory; the message
  * ids make the copies idempotent.
  */
-import { randomUUID } from 'node:crypto';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { recoverAltId } from '../alt/index.ts';
 import { AltlasError } from '../errors.ts';
-import { buildFailureLast } from '../last/index.ts';
+import { deliveryFailureLast } from './delivery.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Publisher } from './publisher.ts';
 import { HEADERS } from './subjects.ts';
@@ -68,12 +67,7 @@ export class ExhaustedGuard {
     const d = { data: stored.data, subject: stored.subject, contentType, stream, seq, deliveries };
     const error = new AltlasError('MAX_DELIVER_EXCEEDED', `no worker settled the message in ${deliveries} deliveries (crashes or ack timeouts)`, { context: { deliveries } });
     const altId = recoverAltId(stored.data, contentType);
-    if (altId) {
-      const now = Date.now();
-      const last = buildFailureLast({ altId, error, startMs: stored.time.getTime(), endMs: now, metadata: { alt_stream: stream, alt_stream_seq: seq, alt_subject: stored.subject, deliveries } },
-        { id: randomUUID(), executionId: randomUUID(), uuid: randomUUID, now });
-      await publisher.last(last, d, stored.header);
-    }
+    if (altId) await publisher.last(deliveryFailureLast(d, altId, error, stored.time.getTime()), d, stored.header);
     await publisher.deadLetter(stored.data, stored.header, d, error, altId);
     await jsm.streams.deleteMessage(stream, seq, false).catch(() => false);
     const record = this.#o.recorder?.begin(d);

@@ -6,12 +6,10 @@
  */
 import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { randomUUID } from 'node:crypto';
 import { AltlasError, isAltlasError, toAltlasError } from '../errors.ts';
-import { buildFailureLast } from '../last/index.ts';
 import type { Config } from '../config/schema.ts';
 import { contextLogger, type ContextLogger, type Logger } from '../telemetry/logger.ts';
-import { afterRunFailure, processDelivery, type DeliveryInfo, type DeliveryOptions } from './delivery.ts';
+import { afterRunFailure, deliveryFailureLast, processDelivery, type DeliveryInfo, type DeliveryOptions } from './delivery.ts';
 import { nakDelay } from './fate.ts';
 import type { Recorder } from '../status/recorder.ts';
 import { HEADERS, headerValue } from './subjects.ts';
@@ -225,8 +223,8 @@ export class Worker {
             report('nak', { code: error.code, message: error.message });
           } else {
             // The result cannot be stored as it is: a small failure .last says why, the DLQ keeps the job.
-            await this.#publisher.last(buildFailureLast({ altId: outcome.job.id, error, job: outcome.job, startMs: Date.parse(outcome.last.start_time), endMs: Date.now(), metadata: { alt_stream: d.stream, alt_stream_seq: d.seq, deliveries: d.deliveries } },
-              { id: randomUUID(), executionId: outcome.last.execution_id, uuid: randomUUID, now: Date.now() }), d, m.headers).catch(() => {});
+            const failure = deliveryFailureLast(d, outcome.job.id, error, Date.parse(outcome.last.start_time), { job: outcome.job, executionId: outcome.last.execution_id });
+            await this.#publisher.last(failure, d, m.headers).catch(() => {});
             report((await this.#deadLetter(m, d, error, outcome.job.id, jlog)) ? 'reject' : 'nak', { code: error.code, message: error.message });
           }
           return;

@@ -15,15 +15,13 @@ import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { loadConfig, decodeLimits } from '../src/config/load.ts';
 import { connectionOptions } from '../src/messaging/connect.ts';
 import { NatsServer } from '../src/devtools/nats-server.ts';
-import { Worker } from '../src/messaging/worker.ts';
+import { assembleWorker } from '../src/runner.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import type { TaskBody } from '../src/engine/types.ts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startTelemetry } from '../src/telemetry/sdk.ts';
 import { RunnerMetrics } from '../src/telemetry/metrics.ts';
-import { openStores } from '../src/status/open.ts';
-import { Recorder } from '../src/status/recorder.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -83,34 +81,30 @@ async function otlpSink(): Promise<{ url: string; requests: () => number; close:
 }
 
 async function runWorker(nc: NatsConnection, url: string, n: number, concurrency: number, body: TaskBody, untilInFlight?: number, withStatus = false) {
-  const config = loadConfig({ NATS_URL: url, RUNNER_CONCURRENCY: String(concurrency), RUNNER_TASK_CONCURRENCY: '4' });
+  const config = loadConfig({ NATS_URL: url, RUNNER_CONCURRENCY: String(concurrency), RUNNER_TASK_CONCURRENCY: '4', RUNNER_JANITOR_INTERVAL_MS: '0' });
   const latencies: number[] = [];
   let done = 0;
   let resolveDone!: () => void;
   const finished = new Promise<void>((r) => (resolveDone = r));
-  const stores = withStatus ? await openStores(nc, config) : null;
-  const recorder = stores ? new Recorder({ status: stores.status, checkpoints: stores.checkpoints, workerId: 'bench', flushMs: config.RUNNER_STATUS_FLUSH_MS, logger: silentLogger() }) : undefined;
-  const worker = new Worker({
-    nc, config, logger: silentLogger(), pullExpiresMs: 2_000, recorder,
-    delivery: { limits: decodeLimits(config), body, nakDelayMs: 1000, nakMaxDelayMs: 5000, engine: { concurrency: 4, defaultTimeoutS: 60, retry: { baseMs: 100, maxMs: 1000 }, onEvent: (e) => metrics?.task(e) } },
+  const stack = await assembleWorker({
+    conn: { nc, connected: () => true, onReconnect: () => {} }, config, logger: silentLogger(), body, stores: withStatus, pullExpiresMs: 2_000,
+    metrics: () => metrics,
     onOutcome: (o) => {
-      metrics?.outcome(o);
       latencies.push(o.durationMs);
       if (++done % 5000 === 0) process.stdout.write(`  worker: ${done}/${n} jobs done\n`);
       if (done >= n) resolveDone();
     },
   });
-  await worker.start();
   const started = performance.now();
   if (untilInFlight) {
-    while (worker.state.inFlight < untilInFlight) await new Promise((r) => setTimeout(r, 20));
+    while (stack.worker.state.inFlight < untilInFlight) await new Promise((r) => setTimeout(r, 20));
     const rss = process.memoryUsage().rss;
-    await worker.close();
+    await stack.close();
     return { rss };
   }
   await finished;
   const seconds = (performance.now() - started) / 1000;
-  await worker.close();
+  await stack.close();
   return { seconds, latencies: latencies.sort((a, b) => a - b) };
 }
 

@@ -1,27 +1,28 @@
 /**
- * The composition root of the worker process: configuration, logger, AI client, NATS
- * connection, worker, and signals. SIGTERM or SIGINT stops it gracefully (exit 0); a second
- * signal exits at once (130). An invalid configuration exits with 2.
+ * The composition root of the worker process: configuration, logger, HTTP endpoints (first, so a
+ * health check answers while NATS is still being reached), the NATS connection, then the worker
+ * stack (`runner.ts`), and signals. SIGTERM or SIGINT stops it gracefully (exit 0); a second
+ * signal exits at once (130). An invalid configuration, a topology that does not match, or a
+ * missing permission exits with 2.
  */
 import { hostname } from 'node:os';
-import { AiClient } from './ai/client.ts';
+import { PermissionViolationError } from '@nats-io/nats-core';
+import { AiClient, type AttemptInfo } from './ai/client.ts';
 import { PROVIDERS } from './ai/providers.ts';
 import { aiTaskBody } from './ai/task-body.ts';
-import { decodeLimits, loadConfig } from './config/load.ts';
+import { loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
-import { isAltlasError, toAltlasError } from './errors.ts';
-import { connectNats } from './messaging/connect.ts';
-import { Worker } from './messaging/worker.ts';
-import { createLogger, type Logger } from './telemetry/logger.ts';
-import type { TaskEvent } from './engine/types.ts';
+import { AltlasError, isAltlasError, toAltlasError } from './errors.ts';
 import { HttpServer } from './http/server.ts';
+import { AiGate } from './messaging/ai-gate.ts';
+import { connectNats, type Connection } from './messaging/connect.ts';
+import { covers } from './messaging/topology.ts';
+import { assembleWorker, type Assembled } from './runner.ts';
+import { payloadCodec, type Codec } from './security/codec.ts';
+import { createLogger, type Logger } from './telemetry/logger.ts';
 import { RunnerMetrics } from './telemetry/metrics.ts';
 import { startTelemetry } from './telemetry/sdk.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
-import { jetstreamManager } from '@nats-io/jetstream';
-import type { AttemptInfo } from './ai/client.ts';
-import { openStores } from './status/open.ts';
-import { Recorder } from './status/recorder.ts';
 
 export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void): AiClient {
   return new AiClient({
@@ -33,17 +34,32 @@ export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) =
   });
 }
 
-function logTaskEvent(logger: Logger, e: TaskEvent): void {
-  if (e.type === 'attempt_failed') logger.warn('task attempt failed', { task_id: e.taskId, attempt: e.attempt, code: e.code, error: e.error });
-  else if (e.type === 'task_retrying') logger.warn('retrying task', { task_id: e.taskId, attempt: e.attempt, delay_ms: e.delayMs });
-  else if (e.type === 'task_finished') logger.debug('task finished', { task_id: e.taskId, status: e.result.status, duration_ms: e.result.duration_ms, code: e.result.error_code ?? undefined });
+/** The checks of the configuration that concern more than one variable. */
+export function checkConfig(config: Config): Codec {
+  const codec = payloadCodec(config.PAYLOAD_KEYS);
+  if (config.ARCHIVE_NOTIFY_SUBJECT && covers([`${config.LAST_SUBJECT_PREFIX}.>`], config.ARCHIVE_NOTIFY_SUBJECT)) {
+    throw new AltlasError('CONFIG_INVALID', `ARCHIVE_NOTIFY_SUBJECT=${config.ARCHIVE_NOTIFY_SUBJECT} falls inside the LAST stream's subjects (${config.LAST_SUBJECT_PREFIX}.>): the stream would store the notifications. Use another subject and bridge it (see the README, "Archive hand-off")`);
+  }
+  return codec;
 }
 
+/** Turns a permission violation met at start-up into PERMISSION_DENIED naming the subject. */
+function startupError(e: unknown): AltlasError {
+  const pe = e instanceof PermissionViolationError ? e : (e as { cause?: unknown })?.cause instanceof PermissionViolationError ? (e as { cause: PermissionViolationError }).cause : null;
+  if (pe) return new AltlasError('PERMISSION_DENIED', `the NATS user may not ${pe.operation} ${pe.subject}`, { cause: e, context: { subject: pe.subject } });
+  return toAltlasError(e);
+}
+
+/** The exit code of a start-up failure: 2 for what an operator must fix in the configuration or the server. */
+const exitFor = (e: AltlasError) => (['TOPOLOGY_MISMATCH', 'PERMISSION_DENIED', 'CONFIG_INVALID'].includes(e.code) ? 2 : 1);
+
 /** Runs the worker until a signal; resolves with the exit code. */
-export async function runWorker(env: Record<string, string | undefined> = process.env): Promise<number> {
+export async function runWorker(env: Record<string, string | undefined> = process.env, warnings: readonly string[] = []): Promise<number> {
   let config: Config;
+  let codec: Codec;
   try {
     config = loadConfig(env);
+    codec = checkConfig(config);
   } catch (e) {
     if (!isAltlasError(e, 'CONFIG_INVALID')) throw e;
     process.stderr.write(`altlas worker: ${e.message}\n`);
@@ -51,93 +67,97 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   }
   const telemetry = startTelemetry();
   const workerId = `${hostname()}:${process.pid}`;
-  const logger = createLogger({ level: config.LOG_LEVEL, redactKeys: config.LOG_REDACT.split(',').map((s) => s.trim()).filter(Boolean), defaultMeta: { service: 'altlas-runner', worker_id: workerId } });
+  const redactKeys = config.LOG_REDACT.split(',').map((s) => s.trim()).filter(Boolean);
+  const logger: Logger = createLogger({ level: config.LOG_LEVEL, redactKeys, defaultMeta: { service: 'altlas-runner', worker_id: workerId } });
+  for (const w of warnings) logger.warn(w, { code: 'CONFIG_WARNING' });
+
+  // Signals first: a shutdown while connecting stops the retries.
+  const shutdown = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals > 1) {
+      logger.warn('second signal: exiting now', { signal });
+      process.exit(130);
+    }
+    logger.info('shutting down', { signal });
+    shutdown.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  let phase = 'starting';
+  let conn: Connection | null = null;
+  let stack: Assembled | null = null;
   let metrics: RunnerMetrics | null = null;
+  const gate = new AiGate({ probeMs: config.AI_BREAKER_HALF_OPEN_MS, onChange: (down) => {
+    if (down) logger.warn('the AI side is down: the worker takes no new work; waiting jobs keep their leases', { probe_ms: config.AI_BREAKER_HALF_OPEN_MS });
+    else {
+      logger.info('the AI side answers again: waiting jobs go on and the worker takes work again');
+      stack?.worker.kick();
+    }
+  } });
   const client = createAiClient(config, (info) => {
     recordAiAttempt(info);
     metrics?.ai(info);
-    if (info.outcome === 'transient') logger.warn('AI attempt failed; it may be retried', { attempt: info.attempt, status: info.status ?? undefined, error: info.error, model: info.model });
+    if (info.outcome === 'ok' || info.outcome === 'rejected' || info.outcome === 'bad_response') gate.markUp();
   });
   client.onBreakerStateChange((state) => logger.warn('AI circuit breaker state changed', { state }));
-  const { nc, connected } = await connectNats(config, `altlas-runner ${workerId}`, logger);
   let polled: { pending: number; ackPending: number } | null = null;
-  let shuttingDown = false;
-  const recorder = await openStores(nc, config).then(
-    (stores) => new Recorder({ status: stores.status, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, logger }),
-    (e: Error) => {
-      logger.warn('job status and checkpoints are off: their buckets could not be opened', { error: e.message, bucket: config.RUNNER_STATUS_BUCKET });
-      return undefined;
-    },
-  );
-  const worker = new Worker({
-    nc, config, logger, recorder,
-    onOutcome: (o) => metrics?.outcome(o),
-    delivery: {
-      limits: decodeLimits(config),
-      body: aiTaskBody(client, { defaultModel: config.AI_MODEL }),
-      nakDelayMs: config.RUNNER_NAK_DELAY_MS,
-      nakMaxDelayMs: config.RUNNER_NAK_MAX_DELAY_MS,
-      engine: {
-        concurrency: config.RUNNER_TASK_CONCURRENCY,
-        defaultTimeoutS: config.RUNNER_TASK_TIMEOUT_S,
-        retry: { baseMs: config.RUNNER_TASK_RETRY_BASE_MS, maxMs: config.RUNNER_TASK_RETRY_MAX_MS },
-        onEvent: (e) => {
-          logTaskEvent(logger, e);
-          metrics?.task(e);
-        },
-      },
-    },
-  });
-  metrics = new RunnerMetrics({ inFlight: () => worker.state.inFlight, breakerState: () => client.breakerState, consumer: () => polled });
+  metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled });
   const http = config.HTTP_PORT > 0 ? new HttpServer({
     port: config.HTTP_PORT,
     readiness: () => {
-      const checks = { nats_connected: connected(), consumer_bound: worker.state.running, ai_breaker_not_open: client.breakerState !== 'open', not_shutting_down: !shuttingDown };
-      return { ready: Object.values(checks).every(Boolean), checks };
+      const checks = {
+        nats_connected: conn?.connected() ?? false, consumer_bound: stack?.worker.state.running ?? false,
+        ai_breaker_not_open: client.breakerState !== 'open', not_shutting_down: !shutdown.signal.aborted,
+      };
+      const ready = Object.values(checks).every(Boolean);
+      return { ready, checks, ...(ready ? {} : { reason: phase }) };
     },
-    metrics: (req, res) => telemetry.prometheus.getMetricsRequestHandler(req, res),
+    metrics: (req, res) => telemetry.serveMetrics(req, res),
   }) : null;
   if (http) logger.info('HTTP endpoints listening', { port: await http.listen() });
-  try {
-    await worker.start();
-  } catch (e) {
-    const error = toAltlasError(e);
-    logger.error('worker could not start', { code: error.code, error: error.message });
-    await http?.close();
-    await nc.close();
+  const finish = async (code: number) => {
+    await stack?.close();
+    if (conn) await conn.nc.drain().catch(() => conn?.nc.close());
+    await http?.close().catch(() => {});
+    metrics?.close();
+    gate.close();
     await telemetry.shutdown();
-    return error.code === 'TOPOLOGY_MISMATCH' ? 2 : 1;
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    logger.info('bye');
+    return code;
+  };
+
+  try {
+    conn = await connectNats(config, `altlas-runner ${workerId}`, { logger, signal: shutdown.signal, onAttempt: (s) => (phase = s) });
+  } catch (e) {
+    logger.error('gave up connecting to NATS', { code: toAltlasError(e).code, error: (e as Error).message });
+    return finish(shutdown.signal.aborted ? 0 : 1);
   }
-  const jsm = await jetstreamManager(nc);
+  try {
+    phase = 'checking the topology and the buckets';
+    stack = await assembleWorker({
+      conn, config, logger, codec, workerId, gate, client, metrics: () => metrics,
+      body: aiTaskBody(client, { defaultModel: config.AI_MODEL }),
+    });
+  } catch (e) {
+    const error = startupError(e);
+    logger.error('worker could not start', { code: error.code, error: error.message });
+    return finish(exitFor(error));
+  }
+  phase = 'running';
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const jsm = await jetstreamManager(conn.nc);
   const poll = async () => {
-    const info = await jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null);
-    polled = info ? { pending: info.num_pending, ackPending: info.num_ack_pending } : polled;
+    const c = await jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null);
+    polled = c ? { pending: c.num_pending, ackPending: c.num_ack_pending } : polled;
   };
   void poll();
   const poller = setInterval(() => void poll(), 10_000);
   poller.unref();
-  await new Promise<void>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals++;
-      if (signals > 1) {
-        logger.warn('second signal: exiting now', { signal });
-        process.exit(130);
-      }
-      logger.info('shutting down', { signal });
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-  shuttingDown = true;
+  await new Promise<void>((resolve) => (shutdown.signal.aborted ? resolve() : shutdown.signal.addEventListener('abort', () => resolve(), { once: true })));
   clearInterval(poller);
-  // Each step runs even when one before it fails.
-  await worker.close().catch((e: Error) => logger.error('worker close failed', { error: e.message }));
-  await nc.drain().catch((e: Error) => logger.warn('drain failed', { error: e.message }));
-  await http?.close().catch(() => {});
-  metrics.close();
-  await telemetry.shutdown();
-  logger.info('bye');
-  return 0;
+  return finish(0);
 }

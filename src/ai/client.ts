@@ -106,11 +106,14 @@ export class AiClient {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Sends one AI request through the policies. `signal` cancels it (task timeout, shutdown). */
-  async complete(request: AiRequest, signal: AbortSignal): Promise<AiAnswer> {
+  /**
+   * Sends one AI request through the policies. `signal` cancels it (task timeout, shutdown, lease
+   * lost). `observe` sees each attempt of this call (the job's logs).
+   */
+  async complete(request: AiRequest, signal: AbortSignal, observe?: (info: AttemptInfo) => void): Promise<AiAnswer> {
     try {
       return await this.#bulkhead.execute(() => this.#breaker.execute(() => this.#retry.execute(({ attempt }) =>
-        this.#attempt(request, attempt + 1, signal), signal), signal), signal);
+        this.#attempt(request, attempt + 1, signal, observe), signal), signal), signal);
     } catch (e) {
       if (signal.aborted) throw signal.reason;
       throw this.#classify(e);
@@ -148,13 +151,16 @@ export class AiClient {
     return new AltlasError('AI_BAD_RESPONSE', `AI request failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 
-  async #attempt(request: AiRequest, attempt: number, callerSignal: AbortSignal): Promise<AiAnswer> {
+  async #attempt(request: AiRequest, attempt: number, callerSignal: AbortSignal, observe?: (info: AttemptInfo) => void): Promise<AiAnswer> {
     const started = performance.now();
-    const report = (outcome: AttemptInfo['outcome'], status: number | null, tokens: number | null, error?: string) =>
-      this.#o.onAttempt?.({
+    const report = (outcome: AttemptInfo['outcome'], status: number | null, tokens: number | null, error?: string) => {
+      const info: AttemptInfo = {
         provider: this.#o.provider.name, model: request.model, url: this.#url, attempt,
         durationMs: performance.now() - started, status, outcome, tokens, error,
-      });
+      };
+      this.#o.onAttempt?.(info);
+      observe?.(info);
+    };
     try {
       const answer = await this.#timeout.execute((_ctx, signal) => this.#send(request, signal), callerSignal);
       report('ok', 200, answer.tokens);

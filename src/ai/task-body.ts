@@ -1,6 +1,7 @@
 /** The task body of an AI task: prompt, model and parameters from the task, one call through the client. */
 import type { TaskBody } from '../engine/types.ts';
-import type { AiClient } from './client.ts';
+import { isRunContext } from '../messaging/run-context.ts';
+import type { AiClient, AttemptInfo } from './client.ts';
 import { buildPrompt, generationParameters, modelOf } from './prompt.ts';
 
 export interface AiTaskOptions {
@@ -8,14 +9,19 @@ export interface AiTaskOptions {
   defaultModel: string;
 }
 
-/** Every task is an AI call; forbidden kinds were refused before the job started (see preflight). */
+/** Every AI task is one call; forbidden kinds were refused when the job was decoded. */
 export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOptions): TaskBody {
   return async (task, ctx) => {
-    const answer = await client.complete({
+    const run = isRunContext(ctx.context) ? ctx.context : null;
+    const observe = run ? (info: AttemptInfo) => {
+      if (info.outcome === 'transient') run.log.warn('AI attempt failed; it may be retried', { task_id: ctx.key, attempt: info.attempt, status: info.status ?? undefined, error: info.error, model: info.model });
+    } : undefined;
+    const call = () => client.complete({
       prompt: buildPrompt(task, ctx.job, ctx.dependencyOutputs),
       model: modelOf(task, options.defaultModel),
       parameters: generationParameters(task),
-    }, ctx.signal);
-    return { text: answer.text, model_used: answer.model, tokens_used: answer.tokens, processing_time_ms: answer.providerMs ?? 0 };
+    }, ctx.signal, observe);
+    const answer = run?.spans ? await run.spans.within(ctx.key, call) : await call();
+    return { text: answer.text, model_used: answer.model, tokens_used: answer.tokens ?? 0, processing_time_ms: answer.providerMs ?? 0 };
   };
 }

@@ -2,7 +2,7 @@
  * The decoder: bytes (and an optional content type or file name) to a canonical job with its
  * warnings, or a typed decode error. It never throws: every outcome is a {@link DecodeResult}.
  */
-import { AltlasError, toAltlasError } from '../errors.ts';
+import { AltlasError, toAltlasError, type Problem } from '../errors.ts';
 import { EnhancedForm, type EnhancedFormDoc } from './forms/enhanced.ts';
 import { RunnerForm, type RunnerFormDoc } from './forms/runner.ts';
 import { SegmentationForm, type SegmentationFormDoc } from './forms/segmentation.ts';
@@ -15,6 +15,9 @@ import { normalizeRunner, normalizeSegmentation } from './normalize.ts';
 import { limitError, parsePayload, type Syntax } from './parse.ts';
 import { compile } from './schema-check.ts';
 import { jobWarnings } from './warnings.ts';
+import { applyOriginalDefaults } from './defaults.ts';
+import { checkKinds } from './kinds.ts';
+import { compileProgram } from '../program/compile.ts';
 
 export type DecodeResult =
   | { ok: true; job: Job; warnings: DecodeWarning[]; syntax: Syntax }
@@ -44,7 +47,7 @@ function validateForm(form: AltForm, doc: Record<string, unknown>, limits: Decod
   }
   const check = validators[form];
   if (!check(doc)) {
-    const problems = check.problems(doc);
+    const problems = capProblems(check.problems(doc), limits.maxProblems);
     const first = problems[0];
     throw new AltlasError('ALT_SCHEMA', `the document breaks the ${form} form schema: ${first ? `${first.pointer || '/'} ${first.message}` : ''}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, {
       problems,
@@ -58,9 +61,10 @@ function decodeValue(value: unknown, limits: DecodeLimits): { job: Job; warnings
   let doc = value as Record<string, unknown>;
   const version = versionOf(doc.version);
   if (typeof doc.version === 'number' && version !== undefined) doc = { ...doc, version };
+  const warnings: DecodeWarning[] = [];
+  if (form !== 'runner') doc = applyOriginalDefaults(doc, warnings);
   validateForm(form, doc, limits);
 
-  const warnings: DecodeWarning[] = [];
   const job = form === 'runner'
     ? normalizeRunner(doc as unknown as RunnerFormDoc, warnings)
     : normalizeSegmentation(doc as unknown as SegmentationFormDoc | EnhancedFormDoc, warnings);
@@ -71,8 +75,18 @@ function decodeValue(value: unknown, limits: DecodeLimits): { job: Job; warnings
     const flowError = checkControlFlow(doc as unknown as EnhancedFormDoc);
     if (flowError) throw flowError;
   }
-  warnings.push(...jobWarnings(job, listKey));
+  const forbidden = checkKinds(job);
+  if (forbidden) throw forbidden;
+  // The structure of 2.0 programs (members, references, cycles): the worker compiles the same way.
+  const program = compileProgram(job);
+  warnings.push(...jobWarnings(job, listKey), ...program.warnings);
   return { job, warnings };
+}
+
+/** At most `max` problems, and one more saying how many were left out. */
+export function capProblems(problems: Problem[], max: number): Problem[] {
+  if (problems.length <= max) return problems;
+  return [...problems.slice(0, max), { pointer: '', message: `and ${problems.length - max} more problems` }];
 }
 
 /** Decodes one `.alt` payload. Never throws; a failure is `{ ok: false, error }` with a stable code. */
@@ -84,6 +98,8 @@ export function decodeAlt(input: Uint8Array | string, options: DecodeOptions = {
     const { job, warnings } = decodeValue(value, limits);
     return { ok: true, job, warnings, syntax };
   } catch (e) {
-    return { ok: false, error: toAltlasError(e) };
+    const error = toAltlasError(e);
+    if (error.problems.length <= limits.maxProblems) return { ok: false, error };
+    return { ok: false, error: new AltlasError(error.code, error.message, { cause: error.cause, context: error.context, problems: capProblems([...error.problems], limits.maxProblems) }) };
   }
 }

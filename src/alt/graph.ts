@@ -3,7 +3,7 @@
  * cycles (naming the tasks of one cycle) and the dependency depth limit.
  */
 import { AltlasError, type Problem } from '../errors.ts';
-import { limitError } from './parse.ts';
+import { limitError } from './limit-error.ts';
 
 export interface GraphNode {
   readonly id: string;

@@ -14,6 +14,12 @@ export interface DecodeLimits {
   maxStringLength: number;
   /** Nesting of arrays and objects. Default 64 (ALT_MAX_NESTING). */
   maxNesting: number;
+  /** Keys in one mapping. Default 1,000 (ALT_MAX_KEYS). */
+  maxKeys: number;
+  /** Values (nodes) in one document. Default 100,000 (ALT_MAX_NODES). */
+  maxNodes: number;
+  /** Problems one error lists; the rest are counted. Default 50 (ALT_MAX_PROBLEMS). */
+  maxProblems: number;
 }
 
 export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
@@ -23,7 +29,10 @@ export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
   maxYamlAliases: DEFAULTS.ALT_MAX_YAML_ALIASES,
   maxStringLength: DEFAULTS.ALT_MAX_STRING_LENGTH,
   maxNesting: DEFAULTS.ALT_MAX_NESTING,
+  maxKeys: DEFAULTS.ALT_MAX_KEYS,
+  maxNodes: DEFAULTS.ALT_MAX_NODES,
+  maxProblems: DEFAULTS.ALT_MAX_PROBLEMS,
 });
 
 /** Names of the limits as they appear in ALT_LIMIT errors. */
-export type LimitName = 'bytes' | 'tasks' | 'dependency_depth' | 'yaml_aliases' | 'string_length' | 'nesting';
+export type LimitName = 'bytes' | 'tasks' | 'dependency_depth' | 'yaml_aliases' | 'string_length' | 'nesting' | 'keys' | 'nodes' | 'decode_time';

@@ -39,7 +39,7 @@ function runnerTask(t: RunnerTaskDoc, i: number, warnings: DecodeWarning[]): Job
   return {
     id: t.id,
     text: t.description,
-    kind: t.task_type ?? (typeof parameters.task_type === 'string' ? parameters.task_type : null),
+    kind: (typeof t.task_type === 'string' && t.task_type.trim() ? t.task_type.trim() : null) ?? (typeof parameters.task_type === 'string' && parameters.task_type.trim() ? parameters.task_type.trim() : null),
     dependencies: t.dependencies ?? [],
     parameters,
     timeout_seconds: t.timeout_seconds ?? (isUint(parameters.timeout_seconds) ? parameters.timeout_seconds : null),
@@ -94,10 +94,10 @@ function segmentTask(s: SegmentDoc | EnhancedSegmentDoc, i: number, warnings: De
     }
     parameters[p.name] = p.value;
   }
-  if (s.parameters && s.parameters.length === 0) warnings.push(emptyParametersWarning(`/segments/${i}/parameters`, s.id));
+  if (s.parameters && s.parameters.length === 0) warnings.push(emptyParametersWarning(`/segments/${i}/parameters`, s.id!));
   const meta = s.metadata ?? {};
   return {
-    id: s.id,
+    id: s.id!,
     text: s.content,
     kind: s.task_type.trim() || null,
     dependencies: s.dependencies ?? [],
@@ -115,23 +115,23 @@ function segmentTask(s: SegmentDoc | EnhancedSegmentDoc, i: number, warnings: De
 /** Segmentation form 1.0 and enhanced form 2.0: `content` is the task text, parameters become an object. */
 export function normalizeSegmentation(doc: SegmentationFormDoc | EnhancedFormDoc, warnings: DecodeWarning[]): Job {
   const enhanced = doc.version === '2.0';
-  const created = toUtcIso(doc.timestamp);
+  const created = toUtcIso(doc.timestamp ?? '');
   if (created === null) {
     throw new AltlasError('ALT_SCHEMA', 'the document breaks its schema: /timestamp', {
-      problems: [{ pointer: '/timestamp', message: `must be an ISO 8601 date-time such as 2025-04-28T00:28:21.922739, got "${doc.timestamp}"` }],
+      problems: [{ pointer: '/timestamp', message: 'must be an ISO 8601 date-time such as 2025-04-28T00:28:21.922739' }],
     });
   }
   const meta = doc.metadata ?? {};
-  const mode = doc.mode.toLowerCase() as Mode;
+  const mode = (doc.mode ?? 'Normal').toLowerCase() as Mode;
   if (doc.chaos_level != null && mode !== 'chaos') {
     warnings.push({ code: 'W_CHAOS_LEVEL', pointer: '/chaos_level', message: `chaos_level is set but mode is ${doc.mode}; it is kept but only chaos mode uses it` });
   }
   const e = doc as EnhancedFormDoc;
   return {
-    id: doc.id,
+    id: doc.id!,
     source: { form: enhanced ? 'enhanced' : 'segmentation', version: doc.version },
     created_at: created,
-    title: doc.command.trim() || doc.id,
+    title: doc.command.trim() || doc.id!,
     description: null,
     mode,
     persona: doc.persona ?? null,

@@ -2,22 +2,18 @@
  * Bytes to a plain JSON-like value: UTF-8 check, syntax choice (JSON or YAML 1.2), a safe YAML
  * schema and the size limits. Throws only {@link AltlasError}.
  */
-import { parseDocument } from 'yaml';
+import { Composer, Parser, isMap, isScalar, isSeq, isPair, type Document, type Node as YamlNode } from 'yaml';
 import { AltlasError } from '../errors.ts';
 import { locateJsonError } from './json-locate.ts';
-import type { DecodeLimits, LimitName } from './limits.ts';
+import type { DecodeLimits } from './limits.ts';
+import { prescanJson, walkYamlCst } from './bounded.ts';
+import { limitError } from './limit-error.ts';
+
+export { limitError };
 
 export type Syntax = 'json' | 'yaml';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-
-/** Builds the ALT_LIMIT error: which limit, the value found and the cap. */
-export function limitError(limit: LimitName, value: number, cap: number, pointer = ''): AltlasError {
-  return new AltlasError('ALT_LIMIT', `limit ${limit} exceeded: ${value} > ${cap}`, {
-    problems: [{ pointer, message: `${limit} is ${value}, the limit is ${cap}` }],
-    context: { limit, value, cap },
-  });
-}
 
 /**
  * Chooses the syntax from a hint (a content type such as `application/yaml`, or a file name) and
@@ -94,22 +90,59 @@ function parseJson(text: string): unknown {
   }
 }
 
+const YAML_OPTIONS: ConstructorParameters<typeof Composer>[0] = { version: '1.2', schema: 'core', customTags: [], merge: false, uniqueKeys: false, strict: true, prettyErrors: false, keepSourceTokens: false };
+
+/** The line and column of an offset, 1-based. */
+function linePos(text: string, offset: number): { line: number; col: number } {
+  const { line, column } = lineCol(text, offset);
+  return { line, col: column };
+}
+
+/**
+ * YAML 1.2 (core schema, no custom tags, no merge keys), bounded: the concrete syntax tree is
+ * walked for the limits before the composer builds anything, duplicate keys are found with one
+ * set per mapping (linear), and alias dereferences are capped while converting.
+ */
 function parseYaml(text: string, limits: DecodeLimits): unknown {
-  const doc = parseDocument(text, {
-    version: '1.2',
-    schema: 'core',
-    customTags: [],
-    merge: false,
-    uniqueKeys: true,
-    strict: true,
-    prettyErrors: true,
-    keepSourceTokens: false,
-  });
+  const docs: Document.Parsed[] = [];
+  const composer = new Composer(YAML_OPTIONS);
+  for (const token of new Parser().parse(text)) {
+    if (token.type === 'document') walkYamlCst(token, limits);
+    for (const doc of composer.next(token)) docs.push(doc);
+  }
+  for (const doc of composer.end()) docs.push(doc);
+  if (docs.length > 1) {
+    const at = docs[1].range?.[0] ?? 0;
+    const pos = linePos(text, at);
+    throw syntaxError('yaml', 'Source contains multiple documents; please use YAML.parseAllDocuments()', pos.line, pos.col);
+  }
+  const doc = docs[0];
+  if (!doc) throw syntaxError('yaml', 'no YAML document');
   const problem = doc.errors[0] ?? doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
   if (problem) {
-    const pos = problem.linePos?.[0];
+    const pos = linePos(text, problem.pos[0]);
     const detail = problem.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-    throw syntaxError('yaml', detail, pos?.line, pos?.col, problem);
+    throw syntaxError('yaml', detail, pos.line, pos.col, problem);
+  }
+  // Duplicate keys, one set per mapping (the yaml package's own check is quadratic in the keys).
+  const stack: unknown[] = [doc.contents];
+  while (stack.length) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        if (isScalar(pair.key)) {
+          const k = String(pair.key.value);
+          if (seen.has(k)) {
+            const pos = linePos(text, (pair.key as YamlNode).range?.[0] ?? 0);
+            throw syntaxError('yaml', 'Map keys must be unique', pos.line, pos.col);
+          }
+          seen.add(k);
+        }
+        stack.push(pair.key, pair.value);
+      }
+    } else if (isSeq(node)) stack.push(...node.items);
+    else if (isPair(node)) stack.push(node.key, node.value);
   }
   try {
     return doc.toJS({ maxAliasCount: limits.maxYamlAliases });
@@ -188,6 +221,7 @@ export function parsePayload(bytes: Uint8Array, limits: DecodeLimits, hint?: str
   const syntax = chooseSyntax(text, hint);
   let value: unknown;
   try {
+    if (syntax === 'json') prescanJson(text, limits);
     value = syntax === 'json' ? parseJson(text) : parseYaml(text, limits);
   } catch (cause) {
     if (cause instanceof RangeError) throw limitError('nesting', limits.maxNesting + 1, limits.maxNesting);

@@ -136,10 +136,10 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
         continue;
       }
       if (last.status !== 'success') failed++;
-      if (values.json) io.out(JSON.stringify({ file: item.file, id: last.alt_file_id, seq: item.seq, status: last.status, success_rate: last.success_rate, execution_time_ms: last.execution_time_ms, error: (last.metadata.error as { code?: string } | undefined)?.code ?? null }));
+      if (values.json) io.out(JSON.stringify({ file: item.file, id: last.alt_file_id, seq: item.seq, status: last.status, success_rate: last.success_rate, execution_time_ms: last.execution_time_ms, error: (last.metadata.error_code as string | undefined) ?? null }));
       else {
-        const err = last.metadata.error as { code?: string; message?: string } | undefined;
-        io.out(`${last.status.padEnd(9)} ${item.file}: ${last.alt_file_id}, success ${percent(last.success_rate)}, ${duration(last.execution_time_ms)}${err ? `, ${err.code}: ${err.message}` : ''}`);
+        const err = typeof last.metadata.error === 'string' ? { message: last.metadata.error } : undefined;
+        io.out(`${last.status.padEnd(9)} ${item.file}: ${last.alt_file_id}, success ${percent(last.success_rate)}, ${duration(last.execution_time_ms)}${err ? `, ${err.message}` : ''}`);
       }
     }
     sub?.unsubscribe();

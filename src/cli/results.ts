@@ -31,7 +31,7 @@ export function parseSince(text: string, now = Date.now()): Date {
 export function resultRow(last: Last): string[] {
   const results = Object.values(last.task_results);
   const done = results.filter((r) => r.status === 'completed').length;
-  const err = (last.metadata.error as { code?: string } | undefined)?.code;
+  const err = last.metadata.error_code as string | undefined;
   return [last.alt_file_id || '(unknown)', err ? `${last.status} (${err})` : last.status, percent(last.success_rate), `${done}/${results.length}`, duration(last.execution_time_ms), last.end_time];
 }
 

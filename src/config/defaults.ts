@@ -5,6 +5,8 @@
 export const DEFAULTS = {
   // NATS connection and topology
   NATS_URL: 'nats://127.0.0.1:4222',
+  /** Replies (pull requests, PubAcks, API calls) come to <prefix>.<random>, so the runner's user needs no _INBOX.>. */
+  NATS_INBOX_PREFIX: '_INBOX_altlas',
   ALT_STREAM: 'ALT',
   ALT_SUBJECTS: 'alt.>',
   RUNNER_DURABLE: 'runner',
@@ -17,6 +19,12 @@ export const DEFAULTS = {
   RUNNER_STREAM_REPLICAS: 1,
   /** Milliseconds the LAST stream remembers a Nats-Msg-Id (de-duplication of redelivered results). */
   LAST_DUPLICATE_WINDOW_MS: 3_600_000,
+  /** Milliseconds a .last is kept in the LAST stream: 7 days. */
+  LAST_MAX_AGE_MS: 604_800_000,
+  /** Bytes the LAST stream keeps at most (the oldest results go first): 10 GiB. */
+  LAST_MAX_BYTES: 10_737_418_240,
+  /** Milliseconds a dead letter is kept in the DLQ stream: 30 days. */
+  DLQ_MAX_AGE_MS: 2_592_000_000,
   // Worker
   RUNNER_CONCURRENCY: 4,
   /** Milliseconds JetStream waits for an ack before redelivering (the lease is renewed at a third of it). */
@@ -26,6 +34,8 @@ export const DEFAULTS = {
   /** Milliseconds of the first nak delay; doubled per delivery, capped by RUNNER_NAK_MAX_DELAY_MS. */
   RUNNER_NAK_DELAY_MS: 2_000,
   RUNNER_NAK_MAX_DELAY_MS: 60_000,
+  /** Milliseconds between two passes of the janitor over the ALT stream (0: off). */
+  RUNNER_JANITOR_INTERVAL_MS: 300_000,
   // Job status and checkpoints
   RUNNER_STATUS_BUCKET: 'ALT_RUNS',
   /** Milliseconds a job's status entry (and its checkpoints) are kept: 7 days. */
@@ -33,9 +43,18 @@ export const DEFAULTS = {
   /** Milliseconds between coalesced status writes of one job (state changes are written at once). */
   RUNNER_STATUS_FLUSH_MS: 500,
   RUNNER_CHECKPOINT_BUCKET: 'ALT_CHECKPOINTS',
+  /** Milliseconds of AI work a crash may re-pay per job: completed results are written once they add up to more. */
+  RUNNER_CHECKPOINT_BUDGET_MS: 2_000,
   RUNNER_OBJECT_BUCKET: 'ALT_OUTPUTS',
-  /** Bytes: a checkpoint larger than this keeps its output text in the object store. */
+  /** Milliseconds artifacts and large outputs are kept in the object store: 7 days. */
+  RUNNER_OBJECT_TTL_MS: 604_800_000,
+  /** Bytes: the checkpoint bucket's max value size; larger outputs go to the object store. */
   RUNNER_CHECKPOINT_MAX_VALUE: 262_144,
+  /** Bytes: a task output larger than this is stored as an artifact object; the .last keeps a preview. */
+  RUNNER_OUTPUT_INLINE_MAX: 16_384,
+  RUNNER_WORKERS_BUCKET: 'ALT_WORKERS',
+  /** Milliseconds between a worker's heartbeats (its entry expires after three missed ones). */
+  RUNNER_HEARTBEAT_MS: 5_000,
   // Engine
   RUNNER_TASK_CONCURRENCY: 4,
   /** Seconds a task may run when neither the task nor its parameters say. */
@@ -43,6 +62,10 @@ export const DEFAULTS = {
   /** Milliseconds of the first task retry delay (exponential with full jitter). */
   RUNNER_TASK_RETRY_BASE_MS: 500,
   RUNNER_TASK_RETRY_MAX_MS: 30_000,
+  /** Iterations of one 2.0 loop (LOOP_LIMIT). */
+  LOOP_MAX_ITERATIONS: 100,
+  /** Nested 2.0 function calls, recursion included (CALL_DEPTH). */
+  CALL_MAX_DEPTH: 16,
   // Decoding limits
   /** Bytes; NATS's default max payload. */
   ALT_MAX_BYTES: 1_048_576,
@@ -54,6 +77,16 @@ export const DEFAULTS = {
   ALT_MAX_STRING_LENGTH: 262_144,
   /** Nesting of arrays and objects. */
   ALT_MAX_NESTING: 64,
+  /** Keys in one mapping (object). */
+  ALT_MAX_KEYS: 1_000,
+  /** Values (nodes) in the whole document. */
+  ALT_MAX_NODES: 100_000,
+  /** Problems an error lists (the rest are counted). */
+  ALT_MAX_PROBLEMS: 50,
+  /** Milliseconds decoding one payload may take (ALT_LIMIT decode_time beyond). */
+  ALT_DECODE_TIMEOUT_MS: 10_000,
+  /** Bytes: larger payloads are decoded in a worker thread, so that no input can stall the leases. */
+  ALT_DECODE_THREAD_BYTES: 16_384,
   // AI provider
   AI_PROVIDER: 'orchestrator',
   AI_URL: 'http://127.0.0.1:8001',
@@ -72,6 +105,8 @@ export const DEFAULTS = {
   AI_BREAKER_THRESHOLD: 5,
   /** Milliseconds the breaker stays open before it lets one trial call through. */
   AI_BREAKER_HALF_OPEN_MS: 10_000,
+  // Results hand-off
+  ARCHIVE_NOTIFY_SUBJECT: '',
   // Service
   HTTP_PORT: 8080,
   LOG_LEVEL: 'info',

@@ -35,5 +35,8 @@ export function decodeLimits(config: Config): DecodeLimits {
     maxYamlAliases: config.ALT_MAX_YAML_ALIASES,
     maxStringLength: config.ALT_MAX_STRING_LENGTH,
     maxNesting: config.ALT_MAX_NESTING,
+    maxKeys: config.ALT_MAX_KEYS,
+    maxNodes: config.ALT_MAX_NODES,
+    maxProblems: config.ALT_MAX_PROBLEMS,
   };
 }

@@ -1,4 +1,4 @@
-/** Types shared by the engine, the AI side and the `.last` builder. */
+/** Types shared by the engine, the AI side, job status and the `.last` builder. */
 import type { ErrorCode } from '../errors.ts';
 import type { Job, JobTask } from '../alt/job.ts';
 
@@ -9,13 +9,15 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export interface TaskOutput {
   text: string;
   model_used: string;
-  tokens_used: number | null;
+  /** Unsigned; 0 when the provider does not say. */
+  tokens_used: number;
   processing_time_ms: number;
   [key: string]: unknown;
 }
 
-/** The result of one task, as it goes into `.last` `task_results`. */
+/** The result of one task instance, as it goes into `.last` `task_results` (keyed by `task_id`). */
 export interface TaskResult {
+  /** The instance key: the segment id at the top level, `loop[k]/segment` or `call/segment` inside constructs. */
   task_id: string;
   status: TaskStatus;
   /** RFC 3339, or null for a task that never started. */
@@ -29,20 +31,44 @@ export interface TaskResult {
   metadata: Record<string, unknown>;
 }
 
-/** What a task body gets: the job, the attempt (1-based), a signal that aborts it, the outputs of its dependencies. */
+/** What a task body gets for one attempt. */
 export interface TaskContext {
   job: Job;
+  /** The instance key (the task id for 1.0 jobs). */
+  key: string;
   attempt: number;
   signal: AbortSignal;
+  /** Outputs of the dependencies, by instance key (a construct contributes the outputs of its instances). */
   dependencyOutputs: ReadonlyMap<string, TaskOutput>;
+  /** The run's context (RunInput.context). */
+  context: unknown;
 }
 
-/** Runs one attempt of one task. Throws an AltlasError (or anything: it counts as TASK_FAILED). */
+/**
+ * Runs one attempt of one AI task. `task` carries the interpolated text and parameters. Throws an
+ * AltlasError (anything else counts as TASK_FAILED).
+ */
 export type TaskBody = (task: JobTask, ctx: TaskContext) => Promise<TaskOutput>;
 
-/** Events of a task's life, in order: started, then attempt_failed and retrying pairs, then finished. */
+/** Events of a job's run, in order per instance: created, started, attempt_failed / retrying pairs, finished. */
 export type TaskEvent =
+  | { type: 'instance_created'; taskId: string; segmentId: string; kind: string; iteration: number | null; at: number }
   | { type: 'task_started'; taskId: string; attempt: number; at: number }
   | { type: 'attempt_failed'; taskId: string; attempt: number; code: ErrorCode; error: string; at: number }
   | { type: 'task_retrying'; taskId: string; attempt: number; delayMs: number; at: number }
-  | { type: 'task_finished'; taskId: string; result: TaskResult; at: number };
+  | { type: 'task_finished'; taskId: string; result: TaskResult; at: number; kind: string }
+  | { type: 'task_resumed'; taskId: string; result: TaskResult; at: number }
+  | { type: 'skipped'; segmentId: string; reason: string; at: number };
+
+/** A member never instantiated, and why (listed in the `.last`'s `metadata.control_flow.skipped`). */
+export interface Skipped {
+  segment_id: string;
+  reason: string;
+}
+
+/** An edge of the run's instance graph, by instance key. */
+export interface RunEdge {
+  source: string;
+  target: string;
+  dependency_type: 'required' | 'conditional';
+}

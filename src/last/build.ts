@@ -1,8 +1,11 @@
-/** Builds the `.last` document of a run (or of a job that could not run): pure. */
-import type { Job } from '../alt/job.ts';
-import type { DecodeWarning } from '../alt/job.ts';
+/** Builds the `.last` document of a run (or of a job that could not run): pure but for the ids given. */
+import type { DecodeWarning, Job } from '../alt/job.ts';
 import type { AltlasError } from '../errors.ts';
-import type { JobRun } from '../engine/run-job.ts';
+import type { JobRun } from '../engine/engine.ts';
+import type { TaskResult } from '../engine/types.ts';
+import { subjectToken } from '../messaging/subjects.ts';
+import { redactText, redactValue } from '../security/redact.ts';
+import { artifactObjectName, lastUrl, objectUrl } from './artifacts.ts';
 import type { Artifact, Last, LastStatus, LastTaskResult } from './schema.ts';
 import { failureSummary, summaryText } from './summary.ts';
 
@@ -11,22 +14,33 @@ export interface LastIds {
   id: string;
   /** uuid of this execution. */
   executionId: string;
-  /** uuid generator for artifacts. */
+  /** uuid generator (task results, nodes, artifacts). */
   uuid: () => string;
-  /** Epoch ms used for generated_at. */
+  /** Epoch ms: when the `.last` is generated (its end_time). */
   now: number;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** The `.alt` metadata copied with keys prefixed `alt_`. */
-function prefixed(metadata: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(metadata).map(([k, v]) => [`alt_${k}`, v]));
+export interface ArtifactOptions {
+  /** The URL of a task's output bytes: in the object store when `stored`, else inside the `.last`. */
+  url: (taskId: string, executionId: string, stored: boolean) => string;
+  /** Task keys whose full output was stored as an object: the `.last` keeps a preview. */
+  stored?: ReadonlySet<string>;
+  /** Characters of that preview. Default 2,000. */
+  previewChars?: number;
 }
 
-/** An edge from each dependency to its dependent (a dependency listed twice gives one edge). */
-function edgesOf(job: Job): Last['execution_graph']['edges'] {
-  return job.tasks.flatMap((t) => [...new Set(t.dependencies)].map((d) => ({ source: d, target: t.id, dependency_type: 'required' as const })));
+/** Most problems a failure `.last` lists (the rest are counted). */
+export const MAX_RESULT_PROBLEMS = 50;
+/** Longest error text a `.last` carries. */
+export const MAX_ERROR_CHARS = 2_000;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const cut = (s: string, n = MAX_ERROR_CHARS) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+
+/** The `.alt` metadata copied with keys prefixed `alt_`, secrets redacted. */
+function prefixed(metadata: Record<string, unknown>, redactKeys: readonly string[]): Record<string, unknown> {
+  const safe = redactValue(metadata, redactKeys) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(safe).map(([k, v]) => [`alt_${k}`, v]));
 }
 
 /** success when every task completed, partialsuccess when some did, failure when none did or there are none. */
@@ -35,52 +49,88 @@ export function lastStatus(completed: number, total: number): LastStatus {
   return completed === total ? 'success' : 'partialsuccess';
 }
 
+const defaultArtifacts = (job: Job): ArtifactOptions => ({
+  url: (taskId, executionId, stored) => (stored
+    ? objectUrl('ALT_OUTPUTS', artifactObjectName(executionId, taskId))
+    : lastUrl('LAST', `last.${subjectToken(job.id)}`, executionId, taskId)),
+});
+
 export interface BuildLastInput {
   job: Job;
-  run: JobRun;
+  run: Pick<JobRun, 'results' | 'startMs' | 'endMs' | 'resumed' | 'skipped' | 'edges' | 'stopped'>;
   warnings?: readonly DecodeWarning[];
-  /** Extra metadata (e.g. stream sequence, deliveries). */
+  /** Extra metadata of ours (stream, sequence, deliveries): never `alt_`-prefixed. */
   metadata?: Record<string, unknown>;
+  artifacts?: ArtifactOptions;
+  /** Extra key fragments to redact (LOG_REDACT). */
+  redactKeys?: readonly string[];
 }
 
 /** The `.last` of a job that ran. */
-export function buildLast({ job, run, warnings = [], metadata = {} }: BuildLastInput, ids: LastIds): Last {
+export function buildLast({ job, run, warnings = [], metadata = {}, artifacts, redactKeys = [] }: BuildLastInput, ids: LastIds): Last {
+  const art = artifacts ?? defaultArtifacts(job);
+  const preview = art.previewChars ?? 2_000;
+  const created = iso(ids.now);
   const taskResults: Record<string, LastTaskResult> = {};
-  const artifacts: Artifact[] = [];
+  const artifactList: Artifact[] = [];
+  const resumed = new Set(run.resumed);
   let tokens = 0;
   let totalTaskMs = 0;
+  let earliest = Number.POSITIVE_INFINITY;
+  const counts = { total: run.results.length, completed: 0, failed: 0, timeout: 0, cancelled: 0, pending: 0, running: 0 };
   for (const r of run.results) {
+    counts[r.status]++;
+    const startMs = r.start_time ? Date.parse(r.start_time) : Number.NaN;
+    if (!Number.isNaN(startMs) && startMs < earliest) earliest = startMs;
+    const stored = art.stored?.has(r.task_id) === true;
+    let output = r.output;
+    if (output) {
+      const full = output.text;
+      const bytes = Buffer.byteLength(full, 'utf8');
+      const tokensUsed = Number.isInteger(output.tokens_used) && output.tokens_used >= 0 ? output.tokens_used : 0;
+      const path = full.length > 0 ? art.url(r.task_id, ids.executionId, stored) : null;
+      output = { ...output, tokens_used: tokensUsed };
+      if (stored && path) output = { ...output, text: `${full.slice(0, preview)}…`, truncated: true, size_bytes: bytes, artifact: path };
+      tokens += tokensUsed;
+      if (path) {
+        artifactList.push({
+          id: ids.uuid(), name: `${r.task_id}_output.txt`, artifact_type: 'text', task_id: r.task_id, path, created_at: created,
+          size_bytes: bytes, mime_type: 'text/plain', metadata: { model_used: output.model_used, stored: stored ? 'object' : 'inline' },
+        });
+      }
+    }
+    totalTaskMs += r.duration_ms;
     taskResults[r.task_id] = {
       task_id: r.task_id,
-      execution_id: ids.executionId,
+      execution_id: ids.uuid(),
       status: r.status,
-      start_time: r.start_time,
+      // A task that never started gets the time its result was made, as the original does.
+      start_time: r.start_time ?? r.end_time ?? created,
       end_time: r.end_time,
       duration_ms: r.duration_ms,
-      output: r.output,
-      error: r.error,
-      metadata: { ...r.metadata, attempts: r.attempts, ...(r.error_code ? { error_code: r.error_code } : {}), ...(run.resumed.includes(r.task_id) ? { resumed: true } : {}) },
+      output,
+      error: r.error === null ? null : redactText(cut(r.error)),
+      metadata: {
+        ...r.metadata, attempts: r.attempts,
+        ...(r.error_code ? { error_code: r.error_code } : {}), ...(resumed.has(r.task_id) ? { resumed: true } : {}),
+      },
     };
-    totalTaskMs += r.duration_ms;
-    tokens += r.output?.tokens_used ?? 0;
-    if (r.output && r.output.text.length > 0) {
-      artifacts.push({
-        id: ids.uuid(),
-        name: `${r.task_id}-output.txt`,
-        artifact_type: 'text',
-        task_id: r.task_id,
-        path: `last://${ids.executionId}/${r.task_id}/output.txt`,
-        created_at: r.end_time ?? iso(run.endMs),
-        size_bytes: Buffer.byteLength(r.output.text, 'utf8'),
-        mime_type: 'text/plain; charset=utf-8',
-        metadata: { model_used: r.output.model_used },
-      });
-    }
   }
-  const counts = { completed: 0, failed: 0, timeout: 0, cancelled: 0, pending: 0, running: 0 };
-  for (const r of run.results) counts[r.status]++;
-  const total = run.results.length;
+  const total = counts.total;
   const status = lastStatus(counts.completed, total);
+  const startMs = Number.isFinite(earliest) ? Math.min(earliest, ids.now) : Math.min(run.startMs, ids.now);
+  const nodeIds = new Map<string, string>();
+  const nodes = Object.values(taskResults).map((r) => {
+    const id = ids.uuid();
+    nodeIds.set(r.task_id, id);
+    return { id, task_id: r.task_id, status: r.status, duration_ms: r.duration_ms, start_time: r.start_time, end_time: r.end_time };
+  });
+  const edges = run.edges.flatMap((e) => {
+    const source = nodeIds.get(e.source);
+    const target = nodeIds.get(e.target);
+    return source && target ? [{ source, target, dependency_type: e.dependency_type }] : [];
+  });
+  const enhanced = job.source.form === 'enhanced';
   const base = {
     id: ids.id,
     execution_id: ids.executionId,
@@ -90,34 +140,61 @@ export function buildLast({ job, run, warnings = [], metadata = {} }: BuildLastI
     persona: job.persona,
     status,
     success_rate: total === 0 ? 0 : counts.completed / total,
-    execution_time_ms: Math.max(0, run.endMs - run.startMs),
-    start_time: iso(run.startMs),
-    end_time: iso(run.endMs),
+    execution_time_ms: Math.max(0, ids.now - startMs),
+    start_time: iso(startMs),
+    end_time: created,
   };
   return {
     ...base,
     task_results: taskResults,
-    artifacts,
+    artifacts: artifactList,
     metadata: {
-      ...prefixed(job.metadata),
-      generated_at: iso(ids.now),
+      ...prefixed(job.metadata, redactKeys),
+      generated_at: created,
       total_task_duration_ms: totalTaskMs,
       tokens_used_total: tokens,
-      alt_source_form: job.source.form,
-      alt_source_version: job.source.version,
-      decode_warnings: warnings.map((w) => ({ code: w.code, pointer: w.pointer, message: w.message })),
+      source_form: job.source.form,
+      source_version: job.source.version,
+      decode_warnings: warnings.map((w) => ({ code: w.code, pointer: w.pointer, message: redactText(w.message) })),
       resumed_tasks: run.resumed,
-      ...(run.stopped ? { stopped: { code: run.stopped.code, message: run.stopped.message } } : {}),
+      ...(enhanced ? { control_flow: { skipped: run.skipped } } : {}),
+      ...(run.stopped ? { stopped: { code: run.stopped.code, message: redactText(cut(run.stopped.message)) } } : {}),
       ...metadata,
     },
     tags: job.tags,
     priority: job.priority,
-    execution_graph: {
-      nodes: run.results.map((r) => ({ id: `node-${r.task_id}`, task_id: r.task_id, status: r.status, duration_ms: r.duration_ms, start_time: r.start_time, end_time: r.end_time })),
-      edges: edgesOf(job),
-    },
-    summary: summaryText({ ...base, artifacts: artifacts.length, counts }),
+    execution_graph: { nodes, edges },
+    summary: summaryText({
+      ...base, artifacts: artifactList.length, counts,
+      extra: enhanced && run.skipped.length ? [`- Skipped Members: ${run.skipped.length}`] : undefined,
+    }),
     version: '1.0',
+  };
+}
+
+export interface CancelledInput extends Omit<BuildLastInput, 'run'> {
+  /** The run so far, when the job had started. */
+  run?: BuildLastInput['run'];
+  atMs: number;
+}
+
+/** The `.last` of a job an operator cancelled: status failure, every task not completed ends cancelled with JOB_CANCELLED. */
+export function buildCancelledLast(input: CancelledInput, ids: LastIds): Last {
+  const at = iso(input.atMs);
+  const cancelled = (taskId: string, segment?: string): TaskResult => ({
+    task_id: taskId, status: 'cancelled', start_time: null, end_time: at, duration_ms: 0, output: null,
+    error: 'Cancelled by an operator (altlas cancel)', error_code: 'JOB_CANCELLED', attempts: 0, metadata: segment ? { segment_id: segment } : {},
+  });
+  const run = input.run
+    ? { ...input.run, stopped: null, results: input.run.results.map((r) => (r.status === 'completed' ? r : { ...cancelled(r.task_id), start_time: r.start_time, attempts: r.attempts, metadata: r.metadata })) }
+    : { startMs: input.atMs, endMs: input.atMs, resumed: [], skipped: [], edges: [], stopped: null, results: input.job.tasks.map((t) => cancelled(t.id)) };
+  const last = buildLast({ ...input, run }, ids);
+  const message = 'the job was cancelled by an operator';
+  return {
+    ...last,
+    status: 'failure',
+    metadata: { ...last.metadata, error: message, error_code: 'JOB_CANCELLED' },
+    summary: last.summary.replace(/^- Status: \w+$/m, '- Status: Failure') + `\n- Cancelled: ${message}`,
   };
 }
 
@@ -125,46 +202,50 @@ export interface FailureInput {
   /** The job id, recovered where the job did not decode; '' when unknown. */
   altId: string;
   error: AltlasError;
-  /** The decoded job, when the failure came after decoding (forbidden kind, unsupported feature). */
+  /** The decoded job, when the failure came after decoding. */
   job?: Job;
   startMs: number;
   endMs: number;
   metadata?: Record<string, unknown>;
+  redactKeys?: readonly string[];
+  /** Most problems listed (the rest counted in `error_problems_more`). Default 50. */
+  maxProblems?: number;
 }
 
-/** The failure form: status failure, no task results, the error in `metadata.error`. */
-export function buildFailureLast({ altId, error, job, startMs, endMs, metadata = {} }: FailureInput, ids: LastIds): Last {
-  const base = {
+/** The failure form (the original's): status failure, no task results, `metadata.error` the message; our code and problems beside it. */
+export function buildFailureLast({ altId, error, job, startMs, endMs, metadata = {}, redactKeys = [], maxProblems = MAX_RESULT_PROBLEMS }: FailureInput, ids: LastIds): Last {
+  const message = redactText(cut(`${error.code}: ${error.message}`));
+  const problems = error.problems.slice(0, maxProblems).map((p) => ({ pointer: cut(p.pointer, 300), message: redactText(cut(p.message, 500)) }));
+  const more = Math.max(0, error.problems.length - problems.length);
+  const time = iso(ids.now);
+  return {
     id: ids.id,
     execution_id: ids.executionId,
     alt_file_id: altId,
     title: job?.title ?? '',
     mode: job?.mode ?? 'normal',
     persona: job?.persona ?? null,
-    status: 'failure' as const,
+    status: 'failure',
     success_rate: 0,
     execution_time_ms: Math.max(0, endMs - startMs),
-    start_time: iso(startMs),
+    start_time: iso(Math.min(startMs, endMs)),
     end_time: iso(endMs),
-  };
-  return {
-    ...base,
     task_results: {},
-    artifacts: null,
+    artifacts: [],
     metadata: {
-      ...(job ? prefixed(job.metadata) : {}),
-      generated_at: iso(ids.now),
+      ...(job ? prefixed(job.metadata, redactKeys) : {}),
+      generated_at: time,
       total_task_duration_ms: 0,
-      error: { code: error.code, message: error.message, problems: error.problems },
+      error: message,
+      error_code: error.code,
+      error_problems: problems,
+      ...(more ? { error_problems_more: more } : {}),
       ...metadata,
     },
     tags: job?.tags ?? [],
     priority: job?.priority ?? 'medium',
-    execution_graph: {
-      nodes: [],
-      edges: job ? edgesOf(job) : [],
-    },
-    summary: failureSummary({ ...base, error }),
+    execution_graph: null,
+    summary: failureSummary({ title: job?.title ?? altId, execution_id: ids.executionId, error: message, time }),
     version: '1.0',
   };
 }

@@ -14,35 +14,51 @@ const DateTime = Type.String({ format: 'date-time' });
 const Millis = Type.Integer({ minimum: 0, description: 'Milliseconds.' });
 
 export const TaskOutputSchema = Type.Object({
-  text: Type.String(),
+  text: Type.String({ description: 'The answer; for an output stored as an artifact, a preview.' }),
   model_used: Type.String(),
-  tokens_used: Nullable(Type.Integer({ minimum: 0 })),
+  tokens_used: Type.Integer({ minimum: 0, description: 'Unsigned; 0 when the provider does not say.' }),
   processing_time_ms: Millis,
 }, { additionalProperties: true, title: 'TaskOutput' });
 
 export const TaskResultSchema = Type.Object({
-  task_id: Type.String({ minLength: 1 }),
+  task_id: Type.String({ minLength: 1, description: 'The task id; for a 2.0 instance its key: loop[k]/segment or call/segment.' }),
   execution_id: Uuid,
   status: StringEnum(TASK_STATUSES),
-  start_time: Nullable(DateTime),
+  start_time: DateTime,
   end_time: Nullable(DateTime),
   duration_ms: Millis,
   output: Nullable(TaskOutputSchema),
   error: Nullable(Type.String()),
-  metadata: FreeObject({ description: 'attempts, error_code, resumed.' }),
+  metadata: FreeObject({ description: 'attempts, error_code, resumed; for 2.0: segment_id, iteration, control, unresolved_references.' }),
 }, { additionalProperties: false, title: 'TaskResult' });
 
 export const ArtifactSchema = Type.Object({
   id: Uuid,
-  name: Type.String(),
+  name: Type.String({ description: '<task_id>_output.txt' }),
   artifact_type: StringEnum(ARTIFACT_TYPES),
-  task_id: Nullable(Type.String()),
-  path: Type.String({ description: 'A logical path such as last://<execution_id>/<task_id>/output.txt.' }),
+  task_id: Type.String(),
+  path: Type.String({ description: 'altlas+obj://<bucket>/<name> or altlas+last://<stream>/<subject>/<execution_id>#<task_id>: altlas artifact get fetches it.' }),
   created_at: DateTime,
   size_bytes: Type.Integer({ minimum: 0 }),
   mime_type: Type.String(),
   metadata: FreeObject(),
 }, { additionalProperties: false, title: 'Artifact' });
+
+export const ExecutionGraphSchema = Type.Object({
+  nodes: Type.Array(Type.Object({
+    id: Uuid,
+    task_id: Type.String(),
+    status: StringEnum(TASK_STATUSES),
+    duration_ms: Millis,
+    start_time: DateTime,
+    end_time: Nullable(DateTime),
+  }, { additionalProperties: false })),
+  edges: Type.Array(Type.Object({
+    source: Type.String({ description: 'A node id.' }),
+    target: Type.String({ description: 'A node id.' }),
+    dependency_type: StringEnum(DEPENDENCY_TYPES),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
 
 export const LastSchema = Type.Object({
   id: Uuid,
@@ -58,24 +74,10 @@ export const LastSchema = Type.Object({
   end_time: DateTime,
   task_results: Type.Record(Type.String(), TaskResultSchema),
   artifacts: Nullable(Type.Array(ArtifactSchema)),
-  metadata: FreeObject({ description: 'The .alt metadata with keys prefixed alt_, generated_at, total_task_duration_ms, and more.' }),
+  metadata: FreeObject({ description: 'The .alt metadata with keys prefixed alt_, generated_at, total_task_duration_ms; the runner\'s own keys never start with alt_. In the failure form, error (a string), error_code, error_problems.' }),
   tags: Type.Array(Type.String()),
   priority: StringEnum(PRIORITIES),
-  execution_graph: Type.Object({
-    nodes: Type.Array(Type.Object({
-      id: Type.String(),
-      task_id: Type.String(),
-      status: StringEnum(TASK_STATUSES),
-      duration_ms: Millis,
-      start_time: Nullable(DateTime),
-      end_time: Nullable(DateTime),
-    }, { additionalProperties: false })),
-    edges: Type.Array(Type.Object({
-      source: Type.String(),
-      target: Type.String(),
-      dependency_type: StringEnum(DEPENDENCY_TYPES),
-    }, { additionalProperties: false })),
-  }, { additionalProperties: false }),
+  execution_graph: Type.Union([ExecutionGraphSchema, Type.Null()], { description: 'null in the failure form.' }),
   summary: Type.String(),
   version: StringEnum(['1.0']),
 }, {

@@ -1,41 +1,50 @@
-/** The `.last` summary text (formats.md §4): a few plain lines a person reads first. */
-import type { AltlasError } from '../errors.ts';
+/**
+ * The `.last` summary text, line by line as the original runner writes it (formats.md §4), then
+ * the lines this runner adds. Status and mode use Rust's Debug spelling (PartialSuccess, Normal).
+ */
+import type { LastStatus } from './schema.ts';
 
-interface SummaryFacts {
+const DEBUG_STATUS: Record<LastStatus, string> = { success: 'Success', partialsuccess: 'PartialSuccess', failure: 'Failure' };
+const debugMode = (mode: string) => mode.charAt(0).toUpperCase() + mode.slice(1);
+
+export interface SummaryFacts {
   title: string;
   execution_id: string;
   alt_file_id: string;
-  status: string;
+  status: LastStatus;
   success_rate: number;
   execution_time_ms: number;
   mode: string;
   persona: string | null;
+  artifacts: number;
+  counts: Record<'total' | 'completed' | 'failed' | 'timeout' | 'cancelled', number>;
+  /** Lines of ours, after the original's. */
+  extra?: string[];
 }
 
 /** Summary of a job that ran. */
-export function summaryText(f: SummaryFacts & { artifacts: number; counts: Record<'completed' | 'failed' | 'timeout' | 'cancelled', number> }): string {
+export function summaryText(f: SummaryFacts): string {
   return [
-    `Execution Summary: ${f.title}`,
-    `Execution ID: ${f.execution_id}`,
-    `ALT File ID: ${f.alt_file_id}`,
-    `Status: ${f.status}`,
-    `Success Rate: ${(f.success_rate * 100).toFixed(2)}%`,
-    `Total Execution Time: ${f.execution_time_ms} ms`,
-    `Tasks: ${f.counts.completed} successful, ${f.counts.failed} failed, ${f.counts.timeout} timed out, ${f.counts.cancelled} cancelled`,
-    `Artifacts: ${f.artifacts}`,
-    `Mode: ${f.mode}`,
-    `Persona: ${f.persona ?? 'none'}`,
+    'Execution Summary:',
+    `- Title: ${f.title}`,
+    `- Execution ID: ${f.execution_id}`,
+    `- ALT File ID: ${f.alt_file_id}`,
+    `- Status: ${DEBUG_STATUS[f.status]}`,
+    `- Success Rate: ${(f.success_rate * 100).toFixed(2)}%`,
+    `- Total Time: ${f.execution_time_ms} ms`,
+    `- Total Tasks: ${f.counts.total}`,
+    `- Successful Tasks: ${f.counts.completed}`,
+    `- Failed Tasks: ${f.counts.failed}`,
+    `- Timed Out Tasks: ${f.counts.timeout}`,
+    `- Cancelled Tasks: ${f.counts.cancelled}`,
+    `- Artifacts: ${f.artifacts}`,
+    `- Mode: ${debugMode(f.mode)}`,
+    `- Persona: ${f.persona ?? 'N/A'}`,
+    ...(f.extra ?? []),
   ].join('\n');
 }
 
-/** Summary of a job that could not run; it starts "Execution Failed:" as in the original. */
-export function failureSummary(f: SummaryFacts & { error: AltlasError }): string {
-  return [
-    `Execution Failed: ${f.error.code}: ${f.error.message}`,
-    `Execution ID: ${f.execution_id}`,
-    `ALT File ID: ${f.alt_file_id || 'unknown'}`,
-    `Status: ${f.status}`,
-    `Success Rate: 0.00%`,
-    `Total Execution Time: ${f.execution_time_ms} ms`,
-  ].join('\n');
+/** Summary of a job that could not run (the original's failure form). */
+export function failureSummary(f: { title: string; execution_id: string; error: string; time: string }): string {
+  return ['Execution Failed:', `- ALT File: ${f.title}`, `- Execution ID: ${f.execution_id}`, `- Error: ${f.error}`, `- Time: ${f.time}`].join('\n');
 }

@@ -1,28 +1,61 @@
-/** Connects to NATS from the configuration: servers, auth (creds, nkey, token, user/password), TLS, reconnect forever. */
+/**
+ * Connects to NATS from the configuration: servers, auth (creds, nkey, token, user/password, or
+ * credentials written in NATS_URL), TLS, a per-process inbox prefix, and reconnect forever. The
+ * first connection is retried with every attempt logged (server, reason, next retry), so a
+ * worker that cannot reach NATS says why while its health endpoint answers.
+ */
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { credsAuthenticator, nkeyAuthenticator, type NatsConnection } from '@nats-io/nats-core';
+import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
-type NatsConfig = Pick<Config, 'NATS_URL' | 'NATS_CREDS' | 'NATS_NKEY' | 'NATS_TOKEN' | 'NATS_USER' | 'NATS_PASSWORD' | 'NATS_TLS_CA' | 'NATS_TLS_CERT' | 'NATS_TLS_KEY'>;
+export type NatsConfig = Pick<Config, 'NATS_URL' | 'NATS_CREDS' | 'NATS_NKEY' | 'NATS_TOKEN' | 'NATS_USER' | 'NATS_PASSWORD' | 'NATS_TLS_CA' | 'NATS_TLS_CERT' | 'NATS_TLS_KEY' | 'NATS_INBOX_PREFIX'>;
+
+/** One server of NATS_URL with its credentials taken out (they never reach a log). */
+export interface ServerUrl {
+  url: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+}
+
+/** Splits NATS_URL into servers; `nats://user:pass@host` and `nats://token@host` give their credentials. */
+export function parseServers(text: string): ServerUrl[] {
+  return text.split(',').map((s) => s.trim()).filter(Boolean).map((raw) => {
+    const m = /^([a-z][a-z0-9+.-]*:\/\/)?(?:([^@/]*)@)?(.*)$/i.exec(raw)!;
+    const scheme = m[1] ?? '';
+    const out: ServerUrl = { url: `${scheme}${m[3]}` };
+    if (m[2] !== undefined) {
+      const at = m[2].indexOf(':');
+      if (at >= 0) {
+        out.user = decodeURIComponent(m[2].slice(0, at));
+        out.pass = decodeURIComponent(m[2].slice(at + 1));
+      } else out.token = decodeURIComponent(m[2]);
+    }
+    return out;
+  });
+}
 
 /** The connection options for a configuration (pure except for reading the creds / nkey files). */
 export function connectionOptions(config: NatsConfig, name: string): NodeConnectionOptions {
-  const servers = config.NATS_URL.split(',').map((s) => s.trim()).filter(Boolean);
+  const servers = parseServers(config.NATS_URL);
   const options: NodeConnectionOptions = {
-    servers,
+    servers: servers.map((s) => s.url),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1_000,
     reconnectJitter: 500,
     reconnectJitterTLS: 1_000,
-    waitOnFirstConnect: true,
     pingInterval: 10_000,
-    // Capturing a stack for every request (publish acknowledgements, double acks) costs ~10 % of
-    // the worker's CPU; errors keep their own stack and the runner adds its context.
+    // Replies come to <prefix>.<process>.<id>: the runner's user subscribes to <prefix>.> only.
+    inboxPrefix: `${config.NATS_INBOX_PREFIX}.${randomBytes(6).toString('hex')}`,
+    // Capturing a stack for every request costs ~10 % of the worker's CPU; errors keep their own.
     noAsyncTraces: true,
   };
+  const fromUrl = servers.find((s) => s.user !== undefined || s.token !== undefined);
   if (config.NATS_CREDS) options.authenticator = credsAuthenticator(readFileSync(config.NATS_CREDS));
   else if (config.NATS_NKEY) {
     const seed = config.NATS_NKEY.trim().startsWith('SU') ? config.NATS_NKEY.trim() : readFileSync(config.NATS_NKEY, 'utf8').trim();
@@ -31,6 +64,10 @@ export function connectionOptions(config: NatsConfig, name: string): NodeConnect
   else if (config.NATS_USER) {
     options.user = config.NATS_USER;
     options.pass = config.NATS_PASSWORD ?? '';
+  } else if (fromUrl?.token !== undefined) options.token = fromUrl.token;
+  else if (fromUrl?.user !== undefined) {
+    options.user = fromUrl.user;
+    options.pass = fromUrl.pass ?? '';
   }
   if (config.NATS_TLS_CA || config.NATS_TLS_CERT) {
     options.tls = {
@@ -42,24 +79,77 @@ export function connectionOptions(config: NatsConfig, name: string): NodeConnect
   return options;
 }
 
+/** A failed connection as NATS_UNREACHABLE: the server, the reason in words, and what to check. */
+export function unreachable(servers: string, e: unknown): AltlasError {
+  const raw = e instanceof Error ? `${(e as { code?: string }).code ?? ''} ${e.message}` : String(e);
+  const reason = /ECONNREFUSED|connection refused/i.test(raw) ? 'connection refused (nothing listens there)'
+    : /ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(raw) ? 'the host name does not resolve'
+      : /timeout|TIMEOUT/i.test(raw) ? 'no answer in time'
+        : /Invalid URL|invalid url|ERR_INVALID_URL/i.test(raw) ? 'the URL is invalid'
+          : /Authorization|authentication|Permissions/i.test(raw) ? 'the server refused the credentials'
+            : /TLS|certificate|SSL/i.test(raw) ? 'the TLS handshake failed'
+              : e instanceof Error ? e.message : String(e);
+  return new AltlasError('NATS_UNREACHABLE', `cannot connect to NATS at ${servers}: ${reason}; check NATS_URL (or --server), that the server runs, and the NATS_* credentials`, { cause: e, context: { servers } });
+}
+
 export interface Connection {
   nc: NatsConnection;
   /** False between a disconnect and the next reconnect, and once closed. */
   connected(): boolean;
+  /** Called after every reconnect. */
+  onReconnect(fn: () => void): void;
 }
 
-/** Connects, logs every connection event, and tracks whether the connection is up. */
-export async function connectNats(config: NatsConfig, name: string, logger: Logger): Promise<Connection> {
-  const nc = await connect(connectionOptions(config, name));
+export interface ConnectOptions {
+  logger: Logger;
+  /** Stops the first-connection retries (shutdown while connecting). */
+  signal?: AbortSignal;
+  /** Told the state while connecting (for /readyz). */
+  onAttempt?: (state: string) => void;
+  /** Milliseconds between the first-connection retries (doubling up to 10 s). Default 1,000. */
+  retryMs?: number;
+}
+
+/** Connects (retrying the first connection until it succeeds or `signal` aborts), logging every attempt and event. */
+export async function connectNats(config: NatsConfig, name: string, o: ConnectOptions): Promise<Connection> {
+  const options = connectionOptions(config, name);
+  const servers = (options.servers as string[]).join(',');
+  let delay = o.retryMs ?? 1_000;
+  let nc: NatsConnection;
+  for (let attempt = 1; ; attempt++) {
+    o.onAttempt?.(`nats: connecting to ${servers} (attempt ${attempt})`);
+    try {
+      nc = await connect({ ...options, waitOnFirstConnect: false, reconnect: true, timeout: 5_000 });
+      break;
+    } catch (e) {
+      const error = unreachable(servers, e);
+      if (o.signal?.aborted) throw error;
+      o.logger.warn('cannot connect to NATS; retrying', { code: error.code, server: servers, reason: error.message, attempt, next_retry_ms: delay });
+      o.onAttempt?.(`nats: ${error.message}; retrying in ${delay} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        o.signal?.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        }, { once: true });
+      });
+      if (o.signal?.aborted) throw error;
+      delay = Math.min(delay * 2, 10_000);
+    }
+  }
   let up = true;
-  logger.info('connected to NATS', { server: nc.getServer() });
+  const reconnects = new Set<() => void>();
+  o.logger.info('connected to NATS', { server: nc.getServer(), version: nc.info?.version });
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'close') up = false;
-      else if (s.type === 'reconnect') up = true;
+      else if (s.type === 'reconnect') {
+        up = true;
+        for (const fn of reconnects) fn();
+      }
       const level = s.type === 'disconnect' || s.type === 'error' ? 'warn' : s.type === 'reconnecting' || s.type === 'ping' ? 'debug' : 'info';
-      logger.log(level, `NATS ${s.type}`, { nats_event: s.type, ...('server' in s ? { server: s.server } : {}) });
+      o.logger.log(level, `NATS ${s.type}`, { nats_event: s.type, ...('server' in s ? { server: s.server } : {}), ...('error' in s && s.error ? { error: (s.error as Error).message } : {}) });
     }
   })().catch(() => {});
-  return { nc, connected: () => up && !nc.isClosed() };
+  return { nc, connected: () => up && !nc.isClosed(), onReconnect: (fn) => reconnects.add(fn) };
 }

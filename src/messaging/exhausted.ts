@@ -1,47 +1,79 @@
 /**
- * Messages no worker could settle: when JetStream gives up on a message after RUNNER_MAX_DELIVER
- * deliveries that all ended without an ack (workers crashed or ran past the ack wait), it sends
- * a max-deliveries advisory. The guard answers it: failure `.last` where the job id is
- * recoverable, DLQ copy with code MAX_DELIVER_EXCEEDED, and the message removed from the ALT
- * stream, so that nothing stays stuck there unseen. Every worker hears the advisory; the message
- * ids make the copies idempotent.
+ * Messages no worker settles: (1) JetStream gives up on a message after RUNNER_MAX_DELIVER
+ * deliveries that all ended without an ack and sends a max-deliveries advisory, which every
+ * running worker answers; (2) the janitor finds what is left in a work-queue ALT stream below the
+ * consumer's ack floor (nats-server 2.9 can keep acked messages there after a crash, and an
+ * advisory sent while no worker ran is missed). Each is removed from ALT: a message whose `.last`
+ * is stored goes as it is; any other gets a failure `.last` (id known) and a DLQ copy first.
+ * Message ids make repeated copies idempotent.
  */
-import type { JetStreamManager } from '@nats-io/jetstream';
+import { RetentionPolicy, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { recoverAltId } from '../alt/index.ts';
-import { AltlasError } from '../errors.ts';
-import { deliveryFailureLast } from './delivery.ts';
+import { AltlasError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Publisher } from './publisher.ts';
+import { failureLast } from './settle.ts';
 import { HEADERS } from './subjects.ts';
 import type { Recorder } from '../status/recorder.ts';
 
-export interface ExhaustedOptions {
+export interface SweepOptions {
   nc: NatsConnection;
   jsm: JetStreamManager;
   publisher: Publisher;
   stream: string;
   durable: string;
   logger: Logger;
-  /** Records the job as failed in the status bucket and removes its checkpoints. */
   recorder?: Recorder;
 }
 
 /** The advisory subject of a consumer's exhausted messages. */
 export const maxDeliveriesSubject = (stream: string, durable: string) => `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${durable}`;
 
-export class ExhaustedGuard {
-  readonly #o: ExhaustedOptions;
-  #sub: Subscription | null = null;
-  #pending = new Set<Promise<void>>();
+/** Dead-letters (or, when its `.last` is stored, just removes) message `seq` of the ALT stream. */
+async function settleStored(o: SweepOptions, stored: StoredMsg, code: ErrorCode, message: string, deliveries: number): Promise<'removed' | 'dead-lettered'> {
+  const contentType = stored.header?.get(HEADERS.contentType) || undefined;
+  const d = { data: stored.data, subject: stored.subject, contentType, stream: o.stream, seq: stored.seq, deliveries };
+  const altId = recoverAltId(stored.data, contentType);
+  if (altId && (await o.publisher.lastStored(altId, stored.seq))) {
+    await o.jsm.streams.deleteMessage(o.stream, stored.seq, false);
+    return 'removed';
+  }
+  const error = new AltlasError(code, message, { context: { deliveries } });
+  // The DLQ copy is the record that must exist; the failure .last follows it, best effort.
+  await o.publisher.deadLetter(stored.data, stored.header, d, error, altId);
+  if (altId) {
+    await o.publisher.last(failureLast(d, altId, error, stored.time.getTime()), d, stored.header)
+      .catch((e: Error) => o.logger.warn('could not store the failure .last of a dead-lettered message', { alt_stream_seq: stored.seq, error: e.message }));
+  }
+  await o.jsm.streams.deleteMessage(o.stream, stored.seq, false).catch(() => false);
+  const record = o.recorder?.begin(d);
+  await record?.settled({ state: 'failed', lastStatus: altId ? 'failure' : null, code, message, altId });
+  await record?.release();
+  await record?.close();
+  return 'dead-lettered';
+}
 
-  constructor(options: ExhaustedOptions) {
+/** Answers max-deliveries advisories while the worker runs. */
+export class ExhaustedGuard {
+  readonly #o: SweepOptions;
+  #sub: Subscription | null = null;
+  readonly #pending = new Set<Promise<void>>();
+
+  constructor(options: SweepOptions) {
     this.#o = options;
   }
 
-  start(): void {
-    this.#sub = this.#o.nc.subscribe(maxDeliveriesSubject(this.#o.stream, this.#o.durable), {
-      callback: (_err, msg) => {
+  /** Subscribes; resolves once the server accepted the subscription (a denied one throws PERMISSION_DENIED). */
+  async start(): Promise<void> {
+    const subject = maxDeliveriesSubject(this.#o.stream, this.#o.durable);
+    let denied: Error | null = null;
+    this.#sub = this.#o.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) {
+          denied = err;
+          return;
+        }
         let advisory: { stream_seq?: number; deliveries?: number };
         try {
           advisory = msg.json();
@@ -50,34 +82,59 @@ export class ExhaustedGuard {
         }
         if (typeof advisory.stream_seq !== 'number') return;
         const work = this.handle(advisory.stream_seq, advisory.deliveries ?? 0).catch((e: Error) => {
-          this.#o.logger.error('could not dead-letter an exhausted message; it stays in the stream', { alt_stream_seq: advisory.stream_seq, error: e.message });
+          this.#o.logger.error('could not dead-letter an exhausted message; the janitor will retry', { alt_stream_seq: advisory.stream_seq, error: e.message });
         });
         this.#pending.add(work);
         void work.finally(() => this.#pending.delete(work));
       },
     });
+    await this.#o.nc.flush();
+    if (denied || this.#sub.isClosed()) throw new AltlasError('PERMISSION_DENIED', `the NATS user may not subscribe to ${subject} (max-deliveries dead-lettering needs it)`, { context: { subject } });
   }
 
-  /** Copies message `seq` to the DLQ (with a failure `.last` where possible) and removes it from the stream. */
   async handle(seq: number, deliveries: number): Promise<void> {
-    const { jsm, stream, publisher, logger } = this.#o;
-    const stored = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    const stored = await this.#o.jsm.streams.getMessage(this.#o.stream, { seq }).catch((e: Error) => {
+      if (/no message found|not found/i.test(e.message)) return null;
+      throw e;
+    });
     if (!stored) return; // settled or removed meanwhile
-    const contentType = stored.header?.get(HEADERS.contentType) || undefined;
-    const d = { data: stored.data, subject: stored.subject, contentType, stream, seq, deliveries };
-    const error = new AltlasError('MAX_DELIVER_EXCEEDED', `no worker settled the message in ${deliveries} deliveries (crashes or ack timeouts)`, { context: { deliveries } });
-    const altId = recoverAltId(stored.data, contentType);
-    if (altId) await publisher.last(deliveryFailureLast(d, altId, error, stored.time.getTime()), d, stored.header);
-    await publisher.deadLetter(stored.data, stored.header, d, error, altId);
-    await jsm.streams.deleteMessage(stream, seq, false).catch(() => false);
-    const record = this.#o.recorder?.begin(d);
-    await record?.settled({ verb: 'reject', code: error.code, message: error.message, altId, clearAll: true });
-    await record?.close();
-    logger.error('job dead-lettered after its last delivery', { code: error.code, alt_stream_seq: seq, alt_id: altId ?? undefined, deliveries });
+    const what = await settleStored(this.#o, stored, 'MAX_DELIVER_EXCEEDED', `no worker settled the message in ${deliveries} deliveries (crashes or ack timeouts)`, deliveries);
+    this.#o.logger.error('job dead-lettered after its last delivery', { code: 'MAX_DELIVER_EXCEEDED', alt_stream_seq: seq, deliveries, outcome: what });
   }
 
   async close(): Promise<void> {
     this.#sub?.unsubscribe();
     await Promise.allSettled([...this.#pending]);
   }
+}
+
+/** Result of one janitor pass. */
+export interface SweepReport {
+  scanned: number;
+  removed: number;
+  deadLettered: number;
+}
+
+/**
+ * The janitor: every message of a work-queue ALT stream at or below the consumer's ack floor is
+ * settled already as far as JetStream's consumer is concerned, yet still stored. Each is removed
+ * (its `.last` exists) or dead-lettered as STRANDED, so stream counts return to zero and nothing
+ * stays stuck without a record. At most `batch` messages per pass.
+ */
+export async function sweepAltStream(o: SweepOptions, batch = 1_000): Promise<SweepReport> {
+  const report: SweepReport = { scanned: 0, removed: 0, deadLettered: 0 };
+  const info = await o.jsm.streams.info(o.stream);
+  if (info.config.retention !== RetentionPolicy.Workqueue || info.state.messages === 0) return report;
+  const consumer = await o.jsm.consumers.info(o.stream, o.durable);
+  const floor = consumer.ack_floor.stream_seq;
+  for (let seq = info.state.first_seq; seq <= floor && report.scanned < batch; seq++) {
+    const stored = await o.jsm.streams.getMessage(o.stream, { seq }).catch(() => null);
+    if (!stored) continue;
+    report.scanned++;
+    const what = await settleStored(o, stored, 'STRANDED', `the message stayed in ${o.stream} below the consumer's ack floor (${floor}) with no .last`, 0);
+    if (what === 'removed') report.removed++;
+    else report.deadLettered++;
+  }
+  if (report.scanned) o.logger.warn('janitor: settled messages left below the ack floor', { stream: o.stream, ack_floor: floor, ...report });
+  return report;
 }

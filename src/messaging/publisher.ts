@@ -1,66 +1,102 @@
 /**
  * Writes what the runner produces: the `.last` (in a PRODUCER span whose context goes into its
- * headers) and the DLQ copy of a message (the original bytes). Both carry message ids derived
- * from the ALT stream sequence, so a repeat is de-duplicated by JetStream.
+ * headers) and the DLQ copy of a message. Both carry message ids derived from the ALT stream
+ * sequence, so a repeat is de-duplicated by JetStream, and the `.last`'s PubAck tells whether it
+ * was one. Headers copied from a message are bounded (W3C trace context only, each within its
+ * size), so a result always fits JetStream's header limit; an original too large to travel in a
+ * DLQ message is kept in the object store and the DLQ record points at it.
  */
 import { SpanKind, context } from '@opentelemetry/api';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { ObjectStore } from '@nats-io/obj';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
-import type { Last } from '../last/index.ts';
+import { lastUrl, objectUrl, type Last } from '../last/index.ts';
+import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
+import { redactText } from '../security/redact.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
 import { inSpan, injectContext } from '../telemetry/tracing.ts';
-import type { DeliveryInfo } from './delivery.ts';
-import { HEADERS, TRACE_HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from './subjects.ts';
+import type { DeliveryInfo } from './inbound.ts';
+import { HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from './subjects.ts';
 
-export type PublisherConfig = Pick<Config, 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX'>;
+export type PublisherConfig = Pick<Config, 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_OBJECT_BUCKET'>;
 
-/** Copies the named headers of the original message (the producer's trace context and content type). */
-function copy(from: MsgHdrs | undefined, to: MsgHdrs, names: readonly string[]): void {
-  for (const k of names) {
-    const v = from?.get(k);
-    if (v) to.set(k, v);
+/** Headers copied from an `.alt` to its results, each with the longest value kept (longer ones are dropped). */
+const COPIED: Record<string, number> = { traceparent: 55, tracestate: 512, baggage: 8_192 };
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** Copies the W3C trace context of the original message, within bounds. */
+export function copyTraceHeaders(from: MsgHdrs | undefined, to: MsgHdrs): void {
+  if (!from) return;
+  for (const [name, max] of Object.entries(COPIED)) {
+    const v = from.get(name);
+    if (!v || v.length > max || /[\r\n]/.test(v)) continue;
+    if (name === 'traceparent' && !TRACEPARENT.test(v)) continue;
+    to.set(name, v);
   }
 }
 
+const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(;\s*[\w-]+=[\w.-]+)*$/;
 const encoder = new TextEncoder();
 
-/** Bytes kept free for the headers when a `.last` is checked against the max payload. */
-const HEADER_ROOM = 4_096;
+/** Bytes kept free for headers when a body is checked against the max payload. */
+export const HEADER_ROOM = 16_384;
+
+export interface PublisherOptions {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  config: PublisherConfig;
+  /** The server's max payload in bytes (it can change on reconnect). */
+  maxPayload: () => number;
+  /** Where DLQ originals too large for a message go; absent: they cannot be dead-lettered whole. */
+  objects?: () => Promise<ObjectStore>;
+  codec?: Codec;
+}
 
 export class Publisher {
-  readonly #js: JetStreamClient;
-  readonly #c: PublisherConfig;
-  readonly #maxPayload: () => number;
+  readonly #o: PublisherOptions;
+  readonly #codec: Codec;
 
-  /** `maxPayload`: the server's max payload in bytes (it can change on reconnect). */
-  constructor(js: JetStreamClient, config: PublisherConfig, maxPayload: () => number = () => 1_048_576) {
-    this.#js = js;
-    this.#c = config;
-    this.#maxPayload = maxPayload;
+  constructor(options: PublisherOptions) {
+    this.#o = options;
+    this.#codec = options.codec ?? IDENTITY_CODEC;
   }
 
-  /** Publishes a `.last` and waits for JetStream's acknowledgement. */
-  async last(last: Last, d: Pick<DeliveryInfo, 'stream' | 'seq'>, original: MsgHdrs | undefined): Promise<void> {
+  /** The subject of a job's `.last`. */
+  lastSubject(altId: string): string {
+    return `${this.#o.config.LAST_SUBJECT_PREFIX}.${subjectToken(altId)}`;
+  }
+
+  /** The URL of a `.last` (`altlas artifact get` reads it). */
+  lastUrl(altId: string, executionId: string): string {
+    return lastUrl(this.#o.config.LAST_STREAM, this.lastSubject(altId), executionId);
+  }
+
+  /** Publishes a `.last` and waits for JetStream's acknowledgement; `duplicate` when the stream held it already. */
+  async last(last: Last, d: Pick<DeliveryInfo, 'stream' | 'seq'>, original: MsgHdrs | undefined): Promise<{ duplicate: boolean; seq: number }> {
     const h = natsHeaders();
     h.set(HEADERS.altId, headerValue(last.alt_file_id));
     h.set(HEADERS.altStreamSeq, String(d.seq));
     h.set(HEADERS.lastStatus, last.status);
     h.set(HEADERS.contentType, 'application/json');
+    h.set(HEADERS.executionId, last.execution_id);
     // Without tracing the producer's headers travel on; with it, the PRODUCER span's context replaces them.
-    copy(original, h, TRACE_HEADERS);
-    const subject = `${this.#c.LAST_SUBJECT_PREFIX}.${subjectToken(last.alt_file_id)}`;
+    copyTraceHeaders(original, h);
+    const subject = this.lastSubject(last.alt_file_id);
     const msgID = lastMsgId(d.stream, d.seq);
-    // Encoded once: the size check and the publish use the same bytes.
-    const body = encoder.encode(JSON.stringify(last));
-    const bytes = body.length;
-    if (bytes > this.#maxPayload() - HEADER_ROOM) {
-      throw new AltlasError('LAST_TOO_LARGE', `the .last is ${bytes} bytes; the server's max payload is ${this.#maxPayload()}`, {
-        context: { altId: last.alt_file_id, bytes, maxPayload: this.#maxPayload() },
+    let body: Uint8Array = encoder.encode(JSON.stringify(last));
+    if (this.#codec.encrypts) {
+      body = this.#codec.seal(body, 'last');
+      h.set(HEADERS.keyId, this.#codec.keyId!);
+    }
+    const max = this.#o.maxPayload();
+    if (body.length > max - HEADER_ROOM) {
+      throw new AltlasError('LAST_TOO_LARGE', `the .last is ${body.length} bytes; the server's max payload is ${max}`, {
+        context: { altId: last.alt_file_id, bytes: body.length, maxPayload: max },
       });
     }
-    await inSpan(SPAN.send(this.#c.LAST_STREAM), {
+    return inSpan(SPAN.send(this.#o.config.LAST_STREAM), {
       kind: SpanKind.PRODUCER,
       attributes: {
         [ATTR.messagingSystem]: 'nats', [ATTR.messagingOperationType]: 'send', [ATTR.messagingOperationName]: 'publish',
@@ -69,22 +105,47 @@ export class Publisher {
       },
     }, context.active(), async () => {
       injectContext(h);
-      await this.#js.publish(subject, body, { msgID, headers: h, timeout: 10_000 });
+      const ack = await this.#o.js.publish(subject, body, { msgID, headers: h, timeout: 10_000 });
+      return { duplicate: ack.duplicate, seq: ack.seq };
     });
   }
 
-  /** Stores the original bytes on `{DLQ_SUBJECT_PREFIX}.{code}` with the Dlq-* headers; throws when it cannot. */
-  async deadLetter(data: Uint8Array, original: MsgHdrs | undefined, d: DeliveryInfo, error: AltlasError, altId: string | null): Promise<void> {
+  /** True when the LAST stream holds the `.last` of ALT message `seq` (checked on redeliveries only). */
+  async lastStored(altId: string, seq: number): Promise<boolean> {
+    const stored = await this.#o.jsm.streams.getMessage(this.#o.config.LAST_STREAM, { last_by_subj: this.lastSubject(altId) }).catch(() => null);
+    return stored?.header?.get(HEADERS.altStreamSeq) === String(seq);
+  }
+
+  /**
+   * Stores the original bytes on `{DLQ_SUBJECT_PREFIX}.{code}` with the Dlq-* headers; an original
+   * too large to travel with them goes to the object store, referenced by `Dlq-Payload`. Throws
+   * when it cannot.
+   */
+  async deadLetter(data: Uint8Array, original: MsgHdrs | undefined, d: Pick<DeliveryInfo, 'stream' | 'seq' | 'subject' | 'deliveries'>, error: AltlasError, altId: string | null): Promise<void> {
     const h = natsHeaders();
     h.set(HEADERS.dlqCode, error.code);
-    h.set(HEADERS.dlqError, headerValue(error.message));
+    h.set(HEADERS.dlqError, headerValue(redactText(error.message)));
     h.set(HEADERS.dlqStream, d.stream);
     h.set(HEADERS.dlqSeq, String(d.seq));
-    h.set(HEADERS.dlqSubject, d.subject);
+    h.set(HEADERS.dlqSubject, headerValue(d.subject, 1_024));
     h.set(HEADERS.dlqDeliveries, String(d.deliveries));
     if (altId) h.set(HEADERS.altId, headerValue(altId));
-    copy(original, h, [HEADERS.contentType, ...TRACE_HEADERS]);
+    const type = original?.get(HEADERS.contentType);
+    if (type && type.length <= 100 && CONTENT_TYPE.test(type)) h.set(HEADERS.contentType, type);
+    const keyId = original?.get(HEADERS.keyId);
+    if (keyId && /^[A-Za-z0-9_.-]{1,64}$/.test(keyId)) h.set(HEADERS.keyId, keyId);
+    copyTraceHeaders(original, h);
     injectContext(h);
-    await this.#js.publish(`${this.#c.DLQ_SUBJECT_PREFIX}.${error.code}`, data, { msgID: dlqMsgId(d.stream, d.seq), headers: h, timeout: 10_000 });
+    let body = data;
+    if (data.length > this.#o.maxPayload() - HEADER_ROOM) {
+      if (!this.#o.objects) throw new AltlasError('PAYLOAD_TOO_LARGE', `the original (${data.length} bytes) is too large for a DLQ message and no object store is configured`);
+      const name = `dlq/${subjectToken(d.stream)}/${d.seq}`;
+      const objects = await this.#o.objects();
+      await objects.putBlob({ name }, data);
+      h.set(HEADERS.dlqPayload, objectUrl(this.#o.config.RUNNER_OBJECT_BUCKET, name));
+      h.set(HEADERS.dlqPayloadBytes, String(data.length));
+      body = new Uint8Array(0);
+    }
+    await this.#o.js.publish(`${this.#o.config.DLQ_SUBJECT_PREFIX}.${error.code}`, body, { msgID: dlqMsgId(d.stream, d.seq), headers: h, timeout: 10_000 });
   }
 }

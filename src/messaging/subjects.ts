@@ -14,10 +14,15 @@ export const HEADERS = {
   dlqSeq: 'Dlq-Seq',
   dlqSubject: 'Dlq-Subject',
   dlqDeliveries: 'Dlq-Deliveries',
+  /** A DLQ record whose original was too large to travel with it: where the original is. */
+  dlqPayload: 'Dlq-Payload',
+  dlqPayloadBytes: 'Dlq-Payload-Bytes',
+  /** The execution id of a `.last`. */
+  executionId: 'Execution-Id',
+  /** PAYLOAD_KEYS: the key an encrypted body was sealed with. */
+  keyId: 'Altlas-Key-Id',
 } as const;
 
-/** Trace context headers copied from the `.alt` to the DLQ copy (W3C trace context and baggage). */
-export const TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
 
 const MAX_TOKEN = 128;
 

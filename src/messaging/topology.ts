@@ -9,7 +9,7 @@ import { AltlasError, type Problem } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
-export type TopologyConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_DURABLE' | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'LAST_DUPLICATE_WINDOW_MS' | 'RUNNER_STREAM_REPLICAS'>;
+export type TopologyConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_DURABLE' | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'LAST_DUPLICATE_WINDOW_MS' | 'RUNNER_STREAM_REPLICAS' | 'LAST_MAX_AGE_MS' | 'LAST_MAX_BYTES' | 'DLQ_MAX_AGE_MS'>;
 
 /** Most un-acked messages of the consumer across all workers (never below the per-process concurrency). */
 export const MIN_MAX_ACK_PENDING = 1_000;
@@ -19,8 +19,11 @@ export function desiredStreams(c: TopologyConfig): (Partial<StreamConfig> & { na
   const common = { storage: StorageType.File, num_replicas: c.RUNNER_STREAM_REPLICAS };
   return [
     { name: c.ALT_STREAM, subjects: c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean), retention: RetentionPolicy.Workqueue, ...common },
-    { name: c.LAST_STREAM, subjects: [`${c.LAST_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, duplicate_window: nanos(c.LAST_DUPLICATE_WINDOW_MS) },
-    { name: c.DLQ_STREAM, subjects: [`${c.DLQ_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common },
+    {
+      name: c.LAST_STREAM, subjects: [`${c.LAST_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, duplicate_window: nanos(c.LAST_DUPLICATE_WINDOW_MS),
+      max_age: nanos(c.LAST_MAX_AGE_MS), max_bytes: c.LAST_MAX_BYTES,
+    },
+    { name: c.DLQ_STREAM, subjects: [`${c.DLQ_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, max_age: nanos(c.DLQ_MAX_AGE_MS) },
   ];
 }
 
@@ -73,6 +76,15 @@ export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, l
     }
     if (want.name === c.ALT_STREAM && info.config.retention === RetentionPolicy.Interest) {
       problems.push({ pointer: want.name, message: `stream ${want.name} uses interest retention; use workqueue or limits` });
+    }
+    // Retention settings are the operator's once the stream exists: report a difference, change nothing.
+    const differs: Record<string, unknown> = {};
+    if (want.max_age !== undefined && (info.config.max_age ?? 0) !== want.max_age) differs.max_age_ms = Math.round((info.config.max_age ?? 0) / 1e6);
+    if (want.max_bytes !== undefined && (info.config.max_bytes ?? -1) !== want.max_bytes) differs.max_bytes = info.config.max_bytes;
+    if (Object.keys(differs).length) {
+      logger.warn('an existing stream\'s retention differs from the configuration; it is left as it is', {
+        stream: want.name, ...differs, wanted_max_age_ms: want.max_age === undefined ? undefined : Math.round(want.max_age / 1e6), wanted_max_bytes: want.max_bytes,
+      });
     }
   }
   if (problems.length) {

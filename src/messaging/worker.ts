@@ -1,46 +1,82 @@
 /**
- * The JetStream worker: pulls `.alt` messages from the durable consumer (only as many as it has
- * free slots, so no message waits in a client buffer), keeps each lease alive with `working()`,
- * publishes the `.last` and acks only after JetStream confirmed it, dead-letters what can never
- * run, and hands unfinished work back on shutdown.
+ * The JetStream worker: pulls `.alt` messages for its free slots, keeps their leases alive,
+ * runs each once (a redelivery of a message running here is adopted, not run again; a run whose
+ * lease is lost stops before its next AI call and publishes nothing; a stale run is fenced off by
+ * the newer delivery's claim), publishes the `.last` and acks only after JetStream stored it,
+ * dead-letters what can never run, waits out AI outages without spending deliveries, and hands
+ * unfinished work back on shutdown.
  */
-import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { SpanKind, trace } from '@opentelemetry/api';
 import type { NatsConnection } from '@nats-io/nats-core';
+import type { DecodeLimits, DecodeResult, Job } from '../alt/index.ts';
 import { AltlasError, isAltlasError, toAltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { Recorder, DeliveryRecord } from '../status/recorder.ts';
 import { contextLogger, type ContextLogger, type Logger } from '../telemetry/logger.ts';
-import { afterRunFailure, deliveryFailureLast, processDelivery, type DeliveryInfo, type DeliveryOptions } from './delivery.ts';
-import { nakDelay } from './fate.ts';
-import type { Recorder } from '../status/recorder.ts';
-import { HEADERS, headerValue } from './subjects.ts';
-import { Publisher } from './publisher.ts';
-import { ExhaustedGuard } from './exhausted.ts';
-import { ensureTopology, type TopologyConfig } from './topology.ts';
-import { SpanKind } from '@opentelemetry/api';
 import { ATTR, SPAN } from '../telemetry/names.ts';
-import { extractContext, inSpan } from '../telemetry/tracing.ts';
+import { TaskSpans, extractContext, inSpan } from '../telemetry/tracing.ts';
+import { redactText } from '../security/redact.ts';
+import type { AiGate } from './ai-gate.ts';
+import { decideFate } from './fate.ts';
+import type { Delivery } from './inbound.ts';
+import { processDelivery } from './job-flow.ts';
+import { Leases, type Lease } from './leases.ts';
+import type { Publisher } from './publisher.ts';
+import { PullLoop } from './pull.ts';
+import { failureLast, type Outcome, type SettleRules } from './settle.ts';
+import { HEADERS, headerValue } from './subjects.ts';
+import { artifactObjectName, lastUrl, objectUrl, type ArtifactOptions, type Last } from '../last/index.ts';
+import type { ObjectStore } from '@nats-io/obj';
+import type { Codec } from '../security/codec.ts';
+import type { JobRun } from '../engine/engine.ts';
 
-export type WorkerConfig = TopologyConfig & Pick<Config, 'RUNNER_SHUTDOWN_GRACE_MS'>;
+export type WorkerConfig = Pick<Config, 'ALT_STREAM' | 'RUNNER_DURABLE' | 'RUNNER_CONCURRENCY' | 'RUNNER_SHUTDOWN_GRACE_MS' | 'RUNNER_NAK_DELAY_MS' | 'RUNNER_NAK_MAX_DELAY_MS'>;
+
+export type OutcomeReport = { verb: 'ack' | 'nak' | 'reject' | 'abandon'; code?: string; status?: string; durationMs: number; deliveries: number };
 
 export interface WorkerOptions {
   nc: NatsConnection;
   config: WorkerConfig;
-  delivery: Omit<DeliveryOptions, 'maxDeliver'>;
+  engine: Engine;
+  publisher: Publisher;
+  gate: AiGate;
+  limits: DecodeLimits;
+  decode: (d: Delivery) => Promise<DecodeResult>;
   logger: Logger;
-  /** Milliseconds one pull waits for messages before it is renewed. Default 5,000. */
-  pullExpiresMs?: number;
-  /** Job status and checkpoints (RUNNER_STATUS_BUCKET, RUNNER_CHECKPOINT_BUCKET); absent: neither. */
+  /** Ack wait and max deliver of the consumer (as the server has them). */
+  ackWaitMs: number;
+  maxDeliver: number;
+  /** True while connected to NATS. */
+  connected: () => boolean;
+  /** Job status, checkpoints and claims; absent: none of them. */
   recorder?: Recorder;
-  /** Called once per handled delivery with its verb and how long it took (metrics, benchmarks). */
-  onOutcome?: (outcome: { verb: 'ack' | 'nak' | 'reject'; code?: string; status?: string; durationMs: number; deliveries: number }) => void;
+  /** True when an operator asked to cancel a job. */
+  cancelRequested?: (altId: string) => boolean;
+  /** Milliseconds one pull request waits on the server. Default 5,000. */
+  pullExpiresMs?: number;
+  /** A reason on +TERM needs nats-server 2.10.4; older servers ignore the whole ack. */
+  termWithReason?: boolean;
+  /** Called once per delivery with its verb and how long it took (metrics, benchmarks). */
+  onOutcome?: (o: OutcomeReport) => void;
+  /** Called when the LAST stream reported a `.last` as a duplicate (a second run of one message). */
+  onDuplicate?: () => void;
+  /** Called after a `.last` is stored (the archive hand-off). */
+  onStored?: (last: Last) => void;
+  /** Called after a cancelled job's `.last` is stored (its cancel request is done). */
+  onCancelled?: (altId: string) => void;
+  /** Outputs larger than `inlineMax` bytes are stored as artifact objects in `bucket`. */
+  artifacts?: { objects: ObjectStore; bucket: string; inlineMax: number; codec?: Codec };
+  /** The LAST stream (artifact URLs). Default LAST. */
+  lastStream?: string;
 }
 
-/** What the worker is doing, for health checks and status. */
 export interface WorkerState {
   running: boolean;
   stopping: boolean;
   inFlight: number;
   processed: number;
+  waitingForAi: number;
 }
 
 /** True when a `x.y.z` server version is at least `min`. */
@@ -50,53 +86,76 @@ export function versionAtLeast(version: string, min: readonly [number, number, n
   return true;
 }
 
+interface Running {
+  lease: Lease;
+  abort: AbortController;
+  job: Job | null;
+}
+
 export class Worker {
   readonly #o: WorkerOptions;
-  readonly #js: JetStreamClient;
-  readonly #publisher: Publisher;
-  readonly #jobs = new Set<Promise<void>>();
-  /** Messages whose lease is kept alive: one timer for all of them renews each every third of the ack wait. */
-  readonly #leased = new Set<JsMsg>();
-  #leaseTimer: NodeJS.Timeout | null = null;
-  readonly #abort = new AbortController();
-  #consumer: Consumer | null = null;
-  #guard: ExhaustedGuard | null = null;
-  #batch: ConsumerMessages | null = null;
-  #loop: Promise<void> | null = null;
+  readonly #leases: Leases;
+  readonly #pull: PullLoop;
+  readonly #rules: SettleRules;
+  /** Jobs holding a slot, by ALT stream sequence. */
+  readonly #running = new Map<number, Running>();
+  readonly #byAltId = new Map<string, Running>();
+  /** Work after the slot is free (ack round trip, checkpoint removal, final status). */
+  readonly #after = new Set<Promise<void>>();
   #closing: Promise<void> | null = null;
+  #started = false;
   #stopping = false;
-  #wake: (() => void) | null = null;
-  #ackWaitMs = 30_000;
-  #maxDeliver = 5;
   #processed = 0;
-  #termWithReason = false;
 
   constructor(options: WorkerOptions) {
     this.#o = options;
-    this.#js = jetstream(options.nc);
-    this.#publisher = new Publisher(this.#js, options.config, () => options.nc.info?.max_payload ?? 1_048_576);
+    this.#rules = { maxDeliver: options.maxDeliver, nakDelayMs: options.config.RUNNER_NAK_DELAY_MS, nakMaxDelayMs: options.config.RUNNER_NAK_MAX_DELAY_MS };
+    this.#leases = new Leases({ ackWaitMs: options.ackWaitMs, connected: options.connected });
+    this.#pull = new PullLoop({
+      nc: options.nc, stream: options.config.ALT_STREAM, durable: options.config.RUNNER_DURABLE, concurrency: options.config.RUNNER_CONCURRENCY,
+      // A pull request outlives its worker on the server; nats-server 2.9 hands a redelivery to such a
+      // dead request and then does not count it, so the next worker would see delivery 1 again. Requests
+      // shorter than 2/3 of the ack wait have expired before any message of a dead worker is redelivered.
+      expiresMs: Math.min(options.pullExpiresMs ?? 5_000, Math.max(250, Math.floor(options.ackWaitMs / 2))), inboxPrefix: (options.nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix, inFlight: () => this.#running.size,
+      paused: () => this.#stopping || options.gate.down,
+      onMessage: (d) => this.#receive(d),
+      onError: (e) => options.logger.warn('pull request failed', { error: e.message }),
+    });
   }
 
   get state(): WorkerState {
-    return { running: this.#loop !== null && !this.#stopping, stopping: this.#stopping, inFlight: this.#jobs.size, processed: this.#processed };
+    return { running: this.#started && !this.#stopping, stopping: this.#stopping, inFlight: this.#running.size, processed: this.#processed, waitingForAi: this.#o.gate.waiting };
   }
 
-  /** Checks (or creates) the topology, binds the consumer and starts pulling. */
-  async start(): Promise<void> {
-    const c = this.#o.config;
-    const jsm = await jetstreamManager(this.#o.nc);
-    const info = await ensureTopology(jsm, c, this.#o.logger);
-    this.#guard = new ExhaustedGuard({ nc: this.#o.nc, jsm, publisher: this.#publisher, stream: c.ALT_STREAM, durable: c.RUNNER_DURABLE, logger: this.#o.logger, recorder: this.#o.recorder });
-    this.#guard.start();
-    this.#ackWaitMs = Math.round((info.config.ack_wait ?? c.RUNNER_ACK_WAIT_MS * 1e6) / 1e6);
-    this.#maxDeliver = info.config.max_deliver ?? c.RUNNER_MAX_DELIVER;
-    this.#consumer = await this.#js.consumers.get(c.ALT_STREAM, c.RUNNER_DURABLE);
-    this.#termWithReason = versionAtLeast(this.#o.nc.info?.version ?? '0.0.0', [2, 10, 4]);
-    this.#leaseTimer = setInterval(() => {
-      for (const m of this.#leased) m.working();
-    }, Math.max(250, Math.floor(this.#ackWaitMs / 3)));
-    this.#loop = this.#pull();
-    this.#o.logger.info('worker started', { stream: c.ALT_STREAM, consumer: c.RUNNER_DURABLE, concurrency: c.RUNNER_CONCURRENCY, ack_wait_ms: this.#ackWaitMs });
+  /** Pull requests sent so far. */
+  get pullRequests(): number {
+    return this.#pull.requestsSent;
+  }
+
+  start(): void {
+    this.#leases.start();
+    this.#pull.start();
+    this.#started = true;
+    this.#o.logger.info('worker started', { stream: this.#o.config.ALT_STREAM, consumer: this.#o.config.RUNNER_DURABLE, concurrency: this.#o.config.RUNNER_CONCURRENCY, ack_wait_ms: this.#o.ackWaitMs });
+  }
+
+  /** After a reconnect: renew leases at once; new pull requests wait until the old ones expired. */
+  reconnected(): void {
+    this.#leases.tick();
+    this.#pull.reconnected();
+  }
+
+  /** The AI gate opened again (or something else freed): ask for work. */
+  kick(): void {
+    this.#pull.kick();
+  }
+
+  /** Aborts a running job of this id (an operator's cancel); true when one ran here. */
+  cancel(altId: string): boolean {
+    const r = this.#byAltId.get(altId);
+    if (!r) return false;
+    r.abort.abort(new AltlasError('JOB_CANCELLED', 'the job was cancelled by an operator', { context: { altId } }));
+    return true;
   }
 
   /**
@@ -106,172 +165,247 @@ export class Worker {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopping = true;
-      this.#wake?.();
-      await this.#batch?.close().catch(() => {});
-      await this.#loop?.catch(() => {});
+      await this.#pull.stop();
       const grace = this.#o.config.RUNNER_SHUTDOWN_GRACE_MS;
-      if (this.#jobs.size) {
-        this.#o.logger.info('waiting for in-flight jobs', { in_flight: this.#jobs.size, grace_ms: grace });
+      const allDone = () => new Promise<void>((resolve) => {
+        const check = () => (this.#running.size === 0 ? resolve() : setTimeout(check, 20));
+        check();
+      });
+      if (this.#running.size) {
+        this.#o.logger.info('waiting for in-flight jobs', { in_flight: this.#running.size, grace_ms: grace });
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([Promise.allSettled([...this.#jobs]), new Promise((r) => (timer = setTimeout(r, grace)))]);
+        await Promise.race([allDone(), new Promise((r) => (timer = setTimeout(r, grace)))]);
         clearTimeout(timer);
       }
-      if (this.#jobs.size) {
-        this.#o.logger.warn('grace period over: handing unfinished jobs back', { in_flight: this.#jobs.size });
-        this.#abort.abort();
-        await Promise.allSettled([...this.#jobs]);
+      if (this.#running.size) {
+        this.#o.logger.warn('grace period over: handing unfinished jobs back', { in_flight: this.#running.size });
+        for (const r of this.#running.values()) r.abort.abort(new AltlasError('JOB_ABORTED', 'the worker is shutting down'));
+        await allDone();
       }
-      await this.#guard?.close();
-      if (this.#leaseTimer) clearInterval(this.#leaseTimer);
+      await Promise.allSettled([...this.#after]);
+      this.#o.gate.close();
+      this.#leases.stop();
       this.#o.logger.info('worker stopped', { processed: this.#processed });
     })();
     return this.#closing;
   }
 
-  async #pull(): Promise<void> {
-    const limit = this.#o.config.RUNNER_CONCURRENCY;
-    while (!this.#stopping) {
-      if (this.#jobs.size >= limit) {
-        await new Promise<void>((resolve) => (this.#wake = resolve));
-        this.#wake = null;
-        continue;
-      }
-      try {
-        const batch = await this.#consumer!.fetch({ max_messages: limit - this.#jobs.size, expires: this.#o.pullExpiresMs ?? 5_000 });
-        this.#batch = batch;
-        for await (const m of batch) this.#track(m);
-      } catch (e) {
-        if (this.#stopping) break;
-        this.#o.logger.warn('pull failed; retrying', { error: (e as Error).message });
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 1_000);
-          this.#wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        this.#wake = null;
-      } finally {
-        this.#batch = null;
-      }
+  #receive(d: Delivery): void {
+    const held = this.#running.get(d.seq);
+    if (held) {
+      // JetStream redelivered a message that is still running here: keep one run, leased on the newest delivery.
+      held.lease.adopt(d);
+      this.#o.logger.warn('redelivery of a job running here: it goes on under the new delivery', { alt_stream_seq: d.seq, deliveries: d.deliveries, alt_id: held.job?.id });
+      return;
     }
+    const abort = new AbortController();
+    const entry: Running = { abort, job: null, lease: this.#leases.hold(d, (lease) => this.#lost(lease, entry)) };
+    this.#running.set(d.seq, entry);
+    void this.#handle(d, entry).catch((e) => {
+      this.#o.logger.error('unexpected error handling a message; it will be redelivered', { error: toAltlasError(e).message, code: 'INTERNAL', alt_stream_seq: d.seq });
+    }).finally(() => {
+      this.#leases.release(entry.lease);
+      this.#running.delete(d.seq);
+      if (entry.job && this.#byAltId.get(entry.job.id) === entry) this.#byAltId.delete(entry.job.id);
+      this.#processed++;
+      this.#pull.kick();
+    });
   }
 
-  #track(m: JsMsg): void {
-    const job = this.#handle(m).catch((e) => {
-      this.#o.logger.error('unexpected error handling a message; it will be redelivered', { error: toAltlasError(e).message, code: 'INTERNAL', alt_stream_seq: m.seq });
-    }).finally(() => {
-      this.#jobs.delete(job);
-      this.#processed++;
-      this.#wake?.();
+  #lost(lease: Lease, entry: Running): void {
+    const d = lease.delivery;
+    this.#o.logger.warn('lease lost: the job stops here without publishing; JetStream hands it to another delivery', {
+      alt_stream_seq: d.seq, deliveries: d.deliveries, alt_id: entry.job?.id, unrenewed_ms: Date.now() - lease.renewedAt, code: 'LEASE_LOST',
     });
-    this.#jobs.add(job);
+    entry.abort.abort(new AltlasError('LEASE_LOST', `the lease of message ${d.seq} was not renewed in time`));
   }
 
   /** One delivery inside its CONSUMER span, the child of the producer's context from the headers. */
-  #handle(m: JsMsg): Promise<void> {
-    const d: DeliveryInfo = {
-      data: m.data, subject: m.subject, contentType: m.headers?.get(HEADERS.contentType) || undefined,
-      stream: m.info.stream, seq: m.info.streamSequence, deliveries: m.info.deliveryCount,
-    };
+  #handle(d: Delivery, entry: Running): Promise<void> {
     return inSpan(SPAN.process(d.stream), {
       kind: SpanKind.CONSUMER,
       attributes: {
         [ATTR.messagingSystem]: 'nats', [ATTR.messagingOperationType]: 'process', [ATTR.messagingOperationName]: 'process',
         [ATTR.messagingDestination]: d.subject, [ATTR.natsStream]: d.stream, [ATTR.messagingConsumerGroup]: this.#o.config.RUNNER_DURABLE,
-        [ATTR.messagingMessageId]: m.headers?.get(HEADERS.msgId) || `${d.stream}:${d.seq}`, [ATTR.natsDeliveryCount]: d.deliveries,
+        [ATTR.messagingMessageId]: d.headers?.get(HEADERS.msgId) || `${d.stream}:${d.seq}`, [ATTR.natsDeliveryCount]: d.deliveries,
         [ATTR.natsStreamSequence]: d.seq, [ATTR.messagingBodySize]: d.data.length,
       },
-    }, extractContext(m.headers), (span) => this.#settle(m, d, (k, v) => span.setAttribute(k, v)));
+    }, extractContext(d.headers), (span) => this.#process(d, entry, (k, v) => span.setAttribute(k, v)));
   }
 
-  async #settle(m: JsMsg, d: DeliveryInfo, annotate: (key: string, value: string) => void): Promise<void> {
-    const log = contextLogger(this.#o.logger, { alt_stream_seq: d.seq, deliveries: d.deliveries });
+  async #process(d: Delivery, entry: Running, annotate: (key: string, value: string) => void): Promise<void> {
+    let log = contextLogger(this.#o.logger, { alt_stream_seq: d.seq, deliveries: d.deliveries });
     if (d.deliveries > 1) log.warn('redelivered message', { subject: d.subject });
-    this.#leased.add(m);
     const started = performance.now();
     const record = this.#o.recorder?.begin(d);
-    let recorded: Promise<void> = Promise.resolve();
-    let altId: string | null = null;
-    const report = (verb: 'ack' | 'nak' | 'reject', extra: { code?: string; status?: string; message?: string } = {}) => {
+    const lease = entry.lease;
+    const outcome = await processDelivery({
+      rules: this.#rules, limits: this.#o.limits, engine: this.#o.engine, gate: this.#o.gate,
+      decode: () => this.#o.decode(d),
+      lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
+      cancelRequested: (altId) => this.#o.cancelRequested?.(altId) ?? false,
+      artifacts: (job, run, executionId) => this.#artifacts(job, run, executionId),
+    }, {
+      d, record, signal: entry.abort.signal, log,
+      // Task spans only when the delivery's span records (tracing on and sampled): nothing to pay otherwise.
+      spans: trace.getActiveSpan()?.isRecording() ? new TaskSpans() : undefined,
+      guard: () => (this.#leases.valid(lease) ? null : new AltlasError('LEASE_LOST', `the lease of message ${d.seq} was lost`)),
+      onJob: (job) => {
+        entry.job = job;
+        this.#byAltId.set(job.id, entry);
+        annotate(ATTR.altId, job.id);
+        log = log.with({ alt_id: job.id });
+        if (log.isDebugEnabled()) log.debug('job decoded', { form: job.source.form, tasks: job.tasks.map((t) => ({ task_id: t.id, kind: t.kind, dependencies: t.dependencies, parameters: t.parameters })) });
+      },
+    });
+    const report = (verb: OutcomeReport['verb'], extra: { code?: string; status?: string } = {}) => {
       annotate(ATTR.outcome, verb);
       if (extra.code) annotate(ATTR.errorCode, extra.code);
       if (extra.status) annotate(ATTR.lastStatus, extra.status);
-      this.#o.onOutcome?.({ verb, code: extra.code, status: extra.status, durationMs: performance.now() - started, deliveries: d.deliveries });
-      if (record) recorded = record.settled({ verb, ...extra, altId });
+      this.#o.onOutcome?.({ verb, ...extra, durationMs: performance.now() - started, deliveries: d.deliveries });
     };
-    try {
-      const hooks = record ? await record.hooks() : {};
-      const outcome = await processDelivery(d, { ...this.#o.delivery, maxDeliver: this.#maxDeliver }, this.#abort.signal, hooks);
-      altId = outcome.job?.id ?? (outcome.verb === 'reject' ? outcome.altId : null);
-      const jlog = outcome.job ? log.with({ alt_id: outcome.job.id }) : log;
-      if (outcome.job) {
-        annotate(ATTR.altId, outcome.job.id);
-        // Parameters can carry credentials (the real runner example does): the logger redacts them.
-        if (jlog.isDebugEnabled()) jlog.debug('job ran', { form: outcome.job.source.form, tasks: outcome.job.tasks.map((t) => ({ task_id: t.id, kind: t.kind, dependencies: t.dependencies, parameters: t.parameters })) });
-      }
-      if (outcome.verb === 'ack') {
-        try {
-          await this.#publisher.last(outcome.last, d, m.headers);
-        } catch (e) {
-          const error = isAltlasError(e, 'LAST_TOO_LARGE') ? e
-            : new AltlasError('LAST_PUBLISH_FAILED', `could not store the .last: ${(e as Error).message}`, { cause: e, context: { altId: outcome.job.id } });
-          const verdict = afterRunFailure(error, d, { ...this.#o.delivery, maxDeliver: this.#maxDeliver });
-          if (verdict.verb === 'nak') {
-            jlog.warn('the .last could not be stored; the message will be redelivered', { code: error.code, error: error.message, delay_ms: verdict.delayMs });
-            m.nak(verdict.delayMs);
-            report('nak', { code: error.code, message: error.message });
-          } else {
-            // The result cannot be stored as it is: a small failure .last says why, the DLQ keeps the job.
-            const failure = deliveryFailureLast(d, outcome.job.id, error, Date.parse(outcome.last.start_time), { job: outcome.job, executionId: outcome.last.execution_id });
-            await this.#publisher.last(failure, d, m.headers).catch(() => {});
-            report((await this.#deadLetter(m, d, error, outcome.job.id, jlog)) ? 'reject' : 'nak', { code: error.code, message: error.message });
-          }
-          return;
-        }
-        const acked = await m.ackAck({ timeout: 10_000 }).catch(() => false);
-        report('ack', { status: outcome.last.status });
-        jlog.info('job finished', { status: outcome.last.status, success_rate: outcome.last.success_rate, tasks: Object.keys(outcome.last.task_results).length, duration_ms: outcome.last.execution_time_ms, acked });
+    await this.#execute(outcome, entry, record, log, report);
+  }
+
+  /** Runs what the outcome says; an I/O failure goes back through the fate table. */
+  async #execute(outcome: Outcome, entry: Running, record: DeliveryRecord | undefined, log: ContextLogger, report: (verb: OutcomeReport['verb'], extra?: { code?: string; status?: string }) => void): Promise<void> {
+    const lease = entry.lease;
+    const d = () => lease.delivery;
+    const after = (work: () => Promise<void>) => {
+      const p = work().catch((e: Error) => log.warn('after-settlement work failed', { error: e.message })).finally(() => this.#after.delete(p));
+      this.#after.add(p);
+    };
+    switch (outcome.kind) {
+      case 'abandoned': {
+        if (outcome.error.code !== 'LEASE_LOST' || !/claim/.test(outcome.error.message)) await record?.flushCheckpoints();
+        log.warn('run abandoned: the message belongs to a newer delivery; nothing was published', { code: outcome.error.code, error: outcome.error.message });
+        report('abandon', { code: outcome.error.code });
+        after(async () => record?.close());
         return;
       }
-      if (outcome.verb === 'nak') {
+      case 'handback': {
+        await record?.flushCheckpoints();
         const level = outcome.error.code === 'JOB_ABORTED' ? 'info' : 'warn';
-        jlog.log(level, 'job handed back to JetStream', { code: outcome.error.code, error: outcome.error.message, delay_ms: outcome.delayMs });
-        m.nak(outcome.delayMs);
-        report('nak', { code: outcome.error.code, message: outcome.error.message });
+        log.log(level, 'job handed back to JetStream', { code: outcome.error.code, error: outcome.error.message, delay_ms: outcome.delayMs });
+        d().nak(outcome.delayMs);
+        report('nak', { code: outcome.error.code });
+        after(async () => {
+          await record?.settled({ state: 'retrying', code: outcome.error.code, message: outcome.error.message, altId: outcome.job?.id });
+          await record?.close();
+        });
         return;
       }
-      if (outcome.last) {
-        try {
-          await this.#publisher.last(outcome.last, d, m.headers);
-        } catch (e) {
-          jlog.warn('the failure .last could not be stored; the message will be redelivered', { error: (e as Error).message });
-          m.nak(nakDelay(d.deliveries, this.#o.delivery.nakDelayMs, this.#o.delivery.nakMaxDelayMs));
-          report('nak', { code: 'LAST_PUBLISH_FAILED' });
-          return;
-        }
+      case 'done_before': {
+        log.warn('the .last of this message is stored already (the earlier ack was lost): acked without running again');
+        report('ack', { code: 'DONE_BEFORE' });
+        after(async () => {
+          const acked = await d().ackAck();
+          if (acked) await record?.release();
+          await record?.close();
+        });
+        return;
       }
-      report((await this.#deadLetter(m, d, outcome.error, outcome.altId, jlog)) ? 'reject' : 'nak', { code: outcome.error.code, message: outcome.error.message });
-    } finally {
-      this.#leased.delete(m);
-      await recorded;
-      await record?.close();
+      case 'rejected':
+        return this.#reject(outcome.error, outcome.altId, outcome.last, entry, record, log, report);
+      case 'ran': {
+        const { job, last } = outcome;
+        // Fencing: a run that may have lost its lease checks that no newer delivery claimed the message.
+        if (!this.#leases.valid(lease) || ((d().deliveries > 1 || lease.suspect) && record && !(await record.current(d().deliveries).catch(() => true)))) {
+          return this.#execute({ kind: 'abandoned', error: new AltlasError('LEASE_LOST', 'a newer delivery claimed the message before the .last was published'), job }, entry, record, log, report);
+        }
+        let duplicate = false;
+        try {
+          duplicate = (await this.#o.publisher.last(last, d(), d().headers)).duplicate;
+        } catch (e) {
+          const error = isAltlasError(e, 'LAST_TOO_LARGE') ? e : new AltlasError('LAST_PUBLISH_FAILED', `could not store the .last: ${(e as Error).message}`, { cause: e, context: { altId: job.id } });
+          const verdict = decideFate({ error, deliveries: d().deliveries, ...this.#rules });
+          if (verdict.verb === 'nak') {
+            await record?.flushCheckpoints();
+            log.warn('the .last could not be stored; the message will be redelivered', { code: error.code, error: error.message, delay_ms: verdict.delayMs });
+            d().nak(verdict.delayMs);
+            report('nak', { code: error.code });
+            after(async () => {
+              await record?.settled({ state: 'retrying', code: error.code, message: error.message });
+              await record?.close();
+            });
+            return;
+          }
+          // The result cannot be stored as it is: a small failure .last says why, the DLQ keeps the job.
+          const failure = failureLast(d(), job.id, error, Date.parse(last.start_time), { job, executionId: last.execution_id });
+          return this.#reject(error, job.id, failure, entry, record, log, report);
+        }
+        if (duplicate) {
+          this.#o.onDuplicate?.();
+          log.warn('the LAST stream already held this .last (a second run of one message)', { code: 'DUPLICATE_LAST' });
+        }
+        const cancelled = last.metadata.error_code === 'JOB_CANCELLED';
+        this.#o.onStored?.(last);
+        if (cancelled) this.#o.onCancelled?.(job.id);
+        report('ack', { status: last.status, ...(cancelled ? { code: 'JOB_CANCELLED' } : {}) });
+        log.info('job finished', { status: last.status, success_rate: last.success_rate, tasks: Object.keys(last.task_results).length, duration_ms: last.execution_time_ms, ...(cancelled ? { code: 'JOB_CANCELLED' } : {}) });
+        after(async () => {
+          const acked = await d().ackAck();
+          if (!acked) log.warn('the ack was not confirmed; checkpoints are kept until they expire', { code: 'ACK_UNCONFIRMED' });
+          await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, ...(cancelled ? { code: 'JOB_CANCELLED', message: 'cancelled by an operator' } : {}) });
+          if (acked) await record?.release();
+          await record?.close();
+        });
+        return;
+      }
     }
   }
 
-  /** Stores the DLQ copy and terms the message; on failure naks it instead and returns false. */
-  async #deadLetter(m: JsMsg, d: DeliveryInfo, error: AltlasError, altId: string | null, log: ContextLogger): Promise<boolean> {
-    try {
-      await this.#publisher.deadLetter(m.data, m.headers, d, error, altId);
-    } catch (e) {
-      log.error('could not write the DLQ copy; the message will be redelivered', { code: error.code, error: (e as Error).message });
-      m.nak(this.#o.delivery.nakDelayMs);
-      return false;
+  /** Stores outputs too large for the `.last` as artifact objects; the `.last` names every artifact by URL. */
+  async #artifacts(job: Job, run: JobRun, executionId: string): Promise<ArtifactOptions> {
+    const a = this.#o.artifacts;
+    const stored = new Set<string>();
+    if (a) {
+      for (const r of run.results) {
+        const text = r.output?.text;
+        if (r.status !== 'completed' || !text || Buffer.byteLength(text) <= a.inlineMax) continue;
+        const name = artifactObjectName(executionId, r.task_id);
+        const bytes = new TextEncoder().encode(text);
+        await a.objects.putBlob({ name }, a.codec?.encrypts ? a.codec.seal(bytes, `obj:${name}`) : bytes);
+        stored.add(r.task_id);
+      }
     }
-    // A reason on +TERM needs nats-server 2.10.4; older servers ignore the whole ack.
-    if (this.#termWithReason) m.term(`${error.code}: ${headerValue(error.message, 200)}`);
-    else m.term();
-    log.error('job rejected', { code: error.code, error: error.message, problems: error.problems.slice(0, 20) });
-    return true;
+    const subject = this.#o.publisher.lastSubject(job.id);
+    const stream = this.#o.lastStream ?? 'LAST';
+    return { stored, url: (taskId, exec, isStored) => (isStored && a ? objectUrl(a.bucket, artifactObjectName(exec, taskId)) : lastUrl(stream, subject, exec, taskId)) };
+  }
+
+  /** Failure `.last` (when there is one), DLQ copy, term. When a write fails, the message is naked instead. */
+  async #reject(error: AltlasError, altId: string | null, last: Last | null, entry: Running, record: DeliveryRecord | undefined, log: ContextLogger, report: (verb: OutcomeReport['verb'], extra?: { code?: string }) => void): Promise<void> {
+    const d = entry.lease.delivery;
+    const handBack = async (what: string, e: unknown) => {
+      log.error(`${what}; the message will be redelivered`, { code: error.code, error: (e as Error).message });
+      d.nak(this.#rules.nakDelayMs);
+      report('nak', { code: error.code });
+      await record?.close();
+    };
+    if (last) {
+      try {
+        await this.#o.publisher.last(last, d, d.headers);
+      } catch (e) {
+        // With deliveries left, try again later; on the last one the DLQ copy is the record that must exist.
+        if (d.deliveries < this.#rules.maxDeliver) return handBack('the failure .last could not be stored', e);
+        log.error('the failure .last could not be stored; the DLQ copy is written anyway', { code: error.code, error: (e as Error).message });
+      }
+    }
+    try {
+      await this.#o.publisher.deadLetter(d.data, d.headers, d, error, altId);
+    } catch (e) {
+      return handBack('could not write the DLQ copy', e);
+    }
+    if (this.#o.termWithReason) d.term(`${error.code}: ${headerValue(redactText(error.message), 200)}`);
+    else d.term();
+    log.error('job rejected', { code: error.code, error: error.message, problems: error.problems.slice(0, 20), problems_total: error.problems.length });
+    report('reject', { code: error.code });
+    const after = (async () => {
+      await record?.settled({ state: 'failed', lastStatus: last ? 'failure' : null, code: error.code, message: redactText(error.message.slice(0, 500)), altId });
+      await record?.release();
+      await record?.close();
+    })().catch(() => {}).finally(() => this.#after.delete(after));
+    this.#after.add(after);
   }
 }

@@ -1,94 +1,183 @@
 /**
- * Checkpoints: each completed task's result, stored before the job moves on, keyed by the ALT
- * stream, its sequence and the task id. A redelivered message loads them and runs only the
- * tasks that did not complete. An output too large for one KV value goes to the object store,
- * referenced from the checkpoint. A finished job's checkpoints are removed (and expire anyway).
+ * Checkpoints and claims of one ALT message, in the KV bucket RUNNER_CHECKPOINT_BUCKET:
+ *
+ *   <stream>.<seq>.c.<delivery>-<n>   a batch of completed task results (resume after a crash)
+ *   <stream>.<seq>.claim              the newest delivery that claimed the message (fencing)
+ *
+ * A batch is written only when the AI work completed since the last one would exceed
+ * RUNNER_CHECKPOINT_BUDGET_MS, so a short job writes none and a crash re-pays at most that much
+ * AI time per job (plus the calls in flight). An output too large for one value goes to the
+ * object store. Everything of a message goes in one purge once its result is acknowledged.
  */
 import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { TaskResult } from '../engine/types.ts';
 import { subjectToken } from '../messaging/subjects.ts';
+import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 
-interface Stored {
-  result: TaskResult;
-  /** Where the output text is when it did not fit. */
-  output_ref?: { bucket: string; name: string; bytes: number };
+interface Batch {
+  results: TaskResult[];
+  /** Instance key → object name of an output kept in the object store. */
+  refs?: Record<string, string>;
 }
 
-export class Checkpoints {
-  readonly #kv: KV;
-  readonly #obj: ObjectStore;
-  readonly #bucket: string;
-  readonly #maxValue: number;
+export interface Claim {
+  deliveries: number;
+  worker: string;
+  at: string;
+}
 
-  /** `maxValue`: bytes above which the output text goes to the object store. */
-  constructor(kv: KV, obj: ObjectStore, objectBucket: string, maxValue: number) {
-    this.#kv = kv;
-    this.#obj = obj;
-    this.#bucket = objectBucket;
-    this.#maxValue = maxValue;
+export interface CheckpointStoreOptions {
+  kv: KV;
+  bucket: string;
+  obj: ObjectStore;
+  jsm: JetStreamManager;
+  /** Bytes: an output text above a quarter of this goes to the object store (the bucket's max value size). */
+  maxValue: number;
+  codec?: Codec;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export class CheckpointStore {
+  readonly #o: CheckpointStoreOptions;
+  readonly #codec: Codec;
+
+  constructor(options: CheckpointStoreOptions) {
+    this.#o = options;
+    this.#codec = options.codec ?? IDENTITY_CODEC;
   }
 
   #prefix(stream: string, seq: number): string {
     return `${subjectToken(stream)}.${seq}`;
   }
 
-  #key(stream: string, seq: number, taskId: string): string {
-    return `${this.#prefix(stream, seq)}.${subjectToken(taskId)}`;
-  }
-
-  /** Stores a completed task's result; returns true when its output went to the object store. */
-  async save(stream: string, seq: number, result: TaskResult): Promise<boolean> {
-    const key = this.#key(stream, seq, result.task_id);
-    let value = JSON.stringify({ result } satisfies Stored);
-    let external = false;
-    if (Buffer.byteLength(value) > this.#maxValue && result.output) {
-      const text = new TextEncoder().encode(result.output.text);
-      await this.#obj.putBlob({ name: key }, text);
-      value = JSON.stringify({ result: { ...result, output: { ...result.output, text: '' } }, output_ref: { bucket: this.#bucket, name: key, bytes: text.length } } satisfies Stored);
-      external = true;
-    }
-    await this.#kv.put(key, value);
-    return external;
-  }
-
-  /** Removes the checkpoints of the given tasks (known to the caller, so no listing is needed). */
-  async remove(stream: string, seq: number, tasks: ReadonlyMap<string, boolean>): Promise<void> {
-    await Promise.all([...tasks].map(async ([taskId, external]) => {
-      const key = this.#key(stream, seq, taskId);
-      if (external) await this.#obj.delete(key).catch(() => {});
-      await this.#kv.purge(key);
+  /** Writes one batch; `n` numbers the batches of one delivery. Returns the object names it stored outputs under. */
+  async saveBatch(stream: string, seq: number, deliveries: number, n: number, results: readonly TaskResult[]): Promise<string[]> {
+    const prefix = this.#prefix(stream, seq);
+    const refs: Record<string, string> = {};
+    const stored = await Promise.all(results.map(async (r) => {
+      const text = r.output?.text ?? '';
+      if (!r.output || Buffer.byteLength(text) <= this.#o.maxValue / 4) return r;
+      const name = `cp/${prefix}/${subjectToken(r.task_id)}`;
+      await this.#o.obj.putBlob({ name }, this.#codec.seal(enc.encode(text), `obj:${name}`));
+      refs[r.task_id] = name;
+      return { ...r, output: { ...r.output, text: '' } };
     }));
+    const value = enc.encode(JSON.stringify({ results: stored, ...(Object.keys(refs).length ? { refs } : {}) } satisfies Batch));
+    const key = `${prefix}.c.${deliveries}-${n}`;
+    await this.#o.kv.put(key, this.#codec.seal(value, `kv:${key}`));
+    return Object.values(refs);
   }
 
-  /** The completed results of the tasks of ALT message `seq`, by task id. */
-  async load(stream: string, seq: number): Promise<Map<string, TaskResult>> {
+  /** The completed results stored for message `seq`, by instance key, and the object names they reference. */
+  async load(stream: string, seq: number): Promise<{ results: Map<string, TaskResult>; objects: string[] }> {
     const out = new Map<string, TaskResult>();
+    const objects: string[] = [];
+    const prefix = this.#prefix(stream, seq);
     const keys: string[] = [];
-    for await (const k of await this.#kv.keys(`${this.#prefix(stream, seq)}.*`)) keys.push(k);
+    for await (const k of await this.#o.kv.keys(`${prefix}.c.*`)) keys.push(k);
+    keys.sort();
     for (const key of keys) {
-      const e = await this.#kv.get(key);
+      const e = await this.#o.kv.get(key);
       if (!e || e.operation !== 'PUT' || e.value.length === 0) continue;
-      const stored = e.json<Stored>();
-      const result = stored.result;
-      if (stored.output_ref && result.output) {
-        const blob = await this.#obj.getBlob(stored.output_ref.name);
-        if (!blob) continue; // the output is gone: run the task again
-        result.output = { ...result.output, text: new TextDecoder().decode(blob) };
+      const batch = JSON.parse(dec.decode(this.#codec.open(e.value, `kv:${key}`))) as Batch;
+      for (const r of batch.results) {
+        const name = batch.refs?.[r.task_id];
+        if (name && r.output) {
+          objects.push(name);
+          const blob = await this.#o.obj.getBlob(name);
+          if (!blob) continue; // the output is gone: the task runs again
+          r.output = { ...r.output, text: dec.decode(this.#codec.open(blob, `obj:${name}`)) };
+        }
+        if (r.status === 'completed') out.set(r.task_id, r);
       }
-      out.set(result.task_id, result);
     }
-    return out;
+    return { results: out, objects };
   }
 
-  /** Removes the checkpoints (and stored outputs) of ALT message `seq`. */
-  async clear(stream: string, seq: number): Promise<void> {
-    const keys: string[] = [];
-    for await (const k of await this.#kv.keys(`${this.#prefix(stream, seq)}.*`)) keys.push(k);
-    for (const key of keys) {
-      const e = await this.#kv.get(key);
-      if (e && e.operation === 'PUT' && e.value.length > 0 && e.json<Stored>().output_ref) await this.#obj.delete(key).catch(() => {});
-      await this.#kv.purge(key);
+  /**
+   * Claims the message for delivery `deliveries` (compare-and-set on the entry's revision).
+   * Returns false when a newer (or the same) delivery holds the claim already.
+   */
+  async claim(stream: string, seq: number, deliveries: number, worker: string): Promise<boolean> {
+    const key = `${this.#prefix(stream, seq)}.claim`;
+    const value = enc.encode(JSON.stringify({ deliveries, worker, at: new Date().toISOString() } satisfies Claim));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const e = await this.#o.kv.get(key);
+      try {
+        if (!e || e.operation !== 'PUT' || e.value.length === 0) {
+          await this.#o.kv.create(key, value);
+          return true;
+        }
+        if (e.json<Claim>().deliveries >= deliveries) return false;
+        await this.#o.kv.update(key, value, e.revision);
+        return true;
+      } catch {
+        // Someone wrote between our read and our write: read again.
+      }
     }
+    return false;
+  }
+
+  /** The delivery that holds the claim, or 0 when none does. */
+  async claimedBy(stream: string, seq: number): Promise<number> {
+    const e = await this.#o.kv.get(`${this.#prefix(stream, seq)}.claim`);
+    return e && e.operation === 'PUT' && e.value.length ? e.json<Claim>().deliveries : 0;
+  }
+
+  /** Removes every checkpoint and the claim of message `seq` in one purge, and the outputs named. */
+  async clear(stream: string, seq: number, objects: Iterable<string> = []): Promise<void> {
+    await this.#o.jsm.streams.purge(`KV_${this.#o.bucket}`, { filter: `$KV.${this.#o.bucket}.${this.#prefix(stream, seq)}.>` });
+    for (const name of objects) await this.#o.obj.delete(name).catch(() => {});
+  }
+}
+
+/**
+ * The checkpoint policy of one delivery: completed AI results wait in memory; when their AI time
+ * (sum of durations) would exceed `budgetMs`, they are written as one batch. A budget of 0 writes
+ * every result at once.
+ */
+export class CheckpointBudget {
+  readonly #budgetMs: number;
+  readonly #write: (batch: TaskResult[]) => Promise<void>;
+  #pending: TaskResult[] = [];
+  #unsavedMs = 0;
+  #writes: Promise<void> = Promise.resolve();
+  /** Batches written (for tests and benchmarks). */
+  batches = 0;
+
+  constructor(budgetMs: number, write: (batch: TaskResult[]) => Promise<void>) {
+    this.#budgetMs = budgetMs;
+    this.#write = write;
+  }
+
+  /** AI time completed and not yet written. */
+  get unsavedMs(): number {
+    return this.#unsavedMs;
+  }
+
+  add(result: TaskResult): void {
+    this.#pending.push(result);
+    this.#unsavedMs += result.duration_ms;
+    if (this.#unsavedMs > this.#budgetMs) this.flush();
+  }
+
+  /** Writes what is pending now (serialised after earlier writes). */
+  flush(): Promise<void> {
+    if (this.#pending.length === 0) return this.#writes;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#unsavedMs = 0;
+    this.batches++;
+    this.#writes = this.#writes.then(() => this.#write(batch));
+    return this.#writes;
+  }
+
+  /** Waits for the writes in flight. */
+  settled(): Promise<void> {
+    return this.#writes;
   }
 }

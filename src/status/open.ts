@@ -1,29 +1,90 @@
-/** Opens (or, with provisioning, creates) the status bucket, the checkpoint bucket and the object store. */
+/**
+ * Opens (or, with provisioning, creates) the buckets: job status, checkpoints and claims, the
+ * object store, and worker heartbeats. A bucket that cannot be opened stops the worker with a
+ * clear error (TOPOLOGY_MISMATCH when it is missing, PERMISSION_DENIED naming the subject when
+ * the user may not use it): no feature switches itself off.
+ */
 import { Kvm, type KV } from '@nats-io/kv';
-import { Objm } from '@nats-io/obj';
-import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { nanos, PermissionViolationError, type NatsConnection } from '@nats-io/nats-core';
+import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
-import { Checkpoints } from './checkpoints.ts';
+import type { Codec } from '../security/codec.ts';
+import { CheckpointStore } from './checkpoints.ts';
 
-export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS'>;
+export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS'>;
 
 export interface Stores {
   status: KV;
-  checkpoints: Checkpoints;
+  checkpoints: CheckpointStore;
+  objects: ObjectStore;
+  workers: KV;
 }
 
-export async function openStores(nc: NatsConnection, c: StoresConfig): Promise<Stores> {
+/** Turns a failure to use a bucket into PERMISSION_DENIED (naming the subject) or TOPOLOGY_MISMATCH. */
+export function storeError(what: string, bucket: string, e: unknown): AltlasError {
+  const pe = e instanceof PermissionViolationError ? e : (e as { cause?: unknown })?.cause instanceof PermissionViolationError ? (e as { cause: PermissionViolationError }).cause : null;
+  if (pe) {
+    return new AltlasError('PERMISSION_DENIED', `the NATS user may not ${pe.operation} ${pe.subject}, which ${what} (${bucket}) needs`, { cause: e, context: { subject: pe.subject, operation: pe.operation, bucket } });
+  }
+  const message = (e as Error)?.message ?? String(e);
+  if (/not found/i.test(message)) {
+    return new AltlasError('TOPOLOGY_MISMATCH', `${what} bucket ${bucket} does not exist (RUNNER_PROVISION=false: create it, or let a worker provision it)`, { cause: e, context: { bucket } });
+  }
+  return new AltlasError('TOPOLOGY_MISMATCH', `${what} bucket ${bucket} cannot be used: ${message}`, { cause: e, context: { bucket } });
+}
+
+async function kvBucket(kvm: Kvm, c: StoresConfig, name: string, what: string, opts: Record<string, unknown>): Promise<KV> {
+  try {
+    return c.RUNNER_PROVISION ? await kvm.create(name, { replicas: c.RUNNER_STREAM_REPLICAS, ...opts }) : await kvm.open(name);
+  } catch (e) {
+    throw storeError(what, name, e);
+  }
+}
+
+/** Opens every bucket, then proves it may write and remove in each (a probe key, removed at once). */
+export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: string, codec?: Codec): Promise<Stores> {
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  const kvOpts = { ttl: c.RUNNER_STATUS_TTL_MS, replicas: c.RUNNER_STREAM_REPLICAS };
-  const status = c.RUNNER_PROVISION
-    ? await kvm.create(c.RUNNER_STATUS_BUCKET, { ...kvOpts, history: 5, description: 'altlas-runner job status, one entry per job' })
-    : await kvm.open(c.RUNNER_STATUS_BUCKET);
-  const cp = c.RUNNER_PROVISION
-    ? await kvm.create(c.RUNNER_CHECKPOINT_BUCKET, { ...kvOpts, history: 1, maxValueSize: c.RUNNER_CHECKPOINT_MAX_VALUE, description: 'altlas-runner completed-task checkpoints' })
-    : await kvm.open(c.RUNNER_CHECKPOINT_BUCKET);
-  const obj = c.RUNNER_PROVISION
-    ? await objm.create(c.RUNNER_OBJECT_BUCKET, { ttl: nanos(c.RUNNER_STATUS_TTL_MS), replicas: c.RUNNER_STREAM_REPLICAS, description: 'altlas-runner checkpoint outputs too large for the KV bucket' })
-    : await objm.open(c.RUNNER_OBJECT_BUCKET);
-  return { status, checkpoints: new Checkpoints(cp, obj, c.RUNNER_OBJECT_BUCKET, c.RUNNER_CHECKPOINT_MAX_VALUE) };
+  const status = await kvBucket(kvm, c, c.RUNNER_STATUS_BUCKET, 'job status', { ttl: c.RUNNER_STATUS_TTL_MS, history: 5, description: 'altlas-runner job status, one entry per job' });
+  const cp = await kvBucket(kvm, c, c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims', { ttl: c.RUNNER_STATUS_TTL_MS, history: 1, maxValueSize: c.RUNNER_CHECKPOINT_MAX_VALUE, description: 'altlas-runner task checkpoints and redelivery claims' });
+  const workers = await kvBucket(kvm, c, c.RUNNER_WORKERS_BUCKET, 'worker heartbeats', { ttl: c.RUNNER_HEARTBEAT_MS * 3, history: 1, description: 'altlas-runner worker heartbeats' });
+  let objects: ObjectStore;
+  try {
+    objects = c.RUNNER_PROVISION
+      ? await objm.create(c.RUNNER_OBJECT_BUCKET, { ttl: nanos(c.RUNNER_OBJECT_TTL_MS), replicas: c.RUNNER_STREAM_REPLICAS, description: 'altlas-runner artifacts, large outputs and DLQ originals' })
+      : await objm.open(c.RUNNER_OBJECT_BUCKET);
+  } catch (e) {
+    throw storeError('the object store', c.RUNNER_OBJECT_BUCKET, e);
+  }
+  const jsm = await jetstreamManager(nc);
+  const probe = `_probe.${probeId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  const steps: [string, string, () => Promise<unknown>][] = [
+    ['job status', c.RUNNER_STATUS_BUCKET, async () => {
+      await status.put(probe, '');
+      await jsm.streams.purge(`KV_${c.RUNNER_STATUS_BUCKET}`, { filter: `$KV.${c.RUNNER_STATUS_BUCKET}.${probe}` });
+    }],
+    ['checkpoints and claims', c.RUNNER_CHECKPOINT_BUCKET, async () => {
+      await cp.put(probe, '');
+      await jsm.streams.purge(`KV_${c.RUNNER_CHECKPOINT_BUCKET}`, { filter: `$KV.${c.RUNNER_CHECKPOINT_BUCKET}.${probe}` });
+    }],
+    ['the object store', c.RUNNER_OBJECT_BUCKET, async () => {
+      await objects.putBlob({ name: probe }, new Uint8Array(1));
+      await objects.getBlob(probe);
+      await objects.delete(probe);
+    }],
+    ['worker heartbeats', c.RUNNER_WORKERS_BUCKET, () => workers.get(probe)],
+  ];
+  for (const [what, bucket, step] of steps) {
+    try {
+      await step();
+    } catch (e) {
+      throw storeError(what, bucket, e);
+    }
+  }
+  return {
+    status, workers, objects,
+    checkpoints: new CheckpointStore({ kv: cp, bucket: c.RUNNER_CHECKPOINT_BUCKET, obj: objects, jsm, maxValue: c.RUNNER_CHECKPOINT_MAX_VALUE, codec }),
+  };
 }

@@ -1,119 +1,147 @@
 /**
- * What the worker records for each delivery: the job's status entry (pending → running →
- * completed / failed / retrying) and its task checkpoints; on a redelivery, the checkpoints of
- * the earlier deliveries are loaded so that only unfinished tasks run again.
+ * What the worker records for each delivery: the job's status entry, its checkpoints (written
+ * by budget), and on a redelivery its claim. The recorder is one engine observer registered once;
+ * each run carries its {@link DeliveryRecord} as context.
  */
 import type { KV } from '@nats-io/kv';
+import type { Job } from '../alt/job.ts';
+import type { TaskEvent, TaskResult } from '../engine/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { DeliveryHooks, DeliveryInfo } from '../messaging/delivery.ts';
-import type { Checkpoints } from './checkpoints.ts';
+import type { DeliveryInfo } from '../messaging/inbound.ts';
+import type { Codec } from '../security/codec.ts';
+import { CheckpointBudget, type CheckpointStore } from './checkpoints.ts';
 import { StatusTracker, type JobState } from './status.ts';
 
 export interface RecorderOptions {
   status: KV;
-  checkpoints: Checkpoints;
+  checkpoints: CheckpointStore;
   workerId: string;
-  /** Coalescing interval of status writes (RUNNER_STATUS_FLUSH_MS). */
+  /** RUNNER_STATUS_FLUSH_MS: the first write of a run and the coalescing interval. */
   flushMs: number;
+  /** RUNNER_CHECKPOINT_BUDGET_MS: AI time a crash may re-pay per job. */
+  budgetMs: number;
   logger: Logger;
+  codec?: Codec;
 }
 
 export interface Settlement {
-  verb: 'ack' | 'nak' | 'reject';
+  state: JobState;
   /** The `.last` status, when one was stored. */
-  status?: string;
+  lastStatus?: string | null;
   code?: string;
   message?: string;
   altId?: string | null;
-  /** Remove every checkpoint of the message, not only those this delivery wrote. */
-  clearAll?: boolean;
 }
 
 export class Recorder {
-  readonly #o: RecorderOptions;
+  readonly options: RecorderOptions;
 
   constructor(options: RecorderOptions) {
-    this.#o = options;
+    this.options = options;
   }
 
   begin(d: DeliveryInfo): DeliveryRecord {
-    return new DeliveryRecord(this.#o, d);
+    return new DeliveryRecord(this.options, d);
   }
+
+  /** The engine observer: routes each event to the record of the run it belongs to. */
+  readonly observe = (e: TaskEvent, context: unknown): void => {
+    const record = (context as { record?: unknown } | null)?.record;
+    if (record instanceof DeliveryRecord) record.onEvent(e);
+  };
 }
 
 export class DeliveryRecord {
   readonly #o: RecorderOptions;
   readonly #d: DeliveryInfo;
+  readonly #budget: CheckpointBudget;
   #tracker: StatusTracker | null = null;
-  /** Checkpoints written or loaded in this delivery: task id → output kept in the object store. */
-  readonly #saved = new Map<string, boolean>();
+  #batches = 0;
+  /** Object store names of outputs this message's checkpoints reference. */
+  readonly #objects = new Set<string>();
 
   constructor(options: RecorderOptions, d: DeliveryInfo) {
     this.#o = options;
     this.#d = d;
+    this.#budget = new CheckpointBudget(options.budgetMs, (batch) => this.#save(batch));
   }
 
-  /** The status tracker of this delivery, once the job id is known. */
   get tracker(): StatusTracker | null {
     return this.#tracker;
+  }
+
+  /** Checkpoint batches written by this delivery. */
+  get checkpointBatches(): number {
+    return this.#budget.batches;
+  }
+
+  async #save(batch: TaskResult[]): Promise<void> {
+    const { stream, seq, deliveries } = this.#d;
+    try {
+      for (const name of await this.#o.checkpoints.saveBatch(stream, seq, deliveries, this.#batches++, batch)) this.#objects.add(name);
+    } catch (e) {
+      this.#o.logger.warn('could not store checkpoints; those tasks would run again after a crash', { alt_stream_seq: seq, tasks: batch.length, error: (e as Error).message });
+    }
+  }
+
+  /** The results stored by earlier deliveries (throws when they cannot be read). */
+  async loadResume(): Promise<Map<string, TaskResult>> {
+    const { stream, seq } = this.#d;
+    const { results, objects } = await this.#o.checkpoints.load(stream, seq);
+    for (const name of objects) this.#objects.add(name);
+    return results;
+  }
+
+  claim(): Promise<boolean> {
+    return this.#o.checkpoints.claim(this.#d.stream, this.#d.seq, this.#d.deliveries, this.#o.workerId);
+  }
+
+  /** True while no newer delivery has claimed the message. */
+  async current(deliveries: number): Promise<boolean> {
+    return (await this.#o.checkpoints.claimedBy(this.#d.stream, this.#d.seq)) <= deliveries;
+  }
+
+  /** The job decoded and is about to run: status tracking starts (its first write is deferred). */
+  started(job: Job, traceId?: string): void {
+    this.#track(job.id).running(job, traceId);
   }
 
   #track(altId: string): StatusTracker {
     this.#tracker ??= new StatusTracker(this.#o.status, {
       alt_id: altId, alt_stream: this.#d.stream, alt_stream_seq: this.#d.seq, deliveries: this.#d.deliveries, worker_id: this.#o.workerId,
-    }, this.#o.flushMs, (e) => this.#o.logger.warn('could not write the job status', { error: e.message }));
+    }, this.#o.flushMs, (e) => this.#o.logger.warn('could not write the job status', { error: e.message }), this.#o.codec);
     return this.#tracker;
   }
 
-  /** Hooks for the delivery; on a redelivery they carry the tasks completed before. */
-  async hooks(): Promise<DeliveryHooks> {
-    const { stream, seq, deliveries } = this.#d;
-    let completed = new Map<string, import('../engine/types.ts').TaskResult>();
-    if (deliveries > 1) {
-      completed = await this.#o.checkpoints.load(stream, seq).catch((e: Error) => {
-        this.#o.logger.warn('could not load checkpoints; every task runs again', { error: e.message, alt_stream_seq: seq });
-        return new Map();
-      });
-      if (completed.size) this.#o.logger.info('resuming from checkpoints', { alt_stream_seq: seq, completed_tasks: completed.size });
-    }
-    return {
-      completed,
-      onDecoded: async (job) => {
-        const t = this.#track(job.id);
-        await t.state('pending');
-        await t.running(job, completed);
-      },
-      onEvent: (e) => this.#tracker?.onEvent(e),
-      onTaskCompleted: async (result) => {
-        try {
-          this.#saved.set(result.task_id, await this.#o.checkpoints.save(stream, seq, result));
-        } catch (e) {
-          this.#o.logger.warn('could not store a checkpoint; the task would run again after a crash', { task_id: result.task_id, error: (e as Error).message });
-        }
-      },
-    };
+  onEvent(e: TaskEvent): void {
+    this.#tracker?.onEvent(e);
+    if (e.type === 'task_finished' && e.kind === 'ai' && e.result.status === 'completed' && e.result.output) this.#budget.add(e.result);
   }
 
-  /** Records how the delivery ended; removes the checkpoints once the job is settled for good. */
+  /** Writes the checkpoints still pending (before the message is handed back). */
+  flushCheckpoints(): Promise<void> {
+    return this.#budget.flush();
+  }
+
+  /** Records a state of the delivery (waiting, retrying, completed, failed, cancelled). */
   async settled(s: Settlement): Promise<void> {
     const altId = this.#tracker?.entry.alt_id ?? s.altId ?? null;
-    if (altId) {
-      const state: JobState = s.verb === 'nak' ? 'retrying' : s.verb === 'reject' || s.status === 'failure' ? 'failed' : 'completed';
-      await this.#track(altId).state(state, {
-        last_status: s.verb === 'ack' ? s.status ?? null : s.verb === 'reject' ? 'failure' : null,
-        error: s.code ? { code: s.code, message: s.message ?? '' } : null,
-      });
-    }
-    if (s.verb !== 'nak') {
-      // A first delivery knows every checkpoint it wrote; a redelivery also clears those of earlier ones.
-      const removal = this.#d.deliveries > 1 || s.clearAll
-        ? this.#o.checkpoints.clear(this.#d.stream, this.#d.seq)
-        : this.#o.checkpoints.remove(this.#d.stream, this.#d.seq, this.#saved);
-      await removal.catch((e: Error) => this.#o.logger.warn('could not remove checkpoints; they expire', { error: e.message }));
-    }
+    if (!altId) return;
+    await this.#track(altId).state(s.state, {
+      last_status: s.lastStatus ?? null,
+      error: s.code ? { code: s.code, message: s.message ?? '' } : null,
+    });
+  }
+
+  /** Removes the message's checkpoints and claim in one purge (once its end is acknowledged). */
+  async release(): Promise<void> {
+    await this.#budget.settled();
+    const { stream, seq } = this.#d;
+    await this.#o.checkpoints.clear(stream, seq, this.#objects).catch((e: Error) => this.#o.logger.warn('could not remove checkpoints; they expire', { alt_stream_seq: seq, error: e.message }));
   }
 
   async close(): Promise<void> {
+    await this.#budget.settled();
     await this.#tracker?.close();
   }
 }

@@ -1,29 +1,38 @@
 /**
- * Job status in a JetStream KV bucket: one entry per job (key: the job id as a subject token),
- * updated as the engine's events arrive. Task events are coalesced: at most one write per
- * RUNNER_STATUS_FLUSH_MS, plus one per job state change.
+ * Job status in a JetStream KV bucket: one entry per job (key: the job id as a subject token).
+ * The first write of a run comes when it has been running RUNNER_STATUS_FLUSH_MS (so a short job
+ * costs exactly one write: its final state), then at most one coalesced write per interval, plus
+ * one per state change that matters to a reader (waiting for the AI side, handed back, final).
  */
 import type { KV } from '@nats-io/kv';
 import type { TaskEvent, TaskStatus } from '../engine/types.ts';
 import type { Job } from '../alt/job.ts';
 import { subjectToken } from '../messaging/subjects.ts';
+import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 
-export const JOB_STATES = ['pending', 'running', 'retrying', 'completed', 'failed', 'cancelled'] as const;
+export const JOB_STATES = ['running', 'waiting', 'retrying', 'completed', 'failed', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
+/** States after which nothing more is written for the delivery. */
+export const FINAL_STATES: readonly JobState[] = ['completed', 'failed', 'cancelled'];
 
 export interface TaskState {
-  state: TaskStatus;
+  state: TaskStatus | 'skipped';
   attempts: number;
   started_at: string | null;
   finished_at: string | null;
   resumed?: boolean;
   error_code?: string;
+  /** 2.0: the segment an instance runs, its kind, and its loop iteration. */
+  segment?: string;
+  kind?: string;
+  iteration?: number;
 }
 
 /** The value of a status entry. */
 export interface StatusEntry {
   alt_id: string;
   state: JobState;
+  title: string;
   alt_stream: string;
   alt_stream_seq: number;
   deliveries: number;
@@ -34,14 +43,43 @@ export interface StatusEntry {
   finished_at: string | null;
   /** The `.last` status once the job finished with one. */
   last_status: string | null;
+  tasks_total: number;
+  tasks_done: number;
+  trace_id?: string;
   error: { code: string; message: string } | null;
   tasks: Record<string, TaskState>;
+  /** With PAYLOAD_KEYS: title, error and tasks, encrypted (the plain fields above are then empty). */
+  sealed?: string;
 }
 
 /** The status key of a job id. */
 export const statusKey = (altId: string) => subjectToken(altId);
+/** The key of a cancel request for a job (written by `altlas cancel`, watched by every worker). */
+export const cancelKey = (altId: string) => `cancel.${subjectToken(altId)}`;
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** The bytes of an entry as written (sensitive parts sealed when the codec encrypts). */
+export function encodeEntry(e: StatusEntry, codec: Codec, key: string): Uint8Array {
+  if (!codec.encrypts) return enc.encode(JSON.stringify(e));
+  const secret = enc.encode(JSON.stringify({ title: e.title, error: e.error, tasks: e.tasks }));
+  const sealed = Buffer.from(codec.seal(secret, `status:${key}`)).toString('base64');
+  return enc.encode(JSON.stringify({ ...e, title: '', error: e.error ? { code: e.error.code, message: '' } : null, tasks: {}, sealed }));
+}
+
+/** Reads an entry's bytes, opening the sealed part when the codec holds its key. */
+export function decodeEntry(bytes: Uint8Array, codec: Codec, key: string): StatusEntry {
+  const e = JSON.parse(dec.decode(bytes)) as StatusEntry;
+  if (!e.sealed) return e;
+  try {
+    const secret = JSON.parse(dec.decode(codec.open(Buffer.from(e.sealed, 'base64'), `status:${key}`))) as Pick<StatusEntry, 'title' | 'error' | 'tasks'>;
+    return { ...e, ...secret, sealed: undefined };
+  } catch {
+    return e;
+  }
+}
 
 /** Tracks one delivery of one job and writes its entry. Writes are serialised and never throw. */
 export class StatusTracker {
@@ -49,64 +87,93 @@ export class StatusTracker {
   readonly #key: string;
   readonly #flushMs: number;
   readonly #onError: (e: Error) => void;
+  readonly #codec: Codec;
   readonly entry: StatusEntry;
   #timer: NodeJS.Timeout | null = null;
   #chain: Promise<void> = Promise.resolve();
+  #visible = false;
+  #closed = false;
   /** KV writes made so far. */
   writes = 0;
 
-  constructor(kv: KV, base: Pick<StatusEntry, 'alt_id' | 'alt_stream' | 'alt_stream_seq' | 'deliveries' | 'worker_id'>, flushMs: number, onError: (e: Error) => void) {
+  constructor(kv: KV, base: Pick<StatusEntry, 'alt_id' | 'alt_stream' | 'alt_stream_seq' | 'deliveries' | 'worker_id'>, flushMs: number, onError: (e: Error) => void, codec: Codec = IDENTITY_CODEC) {
     this.#kv = kv;
     this.#key = statusKey(base.alt_id);
     this.#flushMs = flushMs;
     this.#onError = onError;
+    this.#codec = codec;
     const now = iso(Date.now());
-    this.entry = { ...base, state: 'pending', received_at: now, updated_at: now, started_at: null, finished_at: null, last_status: null, error: null, tasks: {} };
+    this.entry = {
+      ...base, state: 'running', title: '', received_at: now, updated_at: now, started_at: null, finished_at: null,
+      last_status: null, tasks_total: 0, tasks_done: 0, error: null, tasks: {},
+    };
   }
 
-  /** The job runs: every task is listed (resumed ones as completed). */
-  running(job: Job, resumed: ReadonlyMap<string, { attempts: number; start_time: string | null; end_time: string | null }>): Promise<void> {
-    for (const t of job.tasks) {
-      const r = resumed.get(t.id);
-      this.entry.tasks[t.id] = r
-        ? { state: 'completed', attempts: r.attempts, started_at: r.start_time, finished_at: r.end_time, resumed: true }
-        : { state: 'pending', attempts: 0, started_at: null, finished_at: null };
-    }
-    this.entry.started_at = iso(Date.now());
-    return this.state('running');
+  /** The job runs: its tasks are listed (resumed ones as completed); the first write waits RUNNER_STATUS_FLUSH_MS. */
+  running(job: Job, traceId?: string): void {
+    this.entry.title = job.title;
+    if (traceId) this.entry.trace_id = traceId;
+    this.entry.started_at ??= iso(Date.now());
+    // 1.0 jobs list every task at once; a 2.0 program lists its instances as they are created.
+    if (job.source.form !== 'enhanced') for (const t of job.tasks) this.entry.tasks[t.id] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null };
+    this.#count();
+    this.#schedule();
   }
 
   onEvent = (e: TaskEvent): void => {
+    if (this.#closed) return;
+    if (e.type === 'skipped') {
+      this.entry.tasks[e.segmentId] ??= { state: 'skipped', attempts: 0, started_at: null, finished_at: null };
+      this.#schedule();
+      return;
+    }
     const t = (this.entry.tasks[e.taskId] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null });
-    if (e.type === 'task_started') Object.assign(t, { state: 'running', attempts: 1, started_at: iso(e.at) });
+    if (e.type === 'instance_created') {
+      Object.assign(t, { segment: e.segmentId, kind: e.kind, ...(e.iteration !== null ? { iteration: e.iteration } : {}) });
+      // A template listed at job start becomes its instances: the bare segment entry goes.
+      if (e.taskId !== e.segmentId && this.entry.tasks[e.segmentId]?.state === 'pending') delete this.entry.tasks[e.segmentId];
+    } else if (e.type === 'task_started') Object.assign(t, { state: 'running', attempts: 1, started_at: iso(e.at) });
     else if (e.type === 'task_retrying') t.attempts = e.attempt;
+    else if (e.type === 'task_resumed') Object.assign(t, { state: 'completed', attempts: e.result.attempts, started_at: e.result.start_time, finished_at: e.result.end_time, resumed: true });
     else if (e.type === 'task_finished') {
       Object.assign(t, { state: e.result.status, attempts: e.result.attempts, finished_at: e.result.end_time ?? iso(e.at) });
       if (e.result.error_code) t.error_code = e.result.error_code;
     }
+    this.#count();
     this.#schedule();
   };
 
-  /** A job state change: written at once (after any write in progress). */
+  /** A state change: written at once (after any write in progress). */
   state(state: JobState, extra: Partial<Pick<StatusEntry, 'last_status' | 'error'>> = {}): Promise<void> {
     Object.assign(this.entry, { state, ...extra });
-    if (state === 'completed' || state === 'failed' || state === 'cancelled') this.entry.finished_at = iso(Date.now());
+    if (FINAL_STATES.includes(state)) {
+      this.entry.finished_at = iso(Date.now());
+      this.#closed = true;
+    }
     return this.#flush();
   }
 
   /** Stops the coalescing timer and waits for the last write. */
   async close(): Promise<void> {
+    this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     await this.#chain;
   }
 
+  #count(): void {
+    const all = Object.values(this.entry.tasks);
+    this.entry.tasks_total = all.filter((t) => t.state !== 'skipped').length;
+    this.entry.tasks_done = all.filter((t) => t.state === 'completed').length;
+  }
+
   #schedule(): void {
-    if (this.#timer) return;
+    if (this.#timer || this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
       void this.#flush();
     }, this.#flushMs);
+    this.#timer.unref?.();
   }
 
   #flush(): Promise<void> {
@@ -114,10 +181,11 @@ export class StatusTracker {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
+    this.#visible = true;
     this.#chain = this.#chain.then(async () => {
       this.entry.updated_at = iso(Date.now());
       try {
-        await this.#kv.put(this.#key, JSON.stringify(this.entry));
+        await this.#kv.put(this.#key, encodeEntry(this.entry, this.#codec, this.#key));
         this.writes++;
       } catch (e) {
         this.#onError(e as Error);
@@ -125,11 +193,17 @@ export class StatusTracker {
     });
     return this.#chain;
   }
+
+  /** True once an entry was written for this delivery. */
+  get visible(): boolean {
+    return this.#visible;
+  }
 }
 
 /** Reads a job's status entry, or null. */
-export async function readStatus(kv: KV, altId: string): Promise<StatusEntry | null> {
-  const e = await kv.get(statusKey(altId));
+export async function readStatus(kv: KV, altId: string, codec: Codec = IDENTITY_CODEC): Promise<StatusEntry | null> {
+  const key = statusKey(altId);
+  const e = await kv.get(key);
   if (!e || e.operation !== 'PUT' || e.value.length === 0) return null;
-  return e.json<StatusEntry>();
+  return decodeEntry(e.value, codec, key);
 }

@@ -4,34 +4,16 @@
  */
 import winston from 'winston';
 import { traceFields } from './tracing.ts';
+import { REDACTED, isSecretKey, redactValue } from '../security/redact.ts';
 
 export type Logger = winston.Logger;
 
-/** Keys whose values never reach a log (case-insensitive, substring match). */
-export const DEFAULT_REDACT_KEYS = ['authorization', 'api_key', 'apikey', 'token', 'password', 'passwd', 'secret', 'creds', 'credentials', 'cookie', 'nkey', 'seed'];
-const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
-const REDACTED = '[REDACTED]';
-
-/** Returns a deep copy of `value` with secret-looking keys and bearer tokens replaced (bounded depth). */
-export function redact(value: unknown, keys: readonly string[] = DEFAULT_REDACT_KEYS, depth = 0): unknown {
-  if (typeof value === 'string') return value.replace(BEARER, `$1 ${REDACTED}`);
-  if (value === null || typeof value !== 'object' || depth > 8) return value;
-  if (value instanceof Error) return { name: value.name, message: redact(value.message, keys, depth + 1) };
-  if (Array.isArray(value)) return value.map((v) => redact(v, keys, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    const lower = k.toLowerCase();
-    out[k] = keys.some((s) => lower.includes(s)) ? REDACTED : redact(v, keys, depth + 1);
-  }
-  return out;
-}
-
+/** Redacts every field of a line (and its message) with the one policy of `src/security/redact.ts`. */
 const redactFormat = winston.format((info, opts: unknown) => {
-  const keys = (opts as { keys?: readonly string[] } | undefined)?.keys ?? DEFAULT_REDACT_KEYS;
+  const extra = (opts as { keys?: readonly string[] } | undefined)?.keys ?? [];
   for (const key of Object.keys(info)) {
     if (key === 'level' || key === 'timestamp') continue;
-    const lower = key.toLowerCase();
-    (info as Record<string, unknown>)[key] = keys.some((s) => lower.includes(s)) ? REDACTED : redact(info[key], keys);
+    (info as Record<string, unknown>)[key] = isSecretKey(key, extra) ? REDACTED : redactValue(info[key], extra);
   }
   return info;
 });
@@ -52,7 +34,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  const keys = [...DEFAULT_REDACT_KEYS, ...(options.redactKeys ?? []).map((k) => k.toLowerCase())];
+  const keys = (options.redactKeys ?? []).map((k) => k.toLowerCase()).filter(Boolean);
   const pretty = options.pretty ?? (options.stream === undefined && process.stdout.isTTY === true);
   const format = pretty
     ? winston.format.combine(traceFormat(), redactFormat({ keys }), winston.format.timestamp(), winston.format.colorize(), winston.format.printf((info) => {

@@ -10,6 +10,8 @@ export interface MetricSources {
   breakerState: () => BreakerState;
   /** Last polled consumer counts, or null when unknown. */
   consumer: () => { pending: number; ackPending: number } | null;
+  /** Jobs waiting in the worker for the AI side. */
+  waiting?: () => number;
 }
 
 /** Seconds: from a fast AI answer to a long job. */
@@ -27,11 +29,14 @@ export class RunnerMetrics {
   readonly #retries = this.#meter.createCounter(METRIC.retries, { description: 'Retries of tasks (kind=task) and of AI requests (kind=ai).' });
   readonly #redeliveries = this.#meter.createCounter(METRIC.redeliveries, { description: 'Deliveries of a message after its first.' });
   readonly #dlq = this.#meter.createCounter(METRIC.dlqRecords, { description: 'Messages dead-lettered, by error code.' });
+  readonly #duplicates = this.#meter.createCounter(METRIC.duplicates, { description: '.last publishes the LAST stream reported as duplicates (a second run of one message).' });
+  readonly #leaseLost = this.#meter.createCounter(METRIC.leaseLost, { description: 'Runs stopped because their lease was lost or a newer delivery claimed the message.' });
   readonly #loop = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(sources: MetricSources) {
     this.#loop.enable();
     this.#meter.createObservableGauge(METRIC.inFlight, { description: 'Jobs running in this process.' }).addCallback((r) => r.observe(sources.inFlight()));
+    this.#meter.createObservableGauge(METRIC.waitingForAi, { description: 'Jobs waiting in this process for the AI side to answer again.' }).addCallback((r) => r.observe(sources.waiting?.() ?? 0));
     this.#meter.createObservableGauge(METRIC.breakerState, { description: 'AI circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated.' })
       .addCallback((r) => r.observe(BREAKER_VALUE[sources.breakerState()]));
     this.#meter.createObservableGauge(METRIC.consumerPending, { description: 'Messages of the ALT stream not yet delivered to the consumer (polled).' })
@@ -57,12 +62,21 @@ export class RunnerMetrics {
   }
 
   /** One settled delivery. */
-  outcome(o: { verb: 'ack' | 'nak' | 'reject'; code?: string; status?: string; durationMs: number; deliveries: number }): void {
+  duplicate(): void {
+    this.#duplicates.add(1);
+  }
+
+  leaseLost(): void {
+    this.#leaseLost.add(1);
+  }
+
+  outcome(o: { verb: 'ack' | 'nak' | 'reject' | 'abandon'; code?: string; status?: string; durationMs: number; deliveries: number }): void {
     const attrs = { outcome: o.verb, ...(o.status ? { status: o.status } : {}), ...(o.code ? { code: o.code } : {}) };
     this.#jobs.add(1, attrs);
     this.#jobDuration.record(o.durationMs / 1000, { outcome: o.verb });
     if (o.deliveries > 1) this.#redeliveries.add(1);
     if (o.verb === 'reject') this.#dlq.add(1, { code: o.code ?? 'unknown' });
+    if (o.verb === 'abandon') this.#leaseLost.add(1);
   }
 
   task(e: TaskEvent): void {

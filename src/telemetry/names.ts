@@ -64,6 +64,9 @@ export const METRIC = {
   consumerAckPending: 'altlas.consumer.ack_pending',
   redeliveries: 'altlas.redeliveries',
   dlqRecords: 'altlas.dlq.records',
+  duplicates: 'altlas.last.duplicates',
+  leaseLost: 'altlas.lease.lost',
+  waitingForAi: 'altlas.jobs.waiting_for_ai',
   eventLoopDelay: 'nodejs.eventloop.delay.p99',
   memory: 'process.memory.usage',
 } as const;

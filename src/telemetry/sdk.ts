@@ -5,14 +5,17 @@
  * SDK's diagnostic logger stays off unless OTEL_LOG_LEVEL asks for it.
  */
 import { metrics } from '@opentelemetry/api';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 
 export interface Telemetry {
-  /** Serves the Prometheus text of every metric. */
+  /** The Prometheus reader of every metric. */
   prometheus: PrometheusExporter;
+  /** Serves `/metrics`: Prometheus text with the base unit in each name (`_seconds`, `_bytes`). */
+  serveMetrics(req: IncomingMessage, res: ServerResponse): void;
   /** Flushes and stops exporting (idempotent). */
   shutdown(): Promise<void>;
 }
@@ -54,7 +57,33 @@ export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry 
   let stopped: Promise<void> | null = null;
   // A collector that cannot be reached must not hold the process: the last flush gets a bounded time.
   const bounded = () => Promise.race([stop().catch(() => {}), new Promise<void>((r) => setTimeout(r, SHUTDOWN_LIMIT_MS).unref())]);
-  const telemetry: Telemetry = { prometheus, shutdown: () => (stopped ??= bounded()) };
+  const telemetry: Telemetry = { prometheus, shutdown: () => (stopped ??= bounded()), serveMetrics: (req, res) => void serveMetrics(prometheus, res) };
   (globalThis as Holder)[KEY] = telemetry;
   return telemetry;
+}
+
+/** Prometheus suffixes of the OpenTelemetry units we use (Prometheus conventions: base units in the name). */
+const UNIT_SUFFIX: Record<string, string> = { s: '_seconds', By: '_bytes', ms: '_milliseconds' };
+
+/** The Prometheus name of an instrument: its OpenTelemetry name with the unit's suffix (`altlas.job.duration` + s → altlas_job_duration_seconds). */
+export function prometheusName(name: string, unit: string | undefined): string {
+  const base = name.replace(/[^a-zA-Z0-9_:]/g, '_');
+  const suffix = unit ? UNIT_SUFFIX[unit] ?? '' : '';
+  return suffix && !base.endsWith(suffix) ? `${base}${suffix}` : base;
+}
+
+const serializer = new PrometheusSerializer('', false);
+
+async function serveMetrics(prometheus: PrometheusExporter, res: ServerResponse): Promise<void> {
+  try {
+    const { resourceMetrics } = await prometheus.collect();
+    for (const scope of resourceMetrics.scopeMetrics) {
+      for (const m of scope.metrics) (m as { descriptor: { name: string; unit: string } }).descriptor = { ...m.descriptor, name: prometheusName(m.descriptor.name, m.descriptor.unit) };
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    res.end(serializer.serialize(resourceMetrics));
+  } catch (e) {
+    res.writeHead(500, { 'content-type': 'text/plain' });
+    res.end(`# metrics failed: ${(e as Error).message}\n`);
+  }
 }

@@ -2,7 +2,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Context, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 import type { MsgHdrs } from '@nats-io/nats-core';
 import type { AttemptInfo } from '../ai/client.ts';
-import type { TaskBody, TaskEvent } from '../engine/types.ts';
+import type { TaskEvent } from '../engine/types.ts';
 import { ATTR, SPAN, TRACER_NAME } from './names.ts';
 
 export const tracer = trace.getTracer(TRACER_NAME);
@@ -56,6 +56,7 @@ export class TaskSpans {
   readonly #spans = new Map<string, Span>();
 
   onEvent = (e: TaskEvent): void => {
+    if (e.type === 'skipped' || e.type === 'instance_created' || e.type === 'task_resumed') return;
     if (e.type === 'task_started') {
       this.#spans.set(e.taskId, tracer.startSpan(SPAN.task(e.taskId), { kind: SpanKind.INTERNAL, attributes: { [ATTR.taskId]: e.taskId }, startTime: e.at }));
       return;
@@ -74,13 +75,11 @@ export class TaskSpans {
     }
   };
 
-  wrap(body: TaskBody): TaskBody {
-    return (task, ctx) => {
-      const span = this.#spans.get(task.id);
-      if (!span) return body(task, ctx);
-      span.setAttribute(ATTR.taskKind, task.kind ?? 'ai');
-      return context.with(trace.setSpan(context.active(), span), () => body(task, ctx));
-    };
+  /** Runs `fn` with the task's span active, so its AI attempt spans are the task span's children. */
+  within<T>(taskId: string, fn: () => Promise<T>): Promise<T> {
+    const span = this.#spans.get(taskId);
+    if (!span) return fn();
+    return context.with(trace.setSpan(context.active(), span), fn);
   }
 }
 

@@ -1,6 +1,6 @@
 /** Helpers for engine tests: jobs from compact specs, and recording task bodies. */
 import type { Job, JobTask, Priority } from '../../src/alt/job.ts';
-import type { EngineOptions } from '../../src/engine/run-job.ts';
+import type { RunJobOptions as EngineOptions } from '../../src/engine/run-job.ts';
 import type { TaskBody, TaskOutput } from '../../src/engine/types.ts';
 
 export interface Spec {

@@ -9,5 +9,5 @@ export function normalizeLast(last: Last): unknown {
     if (['duration_ms', 'execution_time_ms', 'total_task_duration_ms', 'processing_time_ms'].includes(key) && typeof value === 'number') return 0;
     return value;
   });
-  return JSON.parse(text.replace(UUID, '<uuid>').replace(TIME, '<time>').replace(/Total Execution Time: \d+ ms/, 'Total Execution Time: <n> ms'));
+  return JSON.parse(text.replace(UUID, '<uuid>').replace(TIME, '<time>').replace(/Total Time: \d+ ms/, 'Total Time: <n> ms'));
 }

@@ -58,7 +58,7 @@ describe('observability', () => {
     // Log lines written inside the job carry its trace id.
     await eventually(async () => worker.logs('job finished'), (l) => l.length === 1, 'the job log line');
     expect(worker.logs('job finished')[0]).toMatchObject({ trace_id: traceId, alt_id: 'alt_example_001' });
-    expect(worker.logs('job ran')[0]).toMatchObject({ trace_id: traceId });
+    expect(worker.logs('job decoded')[0]).toMatchObject({ trace_id: traceId });
     await eventually(async () => otlp!.metricNames, (m) => m.has('altlas.jobs'), 'metrics over OTLP');
   });
 
@@ -73,7 +73,7 @@ describe('observability', () => {
     await h.waitForLasts(1);
     await eventually(async () => worker.logs('job finished'), (l) => l.length === 1, 'the job log line');
     const output = worker.lines.join('\n');
-    expect(worker.logs('job ran')).toHaveLength(1);
+    expect(worker.logs('job decoded')).toHaveLength(1);
     for (const secret of [bearer, apiKey, 'CUST-991-PRIVATE']) expect(output).not.toContain(secret);
     expect(output).toContain('[REDACTED]');
   });
@@ -91,8 +91,8 @@ describe('observability', () => {
     const metrics = await eventually(() => get(`${base}/metrics`), (r) => /altlas_jobs_total\{[^}]*outcome="ack"[^}]*\} 1/.test(r.text) && /^altlas_jobs_in_flight\{[^}]*\} 0$/m.test(r.text), 'the job counted in /metrics');
     expect(metrics.text).toMatch(/^altlas_jobs_in_flight\{[^}]*\} 0$/m);
     expect(metrics.text).toMatch(/^altlas_ai_breaker_state\{[^}]*\} 0$/m);
-    expect(metrics.text).toMatch(/^altlas_job_duration_count\{[^}]*outcome="ack"[^}]*\} 1$/m);
-    expect(metrics.text).toMatch(/^process_memory_usage\{type="rss"[^}]*\} \d+$/m);
+    expect(metrics.text).toMatch(/^altlas_job_duration_seconds_count\{[^}]*outcome="ack"[^}]*\} 1$/m);
+    expect(metrics.text).toMatch(/^process_memory_usage_bytes\{type="rss"[^}]*\} \d+$/m);
     await h.server.stop();
     const down = await eventually(() => get(`${base}/readyz`), (r) => r.status === 503, '/readyz to turn not ready');
     expect(JSON.parse(down.text).checks.nats_connected).toBe(false);

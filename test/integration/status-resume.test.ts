@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
-import { Checkpoints } from '../../src/status/checkpoints.ts';
+import { CheckpointStore } from '../../src/status/checkpoints.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { statusKey, type StatusEntry } from '../../src/status/status.ts';
 import type { TaskResult } from '../../src/engine/types.ts';
 import { main } from '../../src/cli/main.ts';
@@ -32,17 +33,19 @@ describe('job status and resume', () => {
   it('resumes a SIGKILLed job from its checkpoints: no second AI request for completed tasks, one .last', async () => {
     h = await Harness.start();
     h.fake.setFaults({ latencyMs: 600 });
-    const env = { RUNNER_ACK_WAIT_MS: '2000', RUNNER_STATUS_FLUSH_MS: '50' };
+    // A budget of 0 writes each completed task at once (the budget's own bound is tested in once.test.ts).
+    const env = { RUNNER_ACK_WAIT_MS: '2000', RUNNER_STATUS_FLUSH_MS: '50', RUNNER_CHECKPOINT_BUDGET_MS: '0' };
     const first = await h.worker(env);
     const status = await watchStatus(h, 'resume-me');
     await h.publish(job('resume-me', 5));
     await eventually(async () => status.entries.at(-1), (e) => ['t1', 't2', 't3'].every((t) => e?.tasks[t]?.state === 'completed'), 'tasks 1-3 completed in the status bucket', 30_000);
     first.kill('SIGKILL');
     await first.exited;
+
     // What the first run stored, read from the checkpoint bucket before the job is resumed.
     const kvm = new Kvm(h.nc);
-    const cp = new Checkpoints(await kvm.open('ALT_CHECKPOINTS'), await new Objm(h.nc).open('ALT_OUTPUTS'), 'ALT_OUTPUTS', 262_144);
-    const firstRun = await cp.load('ALT', 1);
+    const cp = new CheckpointStore({ kv: await kvm.open('ALT_CHECKPOINTS'), bucket: 'ALT_CHECKPOINTS', obj: await new Objm(h.nc).open('ALT_OUTPUTS'), jsm: await jetstreamManager(h.nc), maxValue: 262_144 });
+    const firstRun = (await cp.load('ALT', 1)).results;
     expect([...firstRun.keys()].sort()).toEqual(expect.arrayContaining(['t1', 't2', 't3']));
     h.fake.setFaults({ latencyMs: 50 });
     await h.worker(env);
@@ -60,11 +63,11 @@ describe('job status and resume', () => {
     expect((last.metadata.resumed_tasks as string[]).sort()).toEqual([...firstRun.keys()].sort());
     expect(last.metadata.deliveries).toBe(2);
     // Checkpoints of a finished job are removed.
-    await eventually(() => cp.load('ALT', 1), (m) => m.size === 0, 'the checkpoints to be removed');
+    await eventually(() => cp.load('ALT', 1), (m) => m.results.size === 0, 'the checkpoints to be removed');
     status.stop();
   });
 
-  it('moves the status entry through its states in order and ends equal to the .last', async () => {
+  it('writes a running job\'s entry after RUNNER_STATUS_FLUSH_MS, then its final state, equal to the .last', async () => {
     h = await Harness.start();
     h.fake.setFaults({ latencyMs: 100 });
     await h.worker({ RUNNER_STATUS_FLUSH_MS: '50' });
@@ -73,7 +76,7 @@ describe('job status and resume', () => {
     const [{ last }] = await h.waitForLasts(1);
     const entries = await eventually(async () => status.entries, (e) => e.at(-1)?.state === 'completed', 'the final status');
     const states = entries.map((e) => e.state).filter((s, i, all) => i === 0 || all[i - 1] !== s);
-    expect(states).toEqual(['pending', 'running', 'completed']);
+    expect(states).toEqual(['running', 'completed']);
     const final = entries.at(-1)!;
     expect(final.last_status).toBe(last.status);
     expect(Object.fromEntries(Object.entries(final.tasks).map(([id, t]) => [id, t.state]))).toEqual(Object.fromEntries(Object.entries(last.task_results).map(([id, r]) => [id, r.status])));
@@ -113,20 +116,26 @@ describe('job status and resume', () => {
     status.stop();
   });
 
-  it('round-trips a 2 MiB output through the object store', async () => {
+  it('round-trips a 2 MiB output through the object store, and removes everything of a message in one purge', async () => {
     h = await Harness.start();
     const kvm = new Kvm(h.nc);
-    const cp = new Checkpoints(await kvm.create('CP_TEST', { maxValueSize: 65_536 }), await new Objm(h.nc).create('CP_OBJ'), 'CP_OBJ', 65_536);
+    const objects = await new Objm(h.nc).create('CP_OBJ');
+    const cp = new CheckpointStore({ kv: await kvm.create('CP_TEST', { maxValueSize: 65_536 }), bucket: 'CP_TEST', obj: objects, jsm: await jetstreamManager(h.nc), maxValue: 65_536 });
     const text = 'ğ'.repeat(1024 * 1024); // 2 MiB of UTF-8
     const result: TaskResult = { task_id: 'huge', status: 'completed', start_time: '2025-01-01T00:00:00.000Z', end_time: '2025-01-01T00:00:01.000Z', duration_ms: 1000, output: { text, model_used: 'm', tokens_used: 5, processing_time_ms: 9 }, error: null, error_code: null, attempts: 1, metadata: {} };
-    await cp.save('ALT', 7, result);
-    const stored = await (await kvm.open('CP_TEST')).get('ALT.7.huge');
+    const small: TaskResult = { ...result, task_id: 'small', output: { ...result.output!, text: 'tiny' } };
+    const names = await cp.saveBatch('ALT', 7, 1, 0, [result, small]);
+    expect(names).toEqual(['cp/ALT.7/huge']);
+    const stored = await (await kvm.open('CP_TEST')).get('ALT.7.c.1-0');
     expect(stored!.value.length).toBeLessThan(65_536);
-    expect(stored!.json<{ output_ref: { bytes: number } }>().output_ref.bytes).toBe(2 * 1024 * 1024);
+    expect(await cp.claim('ALT', 7, 2, 'w')).toBe(true);
+    expect(await cp.claim('ALT', 7, 2, 'w')).toBe(false);
     const loaded = await cp.load('ALT', 7);
-    expect(loaded.get('huge')).toEqual(result);
-    await cp.clear('ALT', 7);
-    expect((await cp.load('ALT', 7)).size).toBe(0);
-    expect(await (await new Objm(h.nc).open('CP_OBJ')).get('ALT.7.huge')).toBeNull();
+    expect(loaded.results.get('huge')).toEqual(result);
+    expect(loaded.results.get('small')).toEqual(small);
+    await cp.clear('ALT', 7, loaded.objects);
+    expect((await cp.load('ALT', 7)).results.size).toBe(0);
+    expect(await cp.claimedBy('ALT', 7)).toBe(0);
+    expect(await objects.get('cp/ALT.7/huge')).toBeNull();
   });
 });

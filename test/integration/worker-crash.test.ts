@@ -94,7 +94,7 @@ describe('messages no worker could settle', () => {
     expect(dlq[0].headers?.get('Alt-Id')).toBe('crash-loop');
     expect(JSON.parse(new TextDecoder().decode(dlq[0].data)).id).toBe('crash-loop');
     const [{ last }] = await h.waitForLasts(1);
-    expect(last).toMatchObject({ alt_file_id: 'crash-loop', status: 'failure', metadata: { error: { code: 'MAX_DELIVER_EXCEEDED' } } });
+    expect(last).toMatchObject({ alt_file_id: 'crash-loop', status: 'failure', metadata: { error_code: 'MAX_DELIVER_EXCEEDED' } });
     await eventually(() => h!.jsm.streams.info('ALT'), (i) => i.state.messages === 0, 'the message removed from ALT');
     const status = await eventually(async () => (await new Kvm(h!.nc).open('ALT_RUNS')).get('crash-loop'), (e) => e?.json<{ state: string }>().state === 'failed', 'the status entry to say failed');
     expect(status?.json<{ error: { code: string } }>().error.code).toBe('MAX_DELIVER_EXCEEDED');

@@ -23,7 +23,7 @@ const conditionRef: TUnsafe<ConditionDoc> = Type.Unsafe<ConditionDoc>({ $ref: '#
 /** The recursive condition lives in `$defs`, so that the exported file is self-contained. */
 const ConditionDef = Type.Object({
   operator: StringEnum(CONDITION_OPERATORS),
-  left: Type.Unknown({ description: 'A variable name, or a condition for and/or/not.' }),
+  left: Type.Unknown({ description: 'A string (a variable name, a dotted path or a literal) or a condition; conditions on both sides of and/or.' }),
   right: Type.Optional(Type.Unknown({ description: 'A value, a variable name, or a condition for and/or. Absent for not.' })),
 }, { additionalProperties: true, title: 'Condition' });
 
@@ -32,7 +32,7 @@ const Ids = Type.Array(Type.String({ minLength: 1 }));
 
 export const Variable = Type.Object({
   name: Name,
-  type: StringEnum(VARIABLE_TYPES),
+  type: Type.Optional(StringEnum(VARIABLE_TYPES, { default: 'string', description: 'Default string (the original\'s default).' })),
   value: Type.Optional(Type.Unknown()),
   description: Type.Optional(Nullable(Type.String())),
 }, { additionalProperties: true, title: 'Variable' });
@@ -41,7 +41,7 @@ export const FunctionDef = Type.Object({
   name: Name,
   parameters: Type.Optional(Type.Array(Type.Object({
     name: Name,
-    type: StringEnum(VARIABLE_TYPES),
+    type: Type.Optional(StringEnum(VARIABLE_TYPES, { default: 'any', description: 'Default any (the original\'s default).' })),
     default_value: Type.Optional(Type.Unknown()),
     required: Type.Optional(Type.Boolean({ default: true })),
   }, { additionalProperties: true }))),

@@ -15,7 +15,7 @@ export const SegmentParameter = Type.Object({
 
 /** Fields of a 1.0 segment, shared with the 2.0 segment. */
 export const segmentProperties = {
-  id: NonBlank({ description: 'Unique id of the segment within the file.' }),
+  id: Type.Optional(NonBlank({ description: 'Unique id of the segment within the file; a new uuid when missing (the original\'s default, with a warning).' })),
   task_type: Type.String({ description: 'Free text: search, create, analyze, execute, ...' }),
   content: NonBlank({ description: 'The text of the step.' }),
   parameters: Type.Optional(Nullable(Type.Array(SegmentParameter))),
@@ -25,12 +25,12 @@ export const segmentProperties = {
 
 /** Fields of a 1.0 file, shared with the 2.0 file (which replaces version and segments). */
 export const fileProperties = {
-  id: NonBlank(),
-  timestamp: Type.String({ minLength: 1, description: 'ISO 8601; read as UTC when it has no zone.' }),
+  id: Type.Optional(NonBlank({ description: 'Job id; a new uuid when missing (with a warning).' })),
+  timestamp: Type.Optional(Type.String({ minLength: 1, description: 'ISO 8601; read as UTC when it has no zone; now when missing (with a warning).' })),
   command: Type.String({ description: 'The user command.' }),
   language: Type.Optional(Nullable(Type.String())),
-  mode: StringEnum(SEGMENTATION_MODES),
-  persona: Type.Optional(Nullable(Type.String())),
+  mode: Type.Optional(StringEnum(SEGMENTATION_MODES, { default: 'Normal', description: 'Default Normal (with a warning).' })),
+  persona: Type.Optional(Nullable(Type.String({ description: 'Default technical_expert when missing (with a warning).' }))),
   chaos_level: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 10, description: 'Only when mode is Chaos.' }))),
   metadata: Type.Optional(Nullable(FreeObject())),
 } satisfies TProperties;

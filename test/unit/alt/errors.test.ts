@@ -73,9 +73,9 @@ describe('decodeAlt error codes', () => {
     const byPointer = Object.fromEntries(e.problems.map((p) => [p.pointer, p.message]));
     expect(byPointer['/id']).toBe('must not be empty');
     expect(byPointer['/created_at']).toMatch(/RFC 3339/);
-    expect(byPointer['/mode']).toMatch(/must be one of "normal", "dream", "explore", "chaos" \(or null\), got "turbo"/);
+    expect(byPointer['/mode']).toMatch(/must be one of "normal", "dream", "explore", "chaos" \(or null\), got a string of 5 characters/);
     expect(byPointer['/tasks/0/description']).toBe('must not be empty');
-    expect(byPointer['/tasks/1/id']).toBe('must be a string, got number 2');
+    expect(byPointer['/tasks/1/id']).toBe('must be a string, got a whole number');
     expect(byPointer['/tasks/1/retry_count']).toMatch(/<= 255/);
     expect(byPointer['/tasks/1/dependencies']).toMatch(/must be a list or null/);
     expect(e.problems).toHaveLength(7);
@@ -114,21 +114,21 @@ describe('decodeAlt error codes', () => {
   });
 
   it('ALT_REFERENCE for unknown body ids and undefined functions', () => {
-    const e = decodeErr(enhancedText.replace('if_body: [s-alert]', 'if_body: [nowhere]').replace('function_name: summarize', 'function_name: missing_fn'), 'ALT_REFERENCE');
-    expect(e.problems).toEqual([
-      { pointer: '/segments/1/condition/if_body/0', message: "segment 'nowhere' does not exist" },
-      { pointer: '/segments/3/function_call/function_name', message: "function 'missing_fn' is not defined" },
-    ]);
+    const e = decodeErr(enhancedText.replace('if_body: [s-alert]', 'if_body: [nowhere]'), 'ALT_REFERENCE');
+    expect(e.problems).toEqual([{ pointer: '/segments/3/condition/if_body/0', message: "segment 'nowhere' does not exist" }]);
+    const f = decodeErr(enhancedText.replace('function_name: measure_trend', 'function_name: missing_fn'), 'ALT_REFERENCE');
+    expect(f.problems).toEqual([{ pointer: '/segments/1/function_call/function_name', message: "function 'missing_fn' is not defined" }]);
   });
 
   it('ALT_SCHEMA for malformed conditions, loops, names and two constructs in one segment', () => {
+    // and/or take conditions on both sides; a comparison's left side is a string or a condition.
     decodeErr(enhancedText.replace('left: {operator: gt, left: days, right: 0}', 'left: days'), 'ALT_SCHEMA');
     decodeErr(enhancedText.replace('{operator: gt, left: days, right: 0}', '{operator: not, left: {operator: eq, left: a, right: 1}, right: 2}'), 'ALT_SCHEMA');
     decodeErr(enhancedText.replace('{operator: gt, left: days, right: 0}', '{operator: gt, left: 3, right: 0}'), 'ALT_SCHEMA');
     decodeErr(enhancedText.replace('operator: and', 'operator: xor'), 'ALT_SCHEMA');
     const badName = decodeErr(enhancedText.replace('- name: days', '- name: 9days'), 'ALT_SCHEMA');
-    expect(badName.problems[0]).toEqual({ pointer: '/global_variables/0/name', message: 'must be a name (a letter or _ then letters, digits or _), got "9days"' });
-    const twice = decodeErr(enhancedText.replace('    result_variable: summary', '    result_variable: summary\n  loop: {type: while, body: [s-alert]}'), 'ALT_SCHEMA');
+    expect(badName.problems[0]).toEqual({ pointer: '/global_variables/0/name', message: 'must be a name (a letter or _ then letters, digits or _), got a string of 5 characters' });
+    const twice = decodeErr(enhancedText.replace('    result_variable: trend', '    result_variable: trend\n  loop: {type: while, condition: {operator: not, left: x}, body: [s-alert]}'), 'ALT_SCHEMA');
     expect(twice.problems.map((p) => p.message).join()).toMatch(/at most one of/);
   });
 

@@ -55,9 +55,9 @@ describe('decodeAlt on the real ALT_LAS files', () => {
     if (!r.ok) throw r.error;
     expect(r.job.source).toEqual({ form: 'enhanced', version: '2.0' });
     expect(r.job.tasks.find((t) => t.id === 's-check')?.control?.condition).toMatchObject({ if_body: ['s-alert'], else_body: ['s-summary'] });
-    expect(r.job.tasks.find((t) => t.id === 's-summary')?.control?.function_call).toMatchObject({ function_name: 'summarize' });
+    expect(r.job.tasks.find((t) => t.id === 's-measure')?.control?.function_call).toMatchObject({ function_name: 'measure_trend', result_variable: 'trend' });
     expect(r.job.functions).toHaveLength(1);
-    expect(r.job.global_variables).toEqual([{ name: 'days', type: 'number', value: 7 }]);
+    expect(r.job.global_variables).toEqual([{ name: 'days', type: 'number', value: 7 }, { name: 'trend', type: 'string', value: '' }]);
     expect(r.job.priority).toBe('high');
   });
 });

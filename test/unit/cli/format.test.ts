@@ -26,7 +26,7 @@ describe('command line formatting', () => {
   it('shows a result row with completed tasks and the error code of a failure', () => {
     const last = {
       alt_file_id: 'j1', status: 'failure', success_rate: 0, execution_time_ms: 3, end_time: '2025-05-01T12:00:00.000Z',
-      task_results: {}, metadata: { error: { code: 'ALT_CYCLE' } },
+      task_results: {}, metadata: { error: 'ALT_CYCLE: x', error_code: 'ALT_CYCLE' },
     } as unknown as Last;
     expect(resultRow(last)).toEqual(['j1', 'failure (ALT_CYCLE)', '0.0%', '0/0', '3 ms', '2025-05-01T12:00:00.000Z']);
   });

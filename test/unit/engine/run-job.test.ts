@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import fc from 'fast-check';
 import { AltlasError } from '../../../src/errors.ts';
 import { runJob } from '../../../src/engine/run-job.ts';
-import { preflight } from '../../../src/engine/preflight.ts';
+import { checkKinds, normalizeKind } from '../../../src/alt/kinds.ts';
 import type { TaskEvent, TaskResult } from '../../../src/engine/types.ts';
 import { ENGINE, deferred, makeJob, output, recordingBody } from '../../helpers/engine.ts';
 
@@ -217,22 +217,24 @@ describe('runJob', () => {
   });
 });
 
-describe('preflight', () => {
-  it('refuses kinds that would act on the host', () => {
-    const e = preflight(makeJob([{ id: 'a' }, { id: 'b', kind: 'system_command' }]));
-    expect(e?.code).toBe('TASK_KIND_FORBIDDEN');
+describe('task kinds', () => {
+  it('refuses kinds that would act on the host, in both places a kind can be given, however they are spelled', () => {
+    const variants = ['system_command', ' system_command', 'system_command\n', 'system\u200b_command', 'System-Command', 'ＳＹＳＴＥＭ_COMMAND', 'file operation'];
+    for (const kind of variants) {
+      expect({ kind, code: checkKinds(makeJob([{ id: 'a' }, { id: 'b', kind }]))?.code }).toEqual({ kind, code: 'TASK_KIND_FORBIDDEN' });
+      const viaParameters = makeJob([{ id: 'a' }]);
+      viaParameters.tasks[0].parameters = { task_type: kind };
+      expect({ kind, code: checkKinds(viaParameters)?.code }).toEqual({ kind, code: 'TASK_KIND_FORBIDDEN' });
+    }
+    expect(normalizeKind(' System-Command\u200b\n')).toBe('system_command');
+  });
+
+  it('names every offending task with its pointer', () => {
+    const e = checkKinds(makeJob([{ id: 'a' }, { id: 'b', kind: 'system_command' }]));
     expect(e?.problems).toEqual([{ pointer: '/tasks/1', message: 'task b has the forbidden kind system_command' }]);
   });
 
-  it('names the 2.0 constructs this runner does not execute', () => {
-    const job = makeJob([{ id: 'a' }]);
-    job.tasks[0].control = { loop: { type: 'while' } };
-    const e = preflight({ ...job, functions: [{ name: 'f' }] });
-    expect(e?.code).toBe('ALT_UNSUPPORTED_FEATURE');
-    expect(e?.context.constructs).toEqual(['loop', 'functions']);
-  });
-
   it('lets plain jobs through', () => {
-    expect(preflight(makeJob([{ id: 'a', kind: 'analyze' }]))).toBeNull();
+    expect(checkKinds(makeJob([{ id: 'a', kind: 'analyze' }]))).toBeNull();
   });
 });

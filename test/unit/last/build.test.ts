@@ -47,11 +47,16 @@ describe('buildLast', () => {
     expect(last.success_rate).toBeCloseTo(1 / 3);
     expect(Object.keys(last.task_results)).toEqual(['a', 'b', 'c']);
     expect(last.task_results.b).toMatchObject({ status: 'cancelled', error: 'Cancelled due to dependency failure: a' });
-    expect(last.execution_graph.edges).toEqual([{ source: 'a', target: 'b', dependency_type: 'required' }]);
+    const graph = last.execution_graph!;
+    const nodeOf = Object.fromEntries(graph.nodes.map((n) => [n.task_id, n.id]));
+    expect(graph.edges).toEqual([{ source: nodeOf.a, target: nodeOf.b, dependency_type: 'required' }]);
     expect(last.artifacts).toHaveLength(1);
-    expect(last.artifacts?.[0]).toMatchObject({ task_id: 'c', artifact_type: 'text', size_bytes: 5, mime_type: 'text/plain; charset=utf-8' });
-    expect(last.artifacts?.[0].path).toBe(`last://${last.execution_id}/c/output.txt`);
-    expect(last.summary).toContain('Tasks: 1 successful, 1 failed, 0 timed out, 1 cancelled');
+    expect(last.artifacts?.[0]).toMatchObject({ name: 'c_output.txt', task_id: 'c', artifact_type: 'text', size_bytes: 5, mime_type: 'text/plain' });
+    expect(last.artifacts?.[0].path).toBe(`altlas+last://LAST/last.job-1/${last.execution_id}#c`);
+    expect(last.summary.split('\n')).toEqual(expect.arrayContaining(['- Status: PartialSuccess', '- Success Rate: 33.33%', '- Total Tasks: 3', '- Successful Tasks: 1', '- Failed Tasks: 1', '- Timed Out Tasks: 0', '- Cancelled Tasks: 1', '- Artifacts: 1', '- Mode: Normal', '- Persona: N/A']));
+    // Every task result has its own execution id and a start time, the cancelled one too.
+    expect(new Set(Object.values(last.task_results).map((r) => r.execution_id)).size).toBe(3);
+    expect(last.task_results.b.start_time).toBe(last.task_results.b.end_time);
   });
 
   it('gives failure with success rate 0 for a job without tasks', async () => {
@@ -66,8 +71,12 @@ describe('buildLast', () => {
     if (decoded.ok) throw new Error('expected an error');
     const last = buildFailureLast({ altId: 'bad-1', error: decoded.error, startMs: 0, endMs: 5 }, ids());
     expectValid(last);
-    expect(last).toMatchObject({ status: 'failure', alt_file_id: 'bad-1', task_results: {}, artifacts: null, execution_time_ms: 5 });
-    expect(last.metadata.error).toMatchObject({ code: 'ALT_SELF_DEPENDENCY', problems: [{ pointer: '/tasks/0/dependencies/0' }] });
-    expect(last.summary.startsWith('Execution Failed: ALT_SELF_DEPENDENCY')).toBe(true);
+    expect(last).toMatchObject({ status: 'failure', alt_file_id: 'bad-1', task_results: {}, artifacts: [], execution_graph: null, execution_time_ms: 5 });
+    expect(typeof last.metadata.error).toBe('string');
+    expect(last.metadata.error).toMatch(/^ALT_SELF_DEPENDENCY: /);
+    expect(last.metadata).toMatchObject({ error_code: 'ALT_SELF_DEPENDENCY', error_problems: [{ pointer: '/tasks/0/dependencies/0' }] });
+    const lines = last.summary.split('\n');
+    expect(lines[0]).toBe('Execution Failed:');
+    expect(lines.slice(1).map((l) => l.split(':')[0])).toEqual(['- ALT File', '- Execution ID', '- Error', '- Time']);
   });
 });

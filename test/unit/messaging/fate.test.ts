@@ -13,7 +13,7 @@ describe('decideFate', () => {
 
   it('rejects every invalid-input code at once, whatever the delivery', () => {
     const rejects = (Object.keys(ERROR_CODES) as ErrorCode[]).filter((c) => ERROR_CODES[c].fate === 'reject');
-    expect(rejects).toEqual(expect.arrayContaining(['ALT_SCHEMA', 'ALT_CYCLE', 'ALT_LIMIT', 'TASK_KIND_FORBIDDEN', 'ALT_UNSUPPORTED_FEATURE']));
+    expect(rejects).toEqual(expect.arrayContaining(['ALT_SCHEMA', 'ALT_CYCLE', 'ALT_LIMIT', 'TASK_KIND_FORBIDDEN']));
     for (const code of rejects) expect([code, decideFate(input(code, 1))]).toEqual([code, { verb: 'reject' }]);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { PassThrough } from 'node:stream';
-import { createLogger, redact } from '../../../src/telemetry/logger.ts';
+import { createLogger } from '../../../src/telemetry/logger.ts';
+import { redactValue as redact } from '../../../src/security/redact.ts';
 
 describe('logger', () => {
   it('writes JSON lines and redacts secrets by key, bearer tokens in text, and configured keys', async () => {

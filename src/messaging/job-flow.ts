@@ -1,0 +1,126 @@
+/**
+ * One delivery from bytes to an {@link Outcome}: decode; on a redelivery, claim the message, ack
+ * at once when its `.last` is stored already, and load its checkpoints (handing it back shortly
+ * when they cannot be read); run the graph, waiting in the worker while the AI side is down;
+ * build the `.last`. No acknowledgement is sent here: the worker executes the outcome.
+ */
+import { trace } from '@opentelemetry/api';
+import type { DecodeLimits, DecodeResult, Job } from '../alt/index.ts';
+import { recoverAltId } from '../alt/index.ts';
+import { AltlasError, toAltlasError } from '../errors.ts';
+import type { Engine, JobRun } from '../engine/engine.ts';
+import type { TaskResult } from '../engine/types.ts';
+import { randomUUID } from 'node:crypto';
+import { buildLast, buildCancelledLast, type ArtifactOptions } from '../last/index.ts';
+import type { DeliveryRecord } from '../status/recorder.ts';
+import type { ContextLogger } from '../telemetry/logger.ts';
+import type { AiGate } from './ai-gate.ts';
+import type { DeliveryInfo } from './inbound.ts';
+import type { TaskSpans } from '../telemetry/tracing.ts';
+import type { RunContext } from './run-context.ts';
+import { deliveryMeta, lastIds, outcomeOf, type Outcome, type SettleRules } from './settle.ts';
+
+export interface FlowDeps {
+  rules: SettleRules;
+  limits: DecodeLimits;
+  engine: Engine;
+  gate: AiGate;
+  decode: (d: DeliveryInfo) => Promise<DecodeResult>;
+  /** True when the LAST stream holds the `.last` of ALT message `seq` of this job already. */
+  lastStored: (altId: string, seq: number) => Promise<boolean>;
+  /** True when an operator asked to cancel this job. */
+  cancelRequested: (altId: string) => boolean;
+  /** Stores outputs too large for the `.last` as artifact objects; says how the `.last` names its artifacts. */
+  artifacts?: (job: Job, run: JobRun, executionId: string) => Promise<ArtifactOptions>;
+  now?: () => number;
+}
+
+export interface FlowInput {
+  d: DeliveryInfo;
+  record: DeliveryRecord | undefined;
+  /** Aborts the run: shutdown (JOB_ABORTED), lease lost (LEASE_LOST), cancel (JOB_CANCELLED). */
+  signal: AbortSignal;
+  /** Checked before each AI call: null while this worker still owns the message. */
+  guard: () => AltlasError | null;
+  log: ContextLogger;
+  /** Task spans, when the delivery is traced. */
+  spans?: TaskSpans;
+  /** Called once the job id is known. */
+  onJob?: (job: Job) => void;
+}
+
+/** Results an aborted run completed: kept for the next run of the same message. */
+function completedOf(run: JobRun, earlier: ReadonlyMap<string, TaskResult>): Map<string, TaskResult> {
+  const out = new Map(earlier);
+  for (const r of run.results) if (r.status === 'completed' && r.output) out.set(r.task_id, r);
+  return out;
+}
+
+export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise<Outcome> {
+  const { d, record, signal } = input;
+  let log = input.log;
+  const now = deps.now ?? Date.now;
+  const startMs = now();
+  let job: Job | null = null;
+  const fail = (e: unknown) => outcomeOf(toAltlasError(e), d, deps.rules, { job, altId: job?.id ?? recoverAltId(d.data, d.contentType), startMs, now: now() });
+  try {
+    const decoded = await deps.decode(d);
+    if (!decoded.ok) return fail(decoded.error);
+    job = decoded.job;
+    input.onJob?.(job);
+    log = log.with({ alt_id: job.id });
+
+    let resume: Map<string, TaskResult> = new Map();
+    if (d.deliveries > 1 && record) {
+      if (!(await record.claim())) return { kind: 'abandoned', error: new AltlasError('LEASE_LOST', `a newer delivery of message ${d.seq} holds its claim`), job };
+      if (await deps.lastStored(job.id, d.seq).catch(() => false)) return { kind: 'done_before', job };
+      try {
+        resume = await record.loadResume();
+      } catch (e) {
+        if (d.deliveries < deps.rules.maxDeliver) {
+          return fail(new AltlasError('CHECKPOINTS_UNAVAILABLE', `could not read the checkpoints of message ${d.seq}: ${(e as Error).message}`, { cause: e }));
+        }
+        log.warn('could not load checkpoints on the last delivery; every task runs again', { error: (e as Error).message });
+      }
+      if (resume.size) log.info('resuming from checkpoints', { completed_tasks: resume.size });
+    } else if (d.deliveries > 1) {
+      if (await deps.lastStored(job.id, d.seq).catch(() => false)) return { kind: 'done_before', job };
+    }
+
+    if (deps.cancelRequested(job.id)) {
+      return { kind: 'ran', job, last: buildCancelledLast({ job, warnings: decoded.warnings, metadata: deliveryMeta(d), atMs: now() }, lastIds(now())) };
+    }
+    const finish = async (r: JobRun, cancelled: boolean) => {
+      const executionId = randomUUID();
+      const artifacts = deps.artifacts ? await deps.artifacts(job!, r, executionId) : undefined;
+      const input = { job: job!, run: r, warnings: decoded.warnings, metadata: deliveryMeta(d), artifacts };
+      return cancelled ? buildCancelledLast({ ...input, atMs: now() }, lastIds(now(), executionId)) : buildLast(input, lastIds(now(), executionId));
+    };
+    const traceId = trace.getActiveSpan()?.spanContext().traceId;
+    record?.started(job, traceId);
+    let run: JobRun;
+    for (;;) {
+      const context: RunContext = { record, spans: input.spans, log };
+      run = await deps.engine.run(job, { signal, resume, context, guard: input.guard });
+      if (run.stopped?.code !== 'AI_UNAVAILABLE' || signal.aborted) break;
+      // The AI side is down: wait here (lease kept) instead of spending a delivery; resume what completed.
+      resume = completedOf(run, resume);
+      deps.gate.markDown();
+      log.warn('the AI side is unavailable; the job waits in the worker until it answers again', { code: run.stopped.code, error: run.stopped.message, completed_tasks: resume.size });
+      void record?.settled({ state: 'waiting', code: run.stopped.code, message: run.stopped.message });
+      try {
+        await deps.gate.wait(signal);
+      } catch {
+        break;
+      }
+    }
+    if (run.stopped?.code === 'JOB_CANCELLED' || (signal.aborted && (signal.reason as AltlasError | undefined)?.code === 'JOB_CANCELLED')) {
+      return { kind: 'ran', job, last: await finish(run, true) };
+    }
+    const stopped = (signal.aborted ? toAltlasError(signal.reason) : null) ?? run.stopped;
+    if (stopped) return fail(stopped);
+    return { kind: 'ran', job, last: await finish(run, false) };
+  } catch (e) {
+    return fail(e);
+  }
+}

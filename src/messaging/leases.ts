@@ -1,0 +1,121 @@
+/**
+ * Leases of the messages this worker holds: one timer renews them all (`+WPI`) every third of
+ * the ack wait while the connection is up. A lease not renewed for most of the ack wait
+ * (LEASE_LOST_RATIO: the worker was disconnected, or its timer fired far too late after a stalled
+ * event loop or a SIGSTOP) is lost: JetStream may have handed the message to another worker, so
+ * the run holding it must stop before it makes another AI call or publishes anything. A
+ * redelivery of a message held here is adopted: the lease continues on the newest delivery.
+ */
+import type { Delivery } from './inbound.ts';
+
+/** Share of the ack wait after which an unrenewed lease counts as lost. */
+export const LEASE_LOST_RATIO = 0.8;
+
+export class Lease {
+  #delivery: Delivery;
+  renewedAt: number;
+  /** True once the lease was not renewed for half the ack wait: its run checks its claim before publishing. */
+  suspect = false;
+  lost = false;
+  readonly #onLost: (lease: Lease) => void;
+
+  constructor(delivery: Delivery, onLost: (lease: Lease) => void) {
+    this.#delivery = delivery;
+    this.renewedAt = delivery.receivedAt;
+    this.#onLost = onLost;
+  }
+
+  /** The newest delivery of the message (acks go to it). */
+  get delivery(): Delivery {
+    return this.#delivery;
+  }
+
+  /** A redelivery of the same message arrived here: continue on it (its lease is fresh). */
+  adopt(d: Delivery, now = Date.now()): void {
+    this.#delivery = d;
+    this.renewedAt = now;
+    this.suspect = true;
+    d.working();
+  }
+
+  /** @internal */
+  markLost(): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.#onLost(this);
+  }
+}
+
+export interface LeasesOptions {
+  ackWaitMs: number;
+  /** True while the connection to NATS is up. */
+  connected: () => boolean;
+  now?: () => number;
+}
+
+export class Leases {
+  readonly #o: LeasesOptions;
+  readonly #now: () => number;
+  readonly #held = new Set<Lease>();
+  #timer: NodeJS.Timeout | null = null;
+  #lastTick = 0;
+
+  constructor(options: LeasesOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /** Milliseconds between renewals: a third of the ack wait (at least 250). */
+  get intervalMs(): number {
+    return Math.max(250, Math.floor(this.#o.ackWaitMs / 3));
+  }
+
+  start(): void {
+    this.#lastTick = this.#now();
+    this.#timer = setInterval(() => this.tick(), this.intervalMs);
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  hold(delivery: Delivery, onLost: (lease: Lease) => void): Lease {
+    const lease = new Lease(delivery, onLost);
+    this.#held.add(lease);
+    return lease;
+  }
+
+  release(lease: Lease): void {
+    this.#held.delete(lease);
+  }
+
+  /** False once the lease is lost or has gone unrenewed too long (checked before every AI call and publish). */
+  valid(lease: Lease): boolean {
+    if (lease.lost) return false;
+    if (this.#now() - lease.renewedAt > LEASE_LOST_RATIO * this.#o.ackWaitMs) {
+      lease.markLost();
+      return false;
+    }
+    return true;
+  }
+
+  /** Renews every lease (first declaring lost those that went unrenewed too long). */
+  tick(): void {
+    const now = this.#now();
+    const late = now - this.#lastTick > 1.5 * this.intervalMs;
+    this.#lastTick = now;
+    const up = this.#o.connected();
+    for (const lease of this.#held) {
+      if (!this.valid(lease)) continue;
+      if (late || now - lease.renewedAt > this.#o.ackWaitMs / 2) lease.suspect = true;
+      if (!up) continue;
+      lease.delivery.working();
+      lease.renewedAt = now;
+    }
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The pull loop: requests messages from the durable consumer for the free slots only, so that
+ * messages in flight plus messages requested never exceed the worker's concurrency and no job
+ * waits in this worker's buffer while another worker is idle. Requests are batched (a new one
+ * goes out when a quarter of the slots are free, or when nothing is requested), so under load
+ * one round trip serves many messages. A request the server ends (408 with the count it did not
+ * fill, 409) or that outlives its expiry is forgotten; after a reconnect no request goes out
+ * until the old ones have surely expired on the server, so the worker never receives more than
+ * it asked for.
+ */
+import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import { Delivery } from './inbound.ts';
+
+export interface PullOptions {
+  nc: NatsConnection;
+  stream: string;
+  durable: string;
+  /** Slots: messages this worker holds at most (in flight plus requested). */
+  concurrency: number;
+  /** Milliseconds a pull request waits on the server. Default 5,000. */
+  expiresMs?: number;
+  /** The inbox prefix of this connection (replies must arrive where the user may subscribe). */
+  inboxPrefix?: string;
+  /** Slots in use by this worker right now (jobs in flight, held ones included). */
+  inFlight: () => number;
+  /** True while the worker should take no new work (AI side down, shutting down). */
+  paused: () => boolean;
+  onMessage: (d: Delivery) => void;
+  onError?: (error: Error) => void;
+}
+
+interface Request {
+  remaining: number;
+  expiresAt: number;
+}
+
+const NEXT = (stream: string, durable: string) => `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`;
+
+export class PullLoop {
+  readonly #o: PullOptions;
+  readonly #expiresMs: number;
+  readonly #inbox: string;
+  readonly #requests: Request[] = [];
+  #sub: Subscription | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  /** No request goes out before this time (after a reconnect). */
+  #quietUntil = 0;
+  #stopped = false;
+  /** Pull requests sent (for benchmarks and tests). */
+  requestsSent = 0;
+
+  constructor(options: PullOptions) {
+    this.#o = options;
+    this.#expiresMs = options.expiresMs ?? 5_000;
+    this.#inbox = createInbox(options.inboxPrefix);
+  }
+
+  /** Messages requested and not yet received. */
+  get outstanding(): number {
+    let n = 0;
+    for (const r of this.#requests) n += r.remaining;
+    return n;
+  }
+
+  start(): void {
+    this.#sub = this.#o.nc.subscribe(this.#inbox, {
+      callback: (err, m) => {
+        if (err) {
+          this.#o.onError?.(err);
+          return;
+        }
+        this.#receive(m);
+      },
+    });
+    // A request the server dropped without telling (leader change, restart) expires here too.
+    this.#timer = setInterval(() => this.#expire(), Math.max(250, Math.floor(this.#expiresMs / 2)));
+    this.#timer.unref?.();
+    this.kick();
+  }
+
+  /** Called after a reconnect: old requests may or may not live on; wait until they have expired. */
+  reconnected(): void {
+    this.#quietUntil = Date.now() + this.#expiresMs + 1_000;
+    setTimeout(() => this.kick(), this.#expiresMs + 1_100).unref?.();
+  }
+
+  /** Sends a request when enough slots are free (called when a slot frees, on start, on reconnect). */
+  kick(): void {
+    if (this.#stopped || this.#o.paused() || this.#o.nc.isClosed()) return;
+    const now = Date.now();
+    if (now < this.#quietUntil) return;
+    if (this.#quietUntil) {
+      this.#quietUntil = 0;
+      this.#requests.length = 0;
+    }
+    const free = this.#o.concurrency - this.#o.inFlight() - this.outstanding;
+    const threshold = Math.max(1, Math.floor(this.#o.concurrency / 4));
+    if (free <= 0 || (free < threshold && this.#requests.length > 0)) return;
+    this.#requests.push({ remaining: free, expiresAt: now + this.#expiresMs + 2_000 });
+    this.requestsSent++;
+    this.#o.nc.publish(NEXT(this.#o.stream, this.#o.durable), JSON.stringify({ batch: free, expires: this.#expiresMs * 1_000_000 }), { reply: this.#inbox });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#sub?.unsubscribe();
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    let changed = false;
+    while (this.#requests.length && this.#requests[0].expiresAt <= now) {
+      this.#requests.shift();
+      changed = true;
+    }
+    if (changed || this.#requests.length === 0) this.kick();
+  }
+
+  #receive(m: Msg): void {
+    if (!m.reply) {
+      // A status message: 100 heartbeat, 404/408 no messages or expired (with the count left), 409 ended.
+      const code = m.headers?.code ?? 0;
+      if (code === 100) return;
+      const left = Number(m.headers?.get('Nats-Pending-Messages') || 0);
+      const head = this.#requests[0];
+      if (head && (code === 408 || code === 409 || code === 404)) {
+        if (left > 0 && left < head.remaining) head.remaining = left;
+        this.#requests.shift();
+      }
+      if (code === 409 && !/Exceeded Max/i.test(m.headers?.description ?? '')) this.#o.onError?.(new Error(`pull request ended: ${code} ${m.headers?.description ?? ''}`));
+      this.kick();
+      return;
+    }
+    const head = this.#requests[0];
+    if (head && --head.remaining <= 0) this.#requests.shift();
+    let d: Delivery;
+    try {
+      d = new Delivery(this.#o.nc, m);
+    } catch (e) {
+      this.#o.onError?.(e as Error);
+      return;
+    }
+    this.#o.onMessage(d);
+  }
+}

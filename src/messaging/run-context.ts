@@ -1,0 +1,15 @@
+/** What one run carries to the observers registered once on the engine, and to the AI task body. */
+import type { DeliveryRecord } from '../status/recorder.ts';
+import type { ContextLogger } from '../telemetry/logger.ts';
+import type { TaskSpans } from '../telemetry/tracing.ts';
+
+export interface RunContext {
+  /** Status, checkpoints and claims of this delivery. */
+  record?: DeliveryRecord;
+  /** Task spans, when the delivery's span records. */
+  spans?: TaskSpans;
+  /** The job's logger (alt_id, alt_stream_seq, deliveries on every line). */
+  log: ContextLogger;
+}
+
+export const isRunContext = (c: unknown): c is RunContext => typeof c === 'object' && c !== null && 'log' in c;

@@ -1,0 +1,56 @@
+/**
+ * How a delivery ends, decided before anything is sent: the {@link Outcome} of running it, and the
+ * pure rules that turn an outcome (or an I/O failure while settling) into verbs. The worker only
+ * executes what these say.
+ *
+ * | outcome                                      | what the worker sends                                   |
+ * |----------------------------------------------|---------------------------------------------------------|
+ * | ran (the `.last` is built; cancelled too)    | `.last`, then ack (checkpoints removed once confirmed)   |
+ * | done before (its `.last` is stored already)  | ack, nothing else                                       |
+ * | rejected (fate reject, or retries exhausted) | failure `.last` (id known), DLQ copy, term              |
+ * | handed back (transient, shutdown)            | pending checkpoints, then nak with a delay              |
+ * | abandoned (lease lost, newer claim)          | pending checkpoints; nothing on the message             |
+ */
+import { randomUUID } from 'node:crypto';
+import type { Job } from '../alt/job.ts';
+import { AltlasError } from '../errors.ts';
+import { buildFailureLast, type Last, type LastIds } from '../last/index.ts';
+import { decideFate, type Verb } from './fate.ts';
+import type { DeliveryInfo } from './inbound.ts';
+
+export type Outcome =
+  | { kind: 'ran'; job: Job; last: Last }
+  | { kind: 'done_before'; job: Job }
+  | { kind: 'rejected'; error: AltlasError; altId: string | null; job: Job | null; last: Last | null }
+  | { kind: 'handback'; error: AltlasError; delayMs: number; job: Job | null }
+  | { kind: 'abandoned'; error: AltlasError; job: Job | null };
+
+export interface SettleRules {
+  maxDeliver: number;
+  nakDelayMs: number;
+  nakMaxDelayMs: number;
+}
+
+/** Ids of a `.last`: fresh uuids, the execution id given or new, generated at `now`. */
+export const lastIds = (now: number, executionId: string = randomUUID()): LastIds => ({ id: randomUUID(), executionId, uuid: randomUUID, now });
+
+/** Where a delivery came from, as every `.last` of it records in `metadata` (never with the `alt_` prefix of copied keys). */
+export const deliveryMeta = (d: DeliveryInfo) => ({ source_stream: d.stream, source_stream_seq: d.seq, source_subject: d.subject, deliveries: d.deliveries });
+
+/**
+ * The failure `.last` of a delivery that cannot end with a normal one (rejected input, a result
+ * too large to store, a message no worker settled).
+ */
+export function failureLast(d: DeliveryInfo, altId: string, error: AltlasError, startMs: number, options: { job?: Job | null; executionId?: string; now?: number } = {}): Last {
+  const now = options.now ?? Date.now();
+  return buildFailureLast({ altId, error, job: options.job ?? undefined, startMs, endMs: now, metadata: deliveryMeta(d) }, lastIds(now, options.executionId));
+}
+
+/** The outcome of an error met while processing (before or instead of a result). */
+export function outcomeOf(error: AltlasError, d: DeliveryInfo, rules: SettleRules, ctx: { job: Job | null; altId: string | null; startMs: number; now?: number }): Outcome {
+  if (error.code === 'LEASE_LOST') return { kind: 'abandoned', error, job: ctx.job };
+  const verdict: Verb = decideFate({ error, deliveries: d.deliveries, ...rules });
+  if (verdict.verb === 'nak') return { kind: 'handback', error, delayMs: verdict.delayMs, job: ctx.job };
+  const altId = ctx.job?.id ?? ctx.altId;
+  return { kind: 'rejected', error, altId, job: ctx.job, last: altId === null ? null : failureLast(d, altId, error, ctx.startMs, { job: ctx.job, now: ctx.now }) };
+}

@@ -1,0 +1,175 @@
+/**
+ * Assembles a running worker on a connection: topology, buckets, engine and observers, decoder,
+ * publisher, the max-deliveries guard, the janitor, heartbeats and the cancel watch. The worker
+ * process (`main.ts`) and the benchmarks build the same stack here.
+ */
+import { hostname } from 'node:os';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { AiClient } from './ai/client.ts';
+import { DecodePool } from './alt/decode-pool.ts';
+import { decodeLimits } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { Engine } from './engine/engine.ts';
+import type { TaskBody, TaskEvent } from './engine/types.ts';
+import { toAltlasError } from './errors.ts';
+import { AiGate } from './messaging/ai-gate.ts';
+import { ArchiveNotifier } from './messaging/archive.ts';
+import type { Connection } from './messaging/connect.ts';
+import { ExhaustedGuard, sweepAltStream } from './messaging/exhausted.ts';
+import type { Delivery } from './messaging/inbound.ts';
+import { Publisher } from './messaging/publisher.ts';
+import { isRunContext } from './messaging/run-context.ts';
+import { ensureTopology } from './messaging/topology.ts';
+import { Worker, versionAtLeast, type OutcomeReport } from './messaging/worker.ts';
+import { IDENTITY_CODEC, isSealed, type Codec } from './security/codec.ts';
+import { CancelWatch, Heartbeat } from './status/fleet.ts';
+import { openStores } from './status/open.ts';
+import { Recorder } from './status/recorder.ts';
+import type { Logger } from './telemetry/logger.ts';
+import type { RunnerMetrics } from './telemetry/metrics.ts';
+import { VERSION } from './version.ts';
+
+export interface AssembleOptions {
+  conn: Pick<Connection, 'nc' | 'connected' | 'onReconnect'>;
+  config: Config;
+  logger: Logger;
+  /** The AI task body. */
+  body: TaskBody;
+  /** The AI client (breaker state for heartbeats and the gate); absent with an in-process body. */
+  client?: AiClient;
+  gate?: AiGate;
+  codec?: Codec;
+  workerId?: string;
+  metrics?: () => RunnerMetrics | null;
+  /** Job status, checkpoints, claims, heartbeats and cancels (default true; the benchmark's bare worker turns them off). */
+  stores?: boolean;
+  /** Milliseconds one pull request waits. */
+  pullExpiresMs?: number;
+  onOutcome?: (o: OutcomeReport) => void;
+}
+
+export interface Assembled {
+  worker: Worker;
+  engine: Engine;
+  gate: AiGate;
+  recorder?: Recorder;
+  /** Stops everything assembled here (the worker first, with its grace period). */
+  close(): Promise<void>;
+}
+
+/** Logs a task's retries in the job's own logger (alt_id, sequence, deliveries, task_id). */
+function logTaskEvent(e: TaskEvent, context: unknown): void {
+  if (!isRunContext(context)) return;
+  const log = context.log;
+  if (e.type === 'attempt_failed') log.warn('task attempt failed', { task_id: e.taskId, attempt: e.attempt, code: e.code, error: e.error });
+  else if (e.type === 'task_retrying') log.warn('retrying task', { task_id: e.taskId, attempt: e.attempt, delay_ms: e.delayMs });
+  else if (e.type === 'task_finished' && log.isDebugEnabled()) log.debug('task finished', { task_id: e.taskId, status: e.result.status, duration_ms: e.result.duration_ms, code: e.result.error_code ?? undefined });
+}
+
+export function createEngine(config: Config, body: TaskBody): Engine {
+  return new Engine({
+    body,
+    concurrency: config.RUNNER_TASK_CONCURRENCY,
+    defaultTimeoutS: config.RUNNER_TASK_TIMEOUT_S,
+    retry: { baseMs: config.RUNNER_TASK_RETRY_BASE_MS, maxMs: config.RUNNER_TASK_RETRY_MAX_MS },
+    limits: { maxIterations: config.LOOP_MAX_ITERATIONS, maxCallDepth: config.CALL_MAX_DEPTH, maxInstances: config.ALT_MAX_TASKS },
+  });
+}
+
+/** Builds and starts the worker stack; throws (TOPOLOGY_MISMATCH, PERMISSION_DENIED, ...) when it cannot. */
+export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
+  const { config, logger } = o;
+  const { nc } = o.conn;
+  const codec = o.codec ?? IDENTITY_CODEC;
+  const workerId = o.workerId ?? `${hostname()}:${process.pid}`;
+  const stops: (() => Promise<unknown> | unknown)[] = [];
+  const jsm = await jetstreamManager(nc);
+  const info = await ensureTopology(jsm, config, logger);
+  const ackWaitMs = Math.round((info.config.ack_wait ?? config.RUNNER_ACK_WAIT_MS * 1e6) / 1e6);
+  const stores = o.stores === false ? null : await openStores(nc, config, workerId, codec);
+  const recorder = stores ? new Recorder({ status: stores.status, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, logger, codec }) : undefined;
+  const publisher = new Publisher({ js: jetstream(nc), jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.objects : undefined, codec });
+  const archive = config.ARCHIVE_NOTIFY_SUBJECT ? new ArchiveNotifier(nc, config.ARCHIVE_NOTIFY_SUBJECT, publisher) : null;
+  const engine = createEngine(config, o.body);
+  if (recorder) engine.observe(recorder.observe);
+  engine.observe(logTaskEvent);
+  engine.observe((e, context) => {
+    o.metrics?.()?.task(e);
+    if (isRunContext(context)) context.spans?.onEvent(e);
+  });
+  const gate = o.gate ?? new AiGate({ probeMs: config.AI_BREAKER_HALF_OPEN_MS });
+  const pool = new DecodePool({ limits: decodeLimits(config), threadBytes: config.ALT_DECODE_THREAD_BYTES, timeoutMs: config.ALT_DECODE_TIMEOUT_MS });
+  stops.push(() => pool.close());
+  let worker: Worker | null = null;
+  const cancels = stores ? new CancelWatch(stores.status, (altId) => {
+    if (worker?.cancel(altId)) logger.warn('cancel requested: the job is aborted here', { alt_id: altId, code: 'JOB_CANCELLED' });
+  }) : null;
+  try {
+    await cancels?.start();
+    stops.push(() => cancels?.stop());
+    worker = new Worker({
+      nc, config, engine, publisher, gate, recorder, logger, ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER,
+      limits: decodeLimits(config), connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, lastStream: config.LAST_STREAM,
+      artifacts: stores ? { objects: stores.objects, inlineMax: config.RUNNER_OUTPUT_INLINE_MAX, bucket: config.RUNNER_OBJECT_BUCKET, codec } : undefined,
+      decode: async (d: Delivery) => {
+        let bytes = d.data;
+        if (isSealed(bytes)) {
+          try {
+            bytes = codec.open(bytes, 'alt');
+          } catch (e) {
+            return { ok: false, error: toAltlasError(e) };
+          }
+        }
+        return pool.decode(bytes, d.contentType);
+      },
+      cancelRequested: (altId) => cancels?.has(altId) ?? false,
+      onCancelled: (altId) => void cancels?.done(altId),
+      termWithReason: versionAtLeast(nc.info?.version ?? '0.0.0', [2, 10, 4]),
+      onOutcome: (out) => {
+        o.metrics?.()?.outcome(out);
+        o.onOutcome?.(out);
+      },
+      onDuplicate: () => o.metrics?.()?.duplicate(),
+      onStored: archive ? (last) => archive.notify(last) : undefined,
+    });
+    const w = worker;
+    o.conn.onReconnect(() => w.reconnected());
+    const guard = new ExhaustedGuard({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_DURABLE, logger, recorder });
+    await guard.start();
+    stops.push(() => guard.close());
+    if (config.RUNNER_JANITOR_INTERVAL_MS > 0) {
+      const sweep = () => sweepAltStream({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_DURABLE, logger, recorder })
+        .catch((e: Error) => logger.warn('janitor pass failed', { error: e.message }));
+      void sweep();
+      const janitor = setInterval(() => void sweep(), config.RUNNER_JANITOR_INTERVAL_MS);
+      janitor.unref();
+      stops.push(() => clearInterval(janitor));
+    }
+    if (stores) {
+      const startedAt = new Date().toISOString();
+      const heartbeat = new Heartbeat(stores.workers, workerId, config.RUNNER_HEARTBEAT_MS, () => {
+        const s = w.state;
+        return {
+          worker_id: workerId, host: hostname(), pid: process.pid, version: VERSION, started_at: startedAt, seen_at: new Date().toISOString(),
+          concurrency: config.RUNNER_CONCURRENCY, in_flight: s.inFlight, processed: s.processed, waiting_for_ai: s.waitingForAi,
+          breaker: o.client?.breakerState ?? 'closed', stream: config.ALT_STREAM, consumer: config.RUNNER_DURABLE,
+        };
+      });
+      heartbeat.start();
+      stops.push(() => heartbeat.stop());
+    }
+    w.start();
+  } catch (e) {
+    for (const step of stops.reverse()) await Promise.resolve().then(step).catch(() => {});
+    throw e;
+  }
+  const started = worker;
+  let closing: Promise<void> | null = null;
+  return {
+    worker: started, engine, gate, recorder,
+    close: () => (closing ??= (async () => {
+      await started.close().catch((e: Error) => logger.error('worker close failed', { error: e.message }));
+      for (const step of stops.reverse()) await Promise.resolve().then(step).catch((e: Error) => logger.warn('a shutdown step failed', { error: e.message }));
+    })()),
+  };
+}

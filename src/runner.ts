@@ -134,11 +134,11 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     });
     const w = worker;
     o.conn.onReconnect(() => w.reconnected());
-    const guard = new ExhaustedGuard({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_DURABLE, logger, recorder });
+    const guard = new ExhaustedGuard({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_DURABLE, logger, recorder, holds: (seq) => w.holds(seq), graceMs: ackWaitMs });
     await guard.start();
     stops.push(() => guard.close());
     if (config.RUNNER_JANITOR_INTERVAL_MS > 0) {
-      const sweep = () => sweepAltStream({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_DURABLE, logger, recorder })
+      const sweep = () => sweepAltStream({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_DURABLE, logger, recorder, holds: (seq) => w.holds(seq) })
         .catch((e: Error) => logger.warn('janitor pass failed', { error: e.message }));
       void sweep();
       const janitor = setInterval(() => void sweep(), config.RUNNER_JANITOR_INTERVAL_MS);

@@ -25,6 +25,10 @@ export interface SweepOptions {
   durable: string;
   logger: Logger;
   recorder?: Recorder;
+  /** True while this process runs message `seq` (it settles it itself). */
+  holds?: (seq: number) => boolean;
+  /** Milliseconds the guard waits before acting on an advisory (the ack wait): a live owner settles first. */
+  graceMs?: number;
 }
 
 /** The advisory subject of a consumer's exhausted messages. */
@@ -93,6 +97,11 @@ export class ExhaustedGuard {
   }
 
   async handle(seq: number, deliveries: number): Promise<void> {
+    // A worker still running the message settles it (its last delivery may yet be acked); the others
+    // wait one ack wait and act only on what is then still stored and not running here.
+    if (this.#o.holds?.(seq)) return;
+    if (this.#o.graceMs) await new Promise((r) => setTimeout(r, this.#o.graceMs).unref?.());
+    if (this.#o.holds?.(seq)) return;
     const stored = await this.#o.jsm.streams.getMessage(this.#o.stream, { seq }).catch((e: Error) => {
       if (/no message found|not found/i.test(e.message)) return null;
       throw e;
@@ -128,6 +137,7 @@ export async function sweepAltStream(o: SweepOptions, batch = 1_000): Promise<Sw
   const consumer = await o.jsm.consumers.info(o.stream, o.durable);
   const floor = consumer.ack_floor.stream_seq;
   for (let seq = info.state.first_seq; seq <= floor && report.scanned < batch; seq++) {
+    if (o.holds?.(seq)) continue;
     const stored = await o.jsm.streams.getMessage(o.stream, { seq }).catch(() => null);
     if (!stored) continue;
     report.scanned++;

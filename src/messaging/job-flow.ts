@@ -72,9 +72,9 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
 
     let resume: Map<string, TaskResult> = new Map();
     if (d.deliveries > 1 && record) {
-      if (!(await record.claim())) return { kind: 'abandoned', error: new AltlasError('LEASE_LOST', `a newer delivery of message ${d.seq} holds its claim`), job };
       if (await deps.lastStored(job.id, d.seq).catch(() => false)) return { kind: 'done_before', job };
       try {
+        if (!(await record.claim())) return { kind: 'abandoned', error: new AltlasError('LEASE_LOST', `a newer delivery of message ${d.seq} holds its claim`), job };
         resume = await record.loadResume();
       } catch (e) {
         if (d.deliveries < deps.rules.maxDeliver) {

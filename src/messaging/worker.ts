@@ -127,6 +127,11 @@ export class Worker {
     return { running: this.#started && !this.#stopping, stopping: this.#stopping, inFlight: this.#running.size, processed: this.#processed, waitingForAi: this.#o.gate.waiting };
   }
 
+  /** True while this worker runs ALT message `seq`. */
+  holds(seq: number): boolean {
+    return this.#running.has(seq);
+  }
+
   /** Pull requests sent so far. */
   get pullRequests(): number {
     return this.#pull.requestsSent;

@@ -1,10 +1,17 @@
 /** Test credentials: an openssl CA with server and client certificates, and NATS operator/account/user JWTs. */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAccount, createOperator, createUser, type KeyPair } from '@nats-io/nkeys';
+
+const made: string[] = [];
+
+/** Removes every folder the helpers made (keys and creds must not outlive the test). */
+export function removeMadeFiles(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 export interface Certs {
   dir: string;
@@ -18,6 +25,7 @@ export interface Certs {
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
 export function makeCerts(): Certs {
   const dir = mkdtempSync(join(tmpdir(), 'altlas-tls-'));
+  made.push(dir);
   const p = (f: string) => join(dir, f);
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=altlas-test-ca', '-keyout', p('ca.key'), '-out', p('ca.pem'));
@@ -53,6 +61,7 @@ export function makeCreds(): { serverConfig: string; credsFile: string } {
   const systemJwt = jwt(operator, system.getPublicKey(), 'SYS', { type: 'account', limits: { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 } });
   const userJwt = jwt(account, user.getPublicKey(), 'test-user', { type: 'user', pub: {}, sub: {}, subs: -1, data: -1, payload: -1 });
   const dir = mkdtempSync(join(tmpdir(), 'altlas-creds-'));
+  made.push(dir);
   const credsFile = join(dir, 'user.creds');
   writeFileSync(credsFile, `-----BEGIN NATS USER JWT-----\n${userJwt}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${new TextDecoder().decode(user.getSeed())}\n------END USER NKEY SEED------\n`);
   const serverConfig = `operator: ${operatorJwt}\nsystem_account: ${system.getPublicKey()}\nresolver: MEMORY\nresolver_preload: {\n  ${account.getPublicKey()}: ${accountJwt}\n  ${system.getPublicKey()}: ${systemJwt}\n}\n`;

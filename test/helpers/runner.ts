@@ -50,9 +50,10 @@ export class WorkerProcess {
     });
   }
 
-  async started(): Promise<void> {
-    await until(() => this.logs('worker started').length > 0 || this.proc.exitCode !== null, 'the worker to start', 20_000);
-    if (this.proc.exitCode !== null) throw new Error(`worker exited:\n${this.lines.join('\n')}`);
+  /** Resolves on the worker's own "worker started" line; rejects when it exits first (no fixed budget but a generous cap). */
+  async started(limitMs = 120_000): Promise<void> {
+    await until(() => this.logs('worker started').length > 0 || this.proc.exitCode !== null || this.proc.signalCode !== null, 'the worker to start', limitMs);
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) throw new Error(`worker exited before it started:\n${this.lines.join('\n')}`);
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {

@@ -17,10 +17,14 @@ const run = async (argv: string[]) => {
 
 let h: Harness;
 let server: string[];
+/** The shipped samples published with --wait once, before any test (no test depends on another). */
+let published: Awaited<ReturnType<typeof run>>;
 beforeAll(async () => {
   h = await Harness.start();
   await h.worker({ RUNNER_MAX_DELIVER: '2', AI_MAX_RETRIES: '0', RUNNER_NAK_DELAY_MS: '100' });
   server = ['--server', h.server.url];
+  const files = ['runner-example.alt.json', 'segmentation-0.alt.yaml', 'segmentation-2.alt.yaml'].map((f) => join(SAMPLES, f));
+  published = await run(['publish', '--wait', '--timeout', '30', ...server, ...files]);
 });
 afterAll(async () => {
   await h?.close();
@@ -28,8 +32,7 @@ afterAll(async () => {
 
 describe('altlas publish, results, dlq, status', () => {
   it('publish --wait returns the results of the shipped samples', async () => {
-    const files = ['runner-example.alt.json', 'segmentation-0.alt.yaml', 'segmentation-2.alt.yaml'].map((f) => join(SAMPLES, f));
-    const r = await run(['publish', '--wait', '--timeout', '30', ...server, ...files]);
+    const r = published;
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^success +\S+runner-example\.alt\.json: alt_example_001, success 100\.0%/m);

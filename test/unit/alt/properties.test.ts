@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { decodeAlt } from '../../../src/alt/index.ts';
 import { ERROR_CODES } from '../../../src/errors.ts';
 import { runnerDoc } from '../../helpers/alt.ts';
@@ -13,10 +14,22 @@ const dag = fc.integer({ min: 1, max: 40 }).chain((n) =>
 
 const DECODE_CODES = Object.keys(ERROR_CODES).filter((c) => c.startsWith('ALT_'));
 
-function expectDecodeOutcome(input: Uint8Array | string, hint?: string): void {
+/**
+ * A payload decodes to a job or a typed decode error; when the document is known, a job holds
+ * exactly its tasks (or segments), under its id.
+ */
+function expectDecodeOutcome(input: Uint8Array | string, hint?: string, doc?: Record<string, unknown>): void {
   const r = decodeAlt(input, { hint });
-  if (!r.ok) expect(DECODE_CODES).toContain(r.error.code);
-  else expect(Array.isArray(r.job.tasks)).toBe(true);
+  if (!r.ok) {
+    expect([...DECODE_CODES, 'TASK_KIND_FORBIDDEN']).toContain(r.error.code);
+    return;
+  }
+  expect(r.job.tasks.every((t) => typeof t.id === 'string' && t.id.length > 0)).toBe(true);
+  if (doc) {
+    const list = (r.job.source.form === 'runner' ? doc.tasks : doc.segments) as unknown[];
+    expect(r.job.tasks).toHaveLength(list.length);
+    if (typeof doc.id === 'string') expect(r.job.id).toBe(doc.id);
+  }
 }
 
 describe('decoder properties', () => {
@@ -71,10 +84,13 @@ describe('decoder properties', () => {
   it('gives only a job or a typed decode error for structurally mutated documents', () => {
     const values = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean(), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
     const keys = ['id', 'version', 'created_at', 'title', 'tasks', 'mode', 'priority', 'metadata', 'segments', 'timestamp', 'command'];
-    fc.assert(fc.property(fc.constantFrom(...fixtureFiles()), fc.constantFrom(...keys), values, (file, key, value) => {
-      const doc = JSON.parse(JSON.stringify(decodeAlt(readFileSync(file)).ok ? JSON.parse(readFileSync(file, 'utf8').startsWith('{') ? readFileSync(file, 'utf8') : '{}') : {}));
+    // Every real file, JSON or YAML, parsed to its document (none of them may be empty).
+    const docs = fixtureFiles().map((f) => (f.endsWith('.json') ? JSON.parse(readFileSync(f, 'utf8')) : parseYaml(readFileSync(f, 'utf8'))) as Record<string, unknown>);
+    for (const d of docs) expect(Object.keys(d).length).toBeGreaterThan(5);
+    fc.assert(fc.property(fc.constantFrom(...docs), fc.constantFrom(...keys), values, (original, key, value) => {
+      const doc = structuredClone(original);
       doc[key] = value;
-      expectDecodeOutcome(JSON.stringify(doc));
+      expectDecodeOutcome(JSON.stringify(doc), undefined, doc);
     }), { numRuns: 1000 });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,7 +32,7 @@ describe('altlas validate', () => {
   it('prints one JSON object per file with --json', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'altlas-validate-'));
     writeFileSync(join(dir, 'bad.json'), '{"tasks": [');
-    const r = await run(['validate', '--json', dir, join(SAMPLES, 'runner-example.alt.json')]);
+    const r = await run(['validate', '--json', dir, join(SAMPLES, 'runner-example.alt.json')]).finally(() => rmSync(dir, { recursive: true, force: true }));
     const lines = r.out.split('\n').map((l) => JSON.parse(l));
     expect(lines).toEqual([
       expect.objectContaining({ ok: false, error: expect.objectContaining({ code: 'ALT_SYNTAX' }) }),

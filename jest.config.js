@@ -1,4 +1,6 @@
 /** Jest runs the TypeScript sources as ESM through @swc/jest (see package.json "test"). */
+import { availableParallelism } from 'node:os';
+
 export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/test', '<rootDir>/src'],
@@ -11,6 +13,7 @@ export default {
     }],
   },
   testTimeout: 120000,
-  maxWorkers: 3,
+  // Integration suites start a nats-server and worker processes of their own: one suite per core.
+  maxWorkers: Math.max(1, Math.min(4, availableParallelism())),
   reporters: ['default', '<rootDir>/test/helpers/summary-reporter.cjs'],
 };

@@ -46,6 +46,7 @@ export class PullLoop {
   /** No request goes out before this time (after a reconnect). */
   #quietUntil = 0;
   #stopped = false;
+  #lastRequestAt = 0;
   /** Pull requests sent (for benchmarks and tests). */
   requestsSent = 0;
 
@@ -97,8 +98,24 @@ export class PullLoop {
     const threshold = Math.max(1, Math.floor(this.#o.concurrency / 4));
     if (free <= 0 || (free < threshold && this.#requests.length > 0)) return;
     this.#requests.push({ remaining: free, expiresAt: now + this.#expiresMs + 2_000 });
+    this.#lastRequestAt = now;
     this.requestsSent++;
     this.#o.nc.publish(NEXT(this.#o.stream, this.#o.durable), JSON.stringify({ batch: free, expires: this.#expiresMs * 1_000_000 }), { reply: this.#inbox });
+  }
+
+  /** Sends no more requests; messages for requests still waiting on the server keep arriving (see {@link drained}). */
+  pause(): void {
+    this.#stopped = true;
+  }
+
+  /**
+   * Resolves once every request sent has expired on the server. A request outlives the
+   * subscription that would receive it, and nats-server 2.9 does not count a delivery made to a
+   * request nobody hears: the message would come back to another worker as delivery 1 again.
+   */
+  async drained(): Promise<void> {
+    const wait = this.#lastRequestAt + this.#expiresMs + 500 - Date.now();
+    if (wait > 0 && this.#requests.length > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
   async stop(): Promise<void> {

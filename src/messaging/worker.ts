@@ -102,6 +102,8 @@ export class Worker {
   readonly #byAltId = new Map<string, Running>();
   /** Work after the slot is free (ack round trip, checkpoint removal, final status). */
   readonly #after = new Set<Promise<void>>();
+  /** While stopping: deliveries that arrived for requests still waiting, and hand-backs, sent once those expired. */
+  readonly #parked: { d: Delivery; delayMs: number; lease?: Lease }[] = [];
   #closing: Promise<void> | null = null;
   #started = false;
   #stopping = false;
@@ -170,7 +172,7 @@ export class Worker {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopping = true;
-      await this.#pull.stop();
+      this.#pull.pause();
       const grace = this.#o.config.RUNNER_SHUTDOWN_GRACE_MS;
       const allDone = () => new Promise<void>((resolve) => {
         const check = () => (this.#running.size === 0 ? resolve() : setTimeout(check, 20));
@@ -187,6 +189,13 @@ export class Worker {
         for (const r of this.#running.values()) r.abort.abort(new AltlasError('JOB_ABORTED', 'the worker is shutting down'));
         await allDone();
       }
+      // Hand back only once no request of ours can still receive a message (see PullLoop.drained).
+      await this.#pull.drained();
+      await this.#pull.stop();
+      for (const p of this.#parked.splice(0)) {
+        p.d.nak(p.delayMs);
+        if (p.lease) this.#leases.release(p.lease);
+      }
       await Promise.allSettled([...this.#after]);
       this.#o.gate.close();
       this.#leases.stop();
@@ -196,6 +205,11 @@ export class Worker {
   }
 
   #receive(d: Delivery): void {
+    if (this.#stopping && !this.#running.has(d.seq)) {
+      // A request sent before the shutdown was filled: hold the message (leased) and hand it back with the rest.
+      this.#parked.push({ d, delayMs: 0, lease: this.#leases.hold(d, () => {}) });
+      return;
+    }
     const held = this.#running.get(d.seq);
     if (held) {
       // JetStream redelivered a message that is still running here: keep one run, leased on the newest delivery.
@@ -292,7 +306,8 @@ export class Worker {
         await record?.flushCheckpoints();
         const level = outcome.error.code === 'JOB_ABORTED' ? 'info' : 'warn';
         log.log(level, 'job handed back to JetStream', { code: outcome.error.code, error: outcome.error.message, delay_ms: outcome.delayMs });
-        d().nak(outcome.delayMs);
+        if (this.#stopping) this.#parked.push({ d: d(), delayMs: outcome.delayMs, lease: this.#leases.hold(d(), () => {}) });
+        else d().nak(outcome.delayMs);
         report('nak', { code: outcome.error.code });
         after(async () => {
           await record?.settled({ state: 'retrying', code: outcome.error.code, message: outcome.error.message, altId: outcome.job?.id });

@@ -64,7 +64,8 @@ describe('worker failures', () => {
     h.fake.setFaults({});
     const exit = await first.exited;
     expect(exit.code).toBe(0);
-    expect(exit.at - signalledAt).toBeLessThan(grace + 5_000);
+    // Grace, then at most one pull expiry (5 s) until no request of its own can still receive a message.
+    expect(exit.at - signalledAt).toBeLessThan(grace + 9_000);
     const lasts = await h.waitForLasts(2, 20_000);
     const byId = Object.fromEntries(lasts.map(({ last }) => [last.alt_file_id, last]));
     expect(byId['finishes-in-grace'].metadata.deliveries).toBe(1);

@@ -1,6 +1,9 @@
 /**
  * `npm run bench:decode`: decode throughput of a ~1 KB runner-form JSON file and a ~1 KB
- * segmentation YAML file, each as a ratio against the bare parse of the same bytes in this run.
+ * segmentation YAML file against the bare parse of the same bytes; then adversarial payloads up
+ * to the byte limit (many keys, deep nesting, aliases, long strings, many problems, and inputs the
+ * limits refuse), each as milliseconds per MB of input against JSON.parse of ~1 MB of plain JSON.
+ * The largest figure is the worst case the README states.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,3 +26,55 @@ console.log('');
 
 report(measure('decodeAlt(runner JSON)', () => decodeAlt(json)), measure('JSON.parse (same bytes)', () => JSON.parse(jsonText)), 0.35);
 report(measure('decodeAlt(segmentation YAML)', () => decodeAlt(yaml)), measure('yaml.parse (same bytes)', () => parseYaml(yamlText)));
+
+const MB = 1024 * 1024;
+const LIMIT = 1_048_576;
+const head = (extra: string) => `{"id":"adv","version":"1.0","created_at":"2025-01-01T00:00:00Z","title":"t","tasks":[],${extra}}`;
+const fill = (build: (n: number) => string) => {
+  let lo = 1;
+  let hi = 1 << 22;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (Buffer.byteLength(build(mid)) <= LIMIT) lo = mid;
+    else hi = mid - 1;
+  }
+  return build(lo);
+};
+const yamlDoc = (body: string) => `id: adv\nversion: "1.0"\ncreated_at: "2025-01-01T00:00:00Z"\ntitle: t\ntasks: []\n${body}`;
+
+const cases: [string, string, string?][] = [
+  ['JSON: 99 mappings of 1,000 keys', fill((n) => head(`"metadata":{${Array.from({ length: Math.min(99, Math.ceil(n / 1000)) }, (_, m) => `"m${m}":{${Array.from({ length: Math.min(1000, n - m * 1000) }, (_, k) => `"k${k}":${k}`).join(',')}}`).join(',')}}`))],
+  ['YAML: 99 mappings of 1,000 keys', yamlDoc(`metadata:\n${Array.from({ length: 99 }, (_, m) => `  m${m}:\n${Array.from({ length: 1000 }, (_, k) => `    k${k}: ${k}`).join('\n')}`).join('\n')}\n`), 'x.yaml'],
+  ['JSON: nested 64 deep, repeated', fill((n) => head(`"metadata":{"x":[${Array.from({ length: n }, () => `${'['.repeat(60)}1${']'.repeat(60)}`).join(',')}]}`))],
+  ['YAML: 100 aliases of a 1,000-item list', yamlDoc(`metadata:\n  a: &a [${Array.from({ length: 1000 }, (_, i) => i).join(',')}]\n  b: [${Array.from({ length: 100 }, () => '*a').join(', ')}]\n`), 'x.yaml'],
+  ['JSON: three strings of 256 KiB', head(`"metadata":{"a":"${'x'.repeat(262_000)}","b":"${'y'.repeat(262_000)}","c":"${'z'.repeat(262_000)}"}`)],
+  ['JSON: 1,000 tasks, 3 schema problems each', JSON.stringify({ id: 'p', version: '1.0', created_at: '2025-01-01T00:00:00Z', title: 't', tasks: Array.from({ length: 1000 }, (_, i) => ({ id: i, description: '', retry_count: 999, dependencies: 'x' })) })],
+  ['JSON: 99,000 bad dependencies (refused: nodes)', head(`"x":[${Array.from({ length: 120_000 }, () => '1').join(',')}]`)],
+  ['YAML: a mapping of 60,000 keys (refused: keys)', yamlDoc(`metadata:\n${Array.from({ length: 60_000 }, (_, i) => `  k${i}: v${i}`).join('\n')}\n`), 'x.yaml'],
+  ['YAML: nested 100,000 deep (refused: nesting)', yamlDoc(`x: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`), 'x.yaml'],
+  ['JSON: nested 500,000 deep (refused: nesting)', head(`"x":${'['.repeat(500_000)}${']'.repeat(500_000)}`)],
+];
+
+const plain = fill((n) => head(`"metadata":{"list":[${Array.from({ length: n }, (_, i) => `{"n":${i},"s":"item ${i}"}`).join(',')}]}`));
+const timeOf = (fn: () => unknown, rounds = 3) => {
+  fn();
+  const t = performance.now();
+  for (let i = 0; i < rounds; i++) fn();
+  return (performance.now() - t) / rounds;
+};
+const baseline = timeOf(() => JSON.parse(plain)) / (Buffer.byteLength(plain) / MB);
+console.log(`adversarial payloads (limits at their defaults); baseline JSON.parse of ${(Buffer.byteLength(plain) / MB).toFixed(2)} MB of plain JSON: ${baseline.toFixed(1)} ms per MB\n`);
+console.log(`${'payload'.padEnd(50)} ${'bytes'.padStart(9)} ${'ms'.padStart(8)} ${'ms/MB'.padStart(8)} ${'× JSON.parse'.padStart(13)}  outcome`);
+let worst = 0;
+for (const [name, text, hint] of cases) {
+  const bytes = Buffer.from(text);
+  let outcome = '';
+  const ms = timeOf(() => {
+    const r = decodeAlt(bytes, { hint });
+    outcome = r.ok ? `ok (${r.job.tasks.length} tasks)` : `${r.error.code}${r.error.context.limit ? ` ${String(r.error.context.limit)}` : ''}${r.error.problems.length ? `, ${r.error.problems.length}${r.error.context.problems_omitted ? ` + ${String(r.error.context.problems_omitted)} omitted` : ''} problems` : ''}`;
+  }, 2);
+  const perMb = ms / (bytes.length / MB);
+  worst = Math.max(worst, perMb);
+  console.log(`${name.padEnd(50)} ${String(bytes.length).padStart(9)} ${ms.toFixed(1).padStart(8)} ${perMb.toFixed(0).padStart(8)} ${(perMb / baseline).toFixed(1).padStart(13)}  ${outcome}`);
+}
+console.log(`\nworst case: ${worst.toFixed(0)} ms per MB (${(worst / baseline).toFixed(1)} × JSON.parse of plain JSON)`);

@@ -30,6 +30,18 @@ export interface Faults {
   reset?: boolean;
   /** Pad every answer text to this many characters (large outputs). */
   outputChars?: number;
+  /** Milliseconds added at random (uniform, seeded) to each answer's latency. */
+  latencyJitterMs?: number;
+  /** Scripted answers: a prompt containing `match` gets `answers` in turn (the last one repeats). */
+  script?: { match: string; answers: string[] }[];
+}
+
+/** One inference request as the fake saw it (FakeOrchestratorOptions.record). */
+export interface RequestRecord {
+  prompt: string;
+  start: number;
+  end: number | null;
+  status: number | null;
 }
 
 export interface FakeStats {
@@ -48,6 +60,8 @@ export interface FakeStats {
 export interface FakeOrchestratorOptions extends Faults {
   port?: number;
   host?: string;
+  /** Keep a log of every inference request (up to 200,000): prompt, start, end, status. */
+  record?: boolean;
 }
 
 const MODELS = [
@@ -71,10 +85,16 @@ export class FakeOrchestrator {
   lastHeaders: IncomingMessage['headers'] = {};
   readonly #waits = new Set<() => void>();
   stats: FakeStats = { requests: 0, byPath: {}, byPrompt: {}, prompts: [], inFlight: 0, maxInFlight: 0, abortedByClient: 0 };
+  /** Every inference request, when recording. */
+  readonly log: RequestRecord[] = [];
+  readonly #record: boolean;
+  #seed = 7;
+  readonly #scriptTurns = new Map<string, number>();
 
   constructor(options: FakeOrchestratorOptions = {}) {
-    const { port: _p, host: _h, ...faults } = options;
+    const { port: _p, host: _h, record, ...faults } = options;
     this.#faults = faults;
+    this.#record = record === true;
     this.#server = createServer((req, res) => void this.#handle(req, res));
     this.#server.on('connection', (s) => {
       this.#sockets.add(s);
@@ -103,6 +123,8 @@ export class FakeOrchestrator {
   resetStats(): void {
     this.stats = { requests: 0, byPath: {}, byPrompt: {}, prompts: [], inFlight: 0, maxInFlight: 0, abortedByClient: 0 };
     this.#counter = 0;
+    this.log.length = 0;
+    this.#scriptTurns.clear();
   }
 
   /** Stops the server and drops every open connection. */
@@ -152,16 +174,23 @@ export class FakeOrchestrator {
     let answered = false;
     // Headers carry what a proxy or a test wants to check (e.g. the bearer token of the openai provider).
     this.lastHeaders = req.headers;
+    const entry: RequestRecord | null = this.#record && this.log.length < 200_000 ? { prompt: promptOf(path, body), start: Date.now(), end: null, status: null } : null;
+    if (entry) this.log.push(entry);
     res.on('close', () => {
       this.stats.inFlight--;
       if (!answered) this.stats.abortedByClient++;
+      if (entry) {
+        entry.end = Date.now();
+        entry.status = answered ? res.statusCode : null;
+      }
     });
     const n = this.#counter++;
     const f = this.#faults;
     // A fixed sequence instead of Math.random: request n fails when the running share crosses a whole number.
     const hit = (rate: number | undefined) => !!rate && Math.floor((n + 1) * rate) > Math.floor(n * rate);
     const rule = f.latencyRules?.find((r) => raw.includes(r.match));
-    const latency = (f.latencyMs ?? 0) + (rule?.ms ?? 0);
+    const jitter = f.latencyJitterMs ? Math.floor(this.#random() * f.latencyJitterMs) : 0;
+    const latency = (f.latencyMs ?? 0) + (rule?.ms ?? 0) + jitter;
     if (latency) {
       // The wait ends early when the client goes away or the server closes, so no timer outlives it.
       await new Promise<void>((resolve) => {
@@ -198,7 +227,7 @@ export class FakeOrchestrator {
       const prompt = messages.map((m) => m.content).join('\n\n');
       this.#count(prompt);
       const model = typeof body.model === 'string' ? body.model : 'default';
-      const text = fakeAnswer(model, prompt);
+      const text = this.#scripted(prompt) ?? fakeAnswer(model, prompt);
       return send(200, {
         id: `chatcmpl-${hash(prompt)}`, object: 'chat.completion', model,
         choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
@@ -206,6 +235,21 @@ export class FakeOrchestrator {
       });
     }
     return send(200, this.#infer(body));
+  }
+
+  /** A seeded pseudo-random number in [0, 1) (the same sequence every run). */
+  #random(): number {
+    this.#seed = (this.#seed * 1103515245 + 12345) % 2 ** 31;
+    return this.#seed / 2 ** 31;
+  }
+
+  /** The scripted answer for a prompt, if a rule matches. */
+  #scripted(prompt: string): string | null {
+    const rule = this.#faults.script?.find((r) => prompt.includes(r.match));
+    if (!rule || rule.answers.length === 0) return null;
+    const turn = this.#scriptTurns.get(rule.match) ?? 0;
+    this.#scriptTurns.set(rule.match, turn + 1);
+    return rule.answers[Math.min(turn, rule.answers.length - 1)];
   }
 
   #count(prompt: string): void {
@@ -218,7 +262,7 @@ export class FakeOrchestrator {
     const model = typeof body.model_id === 'string' ? body.model_id : 'default';
     const prompt = typeof body.inputs === 'string' ? body.inputs : JSON.stringify(body.inputs ?? '');
     this.#count(prompt);
-    const answer = fakeAnswer(model, prompt);
+    const answer = this.#scripted(prompt) ?? fakeAnswer(model, prompt);
     const pad = this.#faults.outputChars ?? 0;
     const text = pad > answer.length ? answer + '.'.repeat(pad - answer.length) : answer;
     const promptTokens = Math.ceil(prompt.length / 4);
@@ -232,4 +276,10 @@ export class FakeOrchestrator {
       },
     };
   }
+}
+
+/** The prompt of an inference request body (orchestrator inputs, or the chat messages joined). */
+function promptOf(path: string, body: Record<string, unknown>): string {
+  if (path === '/v1/chat/completions') return (Array.isArray(body.messages) ? (body.messages as { content: string }[]) : []).map((m) => m.content).join('\n\n');
+  return typeof body.inputs === 'string' ? body.inputs : JSON.stringify(body.inputs ?? '');
 }

@@ -47,7 +47,7 @@ function validateForm(form: AltForm, doc: Record<string, unknown>, limits: Decod
   }
   const check = validators[form];
   if (!check(doc)) {
-    const problems = capProblems(check.problems(doc), limits.maxProblems);
+    const problems = check.problems(doc);
     const first = problems[0];
     throw new AltlasError('ALT_SCHEMA', `the document breaks the ${form} form schema: ${first ? `${first.pointer || '/'} ${first.message}` : ''}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`, {
       problems,
@@ -83,10 +83,11 @@ function decodeValue(value: unknown, limits: DecodeLimits): { job: Job; warnings
   return { job, warnings };
 }
 
-/** At most `max` problems, and one more saying how many were left out. */
-export function capProblems(problems: Problem[], max: number): Problem[] {
-  if (problems.length <= max) return problems;
-  return [...problems.slice(0, max), { pointer: '', message: `and ${problems.length - max} more problems` }];
+/** An error with at most `max` problems; `context.problems_omitted` says how many more there were. */
+export function capped(error: AltlasError, max: number): AltlasError {
+  if (error.problems.length <= max) return error;
+  const omitted = error.problems.length - max + Number(error.context.problems_omitted ?? 0);
+  return new AltlasError(error.code, error.message, { cause: error.cause, problems: error.problems.slice(0, max), context: { ...error.context, problems_omitted: omitted } });
 }
 
 /** Decodes one `.alt` payload. Never throws; a failure is `{ ok: false, error }` with a stable code. */
@@ -98,8 +99,6 @@ export function decodeAlt(input: Uint8Array | string, options: DecodeOptions = {
     const { job, warnings } = decodeValue(value, limits);
     return { ok: true, job, warnings, syntax };
   } catch (e) {
-    const error = toAltlasError(e);
-    if (error.problems.length <= limits.maxProblems) return { ok: false, error };
-    return { ok: false, error: new AltlasError(error.code, error.message, { cause: error.cause, context: error.context, problems: capProblems([...error.problems], limits.maxProblems) }) };
+    return { ok: false, error: capped(toAltlasError(e), limits.maxProblems) };
   }
 }

@@ -1,7 +1,9 @@
 /** `altlas dlq list | show SEQ | replay SEQ... | replay --all [--code CODE]`: inspect and replay dead letters. */
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import type { StoredMsg } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
 import { HEADERS } from '../messaging/subjects.ts';
+import { parseArtifactUrl } from '../last/index.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
 import { table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
@@ -31,11 +33,22 @@ async function records(s: Session, code?: string): Promise<StoredMsg[]> {
   return out;
 }
 
+/** The original bytes of a dead letter: in the record, or in the object store it points at (Dlq-Payload). */
+export async function originalOf(s: Session, m: StoredMsg): Promise<Uint8Array> {
+  const ref = m.header.get(HEADERS.dlqPayload);
+  if (!ref) return m.data;
+  const loc = parseArtifactUrl(ref);
+  if (!loc || loc.kind !== 'obj') throw new UsageError(`DLQ record ${m.seq} points at ${ref}, which is not an object store URL`);
+  const blob = await (await new Objm(s.nc).open(loc.bucket)).getBlob(loc.name);
+  if (!blob) throw new UsageError(`the original of DLQ record ${m.seq} is gone from ${ref} (expired?)`);
+  return blob;
+}
+
 function describe(m: StoredMsg) {
   const h = (k: string) => m.header.get(k) || null;
   return {
     seq: m.seq, code: h(HEADERS.dlqCode), error: h(HEADERS.dlqError), alt_id: h(HEADERS.altId), subject: h(HEADERS.dlqSubject),
-    stream: h(HEADERS.dlqStream), stream_seq: Number(h(HEADERS.dlqSeq)), deliveries: Number(h(HEADERS.dlqDeliveries)), time: m.time.toISOString(), bytes: m.data.length,
+    stream: h(HEADERS.dlqStream), stream_seq: Number(h(HEADERS.dlqSeq)), deliveries: Number(h(HEADERS.dlqDeliveries)), time: m.time.toISOString(), bytes: Number(h(HEADERS.dlqPayloadBytes) ?? m.data.length), payload: h(HEADERS.dlqPayload),
   };
 }
 
@@ -44,7 +57,7 @@ async function replay(s: Session, m: StoredMsg, io: Io, json: boolean): Promise<
   if (!subject) throw new UsageError(`DLQ record ${m.seq} has no ${HEADERS.dlqSubject} header`);
   const h = natsHeaders();
   for (const [k, v] of m.header) if (!k.toLowerCase().startsWith('dlq-') && k !== HEADERS.msgId) for (const x of v) h.append(k, x);
-  const ack = await s.js.publish(subject, m.data, { headers: h, msgID: `replay:${s.config.DLQ_STREAM}:${m.seq}` });
+  const ack = await s.js.publish(subject, await originalOf(s, m), { headers: h, msgID: `replay:${s.config.DLQ_STREAM}:${m.seq}` });
   if (json) io.out(JSON.stringify({ dlq_seq: m.seq, subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate }));
   else io.out(`replayed DLQ ${m.seq} to ${subject}: ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate: replayed already)' : ''}`);
 }
@@ -80,7 +93,7 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
         return EXIT.failed;
       }
       const d = describe(m);
-      const body = new TextDecoder().decode(m.data);
+      const body = new TextDecoder().decode(await originalOf(s, m));
       if (values.json) io.out(JSON.stringify({ ...d, headers: Object.fromEntries([...m.header].map(([k, v]) => [k, v.join(', ')])), body }));
       else {
         for (const [k, v] of Object.entries(d)) io.out(`${k.padEnd(11)} ${String(v ?? '-')}`);

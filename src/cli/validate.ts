@@ -79,6 +79,7 @@ export async function validateCommand(argv: string[], io: Io): Promise<number> {
       const { error } = result;
       io.out(`invalid  ${file}: ${error.code} ${error.message}`);
       for (const p of error.problems) io.out(`         ${p.pointer || '/'}: ${p.message}`);
+      if (error.context.problems_omitted) io.out(`         ... and ${String(error.context.problems_omitted)} more problems (ALT_MAX_PROBLEMS)`);
     }
   }
   return invalid > 0 ? EXIT.failed : EXIT.ok;

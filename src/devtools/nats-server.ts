@@ -37,6 +37,8 @@ export interface NatsServerOptions {
   config?: string;
   /** Scheme of the URL handed out (tls for TLS servers). */
   scheme?: 'nats' | 'tls';
+  /** Lines put inside the jetstream { } block (encryption keys, limits). */
+  jetstream?: string;
 }
 
 export class NatsServer {
@@ -65,7 +67,7 @@ export class NatsServer {
   async restart(): Promise<void> {
     if (this.#proc) throw new Error('nats-server is running');
     const conf = join(this.dir, 'server.conf');
-    writeFileSync(conf, `listen: 127.0.0.1:${this.port}\njetstream { store_dir: "${join(this.dir, 'js')}" }\n${this.options.config ?? ''}\n`);
+    writeFileSync(conf, `listen: 127.0.0.1:${this.port}\njetstream { store_dir: "${join(this.dir, 'js')}"\n${this.options.jetstream ?? ''} }\n${this.options.config ?? ''}\n`);
     const bin = findNatsServer();
     if (!bin) throw new Error('nats-server not found: install it (Debian: apt-get install nats-server) or set NATS_SERVER_BIN');
     const proc = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -110,9 +112,55 @@ export class NatsServer {
     });
   }
 
+  /** Kills the server process with a signal (SIGKILL: no flush, as a crash) and waits for it to exit. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const proc = this.#proc;
+    if (!proc) return;
+    this.#proc = null;
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill(signal);
+    });
+  }
+
+  /** True while the server process runs. */
+  get running(): boolean {
+    return this.#proc !== null;
+  }
+
   /** Stops the server and removes its store. */
   async dispose(): Promise<void> {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A cluster of nats-servers with JetStream on loopback (3 by default), for tests of leader loss. */
+export class NatsCluster {
+  readonly servers: NatsServer[];
+
+  private constructor(servers: NatsServer[]) {
+    this.servers = servers;
+  }
+
+  static async start(size = 3, name = 'altlas'): Promise<NatsCluster> {
+    const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
+    const clusterPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+    const routes = clusterPorts.map((p) => `nats-route://127.0.0.1:${p}`).join(', ');
+    const servers = await Promise.all(ports.map((port, i) => NatsServer.start({
+      port,
+      config: `server_name: n${i + 1}\ncluster { name: ${name}, listen: 127.0.0.1:${clusterPorts[i]}, routes: [${routes}] }`,
+    })));
+    return new NatsCluster(servers);
+  }
+
+  /** NATS_URL with every server. */
+  get url(): string {
+    return this.servers.map((s) => s.url).join(',');
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.dispose()));
   }
 }

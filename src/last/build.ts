@@ -216,7 +216,7 @@ export interface FailureInput {
 export function buildFailureLast({ altId, error, job, startMs, endMs, metadata = {}, redactKeys = [], maxProblems = MAX_RESULT_PROBLEMS }: FailureInput, ids: LastIds): Last {
   const message = redactText(cut(`${error.code}: ${error.message}`));
   const problems = error.problems.slice(0, maxProblems).map((p) => ({ pointer: cut(p.pointer, 300), message: redactText(cut(p.message, 500)) }));
-  const more = Math.max(0, error.problems.length - problems.length);
+  const more = Math.max(0, error.problems.length - problems.length) + Number(error.context.problems_omitted ?? 0);
   const time = iso(ids.now);
   return {
     id: ids.id,

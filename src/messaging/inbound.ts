@@ -38,8 +38,10 @@ export class Delivery implements DeliveryInfo {
   readonly stream: string;
   readonly seq: number;
   readonly deliveries: number;
-  /** Epoch ms when this process received it (its lease starts then, at the latest). */
+  /** Epoch ms when this process read it. */
   readonly receivedAt: number;
+  /** Epoch ms when the server delivered it (the server's clock, from the ack subject). */
+  readonly deliveredAt: number;
   readonly #nc: NatsConnection;
   readonly #reply: string;
   #settled = false;
@@ -57,6 +59,7 @@ export class Delivery implements DeliveryInfo {
     this.seq = info.seq;
     this.deliveries = info.deliveries;
     this.receivedAt = receivedAt;
+    this.deliveredAt = info.timestampMs;
   }
 
   /** True once an ack, nak or term was sent on this delivery. */

@@ -43,6 +43,8 @@ export interface FlowInput {
   /** Checked before each AI call: null while this worker still owns the message. */
   guard: () => AltlasError | null;
   log: ContextLogger;
+  /** True when the delivery may have waited through a stall of this process: it is checked as a redelivery. */
+  suspect?: boolean;
   /** Task spans, when the delivery is traced. */
   spans?: TaskSpans;
   /** Called once the job id is known. */
@@ -71,7 +73,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     log = log.with({ alt_id: job.id });
 
     let resume: Map<string, TaskResult> = new Map();
-    if (d.deliveries > 1 && record) {
+    if ((d.deliveries > 1 || input.suspect) && record) {
       if (await deps.lastStored(job.id, d.seq).catch(() => false)) return { kind: 'done_before', job };
       try {
         if (!(await record.claim())) return { kind: 'abandoned', error: new AltlasError('LEASE_LOST', `a newer delivery of message ${d.seq} holds its claim`), job };
@@ -83,7 +85,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
         log.warn('could not load checkpoints on the last delivery; every task runs again', { error: (e as Error).message });
       }
       if (resume.size) log.info('resuming from checkpoints', { completed_tasks: resume.size });
-    } else if (d.deliveries > 1) {
+    } else if (d.deliveries > 1 || input.suspect) {
       if (await deps.lastStored(job.id, d.seq).catch(() => false)) return { kind: 'done_before', job };
     }
 

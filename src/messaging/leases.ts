@@ -19,9 +19,10 @@ export class Lease {
   lost = false;
   readonly #onLost: (lease: Lease) => void;
 
-  constructor(delivery: Delivery, onLost: (lease: Lease) => void) {
+  /** `startedAt`: when the server's lease began, on this process's clock (at the latest, when it was read). */
+  constructor(delivery: Delivery, onLost: (lease: Lease) => void, startedAt = delivery.receivedAt) {
     this.#delivery = delivery;
-    this.renewedAt = delivery.receivedAt;
+    this.renewedAt = startedAt;
     this.#onLost = onLost;
   }
 
@@ -84,8 +85,8 @@ export class Leases {
     this.#timer = null;
   }
 
-  hold(delivery: Delivery, onLost: (lease: Lease) => void): Lease {
-    const lease = new Lease(delivery, onLost);
+  hold(delivery: Delivery, onLost: (lease: Lease) => void, startedAt?: number): Lease {
+    const lease = new Lease(delivery, onLost, startedAt);
     this.#held.add(lease);
     return lease;
   }
@@ -117,5 +118,36 @@ export class Leases {
       lease.delivery.working();
       lease.renewedAt = now;
     }
+  }
+}
+
+/**
+ * Notices when this process's event loop stalled (a long GC pause, SIGSTOP): a timer that should
+ * fire every 100 ms did not. A delivery read right after such a stall may have waited in the
+ * socket buffer through it, its lease already run out, and it is treated as a redelivery would be.
+ */
+export class StallWatch {
+  #at = Date.now();
+  #stall = { end: 0, ms: 0 };
+  readonly #timer: NodeJS.Timeout;
+
+  constructor() {
+    this.#timer = setInterval(() => {
+      const now = Date.now();
+      // Fired late: remember the stall for a moment, whichever phase the loop resumed in.
+      if (now - this.#at > 500) this.#stall = { end: now, ms: now - this.#at };
+      this.#at = now;
+    }, 100);
+    this.#timer.unref?.();
+  }
+
+  /** Milliseconds the loop was stalled just now: the current gap, or a stall that ended within the last 2 s. */
+  sinceLastTick(now = Date.now()): number {
+    const recent = now - this.#stall.end < 2_000 ? this.#stall.ms : 0;
+    return Math.max(now - this.#at, recent);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
   }
 }

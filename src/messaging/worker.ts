@@ -21,7 +21,7 @@ import type { AiGate } from './ai-gate.ts';
 import { decideFate } from './fate.ts';
 import type { Delivery } from './inbound.ts';
 import { processDelivery } from './job-flow.ts';
-import { Leases, type Lease } from './leases.ts';
+import { Leases, StallWatch, type Lease } from './leases.ts';
 import type { Publisher } from './publisher.ts';
 import { PullLoop } from './pull.ts';
 import { failureLast, type Outcome, type SettleRules } from './settle.ts';
@@ -95,6 +95,7 @@ interface Running {
 export class Worker {
   readonly #o: WorkerOptions;
   readonly #leases: Leases;
+  readonly #stalls = new StallWatch();
   readonly #pull: PullLoop;
   readonly #rules: SettleRules;
   /** Jobs holding a slot, by ALT stream sequence. */
@@ -199,6 +200,7 @@ export class Worker {
       await Promise.allSettled([...this.#after]);
       this.#o.gate.close();
       this.#leases.stop();
+      this.#stalls.stop();
       this.#o.logger.info('worker stopped', { processed: this.#processed });
     })();
     return this.#closing;
@@ -210,6 +212,10 @@ export class Worker {
       this.#parked.push({ d, delayMs: 0, lease: this.#leases.hold(d, () => {}) });
       return;
     }
+    // Read right after this process stalled: it may have waited through the stall; check it as a redelivery.
+    const stalledMs = this.#stalls.sinceLastTick(d.receivedAt);
+    const suspect = stalledMs > Math.max(1_000, this.#o.ackWaitMs / 4);
+    if (suspect) this.#o.logger.warn('a delivery was read right after the worker stalled: it is checked like a redelivery', { alt_stream_seq: d.seq, deliveries: d.deliveries, stalled_ms: stalledMs });
     const held = this.#running.get(d.seq);
     if (held) {
       // JetStream redelivered a message that is still running here: keep one run, leased on the newest delivery.
@@ -218,9 +224,10 @@ export class Worker {
       return;
     }
     const abort = new AbortController();
-    const entry: Running = { abort, job: null, lease: this.#leases.hold(d, (lease) => this.#lost(lease, entry)) };
+    const entry: Running = { abort, job: null, lease: this.#leases.hold(d, (lease) => this.#lost(lease, entry), d.receivedAt - (suspect ? stalledMs : 0)) };
+    entry.lease.suspect = suspect;
     this.#running.set(d.seq, entry);
-    void this.#handle(d, entry).catch((e) => {
+    void this.#handle(d, entry, suspect).catch((e) => {
       this.#o.logger.error('unexpected error handling a message; it will be redelivered', { error: toAltlasError(e).message, code: 'INTERNAL', alt_stream_seq: d.seq });
     }).finally(() => {
       this.#leases.release(entry.lease);
@@ -240,7 +247,7 @@ export class Worker {
   }
 
   /** One delivery inside its CONSUMER span, the child of the producer's context from the headers. */
-  #handle(d: Delivery, entry: Running): Promise<void> {
+  #handle(d: Delivery, entry: Running, suspect: boolean): Promise<void> {
     return inSpan(SPAN.process(d.stream), {
       kind: SpanKind.CONSUMER,
       attributes: {
@@ -249,10 +256,10 @@ export class Worker {
         [ATTR.messagingMessageId]: d.headers?.get(HEADERS.msgId) || `${d.stream}:${d.seq}`, [ATTR.natsDeliveryCount]: d.deliveries,
         [ATTR.natsStreamSequence]: d.seq, [ATTR.messagingBodySize]: d.data.length,
       },
-    }, extractContext(d.headers), (span) => this.#process(d, entry, (k, v) => span.setAttribute(k, v)));
+    }, extractContext(d.headers), (span) => this.#process(d, entry, suspect, (k, v) => span.setAttribute(k, v)));
   }
 
-  async #process(d: Delivery, entry: Running, annotate: (key: string, value: string) => void): Promise<void> {
+  async #process(d: Delivery, entry: Running, suspect: boolean, annotate: (key: string, value: string) => void): Promise<void> {
     let log = contextLogger(this.#o.logger, { alt_stream_seq: d.seq, deliveries: d.deliveries });
     if (d.deliveries > 1) log.warn('redelivered message', { subject: d.subject });
     const started = performance.now();
@@ -265,7 +272,7 @@ export class Worker {
       cancelRequested: (altId) => this.#o.cancelRequested?.(altId) ?? false,
       artifacts: (job, run, executionId) => this.#artifacts(job, run, executionId),
     }, {
-      d, record, signal: entry.abort.signal, log,
+      d, record, signal: entry.abort.signal, log, suspect,
       // Task spans only when the delivery's span records (tracing on and sampled): nothing to pay otherwise.
       spans: trace.getActiveSpan()?.isRecording() ? new TaskSpans() : undefined,
       guard: () => (this.#leases.valid(lease) ? null : new AltlasError('LEASE_LOST', `the lease of message ${d.seq} was lost`)),

@@ -1,0 +1,160 @@
+/**
+ * Least privilege, proven: a nats-server whose users have exactly the permissions the code
+ * generates (and the README prints), and every feature run through them. The server logs every
+ * permission violation; there must be none. A missing permission stops the worker at start-up,
+ * naming it.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { FakeOrchestrator } from '../../src/ai/fake-orchestrator.ts';
+import { main } from '../../src/cli/main.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { NatsServer } from '../../src/devtools/nats-server.ts';
+import { producerPermissions, readerPermissions, runnerPermissions, serverPermissions, type RolePermissions } from '../../src/security/permissions.ts';
+import { cancelKey } from '../../src/status/status.ts';
+import { WorkerProcess, eventually, job } from '../helpers/runner.ts';
+
+const config = loadConfig({});
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => {});
+});
+
+async function stack(runner: RolePermissions = runnerPermissions(config)) {
+  const users = [
+    `{ user: admin, password: admin }`,
+    `{ user: runner, password: runner-pw, ${serverPermissions(runner)} }`,
+    `{ user: producer, password: producer-pw, ${serverPermissions(producerPermissions(config))} }`,
+    `{ user: reader, password: reader-pw, ${serverPermissions(readerPermissions(config))} }`,
+  ];
+  const server = await NatsServer.start({ config: `authorization { users = [\n${users.join('\n')}\n] }` });
+  cleanups.push(() => server.dispose());
+  const fake = new FakeOrchestrator({ latencyMs: 50 });
+  const aiUrl = await fake.listen();
+  cleanups.push(() => fake.close());
+  const admin = await connect({ servers: server.url, user: 'admin', pass: 'admin' });
+  cleanups.push(() => admin.close());
+  const workers: WorkerProcess[] = [];
+  const worker = async (env: Record<string, string> = {}) => {
+    const w = new WorkerProcess({ NATS_URL: server.url, NATS_USER: 'runner', NATS_PASSWORD: 'runner-pw', AI_URL: aiUrl, HTTP_PORT: '0', LOG_LEVEL: 'info', RUNNER_NAK_DELAY_MS: '200', ...env });
+    workers.push(w);
+    cleanups.push(async () => {
+      w.kill('SIGKILL');
+      await w.exited;
+    });
+    await w.started();
+    return w;
+  };
+  const violations = () => server.log.filter((l) => /Violation/i.test(l));
+  return { server, fake, admin, worker, workers, violations };
+}
+
+const cli = async (server: NatsServer, user: string, argv: string[]) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const env = { ...process.env };
+  Object.assign(process.env, { NATS_USER: user, NATS_PASSWORD: `${user}-pw` });
+  try {
+    const code = await main([...argv, '--server', server.url], { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    process.env.NATS_USER = env.NATS_USER;
+    process.env.NATS_PASSWORD = env.NATS_PASSWORD;
+    if (env.NATS_USER === undefined) delete process.env.NATS_USER;
+    if (env.NATS_PASSWORD === undefined) delete process.env.NATS_PASSWORD;
+  }
+};
+
+async function lasts(nc: NatsConnection) {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info('LAST').catch(() => null);
+  const out: Record<string, unknown>[] = [];
+  for (let seq = info?.state.first_seq ?? 1; info && info.state.messages && seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage('LAST', { seq }).catch(() => null);
+    if (m) out.push(JSON.parse(new TextDecoder().decode(m.data)));
+  }
+  return out;
+}
+
+describe('least privilege', () => {
+  it('runs every feature with exactly the documented permissions and no violation', async () => {
+    const s = await stack();
+    const w = await s.worker({ RUNNER_OUTPUT_INLINE_MAX: '1000', RUNNER_CHECKPOINT_BUDGET_MS: '0', RUNNER_ACK_WAIT_MS: '3000', RUNNER_JANITOR_INTERVAL_MS: '2000' });
+    // Jobs, with an output large enough to become an artifact object, through the producer's CLI.
+    s.fake.setFaults({ latencyMs: 50, outputChars: 5_000 });
+    const published = await cli(s.server, 'producer', ['publish', '--wait', '--timeout', '60', 'samples/runner-example.alt.json']);
+    expect(published.err).toBe('');
+    expect(published.code).toBe(0);
+    // Invalid input: failure .last and DLQ.
+    const js = jetstream(s.admin);
+    await js.publish('alt.submit', '{"id": "broken", "tasks": [');
+    await eventually(async () => (await jetstreamManager(s.admin)).streams.info('ALT_DLQ'), (i) => i.state.messages === 1, 'the dead letter');
+    // Status and checkpoints: a job resumed after its worker was killed.
+    s.fake.setFaults({ latencyMs: 500 });
+    await js.publish('alt.submit', job('resumed', 4));
+    await eventually(async () => s.fake.stats.requests, (n) => n >= 6, 'two tasks of the job done');
+    w.kill('SIGKILL');
+    await w.exited;
+    s.fake.setFaults({ latencyMs: 50 });
+    const second = await s.worker({ RUNNER_CHECKPOINT_BUDGET_MS: '0', RUNNER_MAX_DELIVER: '2', RUNNER_ACK_WAIT_MS: '3000' });
+    await eventually(() => lasts(s.admin), (l) => l.some((x) => x.alt_file_id === 'resumed'), 'the resumed job', 30_000);
+    expect(second.logs('resuming from checkpoints')).toHaveLength(1);
+    // Cancel through the status bucket's watch.
+    s.fake.setFaults({ latencyMs: 30_000 });
+    await js.publish('alt.submit', job('to-cancel', 1));
+    await eventually(async () => s.fake.stats.inFlight, (n) => n === 1, 'the job in flight');
+    await (await new Kvm(s.admin).open('ALT_RUNS')).put(cancelKey('to-cancel'), JSON.stringify({ alt_id: 'to-cancel', requested_at: new Date().toISOString() }));
+    await eventually(() => lasts(s.admin), (l) => l.some((x) => x.alt_file_id === 'to-cancel'), 'the cancelled job');
+    s.fake.setFaults({ latencyMs: 50 });
+    // Reader commands.
+    for (const argv of [['results', '--json'], ['status'], ['status', 'resumed'], ['dlq', 'list'], ['dlq', 'show', '1']]) {
+      const r = await cli(s.server, 'reader', argv);
+      expect({ argv, code: r.code, err: r.err }).toEqual({ argv, code: 0, err: '' });
+    }
+    const artifact = (await lasts(s.admin)).flatMap((l) => (l.artifacts as { path: string }[] | undefined) ?? []).find((a) => a.path.startsWith('altlas+obj://'));
+    expect(artifact).toBeDefined();
+    const got = await cli(s.server, 'reader', ['artifact', 'get', artifact!.path]);
+    expect(got.code).toBe(0);
+    expect(got.out.length).toBeGreaterThan(4_000);
+    // Graceful shutdown.
+    second.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+    expect(s.violations()).toEqual([]);
+  });
+
+  it('dead-letters with the guard and the janitor under the runner\'s permissions', async () => {
+    const s = await stack();
+    s.fake.setFaults({ latencyMs: 60_000 });
+    const env = { RUNNER_ACK_WAIT_MS: '1000', RUNNER_MAX_DELIVER: '1' };
+    const first = await s.worker(env);
+    await jetstream(s.admin).publish('alt.submit', job('crash-loop', 1));
+    await eventually(async () => s.fake.stats.requests, (n) => n >= 1, 'the job in flight');
+    await s.worker(env);
+    first.kill('SIGKILL');
+    await eventually(async () => (await jetstreamManager(s.admin)).streams.info('ALT_DLQ'), (i) => i.state.messages === 1, 'the dead letter', 30_000);
+    expect(s.violations()).toEqual([]);
+  });
+
+  it('refuses to start, naming the permission, when one is missing', async () => {
+    const full = runnerPermissions(config);
+    const advisory = '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ALT.runner';
+    const s = await stack({ ...full, subscribe: full.subscribe.filter((r) => r.subject !== advisory) });
+    await expect(s.worker()).rejects.toThrow(/worker exited before it started/);
+    const w = s.workers[0];
+    expect((await w.exited).code).toBe(2);
+    expect(w.logs('worker could not start')[0]).toMatchObject({ code: 'PERMISSION_DENIED', error: expect.stringContaining(advisory) });
+  });
+
+  it('gives a runner no reply meant for another client', async () => {
+    const s = await stack();
+    const runner = await connect({ servers: s.server.url, user: 'runner', pass: 'runner-pw' });
+    cleanups.push(() => runner.close());
+    const sub = runner.subscribe('_INBOX.>');
+    await runner.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sub.isClosed()).toBe(true);
+  });
+});

@@ -45,6 +45,8 @@ export class NatsServer {
   readonly port: number;
   readonly dir: string;
   readonly options: NatsServerOptions;
+  /** The server's log lines (the last 5,000), across restarts. */
+  readonly log: string[] = [];
   #proc: ChildProcess | null = null;
 
   private constructor(port: number, options: NatsServerOptions) {
@@ -91,7 +93,14 @@ export class NatsServer {
         reject(e);
       });
     });
-    proc.stderr!.resume();
+    proc.stderr!.removeAllListeners('data');
+    let rest = '';
+    proc.stderr!.on('data', (chunk: Buffer) => {
+      const parts = (rest + chunk.toString()).split('\n');
+      rest = parts.pop()!;
+      this.log.push(...parts);
+      if (this.log.length > 5_000) this.log.splice(0, this.log.length - 5_000);
+    });
     proc.removeAllListeners('exit');
     proc.removeAllListeners('error');
   }

@@ -135,7 +135,7 @@ export function buildLast({ job, run, warnings = [], metadata = {}, artifacts, r
     id: ids.id,
     execution_id: ids.executionId,
     alt_file_id: job.id,
-    title: job.title,
+    title: redactText(job.title),
     mode: job.mode,
     persona: job.persona,
     status,
@@ -222,7 +222,7 @@ export function buildFailureLast({ altId, error, job, startMs, endMs, metadata =
     id: ids.id,
     execution_id: ids.executionId,
     alt_file_id: altId,
-    title: job?.title ?? '',
+    title: redactText(job?.title ?? ''),
     mode: job?.mode ?? 'normal',
     persona: job?.persona ?? null,
     status: 'failure',
@@ -245,7 +245,7 @@ export function buildFailureLast({ altId, error, job, startMs, endMs, metadata =
     tags: job?.tags ?? [],
     priority: job?.priority ?? 'medium',
     execution_graph: null,
-    summary: failureSummary({ title: job?.title ?? altId, execution_id: ids.executionId, error: message, time }),
+    summary: failureSummary({ title: redactText(job?.title ?? altId), execution_id: ids.executionId, error: message, time }),
     version: '1.0',
   };
 }

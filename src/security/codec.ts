@@ -22,10 +22,19 @@ export interface Codec {
   open(bytes: Uint8Array, aad: string): Uint8Array;
 }
 
-export const IDENTITY_CODEC: Codec = { encrypts: false, keyId: null, seal: (b) => b, open: (b) => b };
-
 const MAGIC = Buffer.from('ALTE');
 const VERSION = 1;
+
+/** No keys: plain bytes pass; an encrypted envelope is refused with ALT_DECRYPT naming its key. */
+export const IDENTITY_CODEC: Codec = {
+  encrypts: false,
+  keyId: null,
+  seal: (b) => b,
+  open: (b) => {
+    if (!isSealed(b)) return b;
+    throw new AltlasError('ALT_DECRYPT', `the payload is encrypted with key ${sealedKeyId(b)}; set PAYLOAD_KEYS with that key to read it`, { context: { keyId: sealedKeyId(b) } });
+  },
+};
 
 /** True when the bytes are an encrypted envelope. */
 export function isSealed(bytes: Uint8Array): boolean {

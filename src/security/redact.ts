@@ -51,7 +51,7 @@ const TEXT_PATTERNS: [RegExp, string | ((...m: string[]) => string)][] = [
   // JSON Web Tokens.
   [/\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, REDACTED],
   // NATS seeds (user, account, operator, ...).
-  [/\bS[UAONCPX][A-Z2-7]{55}\b/g, REDACTED],
+  [/\bS[UAONCPX][A-Z2-7]{54,60}\b/g, REDACTED],
   // Provider keys.
   [/\bsk-(?:proj-|ant-(?:api|admin)\d*-)?[A-Za-z0-9_-]{16,}/g, REDACTED],
   [/\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}/g, REDACTED],

@@ -34,7 +34,18 @@ describe('docker-compose.yml and Dockerfile', () => {
     expect((runner.deploy as { replicas: number }).replicas).toBe(2);
     expect((runner.environment as Record<string, string>).RUNNER_DURABLE).toBeUndefined();
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['nats', 'orchestrator', 'runner', 'otel-collector', 'jaeger', 'prometheus']));
-    expect(compose.services.nats.command).toEqual(expect.arrayContaining(['--jetstream', '--http_port']));
+    const natsConf = readFileSync(join(ROOT, 'deploy', 'nats-server.conf'), 'utf8');
+    expect(compose.services.nats.command).toEqual(['-c', '/etc/nats/nats-server.conf']);
+    expect(natsConf).toMatch(/jetstream \{[^}]*cipher: aes[^}]*key: \$JS_KEY/s);
+    expect(natsConf).toMatch(/^http: .*8222$/m);
+  });
+
+  it('builds the runner image in the runner service itself, and publishes only samples that are valid', async () => {
+    expect(compose.services.runner.build).toBe('.');
+    const files = (compose.services.publisher.command as string[]).slice(2);
+    expect(files.length).toBeGreaterThan(5);
+    const { decodeAlt } = await import('../../src/alt/index.ts');
+    for (const f of files) expect({ f, ok: decodeAlt(readFileSync(join(ROOT, f)), { hint: f }).ok }).toEqual({ f, ok: true });
   });
 
   it('starts the documented command, `altlas worker`, as a non-root user with a health check', () => {

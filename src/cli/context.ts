@@ -55,7 +55,8 @@ export interface Session {
 export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>): Promise<T> {
   const nc = await connect({ ...connectionOptions(config, 'altlas-cli'), waitOnFirstConnect: false, maxReconnectAttempts: 10, timeout: 5_000 });
   try {
-    const jsm = await jetstreamManager(nc);
+    // No account-info round trip: a producer's user need not be allowed $JS.API.INFO.
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
     return await fn({ config, nc, js: jetstream(nc), jsm });
   } finally {
     await nc.drain().catch(() => nc.close());

@@ -4,6 +4,7 @@ import type { StoredMsg } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { HEADERS } from '../messaging/subjects.ts';
 import { parseArtifactUrl } from '../last/index.ts';
+import { isSealed, payloadCodec } from '../security/codec.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
 import { table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
@@ -93,7 +94,8 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
         return EXIT.failed;
       }
       const d = describe(m);
-      const body = new TextDecoder().decode(await originalOf(s, m));
+      const original = await originalOf(s, m);
+      const body = new TextDecoder().decode(isSealed(original) ? payloadCodec(config.PAYLOAD_KEYS).open(original, 'alt') : original);
       if (values.json) io.out(JSON.stringify({ ...d, headers: Object.fromEntries([...m.header].map(([k, v]) => [k, v.join(', ')])), body }));
       else {
         for (const [k, v] of Object.entries(d)) io.out(`${k.padEnd(11)} ${String(v ?? '-')}`);

@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   results: { run: async () => (await import('./results.ts')).resultsCommand, summary: 'list .last results (--follow, --alt-id, --since, --json)' },
   dlq: { run: async () => (await import('./dlq.ts')).dlqCommand, summary: 'list, show and replay dead-lettered .alt messages' },
   status: { run: async () => (await import('./status.ts')).statusCommand, summary: 'streams and consumer at a glance' },
+  artifact: { run: async () => (await import('./artifact.ts')).artifactCommand, summary: 'fetch the bytes behind an artifact URL of a .last' },
   demo: { run: async () => (await import('./demo.ts')).demoCommand, summary: 'run the whole chain once on the shipped samples, then stop' },
   worker: { run: async () => (await import('./worker.ts')).workerCommand, summary: 'run the JetStream worker in the foreground' },
   'fake-orchestrator': { run: async () => (await import('./fake-orchestrator.ts')).fakeOrchestratorCommand, summary: 'run a fake AI orchestrator for trials and tests' },

@@ -12,11 +12,14 @@ export class UsageError extends Error {
 export interface Io {
   out: (line: string) => void;
   err: (line: string) => void;
+  /** Raw bytes to standard output (artifact get); absent: out() is used. */
+  write?: (bytes: Uint8Array) => void;
 }
 
 export const stdio: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  write: (bytes) => process.stdout.write(bytes),
 };
 
 /** node:util parseArgs, with its errors turned into {@link UsageError}. */

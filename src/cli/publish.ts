@@ -7,6 +7,9 @@ import { chooseSyntax } from '../alt/parse.ts';
 import { decodeLimits } from '../config/load.ts';
 import type { Last } from '../last/index.ts';
 import { HEADERS, subjectToken } from '../messaging/subjects.ts';
+import { payloadCodec, type Codec } from '../security/codec.ts';
+import { AltlasError } from '../errors.ts';
+import { readLast } from './read-last.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
 import { Progress, duration, percent } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
@@ -38,12 +41,12 @@ interface Sent {
 const traceparent = () => `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
 
 /** Finds the `.last` of the ALT message `seq`: on the live subscription, or stored already. */
-async function lookupLast(s: Session, sent: Sent, seen: Map<string, Last>): Promise<Last | null> {
+async function lookupLast(s: Session, sent: Sent, seen: Map<string, Last>, codec: Codec): Promise<Last | null> {
   const live = seen.get(String(sent.seq));
   if (live) return live;
   if (sent.id === null) return null;
   const stored = await s.jsm.streams.getMessage(s.config.LAST_STREAM, { last_by_subj: `${s.config.LAST_SUBJECT_PREFIX}.${subjectToken(sent.id)}` }).catch(() => null);
-  if (stored && stored.header.get(HEADERS.altStreamSeq) === String(sent.seq)) return JSON.parse(new TextDecoder().decode(stored.data)) as Last;
+  if (stored && stored.header.get(HEADERS.altStreamSeq) === String(sent.seq)) return readLast(stored.data, codec);
   return null;
 }
 
@@ -60,6 +63,7 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
   const timeoutS = Number(values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError('--timeout must be a number of seconds > 0');
   const config = configFrom(values);
+  const codec = payloadCodec(config.PAYLOAD_KEYS);
   const files = await expandInputs(positionals);
   if (files.length === 0) throw new UsageError('no .alt files found');
   let failed = 0;
@@ -72,7 +76,7 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
         const seq = m.headers?.get(HEADERS.altStreamSeq);
         if (!seq) return;
         try {
-          seen.set(seq, JSON.parse(m.string()) as Last);
+          seen.set(seq, readLast(m.data, codec));
           wake?.();
         } catch {
           // not a .last: ignore
@@ -107,7 +111,12 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
       const h = natsHeaders();
       h.set(HEADERS.contentType, syntax === 'json' ? 'application/json' : 'application/yaml');
       h.set('traceparent', traceparent());
-      const ack = await s.js.publish(values.subject, bytes, { headers: h, ...(id ? { msgID: id } : {}) });
+      // With PAYLOAD_KEYS the job travels and is stored encrypted; the worker opens it with the same keys.
+      if (codec.encrypts) h.set(HEADERS.keyId, codec.keyId!);
+      const body = codec.encrypts ? codec.seal(bytes, 'alt') : bytes;
+      const max = s.nc.info?.max_payload ?? 1_048_576;
+      if (body.length > max) throw new AltlasError('PAYLOAD_TOO_LARGE', `${file} is ${body.length} bytes; the NATS server takes at most ${max} (max_payload)`);
+      const ack = await s.js.publish(values.subject, body, { headers: h, ...(id ? { msgID: id } : {}) });
       sent.push({ file, id, seq: ack.seq, duplicate: ack.duplicate });
       if (values.json) io.out(JSON.stringify({ file, published: true, id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate }));
       else io.out(`published ${file}: id ${id ?? '(unknown)'}, ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate: already published, one job)' : ''}`);
@@ -117,7 +126,7 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
 
     const deadline = Date.now() + timeoutS * 1000;
     for (const item of sent) {
-      let last = await lookupLast(s, item, seen);
+      let last = await lookupLast(s, item, seen, codec);
       while (!last && Date.now() < deadline) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));
@@ -127,7 +136,7 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
           };
         });
         wake = null;
-        last = await lookupLast(s, item, seen);
+        last = await lookupLast(s, item, seen, codec);
       }
       if (!last) {
         failed++;

@@ -2,6 +2,9 @@
 import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import type { Last } from '../last/index.ts';
 import { HEADERS, subjectToken } from '../messaging/subjects.ts';
+import { payloadCodec } from '../security/codec.ts';
+import { isAltlasError } from '../errors.ts';
+import { readLast } from './read-last.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { duration, percent, table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
@@ -50,6 +53,7 @@ export async function resultsCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   const config = configFrom(values);
+  const codec = payloadCodec(config.PAYLOAD_KEYS);
   const since = values.since ? parseSince(values.since) : null;
   const altId = values['alt-id'];
   return withNats(config, async (s) => {
@@ -58,12 +62,15 @@ export async function resultsCommand(argv: string[], io: Io): Promise<number> {
       ...(since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.toISOString() } : { deliver_policy: DeliverPolicy.All }),
     });
     const rows: string[][] = [];
+    let sealed: { count: number; message: string } | null = null;
     const emit = (m: JsMsg) => {
       if (altId && m.headers?.get(HEADERS.altId) !== altId) return;
       let last: Last;
       try {
-        last = m.json<Last>();
-      } catch {
+        last = readLast(m.data, codec);
+      } catch (e) {
+        // An encrypted result without its key is reported (not skipped in silence); anything else is not a .last.
+        if (isAltlasError(e, 'ALT_DECRYPT')) sealed = { count: (sealed?.count ?? 0) + 1, message: e.message };
         return;
       }
       if (values.json) io.out(JSON.stringify(last));
@@ -86,6 +93,11 @@ export async function resultsCommand(argv: string[], io: Io): Promise<number> {
       }
     }
     if (!values.json && !values.follow) io.out(rows.length ? table(RESULT_HEADERS, rows) : 'no results');
+    const unread = sealed as { count: number; message: string } | null;
+    if (unread) {
+      io.err(`altlas results: ${unread.count} result${unread.count === 1 ? '' : 's'} could not be read (ALT_DECRYPT): ${unread.message}`);
+      return EXIT.failed;
+    }
     return EXIT.ok;
   });
 }

@@ -3,7 +3,8 @@ import { Kvm } from '@nats-io/kv';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
 import { table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
-import { readStatus, statusKey, type StatusEntry } from '../status/status.ts';
+import { decodeEntry, readStatus, statusKey, type StatusEntry } from '../status/status.ts';
+import { payloadCodec } from '../security/codec.ts';
 
 export const STATUS_HELP = `Usage: altlas status [options]
        altlas status <job-id> [--watch] [options]
@@ -32,7 +33,8 @@ function printEntry(e: StatusEntry, io: Io): void {
 async function jobStatus(s: Session, altId: string, watch: boolean, json: boolean, io: Io): Promise<number> {
   const kv = await new Kvm(s.nc).open(s.config.RUNNER_STATUS_BUCKET);
   const show = (e: StatusEntry) => (json ? io.out(JSON.stringify(e)) : printEntry(e, io));
-  const entry = await readStatus(kv, altId);
+  const codec = payloadCodec(s.config.PAYLOAD_KEYS);
+  const entry = await readStatus(kv, altId, codec);
   if (!watch) {
     if (!entry) {
       io.err(`no status for job ${altId} in ${s.config.RUNNER_STATUS_BUCKET}`);
@@ -48,7 +50,7 @@ async function jobStatus(s: Session, altId: string, watch: boolean, json: boolea
     if (!entry && !json) io.out(`waiting for job ${altId}...`);
     for await (const u of updates) {
       if (u.operation !== 'PUT' || u.value.length === 0) continue;
-      const e = u.json<StatusEntry>();
+      const e = decodeEntry(u.value, codec, statusKey(altId));
       show(e);
       if (!json) io.out('');
       if (FINAL.includes(e.state)) break;

@@ -63,7 +63,8 @@ describe('hostile messages', () => {
     await h.worker({ ALT_MAX_BYTES: '65536' });
     const big = `{"id": "too-big-for-dlq", "tasks": [${'"x",'.repeat(16_000)}"x"]}`;
     expect(big.length).toBeGreaterThan(60_000);
-    const record = await expectContained(h, big, 'ALT_SCHEMA');
+    // 16,000 tasks: refused for the task count, and the original is too large to travel with its DLQ record.
+    const record = await expectContained(h, big, 'ALT_LIMIT');
     expect(record.data.length).toBe(0);
     const ref = record.headers?.get('Dlq-Payload');
     expect(ref).toMatch(/^altlas\+obj:\/\/ALT_OUTPUTS\/dlq\/ALT\/1$/);
@@ -100,6 +101,7 @@ describe('hostile messages', () => {
     expect(size).toBeLessThan(20_000);
     expect(failure.last.metadata).toMatchObject({ error_code: 'ALT_SCHEMA' });
     expect((failure.last.metadata.error_problems as unknown[]).length).toBe(50);
-    expect(failure.last.metadata.error_problems_more).toBe(199_951);
+    // One problem per bad entry: 50 listed, the rest counted.
+    expect(failure.last.metadata.error_problems_more).toBe(199_950);
   });
 });

@@ -11,7 +11,7 @@ import { DEFAULTS } from '../config/defaults.ts';
 import { compileProgram, type Program } from '../program/compile.ts';
 import { interpolateString, interpolateValue } from '../program/expressions.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
-import { GraphState, type Instance, type ProgramLimits } from './state.ts';
+import { GraphState, iterationOf, type Instance, type ProgramLimits } from './state.ts';
 import type { RunEdge, Skipped, TaskBody, TaskEvent, TaskOutput, TaskResult } from './types.ts';
 
 export interface EngineOptions {
@@ -254,7 +254,7 @@ class Run {
     const deadline = start + timeoutMs * attempts;
     const { task, unresolved } = this.#prepare(inst);
     const metadata: Record<string, unknown> = this.#state.program.enhanced
-      ? { segment_id: node.id, ...(inst.scope.owner?.loop ? { iteration: inst.scope.owner.loop.k } : {}), ...(unresolved.length ? { unresolved_references: unresolved } : {}) }
+      ? { segment_id: node.id, ...(iterationOf(inst.scope) !== null ? { iteration: iterationOf(inst.scope) } : {}), ...(unresolved.length ? { unresolved_references: unresolved } : {}) }
       : {};
     const deps = this.#state.dependencyOutputs(inst);
     const end = (status: TaskResult['status'], attempt: number, extra: Partial<TaskResult>): TaskResult => {

@@ -263,7 +263,7 @@ export class GraphState {
     const scope: Scope = { prefix, block, parent, frame, owner, byNode: new Map(), open: block.members.length, failure: null, callDepth };
     this.#scopes.push(scope);
     const at = this.#o.now();
-    const iteration = owner?.loop ? owner.loop.k : null;
+    const iteration = iterationOf(scope);
     for (const index of block.members) {
       const node = this.program.nodes[index];
       const inst: Instance = {
@@ -356,8 +356,8 @@ export class GraphState {
 
   #meta(inst: Instance): Record<string, unknown> {
     if (!this.program.enhanced) return {};
-    const iteration = inst.scope.owner?.loop ? inst.scope.owner.loop.k : undefined;
-    return { segment_id: inst.node.id, ...(iteration !== undefined ? { iteration } : {}) };
+    const iteration = iterationOf(inst.scope);
+    return { segment_id: inst.node.id, ...(iteration !== null ? { iteration } : {}) };
   }
 
   #skip(block: Block | null | undefined, reason: string): void {
@@ -563,6 +563,12 @@ export class GraphState {
       return this.#complete(owner, converted.value, { construct: 'function_call', return: converted.value });
     }
   }
+}
+
+/** The iteration of the nearest loop around a scope (through branches and calls), or null. */
+export function iterationOf(scope: Scope): number | null {
+  for (let s: Scope | null = scope; s?.owner; s = s.owner.scope) if (s.owner.loop) return s.owner.loop.k;
+  return null;
 }
 
 function describe(v: unknown): string {

@@ -67,6 +67,8 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
     }],
     ['checkpoints and claims', c.RUNNER_CHECKPOINT_BUCKET, async () => {
       await cp.put(probe, '');
+      // A redelivered job lists its checkpoints: prove the listing too.
+      for await (const _k of await cp.keys(`${probe}.>`)) void _k;
       await jsm.streams.purge(`KV_${c.RUNNER_CHECKPOINT_BUCKET}`, { filter: `$KV.${c.RUNNER_CHECKPOINT_BUCKET}.${probe}` });
     }],
     ['the object store', c.RUNNER_OBJECT_BUCKET, async () => {

@@ -12,3 +12,6 @@ export const SAMPLES = join(ROOT, 'samples');
 export function fixtureFiles(): string[] {
   return readdirSync(FIXTURES).filter((f) => /^(runner|segmentation)-.*\.alt\.(json|yaml)$/.test(f)).sort().map((f) => join(FIXTURES, f));
 }
+
+/** The control-flow examples with their expected traces (shared/fixtures/control-flow, copied here for a fresh clone). */
+export const CONTROL_FLOW = existsSync(join(ROOT, '..', 'shared', 'fixtures', 'control-flow')) ? join(ROOT, '..', 'shared', 'fixtures', 'control-flow') : join(ROOT, 'test', 'fixtures', 'control-flow');

@@ -254,9 +254,11 @@ async function measure(stage: Stage, description: string, started: number): Prom
   const secs = Math.max(1, Math.ceil(((times.length ? Math.max(...times) : Date.now()) - origin) / 1000) + 1);
   const rate = new Array<number>(secs).fill(0);
   for (const t of times) if (t >= origin) rate[Math.floor((t - origin) / 1000)]++;
-  const recovery = stage.events.map((e) => {
+  const recovery = stage.events.map((e, i) => {
     const s = Math.floor((e.t - origin) / 1000);
-    const before = rate.slice(Math.max(0, s - 10), s).filter((x) => x > 0).sort((a, b) => a - b);
+    // After an outage, "recovered" means back to the rate before it began.
+    const ref = i > 0 && rate.slice(Math.max(0, s - 10), s).every((x) => x === 0) ? Math.floor((stage.events[i - 1].t - origin) / 1000) : s;
+    const before = rate.slice(Math.max(0, ref - 10), ref).filter((x) => x > 0).sort((a, b) => a - b);
     if (before.length === 0) return null;
     const target = before[Math.floor(before.length / 2)] / 2;
     // Recovered when the rate is back for two seconds in a row (after the failure has ended).
@@ -431,7 +433,7 @@ const scenarios: Scenario[] = [
           if (!(await atProgress(stage, 0.2, stop))) return;
           const port = Number(new URL(stage.aiUrl).port);
           await stage.fake.close();
-          stage.mark('AI side down (connection refused)', false);
+          stage.mark('AI side down (connection refused)');
           await sleep(60_000);
           await stage.fake.listen(port);
           stage.mark('AI side back', false);

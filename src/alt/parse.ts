@@ -2,11 +2,11 @@
  * Bytes to a plain JSON-like value: UTF-8 check, syntax choice (JSON or YAML 1.2), a safe YAML
  * schema and the size limits. Throws only {@link AltlasError}.
  */
-import { Composer, Parser, isMap, isScalar, isSeq, isPair, type Document, type Node as YamlNode } from 'yaml';
+import { Composer, Lexer, Parser, isMap, isScalar, isSeq, isPair, type Document, type Node as YamlNode } from 'yaml';
 import { AltlasError } from '../errors.ts';
 import { locateJsonError } from './json-locate.ts';
 import type { DecodeLimits } from './limits.ts';
-import { prescanJson, walkYamlCst } from './bounded.ts';
+import { YamlLexemeGuard, prescanJson, walkYamlCst } from './bounded.ts';
 import { limitError } from './limit-error.ts';
 
 export { limitError };
@@ -106,10 +106,17 @@ function linePos(text: string, offset: number): { line: number; col: number } {
 function parseYaml(text: string, limits: DecodeLimits): unknown {
   const docs: Document.Parsed[] = [];
   const composer = new Composer(YAML_OPTIONS);
-  for (const token of new Parser().parse(text)) {
+  const parser = new Parser();
+  const guard = new YamlLexemeGuard(limits);
+  const take = (token: ReturnType<Parser['next']> extends Generator<infer T> ? T : never) => {
     if (token.type === 'document') walkYamlCst(token, limits);
     for (const doc of composer.next(token)) docs.push(doc);
+  };
+  for (const lexeme of new Lexer().lex(text)) {
+    guard.see(lexeme);
+    for (const token of parser.next(lexeme)) take(token);
   }
+  for (const token of parser.end()) take(token);
   for (const doc of composer.end()) docs.push(doc);
   if (docs.length > 1) {
     const at = docs[1].range?.[0] ?? 0;
@@ -155,16 +162,19 @@ function parseYaml(text: string, limits: DecodeLimits): unknown {
 }
 
 /**
- * Walks the value without recursion and enforces the nesting and string-length limits, so that
- * nothing later (schema, normalisation, logging) meets an unbounded structure. The fast pass
- * keeps no paths; only when it finds a breach does a second pass work out the JSON pointer.
+ * Walks the value without recursion and enforces the nesting, string-length, keys and nodes
+ * limits, so that nothing later (schema, normalisation, logging) meets an unbounded structure.
+ * The fast pass keeps no paths; only when it finds a breach does a second pass work out the
+ * JSON pointer.
  */
 export function checkShape(value: unknown, limits: DecodeLimits): void {
   const values: unknown[] = [value];
   const depths: number[] = [0];
+  let nodes = 0;
   while (values.length > 0) {
     const v = values.pop();
     const depth = depths.pop()!;
+    if (++nodes > limits.maxNodes) throw limitError('nodes', nodes, limits.maxNodes);
     if (typeof v === 'string') {
       if (v.length > limits.maxStringLength) throw breach(value, limits);
       continue;
@@ -177,8 +187,9 @@ export function checkShape(value: unknown, limits: DecodeLimits): void {
         depths.push(depth + 1);
       }
     } else {
+      let keys = 0;
       for (const key in v) {
-        if (key.length > limits.maxStringLength) throw breach(value, limits);
+        if (key.length > limits.maxStringLength || ++keys > limits.maxKeys) throw breach(value, limits);
         values.push((v as Record<string, unknown>)[key]);
         depths.push(depth + 1);
       }
@@ -198,6 +209,7 @@ function breach(value: unknown, limits: DecodeLimits): AltlasError {
     if (v === null || typeof v !== 'object') continue;
     if (depth >= limits.maxNesting) return limitError('nesting', depth + 1, limits.maxNesting, path);
     const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x] as const) : Object.entries(v as Record<string, unknown>);
+    if (!Array.isArray(v) && entries.length > limits.maxKeys) return limitError('keys', entries.length, limits.maxKeys, path);
     for (const [key, x] of entries) {
       if (key.length > limits.maxStringLength) return limitError('string_length', key.length, limits.maxStringLength, path);
       stack.push({ v: x, depth: depth + 1, path: `${path}/${escapePointer(key)}` });
@@ -211,6 +223,9 @@ export function escapePointer(token: string): string {
   return token.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/** Characters of JSON from which the text is scanned for the limits before it is parsed. */
+const PRESCAN_FROM = 16_384;
+
 /** Parses a payload into a value; `hint` is a content type or a file name. */
 export function parsePayload(bytes: Uint8Array, limits: DecodeLimits, hint?: string): { value: unknown; syntax: Syntax } {
   if (bytes.length > limits.maxBytes) throw limitError('bytes', bytes.length, limits.maxBytes);
@@ -221,7 +236,9 @@ export function parsePayload(bytes: Uint8Array, limits: DecodeLimits, hint?: str
   const syntax = chooseSyntax(text, hint);
   let value: unknown;
   try {
-    if (syntax === 'json') prescanJson(text, limits);
+    // Small JSON is parsed first and checked after (checkShape); larger JSON is scanned before
+    // anything is built, so that a limit is refused without the memory of the parse.
+    if (syntax === 'json' && text.length > PRESCAN_FROM) prescanJson(text, limits);
     value = syntax === 'json' ? parseJson(text) : parseYaml(text, limits);
   } catch (cause) {
     if (cause instanceof RangeError) throw limitError('nesting', limits.maxNesting + 1, limits.maxNesting);

@@ -148,6 +148,43 @@ describe('decodeAlt error codes', () => {
     }
   });
 
+  it('ALT_LIMIT keys and nodes in small JSON (checked after parsing), large JSON (scanned before) and YAML (its syntax tree)', () => {
+    const wide = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, i]));
+    const many = Array.from({ length: 60 }, (_, i) => i);
+    const pad = 'p'.repeat(20_000);
+    for (const [extra, limits, name] of [[{ wide }, { maxKeys: 20 }, 'keys'], [{ many }, { maxNodes: 50 }, 'nodes']] as const) {
+      const small = JSON.stringify({ ...(runnerDoc([{ id: 'a' }]) as object), metadata: extra });
+      const large = JSON.stringify({ ...(runnerDoc([{ id: 'a' }]) as object), metadata: { ...extra, pad } });
+      const yaml = `id: j\nversion: "1.0"\ntitle: t\ncreated_at: "2025-01-01T00:00:00Z"\ntasks: []\nmetadata: ${JSON.stringify(extra)}\n`;
+      for (const [text, hint] of [[small, 'x.json'], [large, 'x.json'], [yaml, 'x.yaml']]) {
+        const e = decodeErr(text, 'ALT_LIMIT', { limits: { ...limits, maxStringLength: 30_000 }, hint });
+        expect([name, e.context.limit]).toEqual([name, name]);
+      }
+    }
+  });
+
+  it('the YAML lexeme guard refuses flow nesting and node counts while lexing, before any tree is built', async () => {
+    const { Lexer } = await import('yaml');
+    const { YamlLexemeGuard } = await import('../../../src/alt/bounded.ts');
+    const { DEFAULT_DECODE_LIMITS } = await import('../../../src/alt/limits.ts');
+    const run = (text: string) => {
+      const guard = new YamlLexemeGuard(DEFAULT_DECODE_LIMITS);
+      let seen = 0;
+      try {
+        for (const lexeme of new Lexer().lex(text)) {
+          seen++;
+          guard.see(lexeme);
+        }
+      } catch (e) {
+        return { limit: (e as { context: { limit: string } }).context.limit, seen };
+      }
+      return { limit: null, seen };
+    };
+    expect(run(`x: ${'['.repeat(1000)}`)).toEqual({ limit: 'nesting', seen: 5 + 65 });
+    expect(run(`x: ${'[1],'.repeat(10)} a[[[[b`).limit).toBeNull(); // brackets inside a plain scalar do not nest
+    expect(run(`x: [${Array.from({ length: 100_001 }, (_, i) => `"${i}"`).join(", ")}]`).limit).toBe("nodes");
+  });
+
   it('ALT_LIMIT stops a YAML alias bomb quickly', () => {
     const lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]'];
     for (let i = 1; i < 12; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(',')}]`);

@@ -4,7 +4,7 @@
  * process (`main.ts`) and the benchmarks build the same stack here.
  */
 import { hostname } from 'node:os';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { AiClient } from './ai/client.ts';
 import { DecodePool } from './alt/decode-pool.ts';
 import { decodeLimits } from './config/load.ts';
@@ -18,6 +18,7 @@ import type { Connection } from './messaging/connect.ts';
 import { ExhaustedGuard, sweepAltStream } from './messaging/exhausted.ts';
 import type { Delivery } from './messaging/inbound.ts';
 import { Publisher } from './messaging/publisher.ts';
+import { StreamPublisher } from './messaging/stream-publish.ts';
 import { isRunContext } from './messaging/run-context.ts';
 import { ensureTopology } from './messaging/topology.ts';
 import { Worker, versionAtLeast, type OutcomeReport } from './messaging/worker.ts';
@@ -87,8 +88,12 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const info = await ensureTopology(jsm, config, logger);
   const ackWaitMs = Math.round((info.config.ack_wait ?? config.RUNNER_ACK_WAIT_MS * 1e6) / 1e6);
   const stores = o.stores === false ? null : await openStores(nc, config, workerId, codec);
-  const recorder = stores ? new Recorder({ status: stores.status, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, logger, codec }) : undefined;
-  const publisher = new Publisher({ js: jetstream(nc), jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.objects : undefined, codec });
+  const out = new StreamPublisher(nc, config.NATS_INBOX_PREFIX);
+  stops.push(() => out.close());
+  // A status write is a publish to the bucket's subject: what kv.put sends, without its per-request cost.
+  const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
+  const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, logger, codec }) : undefined;
+  const publisher = new Publisher({ out, jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.objects : undefined, codec });
   const archive = config.ARCHIVE_NOTIFY_SUBJECT ? new ArchiveNotifier(nc, config.ARCHIVE_NOTIFY_SUBJECT, publisher) : null;
   const engine = createEngine(config, o.body);
   if (recorder) engine.observe(recorder.observe);

@@ -13,6 +13,7 @@ import { interpolateString, interpolateValue } from '../program/expressions.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { GraphState, iterationOf, type Instance, type ProgramLimits } from './state.ts';
 import type { RunEdge, Skipped, TaskBody, TaskEvent, TaskOutput, TaskResult } from './types.ts';
+import { iso } from '../time.ts';
 
 export interface EngineOptions {
   /** The AI task body (one attempt). */
@@ -69,7 +70,6 @@ type Attempt =
   | { kind: 'failed' | 'timeout' | 'transient'; error: AltlasError }
   | { kind: 'aborted' };
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -12,6 +12,7 @@ import type { Block, Program, ProgramNode, VariableDecl } from '../program/compi
 import { evaluateCondition, interpolateValue, resolvePath, type Found, type Lookup } from '../program/expressions.ts';
 import { convertReturn, fitsType, iterableItems, type VariableType } from '../program/values.ts';
 import type { RunEdge, Skipped, TaskEvent, TaskOutput, TaskResult, TaskStatus } from './types.ts';
+import { iso } from '../time.ts';
 
 export type InstanceState = 'waiting' | 'ready' | 'running' | TaskStatus;
 
@@ -70,7 +71,6 @@ export interface Instance {
 
 const RANK: Record<Priority, number> = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<Priority, number>;
 const FINAL = new Set<InstanceState>(['completed', 'failed', 'cancelled', 'timeout']);
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export interface StateOptions {
   now: () => number;

@@ -8,6 +8,7 @@ import { redactText, redactValue } from '../security/redact.ts';
 import { artifactObjectName, lastUrl, objectUrl } from './artifacts.ts';
 import type { Artifact, Last, LastStatus, LastTaskResult } from './schema.ts';
 import { failureSummary, summaryText } from './summary.ts';
+import { iso } from '../time.ts';
 
 export interface LastIds {
   /** uuid of the `.last` document. */
@@ -34,7 +35,6 @@ export const MAX_RESULT_PROBLEMS = 50;
 /** Longest error text a `.last` carries. */
 export const MAX_ERROR_CHARS = 2_000;
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const cut = (s: string, n = MAX_ERROR_CHARS) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 /** The `.alt` metadata copied with keys prefixed `alt_`, secrets redacted. */

@@ -72,6 +72,13 @@ export class Delivery implements DeliveryInfo {
     if (!this.#settled) this.#nc.publish(this.#reply, WPI);
   }
 
+  /** Acks without waiting for a confirmation (nothing depends on knowing it arrived). */
+  ack(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#nc.publish(this.#reply, ACK);
+  }
+
   /** Acks and waits for the server's confirmation; resolves false when it did not confirm in time. */
   async ackAck(timeoutMs = 10_000): Promise<boolean> {
     if (this.#settled) return false;

@@ -7,7 +7,8 @@
  * DLQ message is kept in the object store and the DLQ record points at it.
  */
 import { SpanKind, context } from '@opentelemetry/api';
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { StreamPublisher } from './stream-publish.ts';
 import type { ObjectStore } from '@nats-io/obj';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { AltlasError } from '../errors.ts';
@@ -44,7 +45,8 @@ const encoder = new TextEncoder();
 export const HEADER_ROOM = 16_384;
 
 export interface PublisherOptions {
-  js: JetStreamClient;
+  /** Publishes to a stream and waits for the PubAck. */
+  out: StreamPublisher;
   jsm: JetStreamManager;
   config: PublisherConfig;
   /** The server's max payload in bytes (it can change on reconnect). */
@@ -105,7 +107,7 @@ export class Publisher {
       },
     }, context.active(), async () => {
       injectContext(h);
-      const ack = await this.#o.js.publish(subject, body, { msgID, headers: h, timeout: 10_000 });
+      const ack = await this.#o.out.publish(subject, body, { msgID, headers: h, timeoutMs: 10_000 });
       return { duplicate: ack.duplicate, seq: ack.seq };
     });
   }
@@ -146,6 +148,6 @@ export class Publisher {
       h.set(HEADERS.dlqPayloadBytes, String(data.length));
       body = new Uint8Array(0);
     }
-    await this.#o.js.publish(`${this.#o.config.DLQ_SUBJECT_PREFIX}.${error.code}`, body, { msgID: dlqMsgId(d.stream, d.seq), headers: h, timeout: 10_000 });
+    await this.#o.out.publish(`${this.#o.config.DLQ_SUBJECT_PREFIX}.${error.code}`, body, { msgID: dlqMsgId(d.stream, d.seq), headers: h, timeoutMs: 10_000 });
   }
 }

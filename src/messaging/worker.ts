@@ -371,8 +371,13 @@ export class Worker {
         report('ack', { status: last.status, ...(cancelled ? { code: 'JOB_CANCELLED' } : {}) });
         log.info('job finished', { status: last.status, success_rate: last.success_rate, tasks: Object.keys(last.task_results).length, duration_ms: last.execution_time_ms, ...(cancelled ? { code: 'JOB_CANCELLED' } : {}) });
         after(async () => {
-          const acked = await d().ackAck();
-          if (!acked) log.warn('the ack was not confirmed; checkpoints are kept until they expire', { code: 'ACK_UNCONFIRMED' });
+          // A confirmed ack only when checkpoints or a claim are to be removed after it; else no round trip.
+          const release = (await record?.holdsRecords()) ?? false;
+          let acked = false;
+          if (release) {
+            acked = await d().ackAck();
+            if (!acked) log.warn('the ack was not confirmed; checkpoints are kept until they expire', { code: 'ACK_UNCONFIRMED' });
+          } else d().ack();
           await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, ...(cancelled ? { code: 'JOB_CANCELLED', message: 'cancelled by an operator' } : {}) });
           if (acked) await record?.release();
           await record?.close();

@@ -115,8 +115,20 @@ function plainProgram(job: Job): Program {
   return { job, enhanced: job.source.form === 'enhanced', nodes, top: { members: nodes.map((n) => n.index), last: null, frameVars: [] }, functions: new Map(), warnings: [] };
 }
 
-/** Compiles a job; throws an AltlasError (ALT_REFERENCE, ALT_CYCLE) when its structure is unsound. */
+/** Programs of the jobs compiled in this thread (the decoder compiles to check; the engine reuses it). */
+const compiled = new WeakMap<Job, Program>();
+
+/** Compiles a job once (programs are never changed); throws an AltlasError (ALT_REFERENCE, ALT_CYCLE) when its structure is unsound. */
 export function compileProgram(job: Job): Program {
+  let program = compiled.get(job);
+  if (!program) {
+    program = compileUncached(job);
+    compiled.set(job, program);
+  }
+  return program;
+}
+
+function compileUncached(job: Job): Program {
   const hasControl = job.functions.length > 0 || job.global_variables.length > 0 || job.tasks.some((t) => t.control);
   if (job.source.form !== 'enhanced' || !hasControl) return plainProgram(job);
 

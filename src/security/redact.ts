@@ -28,8 +28,25 @@ export function keyWords(key: string): string[] {
   return key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
 }
 
+/** Verdicts on key names, per list of extra fragments (the same few keys come back on every job and log line). */
+const verdicts = new WeakMap<readonly string[], Map<string, boolean>>();
+const NO_EXTRA: readonly string[] = [];
+const MEMO_MAX = 4_096;
+
 /** True when a key's value must never leave (with the operator's extra fragments of LOG_REDACT). */
-export function isSecretKey(key: string, extra: readonly string[] = []): boolean {
+export function isSecretKey(key: string, extra: readonly string[] = NO_EXTRA): boolean {
+  let memo = verdicts.get(extra);
+  if (!memo) verdicts.set(extra, (memo = new Map()));
+  let v = memo.get(key);
+  if (v === undefined) {
+    v = judgeKey(key, extra);
+    if (memo.size >= MEMO_MAX) memo.clear();
+    memo.set(key, v);
+  }
+  return v;
+}
+
+function judgeKey(key: string, extra: readonly string[]): boolean {
   const lower = key.toLowerCase();
   if (SECRET_PARTS.some((p) => lower.includes(p))) return true;
   if (keyWords(key).some((w) => SECRET_WORDS.has(w))) return true;
@@ -65,16 +82,17 @@ const TEXT_PATTERNS: [RegExp, string | ((...m: string[]) => string)][] = [
 
 /** Masks secrets inside one text. */
 export function redactText(text: string): string {
+  if (!MAYBE.test(text)) return text;
   let out = text;
   for (const [re, rep] of TEXT_PATTERNS) out = out.replace(re, rep as string);
   return out;
 }
 
 /** Quick pre-check: texts without any of these characters or words cannot hold a pattern. */
-const MAYBE = /[:=@]|bearer|basic|token|eyJ|sk-|sk_|rk_|AKIA|ASIA|gh[pousr]_|github_pat|glpat|xox|AIza|PRIVATE KEY|\bS[UAONCPX][A-Z2-7]/i;
+const MAYBE = /[:=@]|bearer|basic|token|eyJ|sk-|sk_|rk_|pk_|AKIA|ASIA|gh[pousr]_|github_pat|glpat|xox|AIza|PRIVATE KEY|\bS[UAONCPX][A-Z2-7]/i;
 
 /** Returns a copy of `value` with secret keys' values replaced and secrets inside texts masked, at any depth. */
-export function redactValue(value: unknown, extra: readonly string[] = [], depth = 0): unknown {
+export function redactValue(value: unknown, extra: readonly string[] = NO_EXTRA, depth = 0): unknown {
   if (typeof value === 'string') return MAYBE.test(value) ? redactText(value) : value;
   if (value === null || typeof value !== 'object') return value;
   if (depth > 200) return REDACTED;

@@ -3,17 +3,17 @@
  * by budget), and on a redelivery its claim. The recorder is one engine observer registered once;
  * each run carries its {@link DeliveryRecord} as context.
  */
-import type { KV } from '@nats-io/kv';
 import type { Job } from '../alt/job.ts';
 import type { TaskEvent, TaskResult } from '../engine/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { DeliveryInfo } from '../messaging/inbound.ts';
 import type { Codec } from '../security/codec.ts';
 import { CheckpointBudget, type CheckpointStore } from './checkpoints.ts';
-import { StatusTracker, type JobState } from './status.ts';
+import { StatusTracker, type JobState, type StatusSink } from './status.ts';
 
 export interface RecorderOptions {
-  status: KV;
+  /** Where status entries go (the KV bucket, or a direct publish to its subjects). */
+  status: StatusSink;
   checkpoints: CheckpointStore;
   workerId: string;
   /** RUNNER_STATUS_FLUSH_MS: the first write of a run and the coalescing interval. */
@@ -59,6 +59,7 @@ export class DeliveryRecord {
   #batches = 0;
   /** Object store names of outputs this message's checkpoints reference. */
   readonly #objects = new Set<string>();
+  #claimed = false;
 
   constructor(options: RecorderOptions, d: DeliveryInfo) {
     this.#o = options;
@@ -92,7 +93,18 @@ export class DeliveryRecord {
     return results;
   }
 
+  /**
+   * True when the message may have records in the checkpoint bucket: this delivery wrote a batch
+   * or claimed it, or an earlier delivery ran it. Only then is the end worth a confirmed ack and a
+   * purge; a first delivery that wrote nothing is acked without waiting.
+   */
+  async holdsRecords(): Promise<boolean> {
+    await this.#budget.settled();
+    return this.#batches > 0 || this.#claimed || this.#d.deliveries > 1 || this.#objects.size > 0;
+  }
+
   claim(): Promise<boolean> {
+    this.#claimed = true;
     return this.#o.checkpoints.claim(this.#d.stream, this.#d.seq, this.#d.deliveries, this.#o.workerId);
   }
 

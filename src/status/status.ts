@@ -10,6 +10,7 @@ import type { Job } from '../alt/job.ts';
 import { subjectToken } from '../messaging/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { redactText } from '../security/redact.ts';
+import { iso } from '../time.ts';
 
 export const JOB_STATES = ['running', 'waiting', 'retrying', 'completed', 'failed', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -58,7 +59,6 @@ export const statusKey = (altId: string) => subjectToken(altId);
 /** The key of a cancel request for a job (written by `altlas cancel`, watched by every worker). */
 export const cancelKey = (altId: string) => `cancel.${subjectToken(altId)}`;
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -82,9 +82,14 @@ export function decodeEntry(bytes: Uint8Array, codec: Codec, key: string): Statu
   }
 }
 
+/** Where entries are written: a KV bucket, or a direct publish to its subject (the worker's fast path). */
+export interface StatusSink {
+  put(key: string, value: Uint8Array): Promise<unknown>;
+}
+
 /** Tracks one delivery of one job and writes its entry. Writes are serialised and never throw. */
 export class StatusTracker {
-  readonly #kv: KV;
+  readonly #kv: StatusSink;
   readonly #key: string;
   readonly #flushMs: number;
   readonly #onError: (e: Error) => void;
@@ -97,7 +102,7 @@ export class StatusTracker {
   /** KV writes made so far. */
   writes = 0;
 
-  constructor(kv: KV, base: Pick<StatusEntry, 'alt_id' | 'alt_stream' | 'alt_stream_seq' | 'deliveries' | 'worker_id'>, flushMs: number, onError: (e: Error) => void, codec: Codec = IDENTITY_CODEC) {
+  constructor(kv: StatusSink, base: Pick<StatusEntry, 'alt_id' | 'alt_stream' | 'alt_stream_seq' | 'deliveries' | 'worker_id'>, flushMs: number, onError: (e: Error) => void, codec: Codec = IDENTITY_CODEC) {
     this.#kv = kv;
     this.#key = statusKey(base.alt_id);
     this.#flushMs = flushMs;

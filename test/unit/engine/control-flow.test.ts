@@ -91,7 +91,8 @@ describe('cf-loops: for_each over a JSON answer, for_range', () => {
   });
 
   it('fails the loop with LOOP_ITERABLE when the iterable is no list, and cancels its dependents', async () => {
-    const job = load('cf-loops.alt.yaml');
+    // A decoded job is compiled once and never changed: the altered copy is a new job.
+    const job = structuredClone(load('cf-loops.alt.yaml'));
     job.tasks.find((t) => t.id === 'each_topic')!.control!.loop!.iterable = 'nothing_here';
     const run = await runJob(job, scripted().body, ENGINE);
     const r = Object.fromEntries(run.results.map((x) => [x.task_id, x]));

@@ -12,7 +12,12 @@
  * unreachable, the call fails with AI_UNAVAILABLE (the job is handed back to JetStream); a 4xx is
  * AI_REJECTED and an unreadable answer AI_BAD_RESPONSE (the task fails).
  */
-import got, { RequestError } from 'got';
+import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import got, { Options, RequestError, type OptionsInit, type Response } from 'got';
+
+/** got called with per-request options over normalised defaults (its typings only allow undefined options there). */
+const gotWith = got as unknown as (url: undefined, options: OptionsInit, defaults: Options) => Promise<Response<string>>;
 import {
   BrokenCircuitError, BulkheadRejectedError, CircuitState, ConsecutiveBreaker, DelegateBackoff, TaskCancelledError,
   TimeoutStrategy, bulkhead, circuitBreaker, handleWhen, retry, timeout,
@@ -73,10 +78,21 @@ export class AiClient {
   readonly #timeout;
   readonly #url: string;
   readonly #listeners = new Set<(s: BreakerState) => void>();
+  /** Keep-alive sockets to the provider, at most one per request the bulkhead lets run. */
+  readonly #agent: Agent;
+  readonly #httpsAgent: HttpsAgent;
+  /** got's options for every attempt, normalised once (per-request normalisation was most of got's cost). */
+  readonly #request: Options;
 
   constructor(options: AiClientOptions) {
     this.#o = options;
+    this.#agent = new Agent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
+    this.#httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
     this.#url = new URL(options.provider.path, options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`).toString();
+    this.#request = new Options({
+      url: this.#url, method: 'POST', headers: { 'content-type': 'application/json', ...options.provider.headers(options.apiKey ?? '') },
+      responseType: 'text', throwHttpErrors: false, retry: { limit: 0 }, agent: { http: this.#agent, https: this.#httpsAgent },
+    });
     this.#bulkhead = bulkhead(options.maxConcurrency, options.maxQueue);
     this.#breaker = circuitBreaker(handleWhen(isTransient), {
       halfOpenAfter: options.breakerHalfOpenMs,
@@ -92,7 +108,14 @@ export class AiClient {
         return backoffDelay(ctx.attempt, { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs }, random);
       }),
     });
-    this.#timeout = timeout(options.timeoutMs, TimeoutStrategy.Aggressive);
+    // abortOnReturn off: aborting a finished attempt costs an exception object per call and nothing is left to stop.
+    this.#timeout = timeout(options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
+  }
+
+  /** Closes the idle keep-alive sockets (shutdown). */
+  close(): void {
+    this.#agent.destroy();
+    this.#httpsAgent.destroy();
   }
 
   /** The breaker's state now. */
@@ -181,14 +204,7 @@ export class AiClient {
     const started = performance.now();
     let res;
     try {
-      res = await got.post(this.#url, {
-        json: this.#o.provider.body(request),
-        headers: this.#o.provider.headers(this.#o.apiKey ?? ''),
-        responseType: 'text',
-        throwHttpErrors: false,
-        retry: { limit: 0 },
-        signal,
-      });
+      res = await gotWith(undefined, { body: JSON.stringify(this.#o.provider.body(request)), signal }, this.#request);
     } catch (e) {
       if (e instanceof RequestError) throw new AiTransportError(e.code, e.message, { cause: e });
       throw e;

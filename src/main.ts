@@ -65,7 +65,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     process.stderr.write(`altlas worker: ${e.message}\n`);
     return 2;
   }
-  const telemetry = startTelemetry();
+  const telemetry = await startTelemetry();
   const workerId = `${hostname()}:${process.pid}`;
   const redactKeys = config.LOG_REDACT.split(',').map((s) => s.trim()).filter(Boolean);
   const logger: Logger = createLogger({ level: config.LOG_LEVEL, redactKeys, defaultMeta: { service: 'altlas-runner', worker_id: workerId } });

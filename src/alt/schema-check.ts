@@ -28,12 +28,18 @@ export interface Checker<T> {
   problems(doc: unknown): Problem[];
 }
 
-/** Compiles a schema twice (fast, and all errors with data) once per process. */
+/**
+ * Compiles a schema twice (fast, and all errors with data), each on first use: a process that
+ * only ever sees valid 1.0 files never pays for the other validators (start-up time and memory).
+ */
 export function compile<T>(schema: TSchema): Checker<T> {
-  const fast: ValidateFunction<T> = fastAjv.compile(schema);
-  const detailed: ValidateFunction<T> = ajv.compile(schema);
-  const check = ((doc: unknown) => fast(doc)) as Checker<T>;
-  check.problems = (doc) => (detailed(doc) ? [] : toProblems(detailed.errors));
+  let fast: ValidateFunction<T> | null = null;
+  let detailed: ValidateFunction<T> | null = null;
+  const check = ((doc: unknown) => (fast ??= fastAjv.compile<T>(schema))(doc)) as Checker<T>;
+  check.problems = (doc) => {
+    detailed ??= ajv.compile<T>(schema);
+    return detailed(doc) ? [] : toProblems(detailed.errors);
+  };
   return check;
 }
 

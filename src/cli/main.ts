@@ -1,12 +1,11 @@
 /** The `altlas` command: one entry point, one subcommand per verb. */
 import { isAltlasError } from '../errors.ts';
 import { EXIT, UsageError, stdio, type Io } from './output.ts';
-import { validateCommand } from './validate.ts';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }> = {
-  validate: { run: async () => validateCommand, summary: 'check .alt files (JSON or YAML) and report every problem' },
+  validate: { run: async () => (await import('./validate.ts')).validateCommand, summary: 'check .alt files (JSON or YAML) and report every problem' },
   publish: { run: async () => (await import('./publish.ts')).publishCommand, summary: 'publish .alt files to the ALT stream (--wait for their results)' },
   results: { run: async () => (await import('./results.ts')).resultsCommand, summary: 'list .last results (--follow, --alt-id, --since, --json)' },
   dlq: { run: async () => (await import('./dlq.ts')).dlqCommand, summary: 'list, show and replay dead-lettered .alt messages' },

@@ -1,15 +1,14 @@
 /**
- * Starts the OpenTelemetry SDK, configured by the standard OTEL_* variables (OTLP over HTTP;
- * OTEL_SDK_DISABLED=true turns tracing and OTLP export off). A Prometheus reader is always
+ * Starts the OpenTelemetry SDK, configured by the standard OTEL_* variables (OTLP over HTTP).
+ * Tracing and OTLP export are on when a collector is named (OTEL_EXPORTER_OTLP_ENDPOINT, or the
+ * per-signal endpoint, or OTEL_TRACES_EXPORTER); OTEL_SDK_DISABLED=true turns them off. A Prometheus reader is always
  * attached so that `/metrics` works with or without a collector. Export failures are quiet: the
  * SDK's diagnostic logger stays off unless OTEL_LOG_LEVEL asks for it.
  */
 import { metrics } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 
 export interface Telemetry {
   /** The Prometheus reader of every metric. */
@@ -30,26 +29,36 @@ export function currentTelemetry(): Telemetry | undefined {
   return (globalThis as Holder)[KEY];
 }
 
-/** Starts the SDK once per process and returns it (later calls return the same). */
-export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry {
+/**
+ * Starts the SDK once per process and returns it (later calls return the same). The tracing SDK
+ * and the OTLP exporters are loaded only when a collector is configured (start-up time, memory).
+ */
+export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Promise<Telemetry> {
   const existing = currentTelemetry();
   if (existing) return existing;
   env.OTEL_SERVICE_NAME ??= 'altlas-runner';
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   let stop: () => Promise<void>;
-  if (env.OTEL_SDK_DISABLED === 'true') {
-    const provider = new MeterProvider({ readers: [prometheus] });
+  const off = env.OTEL_SDK_DISABLED === 'true';
+  // Without a collector to send to, nothing is recorded for export: no spans are made and metrics
+  // are only served at /metrics. (The SDK's own default would send to localhost:4318.)
+  const tracing = !off && (Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) || (env.OTEL_TRACES_EXPORTER !== undefined && env.OTEL_TRACES_EXPORTER !== 'none'));
+  const exporters = (env.OTEL_METRICS_EXPORTER ?? 'otlp').split(',').map((s) => s.trim());
+  const otlpMetrics = !off && exporters.includes('otlp') && Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT);
+  const readers: IMetricReader[] = [prometheus];
+  if (otlpMetrics) {
+    const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
+    readers.push(new PeriodicExportingMetricReader({
+      exporter: new OTLPMetricExporter(),
+      exportIntervalMillis: Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 30_000),
+    }));
+  }
+  if (!tracing) {
+    const provider = new MeterProvider({ readers });
     metrics.setGlobalMeterProvider(provider);
     stop = () => provider.shutdown();
   } else {
-    const readers: IMetricReader[] = [prometheus];
-    const exporters = (env.OTEL_METRICS_EXPORTER ?? 'otlp').split(',').map((s) => s.trim());
-    if (exporters.includes('otlp')) {
-      readers.push(new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter(),
-        exportIntervalMillis: Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 30_000),
-      }));
-    }
+    const { NodeSDK } = await import('@opentelemetry/sdk-node');
     const sdk = new NodeSDK({ metricReaders: readers, instrumentations: [] });
     sdk.start();
     stop = () => sdk.shutdown();

@@ -1,29 +1,40 @@
 /**
- * `npm run bench:worker`: publishes ~1 KB runner-form jobs (three chained tasks) to a nats-server
- * started for the run, runs the worker in this process with an instant in-process AI provider,
- * and prints jobs/s end to end, p50/p99 job latency and peak RSS; then a baseline (a bare loop
- * with the same client that consumes each message, publishes a small result and acks) and the
- * ratio worker ÷ baseline; RSS with 1,000 jobs in flight (measured first); and the worker again
- * with tracing and metrics on, exporting to an OTLP/HTTP sink in this process: the ratio on ÷ off.
+ * `npm run bench:worker`: the worker's throughput and memory, each figure a ratio inside one run.
  *
- * BENCH_JOBS (default 20000) and BENCH_CONCURRENCY (default 64) change the size; BENCH_ONLY=worker
- * runs the worker phase alone (for profiling).
+ * Throughput (BENCH_JOBS ~1 KB jobs of three chained tasks, default 20,000; concurrency 64; an
+ * instant AI in the process, so that the figures are the runner's own cost). Every phase runs in
+ * a fresh process against one nats-server started here:
+ *   baseline          a bare loop: consume, publish a small result, ack
+ *   protocol floor    the same loop with a result as large as a `.last`
+ *   worker            decode → graph → `.last` → publish → ack; no job status, no checkpoints
+ *   default           as `altlas worker` runs by default: job status and checkpoints, info logs
+ *                     (JSON, to a null stream), Prometheus metrics
+ *   telemetry 100 %   default + tracing and metrics exported by OTLP/HTTP to a local sink, every trace sampled
+ *   telemetry 10 %    the same with a 10 % trace-id ratio sampler
+ *
+ * Memory and start-up, measured on `altlas worker` processes over HTTP (the fake AI in its own process):
+ *   peak RSS (VmHWM) while a backlog of BENCH_BACKLOG jobs (default 20,000) drains
+ *   RSS with 1,000 jobs in flight, each waiting on an AI call that takes 5 s
+ *   exec of `altlas worker` → first `.last` stored
  */
-import { connect } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, AckPolicy } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/nats-core';
-import { loadConfig, decodeLimits } from '../src/config/load.ts';
-import { connectionOptions } from '../src/messaging/connect.ts';
-import { NatsServer } from '../src/devtools/nats-server.ts';
-import { assembleWorker } from '../src/runner.ts';
-import { silentLogger } from '../src/telemetry/logger.ts';
-import type { TaskBody } from '../src/engine/types.ts';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startTelemetry } from '../src/telemetry/sdk.ts';
+import { Writable } from 'node:stream';
+import { connect } from '@nats-io/transport-node';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { loadConfig } from '../src/config/load.ts';
+import { NatsServer } from '../src/devtools/nats-server.ts';
+import { assembleWorker } from '../src/runner.ts';
+import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
 import { RunnerMetrics } from '../src/telemetry/metrics.ts';
+import { startTelemetry } from '../src/telemetry/sdk.ts';
+import type { TaskBody } from '../src/engine/types.ts';
+import { mb, rssOf, spawnWorkerProcess, startFakeAiProcess, startWorkerProcess } from './processes.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
+const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const IN_FLIGHT = 1_000;
 
@@ -40,30 +51,31 @@ const payload = (i: number) => JSON.stringify({
 
 const instant: TaskBody = async (task) => ({ text: `answer to ${task.id}`, model_used: 'instant', tokens_used: 8, processing_time_ms: 0 });
 
-let peakRss = 0;
-const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-
 async function publishAll(nc: NatsConnection, n: number, label: string): Promise<void> {
   const js = jetstream(nc);
   const window: Promise<unknown>[] = [];
   for (let i = 0; i < n; i++) {
     window.push(js.publish('alt.submit', payload(i)));
     if (window.length >= 512) await Promise.all(window.splice(0));
-    if ((i + 1) % 5000 === 0) process.stdout.write(`  ${label}: published ${i + 1}/${n}\n`);
+    if ((i + 1) % 10_000 === 0) process.stdout.write(`  ${label}: published ${i + 1}/${n}\n`);
   }
   await Promise.all(window);
 }
 
-/** Deletes the streams of the previous phase and creates an empty ALT stream to publish into. */
+/** Deletes every stream and bucket of the previous phase and creates an empty ALT stream. */
 async function freshStreams(nc: NatsConnection): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  for (const s of ['ALT', 'LAST', 'ALT_DLQ']) await jsm.streams.delete(s).catch(() => {});
+  for await (const s of jsm.streams.list()) await jsm.streams.delete(s.config.name);
   await jsm.streams.add({ name: 'ALT', subjects: ['alt.>'] });
 }
 
-let metrics: RunnerMetrics | null = null;
+interface PhaseResult {
+  jobsPerS: number;
+  cpuUsPerJob: number;
+  p50?: number;
+  p99?: number;
+  otlpRequests?: number;
+}
 
 /** An OTLP/HTTP endpoint that accepts and drops everything, counting requests. */
 async function otlpSink(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
@@ -80,136 +92,200 @@ async function otlpSink(): Promise<{ url: string; requests: () => number; close:
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-async function runWorker(nc: NatsConnection, url: string, n: number, concurrency: number, body: TaskBody, untilInFlight?: number, withStatus = false) {
-  const config = loadConfig({ NATS_URL: url, RUNNER_CONCURRENCY: String(concurrency), RUNNER_TASK_CONCURRENCY: '4', RUNNER_JANITOR_INTERVAL_MS: '0' });
-  const latencies: number[] = [];
-  let done = 0;
-  let resolveDone!: () => void;
-  const finished = new Promise<void>((r) => (resolveDone = r));
-  const stack = await assembleWorker({
-    conn: { nc, connected: () => true, onReconnect: () => {} }, config, logger: silentLogger(), body, stores: withStatus, pullExpiresMs: 2_000,
-    metrics: () => metrics,
-    onOutcome: (o) => {
-      latencies.push(o.durationMs);
-      if (++done % 5000 === 0) process.stdout.write(`  worker: ${done}/${n} jobs done\n`);
-      if (done >= n) resolveDone();
-    },
-  });
-  const started = performance.now();
-  if (untilInFlight) {
-    while (stack.worker.state.inFlight < untilInFlight) await new Promise((r) => setTimeout(r, 20));
-    const rss = process.memoryUsage().rss;
-    await stack.close();
-    return { rss };
-  }
-  await finished;
-  const seconds = (performance.now() - started) / 1000;
-  await stack.close();
-  return { seconds, latencies: latencies.sort((a, b) => a - b) };
-}
-
-/**
- * The bare loop: consume, publish a result, ack. `protocol` publishes a result as large as a
- * `.last` and double-acks, as the worker must: the floor the protocol itself sets.
- */
-async function runBaseline(nc: NatsConnection, n: number, concurrency: number, protocol = false): Promise<number> {
-  const result = protocol ? JSON.stringify({ status: 'success', padding: 'x'.repeat(3_800) }) : '{"status":"success"}';
+/** The bare loop: consume, publish a result, ack. `large` publishes a result as large as a `.last`. */
+async function runBaseline(nc: NatsConnection, n: number, large: boolean): Promise<PhaseResult> {
+  const result = large ? JSON.stringify({ status: 'success', padding: 'x'.repeat(3_900) }) : '{"status":"success"}';
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
-  await freshStreams(nc);
   await jsm.streams.add({ name: 'LAST', subjects: ['last.>'] });
   await jsm.consumers.add('ALT', { durable_name: 'baseline', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 10_000 });
-  await publishAll(nc, n, 'baseline');
   const consumer = await js.consumers.get('ALT', 'baseline');
   let done = 0;
   let inFlight = 0;
   let wake: (() => void) | null = null;
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
-  const messages = await consumer.consume({ max_messages: concurrency });
+  const messages = await consumer.consume({ max_messages: CONCURRENCY });
   for await (const m of messages) {
     inFlight++;
-    void js.publish(`last.${m.seq}`, result, { msgID: `b:${m.seq}` }).then(async () => {
-      if (protocol) await m.ackAck();
-      else m.ack();
+    void js.publish(`last.${m.seq}`, result, { msgID: `b:${m.seq}` }).then(() => {
+      m.ack();
       inFlight--;
       done++;
       wake?.();
     });
-    while (inFlight >= concurrency) await new Promise<void>((r) => (wake = r));
+    while (inFlight >= CONCURRENCY) await new Promise<void>((r) => (wake = r));
     if (done + inFlight >= n) break;
   }
   while (done < n) await new Promise<void>((r) => (wake = r));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await messages.close();
-  return (performance.now() - started) / 1000;
+  return { jobsPerS: n / seconds, cpuUsPerJob: (cpu.user + cpu.system) / n };
 }
 
-const server = await NatsServer.start();
-try {
-  const nc = await connect({ ...connectionOptions(loadConfig({ NATS_URL: server.url }), 'bench'), waitOnFirstConnect: false });
-  console.log(`bench:worker: ${JOBS} jobs of ${payload(0).length} bytes, 3 chained tasks, worker concurrency ${CONCURRENCY}, nats-server ${nc.info?.version}`);
-
-  await freshStreams(nc);
-  if (process.env.BENCH_ONLY === 'worker') {
-    await publishAll(nc, JOBS, 'worker');
-    const only = await runWorker(nc, server.url, JOBS, CONCURRENCY, instant);
-    console.log(`worker: ${(JOBS / only.seconds!).toFixed(0)} jobs/s, p50 ${pct(only.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(only.latencies!, 0.99).toFixed(1)} ms`);
-    await nc.close();
-    await server.dispose();
-    process.exit(0);
+async function runWorkerPhase(nc: NatsConnection, url: string, n: number, phase: string): Promise<PhaseResult> {
+  const defaults = phase !== 'worker';
+  let sink: Awaited<ReturnType<typeof otlpSink>> | null = null;
+  let metrics: RunnerMetrics | null = null;
+  let telemetry: Awaited<ReturnType<typeof startTelemetry>> | null = null;
+  if (defaults) {
+    if (phase.startsWith('telemetry')) {
+      sink = await otlpSink();
+      Object.assign(process.env, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_METRIC_EXPORT_INTERVAL: '1000',
+        OTEL_TRACES_SAMPLER: phase === 'telemetry-10' ? 'parentbased_traceidratio' : 'always_on', OTEL_TRACES_SAMPLER_ARG: '0.1',
+      });
+    }
+    telemetry = await startTelemetry();
+    metrics = new RunnerMetrics({ inFlight: () => 0, breakerState: () => 'closed', consumer: () => null });
   }
-  console.log('1,000 jobs in flight (AI answers held back), measured first in a fresh process:');
-  await publishAll(nc, IN_FLIGHT, 'in-flight');
-  const hold: TaskBody = (_t, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
-  const beforeRss = process.memoryUsage().rss;
-  const inflight = await runWorker(nc, server.url, IN_FLIGHT, IN_FLIGHT, hold, IN_FLIGHT);
+  const config = loadConfig({ NATS_URL: url, RUNNER_CONCURRENCY: String(CONCURRENCY), RUNNER_JANITOR_INTERVAL_MS: '0' });
+  const nullStream = new Writable({ write: (_c, _e, cb) => cb() });
+  const logger = defaults ? createLogger({ level: 'info', stream: nullStream }) : silentLogger();
+  const latencies: number[] = [];
+  let done = 0;
+  let resolveDone!: () => void;
+  const finished = new Promise<void>((r) => (resolveDone = r));
+  const cpu0 = process.cpuUsage();
+  const started = performance.now();
+  const stack = await assembleWorker({
+    conn: { nc, connected: () => true, onReconnect: () => {} }, config, logger, body: instant, stores: defaults, metrics: () => metrics,
+    onOutcome: (o) => {
+      latencies.push(o.durationMs);
+      if (++done >= n) resolveDone();
+    },
+  });
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await stack.close();
+  await telemetry?.shutdown();
+  await sink?.close();
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
+  return { jobsPerS: n / seconds, cpuUsPerJob: (cpu.user + cpu.system) / n, p50: pct(0.5), p99: pct(0.99), otlpRequests: sink?.requests() };
+}
 
+/** One phase in this process (the parent runs each phase in a fresh child): prints its result as JSON. */
+async function phaseMain(phase: string, url: string): Promise<void> {
+  const nc = await connect({ servers: url });
   await freshStreams(nc);
-
-  console.log('baseline: bare consume -> publish small result -> ack');
-  const baseSeconds = await runBaseline(nc, JOBS, CONCURRENCY);
-  await freshStreams(nc);
-  console.log('protocol floor: the same loop with a 3.8 KB result and a double ack');
-  const floorSeconds = await runBaseline(nc, JOBS, CONCURRENCY, true);
-  await freshStreams(nc);
-
-  console.log('worker: decode -> run graph (instant AI) -> .last -> publish -> ack');
-  await publishAll(nc, JOBS, 'worker');
-  peakRss = process.memoryUsage().rss;
-  const w = await runWorker(nc, server.url, JOBS, CONCURRENCY, instant);
-  const workerPeak = peakRss;
-  await freshStreams(nc);
-
-  console.log('worker with job status (KV) and task checkpoints on, as `altlas worker` runs by default');
-  await publishAll(nc, JOBS, 'status');
-  const withStatus = await runWorker(nc, server.url, JOBS, CONCURRENCY, instant, undefined, true);
-  await freshStreams(nc);
-
-  console.log('worker with tracing and metrics on, exporting OTLP/HTTP to an in-process sink');
-  const sink = await otlpSink();
-  Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_EXPORTER_OTLP_PROTOCOL: process.env.BENCH_OTLP_PROTOCOL ?? 'http/protobuf', OTEL_METRIC_EXPORT_INTERVAL: '1000', OTEL_TRACES_SAMPLER: 'always_on' });
-  const telemetry = startTelemetry();
-  metrics = new RunnerMetrics({ inFlight: () => 0, breakerState: () => 'closed', consumer: () => null });
-  await publishAll(nc, JOBS, 'traced');
-  const traced = await runWorker(nc, server.url, JOBS, CONCURRENCY, instant);
-  await telemetry.shutdown();
-  metrics.close();
-  await sink.close();
-  await freshStreams(nc);
-
-  const workerRate = JOBS / w.seconds!;
-  const tracedRate = JOBS / traced.seconds!;
-  const baseRate = JOBS / baseSeconds;
-  console.log('\nresults');
-  console.log(`  baseline: ${baseRate.toFixed(0)} jobs/s (${baseSeconds.toFixed(2)} s)`);
-  console.log(`  worker:   ${workerRate.toFixed(0)} jobs/s (${w.seconds!.toFixed(2)} s), job latency p50 ${pct(w.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(w.latencies!, 0.99).toFixed(1)} ms, peak RSS ${mb(workerPeak)}`);
-  console.log(`  protocol floor: ${(JOBS / floorSeconds).toFixed(0)} jobs/s (ratio to the baseline: ${(baseSeconds / floorSeconds).toFixed(3)})`);
-  console.log(`  ratio worker / baseline: ${(workerRate / baseRate).toFixed(3)} (target >= 0.6: ${workerRate / baseRate >= 0.6 ? 'met' : 'NOT met'})`);
-  console.log(`  worker with status and checkpoints: ${(JOBS / withStatus.seconds!).toFixed(0)} jobs/s, p50 ${pct(withStatus.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(withStatus.latencies!, 0.99).toFixed(1)} ms (ratio to the worker without: ${(JOBS / withStatus.seconds! / workerRate).toFixed(3)})`);
-  console.log(`  worker with telemetry: ${tracedRate.toFixed(0)} jobs/s, p50 ${pct(traced.latencies!, 0.5).toFixed(1)} ms, p99 ${pct(traced.latencies!, 0.99).toFixed(1)} ms; ${sink.requests()} OTLP requests received`);
-  console.log(`  ratio telemetry on / off: ${(tracedRate / workerRate).toFixed(3)} (target >= 0.8: ${tracedRate / workerRate >= 0.8 ? 'met' : 'NOT met'})`);
-  console.log(`  RSS with ${IN_FLIGHT} jobs in flight: ${mb(inflight.rss!)} (before: ${mb(beforeRss)}; target < 250 MB: ${inflight.rss! < 250 * 1024 * 1024 ? 'met' : 'NOT met'})`);
+  await publishAll(nc, JOBS, phase);
+  const r = phase === 'baseline' || phase === 'floor' ? await runBaseline(nc, JOBS, phase === 'floor') : await runWorkerPhase(nc, url, JOBS, phase);
   await nc.close();
-} finally {
-  clearInterval(rssTimer);
-  await server.dispose();
+  process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+  process.exit(0);
+}
+
+function runPhase(phase: string, url: string): Promise<PhaseResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', import.meta.filename], { env: { ...process.env, BENCH_PHASE: phase, BENCH_NATS_URL: url }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const lines = out.split('\n');
+      out = lines.pop()!;
+      for (const l of lines) if (!l.startsWith('RESULT ')) process.stdout.write(`${l}\n`);
+        else resolve(JSON.parse(l.slice(7)) as PhaseResult);
+    });
+    child.once('exit', (code) => (code ? reject(new Error(`phase ${phase} exited with ${code}`)) : undefined));
+  });
+}
+
+/** Waits until the LAST stream holds `n` messages, printing progress. */
+async function waitForLasts(nc: NatsConnection, n: number, label: string): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  let shown = 0;
+  for (;;) {
+    const stored = await jsm.streams.info('LAST').then((i) => i.state.messages, () => 0);
+    if (stored >= n) return;
+    if (Date.now() - shown > 2_000) {
+      process.stdout.write(`  ${label}: ${stored}/${n} .last stored\n`);
+      shown = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function memoryAndStartup(server: NatsServer): Promise<{ backlogPeak: number; inFlightRss: number; startMs: number }> {
+  const nc = await connect({ servers: server.url });
+  const ai = await startFakeAiProcess();
+  const env = { NATS_URL: server.url, AI_URL: ai.url, LOG_LEVEL: 'info' };
+  try {
+    // exec → first .last: the job waits in ALT before the process starts.
+    await freshStreams(nc);
+    await publishAll(nc, 1, 'start-up');
+    const t0 = performance.now();
+    const proc = spawnWorkerProcess(env);
+    await waitForLasts(nc, 1, 'start-up');
+    const startMs = performance.now() - t0;
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+
+    // Peak RSS while a backlog drains.
+    await freshStreams(nc);
+    await publishAll(nc, BACKLOG, 'backlog');
+    const drain = await startWorkerProcess({ ...env, RUNNER_CONCURRENCY: String(CONCURRENCY), AI_MAX_CONCURRENCY: String(CONCURRENCY) });
+    await waitForLasts(nc, BACKLOG, 'backlog');
+    const backlogPeak = rssOf(drain.proc.pid!).peak;
+    await drain.stop();
+
+    // 1,000 jobs in flight, each waiting 5 s on its first AI call.
+    await freshStreams(nc);
+    await fetch(`${ai.url}/_faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs: 5_000 }) });
+    await publishAll(nc, IN_FLIGHT, 'in-flight');
+    const held = await startWorkerProcess({ ...env, RUNNER_CONCURRENCY: String(IN_FLIGHT), AI_MAX_CONCURRENCY: String(IN_FLIGHT) });
+    for (;;) {
+      const stats = (await (await fetch(`${ai.url}/_stats`)).json()) as { inFlight: number };
+      if (stats.inFlight >= IN_FLIGHT) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const inFlightRss = rssOf(held.proc.pid!).rss;
+    await held.stop();
+    return { backlogPeak, inFlightRss, startMs };
+  } finally {
+    await nc.close();
+    await ai.stop();
+  }
+}
+
+if (process.env.BENCH_PHASE) {
+  await phaseMain(process.env.BENCH_PHASE, process.env.BENCH_NATS_URL!);
+} else {
+  const server = await NatsServer.start();
+  try {
+    console.log(`bench:worker: ${JOBS} jobs of ${payload(0).length} bytes, 3 chained tasks, concurrency ${CONCURRENCY}; each phase in a fresh process`);
+    const r: Record<string, PhaseResult> = {};
+    for (const phase of ['baseline', 'floor', 'worker', 'default', 'telemetry-100', 'telemetry-10']) {
+      console.log(`phase ${phase}`);
+      r[phase] = await runPhase(phase, server.url);
+    }
+    console.log('memory and start-up of `altlas worker` processes (fake AI over HTTP)');
+    const m = await memoryAndStartup(server);
+
+    const row = (name: string, x: PhaseResult) => console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}`);
+    console.log('\nthroughput');
+    row('baseline (bare loop)', r.baseline);
+    row('protocol floor (4 KB result)', r.floor);
+    row('worker (no status, no checkpoints)', r.worker);
+    row('default configuration', r.default);
+    row('telemetry on, 100 % sampled', r['telemetry-100']);
+    row('telemetry on, 10 % sampled', r['telemetry-10']);
+    const ratio = (name: string, a: number, b: number, target: number) => console.log(`  ${name.padEnd(58)} ${(a / b).toFixed(2)}  (target >= ${target}: ${a / b >= target ? 'met' : 'NOT met'})`);
+    console.log('\nratios');
+    console.log(`  ${'protocol floor / baseline'.padEnd(58)} ${(r.floor.jobsPerS / r.baseline.jobsPerS).toFixed(2)}`);
+    ratio('worker / baseline', r.worker.jobsPerS, r.baseline.jobsPerS, 0.6);
+    ratio('default configuration / worker', r.default.jobsPerS, r.worker.jobsPerS, 0.85);
+    ratio('default configuration / baseline', r.default.jobsPerS, r.baseline.jobsPerS, 0.5);
+    ratio('telemetry 100 % / default configuration', r['telemetry-100'].jobsPerS, r.default.jobsPerS, 0.85);
+    ratio('telemetry 10 % / default configuration', r['telemetry-10'].jobsPerS, r.default.jobsPerS, 0.95);
+    const under = (name: string, v: number, limit: number, unit: string, show: string) => console.log(`  ${name.padEnd(58)} ${show}  (target < ${limit} ${unit}: ${v < limit ? 'met' : 'NOT met'})`);
+    console.log('\nmemory and start-up');
+    under(`peak RSS while ${BACKLOG} jobs drain`, m.backlogPeak / 1024 / 1024, 200, 'MB', mb(m.backlogPeak));
+    under(`RSS with ${IN_FLIGHT} jobs in flight on 5 s HTTP AI calls`, m.inFlightRss / 1024 / 1024, 250, 'MB', mb(m.inFlightRss));
+    under('exec of altlas worker → first .last stored', m.startMs, 1_000, 'ms', `${m.startMs.toFixed(0)} ms`);
+  } finally {
+    await server.dispose();
+  }
 }

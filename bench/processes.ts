@@ -1,0 +1,128 @@
+/** Child processes the benchmarks measure over the real path: the fake AI and `altlas worker`. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../src/devtools/nats-server.ts';
+
+export const BIN = join(import.meta.dirname, '..', 'bin', 'altlas');
+
+export interface Child {
+  proc: ChildProcess;
+  output: string[];
+  stop(): Promise<void>;
+}
+
+function child(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, command: string[] = [BIN]): Promise<Child> {
+  const proc = spawn(command[0], [...command.slice(1), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  return new Promise((resolve, reject) => {
+    const onData = (c: Buffer) => {
+      const text = c.toString();
+      if (output.length < 200) output.push(text);
+      if (ready.test(text)) resolve(handle);
+    };
+    const handle: Child = {
+      proc, output,
+      async stop() {
+        if (proc.exitCode === null && proc.signalCode === null) {
+          proc.kill('SIGTERM');
+          const kill = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+          await exited;
+          clearTimeout(kill);
+        }
+      },
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`${[...command, ...args].join(' ')} exited with ${code} before it was ready:\n${output.join('')}`)));
+  });
+}
+
+/** The fake orchestrator in its own process. */
+export async function startFakeAiProcess(latencyMs = 0): Promise<Child & { url: string }> {
+  const port = await freePort();
+  const c = await child(['fake-orchestrator', '--port', String(port), ...(latencyMs ? ['--latency-ms', String(latencyMs)] : [])], {}, /listening on/);
+  return { ...c, url: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * `altlas worker` with the given environment (its default configuration otherwise; logs go to
+ * /dev/null), ready once its /readyz answers 200.
+ */
+export async function startWorkerProcess(env: NodeJS.ProcessEnv): Promise<Child & { httpPort: number }> {
+  const httpPort = await freePort();
+  const proc = spawn(BIN, ['worker'], { env: { ...process.env, HTTP_PORT: String(httpPort), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const output: string[] = [];
+  proc.stderr!.on('data', (c: Buffer) => output.length < 200 && output.push(c.toString()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`altlas worker exited with ${proc.exitCode}:\n${output.join('')}`);
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error('altlas worker did not get ready within 60 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    proc, output, httpPort,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const kill = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+        await exited;
+        clearTimeout(kill);
+      }
+    },
+  };
+}
+
+/** A Node script of this repository in its own process, ready when it prints `ready`. */
+export function startScript(script: string, env: NodeJS.ProcessEnv): Promise<Child> {
+  return child([], env, /ready/, [join(import.meta.dirname, '..', 'scripts', 'node24'), '--disable-warning=ExperimentalWarning', script]);
+}
+
+/** Spawns `altlas worker` and resolves at once (exec-to-first-result timing). */
+export function spawnWorkerProcess(env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(BIN, ['worker'], { env: { ...process.env, LOG_LEVEL: 'warn', HTTP_PORT: '0', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** Resident set size and its peak (VmHWM) of a process, in bytes (Linux /proc). */
+export function rssOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+export const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+
+/** A job of three chained AI tasks with prompts of ~300 bytes (bench:peer, bench:scale). */
+export function chainedJob(i: number): { id: string; prompts: string[]; alt: string } {
+  const prompts = [1, 2, 3].map((t) => `Step ${t} of job ${i}: read the previous answer and write one short paragraph about region ${t} of the quarterly sales report, naming the three largest changes and the likely causes, in plain words for a reader who has not seen the figures. `.padEnd(300, '.'));
+  const alt = JSON.stringify({
+    id: `peer-${i}`, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: `Peer job ${i}`, mode: 'normal', persona: 'technical_expert',
+    tasks: prompts.map((description, t) => ({ id: `task_${t + 1}`, description, dependencies: t > 0 ? [`task_${t}`] : [], parameters: { temperature: 0.2 }, timeout_seconds: 60, retry_count: 1 })),
+    metadata: { source: 'bench' },
+  });
+  return { id: `peer-${i}`, prompts, alt };
+}
+
+/** Seconds since `t0` (performance.now()). */
+export const since = (t0: number) => (performance.now() - t0) / 1000;
+
+/** Prints a progress line at most once a second. */
+export function progress(label: string, total: number): (done: number) => void {
+  let last = 0;
+  return (done) => {
+    const now = Date.now();
+    if (now - last < 1_000 && done < total) return;
+    last = now;
+    process.stdout.write(`  ${label}: ${done}/${total}\n`);
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far (Linux /proc). */
+export function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}

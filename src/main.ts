@@ -10,7 +10,7 @@ import { PermissionViolationError } from '@nats-io/nats-core';
 import { AiClient, type AttemptInfo } from './ai/client.ts';
 import { PROVIDERS } from './ai/providers.ts';
 import { aiTaskBody } from './ai/task-body.ts';
-import { loadConfig } from './config/load.ts';
+import { loadConfig, unknownVariables } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { AltlasError, isAltlasError, toAltlasError } from './errors.ts';
 import { HttpServer } from './http/server.ts';
@@ -69,7 +69,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const workerId = `${hostname()}:${process.pid}`;
   const redactKeys = config.LOG_REDACT.split(',').map((s) => s.trim()).filter(Boolean);
   const logger: Logger = createLogger({ level: config.LOG_LEVEL, redactKeys, defaultMeta: { service: 'altlas-runner', worker_id: workerId } });
-  for (const w of warnings) logger.warn(w, { code: 'CONFIG_WARNING' });
+  for (const w of [...warnings, ...unknownVariables(env)]) logger.warn(w, { code: 'CONFIG_WARNING' });
 
   // Signals first: a shutdown while connecting stops the retries.
   const shutdown = new AbortController();
@@ -119,6 +119,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   if (http) logger.info('HTTP endpoints listening', { port: await http.listen() });
   const finish = async (code: number) => {
     await stack?.close();
+    client.close();
     if (conn) await conn.nc.drain().catch(() => conn?.nc.close());
     await http?.close().catch(() => {});
     metrics?.close();

@@ -75,5 +75,5 @@ export async function artifactCommand(argv: string[], io: Io): Promise<number> {
     else if (io.write) io.write(bytes);
     else io.out(new TextDecoder().decode(bytes));
     return EXIT.ok;
-  });
+  }, { streams: [config.LAST_STREAM] });
 }

@@ -2,9 +2,10 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { loadConfig } from '../config/load.ts';
+import { loadConfig, unknownVariables } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { connectionOptions } from '../messaging/connect.ts';
+import { connectionOptions, unreachable } from '../messaging/connect.ts';
+import { AltlasError } from '../errors.ts';
 
 /** Options every NATS subcommand takes (node:util parseArgs form). */
 export const COMMON_OPTIONS = {
@@ -28,8 +29,19 @@ export const COMMON_HELP = `Common options:
 
 type CommonValues = { [K in keyof typeof COMMON_OPTIONS]?: string | boolean };
 
-/** The configuration from the environment with the common flags applied. */
-export function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = process.env): Config {
+/** Warnings of client commands go to standard error, once per process. */
+const warned = new Set<string>();
+const stderrWarn = (message: string) => {
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.stderr.write(`altlas: warning: ${message}\n`);
+};
+
+/**
+ * The configuration from the environment with the common flags applied. A client command warns
+ * about unknown variables and ignores invalid values of variables only the worker reads.
+ */
+export function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = stderrWarn): Config {
   const overrides: Record<string, string | undefined> = {
     NATS_URL: values.server as string | undefined,
     ALT_STREAM: values['alt-stream'] as string | undefined,
@@ -41,7 +53,8 @@ export function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = proces
   };
   const merged: Record<string, string | undefined> = { ...env };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
-  return loadConfig(merged);
+  for (const w of unknownVariables(env)) warn(w);
+  return loadConfig(merged, { client: true, warn });
 }
 
 export interface Session {
@@ -51,13 +64,33 @@ export interface Session {
   jsm: JetStreamManager;
 }
 
+export interface NatsOptions {
+  /** The streams the command reads: a "stream not found" names them and what creates them. */
+  streams?: readonly string[];
+}
+
+/** A stream the command needs is missing: which, and what creates it. */
+export function streamMissing(streams: readonly string[], cause?: unknown): AltlasError {
+  const names = streams.length ? streams.join(', ') : 'a stream this command reads';
+  return new AltlasError('STREAM_MISSING', `${streams.length > 1 ? 'the streams' : 'the stream'} ${names} ${streams.length > 1 ? 'do' : 'does'} not exist yet: start a worker (RUNNER_PROVISION=true creates the streams) or run "altlas init"`, { cause, context: { streams } });
+}
+
 /** Connects once (no endless reconnect for a command line tool) and runs `fn`, closing the connection after. */
-export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>): Promise<T> {
-  const nc = await connect({ ...connectionOptions(config, 'altlas-cli'), waitOnFirstConnect: false, maxReconnectAttempts: 10, timeout: 5_000 });
+export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>, options: NatsOptions = {}): Promise<T> {
+  const connOptions = connectionOptions(config, 'altlas-cli');
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ ...connOptions, waitOnFirstConnect: false, maxReconnectAttempts: 10, timeout: 5_000 });
+  } catch (e) {
+    throw unreachable((connOptions.servers as string[]).join(','), e);
+  }
   try {
     // No account-info round trip: a producer's user need not be allowed $JS.API.INFO.
     const jsm = await jetstreamManager(nc, { checkAPI: false });
     return await fn({ config, nc, js: jetstream(nc), jsm });
+  } catch (e) {
+    if (e instanceof Error && (e.name === 'StreamNotFoundError' || /stream not found|bucket not found/i.test(e.message))) throw streamMissing(options.streams ?? [], e);
+    throw e;
   } finally {
     await nc.drain().catch(() => nc.close());
   }

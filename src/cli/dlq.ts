@@ -1,99 +1,111 @@
-/** `altlas dlq list | show SEQ | replay SEQ... | replay --all [--code CODE]`: inspect and replay dead letters. */
-import { headers as natsHeaders } from '@nats-io/nats-core';
-import type { StoredMsg } from '@nats-io/jetstream';
-import { Objm } from '@nats-io/obj';
-import { HEADERS } from '../messaging/subjects.ts';
-import { parseArtifactUrl } from '../last/index.ts';
+/** `altlas dlq list | show | replay | purge`: inspect, replay and remove dead-lettered .alt messages. */
+import { createInterface } from 'node:readline/promises';
 import { isSealed, payloadCodec } from '../security/codec.ts';
-import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
-import { table } from './format.ts';
+import { describeRecord, dlqRecord, dlqRecords, originalOf, purgeRecords, replayRecord, type DlqFilter } from '../ops/dlq.ts';
+import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
+import { parseDuration, table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 
-export const DLQ_HELP = `Usage: altlas dlq list [--code CODE] [options]
-       altlas dlq show SEQ [options]
-       altlas dlq replay SEQ... [options]
-       altlas dlq replay --all [--code CODE] [options]
+const ABOUT = `Dead letters are the original bytes of .alt messages that could not run, with their error
+code, error, original subject and delivery count (originals too large for a message are kept in
+the object store; the record points at them).`;
 
-Dead letters are the original bytes of .alt messages that could not run, with their error code,
-error, original subject and delivery count. "replay" republishes originals to their original
-subjects (the DLQ record stays; each replay has Nats-Msg-Id replay:<stream>:<seq>, so replaying
-the same record twice within the duplicate window gives one job).
+export const DLQ_VERB_HELP: Record<string, string> = {
+  list: `Usage: altlas dlq list [--code CODE] [--older-than DURATION] [--json] [options]
+
+Lists dead letters, oldest first: sequence, error code, job id, original subject, deliveries,
+time and error.
+  --code CODE             only records of this error code (ALT_SCHEMA, MAX_DELIVER_EXCEEDED, ...)
+  --older-than DURATION   only records stored longer ago than this (90s, 15m, 1h30m, 7d)
+  --json                  one JSON object per record`,
+  show: `Usage: altlas dlq show SEQ [--json] [options]
+
+Shows one dead letter: what list shows, every header, and the original body (decrypted with
+PAYLOAD_KEYS when it was sent encrypted).
+  --json                  one JSON object with the headers and the body`,
+  replay: `Usage: altlas dlq replay SEQ... [options]
+       altlas dlq replay --all [--code CODE] [--older-than DURATION] [options]
+
+Republishes originals to their original subjects with their original headers. The record stays;
+each replay carries Nats-Msg-Id replay:<stream>:<seq>, so replaying one record twice within the
+duplicate window gives one job.
+  --all                   every record (with --code / --older-than: every matching record)
+  --code CODE             with --all: only records of this error code
+  --older-than DURATION   with --all: only records stored longer ago than this
+  --json                  one JSON object per replay`,
+  purge: `Usage: altlas dlq purge [--code CODE] [--older-than DURATION] [--yes] [options]
+
+Removes dead letters for good (and the originals they keep in the object store). Without a
+filter it removes every record. It asks for confirmation on a terminal; --yes skips the question
+(required when standard input is not a terminal).
+  --code CODE             only records of this error code
+  --older-than DURATION   only records stored longer ago than this (90s, 15m, 1h30m, 7d)
+  --yes                   do not ask
+  --json                  one JSON object with the sequences removed`,
+};
+
+export const DLQ_HELP = `Usage: altlas dlq list [--code CODE] [--older-than DURATION] [options]
+       altlas dlq show SEQ [options]
+       altlas dlq replay SEQ... | --all [--code CODE] [--older-than DURATION] [options]
+       altlas dlq purge [--code CODE] [--older-than DURATION] [--yes] [options]
+
+${ABOUT}
+Run "altlas dlq <verb> --help" for a verb's options.
 ${COMMON_HELP}
 
-Exit: 0; 1 a sequence was not found; 2 usage error.`;
+Exit: 0; 1 a sequence was not found, or a purge was declined; 2 usage error.`;
 
-/** The dead letters of the DLQ stream, oldest first, optionally of one code. */
-async function records(s: Session, code?: string): Promise<StoredMsg[]> {
-  const info = await s.jsm.streams.info(s.config.DLQ_STREAM);
-  const out: StoredMsg[] = [];
-  if (info.state.messages === 0) return out;
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const m = await s.jsm.streams.getMessage(s.config.DLQ_STREAM, { seq }).catch(() => null);
-    if (m && (!code || m.header.get(HEADERS.dlqCode) === code)) out.push(m);
+const sequences = (args: string[]) => args.map((a) => {
+  const n = Number(a);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`not a sequence number: ${a}`);
+  return n;
+});
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
   }
-  return out;
-}
-
-/** The original bytes of a dead letter: in the record, or in the object store it points at (Dlq-Payload). */
-export async function originalOf(s: Session, m: StoredMsg): Promise<Uint8Array> {
-  const ref = m.header.get(HEADERS.dlqPayload);
-  if (!ref) return m.data;
-  const loc = parseArtifactUrl(ref);
-  if (!loc || loc.kind !== 'obj') throw new UsageError(`DLQ record ${m.seq} points at ${ref}, which is not an object store URL`);
-  const blob = await (await new Objm(s.nc).open(loc.bucket)).getBlob(loc.name);
-  if (!blob) throw new UsageError(`the original of DLQ record ${m.seq} is gone from ${ref} (expired?)`);
-  return blob;
-}
-
-function describe(m: StoredMsg) {
-  const h = (k: string) => m.header.get(k) || null;
-  return {
-    seq: m.seq, code: h(HEADERS.dlqCode), error: h(HEADERS.dlqError), alt_id: h(HEADERS.altId), subject: h(HEADERS.dlqSubject),
-    stream: h(HEADERS.dlqStream), stream_seq: Number(h(HEADERS.dlqSeq)), deliveries: Number(h(HEADERS.dlqDeliveries)), time: m.time.toISOString(), bytes: Number(h(HEADERS.dlqPayloadBytes) ?? m.data.length), payload: h(HEADERS.dlqPayload),
-  };
-}
-
-async function replay(s: Session, m: StoredMsg, io: Io, json: boolean): Promise<void> {
-  const subject = m.header.get(HEADERS.dlqSubject);
-  if (!subject) throw new UsageError(`DLQ record ${m.seq} has no ${HEADERS.dlqSubject} header`);
-  const h = natsHeaders();
-  for (const [k, v] of m.header) if (!k.toLowerCase().startsWith('dlq-') && k !== HEADERS.msgId) for (const x of v) h.append(k, x);
-  const ack = await s.js.publish(subject, await originalOf(s, m), { headers: h, msgID: `replay:${s.config.DLQ_STREAM}:${m.seq}` });
-  if (json) io.out(JSON.stringify({ dlq_seq: m.seq, subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate }));
-  else io.out(`replayed DLQ ${m.seq} to ${subject}: ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate: replayed already)' : ''}`);
 }
 
 export async function dlqCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: argv, allowPositionals: true,
-    options: { ...COMMON_OPTIONS, code: { type: 'string' }, all: { type: 'boolean', default: false } },
+    options: { ...COMMON_OPTIONS, code: { type: 'string' }, all: { type: 'boolean', default: false }, 'older-than': { type: 'string' }, yes: { type: 'boolean', default: false } },
   });
-  if (values.help || positionals.length === 0) {
-    io.out(DLQ_HELP);
+  const [verb, ...args] = positionals;
+  if (verb && !DLQ_VERB_HELP[verb]) throw new UsageError(`unknown dlq verb: ${verb} (list, show, replay, purge)`);
+  if (values.help || !verb) {
+    io.out(verb ? DLQ_VERB_HELP[verb] : DLQ_HELP);
     return values.help ? EXIT.ok : EXIT.usage;
   }
-  const [verb, ...args] = positionals;
-  const seqs = args.map((a) => {
-    const n = Number(a);
-    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`not a sequence number: ${a}`);
-    return n;
-  });
+  const seqs = sequences(args);
+  const olderThan = values['older-than'] === undefined ? undefined : parseDuration(values['older-than']);
+  if (olderThan === null) throw new UsageError(`--older-than: "${values['older-than']}" is not a duration (90s, 15m, 1h30m, 7d)`);
+  const filter: DlqFilter = { code: values.code, before: olderThan === undefined ? undefined : new Date(Date.now() - olderThan) };
+  const filtered = filter.code !== undefined || filter.before !== undefined;
+  if ((verb === 'list' || verb === 'purge') && seqs.length) throw new UsageError(`dlq ${verb} takes no sequence numbers`);
+  if (verb === 'show' && seqs.length !== 1) throw new UsageError('dlq show takes one sequence number');
+  if (verb === 'replay' && values.all === (seqs.length > 0)) throw new UsageError('dlq replay takes sequence numbers or --all');
+  if (verb === 'replay' && filtered && !values.all) throw new UsageError('--code and --older-than go with --all');
+  if (verb === 'purge' && !values.yes && !process.stdin.isTTY) throw new UsageError('dlq purge removes records for good: confirm with --yes (standard input is not a terminal)');
   const config = configFrom(values);
   return withNats(config, async (s) => {
     if (verb === 'list') {
-      const list = (await records(s, values.code)).map(describe);
+      const list = (await dlqRecords(s, filter)).map(describeRecord);
       if (values.json) list.forEach((r) => io.out(JSON.stringify(r)));
-      else io.out(list.length ? table(['SEQ', 'CODE', 'ALT ID', 'SUBJECT', 'DELIVERIES', 'TIME', 'ERROR'], list.map((r) => [String(r.seq), r.code ?? '', r.alt_id ?? '-', r.subject ?? '', String(r.deliveries), r.time, (r.error ?? '').slice(0, 80)])) : 'the DLQ is empty');
+      else io.out(list.length ? table(['SEQ', 'CODE', 'JOB ID', 'SUBJECT', 'DELIVERIES', 'TIME', 'ERROR'], list.map((r) => [String(r.seq), r.code ?? '', r.alt_id ?? '-', r.subject ?? '', String(r.deliveries), r.time, r.error ?? ''])) : filtered ? 'no dead letters match' : 'the DLQ is empty');
       return EXIT.ok;
     }
     if (verb === 'show') {
-      if (seqs.length !== 1) throw new UsageError('dlq show takes one sequence number');
-      const m = await s.jsm.streams.getMessage(config.DLQ_STREAM, { seq: seqs[0] }).catch(() => null);
+      const m = await dlqRecord(s, seqs[0]);
       if (!m) {
         io.err(`no DLQ record ${seqs[0]}`);
         return EXIT.failed;
       }
-      const d = describe(m);
+      const d = describeRecord(m);
       const original = await originalOf(s, m);
       const body = new TextDecoder().decode(isSealed(original) ? payloadCodec(config.PAYLOAD_KEYS).open(original, 'alt') : original);
       if (values.json) io.out(JSON.stringify({ ...d, headers: Object.fromEntries([...m.header].map(([k, v]) => [k, v.join(', ')])), body }));
@@ -104,20 +116,36 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
       return EXIT.ok;
     }
     if (verb === 'replay') {
-      if (values.all === (seqs.length > 0)) throw new UsageError('dlq replay takes sequence numbers or --all');
-      const targets = values.all ? await records(s, values.code) : [];
+      const targets = values.all ? await dlqRecords(s, filter) : [];
       for (const seq of seqs) {
-        const m = await s.jsm.streams.getMessage(config.DLQ_STREAM, { seq }).catch(() => null);
+        const m = await dlqRecord(s, seq);
         if (!m) {
           io.err(`no DLQ record ${seq}`);
           return EXIT.failed;
         }
         targets.push(m);
       }
-      for (const m of targets) await replay(s, m, io, values.json === true);
+      for (const m of targets) {
+        const r = await replayRecord(s, m);
+        if (values.json) io.out(JSON.stringify(r));
+        else io.out(`replayed DLQ ${r.dlq_seq} to ${r.subject}: ${r.stream} seq ${r.seq}${r.duplicate ? ' (duplicate: replayed already)' : ''}`);
+      }
       if (!values.json && targets.length === 0) io.out('nothing to replay');
       return EXIT.ok;
     }
-    throw new UsageError(`unknown dlq verb: ${verb} (list, show, replay)`);
-  });
+    // purge
+    const targets = await dlqRecords(s, filter);
+    if (targets.length === 0) {
+      io.out(values.json ? JSON.stringify({ removed: [] }) : 'nothing to purge');
+      return EXIT.ok;
+    }
+    const what = `${targets.length} dead letter${targets.length === 1 ? '' : 's'}${filter.code ? ` of ${filter.code}` : ''}${filter.before ? ` older than ${values['older-than']}` : ''} from ${config.DLQ_STREAM}`;
+    if (!values.yes && !(await confirm(`remove ${what} for good? [y/N] `))) {
+      io.err('nothing removed');
+      return EXIT.failed;
+    }
+    const removed = await purgeRecords(s, targets);
+    io.out(values.json ? JSON.stringify({ removed }) : `removed ${removed.length} of ${what}`);
+    return removed.length === targets.length ? EXIT.ok : EXIT.failed;
+  }, { streams: [config.DLQ_STREAM] });
 }

@@ -1,5 +1,6 @@
 /** The `altlas` command: one entry point, one subcommand per verb. */
 import { isAltlasError } from '../errors.ts';
+import { VERSION } from '../version.ts';
 import { EXIT, UsageError, stdio, type Io } from './output.ts';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
@@ -8,8 +9,12 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   validate: { run: async () => (await import('./validate.ts')).validateCommand, summary: 'check .alt files (JSON or YAML) and report every problem' },
   publish: { run: async () => (await import('./publish.ts')).publishCommand, summary: 'publish .alt files to the ALT stream (--wait for their results)' },
   results: { run: async () => (await import('./results.ts')).resultsCommand, summary: 'list .last results (--follow, --alt-id, --since, --json)' },
-  dlq: { run: async () => (await import('./dlq.ts')).dlqCommand, summary: 'list, show and replay dead-lettered .alt messages' },
-  status: { run: async () => (await import('./status.ts')).statusCommand, summary: 'streams and consumer at a glance' },
+  dlq: { run: async () => (await import('./dlq.ts')).dlqCommand, summary: 'list, show, replay and purge dead-lettered .alt messages' },
+  status: { run: async () => (await import('./status.ts')).statusCommand, summary: 'streams and consumer at a glance, or one job (--watch to follow it)' },
+  jobs: { run: async () => (await import('./control.ts')).jobsCommand, summary: 'the jobs of the status bucket, newest first (--state, --since)' },
+  cancel: { run: async () => (await import('./control.ts')).cancelCommand, summary: 'cancel jobs wherever they run (--wait for their end)' },
+  workers: { run: async () => (await import('./control.ts')).workersCommand, summary: 'the workers alive now, with their load' },
+  init: { run: async () => (await import('./control.ts')).initCommand, summary: 'create the streams, consumer and buckets the runner needs' },
   artifact: { run: async () => (await import('./artifact.ts')).artifactCommand, summary: 'fetch the bytes behind an artifact URL of a .last' },
   demo: { run: async () => (await import('./demo.ts')).demoCommand, summary: 'run the whole chain once on the shipped samples, then stop' },
   worker: { run: async () => (await import('./worker.ts')).workerCommand, summary: 'run the JetStream worker in the foreground' },
@@ -21,12 +26,16 @@ export const HELP = `Usage: altlas <command> [options]
 Commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(18)} ${c.summary}`).join('\n')}
 
-Run "altlas <command> --help" for a command's options.
+Run "altlas <command> --help" for a command's options; "altlas --version" prints the version.
 Exit codes: 0 success, 1 a job or file failed, 2 usage or configuration error.`;
 
 /** Runs the command line and returns the exit code. */
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.out(`altlas-runner ${VERSION}`);
+    return EXIT.ok;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(HELP);
     return name === undefined ? EXIT.usage : EXIT.ok;
@@ -47,12 +56,19 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       io.err(`altlas ${name}: ${e.message}`);
       return EXIT.usage;
     }
-    // Anything else (NATS unreachable, a stream missing, ...): one line, not a stack trace.
-    io.err(`altlas ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    // Anything else (NATS unreachable, a stream missing, ...): one line with its code, not a stack trace.
+    io.err(`altlas ${name}: ${isAltlasError(e) ? `${e.code}: ` : ''}${e instanceof Error ? e.message : String(e)}`);
     return EXIT.failed;
   }
 }
 
 if (import.meta.main) {
+  // Output piped into head (or any reader that stops early): stop quietly, as Unix tools do.
+  const quiet = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  };
+  process.stdout.on('error', quiet);
+  process.stderr.on('error', quiet);
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -10,7 +10,7 @@ import { HEADERS, subjectToken } from '../messaging/subjects.ts';
 import { payloadCodec, type Codec } from '../security/codec.ts';
 import { AltlasError } from '../errors.ts';
 import { readLast } from './read-last.ts';
-import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
+import { COMMON_HELP, COMMON_OPTIONS, configFrom, streamMissing, withNats, type Session } from './context.ts';
 import { Progress, duration, percent } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 import { expandInputs, readInput } from './validate.ts';
@@ -85,6 +85,7 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
     }) : null;
     const sent: Sent[] = [];
     const progress = new Progress(files.length, 'publishing');
+    const say = (line: string) => progress.line(line, io.out);
     for (const file of files) {
       const bytes = await readInput(file);
       const hint = file === '-' ? undefined : basename(file);
@@ -94,10 +95,10 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
         const r = decodeAlt(bytes, { hint, limits: decodeLimits(config) });
         if (!r.ok) {
           failed++;
-          if (values.json) io.out(JSON.stringify({ file, published: false, error: r.error.toJSON() }));
+          if (values.json) say(JSON.stringify({ file, published: false, error: r.error.toJSON() }));
           else {
-            io.out(`invalid   ${file}: ${r.error.code} ${r.error.message} (skipped)`);
-            for (const p of r.error.problems) io.out(`          ${p.pointer || '/'}: ${p.message}`);
+            say(`invalid   ${file}: ${r.error.code} ${r.error.message} (skipped)`);
+            for (const p of r.error.problems) say(`          ${p.pointer || '/'}: ${p.message}`);
           }
           progress.tick();
           continue;
@@ -116,12 +117,17 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
       const body = codec.encrypts ? codec.seal(bytes, 'alt') : bytes;
       const max = s.nc.info?.max_payload ?? 1_048_576;
       if (body.length > max) throw new AltlasError('PAYLOAD_TOO_LARGE', `${file} is ${body.length} bytes; the NATS server takes at most ${max} (max_payload)`);
-      const ack = await s.js.publish(values.subject, body, { headers: h, ...(id ? { msgID: id } : {}) });
+      const ack = await s.js.publish(values.subject, body, { headers: h, ...(id ? { msgID: id } : {}) }).catch((e: Error) => {
+        // No stream listens on the subject: JetStream answers "no responders", which nats.js reports as "jetstream is not enabled".
+        if (e.name === 'JetStreamNotEnabled' || /no responders|not enabled/i.test(e.message)) throw streamMissing([config.ALT_STREAM], e);
+        throw e;
+      });
       sent.push({ file, id, seq: ack.seq, duplicate: ack.duplicate });
-      if (values.json) io.out(JSON.stringify({ file, published: true, id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate }));
-      else io.out(`published ${file}: id ${id ?? '(unknown)'}, ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate: already published, one job)' : ''}`);
+      if (values.json) say(JSON.stringify({ file, published: true, id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate }));
+      else say(`published ${file}: id ${id ?? '(unknown)'}, ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate: already published, one job)' : ''}`);
       progress.tick();
     }
+    progress.stop();
     if (!values.wait) return failed ? EXIT.failed : EXIT.ok;
 
     const deadline = Date.now() + timeoutS * 1000;

@@ -6,7 +6,7 @@ import { payloadCodec } from '../security/codec.ts';
 import { isAltlasError } from '../errors.ts';
 import { readLast } from './read-last.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
-import { duration, percent, table } from './format.ts';
+import { duration, fitCell, parseDuration, parseRfc3339, percent, table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 
 export const RESULTS_HELP = `Usage: altlas results [--follow] [--alt-id ID] [--since TIME] [--json] [options]
@@ -23,12 +23,13 @@ ${COMMON_HELP}
 Exit: 0; 2 usage error.`;
 
 /** Reads `--since`: an RFC 3339 time, or a duration back from now (s, m, h, d). */
+/** `--since`: an RFC 3339 time, or a duration back from now (`90s`, `15m`, `1h30m`, `2d`). */
 export function parseSince(text: string, now = Date.now()): Date {
-  const m = /^(\d+)\s*([smhd])$/.exec(text.trim());
-  if (m) return new Date(now - Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd']);
-  const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new UsageError(`--since: not a time or a duration: ${text}`);
-  return new Date(t);
+  const ms = parseDuration(text);
+  if (ms !== null) return new Date(now - ms);
+  const at = parseRfc3339(text);
+  if (!at) throw new UsageError(`--since: "${text}" is neither an RFC 3339 time (2025-04-01T12:00:00Z) nor a duration (90s, 15m, 1h30m, 2d)`);
+  return at;
 }
 
 export function resultRow(last: Last): string[] {
@@ -41,7 +42,7 @@ export function resultRow(last: Last): string[] {
 export const RESULT_HEADERS = ['JOB ID', 'STATUS', 'SUCCESS', 'TASKS', 'DURATION', 'FINISHED'];
 /** Column widths of the --follow stream (rows are printed as they come, so the widths are fixed). */
 const FOLLOW_WIDTHS = [36, 24, 8, 7, 9];
-const followLine = (cells: string[]) => cells.map((c, i) => (i < FOLLOW_WIDTHS.length ? c.padEnd(FOLLOW_WIDTHS[i]) : c)).join('  ');
+const followLine = (cells: string[]) => cells.map((c, i) => (i < FOLLOW_WIDTHS.length ? fitCell(c, FOLLOW_WIDTHS[i]) : c)).join('  ');
 
 export async function resultsCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs({
@@ -99,5 +100,5 @@ export async function resultsCommand(argv: string[], io: Io): Promise<number> {
       return EXIT.failed;
     }
     return EXIT.ok;
-  });
+  }, { streams: [config.LAST_STREAM] });
 }

@@ -70,7 +70,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   }
   const config = configFrom(values);
   if (positionals.length > 1) throw new UsageError('status takes at most one job id');
-  if (positionals.length === 1) return withNats(config, (s) => jobStatus(s, positionals[0], values.watch === true, values.json === true, io));
+  if (positionals.length === 1) return withNats(config, (s) => jobStatus(s, positionals[0], values.watch === true, values.json === true, io), { streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
   if (values.watch) throw new UsageError('--watch needs a job id');
   return withNats(config, async (s) => {
     const streams = [];

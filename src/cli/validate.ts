@@ -2,7 +2,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeAlt } from '../alt/index.ts';
-import { decodeLimits, loadConfig } from '../config/load.ts';
+import { decodeLimits } from '../config/load.ts';
+import { configFrom } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 
 export const VALIDATE_HELP = `Usage: altlas validate [--json] <file|dir|->...
@@ -22,6 +23,7 @@ const EXTENSIONS = /\.(json|ya?ml|alt)$/i;
 /** Expands the arguments into files (directories recursively, sorted). */
 export async function expandInputs(inputs: readonly string[]): Promise<string[]> {
   const files: string[] = [];
+  const missing: string[] = [];
   for (const input of inputs) {
     if (input === '-') {
       files.push('-');
@@ -31,7 +33,8 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
     try {
       s = await stat(input);
     } catch {
-      throw new UsageError(`no such file or directory: ${input}`);
+      missing.push(input);
+      continue;
     }
     if (!s.isDirectory()) {
       files.push(input);
@@ -40,6 +43,8 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
     const entries = await readdir(input, { recursive: true, withFileTypes: true });
     files.push(...entries.filter((e) => e.isFile() && EXTENSIONS.test(e.name)).map((e) => join(e.parentPath, e.name)).sort());
   }
+  // Every missing path at once, not the first only.
+  if (missing.length) throw new UsageError(`no such file or directory: ${missing.join(', ')}`);
   return files;
 }
 
@@ -58,7 +63,7 @@ export async function validateCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length === 0) throw new UsageError('validate needs at least one file, directory or -');
-  const limits = decodeLimits(loadConfig());
+  const limits = decodeLimits(configFrom({}));
   const files = await expandInputs(positionals);
   if (files.length === 0) throw new UsageError('no .alt files found');
   let invalid = 0;

@@ -2,28 +2,112 @@
 import { AltlasError, type Problem } from '../errors.ts';
 import type { DecodeLimits } from '../alt/limits.ts';
 import { newAjv } from '../alt/schema-check.ts';
-import { ConfigSchema, CONFIG_VARIABLES, type Config } from './schema.ts';
+import type { ErrorObject } from 'ajv';
+import { ConfigSchema, CONFIG_VARIABLES, variableSchema, type Config } from './schema.ts';
 
 const validate = newAjv({ coerceTypes: true, useDefaults: true }).compile(ConfigSchema);
+
+/** What an invalid value must be, in words (the allowed values of an enum, true/false for a boolean). */
+function expected(name: string, e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'enum':
+      return `must be one of: ${(p.allowedValues as unknown[]).join(', ')}`;
+    case 'type':
+      return p.type === 'boolean' ? 'must be true or false' : p.type === 'integer' ? 'must be a whole number' : `must be ${String(p.type)}`;
+    case 'minimum':
+    case 'maximum':
+      return `must be ${String(p.comparison)} ${String(p.limit)}`;
+    case 'pattern': {
+      const description = variableSchema(name)?.description;
+      return `is not a valid value${description ? ` (${description})` : ''}`;
+    }
+    default:
+      return e.message ?? 'is invalid';
+  }
+}
+
+/** Variables a client command (publish, results, status, dlq, ...) reads; the others concern the worker only. */
+export const CLIENT_VARIABLES: ReadonlySet<string> = new Set(CONFIG_VARIABLES.filter((n) => /^(NATS_|ALT_|LAST_|DLQ_|PAYLOAD_|DASHBOARD_)/.test(n) || [
+  'RUNNER_DURABLE', 'RUNNER_STATUS_BUCKET', 'RUNNER_CHECKPOINT_BUCKET', 'RUNNER_OBJECT_BUCKET', 'RUNNER_WORKERS_BUCKET', 'RUNNER_STREAM_REPLICAS',
+  'RUNNER_ACK_WAIT_MS', 'RUNNER_MAX_DELIVER', 'RUNNER_STATUS_TTL_MS', 'RUNNER_OBJECT_TTL_MS', 'RUNNER_CHECKPOINT_MAX_VALUE', 'LOOP_MAX_ITERATIONS', 'CALL_MAX_DEPTH',
+].includes(n)));
+
+export interface LoadOptions {
+  /**
+   * A client command: an invalid value of a variable only the worker reads is reported through
+   * `warn` and replaced by its default instead of refusing to run.
+   */
+  client?: boolean;
+  warn?: (message: string) => void;
+}
+
+function problemsOf(env: Record<string, string | undefined>, errors: readonly ErrorObject[]): Problem[] {
+  return errors.map((e) => {
+    const name = e.instancePath.slice(1) || String((e.params as Record<string, unknown>).additionalProperty ?? '');
+    return { pointer: name, message: `${name}=${JSON.stringify(env[name] ?? '')} ${expected(name, e)}` };
+  });
+}
 
 /**
  * Reads every known variable of `env` (unknown ones are ignored; empty ones count as unset), and
  * returns the frozen configuration, or throws CONFIG_INVALID listing every invalid variable.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env, options: LoadOptions = {}): Config {
   const raw: Record<string, unknown> = {};
   for (const name of CONFIG_VARIABLES) {
     const v = env[name];
     if (v !== undefined && v !== '') raw[name] = v.trim();
   }
   if (!validate(raw)) {
-    const problems: Problem[] = (validate.errors ?? []).map((e) => {
-      const name = e.instancePath.slice(1) || String((e.params as Record<string, unknown>).additionalProperty ?? '');
-      return { pointer: name, message: `${name}=${JSON.stringify(env[name] ?? '')} ${e.message ?? 'is invalid'}` };
-    });
+    let problems = problemsOf(env, validate.errors ?? []);
+    if (options.client) {
+      const workerOnly = problems.filter((p) => !CLIENT_VARIABLES.has(p.pointer));
+      for (const p of workerOnly) {
+        options.warn?.(`${p.message}; ignored here (only the worker reads ${p.pointer})`);
+        delete raw[p.pointer];
+      }
+      if (workerOnly.length && validate(raw)) return Object.freeze(raw) as unknown as Config;
+      problems = problemsOf(env, validate.errors ?? []);
+    }
     throw new AltlasError('CONFIG_INVALID', `invalid configuration:\n  ${problems.map((p) => p.message).join('\n  ')}`, { problems });
   }
   return Object.freeze(raw) as unknown as Config;
+}
+
+/** Prefixes of this runner's variables: an unknown one of these is probably a typo. */
+const PREFIXES = /^(NATS|ALT|RUNNER|LAST|DLQ|AI|HTTP|LOG|LOOP|CALL|ARCHIVE|PAYLOAD|DASHBOARD)_/;
+/** Variables of the ecosystem that share a prefix and are not ours. */
+const FOREIGN = new Set(['NATS_SERVER_BIN', 'ALT_LAS_HOME']);
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const keep = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = keep;
+    }
+  }
+  return d[b.length];
+}
+
+/** Warnings about set variables with one of our prefixes that this runner does not know (typos), with the nearest known name. */
+export function unknownVariables(env: Record<string, string | undefined> = process.env): string[] {
+  const out: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (!PREFIXES.test(name) || FOREIGN.has(name) || CONFIG_VARIABLES.includes(name) || name.startsWith('ALT_TEST')) continue;
+    let best = '';
+    let bestD = Number.POSITIVE_INFINITY;
+    for (const known of CONFIG_VARIABLES) {
+      const dd = distance(name, known);
+      if (dd < bestD) [best, bestD] = [known, dd];
+    }
+    out.push(`unknown variable ${name}${bestD <= 3 ? `: did you mean ${best}?` : ' (not a setting of altlas-runner; see the README\'s configuration table)'}`);
+  }
+  return out;
 }
 
 /** The decoder's limits from the configuration. */

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 export interface Readiness {
   ready: boolean;
   checks: Record<string, boolean>;
+  /** What the process is doing while not ready (connecting to NATS, checking the topology, ...). */
+  reason?: string;
 }
 
 export interface HttpOptions {
@@ -49,7 +51,7 @@ export class HttpServer {
     if (path === '/healthz') return json(200, { status: 'ok' });
     if (path === '/readyz') {
       const r = this.#o.readiness();
-      return json(r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks });
+      return json(r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', checks: r.checks, ...(r.reason ? { reason: r.reason } : {}) });
     }
     if (path === '/metrics') {
       if (!this.#o.metrics) return json(404, { error: 'metrics are off' });

@@ -1,0 +1,160 @@
+/** Job control: `altlas jobs`, `altlas cancel`, `altlas workers` and `altlas init`. */
+import { hostname, userInfo } from 'node:os';
+import { Kvm } from '@nats-io/kv';
+import { ensureTopology } from '../messaging/topology.ts';
+import { isJobState, listJobs, listWorkers, requestCancel } from '../ops/jobs.ts';
+import { payloadCodec } from '../security/codec.ts';
+import { openStores } from '../status/open.ts';
+import { FINAL_STATES, JOB_STATES, readStatus } from '../status/status.ts';
+import { silentLogger } from '../telemetry/logger.ts';
+import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
+import { duration, table } from './format.ts';
+import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
+import { parseSince } from './results.ts';
+
+export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURATION] [--limit N] [--json] [options]
+
+The jobs in the status bucket (RUNNER_STATUS_BUCKET), newest first: id, state, tasks done,
+deliveries, worker and last update. Entries expire after RUNNER_STATUS_TTL_MS.
+  --state STATE           only jobs in this state: ${JOB_STATES.join(', ')}
+  --since TIME|DURATION   only jobs updated since an RFC 3339 time or a duration ago (15m, 1h30m, 2d)
+  --limit N               at most N jobs (default 100; 0: all)
+  --json                  one JSON object (the status entry) per job
+${COMMON_HELP}
+
+Exit: 0; 2 usage error.`;
+
+export const CANCEL_HELP = `Usage: altlas cancel JOB-ID... [--wait] [--json] [options]
+
+Asks every worker to cancel the jobs: a running job is aborted where it runs (its AI requests
+are cancelled), ends with a failure .last whose tasks are cancelled with code JOB_CANCELLED, and
+is acked, not redelivered. A job not started yet is cancelled when a worker picks it up.
+  --wait                  wait until each job's status is final and print it (at most 60 s)
+  --json                  one JSON object per job
+${COMMON_HELP}
+
+Exit: 0; 1 --wait timed out; 2 usage error.`;
+
+export const WORKERS_HELP = `Usage: altlas workers [--json] [options]
+
+The workers alive now (their heartbeats in RUNNER_WORKERS_BUCKET, which expire after three missed
+beats): id, version, jobs in flight of their concurrency, jobs processed, jobs waiting for the
+AI side, the AI breaker, and when each was last seen.
+${COMMON_HELP}
+
+Exit: 0; 2 usage error.`;
+
+export const INIT_HELP = `Usage: altlas init [options]
+
+Creates what the runner needs and is missing: the ALT, LAST and DLQ streams, the durable
+consumer, the status, checkpoint and worker buckets and the object store, with the settings of
+the configuration (the same a worker with RUNNER_PROVISION=true creates). Existing ones are
+checked, never changed. Useful before the first worker runs, or where workers run with
+RUNNER_PROVISION=false.
+${COMMON_HELP}
+
+Exit: 0; 1 an existing stream does not match (TOPOLOGY_MISMATCH); 2 usage error.`;
+
+const ago = (iso: string) => duration(Math.max(0, Date.now() - Date.parse(iso)));
+
+export async function jobsCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS, state: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string', default: '100' } } });
+  if (values.help) {
+    io.out(JOBS_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length) throw new UsageError('jobs takes no arguments (altlas status <job-id> shows one job)');
+  if (values.state !== undefined && !isJobState(values.state)) throw new UsageError(`--state must be one of: ${JOB_STATES.join(', ')}`);
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 0) throw new UsageError('--limit must be a whole number >= 0');
+  const since = values.since === undefined ? undefined : parseSince(values.since);
+  const config = configFrom(values);
+  return withNats(config, async (s) => {
+    const kv = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
+    const jobs = await listJobs(kv, { state: values.state as never, since, limit: limit || undefined }, payloadCodec(config.PAYLOAD_KEYS));
+    if (values.json) jobs.forEach((j) => io.out(JSON.stringify(j)));
+    else if (!jobs.length) io.out('no jobs');
+    else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, j.error && !FINAL_STATES.includes(j.state) ? `${j.state} (${j.error.code})` : j.error ? `${j.state} (${j.error.code})` : j.state, `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
+    return EXIT.ok;
+  }, { streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
+}
+
+export async function cancelCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS, wait: { type: 'boolean', default: false } } });
+  if (values.help) {
+    io.out(CANCEL_HELP);
+    return EXIT.ok;
+  }
+  if (!positionals.length) throw new UsageError('cancel takes one or more job ids');
+  const config = configFrom(values);
+  const codec = payloadCodec(config.PAYLOAD_KEYS);
+  return withNats(config, async (s) => {
+    const kv = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
+    const by = `${userInfo().username}@${hostname()}`;
+    let code: number = EXIT.ok;
+    for (const id of positionals) {
+      const r = await requestCancel(kv, id, by, codec);
+      if (!values.wait) {
+        if (values.json) io.out(JSON.stringify({ ...r, requested: true }));
+        else io.out(`cancel requested for ${id}: ${r.state === null ? 'not started yet (cancelled when a worker picks it up)' : FINAL_STATES.includes(r.state) ? `its last run is ${r.state} already; a new delivery of it will be cancelled` : `${r.state} on ${r.worker_id}`}`);
+        continue;
+      }
+      // Done when the job ended cancelled, or (a race the cancel lost) ended otherwise after the request.
+      const requestedAt = Date.now() - 1_000;
+      const deadline = Date.now() + 60_000;
+      const ended = (e: typeof entry) => e !== null && (e.state === 'cancelled' || (FINAL_STATES.includes(e.state) && (r.state === null || FINAL_STATES.includes(r.state) || Date.parse(e.updated_at) >= requestedAt)));
+      let entry = await readStatus(kv, id, codec);
+      while (!ended(entry) && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 100));
+        entry = await readStatus(kv, id, codec);
+      }
+      const done = ended(entry);
+      if (values.json) io.out(JSON.stringify({ ...r, requested: true, final_state: done ? entry!.state : null }));
+      else io.out(done ? `${id}: ${entry!.state}${entry!.error ? ` (${entry!.error.code})` : ''}` : `${id}: not finished after 60 s (state ${entry?.state ?? 'unknown'})`);
+      if (!done) code = EXIT.failed;
+    }
+    return code;
+  }, { streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
+}
+
+export async function workersCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS } });
+  if (values.help) {
+    io.out(WORKERS_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length) throw new UsageError('workers takes no arguments');
+  const config = configFrom(values);
+  return withNats(config, async (s) => {
+    const workers = await listWorkers(await new Kvm(s.nc).open(config.RUNNER_WORKERS_BUCKET));
+    if (values.json) workers.forEach((w) => io.out(JSON.stringify(w)));
+    else if (!workers.length) io.out('no worker alive');
+    else io.out(table(['WORKER', 'VERSION', 'IN FLIGHT', 'PROCESSED', 'WAITING FOR AI', 'AI BREAKER', 'SEEN'], workers.map((w) => [w.worker_id, w.version, `${w.in_flight}/${w.concurrency}`, String(w.processed), String(w.waiting_for_ai), w.breaker, `${ago(w.seen_at)} ago`])));
+    return EXIT.ok;
+  }, { streams: [`KV_${config.RUNNER_WORKERS_BUCKET}`] });
+}
+
+export async function initCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS } });
+  if (values.help) {
+    io.out(INIT_HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length) throw new UsageError('init takes no arguments');
+  const config = { ...configFrom(values), RUNNER_PROVISION: true };
+  return withNats(config, async (s) => {
+    const before = new Set<string>();
+    for await (const name of s.jsm.streams.names()) before.add(name);
+    const consumer = await ensureTopology(s.jsm, config, silentLogger());
+    await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
+    const made: string[] = [];
+    for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
+    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
+    if (values.json) io.out(JSON.stringify({ created: made.sort(), existing: all.filter((n) => !made.includes(n)), consumer: consumer.name }));
+    else {
+      for (const n of all) io.out(`${made.includes(n) ? 'created ' : 'exists  '} ${n}`);
+      io.out(`consumer ${consumer.name} on ${config.ALT_STREAM}: ready`);
+    }
+    return EXIT.ok;
+  });
+}

@@ -1,0 +1,98 @@
+/** The dead-letter stream, for the `altlas dlq` command and the dashboard: list, originals, replay, purge. */
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
+import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
+import { AltlasError } from '../errors.ts';
+import { HEADERS } from '../messaging/subjects.ts';
+import { parseArtifactUrl } from '../last/index.ts';
+import type { Config } from '../config/schema.ts';
+
+export interface DlqSession {
+  config: Pick<Config, 'DLQ_STREAM'>;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+export interface DlqFilter {
+  code?: string;
+  /** Records stored before this time. */
+  before?: Date;
+}
+
+/** The dead letters, oldest first, optionally of one code and older than a time. */
+export async function dlqRecords(s: DlqSession, filter: DlqFilter = {}): Promise<StoredMsg[]> {
+  const info = await s.jsm.streams.info(s.config.DLQ_STREAM);
+  const out: StoredMsg[] = [];
+  if (info.state.messages === 0) return out;
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await s.jsm.streams.getMessage(s.config.DLQ_STREAM, { seq }).catch(() => null);
+    if (!m) continue;
+    if (filter.code && m.header.get(HEADERS.dlqCode) !== filter.code) continue;
+    if (filter.before && m.time.getTime() >= filter.before.getTime()) continue;
+    out.push(m);
+  }
+  return out;
+}
+
+/** One dead letter by sequence, or null. */
+export function dlqRecord(s: DlqSession, seq: number): Promise<StoredMsg | null> {
+  return s.jsm.streams.getMessage(s.config.DLQ_STREAM, { seq }).catch(() => null);
+}
+
+/** What a dead letter says, as the command and the dashboard show it. */
+export function describeRecord(m: StoredMsg) {
+  const h = (k: string) => m.header.get(k) || null;
+  return {
+    seq: m.seq, code: h(HEADERS.dlqCode), error: h(HEADERS.dlqError), alt_id: h(HEADERS.altId), subject: h(HEADERS.dlqSubject),
+    stream: h(HEADERS.dlqStream), stream_seq: Number(h(HEADERS.dlqSeq)), deliveries: Number(h(HEADERS.dlqDeliveries)), time: m.time.toISOString(),
+    bytes: Number(h(HEADERS.dlqPayloadBytes) ?? m.data.length), payload: h(HEADERS.dlqPayload),
+  };
+}
+
+/** The original bytes of a dead letter: in the record, or in the object store it points at (Dlq-Payload). */
+export async function originalOf(s: DlqSession, m: StoredMsg): Promise<Uint8Array> {
+  const ref = m.header.get(HEADERS.dlqPayload);
+  if (!ref) return m.data;
+  const loc = parseArtifactUrl(ref);
+  if (!loc || loc.kind !== 'obj') throw new AltlasError('INTERNAL', `DLQ record ${m.seq} points at ${ref}, which is not an object store URL`);
+  const blob = await (await new Objm(s.nc).open(loc.bucket)).getBlob(loc.name);
+  if (!blob) throw new AltlasError('INTERNAL', `the original of DLQ record ${m.seq} is gone from ${ref} (expired?)`);
+  return blob;
+}
+
+export interface Replayed {
+  dlq_seq: number;
+  subject: string;
+  stream: string;
+  seq: number;
+  duplicate: boolean;
+}
+
+/**
+ * Republishes the original to its original subject with its headers (the Dlq-* ones dropped).
+ * The message id replay:<stream>:<seq> makes a second replay of one record within the duplicate
+ * window a duplicate, not a second job.
+ */
+export async function replayRecord(s: DlqSession, m: StoredMsg): Promise<Replayed> {
+  const subject = m.header.get(HEADERS.dlqSubject);
+  if (!subject) throw new AltlasError('INTERNAL', `DLQ record ${m.seq} has no ${HEADERS.dlqSubject} header`);
+  const h = natsHeaders();
+  for (const [k, v] of m.header) if (!k.toLowerCase().startsWith('dlq-') && k !== HEADERS.msgId) for (const x of v) h.append(k, x);
+  const ack = await s.js.publish(subject, await originalOf(s, m), { headers: h, msgID: `replay:${s.config.DLQ_STREAM}:${m.seq}` });
+  return { dlq_seq: m.seq, subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+}
+
+/** Removes dead letters (and the originals they keep in the object store); returns the sequences removed. */
+export async function purgeRecords(s: DlqSession, records: readonly StoredMsg[]): Promise<number[]> {
+  const removed: number[] = [];
+  for (const m of records) {
+    const ref = m.header.get(HEADERS.dlqPayload);
+    if (ref) {
+      const loc = parseArtifactUrl(ref);
+      if (loc?.kind === 'obj') await (await new Objm(s.nc).open(loc.bucket)).delete(loc.name).catch(() => {});
+    }
+    if (await s.jsm.streams.deleteMessage(s.config.DLQ_STREAM, m.seq, false).catch(() => false)) removed.push(m.seq);
+  }
+  return removed;
+}

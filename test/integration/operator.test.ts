@@ -1,0 +1,193 @@
+/**
+ * What an operator meets first, through the documented contract only (the `altlas` command,
+ * environment variables, HTTP endpoints, subjects): a worker that cannot reach NATS, errors that
+ * point the right way, init, jobs, cancel, workers, dlq purge.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.ts';
+import { freePort } from '../../src/devtools/nats-server.ts';
+import { Harness, WorkerProcess, eventually, job } from '../helpers/runner.ts';
+import { ROOT } from '../helpers/paths.ts';
+
+const run = async (argv: string[], env?: Record<string, string>) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const saved = { ...process.env };
+  if (env) Object.assign(process.env, env);
+  try {
+    const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    for (const k of Object.keys(env ?? {})) if (saved[k] === undefined) delete process.env[k];
+    else process.env[k] = saved[k];
+  }
+};
+const bin = join(ROOT, 'bin', 'altlas');
+const exec = promisify(execFile);
+
+let h: Harness | undefined;
+const extra: WorkerProcess[] = [];
+afterEach(async () => {
+  for (const w of extra.splice(0)) {
+    w.kill('SIGKILL');
+    await w.exited;
+  }
+  await h?.close();
+  h = undefined;
+});
+
+describe('a worker that cannot reach NATS', () => {
+  it('answers /healthz at once, says why in /readyz and in one log line per attempt, and stops on SIGTERM', async () => {
+    const natsPort = await freePort();
+    const httpPort = await freePort();
+    const w = new WorkerProcess({ NATS_URL: `nats://127.0.0.1:${natsPort}`, HTTP_PORT: String(httpPort), LOG_LEVEL: 'info' });
+    extra.push(w);
+    const health = await eventually(() => fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.status, () => 0), (s) => s === 200, '/healthz');
+    expect(health).toBe(200);
+    const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toMatch(new RegExp(`nats: .*127\\.0\\.0\\.1:${natsPort}`));
+    const attempts = await eventually(async () => w.logs('cannot connect to NATS; retrying'), (l) => l.length >= 2, 'two logged attempts');
+    expect(attempts[0]).toMatchObject({ level: 'warn', code: 'NATS_UNREACHABLE', server: `nats://127.0.0.1:${natsPort}`, attempt: 1, next_retry_ms: expect.any(Number) });
+    expect(String(attempts[0].reason)).toMatch(/connection refused/);
+    w.kill('SIGTERM');
+    expect((await w.exited).code).toBe(0);
+  });
+});
+
+describe('errors that point the right way', () => {
+  it('names the missing stream and what creates it, before any worker ran', async () => {
+    h = await Harness.start();
+    const server = ['--server', h.server.url];
+    const pub = await run(['publish', ...server, join(ROOT, 'samples', 'runner-example.alt.json')]);
+    expect(pub.code).toBe(1);
+    expect(pub.err).toMatch(/^altlas publish: STREAM_MISSING: the stream ALT does not exist yet: start a worker \(RUNNER_PROVISION=true creates the streams\) or run "altlas init"$/);
+    const results = await run(['results', ...server]);
+    expect(results.err).toMatch(/STREAM_MISSING: the stream LAST does not exist yet/);
+    const dlq = await run(['dlq', 'list', ...server]);
+    expect(dlq.err).toMatch(/STREAM_MISSING: the stream ALT_DLQ does not exist yet/);
+    const jobs = await run(['jobs', ...server]);
+    expect(jobs.err).toMatch(/STREAM_MISSING: the stream KV_ALT_RUNS does not exist yet/);
+    // altlas init creates everything; publish then works and a later worker finds it all.
+    const init = await run(['init', ...server]);
+    expect(init.code).toBe(0);
+    expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(7);
+    expect((await run(['init', ...server])).out).not.toMatch(/^created/m);
+    expect((await run(['publish', ...server, join(ROOT, 'samples', 'runner-example.alt.json')])).code).toBe(0);
+    await h.worker();
+    await h.waitForLasts(1);
+  });
+
+  it('names the server, the reason and a stable code when NATS cannot be reached', async () => {
+    const port = await freePort();
+    for (const [url, reason] of [[`nats://127.0.0.1:${port}`, /connection refused/], ['nats://nohost.invalid:4222', /does not resolve/], ['nats://[::1', /invalid|cannot connect/]] as const) {
+      const r = await run(['results', '--server', url]);
+      expect([url, r.code]).toEqual([url, 1]);
+      expect(r.err).toMatch(/^altlas results: NATS_UNREACHABLE: cannot connect to NATS at /);
+      expect(r.err).toMatch(reason);
+      expect(r.err).toMatch(/check NATS_URL \(or --server\)/);
+    }
+  });
+
+  it('warns about a misspelt variable, lists enum values and ignores a worker-only value in a client command', async () => {
+    const r = await exec(bin, ['validate', join(ROOT, 'samples', 'runner-example.alt.json')], { env: { ...process.env, RUNNER_CONCURENCY: '8', RUNNER_CONCURRENCY: 'many' } });
+    expect(r.stderr).toMatch(/unknown variable RUNNER_CONCURENCY: did you mean RUNNER_CONCURRENCY\?/);
+    expect(r.stderr).toMatch(/RUNNER_CONCURRENCY="many" must be a whole number; ignored here \(only the worker reads RUNNER_CONCURRENCY\)/);
+    const worker = await exec(bin, ['worker'], { env: { ...process.env, LOG_LEVEL: 'loud', RUNNER_PROVISION: 'yes' } }).catch((e: { code: number; stderr: string }) => e);
+    expect((worker as { code: number }).code).toBe(2);
+    expect((worker as { stderr: string }).stderr).toMatch(/LOG_LEVEL="loud" must be one of: error, warn, info, debug/);
+    expect((worker as { stderr: string }).stderr).toMatch(/RUNNER_PROVISION="yes" must be true or false/);
+  });
+
+  it('validate names every missing path; --version; per-verb help; a pipe closed early ends quietly', async () => {
+    const missing = await run(['validate', 'missing-a', 'missing-b']);
+    expect([missing.code, missing.err.split('\n')[0]]).toEqual([2, 'altlas validate: no such file or directory: missing-a, missing-b']);
+    const version = await run(['--version']);
+    expect(version.out).toMatch(/^altlas-runner \d+\.\d+\.\d+$/);
+    for (const verb of ['list', 'show', 'replay', 'purge']) {
+      const help = await run(['dlq', verb, '--help']);
+      expect([verb, help.code, help.out.split('\n')[0]]).toEqual([verb, 0, expect.stringMatching(new RegExp(`^Usage: altlas dlq ${verb}`))]);
+    }
+    // A long output piped into a reader that stops after the first bytes.
+    const child = spawn('bash', ['-c', `"${bin}" validate "${join(ROOT, 'test', 'fixtures')}" "${join(ROOT, 'samples')}" | head -c 10 >/dev/null; echo "\${PIPESTATUS[0]}" >&2`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    await new Promise((r) => child.once('exit', r));
+    expect(stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(stderr.trim()).toMatch(/^[01]$/);
+  });
+});
+
+describe('job control', () => {
+  it('jobs lists the status bucket newest first; workers lists the live workers; cancel aborts a running job wherever it runs', async () => {
+    h = await Harness.start();
+    const w = await h.worker({ RUNNER_HEARTBEAT_MS: '500' });
+    const server = ['--server', h.server.url];
+    await h.publish(job('done-1', 1));
+    await h.waitForLasts(1);
+    // A job whose AI call hangs until it is cancelled.
+    h.fake.setFaults({ latencyMs: 60_000 });
+    await h.publish(job('slow-1', 2, 'slow-step'));
+    await eventually(async () => h!.fake.stats.inFlight, (n) => n >= 1, 'the slow AI call');
+
+    // A running job's first status write comes after RUNNER_STATUS_FLUSH_MS (a short job costs one write).
+    const listed = await eventually(() => run(['jobs', '--json', ...server]), (r) => r.out.split('\n').length === 2, 'two jobs listed');
+    const jobs = listed.out.split('\n').map((l) => JSON.parse(l) as { alt_id: string; state: string });
+    expect(jobs.map((j) => [j.alt_id, j.state])).toEqual([['slow-1', 'running'], ['done-1', 'completed']]);
+    expect((await run(['jobs', '--state', 'completed', '--json', ...server])).out.split('\n').map((l) => JSON.parse(l).alt_id)).toEqual(['done-1']);
+    expect((await run(['jobs', '--state', 'nope', ...server])).code).toBe(2);
+
+    const workers = await run(['workers', '--json', ...server]);
+    const beat = JSON.parse(workers.out) as { worker_id: string; in_flight: number; concurrency: number };
+    expect(beat).toMatchObject({ in_flight: 1, concurrency: 4 });
+    expect(beat.worker_id).toMatch(new RegExp(`:${w.proc.pid}$`));
+
+    const aborted = h.fake.stats.abortedByClient;
+    const cancel = await run(['cancel', 'slow-1', '--wait', ...server]);
+    expect(cancel).toMatchObject({ code: 0, out: 'slow-1: cancelled (JOB_CANCELLED)' });
+    // The AI request was cancelled (the fake AI saw its socket close), and nothing was redelivered.
+    expect(h.fake.stats.abortedByClient).toBe(aborted + 1);
+    const lasts = await h.waitForLasts(2);
+    const last = lasts.find(({ last: l }) => l.alt_file_id === 'slow-1')!.last;
+    expect(last.status).toBe('failure');
+    expect(last.metadata.error_code).toBe('JOB_CANCELLED');
+    expect(Object.values(last.task_results).map((t) => [t.status, t.metadata.error_code])).toEqual([['cancelled', 'JOB_CANCELLED'], ['cancelled', 'JOB_CANCELLED']]);
+    await eventually(() => h!.consumer(), (c) => c.num_ack_pending === 0 && c.num_pending === 0 && c.num_redelivered === 0, 'the consumer to settle without redelivery');
+    expect(h.fake.stats.requests).toBe(2);
+  });
+
+  it('cancels a job that has not started when a worker picks it up, without calling the AI', async () => {
+    h = await Harness.start();
+    const server = ['--server', h.server.url];
+    expect((await run(['init', ...server])).code).toBe(0);
+    const r = await run(['cancel', 'later-1', ...server]);
+    expect(r.out).toBe('cancel requested for later-1: not started yet (cancelled when a worker picks it up)');
+    await h.publish(job('later-1', 2));
+    await h.worker();
+    const [{ last }] = await h.waitForLasts(1);
+    expect([last.alt_file_id, last.metadata.error_code]).toEqual(['later-1', 'JOB_CANCELLED']);
+    expect(h.fake.stats.requests).toBe(0);
+  });
+
+  it('dlq purge removes what matches, asks unless --yes, and refuses without a terminal', async () => {
+    h = await Harness.start();
+    await h.worker();
+    const server = ['--server', h.server.url];
+    await h.publish('{"tasks": [{"id": "a", "dependencies": ["a"]}]}');
+    await h.publish('{"tasks": [');
+    await h.publish('{"tasks": [{"id": "b", "dependencies": ["zz"]}]}');
+    await eventually(() => h!.records('ALT_DLQ'), (r) => r.length === 3, 'three dead letters');
+    const refused = await run(['dlq', 'purge', ...server]);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/confirm with --yes/);
+    expect((await run(['dlq', 'purge', '--older-than', '1h', '--yes', ...server])).out).toBe('nothing to purge');
+    const one = await run(['dlq', 'purge', '--code', 'ALT_SYNTAX', '--yes', ...server]);
+    expect(one.out).toBe('removed 1 of 1 dead letter of ALT_SYNTAX from ALT_DLQ');
+    expect((await h.records('ALT_DLQ')).map((r) => r.headers?.get('Dlq-Code')).sort()).toEqual(['ALT_SCHEMA', 'ALT_SCHEMA']);
+    expect((await run(['dlq', 'purge', '--older-than', '0s', '--yes', '--json', ...server])).out).toMatch(/^\{"removed":\[\d+,\d+\]\}$/);
+    expect(await h.records('ALT_DLQ')).toEqual([]);
+  });
+});

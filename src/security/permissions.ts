@@ -122,6 +122,23 @@ export function readerPermissions(c: PermissionsConfig): RolePermissions {
   };
 }
 
+/** An operator: everything a reader may, plus `altlas cancel`, `dlq replay` and `dlq purge` (and the dashboard's actions). */
+export function operatorPermissions(c: PermissionsConfig): RolePermissions {
+  const reader = readerPermissions(c);
+  const subjects = c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    publish: [
+      ...reader.publish,
+      { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.cancel.>`, why: 'altlas cancel: write a cancel request' },
+      ...subjects.map((subject) => ({ subject, why: 'altlas dlq replay: republish originals' })),
+      { subject: `$JS.API.STREAM.MSG.DELETE.${c.DLQ_STREAM}`, why: 'altlas dlq purge: remove dead letters' },
+      { subject: `$O.${c.RUNNER_OBJECT_BUCKET}.M.>`, why: 'altlas dlq purge: mark an original in the object store deleted' },
+      { subject: `$JS.API.STREAM.PURGE.OBJ_${c.RUNNER_OBJECT_BUCKET}`, why: 'altlas dlq purge: remove an original\'s chunks' },
+    ],
+    subscribe: reader.subscribe,
+  };
+}
+
 /** A role's permissions as a nats-server `permissions` block. */
 export function serverPermissions(p: RolePermissions): string {
   const list = (rules: Rule[]) => [...new Set(rules.map((r) => r.subject))].map((s) => JSON.stringify(s)).join(', ');

@@ -7,14 +7,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { FakeOrchestrator } from '../../src/ai/fake-orchestrator.ts';
 import { main } from '../../src/cli/main.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { NatsServer } from '../../src/devtools/nats-server.ts';
-import { producerPermissions, readerPermissions, runnerPermissions, serverPermissions, type RolePermissions } from '../../src/security/permissions.ts';
-import { cancelKey } from '../../src/status/status.ts';
+import { operatorPermissions, producerPermissions, readerPermissions, runnerPermissions, serverPermissions, type RolePermissions } from '../../src/security/permissions.ts';
 import { WorkerProcess, eventually, job } from '../helpers/runner.ts';
 
 const config = loadConfig({});
@@ -29,6 +27,7 @@ async function stack(runner: RolePermissions = runnerPermissions(config)) {
     `{ user: runner, password: runner-pw, ${serverPermissions(runner)} }`,
     `{ user: producer, password: producer-pw, ${serverPermissions(producerPermissions(config))} }`,
     `{ user: reader, password: reader-pw, ${serverPermissions(readerPermissions(config))} }`,
+    `{ user: operator, password: operator-pw, ${serverPermissions(operatorPermissions(config))} }`,
   ];
   const server = await NatsServer.start({ config: `authorization { users = [\n${users.join('\n')}\n] }` });
   cleanups.push(() => server.dispose());
@@ -106,14 +105,22 @@ describe('least privilege', () => {
     s.fake.setFaults({ latencyMs: 30_000 });
     await js.publish('alt.submit', job('to-cancel', 1));
     await eventually(async () => s.fake.stats.inFlight, (n) => n === 1, 'the job in flight');
-    await (await new Kvm(s.admin).open('ALT_RUNS')).put(cancelKey('to-cancel'), JSON.stringify({ alt_id: 'to-cancel', requested_at: new Date().toISOString() }));
+    const cancelled = await cli(s.server, 'operator', ['cancel', 'to-cancel', '--wait']);
+    expect({ code: cancelled.code, out: cancelled.out, err: cancelled.err }).toEqual({ code: 0, out: 'to-cancel: cancelled (JOB_CANCELLED)', err: '' });
     await eventually(() => lasts(s.admin), (l) => l.some((x) => x.alt_file_id === 'to-cancel'), 'the cancelled job');
     s.fake.setFaults({ latencyMs: 50 });
     // Reader commands.
-    for (const argv of [['results', '--json'], ['status'], ['status', 'resumed'], ['dlq', 'list'], ['dlq', 'show', '1']]) {
+    for (const argv of [['results', '--json'], ['status'], ['status', 'resumed'], ['dlq', 'list'], ['dlq', 'show', '1'], ['jobs'], ['workers']]) {
       const r = await cli(s.server, 'reader', argv);
       expect({ argv, code: r.code, err: r.err }).toEqual({ argv, code: 0, err: '' });
     }
+    // Operator commands: replay a dead letter (it fails again), then purge it with its original.
+    const replayed = await cli(s.server, 'operator', ['dlq', 'replay', '1']);
+    expect({ code: replayed.code, err: replayed.err }).toEqual({ code: 0, err: '' });
+    await eventually(async () => (await jetstreamManager(s.admin)).streams.info('ALT_DLQ'), (i) => i.state.messages === 2, 'the replayed job dead-lettered again');
+    const purged = await cli(s.server, 'operator', ['dlq', 'purge', '--code', 'ALT_SYNTAX', '--yes']);
+    expect({ code: purged.code, out: purged.out, err: purged.err }).toEqual({ code: 0, out: 'removed 2 of 2 dead letters of ALT_SYNTAX from ALT_DLQ', err: '' });
+    await eventually(async () => (await jetstreamManager(s.admin)).streams.info('ALT_DLQ'), (i) => i.state.messages === 0, 'the purged DLQ');
     const artifact = (await lasts(s.admin)).flatMap((l) => (l.artifacts as { path: string }[] | undefined) ?? []).find((a) => a.path.startsWith('altlas+obj://'));
     expect(artifact).toBeDefined();
     const got = await cli(s.server, 'reader', ['artifact', 'get', artifact!.path]);

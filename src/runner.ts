@@ -94,7 +94,11 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
   const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, logger, codec }) : undefined;
   const publisher = new Publisher({ out, jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.objects : undefined, codec });
-  const archive = config.ARCHIVE_NOTIFY_SUBJECT ? new ArchiveNotifier(nc, config.ARCHIVE_NOTIFY_SUBJECT, publisher) : null;
+  // The archive hand-off: every .last newly stored (results, failure forms, dead-lettered jobs' failures).
+  if (config.ARCHIVE_NOTIFY_SUBJECT) {
+    const archive = new ArchiveNotifier(nc, config.ARCHIVE_NOTIFY_SUBJECT, publisher);
+    publisher.onStored = (last) => archive.notify(last);
+  }
   const engine = createEngine(config, o.body);
   if (recorder) engine.observe(recorder.observe);
   engine.observe(logTaskEvent);
@@ -135,7 +139,6 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
         o.onOutcome?.(out);
       },
       onDuplicate: () => o.metrics?.()?.duplicate(),
-      onStored: archive ? (last) => archive.notify(last) : undefined,
     });
     const w = worker;
     o.conn.onReconnect(() => w.reconnected());

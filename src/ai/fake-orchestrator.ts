@@ -13,6 +13,8 @@ export interface Faults {
   latencyMs?: number;
   /** Extra latency for prompts that contain a marker: the first matching rule applies. */
   latencyRules?: { match: string; ms: number }[];
+  /** Requests whose body contains `match` are answered with `status` (a per-prompt failure). */
+  errorRules?: { match: string; status: number }[];
   /** Share of inference requests in [0, 1] that fail with `errorStatus` (deterministic sequence). */
   errorRate?: number;
   /** Status of injected errors; default 500. */
@@ -212,6 +214,8 @@ export class FakeOrchestrator {
       return;
     }
     answered = true;
+    const failing = f.errorRules?.find((r) => raw.includes(r.match));
+    if (failing) return send(failing.status, { detail: `Inference failed: injected fault for "${failing.match}"` });
     if ((f.failFirst && n < f.failFirst) || hit(f.errorRate)) {
       const status = f.errorStatus ?? 500;
       return send(status, { detail: `Inference failed: injected fault (request ${n})` }, status === 429 ? { 'retry-after': String(f.retryAfterS ?? 1) } : {});

@@ -61,8 +61,6 @@ export interface WorkerOptions {
   onOutcome?: (o: OutcomeReport) => void;
   /** Called when the LAST stream reported a `.last` as a duplicate (a second run of one message). */
   onDuplicate?: () => void;
-  /** Called after a `.last` is stored (the archive hand-off). */
-  onStored?: (last: Last) => void;
   /** Called after a cancelled job's `.last` is stored (its cancel request is done). */
   onCancelled?: (altId: string) => void;
   /** Outputs larger than `inlineMax` bytes are stored as artifact objects in `bucket`. */
@@ -366,7 +364,6 @@ export class Worker {
           log.warn('the LAST stream already held this .last (a second run of one message)', { code: 'DUPLICATE_LAST' });
         }
         const cancelled = last.metadata.error_code === 'JOB_CANCELLED';
-        this.#o.onStored?.(last);
         if (cancelled) this.#o.onCancelled?.(job.id);
         report('ack', { status: last.status, ...(cancelled ? { code: 'JOB_CANCELLED' } : {}) });
         log.info('job finished', { status: last.status, success_rate: last.success_rate, tasks: Object.keys(last.task_results).length, duration_ms: last.execution_time_ms, ...(cancelled ? { code: 'JOB_CANCELLED' } : {}) });

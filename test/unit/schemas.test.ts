@@ -4,6 +4,11 @@ import { join } from 'node:path';
 import { SCHEMA_FILES, renderSchema } from '../../src/schema-files.ts';
 import { newAjv } from '../../src/alt/schema-check.ts';
 import { ROOT } from '../helpers/paths.ts';
+import { decodeAlt } from '../../src/alt/index.ts';
+import { buildLast } from '../../src/last/index.ts';
+import { lastIds } from '../../src/messaging/settle.ts';
+import { ENGINE } from '../helpers/engine.ts';
+import { runJob } from '../../src/engine/run-job.ts';
 
 describe('schemas/', () => {
   it('holds exactly the files generated from the TypeBox definitions (run npm run schemas)', () => {
@@ -22,5 +27,18 @@ describe('schemas/', () => {
       const { $schema: _ignored, ...schema } = doc;
       expect(() => newAjv().compile(schema)).not.toThrow();
     }
+  });
+
+  it('the committed .last schema accepts the .last of the runner example, whose every edge names a node', async () => {
+    const { $schema: _ignored, ...schema } = JSON.parse(readFileSync(join(ROOT, 'schemas', 'last-1.0.schema.json'), 'utf8'));
+    const decoded = decodeAlt(readFileSync(join(ROOT, 'samples', 'runner-example.alt.json')));
+    if (!decoded.ok) throw decoded.error;
+    const run = await runJob(decoded.job, async (task) => ({ text: `answer to ${task.id}`, model_used: 'm', tokens_used: 1, processing_time_ms: 0 }), ENGINE);
+    const last = buildLast({ job: decoded.job, run, warnings: decoded.warnings }, lastIds(Date.now()));
+    const validate = newAjv().compile(schema);
+    expect([validate(last), validate.errors ?? null]).toEqual([true, null]);
+    const nodes = new Set(last.execution_graph!.nodes.map((n) => n.id));
+    expect(last.execution_graph!.edges.length).toBe(2);
+    for (const e of last.execution_graph!.edges) expect([nodes.has(e.source), nodes.has(e.target)]).toEqual([true, true]);
   });
 });

@@ -130,7 +130,7 @@ class Run {
   readonly #job: Job;
   readonly #in: RunInput;
   readonly #abort = new AbortController();
-  readonly #emit: (e: TaskEvent) => void;
+  readonly #emit: ((e: TaskEvent) => void) | undefined;
   #state!: GraphState;
   #running = 0;
   #stopped: AltlasError | null = null;
@@ -144,7 +144,7 @@ class Run {
     this.#job = job;
     this.#in = input;
     const context = input.context;
-    this.#emit = observers.length === 0 ? () => {} : observers.length === 1
+    this.#emit = observers.length === 0 ? undefined : observers.length === 1
       ? (e) => observers[0](e, context)
       : (e) => { for (const ob of observers) ob(e, context); };
     this.promise = new Promise((resolve) => (this.#resolve = resolve));
@@ -217,7 +217,7 @@ class Run {
     const lookup = this.#state.lookup(inst);
     const text = interpolateString(task.text, lookup, unresolved);
     const parameters = interpolateValue(task.parameters, lookup, unresolved) as Record<string, unknown>;
-    return { task: { ...task, text: typeof text === 'string' ? text : JSON.stringify(text), parameters }, unresolved: [...new Set(unresolved)] };
+    return { task: { ...task, text: typeof text === 'string' ? text : JSON.stringify(text), parameters }, unresolved: unresolved.length ? [...new Set(unresolved)] : unresolved };
   }
 
   async #attempt(task: JobTask, inst: Instance, attempt: number, timeoutMs: number, deps: ReadonlyMap<string, TaskOutput>): Promise<Attempt> {
@@ -253,16 +253,20 @@ class Run {
     const start = inst.startedAt ?? now();
     const deadline = start + timeoutMs * attempts;
     const { task, unresolved } = this.#prepare(inst);
-    const metadata: Record<string, unknown> = this.#state.program.enhanced
-      ? { segment_id: node.id, ...(iterationOf(inst.scope) !== null ? { iteration: iterationOf(inst.scope) } : {}), ...(unresolved.length ? { unresolved_references: unresolved } : {}) }
-      : {};
+    let metadata: Record<string, unknown> = {};
+    if (this.#state.program.enhanced) {
+      metadata = { segment_id: node.id };
+      const iteration = iterationOf(inst.scope);
+      if (iteration !== null) metadata.iteration = iteration;
+      if (unresolved.length) metadata.unresolved_references = unresolved;
+    }
     const deps = this.#state.dependencyOutputs(inst);
     const end = (status: TaskResult['status'], attempt: number, extra: Partial<TaskResult>): TaskResult => {
       const t = now();
       return { task_id: inst.key, status, start_time: iso(start), end_time: iso(t), duration_ms: t - start, output: null, error: null, error_code: null, attempts: attempt, metadata, ...extra };
     };
     const aborted = (attempt: number) => end('cancelled', attempt, { error: `Aborted: ${this.#stopped?.message ?? 'the job stopped'}`, error_code: 'JOB_ABORTED' });
-    this.#emit({ type: 'task_started', taskId: inst.key, attempt: 1, at: start });
+    this.#emit?.({ type: 'task_started', taskId: inst.key, attempt: 1, at: start });
     for (let attempt = 1; ; attempt++) {
       const refused = this.#in.guard?.();
       if (refused) {
@@ -277,13 +281,13 @@ class Run {
         this.#stop(error);
         return end('failed', attempt, { error: error.message, error_code: error.code });
       }
-      this.#emit({ type: 'attempt_failed', taskId: inst.key, attempt, code: error.code, error: error.message, at: now() });
+      this.#emit?.({ type: 'attempt_failed', taskId: inst.key, attempt, code: error.code, error: error.message, at: now() });
       const finalStatus = outcome.kind === 'timeout' ? 'timeout' : 'failed';
       const delay = backoffDelay(attempt, this.#o.retry, this.#o.random ?? Math.random);
       if (attempt >= attempts || NOT_RETRYABLE.includes(error.code) || now() + delay >= deadline) {
         return end(finalStatus, attempt, { error: error.message, error_code: error.code });
       }
-      this.#emit({ type: 'task_retrying', taskId: inst.key, attempt: attempt + 1, delayMs: delay, at: now() });
+      this.#emit?.({ type: 'task_retrying', taskId: inst.key, attempt: attempt + 1, delayMs: delay, at: now() });
       try {
         await sleep(delay, this.#abort.signal);
       } catch {

@@ -57,13 +57,15 @@ export interface Instance {
   scope: Scope;
   state: InstanceState;
   waitingOn: number;
-  dependents: Instance[];
+  /** Instances waiting on this one (null until one does). */
+  dependents: Instance[] | null;
   result: TaskResult | null;
   /** The instance's value: a task's text, a condition's branch value, a loop's list, a call's return. */
   value: unknown;
   startedAt: number | null;
   /** Completed AI instances below a construct (its contribution to a dependent's context). */
-  contributions: Instance[];
+  /** AI instances completed inside this construct (null until one is). */
+  contributions: Instance[] | null;
   loop?: { k: number; items: unknown[] | null; values: unknown[] };
   branch?: 'if_body' | 'else_body' | null;
   json?: { parsed: unknown } | null;
@@ -77,7 +79,8 @@ export interface StateOptions {
   limits: ProgramLimits;
   /** Completed results from an earlier run of this message, by instance key. */
   resume?: ReadonlyMap<string, TaskResult>;
-  emit: (e: TaskEvent) => void;
+  /** Receives every event; absent: no event is even built (a run nobody observes). */
+  emit?: (e: TaskEvent) => void;
 }
 
 export class GraphState {
@@ -206,7 +209,7 @@ export class GraphState {
       if (!dep) continue;
       if (dep.node.kind === 'ai') {
         if (dep.result?.output) out.set(dep.key, dep.result.output);
-      } else for (const c of dep.contributions) if (c.result?.output) out.set(c.key, c.result.output);
+      } else for (const c of dep.contributions ?? []) if (c.result?.output) out.set(c.key, c.result.output);
     }
     return out;
   }
@@ -263,24 +266,24 @@ export class GraphState {
     const scope: Scope = { prefix, block, parent, frame, owner, byNode: new Map(), open: block.members.length, failure: null, callDepth };
     this.#scopes.push(scope);
     const at = this.#o.now();
-    const iteration = iterationOf(scope);
+    const iteration = this.#o.emit && this.program.enhanced ? iterationOf(scope) : null;
     for (const index of block.members) {
       const node = this.program.nodes[index];
       const inst: Instance = {
-        seq: this.#seq++, key: prefix + node.id, node, scope, state: 'waiting', waitingOn: 0, dependents: [],
-        result: null, value: null, startedAt: null, contributions: [],
+        seq: this.#seq++, key: prefix + node.id, node, scope, state: 'waiting', waitingOn: 0, dependents: null,
+        result: null, value: null, startedAt: null, contributions: null,
       };
       scope.byNode.set(index, inst);
       this.#all.push(inst);
       this.#instantiated.add(index);
-      if (this.program.enhanced) this.#o.emit({ type: 'instance_created', taskId: inst.key, segmentId: node.id, kind: node.kind, iteration, at });
+      if (this.program.enhanced) this.#o.emit?.({ type: 'instance_created', taskId: inst.key, segmentId: node.id, kind: node.kind, iteration, at });
     }
     for (const inst of scope.byNode.values()) {
       for (const d of inst.node.deps) {
         const dep = scope.byNode.get(d);
         if (!dep) continue;
         inst.waitingOn++;
-        dep.dependents.push(inst);
+        (dep.dependents ??= []).push(inst);
       }
     }
     if (block.members.length === 0) this.#work.push(() => this.#close(scope));
@@ -297,7 +300,7 @@ export class GraphState {
       inst.result = earlier;
       inst.value = earlier.output.text;
       this.resumed.push(inst.key);
-      this.#o.emit({ type: 'task_resumed', taskId: inst.key, result: earlier, at: this.#o.now() });
+      this.#o.emit?.({ type: 'task_resumed', taskId: inst.key, result: earlier, at: this.#o.now() });
       return this.#settled(inst);
     }
     inst.state = 'ready';
@@ -319,7 +322,7 @@ export class GraphState {
     inst.result = result;
     inst.state = result.status;
     if (result.status === 'completed') inst.value = result.output?.text ?? inst.value;
-    this.#o.emit({ type: 'task_finished', taskId: inst.key, result, at: this.#o.now(), kind: inst.node.kind });
+    this.#o.emit?.({ type: 'task_finished', taskId: inst.key, result, at: this.#o.now(), kind: inst.node.kind });
     this.#settled(inst);
   }
 
@@ -327,8 +330,8 @@ export class GraphState {
   #settled(inst: Instance): void {
     const scope = inst.scope;
     if (inst.state === 'completed') {
-      if (inst.node.kind === 'ai') for (let s: Scope | null = scope; s?.owner; s = s.owner.scope) s.owner.contributions.push(inst);
-      for (const d of inst.dependents) if (--d.waitingOn === 0) this.#work.push(() => this.#makeReady(d));
+      if (inst.node.kind === 'ai') for (let s: Scope | null = scope; s?.owner; s = s.owner.scope) (s.owner.contributions ??= []).push(inst);
+      if (inst.dependents) for (const d of inst.dependents) if (--d.waitingOn === 0) this.#work.push(() => this.#makeReady(d));
     } else if (!(inst.state === 'cancelled' && inst.result?.error_code === 'JOB_ABORTED')) {
       scope.failure ??= inst;
       this.#cancelDependents(inst);
@@ -337,7 +340,7 @@ export class GraphState {
   }
 
   #cancelDependents(failed: Instance): void {
-    const queue = [...failed.dependents];
+    const queue = [...(failed.dependents ?? [])];
     const at = this.#o.now();
     while (queue.length) {
       const d = queue.shift()!;
@@ -347,10 +350,10 @@ export class GraphState {
         task_id: d.key, status: 'cancelled', start_time: null, end_time: iso(at), duration_ms: 0, output: null,
         error: `Cancelled due to dependency failure: ${failed.key}`, error_code: 'TASK_CANCELLED', attempts: 0, metadata: this.#meta(d),
       };
-      this.#o.emit({ type: 'task_finished', taskId: d.key, result: d.result, at, kind: d.node.kind });
+      this.#o.emit?.({ type: 'task_finished', taskId: d.key, result: d.result, at, kind: d.node.kind });
       if (d.node.kind !== 'ai') this.#skipBodies(d, `${d.key} was cancelled`);
       if (--d.scope.open === 0) this.#work.push(() => this.#close(d.scope));
-      queue.push(...d.dependents);
+      if (d.dependents) queue.push(...d.dependents);
     }
   }
 
@@ -366,7 +369,7 @@ export class GraphState {
       const id = this.program.nodes[m].id;
       if (!this.#firstSkip.has(id)) {
         this.#firstSkip.set(id, reason);
-        if (!this.#instantiated.has(m)) this.#o.emit({ type: 'skipped', segmentId: id, reason, at: this.#o.now() });
+        if (!this.#instantiated.has(m)) this.#o.emit?.({ type: 'skipped', segmentId: id, reason, at: this.#o.now() });
       }
       this.#skipBodies(this.program.nodes[m], reason);
     }
@@ -386,7 +389,7 @@ export class GraphState {
   #control(inst: Instance): void {
     inst.state = 'running';
     inst.startedAt = this.#o.now();
-    this.#o.emit({ type: 'task_started', taskId: inst.key, attempt: 1, at: inst.startedAt });
+    this.#o.emit?.({ type: 'task_started', taskId: inst.key, attempt: 1, at: inst.startedAt });
     const n = inst.node;
     try {
       if (n.kind === 'function_def') return this.#complete(inst, null, { construct: 'function_def' });

@@ -13,6 +13,8 @@ export default {
     }],
   },
   testTimeout: 120000,
+  // Jest's transform cache lives with the dependencies, not in the system's temporary folder.
+  cacheDirectory: '<rootDir>/node_modules/.cache/jest',
   // Integration suites start a nats-server and worker processes of their own: one suite per core.
   maxWorkers: Math.max(1, Math.min(4, availableParallelism())),
   reporters: ['default', '<rootDir>/test/helpers/summary-reporter.cjs'],

@@ -191,3 +191,18 @@ describe('job control', () => {
     expect(await h.records('ALT_DLQ')).toEqual([]);
   });
 });
+
+describe('retention', () => {
+  it('creates LAST and ALT_DLQ with the configured limits, and reports (never changes) an existing stream that differs', async () => {
+    h = await Harness.start();
+    await h.worker({ LAST_MAX_AGE_MS: '3600000', LAST_MAX_BYTES: '50000000', DLQ_MAX_AGE_MS: '7200000' });
+    const last = await h.jsm.streams.info('LAST');
+    const dlq = await h.jsm.streams.info('ALT_DLQ');
+    expect([last.config.max_age, last.config.max_bytes, dlq.config.max_age]).toEqual([3600e9, 50_000_000, 7200e9]);
+    const other = await h.worker({ LAST_MAX_AGE_MS: '60000', LAST_MAX_BYTES: '-1', DLQ_MAX_AGE_MS: '7200000' });
+    const [warning] = other.logs('an existing stream\'s retention differs from the configuration; it is left as it is');
+    expect(warning).toMatchObject({ stream: 'LAST', max_age_ms: 3_600_000, max_bytes: 50_000_000, wanted_max_age_ms: 60_000, wanted_max_bytes: -1 });
+    expect(other.logs('an existing stream\'s retention differs from the configuration; it is left as it is')).toHaveLength(1);
+    expect((await h.jsm.streams.info('LAST')).config.max_age).toBe(3600e9);
+  });
+});

@@ -276,7 +276,6 @@ export class GraphState {
       scope.byNode.set(index, inst);
       this.#all.push(inst);
       this.#instantiated.add(index);
-      if (this.program.enhanced) this.#o.emit?.({ type: 'instance_created', taskId: inst.key, segmentId: node.id, kind: node.kind, iteration, at });
     }
     for (const inst of scope.byNode.values()) {
       for (const d of inst.node.deps) {
@@ -284,6 +283,14 @@ export class GraphState {
         if (!dep) continue;
         inst.waitingOn++;
         (dep.dependents ??= []).push(inst);
+      }
+      if (this.program.enhanced && this.#o.emit) {
+        const dependencies: string[] = [];
+        for (const d of inst.node.deps) {
+          const dep = scope.byNode.get(d);
+          if (dep) dependencies.push(dep.key);
+        }
+        this.#o.emit({ type: 'instance_created', taskId: inst.key, segmentId: inst.node.id, kind: inst.node.kind, iteration, at, dependencies, owner: owner?.key ?? null });
       }
     }
     if (block.members.length === 0) this.#work.push(() => this.#close(scope));

@@ -52,7 +52,7 @@ export type TaskBody = (task: JobTask, ctx: TaskContext) => Promise<TaskOutput>;
 
 /** Events of a job's run, in order per instance: created, started, attempt_failed / retrying pairs, finished. */
 export type TaskEvent =
-  | { type: 'instance_created'; taskId: string; segmentId: string; kind: string; iteration: number | null; at: number }
+  | { type: 'instance_created'; taskId: string; segmentId: string; kind: string; iteration: number | null; at: number; dependencies: string[]; owner: string | null }
   | { type: 'task_started'; taskId: string; attempt: number; at: number }
   | { type: 'attempt_failed'; taskId: string; attempt: number; code: ErrorCode; error: string; at: number }
   | { type: 'task_retrying'; taskId: string; attempt: number; delayMs: number; at: number }

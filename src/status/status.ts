@@ -28,6 +28,10 @@ export interface TaskState {
   segment?: string;
   kind?: string;
   iteration?: number;
+  /** Tasks (instances) this one waits for: the dashboard draws the graph from them. */
+  deps?: string[];
+  /** 2.0: the construct instance (condition, loop, call) this instance belongs to. */
+  owner?: string;
 }
 
 /** The value of a status entry. */
@@ -121,7 +125,7 @@ export class StatusTracker {
     if (traceId) this.entry.trace_id = traceId;
     this.entry.started_at ??= iso(Date.now());
     // 1.0 jobs list every task at once; a 2.0 program lists its instances as they are created.
-    if (job.source.form !== 'enhanced') for (const t of job.tasks) this.entry.tasks[t.id] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null };
+    if (job.source.form !== 'enhanced') for (const t of job.tasks) this.entry.tasks[t.id] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null, ...(t.dependencies.length ? { deps: [...t.dependencies] } : {}) };
     this.#count();
     this.#schedule();
   }
@@ -135,7 +139,7 @@ export class StatusTracker {
     }
     const t = (this.entry.tasks[e.taskId] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null });
     if (e.type === 'instance_created') {
-      Object.assign(t, { segment: e.segmentId, kind: e.kind, ...(e.iteration !== null ? { iteration: e.iteration } : {}) });
+      Object.assign(t, { segment: e.segmentId, kind: e.kind, ...(e.iteration !== null ? { iteration: e.iteration } : {}), ...(e.dependencies.length ? { deps: e.dependencies } : {}), ...(e.owner ? { owner: e.owner } : {}) });
       // A template listed at job start becomes its instances: the bare segment entry goes.
       if (e.taskId !== e.segmentId && this.entry.tasks[e.segmentId]?.state === 'pending') delete this.entry.tasks[e.segmentId];
     } else if (e.type === 'task_started') Object.assign(t, { state: 'running', attempts: 1, started_at: iso(e.at) });

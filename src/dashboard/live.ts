@@ -1,0 +1,169 @@
+/**
+ * What the dashboard knows, kept live by one set of watches per dashboard process (never one per
+ * browser): every job's status entry (a KV watch of the status bucket), the workers' heartbeats
+ * (a KV watch of the workers bucket), the consumer's counts (polled every two seconds), the DLQ's
+ * size, and jobs and failures finished per 10 s over the last 15 minutes.
+ */
+import { KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { Config } from '../config/schema.ts';
+import type { Codec } from '../security/codec.ts';
+import type { WorkerBeat } from '../status/fleet.ts';
+import { decodeEntry, FINAL_STATES, JOB_STATES, type StatusEntry } from '../status/status.ts';
+
+export type LiveEvent =
+  | { type: 'job'; job: StatusEntry }
+  | { type: 'job-removed'; alt_id: string }
+  | { type: 'workers'; workers: WorkerBeat[] }
+  | { type: 'stats'; stats: Stats };
+
+export interface Stats {
+  counts: Record<string, number>;
+  consumer: { pending: number; ack_pending: number; redelivered: number; waiting: number } | null;
+  dlq: number;
+  /** Jobs and failures finished per bucket of BUCKET_MS, oldest first, ending now. */
+  rates: { bucket_ms: number; done: number[]; failed: number[] };
+}
+
+const BUCKET_MS = 10_000;
+const BUCKETS = 90;
+
+export interface LiveOptions {
+  config: Pick<Config, 'ALT_STREAM' | 'RUNNER_DURABLE' | 'DLQ_STREAM' | 'RUNNER_HEARTBEAT_MS'>;
+  jsm: JetStreamManager;
+  status: KV;
+  workers: KV;
+  codec: Codec;
+}
+
+export class Live {
+  readonly jobs = new Map<string, StatusEntry>();
+  readonly #workers = new Map<string, WorkerBeat>();
+  readonly #listeners = new Set<(e: LiveEvent) => void>();
+  readonly #o: LiveOptions;
+  readonly #stops: (() => void)[] = [];
+  #consumer: Stats['consumer'] = null;
+  #dlq = 0;
+
+  constructor(options: LiveOptions) {
+    this.#o = options;
+  }
+
+  /** Starts the watches; resolves once the initial values are in. */
+  async start(): Promise<void> {
+    await Promise.all([
+      this.#watch(this.#o.status, (e) => this.#onJob(e)),
+      this.#watch(this.#o.workers, (e) => this.#onWorker(e)),
+    ]);
+    await this.#poll();
+    const timer = setInterval(() => void this.#poll().then(() => this.#emit({ type: 'stats', stats: this.stats() })), 2_000);
+    timer.unref();
+    this.#stops.push(() => clearInterval(timer));
+  }
+
+  stop(): void {
+    for (const s of this.#stops.splice(0)) s();
+    this.#listeners.clear();
+  }
+
+  subscribe(fn: (e: LiveEvent) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /** Workers whose heartbeat is younger than three beats. */
+  workers(): WorkerBeat[] {
+    const cutoff = Date.now() - this.#o.config.RUNNER_HEARTBEAT_MS * 3;
+    return [...this.#workers.values()].filter((w) => Date.parse(w.seen_at) >= cutoff).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
+  }
+
+  stats(): Stats {
+    const counts: Record<string, number> = Object.fromEntries(JOB_STATES.map((s) => [s, 0]));
+    const done = new Array<number>(BUCKETS).fill(0);
+    const failed = new Array<number>(BUCKETS).fill(0);
+    const end = Math.floor(Date.now() / BUCKET_MS) * BUCKET_MS + BUCKET_MS;
+    for (const j of this.jobs.values()) {
+      counts[j.state] = (counts[j.state] ?? 0) + 1;
+      if (!j.finished_at || !FINAL_STATES.includes(j.state)) continue;
+      const i = BUCKETS - 1 - Math.floor((end - 1 - Date.parse(j.finished_at)) / BUCKET_MS);
+      if (i < 0 || i >= BUCKETS) continue;
+      done[i]++;
+      if (j.state === 'failed') failed[i]++;
+    }
+    return { counts, consumer: this.#consumer, dlq: this.#dlq, rates: { bucket_ms: BUCKET_MS, done, failed } };
+  }
+
+  /** The newest jobs first, filtered by state and by text in the id, title or worker. */
+  list(filter: { state?: string; q?: string; limit: number }): { total: number; jobs: StatusEntry[] } {
+    const q = filter.q?.toLowerCase();
+    const matching = [...this.jobs.values()].filter((j) => (!filter.state || j.state === filter.state)
+      && (!q || j.alt_id.toLowerCase().includes(q) || j.title.toLowerCase().includes(q) || j.worker_id.toLowerCase().includes(q)));
+    matching.sort((a, b) => (b.started_at ?? b.received_at).localeCompare(a.started_at ?? a.received_at));
+    return { total: matching.length, jobs: matching.slice(0, filter.limit) };
+  }
+
+  #emit(e: LiveEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch {
+        // a listener that fails (a closed response) is removed by its owner
+      }
+    }
+  }
+
+  async #watch(kv: KV, on: (e: KvWatchEntry) => void): Promise<void> {
+    const w = await kv.watch({ key: '>', include: KvWatchInclude.LastValue });
+    this.#stops.push(() => w.stop());
+    const empty = (await kv.status()).values === 0;
+    let ready!: () => void;
+    const initial = new Promise<void>((r) => (ready = r));
+    if (empty) ready();
+    void (async () => {
+      for await (const e of w) {
+        on(e);
+        if (e.isUpdate || !e.delta) ready();
+      }
+    })().catch(() => ready());
+    await initial;
+  }
+
+  #onJob(e: KvWatchEntry): void {
+    if (e.key.startsWith('cancel.') || e.key.startsWith('_probe.')) return;
+    if (e.operation !== 'PUT' || e.value.length === 0) {
+      const entry = this.jobs.get(e.key);
+      if (entry) {
+        this.jobs.delete(e.key);
+        this.#emit({ type: 'job-removed', alt_id: entry.alt_id });
+      }
+      return;
+    }
+    try {
+      const job = decodeEntry(e.value, this.#o.codec, e.key);
+      this.jobs.set(e.key, job);
+      if (e.isUpdate) this.#emit({ type: 'job', job });
+    } catch {
+      // not a status entry
+    }
+  }
+
+  #onWorker(e: KvWatchEntry): void {
+    if (e.key.startsWith('_probe.')) return;
+    if (e.operation !== 'PUT' || e.value.length === 0) this.#workers.delete(e.key);
+    else {
+      try {
+        this.#workers.set(e.key, e.json<WorkerBeat>());
+      } catch {
+        return;
+      }
+    }
+    if (e.isUpdate) this.#emit({ type: 'workers', workers: this.workers() });
+  }
+
+  async #poll(): Promise<void> {
+    const { jsm, config } = this.#o;
+    const c = await jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null);
+    this.#consumer = c ? { pending: c.num_pending, ack_pending: c.num_ack_pending, redelivered: c.num_redelivered, waiting: c.num_waiting } : null;
+    this.#dlq = (await jsm.streams.info(config.DLQ_STREAM).catch(() => null))?.state.messages ?? 0;
+  }
+}

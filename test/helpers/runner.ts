@@ -76,9 +76,9 @@ export class Harness {
     this.aiUrl = aiUrl;
   }
 
-  static async start(serverOptions?: NatsServerOptions): Promise<Harness> {
+  static async start(serverOptions?: NatsServerOptions, fakeOptions: ConstructorParameters<typeof FakeOrchestrator>[0] = {}): Promise<Harness> {
     const server = await NatsServer.start(serverOptions);
-    const fake = new FakeOrchestrator();
+    const fake = new FakeOrchestrator(fakeOptions);
     const h = new Harness(server, fake, await fake.listen());
     await h.connect();
     return h;

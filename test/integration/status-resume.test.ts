@@ -33,7 +33,7 @@ describe('job status and resume', () => {
   it('resumes a SIGKILLed job from its checkpoints: no second AI request for completed tasks, one .last', async () => {
     h = await Harness.start();
     h.fake.setFaults({ latencyMs: 600 });
-    // A budget of 0 writes each completed task at once (the budget's own bound is tested in once.test.ts).
+    // A budget of 0 writes each completed task at once (the budget's own bound is tested below).
     const env = { RUNNER_ACK_WAIT_MS: '2000', RUNNER_STATUS_FLUSH_MS: '50', RUNNER_CHECKPOINT_BUDGET_MS: '0' };
     const first = await h.worker(env);
     const status = await watchStatus(h, 'resume-me');
@@ -65,6 +65,29 @@ describe('job status and resume', () => {
     // Checkpoints of a finished job are removed.
     await eventually(() => cp.load('ALT', 1), (m) => m.results.size === 0, 'the checkpoints to be removed');
     status.stop();
+  });
+
+  it('re-pays at most RUNNER_CHECKPOINT_BUDGET_MS of completed AI work after a crash', async () => {
+    // Calls of 300 ms and a budget of 1,000 ms: completed results are written once they add up to more.
+    h = await Harness.start(undefined, { latencyMs: 300, record: true });
+    const budgetMs = 1_000;
+    const env = { RUNNER_ACK_WAIT_MS: '2000', RUNNER_CHECKPOINT_BUDGET_MS: String(budgetMs) };
+    const first = await h.worker(env);
+    await h.publish(job('budgeted', 10));
+    const answered = () => h!.fake.log.filter((r) => r.status === 200);
+    await eventually(async () => answered().length, (n) => n >= 6, 'six calls answered', 30_000);
+    first.kill('SIGKILL');
+    await first.exited;
+    const before = answered().map((r) => r.prompt);
+    const killedAt = Date.now();
+    h.fake.setFaults({ latencyMs: 20 });
+    await h.worker(env);
+    await h.waitForLasts(1, 30_000);
+    // Completed calls asked again after the crash: their AI time is what the crash cost.
+    const again = h.fake.log.filter((r) => r.start >= killedAt && before.includes(r.prompt));
+    const repaidMs = again.length * 300;
+    expect(repaidMs).toBeLessThanOrEqual(budgetMs);
+    expect(before.length - again.length).toBeGreaterThanOrEqual(3);
   });
 
   it('writes a running job\'s entry after RUNNER_STATUS_FLUSH_MS, then its final state, equal to the .last', async () => {

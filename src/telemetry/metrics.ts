@@ -35,6 +35,11 @@ export class RunnerMetrics {
 
   constructor(sources: MetricSources) {
     this.#loop.enable();
+    // Counters start at 0, so that /metrics lists them (and a rate() alert has a series) before the first event.
+    for (const kind of ['task', 'ai']) this.#retries.add(0, { kind });
+    this.#redeliveries.add(0);
+    this.#duplicates.add(0);
+    this.#leaseLost.add(0);
     this.#meter.createObservableGauge(METRIC.inFlight, { description: 'Jobs running in this process.' }).addCallback((r) => r.observe(sources.inFlight()));
     this.#meter.createObservableGauge(METRIC.waitingForAi, { description: 'Jobs waiting in this process for the AI side to answer again.' }).addCallback((r) => r.observe(sources.waiting?.() ?? 0));
     this.#meter.createObservableGauge(METRIC.breakerState, { description: 'AI circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated.' })

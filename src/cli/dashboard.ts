@@ -36,9 +36,24 @@ export async function dashboardCommand(argv: string[], io: Io): Promise<number> 
   const logger = createLogger({ level: 'warn', stream: process.stderr });
   const conn = await connectNats(config, 'altlas-dashboard', { logger, signal: stop.signal });
   const { Dashboard } = await import('../dashboard/server.ts');
-  const dashboard = new Dashboard({ nc: conn.nc, config, port, host: values.host });
+  let dashboard = new Dashboard({ nc: conn.nc, config, port, host: values.host });
   try {
-    const url = await dashboard.start();
+    // Before any worker (or altlas init) created the buckets, wait for them rather than exit.
+    let url: string | null = null;
+    let told = false;
+    while (!url && !stop.signal.aborted) {
+      try {
+        url = await dashboard.start();
+      } catch (e) {
+        if (!/not found/i.test((e as Error).message)) throw e;
+        if (!told) io.err(`altlas dashboard: the status buckets do not exist yet (start a worker or run "altlas init"); waiting for them`);
+        told = true;
+        await dashboard.close().catch(() => {});
+        dashboard = new Dashboard({ nc: conn.nc, config, port, host: values.host });
+        await new Promise((r) => setTimeout(r, 2_000));
+      }
+    }
+    if (!url) return EXIT.ok;
     io.out(`dashboard on ${url} (${config.DASHBOARD_TOKEN ? 'actions need DASHBOARD_TOKEN' : 'read-only: DASHBOARD_TOKEN is not set'}); Ctrl-C stops it`);
     await new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve(), { once: true })));
     return EXIT.ok;

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   workers: { run: async () => (await import('./control.ts')).workersCommand, summary: 'the workers alive now, with their load' },
   dashboard: { run: async () => (await import('./dashboard.ts')).dashboardCommand, summary: 'a live web page of jobs, graphs, dead letters and workers (actions with DASHBOARD_TOKEN)' },
   init: { run: async () => (await import('./control.ts')).initCommand, summary: 'create the streams, consumer and buckets the runner needs' },
+  permissions: { run: async () => (await import('./permissions.ts')).permissionsCommand, summary: 'the NATS permissions a role needs (runner, producer, reader, operator)' },
   artifact: { run: async () => (await import('./artifact.ts')).artifactCommand, summary: 'fetch the bytes behind an artifact URL of a .last' },
   demo: { run: async () => (await import('./demo.ts')).demoCommand, summary: 'run the whole chain once on the shipped samples, then stop' },
   worker: { run: async () => (await import('./worker.ts')).workerCommand, summary: 'run the JetStream worker in the foreground' },

@@ -27,3 +27,36 @@ describe('README configuration table', () => {
     }
   });
 });
+
+/** The text of a README section, from its heading to the next heading of the same level or above. */
+function section(heading: string): string {
+  const start = readme.indexOf(`\n${heading}\n`);
+  if (start < 0) throw new Error(`no section ${heading}`);
+  const level = heading.split(' ')[0];
+  const rest = readme.slice(start + heading.length + 2);
+  const next = rest.search(new RegExp(`^#{1,${level.length}} `, 'm'));
+  return next < 0 ? rest : rest.slice(0, next);
+}
+
+describe('README permissions', () => {
+  it('prints for each role exactly what the code grants it (the least-privilege test runs with the same lists)', async () => {
+    const perms = await import('../../src/security/permissions.ts');
+    const { loadConfig } = await import('../../src/config/load.ts');
+    const config = loadConfig({});
+    const blocks = [...section('## Security').matchAll(/```yaml\n([\s\S]*?)\n {2}```/g)].map((m) => m[1].split('\n').map((l) => l.replace(/^ {2}/, '')).join('\n'));
+    const roles = [perms.runnerPermissions, perms.producerPermissions, perms.readerPermissions, perms.operatorPermissions];
+    expect(blocks).toEqual(roles.map((role) => perms.describePermissions(role(config))));
+  });
+});
+
+describe('README limits table', () => {
+  it('shows the configured default of every decoding limit, and every ALT_ limit of the configuration', async () => {
+    const { DEFAULTS } = await import('../../src/config/defaults.ts');
+    const rows = [...section('### Limits').matchAll(/^\| `(ALT_[A-Z_]+)` \| (\d+) \|/gm)].map((m) => [m[1], Number(m[2])]);
+    const altVars = Object.entries(DEFAULTS).filter(([k]) => k.startsWith('ALT_') && !['ALT_STREAM', 'ALT_SUBJECTS'].includes(k));
+    expect(rows).toEqual(altVars);
+    const names = section('### Limits').match(/the limit is one of ([^.]+)\./)![1].match(/`([a-z_]+)`/g)!.map((n) => n.slice(1, -1));
+    const limits = readFileSync(join(ROOT, 'src', 'alt', 'limits.ts'), 'utf8').match(/export type LimitName = ([^;]+);/)![1].match(/'([a-z_]+)'/g)!.map((n) => n.slice(1, -1));
+    expect(names).toEqual(limits);
+  });
+});

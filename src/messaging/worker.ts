@@ -404,8 +404,10 @@ export class Worker {
   }
 
   /** Failure `.last` (when there is one), DLQ copy, term. When a write fails, the message is naked instead. */
-  async #reject(error: AltlasError, altId: string | null, last: Last | null, entry: Running, record: DeliveryRecord | undefined, log: ContextLogger, report: (verb: OutcomeReport['verb'], extra?: { code?: string }) => void): Promise<void> {
+  async #reject(error: AltlasError, altId: string | null, last: Last | null, entry: Running, record: DeliveryRecord | undefined, jobLog: ContextLogger, report: (verb: OutcomeReport['verb'], extra?: { code?: string }) => void): Promise<void> {
     const d = entry.lease.delivery;
+    // A job refused before it ran still has its id on the lines about it when the id was recoverable.
+    const log = altId ? jobLog.with({ alt_id: altId }) : jobLog;
     const handBack = async (what: string, e: unknown) => {
       log.error(`${what}; the message will be redelivered`, { code: error.code, error: (e as Error).message });
       d.nak(this.#rules.nakDelayMs);

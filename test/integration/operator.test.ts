@@ -71,10 +71,24 @@ describe('errors that point the right way', () => {
     expect(dlq.err).toMatch(/STREAM_MISSING: the stream ALT_DLQ does not exist yet/);
     const jobs = await run(['jobs', ...server]);
     expect(jobs.err).toMatch(/STREAM_MISSING: the stream KV_ALT_RUNS does not exist yet/);
-    // altlas init creates everything; publish then works and a later worker finds it all.
-    const init = await run(['init', ...server]);
-    expect(init.code).toBe(0);
-    expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(7);
+    // The dashboard waits for the buckets instead of exiting, and serves once they exist.
+    const dash = spawn(bin, ['dashboard', '--port', '0', ...server], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const said = { out: '', err: '' };
+    dash.stdout.on('data', (c: Buffer) => (said.out += c.toString()));
+    dash.stderr.on('data', (c: Buffer) => (said.err += c.toString()));
+    const dashExit = new Promise<number | null>((r) => dash.once('exit', (code) => r(code)));
+    try {
+      await eventually(async () => said.err, (e) => /the status buckets do not exist yet \(start a worker or run "altlas init"\); waiting for them/.test(e), 'the dashboard to say it waits', 60_000);
+      expect(said.out).toBe('');
+      // altlas init creates everything; publish then works and a later worker finds it all.
+      const init = await run(['init', ...server]);
+      expect(init.code).toBe(0);
+      expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(7);
+      await eventually(async () => said.out, (o) => /^dashboard on http:\/\/127\.0\.0\.1:\d+ /.test(o), 'the dashboard to serve', 30_000);
+    } finally {
+      dash.kill('SIGTERM');
+    }
+    expect(await dashExit).toBe(0);
     expect((await run(['init', ...server])).out).not.toMatch(/^created/m);
     expect((await run(['publish', ...server, join(ROOT, 'samples', 'runner-example.alt.json')])).code).toBe(0);
     await h.worker();

@@ -301,90 +301,60 @@ interface Scenario {
   run(): Promise<Report>;
 }
 
+/** A scenario on one nats-server with two workers: every job published, `inject` run while they drain. */
+function onOneServer(name: string, description: string, deadlineMs: number, inject: (at: { stage: Stage; server: NatsServer; workers: WorkerChild[]; stop: () => boolean }) => Promise<void>): Scenario {
+  return {
+    name, description,
+    async run() {
+      const server = await NatsServer.start();
+      const stage = new Stage(name);
+      try {
+        await stage.start(server.url);
+        const workers = [await stage.worker(), await stage.worker()];
+        await stage.publishAll();
+        const started = Date.now();
+        await drain(stage, deadlineMs, (stop) => inject({ stage, server, workers, stop }));
+        return await measure(stage, description, started);
+      } finally {
+        await stage.stop();
+        await server.dispose();
+      }
+    },
+  };
+}
+
 const scenarios: Scenario[] = [
-  {
-    name: 'kill-loop', description: 'two workers; one SIGKILLed and restarted every 2–4 s for the whole run',
-    async run() {
-      const server = await NatsServer.start();
-      const stage = new Stage(this.name);
-      try {
-        await stage.start(server.url);
-        await stage.worker();
-        await stage.publishAll();
-        const started = Date.now();
-        let victim = await stage.worker();
-        await drain(stage, 300_000, async (stop) => {
-          let seed = 11;
-          while (!stop()) {
-            seed = (seed * 1103515245 + 12345) % 2 ** 31;
-            await sleep(2_000 + (seed % 2_000));
-            if (stop()) break;
-            victim.proc.kill('SIGKILL');
-            stage.mark('worker SIGKILL');
-            victim = await stage.worker();
-          }
-        });
-        return await measure(stage, this.description, started);
-      } finally {
-        await stage.stop();
-        await server.dispose();
-      }
-    },
-  },
-  {
-    name: 'server-kill', description: 'two workers; the nats-server SIGKILLed and restarted on its store, twice',
-    async run() {
-      const server = await NatsServer.start();
-      const stage = new Stage(this.name);
-      try {
-        await stage.start(server.url);
-        await stage.worker();
-        await stage.worker();
-        await stage.publishAll();
-        const started = Date.now();
-        await drain(stage, 300_000, async (stop) => {
-          for (const at of [0.25, 0.6]) {
-            if (!(await atProgress(stage, at, stop))) return;
-            await server.kill('SIGKILL');
-            stage.mark('nats-server SIGKILL');
-            await sleep(1_000);
-            await server.restart();
-            stage.mark('nats-server restarted', false);
-          }
-        });
-        return await measure(stage, this.description, started);
-      } finally {
-        await stage.stop();
-        await server.dispose();
-      }
-    },
-  },
-  {
-    name: 'lease-loss', description: 'two workers; one SIGSTOPped for longer than the ack wait, then continued',
-    async run() {
-      const server = await NatsServer.start();
-      const stage = new Stage(this.name);
-      try {
-        await stage.start(server.url);
-        const frozen = await stage.worker();
-        await stage.worker();
-        await stage.publishAll();
-        const started = Date.now();
-        await drain(stage, 300_000, async (stop) => {
-          if (!(await atProgress(stage, 0.3, stop))) return;
-          frozen.proc.kill('SIGSTOP');
-          stage.mark(`worker SIGSTOP (${(ACK_WAIT_MS + 2_000) / 1000} s)`);
-          await sleep(ACK_WAIT_MS + 2_000);
-          frozen.proc.kill('SIGCONT');
-          stage.mark('worker SIGCONT', false);
-        });
-        return await measure(stage, this.description, started);
-      } finally {
-        await stage.stop();
-        await server.dispose();
-      }
-    },
-  },
+  onOneServer('kill-loop', 'two workers; one SIGKILLed and restarted every 2–4 s for the whole run', 300_000, async ({ stage, workers, stop }) => {
+    let victim = workers[1];
+    let seed = 11;
+    while (!stop()) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      await sleep(2_000 + (seed % 2_000));
+      if (stop()) break;
+      victim.proc.kill('SIGKILL');
+      stage.mark('worker SIGKILL');
+      victim = await stage.worker();
+    }
+  }),
+  onOneServer('server-kill', 'two workers; the nats-server SIGKILLed and restarted on its store, twice', 300_000, async ({ stage, server, stop }) => {
+    for (const at of [0.25, 0.6]) {
+      if (!(await atProgress(stage, at, stop))) return;
+      await server.kill('SIGKILL');
+      stage.mark('nats-server SIGKILL');
+      await sleep(1_000);
+      await server.restart();
+      stage.mark('nats-server restarted', false);
+    }
+  }),
+  onOneServer('lease-loss', 'two workers; one SIGSTOPped for longer than the ack wait, then continued', 300_000, async ({ stage, workers, stop }) => {
+    if (!(await atProgress(stage, 0.3, stop))) return;
+    const frozen = workers[0];
+    frozen.proc.kill('SIGSTOP');
+    stage.mark(`worker SIGSTOP (${(ACK_WAIT_MS + 2_000) / 1000} s)`);
+    await sleep(ACK_WAIT_MS + 2_000);
+    frozen.proc.kill('SIGCONT');
+    stage.mark('worker SIGCONT', false);
+  }),
   {
     name: 'cluster-leader', description: '3-node cluster, 3-replica streams; the ALT stream leader SIGKILLed, brought back later',
     async run() {
@@ -418,59 +388,23 @@ const scenarios: Scenario[] = [
       }
     },
   },
-  {
-    name: 'ai-down', description: 'two workers; the AI side refuses connections for 60 s',
-    async run() {
-      const server = await NatsServer.start();
-      const stage = new Stage(this.name);
-      try {
-        await stage.start(server.url);
-        await stage.worker();
-        await stage.worker();
-        await stage.publishAll();
-        const started = Date.now();
-        await drain(stage, 400_000, async (stop) => {
-          if (!(await atProgress(stage, 0.2, stop))) return;
-          const port = Number(new URL(stage.aiUrl).port);
-          await stage.fake.close();
-          stage.mark('AI side down (connection refused)');
-          await sleep(60_000);
-          await stage.fake.listen(port);
-          stage.mark('AI side back', false);
-        });
-        return await measure(stage, this.description, started);
-      } finally {
-        await stage.stop();
-        await server.dispose();
-      }
-    },
-  },
-  {
-    name: 'ai-503', description: 'two workers; the AI side answers 503 for 60 s',
-    async run() {
-      const server = await NatsServer.start();
-      const stage = new Stage(this.name);
-      try {
-        await stage.start(server.url);
-        await stage.worker();
-        await stage.worker();
-        await stage.publishAll();
-        const started = Date.now();
-        await drain(stage, 400_000, async (stop) => {
-          if (!(await atProgress(stage, 0.2, stop))) return;
-          stage.fake.setFaults({ latencyMs: 20, latencyJitterMs: 30, errorRate: 1, errorStatus: 503 });
-          stage.mark('AI side answers 503', false);
-          await sleep(60_000);
-          stage.fake.setFaults({ latencyMs: 20, latencyJitterMs: 30 });
-          stage.mark('AI side answers again', false);
-        });
-        return await measure(stage, this.description, started);
-      } finally {
-        await stage.stop();
-        await server.dispose();
-      }
-    },
-  },
+  onOneServer('ai-down', 'two workers; the AI side refuses connections for 60 s', 400_000, async ({ stage, stop }) => {
+    if (!(await atProgress(stage, 0.2, stop))) return;
+    const port = Number(new URL(stage.aiUrl).port);
+    await stage.fake.close();
+    stage.mark('AI side down (connection refused)');
+    await sleep(60_000);
+    await stage.fake.listen(port);
+    stage.mark('AI side back', false);
+  }),
+  onOneServer('ai-503', 'two workers; the AI side answers 503 for 60 s', 400_000, async ({ stage, stop }) => {
+    if (!(await atProgress(stage, 0.2, stop))) return;
+    stage.fake.setFaults({ latencyMs: 20, latencyJitterMs: 30, errorRate: 1, errorStatus: 503 });
+    stage.mark('AI side answers 503', false);
+    await sleep(60_000);
+    stage.fake.setFaults({ latencyMs: 20, latencyJitterMs: 30 });
+    stage.mark('AI side answers again', false);
+  }),
 ];
 
 /** Results per second of each scenario, failures marked. */

@@ -22,21 +22,23 @@ function child(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, command: s
       if (output.length < 200) output.push(text);
       if (ready.test(text)) resolve(handle);
     };
-    const handle: Child = {
-      proc, output,
-      async stop() {
-        if (proc.exitCode === null && proc.signalCode === null) {
-          proc.kill('SIGTERM');
-          const kill = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-          await exited;
-          clearTimeout(kill);
-        }
-      },
-    };
+    const handle: Child = { proc, output, stop: stopper(proc, exited, 15_000) };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
     proc.once('exit', (code) => reject(new Error(`${[...command, ...args].join(' ')} exited with ${code} before it was ready:\n${output.join('')}`)));
   });
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+function stopper(proc: ChildProcess, exited: Promise<void>, graceMs: number): () => Promise<void> {
+  return async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const kill = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(kill);
+    }
+  };
 }
 
 /** The fake orchestrator in its own process. */
@@ -65,15 +67,7 @@ export async function startWorkerProcess(env: NodeJS.ProcessEnv): Promise<Child 
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
-    proc, output, httpPort,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        const kill = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-        await exited;
-        clearTimeout(kill);
-      }
-    },
+    proc, output, httpPort, stop: stopper(proc, exited, 30_000),
   };
 }
 

@@ -74,7 +74,7 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
     const jobs = await listJobs(kv, { state: values.state as never, since, limit: limit || undefined }, payloadCodec(config.PAYLOAD_KEYS));
     if (values.json) jobs.forEach((j) => io.out(JSON.stringify(j)));
     else if (!jobs.length) io.out('no jobs');
-    else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, j.error && !FINAL_STATES.includes(j.state) ? `${j.state} (${j.error.code})` : j.error ? `${j.state} (${j.error.code})` : j.state, `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
+    else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, j.error ? `${j.state} (${j.error.code})` : j.state, `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
     return EXIT.ok;
   }, { streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
 }

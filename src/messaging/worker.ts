@@ -330,8 +330,11 @@ export class Worker {
         });
         return;
       }
-      case 'rejected':
-        return this.#reject(outcome.error, outcome.altId, outcome.last, entry, record, log, report);
+      case 'rejected': {
+        // A job refused before it decoded still names its id on the lines about it when the id was recoverable.
+        const jobLog = outcome.altId && !entry.job ? log.with({ alt_id: outcome.altId }) : log;
+        return this.#reject(outcome.error, outcome.altId, outcome.last, entry, record, jobLog, report);
+      }
       case 'ran': {
         const { job, last } = outcome;
         // Fencing: a run that may have lost its lease checks that no newer delivery claimed the message.
@@ -404,10 +407,8 @@ export class Worker {
   }
 
   /** Failure `.last` (when there is one), DLQ copy, term. When a write fails, the message is naked instead. */
-  async #reject(error: AltlasError, altId: string | null, last: Last | null, entry: Running, record: DeliveryRecord | undefined, jobLog: ContextLogger, report: (verb: OutcomeReport['verb'], extra?: { code?: string }) => void): Promise<void> {
+  async #reject(error: AltlasError, altId: string | null, last: Last | null, entry: Running, record: DeliveryRecord | undefined, log: ContextLogger, report: (verb: OutcomeReport['verb'], extra?: { code?: string }) => void): Promise<void> {
     const d = entry.lease.delivery;
-    // A job refused before it ran still has its id on the lines about it when the id was recoverable.
-    const log = altId ? jobLog.with({ alt_id: altId }) : jobLog;
     const handBack = async (what: string, e: unknown) => {
       log.error(`${what}; the message will be redelivered`, { code: error.code, error: (e as Error).message });
       d.nak(this.#rules.nakDelayMs);

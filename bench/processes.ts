@@ -120,3 +120,14 @@ export function cpuSecondsOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
+
+/** CPU seconds used by named processes between `start` and the returned function's call, per job, in µs. */
+export function cpuMeter(pids: Record<string, number | undefined>): (jobs: number) => string {
+  const known = Object.entries(pids).filter((e): e is [string, number] => e[1] !== undefined);
+  const before = known.map(([, pid]) => cpuSecondsOf(pid));
+  return (jobs) => {
+    const used = known.map(([name, pid], i) => [name, ((cpuSecondsOf(pid) - before[i]) / jobs) * 1e6] as const);
+    const total = used.reduce((s, [, us]) => s + us, 0);
+    return `CPU per job: ${used.map(([name, us]) => `${name} ${us.toFixed(0)} µs`).join(', ')}; together ${total.toFixed(0)} µs`;
+  };
+}

@@ -61,6 +61,11 @@ export class NatsServer {
     return server;
   }
 
+  /** The server process's pid while it runs. */
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
   get url(): string {
     return `${this.options.scheme ?? 'nats'}://127.0.0.1:${this.port}`;
   }

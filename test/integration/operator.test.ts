@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
@@ -55,6 +56,17 @@ describe('a worker that cannot reach NATS', () => {
     expect(String(attempts[0].reason)).toMatch(/connection refused/);
     w.kill('SIGTERM');
     expect((await w.exited).code).toBe(0);
+  });
+
+  it('runs with a 16 MB young-generation semi-space unless NODE_OPTIONS sets one (README: Operations, memory)', async () => {
+    const cmdline = (w: WorkerProcess) => readFileSync(`/proc/${w.proc.pid}/cmdline`, 'utf8').split('\0');
+    const unreachable = { NATS_URL: `nats://127.0.0.1:${await freePort()}`, HTTP_PORT: '0' };
+    const plain = new WorkerProcess(unreachable);
+    const chosen = new WorkerProcess({ ...unreachable, NODE_OPTIONS: '--max-semi-space-size=32' });
+    extra.push(plain, chosen);
+    await eventually(async () => plain.logs('cannot connect to NATS; retrying').length + chosen.logs('cannot connect to NATS; retrying').length, (n) => n >= 2, 'both workers running');
+    expect(cmdline(plain)).toContain('--max-semi-space-size=16');
+    expect(cmdline(chosen).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
   });
 });
 

@@ -91,7 +91,7 @@ export class AiClient {
     this.#url = new URL(options.provider.path, options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`).toString();
     this.#request = new Options({
       url: this.#url, method: 'POST', headers: { 'content-type': 'application/json', ...options.provider.headers(options.apiKey ?? '') },
-      responseType: 'text', throwHttpErrors: false, retry: { limit: 0 }, agent: { http: this.#agent, https: this.#httpsAgent },
+      responseType: 'text', throwHttpErrors: false, retry: { limit: 0 }, decompress: false, agent: { http: this.#agent, https: this.#httpsAgent },
     });
     this.#bulkhead = bulkhead(options.maxConcurrency, options.maxQueue);
     this.#breaker = circuitBreaker(handleWhen(isTransient), {

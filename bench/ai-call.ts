@@ -1,7 +1,7 @@
 /**
  * `npm run bench:ai`: the client-side cost of one AI call. The fake orchestrator runs in its own
  * process; this process sends BENCH_AI_CALLS calls (default 20,000), BENCH_AI_CONCURRENCY at a
- * time (default 16), three ways: a bare `http.request` on a keep-alive agent, `got.post` alone,
+ * time (default 64, as bench:peer), three ways: a bare `http.request` on a keep-alive agent, `got.post` alone,
  * and the runner's AiClient (bulkhead → breaker → retry → timeout → got). It prints calls/s and
  * this process's CPU per call for each, and the ratio AiClient ÷ bare request.
  */
@@ -12,7 +12,7 @@ import { orchestratorProvider } from '../src/ai/providers.ts';
 import { startFakeAiProcess } from './processes.ts';
 
 const CALLS = Number(process.env.BENCH_AI_CALLS ?? 20_000);
-const CONCURRENCY = Number(process.env.BENCH_AI_CONCURRENCY ?? 16);
+const CONCURRENCY = Number(process.env.BENCH_AI_CONCURRENCY ?? 64);
 const prompt = 'x'.repeat(300);
 
 const ai = await startFakeAiProcess();

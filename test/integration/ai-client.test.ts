@@ -142,6 +142,12 @@ describe('AiClient against the fake orchestrator over HTTP', () => {
     expect(fake.stats.byPath['/v1/chat/completions']).toBe(1);
   });
 
+  it('asks for an uncompressed answer and keeps its connection alive (README: AI providers and resilience)', async () => {
+    await testClient(url).complete(request('hi'), signal());
+    expect(fake.lastHeaders['accept-encoding']).toBeUndefined();
+    expect(fake.lastHeaders.connection).toBe('keep-alive');
+  });
+
   it('checks health', async () => {
     expect(await testClient(url).health()).toBe(true);
     expect(await testClient('http://127.0.0.1:9').health()).toBe(false);

@@ -11,12 +11,12 @@
  * every process on the path (worker, server, fake AI, this script): on a machine whose cores
  * they share, that sum sets the rate. BENCH_ONLY=altlas|bullmq|floor runs one of them.
  */
+import { execFileSync } from 'node:child_process';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { Queue } from 'bullmq';
 import { NatsServer } from '../src/devtools/nats-server.ts';
-import { execFileSync } from 'node:child_process';
 import { chainedJob, cpuMeter, mb, progress, rssOf, since, startFakeAiProcess, startScript, startWorkerProcess, type Child } from './processes.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 2_000);
@@ -39,7 +39,8 @@ async function aiRequests(url: string): Promise<number> {
 
 /**
  * One JetStream contestant: a fresh nats-server, the worker process `start` returns, every job
- * published to alt.submit, then the LAST stream watched until it holds a result per job.
+ * published to alt.submit, then the LAST stream watched until it holds a result per job. Any
+ * AI call more or fewer than three per job, or any dead letter, fails the run.
  */
 async function onJetStream(label: string, aiUrl: string, start: (server: NatsServer) => Promise<Child>, durable: string): Promise<number> {
   const server = await NatsServer.start();
@@ -69,7 +70,8 @@ async function onJetStream(label: string, aiUrl: string, start: (server: NatsSer
     const seconds = since(t0);
     console.log(`  ${cpu(JOBS)}; ${label} worker peak RSS ${mb(rssOf(worker.proc.pid!).peak)}`);
     const calls = (await aiRequests(aiUrl)) - before;
-    if (calls !== JOBS * 3) throw new Error(`${label}: ${calls} AI calls for ${JOBS * 3} tasks`);
+    const dlq = await jsm.streams.info('ALT_DLQ').then((i) => i.state.messages, () => 0);
+    if (calls !== JOBS * 3 || dlq !== 0) throw new Error(`${label}: ${calls} AI calls for ${JOBS * 3} tasks, ${dlq} dead letters`);
     return JOBS / seconds;
   } finally {
     await nc.close();
@@ -78,7 +80,7 @@ async function onJetStream(label: string, aiUrl: string, start: (server: NatsSer
   }
 }
 
-/** `altlas worker` in its default configuration; a dead letter fails the run. */
+/** `altlas worker` in its default configuration. */
 const altlas = (aiUrl: string) => onJetStream('altlas', aiUrl, (server) => startWorkerProcess({
   NATS_URL: server.url, AI_URL: aiUrl, RUNNER_CONCURRENCY: String(CONCURRENCY), AI_MAX_CONCURRENCY: String(CONCURRENCY * 3),
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '',

@@ -83,18 +83,6 @@ export class TaskSpans {
   }
 }
 
-/** server.address and server.port of the provider URL, parsed once per URL. */
-const servers = new Map<string, { address: string; port: number }>();
-function serverOf(urlText: string): { address: string; port: number } {
-  let s = servers.get(urlText);
-  if (!s) {
-    const url = new URL(urlText);
-    s = { address: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
-    if (servers.size < 64) servers.set(urlText, s);
-  }
-  return s;
-}
-
 /**
  * Records one AI HTTP attempt as a CLIENT span (in the active task's context), after the fact.
  * Nothing is built when no recording span is active: tracing off, or a job the sampler left out.
@@ -102,7 +90,7 @@ function serverOf(urlText: string): { address: string; port: number } {
 export function recordAiAttempt(info: AttemptInfo): void {
   if (!trace.getActiveSpan()?.isRecording()) return;
   const end = Date.now();
-  const server = serverOf(info.url);
+  const url = new URL(info.url);
   const span = tracer.startSpan(SPAN.ai('chat', info.model), {
     kind: SpanKind.CLIENT,
     startTime: end - info.durationMs,
@@ -113,8 +101,8 @@ export function recordAiAttempt(info: AttemptInfo): void {
       [ATTR.genAiRequestModel]: info.model,
       [ATTR.httpMethod]: 'POST',
       [ATTR.urlFull]: info.url,
-      [ATTR.serverAddress]: server.address,
-      [ATTR.serverPort]: server.port,
+      [ATTR.serverAddress]: url.hostname,
+      [ATTR.serverPort]: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
       [ATTR.outcome]: info.outcome,
       ...(info.attempt > 1 ? { [ATTR.httpResendCount]: info.attempt - 1 } : {}),
       ...(info.status !== null ? { [ATTR.httpStatus]: info.status } : {}),

@@ -133,16 +133,15 @@ const aiPid = ai.proc.pid;
 const only = process.env.BENCH_ONLY;
 try {
   console.log(`bench:peer: ${JOBS} jobs of 3 chained AI calls (prompts ~300 bytes), concurrency ${CONCURRENCY}, fake AI over HTTP in its own process`);
-  const ours = !only || only === 'altlas' ? await altlas(ai.url) : NaN;
-  console.log(`altlas-runner (default configuration): ${ours.toFixed(0)} jobs/s`);
-  const theirs = !only || only === 'bullmq' ? await bullmq(ai.url, 'got') : NaN;
-  console.log(`BullMQ (Redis ${REDIS_URL}):            ${theirs.toFixed(0)} jobs/s`);
-  const bare = !only || only === 'floor' ? await floor(ai.url) : NaN;
-  console.log(`floor (bare JetStream loop, same calls):  ${bare.toFixed(0)} jobs/s`);
-  console.log('\nratios');
-  console.log(`  altlas / BullMQ                ${(ours / theirs).toFixed(2)} (target >= 1.5: ${ours / theirs >= 1.5 ? 'met' : 'NOT met'})`);
-  console.log(`  floor / BullMQ                 ${(bare / theirs).toFixed(2)} (the most any JetStream worker making these got calls reaches here)`);
-  console.log(`  altlas / floor                 ${(ours / bare).toFixed(2)}`);
+  const rate = (name: string, label: string, run: () => Promise<number>) => (!only || only === name ? run().then((r) => (console.log(`${label} ${r.toFixed(0)} jobs/s`), r)) : Promise.resolve(Number.NaN));
+  const ours = await rate('altlas', 'altlas-runner (default configuration):  ', () => altlas(ai.url));
+  const theirs = await rate('bullmq', `BullMQ (Redis ${REDIS_URL}):`, () => bullmq(ai.url, 'got'));
+  const bare = await rate('floor', 'floor (bare JetStream loop, same calls):', () => floor(ai.url));
+  const ratio = (label: string, a: number, b: number, note: string) => Number.isNaN(a / b) || console.log(`  ${label.padEnd(30)} ${(a / b).toFixed(2)} ${note}`);
+  if (!only) console.log('\nratios');
+  ratio('altlas / BullMQ', ours, theirs, `(target >= 1.5: ${ours / theirs >= 1.5 ? 'met' : 'NOT met'})`);
+  ratio('floor / BullMQ', bare, theirs, '(the most any JetStream worker making these got calls reaches here)');
+  ratio('altlas / floor', ours, bare, '');
 } finally {
   await ai.stop();
 }

@@ -16,8 +16,15 @@
  *   peak RSS (VmHWM) while a backlog of BENCH_BACKLOG jobs (default 20,000) drains
  *   RSS with 1,000 jobs in flight, each waiting on an AI call that takes 5 s
  *   exec of `altlas worker` → first `.last` stored
+ *
+ * Each phase prints the CPU per job of the worker process and of nats-server. BENCH_PROFILE=<dir>
+ * writes a V8 CPU profile of each phase's measured part to <dir>/<phase>.cpuprofile; BENCH_THREADS=1
+ * prints the CPU per job of each thread of the phase's process (main thread, V8 GC helpers).
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -31,7 +38,7 @@ import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
 import { RunnerMetrics } from '../src/telemetry/metrics.ts';
 import { startTelemetry } from '../src/telemetry/sdk.ts';
 import type { TaskBody } from '../src/engine/types.ts';
-import { mb, rssOf, spawnWorkerProcess, startFakeAiProcess, startWorkerProcess } from './processes.ts';
+import { cpuSecondsOf, mb, rssOf, spawnWorkerProcess, startFakeAiProcess, startWorkerProcess } from './processes.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 20_000);
@@ -75,6 +82,7 @@ interface PhaseResult {
   p50?: number;
   p99?: number;
   otlpRequests?: number;
+  serverUsPerJob?: number;
 }
 
 /** An OTLP/HTTP endpoint that accepts and drops everything, counting requests. */
@@ -167,20 +175,59 @@ async function runWorkerPhase(nc: NatsConnection, url: string, n: number, phase:
   return { jobsPerS: n / seconds, cpuUsPerJob: (cpu.user + cpu.system) / n, p50: pct(0.5), p99: pct(0.99), otlpRequests: sink?.requests() };
 }
 
+/** CPU seconds by thread name of this process (Linux /proc). */
+function threadCpu(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+  }
+  return out;
+}
+
+/** Starts V8's CPU profiler in this process; the returned function stops it and gives the profile. */
+async function startProfile(): Promise<() => Promise<object>> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string) => new Promise<{ profile?: object }>((resolve, reject) => session.post(method, (e, r) => (e ? reject(e) : resolve(r as { profile?: object }))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = await post('Profiler.stop');
+    session.disconnect();
+    return profile!;
+  };
+}
+
 /** One phase in this process (the parent runs each phase in a fresh child): prints its result as JSON. */
 async function phaseMain(phase: string, url: string): Promise<void> {
   const nc = await connect({ servers: url });
   await freshStreams(nc);
   await publishAll(nc, JOBS, phase);
+  const serverPid = Number(process.env.BENCH_NATS_PID);
+  const server0 = cpuSecondsOf(serverPid);
+  const threads0 = threadCpu();
+  const profile = process.env.BENCH_PROFILE ? await startProfile() : null;
   const r = phase === 'baseline' || phase === 'floor' ? await runBaseline(nc, JOBS, phase === 'floor') : await runWorkerPhase(nc, url, JOBS, phase);
+  r.serverUsPerJob = ((cpuSecondsOf(serverPid) - server0) / JOBS) * 1e6;
+  if (process.env.BENCH_THREADS) {
+    const t1 = threadCpu();
+    for (const [name, s] of t1) process.stderr.write(`  thread ${name}: ${(((s - (threads0.get(name) ?? 0)) / JOBS) * 1e6).toFixed(0)} µs/job\n`);
+  }
+  if (profile) {
+    mkdirSync(process.env.BENCH_PROFILE!, { recursive: true });
+    writeFileSync(join(process.env.BENCH_PROFILE!, `${phase}.cpuprofile`), JSON.stringify(await profile()));
+  }
   await nc.close();
   process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
   process.exit(0);
 }
 
-function runPhase(phase: string, url: string): Promise<PhaseResult> {
+function runPhase(phase: string, url: string, serverPid: number): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', import.meta.filename], { env: { ...process.env, BENCH_PHASE: phase, BENCH_NATS_URL: url }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', import.meta.filename], { env: { ...process.env, BENCH_PHASE: phase, BENCH_NATS_URL: url, BENCH_NATS_PID: String(serverPid) }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
@@ -259,12 +306,12 @@ if (process.env.BENCH_PHASE) {
     const r: Record<string, PhaseResult> = {};
     for (const phase of ['baseline', 'floor', 'worker', 'default', 'telemetry-100', 'telemetry-10']) {
       console.log(`phase ${phase}`);
-      r[phase] = await runPhase(phase, server.url);
+      r[phase] = await runPhase(phase, server.url, server.pid!);
     }
     console.log('memory and start-up of `altlas worker` processes (fake AI over HTTP)');
     const m = await memoryAndStartup(server);
 
-    const row = (name: string, x: PhaseResult) => console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}`);
+    const row = (name: string, x: PhaseResult) => console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job (nats-server ${x.serverUsPerJob!.toFixed(0).padStart(3)} µs)${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}`);
     console.log('\nthroughput');
     row('baseline (bare loop)', r.baseline);
     row('protocol floor (4 KB result)', r.floor);

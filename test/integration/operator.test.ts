@@ -58,15 +58,22 @@ describe('a worker that cannot reach NATS', () => {
     expect((await w.exited).code).toBe(0);
   });
 
-  it('runs with a 16 MB young-generation semi-space unless NODE_OPTIONS sets one (README: Operations, memory)', async () => {
+  it('runs with bounded V8 generations and two malloc arenas unless the operator chooses (README: Operations, memory)', async () => {
     const cmdline = (w: WorkerProcess) => readFileSync(`/proc/${w.proc.pid}/cmdline`, 'utf8').split('\0');
+    const environ = (w: WorkerProcess) => readFileSync(`/proc/${w.proc.pid}/environ`, 'utf8').split('\0');
     const unreachable = { NATS_URL: `nats://127.0.0.1:${await freePort()}`, HTTP_PORT: '0' };
     const plain = new WorkerProcess(unreachable);
-    const chosen = new WorkerProcess({ ...unreachable, NODE_OPTIONS: '--max-semi-space-size=32' });
-    extra.push(plain, chosen);
-    await eventually(async () => plain.logs('cannot connect to NATS; retrying').length + chosen.logs('cannot connect to NATS; retrying').length, (n) => n >= 2, 'both workers running');
-    expect(cmdline(plain)).toContain('--max-semi-space-size=16');
+    const chosen = new WorkerProcess({ ...unreachable, NODE_OPTIONS: '--max-semi-space-size=32', MALLOC_ARENA_MAX: '4' });
+    const replaced = new WorkerProcess({ ...unreachable, ALTLAS_NODE_FLAGS: '' });
+    extra.push(plain, chosen, replaced);
+    const all = [plain, chosen, replaced];
+    await eventually(async () => all.filter((w) => w.logs('cannot connect to NATS; retrying').length > 0).length, (n) => n === 3, 'the three workers running');
+    expect(cmdline(plain)).toEqual(expect.arrayContaining(['--max-semi-space-size=16', '--heap-growing-percent=40']));
+    expect(environ(plain)).toContain('MALLOC_ARENA_MAX=2');
     expect(cmdline(chosen).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
+    expect(cmdline(chosen)).toContain('--heap-growing-percent=40');
+    expect(environ(chosen)).toContain('MALLOC_ARENA_MAX=4');
+    expect(cmdline(replaced).some((a) => /^--(max-semi-space-size|heap-growing-percent)/.test(a))).toBe(false);
   });
 });
 

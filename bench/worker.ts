@@ -83,6 +83,7 @@ interface PhaseResult {
   p99?: number;
   otlpRequests?: number;
   serverUsPerJob?: number;
+  kvWrites?: { status: number; checkpoints: number };
 }
 
 /** An OTLP/HTTP endpoint that accepts and drops everything, counting requests. */
@@ -167,12 +168,15 @@ async function runWorkerPhase(nc: NatsConnection, url: string, n: number, phase:
   await finished;
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  // Status and checkpoint writes per job: every put is one stream message (last_seq counts them all).
+  const writes = async (bucket: string) => (await (await jetstreamManager(nc)).streams.info(`KV_${bucket}`).then((i) => i.state.last_seq, () => 0)) / n;
+  const kvWrites = defaults ? { status: await writes(config.RUNNER_STATUS_BUCKET), checkpoints: await writes(config.RUNNER_CHECKPOINT_BUCKET) } : undefined;
   await stack.close();
   await telemetry?.shutdown();
   await sink?.close();
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
-  return { jobsPerS: n / seconds, cpuUsPerJob: (cpu.user + cpu.system) / n, p50: pct(0.5), p99: pct(0.99), otlpRequests: sink?.requests() };
+  return { jobsPerS: n / seconds, cpuUsPerJob: (cpu.user + cpu.system) / n, p50: pct(0.5), p99: pct(0.99), otlpRequests: sink?.requests(), kvWrites };
 }
 
 /** CPU seconds by thread name of this process (Linux /proc). */
@@ -311,7 +315,7 @@ if (process.env.BENCH_PHASE) {
     console.log('memory and start-up of `altlas worker` processes (fake AI over HTTP)');
     const m = await memoryAndStartup(server);
 
-    const row = (name: string, x: PhaseResult) => console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job (nats-server ${x.serverUsPerJob!.toFixed(0).padStart(3)} µs)${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}`);
+    const row = (name: string, x: PhaseResult) => console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job (nats-server ${x.serverUsPerJob!.toFixed(0).padStart(3)} µs)${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}${x.kvWrites ? `  KV writes per job: status ${x.kvWrites.status.toFixed(2)}, checkpoints ${x.kvWrites.checkpoints.toFixed(2)}` : ''}`);
     console.log('\nthroughput');
     row('baseline (bare loop)', r.baseline);
     row('protocol floor (4 KB result)', r.floor);

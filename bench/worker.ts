@@ -19,7 +19,8 @@
  *
  * Each phase prints the CPU per job of the worker process and of nats-server. BENCH_PROFILE=<dir>
  * writes a V8 CPU profile of each phase's measured part to <dir>/<phase>.cpuprofile; BENCH_THREADS=1
- * prints the CPU per job of each thread of the phase's process (main thread, V8 GC helpers).
+ * prints the CPU per job of each thread of the phase's process (main thread, V8 GC helpers);
+ * BENCH_HEAP_PROFILE=<dir> writes a sampling heap profile of everything a phase allocated.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -191,15 +192,20 @@ function threadCpu(): Map<string, number> {
   return out;
 }
 
-/** Starts V8's CPU profiler in this process; the returned function stops it and gives the profile. */
-async function startProfile(): Promise<() => Promise<object>> {
+/**
+ * Starts one of V8's profilers in this process through the inspector (`Profiler` for CPU time,
+ * `HeapProfiler` for allocations); the returned function stops it and gives the profile.
+ */
+async function startProfiler(kind: 'Profiler' | 'HeapProfiler'): Promise<() => Promise<object>> {
   const session = new Session();
   session.connect();
-  const post = (method: string) => new Promise<{ profile?: object }>((resolve, reject) => session.post(method, (e, r) => (e ? reject(e) : resolve(r as { profile?: object }))));
-  await post('Profiler.enable');
-  await post('Profiler.start');
+  const post = (method: string, params: object = {}) => new Promise<{ profile?: object }>((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r as { profile?: object }))));
+  await post(`${kind}.enable`);
+  // The heap profiler keeps the objects collected since: what a phase allocated, not what it retained.
+  if (kind === 'HeapProfiler') await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  else await post('Profiler.start');
   return async () => {
-    const { profile } = await post('Profiler.stop');
+    const { profile } = await post(kind === 'HeapProfiler' ? 'HeapProfiler.stopSampling' : 'Profiler.stop');
     session.disconnect();
     return profile!;
   };
@@ -213,12 +219,17 @@ async function phaseMain(phase: string, url: string): Promise<void> {
   const serverPid = Number(process.env.BENCH_NATS_PID);
   const server0 = cpuSecondsOf(serverPid);
   const threads0 = threadCpu();
-  const profile = process.env.BENCH_PROFILE ? await startProfile() : null;
+  const profile = process.env.BENCH_PROFILE ? await startProfiler('Profiler') : null;
+  const heap = process.env.BENCH_HEAP_PROFILE ? await startProfiler('HeapProfiler') : null;
   const r = phase === 'baseline' || phase === 'floor' ? await runBaseline(nc, JOBS, phase === 'floor') : await runWorkerPhase(nc, url, JOBS, phase);
   r.serverUsPerJob = ((cpuSecondsOf(serverPid) - server0) / JOBS) * 1e6;
   if (process.env.BENCH_THREADS) {
     const t1 = threadCpu();
     for (const [name, s] of t1) process.stderr.write(`  thread ${name}: ${(((s - (threads0.get(name) ?? 0)) / JOBS) * 1e6).toFixed(0)} µs/job\n`);
+  }
+  if (heap) {
+    mkdirSync(process.env.BENCH_HEAP_PROFILE!, { recursive: true });
+    writeFileSync(join(process.env.BENCH_HEAP_PROFILE!, `${phase}.heapprofile`), JSON.stringify(await heap()));
   }
   if (profile) {
     mkdirSync(process.env.BENCH_PROFILE!, { recursive: true });

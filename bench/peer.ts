@@ -52,7 +52,7 @@ async function onJetStream(label: string, aiUrl: string, start: (server: NatsSer
     const jsm = await jetstreamManager(nc);
     const before = await aiRequests(aiUrl);
     const show = progress(`${label}: results stored`, JOBS);
-    const cpu = cpuMeter({ [`${label} worker`]: worker.proc.pid, 'nats-server': server.pid, 'fake AI': aiPid, bench: process.pid });
+    const cpu = cpuMeter({ [`${label} worker`]: worker.proc.pid, 'nats-server': server.pid, 'fake AI': aiPid, bench: process.pid }, [`${label} worker`]);
     const t0 = performance.now();
     const window: Promise<unknown>[] = [];
     for (const j of jobs) {
@@ -106,7 +106,7 @@ async function bullmq(aiUrl: string, http: 'got' | 'fetch'): Promise<number> {
   try {
     const before = await aiRequests(aiUrl);
     const show = progress('BullMQ: jobs completed', JOBS);
-    const cpu = cpuMeter({ 'BullMQ worker': worker.proc.pid, 'redis-server': localRedisPid(), 'fake AI': aiPid, bench: process.pid });
+    const cpu = cpuMeter({ 'BullMQ worker': worker.proc.pid, 'redis-server': localRedisPid(), 'fake AI': aiPid, bench: process.pid }, ['BullMQ worker']);
     const t0 = performance.now();
     for (let i = 0; i < JOBS; i += 256) await queue.addBulk(jobs.slice(i, i + 256).map((j) => ({ name: 'chained', data: { id: j.id, prompts: j.prompts } })));
     for (;;) {

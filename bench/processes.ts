@@ -115,19 +115,30 @@ export function progress(label: string, total: number): (done: number) => void {
   };
 }
 
-/** CPU seconds (user + system) a process has used so far (Linux /proc). */
-export function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+/** CPU seconds (user + system) a process, or one of its threads, has used so far (Linux /proc). */
+export function cpuSecondsOf(pid: number, tid?: number): number {
+  const fields = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** CPU seconds used by named processes between `start` and the returned function's call, per job, in µs. */
-export function cpuMeter(pids: Record<string, number | undefined>): (jobs: number) => string {
+/**
+ * CPU seconds used by named processes between `start` and the returned function's call, per job,
+ * in µs; for Node.js processes (`node: true`) the main thread's share too (the rest is V8's GC and
+ * compiler threads and libuv's pool).
+ */
+export function cpuMeter(pids: Record<string, number | undefined>, node: readonly string[] = []): (jobs: number) => string {
   const known = Object.entries(pids).filter((e): e is [string, number] => e[1] !== undefined);
-  const before = known.map(([, pid]) => cpuSecondsOf(pid));
+  const sample = () => known.map(([name, pid]) => [cpuSecondsOf(pid), node.includes(name) ? cpuSecondsOf(pid, pid) : 0]);
+  const before = sample();
   return (jobs) => {
-    const used = known.map(([name, pid], i) => [name, ((cpuSecondsOf(pid) - before[i]) / jobs) * 1e6] as const);
-    const total = used.reduce((s, [, us]) => s + us, 0);
-    return `CPU per job: ${used.map(([name, us]) => `${name} ${us.toFixed(0)} µs`).join(', ')}; together ${total.toFixed(0)} µs`;
+    const after = sample();
+    const us = (s: number) => ((s / jobs) * 1e6).toFixed(0);
+    let total = 0;
+    const parts = known.map(([name], i) => {
+      const used = after[i][0] - before[i][0];
+      total += used;
+      return `${name} ${us(used)} µs${node.includes(name) ? ` (main thread ${us(after[i][1] - before[i][1])})` : ''}`;
+    });
+    return `CPU per job: ${parts.join(', ')}; together ${us(total)} µs`;
   };
 }

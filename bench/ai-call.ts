@@ -3,13 +3,13 @@
  * process; this process sends BENCH_AI_CALLS calls (default 20,000), BENCH_AI_CONCURRENCY at a
  * time (default 64, as bench:peer), three ways: a bare `http.request` on a keep-alive agent, `got.post` alone,
  * and the runner's AiClient (bulkhead → breaker → retry → timeout → got). It prints calls/s and
- * this process's CPU per call for each, and the ratio AiClient ÷ bare request.
+ * this process's CPU per call for each (and the fake AI's), and the ratio AiClient ÷ bare request.
  */
 import { request, Agent } from 'node:http';
 import got from 'got';
 import { AiClient } from '../src/ai/client.ts';
 import { orchestratorProvider } from '../src/ai/providers.ts';
-import { startFakeAiProcess } from './processes.ts';
+import { cpuSecondsOf, startFakeAiProcess } from './processes.ts';
 
 const CALLS = Number(process.env.BENCH_AI_CALLS ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_AI_CONCURRENCY ?? 64);
@@ -22,6 +22,7 @@ const body = JSON.stringify({ model_id: 'default', inputs: prompt, parameters: {
 async function measure(name: string, call: () => Promise<unknown>): Promise<{ name: string; rate: number; cpuUs: number }> {
   for (let i = 0; i < 3000; i++) await call();
   const cpu0 = process.cpuUsage();
+  const server0 = cpuSecondsOf(ai.proc.pid!);
   const t0 = performance.now();
   let next = 0;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
@@ -30,7 +31,8 @@ async function measure(name: string, call: () => Promise<unknown>): Promise<{ na
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const r = { name, rate: CALLS / seconds, cpuUs: (cpu.user + cpu.system) / CALLS };
-  console.log(`${name.padEnd(34)} ${r.rate.toFixed(0).padStart(7)} calls/s  ${r.cpuUs.toFixed(0).padStart(5)} µs CPU per call`);
+  const serverUs = ((cpuSecondsOf(ai.proc.pid!) - server0) / CALLS) * 1e6;
+  console.log(`${name.padEnd(34)} ${r.rate.toFixed(0).padStart(7)} calls/s  ${r.cpuUs.toFixed(0).padStart(5)} µs CPU per call (the fake AI's: ${serverUs.toFixed(0)} µs)`);
   return r;
 }
 

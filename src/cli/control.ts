@@ -9,7 +9,7 @@ import { FINAL_STATES, JOB_STATES, readStatus } from '../status/status.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { duration, table } from './format.ts';
-import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
+import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from './output.ts';
 import { parseSince } from './results.ts';
 
 export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURATION] [--limit N] [--json] [options]
@@ -58,12 +58,8 @@ Exit: 0; 1 an existing stream does not match (TOPOLOGY_MISMATCH); 2 usage error.
 const ago = (iso: string) => duration(Math.max(0, Date.now() - Date.parse(iso)));
 
 export async function jobsCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS, state: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string', default: '100' } } });
-  if (values.help) {
-    io.out(JOBS_HELP);
-    return EXIT.ok;
-  }
-  if (positionals.length) throw new UsageError('jobs takes no arguments (altlas status <job-id> shows one job)');
+  const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, state: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string', default: '100' } }, JOBS_HELP, 'jobs takes no arguments (altlas status <job-id> shows one job)');
+  if (!values) return EXIT.ok;
   if (values.state !== undefined && !isJobState(values.state)) throw new UsageError(`--state must be one of: ${JOB_STATES.join(', ')}`);
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 0) throw new UsageError('--limit must be a whole number >= 0');
@@ -118,12 +114,8 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
 }
 
 export async function workersCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS } });
-  if (values.help) {
-    io.out(WORKERS_HELP);
-    return EXIT.ok;
-  }
-  if (positionals.length) throw new UsageError('workers takes no arguments');
+  const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS }, WORKERS_HELP, 'workers takes no arguments');
+  if (!values) return EXIT.ok;
   const config = configFrom(values);
   return withNats(config, async (s) => {
     const workers = await listWorkers(await new Kvm(s.nc).open(config.RUNNER_WORKERS_BUCKET));
@@ -135,12 +127,8 @@ export async function workersCommand(argv: string[], io: Io): Promise<number> {
 }
 
 export async function initCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS } });
-  if (values.help) {
-    io.out(INIT_HELP);
-    return EXIT.ok;
-  }
-  if (positionals.length) throw new UsageError('init takes no arguments');
+  const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS }, INIT_HELP, 'init takes no arguments');
+  if (!values) return EXIT.ok;
   const config = { ...configFrom(values), RUNNER_PROVISION: true };
   return withNats(config, async (s) => {
     const before = new Set<string>();

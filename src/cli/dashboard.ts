@@ -2,7 +2,7 @@
 import { connectNats } from '../messaging/connect.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom } from './context.ts';
-import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
+import { EXIT, UsageError, parseOptionsOnly, type Io } from './output.ts';
 
 export const DASHBOARD_HELP = `Usage: altlas dashboard [--port 8090] [--host 127.0.0.1] [options]
 
@@ -20,12 +20,8 @@ ${COMMON_HELP}
 Exit: 0 after SIGINT/SIGTERM; 1 NATS or the buckets cannot be used; 2 usage error.`;
 
 export async function dashboardCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS, port: { type: 'string', default: '8090' }, host: { type: 'string', default: '127.0.0.1' } } });
-  if (values.help) {
-    io.out(DASHBOARD_HELP);
-    return EXIT.ok;
-  }
-  if (positionals.length) throw new UsageError('dashboard takes no arguments');
+  const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, port: { type: 'string', default: '8090' }, host: { type: 'string', default: '127.0.0.1' } }, DASHBOARD_HELP, 'dashboard takes no arguments');
+  if (!values) return EXIT.ok;
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError('--port must be a port number');
   const config = configFrom(values);

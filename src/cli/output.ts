@@ -1,5 +1,5 @@
 /** Small helpers shared by the subcommands: exit codes, usage errors and output. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs, type ParseArgsConfig, type ParseArgsOptionsConfig } from 'node:util';
 
 /** Exit codes of every subcommand (documented in the README). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -29,4 +29,18 @@ export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnTy
   } catch (e) {
     throw new UsageError(e instanceof Error || (typeof e === 'object' && e !== null && 'message' in e) ? String((e as Error).message) : String(e));
   }
+}
+
+/**
+ * The options of a command that takes no arguments: `--help` prints `help` (null is returned, the
+ * command exits 0), a positional argument is a usage error saying `usage`.
+ */
+export function parseOptionsOnly<O extends ParseArgsOptionsConfig & { help: { type: 'boolean' } }>(argv: string[], io: Io, options: O, help: string, usage: string) {
+  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options });
+  if ((values as { help?: boolean }).help) {
+    io.out(help);
+    return null;
+  }
+  if (positionals.length) throw new UsageError(usage);
+  return values;
 }

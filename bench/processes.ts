@@ -1,6 +1,6 @@
 /** Child processes the benchmarks measure over the real path: the fake AI and `altlas worker`. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../src/devtools/nats-server.ts';
 
@@ -119,6 +119,20 @@ export function progress(label: string, total: number): (done: number) => void {
 export function cpuSecondsOf(pid: number, tid?: number): number {
   const fields = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds of a process by thread name (main thread, V8's GC and compiler threads, libuv's pool). */
+export function threadCpuOf(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`).map(Number)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out.set(name, (out.get(name) ?? 0) + cpuSecondsOf(pid, tid));
+    } catch {
+      // The thread ended while it was read.
+    }
+  }
+  return out;
 }
 
 /**

@@ -23,7 +23,7 @@
  * BENCH_HEAP_PROFILE=<dir> writes a sampling heap profile of everything a phase allocated.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
@@ -39,7 +39,7 @@ import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
 import { RunnerMetrics } from '../src/telemetry/metrics.ts';
 import { startTelemetry } from '../src/telemetry/sdk.ts';
 import type { TaskBody } from '../src/engine/types.ts';
-import { cpuSecondsOf, mb, rssOf, spawnWorkerProcess, startFakeAiProcess, startWorkerProcess } from './processes.ts';
+import { cpuSecondsOf, mb, threadCpuOf, rssOf, spawnWorkerProcess, startFakeAiProcess, startWorkerProcess } from './processes.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 20_000);
@@ -180,18 +180,6 @@ async function runWorkerPhase(nc: NatsConnection, url: string, n: number, phase:
   return { jobsPerS: n / seconds, cpuUsPerJob: (cpu.user + cpu.system) / n, p50: pct(0.5), p99: pct(0.99), otlpRequests: sink?.requests(), kvWrites };
 }
 
-/** CPU seconds by thread name of this process (Linux /proc). */
-function threadCpu(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
-  }
-  return out;
-}
-
 /**
  * Starts one of V8's profilers in this process through the inspector (`Profiler` for CPU time,
  * `HeapProfiler` for allocations); the returned function stops it and gives the profile.
@@ -218,23 +206,21 @@ async function phaseMain(phase: string, url: string): Promise<void> {
   await publishAll(nc, JOBS, phase);
   const serverPid = Number(process.env.BENCH_NATS_PID);
   const server0 = cpuSecondsOf(serverPid);
-  const threads0 = threadCpu();
+  const threads0 = threadCpuOf(process.pid);
   const profile = process.env.BENCH_PROFILE ? await startProfiler('Profiler') : null;
   const heap = process.env.BENCH_HEAP_PROFILE ? await startProfiler('HeapProfiler') : null;
   const r = phase === 'baseline' || phase === 'floor' ? await runBaseline(nc, JOBS, phase === 'floor') : await runWorkerPhase(nc, url, JOBS, phase);
   r.serverUsPerJob = ((cpuSecondsOf(serverPid) - server0) / JOBS) * 1e6;
   if (process.env.BENCH_THREADS) {
-    const t1 = threadCpu();
+    const t1 = threadCpuOf(process.pid);
     for (const [name, s] of t1) process.stderr.write(`  thread ${name}: ${(((s - (threads0.get(name) ?? 0)) / JOBS) * 1e6).toFixed(0)} µs/job\n`);
   }
-  if (heap) {
-    mkdirSync(process.env.BENCH_HEAP_PROFILE!, { recursive: true });
-    writeFileSync(join(process.env.BENCH_HEAP_PROFILE!, `${phase}.heapprofile`), JSON.stringify(await heap()));
-  }
-  if (profile) {
-    mkdirSync(process.env.BENCH_PROFILE!, { recursive: true });
-    writeFileSync(join(process.env.BENCH_PROFILE!, `${phase}.cpuprofile`), JSON.stringify(await profile()));
-  }
+  const save = async (dir: string, file: string, stop: () => Promise<object>) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, file), JSON.stringify(await stop()));
+  };
+  if (heap) await save(process.env.BENCH_HEAP_PROFILE!, `${phase}.heapprofile`, heap);
+  if (profile) await save(process.env.BENCH_PROFILE!, `${phase}.cpuprofile`, profile);
   await nc.close();
   process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
   process.exit(0);

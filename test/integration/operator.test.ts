@@ -64,16 +64,19 @@ describe('a worker that cannot reach NATS', () => {
     const unreachable = { NATS_URL: `nats://127.0.0.1:${await freePort()}`, HTTP_PORT: '0' };
     const plain = new WorkerProcess(unreachable);
     const chosen = new WorkerProcess({ ...unreachable, NODE_OPTIONS: '--max-semi-space-size=32', MALLOC_ARENA_MAX: '4' });
-    const replaced = new WorkerProcess({ ...unreachable, ALTLAS_NODE_FLAGS: '' });
-    extra.push(plain, chosen, replaced);
-    const all = [plain, chosen, replaced];
-    await eventually(async () => all.filter((w) => w.logs('cannot connect to NATS; retrying').length > 0).length, (n) => n === 3, 'the three workers running');
+    const replaced = new WorkerProcess({ ...unreachable, ALTLAS_NODE_FLAGS: '--max-semi-space-size=16' });
+    const emptied = new WorkerProcess({ ...unreachable, ALTLAS_NODE_FLAGS: '' });
+    extra.push(plain, chosen, replaced, emptied);
+    const all = [plain, chosen, replaced, emptied];
+    await eventually(async () => all.filter((w) => w.logs('cannot connect to NATS; retrying').length > 0).length, (n) => n === 4, 'the four workers running');
     expect(cmdline(plain)).toEqual(expect.arrayContaining(['--max-semi-space-size=16', '--heap-growing-percent=40']));
     expect(environ(plain)).toContain('MALLOC_ARENA_MAX=2');
     expect(cmdline(chosen).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
     expect(cmdline(chosen)).toContain('--heap-growing-percent=40');
     expect(environ(chosen)).toContain('MALLOC_ARENA_MAX=4');
-    expect(cmdline(replaced).some((a) => /^--(max-semi-space-size|heap-growing-percent)/.test(a))).toBe(false);
+    expect(cmdline(replaced)).toContain('--max-semi-space-size=16');
+    expect(cmdline(replaced).some((a) => a.startsWith('--heap-growing-percent'))).toBe(false);
+    expect(cmdline(emptied).some((a) => /^--(max-semi-space-size|heap-growing-percent)/.test(a))).toBe(false);
   });
 });
 

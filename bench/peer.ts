@@ -33,8 +33,16 @@ function localRedisPid(): number | undefined {
 }
 const jobs = Array.from({ length: JOBS }, (_, i) => chainedJob(i));
 
-async function aiRequests(url: string): Promise<number> {
-  return ((await (await fetch(`${url}/_stats`)).json()) as { requests: number }).requests;
+interface AiCounts { requests: number; connections: number; requestBytes: number }
+async function aiCounts(url: string): Promise<AiCounts> {
+  const { requests, connections, requestBytes } = (await (await fetch(`${url}/_stats`)).json()) as AiCounts;
+  return { requests, connections, requestBytes };
+}
+/** The AI calls made since `before`, and a line on how they came: connections opened, body bytes per call. */
+async function aiCalls(url: string, before: AiCounts): Promise<{ calls: number; line: string }> {
+  const now = await aiCounts(url);
+  const calls = now.requests - before.requests;
+  return { calls, line: `fake AI: ${calls} calls over ${now.connections - before.connections} new connections, ${((now.requestBytes - before.requestBytes) / Math.max(1, calls)).toFixed(0)} request bytes per call` };
 }
 
 /**
@@ -50,7 +58,7 @@ async function onJetStream(label: string, aiUrl: string, start: (server: NatsSer
     worker = await start(server);
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    const before = await aiRequests(aiUrl);
+    const before = await aiCounts(aiUrl);
     const show = progress(`${label}: results stored`, JOBS);
     const cpu = cpuMeter({ [`${label} worker`]: worker.proc.pid, 'nats-server': server.pid, 'fake AI': aiPid, bench: process.pid }, [`${label} worker`]);
     const t0 = performance.now();
@@ -69,7 +77,8 @@ async function onJetStream(label: string, aiUrl: string, start: (server: NatsSer
     }
     const seconds = since(t0);
     console.log(`  ${cpu(JOBS)}; ${label} worker peak RSS ${mb(rssOf(worker.proc.pid!).peak)}`);
-    const calls = (await aiRequests(aiUrl)) - before;
+    const { calls, line } = await aiCalls(aiUrl, before);
+    console.log(`  ${line}`);
     const dlq = await jsm.streams.info('ALT_DLQ').then((i) => i.state.messages, () => 0);
     if (calls !== JOBS * 3 || dlq !== 0) throw new Error(`${label}: ${calls} AI calls for ${JOBS * 3} tasks, ${dlq} dead letters`);
     return JOBS / seconds;
@@ -104,7 +113,7 @@ async function bullmq(aiUrl: string, http: 'got' | 'fetch'): Promise<number> {
   const queue = new Queue(name, { connection });
   const worker = await startScript(new URL('./peer-bullmq-worker.ts', import.meta.url).pathname, { QUEUE: name, REDIS_URL, AI_URL: aiUrl, CONCURRENCY: String(CONCURRENCY), PEER_HTTP: http });
   try {
-    const before = await aiRequests(aiUrl);
+    const before = await aiCounts(aiUrl);
     const show = progress('BullMQ: jobs completed', JOBS);
     const cpu = cpuMeter({ 'BullMQ worker': worker.proc.pid, 'redis-server': localRedisPid(), 'fake AI': aiPid, bench: process.pid }, ['BullMQ worker']);
     const t0 = performance.now();
@@ -118,7 +127,8 @@ async function bullmq(aiUrl: string, http: 'got' | 'fetch'): Promise<number> {
     }
     const seconds = since(t0);
     console.log(`  ${cpu(JOBS)}`);
-    const calls = (await aiRequests(aiUrl)) - before;
+    const { calls, line } = await aiCalls(aiUrl, before);
+    console.log(`  ${line}`);
     if (calls !== JOBS * 3) throw new Error(`BullMQ: ${calls} AI calls for ${JOBS * 3} tasks`);
     return JOBS / seconds;
   } finally {

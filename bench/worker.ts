@@ -21,6 +21,8 @@
  * writes a V8 CPU profile of each phase's measured part to <dir>/<phase>.cpuprofile; BENCH_THREADS=1
  * prints the CPU per job of each thread of the phase's process (main thread, V8 GC helpers);
  * BENCH_HEAP_PROFILE=<dir> writes a sampling heap profile of everything a phase allocated.
+ * BENCH_ONLY=<names> (comma-separated: baseline, floor, worker, default, telemetry-100, telemetry-10,
+ * memory) runs only those parts and prints only the rows and ratios they give.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -304,35 +306,51 @@ if (process.env.BENCH_PHASE) {
   const server = await NatsServer.start();
   try {
     console.log(`bench:worker: ${JOBS} jobs of ${payload(0).length} bytes, 3 chained tasks, concurrency ${CONCURRENCY}; each phase in a fresh process`);
+    const phases = ['baseline', 'floor', 'worker', 'default', 'telemetry-100', 'telemetry-10'];
+    const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
+    const runs = (name: string) => !only || only.includes(name);
+    const unknown = only?.filter((x) => x !== 'memory' && !phases.includes(x)) ?? [];
+    if (unknown.length) throw new Error(`BENCH_ONLY: unknown part(s) ${unknown.join(', ')}; the parts are ${[...phases, 'memory'].join(', ')}`);
     const r: Record<string, PhaseResult> = {};
-    for (const phase of ['baseline', 'floor', 'worker', 'default', 'telemetry-100', 'telemetry-10']) {
+    for (const phase of phases.filter(runs)) {
       console.log(`phase ${phase}`);
       r[phase] = await runPhase(phase, server.url, server.pid!);
     }
-    console.log('memory and start-up of `altlas worker` processes (fake AI over HTTP)');
-    const m = await memoryAndStartup(server);
+    let m: Awaited<ReturnType<typeof memoryAndStartup>> | null = null;
+    if (runs('memory')) {
+      console.log('memory and start-up of `altlas worker` processes (fake AI over HTTP)');
+      m = await memoryAndStartup(server);
+    }
 
-    const row = (name: string, x: PhaseResult) => console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job (nats-server ${x.serverUsPerJob!.toFixed(0).padStart(3)} µs)${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}${x.kvWrites ? `  KV writes per job: status ${x.kvWrites.status.toFixed(2)}, checkpoints ${x.kvWrites.checkpoints.toFixed(2)}` : ''}`);
-    console.log('\nthroughput');
-    row('baseline (bare loop)', r.baseline);
-    row('protocol floor (4 KB result)', r.floor);
-    row('worker (no status, no checkpoints)', r.worker);
-    row('default configuration', r.default);
-    row('telemetry on, 100 % sampled', r['telemetry-100']);
-    row('telemetry on, 10 % sampled', r['telemetry-10']);
-    const ratio = (name: string, a: number, b: number, target: number) => console.log(`  ${name.padEnd(58)} ${(a / b).toFixed(2)}  (target >= ${target}: ${a / b >= target ? 'met' : 'NOT met'})`);
-    console.log('\nratios');
-    console.log(`  ${'protocol floor / baseline'.padEnd(58)} ${(r.floor.jobsPerS / r.baseline.jobsPerS).toFixed(2)}`);
-    ratio('worker / baseline', r.worker.jobsPerS, r.baseline.jobsPerS, 0.6);
-    ratio('default configuration / worker', r.default.jobsPerS, r.worker.jobsPerS, 0.85);
-    ratio('default configuration / baseline', r.default.jobsPerS, r.baseline.jobsPerS, 0.5);
-    ratio('telemetry 100 % / default configuration', r['telemetry-100'].jobsPerS, r.default.jobsPerS, 0.85);
-    ratio('telemetry 10 % / default configuration', r['telemetry-10'].jobsPerS, r.default.jobsPerS, 0.95);
-    const under = (name: string, v: number, limit: number, unit: string, show: string) => console.log(`  ${name.padEnd(58)} ${show}  (target < ${limit} ${unit}: ${v < limit ? 'met' : 'NOT met'})`);
-    console.log('\nmemory and start-up');
-    under(`peak RSS while ${BACKLOG} jobs drain`, m.backlogPeak / 1024 / 1024, 200, 'MB', mb(m.backlogPeak));
-    under(`RSS with ${IN_FLIGHT} jobs in flight on 5 s HTTP AI calls`, m.inFlightRss / 1024 / 1024, 250, 'MB', mb(m.inFlightRss));
-    under('exec of altlas worker → first .last stored', m.startMs, 1_000, 'ms', `${m.startMs.toFixed(0)} ms`);
+    const row = (name: string, x: PhaseResult | undefined) => x && console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job (nats-server ${x.serverUsPerJob!.toFixed(0).padStart(3)} µs)${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}${x.kvWrites ? `  KV writes per job: status ${x.kvWrites.status.toFixed(2)}, checkpoints ${x.kvWrites.checkpoints.toFixed(2)}` : ''}`);
+    if (Object.keys(r).length) {
+      console.log('\nthroughput');
+      row('baseline (bare loop)', r.baseline);
+      row('protocol floor (4 KB result)', r.floor);
+      row('worker (no status, no checkpoints)', r.worker);
+      row('default configuration', r.default);
+      row('telemetry on, 100 % sampled', r['telemetry-100']);
+      row('telemetry on, 10 % sampled', r['telemetry-10']);
+      const ratio = (name: string, a: string, b: string, target?: number) => {
+        if (!r[a] || !r[b]) return;
+        const v = r[a].jobsPerS / r[b].jobsPerS;
+        console.log(`  ${name.padEnd(58)} ${v.toFixed(2)}${target === undefined ? '' : `  (target >= ${target}: ${v >= target ? 'met' : 'NOT met'})`}`);
+      };
+      console.log('\nratios');
+      ratio('protocol floor / baseline', 'floor', 'baseline');
+      ratio('worker / baseline', 'worker', 'baseline', 0.6);
+      ratio('default configuration / worker', 'default', 'worker', 0.85);
+      ratio('default configuration / baseline', 'default', 'baseline', 0.5);
+      ratio('telemetry 100 % / default configuration', 'telemetry-100', 'default', 0.85);
+      ratio('telemetry 10 % / default configuration', 'telemetry-10', 'default', 0.95);
+    }
+    if (m) {
+      const under = (name: string, v: number, limit: number, unit: string, show: string) => console.log(`  ${name.padEnd(58)} ${show}  (target < ${limit} ${unit}: ${v < limit ? 'met' : 'NOT met'})`);
+      console.log('\nmemory and start-up');
+      under(`peak RSS while ${BACKLOG} jobs drain`, m.backlogPeak / 1024 / 1024, 200, 'MB', mb(m.backlogPeak));
+      under(`RSS with ${IN_FLIGHT} jobs in flight on 5 s HTTP AI calls`, m.inFlightRss / 1024 / 1024, 250, 'MB', mb(m.inFlightRss));
+      under('exec of altlas worker → first .last stored', m.startMs, 1_000, 'ms', `${m.startMs.toFixed(0)} ms`);
+    }
   } finally {
     await server.dispose();
   }

@@ -57,6 +57,10 @@ export interface FakeStats {
   maxInFlight: number;
   /** Connections the server saw closed by the client before it answered. */
   abortedByClient: number;
+  /** TCP connections accepted (clients that reuse keep-alive sockets open few). */
+  connections: number;
+  /** Bytes of inference request bodies received. */
+  requestBytes: number;
 }
 
 export interface FakeOrchestratorOptions extends Faults {
@@ -86,7 +90,7 @@ export class FakeOrchestrator {
   #counter = 0;
   lastHeaders: IncomingMessage['headers'] = {};
   readonly #waits = new Set<() => void>();
-  stats: FakeStats = { requests: 0, byPath: {}, byPrompt: {}, prompts: [], inFlight: 0, maxInFlight: 0, abortedByClient: 0 };
+  stats: FakeStats = FakeOrchestrator.#emptyStats();
   /** Every inference request, when recording. */
   readonly log: RequestRecord[] = [];
   readonly #record: boolean;
@@ -99,9 +103,14 @@ export class FakeOrchestrator {
     this.#record = record === true;
     this.#server = createServer((req, res) => void this.#handle(req, res));
     this.#server.on('connection', (s) => {
+      this.stats.connections++;
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));
     });
+  }
+
+  static #emptyStats(): FakeStats {
+    return { requests: 0, byPath: {}, byPrompt: {}, prompts: [], inFlight: 0, maxInFlight: 0, abortedByClient: 0, connections: 0, requestBytes: 0 };
   }
 
   /** Starts listening; resolves with the base URL. */
@@ -123,7 +132,7 @@ export class FakeOrchestrator {
   }
 
   resetStats(): void {
-    this.stats = { requests: 0, byPath: {}, byPrompt: {}, prompts: [], inFlight: 0, maxInFlight: 0, abortedByClient: 0 };
+    this.stats = FakeOrchestrator.#emptyStats();
     this.#counter = 0;
     this.log.length = 0;
     this.#scriptTurns.clear();
@@ -170,6 +179,7 @@ export class FakeOrchestrator {
     if (req.method !== 'POST' || !inference.includes(path)) return send(404, { detail: 'Not Found' });
 
     this.stats.requests++;
+    this.stats.requestBytes += Buffer.byteLength(raw);
     this.stats.byPath[path] = (this.stats.byPath[path] ?? 0) + 1;
     this.stats.inFlight++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.stats.inFlight);

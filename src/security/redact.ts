@@ -82,18 +82,29 @@ const TEXT_PATTERNS: [RegExp, string | ((...m: string[]) => string)][] = [
 
 /** Masks secrets inside one text. */
 export function redactText(text: string): string {
-  if (!MAYBE.test(text)) return text;
+  return maybeSecret(text) ? applyPatterns(text) : text;
+}
+
+/** Every text pattern, without the pre-check (tests hold the two to the same result). */
+export function applyPatterns(text: string): string {
   let out = text;
   for (const [re, rep] of TEXT_PATTERNS) out = out.replace(re, rep as string);
   return out;
 }
 
-/** Quick pre-check: texts without any of these characters or words cannot hold a pattern. */
-const MAYBE = /[:=@]|bearer|basic|token|eyJ|sk-|sk_|rk_|pk_|AKIA|ASIA|gh[pousr]_|github_pat|glpat|xox|AIza|PRIVATE KEY|\bS[UAONCPX][A-Z2-7]/i;
+/**
+ * Quick pre-check: a text that holds none of what every pattern above needs (an `@` for
+ * credentials in URLs, a secret key word for `key=value` pairs, a scheme word, a key prefix)
+ * cannot hold a secret, and most texts (titles, prompts, log messages) are spared the patterns.
+ * Case-insensitive words first; the prefixes the patterns match case-sensitively second.
+ */
+const MAYBE_WORDS = /@|bearer|basic|token|secret|passw|pwd|credential|api[_-]?key|access[_-]?key|private|eyJ|sk-|sk_|rk_|pk_|gh[pousr]_|github_pat|glpat|xox/i;
+const MAYBE_PREFIXES = /AKIA|ASIA|AIza|S[UAONCPX][A-Z2-7]{54}/;
+const maybeSecret = (text: string) => MAYBE_WORDS.test(text) || MAYBE_PREFIXES.test(text);
 
 /** Returns a copy of `value` with secret keys' values replaced and secrets inside texts masked, at any depth. */
 export function redactValue(value: unknown, extra: readonly string[] = NO_EXTRA, depth = 0): unknown {
-  if (typeof value === 'string') return MAYBE.test(value) ? redactText(value) : value;
+  if (typeof value === 'string') return redactText(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 200) return REDACTED;
   if (value instanceof Error) return { name: value.name, message: redactValue(value.message, extra, depth + 1) };

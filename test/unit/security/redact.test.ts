@@ -1,6 +1,7 @@
-/** The text patterns alone (no `:`, `=` or `@` around them to trip the quick pre-check) and the key verdicts. */
+/** The text patterns (alone and in context), the quick pre-check that spares ordinary texts, and the key verdicts. */
 import { describe, expect, it } from '@jest/globals';
-import { REDACTED, isSecretKey, redactText, redactValue } from '../../../src/security/redact.ts';
+import fc from 'fast-check';
+import { REDACTED, applyPatterns, isSecretKey, redactText, redactValue } from '../../../src/security/redact.ts';
 
 const ALONE = [
   'sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234567890', 'sk-ant-api03-ABCDEFGHIJKLMNOPQRSTUVWXyz', 'AKIAIOSFODNN7EXAMPLE', 'ASIAIOSFODNN7EXAMPLE',
@@ -17,8 +18,39 @@ describe('redaction', () => {
   });
 
   it('leaves ordinary text as it is', () => {
-    const text = 'Summarise the quarterly report of region 3 in one paragraph';
-    expect(redactText(text)).toBe(text);
+    for (const text of ['Summarise the quarterly report of region 3 in one paragraph', 'Benchmark job 7: summarise the sales report', 'ratio = 0.5; see https://example.com/a:b', 'Sunday sales: up', 'Asia and AKA'])
+      expect(redactText(text)).toBe(text);
+  });
+
+  it('masks credentials in URLs, secret key=value pairs, authorization schemes and PEM keys inside a text', () => {
+    const cases: [string, string][] = [
+      ['connect to postgres://app:s3cr3t@db:5432/x now', `connect to postgres://app:${REDACTED}@db:5432/x now`],
+      ['GET https://ABCDEFGHIJKLMNOPQRSTUV@api.example.com/v1', `GET https://${REDACTED}@api.example.com/v1`],
+      ['Authorization: Bearer abc.def.ghi123', `Authorization: Bearer ${REDACTED}`],
+      ['header Basic dXNlcjpwYXNz', `header Basic ${REDACTED}`],
+      ['password=hunter22&user=bob', `password=${REDACTED}&user=bob`],
+      ['db_pwd: topsecret', `db_pwd: ${REDACTED}`],
+      ['{"api-key": "k-123456"}', `{"api-key": "${REDACTED}"}`],
+      ['AWS_ACCESS_KEY_ID=AKXX1234 region', `AWS_ACCESS_KEY_ID=${REDACTED} region`],
+      ['client_secret = xyz789', `client_secret = ${REDACTED}`],
+      ['Credentials: user1', `Credentials: ${REDACTED}`],
+      ['-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- tail', `${REDACTED} tail`],
+    ];
+    for (const [text, masked] of cases) expect([text, redactText(text)]).toEqual([text, masked]);
+  });
+
+  it('the pre-check never spares a text the patterns would change', () => {
+    // Texts built from the pieces the patterns look for, in any order and case, between ordinary words.
+    const pieces = ['@', ':', '=', '://', ' ', '"', 'user', 'pass', 'word', 'Password', 'pwd', 'token', 'TOKEN', 'Bearer ', 'basic ', 'api', '_', '-', 'key',
+      'secret', 'access', 'private', 'PRIVATE KEY', '-----BEGIN ', '-----END ', 'credential', 'auth', 'eyJ', 'eyJabcdefghij.', 'sk-', 'sk_live_', 'AKIA', 'ASIA',
+      'AIza', 'ghp_', 'github_pat_', 'glpat-', 'xoxb-', 'SU', 'SA', 'ABCDEFGHIJKLMNOP', 'abcdefghijklmnop0123', '234567', 'https', 'db', 'x',
+      'https://u:p@', 'x://ABCDEFGHIJKLMNOPQRSTUV@', '-----BEGIN RSA PRIVATE KEY-----'];
+    fc.assert(fc.property(fc.array(fc.oneof(fc.constantFrom(...pieces), fc.string({ maxLength: 4 })), { maxLength: 30 }), fc.boolean(), (parts, upper) => {
+      const text = upper ? parts.join('').toUpperCase() : parts.join('');
+      expect(redactText(text)).toBe(applyPatterns(text));
+    }), { numRuns: 5_000 });
+    const seed = `SU${'A'.repeat(56)}`;
+    expect(redactText(`seed ${seed} end`)).toBe(applyPatterns(`seed ${seed} end`));
   });
 
   it('judges keys by their words, remembering verdicts per list of extra fragments', () => {

@@ -3,7 +3,9 @@
  *
  * Throughput (BENCH_JOBS ~1 KB jobs of three chained tasks, default 20,000; concurrency 64; an
  * instant AI in the process, so that the figures are the runner's own cost). Every phase runs in
- * a fresh process against one nats-server started here:
+ * a fresh process against one nats-server started here, first BENCH_WARMUP jobs (default 10,000)
+ * that are not measured (V8 compiling the hot code and sizing its heap: a worker does that once
+ * per start), then the measured BENCH_JOBS; the rate of the warm-up jobs is printed beside:
  *   baseline          a bare loop: consume, publish a small result, ack
  *   protocol floor    the same loop with a result as large as a `.last`
  *   worker            decode → graph → `.last` → publish → ack; no job status, no checkpoints
@@ -44,6 +46,7 @@ import type { TaskBody } from '../src/engine/types.ts';
 import { cpuSecondsOf, mb, threadCpuOf, rssOf, spawnWorkerProcess, startFakeAiProcess, startWorkerProcess } from './processes.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 10_000);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 20_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const IN_FLIGHT = 1_000;
@@ -80,6 +83,8 @@ async function freshStreams(nc: NatsConnection): Promise<void> {
 }
 
 interface PhaseResult {
+  /** Jobs per second of the warm-up jobs (from the first pull to the last warm-up job done). */
+  warmupJobsPerS?: number;
   jobsPerS: number;
   cpuUsPerJob: number;
   p50?: number;
@@ -87,6 +92,54 @@ interface PhaseResult {
   otlpRequests?: number;
   serverUsPerJob?: number;
   kvWrites?: { status: number; checkpoints: number };
+}
+
+/**
+ * The measured window of a phase: `start` when the warm-up jobs are done, `stop` after the
+ * measured ones. CPU of this process, of its threads and of nats-server; the profilers run inside.
+ */
+class Meter {
+  readonly #serverPid = Number(process.env.BENCH_NATS_PID);
+  readonly #began = performance.now();
+  #t0 = 0;
+  #cpu0: NodeJS.CpuUsage = process.cpuUsage();
+  #server0 = 0;
+  #threads0 = new Map<string, number>();
+  #profile: Promise<(() => Promise<object>) | null> = Promise.resolve(null);
+  #heap: Promise<(() => Promise<object>) | null> = Promise.resolve(null);
+  warmupJobsPerS: number | undefined;
+
+  start(warmupJobs: number): void {
+    if (warmupJobs) this.warmupJobsPerS = warmupJobs / ((performance.now() - this.#began) / 1000);
+    this.#server0 = cpuSecondsOf(this.#serverPid);
+    this.#threads0 = threadCpuOf(process.pid);
+    if (process.env.BENCH_PROFILE) this.#profile = startProfiler('Profiler');
+    if (process.env.BENCH_HEAP_PROFILE) this.#heap = startProfiler('HeapProfiler');
+    this.#cpu0 = process.cpuUsage();
+    this.#t0 = performance.now();
+  }
+
+  /** Ends the window: rate and CPU per job of `n` jobs (profiles are saved by `save`). */
+  stop(n: number): PhaseResult {
+    const seconds = (performance.now() - this.#t0) / 1000;
+    const cpu = process.cpuUsage(this.#cpu0);
+    const r: PhaseResult = { warmupJobsPerS: this.warmupJobsPerS, jobsPerS: n / seconds, cpuUsPerJob: (cpu.user + cpu.system) / n, serverUsPerJob: ((cpuSecondsOf(this.#serverPid) - this.#server0) / n) * 1e6 };
+    if (process.env.BENCH_THREADS) {
+      for (const [name, sec] of threadCpuOf(process.pid)) process.stderr.write(`  thread ${name}: ${(((sec - (this.#threads0.get(name) ?? 0)) / n) * 1e6).toFixed(0)} µs/job\n`);
+    }
+    return r;
+  }
+
+  /** Writes the profiles taken in the window (BENCH_PROFILE, BENCH_HEAP_PROFILE). */
+  async save(phase: string): Promise<void> {
+    const write = async (dir: string | undefined, file: string, stop: (() => Promise<object>) | null) => {
+      if (!dir || !stop) return;
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, file), JSON.stringify(await stop()));
+    };
+    await write(process.env.BENCH_HEAP_PROFILE, `${phase}.heapprofile`, await this.#heap);
+    await write(process.env.BENCH_PROFILE, `${phase}.cpuprofile`, await this.#profile);
+  }
 }
 
 /** An OTLP/HTTP endpoint that accepts and drops everything, counting requests. */
@@ -105,38 +158,37 @@ async function otlpSink(): Promise<{ url: string; requests: () => number; close:
 }
 
 /** The bare loop: consume, publish a result, ack. `large` publishes a result as large as a `.last`. */
-async function runBaseline(nc: NatsConnection, n: number, large: boolean): Promise<PhaseResult> {
+async function runBaseline(nc: NatsConnection, meter: Meter, n: number, large: boolean): Promise<PhaseResult> {
   const result = large ? JSON.stringify({ status: 'success', padding: 'x'.repeat(3_900) }) : '{"status":"success"}';
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   await jsm.streams.add({ name: 'LAST', subjects: ['last.>'] });
   await jsm.consumers.add('ALT', { durable_name: 'baseline', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 10_000 });
   const consumer = await js.consumers.get('ALT', 'baseline');
+  const total = WARMUP + n;
   let done = 0;
   let inFlight = 0;
   let wake: (() => void) | null = null;
-  const cpu0 = process.cpuUsage();
-  const started = performance.now();
+  if (!WARMUP) meter.start(0);
   const messages = await consumer.consume({ max_messages: CONCURRENCY });
   for await (const m of messages) {
     inFlight++;
     void js.publish(`last.${m.seq}`, result, { msgID: `b:${m.seq}` }).then(() => {
       m.ack();
       inFlight--;
-      done++;
+      if (++done === WARMUP) meter.start(WARMUP);
       wake?.();
     });
     while (inFlight >= CONCURRENCY) await new Promise<void>((r) => (wake = r));
-    if (done + inFlight >= n) break;
+    if (done + inFlight >= total) break;
   }
-  while (done < n) await new Promise<void>((r) => (wake = r));
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  while (done < total) await new Promise<void>((r) => (wake = r));
+  const r = meter.stop(n);
   await messages.close();
-  return { jobsPerS: n / seconds, cpuUsPerJob: (cpu.user + cpu.system) / n };
+  return r;
 }
 
-async function runWorkerPhase(nc: NatsConnection, url: string, n: number, phase: string): Promise<PhaseResult> {
+async function runWorkerPhase(nc: NatsConnection, meter: Meter, url: string, n: number, phase: string): Promise<PhaseResult> {
   const defaults = phase !== 'worker';
   let sink: Awaited<ReturnType<typeof otlpSink>> | null = null;
   let metrics: RunnerMetrics | null = null;
@@ -156,30 +208,30 @@ async function runWorkerPhase(nc: NatsConnection, url: string, n: number, phase:
   const nullStream = new Writable({ write: (_c, _e, cb) => cb() });
   const logger = defaults ? createLogger({ level: 'info', stream: nullStream }) : silentLogger();
   const latencies: number[] = [];
+  const total = WARMUP + n;
   let done = 0;
   let resolveDone!: () => void;
   const finished = new Promise<void>((r) => (resolveDone = r));
-  const cpu0 = process.cpuUsage();
-  const started = performance.now();
+  if (!WARMUP) meter.start(0);
   const stack = await assembleWorker({
     conn: { nc, connected: () => true, onReconnect: () => {} }, config, logger, body: instant, stores: defaults, metrics: () => metrics,
     onOutcome: (o) => {
-      latencies.push(o.durationMs);
-      if (++done >= n) resolveDone();
+      if (++done > WARMUP) latencies.push(o.durationMs);
+      if (done === WARMUP) meter.start(WARMUP);
+      if (done >= total) resolveDone();
     },
   });
   await finished;
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  const r = meter.stop(n);
   // Status and checkpoint writes per job: every put is one stream message (last_seq counts them all).
-  const writes = async (bucket: string) => (await (await jetstreamManager(nc)).streams.info(`KV_${bucket}`).then((i) => i.state.last_seq, () => 0)) / n;
+  const writes = async (bucket: string) => (await (await jetstreamManager(nc)).streams.info(`KV_${bucket}`).then((i) => i.state.last_seq, () => 0)) / total;
   const kvWrites = defaults ? { status: await writes(config.RUNNER_STATUS_BUCKET), checkpoints: await writes(config.RUNNER_CHECKPOINT_BUCKET) } : undefined;
   await stack.close();
   await telemetry?.shutdown();
   await sink?.close();
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
-  return { jobsPerS: n / seconds, cpuUsPerJob: (cpu.user + cpu.system) / n, p50: pct(0.5), p99: pct(0.99), otlpRequests: sink?.requests(), kvWrites };
+  return { ...r, p50: pct(0.5), p99: pct(0.99), otlpRequests: sink?.requests(), kvWrites };
 }
 
 /**
@@ -205,24 +257,10 @@ async function startProfiler(kind: 'Profiler' | 'HeapProfiler'): Promise<() => P
 async function phaseMain(phase: string, url: string): Promise<void> {
   const nc = await connect({ servers: url });
   await freshStreams(nc);
-  await publishAll(nc, JOBS, phase);
-  const serverPid = Number(process.env.BENCH_NATS_PID);
-  const server0 = cpuSecondsOf(serverPid);
-  const threads0 = threadCpuOf(process.pid);
-  const profile = process.env.BENCH_PROFILE ? await startProfiler('Profiler') : null;
-  const heap = process.env.BENCH_HEAP_PROFILE ? await startProfiler('HeapProfiler') : null;
-  const r = phase === 'baseline' || phase === 'floor' ? await runBaseline(nc, JOBS, phase === 'floor') : await runWorkerPhase(nc, url, JOBS, phase);
-  r.serverUsPerJob = ((cpuSecondsOf(serverPid) - server0) / JOBS) * 1e6;
-  if (process.env.BENCH_THREADS) {
-    const t1 = threadCpuOf(process.pid);
-    for (const [name, s] of t1) process.stderr.write(`  thread ${name}: ${(((s - (threads0.get(name) ?? 0)) / JOBS) * 1e6).toFixed(0)} µs/job\n`);
-  }
-  const save = async (dir: string, file: string, stop: () => Promise<object>) => {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, file), JSON.stringify(await stop()));
-  };
-  if (heap) await save(process.env.BENCH_HEAP_PROFILE!, `${phase}.heapprofile`, heap);
-  if (profile) await save(process.env.BENCH_PROFILE!, `${phase}.cpuprofile`, profile);
+  await publishAll(nc, WARMUP + JOBS, phase);
+  const meter = new Meter();
+  const r = phase === 'baseline' || phase === 'floor' ? await runBaseline(nc, meter, JOBS, phase === 'floor') : await runWorkerPhase(nc, meter, url, JOBS, phase);
+  await meter.save(phase);
   await nc.close();
   process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
   process.exit(0);
@@ -305,7 +343,7 @@ if (process.env.BENCH_PHASE) {
 } else {
   const server = await NatsServer.start();
   try {
-    console.log(`bench:worker: ${JOBS} jobs of ${payload(0).length} bytes, 3 chained tasks, concurrency ${CONCURRENCY}; each phase in a fresh process`);
+    console.log(`bench:worker: ${JOBS} jobs of ${payload(0).length} bytes, 3 chained tasks, concurrency ${CONCURRENCY}; each phase in a fresh process, measured after ${WARMUP} warm-up jobs`);
     const phases = ['baseline', 'floor', 'worker', 'default', 'telemetry-100', 'telemetry-10'];
     const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
     const runs = (name: string) => !only || only.includes(name);
@@ -322,7 +360,7 @@ if (process.env.BENCH_PHASE) {
       m = await memoryAndStartup(server);
     }
 
-    const row = (name: string, x: PhaseResult | undefined) => x && console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job (nats-server ${x.serverUsPerJob!.toFixed(0).padStart(3)} µs)${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}${x.kvWrites ? `  KV writes per job: status ${x.kvWrites.status.toFixed(2)}, checkpoints ${x.kvWrites.checkpoints.toFixed(2)}` : ''}`);
+    const row = (name: string, x: PhaseResult | undefined) => x && console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s${x.warmupJobsPerS ? ` (warm-up ${x.warmupJobsPerS.toFixed(0).padStart(5)})` : ''} ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job (nats-server ${x.serverUsPerJob!.toFixed(0).padStart(3)} µs)${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}${x.kvWrites ? `  KV writes per job: status ${x.kvWrites.status.toFixed(2)}, checkpoints ${x.kvWrites.checkpoints.toFixed(2)}` : ''}`);
     if (Object.keys(r).length) {
       console.log('\nthroughput');
       row('baseline (bare loop)', r.baseline);

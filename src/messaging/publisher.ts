@@ -39,7 +39,6 @@ export function copyTraceHeaders(from: MsgHdrs | undefined, to: MsgHdrs): void {
 }
 
 const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(;\s*[\w-]+=[\w.-]+)*$/;
-const encoder = new TextEncoder();
 
 /** Bytes kept free for headers when a body is checked against the max payload. */
 export const HEADER_ROOM = 16_384;
@@ -89,7 +88,8 @@ export class Publisher {
     copyTraceHeaders(original, h);
     const subject = this.lastSubject(last.alt_file_id);
     const msgID = lastMsgId(d.stream, d.seq);
-    let body: Uint8Array = encoder.encode(JSON.stringify(last));
+    // Buffer.from: a pooled slice, several times cheaper than TextEncoder for a few kilobytes.
+    let body: Uint8Array = Buffer.from(JSON.stringify(last));
     if (this.#codec.encrypts) {
       body = this.#codec.seal(body, 'last');
       h.set(HEADERS.keyId, this.#codec.keyId!);

@@ -66,7 +66,7 @@ export class CheckpointStore {
       refs[r.task_id] = name;
       return { ...r, output: { ...r.output, text: '' } };
     }));
-    const value = enc.encode(JSON.stringify({ results: stored, ...(Object.keys(refs).length ? { refs } : {}) } satisfies Batch));
+    const value = Buffer.from(JSON.stringify({ results: stored, ...(Object.keys(refs).length ? { refs } : {}) } satisfies Batch));
     const key = `${prefix}.c.${deliveries}-${n}`;
     await this.#o.kv.put(key, this.#codec.seal(value, `kv:${key}`));
     return Object.values(refs);

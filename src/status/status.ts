@@ -68,7 +68,8 @@ const dec = new TextDecoder();
 
 /** The bytes of an entry as written (sensitive parts sealed when the codec encrypts). */
 export function encodeEntry(e: StatusEntry, codec: Codec, key: string): Uint8Array {
-  if (!codec.encrypts) return enc.encode(JSON.stringify(e));
+  // Buffer.from: a pooled slice, several times cheaper than TextEncoder for an entry's size.
+  if (!codec.encrypts) return Buffer.from(JSON.stringify(e));
   const secret = enc.encode(JSON.stringify({ title: e.title, error: e.error, tasks: e.tasks }));
   const sealed = Buffer.from(codec.seal(secret, `status:${key}`)).toString('base64');
   return enc.encode(JSON.stringify({ ...e, title: '', error: e.error ? { code: e.error.code, message: '' } : null, tasks: {}, sealed }));

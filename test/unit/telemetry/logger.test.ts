@@ -21,6 +21,25 @@ describe('logger', () => {
     expect(line).toMatchObject({ level: 'info', message: 'job started', alt_id: 'j1', parameters: { url: 'https://x', api_key: '[REDACTED]' } });
   });
 
+  it('writes one JSON line per call, fields in the order given; a BigInt or a cyclic value still gives a line', async () => {
+    const stream = new PassThrough();
+    const chunks: string[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c.toString()));
+    const log = createLogger({ level: 'info', stream, pretty: false });
+    const cyclic: Record<string, unknown> = { name: 'c' };
+    cyclic.self = cyclic;
+    log.info('plain', { zeta: 1, alpha: 2 });
+    log.info('big', { count: 12345678901234567890n });
+    log.warn('cycle', { cyclic });
+    await new Promise((r) => setImmediate(r));
+    const lines = chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.message)).toEqual(['plain', 'big', 'cycle']);
+    expect(Object.keys(lines[0]).filter((k) => k === 'zeta' || k === 'alpha')).toEqual(['zeta', 'alpha']);
+    expect(lines[1].count).toBe('12345678901234567890');
+    expect(lines[2]).toMatchObject({ level: 'warn', cyclic: { name: 'c', self: { name: 'c' } } });
+    for (const l of lines) expect(typeof l.timestamp).toBe('string');
+  });
+
   it('redacts nested values without touching the input', () => {
     const input = { a: { password: 'p' }, list: [{ token: 't' }] };
     expect(redact(input)).toEqual({ a: { password: '[REDACTED]' }, list: [{ token: '[REDACTED]' }] });

@@ -11,9 +11,13 @@ import { NAME_PATTERN } from './forms/helpers.ts';
 type FormatsPlugin = (ajv: Ajv) => Ajv;
 const addFormats = ((ajvFormats as unknown as { default: FormatsPlugin }).default ?? ajvFormats) as FormatsPlugin;
 
-/** A new ajv instance with the formats of ajv-formats, collecting all errors. */
+/**
+ * A new ajv instance with the formats of ajv-formats, collecting all errors. It does not check
+ * the schemas it compiles against the JSON Schema meta-schema: they are ours, and compiling the
+ * meta-schema costs each instance 30–60 ms at start-up; test/unit/schemas.test.ts checks every one.
+ */
 export function newAjv(options: Options = {}): Ajv {
-  return addFormats(new Ajv({ allErrors: true, strict: false, ...options }));
+  return addFormats(new Ajv({ allErrors: true, strict: false, validateSchema: false, ...options }));
 }
 
 /** The decoder's instance: verbose, for the "got ..." part of messages. */

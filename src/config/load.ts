@@ -5,7 +5,8 @@ import { newAjv } from '../alt/schema-check.ts';
 import type { ErrorObject } from 'ajv';
 import { ConfigSchema, CONFIG_VARIABLES, variableSchema, type Config } from './schema.ts';
 
-const validate = newAjv({ coerceTypes: true, useDefaults: true }).compile(ConfigSchema);
+// Run once per process: ajv's code optimisation would cost more start-up time than it saves.
+const validate = newAjv({ coerceTypes: true, useDefaults: true, code: { optimize: false } }).compile(ConfigSchema);
 
 /** What an invalid value must be, in words (the allowed values of an enum, true/false for a boolean). */
 function expected(name: string, e: ErrorObject): string {

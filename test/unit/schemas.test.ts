@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SCHEMA_FILES, renderSchema } from '../../src/schema-files.ts';
 import { newAjv } from '../../src/alt/schema-check.ts';
 import { ROOT } from '../helpers/paths.ts';
+import { ConfigSchema } from '../../src/config/schema.ts';
 import { decodeAlt } from '../../src/alt/index.ts';
 import { buildLast } from '../../src/last/index.ts';
 import { lastIds } from '../../src/messaging/settle.ts';
@@ -27,6 +28,15 @@ describe('schemas/', () => {
       const { $schema: _ignored, ...schema } = doc;
       expect(() => newAjv().compile(schema)).not.toThrow();
     }
+  });
+
+  it('every schema the runner compiles (the .alt forms, the .last, the configuration) is valid against the JSON Schema meta-schema', () => {
+    // The runner's ajv instances skip this check at start-up; it is made here instead.
+    const meta = newAjv({ validateSchema: true });
+    for (const { file, schema } of [...SCHEMA_FILES, { file: 'configuration', schema: ConfigSchema }]) {
+      expect([file, meta.validateSchema(schema), meta.errors ?? null]).toEqual([file, true, null]);
+    }
+    expect(meta.validateSchema({ type: 'object', properties: { a: { type: 'strng' } } })).toBe(false);
   });
 
   it('the committed .last schema accepts the .last of the runner example, whose every edge names a node', async () => {

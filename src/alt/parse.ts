@@ -2,7 +2,9 @@
  * Bytes to a plain JSON-like value: UTF-8 check, syntax choice (JSON or YAML 1.2), a safe YAML
  * schema and the size limits. Throws only {@link AltlasError}.
  */
-import { Composer, Lexer, Parser, isMap, isScalar, isSeq, isPair, type Document, type Node as YamlNode } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
 import { AltlasError } from '../errors.ts';
 import { locateJsonError } from './json-locate.ts';
 import type { DecodeLimits } from './limits.ts';
@@ -90,7 +92,11 @@ function parseJson(text: string): unknown {
   }
 }
 
-const YAML_OPTIONS: ConstructorParameters<typeof Composer>[0] = { version: '1.2', schema: 'core', customTags: [], merge: false, uniqueKeys: false, strict: true, prettyErrors: false, keepSourceTokens: false };
+/** The yaml package, loaded with the first YAML payload: a worker that only ever sees JSON skips its 76 modules at start-up. */
+let yamlModule: typeof Yaml | null = null;
+const yaml = (): typeof Yaml => (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof Yaml);
+
+const YAML_OPTIONS: ConstructorParameters<typeof Yaml.Composer>[0] = { version: '1.2', schema: 'core', customTags: [], merge: false, uniqueKeys: false, strict: true, prettyErrors: false, keepSourceTokens: false };
 
 /** The line and column of an offset, 1-based. */
 function linePos(text: string, offset: number): { line: number; col: number } {
@@ -104,11 +110,12 @@ function linePos(text: string, offset: number): { line: number; col: number } {
  * set per mapping (linear), and alias dereferences are capped while converting.
  */
 function parseYaml(text: string, limits: DecodeLimits): unknown {
+  const { Composer, Lexer, Parser, isMap, isPair, isScalar, isSeq } = yaml();
   const docs: Document.Parsed[] = [];
   const composer = new Composer(YAML_OPTIONS);
   const parser = new Parser();
   const guard = new YamlLexemeGuard(limits);
-  const take = (token: ReturnType<Parser['next']> extends Generator<infer T> ? T : never) => {
+  const take = (token: ReturnType<Yaml.Parser['next']> extends Generator<infer T> ? T : never) => {
     if (token.type === 'document') walkYamlCst(token, limits);
     for (const doc of composer.next(token)) docs.push(doc);
   };

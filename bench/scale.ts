@@ -3,7 +3,9 @@
  * concurrency 64, the fake AI answering after BENCH_LATENCY_MS (default 200 ms) in its own
  * process. Jobs of three chained AI tasks. Prints jobs/s for each and the ratio to one process,
  * and for one process its efficiency: jobs/s ÷ (concurrency ÷ (latency × tasks per job)), the
- * rate a worker that adds nothing to the AI's latency would reach.
+ * rate a worker that adds nothing to the AI's latency would reach. Each run prints the CPU that
+ * the workers, nats-server and the fake AI used: on a machine of two cores, four workers and the
+ * servers can use them all, and then the rate follows the CPU per job instead of the AI's latency.
  */
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -29,6 +31,7 @@ async function run(processes: number, aiUrl: string): Promise<number> {
     const jsm = await jetstreamManager(nc);
     for (let i = 0; i < jobs; i += 256) await Promise.all(Array.from({ length: Math.min(256, jobs - i) }, (_, k) => js.publish('alt.submit', chainedJob(i + k).alt)));
     const cpu0 = workers.map((w) => cpuSecondsOf(w.proc.pid!));
+    const others0 = [cpuSecondsOf(server.pid!), cpuSecondsOf(aiPid)];
     const t0 = performance.now();
     let last = 0;
     for (;;) {
@@ -42,7 +45,9 @@ async function run(processes: number, aiUrl: string): Promise<number> {
     }
     const seconds = since(t0);
     const cpu = workers.reduce((sum, w, i) => sum + cpuSecondsOf(w.proc.pid!) - cpu0[i], 0);
-    console.log(`  ${processes} process${processes > 1 ? 'es' : ''}: ${(jobs / seconds).toFixed(0)} jobs/s (${jobs} jobs in ${seconds.toFixed(1)} s; workers used ${(cpu / seconds * 100).toFixed(0)} % of a core)`);
+    const [serverCpu, aiCpu] = [cpuSecondsOf(server.pid!) - others0[0], cpuSecondsOf(aiPid) - others0[1]];
+    const share = (s: number) => `${(s / seconds * 100).toFixed(0)} %`;
+    console.log(`  ${processes} process${processes > 1 ? 'es' : ''}: ${(jobs / seconds).toFixed(0)} jobs/s (${jobs} jobs in ${seconds.toFixed(1)} s; of a core, workers used ${share(cpu)}, nats-server ${share(serverCpu)}, the fake AI ${share(aiCpu)})`);
     return jobs / seconds;
   } finally {
     await nc.close();
@@ -52,6 +57,7 @@ async function run(processes: number, aiUrl: string): Promise<number> {
 }
 
 const ai = await startFakeAiProcess(LATENCY_MS);
+const aiPid = ai.proc.pid!;
 try {
   console.log(`bench:scale: AI latency ${LATENCY_MS} ms, concurrency ${CONCURRENCY} per process, ${TASKS} chained AI tasks per job; ideal per process ${ideal.toFixed(1)} jobs/s`);
   const rates: Record<number, number> = {};

@@ -20,6 +20,24 @@ afterEach(async () => {
 });
 
 describe('worker start-up and shutdown', () => {
+  it('an idle worker exits 0 on SIGTERM once its last pull request has expired: within 5.5 s, or half the ack wait + 0.5 s', async () => {
+    h = await Harness.start();
+    // An idle worker always has a pull request waiting on the server; the margin covers a busy machine.
+    const stop = async (w: Awaited<ReturnType<Harness['worker']>>) => {
+      const t0 = Date.now();
+      w.kill('SIGTERM');
+      const exit = await w.exited;
+      return { code: exit.code, ms: exit.at - t0 };
+    };
+    // The first worker creates the consumer: an ack wait of 2 s makes its requests expire after 1 s.
+    const short = await stop(await h.worker({ RUNNER_ACK_WAIT_MS: '2000' }));
+    await h.jsm.consumers.delete('ALT', 'runner');
+    const long = await stop(await h.worker());
+    expect([short.code, long.code]).toEqual([0, 0]);
+    expect(short.ms).toBeLessThan(1_500 + 3_000);
+    expect(long.ms).toBeLessThan(5_500 + 3_000);
+  });
+
   it('exits 2 listing every invalid variable, without connecting anywhere', async () => {
     const proc = spawn(join(ROOT, 'bin', 'altlas'), ['worker'], { env: { ...process.env, RUNNER_CONCURRENCY: 'many', LOG_LEVEL: 'loud', NATS_URL: 'nats://127.0.0.1:1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';

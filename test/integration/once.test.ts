@@ -48,6 +48,7 @@ describe('one run per message', () => {
     await eventually(async () => a.logs('run abandoned: the message belongs to a newer delivery; nothing was published'), (l) => l.length === 1, 'A to abandon its run');
     // After it was continued, A made no AI call: its fake saw only what was in flight at the freeze.
     expect(h.fake.stats.requests).toBe(atFreeze);
+    await eventually(async () => b.logs('job finished').length, (n) => n >= 1, "B's job finished line");
     expect(a.logs('job finished')).toHaveLength(0);
     expect(b.logs('job finished').map((l) => l.alt_id)).toEqual(['frozen']);
     expect(last.metadata.deliveries).toBeGreaterThanOrEqual(2);

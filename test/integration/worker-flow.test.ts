@@ -74,6 +74,8 @@ describe('worker end to end on a real nats-server', () => {
     await h.waitForLasts(20);
     expect(Object.values(h.fake.stats.byPrompt).every((n) => n === 1)).toBe(true);
     expect(h.fake.stats.requests).toBe(20);
+    // A worker logs a job's line just after its .last is stored: wait for the lines, then count them.
+    await eventually(async () => a.logs('job finished').length + b.logs('job finished').length, (n) => n >= 20, 'the job finished lines');
     expect(a.logs('job finished').length).toBeGreaterThan(0);
     expect(b.logs('job finished').length).toBeGreaterThan(0);
     expect(a.logs('job finished').length + b.logs('job finished').length).toBe(20);

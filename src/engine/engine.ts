@@ -11,7 +11,8 @@ import { DEFAULTS } from '../config/defaults.ts';
 import { compileProgram, type Program } from '../program/compile.ts';
 import { interpolateString, interpolateValue } from '../program/expressions.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
-import { GraphState, iterationOf, type Instance, type ProgramLimits } from './state.ts';
+import { GraphState } from './state.ts';
+import { iterationOf, type Instance, type ProgramLimits } from './instance.ts';
 import type { RunEdge, Skipped, TaskBody, TaskEvent, TaskOutput, TaskResult } from './types.ts';
 import { iso } from '../time.ts';
 

@@ -9,67 +9,11 @@
 import { AltlasError, type ErrorCode } from '../errors.ts';
 import { PRIORITIES, type Priority } from '../alt/job.ts';
 import type { Block, Program, ProgramNode, VariableDecl } from '../program/compile.ts';
-import { evaluateCondition, interpolateValue, resolvePath, type Found, type Lookup } from '../program/expressions.ts';
-import { convertReturn, fitsType, iterableItems, type VariableType } from '../program/values.ts';
-import type { RunEdge, Skipped, TaskEvent, TaskOutput, TaskResult, TaskStatus } from './types.ts';
+import { evaluateCondition, interpolateValue, type Found, type Lookup } from '../program/expressions.ts';
+import { convertReturn, type VariableType } from '../program/values.ts';
+import type { RunEdge, Skipped, TaskEvent, TaskOutput, TaskResult } from './types.ts';
 import { iso } from '../time.ts';
-
-export type InstanceState = 'waiting' | 'ready' | 'running' | TaskStatus;
-
-/** Limits of 2.0 programs, each failing the construct with its code (fate `task`). */
-export interface ProgramLimits {
-  /** Iterations of one loop (LOOP_LIMIT). Default 100. */
-  maxIterations: number;
-  /** Nested calls, recursion included (CALL_DEPTH). Default 16. */
-  maxCallDepth: number;
-  /** Instances created in one job (INSTANCE_LIMIT). Default ALT_MAX_TASKS. */
-  maxInstances: number;
-}
-
-interface Variable {
-  type: VariableType;
-  value: unknown;
-}
-
-interface Frame {
-  vars: Map<string, Variable>;
-  parent: Frame | null;
-  fn: boolean;
-}
-
-export interface Scope {
-  prefix: string;
-  block: Block;
-  /** Lexical parent for reading task values. */
-  parent: Scope | null;
-  frame: Frame;
-  owner: Instance | null;
-  byNode: Map<number, Instance>;
-  open: number;
-  failure: Instance | null;
-  callDepth: number;
-}
-
-export interface Instance {
-  seq: number;
-  key: string;
-  node: ProgramNode;
-  scope: Scope;
-  state: InstanceState;
-  waitingOn: number;
-  /** Instances waiting on this one (null until one does). */
-  dependents: Instance[] | null;
-  result: TaskResult | null;
-  /** The instance's value: a task's text, a condition's branch value, a loop's list, a call's return. */
-  value: unknown;
-  startedAt: number | null;
-  /** Completed AI instances below a construct (its contribution to a dependent's context). */
-  /** AI instances completed inside this construct (null until one is). */
-  contributions: Instance[] | null;
-  loop?: { k: number; items: unknown[] | null; values: unknown[] };
-  branch?: 'if_body' | 'else_body' | null;
-  json?: { parsed: unknown } | null;
-}
+import { assignVariable, callFrame, describe, iterationOf, loopItems, type Frame, type Instance, type InstanceState, type ProgramLimits, type Scope } from './instance.ts';
 
 const RANK: Record<Priority, number> = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<Priority, number>;
 const FINAL = new Set<InstanceState>(['completed', 'failed', 'cancelled', 'timeout']);
@@ -453,25 +397,9 @@ export class GraphState {
   }
 
   #startLoop(inst: Instance): void {
-    const l = inst.node.loop!;
-    const limit = this.#o.limits.maxIterations;
-    let items: unknown[] | null = null;
-    if (l.type === 'for_range') {
-      const count = Math.max(0, Math.ceil((l.end - l.start) / l.step));
-      if (count > limit) return this.#fail(inst, 'LOOP_LIMIT', `loop ${inst.key} would run ${count} iterations; the limit is ${limit}`, { construct: 'loop', iterations: 0 });
-      items = Array.from({ length: count }, (_, k) => l.start + k * l.step);
-    } else if (l.type === 'for_each') {
-      const r: Found = l.iterable ? resolvePath(l.iterable, this.lookup(inst)) : { found: false };
-      const list = r.found ? iterableItems(r.value) : null;
-      if (!list) {
-        return this.#fail(inst, 'LOOP_ITERABLE', r.found
-          ? `the iterable ${l.iterable} of loop ${inst.key} is ${describe(r.value)}, not a list, a JSON array or lines of text`
-          : `the iterable ${l.iterable} of loop ${inst.key} does not resolve`, { construct: 'loop', iterations: 0 });
-      }
-      if (list.length > limit) return this.#fail(inst, 'LOOP_LIMIT', `loop ${inst.key} would run ${list.length} iterations; the limit is ${limit}`, { construct: 'loop', iterations: 0 });
-      items = list;
-    }
-    inst.loop = { k: 0, items, values: [] };
+    const r = loopItems(inst.node.loop!, inst.key, this.lookup(inst), this.#o.limits.maxIterations);
+    if ('code' in r) return this.#fail(inst, r.code, r.message, { construct: 'loop', iterations: 0 });
+    inst.loop = { k: 0, items: r.items, values: [] };
     this.#nextIteration(inst);
   }
 
@@ -503,37 +431,14 @@ export class GraphState {
     if (inst.scope.callDepth + 1 > this.#o.limits.maxCallDepth) {
       return this.#fail(inst, 'CALL_DEPTH', `call ${inst.key} to ${fn.name} is nested ${inst.scope.callDepth + 1} deep; the limit is ${this.#o.limits.maxCallDepth}`);
     }
-    const global = this.#top!.frame;
-    const frame: Frame = { vars: new Map(), parent: global, fn: true };
-    for (const p of fn.params) {
-      const value = Object.hasOwn(call.args, p.name) ? this.#interpolated(inst, call.args[p.name]) : p.defaultValue;
-      if (!fitsType(p.type, value)) {
-        return this.#fail(inst, 'VARIABLE_TYPE', `argument ${p.name} of ${fn.name} must be ${p.type}, got ${describe(value)}`, { construct: 'function_call' });
-      }
-      frame.vars.set(p.name, { type: p.type, value });
-    }
-    for (const v of fn.body.frameVars) if (!frame.vars.has(v.name)) frame.vars.set(v.name, { type: v.type, value: v.value });
+    const frame = callFrame(fn, call.args, this.#top!.frame, (v) => this.#interpolated(inst, v));
+    if ('code' in frame) return this.#fail(inst, frame.code, frame.message, { construct: 'function_call' });
     const scope = this.#open(inst, fn.body, `${inst.key}/`, frame, this.#top, inst.scope.callDepth + 1);
     if (!scope) return this.#fail(inst, 'INSTANCE_LIMIT', this.#instanceLimit(), { construct: 'function_call' });
   }
 
-  /** `result_variable` and variable_assignment: the nearest frame that defines the name, else the nearest function frame, else the global one. */
   #assign(inst: Instance, name: string, value: unknown, declared: VariableType = 'any'): void {
-    let target: Frame | null = null;
-    let fnFrame: Frame | null = null;
-    let global: Frame = inst.scope.frame;
-    for (let f: Frame | null = inst.scope.frame; f; f = f.parent) {
-      if (!target && f.vars.has(name)) target = f;
-      if (!fnFrame && f.fn) fnFrame = f;
-      global = f;
-    }
-    const frame = target ?? fnFrame ?? global;
-    const existing = frame.vars.get(name);
-    const type = existing?.type ?? declared;
-    if (!fitsType(type, value) || !fitsType(declared, value)) {
-      throw new AltlasError('VARIABLE_TYPE', `variable ${name} is ${type === 'any' ? declared : type}; ${inst.key} gave it ${describe(value)}`);
-    }
-    frame.vars.set(name, { type, value });
+    assignVariable(inst.scope.frame, inst.key, name, value, declared);
   }
 
   #close(scope: Scope): void {
@@ -573,20 +478,6 @@ export class GraphState {
       return this.#complete(owner, converted.value, { construct: 'function_call', return: converted.value });
     }
   }
-}
-
-/** The iteration of the nearest loop around a scope (through branches and calls), or null. */
-export function iterationOf(scope: Scope): number | null {
-  for (let s: Scope | null = scope; s?.owner; s = s.owner.scope) if (s.owner.loop) return s.owner.loop.k;
-  return null;
-}
-
-function describe(v: unknown): string {
-  if (v === null || v === undefined) return 'null';
-  if (Array.isArray(v)) return `a list of ${v.length}`;
-  if (typeof v === 'string') return `a string of ${v.length} characters`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
 }
 
 export type { VariableDecl };

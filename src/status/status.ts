@@ -63,16 +63,17 @@ export const statusKey = (altId: string) => subjectToken(altId);
 /** The key of a cancel request for a job (written by `altlas cancel`, watched by every worker). */
 export const cancelKey = (altId: string) => `cancel.${subjectToken(altId)}`;
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** The bytes of an entry as written (sensitive parts sealed when the codec encrypts). */
+/**
+ * The bytes of an entry as written (sensitive parts sealed when the codec encrypts). Buffer.from:
+ * a pooled slice, several times cheaper than TextEncoder for an entry's size.
+ */
 export function encodeEntry(e: StatusEntry, codec: Codec, key: string): Uint8Array {
-  // Buffer.from: a pooled slice, several times cheaper than TextEncoder for an entry's size.
   if (!codec.encrypts) return Buffer.from(JSON.stringify(e));
-  const secret = enc.encode(JSON.stringify({ title: e.title, error: e.error, tasks: e.tasks }));
+  const secret = Buffer.from(JSON.stringify({ title: e.title, error: e.error, tasks: e.tasks }));
   const sealed = Buffer.from(codec.seal(secret, `status:${key}`)).toString('base64');
-  return enc.encode(JSON.stringify({ ...e, title: '', error: e.error ? { code: e.error.code, message: '' } : null, tasks: {}, sealed }));
+  return Buffer.from(JSON.stringify({ ...e, title: '', error: e.error ? { code: e.error.code, message: '' } : null, tasks: {}, sealed }));
 }
 
 /** Reads an entry's bytes, opening the sealed part when the codec holds its key. */

@@ -21,14 +21,14 @@ const redactFormat = winston.format((info, opts: unknown) => {
 /** Adds the active span's trace_id and span_id to a line written inside a traced job. */
 const traceFormat = winston.format((info) => Object.assign(info, traceFields()));
 
-/**
- * The JSON line: `JSON.stringify` (fields in the order they were given), and winston's own JSON
- * format only for what it cannot write (a BigInt, a cycle). winston's format configures its
- * stringifier and sorts the keys on every line, several times the cost of the line itself.
- */
 /** Where winston's transports read the finished line (triple-beam's MESSAGE). */
 const MESSAGE = Symbol.for('message');
 const fallbackJson = winston.format.json();
+/**
+ * The JSON line: `JSON.stringify` (fields in the order they were given), and winston's own JSON
+ * format only for what it cannot write (a BigInt; cycles are cut by the redaction before). winston's
+ * format configures its stringifier and sorts the keys on every line, several times the line's cost.
+ */
 const jsonFormat = winston.format((info) => {
   try {
     (info as Record<symbol, unknown>)[MESSAGE] = JSON.stringify(info);

@@ -23,6 +23,7 @@ import { isRunContext } from './messaging/run-context.ts';
 import { ensureTopology } from './messaging/topology.ts';
 import { Worker, versionAtLeast, type OutcomeReport } from './messaging/worker.ts';
 import { IDENTITY_CODEC, isSealed, type Codec } from './security/codec.ts';
+import { configureRedaction } from './security/redact.ts';
 import { CancelWatch, Heartbeat } from './status/fleet.ts';
 import { openStores } from './status/open.ts';
 import { Recorder } from './status/recorder.ts';
@@ -81,6 +82,8 @@ export function createEngine(config: Config, body: TaskBody): Engine {
 export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const { config, logger } = o;
   const { nc } = o.conn;
+  // LOG_REDACT's extra key names reach everything the worker writes (.last metadata, status), not only its logs.
+  configureRedaction(config.LOG_REDACT.split(','));
   const codec = o.codec ?? IDENTITY_CODEC;
   const workerId = o.workerId ?? `${hostname()}:${process.pid}`;
   const stops: (() => Promise<unknown> | unknown)[] = [];

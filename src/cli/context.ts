@@ -6,6 +6,7 @@ import { loadConfig, unknownVariables } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { connectionOptions, unreachable } from '../messaging/connect.ts';
 import { AltlasError } from '../errors.ts';
+import { configureRedaction } from '../security/redact.ts';
 
 /** Options every NATS subcommand takes (node:util parseArgs form). */
 export const COMMON_OPTIONS = {
@@ -54,7 +55,10 @@ export function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = proces
   const merged: Record<string, string | undefined> = { ...env };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
   for (const w of unknownVariables(env)) warn(w);
-  return loadConfig(merged, { client: true, warn });
+  const config = loadConfig(merged, { client: true, warn });
+  // What a command shows redacted (dlq show) honours LOG_REDACT's extra key names.
+  configureRedaction(config.LOG_REDACT.split(','));
+  return config;
 }
 
 export interface Session {

@@ -93,7 +93,7 @@ export const ConfigSchema = Type.Object({
   DASHBOARD_TRACE_URL: optional('Link template for a trace id in the dashboard, e.g. http://localhost:16686/trace/{trace_id}.'),
   HTTP_PORT: int('HTTP_PORT', 0, 'Port of /healthz, /readyz and /metrics; 0 turns the server off.', 65_535),
   LOG_LEVEL: StringEnum(['error', 'warn', 'info', 'debug'], { default: DEFAULTS.LOG_LEVEL, description: 'error, warn, info or debug.' }),
-  LOG_REDACT: Type.String({ default: DEFAULTS.LOG_REDACT, description: 'Extra key fragments to redact from logs, comma-separated (task parameters and headers whose names contain one).' }),
+  LOG_REDACT: Type.String({ default: DEFAULTS.LOG_REDACT, description: 'Extra key fragments to redact, comma-separated: a value whose key name contains one is masked in logs, .last metadata, status entries and dlq show.' }),
 }, { additionalProperties: false, title: 'altlas-runner configuration' });
 
 export type Config = Readonly<Static<typeof ConfigSchema>>;

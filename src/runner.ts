@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { AiClient } from './ai/client.ts';
 import { DecodePool } from './alt/decode-pool.ts';
+import { recoverAltId } from './alt/recover-id.ts';
 import { decodeLimits } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { Engine } from './engine/engine.ts';
@@ -124,19 +125,21 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
       limits: decodeLimits(config), connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, lastStream: config.LAST_STREAM,
       artifacts: stores ? { objects: stores.objects, inlineMax: config.RUNNER_OUTPUT_INLINE_MAX, bucket: config.RUNNER_OBJECT_BUCKET, codec } : undefined,
       decode: async (d: Delivery) => {
-        let bytes = d.data;
-        if (isSealed(bytes)) {
-          try {
-            bytes = codec.open(bytes, 'alt');
-          } catch (e) {
-            return { ok: false, error: toAltlasError(e) };
-          }
+        if (!isSealed(d.data)) return pool.decode(d.data, d.contentType);
+        let bytes: Uint8Array;
+        try {
+          bytes = codec.open(d.data, 'alt');
+        } catch (e) {
+          return { ok: false, error: toAltlasError(e) };
         }
-        return pool.decode(bytes, d.contentType);
+        // A sealed job that does not decode still gets its failure .last and status: its id is read from the plain bytes.
+        const r = await pool.decode(bytes, d.contentType);
+        return r.ok ? r : { ...r, altId: recoverAltId(bytes, d.contentType) };
       },
       cancelRequested: (altId) => cancels?.has(altId) ?? false,
       onCancelled: (altId) => void cancels?.done(altId),
-      termWithReason: versionAtLeast(nc.info?.version ?? '0.0.0', [2, 10, 4]),
+      // A term reason is an error text in a server advisory: none under PAYLOAD_KEYS, where it could quote the job.
+      termWithReason: !codec.encrypts && versionAtLeast(nc.info?.version ?? '0.0.0', [2, 10, 4]),
       onOutcome: (out) => {
         o.metrics?.()?.outcome(out);
         o.onOutcome?.(out);

@@ -18,7 +18,7 @@
  * Both mask an object key that is itself a secret, and take the operator's extra key fragments
  * (LOG_REDACT, see {@link configureRedaction}).
  */
-import { REDACTED, maskFormats, maskUrlUserinfo, placeholder, tokenLike } from './secret-formats.ts';
+import { REDACTED, START, maskFormats, maskUrlUserinfo, placeholder, tokenLike } from './secret-formats.ts';
 import { isSecretKeyLoose, isSecretKeyName, keyWords } from './secret-keys.ts';
 
 export { REDACTED, isSecretKeyName, keyWords };
@@ -39,8 +39,8 @@ export function isSecretKey(key: string, extra: readonly string[] = configured):
 }
 
 /** `name=value`, `name: value`, `"name": "value"`: the name, the spaces around the sign, then where its value starts (`==`, `:=` are no assignments). */
-const ASSIGN = /(\\?["']|)([A-Za-z_][A-Za-z0-9_.-]{0,63})\1([ \t]*)([=:])(?!=)([ \t]*)/g;
-const WORD = /[^\s"'&;,<>{}()[\]]+|\[REDACTED\]/y;
+const ASSIGN = new RegExp(`${START}(\\\\?["']|)([A-Za-z_][A-Za-z0-9_.-]{0,63})\\1([ \\t]*)([=:])(?!=)([ \\t]*)`, 'g');
+const WORD = /(?:[^\s"'&;,<>{}()[\]\\]|\\(?![nrt]))+|\[REDACTED\]/y;
 /** A following word that starts another field (`user=bob`, `host:`) ends a multi-word value. */
 const NEXT_FIELD = /^[A-Za-z_][A-Za-z0-9_.-]*\s*[=:]/;
 const TRAILING = /[.!?:]+$/;
@@ -116,9 +116,9 @@ function maskAssignments(text: string, loose: boolean, extra: readonly string[])
 
 /** Logs only: any JWT-shaped text, any token after an authorization scheme, anything shaped like a NATS seed. */
 const LOOSE_PATTERNS: [RegExp, string | ((...m: string[]) => string)][] = [
-  [/\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, REDACTED],
-  [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}/gi, (_m, s: string) => `${s} ${REDACTED}`],
-  [/\bS[UAONCPX][A-Z2-7]{54,60}\b/g, REDACTED],
+  [new RegExp(`${START}eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}`, 'g'), REDACTED],
+  [new RegExp(`${START}(Bearer|Basic|Token)\\s+[A-Za-z0-9._~+/=-]{6,}`, 'gi'), (_m, s: string) => `${s} ${REDACTED}`],
+  [new RegExp(`${START}S[UAONCPX][A-Z2-7]{54,60}\\b`, 'g'), REDACTED],
 ];
 
 /** The logs policy on one text, without the pre-check (tests hold the two to the same result). */

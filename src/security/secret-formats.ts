@@ -15,7 +15,7 @@ type Replacer = string | ((...m: string[]) => string);
  * Where a credential may start: not inside a word, except right after an escape (`\n`, `\t`) of a
  * text that was JSON-encoded, where a PEM file or a creds file puts it.
  */
-const START = '(?:(?<![A-Za-z0-9_])|(?<=\\\\[nrt]))';
+export const START = '(?:(?<![A-Za-z0-9_\\\\])|(?<=\\\\[nrt]))';
 /** The regex with its leading `\b` replaced by {@link START}. */
 const bounded = (re: RegExp) => new RegExp(re.source.replace(/^\\b/, START), re.flags);
 
@@ -178,20 +178,20 @@ export function maskUrlUserinfo(text: string, loose: boolean): string {
   return last === 0 ? text : out + text.slice(last);
 }
 
-const FORMATS: [RegExp, Replacer][] = [
+const FORMATS: [RegExp, Replacer][] = ([
   [PRIVATE_BLOCK, REDACTED],
   [WEBHOOKS, (_m, base: string) => `${base}${REDACTED}`],
   [COOKIE_LINE, (_m, head: string) => `${head}${REDACTED}`],
   [AZURE, (_m, k: string) => `${k}${REDACTED}`],
   [SIGNATURES, (_m, k: string) => `${k}${REDACTED}`],
-  [bounded(JWT), jwt],
-  [bounded(NATS_SEED), natsSeed],
-  [bounded(DISCORD), discord],
-  ...PROVIDER_KEYS.map((re): [RegExp, Replacer] => [bounded(re), REDACTED]),
+  [JWT, jwt],
+  [NATS_SEED, natsSeed],
+  [DISCORD, discord],
+  ...PROVIDER_KEYS.map((re): [RegExp, Replacer] => [re, REDACTED]),
   [BASIC, basic as Replacer],
   [SCHEMES, scheme as Replacer],
   [AUTH_HEADER, (m: string, head: string, cred: string) => (tokenLike(cred) ? `${head}${REDACTED}` : m)],
-];
+] as [RegExp, Replacer][]).map(([re, rep]) => [bounded(re), rep]);
 
 /**
  * What a text must hold for any format above to match; most texts hold none of it and are

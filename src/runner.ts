@@ -15,7 +15,7 @@ import type { TaskBody, TaskEvent } from './engine/types.ts';
 import { toAltlasError } from './errors.ts';
 import { AiGate } from './messaging/ai-gate.ts';
 import { ArchiveNotifier } from './messaging/archive.ts';
-import type { Connection } from './messaging/connect.ts';
+import { inboxPrefixOf, type Connection } from './messaging/connect.ts';
 import { ExhaustedGuard, sweepAltStream } from './messaging/exhausted.ts';
 import type { Delivery } from './messaging/inbound.ts';
 import { Publisher } from './messaging/publisher.ts';
@@ -92,7 +92,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const info = await ensureTopology(jsm, config, logger);
   const ackWaitMs = Math.round((info.config.ack_wait ?? config.RUNNER_ACK_WAIT_MS * 1e6) / 1e6);
   const stores = o.stores === false ? null : await openStores(nc, config, workerId, codec);
-  const out = new StreamPublisher(nc, config.NATS_INBOX_PREFIX);
+  const out = new StreamPublisher(nc, inboxPrefixOf(nc));
   stops.push(() => out.close());
   // A status write is a publish to the bucket's subject: what kv.put sends, without its per-request cost.
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };

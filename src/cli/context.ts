@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.ts';
 import { connectionOptions, unreachable } from '../messaging/connect.ts';
 import { AltlasError } from '../errors.ts';
 import { configureRedaction } from '../security/redact.ts';
+import type { Role } from '../security/permissions.ts';
 
 /** Options every NATS subcommand takes (node:util parseArgs form). */
 export const COMMON_OPTIONS = {
@@ -69,6 +70,8 @@ export interface Session {
 }
 
 export interface NatsOptions {
+  /** The role whose commands this is (its inbox prefix): `altlas publish` producer, `cancel` and `dlq replay/purge` operator, `init` runner, the rest reader. */
+  role: Role;
   /** The streams the command reads: a "stream not found" names them and what creates them. */
   streams?: readonly string[];
 }
@@ -80,8 +83,8 @@ export function streamMissing(streams: readonly string[], cause?: unknown): Altl
 }
 
 /** Connects once (no endless reconnect for a command line tool) and runs `fn`, closing the connection after. */
-export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>, options: NatsOptions = {}): Promise<T> {
-  const connOptions = connectionOptions(config, 'altlas-cli');
+export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>, options: NatsOptions): Promise<T> {
+  const connOptions = connectionOptions(config, 'altlas-cli', options.role);
   let nc: NatsConnection;
   try {
     nc = await connect({ ...connOptions, waitOnFirstConnect: false, maxReconnectAttempts: 10, timeout: 5_000 });

@@ -156,5 +156,5 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
     const removed = await purgeRecords(s, targets);
     io.out(values.json ? JSON.stringify({ removed }) : `removed ${removed.length} of ${what}`);
     return removed.length === targets.length ? EXIT.ok : EXIT.failed;
-  }, { streams: [config.DLQ_STREAM] });
+  }, { role: verb === 'replay' || verb === 'purge' ? 'operator' : 'reader', streams: [config.DLQ_STREAM] });
 }

@@ -25,7 +25,10 @@ export const ConfigSchema = Type.Object({
   NATS_TLS_CA: optional('Path of the CA certificate that signs the server certificate (turns TLS on).'),
   NATS_TLS_CERT: optional('Path of the client certificate, for mutual TLS (with NATS_TLS_KEY).'),
   NATS_TLS_KEY: optional('Path of the client private key, for mutual TLS.'),
-  NATS_INBOX_PREFIX: str('NATS_INBOX_PREFIX', 'Prefix of this process\'s reply subjects (<prefix>.<random>); the runner\'s user subscribes to <prefix>.> instead of _INBOX.>.', '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$'),
+  NATS_INBOX_PREFIX: Type.Optional(Type.String({
+    description: 'Prefix of this process\'s reply subjects (<prefix>.<random>); unset: _INBOX_altlas_<role> (runner, producer, reader, operator), so each role\'s user subscribes to its own prefix only.',
+    pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
+  })),
   ALT_STREAM: str('ALT_STREAM', 'Stream holding the .alt jobs.', STREAM_NAME),
   ALT_SUBJECTS: str('ALT_SUBJECTS', 'Subjects of the ALT stream, comma-separated (wildcards allowed).', '\\S'),
   RUNNER_DURABLE: str('RUNNER_DURABLE', 'Durable pull consumer shared by all workers.', STREAM_NAME),

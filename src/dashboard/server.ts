@@ -79,9 +79,8 @@ export class Dashboard {
     const jsm = await jetstreamManager(nc, { checkAPI: false });
     const kvm = new Kvm(nc);
     this.#status = await kvm.open(config.RUNNER_STATUS_BUCKET);
-    const workers = await kvm.open(config.RUNNER_WORKERS_BUCKET);
     this.#dlq = { config, nc, js: jetstream(nc), jsm };
-    this.#live = new Live({ config, jsm, status: this.#status, workers, codec: this.#codec });
+    this.#live = new Live({ config, nc, jsm, codec: this.#codec });
     await this.#live.start();
     this.#unsubscribe = this.#live.subscribe((e) => this.#broadcast(e));
     this.#ping = setInterval(() => this.#send(null, ': ping\n\n'), 15_000);

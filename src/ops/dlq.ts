@@ -1,10 +1,10 @@
 /** The dead-letter stream, for the `altlas dlq` command and the dashboard: list, originals, replay, purge. */
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
-import { Objm } from '@nats-io/obj';
 import { AltlasError } from '../errors.ts';
 import { DLQ_ERROR_AAD, HEADERS } from '../messaging/subjects.ts';
 import { parseArtifactUrl } from '../last/index.ts';
+import { readObject, removeObject } from './stores.ts';
 import type { Config } from '../config/schema.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 
@@ -73,7 +73,7 @@ export async function originalOf(s: DlqSession, m: StoredMsg): Promise<Uint8Arra
   if (!ref) return m.data;
   const loc = parseArtifactUrl(ref);
   if (!loc || loc.kind !== 'obj') throw new AltlasError('INTERNAL', `DLQ record ${m.seq} points at ${ref}, which is not an object store URL`);
-  const blob = await (await new Objm(s.nc).open(loc.bucket)).getBlob(loc.name);
+  const blob = await readObject(s.jsm, loc.bucket, loc.name);
   if (!blob) throw new AltlasError('INTERNAL', `the original of DLQ record ${m.seq} is gone from ${ref} (expired?)`);
   return blob;
 }
@@ -107,7 +107,7 @@ export async function purgeRecords(s: DlqSession, records: readonly StoredMsg[])
     const ref = m.header.get(HEADERS.dlqPayload);
     if (ref) {
       const loc = parseArtifactUrl(ref);
-      if (loc?.kind === 'obj') await (await new Objm(s.nc).open(loc.bucket)).delete(loc.name).catch(() => {});
+      if (loc?.kind === 'obj') await removeObject(s.jsm, loc.bucket, loc.name).catch(() => {});
     }
     if (await s.jsm.streams.deleteMessage(s.config.DLQ_STREAM, m.seq, false).catch(() => false)) removed.push(m.seq);
   }

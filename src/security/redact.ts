@@ -19,7 +19,7 @@
  * (LOG_REDACT, see {@link configureRedaction}).
  */
 import { REDACTED, START, maskFormats, maskUrlUserinfo, placeholder, tokenLike } from './secret-formats.ts';
-import { isSecretKeyLoose, isSecretKeyName, keyWords } from './secret-keys.ts';
+import { isMaybeSecretKeyName, isSecretKeyLoose, isSecretKeyName, keyWords } from './secret-keys.ts';
 
 export { REDACTED, isSecretKeyName, keyWords };
 
@@ -49,8 +49,11 @@ const STAND_IN = /^(?:\$\{[^}\n]*\}|\{\{[^}\n]*\}\}|<[^>\n]*>|%[A-Za-z_][A-Za-z0
 /** Code rather than a value: a member path (`os.environ`, `tokenizer.encode`), or a call or index after it. */
 const CODE = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/;
 
+/** `user:password` in base64 (a Docker `auth`, a Basic credential without its scheme). */
+const userPassB64 = (v: string) => /^[A-Za-z0-9+/]{6,}={0,2}$/.test(v) && /^[\x20-\x7e]+:[\x20-\x7e]+$/.test(Buffer.from(v, 'base64').toString('latin1'));
+
 /** Strong enough to be a password after `name:` in data (`hunter2`, `P@ssw0rd`; not `str`, `must`, `required.`). */
-const credentialish = (v: string) => tokenLike(v, 6) || (v.length >= 8 && /[A-Za-z]/.test(v) && /[@#$%^*!~+=/\\|]/.test(v));
+const credentialish = (v: string) => tokenLike(v, 6) || (v.length >= 8 && /[A-Za-z]/.test(v) && /[@#$%^*!~+=/\\|]/.test(v)) || userPassB64(v);
 
 /**
  * Where the secret value after a name starts and ends, or null when there is none to hide. In
@@ -103,8 +106,11 @@ function maskAssignments(text: string, loose: boolean, extra: readonly string[])
   ASSIGN.lastIndex = 0;
   for (let m = ASSIGN.exec(text); m; m = ASSIGN.exec(text)) {
     const name = m[2];
-    if (text.startsWith('//', m.index + m[0].length) || !(loose ? isSecretKeyLoose(name, extra) : isSecretKeyName(name, extra))) continue;
-    const single = m[4] === ':' || (m[3].length > 0 && m[5].length > 0);
+    if (text.startsWith('//', m.index + m[0].length)) continue;
+    const maybe = !loose && !isSecretKeyName(name, extra) && isMaybeSecretKeyName(name);
+    if (!maybe && !(loose ? isSecretKeyLoose(name, extra) : isSecretKeyName(name, extra))) continue;
+    // A name that is a secret as often as not (`auth`, `pass`) masks one credential-like word only.
+    const single = maybe || m[4] === ':' || (m[3].length > 0 && m[5].length > 0);
     const span = valueSpan(text, m.index + m[0].length, single, loose);
     if (!span) continue;
     out += text.slice(last, span[0]) + REDACTED;
@@ -158,7 +164,8 @@ function redactWith(value: unknown, text: (s: string) => string, secret: (k: str
   for (const [k, v] of Object.entries(value)) {
     // A secret used as a key (`{"sk-proj-…": "prod"}`) is masked as the key, numbered to keep keys apart.
     const key = text(k) === k ? k : `${REDACTED}${hidden++ ? `-${hidden}` : ''}`;
-    out[key] = secret(k) ? REDACTED : redactWith(v, text, secret, depth + 1);
+    const masked = secret(k) || (typeof v === 'string' && isMaybeSecretKeyName(k) && credentialish(v.trim()));
+    out[key] = masked ? REDACTED : redactWith(v, text, secret, depth + 1);
   }
   return out;
 }

@@ -46,7 +46,7 @@ const PLAIN_TOKEN_QUALIFIERS = new Set([
   'think', 'tool', 'vocab', 'vocabulary', 'bpe', 'sentinel', 'added', 'new', 'unknown', 'bos', 'role', 'separator', 'delimiter', 'placeholder',
 ]);
 /** Head words that keep a secret name secret: `password_confirmation`, `api_key_value`. */
-const SECRET_SUFFIXES = new Set(['value', 'confirmation', 'confirm', 'plain', 'plaintext', 'raw', 'b64', 'base64', 'encoded', 'hex', 'pem', 'der', 'data', 'text', 'str', 'string', 'bytes']);
+const SECRET_SUFFIXES = new Set(['value', 'base', 'confirmation', 'confirm', 'plain', 'plaintext', 'raw', 'b64', 'base64', 'encoded', 'hex', 'pem', 'der', 'data', 'text', 'str', 'string', 'bytes']);
 
 /** First words of a flag or a count about a secret, not a secret: `is_secret`, `has_password`, `password_set` is caught by its head. */
 const FLAG_WORDS = new Set(['is', 'has', 'have', 'use', 'uses', 'using', 'enable', 'enabled', 'require', 'requires', 'required', 'need', 'needs', 'allow', 'show', 'hide', 'with', 'without', 'no', 'num', 'count']);
@@ -68,6 +68,14 @@ function secretWords(w: readonly string[]): boolean {
   if (head === 'id' && w.slice(-3).join('') === 'accesskeyid') return true;
   if (SECRET_SUFFIXES.has(head) && w.length > 1) return secretWords(w.slice(0, -1));
   return false;
+}
+
+/** Names that hold a credential as often as not (`auth: oauth2`, `auth: dXNlcjpwYXNz`; `pass: 3`, `pass: hunter22`): their value is masked when it looks like one. */
+const MAYBE_SECRET = new Set(['auth', 'pass', 'httpauth', 'authinfo']);
+
+/** True when a key name holds a credential as often as not: its value is masked when it looks like a credential (data rule). */
+export function isMaybeSecretKeyName(key: string): boolean {
+  return MAYBE_SECRET.has(keyWords(key).join(''));
 }
 
 /** Verdicts on key names per rule and list of extra fragments (the same few keys come back on every job and log line). */

@@ -18,7 +18,7 @@
  * Both mask an object key that is itself a secret, and take the operator's extra key fragments
  * (LOG_REDACT, see {@link configureRedaction}).
  */
-import { REDACTED, START, maskFormats, maskUrlUserinfo, placeholder, tokenLike } from './secret-formats.ts';
+import { REDACTED, START, maskFormats, maskUrlUserinfo, mayHoldFormat, placeholder, tokenLike } from './secret-formats.ts';
 import { isMaybeSecretKeyName, isSecretKeyLoose, isSecretKeyName, keyWords } from './secret-keys.ts';
 
 export { REDACTED, isSecretKeyName, keyWords };
@@ -29,9 +29,6 @@ let configured: readonly string[] = [];
 export function configureRedaction(extraKeys: readonly string[]): void {
   configured = extraKeys.map((k) => k.trim().toLowerCase()).filter(Boolean);
 }
-
-/** The extra key fragments configured (LOG_REDACT). */
-export const redactionKeys = (): readonly string[] => configured;
 
 /** True when a key's value must never reach a log line or an error text (the loose rule). */
 export function isSecretKey(key: string, extra: readonly string[] = configured): boolean {
@@ -140,7 +137,13 @@ export function applyPatterns(text: string, extra: readonly string[] = configure
  */
 const MAYBE_NAME = /(?:key|token|secret|pass|pwd|auth|credential|creds|private|cookie|seed|jwt|bearer|sig|dsn|otp|sas|connection|sess)[A-Za-z0-9_.-]{0,64}(?:\\?["'])?[ \t]*[=:]/i;
 const MAYBE_LOOSE = /eyJ|bearer|basic|token|:\/\/|S[UAONCPX][A-Z2-7]{54}/i;
-const maybeSecret = (text: string, extra: readonly string[]) => extra.length > 0 || MAYBE_NAME.test(text) || MAYBE_LOOSE.test(text) || maskFormats(text) !== text;
+/** An extra fragment (LOG_REDACT) in the text: a name holding it may stand before `=` or `:`. */
+function hasFragment(text: string, extra: readonly string[]): boolean {
+  if (extra.length === 0 || !/[=:]/.test(text)) return false;
+  const lower = text.toLowerCase();
+  return extra.some((f) => f && lower.includes(f.toLowerCase()));
+}
+const maybeSecret = (text: string, extra: readonly string[]) => MAYBE_NAME.test(text) || MAYBE_LOOSE.test(text) || mayHoldFormat(text) || hasFragment(text, extra);
 
 /** Masks secrets inside one text (logs and error texts). */
 export function redactText(text: string, extra: readonly string[] = configured): string {
@@ -150,32 +153,49 @@ export function redactText(text: string, extra: readonly string[] = configured):
 /** Masks secrets inside one text copied into results (data): precise formats and exact secret names only. */
 export function redactDataText(text: string, extra: readonly string[] = configured): string {
   const out = maskFormats(text);
-  return extra.length > 0 || MAYBE_NAME.test(out) ? maskAssignments(out, false, extra) : out;
+  return hasFragment(out, extra) || MAYBE_NAME.test(out) ? maskAssignments(out, false, extra) : out;
 }
 
-function redactWith(value: unknown, text: (s: string) => string, secret: (k: string) => boolean, depth: number): unknown {
+/** Object keys as they come out (a secret used as a key masked), per policy: the same few keys come back on every line and job. */
+const keyTexts = { logs: new WeakMap<readonly string[], Map<string, boolean>>(), data: new WeakMap<readonly string[], Map<string, boolean>>() };
+const keyMemo = (per: WeakMap<readonly string[], Map<string, boolean>>, extra: readonly string[]) => {
+  let m = per.get(extra);
+  if (!m) per.set(extra, (m = new Map()));
+  return m;
+};
+const keyIsText = (memo: Map<string, boolean>, k: string, text: (s: string) => string) => {
+  let same = memo.get(k);
+  if (same === undefined) {
+    same = text(k) === k;
+    if (memo.size >= 4_096) memo.clear();
+    memo.set(k, same);
+  }
+  return same;
+};
+
+function redactWith(value: unknown, text: (s: string) => string, secret: (k: string) => boolean, depth: number, memo: Map<string, boolean>): unknown {
   if (typeof value === 'string') return text(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 200) return REDACTED;
-  if (value instanceof Error) return { name: value.name, message: redactWith(value.message, text, secret, depth + 1) };
-  if (Array.isArray(value)) return value.map((v) => redactWith(v, text, secret, depth + 1));
+  if (value instanceof Error) return { name: value.name, message: redactWith(value.message, text, secret, depth + 1, memo) };
+  if (Array.isArray(value)) return value.map((v) => redactWith(v, text, secret, depth + 1, memo));
   const out: Record<string, unknown> = {};
   let hidden = 0;
   for (const [k, v] of Object.entries(value)) {
     // A secret used as a key (`{"sk-proj-…": "prod"}`) is masked as the key, numbered to keep keys apart.
-    const key = text(k) === k ? k : `${REDACTED}${hidden++ ? `-${hidden}` : ''}`;
-    const masked = secret(k) || (typeof v === 'string' && isMaybeSecretKeyName(k) && credentialish(v.trim()));
-    out[key] = masked ? REDACTED : redactWith(v, text, secret, depth + 1);
+    const key = keyIsText(memo, k, text) ? k : `${REDACTED}${hidden++ ? `-${hidden}` : ''}`;
+    const masked = secret(k) || (typeof v === 'string' && v.length >= 6 && isMaybeSecretKeyName(k) && credentialish(v.trim()));
+    out[key] = masked ? REDACTED : redactWith(v, text, secret, depth + 1, memo);
   }
   return out;
 }
 
 /** A copy of `value` under the logs policy: secret keys' values replaced, secrets inside texts masked, at any depth. */
 export function redactValue(value: unknown, extra: readonly string[] = configured): unknown {
-  return redactWith(value, (s) => redactText(s, extra), (k) => isSecretKeyLoose(k, extra), 0);
+  return redactWith(value, (s) => redactText(s, extra), (k) => isSecretKeyLoose(k, extra), 0, keyMemo(keyTexts.logs, extra));
 }
 
 /** A copy of `value` under the data policy (a job's title, metadata and tags as results show them). */
 export function redactData(value: unknown, extra: readonly string[] = configured): unknown {
-  return redactWith(value, (s) => redactDataText(s, extra), (k) => isSecretKeyName(k, extra), 0);
+  return redactWith(value, (s) => redactDataText(s, extra), (k) => isSecretKeyName(k, extra), 0, keyMemo(keyTexts.data, extra));
 }

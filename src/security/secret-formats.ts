@@ -194,14 +194,18 @@ const FORMATS: [RegExp, Replacer][] = ([
 ] as [RegExp, Replacer][]).map(([re, rep]) => [bounded(re), rep]);
 
 /**
- * What a text must hold for any format above to match; most texts hold none of it and are
- * spared the patterns.
+ * What a text must hold for any format above to match (the case-insensitive patterns' words, and
+ * the case-sensitive prefixes); most texts hold none of it and are spared the patterns.
  */
-const MAYBE_FORMAT = /-----BEGIN|:\/\/|cookie|accountkey|sharedaccess|sig=|signature=|credential=|token=|eyJ|bearer|basic|token|apikey|api-key|ssws|geniekey|dpop|key|oauth|authorization|sk-|sk_|rk_|pk_|whsec_|AKIA|ASIA|ASCA|A[BCGINP][A-Z]A|AROA|gh[pousr]_|github_pat_|gl[a-z]+-|GR1348941|xox|xapp-|AIza|ya29\.|GOCSPX|npm_|hf_|api_org_|pypi-|gsk_|xai-|pplx-|r8_|SG\.|SK[0-9a-f]|shp|do[por]_v1|dapi|hv[sbr]\.|dp\.|ATATT|lin_|secret_|ntn_|PMAK|gls?[ac]_|sntry|NRAK|sbp_|pscale|figd_|dckr|pul-|atlasv1|sq0|AKCp|pat[A-Za-z0-9]{14}\.|dt0c01|\d{8}:AA|[MNO][A-Za-z\d_-]{23,25}\.|AGE-SECRET|S[UAONCPX][A-Z2-7]{54}|Q~/i;
+const MAYBE_WORDS = /-----BEGIN|:\/\/|cookie:|accountkey=|sharedaccess|(?:sig|signature|credential|token)=|bearer\s|basic\s|token\s|api-?key\s|ssws\s|geniekey\s|dpop\s|oauth\s|authorization:/i;
+const MAYBE_PREFIXES = new RegExp(`(?:eyJ|sk-|[rsp]k_(?:live|test)_|sk\\.eyJ|whsec_|A(?:KIA|SIA|BIA|CCA|GPA|IDA|IPA|NPA|NVA|PKA|ROA|SCA)|gh[pousr]_|github_pat_|gl[a-z]+-|GR1348941|xox|xapp-|AIza|ya29\\.|GOCSPX|npm_|hf_|api_org_|pypi-|gsk_|xai-|pplx-|r8_|SG\\.|SK[0-9a-f]{32}|key-[0-9a-f]|shp(?:at|ca|pa|ss)_|do[por]_v1|dapi[a-f0-9]|hv[sbr]\\.|dp\\.|ATATT|lin_|secret_|ntn_|PMAK|gls?[ac]_|sntry|NRAK|sbp_|pscale|figd_|dckr|pul-|pat[A-Za-z0-9]{14}\\.|dt0c01|sq0|AKCp|\\d{8,10}:AA|[MNO][A-Za-z\\d_-]{23,25}\\.|AGE-SECRET|S[UAONCPX][A-Z2-7]{54})|atlasv1|Q~`);
+
+/** True when a text may hold a credential format (false: {@link maskFormats} would leave it as it is). */
+export const mayHoldFormat = (text: string): boolean => MAYBE_WORDS.test(text) || MAYBE_PREFIXES.test(text);
 
 /** Masks every precise credential format in a text. */
 export function maskFormats(text: string): string {
-  if (!MAYBE_FORMAT.test(text)) return text;
+  if (!mayHoldFormat(text)) return text;
   let out = maskUrlUserinfo(text, false);
   for (const [re, rep] of FORMATS) out = out.replace(re, rep as string);
   return out;

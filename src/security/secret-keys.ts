@@ -75,7 +75,7 @@ const MAYBE_SECRET = new Set(['auth', 'pass', 'httpauth', 'authinfo']);
 
 /** True when a key name holds a credential as often as not: its value is masked when it looks like a credential (data rule). */
 export function isMaybeSecretKeyName(key: string): boolean {
-  return MAYBE_SECRET.has(keyWords(key).join(''));
+  return memo(key, NO_EXTRA, 16, () => MAYBE_SECRET.has(keyWords(key).join('')));
 }
 
 /** Verdicts on key names per rule and list of extra fragments (the same few keys come back on every job and log line). */

@@ -17,6 +17,7 @@ import { FakeOrchestrator } from '../../src/ai/fake-orchestrator.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { NatsServer } from '../../src/devtools/nats-server.ts';
 import { connectionOptions } from '../../src/messaging/connect.ts';
+import { readObject } from '../../src/ops/stores.ts';
 import { ROLE_PERMISSIONS, serverPermissions, type Role } from '../../src/security/permissions.ts';
 import { WorkerProcess, eventually, job } from '../helpers/runner.ts';
 import { ROOT } from '../helpers/paths.ts';
@@ -71,7 +72,8 @@ const counts = async (): Promise<Record<string, number>> => Object.fromEntries(a
 
 beforeAll(async () => {
   const users = ['{ user: admin, password: admin }', ...ROLES.map((r) => `{ user: ${r}, password: ${r}-pw, ${serverPermissions(ROLE_PERMISSIONS[r](config))} }`)];
-  server = await NatsServer.start({ config: `authorization { users = [\n${users.join('\n')}\n] }` });
+  // A small max payload: a large original goes to the object store, and the operator's purge removes it there.
+  server = await NatsServer.start({ config: `max_payload: 65536\nauthorization { users = [\n${users.join('\n')}\n] }` });
   fake = new FakeOrchestrator({ latencyMs: 50 });
   fake.setFaults({ latencyMs: 50, outputChars: 1_000 });
   const aiUrl = await fake.listen();
@@ -79,7 +81,7 @@ beforeAll(async () => {
   adminJsm = await jetstreamManager(admin);
   worker = new WorkerProcess({
     NATS_URL: server.url, NATS_USER: 'runner', NATS_PASSWORD: 'runner-pw', AI_URL: aiUrl, HTTP_PORT: '0', LOG_LEVEL: 'info',
-    RUNNER_CONCURRENCY: '1', RUNNER_CHECKPOINT_BUDGET_MS: '0', RUNNER_OUTPUT_INLINE_MAX: '256', RUNNER_STATUS_FLUSH_MS: '10', RUNNER_NAK_DELAY_MS: '200',
+    RUNNER_CONCURRENCY: '1', RUNNER_CHECKPOINT_BUDGET_MS: '0', ALT_MAX_BYTES: '65536', RUNNER_OUTPUT_INLINE_MAX: '256', RUNNER_STATUS_FLUSH_MS: '10', RUNNER_NAK_DELAY_MS: '200',
   });
   await worker.started();
   for (const r of ROLES) as[r] = await connectAs(r);
@@ -136,7 +138,8 @@ describe('each role against the printed lists', () => {
     const js = jetstream(as.producer!);
     await js.publish('alt.submit', job('attack-done', 2, SECRET));
     await js.publish('alt.submit', `{"id": "attack-broken", "secret": "${SECRET}", "tasks": [`);
-    await eventually(() => counts(), (c) => c.LAST === 2 && c.ALT_DLQ === 1, 'the first .last and the dead letter');
+    await js.publish('alt.submit', `{"id": "attack-large", "secret": "${SECRET}", "tasks": [${'"x",'.repeat(16_000)}"x"]}`);
+    await eventually(() => counts(), (c) => c.LAST === 3 && c.ALT_DLQ === 2, 'the first .last and the dead letters');
     fake.setFaults({ latencyMs: 600_000, outputChars: 1_000 });
     await js.publish('alt.submit', job('attack-held', 3, SECRET));
     await eventually(async () => fake.stats.inFlight, (n) => n === 1, 'a job in flight');
@@ -245,7 +248,7 @@ describe('each role against the printed lists', () => {
     const jobs = await (await fetch(`${readerUrl}/api/jobs`)).json() as { jobs: { alt_id: string }[] };
     expect(jobs.jobs.map((j) => j.alt_id)).toEqual(expect.arrayContaining(['attack-done', 'attack-held']));
     const dlq = await (await fetch(`${readerUrl}/api/dlq`)).json() as { records: { seq: number }[] };
-    expect(dlq.records).toHaveLength(1);
+    expect(dlq.records).toHaveLength(2);
     expect((await fetch(`${readerUrl}/api/dlq/${dlq.records[0].seq}`)).status).toBe(200);
     expect((await fetch(`${readerUrl}/api/fleet`)).status).toBe(200);
     // The operator's dashboard cancels the held job; the watches see it end, and the next jobs run.
@@ -260,6 +263,15 @@ describe('each role against the printed lists', () => {
     expect(follow.output()).toMatch(/attack-held +failure \(JOB_CANCELLED\)/);
     // The dashboard saw the cancel as it was written (its watch of the status bucket).
     await eventually(async () => (await (await fetch(`${readerUrl}/api/jobs`)).json()) as { jobs: { alt_id: string; state: string }[] }, (j) => j.jobs.some((x) => x.alt_id === 'attack-held' && x.state === 'cancelled'), 'the cancel on the reader\'s dashboard');
+    // The operator purges the large dead letter: its original leaves the object store, message by message.
+    const large = (await adminJsm.streams.getMessage('ALT_DLQ', { last_by_subj: 'dlq.alt.ALT_LIMIT' }))!;
+    const ref = large.header.get('Dlq-Payload')!;
+    expect(ref).toMatch(/^altlas\+obj:\/\/ALT_OUTPUTS\/dlq\//);
+    const objectsBefore = (await counts()).OBJ_ALT_OUTPUTS;
+    const purge = altlas('operator', ['dlq', 'purge', '--code', 'ALT_LIMIT', '--yes']);
+    await purge.wait(/removed 1 of 1 dead letter of ALT_LIMIT/);
+    const gone = await readObject(adminJsm, 'ALT_OUTPUTS', ref.slice('altlas+obj://ALT_OUTPUTS/'.length));
+    expect({ gone: gone === null, fewer: (await counts()).OBJ_ALT_OUTPUTS < objectsBefore }).toEqual({ gone: true, fewer: true });
     // What the commands and the dashboards did needed no permission beyond their lists.
     expect(server.log.filter((l) => /Violation/.test(l)).slice(attacksSeen)).toEqual([]);
   });

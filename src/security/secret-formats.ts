@@ -22,8 +22,12 @@ const bounded = (re: RegExp) => new RegExp(re.source.replace(/^\\b/, START), re.
 /** A token-like credential: 8+ characters with a letter and a digit (`Token limits`, `Basic arithmetic` are words). */
 export const tokenLike = (s: string, min = 8): boolean => s.length >= min && /[A-Za-z]/.test(s) && /\d/.test(s);
 
-/** A template or a mask standing for a secret (`<password>`, `${DB_PASSWORD}`, `{{token}}`, `***`, `[REDACTED]`): nothing to hide. */
-export const placeholder = (s: string): boolean => /^(?:<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|%[A-Za-z_(][^%]*%?|\*+|x{3,}|\[[A-Z_-]*\]|\.\.\.|…)$/i.test(s);
+/** A template, a mask or a name standing for a secret (`<password>`, `${DB_PASSWORD}`, `{{token}}`, `***`, `[REDACTED]`, `YOUR_API_KEY`), or a path: nothing to hide. */
+export const placeholder = (s: string): boolean => /^(?:<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|%[A-Za-z_(][^%]*%?|\*+|x{3,}|\[[A-Z_-]*\]|\.\.\.|…|(?:your|my)[-_]\w+|change[-_]?me|replace[-_]?me)$/i.test(s)
+  // `YOUR_API_KEY`, `DB_PASSWORD`: a name in capitals standing for the value.
+  || /^[A-Z]+(?:_[A-Z]+)+$/.test(s)
+  // A path (`pwd: /home/alice`).
+  || /^(?:~|\.{1,2})?\/[\w.\/-]*$/.test(s);
 
 /** Provider keys: fixed prefixes with their lengths, so a SKU such as `sk-2024-000123-A` is left alone. */
 const PROVIDER_KEYS: RegExp[] = [

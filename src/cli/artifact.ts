@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArtifactUrl, type Last } from '../last/index.ts';
 import { payloadCodec } from '../security/codec.ts';
-import { readObject, storedMessages } from '../ops/stores.ts';
+import { readObject, storedMessages } from '../status/store-access.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 

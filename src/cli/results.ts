@@ -8,7 +8,7 @@ import { HEADERS, subjectToken } from '../messaging/subjects.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { isAltlasError } from '../errors.ts';
 import { readLast } from './read-last.ts';
-import { firstSeqSince, storedMessages } from '../ops/stores.ts';
+import { firstSeqSince, storedMessages } from '../status/store-access.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { duration, fitCell, parseDuration, parseRfc3339, percent, table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';

@@ -5,7 +5,7 @@ import { table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 import { decodeEntry, readStatus, statusKey, type StatusEntry } from '../status/status.ts';
 import { payloadCodec } from '../security/codec.ts';
-import { watchBucket } from '../ops/stores.ts';
+import { watchBucket } from '../status/store-access.ts';
 
 export const STATUS_HELP = `Usage: altlas status [options]
        altlas status <job-id> [--watch] [options]

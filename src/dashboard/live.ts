@@ -1,12 +1,12 @@
 /**
  * What the dashboard knows, kept live by one set of watches per dashboard process (never one per
  * browser): every job's status entry (a watch of the status bucket), the workers' heartbeats
- * (a watch of the workers bucket; both without a consumer, see ops/stores.ts), the consumer's counts (polled every two seconds), the DLQ's
+ * (a watch of the workers bucket; both without a consumer, see status/store-access.ts), the consumer's counts (polled every two seconds), the DLQ's
  * size, and jobs and failures finished per 10 s over the last 15 minutes.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { watchBucket, type BucketEntry } from '../ops/stores.ts';
+import { watchBucket, type BucketEntry } from '../status/store-access.ts';
 import type { Config } from '../config/schema.ts';
 import type { Codec } from '../security/codec.ts';
 import type { WorkerBeat } from '../status/fleet.ts';

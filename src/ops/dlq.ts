@@ -4,7 +4,7 @@ import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jets
 import { AltlasError } from '../errors.ts';
 import { DLQ_ERROR_AAD, HEADERS } from '../messaging/subjects.ts';
 import { parseArtifactUrl } from '../last/index.ts';
-import { readObject, removeObject } from './stores.ts';
+import { readObject, removeObject } from '../status/store-access.ts';
 import type { Config } from '../config/schema.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 

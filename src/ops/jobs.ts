@@ -4,7 +4,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { bucketEntries, type BucketEntry } from './stores.ts';
+import { bucketEntries, type BucketEntry } from '../status/store-access.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { cancelKey, decodeEntry, JOB_STATES, readStatus, type JobState, type StatusEntry } from '../status/status.ts';
 import type { CancelRequest, WorkerBeat } from '../status/fleet.ts';

@@ -16,7 +16,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { TaskResult } from '../engine/types.ts';
 import { subjectToken } from '../messaging/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
-import { removeObject } from '../ops/stores.ts';
+import { removeObject } from './store-access.ts';
 
 interface Batch {
   results: TaskResult[];

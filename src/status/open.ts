@@ -14,7 +14,7 @@ import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Codec } from '../security/codec.ts';
 import { CheckpointStore } from './checkpoints.ts';
-import { removeObject } from '../ops/stores.ts';
+import { removeObject } from './store-access.ts';
 
 export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS'>;
 

@@ -17,7 +17,7 @@ import { FakeOrchestrator } from '../../src/ai/fake-orchestrator.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { NatsServer } from '../../src/devtools/nats-server.ts';
 import { connectionOptions } from '../../src/messaging/connect.ts';
-import { readObject } from '../../src/ops/stores.ts';
+import { readObject } from '../../src/status/store-access.ts';
 import { ROLE_PERMISSIONS, serverPermissions, type Role } from '../../src/security/permissions.ts';
 import { WorkerProcess, eventually, job } from '../helpers/runner.ts';
 import { ROOT } from '../helpers/paths.ts';

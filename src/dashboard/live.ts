@@ -1,8 +1,9 @@
 /**
  * What the dashboard knows, kept live by one set of watches per dashboard process (never one per
- * browser): every job's status entry (a watch of the status bucket), the workers' heartbeats
- * (a watch of the workers bucket; both without a consumer, see status/store-access.ts), the consumer's counts (polled every two seconds), the DLQ's
- * size, and jobs and failures finished per 10 s over the last 15 minutes.
+ * browser): every job's status entry (a watch of the status bucket), the workers' heartbeats (a
+ * watch of the workers bucket; both without a consumer, see status/store-access.ts), the
+ * consumer's counts (polled every two seconds), the DLQ's size, and jobs and failures finished
+ * per 10 s over the last 15 minutes.
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';

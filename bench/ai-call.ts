@@ -57,7 +57,7 @@ try {
     maxConcurrency: CONCURRENCY, maxQueue: 1_000, breakerThreshold: 5, breakerHalfOpenMs: 10_000,
   });
   const signal = new AbortController().signal;
-  const full = await measure('AiClient.complete (all policies)', () => client.complete({ prompt: { system: 'You are terse.', user: prompt }, model: 'default', parameters: { temperature: 0.2 } }, signal));
+  const full = await measure('AiClient.complete (all policies)', () => client.complete({ prompt: { system: 'You are terse.', user: prompt }, model: 'default', parameters: { temperature: 0.2 } }, { signal }));
   client.close();
   agent.destroy();
   console.log(`\nclient CPU per call: AiClient ${full.cpuUs.toFixed(0)} µs vs bare request ${bare.cpuUs.toFixed(0)} µs (ratio ${(full.cpuUs / bare.cpuUs).toFixed(2)}); calls/s ratio ${(full.rate / bare.rate).toFixed(2)}`);

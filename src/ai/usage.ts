@@ -1,0 +1,58 @@
+/**
+ * Token usage as providers report it, read without guessing: a count that is absent stays null.
+ * The OpenAI shape (`usage` with `prompt_tokens_details.cached_tokens` and
+ * `completion_tokens_details.reasoning_tokens`) is also what llama.cpp puts in the orchestrator's
+ * `metadata.usage`; Anthropic-style names (`input_tokens`, `output_tokens`,
+ * `cache_read_input_tokens`) are read too, for gateways that pass them through.
+ */
+import type { TokenUsage } from './call.ts';
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A reported count: a finite number ≥ 0, rounded; anything else is unknown. */
+export const count = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : null);
+const first = (...values: unknown[]): number | null => {
+  for (const v of values) {
+    const n = count(v);
+    if (n !== null) return n;
+  }
+  return null;
+};
+
+/** Usage with every count unknown. */
+export const UNKNOWN_USAGE: Readonly<TokenUsage> = Object.freeze({ input_tokens: null, output_tokens: null, cached_input_tokens: null, reasoning_tokens: null });
+
+/** Reads an OpenAI-style (or Anthropic-style) usage object; null when there is none. */
+export function readUsage(usage: unknown): TokenUsage | null {
+  if (!isObject(usage)) return null;
+  const inDetails = isObject(usage.prompt_tokens_details) ? usage.prompt_tokens_details : isObject(usage.input_tokens_details) ? usage.input_tokens_details : {};
+  const outDetails = isObject(usage.completion_tokens_details) ? usage.completion_tokens_details : isObject(usage.output_tokens_details) ? usage.output_tokens_details : {};
+  return {
+    input_tokens: first(usage.prompt_tokens, usage.input_tokens),
+    output_tokens: first(usage.completion_tokens, usage.output_tokens),
+    cached_input_tokens: first(inDetails.cached_tokens, usage.cache_read_input_tokens),
+    reasoning_tokens: first(outDetails.reasoning_tokens),
+  };
+}
+
+/**
+ * Usage from orchestrator metadata: `metadata.usage` (llama.cpp), else the documented example's
+ * `tokens_generated` as the output tokens.
+ */
+export function orchestratorUsage(metadata: unknown): TokenUsage | null {
+  if (!isObject(metadata)) return null;
+  const usage = readUsage(metadata.usage);
+  const generated = count(metadata.tokens_generated);
+  if (usage) return usage.output_tokens === null && generated !== null ? { ...usage, output_tokens: generated } : usage;
+  return generated === null ? null : { ...UNKNOWN_USAGE, output_tokens: generated };
+}
+
+/**
+ * The total for the `.last`'s tokens_used (the original's integer): the reported total, else input
+ * plus output where either is known (as the original runner summed them), else null.
+ */
+export function totalTokens(usage: unknown, reported: TokenUsage | null): number | null {
+  const total = isObject(usage) ? count(usage.total_tokens) : null;
+  if (total !== null) return total;
+  if (!reported || (reported.input_tokens === null && reported.output_tokens === null)) return null;
+  return (reported.input_tokens ?? 0) + (reported.output_tokens ?? 0);
+}

@@ -130,6 +130,17 @@ describe('the .last as the original model requires', () => {
     expect([p.status, p.metadata.alt_source_form, p.metadata.source_form]).toEqual(['partialsuccess', 'mine', 'runner']);
     expect(Object.values(p.task_results).map((r) => [r.status, r.error?.startsWith('Cancelled due to dependency failure') ?? false])).toEqual([['completed', false], ['failed', false], ['cancelled', true]]);
   });
+
+  it('carries each call\'s usage after the original\'s output fields, as the fake AI reported it', async () => {
+    const { last } = (await h.lasts()).find(({ last: l }) => l.alt_file_id === 'alt_example_001')!;
+    for (const r of Object.values(last.task_results)) {
+      const out = r.output!;
+      expect(Object.keys(out)).toEqual(['text', 'model_used', 'tokens_used', 'processing_time_ms', 'usage']);
+      const usage = out.usage as Record<string, unknown>;
+      expect(usage).toEqual({ input_tokens: expect.any(Number), output_tokens: Math.ceil(out.text.length / 4), cached_input_tokens: 0, reasoning_tokens: 0, model: 'default', attempt: 1 });
+      expect(out.tokens_used).toBe((usage.input_tokens as number) + (usage.output_tokens as number));
+    }
+  });
 });
 
 describe('artifacts', () => {

@@ -53,17 +53,22 @@ export interface AiCall extends CallOrigin {
  * never 0 and never estimated.
  */
 export interface TokenUsage {
-  input_tokens: number | null;
-  output_tokens: number | null;
-  /** Input tokens served from the provider's prompt cache (part of input_tokens). */
-  cached_input_tokens: number | null;
-  /** Output tokens spent on reasoning (part of output_tokens). */
-  reasoning_tokens: number | null;
+  /** Input (prompt) tokens. */
+  input: number | null;
+  /** Output (completion) tokens. */
+  output: number | null;
+  /** Input tokens served from the provider's prompt cache (part of `input`). */
+  cached_input: number | null;
+  /** Output tokens spent on reasoning (part of `output`). */
+  reasoning: number | null;
 }
 
-/** The usage of one call as it goes into a task's output (`output.usage`): tokens, the model that answered, the attempt. */
+/**
+ * The usage of one call as it goes into a task's output (`output.usage`, after the original's
+ * fields): its tokens by kind and the HTTP attempt that answered. The model that answered is the
+ * answer's `model` (the output's `model_used`).
+ */
 export interface CallUsage extends TokenUsage {
-  model: string;
   /** The HTTP attempt of the call that answered (1 = first). */
   attempt: number;
 }

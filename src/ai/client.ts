@@ -183,7 +183,7 @@ export class AiClient {
       });
       return {
         text: a.text, model: a.model, tokens: a.tokens, providerMs: a.providerMs ?? Math.round(durationMs), streamed: a.streamed,
-        usage: { ...(a.usage ?? UNKNOWN_USAGE), model: a.model, attempt: n },
+        usage: { ...(a.usage ?? UNKNOWN_USAGE), attempt: n },
       };
     } catch (e) {
       const cancelled = options.signal.aborted || e instanceof ForeignError;

@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { ChatStream, chatBody, fakeAnswer, fakeUsage, hash, orchestratorBody, tokenCount, tokenDueAt, tokens, tokensDue, type UsageFaults } from './fake-answers.ts';
+import { ChatStream, TOKEN_CHARS, chatBody, fakeAnswer, fakeUsage, hash, orchestratorBody, tokenDueAt, tokens, tokensDue, type UsageFaults } from './fake-answers.ts';
 
 export { fakeAnswer } from './fake-answers.ts';
 
@@ -242,31 +242,32 @@ export class FakeOrchestrator {
     const headers = f.responseHeaders ?? {};
     if (path === '/api/inference/batch') {
       const items = Array.isArray(body) ? body : [];
-      return send(200, items.map((item: Record<string, unknown>) => this.#infer(item)), headers);
+      return send(200, items.map((item: Record<string, unknown>) => {
+        const { model, prompt } = orchestratorAsk(item);
+        const { text, pad } = this.#answer(model, prompt);
+        return orchestratorBody(model, text + '.'.repeat(pad), f.noUsage ? null : fakeUsage(prompt, text.length + pad, f));
+      }), headers);
     }
-    if (path === '/v1/chat/completions') {
-      const prompt = promptOf(path, body);
-      const model = typeof body.model === 'string' ? body.model : 'default';
-      const text = this.#text(model, prompt);
-      const usage = f.noUsage ? null : fakeUsage(prompt, text, f);
-      const id = `chatcmpl-${hash(prompt)}`;
-      if (body.stream === true) {
-        const options = body.stream_options as { include_usage?: boolean } | undefined;
-        answered = true;
-        return this.#stream(req, res, new ChatStream(id, model), text, options?.include_usage === true ? usage : null, headers);
-      }
-      await this.#wait(this.#generationMs(text), res);
-      return send(200, chatBody(id, model, text, usage), headers);
+    const chat = path === '/v1/chat/completions';
+    const { model, prompt } = chat ? { model: typeof body.model === 'string' ? body.model : 'default', prompt: promptOf(path, body) } : orchestratorAsk(body);
+    const { text, pad } = this.#answer(model, prompt);
+    const usage = f.noUsage ? null : fakeUsage(prompt, text.length + pad, f);
+    const id = `chatcmpl-${hash(prompt)}`;
+    if (chat && body.stream === true) {
+      const options = body.stream_options as { include_usage?: boolean } | undefined;
+      answered = true;
+      return this.#stream(req, res, new ChatStream(id, model), text + '.'.repeat(pad), options?.include_usage === true ? usage : null, headers);
     }
-    const answer = this.#infer(body);
-    await this.#wait(this.#generationMs(answer.outputs), res);
-    return send(200, answer, headers);
+    await this.#wait(this.#generationMs(text.length + pad), res);
+    if (res.destroyed) return;
+    answered = true;
+    return sendPadded(res, chat ? chatBody(id, model, text + PAD_MARK, usage) : orchestratorBody(model, text + PAD_MARK, usage), pad, headers);
   }
 
   /** Milliseconds an unstreamed answer takes to generate: the time to first token and its tokens at the token rate. */
-  #generationMs(text: string): number {
+  #generationMs(chars: number): number {
     const f = this.#faults;
-    return (f.firstTokenMs ?? 0) + tokenDueAt(Math.max(0, tokenCount(text) - 1), f.tokenRate ?? 0);
+    return (f.firstTokenMs ?? 0) + tokenDueAt(Math.max(0, Math.ceil(chars / TOKEN_CHARS) - 1), f.tokenRate ?? 0);
   }
 
   /** Sends a streamed chat completion: the role, then the tokens at the token rate after the time to first token, then the end. */
@@ -327,12 +328,12 @@ export class FakeOrchestrator {
     return this.#seed / 2 ** 31;
   }
 
-  /** The answer text of a prompt: scripted, else the deterministic answer, padded as the faults say. */
-  #text(model: string, prompt: string): string {
+  /** The answer to a prompt (scripted, else the deterministic answer) and the padding the faults add to it. */
+  #answer(model: string, prompt: string): { text: string; pad: number } {
     this.#count(prompt);
-    const answer = this.#scripted(prompt) ?? fakeAnswer(model, prompt);
-    const pad = this.#faults.outputRules?.find((r) => prompt.includes(r.match))?.chars ?? this.#faults.outputChars ?? 0;
-    return pad > answer.length ? answer + '.'.repeat(pad - answer.length) : answer;
+    const text = this.#scripted(prompt) ?? fakeAnswer(model, prompt);
+    const chars = this.#faults.outputRules?.find((r) => prompt.includes(r.match))?.chars ?? this.#faults.outputChars ?? 0;
+    return { text, pad: Math.max(0, chars - text.length) };
   }
 
   /** The scripted answer for a prompt, if a rule matches. */
@@ -350,12 +351,27 @@ export class FakeOrchestrator {
     if (this.stats.prompts.length < 10_000) this.stats.prompts.push(prompt);
   }
 
-  #infer(body: Record<string, unknown>): { model_id: string; outputs: string } {
-    const model = typeof body.model_id === 'string' ? body.model_id : 'default';
-    const prompt = typeof body.inputs === 'string' ? body.inputs : JSON.stringify(body.inputs ?? '');
-    const text = this.#text(model, prompt);
-    return orchestratorBody(model, text, this.#faults.noUsage ? null : fakeUsage(prompt, text, this.#faults)) as { model_id: string; outputs: string };
+}
+
+/** The model and prompt of an orchestrator request. */
+function orchestratorAsk(body: Record<string, unknown>): { model: string; prompt: string } {
+  return { model: typeof body.model_id === 'string' ? body.model_id : 'default', prompt: typeof body.inputs === 'string' ? body.inputs : JSON.stringify(body.inputs ?? '') };
+}
+
+/** Stands in the body for the padding, which is written in pieces (a 40 MB answer is never one string). */
+const PAD_MARK = '@@fake-pad@@';
+const DOTS = '.'.repeat(65_536);
+
+/** Sends a 200 JSON body whose PAD_MARK becomes `pad` dots, written as the client reads them. */
+async function sendPadded(res: ServerResponse, body: unknown, pad: number, headers: Record<string, string>): Promise<void> {
+  const [before, after] = JSON.stringify(body).split(PAD_MARK);
+  res.writeHead(200, { 'content-type': 'application/json', ...headers });
+  if (pad === 0) return void res.end(before + after);
+  res.write(before);
+  for (let left = pad; left > 0 && !res.destroyed; left -= DOTS.length) {
+    if (!res.write(left >= DOTS.length ? DOTS : DOTS.slice(0, left))) await drained(res);
   }
+  if (!res.destroyed) res.end(after);
 }
 
 /** Resolves when `res` can take more, or is closed. */

@@ -12,8 +12,8 @@ export interface AiTaskOptions {
 /**
  * Every AI task is one call; forbidden kinds were refused when the job was decoded. The output
  * is the original's `{text, model_used, tokens_used, processing_time_ms}` followed by ours:
- * `usage` (the call's tokens by kind as reported, null where unknown; the model that answered; the
- * HTTP attempt that answered).
+ * `usage` (the call's tokens by kind as reported, null where unknown, and the HTTP attempt that
+ * answered; the model that answered is model_used).
  */
 export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOptions): TaskBody {
   return async (task, ctx) => {

@@ -19,7 +19,7 @@ const first = (...values: unknown[]): number | null => {
 };
 
 /** Usage with every count unknown. */
-export const UNKNOWN_USAGE: Readonly<TokenUsage> = Object.freeze({ input_tokens: null, output_tokens: null, cached_input_tokens: null, reasoning_tokens: null });
+export const UNKNOWN_USAGE: Readonly<TokenUsage> = Object.freeze({ input: null, output: null, cached_input: null, reasoning: null });
 
 /** Reads an OpenAI-style (or Anthropic-style) usage object; null when there is none. */
 export function readUsage(usage: unknown): TokenUsage | null {
@@ -27,10 +27,10 @@ export function readUsage(usage: unknown): TokenUsage | null {
   const inDetails = isObject(usage.prompt_tokens_details) ? usage.prompt_tokens_details : isObject(usage.input_tokens_details) ? usage.input_tokens_details : {};
   const outDetails = isObject(usage.completion_tokens_details) ? usage.completion_tokens_details : isObject(usage.output_tokens_details) ? usage.output_tokens_details : {};
   return {
-    input_tokens: first(usage.prompt_tokens, usage.input_tokens),
-    output_tokens: first(usage.completion_tokens, usage.output_tokens),
-    cached_input_tokens: first(inDetails.cached_tokens, usage.cache_read_input_tokens),
-    reasoning_tokens: first(outDetails.reasoning_tokens),
+    input: first(usage.prompt_tokens, usage.input_tokens),
+    output: first(usage.completion_tokens, usage.output_tokens),
+    cached_input: first(inDetails.cached_tokens, usage.cache_read_input_tokens),
+    reasoning: first(outDetails.reasoning_tokens),
   };
 }
 
@@ -42,8 +42,8 @@ export function orchestratorUsage(metadata: unknown): TokenUsage | null {
   if (!isObject(metadata)) return null;
   const usage = readUsage(metadata.usage);
   const generated = count(metadata.tokens_generated);
-  if (usage) return usage.output_tokens === null && generated !== null ? { ...usage, output_tokens: generated } : usage;
-  return generated === null ? null : { ...UNKNOWN_USAGE, output_tokens: generated };
+  if (usage) return usage.output === null && generated !== null ? { ...usage, output: generated } : usage;
+  return generated === null ? null : { ...UNKNOWN_USAGE, output: generated };
 }
 
 /**
@@ -53,6 +53,6 @@ export function orchestratorUsage(metadata: unknown): TokenUsage | null {
 export function totalTokens(usage: unknown, reported: TokenUsage | null): number | null {
   const total = isObject(usage) ? count(usage.total_tokens) : null;
   if (total !== null) return total;
-  if (!reported || (reported.input_tokens === null && reported.output_tokens === null)) return null;
-  return (reported.input_tokens ?? 0) + (reported.output_tokens ?? 0);
+  if (!reported || (reported.input === null && reported.output === null)) return null;
+  return (reported.input ?? 0) + (reported.output ?? 0);
 }

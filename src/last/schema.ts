@@ -17,13 +17,12 @@ const Tokens = (description: string) => Nullable(Type.Integer({ minimum: 0, desc
 
 /** Ours, after the original's output fields: the usage of the task's AI call. */
 export const CallUsageSchema = Type.Object({
-  input_tokens: Tokens('Input (prompt) tokens.'),
-  output_tokens: Tokens('Output (completion) tokens.'),
-  cached_input_tokens: Tokens('Input tokens served from the provider\'s prompt cache (part of input_tokens).'),
-  reasoning_tokens: Tokens('Output tokens spent on reasoning (part of output_tokens).'),
-  model: Type.String({ description: 'The model that answered.' }),
+  input: Tokens('Input (prompt) tokens.'),
+  output: Tokens('Output (completion) tokens.'),
+  cached_input: Tokens('Input tokens served from the provider\'s prompt cache (part of input).'),
+  reasoning: Tokens('Output tokens spent on reasoning (part of output).'),
   attempt: Type.Integer({ minimum: 1, description: 'The HTTP attempt of the call that answered (1 = the first).' }),
-}, { additionalProperties: false, title: 'CallUsage', description: 'Tokens as the provider reported them; null where it did not (never 0, never estimated).' });
+}, { additionalProperties: false, title: 'CallUsage', description: 'Tokens by kind as the provider reported them, null where it did not (never 0, never estimated); the model that answered is model_used.' });
 
 export const TaskOutputSchema = Type.Object({
   text: Type.String({ description: 'The answer; for an output stored as an artifact, a preview.' }),

@@ -49,10 +49,10 @@ describe('the answer as chunks', () => {
     expect(chunks.map((c) => c.text).join('')).toBe(answer!.text);
     expect(answer!.text).toMatch(/stream me please$/);
     const output = Math.ceil(answer!.text.length / 4) + 7;
-    expect(answer!.usage).toEqual({ input_tokens: expect.any(Number), output_tokens: output, cached_input_tokens: 5, reasoning_tokens: 7, model: 'default', attempt: 1 });
-    expect(answer!.tokens).toBe(answer!.usage.input_tokens! + output);
+    expect(answer!.usage).toEqual({ input: expect.any(Number), output, cached_input: 5, reasoning: 7, attempt: 1 });
+    expect(answer!.tokens).toBe(answer!.usage.input! + output);
     expect(answer!.streamed).toBe(true);
-    expect(attempts).toMatchObject([{ outcome: 'ok', streamed: true, chunks: chunks.length, usage: { cached_input_tokens: 5 } }]);
+    expect(attempts).toMatchObject([{ outcome: 'ok', streamed: true, chunks: chunks.length, usage: { cached_input: 5 } }]);
   });
 
   it('asks for a whole answer with AI_STREAM off, and gives it as one chunk', async () => {
@@ -61,21 +61,22 @@ describe('the answer as chunks', () => {
     expect(fake.stats.streams).toBe(0);
     expect(chunks).toEqual([{ attempt: 1, index: 0, text: answer!.text }]);
     expect(answer!.streamed).toBe(false);
-    expect(answer!.usage.output_tokens).toBe(Math.ceil(answer!.text.length / 4));
+    expect(answer!.usage.output).toBe(Math.ceil(answer!.text.length / 4));
   });
 
   it('gives the orchestrator\'s answer as one chunk when it arrives, with usage from metadata.usage', async () => {
     fake.setFaults({ cachedTokens: 2 });
     const { answer, chunks } = await run(testClient(url), 'orchestrated');
     expect(chunks).toEqual([{ attempt: 1, index: 0, text: answer!.text }]);
-    expect(answer!.usage).toMatchObject({ cached_input_tokens: 2, reasoning_tokens: 0, model: 'default', attempt: 1 });
+    expect(answer!.usage).toMatchObject({ cached_input: 2, reasoning: 0, attempt: 1 });
+    expect(answer!.model).toBe('default');
   });
 
   it('keeps usage unknown (null) when the provider reports none, streamed or not', async () => {
     fake.setFaults({ noUsage: true });
     for (const client of [testClient(url), testClient(url, openai)]) {
       const { answer } = await run(client);
-      expect(answer!.usage).toEqual({ input_tokens: null, output_tokens: null, cached_input_tokens: null, reasoning_tokens: null, model: 'default', attempt: 1 });
+      expect(answer!.usage).toEqual({ input: null, output: null, cached_input: null, reasoning: null, attempt: 1 });
       expect(answer!.tokens).toBeNull();
     }
   });
@@ -213,7 +214,7 @@ describe('the steps around the policies', () => {
         },
       },
       settle: {
-        settle: (call: AiCall, r: Reservation, o) => void log.push(`settle ${JSON.stringify(r.held)} ${o.ok ? `ok ${o.answer.usage.output_tokens}` : `failed ${failureOf(o.error)}`} after ${call.attempts.length}`),
+        settle: (call: AiCall, r: Reservation, o) => void log.push(`settle ${JSON.stringify(r.held)} ${o.ok ? `ok ${o.answer.usage.output}` : `failed ${failureOf(o.error)}`} after ${call.attempts.length}`),
       },
     };
     return { log, steps, seen: () => seen };
@@ -224,7 +225,7 @@ describe('the steps around the policies', () => {
     fake.setFaults({ failFirst: 1, errorStatus: 503 });
     const r = recording();
     const answer = await testClient(url, { steps: r.steps }).complete(req, { signal: new AbortController().signal });
-    expect(r.log).toEqual(['enter t1', 'reserve 64', 'gate saw 503', 'gate saw 200', `settle {"tokens":10} ok ${answer.usage.output_tokens} after 2`, 'leave']);
+    expect(r.log).toEqual(['enter t1', 'reserve 64', 'gate saw 503', 'gate saw 200', `settle {"tokens":10} ok ${answer.usage.output} after 2`, 'leave']);
     expect(r.seen()).toMatchObject({ provider: 'orchestrator', jobId: 'job-1', taskKey: 't1', maxTokens: 64, stream: false });
   });
 

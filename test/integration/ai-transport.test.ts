@@ -51,7 +51,7 @@ describe('the chunk transport', () => {
     expect(error).toBeNull();
     expect(chunks.map((c) => c.text)).toEqual(parts);
     expect(answer!.text).toBe(parts.join(''));
-    expect(answer!.usage.input_tokens).toBeNull();
+    expect(answer!.usage.input).toBeNull();
   });
 
   it('reads a plain JSON answer to a streamed request as a whole answer', async () => {

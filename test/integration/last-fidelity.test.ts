@@ -103,7 +103,8 @@ beforeAll(async () => {
       notes.push({ data, storedBefore: stored });
     }
   })();
-  await h.worker({ ARCHIVE_NOTIFY_SUBJECT: 'archive.last_files', RUNNER_OUTPUT_INLINE_MAX: '16384' });
+  // The 5 MiB artifact below is past the default answer cap (4 MiB).
+  await h.worker({ ARCHIVE_NOTIFY_SUBJECT: 'archive.last_files', RUNNER_OUTPUT_INLINE_MAX: '16384', AI_MAX_RESPONSE_BYTES: '16777216' });
 });
 afterAll(async () => {
   await archive?.close();
@@ -137,8 +138,8 @@ describe('the .last as the original model requires', () => {
       const out = r.output!;
       expect(Object.keys(out)).toEqual(['text', 'model_used', 'tokens_used', 'processing_time_ms', 'usage']);
       const usage = out.usage as Record<string, unknown>;
-      expect(usage).toEqual({ input_tokens: expect.any(Number), output_tokens: Math.ceil(out.text.length / 4), cached_input_tokens: 0, reasoning_tokens: 0, model: 'default', attempt: 1 });
-      expect(out.tokens_used).toBe((usage.input_tokens as number) + (usage.output_tokens as number));
+      expect(usage).toEqual({ input: expect.any(Number), output: Math.ceil(out.text.length / 4), cached_input: 0, reasoning: 0, attempt: 1 });
+      expect(out.tokens_used).toBe((usage.input as number) + (usage.output as number));
     }
   });
 });

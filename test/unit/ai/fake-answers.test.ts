@@ -10,7 +10,7 @@ describe('the fake AI\'s answers', () => {
   });
 
   it('reports usage with cached and reasoning details, counting four characters a token', () => {
-    expect(fakeUsage('p'.repeat(40), 'a'.repeat(9), { cachedTokens: 100, reasoningTokens: 2 })).toEqual({
+    expect(fakeUsage('p'.repeat(40), 9, { cachedTokens: 100, reasoningTokens: 2 })).toEqual({
       prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, prompt_tokens_details: { cached_tokens: 10 }, completion_tokens_details: { reasoning_tokens: 2 },
     });
   });

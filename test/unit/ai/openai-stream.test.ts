@@ -19,7 +19,7 @@ describe('openaiStreamReader', () => {
     expect(deltas).toEqual(['', 'Hel', 'lo', '', '', '']);
     expect(r.end('Hello')).toEqual({
       text: 'Hello', model: 'gpt-x-2025', tokens: 11, providerMs: null,
-      usage: { input_tokens: 9, output_tokens: 2, cached_input_tokens: 0, reasoning_tokens: 0 },
+      usage: { input: 9, output: 2, cached_input: 0, reasoning: 0 },
     });
   });
 
@@ -59,12 +59,12 @@ describe('openaiStreamReader', () => {
   it('reads back the events the fake AI streams to the same text and usage', () => {
     const s = new ChatStream('id', 'fake-small');
     const text = 'Merhaba dünya, a streamed answer';
-    const usage = fakeUsage('prompt', text, {});
+    const usage = fakeUsage('prompt', text.length, {});
     const wire = s.start() + tokens(text).map((t) => s.delta(t)).join('') + s.end(usage);
     const r = openaiStreamReader('asked');
     const events = wire.split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
     const got = events.map((e) => r.event(e)).join('');
     expect(got).toBe(text);
-    expect(r.end(got)).toMatchObject({ model: 'fake-small', usage: { output_tokens: Math.ceil(text.length / 4), cached_input_tokens: 0, reasoning_tokens: 0 } });
+    expect(r.end(got)).toMatchObject({ model: 'fake-small', usage: { output: Math.ceil(text.length / 4), cached_input: 0, reasoning: 0 } });
   });
 });

@@ -5,11 +5,11 @@ import { limitHeaders, displayUrl } from '../../../src/ai/headers.ts';
 describe('readUsage', () => {
   it('reads OpenAI usage with its details', () => {
     expect(readUsage({ prompt_tokens: 120, completion_tokens: 30, total_tokens: 150, prompt_tokens_details: { cached_tokens: 100 }, completion_tokens_details: { reasoning_tokens: 12 } }))
-      .toEqual({ input_tokens: 120, output_tokens: 30, cached_input_tokens: 100, reasoning_tokens: 12 });
+      .toEqual({ input: 120, output: 30, cached_input: 100, reasoning: 12 });
   });
 
   it('keeps what the provider did not report unknown: null, never 0', () => {
-    expect(readUsage({ prompt_tokens: 5 })).toEqual({ input_tokens: 5, output_tokens: null, cached_input_tokens: null, reasoning_tokens: null });
+    expect(readUsage({ prompt_tokens: 5 })).toEqual({ input: 5, output: null, cached_input: null, reasoning: null });
     expect(readUsage({ prompt_tokens: -1, completion_tokens: 'x', prompt_tokens_details: null })).toEqual(UNKNOWN_USAGE);
     expect(readUsage(undefined)).toBeNull();
     expect(readUsage([1, 2])).toBeNull();
@@ -17,19 +17,19 @@ describe('readUsage', () => {
 
   it('keeps a reported zero as zero', () => {
     expect(readUsage({ prompt_tokens: 0, completion_tokens: 0, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } }))
-      .toEqual({ input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, reasoning_tokens: 0 });
+      .toEqual({ input: 0, output: 0, cached_input: 0, reasoning: 0 });
   });
 
   it('reads Anthropic-style names a gateway passes through', () => {
-    expect(readUsage({ input_tokens: 10, output_tokens: 4, cache_read_input_tokens: 8 })).toEqual({ input_tokens: 10, output_tokens: 4, cached_input_tokens: 8, reasoning_tokens: null });
+    expect(readUsage({ input_tokens: 10, output_tokens: 4, cache_read_input_tokens: 8 })).toEqual({ input: 10, output: 4, cached_input: 8, reasoning: null });
   });
 });
 
 describe('orchestratorUsage', () => {
   it('reads llama.cpp metadata.usage, or tokens_generated as the output tokens', () => {
-    expect(orchestratorUsage({ usage: { prompt_tokens: 3, completion_tokens: 4 } })).toEqual({ input_tokens: 3, output_tokens: 4, cached_input_tokens: null, reasoning_tokens: null });
-    expect(orchestratorUsage({ tokens_generated: 9, generation_time_ms: 5 })).toEqual({ ...UNKNOWN_USAGE, output_tokens: 9 });
-    expect(orchestratorUsage({ usage: { prompt_tokens: 3 }, tokens_generated: 9 })).toEqual({ ...UNKNOWN_USAGE, input_tokens: 3, output_tokens: 9 });
+    expect(orchestratorUsage({ usage: { prompt_tokens: 3, completion_tokens: 4 } })).toEqual({ input: 3, output: 4, cached_input: null, reasoning: null });
+    expect(orchestratorUsage({ tokens_generated: 9, generation_time_ms: 5 })).toEqual({ ...UNKNOWN_USAGE, output: 9 });
+    expect(orchestratorUsage({ usage: { prompt_tokens: 3 }, tokens_generated: 9 })).toEqual({ ...UNKNOWN_USAGE, input: 3, output: 9 });
     expect(orchestratorUsage({})).toBeNull();
     expect(orchestratorUsage('x')).toBeNull();
   });

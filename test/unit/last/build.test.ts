@@ -19,7 +19,7 @@ const expectValid = (last: Last) => expect(validLast.problems(last)).toEqual([])
 
 /** An in-process provider answering as the fake orchestrator does. */
 const instantClient = { complete: async (req: { prompt: { system: string; user: string }; model: string }) => ({ text: fakeAnswer(req.model, `${req.prompt.system}\n\n${req.prompt.user}`), model: req.model, tokens: 10, providerMs: 1, streamed: false,
-  usage: { input_tokens: 7, output_tokens: 3, cached_input_tokens: null, reasoning_tokens: null, model: req.model, attempt: 1 },
+  usage: { input: 7, output: 3, cached_input: null, reasoning: null, attempt: 1 },
 }) };
 
 describe('buildLast', () => {

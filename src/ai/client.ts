@@ -181,9 +181,10 @@ export class AiClient {
         provider: call.provider, model: call.model, url: this.#shownUrl, attempt: n, durationMs, status: sink.status, outcome: 'ok', failure: null,
         tokens: a.tokens, usage: a.usage, headers: sink.headers, streamed: a.streamed, chunks: sink.chunks, bytes: sink.bytes,
       });
+      const u = a.usage ?? UNKNOWN_USAGE;
       return {
         text: a.text, model: a.model, tokens: a.tokens, providerMs: a.providerMs ?? Math.round(durationMs), streamed: a.streamed,
-        usage: { ...(a.usage ?? UNKNOWN_USAGE), attempt: n },
+        usage: { input: u.input, output: u.output, cached_input: u.cached_input, reasoning: u.reasoning, attempt: n },
       };
     } catch (e) {
       const cancelled = options.signal.aborted || e instanceof ForeignError;

@@ -65,13 +65,14 @@ export const orchestratorProvider: AiProvider = {
   headers: () => ({}),
   parse(body, request) {
     if (!isObject(body) || !('outputs' in body)) throw new AiBadResponseError('the answer has no outputs');
-    const metadata = body.metadata;
+    const metadata = isObject(body.metadata) ? body.metadata : null;
+    const usage = orchestratorUsage(metadata);
     return {
       text: outputText(body.outputs),
       model: typeof body.model_id === 'string' ? body.model_id : request.model,
-      tokens: usageTokens(metadata),
-      usage: orchestratorUsage(metadata),
-      providerMs: isObject(metadata) ? count(metadata.generation_time_ms) : null,
+      tokens: metadata && (totalTokens(metadata.usage, usage) ?? count(metadata.tokens_used)),
+      usage,
+      providerMs: metadata && count(metadata.generation_time_ms),
     };
   },
 };

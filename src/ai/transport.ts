@@ -147,9 +147,9 @@ function wholeReader(o: TransportOptions, request: AiRequest, sink: AttemptSink)
       } catch {
         throw new AiBadResponseError(`the answer is not JSON: ${snippet(text)}`);
       }
-      const answer = o.provider.parse(body, request);
-      sink.chunk(answer.text);
-      return { ...answer, streamed: false };
+      const a = o.provider.parse(body, request);
+      sink.chunk(a.text);
+      return { text: a.text, model: a.model, tokens: a.tokens, usage: a.usage, providerMs: a.providerMs, streamed: false };
     },
   };
 }
@@ -181,7 +181,8 @@ function sseReader(cap: number, events: StreamReader, sink: AttemptSink): BodyRe
     end() {
       parser.feed(decoder.decode());
       parser.reset({ consume: true });
-      return { ...events.end(text), streamed: true };
+      const a = events.end(text);
+      return { text: a.text, model: a.model, tokens: a.tokens, usage: a.usage, providerMs: a.providerMs, streamed: true };
     },
   };
 }

@@ -10,13 +10,7 @@ import type { TokenUsage } from './call.ts';
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** A reported count: a finite number ≥ 0, rounded; anything else is unknown. */
 export const count = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : null);
-const first = (...values: unknown[]): number | null => {
-  for (const v of values) {
-    const n = count(v);
-    if (n !== null) return n;
-  }
-  return null;
-};
+const first = (a: unknown, b?: unknown): number | null => count(a) ?? count(b);
 
 /** Usage with every count unknown. */
 export const UNKNOWN_USAGE: Readonly<TokenUsage> = Object.freeze({ input: null, output: null, cached_input: null, reasoning: null });
@@ -30,7 +24,7 @@ export function readUsage(usage: unknown): TokenUsage | null {
     input: first(usage.prompt_tokens, usage.input_tokens),
     output: first(usage.completion_tokens, usage.output_tokens),
     cached_input: first(inDetails.cached_tokens, usage.cache_read_input_tokens),
-    reasoning: first(outDetails.reasoning_tokens),
+    reasoning: count(outDetails.reasoning_tokens),
   };
 }
 

@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   FUNCTION_RETURN: { fate: 'task', summary: 'a function\'s return value does not convert to its return_type' },
   AI_REJECTED: { fate: 'task', summary: 'the AI provider refused the request (HTTP 4xx other than 408/429)' },
   AI_BAD_RESPONSE: { fate: 'task', summary: 'the AI provider answered with a body this runner cannot read' },
+  AI_RESPONSE_TOO_LARGE: { fate: 'task', summary: 'the AI answer grew past AI_MAX_RESPONSE_BYTES: the request was closed at the cap and the task fails (not retried)' },
   AI_UNAVAILABLE: { fate: 'retry', summary: 'the AI provider is unreachable after the retries, or its circuit breaker is open: the job waits in the worker until it is back' },
   JOB_CANCELLED: { fate: 'task', summary: 'an operator cancelled the job (altlas cancel): its tasks end cancelled, the .last says so, the message is acked' },
   MAX_DELIVER_EXCEEDED: { fate: 'reject', summary: 'no worker settled the message within RUNNER_MAX_DELIVER deliveries (crashes or ack timeouts)' },

@@ -103,6 +103,10 @@ export const DEFAULTS = {
   AI_BREAKER_THRESHOLD: 5,
   /** Milliseconds the breaker stays open before it lets one trial call through. */
   AI_BREAKER_HALF_OPEN_MS: 10_000,
+  /** Stream answers of the openai provider (server-sent events); the orchestrator has no streaming endpoint. */
+  AI_STREAM: true,
+  /** Bytes of one AI answer held at most (a body as it arrives, a streamed answer's text): 4 MiB. */
+  AI_MAX_RESPONSE_BYTES: 4_194_304,
   // Results hand-off
   ARCHIVE_NOTIFY_SUBJECT: '',
   // Service

@@ -90,6 +90,8 @@ export const ConfigSchema = Type.Object({
   AI_MAX_QUEUE: int('AI_MAX_QUEUE', 0, 'AI requests waiting for the bulkhead before new ones are refused.'),
   AI_BREAKER_THRESHOLD: int('AI_BREAKER_THRESHOLD', 1, 'Consecutive failed AI calls that open the circuit breaker.'),
   AI_BREAKER_HALF_OPEN_MS: int('AI_BREAKER_HALF_OPEN_MS', 1, 'Milliseconds the breaker stays open before one trial call.'),
+  AI_STREAM: Type.Boolean({ default: DEFAULTS.AI_STREAM, description: 'Ask the openai provider for a streamed answer (stream: true, server-sent events, usage from the last event); false for OpenAI-compatible servers that do not stream. The orchestrator answers whole either way.' }),
+  AI_MAX_RESPONSE_BYTES: int('AI_MAX_RESPONSE_BYTES', 1_024, 'Bytes of one AI answer held at most (a whole body as it arrives, a streamed answer\'s text); past it the request is closed and the task fails with AI_RESPONSE_TOO_LARGE.', 1_073_741_824),
   ARCHIVE_NOTIFY_SUBJECT: Type.String({ default: DEFAULTS.ARCHIVE_NOTIFY_SUBJECT, description: 'Core NATS subject of the ALT_LAS archive hand-off, published after each .last is stored (empty: off). It must not fall inside the LAST stream\'s subjects.', pattern: '^$|^[^\\s*>]+(\\.[^\\s*>]+)*$' }),
   PAYLOAD_KEYS: optional('End-to-end encryption keys, id:base64 (32 bytes, AES-256-GCM), comma-separated; the first encrypts, all decrypt.'),
   DASHBOARD_TOKEN: optional('Token the dashboard\'s actions (replay, purge, cancel) require; unset: the dashboard is read-only.'),

@@ -120,7 +120,8 @@ describe('job status and resume', () => {
   });
 
   it('keeps the status writes of a 1,000-task job under the documented bound', async () => {
-    h = await Harness.start();
+    // The .last of 1,000 tasks with their usage is about 1.05 MB: past the default max payload, it would become LAST_TOO_LARGE.
+    h = await Harness.start({ config: 'max_payload: 2MB' });
     const flushMs = 500;
     await h.worker({ RUNNER_STATUS_FLUSH_MS: String(flushMs), RUNNER_TASK_CONCURRENCY: '16', AI_MAX_CONCURRENCY: '16' });
     const status = await watchStatus(h, 'big');

@@ -19,7 +19,7 @@ import { HEADERS, subjectToken } from '../messaging/subjects.ts';
 import { describeRecord, dlqRecord, dlqRecords, originalOf, purgeRecords, replayRecord, type DlqSession } from '../ops/dlq.ts';
 import { isJobState, requestCancel } from '../ops/jobs.ts';
 import { isSealed, payloadCodec, type Codec } from '../security/codec.ts';
-import { redactText, redactValue } from '../security/redact.ts';
+import { redactData, redactText, redactValue } from '../security/redact.ts';
 import { readLast } from '../cli/read-last.ts';
 import { Live, type LiveEvent } from './live.ts';
 
@@ -115,9 +115,9 @@ export class Dashboard {
     this.#send(null, `event: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
-  /** A status entry as the page may show it (the same redaction as the logs). */
+  /** A status entry as the page may show it: its title is job data (the data policy; its error text was redacted when written). */
   #safeJob<T>(job: T): T {
-    return redactValue(job, this.#redactKeys) as T;
+    return redactData(job, this.#redactKeys) as T;
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

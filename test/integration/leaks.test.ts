@@ -130,6 +130,17 @@ describe('secrets that used to leave', () => {
       const status = await eventually(() => cli(['status', `ordinary-${i}`, '--json']), (r) => r.code === 0 && JSON.parse(r.out).state === 'completed', 'the status entry');
       expect(JSON.parse(status.out).title).toBe(title);
     }
+    // The dashboard's job list shows the titles as they are too.
+    const { Dashboard } = await import('../../src/dashboard/server.ts');
+    const { loadConfig } = await import('../../src/config/load.ts');
+    const dashboard = new Dashboard({ nc: h.nc, config: loadConfig({ NATS_URL: h.server.url }), port: 0 });
+    try {
+      const url = await dashboard.start();
+      const listed = await (await fetch(`${url}/api/jobs?limit=100`)).json() as { jobs: { alt_id: string; title: string }[] };
+      for (const [i, title] of titles.entries()) expect(listed.jobs.find((j) => j.alt_id === `ordinary-${i}`)?.title).toBe(title);
+    } finally {
+      await dashboard.close();
+    }
   });
 
   it('under PAYLOAD_KEYS: seals the dead letter\'s error text, copies no trace header, and a sealed job that does not decode gets its failure .last and status', async () => {

@@ -22,6 +22,7 @@ import { payloadCodec, type Codec } from './security/codec.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { RunnerMetrics } from './telemetry/metrics.ts';
 import { startTelemetry } from './telemetry/sdk.ts';
+import { loadPrices, type PriceTable } from './usage/prices.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
 
 export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void): AiClient {
@@ -61,9 +62,11 @@ const exitFor = (e: AltlasError) => (['TOPOLOGY_MISMATCH', 'PERMISSION_DENIED', 
 export async function runWorker(env: Record<string, string | undefined> = process.env, warnings: readonly string[] = []): Promise<number> {
   let config: Config;
   let codec: Codec;
+  let prices: PriceTable | null;
   try {
     config = loadConfig(env);
     codec = checkConfig(config);
+    prices = config.AI_PRICES ? loadPrices(config.AI_PRICES) : null;
   } catch (e) {
     if (!isAltlasError(e, 'CONFIG_INVALID')) throw e;
     process.stderr.write(`altlas worker: ${e.message}\n`);
@@ -144,8 +147,8 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   try {
     phase = 'checking the topology and the buckets';
     stack = await assembleWorker({
-      conn, config, logger, codec, workerId, gate, client, metrics: () => metrics,
-      body: aiTaskBody(client, { defaultModel: config.AI_MODEL }),
+      conn, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices,
+      body: aiTaskBody(client, { defaultModel: config.AI_MODEL, prices }),
     });
   } catch (e) {
     const error = startupError(e);

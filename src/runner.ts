@@ -30,6 +30,7 @@ import { openStores } from './status/open.ts';
 import { Recorder } from './status/recorder.ts';
 import type { Logger } from './telemetry/logger.ts';
 import type { RunnerMetrics } from './telemetry/metrics.ts';
+import { toNanos, type PriceTable } from './usage/prices.ts';
 import { VERSION } from './version.ts';
 
 export interface AssembleOptions {
@@ -49,6 +50,8 @@ export interface AssembleOptions {
   /** Milliseconds one pull request waits. */
   pullExpiresMs?: number;
   onOutcome?: (o: OutcomeReport) => void;
+  /** The price table (AI_PRICES), loaded and checked at start; absent: costs are unknown. */
+  prices?: PriceTable | null;
 }
 
 export interface Assembled {
@@ -96,7 +99,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   stops.push(() => out.close());
   // A status write is a publish to the bucket's subject: what kv.put sends, without its per-request cost.
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
-  const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, logger, codec }) : undefined;
+  const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, budgetCostNanos: toNanos(config.RUNNER_CHECKPOINT_BUDGET_COST), logger, codec, currency: o.prices?.currency ?? null }) : undefined;
   const publisher = new Publisher({ out, jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.objects : undefined, codec });
   // The archive hand-off: every .last newly stored (results, failure forms, dead-lettered jobs' failures).
   if (config.ARCHIVE_NOTIFY_SUBJECT) {
@@ -122,7 +125,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     stops.push(() => cancels?.stop());
     worker = new Worker({
       nc, config, engine, publisher, gate, recorder, logger, ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER,
-      limits: decodeLimits(config), connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, lastStream: config.LAST_STREAM,
+      limits: decodeLimits(config), connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, lastStream: config.LAST_STREAM, currency: o.prices?.currency ?? null,
       artifacts: stores ? { objects: stores.objects, inlineMax: config.RUNNER_OUTPUT_INLINE_MAX, bucket: config.RUNNER_OBJECT_BUCKET, codec } : undefined,
       decode: async (d: Delivery) => {
         if (!isSealed(d.data)) return pool.decode(d.data, d.contentType);

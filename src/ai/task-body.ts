@@ -1,21 +1,26 @@
 /** The task body of an AI task: prompt, model and parameters from the task, one call through the client. */
 import type { TaskBody, TaskOutput } from '../engine/types.ts';
 import { isRunContext } from '../messaging/run-context.ts';
+import { costNanos, fromNanos, priceOf, type PriceTable } from '../usage/prices.ts';
 import type { AiClient, AttemptInfo } from './client.ts';
 import { buildPrompt, generationParameters, modelOf } from './prompt.ts';
 
 export interface AiTaskOptions {
   /** Model when the task does not name one (AI_MODEL). */
   defaultModel: string;
+  /** The price table (AI_PRICES); absent: every cost is unknown. */
+  prices?: PriceTable | null;
 }
 
 /**
  * Every AI task is one call; forbidden kinds were refused when the job was decoded. The output
  * is the original's `{text, model_used, tokens_used, processing_time_ms}` followed by ours:
  * `usage` (the call's tokens by kind as reported, null where unknown, and the HTTP attempt that
- * answered; the model that answered is model_used).
+ * answered; the model that answered is model_used) and `cost` (in the price table's currency,
+ * at the price of the model that answered; null when unpriced or the tokens are unknown).
  */
 export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOptions): TaskBody {
+  const prices = options.prices ?? null;
   return async (task, ctx) => {
     const run = isRunContext(ctx.context) ? ctx.context : null;
     const onAttempt = run ? (info: AttemptInfo) => {
@@ -28,7 +33,11 @@ export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOp
       origin: { jobId: ctx.job.id, priority: task.priority ?? ctx.job.priority, taskKey: ctx.key, taskAttempt: ctx.attempt },
     }, { signal: ctx.signal, onAttempt });
     const answer = run?.spans ? await run.spans.within(ctx.key, call) : await call();
-    const output: TaskOutput = { text: answer.text, model_used: answer.model, tokens_used: answer.tokens ?? 0, processing_time_ms: answer.providerMs ?? 0, usage: answer.usage };
+    const cost = costNanos(priceOf(prices, answer.model), answer.usage);
+    const output: TaskOutput = {
+      text: answer.text, model_used: answer.model, tokens_used: answer.tokens ?? 0, processing_time_ms: answer.providerMs ?? 0,
+      usage: answer.usage, cost: cost === null ? null : fromNanos(cost),
+    };
     return output;
   };
 }

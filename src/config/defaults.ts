@@ -43,6 +43,8 @@ export const DEFAULTS = {
   RUNNER_CHECKPOINT_BUCKET: 'ALT_CHECKPOINTS',
   /** Milliseconds of AI work a crash may re-pay per job: completed results are written once they add up to more. */
   RUNNER_CHECKPOINT_BUDGET_MS: 2_000,
+  /** Money (AI_PRICES's currency) a crash may re-pay per job: completed results are written once their cost adds up to more. */
+  RUNNER_CHECKPOINT_BUDGET_COST: 0.01,
   RUNNER_OBJECT_BUCKET: 'ALT_OUTPUTS',
   /** Milliseconds artifacts and large outputs are kept in the object store: 7 days. */
   RUNNER_OBJECT_TTL_MS: 604_800_000,

@@ -9,6 +9,7 @@ import { artifactObjectName, lastUrl, objectUrl } from './artifacts.ts';
 import type { Artifact, Last, LastStatus, LastTaskResult } from './schema.ts';
 import { failureSummary, summaryText } from './summary.ts';
 import { iso } from '../time.ts';
+import { reportOfOutputs } from '../usage/totals.ts';
 
 export interface LastIds {
   /** uuid of the `.last` document. */
@@ -64,10 +65,12 @@ export interface BuildLastInput {
   artifacts?: ArtifactOptions;
   /** Extra key fragments to redact; default the configured LOG_REDACT (see configureRedaction). */
   redactKeys?: readonly string[];
+  /** The price table's currency (metadata.usage); null without one. */
+  currency?: string | null;
 }
 
 /** The `.last` of a job that ran. */
-export function buildLast({ job, run, warnings = [], metadata = {}, artifacts, redactKeys }: BuildLastInput, ids: LastIds): Last {
+export function buildLast({ job, run, warnings = [], metadata = {}, artifacts, redactKeys, currency = null }: BuildLastInput, ids: LastIds): Last {
   const art = artifacts ?? defaultArtifacts(job);
   const preview = art.previewChars ?? 2_000;
   const created = iso(ids.now);
@@ -153,6 +156,8 @@ export function buildLast({ job, run, warnings = [], metadata = {}, artifacts, r
       generated_at: created,
       total_task_duration_ms: totalTaskMs,
       tokens_used_total: tokens,
+      // Ours: the calls whose answers this .last holds, by kind and by the model that answered.
+      usage: reportOfOutputs(run.results.map((r) => r.output), currency),
       source_form: job.source.form,
       source_version: job.source.version,
       decode_warnings: warnings.map((w) => ({ code: w.code, pointer: w.pointer, message: redactText(w.message) })),

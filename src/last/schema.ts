@@ -30,6 +30,7 @@ export const TaskOutputSchema = Type.Object({
   tokens_used: Type.Integer({ minimum: 0, description: 'Unsigned; 0 when the provider does not say.' }),
   processing_time_ms: Millis,
   usage: Type.Optional(CallUsageSchema),
+  cost: Type.Optional(Nullable(Type.Number({ minimum: 0, description: 'Ours: the call\'s cost in the currency of metadata.usage, at the price of model_used (AI_PRICES); null when the model is unpriced or its tokens are unknown.' }))),
 }, { additionalProperties: true, title: 'TaskOutput' });
 
 export const TaskResultSchema = Type.Object({

@@ -32,6 +32,8 @@ export interface FlowDeps {
   cancelRequested: (altId: string) => boolean;
   /** Stores outputs too large for the `.last` as artifact objects; says how the `.last` names its artifacts. */
   artifacts?: (job: Job, run: JobRun, executionId: string) => Promise<ArtifactOptions>;
+  /** The price table's currency (the `.last`'s metadata.usage); null without one. */
+  currency?: string | null;
   now?: () => number;
 }
 
@@ -95,7 +97,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     const finish = async (r: JobRun, cancelled: boolean) => {
       const executionId = randomUUID();
       const artifacts = deps.artifacts ? await deps.artifacts(job!, r, executionId) : undefined;
-      const input = { job: job!, run: r, warnings: decoded.warnings, metadata: deliveryMeta(d), artifacts };
+      const input = { job: job!, run: r, warnings: decoded.warnings, metadata: deliveryMeta(d), artifacts, currency: deps.currency };
       return cancelled ? buildCancelledLast({ ...input, atMs: now() }, lastIds(now(), executionId)) : buildLast(input, lastIds(now(), executionId));
     };
     const traceId = trace.getActiveSpan()?.spanContext().traceId;

@@ -68,6 +68,8 @@ export interface WorkerOptions {
   artifacts?: { objects: ObjectStore; bucket: string; inlineMax: number; codec?: Codec };
   /** The LAST stream (artifact URLs). Default LAST. */
   lastStream?: string;
+  /** The price table's currency (usage in the `.last`); null without one. */
+  currency?: string | null;
 }
 
 export interface WorkerState {
@@ -270,6 +272,7 @@ export class Worker {
       lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
       cancelRequested: (altId) => this.#o.cancelRequested?.(altId) ?? false,
       artifacts: (job, run, executionId) => this.#artifacts(job, run, executionId),
+      currency: this.#o.currency,
     }, {
       d, record, signal: entry.abort.signal, log, suspect,
       // Task spans only when the delivery's span records (tracing on and sampled): nothing to pay otherwise.

@@ -5,8 +5,9 @@
  *   <stream>.<seq>.claim              the newest delivery that claimed the message (fencing)
  *
  * A batch is written only when the AI work completed since the last one would exceed
- * RUNNER_CHECKPOINT_BUDGET_MS, so a short job writes none and a crash re-pays at most that much
- * AI time per job (plus the calls in flight). An output too large for one value goes to the
+ * RUNNER_CHECKPOINT_BUDGET_MS, or its cost RUNNER_CHECKPOINT_BUDGET_COST, so a short, cheap job
+ * writes none and a crash re-pays at most that much AI time and money per job (plus the calls in
+ * flight). An output too large for one value goes to the
  * object store. Everything of a message is removed once its result is acknowledged: its keys by
  * delete markers, its objects message by message (the runner's user may purge neither).
  */
@@ -16,6 +17,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { TaskResult } from '../engine/types.ts';
 import { subjectToken } from '../messaging/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
+import { toNanos } from '../usage/prices.ts';
 import { removeObject } from './store-access.ts';
 
 interface Batch {
@@ -143,20 +145,25 @@ export class CheckpointStore {
 
 /**
  * The checkpoint policy of one delivery: completed AI results wait in memory; when their AI time
- * (sum of durations) would exceed `budgetMs`, they are written as one batch. A budget of 0 writes
- * every result at once.
+ * (sum of durations) would exceed `budgetMs`, or their cost (`output.cost`, where known) would
+ * exceed `budgetCostNanos`, they are written as one batch; so a call that cost more than the
+ * money budget is written at once. A budget of 0 writes every result at once (for money: every
+ * result with a cost).
  */
 export class CheckpointBudget {
   readonly #budgetMs: number;
+  readonly #budgetNanos: number;
   readonly #write: (batch: TaskResult[]) => Promise<void>;
   #pending: TaskResult[] = [];
   #unsavedMs = 0;
+  #unsavedNanos = 0;
   #writes: Promise<void> = Promise.resolve();
   /** Batches written (for tests and benchmarks). */
   batches = 0;
 
-  constructor(budgetMs: number, write: (batch: TaskResult[]) => Promise<void>) {
+  constructor(budgetMs: number, write: (batch: TaskResult[]) => Promise<void>, budgetCostNanos = Number.POSITIVE_INFINITY) {
     this.#budgetMs = budgetMs;
+    this.#budgetNanos = budgetCostNanos;
     this.#write = write;
   }
 
@@ -165,10 +172,17 @@ export class CheckpointBudget {
     return this.#unsavedMs;
   }
 
+  /** Cost (nano-units) of the results completed and not yet written, where known. */
+  get unsavedNanos(): number {
+    return this.#unsavedNanos;
+  }
+
   add(result: TaskResult): void {
     this.#pending.push(result);
     this.#unsavedMs += result.duration_ms;
-    if (this.#unsavedMs > this.#budgetMs) this.flush();
+    const cost = result.output?.cost;
+    if (typeof cost === 'number') this.#unsavedNanos += toNanos(cost);
+    if (this.#unsavedMs > this.#budgetMs || this.#unsavedNanos > this.#budgetNanos) this.flush();
   }
 
   /** Writes what is pending now (serialised after earlier writes). */
@@ -177,6 +191,7 @@ export class CheckpointBudget {
     const batch = this.#pending;
     this.#pending = [];
     this.#unsavedMs = 0;
+    this.#unsavedNanos = 0;
     this.batches++;
     this.#writes = this.#writes.then(() => this.#write(batch));
     return this.#writes;

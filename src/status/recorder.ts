@@ -21,8 +21,12 @@ export interface RecorderOptions {
   flushMs: number;
   /** RUNNER_CHECKPOINT_BUDGET_MS: AI time a crash may re-pay per job. */
   budgetMs: number;
+  /** RUNNER_CHECKPOINT_BUDGET_COST in nano-units: money a crash may re-pay per job. Default: no limit by money. */
+  budgetCostNanos?: number;
   logger: Logger;
   codec?: Codec;
+  /** The price table's currency (usage in status entries); null without one. */
+  currency?: string | null;
 }
 
 export interface Settlement {
@@ -65,7 +69,7 @@ export class DeliveryRecord {
   constructor(options: RecorderOptions, d: DeliveryInfo) {
     this.#o = options;
     this.#d = d;
-    this.#budget = new CheckpointBudget(options.budgetMs, (batch) => this.#save(batch));
+    this.#budget = new CheckpointBudget(options.budgetMs, (batch) => this.#save(batch), options.budgetCostNanos);
   }
 
   get tracker(): StatusTracker | null {
@@ -122,7 +126,7 @@ export class DeliveryRecord {
   #track(altId: string): StatusTracker {
     this.#tracker ??= new StatusTracker(this.#o.status, {
       alt_id: altId, alt_stream: this.#d.stream, alt_stream_seq: this.#d.seq, deliveries: this.#d.deliveries, worker_id: this.#o.workerId,
-    }, this.#o.flushMs, (e) => this.#o.logger.warn('could not write the job status', { error: e.message }), this.#o.codec);
+    }, this.#o.flushMs, (e) => this.#o.logger.warn('could not write the job status', { error: e.message }), this.#o.codec, this.#o.currency ?? null);
     return this.#tracker;
   }
 

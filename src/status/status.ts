@@ -5,12 +5,14 @@
  * one per state change that matters to a reader (waiting for the AI side, handed back, final).
  */
 import type { KV } from '@nats-io/kv';
-import type { TaskEvent, TaskStatus } from '../engine/types.ts';
+import type { TaskEvent, TaskOutput, TaskStatus } from '../engine/types.ts';
 import type { Job } from '../alt/job.ts';
 import { subjectToken } from '../messaging/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { redactDataText } from '../security/redact.ts';
 import { iso } from '../time.ts';
+import type { TokenUsage } from '../ai/call.ts';
+import { addToReport, emptyReport, spendOfOutput, type UsageReport } from '../usage/totals.ts';
 
 export const JOB_STATES = ['running', 'waiting', 'retrying', 'completed', 'failed', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -32,6 +34,9 @@ export interface TaskState {
   deps?: string[];
   /** 2.0: the construct instance (condition, loop, call) this instance belongs to. */
   owner?: string;
+  /** A completed AI task: its call's tokens by kind as reported (null where not) and cost (null when unknown). */
+  usage?: TokenUsage;
+  cost?: number | null;
 }
 
 /** The value of a status entry. */
@@ -54,6 +59,8 @@ export interface StatusEntry {
   trace_id?: string;
   error: { code: string; message: string } | null;
   tasks: Record<string, TaskState>;
+  /** The calls of the tasks completed so far (resumed ones included): tokens by kind, cost, by model. */
+  usage?: UsageReport;
   /** With PAYLOAD_KEYS: title, error and tasks, encrypted (the plain fields above are then empty). */
   sealed?: string;
 }
@@ -108,7 +115,7 @@ export class StatusTracker {
   /** KV writes made so far. */
   writes = 0;
 
-  constructor(kv: StatusSink, base: Pick<StatusEntry, 'alt_id' | 'alt_stream' | 'alt_stream_seq' | 'deliveries' | 'worker_id'>, flushMs: number, onError: (e: Error) => void, codec: Codec = IDENTITY_CODEC) {
+  constructor(kv: StatusSink, base: Pick<StatusEntry, 'alt_id' | 'alt_stream' | 'alt_stream_seq' | 'deliveries' | 'worker_id'>, flushMs: number, onError: (e: Error) => void, codec: Codec = IDENTITY_CODEC, currency: string | null = null) {
     this.#kv = kv;
     this.#key = statusKey(base.alt_id);
     this.#flushMs = flushMs;
@@ -117,7 +124,7 @@ export class StatusTracker {
     const now = iso(Date.now());
     this.entry = {
       ...base, state: 'running', title: '', received_at: now, updated_at: now, started_at: null, finished_at: null,
-      last_status: null, tasks_total: 0, tasks_done: 0, error: null, tasks: {},
+      last_status: null, tasks_total: 0, tasks_done: 0, error: null, tasks: {}, usage: emptyReport(currency),
     };
   }
 
@@ -146,14 +153,27 @@ export class StatusTracker {
       if (e.taskId !== e.segmentId && this.entry.tasks[e.segmentId]?.state === 'pending') delete this.entry.tasks[e.segmentId];
     } else if (e.type === 'task_started') Object.assign(t, { state: 'running', attempts: 1, started_at: iso(e.at) });
     else if (e.type === 'task_retrying') t.attempts = e.attempt;
-    else if (e.type === 'task_resumed') Object.assign(t, { state: 'completed', attempts: e.result.attempts, started_at: e.result.start_time, finished_at: e.result.end_time, resumed: true });
-    else if (e.type === 'task_finished') {
+    else if (e.type === 'task_resumed') {
+      Object.assign(t, { state: 'completed', attempts: e.result.attempts, started_at: e.result.start_time, finished_at: e.result.end_time, resumed: true });
+      this.#spent(t, e.result.output);
+    } else if (e.type === 'task_finished') {
       Object.assign(t, { state: e.result.status, attempts: e.result.attempts, finished_at: e.result.end_time ?? iso(e.at) });
       if (e.result.error_code) t.error_code = e.result.error_code;
+      if (e.result.status === 'completed') this.#spent(t, e.result.output);
     }
     this.#count();
     this.#schedule();
   };
+
+  /** Adds a completed task's call to the task and to the job's usage. */
+  #spent(t: TaskState, output: TaskOutput | null): void {
+    const spend = spendOfOutput(output);
+    if (!spend || !this.entry.usage) return;
+    const u = spend.usage;
+    t.usage = { input: u?.input ?? null, output: u?.output ?? null, cached_input: u?.cached_input ?? null, reasoning: u?.reasoning ?? null };
+    t.cost = (output?.cost as number | null | undefined) ?? null;
+    addToReport(this.entry.usage, spend);
+  }
 
   /** A state change: written at once (after any write in progress). */
   state(state: JobState, extra: Partial<Pick<StatusEntry, 'last_status' | 'error'>> = {}): Promise<void> {

@@ -22,12 +22,14 @@ import { payloadCodec, type Codec } from './security/codec.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { RunnerMetrics } from './telemetry/metrics.ts';
 import { startTelemetry } from './telemetry/sdk.ts';
+import { combineSteps, type CallSteps } from './ai/steps.ts';
+import { UsageRecorder } from './usage/recorder.ts';
 import { loadPrices, type PriceTable } from './usage/prices.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
 
-export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void): AiClient {
+export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void, steps?: CallSteps): AiClient {
   return new AiClient({
-    onAttempt,
+    onAttempt, steps,
     provider: PROVIDERS[config.AI_PROVIDER], baseUrl: config.AI_URL, apiKey: config.AI_API_KEY,
     timeoutMs: config.AI_TIMEOUT_MS, maxRetries: config.AI_MAX_RETRIES, retryBaseMs: config.AI_RETRY_BASE_MS,
     retryMaxMs: config.AI_RETRY_MAX_MS, retryAfterMaxMs: config.AI_RETRY_AFTER_MAX_MS, maxConcurrency: config.AI_MAX_CONCURRENCY,
@@ -44,6 +46,9 @@ export function checkConfig(config: Config): Codec {
   const codec = payloadCodec(config.PAYLOAD_KEYS);
   if (config.ARCHIVE_NOTIFY_SUBJECT && covers([`${config.LAST_SUBJECT_PREFIX}.>`], config.ARCHIVE_NOTIFY_SUBJECT)) {
     throw new AltlasError('CONFIG_INVALID', `ARCHIVE_NOTIFY_SUBJECT=${config.ARCHIVE_NOTIFY_SUBJECT} falls inside the LAST stream's subjects (${config.LAST_SUBJECT_PREFIX}.>): the stream would store the notifications. Use another subject and bridge it (see the README, "Archive hand-off")`);
+  }
+  for (const [name, subjects] of [['ALT_SUBJECTS', config.ALT_SUBJECTS.split(',').map((x) => x.trim())], ['LAST_SUBJECT_PREFIX', [`${config.LAST_SUBJECT_PREFIX}.>`]], ['DLQ_SUBJECT_PREFIX', [`${config.DLQ_SUBJECT_PREFIX}.>`]]] as const) {
+    if (covers(subjects, `${config.USAGE_SUBJECT_PREFIX}.x.y`)) throw new AltlasError('CONFIG_INVALID', `USAGE_SUBJECT_PREFIX=${config.USAGE_SUBJECT_PREFIX} falls inside the subjects of ${name}: usage records need a stream of their own`);
   }
   return codec;
 }
@@ -103,11 +108,12 @@ export async function runWorker(env: Record<string, string | undefined> = proces
       stack?.worker.kick();
     }
   } });
+  const usage = new UsageRecorder({ prices, worker: workerId, subjectPrefix: config.USAGE_SUBJECT_PREFIX, logger, onRecord: (r) => metrics?.usage(r) });
   const client = createAiClient(config, (info) => {
     recordAiAttempt(info);
     metrics?.ai(info);
     if (aiAnswered(info)) gate.markUp();
-  });
+  }, combineSteps([{ settle: usage }]));
   client.onBreakerStateChange((state) => logger.warn('AI circuit breaker state changed', { state }));
   let polled: { pending: number; ackPending: number } | null = null;
   metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled });
@@ -147,7 +153,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   try {
     phase = 'checking the topology and the buckets';
     stack = await assembleWorker({
-      conn, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices,
+      conn, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage,
       body: aiTaskBody(client, { defaultModel: config.AI_MODEL, prices }),
     });
   } catch (e) {

@@ -31,6 +31,8 @@ import { Recorder } from './status/recorder.ts';
 import type { Logger } from './telemetry/logger.ts';
 import type { RunnerMetrics } from './telemetry/metrics.ts';
 import { toNanos, type PriceTable } from './usage/prices.ts';
+import type { UsageRecorder } from './usage/recorder.ts';
+import { headers as natsHeaders } from '@nats-io/nats-core';
 import { VERSION } from './version.ts';
 
 export interface AssembleOptions {
@@ -52,6 +54,8 @@ export interface AssembleOptions {
   onOutcome?: (o: OutcomeReport) => void;
   /** The price table (AI_PRICES), loaded and checked at start; absent: costs are unknown. */
   prices?: PriceTable | null;
+  /** The settle step that records each AI call's usage: it publishes through the worker's publisher once attached. */
+  usage?: UsageRecorder;
 }
 
 export interface Assembled {
@@ -97,6 +101,10 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const stores = o.stores === false ? null : await openStores(nc, config, workerId, codec);
   const out = new StreamPublisher(nc, inboxPrefixOf(nc));
   stops.push(() => out.close());
+  if (o.usage) {
+    o.usage.attach((subject, data, msgID) => out.publish(subject, data, { msgID, headers: natsHeaders() }));
+    stops.push(() => o.usage?.close());
+  }
   // A status write is a publish to the bucket's subject: what kv.put sends, without its per-request cost.
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
   const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, budgetCostNanos: toNanos(config.RUNNER_CHECKPOINT_BUDGET_COST), logger, codec, currency: o.prices?.currency ?? null }) : undefined;

@@ -61,6 +61,10 @@ export interface RequestRecord {
   start: number;
   end: number | null;
   status: number | null;
+  /** The model the answer named; null until it was answered. */
+  model: string | null;
+  /** The usage the answer reported (its whole body, or a stream's usage event once sent); null when it reported none. */
+  usage: { input: number; output: number; cached_input: number; reasoning: number } | null;
 }
 
 export interface FakeStats {
@@ -87,7 +91,7 @@ export interface FakeStats {
 export interface FakeOrchestratorOptions extends Faults {
   port?: number;
   host?: string;
-  /** Keep a log of every inference request (up to 200,000): prompt, start, end, status. */
+  /** Keep a log of every inference request (up to 200,000): prompt, start, end, status, model and the usage reported (GET /_log). */
   record?: boolean;
 }
 
@@ -189,6 +193,7 @@ export class FakeOrchestrator {
       return send(200, path === '/v1/models' ? { object: 'list', data: MODELS.map((m) => ({ id: m.model_id, object: 'model' })) } : MODELS);
     }
     if (req.method === 'GET' && path === '/_stats') return send(200, this.stats);
+    if (req.method === 'GET' && path === '/_log') return send(200, this.log);
     if (req.method === 'POST' && path === '/_faults') {
       this.setFaults(body as Faults);
       return send(200, { ok: true });
@@ -207,7 +212,7 @@ export class FakeOrchestrator {
     // Headers carry what a proxy or a test wants to check (e.g. the bearer token of the openai provider).
     this.lastHeaders = req.headers;
     this.lastBody = body;
-    const entry: RequestRecord | null = this.#record && this.log.length < 200_000 ? { prompt: promptOf(path, body), start: Date.now(), end: null, status: null } : null;
+    const entry: RequestRecord | null = this.#record && this.log.length < 200_000 ? { prompt: promptOf(path, body), start: Date.now(), end: null, status: null, model: null, usage: null } : null;
     if (entry) this.log.push(entry);
     res.on('close', () => {
       this.stats.inFlight--;
@@ -253,14 +258,19 @@ export class FakeOrchestrator {
     const { text, pad } = this.#answer(model, prompt);
     const usage = f.noUsage ? null : fakeUsage(prompt, text.length + pad, f);
     const id = `chatcmpl-${hash(prompt)}`;
+    if (entry) entry.model = model;
     if (chat && body.stream === true) {
       const options = body.stream_options as { include_usage?: boolean } | undefined;
       answered = true;
-      return this.#stream(req, res, new ChatStream(id, model), text + '.'.repeat(pad), options?.include_usage === true ? usage : null, headers);
+      const reported = options?.include_usage === true ? usage : null;
+      return this.#stream(req, res, new ChatStream(id, model), text + '.'.repeat(pad), reported, headers, () => {
+        if (entry) entry.usage = loggedUsage(reported);
+      });
     }
     await this.#wait(this.#generationMs(text.length + pad), res);
     if (res.destroyed) return;
     answered = true;
+    if (entry) entry.usage = loggedUsage(usage);
     return sendPadded(res, chat ? chatBody(id, model, text + PAD_MARK, usage) : orchestratorBody(model, text + PAD_MARK, usage), pad, headers);
   }
 
@@ -271,7 +281,7 @@ export class FakeOrchestrator {
   }
 
   /** Sends a streamed chat completion: the role, then the tokens at the token rate after the time to first token, then the end. */
-  async #stream(req: IncomingMessage, res: ServerResponse, events: ChatStream, text: string, usage: Record<string, unknown> | null, headers: Record<string, string>): Promise<void> {
+  async #stream(req: IncomingMessage, res: ServerResponse, events: ChatStream, text: string, usage: Record<string, unknown> | null, headers: Record<string, string>, onEnd: () => void): Promise<void> {
     const f = this.#faults;
     const index = this.#streams++;
     this.stats.streams++;
@@ -302,6 +312,7 @@ export class FakeOrchestrator {
       if (sent < pieces.length) await this.#wait(Math.max(1, first + tokenDueAt(sent, rate) - Date.now()), res);
       if (res.destroyed) return;
     }
+    onEnd();
     res.end(events.end(usage));
   }
 
@@ -351,6 +362,13 @@ export class FakeOrchestrator {
     if (this.stats.prompts.length < 10_000) this.stats.prompts.push(prompt);
   }
 
+}
+
+/** The usage a log entry keeps, from the OpenAI-shaped usage the fake reported. */
+function loggedUsage(u: Record<string, unknown> | null): RequestRecord['usage'] {
+  if (!u) return null;
+  const details = (k: string, f: string) => ((u[k] as Record<string, number> | undefined)?.[f] ?? 0);
+  return { input: u.prompt_tokens as number, output: u.completion_tokens as number, cached_input: details('prompt_tokens_details', 'cached_tokens'), reasoning: details('completion_tokens_details', 'reasoning_tokens') };
 }
 
 /** The model and prompt of an orchestrator request. */

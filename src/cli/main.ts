@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   results: { run: async () => (await import('./results.ts')).resultsCommand, summary: 'list .last results (--follow, --alt-id, --since, --json)' },
   dlq: { run: async () => (await import('./dlq.ts')).dlqCommand, summary: 'list, show, replay and purge dead-lettered .alt messages' },
   status: { run: async () => (await import('./status.ts')).statusCommand, summary: 'streams and consumer at a glance, or one job (--watch to follow it)' },
+  usage: { run: async () => (await import('./usage.ts')).usageCommand, summary: 'tokens and cost of the AI calls over a window (--since, --by tenant|model|day)' },
   jobs: { run: async () => (await import('./control.ts')).jobsCommand, summary: 'the jobs of the status bucket, newest first (--state, --since)' },
   cancel: { run: async () => (await import('./control.ts')).cancelCommand, summary: 'cancel jobs wherever they run (--wait for their end)' },
   workers: { run: async () => (await import('./control.ts')).workersCommand, summary: 'the workers alive now, with their load' },

@@ -23,6 +23,11 @@ export const DEFAULTS = {
   LAST_MAX_BYTES: 10_737_418_240,
   /** Milliseconds a dead letter is kept in the DLQ stream: 30 days. */
   DLQ_MAX_AGE_MS: 2_592_000_000,
+  /** Stream of usage records, one per AI call (altlas usage). */
+  USAGE_STREAM: 'ALT_USAGE',
+  USAGE_SUBJECT_PREFIX: 'usage',
+  /** Milliseconds a usage record is kept: 93 days (a quarter, for monthly reports). */
+  USAGE_MAX_AGE_MS: 8_035_200_000,
   // Worker
   RUNNER_CONCURRENCY: 4,
   /** Milliseconds JetStream waits for an ack before redelivering (the lease is renewed at a third of it). */

@@ -1,5 +1,5 @@
 /**
- * The JetStream topology: streams ALT, LAST and ALT_DLQ and the durable pull consumer. Missing
+ * The JetStream topology: streams ALT, LAST, ALT_DLQ and ALT_USAGE and the durable pull consumer. Missing
  * parts are created when provisioning is on; an existing stream is never changed, and a
  * mismatch (subjects not covered, wrong retention) is reported with TOPOLOGY_MISMATCH.
  */
@@ -9,7 +9,7 @@ import { AltlasError, type Problem } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
-export type TopologyConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_DURABLE' | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'LAST_DUPLICATE_WINDOW_MS' | 'RUNNER_STREAM_REPLICAS' | 'LAST_MAX_AGE_MS' | 'LAST_MAX_BYTES' | 'DLQ_MAX_AGE_MS'>;
+export type TopologyConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_DURABLE' | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'LAST_DUPLICATE_WINDOW_MS' | 'RUNNER_STREAM_REPLICAS' | 'LAST_MAX_AGE_MS' | 'LAST_MAX_BYTES' | 'DLQ_MAX_AGE_MS' | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'USAGE_MAX_AGE_MS'>;
 
 /** Most un-acked messages of the consumer across all workers (never below the per-process concurrency). */
 export const MIN_MAX_ACK_PENDING = 1_000;
@@ -24,6 +24,11 @@ export function desiredStreams(c: TopologyConfig): (Partial<StreamConfig> & { na
       max_age: nanos(c.LAST_MAX_AGE_MS), max_bytes: c.LAST_MAX_BYTES,
     },
     { name: c.DLQ_STREAM, subjects: [`${c.DLQ_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, max_age: nanos(c.DLQ_MAX_AGE_MS) },
+    // One record per AI call; a publish retried with the same message id within two minutes is one record.
+    {
+      name: c.USAGE_STREAM, subjects: [`${c.USAGE_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, max_age: nanos(c.USAGE_MAX_AGE_MS),
+      duplicate_window: nanos(120_000), deny_purge: true, deny_delete: true, allow_rollup_hdrs: false,
+    },
   ];
 }
 

@@ -28,7 +28,8 @@ export interface RolePermissions {
 export type Role = 'runner' | 'producer' | 'reader' | 'operator';
 
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
-  | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT'>;
+  | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT'
+  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX'>;
 
 /** The inbox prefix of a role's processes: NATS_INBOX_PREFIX when set, else `_INBOX_altlas_<role>`. */
 export function inboxPrefix(c: Pick<Config, 'NATS_INBOX_PREFIX'>, role: Role): string {
@@ -69,6 +70,8 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: 'publish .last results' },
     { subject: `$JS.API.STREAM.MSG.GET.${c.LAST_STREAM}`, why: 'recognise a redelivered job whose .last is stored' },
     { subject: `${c.DLQ_SUBJECT_PREFIX}.>`, why: 'dead letters' },
+    { subject: `$JS.API.STREAM.INFO.${c.USAGE_STREAM}`, why: 'topology check' },
+    { subject: `${c.USAGE_SUBJECT_PREFIX}.>`, why: 'usage records, one per AI call' },
     ...kv(c.RUNNER_STATUS_BUCKET, 'job status and cancel requests', true),
     ...kv(c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims', true),
     ...kv(c.RUNNER_WORKERS_BUCKET, 'worker heartbeats', false),
@@ -83,7 +86,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
   ];
   if (c.ARCHIVE_NOTIFY_SUBJECT) publish.push({ subject: c.ARCHIVE_NOTIFY_SUBJECT, why: 'archive hand-off' });
   if (c.RUNNER_PROVISION) {
-    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, objects]) {
+    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, objects]) {
       publish.push({ subject: `$JS.API.STREAM.CREATE.${s}`, why: 'RUNNER_PROVISION=true: create what is missing' });
     }
     publish.push({ subject: `$JS.API.CONSUMER.CREATE.${alt}.${dur}`, why: 'RUNNER_PROVISION=true: create the consumer' });
@@ -135,6 +138,8 @@ export function readerPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$JS.API.STREAM.MSG.GET.${workers}`, why: 'altlas workers: read a heartbeat' },
       { subject: `$JS.API.STREAM.INFO.${objects}`, why: 'altlas artifact get, dlq show: open the object store' },
       { subject: `$JS.API.STREAM.MSG.GET.${objects}`, why: 'altlas artifact get, dlq show: read an object' },
+      { subject: `$JS.API.STREAM.INFO.${c.USAGE_STREAM}`, why: 'altlas usage: the records\' range' },
+      { subject: `$JS.API.STREAM.MSG.GET.${c.USAGE_STREAM}`, why: 'altlas usage: read the records' },
     ],
     subscribe: [
       { subject: `${inboxPrefix(c, 'reader')}.>`, why: 'replies to readers: their own inbox prefix' },

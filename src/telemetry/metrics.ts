@@ -4,6 +4,8 @@ import { metrics } from '@opentelemetry/api';
 import type { AttemptInfo, BreakerState } from '../ai/client.ts';
 import type { TaskEvent } from '../engine/types.ts';
 import { METRIC, METER_NAME } from './names.ts';
+import { NO_TENANT, type UsageRecord } from '../usage/record.ts';
+import { TOKEN_KINDS } from '../usage/totals.ts';
 
 export interface MetricSources {
   inFlight: () => number;
@@ -31,6 +33,9 @@ export class RunnerMetrics {
   readonly #dlq = this.#meter.createCounter(METRIC.dlqRecords, { description: 'Messages dead-lettered, by error code.' });
   readonly #duplicates = this.#meter.createCounter(METRIC.duplicates, { description: '.last publishes the LAST stream reported as duplicates (a second run of one message).' });
   readonly #leaseLost = this.#meter.createCounter(METRIC.leaseLost, { description: 'Runs stopped because their lease was lost or a newer delivery claimed the message.' });
+  readonly #aiTokens = this.#meter.createCounter(METRIC.aiTokens, { description: 'AI tokens the providers reported, by the model that answered, kind (input, output, cached_input, reasoning) and tenant; a count not reported is not added (see altlas_ai_calls_total).' });
+  readonly #aiCost = this.#meter.createCounter(METRIC.aiCost, { description: 'Cost of AI calls at AI_PRICES, by model, tenant and currency; calls of unknown cost are not added (see altlas_ai_calls_total).' });
+  readonly #aiCalls = this.#meter.createCounter(METRIC.aiCalls, { description: 'AI calls that reached the provider, by model, tenant, outcome (ok, failed), usage (reported, unknown) and cost (known, unknown).' });
   readonly #loop = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(sources: MetricSources) {
@@ -92,6 +97,21 @@ export class RunnerMetrics {
   ai(info: AttemptInfo): void {
     this.#aiDuration.record(info.durationMs / 1000, { 'gen_ai.provider.name': info.provider, 'gen_ai.request.model': info.model, outcome: info.outcome });
     if (info.attempt > 1) this.#retries.add(1, { kind: 'ai' });
+  }
+
+  /** One AI call's usage record. */
+  usage(r: UsageRecord): void {
+    const tenant = r.tenant ?? NO_TENANT;
+    const t = r.tokens;
+    if (t) {
+      for (const kind of TOKEN_KINDS) {
+        const n = t[kind];
+        if (n !== null) this.#aiTokens.add(n, { model: r.model, kind, tenant });
+      }
+    }
+    if (r.cost !== null && r.currency) this.#aiCost.add(r.cost, { model: r.model, tenant, currency: r.currency });
+    const reported = t !== null && t.input !== null && t.output !== null;
+    this.#aiCalls.add(1, { model: r.model, tenant, outcome: r.outcome, usage: reported ? 'reported' : 'unknown', cost: r.cost === null ? 'unknown' : 'known' });
   }
 
   close(): void {

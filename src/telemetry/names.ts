@@ -69,4 +69,7 @@ export const METRIC = {
   waitingForAi: 'altlas.jobs.waiting_for_ai',
   eventLoopDelay: 'nodejs.eventloop.delay.p99',
   memory: 'process.memory.usage',
+  aiTokens: 'altlas.ai.tokens',
+  aiCost: 'altlas.ai.cost',
+  aiCalls: 'altlas.ai.calls',
 } as const;

@@ -110,10 +110,13 @@ describe('least privilege', () => {
     await eventually(() => lasts(s.admin), (l) => l.some((x) => x.alt_file_id === 'to-cancel'), 'the cancelled job');
     s.fake.setFaults({ latencyMs: 50 });
     // Reader commands.
-    for (const argv of [['results', '--json'], ['status'], ['status', 'resumed'], ['dlq', 'list'], ['dlq', 'show', '1'], ['jobs'], ['workers']]) {
+    for (const argv of [['results', '--json'], ['status'], ['status', 'resumed'], ['dlq', 'list'], ['dlq', 'show', '1'], ['jobs'], ['workers'], ['usage', '--json']]) {
       const r = await cli(s.server, 'reader', argv);
       expect({ argv, code: r.code, err: r.err }).toEqual({ argv, code: 0, err: '' });
     }
+    // The usage records the runner published are what the reader adds up.
+    const usage = JSON.parse((await cli(s.server, 'reader', ['usage', '--json'])).out) as { calls: number };
+    expect(usage.calls).toBeGreaterThanOrEqual(5);
     // Operator commands: replay a dead letter (it fails again), then purge it with its original.
     const replayed = await cli(s.server, 'operator', ['dlq', 'replay', '1']);
     expect({ code: replayed.code, err: replayed.err }).toEqual({ code: 0, err: '' });

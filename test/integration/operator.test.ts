@@ -93,6 +93,8 @@ describe('errors that point the right way', () => {
     expect(dlq.err).toMatch(/STREAM_MISSING: the stream ALT_DLQ does not exist yet/);
     const jobs = await run(['jobs', ...server]);
     expect(jobs.err).toMatch(/STREAM_MISSING: the stream KV_ALT_RUNS does not exist yet/);
+    const usage = await run(['usage', ...server]);
+    expect(usage.err).toMatch(/STREAM_MISSING: the stream ALT_USAGE does not exist yet/);
     // The dashboard waits for the buckets instead of exiting, and serves once they exist.
     const dash = spawn(bin, ['dashboard', '--port', '0', ...server], { stdio: ['ignore', 'pipe', 'pipe'] });
     const said = { out: '', err: '' };
@@ -105,7 +107,7 @@ describe('errors that point the right way', () => {
       // altlas init creates everything; publish then works and a later worker finds it all.
       const init = await run(['init', ...server]);
       expect(init.code).toBe(0);
-      expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(7);
+      expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(8);
       await eventually(async () => said.out, (o) => /^dashboard on http:\/\/127\.0\.0\.1:\d+ /.test(o), 'the dashboard to serve', 30_000);
     } finally {
       dash.kill('SIGTERM');

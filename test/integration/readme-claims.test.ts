@@ -45,6 +45,8 @@ beforeAll(async () => {
   worker = await h.worker({
     HTTP_PORT: String(port), LOG_LEVEL: 'debug', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_METRIC_EXPORT_INTERVAL: '300',
+    // Priced calls: the cost counter has series to serve.
+    AI_PRICES: join(ROOT, 'deploy', 'ai-prices.yaml'),
   });
   await h.publish(readFileSync(join(SAMPLES, 'runner-example.alt.json')), { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` });
   await h.publish(job('plain', 2));

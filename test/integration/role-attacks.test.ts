@@ -24,7 +24,7 @@ import { ROOT } from '../helpers/paths.ts';
 
 const config = loadConfig({});
 const ROLES: Role[] = ['runner', 'producer', 'reader', 'operator'];
-const STREAMS = ['ALT', 'LAST', 'ALT_DLQ', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'KV_ALT_WORKERS', 'OBJ_ALT_OUTPUTS'];
+const STREAMS = ['ALT', 'LAST', 'ALT_DLQ', 'ALT_USAGE', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'KV_ALT_WORKERS', 'OBJ_ALT_OUTPUTS'];
 const SECRET = `SNIFF-ME-${randomBytes(6).toString('hex')}`;
 
 let server: NatsServer;
@@ -205,7 +205,7 @@ describe('each role against the printed lists', () => {
     const before = await counts();
     const attempts: [Role, string][] = [
       ['operator', '$KV.ALT_RUNS.cancel.everything'], ['runner', '$KV.ALT_RUNS.x'], ['runner', '$KV.ALT_CHECKPOINTS.x'], ['runner', '$KV.ALT_WORKERS.x'],
-      ['producer', 'alt.submit'], ['operator', 'alt.submit'], ['runner', 'last.x'], ['runner', 'dlq.alt.x'],
+      ['producer', 'alt.submit'], ['operator', 'alt.submit'], ['runner', 'last.x'], ['runner', 'dlq.alt.x'], ['runner', 'usage.x.y'],
     ];
     const let_through: string[] = [];
     for (const [role, subject] of attempts) {

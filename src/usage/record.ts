@@ -6,10 +6,10 @@
 import type { AiCall, TokenUsage } from '../ai/call.ts';
 import type { CallOutcome } from '../ai/steps.ts';
 import { subjectToken } from '../messaging/subjects.ts';
+import { tenantToken } from '../flow/lanes.ts';
 import { costNanos, fromNanos, priceOf, type PriceTable } from './prices.ts';
 
-/** The tenant of a call whose job names none (a subject token and a metric label). */
-export const NO_TENANT = '_none';
+export { NO_TENANT } from '../flow/lanes.ts';
 
 export interface UsageRecord {
   /** Unique per call: the record's Nats-Msg-Id is `usage:<id>`, so a publish retried is one record. */
@@ -58,4 +58,4 @@ export function usageRecord(call: AiCall, outcome: CallOutcome, ctx: RecordConte
 }
 
 /** The subject of a record: `<prefix>.<tenant>.<model>`, each a subject token. */
-export const usageSubject = (prefix: string, r: Pick<UsageRecord, 'tenant' | 'model'>): string => `${prefix}.${subjectToken(r.tenant ?? NO_TENANT)}.${subjectToken(r.model)}`;
+export const usageSubject = (prefix: string, r: Pick<UsageRecord, 'tenant' | 'model'>): string => `${prefix}.${tenantToken(r.tenant)}.${subjectToken(r.model)}`;

@@ -17,7 +17,7 @@ describe('usage record', () => {
       tokens: { input: 10, output: 20, cached_input: null, reasoning: 5 }, cost: (10 * 1_000 + 20 * 2_000) / 1e9, currency: 'EUR', worker: 'w:1',
     });
     expect(usageSubject('usage', r!)).toBe('usage.acme.answered');
-    expect(usageSubject('u', { tenant: null, model: 'org/model:v1.5' })).toMatch(/^u\._none\.org_model_v1_5-[0-9a-f]{8}$/);
+    expect(usageSubject('u', { tenant: null, model: 'org/model:v1.5' })).toMatch(/^u\._\.org_model_v1_5-[0-9a-f]{8}$/);
   });
 
   it('records a failed call with unknown usage, and nothing for a call that never reached the provider', () => {

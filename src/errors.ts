@@ -50,6 +50,8 @@ export const ERROR_CODES = {
   AI_RESPONSE_TOO_LARGE: { fate: 'task', summary: 'the AI answer grew past AI_MAX_RESPONSE_BYTES: the request was closed at the cap and the task fails (not retried)' },
   AI_UNAVAILABLE: { fate: 'retry', summary: 'the AI provider is unreachable after the retries, or its circuit breaker is open: the job waits in the worker until it is back' },
   JOB_CANCELLED: { fate: 'task', summary: 'an operator cancelled the job (altlas cancel): its tasks end cancelled, the .last says so, the message is acked' },
+  BUDGET_EXCEEDED: { fate: 'task', summary: 'an AI call would not fit the job\'s budget (metadata.budget, altlas publish --budget-*, BUDGET_JOB_*) or its tenant\'s budget for the period (BUDGET_TENANT_EXCEEDED=fail): it is not made; completed tasks are kept, the rest cancelled, the message acked' },
+  BUDGET_WAIT: { fate: 'retry', summary: 'an AI call would not fit its tenant\'s budget for the period (BUDGET_TENANT_EXCEEDED=wait): the job is handed back to JetStream until the period turns, its completed tasks checkpointed; on its last delivery it ends as BUDGET_EXCEEDED' },
   MAX_DELIVER_EXCEEDED: { fate: 'reject', summary: 'no worker settled the message within RUNNER_MAX_DELIVER deliveries (crashes or ack timeouts)' },
   STRANDED: { fate: 'reject', summary: 'a message left in the ALT stream below the consumer\'s ack floor with no .last and no dead letter (found by the janitor)' },
   JOB_ABORTED: { fate: 'retry', summary: 'the job was aborted (shutdown) before it finished' },

@@ -17,13 +17,15 @@ import { HttpServer } from './http/server.ts';
 import { AiGate } from './messaging/ai-gate.ts';
 import { connectNats, type Connection } from './messaging/connect.ts';
 import { covers } from './messaging/topology.ts';
-import { assembleWorker, type Assembled } from './runner.ts';
+import { assembleWorker, callLifeMs, type Assembled } from './runner.ts';
 import { payloadCodec, type Codec } from './security/codec.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { RunnerMetrics } from './telemetry/metrics.ts';
 import { startTelemetry } from './telemetry/sdk.ts';
 import { combineSteps, type CallSteps } from './ai/steps.ts';
 import { UsageRecorder } from './usage/recorder.ts';
+import { Budgets } from './budget/budgets.ts';
+import { loadTenantBudgets } from './budget/tenant-budgets.ts';
 import { loadPrices, type PriceTable } from './usage/prices.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
 
@@ -53,6 +55,19 @@ export function checkConfig(config: Config): Codec {
   return codec;
 }
 
+/** The job and tenant budgets of a configuration (BUDGET_TENANTS read and checked here). Throws CONFIG_INVALID. */
+export function createBudgets(config: Config, prices: PriceTable | null): Budgets {
+  const tenants = config.BUDGET_TENANTS ? loadTenantBudgets(config.BUDGET_TENANTS) : null;
+  const tenantCost = tenants && [tenants.default, ...Object.values(tenants.tenants ?? {})].some((t) => t && Object.values(t).some((p) => p?.cost !== undefined));
+  if (!prices && (config.BUDGET_JOB_COST !== undefined || tenantCost)) {
+    throw new AltlasError('CONFIG_INVALID', `invalid configuration:\n  ${config.BUDGET_JOB_COST !== undefined ? 'BUDGET_JOB_COST' : 'BUDGET_TENANTS'} sets a budget in money, which needs the price table AI_PRICES (without it every call's cost is unknown)`);
+  }
+  return new Budgets({
+    prices, maxOutput: config.BUDGET_MAX_TOKENS, jobDefaults: { tokens: config.BUDGET_JOB_TOKENS, cost: config.BUDGET_JOB_COST },
+    tenants, tenantExceeded: config.BUDGET_TENANT_EXCEEDED, holdTtlMs: callLifeMs(config),
+  });
+}
+
 /** Turns a permission violation met at start-up into PERMISSION_DENIED naming the subject. */
 function startupError(e: unknown): AltlasError {
   const pe = e instanceof PermissionViolationError ? e : (e as { cause?: unknown })?.cause instanceof PermissionViolationError ? (e as { cause: PermissionViolationError }).cause : null;
@@ -68,10 +83,12 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   let config: Config;
   let codec: Codec;
   let prices: PriceTable | null;
+  let budgets: Budgets;
   try {
     config = loadConfig(env);
     codec = checkConfig(config);
     prices = config.AI_PRICES ? loadPrices(config.AI_PRICES) : null;
+    budgets = createBudgets(config, prices);
   } catch (e) {
     if (!isAltlasError(e, 'CONFIG_INVALID')) throw e;
     process.stderr.write(`altlas worker: ${e.message}\n`);
@@ -113,7 +130,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     recordAiAttempt(info);
     metrics?.ai(info);
     if (aiAnswered(info)) gate.markUp();
-  }, combineSteps([{ settle: usage }]));
+  }, combineSteps([{ settle: usage }, { reserve: budgets.steps, settle: budgets.steps }]));
   client.onBreakerStateChange((state) => logger.warn('AI circuit breaker state changed', { state }));
   let polled: { pending: number; ackPending: number } | null = null;
   metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled });
@@ -153,8 +170,8 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   try {
     phase = 'checking the topology and the buckets';
     stack = await assembleWorker({
-      conn, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage,
-      body: aiTaskBody(client, { defaultModel: config.AI_MODEL, prices }),
+      conn, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage, budgets,
+      body: aiTaskBody(client, { defaultModel: config.AI_MODEL, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }),
     });
   } catch (e) {
     const error = startupError(e);

@@ -32,6 +32,8 @@ import type { Logger } from './telemetry/logger.ts';
 import type { RunnerMetrics } from './telemetry/metrics.ts';
 import { toNanos, type PriceTable } from './usage/prices.ts';
 import type { UsageRecorder } from './usage/recorder.ts';
+import type { Budgets } from './budget/budgets.ts';
+import { FleetSlices } from './flow/fleet-slices.ts';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { VERSION } from './version.ts';
 
@@ -56,6 +58,8 @@ export interface AssembleOptions {
   prices?: PriceTable | null;
   /** The settle step that records each AI call's usage: it publishes through the worker's publisher once attached. */
   usage?: UsageRecorder;
+  /** Job and tenant budgets (their steps are on the AI client's path); the tenants' are shared through the budgets bucket. */
+  budgets?: Budgets | null;
 }
 
 export interface Assembled {
@@ -75,6 +79,10 @@ function logTaskEvent(e: TaskEvent, context: unknown): void {
   else if (e.type === 'task_retrying') log.warn('retrying task', { task_id: e.taskId, attempt: e.attempt, delay_ms: e.delayMs });
   else if (e.type === 'task_finished' && log.isDebugEnabled()) log.debug('task finished', { task_id: e.taskId, status: e.result.status, duration_ms: e.result.duration_ms, code: e.result.error_code ?? undefined });
 }
+
+/** Milliseconds an AI call can take at most, its retries and their waits included (a reservation's life). */
+export const callLifeMs = (c: Pick<Config, 'AI_TIMEOUT_MS' | 'AI_MAX_RETRIES' | 'AI_RETRY_MAX_MS' | 'AI_RETRY_AFTER_MAX_MS'>): number =>
+  c.AI_TIMEOUT_MS * (c.AI_MAX_RETRIES + 1) + Math.max(c.AI_RETRY_MAX_MS, c.AI_RETRY_AFTER_MAX_MS) * c.AI_MAX_RETRIES;
 
 export function createEngine(config: Config, body: TaskBody): Engine {
   return new Engine({
@@ -114,6 +122,15 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     const archive = new ArchiveNotifier(nc, config.ARCHIVE_NOTIFY_SUBJECT, publisher);
     publisher.onStored = (last) => archive.notify(last);
   }
+  if (o.budgets && stores) {
+    const slices = new FleetSlices({
+      store: stores.budgets, worker: workerId, leaseMs: config.BUDGET_SLICE_LEASE_MS, holdTtlMs: callLifeMs(config),
+      onError: (e, key) => logger.warn('could not renew a slice of a tenant\'s budget; this worker spends what it holds until its lease ends', { key, error: e.message }),
+    });
+    o.budgets.attach(slices);
+    slices.start();
+    stops.push(() => slices.close());
+  }
   const engine = createEngine(config, o.body);
   if (recorder) engine.observe(recorder.observe);
   engine.observe(logTaskEvent);
@@ -133,7 +150,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     stops.push(() => cancels?.stop());
     worker = new Worker({
       nc, config, engine, publisher, gate, recorder, logger, ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER,
-      limits: decodeLimits(config), connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, lastStream: config.LAST_STREAM, currency: o.prices?.currency ?? null,
+      limits: decodeLimits(config), connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, lastStream: config.LAST_STREAM, currency: o.prices?.currency ?? null, budgets: o.budgets,
       artifacts: stores ? { objects: stores.objects, inlineMax: config.RUNNER_OUTPUT_INLINE_MAX, bucket: config.RUNNER_OBJECT_BUCKET, codec } : undefined,
       decode: async (d: Delivery) => {
         if (!isSealed(d.data)) return pool.decode(d.data, d.contentType);

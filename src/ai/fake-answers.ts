@@ -46,10 +46,10 @@ export function tokensDue(now: number, first: number, rate: number, total: numbe
 /** Milliseconds from `first` until token `index` is due at `rate` tokens per second. */
 export const tokenDueAt = (index: number, rate: number): number => (rate > 0 ? (index * 1000) / rate : 0);
 
-/** OpenAI-style usage of an answer of `chars` characters, with both details. */
-export function fakeUsage(prompt: string, chars: number, f: UsageFaults): Record<string, unknown> {
+/** OpenAI-style usage of an answer of `chars` characters, with both details; reasoning within `maxTokens` when given. */
+export function fakeUsage(prompt: string, chars: number, f: UsageFaults, maxTokens: number | null = null): Record<string, unknown> {
   const input = tokenCount(prompt);
-  const reasoning = f.reasoningTokens ?? 0;
+  const reasoning = Math.min(f.reasoningTokens ?? 0, maxTokens ?? Number.POSITIVE_INFINITY);
   const output = Math.ceil(chars / TOKEN_CHARS) + reasoning;
   return {
     prompt_tokens: input, completion_tokens: output, total_tokens: input + output,

@@ -249,14 +249,15 @@ export class FakeOrchestrator {
       const items = Array.isArray(body) ? body : [];
       return send(200, items.map((item: Record<string, unknown>) => {
         const { model, prompt } = orchestratorAsk(item);
-        const { text, pad } = this.#answer(model, prompt);
-        return orchestratorBody(model, text + '.'.repeat(pad), f.noUsage ? null : fakeUsage(prompt, text.length + pad, f));
+        const { text, pad } = capAnswer(this.#answer(model, prompt), maxTokensOf(item.parameters), f);
+        return orchestratorBody(model, text + '.'.repeat(pad), f.noUsage ? null : fakeUsage(prompt, text.length + pad, f, maxTokensOf(item.parameters)));
       }), headers);
     }
     const chat = path === '/v1/chat/completions';
     const { model, prompt } = chat ? { model: typeof body.model === 'string' ? body.model : 'default', prompt: promptOf(path, body) } : orchestratorAsk(body);
-    const { text, pad } = this.#answer(model, prompt);
-    const usage = f.noUsage ? null : fakeUsage(prompt, text.length + pad, f);
+    const maxTokens = maxTokensOf(chat ? body : body.parameters);
+    const { text, pad } = capAnswer(this.#answer(model, prompt), maxTokens, f);
+    const usage = f.noUsage ? null : fakeUsage(prompt, text.length + pad, f, maxTokens);
     const id = `chatcmpl-${hash(prompt)}`;
     if (entry) entry.model = model;
     if (chat && body.stream === true) {
@@ -362,6 +363,20 @@ export class FakeOrchestrator {
     if (this.stats.prompts.length < 10_000) this.stats.prompts.push(prompt);
   }
 
+}
+
+/** `max_tokens` of a request (chat body, or orchestrator parameters), when a positive integer. */
+function maxTokensOf(o: unknown): number | null {
+  const v = (o as { max_tokens?: unknown } | null | undefined)?.max_tokens;
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null;
+}
+
+/** An answer cut to `max_tokens` (reasoning tokens included), as a provider does. */
+function capAnswer(a: { text: string; pad: number }, maxTokens: number | null, f: Faults): { text: string; pad: number } {
+  if (maxTokens === null) return a;
+  const chars = Math.max(0, maxTokens - (f.reasoningTokens ?? 0)) * TOKEN_CHARS;
+  if (a.text.length + a.pad <= chars) return a;
+  return a.text.length >= chars ? { text: a.text.slice(0, chars), pad: 0 } : { text: a.text, pad: chars - a.text.length };
 }
 
 /** The usage a log entry keeps, from the OpenAI-shaped usage the fake reported. */

@@ -10,6 +10,11 @@ export interface AiTaskOptions {
   defaultModel: string;
   /** The price table (AI_PRICES); absent: every cost is unknown. */
   prices?: PriceTable | null;
+  /**
+   * max_tokens for a call whose task sets none, when a budget applies to its job or tenant (so that
+   * its worst case is known); null: the provider's own limit.
+   */
+  capOutput?: (jobId: string, tenant: string | null) => number | null;
 }
 
 /**
@@ -26,11 +31,17 @@ export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOp
     const onAttempt = run ? (info: AttemptInfo) => {
       if (info.outcome === 'transient') run.log.warn('AI attempt failed; it may be retried', { task_id: ctx.key, attempt: info.attempt, status: info.status ?? undefined, error: info.error, model: info.model });
     } : undefined;
+    const tenant = run?.tenant ?? null;
+    const parameters = generationParameters(task);
+    if (parameters.max_tokens === undefined) {
+      const cap = options.capOutput?.(ctx.job.id, tenant) ?? null;
+      if (cap !== null) parameters.max_tokens = cap;
+    }
     const call = () => client.complete({
       prompt: buildPrompt(task, ctx.job, ctx.dependencyOutputs),
       model: modelOf(task, options.defaultModel),
-      parameters: generationParameters(task),
-      origin: { jobId: ctx.job.id, priority: task.priority ?? ctx.job.priority, taskKey: ctx.key, taskAttempt: ctx.attempt },
+      parameters,
+      origin: { jobId: ctx.job.id, tenant, priority: task.priority ?? ctx.job.priority, taskKey: ctx.key, taskAttempt: ctx.attempt },
     }, { signal: ctx.signal, onAttempt });
     const answer = run?.spans ? await run.spans.within(ctx.key, call) : await call();
     const cost = costNanos(priceOf(prices, answer.model), answer.usage);

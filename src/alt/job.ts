@@ -49,6 +49,14 @@ export interface JobTask {
   control: ControlFlow | null;
 }
 
+/** A job's budget (metadata.budget, altlas-runner's extension): null where it sets none. */
+export interface JobBudget {
+  /** Input and output tokens of all its AI calls. */
+  tokens: number | null;
+  /** Money, in the price table's currency. */
+  cost: number | null;
+}
+
 /** A canonical job, whatever form it came in. */
 export interface Job {
   id: string;
@@ -70,6 +78,8 @@ export interface Job {
   /** 2.0 only: file-level variables and functions, kept as written; empty otherwise. */
   global_variables: Record<string, unknown>[];
   functions: Record<string, unknown>[];
+  /** metadata.budget (checked by the schema); absent or null: none. */
+  budget?: JobBudget | null;
 }
 
 /** A non-fatal finding of the decoder (the original's warnings). */

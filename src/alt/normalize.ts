@@ -6,11 +6,18 @@ import { AltlasError } from '../errors.ts';
 import type { RunnerFormDoc, RunnerTaskDoc } from './forms/runner.ts';
 import type { SegmentationFormDoc, SegmentDoc } from './forms/segmentation.ts';
 import type { EnhancedFormDoc, EnhancedSegmentDoc } from './forms/enhanced.ts';
-import { PRIORITIES, type ControlFlow, type DecodeWarning, type Job, type JobTask, type Mode, type Priority } from './job.ts';
+import { PRIORITIES, type ControlFlow, type DecodeWarning, type Job, type JobBudget, type JobTask, type Mode, type Priority } from './job.ts';
 
 const isPriority = (v: unknown): v is Priority => typeof v === 'string' && (PRIORITIES as readonly string[]).includes(v);
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** metadata.budget as the schema checked it; null when the file sets none. */
+function budgetOf(meta: Record<string, unknown>): JobBudget | null {
+  const b = meta.budget as { tokens?: number; cost?: number } | undefined;
+  if (!b || (b.tokens === undefined && b.cost === undefined)) return null;
+  return { tokens: b.tokens ?? null, cost: b.cost ?? null };
+}
 
 /** Reads an RFC 3339 / ISO 8601 timestamp; one without a zone is UTC. Returns null when unreadable. */
 const CANONICAL_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
@@ -73,6 +80,7 @@ export function normalizeRunner(doc: RunnerFormDoc, warnings: DecodeWarning[]): 
     tasks: doc.tasks.map((t, i) => runnerTask(t, i, warnings)),
     global_variables: [],
     functions: [],
+    budget: budgetOf(meta),
   };
 }
 
@@ -145,6 +153,7 @@ export function normalizeSegmentation(doc: SegmentationFormDoc | EnhancedFormDoc
     tasks: doc.segments.map((s, i) => segmentTask(s, i, warnings, enhanced)),
     global_variables: enhanced ? ((e.global_variables ?? []) as Record<string, unknown>[]) : [],
     functions: enhanced ? ((e.functions ?? []) as Record<string, unknown>[]) : [],
+    budget: budgetOf(meta),
   };
 }
 

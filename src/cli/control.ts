@@ -136,7 +136,7 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
     await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
     const made: string[] = [];
     for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
-    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
+    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
     if (values.json) io.out(JSON.stringify({ created: made.sort(), existing: all.filter((n) => !made.includes(n)), consumer: consumer.name }));
     else {
       for (const n of all) io.out(`${made.includes(n) ? 'created ' : 'exists  '} ${n}`);

@@ -9,6 +9,7 @@ import type { Last } from '../last/index.ts';
 import { HEADERS, subjectToken } from '../messaging/subjects.ts';
 import { payloadCodec, type Codec } from '../security/codec.ts';
 import { AltlasError } from '../errors.ts';
+import { BUDGET_HEADERS } from '../budget/job-limits.ts';
 import { readLast } from './read-last.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, streamMissing, withNats, type Session } from './context.ts';
 import { Progress, duration, percent } from './format.ts';
@@ -26,6 +27,9 @@ Options:
   --no-validate      send files as they are
   --wait             wait for each job's .last and print its status and success rate
   --timeout SECONDS  how long --wait waits in all (default 300)
+  --budget-tokens N  the jobs' budget in tokens (input and output of all their AI calls)
+  --budget-cost X    the jobs' budget in money (AI_PRICES's currency); with a budget in the
+                     file's metadata.budget, the tighter of the two applies
 ${COMMON_HELP}
 
 Exit: 0 all published (and, with --wait, all succeeded); 1 a file was invalid, a job did not
@@ -53,7 +57,10 @@ async function lookupLast(s: Session, sent: Sent, seen: Map<string, Last>, codec
 export async function publishCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: argv, allowPositionals: true,
-    options: { ...COMMON_OPTIONS, subject: { type: 'string', default: 'alt.submit' }, 'no-validate': { type: 'boolean', default: false }, wait: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' } },
+    options: {
+      ...COMMON_OPTIONS, subject: { type: 'string', default: 'alt.submit' }, 'no-validate': { type: 'boolean', default: false }, wait: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' },
+      'budget-tokens': { type: 'string' }, 'budget-cost': { type: 'string' },
+    },
   });
   if (values.help) {
     io.out(PUBLISH_HELP);
@@ -62,6 +69,10 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
   if (positionals.length === 0) throw new UsageError('publish needs at least one file, directory or -');
   const timeoutS = Number(values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError('--timeout must be a number of seconds > 0');
+  const budgetTokens = values['budget-tokens'];
+  if (budgetTokens !== undefined && !/^\d+$/.test(budgetTokens)) throw new UsageError('--budget-tokens must be a whole number >= 0');
+  const budgetCost = values['budget-cost'];
+  if (budgetCost !== undefined && !/^\d+(\.\d+)?$/.test(budgetCost)) throw new UsageError('--budget-cost must be a number >= 0');
   const config = configFrom(values);
   const codec = payloadCodec(config.PAYLOAD_KEYS);
   const files = await expandInputs(positionals);
@@ -112,6 +123,8 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
       const h = natsHeaders();
       h.set(HEADERS.contentType, syntax === 'json' ? 'application/json' : 'application/yaml');
       h.set('traceparent', traceparent());
+      if (budgetTokens !== undefined) h.set(BUDGET_HEADERS.tokens, budgetTokens);
+      if (budgetCost !== undefined) h.set(BUDGET_HEADERS.cost, budgetCost);
       // With PAYLOAD_KEYS the job travels and is stored encrypted; the worker opens it with the same keys.
       if (codec.encrypts) h.set(HEADERS.keyId, codec.keyId!);
       const body = codec.encrypts ? codec.seal(bytes, 'alt') : bytes;

@@ -58,6 +58,15 @@ export const DEFAULTS = {
   /** Bytes: a task output larger than this is stored as an artifact object; the .last keeps a preview. */
   RUNNER_OUTPUT_INLINE_MAX: 16_384,
   RUNNER_WORKERS_BUCKET: 'ALT_WORKERS',
+  // Budgets
+  /** What a tenant over a period's budget does: wait in NATS until the period turns, or fail its jobs. */
+  BUDGET_TENANT_EXCEEDED: 'wait',
+  /** KV bucket of the fleet's slices of the tenants' budgets. */
+  BUDGET_BUCKET: 'ALT_BUDGETS',
+  /** Output tokens a call is reserved at (and sent with as max_tokens) when a budget applies and its task sets none. */
+  BUDGET_MAX_TOKENS: 4_096,
+  /** Milliseconds a worker's slice of a tenant's budget is leased for (renewed at a third of it). */
+  BUDGET_SLICE_LEASE_MS: 15_000,
   /** Milliseconds between a worker's heartbeats (its entry expires after three missed ones). */
   RUNNER_HEARTBEAT_MS: 5_000,
   // Engine

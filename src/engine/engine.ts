@@ -13,7 +13,7 @@ import { interpolateString, interpolateValue } from '../program/expressions.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { GraphState } from './state.ts';
 import { iterationOf, type Instance, type ProgramLimits } from './instance.ts';
-import type { RunEdge, Skipped, TaskBody, TaskEvent, TaskOutput, TaskResult } from './types.ts';
+import { JOB_STOP_CODES, type RunEdge, type Skipped, type TaskBody, type TaskEvent, type TaskOutput, type TaskResult } from './types.ts';
 import { iso } from '../time.ts';
 
 export interface EngineOptions {
@@ -65,6 +65,13 @@ export type EngineObserver = (event: TaskEvent, context: unknown) => void;
 
 /** Errors a retry of the same task cannot mend. */
 const NOT_RETRYABLE: readonly ErrorCode[] = ['AI_REJECTED', 'AI_RESPONSE_TOO_LARGE', 'TASK_KIND_FORBIDDEN'];
+
+/**
+ * Errors that end the whole job, not the task: a budget refused a call. No task starts after one;
+ * the tasks running finish (their calls were paid for), and every task not completed is cancelled
+ * with that code.
+ */
+const STOPS_JOB: readonly ErrorCode[] = JOB_STOP_CODES.filter((c) => c !== 'JOB_ABORTED');
 
 type Attempt =
   | { kind: 'ok'; output: TaskOutput }
@@ -131,6 +138,8 @@ class Run {
   readonly #job: Job;
   readonly #in: RunInput;
   readonly #abort = new AbortController();
+  /** Aborted when the job drains (a budget stop): wakes the tasks waiting to retry. */
+  readonly #drain = new AbortController();
   readonly #emit: ((e: TaskEvent) => void) | undefined;
   #state!: GraphState;
   #running = 0;
@@ -175,6 +184,13 @@ class Run {
     if (this.#stopped) return;
     this.#stopped = reason;
     this.#abort.abort(reason);
+  }
+
+  /** Ends the job without aborting the tasks running: they finish, nothing else starts. */
+  #drainWith(reason: AltlasError): void {
+    if (this.#stopped) return;
+    this.#stopped = reason;
+    this.#drain.abort(reason);
   }
 
   #pump(): void {
@@ -267,6 +283,7 @@ class Run {
       return { task_id: inst.key, status, start_time: iso(start), end_time: iso(t), duration_ms: t - start, output: null, error: null, error_code: null, attempts: attempt, metadata, ...extra };
     };
     const aborted = (attempt: number) => end('cancelled', attempt, { error: `Aborted: ${this.#stopped?.message ?? 'the job stopped'}`, error_code: 'JOB_ABORTED' });
+    const drained = (attempt: number, reason: AltlasError) => end('cancelled', attempt, { error: `Not run: ${reason.message}`, error_code: reason.code });
     this.#emit?.({ type: 'task_started', taskId: inst.key, attempt: 1, at: start });
     for (let attempt = 1; ; attempt++) {
       const refused = this.#in.guard?.();
@@ -274,10 +291,16 @@ class Run {
         this.#stop(refused);
         return aborted(attempt - 1);
       }
+      if (this.#drain.signal.aborted) return drained(attempt - 1, this.#drain.signal.reason as AltlasError);
       const outcome = await this.#attempt(task, inst, attempt, Math.max(1, Math.min(timeoutMs, deadline - now())), deps);
       if (outcome.kind === 'ok') return end('completed', attempt, { output: outcome.output });
       if (outcome.kind === 'aborted') return aborted(attempt);
       const { error } = outcome;
+      if (STOPS_JOB.includes(error.code)) {
+        // The call was refused before it was made: this attempt did not run.
+        this.#drainWith(error);
+        return drained(attempt - 1, error);
+      }
       if (outcome.kind === 'transient') {
         this.#stop(error);
         return end('failed', attempt, { error: error.message, error_code: error.code });
@@ -290,8 +313,9 @@ class Run {
       }
       this.#emit?.({ type: 'task_retrying', taskId: inst.key, attempt: attempt + 1, delayMs: delay, at: now() });
       try {
-        await sleep(delay, this.#abort.signal);
+        await sleep(delay, AbortSignal.any([this.#abort.signal, this.#drain.signal]));
       } catch {
+        if (!this.#abort.signal.aborted && this.#drain.signal.aborted) return drained(attempt, this.#drain.signal.reason as AltlasError);
         return aborted(attempt);
       }
     }

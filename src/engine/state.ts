@@ -11,7 +11,7 @@ import { PRIORITIES, type Priority } from '../alt/job.ts';
 import type { Block, Program, ProgramNode, VariableDecl } from '../program/compile.ts';
 import { evaluateCondition, interpolateValue, type Found, type Lookup } from '../program/expressions.ts';
 import { convertReturn, type VariableType } from '../program/values.ts';
-import type { RunEdge, Skipped, TaskEvent, TaskOutput, TaskResult } from './types.ts';
+import { JOB_STOP_CODES, type RunEdge, type Skipped, type TaskEvent, type TaskOutput, type TaskResult } from './types.ts';
 import { iso } from '../time.ts';
 import { assignVariable, callFrame, describe, iterationOf, loopItems, type Frame, type Instance, type InstanceState, type ProgramLimits, type Scope } from './instance.ts';
 
@@ -283,7 +283,7 @@ export class GraphState {
     if (inst.state === 'completed') {
       if (inst.node.kind === 'ai') for (let s: Scope | null = scope; s?.owner; s = s.owner.scope) (s.owner.contributions ??= []).push(inst);
       if (inst.dependents) for (const d of inst.dependents) if (--d.waitingOn === 0) this.#work.push(() => this.#makeReady(d));
-    } else if (!(inst.state === 'cancelled' && inst.result?.error_code === 'JOB_ABORTED')) {
+    } else if (!(inst.state === 'cancelled' && inst.result?.error_code && JOB_STOP_CODES.includes(inst.result.error_code))) {
       scope.failure ??= inst;
       this.#cancelDependents(inst);
     }

@@ -8,6 +8,7 @@
  * | error with fate `retry`, deliveries left        | nak with a delay growing per delivery  |
  * | error with fate `retry` on the last delivery    | failure `.last` + DLQ + term           |
  * | JOB_ABORTED (this worker shuts down)            | nak without delay (another worker)     |
+ * | BUDGET_WAIT (its tenant's period is spent)      | nak until the period turns             |
  */
 import type { AltlasError } from '../errors.ts';
 
@@ -36,5 +37,8 @@ export function decideFate({ error, deliveries, maxDeliver, nakDelayMs, nakMaxDe
   if (error.code === 'JOB_ABORTED') return { verb: 'nak', delayMs: 0 };
   if (error.fate === 'reject' || error.fate === 'task') return { verb: 'reject' };
   if (deliveries >= maxDeliver) return { verb: 'reject' };
+  // A deliberate wait, not a failure: the message comes back when the tenant's period has turned.
+  const wait = error.code === 'BUDGET_WAIT' ? Number(error.context.retryInMs) : Number.NaN;
+  if (Number.isFinite(wait) && wait >= 0) return { verb: 'nak', delayMs: Math.ceil(wait) };
   return { verb: 'nak', delayMs: nakDelay(deliveries, nakDelayMs, nakMaxDelayMs) };
 }

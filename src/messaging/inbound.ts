@@ -18,6 +18,7 @@ export interface DeliveryInfo {
   seq: number;
   /** 1 for the first delivery. */
   deliveries: number;
+  headers?: { get(name: string): string };
 }
 
 /** Parses `$JS.ACK.[<domain>.<hash>.]<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>[.<token>]`. */

@@ -12,6 +12,9 @@ import type { Engine, JobRun } from '../engine/engine.ts';
 import type { TaskResult } from '../engine/types.ts';
 import { randomUUID } from 'node:crypto';
 import { buildLast, buildCancelledLast, type ArtifactOptions } from '../last/index.ts';
+import { buildBudgetLast } from '../last/budget.ts';
+import type { Budgets } from '../budget/budgets.ts';
+import { tenantOf } from '../flow/lanes.ts';
 import type { DeliveryRecord } from '../status/recorder.ts';
 import type { ContextLogger } from '../telemetry/logger.ts';
 import type { AiGate } from './ai-gate.ts';
@@ -34,6 +37,8 @@ export interface FlowDeps {
   artifacts?: (job: Job, run: JobRun, executionId: string) => Promise<ArtifactOptions>;
   /** The price table's currency (the `.last`'s metadata.usage); null without one. */
   currency?: string | null;
+  /** Job and tenant budgets; absent: none. */
+  budgets?: Budgets | null;
   now?: () => number;
 }
 
@@ -94,36 +99,54 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     if (deps.cancelRequested(job.id)) {
       return { kind: 'ran', job, last: buildCancelledLast({ job, warnings: decoded.warnings, metadata: deliveryMeta(d), atMs: now() }, lastIds(now())) };
     }
-    const finish = async (r: JobRun, cancelled: boolean) => {
+    const tenant = tenantOf(d.subject);
+    const budgets = deps.budgets ?? null;
+    // A tenant known to be over a period's budget: its job goes back to NATS until the period turns, without a call.
+    const exhausted = budgets?.tenantExceeded === 'wait' ? budgets.tenants?.exhaustedUntil(tenant) ?? null : null;
+    if (exhausted !== null && d.deliveries < deps.rules.maxDeliver) {
+      return fail(new AltlasError('BUDGET_WAIT', `tenant ${tenant ?? '_'} is over a period's budget until ${new Date(exhausted).toISOString()}`, { context: { altId: job.id, tenant, retryInMs: exhausted - now() } }));
+    }
+    const budget = budgets?.open(job, d.headers, resume) ?? null;
+    const finish = async (r: JobRun, end: 'ran' | 'cancelled' | 'budget') => {
       const executionId = randomUUID();
       const artifacts = deps.artifacts ? await deps.artifacts(job!, r, executionId) : undefined;
-      const input = { job: job!, run: r, warnings: decoded.warnings, metadata: deliveryMeta(d), artifacts, currency: deps.currency };
-      return cancelled ? buildCancelledLast({ ...input, atMs: now() }, lastIds(now(), executionId)) : buildLast(input, lastIds(now(), executionId));
+      const metadata = { ...deliveryMeta(d), ...(budget ? { budget: budget.budget } : {}) };
+      const input = { job: job!, run: r, warnings: decoded.warnings, metadata, artifacts, currency: deps.currency };
+      if (end === 'cancelled') return buildCancelledLast({ ...input, atMs: now() }, lastIds(now(), executionId));
+      return end === 'budget' ? buildBudgetLast(input, lastIds(now(), executionId)) : buildLast(input, lastIds(now(), executionId));
     };
     const traceId = trace.getActiveSpan()?.spanContext().traceId;
-    record?.started(job, traceId);
+    record?.started(job, traceId, budget?.budget);
     let run: JobRun;
-    for (;;) {
-      const context: RunContext = { record, spans: input.spans, log };
-      run = await deps.engine.run(job, { signal, resume, context, guard: input.guard });
-      if (run.stopped?.code !== 'AI_UNAVAILABLE' || signal.aborted) break;
-      // The AI side is down: wait here (lease kept) instead of spending a delivery; resume what completed.
-      resume = completedOf(run, resume);
-      deps.gate.markDown();
-      log.warn('the AI side is unavailable; the job waits in the worker until it answers again', { code: run.stopped.code, error: run.stopped.message, completed_tasks: resume.size });
-      void record?.settled({ state: 'waiting', code: run.stopped.code, message: run.stopped.message });
-      try {
-        await deps.gate.wait(signal);
-      } catch {
-        break;
+    try {
+      for (;;) {
+        const context: RunContext = { record, spans: input.spans, log, tenant };
+        run = await deps.engine.run(job, { signal, resume, context, guard: input.guard });
+        if (run.stopped?.code !== 'AI_UNAVAILABLE' || signal.aborted) break;
+        // The AI side is down: wait here (lease kept) instead of spending a delivery; resume what completed.
+        resume = completedOf(run, resume);
+        deps.gate.markDown();
+        log.warn('the AI side is unavailable; the job waits in the worker until it answers again', { code: run.stopped.code, error: run.stopped.message, completed_tasks: resume.size });
+        void record?.settled({ state: 'waiting', code: run.stopped.code, message: run.stopped.message });
+        try {
+          await deps.gate.wait(signal);
+        } catch {
+          break;
+        }
       }
+    } finally {
+      budget?.close();
     }
     if (run.stopped?.code === 'JOB_CANCELLED' || (signal.aborted && (signal.reason as AltlasError | undefined)?.code === 'JOB_CANCELLED')) {
-      return { kind: 'ran', job, last: await finish(run, true) };
+      return { kind: 'ran', job, last: await finish(run, 'cancelled') };
     }
     const stopped = (signal.aborted ? toAltlasError(signal.reason) : null) ?? run.stopped;
+    // Over a budget: the job ends here with what it completed; so does a tenant's wait on the last delivery.
+    if (stopped?.code === 'BUDGET_EXCEEDED' || (stopped?.code === 'BUDGET_WAIT' && d.deliveries >= deps.rules.maxDeliver)) {
+      return { kind: 'ran', job, last: await finish(run, 'budget') };
+    }
     if (stopped) return fail(stopped);
-    return { kind: 'ran', job, last: await finish(run, false) };
+    return { kind: 'ran', job, last: await finish(run, 'ran') };
   } catch (e) {
     return fail(e);
   }

@@ -10,6 +10,8 @@ export interface RunContext {
   spans?: TaskSpans;
   /** The job's logger (alt_id, alt_stream_seq, deliveries on every line). */
   log: ContextLogger;
+  /** The job's tenant (a subject token), from its delivery's subject; null when it names none. */
+  tenant?: string | null;
 }
 
 export const isRunContext = (c: unknown): c is RunContext => typeof c === 'object' && c !== null && 'log' in c;

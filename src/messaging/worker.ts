@@ -31,6 +31,7 @@ import { artifactObjectName, lastUrl, objectUrl, type ArtifactOptions, type Last
 import type { ObjectStore } from '@nats-io/obj';
 import type { Codec } from '../security/codec.ts';
 import type { JobRun } from '../engine/engine.ts';
+import type { Budgets } from '../budget/budgets.ts';
 
 export type WorkerConfig = Pick<Config, 'ALT_STREAM' | 'RUNNER_DURABLE' | 'RUNNER_CONCURRENCY' | 'RUNNER_SHUTDOWN_GRACE_MS' | 'RUNNER_NAK_DELAY_MS' | 'RUNNER_NAK_MAX_DELAY_MS'>;
 
@@ -70,6 +71,8 @@ export interface WorkerOptions {
   lastStream?: string;
   /** The price table's currency (usage in the `.last`); null without one. */
   currency?: string | null;
+  /** Job and tenant budgets; absent: none. */
+  budgets?: Budgets | null;
 }
 
 export interface WorkerState {
@@ -272,7 +275,7 @@ export class Worker {
       lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
       cancelRequested: (altId) => this.#o.cancelRequested?.(altId) ?? false,
       artifacts: (job, run, executionId) => this.#artifacts(job, run, executionId),
-      currency: this.#o.currency,
+      currency: this.#o.currency, budgets: this.#o.budgets,
     }, {
       d, record, signal: entry.abort.signal, log, suspect,
       // Task spans only when the delivery's span records (tracing on and sampled): nothing to pay otherwise.
@@ -372,8 +375,10 @@ export class Worker {
         }
         const cancelled = last.metadata.error_code === 'JOB_CANCELLED';
         if (cancelled) this.#o.onCancelled?.(job.id);
-        report('ack', { status: last.status, ...(cancelled ? { code: 'JOB_CANCELLED' } : {}) });
-        log.info('job finished', { status: last.status, success_rate: last.success_rate, tasks: Object.keys(last.task_results).length, duration_ms: last.execution_time_ms, ...(cancelled ? { code: 'JOB_CANCELLED' } : {}) });
+        // A job that ended early but ran (cancelled, over its budget) says why.
+        const code = cancelled || last.metadata.error_code === 'BUDGET_EXCEEDED' ? last.metadata.error_code as string : undefined;
+        report('ack', { status: last.status, ...(code ? { code } : {}) });
+        log.info('job finished', { status: last.status, success_rate: last.success_rate, tasks: Object.keys(last.task_results).length, duration_ms: last.execution_time_ms, ...(code ? { code } : {}) });
         after(async () => {
           // A confirmed ack only when checkpoints or a claim are to be removed after it; else no round trip.
           const release = (await record?.holdsRecords()) ?? false;
@@ -382,7 +387,8 @@ export class Worker {
             acked = await d().ackAck();
             if (!acked) log.warn('the ack was not confirmed; checkpoints are kept until they expire', { code: 'ACK_UNCONFIRMED' });
           } else d().ack();
-          await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, ...(cancelled ? { code: 'JOB_CANCELLED', message: 'cancelled by an operator' } : {}) });
+          const why = cancelled ? 'cancelled by an operator' : code ? String(last.metadata.error ?? code) : '';
+          await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, ...(code ? { code, message: why } : {}) });
           if (acked) await record?.release();
           await record?.close();
         });

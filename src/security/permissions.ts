@@ -29,7 +29,7 @@ export type Role = 'runner' | 'producer' | 'reader' | 'operator';
 
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT'
-  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX'>;
+  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET'>;
 
 /** The inbox prefix of a role's processes: NATS_INBOX_PREFIX when set, else `_INBOX_altlas_<role>`. */
 export function inboxPrefix(c: Pick<Config, 'NATS_INBOX_PREFIX'>, role: Role): string {
@@ -75,6 +75,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     ...kv(c.RUNNER_STATUS_BUCKET, 'job status and cancel requests', true),
     ...kv(c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims', true),
     ...kv(c.RUNNER_WORKERS_BUCKET, 'worker heartbeats', false),
+    ...kv(c.BUDGET_BUCKET, 'tenant budgets: the fleet\'s slices of each period', false),
     { subject: `$O.${c.RUNNER_OBJECT_BUCKET}.>`, why: 'artifacts, large outputs, DLQ originals: write' },
     { subject: `$JS.API.STREAM.INFO.${objects}`, why: 'object store: open' },
     { subject: `$JS.API.DIRECT.GET.${objects}.>`, why: 'object store: read an object\'s entry' },
@@ -86,7 +87,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
   ];
   if (c.ARCHIVE_NOTIFY_SUBJECT) publish.push({ subject: c.ARCHIVE_NOTIFY_SUBJECT, why: 'archive hand-off' });
   if (c.RUNNER_PROVISION) {
-    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, objects]) {
+    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, objects]) {
       publish.push({ subject: `$JS.API.STREAM.CREATE.${s}`, why: 'RUNNER_PROVISION=true: create what is missing' });
     }
     publish.push({ subject: `$JS.API.CONSUMER.CREATE.${alt}.${dur}`, why: 'RUNNER_PROVISION=true: create the consumer' });

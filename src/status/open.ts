@@ -16,13 +16,15 @@ import type { Codec } from '../security/codec.ts';
 import { CheckpointStore } from './checkpoints.ts';
 import { removeObject } from './store-access.ts';
 
-export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS'>;
+export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS' | 'BUDGET_BUCKET'>;
 
 export interface Stores {
   status: KV;
   checkpoints: CheckpointStore;
   objects: ObjectStore;
   workers: KV;
+  /** The fleet's slices of the tenants' budgets. */
+  budgets: KV;
 }
 
 /** Turns a failure to use a bucket into PERMISSION_DENIED (naming the subject) or TOPOLOGY_MISMATCH. */
@@ -78,6 +80,8 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
   const status = await kvBucket(kvm, jsm, c, c.RUNNER_STATUS_BUCKET, 'job status', { ttl: c.RUNNER_STATUS_TTL_MS, history: 5, description: 'altlas-runner job status, one entry per job' });
   const cp = await kvBucket(kvm, jsm, c, c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims', { ttl: c.RUNNER_STATUS_TTL_MS, history: 1, maxValueSize: c.RUNNER_CHECKPOINT_MAX_VALUE, description: 'altlas-runner task checkpoints and redelivery claims' });
   const workers = await kvBucket(kvm, jsm, c, c.RUNNER_WORKERS_BUCKET, 'worker heartbeats', { ttl: c.RUNNER_HEARTBEAT_MS * 3, history: 1, description: 'altlas-runner worker heartbeats' });
+  // An entry per tenant, period and unit with a limit, rewritten at every renewal: kept two months unused (longer than a period).
+  const budgets = await kvBucket(kvm, jsm, c, c.BUDGET_BUCKET, 'tenant budgets', { ttl: 62 * 86_400_000, history: 1, description: 'altlas-runner slices of the tenants\' budgets per period' });
   let objects: ObjectStore;
   try {
     objects = c.RUNNER_PROVISION
@@ -104,6 +108,10 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
       await removeObject(jsm, c.RUNNER_OBJECT_BUCKET, probe);
     }],
     ['worker heartbeats', c.RUNNER_WORKERS_BUCKET, () => workers.get(probe)],
+    ['tenant budgets', c.BUDGET_BUCKET, async () => {
+      await budgets.put(probe, '');
+      await budgets.delete(probe);
+    }],
   ];
   for (const [what, bucket, step] of steps) {
     try {
@@ -113,7 +121,7 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
     }
   }
   return {
-    status, workers, objects,
+    status, workers, objects, budgets,
     checkpoints: new CheckpointStore({ kv: cp, bucket: c.RUNNER_CHECKPOINT_BUCKET, obj: objects, objBucket: c.RUNNER_OBJECT_BUCKET, jsm, maxValue: c.RUNNER_CHECKPOINT_MAX_VALUE, codec }),
   };
 }

@@ -3,7 +3,7 @@
  * by budget), and on a redelivery its claim. The recorder is one engine observer registered once;
  * each run carries its {@link DeliveryRecord} as context.
  */
-import type { Job } from '../alt/job.ts';
+import type { Job, JobBudget } from '../alt/job.ts';
 import type { TaskEvent, TaskResult } from '../engine/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { DeliveryInfo } from '../messaging/inbound.ts';
@@ -119,8 +119,8 @@ export class DeliveryRecord {
   }
 
   /** The job decoded and is about to run: status tracking starts (its first write is deferred). */
-  started(job: Job, traceId?: string): void {
-    this.#track(job.id).running(job, traceId);
+  started(job: Job, traceId?: string, budget?: JobBudget | null): void {
+    this.#track(job.id).running(job, traceId, budget);
   }
 
   #track(altId: string): StatusTracker {

@@ -6,7 +6,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import type { TaskEvent, TaskOutput, TaskStatus } from '../engine/types.ts';
-import type { Job } from '../alt/job.ts';
+import type { Job, JobBudget } from '../alt/job.ts';
 import { subjectToken } from '../messaging/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { redactDataText } from '../security/redact.ts';
@@ -61,6 +61,8 @@ export interface StatusEntry {
   tasks: Record<string, TaskState>;
   /** The calls of the tasks completed so far (resumed ones included): tokens by kind, cost, by model. */
   usage?: UsageReport;
+  /** The job's budget in force (tokens, money; null: no limit in that unit), when it has one. */
+  budget?: JobBudget;
   /** With PAYLOAD_KEYS: title, error and tasks, encrypted (the plain fields above are then empty). */
   sealed?: string;
 }
@@ -129,8 +131,9 @@ export class StatusTracker {
   }
 
   /** The job runs: its tasks are listed (resumed ones as completed); the first write waits RUNNER_STATUS_FLUSH_MS. */
-  running(job: Job, traceId?: string): void {
+  running(job: Job, traceId?: string, budget?: JobBudget | null): void {
     this.entry.title = redactDataText(job.title);
+    if (budget) this.entry.budget = budget;
     if (traceId) this.entry.trace_id = traceId;
     this.entry.started_at ??= iso(Date.now());
     // 1.0 jobs list every task at once; a 2.0 program lists its instances as they are created.

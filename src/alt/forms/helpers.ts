@@ -28,3 +28,18 @@ export function FreeObject(options: SchemaOptions = {}) {
 
 /** Identifier rule of the 2.0 form for variable, function and parameter names. */
 export const NAME_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]*$';
+
+/**
+ * altlas-runner's extension in a file's `metadata`: the job's budget, in tokens (input and output
+ * of all its AI calls) and/or money (in the price table's currency). Checked like the rest of the
+ * file; the other metadata keys stay free.
+ */
+export const JobBudgetSchema = Type.Object({
+  tokens: Type.Optional(Type.Integer({ minimum: 0, description: 'Input and output tokens all the job\'s AI calls may spend.' })),
+  cost: Type.Optional(Type.Number({ minimum: 0, description: 'Money all the job\'s AI calls may cost, in the currency of AI_PRICES.' })),
+}, { additionalProperties: false, title: 'Budget', description: 'Extension (altlas-runner): the job\'s budget; a call that would not fit is not made and the job ends with BUDGET_EXCEEDED.' });
+
+/** A file's free-form metadata, with the typed `budget` extension. */
+export function JobMetadata(options: SchemaOptions = {}): TUnsafe<Record<string, unknown>> {
+  return Type.Unsafe<Record<string, unknown>>({ ...options, type: 'object', additionalProperties: true, properties: { budget: JobBudgetSchema } });
+}

@@ -1,7 +1,7 @@
 /** TypeBox schema of the runner form, version 1.0 (formats.md §1). */
 import { Type, type Static } from '@sinclair/typebox';
 import { MODES, PRIORITIES, TASK_INPUT_STATUSES } from '../job.ts';
-import { FreeObject, NonBlank, Nullable, StringEnum } from './helpers.ts';
+import { FreeObject, JobMetadata, NonBlank, Nullable, StringEnum } from './helpers.ts';
 
 const Priority = StringEnum(PRIORITIES, { description: 'Priority: low, medium, high or critical.' });
 const Tags = Type.Array(Type.String(), { description: 'Free tags.' });
@@ -33,8 +33,8 @@ export const RunnerForm = Type.Object({
   priority: Type.Optional(Nullable(Priority)),
   tags: Type.Optional(Nullable(Tags)),
   expected_completion_time: Type.Optional(Nullable(Type.Integer({ minimum: 0, description: 'Seconds.' }))),
-  metadata: Type.Optional(Nullable(FreeObject({
-    description: 'Free-form; priority, tags and expected_completion_time are read from here when not at the top level.',
+  metadata: Type.Optional(Nullable(JobMetadata({
+    description: 'Free-form; priority, tags and expected_completion_time are read from here when not at the top level; budget is altlas-runner\'s extension.',
   }))),
   tasks: Type.Array(RunnerTask),
   language: Type.Optional(Nullable(Type.String({ description: 'Extension: language of the command.' }))),

@@ -1,6 +1,6 @@
 /** TypeBox schemas of the segmentation form 1.0 (formats.md §2); the 2.0 form extends these parts. */
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
-import { FreeObject, NonBlank, Nullable, StringEnum } from './helpers.ts';
+import { FreeObject, JobMetadata, NonBlank, Nullable, StringEnum } from './helpers.ts';
 
 export const SEGMENTATION_MODES = ['Normal', 'Dream', 'Explore', 'Chaos'] as const;
 export const PARAMETER_TYPES = ['string', 'number', 'boolean', 'array', 'object'] as const;
@@ -32,7 +32,7 @@ export const fileProperties = {
   mode: Type.Optional(StringEnum(SEGMENTATION_MODES, { default: 'Normal', description: 'Default Normal (with a warning).' })),
   persona: Type.Optional(Nullable(Type.String({ description: 'Default technical_expert when missing (with a warning).' }))),
   chaos_level: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 10, description: 'Only when mode is Chaos.' }))),
-  metadata: Type.Optional(Nullable(FreeObject())),
+  metadata: Type.Optional(Nullable(JobMetadata({ description: 'Free-form; priority, tags and expected_completion_time are read from here; budget is altlas-runner\'s extension.' }))),
 } satisfies TProperties;
 
 export const Segment = Type.Object(segmentProperties, { additionalProperties: true, title: 'Segment' });

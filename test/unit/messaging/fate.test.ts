@@ -22,6 +22,7 @@ describe('decideFate', () => {
       AI_UNAVAILABLE: 'nak', MAX_DELIVER_EXCEEDED: 'reject', STRANDED: 'reject', JOB_ABORTED: 'nak0', LEASE_LOST: 'nak', CHECKPOINTS_UNAVAILABLE: 'nak',
       LAST_TOO_LARGE: 'reject', LAST_PUBLISH_FAILED: 'nak', CONFIG_INVALID: 'reject', TOPOLOGY_MISMATCH: 'reject', PERMISSION_DENIED: 'reject',
       NATS_UNREACHABLE: 'nak', STREAM_MISSING: 'reject', PAYLOAD_TOO_LARGE: 'reject', INTERNAL: 'nak',
+      BUDGET_EXCEEDED: 'reject', BUDGET_WAIT: 'nak',
     };
     expect(Object.keys(expected).sort()).toEqual(Object.keys(ERROR_CODES).sort());
     for (const [code, want] of Object.entries(expected) as [ErrorCode, string][]) {
@@ -41,6 +42,12 @@ describe('decideFate', () => {
   it('rejects a transient failure on the last allowed delivery', () => {
     expect(decideFate(input('AI_UNAVAILABLE', 5))).toEqual({ verb: 'reject' });
     expect(decideFate(input('LAST_PUBLISH_FAILED', 6))).toEqual({ verb: 'reject' });
+  });
+
+  it('hands a job whose tenant\'s period is spent back until the period turns, past the cap of the nak delay', () => {
+    const wait = (deliveries: number) => ({ ...input(null, deliveries), error: new AltlasError('BUDGET_WAIT', 'wait', { context: { retryInMs: 3_599_000.5 } }) });
+    expect(decideFate(wait(1))).toEqual({ verb: 'nak', delayMs: 3_599_001 });
+    expect(decideFate(wait(5))).toEqual({ verb: 'reject' });
   });
 
   it('hands an aborted job back without delay', () => {

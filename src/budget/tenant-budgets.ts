@@ -69,8 +69,12 @@ interface Account {
   ledger: Ledger;
   /** From this worker's slice; null without a fleet (the whole limit is this worker's). */
   slice: { spendable: number; until: number } | null;
-  /** A call did not fit since the last renewal: ask for a fair share of the whole. */
-  wanted: boolean;
+  /** The largest worst case asked for since the last grant. */
+  needSeen: number;
+  /** The worst cases of the calls waiting for a renewal of this slice. */
+  waiting: number;
+  /** What this worker had spent in the period at the last grant. */
+  usedAtGrant: number;
 }
 
 /** A tenant's refusal: which budget, and when its period ends. */
@@ -145,7 +149,7 @@ export class TenantBudgets {
         if (limit === undefined) continue;
         const window = PERIOD_WINDOWS[period];
         list.push({
-          key: `budget.${tenant}.${period}.${unit}`, period, unit, limit, wanted: true, slice: null,
+          key: `budget.${tenant}.${period}.${unit}`, period, unit, limit, slice: null, needSeen: 0, waiting: 0, usedAtGrant: 0,
           // A fixed period: every charge drops at its end exactly (no rounding up).
           ledger: createLedger({ unit: unit === 'cost' ? 'nanos' : 'tokens', capacity: 0, window, bucketMs: 1 }),
         });
@@ -172,13 +176,21 @@ export class TenantBudgets {
     const t = tenant ?? NO_TENANT;
     const accounts = this.#accounts(t);
     if (accounts.length === 0) return null;
+    const amount = (a: Account) => (a.unit === 'tokens' ? need.tokens : need.costNanos) ?? 0;
+    for (const a of accounts) a.needSeen = Math.max(a.needSeen, amount(a));
     let refused = this.#tryReserve(t, accounts, id, need);
-    // Twice at most: a renewal already running when the call was refused asked with the demand before it.
-    for (let i = 0; refused && this.#slices && i < 2; i++) {
-      const account = accounts.find((a) => a.period === refused!.period && a.unit === refused!.unit)!;
-      account.wanted = true;
-      await this.#slices.renew(account.key);
-      refused = this.#tryReserve(t, accounts, id, need);
+    if (refused && this.#slices) {
+      // Waiting calls add up in the demand the renewal asks for (a burst of calls is one renewal).
+      for (const a of accounts) a.waiting += amount(a);
+      try {
+        // Twice at most: a renewal already running when the call was refused may have asked for less.
+        for (let i = 0; refused && i < 2; i++) {
+          await this.#slices.renew(accounts.find((a) => a.period === refused!.period && a.unit === refused!.unit)!.key);
+          refused = this.#tryReserve(t, accounts, id, need);
+        }
+      } finally {
+        for (const a of accounts) a.waiting -= amount(a);
+      }
     }
     if (refused) this.#exhausted.set(t, Math.max(this.#exhausted.get(t) ?? 0, refused.turnsAt));
     return refused;
@@ -229,16 +241,20 @@ export class TenantBudgets {
       key: a.key, unit: a.ledger.unit, window: a.ledger.window,
       configured: () => a.limit,
       learned: () => null,
+      // What it spent this period, holds and is asked for by waiting calls, and room ahead for
+      // twice its recent demand: the larger of the largest call asked for and what it spent since
+      // the last grant. A slice much larger would be lost for the rest of the period should this
+      // worker die.
       want: () => {
-        if (a.wanted) return a.limit;
-        // What it spent this period and half as much again: an idle worker gives the rest back.
-        const inUse = usedAt(a.ledger, this.#now()) + heldOf(a.ledger);
-        return Math.min(a.limit, Math.ceil(inUse * 1.5));
+        const used = usedAt(a.ledger, this.#now());
+        const ahead = 2 * Math.max(a.needSeen, used - a.usedAtGrant);
+        return Math.min(a.limit, used + heldOf(a.ledger) + a.waiting + ahead);
       },
       ledger: () => a.ledger,
       granted: (g) => {
         a.slice = { spendable: g.spendable, until: g.until };
-        a.wanted = false;
+        a.needSeen = 0;
+        a.usedAtGrant = usedAt(a.ledger, this.#now());
       },
     };
     void slices.add(budget);

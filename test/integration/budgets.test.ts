@@ -201,6 +201,21 @@ describe('tenant budgets per period', () => {
     expect(await h.records('ALT_DLQ')).toEqual([]);
   });
 
+  it('gives a dead worker\'s slice back to the fleet but what it could have spent: the tenant goes on after a crash', async () => {
+    h = await Harness.start(undefined, { record: true, latencyMs: 100 });
+    const env = { ...tenants('fail', 5_000), BUDGET_SLICE_LEASE_MS: '2000', RUNNER_ACK_WAIT_MS: '2000' };
+    const first = await h.worker(env);
+    await h.publish(tasksJob('before', 6), {}, 'alt.low.acme');
+    await eventually(async () => answered('before').length, (n) => n >= 2, 'calls of the first worker');
+    first.kill('SIGKILL');
+    await first.exited;
+    await h.worker(env);
+    for (let i = 1; i <= 3; i++) await h.publish(tasksJob(`after-${i}`, 4), {}, 'alt.low.acme');
+    const lasts = await h.waitForLasts(4, 60_000);
+    // The dead worker held a slice of twice its recent demand, not the day's limit: the others still run.
+    for (const { last } of lasts) expect([last.alt_file_id, last.status, last.metadata.error]).toEqual([last.alt_file_id, 'success', undefined]);
+  });
+
   it('leaves a tenant\'s jobs in NATS until the period turns (wait): handed back without a call, not dead-lettered', async () => {
     h = await Harness.start(undefined, { record: true });
     const w = await h.worker({ ...tenants('wait', 300), RUNNER_TASK_CONCURRENCY: '1' });

@@ -14,6 +14,9 @@ import { loadConfig } from '../../src/config/load.ts';
 import { NatsServer } from '../../src/devtools/nats-server.ts';
 import { operatorPermissions, producerPermissions, readerPermissions, runnerPermissions, serverPermissions, type RolePermissions } from '../../src/security/permissions.ts';
 import { WorkerProcess, eventually, job } from '../helpers/runner.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const config = loadConfig({});
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -81,7 +84,12 @@ async function lasts(nc: NatsConnection) {
 describe('least privilege', () => {
   it('runs every feature with exactly the documented permissions and no violation', async () => {
     const s = await stack();
-    const w = await s.worker({ RUNNER_OUTPUT_INLINE_MAX: '1000', RUNNER_CHECKPOINT_BUDGET_MS: '0', RUNNER_ACK_WAIT_MS: '3000', RUNNER_JANITOR_INTERVAL_MS: '2000' });
+    // Budgets on: every job's tenant (_) has a day's budget, so the fleet's slices are written through the runner's permissions.
+    const dir = mkdtempSync(join(tmpdir(), 'altlas-lp-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'tenants.yaml'), 'default: {day: {tokens: 100000000}}\n');
+    const budgets = { BUDGET_TENANTS: join(dir, 'tenants.yaml') };
+    const w = await s.worker({ ...budgets, RUNNER_OUTPUT_INLINE_MAX: '1000', RUNNER_CHECKPOINT_BUDGET_MS: '0', RUNNER_ACK_WAIT_MS: '3000', RUNNER_JANITOR_INTERVAL_MS: '2000' });
     // Jobs, with an output large enough to become an artifact object, through the producer's CLI.
     s.fake.setFaults({ latencyMs: 50, outputChars: 5_000 });
     const published = await cli(s.server, 'producer', ['publish', '--wait', '--timeout', '60', 'samples/runner-example.alt.json']);
@@ -98,7 +106,7 @@ describe('least privilege', () => {
     w.kill('SIGKILL');
     await w.exited;
     s.fake.setFaults({ latencyMs: 50 });
-    const second = await s.worker({ RUNNER_CHECKPOINT_BUDGET_MS: '0', RUNNER_MAX_DELIVER: '2', RUNNER_ACK_WAIT_MS: '3000' });
+    const second = await s.worker({ ...budgets, RUNNER_CHECKPOINT_BUDGET_MS: '0', RUNNER_MAX_DELIVER: '2', RUNNER_ACK_WAIT_MS: '3000' });
     await eventually(() => lasts(s.admin), (l) => l.some((x) => x.alt_file_id === 'resumed'), 'the resumed job', 30_000);
     expect(second.logs('resuming from checkpoints')).toHaveLength(1);
     // Cancel through the status bucket's watch.
@@ -129,6 +137,9 @@ describe('least privilege', () => {
     const got = await cli(s.server, 'reader', ['artifact', 'get', artifact!.path]);
     expect(got.code).toBe(0);
     expect(got.out.length).toBeGreaterThan(4_000);
+    // The tenant's slices were written by the workers (and the second returns its own at shutdown).
+    const slices = await (await jetstreamManager(s.admin)).streams.info('KV_ALT_BUDGETS', { subjects_filter: '$KV.ALT_BUDGETS.budget.>' });
+    expect(Object.keys(slices.state.subjects ?? {})).toEqual(['$KV.ALT_BUDGETS.budget._.day.tokens']);
     // Graceful shutdown.
     second.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);

@@ -24,7 +24,7 @@ import { ROOT } from '../helpers/paths.ts';
 
 const config = loadConfig({});
 const ROLES: Role[] = ['runner', 'producer', 'reader', 'operator'];
-const STREAMS = ['ALT', 'LAST', 'ALT_DLQ', 'ALT_USAGE', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'KV_ALT_WORKERS', 'OBJ_ALT_OUTPUTS'];
+const STREAMS = ['ALT', 'LAST', 'ALT_DLQ', 'ALT_USAGE', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'KV_ALT_WORKERS', 'KV_ALT_BUDGETS', 'OBJ_ALT_OUTPUTS'];
 const SECRET = `SNIFF-ME-${randomBytes(6).toString('hex')}`;
 
 let server: NatsServer;
@@ -204,7 +204,7 @@ describe('each role against the printed lists', () => {
   it('refuses a roll-up of a whole stream through a subject a role may write', async () => {
     const before = await counts();
     const attempts: [Role, string][] = [
-      ['operator', '$KV.ALT_RUNS.cancel.everything'], ['runner', '$KV.ALT_RUNS.x'], ['runner', '$KV.ALT_CHECKPOINTS.x'], ['runner', '$KV.ALT_WORKERS.x'],
+      ['operator', '$KV.ALT_RUNS.cancel.everything'], ['runner', '$KV.ALT_RUNS.x'], ['runner', '$KV.ALT_CHECKPOINTS.x'], ['runner', '$KV.ALT_WORKERS.x'], ['runner', '$KV.ALT_BUDGETS.x'],
       ['producer', 'alt.submit'], ['operator', 'alt.submit'], ['runner', 'last.x'], ['runner', 'dlq.alt.x'], ['runner', 'usage.x.y'],
     ];
     const let_through: string[] = [];

@@ -35,20 +35,64 @@ interface Account {
   tokens: Ledger | null;
   cost: Ledger | null;
   opened: number;
+  settles: Settles;
 }
+
+/**
+ * Calls waiting for a settle: a refused call whose worst case would fit once the calls in flight
+ * have settled (they can only give back) waits for the next one instead of being refused.
+ */
+export class Settles {
+  readonly #waiting = new Set<() => void>();
+
+  /** Resolves at the next settle (or wake); rejects with the signal's reason when it aborts first. */
+  next(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.#waiting.delete(done);
+        reject(signal!.reason);
+      };
+      const done = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.#waiting.add(done);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  wake(): void {
+    const all = [...this.#waiting];
+    this.#waiting.clear();
+    for (const w of all) w();
+  }
+}
+
+/** True when a refusal cannot turn into room by waiting: the worst case does not fit even if every call in flight gave all back. */
+export const final = (r: Pick<Refusal, 'need' | 'spent' | 'limit'>, capacity = r.limit): boolean => r.need === null || r.spent + r.need > capacity;
 
 const ledgerOf = (unit: string, capacity: number | null): Ledger | null => (capacity === null ? null : createLedger({ unit, capacity, window: FOREVER }));
 
-/** Reserves `need` in a pair of ledgers, all or nothing; the ledgers given are replaced on success. */
+/**
+ * Reserves `need` in a pair of ledgers, all or nothing; the ledgers given are replaced on success.
+ * A refusal names the unit that refused, the one that can never fit when there is one.
+ */
 export function reservePair(a: { tokens: Ledger | null; cost: Ledger | null }, id: string, need: Amounts, now: number, ttlMs: number): Refusal | null {
   const parts: [BudgetUnit, Ledger | null, number | null][] = [['tokens', a.tokens, need.tokens], ['cost', a.cost, need.costNanos]];
   const taken: [BudgetUnit, Ledger][] = [];
+  let refused: Refusal | null = null;
   for (const [unit, ledger, amount] of parts) {
     if (!ledger) continue;
     const r = amount === null ? null : reserve(ledger, { id, amount, now, ttlMs });
-    if (!r || !r.ok) return { unit, limit: ledger.capacity, spent: usedAt(ledger, now), held: heldOf(ledger), need: amount };
-    taken.push([unit, r.ledger]);
+    if (r?.ok) {
+      taken.push([unit, r.ledger]);
+      continue;
+    }
+    const refusal = { unit, limit: ledger.capacity, spent: usedAt(ledger, now), held: heldOf(ledger), need: amount };
+    if (!refused || (final(refusal) && !final(refused))) refused = refusal;
   }
+  if (refused) return refused;
   for (const [unit, l] of taken) a[unit] = l;
   return null;
 }
@@ -72,7 +116,7 @@ export class JobBudgets {
   open(jobId: string, limits: Limits, spent: Amounts): () => void {
     let a = this.#jobs.get(jobId);
     if (!a) {
-      a = { tokens: ledgerOf('tokens', limits.tokens), cost: ledgerOf('nanos', limits.costNanos), opened: 0 };
+      a = { tokens: ledgerOf('tokens', limits.tokens), cost: ledgerOf('nanos', limits.costNanos), opened: 0, settles: new Settles() };
       if (a.tokens && spent.tokens > 0) a.tokens = charge(a.tokens, spent.tokens, 0);
       if (a.cost && spent.costNanos) a.cost = charge(a.cost, spent.costNanos, 0);
       this.#jobs.set(jobId, a);
@@ -100,7 +144,14 @@ export class JobBudgets {
 
   settle(jobId: string, id: string, spent: Amounts, now: number): void {
     const a = this.#jobs.get(jobId);
-    if (a) settlePair(a, id, spent, now);
+    if (!a) return;
+    settlePair(a, id, spent, now);
+    a.settles.wake();
+  }
+
+  /** Resolves at the next settle of one of job `jobId`'s calls. */
+  settled(jobId: string, signal?: AbortSignal): Promise<void> {
+    return this.#jobs.get(jobId)?.settles.next(signal) ?? Promise.resolve();
   }
 
   /** What job `jobId` may still spend per unit (null: no limit in that unit); null when it has no budget here. */

@@ -12,7 +12,7 @@ import type { AiCall, AttemptInfo } from '../ai/call.ts';
 import type { CallOutcome, Reservation, ReserveStep, SettleStep } from '../ai/steps.ts';
 import { AltlasError } from '../errors.ts';
 import { costNanos, fromNanos, priceOf, type PriceTable } from '../usage/prices.ts';
-import type { JobBudgets, Refusal } from './job-budgets.ts';
+import { final, type JobBudgets, type Refusal } from './job-budgets.ts';
 import { needOf, spentOf, type Need } from './need.ts';
 import type { TenantBudgets, TenantRefusal } from './tenant-budgets.ts';
 
@@ -48,7 +48,15 @@ const amount = (unit: string, n: number | null) => (n === null ? 'unknown' : uni
 
 function describe(r: Refusal, what: string, model: string): string {
   if (r.need === null) return `${what}'s cost budget cannot hold a call to ${model}: the model has no price in AI_PRICES`;
-  return `${what}'s budget of ${amount(r.unit, r.limit)} ${r.unit === 'cost' ? '(money)' : 'tokens'} cannot hold this call's worst case of ${amount(r.unit, r.need)}: ${amount(r.unit, r.spent)} spent, ${amount(r.unit, r.held)} held by calls in flight`;
+  return `${what}'s budget of ${amount(r.unit, r.limit)} ${r.unit === 'cost' ? '(money)' : 'tokens'} cannot hold this call's worst case of ${amount(r.unit, r.need)}: ${amount(r.unit, r.spent)} spent`;
+}
+
+function describeTenant(r: TenantRefusal, model: string, wait: boolean): string {
+  const what = `tenant ${r.tenant}'s`;
+  if (r.need === null) return `${what} cost budget cannot hold a call to ${model}: the model has no price in AI_PRICES`;
+  const u = (n: number) => amount(r.unit, n);
+  const slice = r.capacity < r.limit ? `; this worker's slice of it is ${u(r.capacity)}, of which ${u(r.spent)} spent` : `: ${u(r.spent)} spent`;
+  return `${what} budget per ${r.period} of ${u(r.limit)} ${r.unit === 'cost' ? '(money)' : 'tokens'} cannot hold this call's worst case of ${u(r.need)}${slice}${wait ? `; the job waits until ${new Date(r.turnsAt).toISOString()}` : ''}`;
 }
 
 export class BudgetSteps implements ReserveStep, SettleStep {
@@ -67,7 +75,7 @@ export class BudgetSteps implements ReserveStep, SettleStep {
     return this.#o.jobs.applies(jobId) || this.#o.tenants?.applies(tenant) === true;
   }
 
-  async reserve(call: AiCall): Promise<Reservation> {
+  async reserve(call: AiCall, signal?: AbortSignal): Promise<Reservation> {
     const job = this.#o.jobs.applies(call.jobId) ? call.jobId : null;
     const tenant = this.#o.tenants?.applies(call.tenant) === true;
     if (!job && !tenant) return NOTHING;
@@ -75,15 +83,26 @@ export class BudgetSteps implements ReserveStep, SettleStep {
     const id = `b${++this.#seq}`;
     const amounts = { tokens: need.tokens, costNanos: need.costNanos };
     if (job) {
-      const refused = this.#o.jobs.reserve(job, id, amounts, this.#now());
-      if (refused) throw new AltlasError('BUDGET_EXCEEDED', describe(refused, 'the job', call.model), { context: { altId: job, taskId: call.taskKey ?? undefined, scope: 'job', ...refused } });
+      for (;;) {
+        const refused = this.#o.jobs.reserve(job, id, amounts, this.#now());
+        if (!refused) break;
+        if (final(refused)) throw new AltlasError('BUDGET_EXCEEDED', describe(refused, 'the job', call.model), { context: { altId: job, taskId: call.taskKey ?? undefined, scope: 'job', ...refused } });
+        // Only the job's calls in flight stand in the way, and they can only give back: wait for one.
+        await this.#o.jobs.settled(job, signal);
+      }
     }
     if (tenant) {
-      const refused: TenantRefusal | null = await this.#o.tenants!.reserve(call.tenant, id, amounts);
+      let refused: TenantRefusal | null;
+      try {
+        refused = await this.#o.tenants!.reserve(call.tenant, id, amounts, signal);
+      } catch (e) {
+        if (job) this.#o.jobs.settle(job, id, { tokens: 0, costNanos: 0 }, this.#now());
+        throw e;
+      }
       if (refused) {
         if (job) this.#o.jobs.settle(job, id, { tokens: 0, costNanos: 0 }, this.#now());
         const wait = this.#o.tenantExceeded === 'wait';
-        const message = `${describe(refused, `tenant ${refused.tenant}`, call.model).replace('budget of', `budget per ${refused.period} of`)}${wait ? `; the job waits until ${new Date(refused.turnsAt).toISOString()}` : ''}`;
+        const message = describeTenant(refused, call.model, wait);
         throw new AltlasError(wait ? 'BUDGET_WAIT' : 'BUDGET_EXCEEDED', message, {
           context: { altId: call.jobId ?? undefined, taskId: call.taskKey ?? undefined, scope: 'tenant', ...refused, retryInMs: Math.max(0, refused.turnsAt - this.#now()) },
         });

@@ -12,7 +12,7 @@ import { createLedger, expire, fixedWindow, heldOf, usedAt, withCapacity, type L
 import type { FleetSlices, SliceBudget } from '../flow/fleet-slices.ts';
 import { NO_TENANT } from '../flow/lanes.ts';
 import { toNanos } from '../usage/prices.ts';
-import { reservePair, settlePair, type Amounts, type BudgetUnit, type Refusal } from './job-budgets.ts';
+import { Settles, final, reservePair, settlePair, type Amounts, type BudgetUnit, type Refusal } from './job-budgets.ts';
 
 export const PERIODS = ['hour', 'day', 'month'] as const;
 export type Period = (typeof PERIODS)[number];
@@ -77,13 +77,18 @@ interface Account {
   usedAtGrant: number;
 }
 
-/** A tenant's refusal: which budget, and when its period ends. */
+/** A tenant's refusal: which budget, and when its period ends. `spent` and `held` are this worker's, within its slice. */
 export interface TenantRefusal extends Refusal {
   tenant: string;
   period: Period;
+  /** What this worker may spend of the limit in the period now: its slice (the whole limit without a fleet). */
+  capacity: number;
   /** Epoch ms when the period turns and the budget is whole again. */
   turnsAt: number;
 }
+
+/** Milliseconds a worker remembers a tenant it found spent (its jobs are handed back at once meanwhile). */
+const EXHAUSTED_MS = 30_000;
 
 /** Milliseconds before a slice's lease ends from which it is not spent (clock skew between workers). */
 const LEASE_MARGIN_MS = 1_000;
@@ -103,8 +108,10 @@ export class TenantBudgets {
   readonly #now: () => number;
   /** By tenant: its accounts (empty when it has no limit). */
   readonly #tenants = new Map<string, Account[]>();
-  /** Tenants refused after a renewal, until their period turns. */
-  readonly #exhausted = new Map<string, number>();
+  /** Tenants found spent: when to look again, and when their period turns. */
+  readonly #exhausted = new Map<string, { recheckAt: number; turnsAt: number }>();
+  /** Calls of a tenant waiting for a settle or a grant. */
+  readonly #settles = new Map<string, Settles>();
 
   constructor(options: TenantBudgetsOptions) {
     this.#o = options;
@@ -124,17 +131,17 @@ export class TenantBudgets {
 
   /**
    * Epoch ms until which `tenant` is known to be over a period's budget (its jobs are better left
-   * in NATS), or null. Cleared when the period turns.
+   * in NATS), or null: set when a call was refused, for 30 s at most (within the period).
    */
   exhaustedUntil(tenant: string | null): number | null {
     const t = tenant ?? NO_TENANT;
-    const until = this.#exhausted.get(t);
-    if (until === undefined) return null;
-    if (until <= this.#now()) {
+    const e = this.#exhausted.get(t);
+    if (e === undefined) return null;
+    if (Math.min(e.recheckAt, e.turnsAt) <= this.#now()) {
       this.#exhausted.delete(t);
       return null;
     }
-    return until;
+    return e.turnsAt;
   }
 
   #accounts(tenant: string): Account[] {
@@ -156,7 +163,7 @@ export class TenantBudgets {
       }
     }
     this.#tenants.set(tenant, list);
-    for (const a of list) this.#share(a);
+    for (const a of list) this.#share(tenant, a);
     return list;
   }
 
@@ -172,28 +179,69 @@ export class TenantBudgets {
    * the fleet for a fair share once and tries again; a refusal after that means the tenant's
    * period is spent as far as this worker can tell (it is marked exhausted until the period turns).
    */
-  async reserve(tenant: string | null, id: string, need: Amounts): Promise<TenantRefusal | null> {
+  async reserve(tenant: string | null, id: string, need: Amounts, signal?: AbortSignal): Promise<TenantRefusal | null> {
     const t = tenant ?? NO_TENANT;
     const accounts = this.#accounts(t);
     if (accounts.length === 0) return null;
     const amount = (a: Account) => (a.unit === 'tokens' ? need.tokens : need.costNanos) ?? 0;
     for (const a of accounts) a.needSeen = Math.max(a.needSeen, amount(a));
-    let refused = this.#tryReserve(t, accounts, id, need);
-    if (refused && this.#slices) {
-      // Waiting calls add up in the demand the renewal asks for (a burst of calls is one renewal).
-      for (const a of accounts) a.waiting += amount(a);
-      try {
-        // Twice at most: a renewal already running when the call was refused may have asked for less.
-        for (let i = 0; refused && i < 2; i++) {
-          await this.#slices.renew(accounts.find((a) => a.period === refused!.period && a.unit === refused!.unit)!.key);
-          refused = this.#tryReserve(t, accounts, id, need);
+    let starveUntil = 0;
+    for (;;) {
+      let refused = this.#tryReserve(t, accounts, id, need);
+      if (refused && this.#slices) {
+        // Waiting calls add up in the demand the renewal asks for (a burst of calls is one renewal).
+        for (const a of accounts) a.waiting += amount(a);
+        try {
+          // Twice at most: a renewal already running when the call was refused may have asked for less.
+          for (let i = 0; refused && i < 2; i++) {
+            await this.#slices.renew(accounts.find((a) => a.period === refused!.period && a.unit === refused!.unit)!.key);
+            refused = this.#tryReserve(t, accounts, id, need);
+          }
+        } finally {
+          for (const a of accounts) a.waiting -= amount(a);
         }
-      } finally {
-        for (const a of accounts) a.waiting -= amount(a);
       }
+      if (!refused) return null;
+      if (!final(refused, refused.capacity)) {
+        // Only this worker's calls in flight stand in the way: wait for one to settle.
+        await this.#settlesOf(t).next(signal);
+        continue;
+      }
+      // This worker's slice is spent. The others may hold room they do not use, which they give
+      // back at their next renewals (their wants follow their use; this worker's its demand), so
+      // the call waits two renewals for it, unless this worker found the tenant spent lately.
+      const now = this.#now();
+      if (this.#slices && starveUntil === 0 && this.exhaustedUntil(t) === null) starveUntil = now + 2 * this.#slices.renewMs + 1_000;
+      if (now < starveUntil) {
+        // Its demand stays in what the renewals ask for while it waits.
+        for (const a of accounts) a.waiting += amount(a);
+        try {
+          await this.#pause(t, Math.min(this.#slices!.renewMs / 2, starveUntil - now), signal);
+          await this.#slices!.renew(accounts.find((x) => x.period === refused!.period && x.unit === refused!.unit)!.key);
+        } finally {
+          for (const a of accounts) a.waiting -= amount(a);
+        }
+        continue;
+      }
+      // Remembered a while (not to the period's end: the others' slices may shrink meanwhile).
+      this.#exhausted.set(t, { recheckAt: now + EXHAUSTED_MS, turnsAt: refused.turnsAt });
+      return refused;
     }
-    if (refused) this.#exhausted.set(t, Math.max(this.#exhausted.get(t) ?? 0, refused.turnsAt));
-    return refused;
+  }
+
+  /** Waits `ms`, or less when a call of `tenant` settles or a grant comes. */
+  #pause(tenant: string, ms: number, signal?: AbortSignal): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+      this.#settlesOf(tenant).next(signal),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  #settlesOf(tenant: string): Settles {
+    let s = this.#settles.get(tenant);
+    if (!s) this.#settles.set(tenant, (s = new Settles()));
+    return s;
   }
 
   #tryReserve(tenant: string, accounts: Account[], id: string, need: Amounts): TenantRefusal | null {
@@ -202,12 +250,9 @@ export class TenantBudgets {
     for (const a of accounts) {
       const pair = { tokens: null as Ledger | null, cost: null as Ledger | null };
       pair[a.unit] = expire(withCapacity(a.ledger, this.#capacity(a, now)), now).ledger;
+      const capacity = pair[a.unit]!.capacity;
       const r = reservePair(pair, id, a.unit === 'tokens' ? { tokens: need.tokens, costNanos: null } : { tokens: 0, costNanos: need.costNanos }, now, this.#o.holdTtlMs);
-      if (r) {
-        // The refusal shows the tenant's whole limit, not this worker's slice of it.
-        const turnsAt = a.ledger.window.dropsAt(now);
-        return { ...r, limit: a.limit, tenant, period: a.period, turnsAt };
-      }
+      if (r) return { ...r, limit: a.limit, capacity, tenant, period: a.period, turnsAt: a.ledger.window.dropsAt(now) };
       taken.push([a, pair[a.unit]!]);
     }
     for (const [a, l] of taken) a.ledger = l;
@@ -223,6 +268,7 @@ export class TenantBudgets {
       settlePair(pair, id, spent, now);
       a.ledger = pair[a.unit]!;
     }
+    this.#settles.get(tenant ?? NO_TENANT)?.wake();
   }
 
   /** Each tenant budget this worker knows: limit, this worker's slice, spent and held here (metrics, the dashboard). */
@@ -233,8 +279,8 @@ export class TenantBudgets {
     })));
   }
 
-  /** Shares an account with the fleet. */
-  #share(a: Account): void {
+  /** Shares an account of `tenant` with the fleet. */
+  #share(tenant: string, a: Account): void {
     const slices = this.#slices;
     if (!slices) return;
     const budget: SliceBudget = {
@@ -255,6 +301,7 @@ export class TenantBudgets {
         a.slice = { spendable: g.spendable, until: g.until };
         a.needSeen = 0;
         a.usedAtGrant = usedAt(a.ledger, this.#now());
+        this.#settles.get(tenant)?.wake();
       },
     };
     void slices.add(budget);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { describeCall, type AiCall, type AttemptInfo, type CallUsage } from '../../../src/ai/call.ts';
-import { JobBudgets } from '../../../src/budget/job-budgets.ts';
+import { JobBudgets, final } from '../../../src/budget/job-budgets.ts';
 import { needOf, spentOf } from '../../../src/budget/need.ts';
 import { BudgetSteps, mayHaveCost } from '../../../src/budget/steps.ts';
 import { AltlasError } from '../../../src/errors.ts';
@@ -56,7 +56,7 @@ function aiCall(s: Step, i: number): AiCall & { attempts: AttemptInfo[] } {
 }
 
 describe('job budget arithmetic (property)', () => {
-  it('never lets the spend pass the budget when every call stays within its worst case; refuses only what does not fit; charges what was spent', async () => {
+  it('never lets the spend pass the budget when every call stays within its worst case; refuses only what cannot fit, lets a call wait for the calls in flight when they are in its way; charges what was spent', async () => {
     await fc.assert(fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 40_000_000 }), async (plan, tokenLimit, costLimit) => {
       const jobs = new JobBudgets();
       jobs.open('job', { tokens: tokenLimit, costNanos: costLimit }, { tokens: 0, costNanos: 0 });
@@ -89,21 +89,34 @@ describe('job budget arithmetic (property)', () => {
         spentTokens += usage.input !== null && usage.output !== null ? usage.input + usage.output : need.tokens;
         spentNanos += cost ?? need.costNanos!;
       };
+      const flush = () => new Promise((r) => setImmediate(r));
       for (const [i, s] of plan.entries()) {
         while (inFlight.length > s.overlap) settleOne();
         const call = aiCall(s, i);
         const need = needOf(call, prices, 4096);
-        const fits = spentTokens + heldTokens + need.tokens <= tokenLimit && spentNanos + heldNanos + need.costNanos! <= costLimit;
-        let refused: AltlasError | null = null;
-        try {
-          await steps.reserve(call);
-        } catch (e) {
-          refused = e as AltlasError;
+        // Final: it would not fit even if every call in flight gave all back. Else it fits now, or waits for settles.
+        const final = spentTokens + need.tokens > tokenLimit || spentNanos + need.costNanos! > costLimit;
+        let outcome: 'held' | AltlasError | null = null;
+        void steps.reserve(call).then(() => (outcome = 'held'), (e) => (outcome = e as AltlasError));
+        await flush();
+        const fitsNow = spentTokens + heldTokens + need.tokens <= tokenLimit && spentNanos + heldNanos + need.costNanos! <= costLimit;
+        if (final) {
+          // Refused at once, by the job's budget, without waiting for the calls in flight.
+          const o = outcome as AltlasError | 'held' | null;
+          if (!(o instanceof AltlasError) || o.code !== 'BUDGET_EXCEEDED' || o.context.scope !== 'job') return false;
+          continue;
         }
-        // A call is refused exactly when its worst case does not fit beside what is spent and held.
-        if (fits === (refused !== null)) return false;
-        if (refused) {
-          if (refused.code !== 'BUDGET_EXCEEDED' || refused.context.scope !== 'job') return false;
+        if (fitsNow !== (outcome === 'held')) return false;
+        // Not final: it waits for the calls in flight to settle; held once they gave enough back, or
+        // refused once what they spent made it final.
+        while (outcome === null) {
+          if (inFlight.length === 0) return false;
+          settleOne();
+          await flush();
+        }
+        if (outcome !== 'held') {
+          const nowFinal = spentTokens + need.tokens > tokenLimit || spentNanos + need.costNanos! > costLimit;
+          if (!nowFinal || (outcome as AltlasError).code !== 'BUDGET_EXCEEDED') return false;
           continue;
         }
         heldTokens += need.tokens;
@@ -123,6 +136,7 @@ describe('job budget arithmetic (property)', () => {
     const jobs = new JobBudgets();
     const close = jobs.open('j', { tokens: 1_000, costNanos: null }, { tokens: 900, costNanos: 5 });
     expect(jobs.reserve('j', 'a', { tokens: 101, costNanos: null }, 0)).toMatchObject({ unit: 'tokens', limit: 1_000, spent: 900, held: 0, need: 101 });
+    expect(final({ limit: 1_000, spent: 900, need: 101 })).toBe(true);
     expect(jobs.reserve('j', 'b', { tokens: 100, costNanos: null }, 0)).toBeNull();
     close();
     expect(jobs.applies('j')).toBe(false);

@@ -34,7 +34,7 @@ describe('tenant budgets file (BUDGET_TENANTS)', () => {
 
 describe('tenant budgets per period (one worker, no fleet)', () => {
   const HOUR = 3_600_000;
-  it('holds worst cases until the period\'s limit, refuses past it, and is whole again when the period turns', async () => {
+  it('holds worst cases until the period\'s limit, lets a call wait for the calls in flight, refuses what cannot fit, and is whole again when the period turns', async () => {
     let now = Date.UTC(2026, 4, 1, 10, 30);
     const t = new TenantBudgets({ doc: { tenants: { acme: { hour: { tokens: 1_000 } } } }, holdTtlMs: 60_000, now: () => now });
     expect(t.applies('acme')).toBe(true);
@@ -43,15 +43,25 @@ describe('tenant budgets per period (one worker, no fleet)', () => {
     expect(await t.reserve('acme', 'a', { tokens: 600, costNanos: null })).toBeNull();
     t.settle('acme', 'a', { tokens: 500, costNanos: null });
     expect(await t.reserve('acme', 'b', { tokens: 500, costNanos: null })).toBeNull();
-    const refused = await t.reserve('acme', 'c', { tokens: 1, costNanos: null });
-    expect(refused).toMatchObject({ tenant: 'acme', period: 'hour', unit: 'tokens', limit: 1_000, spent: 500, held: 500, need: 1, turnsAt: Date.UTC(2026, 4, 1, 11) });
+    // 500 spent and 500 held: a call of 100 could fit once b gave back; it waits for b.
+    let waited: unknown = 'waiting';
+    const c = t.reserve('acme', 'c', { tokens: 100, costNanos: null }).then((r) => (waited = r));
+    await new Promise((r) => setImmediate(r));
+    expect(waited).toBe('waiting');
+    t.settle('acme', 'b', { tokens: 300, costNanos: null });
+    await c;
+    expect(waited).toBeNull();
+    // 800 spent, 100 held: a call of 201 can never fit this hour.
+    const refused = await t.reserve('acme', 'd', { tokens: 201, costNanos: null });
+    expect(refused).toMatchObject({ tenant: 'acme', period: 'hour', unit: 'tokens', limit: 1_000, capacity: 1_000, spent: 800, held: 100, need: 201, turnsAt: Date.UTC(2026, 4, 1, 11) });
     expect(t.exhaustedUntil('acme')).toBe(Date.UTC(2026, 4, 1, 11));
-    // The settled call's charge counts until the end of its hour; the hold is settled in the next one.
+    // The settled calls' charges count until the end of their hour; c is settled in the next one.
     now += HOUR;
     expect(t.exhaustedUntil('acme')).toBeNull();
-    t.settle('acme', 'b', { tokens: 400, costNanos: null });
-    expect(await t.reserve('acme', 'd', { tokens: 600, costNanos: null })).toBeNull();
-    expect(await t.reserve('acme', 'e', { tokens: 1, costNanos: null })).not.toBeNull();
+    t.settle('acme', 'c', { tokens: 100, costNanos: null });
+    expect(await t.reserve('acme', 'e', { tokens: 900, costNanos: null })).toBeNull();
+    t.settle('acme', 'e', { tokens: 900, costNanos: null });
+    expect(await t.reserve('acme', 'f', { tokens: 1, costNanos: null })).toMatchObject({ spent: 1_000, held: 0, need: 1 });
   });
 
   it('turns with UTC hours, days and calendar months', () => {

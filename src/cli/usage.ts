@@ -1,16 +1,13 @@
 /**
- * `altlas usage`: tokens and cost of the AI calls the runners recorded in the usage stream, over a
- * window, in all and per tenant, model or day. Read by plain message gets (the reader role
- * creates no consumer): the window's first record by a binary search on the stream's times,
- * then every record after it in parallel batches.
+ * `altlas usage`: tokens and cost of the AI calls the workers recorded in the usage stream, over a
+ * window, in all and per tenant, model or day (read as a reader: see usage/read.ts).
  */
 import { UsageError, EXIT, parseCommandArgs, type Io } from './output.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { parseSince } from './results.ts';
 import { Progress, parseRfc3339, table } from './format.ts';
-import { firstSeqSince, storedMessages } from '../status/store-access.ts';
-import { GROUPINGS, UsageWindow, type Grouping, type WindowTotals } from '../usage/window.ts';
-import type { UsageRecord } from '../usage/record.ts';
+import { readUsage } from '../usage/read.ts';
+import { GROUPINGS, type Grouping, type WindowTotals } from '../usage/window.ts';
 
 export const USAGE_HELP = `Usage: altlas usage [--since 24h] [--until TIME] [--by tenant|model|day] [--json] [options]
 
@@ -30,7 +27,6 @@ ${COMMON_HELP}
 
 Exit: 0; 1 the stream is missing; 2 usage error.`;
 
-const dec = new TextDecoder();
 const shown = (n: number | null) => (n === null ? 'unknown' : String(n));
 
 function row(name: string, t: WindowTotals): string[] {
@@ -56,26 +52,15 @@ export async function usageCommand(argv: string[], io: Io): Promise<number> {
   if (!until) throw new UsageError(`--until: "${values.until}" is not an RFC 3339 time`);
   const config = configFrom(values);
   return withNats(config, async (s) => {
-    const window = new UsageWindow(since, until, by);
-    const info = await s.jsm.streams.info(config.USAGE_STREAM);
-    const { first_seq: first, last_seq: last, messages } = info.state;
-    if (messages > 0) {
-      const from = await firstSeqSince(s.jsm, config.USAGE_STREAM, first, last, since);
-      const progress = values.json ? null : new Progress(last - from + 1, 'reading usage records');
-      for await (const m of storedMessages(s.jsm, config.USAGE_STREAM, '>', from, last, true)) {
-        progress?.tick();
-        let r: UsageRecord;
-        try {
-          r = JSON.parse(dec.decode(m.data)) as UsageRecord;
-        } catch {
-          continue; // not a record of ours
-        }
-        // Records are in publish order, which is settlement order to within a PubAck: stop once well past the window.
-        if (!window.add(r) && m.time.getTime() > until.getTime() + 60_000) break;
-      }
-      progress?.stop();
-    }
-    const summary = window.summary();
+    let progress: Progress | null = null;
+    const summary = await readUsage(s.jsm, {
+      stream: config.USAGE_STREAM, since, until, by,
+      onProgress: (total) => {
+        progress = values.json ? null : new Progress(total, 'reading usage records');
+        return () => progress?.tick();
+      },
+    });
+    (progress as Progress | null)?.stop();
     if (values.json) io.out(JSON.stringify(summary));
     else {
       const head = [by ? by.toUpperCase() : '', 'JOBS', 'CALLS', 'FAILED', 'INPUT', 'OUTPUT', 'CACHED', 'REASONING', 'COST'];

@@ -136,7 +136,9 @@ describe('the .last as the original model requires', () => {
     const { last } = (await h.lasts()).find(({ last: l }) => l.alt_file_id === 'alt_example_001')!;
     for (const r of Object.values(last.task_results)) {
       const out = r.output!;
-      expect(Object.keys(out)).toEqual(['text', 'model_used', 'tokens_used', 'processing_time_ms', 'usage']);
+      expect(Object.keys(out)).toEqual(['text', 'model_used', 'tokens_used', 'processing_time_ms', 'usage', 'cost']);
+      // No price table here: the cost is unknown, never 0.
+      expect(out.cost).toBeNull();
       const usage = out.usage as Record<string, unknown>;
       expect(usage).toEqual({ input: expect.any(Number), output: Math.ceil(out.text.length / 4), cached_input: 0, reasoning: 0, attempt: 1 });
       expect(out.tokens_used).toBe((usage.input as number) + (usage.output as number));
@@ -194,7 +196,7 @@ describe('the archive hand-off', () => {
     try {
       const seen: string[] = [];
       const s2 = other.nc.subscribe('>', { callback: (_e, m) => {
-        if (!m.subject.startsWith('$') && !m.subject.startsWith('_INBOX') && !/^(alt|last|dlq)\./.test(m.subject)) seen.push(m.subject);
+        if (!m.subject.startsWith('$') && !m.subject.startsWith('_INBOX') && !/^(alt|last|dlq|usage)\./.test(m.subject)) seen.push(m.subject);
       } });
       await other.worker();
       await other.publish(job('quiet-1', 1));

@@ -1,5 +1,6 @@
 /** Builds the `.last` document of a run (or of a job that could not run): pure but for the ids given. */
 import type { DecodeWarning, Job } from '../alt/job.ts';
+import type { JobHeader } from '../alt/header.ts';
 import type { AltlasError } from '../errors.ts';
 import type { JobRun } from '../engine/engine.ts';
 import type { TaskResult } from '../engine/types.ts';
@@ -248,8 +249,8 @@ export interface FailureInput {
   /** The job id, recovered where the job did not decode; '' when unknown. */
   altId: string;
   error: AltlasError;
-  /** The decoded job, when the failure came after decoding. */
-  job?: Job;
+  /** The decoded job, or the header of a document that parsed but failed its checks. */
+  job?: JobHeader;
   startMs: number;
   endMs: number;
   metadata?: Record<string, unknown>;

@@ -81,7 +81,10 @@ function decodeValue(value: unknown, limits: DecodeLimits): { job: Job; warnings
   if (forbidden) throw forbidden;
   // The structure of 2.0 programs (members, references, cycles): the worker compiles the same way.
   const program = compileProgram(job);
-  warnings.push(...jobWarnings(job, listKey), ...program.warnings);
+  // Body members and control segments are tied to their construct: never isolated.
+  const top = new Set(program.top.members);
+  const linked = new Set(program.nodes.filter((n) => n.kind !== 'ai' || !top.has(n.index)).map((n) => n.id));
+  warnings.push(...jobWarnings(job, listKey, linked), ...program.warnings);
   return { job, warnings };
 }
 

@@ -472,12 +472,19 @@ export class GraphState {
     const call = inst.node.call!;
     const fn = this.program.functions.get(call.fn)!;
     if (inst.scope.callDepth + 1 > this.#o.limits.maxCallDepth) {
-      return this.#fail(inst, 'CALL_DEPTH', `call ${inst.key} to ${fn.name} is nested ${inst.scope.callDepth + 1} deep; the limit is ${this.#o.limits.maxCallDepth}`);
+      return this.#callFailed(inst, 'CALL_DEPTH', `call ${inst.key} to ${fn.name} is nested ${inst.scope.callDepth + 1} deep; the limit is ${this.#o.limits.maxCallDepth}`);
     }
     const frame = callFrame(fn, call.args, this.#top!.frame, (v) => this.#interpolated(inst, v));
-    if ('code' in frame) return this.#fail(inst, frame.code, frame.message, { construct: 'function_call' });
+    if ('code' in frame) return this.#callFailed(inst, frame.code, frame.message);
     const scope = this.#open(inst, fn.body, `${inst.key}/`, frame, this.#top, inst.scope.callDepth + 1);
-    if (!scope) return this.#fail(inst, 'INSTANCE_LIMIT', this.#instanceLimit(), { construct: 'function_call' });
+    if (!scope) return this.#callFailed(inst, 'INSTANCE_LIMIT', this.#instanceLimit());
+  }
+
+  /** A call that failed before its body ran: the body's members are skipped with the reason (the function was called). */
+  #callFailed(inst: Instance, code: ErrorCode, message: string): void {
+    const fn = inst.node.call!.fn;
+    this.#skip(this.program.functions.get(fn)!.body, `the call ${inst.key} to ${fn} failed before its body ran (${code})`);
+    return this.#fail(inst, code, message, { construct: 'function_call' });
   }
 
   #assign(inst: Instance, name: string, value: unknown, declared: VariableType = 'any'): void {
@@ -496,7 +503,11 @@ export class GraphState {
       return last?.state === 'completed' ? last.value : null;
     };
     const failed = scope.failure;
-    const failure = () => `${failed!.key} ${failed!.state}${failed!.result?.error ? `: ${failed!.result.error}` : ''}`;
+    // The member that failed and the first error underneath it: nested constructs do not repeat each other's messages.
+    const failure = () => {
+      owner.cause = failed!.cause ?? failed!.result?.error ?? undefined;
+      return `${failed!.key} ${failed!.state}${owner.cause ? `: ${owner.cause}` : ''}`;
+    };
     if (n.kind === 'condition') {
       if (failed) return this.#fail(owner, failed.result?.error_code ?? 'TASK_FAILED', failure(), { construct: 'condition', branch: owner.branch });
       return this.#complete(owner, lastValue(), { construct: 'condition', branch: owner.branch });

@@ -88,6 +88,14 @@ export function decodeEntry(bytes: Uint8Array, codec: Codec, key: string): Statu
   }
 }
 
+/** What a status entry takes from the `.last` its delivery stored (the `.last`'s own shape, in part). */
+export interface LastOutcome {
+  alt_file_id: string;
+  title: string;
+  start_time: string;
+  task_results: Record<string, { status: string; start_time: string | null; end_time: string | null; metadata: { attempts?: unknown; error_code?: unknown; resumed?: unknown } }>;
+}
+
 /** Where entries are written: a KV bucket, or a direct publish to its subject (the worker's fast path). */
 export interface StatusSink {
   put(key: string, value: Uint8Array): Promise<unknown>;
@@ -154,6 +162,30 @@ export class StatusTracker {
     this.#count();
     this.#schedule();
   };
+
+  /**
+   * The job ended with this `.last`: its tasks take the states the `.last` gives them (a cancel's
+   * unfinished tasks end `cancelled`, never left `pending`), with attempts, times and error codes;
+   * a task the `.last` has no result for and that never ended (a body the stop dropped) goes. A job
+   * cancelled before it started gets its title and tasks here. Written with the next state change.
+   */
+  reconcile(last: LastOutcome): void {
+    if (!this.entry.title) this.entry.title = redactText(last.title);
+    this.entry.started_at ??= last.start_time;
+    const tasks = this.entry.tasks;
+    for (const [id, t] of Object.entries(tasks)) if (!last.task_results[id] && (t.state === 'pending' || t.state === 'running')) delete tasks[id];
+    for (const [id, r] of Object.entries(last.task_results)) {
+      const t = (tasks[id] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null });
+      t.state = r.status as TaskState['state'];
+      if (typeof r.metadata.attempts === 'number') t.attempts = r.metadata.attempts;
+      t.started_at = r.start_time === r.end_time && t.started_at === null ? null : r.start_time;
+      t.finished_at = r.end_time;
+      if (typeof r.metadata.error_code === 'string') t.error_code = r.metadata.error_code;
+      else delete t.error_code;
+      if (r.metadata.resumed === true) t.resumed = true;
+    }
+    this.#count();
+  }
 
   /** A state change: written at once (after any write in progress). */
   state(state: JobState, extra: Partial<Pick<StatusEntry, 'last_status' | 'error'>> = {}): Promise<void> {

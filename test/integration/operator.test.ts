@@ -191,6 +191,10 @@ describe('job control', () => {
     expect(last.status).toBe('failure');
     expect(last.metadata.error_code).toBe('JOB_CANCELLED');
     expect(Object.values(last.task_results).map((t) => [t.status, t.metadata.error_code])).toEqual([['cancelled', 'JOB_CANCELLED'], ['cancelled', 'JOB_CANCELLED']]);
+    // The status entry agrees with the .last: no task left pending, the running one cancelled (not JOB_ABORTED).
+    const status = JSON.parse((await run(['status', 'slow-1', '--json', ...server])).out) as { state: string; last_status: string; tasks: Record<string, { state: string; error_code?: string }> };
+    expect([status.state, status.last_status]).toEqual(['cancelled', last.status]);
+    expect(Object.fromEntries(Object.entries(status.tasks).map(([id, t]) => [id, [t.state, t.error_code]]))).toEqual(Object.fromEntries(Object.entries(last.task_results).map(([id, t]) => [id, [t.status, t.metadata.error_code]])));
     await eventually(() => h!.consumer(), (c) => c.num_ack_pending === 0 && c.num_pending === 0 && c.num_redelivered === 0, 'the consumer to settle without redelivery');
     expect(h.fake.stats.requests).toBe(2);
   });
@@ -202,10 +206,18 @@ describe('job control', () => {
     const r = await run(['cancel', 'later-1', ...server]);
     expect(r.out).toBe('cancel requested for later-1: not started yet (cancelled when a worker picks it up)');
     await h.publish(job('later-1', 2));
+    // cancel --wait on a job not started yet ends when a worker has picked it up and cancelled it.
+    const waited = run(['cancel', 'later-1', '--wait', ...server]);
     await h.worker();
     const [{ last }] = await h.waitForLasts(1);
     expect([last.alt_file_id, last.metadata.error_code]).toEqual(['later-1', 'JOB_CANCELLED']);
     expect(h.fake.stats.requests).toBe(0);
+    expect(await waited).toMatchObject({ code: 0, out: 'later-1: cancelled (JOB_CANCELLED)' });
+    // It is no job gone missing: status, jobs (and the dashboard, which reads the same entries) show it.
+    const status = JSON.parse((await run(['status', 'later-1', '--json', ...server])).out) as { state: string; title: string; tasks: Record<string, { state: string; error_code?: string; started_at: string | null }> };
+    expect(status).toMatchObject({ state: 'cancelled', title: 'job later-1' });
+    expect(Object.entries(status.tasks).map(([id, t]) => [id, t.state, t.error_code, t.started_at])).toEqual([['t1', 'cancelled', 'JOB_CANCELLED', null], ['t2', 'cancelled', 'JOB_CANCELLED', null]]);
+    expect((await run(['jobs', '--json', ...server])).out.split('\n').map((l) => [JSON.parse(l).alt_id, JSON.parse(l).state])).toEqual([['later-1', 'cancelled']]);
   });
 
   it('dlq purge removes what matches, asks unless --yes, and refuses without a terminal', async () => {

@@ -53,6 +53,15 @@ function startupError(e: unknown): AltlasError {
 /** The exit code of a start-up failure: 2 for what an operator must fix in the configuration or the server. */
 const exitFor = (e: AltlasError) => (['TOPOLOGY_MISMATCH', 'PERMISSION_DENIED', 'CONFIG_INVALID'].includes(e.code) ? 2 : 1);
 
+/** Why a worker is not ready: while starting, the step it is at; once running, the first failing check in words. */
+export function notReady(phase: string, checks: Record<'nats_connected' | 'consumer_bound' | 'ai_breaker_not_open' | 'not_shutting_down', boolean>): string {
+  if (!checks.not_shutting_down) return 'shutting down';
+  if (phase !== 'running') return phase;
+  if (!checks.nats_connected) return 'nats: disconnected, reconnecting';
+  if (!checks.ai_breaker_not_open) return 'the AI circuit breaker is open: the AI side is not answering';
+  return 'the worker is not pulling work';
+}
+
 /** Runs the worker until a signal; resolves with the exit code. */
 export async function runWorker(env: Record<string, string | undefined> = process.env, warnings: readonly string[] = []): Promise<number> {
   let config: Config;
@@ -112,7 +121,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
         ai_breaker_not_open: client.breakerState !== 'open', not_shutting_down: !shutdown.signal.aborted,
       };
       const ready = Object.values(checks).every(Boolean);
-      return { ready, checks, ...(ready ? {} : { reason: phase }) };
+      return { ready, checks, ...(ready ? {} : { reason: notReady(phase, checks) }) };
     },
     metrics: (req, res) => telemetry.serveMetrics(req, res),
   }) : null;

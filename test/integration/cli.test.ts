@@ -45,6 +45,22 @@ describe('altlas publish, results, dlq, status', () => {
     expect(r.out).toMatch(/^invalid +\S+invalid-cycle\.alt\.json: ALT_CYCLE .*\(skipped\)/m);
   });
 
+  it('on a terminal prints every file\'s line above the progress bar, and the reason it exits 1', async () => {
+    // Under a pseudo-terminal (util-linux script): standard output and error are both the terminal.
+    const files = ['segmentation-1.alt.yaml', 'invalid-cycle.alt.json', 'segmentation-2.alt.yaml'].map((f) => join(SAMPLES, f));
+    const cmd = [join(ROOT, 'bin', 'altlas'), 'publish', '--server', h.server.url, ...files].map((a) => `'${a}'`).join(' ');
+    const r = await promisify(execFile)('script', ['-qec', cmd, '/dev/null']).catch((e: { code: number; stdout: string }) => e);
+    expect((r as { code: number }).code).toBe(1);
+    // eslint-disable-next-line no-control-regex
+    const raw = (r as { stdout: string }).stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    expect(raw).toMatch(/publishing \[[=-]+\] 3\/3/);
+    // The bar redraws in place: without its renders, what is left is the lines, one per file.
+    const screen = raw.replace(/publishing \[[=-]+\] \d+\/\d+/g, '');
+    expect(screen).toMatch(/^published .*segmentation-1\.alt\.yaml: id 7428f73b-383b-4896-98e7-69fbd0e61cc5, ALT seq \d+/m);
+    expect(screen).toMatch(/^invalid +.*invalid-cycle\.alt\.json: ALT_CYCLE .*\(skipped\)/m);
+    expect(screen).toMatch(/^published .*segmentation-2\.alt\.yaml: id /m);
+  });
+
   it('gives one job when the same file is published twice', async () => {
     const file = join(SAMPLES, 'segmentation-3.alt.yaml');
     const first = await run(['publish', '--json', '--wait', ...server, file]);
@@ -56,6 +72,12 @@ describe('altlas publish, results, dlq, status', () => {
     const lasts = (await h.lasts()).filter(({ last }) => last.alt_file_id === '63acd403-e82b-4a25-b112-c7b0e649f05a');
     expect(lasts).toHaveLength(1);
     expect(h.fake.stats.prompts.filter((p) => p.includes('Sistem performans')).length).toBe(1);
+    expect((await run(['publish', ...server, file])).out).toMatch(/\(duplicate: published within the stream's duplicate window already, so one job; --rerun runs it again\)$/);
+    // --rerun: a fresh message id, a second job of the same id, its own .last.
+    const rerun = await run(['publish', '--json', '--rerun', '--wait', ...server, file]);
+    const [p3, w3] = rerun.out.split('\n').map((l) => JSON.parse(l));
+    expect([p3.duplicate, p3.seq > p1.seq, w3.status]).toEqual([false, true, 'success']);
+    expect((await h.lasts()).filter(({ last }) => last.alt_file_id === '63acd403-e82b-4a25-b112-c7b0e649f05a')).toHaveLength(2);
   });
 
   it('results --json lists the .last documents, and --alt-id picks one job', async () => {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
-import { freePort } from '../../src/devtools/nats-server.ts';
+import { NatsServer, freePort } from '../../src/devtools/nats-server.ts';
 import { Harness, WorkerProcess, eventually, job } from '../helpers/runner.ts';
 import { ROOT } from '../helpers/paths.ts';
 
@@ -51,8 +51,10 @@ describe('a worker that cannot reach NATS', () => {
     const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.text()).toMatch(new RegExp(`nats: .*127\\.0\\.0\\.1:${natsPort}`));
-    const attempts = await eventually(async () => w.logs('cannot connect to NATS; retrying'), (l) => l.length >= 2, 'two logged attempts');
+    const attempts = await eventually(async () => w.logs('cannot connect to NATS; retrying'), (l) => l.length >= 3, 'three logged attempts');
     expect(attempts[0]).toMatchObject({ level: 'warn', code: 'NATS_UNREACHABLE', server: `nats://127.0.0.1:${natsPort}`, attempt: 1, next_retry_ms: expect.any(Number) });
+    // README (Configuration): the first connection waits 1, 2, 4, 8 s, then 10 s between attempts.
+    expect(attempts.slice(0, 3).map((a) => a.next_retry_ms)).toEqual([1000, 2000, 4000]);
     expect(String(attempts[0].reason)).toMatch(/connection refused/);
     w.kill('SIGTERM');
     expect((await w.exited).code).toBe(0);
@@ -125,6 +127,26 @@ describe('errors that point the right way', () => {
       expect(r.err).toMatch(/^altlas results: NATS_UNREACHABLE: cannot connect to NATS at /);
       expect(r.err).toMatch(reason);
       expect(r.err).toMatch(/check NATS_URL \(or --server\)/);
+    }
+  });
+
+  it('says what answered at a URL that is not NATS (the monitoring port) and exits; a worker says it in its retries', async () => {
+    const monitor = await freePort();
+    const server = await NatsServer.start({ config: `http: 127.0.0.1:${monitor}` });
+    const url = `nats://127.0.0.1:${monitor}`;
+    try {
+      for (const argv of [['status'], ['jobs'], ['publish', join(ROOT, 'samples', 'runner-example.alt.json')], ['dlq', 'list']]) {
+        // A subprocess: it must end by itself (a socket left open would keep it alive and time the test out).
+        const r = await exec(bin, [...argv, '--server', url]).catch((e: { code: number; stderr: string }) => e);
+        expect([argv[0], (r as { code: number }).code]).toEqual([argv[0], 1]);
+        expect((r as { stderr: string }).stderr).toMatch(/NATS_UNREACHABLE: cannot connect to NATS at nats:\S+: an HTTP server answered \(HTTP\/1\.\d 200 OK\), not NATS: is this the monitoring port\?/);
+      }
+      const w = new WorkerProcess({ NATS_URL: url, HTTP_PORT: '0' });
+      extra.push(w);
+      const [attempt] = await eventually(async () => w.logs('cannot connect to NATS; retrying'), (l) => l.length >= 1, 'a logged attempt');
+      expect(String(attempt.reason)).toMatch(/an HTTP server answered/);
+    } finally {
+      await server.dispose();
     }
   });
 

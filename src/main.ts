@@ -125,7 +125,25 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     },
     metrics: (req, res) => telemetry.serveMetrics(req, res),
   }) : null;
-  if (http) logger.info('HTTP endpoints listening', { port: await http.listen() });
+  if (http) {
+    try {
+      logger.info('HTTP endpoints listening', { port: await http.listen() });
+    } catch (e) {
+      // Most often a second worker on the host: the port is the operator's to choose.
+      const inUse = (e as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      const message = inUse
+        ? `HTTP_PORT ${config.HTTP_PORT} is in use (another worker on this host?): set HTTP_PORT to a free port for each worker, or 0 to turn /healthz, /readyz and /metrics off`
+        : `cannot listen on HTTP_PORT ${config.HTTP_PORT}: ${(e as Error).message}`;
+      logger.error('worker could not start', { code: 'CONFIG_INVALID', error: message });
+      metrics.close();
+      gate.close();
+      client.close();
+      await telemetry.shutdown();
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      return 2;
+    }
+  }
   const finish = async (code: number) => {
     await stack?.close();
     client.close();

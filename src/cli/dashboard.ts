@@ -41,6 +41,7 @@ export async function dashboardCommand(argv: string[], io: Io): Promise<number> 
       try {
         url = await dashboard.start();
       } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${values.host} is in use (another dashboard?): choose another with --port (0 picks a free one)`);
         if (!/not found/i.test((e as Error).message)) throw e;
         if (!told) io.err(`altlas dashboard: the status buckets do not exist yet (start a worker or run "altlas init"); waiting for them`);
         told = true;

@@ -53,6 +53,22 @@ async function lookupLast(s: Session, sent: Sent, seen: Map<string, Last>, codec
   return null;
 }
 
+/**
+ * No stream stored a publish to `subject`: the ALT stream is missing (STREAM_MISSING), or it
+ * exists and takes other subjects (a usage error naming them).
+ */
+async function noStreamFor(s: Session, subject: string, cause: Error): Promise<Error> {
+  const name = s.config.ALT_STREAM;
+  try {
+    const info = await s.jsm.streams.info(name);
+    return new UsageError(`no stream stores subject ${subject}: the ${name} stream takes ${(info.config.subjects ?? []).join(', ')}; publish to one of those (--subject)`);
+  } catch (e) {
+    if (e instanceof Error && /stream not found/i.test(e.message)) return streamMissing([name], cause);
+    // The user may not read the stream's configuration: say what the configuration expects.
+    return new UsageError(`no stream stores subject ${subject}: is it one of the ${name} stream's subjects (ALT_SUBJECTS=${s.config.ALT_SUBJECTS})? Publish to one of those (--subject), or run "altlas init"`);
+  }
+}
+
 export async function publishCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: argv, allowPositionals: true,
@@ -122,9 +138,9 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
       if (body.length > max) throw new AltlasError('PAYLOAD_TOO_LARGE', `${file} is ${body.length} bytes; the NATS server takes at most ${max} (max_payload)`);
       // The job id de-duplicates a repeated publish; --rerun asks for another run of the same id.
       const msgID = id ? (values.rerun ? `${id}#rerun-${randomBytes(6).toString('hex')}` : id) : undefined;
-      const ack = await s.js.publish(values.subject, body, { headers: h, ...(msgID ? { msgID } : {}) }).catch((e: Error) => {
+      const ack = await s.js.publish(values.subject, body, { headers: h, ...(msgID ? { msgID } : {}) }).catch(async (e: Error) => {
         // No stream listens on the subject: JetStream answers "no responders", which nats.js reports as "jetstream is not enabled".
-        if (e.name === 'JetStreamNotEnabled' || /no responders|not enabled/i.test(e.message)) throw streamMissing([config.ALT_STREAM], e);
+        if (e.name === 'JetStreamNotEnabled' || /no responders|not enabled/i.test(e.message)) throw await noStreamFor(s, values.subject, e);
         throw e;
       });
       sent.push({ file, id, seq: ack.seq, duplicate: ack.duplicate });

@@ -61,6 +61,11 @@ describe('altlas publish, results, dlq, status', () => {
     expect(screen).toMatch(/^published .*segmentation-2\.alt\.yaml: id /m);
   });
 
+  it('names the subjects of the ALT stream when no stream takes --subject', async () => {
+    const r = await run(['publish', '--subject', 'foo.bar', ...server, join(SAMPLES, 'runner-example.alt.json')]);
+    expect([r.code, r.err.split('\n')[0]]).toEqual([2, 'altlas publish: no stream stores subject foo.bar: the ALT stream takes alt.>; publish to one of those (--subject)']);
+  });
+
   it('gives one job when the same file is published twice', async () => {
     const file = join(SAMPLES, 'segmentation-3.alt.yaml');
     const first = await run(['publish', '--json', '--wait', ...server, file]);

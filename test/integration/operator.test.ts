@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
@@ -147,6 +148,20 @@ describe('errors that point the right way', () => {
       expect(String(attempt.reason)).toMatch(/an HTTP server answered/);
     } finally {
       await server.dispose();
+    }
+  });
+
+  it('a second worker on a port in use says to set HTTP_PORT and exits 2', async () => {
+    const blocker = createServer(() => {});
+    await new Promise<void>((r) => blocker.listen(0, '0.0.0.0', r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const w = new WorkerProcess({ NATS_URL: `nats://127.0.0.1:${await freePort()}`, HTTP_PORT: String(port) });
+      extra.push(w);
+      expect((await w.exited).code).toBe(2);
+      expect(w.logs('worker could not start')[0]).toMatchObject({ code: 'CONFIG_INVALID', error: `HTTP_PORT ${port} is in use (another worker on this host?): set HTTP_PORT to a free port for each worker, or 0 to turn /healthz, /readyz and /metrics off` });
+    } finally {
+      await new Promise((r) => blocker.close(r));
     }
   });
 

@@ -2,6 +2,7 @@
 import { hostname, userInfo } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import { ensureTopology } from '../messaging/topology.ts';
+import { applyDifferences, describeDifference, describeValue, differences } from '../messaging/retention.ts';
 import { isJobState, listJobs, listWorkers, requestCancel } from '../ops/jobs.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { openStores } from '../status/open.ts';
@@ -44,13 +45,17 @@ ${COMMON_HELP}
 
 Exit: 0; 2 usage error.`;
 
-export const INIT_HELP = `Usage: altlas init [options]
+export const INIT_HELP = `Usage: altlas init [--apply] [options]
 
 Creates what the runner needs and is missing: the ALT, LAST and DLQ streams, the durable
 consumer, the status, checkpoint and worker buckets and the object store, with the settings of
 the configuration (the same a worker with RUNNER_PROVISION=true creates). Existing ones are
-checked, never changed. Useful before the first worker runs, or where workers run with
-RUNNER_PROVISION=false.
+checked and left as they are: a retention that differs from the configuration (LAST_MAX_AGE_MS,
+LAST_MAX_BYTES, LAST_DUPLICATE_WINDOW_MS, DLQ_MAX_AGE_MS, the buckets' TTLs, the consumer's
+RUNNER_ACK_WAIT_MS and RUNNER_MAX_DELIVER) is shown. Useful before the first worker runs, or
+where workers run with RUNNER_PROVISION=false.
+  --apply      apply the configured retention to what exists (each change is shown; subjects
+               are never changed)
 ${COMMON_HELP}
 
 Exit: 0; 1 an existing stream does not match (TOPOLOGY_MISMATCH); 2 usage error.`;
@@ -127,22 +132,38 @@ export async function workersCommand(argv: string[], io: Io): Promise<number> {
 }
 
 export async function initCommand(argv: string[], io: Io): Promise<number> {
-  const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS }, INIT_HELP, 'init takes no arguments');
+  const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, apply: { type: 'boolean', default: false } }, INIT_HELP, 'init takes no arguments');
   if (!values) return EXIT.ok;
   const config = { ...configFrom(values), RUNNER_PROVISION: true };
   return withNats(config, async (s) => {
     const before = new Set<string>();
     for await (const name of s.jsm.streams.names()) before.add(name);
+    const hadConsumer = (await s.jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null)) !== null;
     const consumer = await ensureTopology(s.jsm, config, silentLogger());
     await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
     const made: string[] = [];
     for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
     const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
-    if (values.json) io.out(JSON.stringify({ created: made.sort(), existing: all.filter((n) => !made.includes(n)), consumer: consumer.name }));
-    else {
-      for (const n of all) io.out(`${made.includes(n) ? 'created ' : 'exists  '} ${n}`);
-      io.out(`consumer ${consumer.name} on ${config.ALT_STREAM}: ready`);
+    const diffs = await differences(s.jsm, config);
+    if (values.apply && diffs.length) await applyDifferences(s.jsm, config, diffs);
+    const consumerTarget = `${config.ALT_STREAM}.${config.RUNNER_DURABLE}`;
+    if (values.json) {
+      io.out(JSON.stringify({
+        created: made.sort(), existing: all.filter((n) => !made.includes(n)), consumer: consumer.name, consumer_created: !hadConsumer,
+        differences: diffs.map((d) => ({ ...d, description: describeDifference(d) })), applied: values.apply ? diffs.length : 0,
+      }));
+      return EXIT.ok;
     }
+    const noted = (target: string) => {
+      const list = diffs.filter((d) => d.target === target);
+      return list.length && !values.apply ? ` (differs: ${list.map(describeDifference).join('; ')})` : '';
+    };
+    for (const n of all) io.out(`${made.includes(n) ? 'created ' : 'exists  '} ${n}${noted(n)}`);
+    io.out(`consumer ${consumer.name} on ${config.ALT_STREAM}: ${hadConsumer ? 'exists' : 'created'}${noted(consumerTarget)}`);
+    if (values.apply) {
+      for (const d of diffs) io.out(`updated  ${d.target}: ${d.setting} ${describeValue(d.setting, d.have)} → ${describeValue(d.setting, d.want)} (${d.variable})`);
+      if (!diffs.length) io.out('nothing to update: what exists has the configured retention');
+    } else if (diffs.length) io.out('what exists differs from the configuration (shown above): "altlas init --apply" applies the configured values');
     return EXIT.ok;
   });
 }

@@ -30,7 +30,7 @@ export function storeError(what: string, bucket: string, e: unknown): AltlasErro
   }
   const message = (e as Error)?.message ?? String(e);
   if (/not found/i.test(message)) {
-    return new AltlasError('TOPOLOGY_MISMATCH', `${what} bucket ${bucket} does not exist (RUNNER_PROVISION=false: create it, or let a worker provision it)`, { cause: e, context: { bucket } });
+    return new AltlasError('TOPOLOGY_MISMATCH', `${what} bucket ${bucket} does not exist (RUNNER_PROVISION=false: create it with "altlas init", or let a worker provision it)`, { cause: e, context: { bucket } });
   }
   return new AltlasError('TOPOLOGY_MISMATCH', `${what} bucket ${bucket} cannot be used: ${message}`, { cause: e, context: { bucket } });
 }

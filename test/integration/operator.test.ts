@@ -289,5 +289,23 @@ describe('retention', () => {
     expect(warning).toMatchObject({ stream: 'LAST', max_age_ms: 3_600_000, max_bytes: 50_000_000, wanted_max_age_ms: 60_000, wanted_max_bytes: -1 });
     expect(other.logs('an existing stream\'s retention differs from the configuration; it is left as it is')).toHaveLength(1);
     expect((await h.jsm.streams.info('LAST')).config.max_age).toBe(3600e9);
+    // altlas init shows the differences; --apply applies the configured values, and says what it changed.
+    const env = { LAST_MAX_AGE_MS: '60000', LAST_MAX_BYTES: '-1', DLQ_MAX_AGE_MS: '7200000' };
+    const server = ['--server', h.server.url];
+    const shown = await run(['init', ...server], env);
+    expect(shown.out.split('\n')).toEqual(expect.arrayContaining([
+      'exists   LAST (differs: max_age 1h, configured 1m (LAST_MAX_AGE_MS); max_bytes 50000000 bytes, configured no limit (LAST_MAX_BYTES); duplicate_window 1h, configured 1m (LAST_DUPLICATE_WINDOW_MS))',
+      'exists   ALT_DLQ', 'consumer runner on ALT: exists',
+      'what exists differs from the configuration (shown above): "altlas init --apply" applies the configured values',
+    ]));
+    expect((await h.jsm.streams.info('LAST')).config.max_age).toBe(3600e9);
+    const applied = await run(['init', '--apply', ...server], env);
+    expect(applied.out.split('\n').filter((l) => l.startsWith('updated'))).toEqual([
+      'updated  LAST: max_age 1h → 1m (LAST_MAX_AGE_MS)', 'updated  LAST: max_bytes 50000000 bytes → no limit (LAST_MAX_BYTES)',
+      'updated  LAST: duplicate_window 1h → 1m (LAST_DUPLICATE_WINDOW_MS)',
+    ]);
+    const info = (await h.jsm.streams.info('LAST')).config;
+    expect([info.max_age, info.max_bytes, info.subjects]).toEqual([60e9, -1, ['last.>']]);
+    expect((await run(['init', ...server], env)).out).not.toMatch(/differs/);
   });
 });

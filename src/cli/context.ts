@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.ts';
 import { connectOnce, connectionOptions } from '../messaging/connect.ts';
 import { AltlasError } from '../errors.ts';
 import { CLI_EXIT } from './output.ts';
+import { trackConsumers } from '../status/ephemeral-consumers.ts';
 
 /** Options every NATS subcommand takes (node:util parseArgs form). */
 export const COMMON_OPTIONS = {
@@ -86,14 +87,17 @@ export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>
     if (e instanceof AltlasError && (/no answer in time/.test(e.message) || e.context.not_nats)) CLI_EXIT.now = true;
     throw e;
   }
+  // What the command creates on the server (watches, key listings, ordered consumers) goes when it ends.
+  const tracker = trackConsumers(nc);
+  // No account-info round trip: a producer's user need not be allowed $JS.API.INFO.
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
   try {
-    // No account-info round trip: a producer's user need not be allowed $JS.API.INFO.
-    const jsm = await jetstreamManager(nc, { checkAPI: false });
     return await fn({ config, nc, js: jetstream(nc), jsm });
   } catch (e) {
     if (e instanceof Error && (e.name === 'StreamNotFoundError' || /stream not found|bucket not found/i.test(e.message))) throw streamMissing(options.streams ?? [], e);
     throw e;
   } finally {
+    await tracker.release(jsm).catch(() => 0);
     await nc.drain().catch(() => nc.close());
   }
 }

@@ -117,6 +117,9 @@ export function readerPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$JS.API.CONSUMER.INFO.KV_${c.RUNNER_STATUS_BUCKET}.>`, why: 'altlas jobs' },
       { subject: `$JS.API.CONSUMER.INFO.KV_${c.RUNNER_WORKERS_BUCKET}.>`, why: 'altlas workers' },
       { subject: `$JS.API.CONSUMER.INFO.OBJ_${c.RUNNER_OBJECT_BUCKET}.>`, why: 'altlas artifact get' },
+      { subject: `$JS.API.CONSUMER.DELETE.KV_${c.RUNNER_STATUS_BUCKET}.>`, why: 'a command removes the consumers it created' },
+      { subject: `$JS.API.CONSUMER.DELETE.KV_${c.RUNNER_WORKERS_BUCKET}.>`, why: 'a command removes the consumers it created' },
+      { subject: `$JS.API.CONSUMER.DELETE.OBJ_${c.RUNNER_OBJECT_BUCKET}.>`, why: 'a command removes the consumers it created' },
     ],
     subscribe: [{ subject: `${c.NATS_INBOX_PREFIX}.>`, why: 'replies' }],
   };

@@ -12,6 +12,7 @@ import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Codec } from '../security/codec.ts';
 import { CheckpointStore } from './checkpoints.ts';
+import { trackConsumers } from './ephemeral-consumers.ts';
 
 export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS'>;
 
@@ -78,12 +79,18 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
     }],
     ['worker heartbeats', c.RUNNER_WORKERS_BUCKET, () => workers.get(probe)],
   ];
-  for (const [what, bucket, step] of steps) {
-    try {
-      await step();
-    } catch (e) {
-      throw storeError(what, bucket, e);
+  // The probe's key listing and object read create consumers: they go with the probe.
+  const tracker = trackConsumers(nc);
+  try {
+    for (const [what, bucket, step] of steps) {
+      try {
+        await step();
+      } catch (e) {
+        throw storeError(what, bucket, e);
+      }
     }
+  } finally {
+    await tracker.release(jsm).catch(() => 0);
   }
   return {
     status, workers, objects,

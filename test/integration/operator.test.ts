@@ -234,6 +234,15 @@ describe('job control', () => {
     expect(Object.fromEntries(Object.entries(status.tasks).map(([id, t]) => [id, [t.state, t.error_code]]))).toEqual(Object.fromEntries(Object.entries(last.task_results).map(([id, t]) => [id, [t.status, t.metadata.error_code]])));
     await eventually(() => h!.consumer(), (c) => c.num_ack_pending === 0 && c.num_pending === 0 && c.num_redelivered === 0, 'the consumer to settle without redelivery');
     expect(h.fake.stats.requests).toBe(2);
+
+    // Commands delete the consumers they create (watches, key listings, ordered consumers); so does
+    // the worker's start-up probe. What is left: the durable, and the running worker's cancel watch.
+    for (const argv of [['jobs'], ['workers'], ['status', 'slow-1'], ['results'], ['init'], ['jobs', '--json']]) expect((await run([...argv, ...server])).code).toBe(0);
+    const ephemeral: string[] = [];
+    for await (const stream of h.jsm.streams.names()) {
+      for await (const c of h.jsm.consumers.list(stream)) if (!c.config.durable_name) ephemeral.push(stream);
+    }
+    expect(ephemeral.sort()).toEqual(['KV_ALT_RUNS']);
   });
 
   it('cancels a job that has not started when a worker picks it up, without calling the AI', async () => {

@@ -8,14 +8,30 @@ Serves the ALT_LAS AI orchestrator API (POST /api/inference/, /api/inference/bat
 /api/models/, /health) and the OpenAI chat completions endpoint, with deterministic answers.
 GET /_stats shows what it received; POST /_faults sets faults; POST /_reset clears the stats.
 
-Faults:
+Answers: "[<model>] <12 hex digits of the prompt's SHA-256>: <the prompt after its last
+"Task:" line, first 120 characters>", so one prompt always gets one answer; tokens are the
+characters / 4 of prompt and answer.
+
+Faults (options at start):
   --latency-ms N        delay every answer
   --error-rate R        share of requests answered --error-status (default 500)
   --error-status N
   --fail-first N        the first N requests fail
   --rate-limit-rate R   share answered 429 with Retry-After --retry-after-s
   --retry-after-s N
-  --hang | --malformed | --reset`;
+  --hang | --malformed | --reset
+
+POST /_faults replaces every fault with a JSON object of these keys (all optional):
+  latencyMs N, latencyJitterMs N    delay, plus a seeded random 0..N ms
+  latencyRules [{match, ms}]        extra delay for a request whose body contains "match" (first rule)
+  errorRules [{match, status}]      answer "status" to a request whose body contains "match"
+  errorRate R, errorStatus N        a share R of requests answered N (a fixed sequence, not random)
+  failFirst N                       the first N requests fail with errorStatus
+  rateLimitRate R, retryAfterS N    a share R answered 429 with Retry-After N
+  script [{match, answers: [..]}]   a prompt containing "match" gets the answers in turn (the last repeats)
+  outputChars N                     pad every answer with "." to N characters (large outputs)
+  hang, malformed, reset            never answer; answer 200 with broken JSON; drop the connection
+e.g. curl -XPOST localhost:8001/_faults -d '{"errorRules":[{"match":"step 2","status":400}]}'`;
 
 export async function fakeOrchestratorCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs({

@@ -60,3 +60,15 @@ describe('README limits table', () => {
     expect(names).toEqual(limits);
   });
 });
+
+describe('README and --help of the fake orchestrator', () => {
+  it('document every fault POST /_faults takes', async () => {
+    const source = readFileSync(join(ROOT, 'src', 'ai', 'fake-orchestrator.ts'), 'utf8');
+    const body = source.slice(source.indexOf('export interface Faults {'), source.indexOf('}\n', source.indexOf('export interface Faults {')));
+    const keys = [...body.matchAll(/^ {2}(\w+)\?:/gm)].map((m) => m[1]);
+    expect(keys.length).toBeGreaterThan(10);
+    const { FAKE_HELP } = await import('../../src/cli/fake-orchestrator.ts');
+    const table = readme.slice(readme.indexOf('`POST /_faults`'), readme.indexOf('## Running 2.0 programs'));
+    for (const key of keys) expect({ key, help: FAKE_HELP.includes(key), readme: table.includes(`\`${key}`) }).toEqual({ key, help: true, readme: true });
+  });
+});

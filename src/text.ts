@@ -29,6 +29,15 @@ export function codePoints(text: string): number {
 export function prefixOf(text: string, max: number): string {
   // Code units bound code points from above: a text this short has at most `max` of them.
   if (text.length <= max) return text;
+  // The common case, cheaply: a cut after `max` code units between two characters below U+0300
+  // (no surrogates, combining marks, joiners or selectors there) is a cluster boundary.
+  const before = text.charCodeAt(max - 1);
+  const after = text.charCodeAt(max);
+  if (before < 0x300 && after < 0x300 && !(before === 13 && after === 10)) {
+    let plain = true;
+    for (let i = 0; i < max && plain; i++) plain = text.charCodeAt(i) < 0xd800 || text.charCodeAt(i) > 0xdfff;
+    if (plain) return text.slice(0, max);
+  }
   let end = 0;
   let used = 0;
   for (const { segment, index } of graphemes.segment(text)) {

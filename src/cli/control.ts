@@ -6,7 +6,7 @@ import { applyDifferences, describeDifference, describeValue, differences } from
 import { isJobState, listJobs, listWorkers, requestCancel } from '../ops/jobs.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { openStores } from '../status/open.ts';
-import { FINAL_STATES, JOB_STATES, readStatus } from '../status/status.ts';
+import { FINAL_STATES, JOB_STATES, readStatus, type StatusEntry } from '../status/status.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { duration, table } from './format.ts';
@@ -62,6 +62,9 @@ Exit: 0; 1 an existing stream does not match (TOPOLOGY_MISMATCH); 2 usage error.
 
 const ago = (iso: string) => duration(Math.max(0, Date.now() - Date.parse(iso)));
 
+/** A job's state in the table: with its error code, or with a `.last` that is not plain success (`completed (partialsuccess)`). */
+const stateText = (j: StatusEntry) => (j.error ? `${j.state} (${j.error.code})` : j.state === 'completed' && j.last_status && j.last_status !== 'success' ? `${j.state} (${j.last_status})` : j.state);
+
 export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, state: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string', default: '100' } }, JOBS_HELP, 'jobs takes no arguments (altlas status <job-id> shows one job)');
   if (!values) return EXIT.ok;
@@ -75,7 +78,7 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
     const jobs = await listJobs(kv, { state: values.state as never, since, limit: limit || undefined }, payloadCodec(config.PAYLOAD_KEYS));
     if (values.json) jobs.forEach((j) => io.out(JSON.stringify(j)));
     else if (!jobs.length) io.out('no jobs');
-    else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, j.error ? `${j.state} (${j.error.code})` : j.state, `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
+    else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, stateText(j), `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
     return EXIT.ok;
   }, { streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
 }

@@ -11,6 +11,7 @@ import { subjectToken } from '../messaging/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { redactText } from '../security/redact.ts';
 import { iso } from '../time.ts';
+import { prefixOf } from '../text.ts';
 
 export const JOB_STATES = ['running', 'waiting', 'retrying', 'completed', 'failed', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -32,7 +33,12 @@ export interface TaskState {
   deps?: string[];
   /** 2.0: the construct instance (condition, loop, call) this instance belongs to. */
   owner?: string;
+  /** A completed task's output, its first {@link PREVIEW_CHARS} characters (the dashboard shows it while the job runs). */
+  preview?: string;
 }
+
+/** Characters of a task's output a status entry keeps. */
+export const PREVIEW_CHARS = 120;
 
 /** The value of a status entry. */
 export interface StatusEntry {
@@ -154,10 +160,13 @@ export class StatusTracker {
       if (e.taskId !== e.segmentId && this.entry.tasks[e.segmentId]?.state === 'pending') delete this.entry.tasks[e.segmentId];
     } else if (e.type === 'task_started') Object.assign(t, { state: 'running', attempts: 1, started_at: iso(e.at) });
     else if (e.type === 'task_retrying') t.attempts = e.attempt;
-    else if (e.type === 'task_resumed') Object.assign(t, { state: 'completed', attempts: e.result.attempts, started_at: e.result.start_time, finished_at: e.result.end_time, resumed: true });
-    else if (e.type === 'task_finished') {
+    else if (e.type === 'task_resumed') {
+      Object.assign(t, { state: 'completed', attempts: e.result.attempts, started_at: e.result.start_time, finished_at: e.result.end_time, resumed: true });
+      if (e.result.output?.text) t.preview = prefixOf(e.result.output.text, PREVIEW_CHARS);
+    } else if (e.type === 'task_finished') {
       Object.assign(t, { state: e.result.status, attempts: e.result.attempts, finished_at: e.result.end_time ?? iso(e.at) });
       if (e.result.error_code) t.error_code = e.result.error_code;
+      if (e.result.output?.text) t.preview = prefixOf(e.result.output.text, PREVIEW_CHARS);
     }
     this.#count();
     this.#schedule();

@@ -96,25 +96,39 @@ describe('errors that point the right way', () => {
     expect(dlq.err).toMatch(/STREAM_MISSING: the stream ALT_DLQ does not exist yet/);
     const jobs = await run(['jobs', ...server]);
     expect(jobs.err).toMatch(/STREAM_MISSING: the stream KV_ALT_RUNS does not exist yet/);
-    // The dashboard waits for the buckets instead of exiting, and serves once they exist.
+    // The dashboard serves its page and /healthz at once, says what it waits for, and shows the fleet once the buckets exist.
     const dash = spawn(bin, ['dashboard', '--port', '0', ...server], { stdio: ['ignore', 'pipe', 'pipe'] });
     const said = { out: '', err: '' };
     dash.stdout.on('data', (c: Buffer) => (said.out += c.toString()));
     dash.stderr.on('data', (c: Buffer) => (said.err += c.toString()));
     const dashExit = new Promise<number | null>((r) => dash.once('exit', (code) => r(code)));
     try {
+      const address = (await eventually(async () => said.out, (o) => /^dashboard on http:\/\/127\.0\.0\.1:\d+ /.test(o), 'the dashboard to serve', 30_000)).match(/http:\/\/\S+/)![0];
       await eventually(async () => said.err, (e) => /the status buckets do not exist yet \(start a worker or run "altlas init"\); waiting for them/.test(e), 'the dashboard to say it waits', 60_000);
-      expect(said.out).toBe('');
+      expect((await fetch(address)).status).toBe(200);
+      expect(await (await fetch(`${address}/healthz`)).json()).toEqual({ status: 'ok', ready: false, waiting_for: 'the status buckets do not exist yet (start a worker or run "altlas init")' });
+      const early = await fetch(`${address}/api/jobs`);
+      expect([early.status, ((await early.json()) as { waiting_for: string }).waiting_for]).toEqual([503, 'the status buckets do not exist yet (start a worker or run "altlas init")']);
+      expect(await (await fetch(`${address}/api/config`)).json()).toMatchObject({ ready: false, waiting_for: expect.stringContaining('buckets') });
       // altlas init creates everything; publish then works and a later worker finds it all.
       const init = await run(['init', ...server]);
       expect(init.code).toBe(0);
       expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(7);
-      await eventually(async () => said.out, (o) => /^dashboard on http:\/\/127\.0\.0\.1:\d+ /.test(o), 'the dashboard to serve', 30_000);
+      expect(init.out).toContain('consumer runner on ALT: created');
+      await eventually(async () => (await fetch(`${address}/healthz`)).json(), (b) => (b as { ready: boolean }).ready, 'the dashboard to be ready', 30_000);
+      expect((await fetch(`${address}/api/jobs`)).status).toBe(200);
+      // A second dashboard on the same port says to choose another.
+      const port = address.split(':').at(-1)!;
+      const second = await exec(bin, ['dashboard', '--port', port, ...server]).catch((e: { code: number; stderr: string }) => e);
+      expect((second as { code: number }).code).toBe(2);
+      expect((second as { stderr: string }).stderr).toMatch(new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use \\(another dashboard\\?\\): choose another with --port`));
     } finally {
       dash.kill('SIGTERM');
     }
     expect(await dashExit).toBe(0);
-    expect((await run(['init', ...server])).out).not.toMatch(/^created/m);
+    const again = await run(['init', ...server]);
+    expect(again.out).not.toMatch(/^created/m);
+    expect(again.out).toContain('consumer runner on ALT: exists');
     expect((await run(['publish', ...server, join(ROOT, 'samples', 'runner-example.alt.json')])).code).toBe(0);
     await h.worker();
     await h.waitForLasts(1);
@@ -149,6 +163,22 @@ describe('errors that point the right way', () => {
     } finally {
       await server.dispose();
     }
+  });
+
+  it('a dashboard without NATS serves its page and /healthz at once and says it waits for NATS', async () => {
+    const dash = spawn(bin, ['dashboard', '--port', '0', '--server', `nats://127.0.0.1:${await freePort()}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    dash.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise((r) => dash.once('exit', r));
+    try {
+      const address = (await eventually(async () => out, (o) => /dashboard on (http:\/\/\S+)/.test(o), 'the dashboard to listen')).match(/http:\/\/\S+/)![0];
+      expect((await fetch(address)).status).toBe(200);
+      const health = await eventually(async () => (await fetch(`${address}/healthz`)).json() as Promise<{ waiting_for: string }>, (b) => /connection refused/.test(b.waiting_for), 'the reason in /healthz');
+      expect(health).toMatchObject({ status: 'ok', ready: false, waiting_for: expect.stringMatching(/^nats: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: connection refused/) });
+    } finally {
+      dash.kill('SIGTERM');
+    }
+    await exited;
   });
 
   it('a second worker on a port in use says to set HTTP_PORT and exits 2', async () => {

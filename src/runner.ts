@@ -4,7 +4,7 @@
  * process (`main.ts`) and the benchmarks build the same stack here.
  */
 import { hostname } from 'node:os';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { AiClient } from './ai/client.ts';
 import { DecodePool } from './alt/decode-pool.ts';
 import { decodeLimits } from './config/load.ts';
@@ -13,7 +13,7 @@ import { Engine } from './engine/engine.ts';
 import type { TaskBody, TaskEvent } from './engine/types.ts';
 import { toAltlasError } from './errors.ts';
 import { AiGate } from './messaging/ai-gate.ts';
-import { ArchiveNotifier } from './messaging/archive.ts';
+import { ArchiveForwarder, ensureArchiveConsumer } from './messaging/archive.ts';
 import type { Connection } from './messaging/connect.ts';
 import { ExhaustedGuard, sweepAltStream } from './messaging/exhausted.ts';
 import type { Delivery } from './messaging/inbound.ts';
@@ -94,11 +94,6 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
   const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, logger, codec }) : undefined;
   const publisher = new Publisher({ out, jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.objects : undefined, codec });
-  // The archive hand-off: every .last newly stored (results, failure forms, dead-lettered jobs' failures).
-  if (config.ARCHIVE_NOTIFY_SUBJECT) {
-    const archive = new ArchiveNotifier(nc, config.ARCHIVE_NOTIFY_SUBJECT, publisher);
-    publisher.onStored = (last) => archive.notify(last);
-  }
   const engine = createEngine(config, o.body);
   if (recorder) engine.observe(recorder.observe);
   engine.observe(logTaskEvent);
@@ -142,6 +137,13 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     });
     const w = worker;
     o.conn.onReconnect(() => w.reconnected());
+    // The archive hand-off: every .last stored, announced from the LAST stream itself (not from the settlement).
+    if (config.ARCHIVE_NOTIFY_SUBJECT) {
+      await ensureArchiveConsumer(jsm, config, logger);
+      const forwarder = new ArchiveForwarder({ nc, js: jetstream(nc), config, logger, codec });
+      await forwarder.start();
+      stops.push(() => forwarder.close());
+    }
     const guard = new ExhaustedGuard({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_DURABLE, logger, recorder, holds: (seq) => w.holds(seq), graceMs: ackWaitMs });
     await guard.start();
     stops.push(() => guard.close());

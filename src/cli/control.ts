@@ -2,6 +2,7 @@
 import { hostname, userInfo } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import { ensureTopology } from '../messaging/topology.ts';
+import { ensureArchiveConsumer } from '../messaging/archive.ts';
 import { applyDifferences, describeDifference, describeValue, differences } from '../messaging/retention.ts';
 import { isJobState, listJobs, listWorkers, requestCancel } from '../ops/jobs.ts';
 import { payloadCodec } from '../security/codec.ts';
@@ -143,6 +144,8 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
     for await (const name of s.jsm.streams.names()) before.add(name);
     const hadConsumer = (await s.jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null)) !== null;
     const consumer = await ensureTopology(s.jsm, config, silentLogger());
+    const hadArchive = config.ARCHIVE_NOTIFY_SUBJECT ? (await s.jsm.consumers.info(config.LAST_STREAM, config.ARCHIVE_NOTIFY_DURABLE).catch(() => null)) !== null : true;
+    if (config.ARCHIVE_NOTIFY_SUBJECT) await ensureArchiveConsumer(s.jsm, config, silentLogger());
     await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
     const made: string[] = [];
     for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
@@ -163,6 +166,7 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
     };
     for (const n of all) io.out(`${made.includes(n) ? 'created ' : 'exists  '} ${n}${noted(n)}`);
     io.out(`consumer ${consumer.name} on ${config.ALT_STREAM}: ${hadConsumer ? 'exists' : 'created'}${noted(consumerTarget)}`);
+    if (config.ARCHIVE_NOTIFY_SUBJECT) io.out(`consumer ${config.ARCHIVE_NOTIFY_DURABLE} on ${config.LAST_STREAM} (archive hand-off to ${config.ARCHIVE_NOTIFY_SUBJECT}): ${hadArchive ? 'exists' : 'created'}`);
     if (values.apply) {
       for (const d of diffs) io.out(`updated  ${d.target}: ${d.setting} ${describeValue(d.setting, d.have)} → ${describeValue(d.setting, d.want)} (${d.variable})`);
       if (!diffs.length) io.out('nothing to update: what exists has the configured retention');

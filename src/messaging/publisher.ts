@@ -58,8 +58,6 @@ export interface PublisherOptions {
 export class Publisher {
   readonly #o: PublisherOptions;
   readonly #codec: Codec;
-  /** Called once a `.last` is newly stored (not for a duplicate): the archive hand-off. */
-  onStored: ((last: Last) => void) | null = null;
 
   constructor(options: PublisherOptions) {
     this.#o = options;
@@ -110,7 +108,6 @@ export class Publisher {
     }, context.active(), async () => {
       injectContext(h);
       const ack = await this.#o.out.publish(subject, body, { msgID, headers: h, timeoutMs: 10_000 });
-      if (!ack.duplicate) this.onStored?.(last);
       return { duplicate: ack.duplicate, seq: ack.seq };
     });
   }

@@ -17,7 +17,7 @@ export interface RolePermissions {
 }
 
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
-  | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT'>;
+  | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT' | 'ARCHIVE_NOTIFY_DURABLE'>;
 
 /** What a KV bucket's client does: write and purge keys, read them (direct get), watch or list them (ordered consumers). */
 function kv(bucket: string, why: string, watch: boolean): Rule[] {
@@ -66,7 +66,20 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     { subject: `$JS.API.CONSUMER.DELETE.${objects}.>`, why: 'object store: read an object' },
     { subject: `$JS.API.STREAM.PURGE.${objects}`, why: 'object store: delete an object' },
   ];
-  if (c.ARCHIVE_NOTIFY_SUBJECT) publish.push({ subject: c.ARCHIVE_NOTIFY_SUBJECT, why: 'archive hand-off' });
+  if (c.ARCHIVE_NOTIFY_SUBJECT) {
+    const durable = c.ARCHIVE_NOTIFY_DURABLE;
+    publish.push(
+      { subject: c.ARCHIVE_NOTIFY_SUBJECT, why: 'archive hand-off: notifications (requests: a subscriber must be there)' },
+      { subject: `$JS.API.CONSUMER.INFO.${c.LAST_STREAM}.${durable}`, why: 'archive hand-off: its consumer on LAST' },
+      { subject: `$JS.API.CONSUMER.MSG.NEXT.${c.LAST_STREAM}.${durable}`, why: 'archive hand-off: read stored .last results' },
+      { subject: `$JS.ACK.${c.LAST_STREAM}.${durable}.>`, why: 'archive hand-off: ack a delivered notification, hand back one nobody got' },
+    );
+    if (c.RUNNER_PROVISION) {
+      publish.push({ subject: `$JS.API.CONSUMER.CREATE.${c.LAST_STREAM}.${durable}`, why: 'archive hand-off: create its consumer' });
+      publish.push({ subject: `$JS.API.CONSUMER.CREATE.${c.LAST_STREAM}.${durable}.>`, why: 'archive hand-off: create its consumer (with its filter)' });
+      publish.push({ subject: `$JS.API.CONSUMER.DURABLE.CREATE.${c.LAST_STREAM}.${durable}`, why: 'archive hand-off: create its consumer (older servers)' });
+    }
+  }
   if (c.RUNNER_PROVISION) {
     for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, objects]) {
       publish.push({ subject: `$JS.API.STREAM.CREATE.${s}`, why: 'RUNNER_PROVISION=true: create what is missing' });

@@ -31,7 +31,7 @@ interface Received {
 async function archiveService(url: string): Promise<Received[]> {
   archive = await connect({ servers: url });
   const got: Received[] = [];
-  archive.subscribe(SUBJECT, { queue: 'archive-service', callback: (_e, m) => got.push({ body: m.json(), msgId: m.headers?.get('Nats-Msg-Id') }) });
+  archive.subscribe(SUBJECT, { queue: 'archive-service', callback: (_e, m) => void got.push({ body: m.json(), msgId: m.headers?.get('Nats-Msg-Id') }) });
   await archive.flush();
   return got;
 }

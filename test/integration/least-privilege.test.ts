@@ -150,7 +150,7 @@ describe('least privilege', () => {
     const archived = loadConfig({ ARCHIVE_NOTIFY_SUBJECT: 'archive.last_files' });
     const s = await stack(runnerPermissions(archived));
     const got: string[] = [];
-    s.admin.subscribe('archive.last_files', { queue: 'archive-service', callback: (_e, m) => got.push(m.json<{ id: string }>().id) });
+    s.admin.subscribe('archive.last_files', { queue: 'archive-service', callback: (_e, m) => void got.push(m.json<{ id: string }>().id) });
     await s.admin.flush();
     await s.worker({ ARCHIVE_NOTIFY_SUBJECT: 'archive.last_files' });
     await jetstream(s.admin).publish('alt.submit', job('archived', 1));

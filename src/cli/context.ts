@@ -89,15 +89,16 @@ export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>
   }
   // What the command creates on the server (watches, key listings, ordered consumers) goes when it ends.
   const tracker = trackConsumers(nc);
-  // No account-info round trip: a producer's user need not be allowed $JS.API.INFO.
-  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  let jsm: JetStreamManager | null = null;
   try {
+    // No account-info round trip: a producer's user need not be allowed $JS.API.INFO.
+    jsm = await jetstreamManager(nc, { checkAPI: false });
     return await fn({ config, nc, js: jetstream(nc), jsm });
   } catch (e) {
     if (e instanceof Error && (e.name === 'StreamNotFoundError' || /stream not found|bucket not found/i.test(e.message))) throw streamMissing(options.streams ?? [], e);
     throw e;
   } finally {
-    await tracker.release(jsm).catch(() => 0);
+    if (jsm) await tracker.release(jsm).catch(() => 0);
     await nc.drain().catch(() => nc.close());
   }
 }

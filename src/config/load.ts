@@ -77,8 +77,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Prefixes of this runner's variables: an unknown one of these is probably a typo. */
-const PREFIX_WORDS = ['NATS', 'ALT', 'RUNNER', 'LAST', 'DLQ', 'AI', 'HTTP', 'LOG', 'LOOP', 'CALL', 'ARCHIVE', 'PAYLOAD', 'DASHBOARD'];
-const PREFIXES = new RegExp(`^(${PREFIX_WORDS.join('|')})_`);
+const PREFIXES = /^(NATS|ALT|RUNNER|LAST|DLQ|AI|HTTP|LOG|LOOP|CALL|ARCHIVE|PAYLOAD|DASHBOARD)_/;
 /** Variables of the ecosystem that share a prefix and are not ours. */
 const FOREIGN = new Set(['NATS_SERVER_BIN', 'ALT_LAS_HOME', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY']);
 

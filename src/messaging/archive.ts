@@ -95,8 +95,6 @@ export class ArchiveForwarder {
   #stopped = false;
   #loop: Promise<void> | null = null;
   #consumer: Consumer | null = null;
-  /** Notifications delivered (a subscriber was there). */
-  delivered = 0;
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
@@ -162,6 +160,5 @@ export class ArchiveForwarder {
       }
     }
     m.ack();
-    this.delivered++;
   }
 }

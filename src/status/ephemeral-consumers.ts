@@ -59,8 +59,3 @@ export function trackConsumers(nc: NatsConnection): ConsumerTracker {
     },
   };
 }
-
-/** Deletes consumers recorded by a tracker; what cannot be deleted expires by itself. */
-export async function deleteConsumers(jsm: JetStreamManager, list: readonly ConsumerRef[]): Promise<void> {
-  await Promise.all(list.map((c) => jsm.consumers.delete(c.stream, c.name).catch(() => false)));
-}

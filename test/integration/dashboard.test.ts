@@ -142,6 +142,8 @@ describe('altlas dashboard', () => {
     h.fake.setFaults({ script: [{ match: 'leaky step', answers: [`the key is ${secret}`] }], errorRules: [{ match: 'broken step', status: 400 }], latencyRules: [{ match: 'slow step', ms: 60_000 }] });
     try {
       await h.publish(doc('partial-1', [{ id: 'ok', description: 'fine step' }, { id: 'bad', description: 'broken step' }]));
+      // A job as ALT_LAS writes them: a uuid for an id, a long command for a title.
+      await h.publish(readFileSync(join(SAMPLES, 'segmentation-1.alt.yaml')), { 'Content-Type': 'application/yaml' });
       await h.publish(doc('leaky-1', [{ id: 'first', description: 'leaky step' }, { id: 'second', description: 'slow step', dependencies: ['first'] }]));
       await h.publish(JSON.stringify({ id: 'loop-1', version: '2.0', timestamp: '2025-05-01T00:00:00Z', command: 'many items',
         segments: [{ id: 'many', task_type: 'control_flow', content: 'x', loop: { type: 'for_range', variable: 'i', start: 0, end: 40, body: ['w'] } }, { id: 'w', task_type: 'create', content: 'item ${i}' }] }));
@@ -198,6 +200,15 @@ describe('altlas dashboard', () => {
       expect(new URL(page.url()).hash).toBe('#/jobs');
       await page.locator('#state-filter').selectOption('completed');
       expect(new URL(page.url()).hash).toBe('#/jobs?state=completed');
+      // At 800 px the jobs table fits the window (less important columns give way) instead of being cut.
+      await page.locator('#state-filter').selectOption('');
+      await page.locator('tr[data-job-id="7428f73b-383b-4896-98e7-69fbd0e61cc5"]').waitFor({ timeout: 30_000 });
+      await page.setViewportSize({ width: 800, height: 700 });
+      expect(await page.evaluate(() => {
+        const doc = (globalThis as unknown as { document: { querySelector: (s: string) => { getBoundingClientRect: () => { right: number } } } }).document;
+        return doc.querySelector('#jobs-table').getBoundingClientRect().right <= (globalThis as unknown as { innerWidth: number }).innerWidth;
+      })).toBe(true);
+      await page.setViewportSize({ width: 1280, height: 760 });
 
       // A 40-iteration loop (range(0, 40)): drawn collapsed, expanded on a click.
       await page.locator('tr[data-job-id="loop-1"] [data-state="completed"]').waitFor({ timeout: 60_000 });

@@ -149,7 +149,7 @@ function renderJobs() {
   $('#jobs-table tbody').replaceChildren(...rows.map((j) => {
     const r = retries(j);
     return el('tr', { class: 'clickable', dataset: { jobId: j.alt_id }, onclick: (e) => e.target.closest('a') || go(jobHref(j.alt_id)) },
-      el('td', {}, el('a', { href: jobHref(j.alt_id) }, j.alt_id)), el('td', { class: 'title', title: j.title }, j.title), el('td', {}, stateBadge(shownState(j))),
+      el('td', { class: 'id', title: j.alt_id }, el('a', { href: jobHref(j.alt_id) }, j.alt_id)), el('td', { class: 'title', title: j.title }, j.title), el('td', {}, stateBadge(shownState(j))),
       el('td', {}, `${j.tasks_done}/${j.tasks_total}`),
       el('td', { title: 'task attempts after the first; deliveries of the message' }, `${r}${j.deliveries > 1 ? ` · ${j.deliveries} deliveries` : ''}`),
       el('td', {}, j.worker_id), el('td', {}, when(j.started_at)), el('td', {}, duration(ms(j.started_at, j.finished_at))));

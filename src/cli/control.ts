@@ -29,8 +29,9 @@ Exit: 0; 2 usage error.`;
 export const CANCEL_HELP = `Usage: altlas cancel JOB-ID... [--wait] [--json] [options]
 
 Asks every worker to cancel the jobs: a running job is aborted where it runs (its AI requests
-are cancelled), ends with a failure .last whose tasks are cancelled with code JOB_CANCELLED, and
-is acked, not redelivered. A job not started yet is cancelled when a worker picks it up.
+are cancelled), ends with a .last whose unfinished tasks are cancelled with code JOB_CANCELLED
+(its status from the tasks that completed), and is acked, not redelivered. A job not started yet
+is cancelled when a worker picks it up (its status entry then says cancelled).
   --wait                  wait until each job's status is final and print it (at most 60 s)
   --json                  one JSON object per job
 ${COMMON_HELP}

@@ -175,8 +175,9 @@ export class StatusTracker {
   /**
    * The job ended with this `.last`: its tasks take the states the `.last` gives them (a cancel's
    * unfinished tasks end `cancelled`, never left `pending`), with attempts, times and error codes;
-   * a task the `.last` has no result for and that never ended (a body the stop dropped) goes. A job
-   * cancelled before it started gets its title and tasks here. Written with the next state change.
+   * a task the `.last` has no result for and that never ended (a body the stop dropped) goes, and
+   * the output previews go (the `.last` has the outputs). A job cancelled before it started gets
+   * its title and tasks here. Written with the next state change.
    */
   reconcile(last: LastOutcome): void {
     if (!this.entry.title) this.entry.title = redactText(last.title);
@@ -192,6 +193,8 @@ export class StatusTracker {
       if (typeof r.metadata.error_code === 'string') t.error_code = r.metadata.error_code;
       else delete t.error_code;
       if (r.metadata.resumed === true) t.resumed = true;
+      // The .last holds the outputs now: the final entry stays small (a short job's only write).
+      delete t.preview;
     }
     this.#count();
   }

@@ -31,8 +31,12 @@ export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) =
     timeoutMs: config.AI_TIMEOUT_MS, maxRetries: config.AI_MAX_RETRIES, retryBaseMs: config.AI_RETRY_BASE_MS,
     retryMaxMs: config.AI_RETRY_MAX_MS, retryAfterMaxMs: config.AI_RETRY_AFTER_MAX_MS, maxConcurrency: config.AI_MAX_CONCURRENCY,
     maxQueue: config.AI_MAX_QUEUE, breakerThreshold: config.AI_BREAKER_THRESHOLD, breakerHalfOpenMs: config.AI_BREAKER_HALF_OPEN_MS,
+    stream: config.AI_STREAM, maxResponseBytes: config.AI_MAX_RESPONSE_BYTES,
   });
 }
+
+/** True when an attempt shows the AI side up: it answered (even with a refusal or an answer we cannot use). */
+export const aiAnswered = (info: AttemptInfo): boolean => info.outcome !== 'transient' && info.outcome !== 'cancelled';
 
 /** The checks of the configuration that concern more than one variable. */
 export function checkConfig(config: Config): Codec {
@@ -108,7 +112,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const client = createAiClient(config, (info) => {
     recordAiAttempt(info);
     metrics?.ai(info);
-    if (info.outcome === 'ok' || info.outcome === 'rejected' || info.outcome === 'bad_response') gate.markUp();
+    if (aiAnswered(info)) gate.markUp();
   });
   client.onBreakerStateChange((state) => logger.warn('AI circuit breaker state changed', { state }));
   let polled: { pending: number; ackPending: number } | null = null;
@@ -159,7 +163,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   };
 
   try {
-    conn = await connectNats(config, `altlas-runner ${workerId}`, { logger, signal: shutdown.signal, onAttempt: (s) => (phase = s) });
+    conn = await connectNats(config, `altlas-runner ${workerId}`, { role: 'runner', logger, signal: shutdown.signal, onAttempt: (s) => (phase = s) });
   } catch (e) {
     logger.error('gave up connecting to NATS', { code: toAltlasError(e).code, error: (e as Error).message });
     return finish(shutdown.signal.aborted ? 0 : 1);

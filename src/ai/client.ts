@@ -1,112 +1,92 @@
 /**
- * The AI client: one HTTP request per attempt through got (its own retry off), guarded by
- * cockatiel policies shared by all jobs of the process:
+ * The AI client: the call path of every AI task, composed of small steps —
  *
- *   bulkhead (AI_MAX_CONCURRENCY, queue AI_MAX_QUEUE)
- *     └ circuit breaker (AI_BREAKER_THRESHOLD consecutive failed calls, half-open after AI_BREAKER_HALF_OPEN_MS)
- *         └ retry (AI_MAX_RETRIES; exponential backoff with full jitter, or Retry-After capped at AI_RETRY_AFTER_MAX_MS)
- *             └ timeout (AI_TIMEOUT_MS per attempt; aborts the request and closes its socket)
+ *   gate → reserve → policies (bulkhead → breaker → retry → timeout) → transport → settle
  *
- * Only transient failures (connection errors, attempt timeouts, 408, 429, 5xx) are retried and
- * counted by the breaker. When the breaker is open, the bulkhead is full, or the provider stays
- * unreachable, the call fails with AI_UNAVAILABLE (the job is handed back to JetStream); a 4xx is
- * AI_REJECTED and an unreadable answer AI_BAD_RESPONSE (the task fails).
+ * — with the call described once ({@link AiCall}) for every step, the answer arriving as chunks
+ * (a streamed answer's deltas, or one chunk for a whole answer), and each HTTP attempt reported
+ * ({@link AttemptInfo}: status, rate-limit headers, usage) to the client's observer, the call's
+ * observer and every step. Connections are kept alive (an agent per protocol with as many
+ * sockets as the bulkhead admits); got's own retry is off.
+ *
+ * A call that fails becomes an AltlasError: AI_UNAVAILABLE (breaker open, bulkhead full, the
+ * provider unreachable or failing after the retries: the job waits for the AI side), AI_REJECTED
+ * (4xx), AI_BAD_RESPONSE, AI_RESPONSE_TOO_LARGE; `context.failure` names the class (errors.ts).
+ * An error of the call's guard or chunk observer, a step's refusal, or the signal's reason is
+ * thrown as it is.
  */
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import got, { RequestError, type Got } from 'got';
-import {
-  BrokenCircuitError, BulkheadRejectedError, CircuitState, ConsecutiveBreaker, DelegateBackoff, TaskCancelledError,
-  TimeoutStrategy, bulkhead, circuitBreaker, handleWhen, retry, timeout,
-} from 'cockatiel';
-import { AltlasError } from '../errors.ts';
-import { backoffDelay } from '../engine/backoff.ts';
-import { AiBadResponseError, AiHttpError, AiTransportError, isTransient, parseRetryAfter } from './errors.ts';
-import type { AiAnswer, AiProvider, AiRequest } from './providers.ts';
+import got from 'got';
+import { DEFAULTS } from '../config/defaults.ts';
+import { describeCall, type AiAnswer, type AiCall, type AiRequest, type AttemptInfo, type CallOptions } from './call.ts';
+import { AiHttpError, AiTooLargeError, ForeignError, attemptFailure, callError, isTransient } from './errors.ts';
+import { displayUrl, limitHeaders } from './headers.ts';
+import { AiPolicies, type BreakerState, type PolicyOptions } from './policies.ts';
+import type { AiProvider } from './providers.ts';
+import type { CallOutcome, CallSteps } from './steps.ts';
+import { sendAttempt, type AttemptSink, type TransportOptions } from './transport.ts';
+import { UNKNOWN_USAGE } from './usage.ts';
 
-export interface AiClientOptions {
+export type { AttemptInfo, AiAnswer, AiRequest, CallOptions } from './call.ts';
+export type { BreakerState } from './policies.ts';
+
+export interface AiClientOptions extends PolicyOptions {
   provider: AiProvider;
-  /** Base URL (AI_URL). */
+  /** Base URL (AI_URL); its userinfo is sent as basic auth and never shown. */
   baseUrl: string;
   apiKey?: string;
-  /** Milliseconds per attempt (AI_TIMEOUT_MS). */
-  timeoutMs: number;
-  /** Retries after the first attempt (AI_MAX_RETRIES). */
-  maxRetries: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  retryAfterMaxMs: number;
-  maxConcurrency: number;
-  maxQueue: number;
-  breakerThreshold: number;
-  breakerHalfOpenMs: number;
-  random?: () => number;
-  /** Called after every HTTP attempt (metrics, traces, logs). */
+  /** Ask for streamed answers where the provider can (AI_STREAM). Default true. */
+  stream?: boolean;
+  /** Bytes of one answer held at most (AI_MAX_RESPONSE_BYTES). Default 4 MiB. */
+  maxResponseBytes?: number;
+  /** gate, reserve and settle; none: the call goes straight to the policies. */
+  steps?: CallSteps;
+  /** Called after every HTTP attempt of every call (metrics, traces). */
   onAttempt?: (info: AttemptInfo) => void;
 }
 
-export interface AttemptInfo {
-  provider: string;
-  model: string;
-  url: string;
-  attempt: number;
-  durationMs: number;
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** Per-attempt state the transport fills. */
+interface Sink extends AttemptSink {
   status: number | null;
-  outcome: 'ok' | 'transient' | 'rejected' | 'bad_response' | 'cancelled';
-  tokens: number | null;
-  error?: string;
+  headers: Readonly<Record<string, string>>;
+  chunks: number;
 }
-
-export type BreakerState = 'closed' | 'open' | 'half-open' | 'isolated';
-const STATE_NAMES: Record<CircuitState, BreakerState> = {
-  [CircuitState.Closed]: 'closed',
-  [CircuitState.Open]: 'open',
-  [CircuitState.HalfOpen]: 'half-open',
-  [CircuitState.Isolated]: 'isolated',
-};
-
-const snippet = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…` : text);
 
 export class AiClient {
   readonly #o: AiClientOptions;
-  readonly #bulkhead;
-  readonly #breaker;
-  readonly #retry;
-  readonly #timeout;
+  readonly #policies: AiPolicies;
+  readonly #transport: TransportOptions;
   readonly #url: string;
-  readonly #listeners = new Set<(s: BreakerState) => void>();
+  readonly #shownUrl: string;
+  readonly #stream: boolean;
+  readonly #steps: CallSteps | null;
+  readonly #watchers: ((call: AiCall, info: AttemptInfo) => void)[];
   /** Keep-alive sockets to the provider, at most one per request the bulkhead lets run. */
   readonly #agent: Agent;
   readonly #httpsAgent: HttpsAgent;
-  /** got with the options of every attempt, normalised once; attempts use its stream API (see #post). */
-  readonly #got: Got;
 
   constructor(options: AiClientOptions) {
     this.#o = options;
     this.#agent = new Agent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
     this.#httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
     this.#url = new URL(options.provider.path, options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`).toString();
-    this.#got = got.extend({
-      method: 'POST', headers: { 'content-type': 'application/json', ...options.provider.headers(options.apiKey ?? '') },
-      throwHttpErrors: false, retry: { limit: 0 }, decompress: false, agent: { http: this.#agent, https: this.#httpsAgent },
-    });
-    this.#bulkhead = bulkhead(options.maxConcurrency, options.maxQueue);
-    this.#breaker = circuitBreaker(handleWhen(isTransient), {
-      halfOpenAfter: options.breakerHalfOpenMs,
-      breaker: new ConsecutiveBreaker(options.breakerThreshold),
-    });
-    this.#breaker.onStateChange((s) => this.#listeners.forEach((l) => l(STATE_NAMES[s])));
-    const random = options.random ?? Math.random;
-    this.#retry = retry(handleWhen(isTransient), {
-      maxAttempts: options.maxRetries,
-      backoff: new DelegateBackoff((ctx) => {
-        const e = 'error' in ctx.result ? ctx.result.error : undefined;
-        if (e instanceof AiHttpError && e.retryAfterMs !== undefined) return Math.min(e.retryAfterMs, options.retryAfterMaxMs);
-        return backoffDelay(ctx.attempt, { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs }, random);
+    this.#shownUrl = displayUrl(this.#url);
+    this.#stream = (options.stream ?? DEFAULTS.AI_STREAM) && options.provider.streams;
+    this.#steps = options.steps ?? null;
+    this.#watchers = options.steps ? [options.steps.gate, options.steps.reserve, options.steps.settle].flatMap((s) => (s.onAttempt ? [s.onAttempt.bind(s)] : [])) : [];
+    this.#policies = new AiPolicies(options);
+    this.#transport = {
+      provider: options.provider, url: this.#url, maxResponseBytes: options.maxResponseBytes ?? DEFAULTS.AI_MAX_RESPONSE_BYTES,
+      // got with the options of every attempt, normalised once; attempts use its stream API, whose
+      // promise API would wrap the same stream in a second layer costing about a quarter of a call.
+      got: got.extend({
+        method: 'POST', headers: { 'content-type': 'application/json', ...options.provider.headers(options.apiKey ?? '') },
+        throwHttpErrors: false, retry: { limit: 0 }, decompress: false, agent: { http: this.#agent, https: this.#httpsAgent },
       }),
-    });
-    // abortOnReturn off: aborting a finished attempt costs an exception object per call and nothing is left to stop.
-    this.#timeout = timeout(options.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
+    };
   }
 
   /** Closes the idle keep-alive sockets (shutdown). */
@@ -117,26 +97,35 @@ export class AiClient {
 
   /** The breaker's state now. */
   get breakerState(): BreakerState {
-    return STATE_NAMES[this.#breaker.state];
+    return this.#policies.breakerState;
   }
 
   /** Calls `listener` on every breaker state change; returns a function that stops it. */
   onBreakerStateChange(listener: (s: BreakerState) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#policies.onBreakerStateChange(listener);
   }
 
-  /**
-   * Sends one AI request through the policies. `signal` cancels it (task timeout, shutdown, lease
-   * lost). `observe` sees each attempt of this call (the job's logs).
-   */
-  async complete(request: AiRequest, signal: AbortSignal, observe?: (info: AttemptInfo) => void): Promise<AiAnswer> {
+  /** Makes one call: the steps, the policies and the transport; resolves with the answer. */
+  async complete(request: AiRequest, options: CallOptions): Promise<AiAnswer> {
+    const call = describeCall(request, this.#o.provider.name, this.#stream);
+    const steps = this.#steps;
+    if (!steps) return this.#run(call, request, options);
+    const pass = await steps.gate.enter(call, options.signal);
     try {
-      return await this.#bulkhead.execute(() => this.#breaker.execute(() => this.#retry.execute(({ attempt }) =>
-        this.#attempt(request, attempt + 1, signal, observe), signal), signal), signal);
-    } catch (e) {
-      if (signal.aborted) throw signal.reason;
-      throw this.#classify(e);
+      const reservation = await steps.reserve.reserve(call, options.signal);
+      let outcome: CallOutcome = { ok: false, error: new Error('unsettled') };
+      try {
+        const answer = await this.#run(call, request, options);
+        outcome = { ok: true, answer };
+        return answer;
+      } catch (error) {
+        outcome = { ok: false, error };
+        throw error;
+      } finally {
+        await steps.settle.settle(call, reservation, outcome);
+      }
+    } finally {
+      pass.leave();
     }
   }
 
@@ -152,86 +141,67 @@ export class AiClient {
     }
   }
 
-  #classify(e: unknown): AltlasError {
-    if (e instanceof BrokenCircuitError) {
-      return new AltlasError('AI_UNAVAILABLE', 'the AI provider circuit breaker is open', { cause: e });
+  async #run(call: AiCall & { attempts: AttemptInfo[] }, request: AiRequest, options: CallOptions): Promise<AiAnswer> {
+    const body = JSON.stringify(this.#o.provider.body(request, call.stream));
+    try {
+      return await this.#policies.run((n) => this.#attempt(call, request, body, n, options), options.signal);
+    } catch (e) {
+      if (options.signal.aborted) throw options.signal.reason;
+      const o = this.#o;
+      throw callError(e, { provider: o.provider.name, model: call.model, attempts: call.attempts.length, maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue });
     }
-    if (e instanceof BulkheadRejectedError) {
-      return new AltlasError('AI_UNAVAILABLE', `too many AI requests waiting (${this.#o.maxConcurrency} running, ${this.#o.maxQueue} queued)`, { cause: e });
-    }
-    if (isTransient(e)) {
-      return new AltlasError('AI_UNAVAILABLE', `the AI provider is unavailable after ${this.#o.maxRetries + 1} attempts: ${(e as Error).message}`, {
-        cause: e, context: { httpStatus: e instanceof AiHttpError ? e.status : undefined },
-      });
-    }
-    if (e instanceof AiHttpError) {
-      return new AltlasError('AI_REJECTED', `the AI provider refused the request: ${e.message}`, { cause: e, context: { httpStatus: e.status } });
-    }
-    if (e instanceof AiBadResponseError) return new AltlasError('AI_BAD_RESPONSE', `unreadable AI answer: ${e.message}`, { cause: e });
-    return new AltlasError('AI_BAD_RESPONSE', `AI request failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
 
-  async #attempt(request: AiRequest, attempt: number, callerSignal: AbortSignal, observe?: (info: AttemptInfo) => void): Promise<AiAnswer> {
+  async #attempt(call: AiCall & { attempts: AttemptInfo[] }, request: AiRequest, body: string, n: number, options: CallOptions): Promise<AiAnswer> {
+    // The guard runs in the same turn as the request is handed to got: nothing of the attempt is sent when it refuses.
+    const refused = options.guard?.();
+    if (refused) throw new ForeignError(refused);
     const started = performance.now();
-    const report = (outcome: AttemptInfo['outcome'], status: number | null, tokens: number | null, error?: string) => {
-      const info: AttemptInfo = {
-        provider: this.#o.provider.name, model: request.model, url: this.#url, attempt,
-        durationMs: performance.now() - started, status, outcome, tokens, error,
-      };
-      this.#o.onAttempt?.(info);
-      observe?.(info);
+    const onChunk = options.onChunk;
+    const sink: Sink = {
+      status: null, headers: NO_HEADERS, chunks: 0, bytes: 0,
+      response(status, headers) {
+        sink.status = status;
+        sink.headers = limitHeaders(headers);
+      },
+      chunk: onChunk
+        ? (text) => {
+          try {
+            onChunk({ attempt: n, index: sink.chunks++, text });
+          } catch (e) {
+            throw new ForeignError(e);
+          }
+        }
+        : () => void sink.chunks++,
     };
     try {
-      const answer = await this.#timeout.execute((_ctx, signal) => this.#send(request, signal), callerSignal);
-      report('ok', 200, answer.tokens);
-      return answer;
-    } catch (e) {
-      let error = e;
-      if (e instanceof TaskCancelledError && !callerSignal.aborted) {
-        error = new AiTransportError('ETIMEDOUT', `no answer within ${this.#o.timeoutMs} ms`, { cause: e });
-      }
-      const status = error instanceof AiHttpError ? error.status : null;
-      const outcome = callerSignal.aborted ? 'cancelled' : isTransient(error) ? 'transient' : error instanceof AiHttpError ? 'rejected' : 'bad_response';
-      report(outcome, status, null, error instanceof Error ? error.message : String(error));
-      throw error;
-    }
-  }
-
-  async #send(request: AiRequest, signal: AbortSignal): Promise<AiAnswer> {
-    const started = performance.now();
-    const res = await this.#post(JSON.stringify(this.#o.provider.body(request)), signal);
-    if (res.status < 200 || res.status >= 300) {
-      throw new AiHttpError(res.status, snippet(res.text), parseRetryAfter(res.retryAfter, Date.now()));
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(res.text);
-    } catch {
-      throw new AiBadResponseError(`the answer is not JSON: ${snippet(res.text)}`);
-    }
-    const answer = this.#o.provider.parse(body, request);
-    return { ...answer, providerMs: answer.providerMs ?? Math.round(performance.now() - started) };
-  }
-
-  /**
-   * One POST through got's stream API, the answer read whole. Its promise API wraps the same
-   * stream in a second layer of events and parsing that costs about a quarter of each call
-   * (`npm run bench:ai`).
-   */
-  #post(body: string, signal: AbortSignal): Promise<{ status: number; retryAfter: string | undefined; text: string }> {
-    return new Promise((resolve, reject) => {
-      const stream = this.#got.stream(this.#url, { body, signal });
-      const chunks: Buffer[] = [];
-      let status = 0;
-      let retryAfter: string | undefined;
-      stream.once('response', (res: { statusCode: number; headers: Record<string, string | string[] | undefined> }) => {
-        status = res.statusCode;
-        const h = res.headers['retry-after'];
-        retryAfter = Array.isArray(h) ? h[0] : h;
+      const a = await this.#policies.timed((signal) => sendAttempt(this.#transport, request, body, call.stream, signal, sink), options.signal);
+      const durationMs = performance.now() - started;
+      this.#report(call, options, {
+        provider: call.provider, model: call.model, url: this.#shownUrl, attempt: n, durationMs, status: sink.status, outcome: 'ok', failure: null,
+        tokens: a.tokens, usage: a.usage, headers: sink.headers, streamed: a.streamed, chunks: sink.chunks, bytes: sink.bytes,
       });
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.once('end', () => resolve({ status, retryAfter, text: Buffer.concat(chunks).toString('utf8') }));
-      stream.once('error', (e: unknown) => reject(e instanceof RequestError ? new AiTransportError(e.code, e.message, { cause: e }) : e));
-    });
+      const u = a.usage ?? UNKNOWN_USAGE;
+      return {
+        text: a.text, model: a.model, tokens: a.tokens, providerMs: a.providerMs ?? Math.round(durationMs), streamed: a.streamed,
+        usage: { input: u.input, output: u.output, cached_input: u.cached_input, reasoning: u.reasoning, attempt: n },
+      };
+    } catch (e) {
+      const cancelled = options.signal.aborted || e instanceof ForeignError;
+      this.#report(call, options, {
+        provider: call.provider, model: call.model, url: this.#shownUrl, attempt: n, durationMs: performance.now() - started,
+        status: sink.status, outcome: cancelled ? 'cancelled' : isTransient(e) ? 'transient' : e instanceof AiHttpError ? 'rejected' : e instanceof AiTooLargeError ? 'too_large' : 'bad_response',
+        failure: cancelled ? null : attemptFailure(e) ?? 'bad_response', tokens: null, usage: null, headers: sink.headers, streamed: false,
+        chunks: sink.chunks, bytes: sink.bytes, error: e instanceof ForeignError ? String((e.error as Error)?.message ?? e.error) : e instanceof Error ? e.message : String(e),
+      });
+      throw e;
+    }
+  }
+
+  #report(call: AiCall & { attempts: AttemptInfo[] }, options: CallOptions, info: AttemptInfo): void {
+    call.attempts.push(info);
+    this.#o.onAttempt?.(info);
+    options.onAttempt?.(info);
+    for (const w of this.#watchers) w(call, info);
   }
 }

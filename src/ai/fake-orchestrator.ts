@@ -1,14 +1,17 @@
 /**
- * A fake AI orchestrator for tests and local trials: a real HTTP server (node:http) speaking the
- * ALT_LAS orchestrator API (formats.md §5) and the OpenAI chat completions endpoint, with
- * deterministic answers derived from the prompt and faults set by options, by `setFaults()`, or
- * by `POST /_faults` from another process. `GET /_stats` returns what it received.
+ * A fake AI orchestrator for tests, benchmarks and local trials: a real HTTP server (node:http)
+ * speaking the ALT_LAS orchestrator API (formats.md §5) and OpenAI chat completions, streamed
+ * (`stream: true`: server-sent events at a set token rate after a set time to first token) or
+ * not, with deterministic answers, usage with its details, and faults set by options, by
+ * `setFaults()`, or by `POST /_faults` from another process. `GET /_stats` returns what it received.
  */
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { ChatStream, TOKEN_CHARS, chatBody, fakeAnswer, fakeUsage, hash, orchestratorBody, tokenDueAt, tokens, tokensDue, type UsageFaults } from './fake-answers.ts';
 
-export interface Faults {
+export { fakeAnswer } from './fake-answers.ts';
+
+export interface Faults extends UsageFaults {
   /** Milliseconds added before each inference answer. */
   latencyMs?: number;
   /** Extra latency for prompts that contain a marker: the first matching rule applies. */
@@ -32,10 +35,24 @@ export interface Faults {
   reset?: boolean;
   /** Pad every answer text to this many characters (large outputs). */
   outputChars?: number;
+  /** Pad the answers to prompts that contain `match` to `chars` characters (the first matching rule; before outputChars). */
+  outputRules?: { match: string; chars: number }[];
   /** Milliseconds added at random (uniform, seeded) to each answer's latency. */
   latencyJitterMs?: number;
   /** Scripted answers: a prompt containing `match` gets `answers` in turn (the last one repeats). */
   script?: { match: string; answers: string[] }[];
+  /** Milliseconds from the start of an answer to its first token (after the latency). */
+  firstTokenMs?: number;
+  /** Tokens per second of each answer (four characters a token); unset or 0: all at once. An unstreamed answer comes when the last token would. */
+  tokenRate?: number;
+  /** Report no usage at all (the client must keep its counts unknown). */
+  noUsage?: boolean;
+  /** Cut streamed answers (the connection destroyed) after this many text chunks. */
+  cutStreamAfter?: number;
+  /** Cut only the first N streamed answers (default: every one). */
+  cutStreamFirst?: number;
+  /** Extra headers on every inference answer (e.g. x-ratelimit-*). */
+  responseHeaders?: Record<string, string>;
 }
 
 /** One inference request as the fake saw it (FakeOrchestratorOptions.record). */
@@ -57,6 +74,10 @@ export interface FakeStats {
   maxInFlight: number;
   /** Connections the server saw closed by the client before it answered. */
   abortedByClient: number;
+  /** Answers the client closed while they were being sent (a size cap, a cancelled stream). */
+  cutByClient: number;
+  /** Streamed answers started. */
+  streams: number;
   /** TCP connections accepted (clients that reuse keep-alive sockets open few). */
   connections: number;
   /** Bytes of inference request bodies received. */
@@ -74,21 +95,19 @@ const MODELS = [
   { model_id: 'default', name: 'Fake default model', type: 'llm', version: '1.0' },
   { model_id: 'fake-small', name: 'Fake small model', type: 'llm', version: '1.0' },
 ];
-
-const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
-
-/** The deterministic answer to a prompt. */
-export function fakeAnswer(model: string, prompt: string): string {
-  const task = prompt.includes('Task:\n') ? prompt.slice(prompt.lastIndexOf('Task:\n') + 6) : prompt;
-  return `[${model}] ${hash(prompt)}: ${task.slice(0, 120)}`;
-}
+/** Events of a stream written at once at most (a large answer at full speed is written as the client reads it). */
+const STREAM_BATCH = 512;
+const INFERENCE = ['/api/inference/', '/api/inference', '/api/inference/batch', '/v1/chat/completions'];
 
 export class FakeOrchestrator {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   #faults: Faults;
   #counter = 0;
+  #streams = 0;
   lastHeaders: IncomingMessage['headers'] = {};
+  /** The last inference request body (parsed). */
+  lastBody: unknown = null;
   readonly #waits = new Set<() => void>();
   stats: FakeStats = FakeOrchestrator.#emptyStats();
   /** Every inference request, when recording. */
@@ -110,7 +129,7 @@ export class FakeOrchestrator {
   }
 
   static #emptyStats(): FakeStats {
-    return { requests: 0, byPath: {}, byPrompt: {}, prompts: [], inFlight: 0, maxInFlight: 0, abortedByClient: 0, connections: 0, requestBytes: 0 };
+    return { requests: 0, byPath: {}, byPrompt: {}, prompts: [], inFlight: 0, maxInFlight: 0, abortedByClient: 0, cutByClient: 0, streams: 0, connections: 0, requestBytes: 0 };
   }
 
   /** Starts listening; resolves with the base URL. */
@@ -134,6 +153,7 @@ export class FakeOrchestrator {
   resetStats(): void {
     this.stats = FakeOrchestrator.#emptyStats();
     this.#counter = 0;
+    this.#streams = 0;
     this.log.length = 0;
     this.#scriptTurns.clear();
   }
@@ -148,11 +168,13 @@ export class FakeOrchestrator {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
+    let answered = false;
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       if (res.destroyed) return;
+      answered = true;
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(typeof body === 'string' ? body : JSON.stringify(body));
     };
@@ -175,22 +197,22 @@ export class FakeOrchestrator {
       this.resetStats();
       return send(200, { ok: true });
     }
-    const inference = ['/api/inference/', '/api/inference', '/api/inference/batch', '/v1/chat/completions'];
-    if (req.method !== 'POST' || !inference.includes(path)) return send(404, { detail: 'Not Found' });
+    if (req.method !== 'POST' || !INFERENCE.includes(path)) return send(404, { detail: 'Not Found' });
 
     this.stats.requests++;
     this.stats.requestBytes += Buffer.byteLength(raw);
     this.stats.byPath[path] = (this.stats.byPath[path] ?? 0) + 1;
     this.stats.inFlight++;
     this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.stats.inFlight);
-    let answered = false;
     // Headers carry what a proxy or a test wants to check (e.g. the bearer token of the openai provider).
     this.lastHeaders = req.headers;
+    this.lastBody = body;
     const entry: RequestRecord | null = this.#record && this.log.length < 200_000 ? { prompt: promptOf(path, body), start: Date.now(), end: null, status: null } : null;
     if (entry) this.log.push(entry);
     res.on('close', () => {
       this.stats.inFlight--;
       if (!answered) this.stats.abortedByClient++;
+      else if (!res.writableFinished) this.stats.cutByClient++;
       if (entry) {
         entry.end = Date.now();
         entry.status = answered ? res.statusCode : null;
@@ -202,28 +224,13 @@ export class FakeOrchestrator {
     const hit = (rate: number | undefined) => !!rate && Math.floor((n + 1) * rate) > Math.floor(n * rate);
     const rule = f.latencyRules?.find((r) => raw.includes(r.match));
     const jitter = f.latencyJitterMs ? Math.floor(this.#random() * f.latencyJitterMs) : 0;
-    const latency = (f.latencyMs ?? 0) + (rule?.ms ?? 0) + jitter;
-    if (latency) {
-      // The wait ends early when the client goes away or the server closes, so no timer outlives it.
-      await new Promise<void>((resolve) => {
-        const waits = this.#waits;
-        const t = setTimeout(done, latency);
-        waits.add(done);
-        res.once('close', done);
-        function done() {
-          clearTimeout(t);
-          waits.delete(done);
-          resolve();
-        }
-      });
-    }
+    await this.#wait((f.latencyMs ?? 0) + (rule?.ms ?? 0) + jitter, res);
     if (res.destroyed) return;
     if (f.hang) return;
     if (f.reset) {
       req.socket.destroy();
       return;
     }
-    answered = true;
     const failing = f.errorRules?.find((r) => raw.includes(r.match));
     if (failing) return send(failing.status, { detail: `Inference failed: injected fault for "${failing.match}"` });
     if ((f.failFirst && n < f.failFirst) || hit(f.errorRate)) {
@@ -232,29 +239,101 @@ export class FakeOrchestrator {
     }
     if (hit(f.rateLimitRate)) return send(429, { detail: 'rate limited' }, { 'retry-after': String(f.retryAfterS ?? 1) });
     if (f.malformed) return send(200, '{"outputs": "trunc');
+    const headers = f.responseHeaders ?? {};
     if (path === '/api/inference/batch') {
       const items = Array.isArray(body) ? body : [];
-      return send(200, items.map((item: Record<string, unknown>) => this.#infer(item)));
+      return send(200, items.map((item: Record<string, unknown>) => {
+        const { model, prompt } = orchestratorAsk(item);
+        const { text, pad } = this.#answer(model, prompt);
+        return orchestratorBody(model, text + '.'.repeat(pad), f.noUsage ? null : fakeUsage(prompt, text.length + pad, f));
+      }), headers);
     }
-    if (path === '/v1/chat/completions') {
-      const messages = Array.isArray(body.messages) ? (body.messages as { role: string; content: string }[]) : [];
-      const prompt = messages.map((m) => m.content).join('\n\n');
-      this.#count(prompt);
-      const model = typeof body.model === 'string' ? body.model : 'default';
-      const text = this.#scripted(prompt) ?? fakeAnswer(model, prompt);
-      return send(200, {
-        id: `chatcmpl-${hash(prompt)}`, object: 'chat.completion', model,
-        choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: Math.ceil(text.length / 4), total_tokens: Math.ceil(prompt.length / 4) + Math.ceil(text.length / 4) },
-      });
+    const chat = path === '/v1/chat/completions';
+    const { model, prompt } = chat ? { model: typeof body.model === 'string' ? body.model : 'default', prompt: promptOf(path, body) } : orchestratorAsk(body);
+    const { text, pad } = this.#answer(model, prompt);
+    const usage = f.noUsage ? null : fakeUsage(prompt, text.length + pad, f);
+    const id = `chatcmpl-${hash(prompt)}`;
+    if (chat && body.stream === true) {
+      const options = body.stream_options as { include_usage?: boolean } | undefined;
+      answered = true;
+      return this.#stream(req, res, new ChatStream(id, model), text + '.'.repeat(pad), options?.include_usage === true ? usage : null, headers);
     }
-    return send(200, this.#infer(body));
+    await this.#wait(this.#generationMs(text.length + pad), res);
+    if (res.destroyed) return;
+    answered = true;
+    return sendPadded(res, chat ? chatBody(id, model, text + PAD_MARK, usage) : orchestratorBody(model, text + PAD_MARK, usage), pad, headers);
+  }
+
+  /** Milliseconds an unstreamed answer takes to generate: the time to first token and its tokens at the token rate. */
+  #generationMs(chars: number): number {
+    const f = this.#faults;
+    return (f.firstTokenMs ?? 0) + tokenDueAt(Math.max(0, Math.ceil(chars / TOKEN_CHARS) - 1), f.tokenRate ?? 0);
+  }
+
+  /** Sends a streamed chat completion: the role, then the tokens at the token rate after the time to first token, then the end. */
+  async #stream(req: IncomingMessage, res: ServerResponse, events: ChatStream, text: string, usage: Record<string, unknown> | null, headers: Record<string, string>): Promise<void> {
+    const f = this.#faults;
+    const index = this.#streams++;
+    this.stats.streams++;
+    const cutAt = f.cutStreamAfter !== undefined && (f.cutStreamFirst === undefined || index < f.cutStreamFirst) ? f.cutStreamAfter : -1;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...headers });
+    res.write(events.start());
+    const pieces = tokens(text);
+    const first = Date.now() + (f.firstTokenMs ?? 0);
+    const rate = f.tokenRate ?? 0;
+    let sent = 0;
+    while (sent < pieces.length) {
+      const now = Date.now();
+      // Token i is due at first + i / rate; those due go out together, at most STREAM_BATCH events a write.
+      const due = tokensDue(now, first, rate, pieces.length);
+      const upto = Math.min(due, sent + STREAM_BATCH);
+      let out = '';
+      for (; sent < upto; sent++) {
+        if (sent === cutAt) {
+          // What was sent reaches the client first: the answer is cut after its first chunks, not lost whole.
+          res.write(out, () => req.socket.destroy());
+          return;
+        }
+        out += events.delta(pieces[sent]);
+      }
+      if (out && !res.write(out)) await drained(res);
+      if (res.destroyed) return;
+      if (sent < due) continue;
+      if (sent < pieces.length) await this.#wait(Math.max(1, first + tokenDueAt(sent, rate) - Date.now()), res);
+      if (res.destroyed) return;
+    }
+    res.end(events.end(usage));
+  }
+
+  /** Waits `ms`; the wait ends early when the client goes away or the server closes, so no timer outlives it. */
+  #wait(ms: number, res: ServerResponse): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const waits = this.#waits;
+      const t = setTimeout(done, ms);
+      waits.add(done);
+      res.once('close', done);
+      function done() {
+        clearTimeout(t);
+        waits.delete(done);
+        res.off('close', done);
+        resolve();
+      }
+    });
   }
 
   /** A seeded pseudo-random number in [0, 1) (the same sequence every run). */
   #random(): number {
     this.#seed = (this.#seed * 1103515245 + 12345) % 2 ** 31;
     return this.#seed / 2 ** 31;
+  }
+
+  /** The answer to a prompt (scripted, else the deterministic answer) and the padding the faults add to it. */
+  #answer(model: string, prompt: string): { text: string; pad: number } {
+    this.#count(prompt);
+    const text = this.#scripted(prompt) ?? fakeAnswer(model, prompt);
+    const chars = this.#faults.outputRules?.find((r) => prompt.includes(r.match))?.chars ?? this.#faults.outputChars ?? 0;
+    return { text, pad: Math.max(0, chars - text.length) };
   }
 
   /** The scripted answer for a prompt, if a rule matches. */
@@ -272,24 +351,40 @@ export class FakeOrchestrator {
     if (this.stats.prompts.length < 10_000) this.stats.prompts.push(prompt);
   }
 
-  #infer(body: Record<string, unknown>): unknown {
-    const model = typeof body.model_id === 'string' ? body.model_id : 'default';
-    const prompt = typeof body.inputs === 'string' ? body.inputs : JSON.stringify(body.inputs ?? '');
-    this.#count(prompt);
-    const answer = this.#scripted(prompt) ?? fakeAnswer(model, prompt);
-    const pad = this.#faults.outputChars ?? 0;
-    const text = pad > answer.length ? answer + '.'.repeat(pad - answer.length) : answer;
-    const promptTokens = Math.ceil(prompt.length / 4);
-    const completionTokens = Math.ceil(text.length / 4);
-    return {
-      model_id: model,
-      outputs: text,
-      metadata: {
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
-        finish_reason: 'stop', model_version: 'fake-1', cached: false,
-      },
-    };
+}
+
+/** The model and prompt of an orchestrator request. */
+function orchestratorAsk(body: Record<string, unknown>): { model: string; prompt: string } {
+  return { model: typeof body.model_id === 'string' ? body.model_id : 'default', prompt: typeof body.inputs === 'string' ? body.inputs : JSON.stringify(body.inputs ?? '') };
+}
+
+/** Stands in the body for the padding, which is written in pieces (a 40 MB answer is never one string). */
+const PAD_MARK = '@@fake-pad@@';
+const DOTS = '.'.repeat(65_536);
+
+/** Sends a 200 JSON body whose PAD_MARK becomes `pad` dots, written as the client reads them. */
+async function sendPadded(res: ServerResponse, body: unknown, pad: number, headers: Record<string, string>): Promise<void> {
+  const [before, after] = JSON.stringify(body).split(PAD_MARK);
+  res.writeHead(200, { 'content-type': 'application/json', ...headers });
+  if (pad === 0) return void res.end(before + after);
+  res.write(before);
+  for (let left = pad; left > 0 && !res.destroyed; left -= DOTS.length) {
+    if (!res.write(left >= DOTS.length ? DOTS : DOTS.slice(0, left))) await drained(res);
   }
+  if (!res.destroyed) res.end(after);
+}
+
+/** Resolves when `res` can take more, or is closed. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }
 
 /** The prompt of an inference request body (orchestrator inputs, or the chat messages joined). */

@@ -1,37 +1,40 @@
 /**
  * The two AI providers: the ALT_LAS AI orchestrator (formats.md §5) and any OpenAI-compatible
- * chat completions server. A provider only shapes requests and reads answers; HTTP and the
- * resilience policies live in the client.
+ * chat completions server. A provider only shapes requests and reads answers (whole, or as a
+ * stream of server-sent events); HTTP and the resilience policies live elsewhere.
  */
+import type { AiRequest, ProviderName, TokenUsage } from './call.ts';
 import { AiBadResponseError } from './errors.ts';
-import type { Prompt } from './prompt.ts';
+import { openaiStreamReader, type StreamReader } from './openai-stream.ts';
+import { count, orchestratorUsage, readUsage, totalTokens } from './usage.ts';
 
-export interface AiRequest {
-  prompt: Prompt;
-  model: string;
-  parameters: Record<string, unknown>;
-}
-
-export interface AiAnswer {
+/** What a provider read from an answer. */
+export interface ParsedAnswer {
   text: string;
+  /** The model that answered, as the provider names it (the one asked for when it does not say). */
   model: string;
+  /** Total tokens for tokens_used, when known. */
   tokens: number | null;
+  usage: TokenUsage | null;
   /** Milliseconds the provider says it spent, when it says. */
   providerMs: number | null;
 }
 
 export interface AiProvider {
-  readonly name: 'orchestrator' | 'openai';
+  readonly name: ProviderName;
   readonly path: string;
   readonly healthPath: string;
-  body(request: AiRequest): unknown;
+  /** True when the provider can answer as a stream of server-sent events. */
+  readonly streams: boolean;
+  body(request: AiRequest, stream: boolean): unknown;
   headers(apiKey: string): Record<string, string>;
-  /** Reads a 2xx body; throws AiBadResponseError when it is not of the provider's shape. */
-  parse(body: unknown, request: AiRequest): AiAnswer;
+  /** Reads a whole 2xx body; throws AiBadResponseError when it is not of the provider's shape. */
+  parse(body: unknown, request: AiRequest): ParsedAnswer;
+  /** A reader of one streamed answer (providers that stream). */
+  streamReader?(request: AiRequest): StreamReader;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : null);
 
 /** Text of an orchestrator `outputs`: a string, an object (text / generated_text / content) or an array of those. */
 export function outputText(outputs: unknown): string {
@@ -47,33 +50,29 @@ export function outputText(outputs: unknown): string {
   throw new AiBadResponseError(`outputs is ${outputs === null ? 'null' : typeof outputs}`);
 }
 
-/** Token usage from orchestrator metadata: usage.total_tokens, prompt+completion, or tokens_generated. */
+/** Total tokens from orchestrator metadata: usage.total_tokens, prompt + completion, tokens_generated, or tokens_used. */
 export function usageTokens(metadata: unknown): number | null {
   if (!isObject(metadata)) return null;
-  const usage = metadata.usage;
-  if (isObject(usage)) {
-    const total = num(usage.total_tokens);
-    if (total !== null) return total;
-    const parts = [num(usage.prompt_tokens), num(usage.completion_tokens)];
-    if (parts.some((p) => p !== null)) return parts.reduce<number>((a, b) => a + (b ?? 0), 0);
-  }
-  return num(metadata.tokens_generated) ?? num(metadata.tokens_used);
+  return totalTokens(metadata.usage, orchestratorUsage(metadata)) ?? count(metadata.tokens_used);
 }
 
 export const orchestratorProvider: AiProvider = {
   name: 'orchestrator',
   path: '/api/inference/',
   healthPath: '/health',
+  streams: false,
   body: ({ prompt, model, parameters }) => ({ model_id: model, inputs: `${prompt.system}\n\n${prompt.user}`, parameters }),
   headers: () => ({}),
   parse(body, request) {
     if (!isObject(body) || !('outputs' in body)) throw new AiBadResponseError('the answer has no outputs');
-    const metadata = body.metadata;
+    const metadata = isObject(body.metadata) ? body.metadata : null;
+    const usage = orchestratorUsage(metadata);
     return {
       text: outputText(body.outputs),
       model: typeof body.model_id === 'string' ? body.model_id : request.model,
-      tokens: usageTokens(metadata),
-      providerMs: isObject(metadata) ? num(metadata.generation_time_ms) : null,
+      tokens: metadata && (totalTokens(metadata.usage, usage) ?? count(metadata.tokens_used)),
+      usage,
+      providerMs: metadata && count(metadata.generation_time_ms),
     };
   },
 };
@@ -82,10 +81,12 @@ export const openaiProvider: AiProvider = {
   name: 'openai',
   path: '/v1/chat/completions',
   healthPath: '/v1/models',
-  body: ({ prompt, model, parameters }) => ({
+  streams: true,
+  body: ({ prompt, model, parameters }, stream) => ({
     model,
     messages: [{ role: 'system', content: prompt.system }, { role: 'user', content: prompt.user }],
     ...parameters,
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
   }),
   headers: (apiKey): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
   parse(body, request) {
@@ -93,13 +94,10 @@ export const openaiProvider: AiProvider = {
     const content = isObject(choice) && isObject(choice.message) ? choice.message.content : undefined;
     if (typeof content !== 'string') throw new AiBadResponseError('the answer has no choices[0].message.content');
     const b = body as Record<string, unknown>;
-    return {
-      text: content,
-      model: typeof b.model === 'string' ? b.model : request.model,
-      tokens: isObject(b.usage) ? num(b.usage.total_tokens) : null,
-      providerMs: null,
-    };
+    const usage = readUsage(b.usage);
+    return { text: content, model: typeof b.model === 'string' ? b.model : request.model, tokens: totalTokens(b.usage, usage), usage, providerMs: null };
   },
+  streamReader: (request) => openaiStreamReader(request.model),
 };
 
 export const PROVIDERS = { orchestrator: orchestratorProvider, openai: openaiProvider } as const;

@@ -1,5 +1,5 @@
 /** The task body of an AI task: prompt, model and parameters from the task, one call through the client. */
-import type { TaskBody } from '../engine/types.ts';
+import type { TaskBody, TaskOutput } from '../engine/types.ts';
 import { isRunContext } from '../messaging/run-context.ts';
 import type { AiClient, AttemptInfo } from './client.ts';
 import { buildPrompt, generationParameters, modelOf } from './prompt.ts';
@@ -9,19 +9,26 @@ export interface AiTaskOptions {
   defaultModel: string;
 }
 
-/** Every AI task is one call; forbidden kinds were refused when the job was decoded. */
+/**
+ * Every AI task is one call; forbidden kinds were refused when the job was decoded. The output
+ * is the original's `{text, model_used, tokens_used, processing_time_ms}` followed by ours:
+ * `usage` (the call's tokens by kind as reported, null where unknown, and the HTTP attempt that
+ * answered; the model that answered is model_used).
+ */
 export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOptions): TaskBody {
   return async (task, ctx) => {
     const run = isRunContext(ctx.context) ? ctx.context : null;
-    const observe = run ? (info: AttemptInfo) => {
+    const onAttempt = run ? (info: AttemptInfo) => {
       if (info.outcome === 'transient') run.log.warn('AI attempt failed; it may be retried', { task_id: ctx.key, attempt: info.attempt, status: info.status ?? undefined, error: info.error, model: info.model });
     } : undefined;
     const call = () => client.complete({
       prompt: buildPrompt(task, ctx.job, ctx.dependencyOutputs),
       model: modelOf(task, options.defaultModel),
       parameters: generationParameters(task),
-    }, ctx.signal, observe);
+      origin: { jobId: ctx.job.id, priority: task.priority ?? ctx.job.priority, taskKey: ctx.key, taskAttempt: ctx.attempt },
+    }, { signal: ctx.signal, onAttempt });
     const answer = run?.spans ? await run.spans.within(ctx.key, call) : await call();
-    return { text: answer.text, model_used: answer.model, tokens_used: answer.tokens ?? 0, processing_time_ms: answer.providerMs ?? 0 };
+    const output: TaskOutput = { text: answer.text, model_used: answer.model, tokens_used: answer.tokens ?? 0, processing_time_ms: answer.providerMs ?? 0, usage: answer.usage };
+    return output;
   };
 }

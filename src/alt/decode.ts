@@ -22,8 +22,11 @@ import { compileProgram } from '../program/compile.ts';
 
 export type DecodeResult =
   | { ok: true; job: Job; warnings: DecodeWarning[]; syntax: Syntax }
-  /** `header`: what a document that parsed but failed its checks says about itself (its failure `.last` keeps it). */
-  | { ok: false; error: AltlasError; header?: JobHeader };
+  /**
+   * `header`: what a document that parsed but failed its checks says about itself (its failure `.last` keeps it).
+   * `altId`: the job id read from the decrypted bytes of a sealed job (its bytes name none).
+   */
+  | { ok: false; error: AltlasError; header?: JobHeader; altId?: string | null };
 
 export interface DecodeOptions {
   /** A content type (`application/json`, `application/yaml`) or a file name; else the syntax is sniffed. */

@@ -6,7 +6,8 @@ import type { Config } from '../config/schema.ts';
 import { connectOnce, connectionOptions } from '../messaging/connect.ts';
 import { AltlasError } from '../errors.ts';
 import { CLI_EXIT } from './output.ts';
-import { trackConsumers } from '../status/ephemeral-consumers.ts';
+import { configureRedaction } from '../security/redact.ts';
+import type { Role } from '../security/permissions.ts';
 
 /** Options every NATS subcommand takes (node:util parseArgs form). */
 export const COMMON_OPTIONS = {
@@ -55,7 +56,10 @@ export function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = proces
   const merged: Record<string, string | undefined> = { ...env };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
   for (const w of unknownVariables(env)) warn(w);
-  return loadConfig(merged, { client: true, warn });
+  const config = loadConfig(merged, { client: true, warn });
+  // What a command shows redacted (dlq show) honours LOG_REDACT's extra key names.
+  configureRedaction(config.LOG_REDACT.split(','));
+  return config;
 }
 
 export interface Session {
@@ -66,6 +70,8 @@ export interface Session {
 }
 
 export interface NatsOptions {
+  /** The role whose commands this is (its inbox prefix): `altlas publish` producer, `cancel` and `dlq replay/purge` operator, `init` runner, the rest reader. */
+  role: Role;
   /** The streams the command reads: a "stream not found" names them and what creates them. */
   streams?: readonly string[];
 }
@@ -77,8 +83,8 @@ export function streamMissing(streams: readonly string[], cause?: unknown): Altl
 }
 
 /** Connects once (no endless reconnect for a command line tool) and runs `fn`, closing the connection after. */
-export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>, options: NatsOptions = {}): Promise<T> {
-  const connOptions = connectionOptions(config, 'altlas-cli');
+export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>, options: NatsOptions): Promise<T> {
+  const connOptions = connectionOptions(config, 'altlas-cli', options.role);
   let nc: NatsConnection;
   try {
     nc = await connectOnce({ ...connOptions, waitOnFirstConnect: false, maxReconnectAttempts: 10, timeout: 5_000 });
@@ -87,18 +93,14 @@ export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>
     if (e instanceof AltlasError && (/no answer in time/.test(e.message) || e.context.not_nats)) CLI_EXIT.now = true;
     throw e;
   }
-  // What the command creates on the server (watches, key listings, ordered consumers) goes when it ends.
-  const tracker = trackConsumers(nc);
-  let jsm: JetStreamManager | null = null;
   try {
     // No account-info round trip: a producer's user need not be allowed $JS.API.INFO.
-    jsm = await jetstreamManager(nc, { checkAPI: false });
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
     return await fn({ config, nc, js: jetstream(nc), jsm });
   } catch (e) {
     if (e instanceof Error && (e.name === 'StreamNotFoundError' || /stream not found|bucket not found/i.test(e.message))) throw streamMissing(options.streams ?? [], e);
     throw e;
   } finally {
-    if (jsm) await tracker.release(jsm).catch(() => 0);
     await nc.drain().catch(() => nc.close());
   }
 }

@@ -57,7 +57,7 @@ LAST_MAX_BYTES, LAST_DUPLICATE_WINDOW_MS, DLQ_MAX_AGE_MS, the buckets' TTLs, the
 RUNNER_ACK_WAIT_MS and RUNNER_MAX_DELIVER) is shown. Useful before the first worker runs, or
 where workers run with RUNNER_PROVISION=false.
   --apply      apply the configured retention to what exists (each change is shown; subjects
-               are never changed)
+               are never changed); updating streams takes an administrator's user (no role may)
 ${COMMON_HELP}
 
 Exit: 0; 1 an existing stream does not match (TOPOLOGY_MISMATCH); 2 usage error.`;
@@ -76,13 +76,12 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   const since = values.since === undefined ? undefined : parseSince(values.since);
   const config = configFrom(values);
   return withNats(config, async (s) => {
-    const kv = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
-    const jobs = await listJobs(kv, { state: values.state as never, since, limit: limit || undefined }, payloadCodec(config.PAYLOAD_KEYS));
+    const jobs = await listJobs({ jsm: s.jsm, bucket: config.RUNNER_STATUS_BUCKET }, { state: values.state as never, since, limit: limit || undefined }, payloadCodec(config.PAYLOAD_KEYS));
     if (values.json) jobs.forEach((j) => io.out(JSON.stringify(j)));
     else if (!jobs.length) io.out('no jobs');
     else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, stateText(j), `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
     return EXIT.ok;
-  }, { streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
+  }, { role: 'reader', streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
 }
 
 export async function cancelCommand(argv: string[], io: Io): Promise<number> {
@@ -120,7 +119,7 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
       if (!done) code = EXIT.failed;
     }
     return code;
-  }, { streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
+  }, { role: 'operator', streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
 }
 
 export async function workersCommand(argv: string[], io: Io): Promise<number> {
@@ -128,12 +127,12 @@ export async function workersCommand(argv: string[], io: Io): Promise<number> {
   if (!values) return EXIT.ok;
   const config = configFrom(values);
   return withNats(config, async (s) => {
-    const workers = await listWorkers(await new Kvm(s.nc).open(config.RUNNER_WORKERS_BUCKET));
+    const workers = await listWorkers({ jsm: s.jsm, bucket: config.RUNNER_WORKERS_BUCKET });
     if (values.json) workers.forEach((w) => io.out(JSON.stringify(w)));
     else if (!workers.length) io.out('no worker alive');
     else io.out(table(['WORKER', 'VERSION', 'IN FLIGHT', 'PROCESSED', 'WAITING FOR AI', 'AI BREAKER', 'SEEN'], workers.map((w) => [w.worker_id, w.version, `${w.in_flight}/${w.concurrency}`, String(w.processed), String(w.waiting_for_ai), w.breaker, `${ago(w.seen_at)} ago`])));
     return EXIT.ok;
-  }, { streams: [`KV_${config.RUNNER_WORKERS_BUCKET}`] });
+  }, { role: 'reader', streams: [`KV_${config.RUNNER_WORKERS_BUCKET}`] });
 }
 
 export async function initCommand(argv: string[], io: Io): Promise<number> {
@@ -173,5 +172,5 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
       if (!diffs.length) io.out('nothing to update: what exists has the configured retention');
     } else if (diffs.length) io.out('what exists differs from the configuration (shown above): "altlas init --apply" applies the configured values');
     return EXIT.ok;
-  });
+  }, { role: 'runner' });
 }

@@ -64,7 +64,8 @@ export async function dashboardCommand(argv: string[], io: Io): Promise<number> 
     io.out(`dashboard on ${pageUrl(address)} (${config.DASHBOARD_TOKEN ? 'actions need DASHBOARD_TOKEN' : 'read-only: DASHBOARD_TOKEN is not set'}); Ctrl-C stops it`);
     const logger = createLogger({ level: 'warn', stream: process.stderr });
     try {
-      conn = await connectNats(config, 'altlas-dashboard', { logger, signal: stop.signal, onAttempt: (s) => dashboard.waitFor(s) });
+      // With DASHBOARD_TOKEN it takes actions (the operator's replies); without, it only reads.
+      conn = await connectNats(config, 'altlas-dashboard', { role: config.DASHBOARD_TOKEN ? 'operator' : 'reader', logger, signal: stop.signal, onAttempt: (s) => dashboard.waitFor(s) });
     } catch {
       return stop.signal.aborted ? EXIT.ok : EXIT.failed;
     }

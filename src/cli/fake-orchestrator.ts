@@ -5,12 +5,23 @@ import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 export const FAKE_HELP = `Usage: altlas fake-orchestrator [--port 8001] [--host 127.0.0.1] [faults]
 
 Serves the ALT_LAS AI orchestrator API (POST /api/inference/, /api/inference/batch, GET
-/api/models/, /health) and the OpenAI chat completions endpoint, with deterministic answers.
-GET /_stats shows what it received; POST /_faults sets faults; POST /_reset clears the stats.
+/api/models/, /health) and the OpenAI chat completions endpoint (streamed as server-sent events
+when asked with stream: true), with deterministic answers and usage (prompt, completion, cached
+and reasoning tokens; four characters a token). GET /_stats shows what it received; POST /_faults
+sets faults (the keys at the end); POST /_reset clears the stats.
 
-Answers: "[<model>] <12 hex digits of the prompt's SHA-256>: <the prompt after its last
-"Task:" line, first 120 characters>", so one prompt always gets one answer; tokens are the
-characters / 4 of prompt and answer.
+An answer reads "[<model>] <12 hex digits of the prompt's SHA-256>: <the prompt after its last
+"Task:" line, first 120 characters>", so one prompt always gets one answer (then padded
+as asked); tokens are the characters / 4 of prompt and answer.
+
+Answer options:
+  --first-token-ms N    time to first token of every answer, after --latency-ms
+  --token-rate N        tokens per second of each answer (default: all at once); an
+                        unstreamed answer comes when its last token would
+  --output-chars N      pad every answer to N characters
+  --cached-tokens N     prompt tokens reported as cached (default 0)
+  --reasoning-tokens N  reasoning tokens reported (default 0)
+  --no-usage            report no usage at all
 
 Faults (options at start):
   --latency-ms N        delay every answer
@@ -19,6 +30,8 @@ Faults (options at start):
   --fail-first N        the first N requests fail
   --rate-limit-rate R   share answered 429 with Retry-After --retry-after-s
   --retry-after-s N
+  --cut-stream-after N  cut streamed answers (close the connection) after N text chunks
+  --cut-stream-first N  cut only the first N streamed answers
   --hang | --malformed | --reset
 
 POST /_faults replaces every fault with a JSON object of these keys (all optional):
@@ -30,6 +43,14 @@ POST /_faults replaces every fault with a JSON object of these keys (all optiona
   rateLimitRate R, retryAfterS N    a share R answered 429 with Retry-After N
   script [{match, answers: [..]}]   a prompt containing "match" gets the answers in turn (the last repeats)
   outputChars N                     pad every answer with "." to N characters (large outputs)
+  outputRules [{match, chars}]      pad the answers to prompts containing "match" to "chars" (first rule; before outputChars)
+  firstTokenMs N, tokenRate N       time to first token; tokens per second (as --first-token-ms, --token-rate)
+  cachedTokens N                    prompt tokens reported as cached
+  reasoningTokens N                 reasoning tokens reported
+  noUsage                           report no usage at all
+  cutStreamAfter N                  cut streamed answers after N text chunks
+  cutStreamFirst N                  cut only the first N streamed answers
+  responseHeaders {name: value}     extra headers on every inference answer (x-ratelimit-*, ...)
   hang, malformed, reset            never answer; answer 200 with broken JSON; drop the connection
 e.g. curl -XPOST localhost:8001/_faults -d '{"errorRules":[{"match":"step 2","status":400}]}'`;
 
@@ -40,6 +61,9 @@ export async function fakeOrchestratorCommand(argv: string[], io: Io): Promise<n
       port: { type: 'string', default: '8001' }, host: { type: 'string', default: '127.0.0.1' },
       'latency-ms': { type: 'string' }, 'error-rate': { type: 'string' }, 'error-status': { type: 'string' },
       'fail-first': { type: 'string' }, 'rate-limit-rate': { type: 'string' }, 'retry-after-s': { type: 'string' },
+      'first-token-ms': { type: 'string' }, 'token-rate': { type: 'string' }, 'output-chars': { type: 'string' },
+      'cached-tokens': { type: 'string' }, 'reasoning-tokens': { type: 'string' }, 'no-usage': { type: 'boolean' },
+      'cut-stream-after': { type: 'string' }, 'cut-stream-first': { type: 'string' },
       hang: { type: 'boolean' }, malformed: { type: 'boolean' }, reset: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -57,6 +81,10 @@ export async function fakeOrchestratorCommand(argv: string[], io: Io): Promise<n
     latencyMs: num('latency-ms', values['latency-ms']), errorRate: num('error-rate', values['error-rate']),
     errorStatus: num('error-status', values['error-status']), failFirst: num('fail-first', values['fail-first']),
     rateLimitRate: num('rate-limit-rate', values['rate-limit-rate']), retryAfterS: num('retry-after-s', values['retry-after-s']),
+    firstTokenMs: num('first-token-ms', values['first-token-ms']), tokenRate: num('token-rate', values['token-rate']),
+    outputChars: num('output-chars', values['output-chars']), cachedTokens: num('cached-tokens', values['cached-tokens']),
+    reasoningTokens: num('reasoning-tokens', values['reasoning-tokens']), noUsage: values['no-usage'],
+    cutStreamAfter: num('cut-stream-after', values['cut-stream-after']), cutStreamFirst: num('cut-stream-first', values['cut-stream-first']),
     hang: values.hang, malformed: values.malformed, reset: values.reset,
   });
   const url = await fake.listen(num('port', values.port), values.host);

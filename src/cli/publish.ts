@@ -180,5 +180,5 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
     }
     sub?.unsubscribe();
     return failed ? EXIT.failed : EXIT.ok;
-  });
+  }, { role: 'producer' });
 }

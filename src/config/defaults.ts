@@ -5,8 +5,6 @@
 export const DEFAULTS = {
   // NATS connection and topology
   NATS_URL: 'nats://127.0.0.1:4222',
-  /** Replies (pull requests, PubAcks, API calls) come to <prefix>.<random>, so the runner's user needs no _INBOX.>. */
-  NATS_INBOX_PREFIX: '_INBOX_altlas',
   ALT_STREAM: 'ALT',
   ALT_SUBJECTS: 'alt.>',
   RUNNER_DURABLE: 'runner',
@@ -105,6 +103,10 @@ export const DEFAULTS = {
   AI_BREAKER_THRESHOLD: 5,
   /** Milliseconds the breaker stays open before it lets one trial call through. */
   AI_BREAKER_HALF_OPEN_MS: 10_000,
+  /** Stream answers of the openai provider (server-sent events); the orchestrator has no streaming endpoint. */
+  AI_STREAM: true,
+  /** Bytes of one AI answer held at most (a body as it arrives, a streamed answer's text): 4 MiB. */
+  AI_MAX_RESPONSE_BYTES: 4_194_304,
   // Results hand-off
   ARCHIVE_NOTIFY_SUBJECT: '',
   /** Durable consumer on the LAST stream that drives the archive hand-off (every worker shares it). */
@@ -117,3 +119,10 @@ export const DEFAULTS = {
   /** Comma-separated extra key fragments to redact from logs (task parameters, headers). */
   LOG_REDACT: '',
 } as const;
+
+/**
+ * Replies (pull requests, PubAcks, API calls) come to <prefix>_<role>.<random> unless
+ * NATS_INBOX_PREFIX says otherwise: each role's user subscribes to its own prefix only, never
+ * to _INBOX.> or another role's replies.
+ */
+export const ROLE_INBOX_PREFIX = '_INBOX_altlas';

@@ -25,7 +25,10 @@ export const ConfigSchema = Type.Object({
   NATS_TLS_CA: optional('Path of the CA certificate that signs the server certificate (turns TLS on).'),
   NATS_TLS_CERT: optional('Path of the client certificate, for mutual TLS (with NATS_TLS_KEY).'),
   NATS_TLS_KEY: optional('Path of the client private key, for mutual TLS.'),
-  NATS_INBOX_PREFIX: str('NATS_INBOX_PREFIX', 'Prefix of this process\'s reply subjects (<prefix>.<random>); the runner\'s user subscribes to <prefix>.> instead of _INBOX.>.', '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$'),
+  NATS_INBOX_PREFIX: Type.Optional(Type.String({
+    description: 'Prefix of this process\'s reply subjects (<prefix>.<random>); unset: _INBOX_altlas_<role> (runner, producer, reader, operator), so each role\'s user subscribes to its own prefix only.',
+    pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
+  })),
   ALT_STREAM: str('ALT_STREAM', 'Stream holding the .alt jobs.', STREAM_NAME),
   ALT_SUBJECTS: str('ALT_SUBJECTS', 'Subjects of the ALT stream, comma-separated (wildcards allowed).', '\\S'),
   RUNNER_DURABLE: str('RUNNER_DURABLE', 'Durable pull consumer shared by all workers.', STREAM_NAME),
@@ -87,6 +90,8 @@ export const ConfigSchema = Type.Object({
   AI_MAX_QUEUE: int('AI_MAX_QUEUE', 0, 'AI requests waiting for the bulkhead before new ones are refused.'),
   AI_BREAKER_THRESHOLD: int('AI_BREAKER_THRESHOLD', 1, 'Consecutive failed AI calls that open the circuit breaker.'),
   AI_BREAKER_HALF_OPEN_MS: int('AI_BREAKER_HALF_OPEN_MS', 1, 'Milliseconds the breaker stays open before one trial call.'),
+  AI_STREAM: Type.Boolean({ default: DEFAULTS.AI_STREAM, description: 'Ask the openai provider for a streamed answer (stream: true, server-sent events, usage from the last event); false for OpenAI-compatible servers that do not stream. The orchestrator answers whole either way.' }),
+  AI_MAX_RESPONSE_BYTES: int('AI_MAX_RESPONSE_BYTES', 1_024, 'Bytes of one AI answer held at most (a whole body as it arrives, a streamed answer\'s text); past it the request is closed and the task fails with AI_RESPONSE_TOO_LARGE.', 1_073_741_824),
   ARCHIVE_NOTIFY_SUBJECT: Type.String({ default: DEFAULTS.ARCHIVE_NOTIFY_SUBJECT, description: 'Core NATS subject of the ALT_LAS archive hand-off: every .last stored is announced there at least once, retried until a subscriber is there (empty: off). It must not fall inside the LAST stream\'s subjects.', pattern: '^$|^[^\\s*>]+(\\.[^\\s*>]+)*$' }),
   ARCHIVE_NOTIFY_DURABLE: str('ARCHIVE_NOTIFY_DURABLE', 'Durable consumer on the LAST stream that drives the archive hand-off (created with ARCHIVE_NOTIFY_SUBJECT; every worker shares it).', STREAM_NAME),
   ARCHIVE_NOTIFY_WAIT_MS: int('ARCHIVE_NOTIFY_WAIT_MS', 50, 'Milliseconds a notification waits for an answer; a subscriber that got it and stays silent counts as delivered (no subscriber: retried).', 60_000),
@@ -95,7 +100,7 @@ export const ConfigSchema = Type.Object({
   DASHBOARD_TRACE_URL: optional('Link template for a trace id in the dashboard, e.g. http://localhost:16686/trace/{trace_id}.'),
   HTTP_PORT: int('HTTP_PORT', 0, 'Port of /healthz, /readyz and /metrics; 0 turns the server off.', 65_535),
   LOG_LEVEL: StringEnum(['error', 'warn', 'info', 'debug'], { default: DEFAULTS.LOG_LEVEL, description: 'error, warn, info or debug.' }),
-  LOG_REDACT: Type.String({ default: DEFAULTS.LOG_REDACT, description: 'Extra key fragments to redact from logs, comma-separated (task parameters and headers whose names contain one).' }),
+  LOG_REDACT: Type.String({ default: DEFAULTS.LOG_REDACT, description: 'Extra key fragments to redact, comma-separated: a value whose key name contains one is masked in logs, .last metadata, status entries and dlq show.' }),
 }, { additionalProperties: false, title: 'altlas-runner configuration' });
 
 export type Config = Readonly<Static<typeof ConfigSchema>>;

@@ -5,39 +5,36 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Config } from '../config/schema.ts';
 import type { DlqSession } from '../ops/dlq.ts';
 import type { Codec } from '../security/codec.ts';
-import { trackConsumers } from '../status/ephemeral-consumers.ts';
 import { Live } from './live.ts';
 
 export interface DashboardData {
   config: Config;
   codec: Codec;
   live: Live;
+  /** The status bucket (a cancel request is written there). */
   status: KV;
   dlq: DlqSession;
-  /** Stops the live view and removes the consumers the dashboard created. */
+  /** Stops the live view. */
   close(): Promise<void>;
 }
 
-/** Opens the buckets and starts the live view; throws "… not found" while the buckets do not exist. */
+/**
+ * Opens the status bucket and starts the live view (its watches create no consumer: the reader
+ * role suffices); throws "… not found" while the buckets do not exist.
+ */
 export async function openData(nc: NatsConnection, config: Config, codec: Codec): Promise<DashboardData> {
   const jsm = await jetstreamManager(nc, { checkAPI: false });
-  // The watches and listings the dashboard makes go with it (the connection is the dashboard's alone).
-  const tracker = trackConsumers(nc);
+  const status = await new Kvm(nc).open(config.RUNNER_STATUS_BUCKET);
+  const live = new Live({ config, nc, jsm, codec });
   try {
-    const kvm = new Kvm(nc);
-    const status = await kvm.open(config.RUNNER_STATUS_BUCKET);
-    const workers = await kvm.open(config.RUNNER_WORKERS_BUCKET);
-    const live = new Live({ config, jsm, status, workers, codec });
     await live.start();
-    return {
-      config, codec, live, status, dlq: { config, nc, js: jetstream(nc), jsm },
-      close: async () => {
-        live.stop();
-        await tracker.release(jsm).catch(() => 0);
-      },
-    };
   } catch (e) {
-    await tracker.release(jsm).catch(() => 0);
+    // One bucket there, the other not yet: the watch that started goes too (the next attempt starts both).
+    live.stop();
     throw e;
   }
+  return {
+    config, codec, live, status, dlq: { config, nc, js: jetstream(nc), jsm },
+    close: async () => live.stop(),
+  };
 }

@@ -1,10 +1,12 @@
 /**
  * The dashboard's JSON API as a table: reads (GET) by path pattern, actions (POST) by name. A
- * route returns a plain body; the server shapes (and redacts) every body in one place.
+ * route returns a plain body and names its redaction policy; the server shapes (and redacts)
+ * every body in one place.
  */
 import { HEADERS, subjectToken } from '../messaging/subjects.ts';
-import { describeRecord, dlqRecord, dlqRecords, originalOf, purgeRecords, replayRecord } from '../ops/dlq.ts';
+import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, replayRecord } from '../ops/dlq.ts';
 import { isJobState, requestCancel } from '../ops/jobs.ts';
+import { redactOriginal } from '../ops/dlq-redact.ts';
 import { isSealed } from '../security/codec.ts';
 import { readLast } from '../cli/read-last.ts';
 import type { DashboardData } from './data.ts';
@@ -32,13 +34,21 @@ export interface RouteRequest {
 
 type Handler = (d: DashboardData, r: RouteRequest) => Promise<unknown> | unknown;
 
+/**
+ * How a body is redacted: `data` for job data (status entries, a job's `.last`: the data policy,
+ * so ordinary content comes through as the `.last` has it), `logs` for the rest (dead letters,
+ * errors, actions: the logs policy).
+ */
+export type Policy = 'data' | 'logs';
+
 /** Characters of a DLQ original the page gets at most. */
 const MAX_PAYLOAD_CHARS = 200_000;
 
 /** GET routes, matched in order. */
-export const READS: { pattern: RegExp; read: Handler }[] = [
+export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
   {
     pattern: /^\/api\/jobs$/,
+    policy: 'data',
     read: (d, { url }) => {
       const state = url.searchParams.get('state') || undefined;
       if (state && !isJobState(state)) throw new HttpError(400, `unknown state ${state}`);
@@ -49,6 +59,7 @@ export const READS: { pattern: RegExp; read: Handler }[] = [
   },
   {
     pattern: /^\/api\/jobs\/(.+)$/,
+    policy: 'data',
     read: async (d, { param: id }) => {
       const job = [...d.live.jobs.values()].find((j) => j.alt_id === id);
       if (!job) throw new HttpError(404, `no status for job ${id}`);
@@ -65,24 +76,21 @@ export const READS: { pattern: RegExp; read: Handler }[] = [
       return { job, last };
     },
   },
-  { pattern: /^\/api\/fleet$/, read: (d) => ({ workers: d.live.workers(), stats: d.live.stats() }) },
-  { pattern: /^\/api\/dlq$/, read: async (d, { url }) => ({ records: (await dlqRecords(d.dlq, { code: url.searchParams.get('code') || undefined })).map(describeRecord) }) },
+  { pattern: /^\/api\/fleet$/, policy: 'logs', read: (d) => ({ workers: d.live.workers(), stats: d.live.stats() }) },
+  { pattern: /^\/api\/dlq$/, policy: 'logs', read: async (d, { url }) => ({ records: (await dlqRecords(d.dlq, { code: url.searchParams.get('code') || undefined })).map(recordDescriber(d.codec)) }) },
   {
     pattern: /^\/api\/dlq\/([^/]+)$/,
+    policy: 'logs',
     read: async (d, { param }) => {
       const seq = Number(param);
       const m = Number.isInteger(seq) && seq > 0 ? await dlqRecord(d.dlq, seq) : null;
       if (!m) throw new HttpError(404, `no DLQ record ${param}`);
-      const original = await originalOf(d.dlq, m);
-      const text = new TextDecoder().decode(isSealed(original) ? d.codec.open(original, 'alt') : original);
-      // A JSON original goes as a value, so that its secret keys are masked like any other body's.
-      let payload: unknown = text.length > MAX_PAYLOAD_CHARS ? `${text.slice(0, MAX_PAYLOAD_CHARS)}\n… (${text.length} characters)` : text;
-      try {
-        payload = JSON.parse(text);
-      } catch {
-        // YAML or broken bytes: the text, masked by the text patterns
-      }
-      return { record: describeRecord(m), payload };
+      const stored = await originalOf(d.dlq, m);
+      const original = isSealed(stored) ? d.codec.open(stored, 'alt') : stored;
+      // As `altlas dlq show` shows it: a JSON or YAML original parsed and every secret key's value masked, else its text masked.
+      const text = redactOriginal(original, m.header.get(HEADERS.contentType) || undefined);
+      const payload = text.length > MAX_PAYLOAD_CHARS ? `${text.slice(0, MAX_PAYLOAD_CHARS)}\n… (${text.length} characters)` : text;
+      return { record: recordDescriber(d.codec)(m), payload };
     },
   },
 ];

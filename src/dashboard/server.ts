@@ -2,7 +2,11 @@
  * `altlas dashboard`: a web page of the fleet, live over Server-Sent Events. The HTTP server
  * listens at once: the page, its assets and `/healthz` answer from the start, and while NATS or
  * the buckets are not there yet the page says what it waits for. Requests go through one route
- * table; every JSON body (and every live event) leaves through one shaper that redacts it.
+ * table; every JSON body (and every live event) leaves through one shaper that redacts it under
+ * the route's policy: job data (status entries, a job's .last) under the data policy, as the
+ * .last itself is written, so ordinary content comes through unchanged; everything else (dead
+ * letters, errors, actions) under the logs policy. The buckets are read without a consumer (see
+ * live.ts), so the reader and operator roles suffice.
  * Actions (replay, purge, cancel) need DASHBOARD_TOKEN as a bearer token in a POST; without the
  * variable the page is read-only. Bound to 127.0.0.1 unless told otherwise; every response
  * carries a Content-Security-Policy.
@@ -16,8 +20,8 @@ import { hostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Config } from '../config/schema.ts';
 import { payloadCodec, type Codec } from '../security/codec.ts';
-import { redactValue } from '../security/redact.ts';
-import { ACTIONS, HttpError, READS, type DashboardData } from './routes.ts';
+import { redactData, redactValue } from '../security/redact.ts';
+import { ACTIONS, HttpError, READS, type DashboardData, type Policy } from './routes.ts';
 import { openData } from './data.ts';
 import type { LiveEvent } from './live.ts';
 
@@ -120,11 +124,12 @@ export class Dashboard {
   }
 
   /**
-   * Every body the dashboard sends, as JSON with secrets masked (the same redaction as the logs):
-   * the one place redaction happens, whatever the route or event.
+   * Every body the dashboard sends, as JSON with secrets masked: the one place redaction happens,
+   * whatever the route or event. `data`: job data (the data policy, as the `.last` and the status
+   * entries are written); `logs`: the rest (the logs policy).
    */
-  #shape(body: unknown): string {
-    return JSON.stringify(redactValue(body, this.#redactKeys));
+  #shape(body: unknown, policy: Policy = 'logs'): string {
+    return JSON.stringify(policy === 'data' ? redactData(body, this.#redactKeys) : redactValue(body, this.#redactKeys));
   }
 
   #send(to: ServerResponse | null, text: string): void {
@@ -136,12 +141,12 @@ export class Dashboard {
   #broadcast(e: LiveEvent): void {
     if (!this.#clients.size) return;
     const data = e.type === 'job' ? e.job : e.type === 'workers' ? e.workers : e.type === 'stats' ? e.stats : { alt_id: e.alt_id };
-    this.#send(null, `event: ${e.type}\ndata: ${this.#shape(data)}\n\n`);
+    this.#send(null, `event: ${e.type}\ndata: ${this.#shape(data, e.type === 'job' ? 'data' : 'logs')}\n\n`);
   }
 
-  #json(res: ServerResponse, status: number, body: unknown): void {
+  #json(res: ServerResponse, status: number, body: unknown, policy: Policy = 'logs'): void {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...SECURITY_HEADERS });
-    res.end(this.#shape(body));
+    res.end(this.#shape(body, policy));
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -169,7 +174,7 @@ export class Dashboard {
       if (!route) throw new HttpError(404, 'not found');
       if (req.method !== 'GET') throw new HttpError(405, 'method not allowed');
       const param = decodeURIComponent(route.pattern.exec(path)?.[1] ?? '');
-      return this.#json(res, 200, await route.read(this.#needData(), { url, param, body: {} }));
+      return this.#json(res, 200, await route.read(this.#needData(), { url, param, body: {} }), route.policy);
     } catch (e) {
       const status = e instanceof HttpError ? e.status : 500;
       this.#json(res, status, { error: (e as Error).message, ...(status === 503 ? { waiting_for: this.#waitingFor } : {}) });
@@ -194,6 +199,8 @@ export class Dashboard {
     res.write('retry: 2000\n\n');
     this.#clients.add(res);
     if (this.#data) {
+      // Ready already: said to this client too (a page that asked /api/config before the data came would wait for it).
+      this.#send(res, `event: ready\ndata: {}\n\n`);
       this.#send(res, `event: stats\ndata: ${this.#shape(this.#data.live.stats())}\n\n`);
       this.#send(res, `event: workers\ndata: ${this.#shape(this.#data.live.workers())}\n\n`);
     } else this.#send(res, `event: waiting\ndata: ${this.#shape({ waiting_for: this.#waitingFor })}\n\n`);

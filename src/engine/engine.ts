@@ -64,7 +64,7 @@ export interface JobRun {
 export type EngineObserver = (event: TaskEvent, context: unknown) => void;
 
 /** Errors a retry of the same task cannot mend. */
-const NOT_RETRYABLE: readonly ErrorCode[] = ['AI_REJECTED', 'TASK_KIND_FORBIDDEN'];
+const NOT_RETRYABLE: readonly ErrorCode[] = ['AI_REJECTED', 'AI_RESPONSE_TOO_LARGE', 'TASK_KIND_FORBIDDEN'];
 
 type Attempt =
   | { kind: 'ok'; output: TaskOutput }

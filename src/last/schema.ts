@@ -13,11 +13,23 @@ const Uuid = Type.String({ format: 'uuid' });
 const DateTime = Type.String({ format: 'date-time' });
 const Millis = Type.Integer({ minimum: 0, description: 'Milliseconds.' });
 
+const Tokens = (description: string) => Nullable(Type.Integer({ minimum: 0, description }));
+
+/** Ours, after the original's output fields: the usage of the task's AI call. */
+export const CallUsageSchema = Type.Object({
+  input: Tokens('Input (prompt) tokens.'),
+  output: Tokens('Output (completion) tokens.'),
+  cached_input: Tokens('Input tokens served from the provider\'s prompt cache (part of input).'),
+  reasoning: Tokens('Output tokens spent on reasoning (part of output).'),
+  attempt: Type.Integer({ minimum: 1, description: 'The HTTP attempt of the call that answered (1 = the first).' }),
+}, { additionalProperties: false, title: 'CallUsage', description: 'Tokens by kind as the provider reported them, null where it did not (never 0, never estimated); the model that answered is model_used.' });
+
 export const TaskOutputSchema = Type.Object({
   text: Type.String({ description: 'The answer; for an output stored as an artifact, a preview.' }),
   model_used: Type.String(),
   tokens_used: Type.Integer({ minimum: 0, description: 'Unsigned; 0 when the provider does not say.' }),
   processing_time_ms: Millis,
+  usage: Type.Optional(CallUsageSchema),
 }, { additionalProperties: true, title: 'TaskOutput' });
 
 export const TaskResultSchema = Type.Object({

@@ -64,10 +64,11 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
   const now = deps.now ?? Date.now;
   const startMs = now();
   let job: Job | null = null;
-  const fail = (e: unknown, header?: JobHeader) => outcomeOf(toAltlasError(e), d, deps.rules, { job, header, altId: job?.id ?? recoverAltId(d.data, d.contentType), startMs, now: now() });
+  // A document that failed decoding may still say who it is: its header (kept in its failure .last), its id read from sealed bytes.
+  const fail = (e: unknown, failed?: { header?: JobHeader; altId?: string | null }) => outcomeOf(toAltlasError(e), d, deps.rules, { job, header: failed?.header, altId: job?.id ?? failed?.altId ?? recoverAltId(d.data, d.contentType), startMs, now: now() });
   try {
     const decoded = await deps.decode(d);
-    if (!decoded.ok) return fail(decoded.error, decoded.header);
+    if (!decoded.ok) return fail(decoded.error, decoded);
     job = decoded.job;
     input.onJob?.(job);
     log = log.with({ alt_id: job.id });

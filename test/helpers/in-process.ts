@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { connect } from '@nats-io/transport-node';
 import { aiTaskBody } from '../../src/ai/task-body.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { createAiClient } from '../../src/main.ts';
+import { aiAnswered, createAiClient } from '../../src/main.ts';
 import { AiGate } from '../../src/messaging/ai-gate.ts';
 import { connectionOptions } from '../../src/messaging/connect.ts';
 import { assembleWorker, type Assembled } from '../../src/runner.ts';
@@ -33,10 +33,10 @@ export async function inProcessWorker(h: Harness, env: Record<string, string> = 
     for (const p of parts) if (p.trim()) lines.push(JSON.parse(p) as Record<string, unknown>);
   });
   const logger = createLogger({ level: config.LOG_LEVEL, stream, pretty: false });
-  const nc = await connect({ ...connectionOptions(config, 'test-worker'), waitOnFirstConnect: false });
+  const nc = await connect({ ...connectionOptions(config, 'test-worker', 'runner'), waitOnFirstConnect: false });
   const gate = new AiGate({ probeMs: config.AI_BREAKER_HALF_OPEN_MS });
   const client = createAiClient(config, (info) => {
-    if (info.outcome === 'ok' || info.outcome === 'rejected' || info.outcome === 'bad_response') gate.markUp();
+    if (aiAnswered(info)) gate.markUp();
   });
   const stack = await assembleWorker({ conn: { nc, connected: () => !nc.isClosed(), onReconnect: () => {} }, config, logger, gate, client, body: aiTaskBody(client, { defaultModel: config.AI_MODEL }) });
   return {

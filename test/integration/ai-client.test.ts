@@ -6,7 +6,7 @@ import { request, testClient, until } from '../helpers/ai.ts';
 
 let fake: FakeOrchestrator;
 let url: string;
-const signal = () => new AbortController().signal;
+const signal = () => ({ signal: new AbortController().signal });
 
 beforeAll(async () => {
   fake = new FakeOrchestrator();
@@ -126,7 +126,7 @@ describe('AiClient against the fake orchestrator over HTTP', () => {
   it('cancels with the caller signal and reports no failure of its own', async () => {
     fake.setFaults({ hang: true });
     const controller = new AbortController();
-    const p = testClient(url).complete(request(), controller.signal);
+    const p = testClient(url).complete(request(), { signal: controller.signal });
     await until(() => fake.stats.requests === 1, 'the request to arrive');
     controller.abort(new Error('stop'));
     await expect(p).rejects.toThrow('stop');

@@ -257,6 +257,16 @@ describe('altlas dashboard', () => {
     expect(await page.locator('#token').isHidden()).toBe(true);
     const r = await fetch(`${url}/api/actions/cancel`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: '{"alt_id": "x"}' });
     expect([r.status, ((await r.json()) as { error: string }).error]).toEqual([403, 'the dashboard is read-only: set DASHBOARD_TOKEN to allow actions']);
+    // A page whose event stream connects once the dashboard is ready is told so first (it may have asked /api/config before).
+    const events = (await fetch(`${url}/api/events`)).body!.getReader();
+    let text = '';
+    while (!/^event: stats$/m.test(text)) {
+      const chunk = await events.read();
+      if (chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    await events.cancel();
+    expect(text.match(/^event: \w+$/gm)?.slice(0, 2)).toEqual(['event: ready', 'event: stats']);
     await page.close();
   });
 

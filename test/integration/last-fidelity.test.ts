@@ -104,7 +104,8 @@ beforeAll(async () => {
       notes.push({ data, storedBefore: stored });
     }
   })();
-  await h.worker({ ARCHIVE_NOTIFY_SUBJECT: 'archive.last_files', RUNNER_OUTPUT_INLINE_MAX: '16384' });
+  // The 5 MiB artifact below is past the default answer cap (4 MiB).
+  await h.worker({ ARCHIVE_NOTIFY_SUBJECT: 'archive.last_files', RUNNER_OUTPUT_INLINE_MAX: '16384', AI_MAX_RESPONSE_BYTES: '16777216' });
 });
 afterAll(async () => {
   await archive?.close();
@@ -130,6 +131,17 @@ describe('the .last as the original model requires', () => {
     const p = lasts.find(({ last }) => last.alt_file_id === 'partial-1')!.last;
     expect([p.status, p.metadata.alt_source_form, p.metadata.source_form]).toEqual(['partialsuccess', 'mine', 'runner']);
     expect(Object.values(p.task_results).map((r) => [r.status, r.error?.startsWith('Cancelled due to dependency failure') ?? false])).toEqual([['completed', false], ['failed', false], ['cancelled', true]]);
+  });
+
+  it('carries each call\'s usage after the original\'s output fields, as the fake AI reported it', async () => {
+    const { last } = (await h.lasts()).find(({ last: l }) => l.alt_file_id === 'alt_example_001')!;
+    for (const r of Object.values(last.task_results)) {
+      const out = r.output!;
+      expect(Object.keys(out)).toEqual(['text', 'model_used', 'tokens_used', 'processing_time_ms', 'usage']);
+      const usage = out.usage as Record<string, unknown>;
+      expect(usage).toEqual({ input: expect.any(Number), output: Math.ceil(out.text.length / 4), cached_input: 0, reasoning: 0, attempt: 1 });
+      expect(out.tokens_used).toBe((usage.input as number) + (usage.output as number));
+    }
   });
 });
 

@@ -25,7 +25,7 @@ describe('provider answers', () => {
     const req = { prompt: { system: '', user: '' }, model: 'm', parameters: {} };
     expect(() => orchestratorProvider.parse({ detail: 'x' }, req)).toThrow(/no outputs/);
     expect(() => openaiProvider.parse({ choices: [] }, req)).toThrow(/choices/);
-    expect(orchestratorProvider.parse({ outputs: 'x', metadata: { generation_time_ms: 12 } }, req)).toEqual({ text: 'x', model: 'm', tokens: null, providerMs: 12 });
+    expect(orchestratorProvider.parse({ outputs: 'x', metadata: { generation_time_ms: 12 } }, req)).toEqual({ text: 'x', model: 'm', tokens: null, usage: null, providerMs: 12 });
   });
 });
 

@@ -19,7 +19,9 @@ const ids = () => ({ id: randomUUID(), executionId: randomUUID(), uuid: randomUU
 const expectValid = (last: Last) => expect(validLast.problems(last)).toEqual([]);
 
 /** An in-process provider answering as the fake orchestrator does. */
-const instantClient = { complete: async (req: { prompt: { system: string; user: string }; model: string }) => ({ text: fakeAnswer(req.model, `${req.prompt.system}\n\n${req.prompt.user}`), model: req.model, tokens: 10, providerMs: 1 }) };
+const instantClient = { complete: async (req: { prompt: { system: string; user: string }; model: string }) => ({ text: fakeAnswer(req.model, `${req.prompt.system}\n\n${req.prompt.user}`), model: req.model, tokens: 10, providerMs: 1, streamed: false,
+  usage: { input: 7, output: 3, cached_input: null, reasoning: null, attempt: 1 },
+}) };
 
 describe('buildLast', () => {
   it('builds the .last of the real runner example as reviewed', async () => {

@@ -5,7 +5,7 @@ import { loadConfig } from '../../../src/config/load.ts';
 
 describe('connectionOptions', () => {
   it('re-establishes a lost connection forever, every second plus up to 0.5 s of jitter (1 s with TLS)', () => {
-    const o = connectionOptions(loadConfig({}), 'test');
+    const o = connectionOptions(loadConfig({}), 'test', 'runner');
     expect({ max: o.maxReconnectAttempts, wait: o.reconnectTimeWait, jitter: o.reconnectJitter, jitterTls: o.reconnectJitterTLS }).toEqual({ max: -1, wait: 1_000, jitter: 500, jitterTls: 1_000 });
   });
 });

@@ -1,0 +1,188 @@
+/**
+ * The chunk transport: one HTTP attempt through got's stream API, its answer read as it arrives
+ * and handed on in chunks. A streamed answer (server-sent events, parsed by eventsource-parser)
+ * gives a chunk per text delta; a whole answer gives one chunk when it has been read. Bytes are
+ * counted as they arrive: past AI_MAX_RESPONSE_BYTES the request is destroyed (its socket closed,
+ * not kept alive) and the attempt fails with AiTooLargeError, so no answer is held past the cap.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { createParser } from 'eventsource-parser';
+import { RequestError, type Got } from 'got';
+import type { AiRequest } from './call.ts';
+import { AiBadResponseError, AiHttpError, AiTooLargeError, AiTransportError, parseRetryAfter } from './errors.ts';
+import type { StreamReader } from './openai-stream.ts';
+import type { AiProvider, ParsedAnswer } from './providers.ts';
+
+export interface TransportOptions {
+  provider: AiProvider;
+  /** got with the options every attempt shares (method, headers, agents; its own retry off). */
+  got: Got;
+  /** The request URL (userinfo included: got sends it as basic auth). */
+  url: string;
+  /** Bytes held at most: a whole body, or a streamed answer's text and one unfinished event. */
+  maxResponseBytes: number;
+}
+
+/** What the transport tells its attempt while the answer comes. */
+export interface AttemptSink {
+  /** The response head arrived. */
+  response(status: number, headers: IncomingHttpHeaders): void;
+  /** A piece of the answer's text; throwing stops the attempt with that error. */
+  chunk(text: string): void;
+  /** Body bytes read so far (the transport adds to it). */
+  bytes: number;
+}
+
+/** An answer read by the transport. */
+export interface TransportAnswer extends ParsedAnswer {
+  streamed: boolean;
+}
+
+interface BodyReader {
+  /** True for a 2xx answer (a failure while reading it is a cut answer). */
+  readonly answering: boolean;
+  push(data: Buffer): void;
+  end(): TransportAnswer;
+}
+
+/** Characters of an error body kept for the error's message. */
+const ERROR_SNIPPET = 200;
+const snippet = (text: string) => (text.length > ERROR_SNIPPET ? `${text.slice(0, ERROR_SNIPPET)}…` : text);
+
+/**
+ * Sends one attempt's `body` and reads its answer. Resolves with the answer after its last chunk
+ * went to `sink`; rejects with AiHttpError (non-2xx), AiTransportError (no whole answer),
+ * AiBadResponseError, AiTooLargeError, or what `sink.chunk` threw. `signal` aborts the request.
+ */
+export function sendAttempt(o: TransportOptions, request: AiRequest, body: string, stream: boolean, signal: AbortSignal, sink: AttemptSink): Promise<TransportAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = o.got.stream(o.url, { body, signal });
+    let reader: BodyReader | null = null;
+    let settled = false;
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      req.destroy();
+      reject(e);
+    };
+    req.once('response', (res: { statusCode: number; headers: IncomingHttpHeaders }) => {
+      try {
+        sink.response(res.statusCode, res.headers);
+        reader = readerFor(o, request, res.statusCode, res.headers, stream, sink);
+      } catch (e) {
+        fail(e);
+      }
+    });
+    req.on('data', (data: Buffer) => {
+      if (settled || !reader) return;
+      sink.bytes += data.length;
+      try {
+        reader.push(data);
+      } catch (e) {
+        fail(e);
+      }
+    });
+    req.once('end', () => {
+      if (settled || !reader) return;
+      try {
+        const answer = reader.end();
+        settled = true;
+        resolve(answer);
+      } catch (e) {
+        fail(e);
+      }
+    });
+    // `on`, not `once`: a destroyed got stream may emit a second error, which must not go unhandled.
+    req.on('error', (e: unknown) => {
+      if (!(e instanceof RequestError)) return fail(e);
+      // After a 2xx head, a lost connection is an answer cut in the middle, not an unreachable provider.
+      const cut = reader?.answering === true && !signal.aborted;
+      fail(new AiTransportError(cut ? 'STREAM_CUT' : e.code, cut ? `the answer was cut: ${e.message}` : e.message, { cause: e }));
+    });
+  });
+}
+
+function readerFor(o: TransportOptions, request: AiRequest, status: number, headers: IncomingHttpHeaders, stream: boolean, sink: AttemptSink): BodyReader {
+  if (status < 200 || status >= 300) return errorReader(o.maxResponseBytes, status, headers);
+  const declared = Number(headers['content-length']);
+  if (declared > o.maxResponseBytes) throw new AiTooLargeError(o.maxResponseBytes, `the answer (Content-Length ${declared})`);
+  const reader = stream && o.provider.streamReader && headers['content-type']?.startsWith('text/event-stream') ? o.provider.streamReader(request) : null;
+  return reader ? sseReader(o.maxResponseBytes, reader, sink) : wholeReader(o, request, sink);
+}
+
+/** A non-2xx answer: its start kept for the message; a body past the cap ends the attempt there. */
+function errorReader(cap: number, status: number, headers: IncomingHttpHeaders): BodyReader {
+  let text = '';
+  let bytes = 0;
+  const error = () => new AiHttpError(status, snippet(text), parseRetryAfter(headers['retry-after'], Date.now()));
+  return {
+    answering: false,
+    push(data) {
+      bytes += data.length;
+      if (text.length <= ERROR_SNIPPET) text += data.toString('utf8', 0, Math.min(data.length, ERROR_SNIPPET * 4));
+      if (bytes > cap) throw error();
+    },
+    end() {
+      throw error();
+    },
+  };
+}
+
+/** A whole JSON answer: read to its end (at most the cap), parsed by the provider, handed on as one chunk. */
+function wholeReader(o: TransportOptions, request: AiRequest, sink: AttemptSink): BodyReader {
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  return {
+    answering: true,
+    push(data) {
+      bytes += data.length;
+      if (bytes > o.maxResponseBytes) throw new AiTooLargeError(o.maxResponseBytes, 'the answer');
+      parts.push(data);
+    },
+    end() {
+      const text = (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('utf8');
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new AiBadResponseError(`the answer is not JSON: ${snippet(text)}`);
+      }
+      const a = o.provider.parse(body, request);
+      sink.chunk(a.text);
+      return { text: a.text, model: a.model, tokens: a.tokens, usage: a.usage, providerMs: a.providerMs, streamed: false };
+    },
+  };
+}
+
+/** Server-sent events: each text delta is a chunk; the held text and one unfinished event stay under the cap. */
+function sseReader(cap: number, events: StreamReader, sink: AttemptSink): BodyReader {
+  const decoder = new TextDecoder();
+  let text = '';
+  let held = 0;
+  const parser = createParser({
+    maxBufferSize: cap,
+    onEvent(event) {
+      const delta = events.event(event.data);
+      if (!delta) return;
+      held += Buffer.byteLength(delta);
+      if (held > cap) throw new AiTooLargeError(cap, 'the streamed answer');
+      text += delta;
+      sink.chunk(delta);
+    },
+    onError(error) {
+      if (error.type === 'max-buffer-size-exceeded') throw new AiTooLargeError(cap, 'a streamed event');
+    },
+  });
+  return {
+    answering: true,
+    push(data) {
+      parser.feed(decoder.decode(data, { stream: true }));
+    },
+    end() {
+      parser.feed(decoder.decode());
+      parser.reset({ consume: true });
+      const a = events.end(text);
+      return { text: a.text, model: a.model, tokens: a.tokens, usage: a.usage, providerMs: a.providerMs, streamed: true };
+    },
+  };
+}

@@ -13,7 +13,7 @@ import { interpolateString, interpolateValue } from '../program/expressions.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { GraphState } from './state.ts';
 import { iterationOf, type Instance, type ProgramLimits } from './instance.ts';
-import { JOB_STOP_CODES, type RunEdge, type Skipped, type TaskBody, type TaskEvent, type TaskOutput, type TaskResult } from './types.ts';
+import type { RunEdge, Skipped, TaskBody, TaskEvent, TaskOutput, TaskResult } from './types.ts';
 import { iso } from '../time.ts';
 
 export interface EngineOptions {
@@ -71,7 +71,7 @@ const NOT_RETRYABLE: readonly ErrorCode[] = ['AI_REJECTED', 'AI_RESPONSE_TOO_LAR
  * the tasks running finish (their calls were paid for), and every task not completed is cancelled
  * with that code.
  */
-const STOPS_JOB: readonly ErrorCode[] = JOB_STOP_CODES.filter((c) => c !== 'JOB_ABORTED');
+const STOPS_JOB: readonly ErrorCode[] = ['BUDGET_EXCEEDED', 'BUDGET_WAIT'];
 
 type Attempt =
   | { kind: 'ok'; output: TaskOutput }
@@ -183,6 +183,7 @@ class Run {
   #stop(reason: AltlasError): void {
     if (this.#stopped) return;
     this.#stopped = reason;
+    this.#state.stop(reason.code);
     this.#abort.abort(reason);
   }
 
@@ -190,6 +191,8 @@ class Run {
   #drainWith(reason: AltlasError): void {
     if (this.#stopped) return;
     this.#stopped = reason;
+    // The graph stops too: what ends from now on only records its result (no dependent cancelled as a dependency failure).
+    this.#state.stop(reason.code);
     this.#drain.abort(reason);
   }
 
@@ -215,11 +218,7 @@ class Run {
     this.#in.signal?.removeEventListener('abort', this.#onExternalAbort);
     const stopped = this.#stopped;
     const end = this.#now();
-    this.#state.closeAll((inst) => ({
-      task_id: inst.key, status: 'cancelled', start_time: null, end_time: iso(end), duration_ms: 0, output: null,
-      error: `Not run: the job stopped (${stopped?.code ?? 'JOB_ABORTED'})`, error_code: stopped?.code ?? 'JOB_ABORTED', attempts: 0,
-      metadata: this.#state.program.enhanced ? { segment_id: inst.node.id } : {},
-    }));
+    this.#state.closeAll(stopped?.code ?? 'JOB_ABORTED', end);
     this.#resolve({
       startMs: this.#startMs, endMs: end, results: this.#state.results(), stopped, resumed: this.#state.resumed,
       skipped: this.#state.skipped(), edges: this.#state.edges(), program: this.#state.program,
@@ -282,7 +281,8 @@ class Run {
       const t = now();
       return { task_id: inst.key, status, start_time: iso(start), end_time: iso(t), duration_ms: t - start, output: null, error: null, error_code: null, attempts: attempt, metadata, ...extra };
     };
-    const aborted = (attempt: number) => end('cancelled', attempt, { error: `Aborted: ${this.#stopped?.message ?? 'the job stopped'}`, error_code: 'JOB_ABORTED' });
+    // An attempt cut short by the job's stop: cancelled with the stop's code (JOB_CANCELLED for an operator's cancel), its real time kept.
+    const aborted = (attempt: number) => end('cancelled', attempt, { error: `Aborted: ${this.#stopped?.message ?? 'the job stopped'}`, error_code: this.#stopped?.code ?? 'JOB_ABORTED' });
     const drained = (attempt: number, reason: AltlasError) => end('cancelled', attempt, { error: `Not run: ${reason.message}`, error_code: reason.code });
     this.#emit?.({ type: 'task_started', taskId: inst.key, attempt: 1, at: start });
     for (let attempt = 1; ; attempt++) {

@@ -2,12 +2,6 @@
 import type { ErrorCode } from '../errors.ts';
 import type { Job, JobTask } from '../alt/job.ts';
 
-/**
- * Codes that stop the whole job rather than fail a task: a task cancelled with one of them does
- * not cancel its dependents in turn (the job's stop gives every unfinished task its result).
- */
-export const JOB_STOP_CODES: readonly ErrorCode[] = ['JOB_ABORTED', 'BUDGET_EXCEEDED', 'BUDGET_WAIT'];
-
 export const TASK_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled', 'timeout'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 

@@ -388,7 +388,7 @@ export class Worker {
             if (!acked) log.warn('the ack was not confirmed; checkpoints are kept until they expire', { code: 'ACK_UNCONFIRMED' });
           } else d().ack();
           const why = cancelled ? 'cancelled by an operator' : code ? String(last.metadata.error ?? code) : '';
-          await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, ...(code ? { code, message: why } : {}) });
+          await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, last, ...(code ? { code, message: why } : {}) });
           if (acked) await record?.release();
           await record?.close();
         });

@@ -10,6 +10,9 @@ import { redactOriginal } from '../ops/dlq-redact.ts';
 import { isSealed } from '../security/codec.ts';
 import { readLast } from '../cli/read-last.ts';
 import type { DashboardData } from './data.ts';
+import { parseDuration, parseRfc3339 } from '../cli/format.ts';
+import { readUsage } from '../usage/read.ts';
+import { GROUPINGS, type Grouping } from '../usage/window.ts';
 
 export type { DashboardData } from './data.ts';
 
@@ -77,6 +80,24 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
     },
   },
   { pattern: /^\/api\/fleet$/, policy: 'logs', read: (d) => ({ workers: d.live.workers(), stats: d.live.stats() }) },
+  {
+    // The AI calls recorded in the usage stream over a window (as `altlas usage --json`): ?since=24h|<RFC 3339>&by=model|tenant|day.
+    pattern: /^\/api\/usage$/,
+    policy: 'data',
+    read: async (d, { url }) => {
+      const now = Date.now();
+      const sinceText = url.searchParams.get('since') || '24h';
+      const back = parseDuration(sinceText);
+      const since = back !== null ? new Date(now - back) : parseRfc3339(sinceText);
+      if (!since) throw new HttpError(400, `since: "${sinceText}" is neither a duration (15m, 24h, 7d) nor an RFC 3339 time`);
+      const by = (url.searchParams.get('by') || null) as Grouping | null;
+      if (by !== null && !GROUPINGS.includes(by)) throw new HttpError(400, `by must be one of ${GROUPINGS.join(', ')}`);
+      return readUsage(d.dlq.jsm, { stream: d.config.USAGE_STREAM, since, until: new Date(now), by }).catch((e: Error) => {
+        if (/stream not found/i.test(e.message)) throw new HttpError(404, `the usage stream ${d.config.USAGE_STREAM} does not exist yet (a worker creates it)`);
+        throw e;
+      });
+    },
+  },
   { pattern: /^\/api\/dlq$/, policy: 'logs', read: async (d, { url }) => ({ records: (await dlqRecords(d.dlq, { code: url.searchParams.get('code') || undefined })).map(recordDescriber(d.codec)) }) },
   {
     pattern: /^\/api\/dlq\/([^/]+)$/,

@@ -1,6 +1,6 @@
 // The altlas-runner dashboard page: plain modules, no framework. Data comes from the JSON API and
 // live events (Server-Sent Events); every text is set with textContent, never parsed as HTML.
-// Each view has its URL (#/jobs?state=…&q=…, #/job/<id>, #/dlq, #/fleet): links work, Back goes
+// Each view has its URL (#/jobs?state=…&q=…, #/job/<id>, #/dlq, #/fleet, #/usage?since=…&by=…): links work, Back goes
 // back, a reload keeps the view.
 import { drawGraph } from '/assets/graph.js';
 
@@ -51,6 +51,18 @@ const DATE_TIME = new Intl.DateTimeFormat('sv-SE', { year: 'numeric', month: '2-
 const when = (iso) => (iso ? DATE_TIME.format(new Date(iso)) : '');
 /** Task attempts after the first: what "retries" means to a reader. */
 const retries = (job) => Object.values(job.tasks).reduce((a, t) => a + Math.max(0, (t.attempts ?? 0) - 1), 0);
+/** A count, or "unknown" (a provider that did not report it); never shown as 0 when unknown. */
+const count = (n) => (n === null || n === undefined ? 'unknown' : Number(n).toLocaleString('en'));
+/** A cost in its currency, or "unknown" (an unpriced model). */
+const money = (v, currency) => (v === null || v === undefined ? 'unknown' : `${Number(v.toPrecision(6))}${currency ? ` ${currency}` : ''}`);
+/** What a job's completed tasks spent, from its status entry: "1,234 tok · 0.0021 USD". */
+function spent(job) {
+  const u = job.usage;
+  if (!u || u.calls === 0) return '';
+  const t = u.tokens.input === null || u.tokens.output === null ? 'unknown' : count(u.tokens.input + u.tokens.output);
+  return `${t} tok · ${money(u.cost, u.currency)}`;
+}
+
 /** The first characters of a text, never cutting a character in two. */
 const preview = (text, n = 160) => (text ? Array.from(text).slice(0, n).join('') : '');
 
@@ -84,12 +96,12 @@ async function act(name, body) {
 
 // ---- routes -------------------------------------------------------------------------------------
 
-/** The view of a URL hash: #/jobs?state=x&q=y, #/job/<id>, #/dlq?code=x, #/fleet. */
+/** The view of a URL hash: #/jobs?state=x&q=y, #/job/<id>, #/dlq?code=x, #/fleet, #/usage?since=24h&by=model. */
 function parseRoute(hash) {
   const [path, query = ''] = hash.replace(/^#\/?/, '').split('?');
   const params = new URLSearchParams(query);
   if (path.startsWith('job/')) return { tab: 'job', id: decodeURIComponent(path.slice(4)), params };
-  return { tab: ['dlq', 'fleet'].includes(path) ? path : 'jobs', params };
+  return { tab: ['dlq', 'fleet', 'usage'].includes(path) ? path : 'jobs', params };
 }
 const jobHref = (id) => `#/job/${encodeURIComponent(id)}`;
 
@@ -107,6 +119,10 @@ function route() {
     $('#q').value = r.params.get('q') ?? '';
   }
   if (r.tab === 'dlq') $('#dlq-code').value = r.params.get('code') ?? '';
+  if (r.tab === 'usage') {
+    $('#usage-since').value = r.params.get('since') ?? '24h';
+    $('#usage-by').value = r.params.get('by') ?? 'model';
+  }
   showTab(r.tab);
   if (r.tab === 'job') void openJob(r.id);
   else if (r.tab === 'jobs') void loadJobs().catch((e) => toast(e.message));
@@ -154,7 +170,7 @@ function renderJobs() {
       el('td', { class: 'id', title: j.alt_id }, el('a', { href: jobHref(j.alt_id) }, j.alt_id)), el('td', { class: 'title', title: j.title }, j.title), el('td', {}, stateBadge(shownState(j))),
       el('td', {}, `${j.tasks_done}/${j.tasks_total}`),
       el('td', { title: 'task attempts after the first; deliveries of the message' }, `${r}${j.deliveries > 1 ? ` · ${j.deliveries} deliveries` : ''}`),
-      el('td', {}, j.worker_id), el('td', {}, when(j.started_at)), el('td', {}, duration(ms(j.started_at, j.finished_at))));
+      el('td', {}, j.worker_id), el('td', {}, when(j.started_at)), el('td', {}, duration(ms(j.started_at, j.finished_at))), el('td', { dataset: { spent: '' } }, spent(j)));
   }));
   $('#jobs-total').textContent = `${rows.length} shown`;
   // The first paint of the loaded list (a frame drawn before /api/jobs answered shows nothing yet).
@@ -207,7 +223,8 @@ async function openJob(id) {
   $('#job-title').replaceChildren(el('span', {}, `${job.alt_id} `), stateBadge(shownState(job)));
   const trace = job.trace_id && ui.config.trace_url ? el('a', { href: ui.config.trace_url.replace('{trace_id}', job.trace_id), target: '_blank', rel: 'noopener' }, job.trace_id) : (job.trace_id ?? '—');
   const meta = [['Title', job.title], ['Worker', job.worker_id], ['Deliveries', String(job.deliveries)], ['Task retries', String(retries(job))], ['Started', when(job.started_at) || '—'],
-    ['Duration', duration(ms(job.started_at, job.finished_at))], ['Error', job.error ? `${job.error.code}: ${job.error.message}` : '—'], ['.last', job.last_status ?? '—'], ['Trace', trace]];
+    ['Duration', duration(ms(job.started_at, job.finished_at))], ['Error', job.error ? `${job.error.code}: ${job.error.message}` : '—'], ['.last', job.last_status ?? '—'], ['Trace', trace],
+    ['Spent', spent(job) || '—'], ['Budget', job.budget ? [job.budget.tokens !== null ? `${count(job.budget.tokens)} tokens` : '', job.budget.cost !== null ? money(job.budget.cost, job.usage?.currency) : ''].filter(Boolean).join(' · ') : 'none']];
   $('#job-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   const running = !FINAL.includes(job.state);
   $('#job-actions').replaceChildren(el('button', { type: 'button', class: 'action danger', id: 'cancel-job', disabled: ui.config.actions && running ? null : 'disabled', onclick: async () => {
@@ -222,8 +239,14 @@ async function openJob(id) {
   const results = r.last?.task_results ?? {};
   $('#tasks-table tbody').replaceChildren(...Object.entries(job.tasks).map(([tid, t]) => {
     const text = preview(results[tid]?.output?.text ?? t.preview ?? '');
+    // A completed task's call: from the .last once it exists, else the status entry.
+    const out = results[tid]?.output;
+    const usage = out?.usage ?? t.usage;
+    const cost = out ? out.cost : t.cost;
     return el('tr', { dataset: { task: tid } }, el('td', {}, tid), el('td', {}, stateBadge(t.state)), el('td', { title: 'attempts of this task' }, String(t.attempts)),
-      el('td', {}, when(t.started_at)), el('td', {}, duration(ms(t.started_at, t.finished_at))), el('td', {}, t.error_code ?? ''), el('td', { class: 'output', title: text }, text));
+      el('td', {}, when(t.started_at)), el('td', {}, duration(ms(t.started_at, t.finished_at))), el('td', {}, t.error_code ?? ''),
+      el('td', { dataset: { tokens: '' } }, usage ? `${count(usage.input)} / ${count(usage.output)}` : ''), el('td', {}, usage ? money(cost, r.last?.metadata?.usage?.currency ?? job.usage?.currency) : ''),
+      el('td', { class: 'output', title: text }, text));
   }));
   $('#last-json').textContent = r.last ? JSON.stringify(r.last, null, 2) : 'not stored yet';
 }
@@ -255,6 +278,19 @@ async function replay(body) {
     toast(`replayed ${out.replayed.length} dead letter${out.replayed.length === 1 ? '' : 's'}`);
     await loadDlq();
   }
+}
+
+// ---- usage ------------------------------------------------------------------------------------
+
+async function loadUsage() {
+  const since = $('#usage-since').value;
+  const by = $('#usage-by').value;
+  const r = await api(`/api/usage?since=${encodeURIComponent(since)}&by=${encodeURIComponent(by)}`);
+  const row = (name, t, total) => el('tr', { class: total ? 'total' : '', dataset: { group: name } },
+    el('td', {}, name), el('td', {}, count(t.jobs)), el('td', {}, count(t.calls)), el('td', {}, count(t.calls_failed)),
+    el('td', {}, count(t.tokens.input)), el('td', {}, count(t.tokens.output)), el('td', {}, count(t.tokens.cached_input)), el('td', {}, count(t.tokens.reasoning)),
+    el('td', {}, money(t.cost, t.currency)));
+  $('#usage-table tbody').replaceChildren(row('total', r, true), ...Object.entries(r.groups).map(([k, t]) => row(k, t, false)));
 }
 
 // ---- fleet ------------------------------------------------------------------------------------
@@ -319,6 +355,7 @@ function showTab(name) {
   if (name === 'jobs') scheduleRender();
   if (name === 'dlq') void loadDlq().catch((e) => toast(e.message));
   if (name === 'fleet') renderFleet();
+  if (name === 'usage') void loadUsage().catch((e) => toast(e.message));
 }
 
 function showWaiting(what) {
@@ -374,6 +411,12 @@ function wire() {
   $('#back').addEventListener('click', () => (history.length > 1 ? history.back() : go('#/jobs')));
   $('#state-filter').addEventListener('change', filtersChanged);
   $('#q').addEventListener('input', filtersChanged);
+  const usageChanged = () => {
+    history.replaceState(null, '', `#/usage?since=${encodeURIComponent($('#usage-since').value)}&by=${encodeURIComponent($('#usage-by').value)}`);
+    void loadUsage().catch((e) => toast(e.message));
+  };
+  $('#usage-since').addEventListener('change', usageChanged);
+  $('#usage-by').addEventListener('change', usageChanged);
   $('#dlq-code').addEventListener('change', () => {
     history.replaceState(null, '', `#/dlq${$('#dlq-code').value ? `?code=${encodeURIComponent($('#dlq-code').value)}` : ''}`);
     void loadDlq();

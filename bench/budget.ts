@@ -11,7 +11,7 @@
  *    runs alternated (BENCH_ROUNDS pairs), the median ratio; and the workers' CPU per job, the
  *    steadier figure on a shared machine.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -182,7 +182,7 @@ async function loopPhase(): Promise<void> {
   console.log('\n2. a 2.0 while loop whose condition never turns false, LOOP_MAX_ITERATIONS=100, the job\'s budget 2,000 tokens');
   const s = await stack({ BUDGET_JOB_TOKENS: '2000', BUDGET_MAX_TOKENS: '32', LOOP_MAX_ITERATIONS: '100' }, 1);
   try {
-    await s.publish('alt.submit', 'id: spinner\nversion: "2.0"\ntimestamp: "2025-05-01T10:00:00Z"\ncommand: loop forever\nglobal_variables:\n  - {name: go, type: boolean, value: true}\nsegments:\n  - {id: spin, task_type: control_flow, content: spin, loop: {type: while, condition: {operator: eq, left: go, right: true}, body: [ask]}}\n  - {id: ask, task_type: create, content: "one more line", dependencies: [spin]}\n', { 'Content-Type': 'application/yaml' });
+    await s.publish('alt.submit', readFileSync(join(import.meta.dirname, '..', 'test', 'fixtures', 'budget', 'forever.alt.yaml'), 'utf8'), { 'Content-Type': 'application/yaml' });
     const [last] = await until(() => s.lasts(), (l) => l.length === 1, 'the loop\'s .last', (l) => String(l.length));
     const r = reported();
     const iterations = Object.values(last.task_results).filter((t) => t.task_id.endsWith('/ask') && t.status === 'completed').length;

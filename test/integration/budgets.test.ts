@@ -5,7 +5,7 @@
  * modes, and a job's spend across a crash.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
@@ -113,22 +113,7 @@ ${[1, 2, 3, 4, 5, 6].map((i) => `  - {id: s${i}, task_type: create, content: "st
   it('applies the configured default (BUDGET_JOB_TOKENS) when a job sets none: a 2.0 while loop that never ends stops at it, not at LOOP_LIMIT', async () => {
     h = await Harness.start(undefined, { record: true });
     await h.worker({ BUDGET_JOB_TOKENS: '600', BUDGET_MAX_TOKENS: '24', LOOP_MAX_ITERATIONS: '100' });
-    await h.publish(`id: spinner
-version: "2.0"
-timestamp: "2025-05-01T10:00:00Z"
-command: loop forever
-global_variables:
-  - {name: go, type: boolean, value: true}
-segments:
-  - id: spin
-    task_type: control_flow
-    content: spin
-    loop: {type: while, condition: {operator: eq, left: go, right: true}, body: [ask]}
-  - id: ask
-    task_type: create
-    content: "one more line of spinner"
-    dependencies: [spin]
-`, { 'Content-Type': 'application/yaml' });
+    await h.publish(readFileSync(join(ROOT, 'test', 'fixtures', 'budget', 'forever.alt.yaml')), { 'Content-Type': 'application/yaml' });
     const [{ last }] = await h.waitForLasts(1);
     const calls = h.fake.log.filter((e) => e.status === 200);
     expect(calls.length).toBeGreaterThan(1);

@@ -1,4 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../../helpers/paths.ts';
 import { runJob } from '../../../src/engine/run-job.ts';
 import { AltlasError } from '../../../src/errors.ts';
 import { decodeOk } from '../../helpers/alt.ts';
@@ -48,22 +51,7 @@ describe('a budget stops the job, not the task', () => {
   });
 
   it('stops a 2.0 while loop that never ends at its budget, before LOOP_LIMIT', async () => {
-    const { job } = decodeOk(`id: forever
-version: "2.0"
-timestamp: "2025-05-01T10:00:00Z"
-command: loop forever
-global_variables:
-  - {name: go, type: boolean, value: true}
-segments:
-  - id: spin
-    task_type: control_flow
-    content: spin
-    loop: {type: while, condition: {operator: eq, left: go, right: true}, body: [ask]}
-  - id: ask
-    task_type: create
-    content: say something
-    dependencies: [spin]
-`);
+    const { job } = decodeOk(readFileSync(join(ROOT, 'test', 'fixtures', 'budget', 'forever.alt.yaml')));
     let calls = 0;
     const rec = recordingBody(async (id) => {
       if (++calls > 7) throw over();

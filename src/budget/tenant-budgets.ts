@@ -175,9 +175,11 @@ export class TenantBudgets {
   }
 
   /**
-   * Holds `need` in every budget of the tenant, all or nothing. When a slice is too small, asks
-   * the fleet for a fair share once and tries again; a refusal after that means the tenant's
-   * period is spent as far as this worker can tell (it is marked exhausted until the period turns).
+   * Holds `need` in every budget of the tenant, all or nothing. When this worker's slice is too
+   * small, it renews it at once with the call's demand; when only this worker's calls in flight
+   * stand in the way, the call waits for them to settle; when the slice is spent, it waits two
+   * renewals for the room the other workers do not use. A refusal after that means the tenant's
+   * period is spent as far as this worker can tell (remembered for 30 s, see exhaustedUntil).
    */
   async reserve(tenant: string | null, id: string, need: Amounts, signal?: AbortSignal): Promise<TenantRefusal | null> {
     const t = tenant ?? NO_TENANT;
@@ -211,7 +213,8 @@ export class TenantBudgets {
       // back at their next renewals (their wants follow their use; this worker's its demand), so
       // the call waits two renewals for it, unless this worker found the tenant spent lately.
       const now = this.#now();
-      if (this.#slices && starveUntil === 0 && this.exhaustedUntil(t) === null) starveUntil = now + 2 * this.#slices.renewMs + 1_000;
+      const worthWaiting = refused.need !== null && refused.need <= refused.limit && this.exhaustedUntil(t) === null;
+      if (this.#slices && starveUntil === 0 && worthWaiting) starveUntil = now + 2 * this.#slices.renewMs + 1_000;
       if (now < starveUntil) {
         // Its demand stays in what the renewals ask for while it waits.
         for (const a of accounts) a.waiting += amount(a);

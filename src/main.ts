@@ -44,6 +44,11 @@ export function checkConfig(config: Config): Codec {
   if (config.ARCHIVE_NOTIFY_SUBJECT && covers([`${config.LAST_SUBJECT_PREFIX}.>`], config.ARCHIVE_NOTIFY_SUBJECT)) {
     throw new AltlasError('CONFIG_INVALID', `ARCHIVE_NOTIFY_SUBJECT=${config.ARCHIVE_NOTIFY_SUBJECT} falls inside the LAST stream's subjects (${config.LAST_SUBJECT_PREFIX}.>): the stream would store the notifications. Use another subject and bridge it (see the README, "Archive hand-off")`);
   }
+  const progress = `${config.PROGRESS_SUBJECT_PREFIX}.>`;
+  const live = `${config.PROGRESS_LIVE_PREFIX}.>`;
+  if (covers([progress], live) || covers([live], progress)) {
+    throw new AltlasError('CONFIG_INVALID', `PROGRESS_LIVE_PREFIX=${config.PROGRESS_LIVE_PREFIX} and PROGRESS_SUBJECT_PREFIX=${config.PROGRESS_SUBJECT_PREFIX} overlap: the progress stream would store what it republishes. Use prefixes that do not contain each other`);
+  }
   return codec;
 }
 
@@ -145,7 +150,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     phase = 'checking the topology and the buckets';
     stack = await assembleWorker({
       conn, config, logger, codec, workerId, gate, client, metrics: () => metrics,
-      body: aiTaskBody(client, { defaultModel: config.AI_MODEL }),
+      body: { make: ({ progress }) => aiTaskBody(client, { defaultModel: config.AI_MODEL, progress }) },
     });
   } catch (e) {
     const error = startupError(e);

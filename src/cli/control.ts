@@ -46,7 +46,7 @@ Exit: 0; 2 usage error.`;
 
 export const INIT_HELP = `Usage: altlas init [options]
 
-Creates what the runner needs and is missing: the ALT, LAST and DLQ streams, the durable
+Creates what the runner needs and is missing: the ALT, LAST, DLQ and progress streams, the durable
 consumer, the status, checkpoint and worker buckets and the object store, with the settings of
 the configuration (the same a worker with RUNNER_PROVISION=true creates). Existing ones are
 checked, never changed. Useful before the first worker runs, or where workers run with
@@ -137,7 +137,7 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
     await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
     const made: string[] = [];
     for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
-    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
+    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
     if (values.json) io.out(JSON.stringify({ created: made.sort(), existing: all.filter((n) => !made.includes(n)), consumer: consumer.name }));
     else {
       for (const n of all) io.out(`${made.includes(n) ? 'created ' : 'exists  '} ${n}`);

@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   publish: { run: async () => (await import('./publish.ts')).publishCommand, summary: 'publish .alt files to the ALT stream (--wait for their results)' },
   results: { run: async () => (await import('./results.ts')).resultsCommand, summary: 'list .last results (--follow, --alt-id, --since, --json)' },
   dlq: { run: async () => (await import('./dlq.ts')).dlqCommand, summary: 'list, show, replay and purge dead-lettered .alt messages' },
+  watch: { run: async () => (await import('./watch.ts')).watchCommand, summary: 'print a job\'s AI answers as they come, task by task, until its .last is stored' },
   status: { run: async () => (await import('./status.ts')).statusCommand, summary: 'streams and consumer at a glance, or one job (--watch to follow it)' },
   jobs: { run: async () => (await import('./control.ts')).jobsCommand, summary: 'the jobs of the status bucket, newest first (--state, --since)' },
   cancel: { run: async () => (await import('./control.ts')).cancelCommand, summary: 'cancel jobs wherever they run (--wait for their end)' },

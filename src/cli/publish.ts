@@ -14,6 +14,7 @@ import { COMMON_HELP, COMMON_OPTIONS, configFrom, streamMissing, withNats, type 
 import { Progress, duration, percent } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 import { expandInputs, readInput } from './validate.ts';
+import { jobStream } from './watch.ts';
 
 export const PUBLISH_HELP = `Usage: altlas publish [options] <file|dir|->...
 
@@ -25,6 +26,8 @@ Options:
   --subject SUBJ     subject to publish to (default alt.submit)
   --no-validate      send files as they are
   --wait             wait for each job's .last and print its status and success rate
+  --stream           with --wait: print each job's AI answers as they come, task by task, job
+                     after job (as altlas watch does), then its status
   --timeout SECONDS  how long --wait waits in all (default 300)
 ${COMMON_HELP}
 
@@ -53,13 +56,14 @@ async function lookupLast(s: Session, sent: Sent, seen: Map<string, Last>, codec
 export async function publishCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: argv, allowPositionals: true,
-    options: { ...COMMON_OPTIONS, subject: { type: 'string', default: 'alt.submit' }, 'no-validate': { type: 'boolean', default: false }, wait: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' } },
+    options: { ...COMMON_OPTIONS, subject: { type: 'string', default: 'alt.submit' }, 'no-validate': { type: 'boolean', default: false }, wait: { type: 'boolean', default: false }, stream: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' } },
   });
   if (values.help) {
     io.out(PUBLISH_HELP);
     return EXIT.ok;
   }
   if (positionals.length === 0) throw new UsageError('publish needs at least one file, directory or -');
+  if (values.stream && !values.wait) throw new UsageError('--stream goes with --wait');
   const timeoutS = Number(values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError('--timeout must be a number of seconds > 0');
   const config = configFrom(values);
@@ -131,8 +135,12 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
     if (!values.wait) return failed ? EXIT.failed : EXIT.ok;
 
     const deadline = Date.now() + timeoutS * 1000;
+    const streamed = values.stream ? jobStream(s, io, values.json === true) : null;
     for (const item of sent) {
-      let last = await lookupLast(s, item, seen, codec);
+      // With --stream, each job's answers as they come (its .last ends it); a job whose id is unknown is waited for plainly.
+      let last = streamed && item.id !== null
+        ? await streamed.follow(item.id, item.seq, AbortSignal.timeout(Math.max(1, deadline - Date.now())))
+        : await lookupLast(s, item, seen, codec);
       while (!last && Date.now() < deadline) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));

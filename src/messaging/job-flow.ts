@@ -102,7 +102,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     record?.started(job, traceId);
     let run: JobRun;
     for (;;) {
-      const context: RunContext = { record, spans: input.spans, log };
+      const context: RunContext = { record, spans: input.spans, log, delivery: { seq: d.seq, deliveries: d.deliveries } };
       run = await deps.engine.run(job, { signal, resume, context, guard: input.guard });
       if (run.stopped?.code !== 'AI_UNAVAILABLE' || signal.aborted) break;
       // The AI side is down: wait here (lease kept) instead of spending a delivery; resume what completed.

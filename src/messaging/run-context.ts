@@ -10,6 +10,8 @@ export interface RunContext {
   spans?: TaskSpans;
   /** The job's logger (alt_id, alt_stream_seq, deliveries on every line). */
   log: ContextLogger;
+  /** The delivery this run belongs to: the ALT stream sequence of the job's message and its delivery count. */
+  delivery?: { seq: number; deliveries: number };
 }
 
 export const isRunContext = (c: unknown): c is RunContext => typeof c === 'object' && c !== null && 'log' in c;

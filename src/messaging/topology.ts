@@ -1,15 +1,17 @@
 /**
- * The JetStream topology: streams ALT, LAST and ALT_DLQ and the durable pull consumer. Missing
+ * The JetStream topology: streams ALT, LAST, ALT_DLQ and ALT_PROGRESS (unless progress is off)
+ * and the durable pull consumer. Missing
  * parts are created when provisioning is on; an existing stream is never changed, and a
  * mismatch (subjects not covered, wrong retention) is reported with TOPOLOGY_MISMATCH.
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type ConsumerInfo, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type ConsumerInfo, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { AltlasError, type Problem } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
-export type TopologyConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_DURABLE' | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'LAST_DUPLICATE_WINDOW_MS' | 'RUNNER_STREAM_REPLICAS' | 'LAST_MAX_AGE_MS' | 'LAST_MAX_BYTES' | 'DLQ_MAX_AGE_MS'>;
+export type TopologyConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_DURABLE' | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'LAST_DUPLICATE_WINDOW_MS' | 'RUNNER_STREAM_REPLICAS' | 'LAST_MAX_AGE_MS' | 'LAST_MAX_BYTES' | 'DLQ_MAX_AGE_MS'
+  | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX' | 'PROGRESS_MAX_AGE_MS' | 'PROGRESS_MAX_BYTES' | 'PROGRESS_DUPLICATE_WINDOW_MS'>;
 
 /** Most un-acked messages of the consumer across all workers (never below the per-process concurrency). */
 export const MIN_MAX_ACK_PENDING = 1_000;
@@ -24,7 +26,22 @@ export function desiredStreams(c: TopologyConfig): (Partial<StreamConfig> & { na
       max_age: nanos(c.LAST_MAX_AGE_MS), max_bytes: c.LAST_MAX_BYTES,
     },
     { name: c.DLQ_STREAM, subjects: [`${c.DLQ_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, max_age: nanos(c.DLQ_MAX_AGE_MS) },
+    ...(c.PROGRESS_ENABLED ? [progressStream(c)] : []),
   ];
+}
+
+/**
+ * The progress stream: limits retention, discard old, a duplicate window for re-sent messages
+ * (within its max age), and every stored message republished to the live prefix with its
+ * sequence, which clients follow without a consumer.
+ */
+export function progressStream(c: TopologyConfig): Partial<StreamConfig> & { name: string } {
+  const window = c.PROGRESS_MAX_AGE_MS > 0 ? Math.min(c.PROGRESS_DUPLICATE_WINDOW_MS, c.PROGRESS_MAX_AGE_MS) : c.PROGRESS_DUPLICATE_WINDOW_MS;
+  return {
+    name: c.PROGRESS_STREAM, subjects: [`${c.PROGRESS_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, discard: DiscardPolicy.Old,
+    storage: StorageType.File, num_replicas: c.RUNNER_STREAM_REPLICAS, max_age: nanos(c.PROGRESS_MAX_AGE_MS), max_bytes: c.PROGRESS_MAX_BYTES,
+    duplicate_window: nanos(window), republish: { src: `${c.PROGRESS_SUBJECT_PREFIX}.>`, dest: `${c.PROGRESS_LIVE_PREFIX}.>` },
+  };
 }
 
 /** True when `have` (a stream's subject filters) matches every subject `want` can match. */
@@ -73,6 +90,9 @@ export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, l
     const missing = (want.subjects ?? []).filter((s) => !covers(info.config.subjects ?? [], s));
     if (missing.length) {
       problems.push({ pointer: want.name, message: `stream ${want.name} has subjects ${JSON.stringify(info.config.subjects)}, which do not cover ${missing.join(', ')}` });
+    }
+    if (want.republish && info.config.republish?.dest !== want.republish.dest) {
+      problems.push({ pointer: want.name, message: `stream ${want.name} does not republish what it stores to ${want.republish.dest} (republish ${JSON.stringify(info.config.republish ?? null)}): clients could not follow it live` });
     }
     if (want.name === c.ALT_STREAM && info.config.retention === RetentionPolicy.Interest) {
       problems.push({ pointer: want.name, message: `stream ${want.name} uses interest retention; use workqueue or limits` });

@@ -17,7 +17,8 @@ export interface RolePermissions {
 }
 
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
-  | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT'>;
+  | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT'
+  | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'>;
 
 /** What a KV bucket's client does: write and purge keys, read them (direct get), watch or list them (ordered consumers). */
 function kv(bucket: string, why: string, watch: boolean): Rule[] {
@@ -54,6 +55,10 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: 'publish .last results' },
     { subject: `$JS.API.STREAM.MSG.GET.${c.LAST_STREAM}`, why: 'recognise a redelivered job whose .last is stored' },
     { subject: `${c.DLQ_SUBJECT_PREFIX}.>`, why: 'dead letters' },
+    ...(c.PROGRESS_ENABLED ? [
+      { subject: `${c.PROGRESS_SUBJECT_PREFIX}.>`, why: 'progress: AI answers as they arrive' },
+      { subject: `$JS.API.STREAM.INFO.${c.PROGRESS_STREAM}`, why: 'topology check' },
+    ] : []),
     ...kv(c.RUNNER_STATUS_BUCKET, 'job status and cancel requests', true),
     ...kv(c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims', true),
     ...kv(c.RUNNER_WORKERS_BUCKET, 'worker heartbeats', false),
@@ -68,7 +73,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
   ];
   if (c.ARCHIVE_NOTIFY_SUBJECT) publish.push({ subject: c.ARCHIVE_NOTIFY_SUBJECT, why: 'archive hand-off' });
   if (c.RUNNER_PROVISION) {
-    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, objects]) {
+    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, objects]) {
       publish.push({ subject: `$JS.API.STREAM.CREATE.${s}`, why: 'RUNNER_PROVISION=true: create what is missing' });
     }
     publish.push({ subject: `$JS.API.CONSUMER.CREATE.${alt}.${dur}`, why: 'RUNNER_PROVISION=true: create the consumer' });
@@ -83,23 +88,38 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
   };
 }
 
-/** A producer (`altlas publish`, or any client that sends .alt files). */
-export function producerPermissions(c: PermissionsConfig): RolePermissions {
-  const subjects = c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean);
+/** What following a job's progress takes (`altlas watch`, `publish --wait --stream`, the dashboard): no consumer. */
+function progressReading(c: PermissionsConfig, who: string): RolePermissions {
   return {
-    publish: [
-      ...subjects.map((subject) => ({ subject, why: 'publish .alt jobs (the PubAck comes to the inbox)' })),
-      { subject: `$JS.API.STREAM.MSG.GET.${c.LAST_STREAM}`, why: 'altlas publish --wait: read a stored .last' },
-    ],
+    publish: [{ subject: `$JS.API.STREAM.MSG.GET.${c.PROGRESS_STREAM}`, why: `${who}: read stored progress` }],
     subscribe: [
-      { subject: `${c.NATS_INBOX_PREFIX}.>`, why: 'PubAcks and replies (set NATS_INBOX_PREFIX per role)' },
-      { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: 'altlas publish --wait: see results as they come' },
+      { subject: `${c.PROGRESS_LIVE_PREFIX}.>`, why: `${who}: progress as it is stored` },
+      { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: `${who}: see the .last when it is stored` },
     ],
   };
 }
 
-/** A reader of results and operator commands (`altlas results`, `status`, `dlq list/show`, `artifact get`). */
+/** A producer (`altlas publish`, or any client that sends .alt files). */
+export function producerPermissions(c: PermissionsConfig): RolePermissions {
+  const subjects = c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean);
+  const progress = progressReading(c, 'altlas publish --wait --stream');
+  return {
+    publish: [
+      ...subjects.map((subject) => ({ subject, why: 'publish .alt jobs (the PubAck comes to the inbox)' })),
+      { subject: `$JS.API.STREAM.MSG.GET.${c.LAST_STREAM}`, why: 'altlas publish --wait: read a stored .last' },
+      ...progress.publish,
+    ],
+    subscribe: [
+      { subject: `${c.NATS_INBOX_PREFIX}.>`, why: 'PubAcks and replies (set NATS_INBOX_PREFIX per role)' },
+      { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: 'altlas publish --wait: see results as they come' },
+      progress.subscribe[0],
+    ],
+  };
+}
+
+/** A reader of results and operator commands (`altlas results`, `status`, `watch`, `dlq list/show`, `artifact get`). */
 export function readerPermissions(c: PermissionsConfig): RolePermissions {
+  const progress = progressReading(c, 'altlas watch, the dashboard');
   return {
     publish: [
       { subject: '$JS.API.INFO', why: 'JetStream account info' },
@@ -117,8 +137,9 @@ export function readerPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$JS.API.CONSUMER.INFO.KV_${c.RUNNER_STATUS_BUCKET}.>`, why: 'altlas jobs' },
       { subject: `$JS.API.CONSUMER.INFO.KV_${c.RUNNER_WORKERS_BUCKET}.>`, why: 'altlas workers' },
       { subject: `$JS.API.CONSUMER.INFO.OBJ_${c.RUNNER_OBJECT_BUCKET}.>`, why: 'altlas artifact get' },
+      ...progress.publish,
     ],
-    subscribe: [{ subject: `${c.NATS_INBOX_PREFIX}.>`, why: 'replies' }],
+    subscribe: [{ subject: `${c.NATS_INBOX_PREFIX}.>`, why: 'replies' }, ...progress.subscribe],
   };
 }
 

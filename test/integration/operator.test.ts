@@ -105,7 +105,8 @@ describe('errors that point the right way', () => {
       // altlas init creates everything; publish then works and a later worker finds it all.
       const init = await run(['init', ...server]);
       expect(init.code).toBe(0);
-      expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(7);
+      expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(8);
+      expect(init.out).toMatch(/^created +ALT_PROGRESS$/m);
       await eventually(async () => said.out, (o) => /^dashboard on http:\/\/127\.0\.0\.1:\d+ /.test(o), 'the dashboard to serve', 30_000);
     } finally {
       dash.kill('SIGTERM');

@@ -9,12 +9,14 @@
  * - a live message whose predecessor on its subject was not given (lost on the way) is held, and
  *   the stream is read again from that subject's last given message;
  * - after a reconnect the stream is read again from the last sequence given (resume);
- * - {@link ProgressFollower.catchUp} reads what is stored up to now (before a watcher exits).
+ * - {@link ProgressFollower.catchUp} reads what is stored up to now (before a watcher exits);
+ * - a read that fails on the way (no answer in time, a reconnect in progress) is made again.
  */
 import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { Codec } from '../security/codec.ts';
 import { decodeProgress, jobProgressFilter, type ProgressMessage } from './message.ts';
+import { onReconnect, untilAnswered } from './reconnect.ts';
 
 export interface FollowOptions {
   nc: NatsConnection;
@@ -51,6 +53,7 @@ export class ProgressFollower {
   /** Live messages held while the stream is read. */
   #held: Msg[] | null = [];
   #sub: Subscription | null = null;
+  #unwatch: (() => void) | null = null;
   #next = 1;
   #reading: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -75,12 +78,7 @@ export class ProgressFollower {
     // The subscription is in place before the stream is read: nothing falls between the two.
     await nc.flush();
     await this.#read(1);
-    void (async () => {
-      for await (const s of nc.status()) {
-        if (this.#stopped) break;
-        if (s.type === 'reconnect') void this.#read(this.#next).catch(() => {});
-      }
-    })().catch(() => {});
+    this.#unwatch = onReconnect(nc, () => void this.#read(this.#next).catch(() => {}));
   }
 
   /** Reads and gives what is stored now and was not given yet. */
@@ -90,6 +88,7 @@ export class ProgressFollower {
 
   stop(): void {
     this.#stopped = true;
+    this.#unwatch?.();
     this.#sub?.unsubscribe();
     this.#sub = null;
   }
@@ -103,7 +102,8 @@ export class ProgressFollower {
       try {
         for (let seq = from; !this.#stopped;) {
           // The message get API takes next_by_subj (nats-server 2.9 and later); nats.js types only the direct get's.
-          const m = await this.#o.jsm.streams.getMessage(this.#o.stream, { next_by_subj: this.#filter, seq } as unknown as MsgRequest);
+          const query = { next_by_subj: this.#filter, seq } as unknown as MsgRequest;
+          const m = await untilAnswered(() => this.#o.jsm.streams.getMessage(this.#o.stream, query), () => this.#stopped);
           if (!m) break;
           this.counts.stored++;
           this.#give(m.seq, m.subject, m.data);

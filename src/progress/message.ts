@@ -2,7 +2,7 @@
  * The progress messages of AI answers, as they travel on the progress stream: their subjects,
  * message ids and bodies (JSON, sealed under PAYLOAD_KEYS). Pure.
  *
- * One HTTP attempt of an AI call is one progress *attempt*, named by a random id of its own, so
+ * One HTTP attempt of an AI call is one progress *attempt*, named by an id of its own, so
  * that no two attempts ever share one (a redelivered run's attempts, on another worker after a
  * crash, are new attempts however the earlier run ended). Its messages are numbered from 0 by
  * `index`: text messages (`chunk`), then one final message (`end`) saying how the attempt ended,
@@ -31,7 +31,7 @@ export interface ProgressHead {
   task_attempt: number | null;
   /** The HTTP attempt of the call (1 = the first). */
   http_attempt: number;
-  /** The attempt's id: random, never shared by two attempts. */
+  /** The attempt's id: unique (a random part per process and a counter), never shared by two attempts. */
   attempt: string;
   /** 0-based position of this message within its attempt. */
   index: number;
@@ -82,9 +82,16 @@ export function progressMsgId(attempt: string, index: number): string {
   return `progress:${attempt}:${index}`;
 }
 
-/** A new attempt id: 12 characters of base64url from 72 random bits. */
+/** 72 random bits drawn once per process: attempt ids of two processes never meet. */
+const PROCESS_ID = randomBytes(9).toString('base64url');
+let attempts = 0;
+
+/**
+ * A new attempt id: the process's 12 random base64url characters and a counter (a random draw per
+ * attempt cost more than the rest of opening it).
+ */
 export function newAttemptId(): string {
-  return randomBytes(9).toString('base64url');
+  return `${PROCESS_ID}${(attempts++).toString(36)}`;
 }
 
 /** What the additional authenticated data of a sealed body says it is. */

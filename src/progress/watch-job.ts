@@ -14,6 +14,7 @@ import type { Codec } from '../security/codec.ts';
 import type { Last } from '../last/index.ts';
 import { ProgressFollower } from './follow.ts';
 import type { ProgressMessage } from './message.ts';
+import { onReconnect, untilAnswered } from './reconnect.ts';
 import { ProgressView, type ViewEvent } from './view.ts';
 
 export type WatchConfig = Pick<Config, 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'>;
@@ -73,6 +74,8 @@ export async function watchJob(o: WatchJobOptions): Promise<WatchResult> {
   const lasts = new Map<number, Uint8Array>();
   let wake: (() => void) | null = null;
   const lastSubject = `${config.LAST_SUBJECT_PREFIX}.${subjectToken(o.jobId)}`;
+  let closed = false;
+  let unwatch = () => {};
   const sub = nc.subscribe(lastSubject, {
     callback: (err, m: Msg) => {
       const seq = Number(m.headers?.get(HEADERS.altStreamSeq));
@@ -83,9 +86,15 @@ export async function watchJob(o: WatchJobOptions): Promise<WatchResult> {
   });
   try {
     await nc.flush();
-    const stored = await jsm.streams.getMessage(config.LAST_STREAM, { last_by_subj: lastSubject });
-    const storedSeq = Number(stored?.header?.get(HEADERS.altStreamSeq));
-    if (stored && Number.isInteger(storedSeq) && stored.header.get(HEADERS.altId) === o.jobId) lasts.set(storedSeq, stored.data);
+    const readStored = async () => {
+      const stored = await untilAnswered(() => jsm.streams.getMessage(config.LAST_STREAM, { last_by_subj: lastSubject }), () => o.signal?.aborted === true || closed);
+      const storedSeq = Number(stored?.header?.get(HEADERS.altStreamSeq));
+      if (stored && Number.isInteger(storedSeq) && stored.header.get(HEADERS.altId) === o.jobId) lasts.set(storedSeq, stored.data);
+      wake?.();
+    };
+    await readStored();
+    // A .last stored while the connection was down was never heard: read it after each reconnect.
+    unwatch = onReconnect(nc, () => void readStored().catch(() => {}));
     await follower.start();
     if (view.run === undefined && lasts.size === 0) o.onWaiting?.();
     // The run followed: the one asked for, else the newest seen in progress or in a .last (both only grow).
@@ -112,6 +121,8 @@ export async function watchJob(o: WatchJobOptions): Promise<WatchResult> {
       });
     }
   } finally {
+    closed = true;
+    unwatch();
     sub.unsubscribe();
     follower.stop();
   }

@@ -61,6 +61,10 @@ export interface RequestRecord {
   start: number;
   end: number | null;
   status: number | null;
+  /** A streamed answer: when its first token was written (milliseconds since the epoch, to the microsecond), else null. */
+  firstTokenAt: number | null;
+  /** The text of a 200 answer as it was meant to be sent whole (a cut stream sent a prefix of it), else null. */
+  answer: string | null;
 }
 
 export interface FakeStats {
@@ -87,7 +91,7 @@ export interface FakeStats {
 export interface FakeOrchestratorOptions extends Faults {
   port?: number;
   host?: string;
-  /** Keep a log of every inference request (up to 200,000): prompt, start, end, status. */
+  /** Keep a log of every inference request (up to 200,000): prompt, start, end, status, first token, answer (`GET /_log`). */
   record?: boolean;
 }
 
@@ -189,6 +193,7 @@ export class FakeOrchestrator {
       return send(200, path === '/v1/models' ? { object: 'list', data: MODELS.map((m) => ({ id: m.model_id, object: 'model' })) } : MODELS);
     }
     if (req.method === 'GET' && path === '/_stats') return send(200, this.stats);
+    if (req.method === 'GET' && path === '/_log') return send(200, this.log);
     if (req.method === 'POST' && path === '/_faults') {
       this.setFaults(body as Faults);
       return send(200, { ok: true });
@@ -207,7 +212,7 @@ export class FakeOrchestrator {
     // Headers carry what a proxy or a test wants to check (e.g. the bearer token of the openai provider).
     this.lastHeaders = req.headers;
     this.lastBody = body;
-    const entry: RequestRecord | null = this.#record && this.log.length < 200_000 ? { prompt: promptOf(path, body), start: Date.now(), end: null, status: null } : null;
+    const entry: RequestRecord | null = this.#record && this.log.length < 200_000 ? { prompt: promptOf(path, body), start: Date.now(), end: null, status: null, firstTokenAt: null, answer: null } : null;
     if (entry) this.log.push(entry);
     res.on('close', () => {
       this.stats.inFlight--;
@@ -253,10 +258,11 @@ export class FakeOrchestrator {
     const { text, pad } = this.#answer(model, prompt);
     const usage = f.noUsage ? null : fakeUsage(prompt, text.length + pad, f);
     const id = `chatcmpl-${hash(prompt)}`;
+    if (entry) entry.answer = text + '.'.repeat(pad);
     if (chat && body.stream === true) {
       const options = body.stream_options as { include_usage?: boolean } | undefined;
       answered = true;
-      return this.#stream(req, res, new ChatStream(id, model), text + '.'.repeat(pad), options?.include_usage === true ? usage : null, headers);
+      return this.#stream(req, res, new ChatStream(id, model), text + '.'.repeat(pad), options?.include_usage === true ? usage : null, headers, entry);
     }
     await this.#wait(this.#generationMs(text.length + pad), res);
     if (res.destroyed) return;
@@ -271,7 +277,7 @@ export class FakeOrchestrator {
   }
 
   /** Sends a streamed chat completion: the role, then the tokens at the token rate after the time to first token, then the end. */
-  async #stream(req: IncomingMessage, res: ServerResponse, events: ChatStream, text: string, usage: Record<string, unknown> | null, headers: Record<string, string>): Promise<void> {
+  async #stream(req: IncomingMessage, res: ServerResponse, events: ChatStream, text: string, usage: Record<string, unknown> | null, headers: Record<string, string>, entry: RequestRecord | null): Promise<void> {
     const f = this.#faults;
     const index = this.#streams++;
     this.stats.streams++;
@@ -296,6 +302,7 @@ export class FakeOrchestrator {
         }
         out += events.delta(pieces[sent]);
       }
+      if (entry && entry.firstTokenAt === null && out) entry.firstTokenAt = performance.timeOrigin + performance.now();
       if (out && !res.write(out)) await drained(res);
       if (res.destroyed) return;
       if (sent < due) continue;

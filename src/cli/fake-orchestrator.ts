@@ -9,6 +9,8 @@ Serves the ALT_LAS AI orchestrator API (POST /api/inference/, /api/inference/bat
 when asked with stream: true), with deterministic answers and usage (prompt, completion, cached
 and reasoning tokens; four characters a token). GET /_stats shows what it received; POST /_faults
 sets faults (a JSON object of the fields below in camelCase); POST /_reset clears the stats.
+With --record, GET /_log lists every inference request: prompt, start, end, status, when a streamed
+answer's first token was written, and the answer's text.
 
 Answers:
   --first-token-ms N    time to first token of every answer, after --latency-ms
@@ -18,6 +20,7 @@ Answers:
   --cached-tokens N     prompt tokens reported as cached (default 0)
   --reasoning-tokens N  reasoning tokens reported (default 0)
   --no-usage            report no usage at all
+  --record              keep a log of every inference request (GET /_log)
 
 Faults:
   --latency-ms N        delay every answer
@@ -38,7 +41,7 @@ export async function fakeOrchestratorCommand(argv: string[], io: Io): Promise<n
       'latency-ms': { type: 'string' }, 'error-rate': { type: 'string' }, 'error-status': { type: 'string' },
       'fail-first': { type: 'string' }, 'rate-limit-rate': { type: 'string' }, 'retry-after-s': { type: 'string' },
       'first-token-ms': { type: 'string' }, 'token-rate': { type: 'string' }, 'output-chars': { type: 'string' },
-      'cached-tokens': { type: 'string' }, 'reasoning-tokens': { type: 'string' }, 'no-usage': { type: 'boolean' },
+      'cached-tokens': { type: 'string' }, 'reasoning-tokens': { type: 'string' }, 'no-usage': { type: 'boolean' }, record: { type: 'boolean' },
       'cut-stream-after': { type: 'string' }, 'cut-stream-first': { type: 'string' },
       hang: { type: 'boolean' }, malformed: { type: 'boolean' }, reset: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -61,7 +64,7 @@ export async function fakeOrchestratorCommand(argv: string[], io: Io): Promise<n
     outputChars: num('output-chars', values['output-chars']), cachedTokens: num('cached-tokens', values['cached-tokens']),
     reasoningTokens: num('reasoning-tokens', values['reasoning-tokens']), noUsage: values['no-usage'],
     cutStreamAfter: num('cut-stream-after', values['cut-stream-after']), cutStreamFirst: num('cut-stream-first', values['cut-stream-first']),
-    hang: values.hang, malformed: values.malformed, reset: values.reset,
+    hang: values.hang, malformed: values.malformed, reset: values.reset, record: values.record,
   });
   const url = await fake.listen(num('port', values.port), values.host);
   io.out(`fake orchestrator listening on ${url}`);

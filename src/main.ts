@@ -141,7 +141,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   };
 
   try {
-    conn = await connectNats(config, `altlas-runner ${workerId}`, { logger, signal: shutdown.signal, onAttempt: (s) => (phase = s) });
+    conn = await connectNats(config, `altlas-runner ${workerId}`, { role: 'runner', logger, signal: shutdown.signal, onAttempt: (s) => (phase = s) });
   } catch (e) {
     logger.error('gave up connecting to NATS', { code: toAltlasError(e).code, error: (e as Error).message });
     return finish(shutdown.signal.aborted ? 0 : 1);

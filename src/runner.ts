@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { AiClient } from './ai/client.ts';
 import { DecodePool } from './alt/decode-pool.ts';
+import { recoverAltId } from './alt/recover-id.ts';
 import { decodeLimits } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { Engine } from './engine/engine.ts';
@@ -14,7 +15,7 @@ import type { TaskBody, TaskEvent } from './engine/types.ts';
 import { toAltlasError } from './errors.ts';
 import { AiGate } from './messaging/ai-gate.ts';
 import { ArchiveNotifier } from './messaging/archive.ts';
-import type { Connection } from './messaging/connect.ts';
+import { inboxPrefixOf, type Connection } from './messaging/connect.ts';
 import { ExhaustedGuard, sweepAltStream } from './messaging/exhausted.ts';
 import type { Delivery } from './messaging/inbound.ts';
 import { Publisher } from './messaging/publisher.ts';
@@ -25,6 +26,7 @@ import { isRunContext } from './messaging/run-context.ts';
 import { ensureTopology } from './messaging/topology.ts';
 import { Worker, versionAtLeast, type OutcomeReport } from './messaging/worker.ts';
 import { IDENTITY_CODEC, isSealed, type Codec } from './security/codec.ts';
+import { configureRedaction } from './security/redact.ts';
 import { CancelWatch, Heartbeat } from './status/fleet.ts';
 import { openStores } from './status/open.ts';
 import { Recorder } from './status/recorder.ts';
@@ -89,6 +91,8 @@ export function createEngine(config: Config, body: TaskBody): Engine {
 export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const { config, logger } = o;
   const { nc } = o.conn;
+  // LOG_REDACT's extra key names reach everything the worker writes (.last metadata, status), not only its logs.
+  configureRedaction(config.LOG_REDACT.split(','));
   const codec = o.codec ?? IDENTITY_CODEC;
   const workerId = o.workerId ?? `${hostname()}:${process.pid}`;
   const stops: (() => Promise<unknown> | unknown)[] = [];
@@ -96,7 +100,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const info = await ensureTopology(jsm, config, logger);
   const ackWaitMs = Math.round((info.config.ack_wait ?? config.RUNNER_ACK_WAIT_MS * 1e6) / 1e6);
   const stores = o.stores === false ? null : await openStores(nc, config, workerId, codec);
-  const out = new StreamPublisher(nc, config.NATS_INBOX_PREFIX);
+  const out = new StreamPublisher(nc, inboxPrefixOf(nc));
   stops.push(() => out.close());
   // A status write is a publish to the bucket's subject: what kv.put sends, without its per-request cost.
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
@@ -137,19 +141,21 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
       limits: decodeLimits(config), connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, lastStream: config.LAST_STREAM,
       artifacts: stores ? { objects: stores.objects, inlineMax: config.RUNNER_OUTPUT_INLINE_MAX, bucket: config.RUNNER_OBJECT_BUCKET, codec } : undefined,
       decode: async (d: Delivery) => {
-        let bytes = d.data;
-        if (isSealed(bytes)) {
-          try {
-            bytes = codec.open(bytes, 'alt');
-          } catch (e) {
-            return { ok: false, error: toAltlasError(e) };
-          }
+        if (!isSealed(d.data)) return pool.decode(d.data, d.contentType);
+        let bytes: Uint8Array;
+        try {
+          bytes = codec.open(d.data, 'alt');
+        } catch (e) {
+          return { ok: false, error: toAltlasError(e) };
         }
-        return pool.decode(bytes, d.contentType);
+        // A sealed job that does not decode still gets its failure .last and status: its id is read from the plain bytes.
+        const r = await pool.decode(bytes, d.contentType);
+        return r.ok ? r : { ...r, altId: recoverAltId(bytes, d.contentType) };
       },
       cancelRequested: (altId) => cancels?.has(altId) ?? false,
       onCancelled: (altId) => void cancels?.done(altId),
-      termWithReason: versionAtLeast(nc.info?.version ?? '0.0.0', [2, 10, 4]),
+      // A term reason is an error text in a server advisory: none under PAYLOAD_KEYS, where it could quote the job.
+      termWithReason: !codec.encrypts && versionAtLeast(nc.info?.version ?? '0.0.0', [2, 10, 4]),
       onOutcome: (out) => {
         o.metrics?.()?.outcome(out);
         o.onOutcome?.(out);

@@ -21,7 +21,7 @@ import { compileProgram } from '../program/compile.ts';
 
 export type DecodeResult =
   | { ok: true; job: Job; warnings: DecodeWarning[]; syntax: Syntax }
-  | { ok: false; error: AltlasError };
+  | { ok: false; error: AltlasError; /** The job id read from the decrypted bytes of a sealed job (its bytes name none). */ altId?: string | null };
 
 export interface DecodeOptions {
   /** A content type (`application/json`, `application/yaml`) or a file name; else the syntax is sniffed. */

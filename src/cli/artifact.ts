@@ -1,9 +1,8 @@
 /** `altlas artifact get <url> [-o file]`: the bytes behind an artifact's (or a `.last`'s) URL. */
 import { writeFile } from 'node:fs/promises';
-import { DeliverPolicy } from '@nats-io/jetstream';
-import { Objm } from '@nats-io/obj';
 import { parseArtifactUrl, type Last } from '../last/index.ts';
 import { payloadCodec } from '../security/codec.ts';
+import { readObject, storedMessages } from '../status/store-access.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 
@@ -26,17 +25,10 @@ Exit: 0; 1 the artifact does not exist (expired, wrong URL); 2 usage error.`;
 async function findLast(s: Session, stream: string, subject: string, executionId: string): Promise<Uint8Array | null> {
   const newest = await s.jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => null);
   if (newest && newest.header.get('Execution-Id') === executionId) return newest.data;
-  const consumer = await s.js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
-  const pending = (await consumer.info()).num_pending;
-  if (pending === 0) return null;
-  const messages = await consumer.consume();
-  try {
-    for await (const m of messages) {
-      if (m.headers?.get('Execution-Id') === executionId) return m.data;
-      if (m.info.pending === 0) break;
-    }
-  } finally {
-    await messages.close();
+  const info = await s.jsm.streams.info(stream).catch(() => null);
+  if (!info || info.state.messages === 0) return null;
+  for await (const m of storedMessages(s.jsm, stream, subject, info.state.first_seq, info.state.last_seq)) {
+    if (m.header.get('Execution-Id') === executionId) return m.data;
   }
   return null;
 }
@@ -56,7 +48,7 @@ export async function artifactCommand(argv: string[], io: Io): Promise<number> {
   return withNats(config, async (s) => {
     let bytes: Uint8Array | null;
     if (loc.kind === 'obj') {
-      const blob = await (await new Objm(s.nc).open(loc.bucket)).getBlob(loc.name).catch(() => null);
+      const blob = await readObject(s.jsm, loc.bucket, loc.name).catch(() => null);
       bytes = blob ? codec.open(blob, `obj:${loc.name}`) : null;
     } else {
       const raw = await findLast(s, loc.stream, loc.subject, loc.executionId);
@@ -75,5 +67,5 @@ export async function artifactCommand(argv: string[], io: Io): Promise<number> {
     else if (io.write) io.write(bytes);
     else io.out(new TextDecoder().decode(bytes));
     return EXIT.ok;
-  }, { streams: [config.LAST_STREAM] });
+  }, { role: 'reader', streams: [config.LAST_STREAM] });
 }

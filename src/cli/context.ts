@@ -6,6 +6,8 @@ import { loadConfig, unknownVariables } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { connectionOptions, unreachable } from '../messaging/connect.ts';
 import { AltlasError } from '../errors.ts';
+import { configureRedaction } from '../security/redact.ts';
+import type { Role } from '../security/permissions.ts';
 
 /** Options every NATS subcommand takes (node:util parseArgs form). */
 export const COMMON_OPTIONS = {
@@ -54,7 +56,10 @@ export function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = proces
   const merged: Record<string, string | undefined> = { ...env };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
   for (const w of unknownVariables(env)) warn(w);
-  return loadConfig(merged, { client: true, warn });
+  const config = loadConfig(merged, { client: true, warn });
+  // What a command shows redacted (dlq show) honours LOG_REDACT's extra key names.
+  configureRedaction(config.LOG_REDACT.split(','));
+  return config;
 }
 
 export interface Session {
@@ -65,8 +70,12 @@ export interface Session {
 }
 
 export interface NatsOptions {
+  /** The role whose commands this is (its inbox prefix): `altlas publish` producer, `cancel` and `dlq replay/purge` operator, `init` runner, the rest reader. */
+  role: Role;
   /** The streams the command reads: a "stream not found" names them and what creates them. */
   streams?: readonly string[];
+  /** Reconnect after a lost connection as long as the command runs (a command that follows something), not 10 times. */
+  reconnectForever?: boolean;
 }
 
 /** A stream the command needs is missing: which, and what creates it. */
@@ -76,11 +85,11 @@ export function streamMissing(streams: readonly string[], cause?: unknown): Altl
 }
 
 /** Connects once (no endless reconnect for a command line tool) and runs `fn`, closing the connection after. */
-export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>, options: NatsOptions = {}): Promise<T> {
-  const connOptions = connectionOptions(config, 'altlas-cli');
+export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>, options: NatsOptions): Promise<T> {
+  const connOptions = connectionOptions(config, 'altlas-cli', options.role);
   let nc: NatsConnection;
   try {
-    nc = await connect({ ...connOptions, waitOnFirstConnect: false, maxReconnectAttempts: 10, timeout: 5_000 });
+    nc = await connect({ ...connOptions, waitOnFirstConnect: false, maxReconnectAttempts: options.reconnectForever ? -1 : 10, timeout: 5_000 });
   } catch (e) {
     throw unreachable((connOptions.servers as string[]).join(','), e);
   }

@@ -66,13 +66,12 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   const since = values.since === undefined ? undefined : parseSince(values.since);
   const config = configFrom(values);
   return withNats(config, async (s) => {
-    const kv = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
-    const jobs = await listJobs(kv, { state: values.state as never, since, limit: limit || undefined }, payloadCodec(config.PAYLOAD_KEYS));
+    const jobs = await listJobs({ jsm: s.jsm, bucket: config.RUNNER_STATUS_BUCKET }, { state: values.state as never, since, limit: limit || undefined }, payloadCodec(config.PAYLOAD_KEYS));
     if (values.json) jobs.forEach((j) => io.out(JSON.stringify(j)));
     else if (!jobs.length) io.out('no jobs');
     else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, j.error ? `${j.state} (${j.error.code})` : j.state, `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
     return EXIT.ok;
-  }, { streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
+  }, { role: 'reader', streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
 }
 
 export async function cancelCommand(argv: string[], io: Io): Promise<number> {
@@ -110,7 +109,7 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
       if (!done) code = EXIT.failed;
     }
     return code;
-  }, { streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
+  }, { role: 'operator', streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
 }
 
 export async function workersCommand(argv: string[], io: Io): Promise<number> {
@@ -118,12 +117,12 @@ export async function workersCommand(argv: string[], io: Io): Promise<number> {
   if (!values) return EXIT.ok;
   const config = configFrom(values);
   return withNats(config, async (s) => {
-    const workers = await listWorkers(await new Kvm(s.nc).open(config.RUNNER_WORKERS_BUCKET));
+    const workers = await listWorkers({ jsm: s.jsm, bucket: config.RUNNER_WORKERS_BUCKET });
     if (values.json) workers.forEach((w) => io.out(JSON.stringify(w)));
     else if (!workers.length) io.out('no worker alive');
     else io.out(table(['WORKER', 'VERSION', 'IN FLIGHT', 'PROCESSED', 'WAITING FOR AI', 'AI BREAKER', 'SEEN'], workers.map((w) => [w.worker_id, w.version, `${w.in_flight}/${w.concurrency}`, String(w.processed), String(w.waiting_for_ai), w.breaker, `${ago(w.seen_at)} ago`])));
     return EXIT.ok;
-  }, { streams: [`KV_${config.RUNNER_WORKERS_BUCKET}`] });
+  }, { role: 'reader', streams: [`KV_${config.RUNNER_WORKERS_BUCKET}`] });
 }
 
 export async function initCommand(argv: string[], io: Io): Promise<number> {
@@ -144,5 +143,5 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
       io.out(`consumer ${consumer.name} on ${config.ALT_STREAM}: ready`);
     }
     return EXIT.ok;
-  });
+  }, { role: 'runner' });
 }

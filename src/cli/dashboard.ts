@@ -30,7 +30,8 @@ export async function dashboardCommand(argv: string[], io: Io): Promise<number> 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const logger = createLogger({ level: 'warn', stream: process.stderr });
-  const conn = await connectNats(config, 'altlas-dashboard', { logger, signal: stop.signal });
+  // With DASHBOARD_TOKEN it takes actions (the operator's replies); without, it only reads.
+  const conn = await connectNats(config, 'altlas-dashboard', { role: config.DASHBOARD_TOKEN ? 'operator' : 'reader', logger, signal: stop.signal });
   const { Dashboard } = await import('../dashboard/server.ts');
   let dashboard = new Dashboard({ nc: conn.nc, config, port, host: values.host });
   try {

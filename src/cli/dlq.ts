@@ -1,7 +1,8 @@
 /** `altlas dlq list | show | replay | purge`: inspect, replay and remove dead-lettered .alt messages. */
 import { createInterface } from 'node:readline/promises';
 import { isSealed, payloadCodec } from '../security/codec.ts';
-import { describeRecord, dlqRecord, dlqRecords, originalOf, purgeRecords, replayRecord, type DlqFilter } from '../ops/dlq.ts';
+import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, replayRecord, type DlqFilter } from '../ops/dlq.ts';
+import { redactHeaders, redactOriginal } from '../ops/dlq-redact.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { parseDuration, table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
@@ -18,10 +19,12 @@ time and error.
   --code CODE             only records of this error code (ALT_SCHEMA, MAX_DELIVER_EXCEEDED, ...)
   --older-than DURATION   only records stored longer ago than this (90s, 15m, 1h30m, 7d)
   --json                  one JSON object per record`,
-  show: `Usage: altlas dlq show SEQ [--json] [options]
+  show: `Usage: altlas dlq show SEQ [--raw] [--json] [options]
 
 Shows one dead letter: what list shows, every header, and the original body (decrypted with
-PAYLOAD_KEYS when it was sent encrypted).
+PAYLOAD_KEYS when it was sent encrypted), redacted as in the logs: secret keys' values and
+credentials in texts are masked.
+  --raw                   the original bytes and headers as they are stored, nothing masked
   --json                  one JSON object with the headers and the body`,
   replay: `Usage: altlas dlq replay SEQ... [options]
        altlas dlq replay --all [--code CODE] [--older-than DURATION] [options]
@@ -73,7 +76,7 @@ async function confirm(question: string): Promise<boolean> {
 export async function dlqCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: argv, allowPositionals: true,
-    options: { ...COMMON_OPTIONS, code: { type: 'string' }, all: { type: 'boolean', default: false }, 'older-than': { type: 'string' }, yes: { type: 'boolean', default: false } },
+    options: { ...COMMON_OPTIONS, code: { type: 'string' }, all: { type: 'boolean', default: false }, 'older-than': { type: 'string' }, yes: { type: 'boolean', default: false }, raw: { type: 'boolean', default: false } },
   });
   const [verb, ...args] = positionals;
   if (verb && !DLQ_VERB_HELP[verb]) throw new UsageError(`unknown dlq verb: ${verb} (list, show, replay, purge)`);
@@ -88,10 +91,13 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
   const filtered = filter.code !== undefined || filter.before !== undefined;
   if ((verb === 'list' || verb === 'purge') && seqs.length) throw new UsageError(`dlq ${verb} takes no sequence numbers`);
   if (verb === 'show' && seqs.length !== 1) throw new UsageError('dlq show takes one sequence number');
+  if (values.raw && verb !== 'show') throw new UsageError('--raw goes with dlq show');
   if (verb === 'replay' && values.all === (seqs.length > 0)) throw new UsageError('dlq replay takes sequence numbers or --all');
   if (verb === 'replay' && filtered && !values.all) throw new UsageError('--code and --older-than go with --all');
   if (verb === 'purge' && !values.yes && !process.stdin.isTTY) throw new UsageError('dlq purge removes records for good: confirm with --yes (standard input is not a terminal)');
   const config = configFrom(values);
+  const codec = payloadCodec(config.PAYLOAD_KEYS);
+  const describeRecord = recordDescriber(codec);
   return withNats(config, async (s) => {
     if (verb === 'list') {
       const list = (await dlqRecords(s, filter)).map(describeRecord);
@@ -106,9 +112,12 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
         return EXIT.failed;
       }
       const d = describeRecord(m);
-      const original = await originalOf(s, m);
-      const body = new TextDecoder().decode(isSealed(original) ? payloadCodec(config.PAYLOAD_KEYS).open(original, 'alt') : original);
-      if (values.json) io.out(JSON.stringify({ ...d, headers: Object.fromEntries([...m.header].map(([k, v]) => [k, v.join(', ')])), body }));
+      const stored = await originalOf(s, m);
+      const original = isSealed(stored) ? codec.open(stored, 'alt') : stored;
+      // Redacted unless --raw: the original is a job, with whatever secrets its producer put in it.
+      const body = values.raw ? new TextDecoder().decode(original) : redactOriginal(original, m.header.get('Content-Type') || undefined);
+      const headers = values.raw ? Object.fromEntries([...m.header].map(([k, v]) => [k, v.join(', ')])) : redactHeaders(m.header);
+      if (values.json) io.out(JSON.stringify({ ...d, headers, body }));
       else {
         for (const [k, v] of Object.entries(d)) io.out(`${k.padEnd(11)} ${String(v ?? '-')}`);
         io.out(`\n${body}`);
@@ -147,5 +156,5 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
     const removed = await purgeRecords(s, targets);
     io.out(values.json ? JSON.stringify({ removed }) : `removed ${removed.length} of ${what}`);
     return removed.length === targets.length ? EXIT.ok : EXIT.failed;
-  }, { streams: [config.DLQ_STREAM] });
+  }, { role: verb === 'replay' || verb === 'purge' ? 'operator' : 'reader', streams: [config.DLQ_STREAM] });
 }

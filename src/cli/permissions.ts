@@ -1,20 +1,14 @@
 /** `altlas permissions`: the NATS permissions a role needs for this configuration, from the one source the tests run with. */
-import { describePermissions, operatorPermissions, producerPermissions, readerPermissions, runnerPermissions, serverPermissions, type RolePermissions } from '../security/permissions.ts';
+import { ROLE_PERMISSIONS, describePermissions, serverPermissions, type RolePermissions } from '../security/permissions.ts';
 import { COMMON_OPTIONS, configFrom } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
-
-const ROLES = {
-  runner: runnerPermissions,
-  producer: producerPermissions,
-  reader: readerPermissions,
-  operator: operatorPermissions,
-} as const;
 
 export const PERMISSIONS_HELP = `Usage: altlas permissions [runner|producer|reader|operator] [--server-config] [options]
 
 Prints the NATS permissions a role needs with this configuration (stream, bucket and subject
 names, RUNNER_PROVISION, ARCHIVE_NOTIFY_SUBJECT, NATS_INBOX_PREFIX from the environment or the
-options), each subject with the feature that needs it. Default role: runner.
+options), each subject with the feature that needs it. Default role: runner. Each role has its
+own inbox prefix (_INBOX_altlas_<role>, unless NATS_INBOX_PREFIX sets one).
   runner     altlas worker
   producer   altlas publish (with --wait and --stream)
   reader     altlas results, status, jobs, workers, watch, dlq list/show, artifact get, the dashboard read-only
@@ -31,8 +25,8 @@ export async function permissionsCommand(argv: string[], io: Io): Promise<number
   }
   if (positionals.length > 1) throw new UsageError('permissions takes at most one role');
   const role = positionals[0] ?? 'runner';
-  if (!(role in ROLES)) throw new UsageError(`unknown role "${role}": runner, producer, reader or operator`);
-  const p: RolePermissions = ROLES[role as keyof typeof ROLES](configFrom(values));
+  if (!(role in ROLE_PERMISSIONS)) throw new UsageError(`unknown role "${role}": runner, producer, reader or operator`);
+  const p: RolePermissions = ROLE_PERMISSIONS[role as keyof typeof ROLE_PERMISSIONS](configFrom(values));
   io.out(values['server-config'] ? serverPermissions(p) : describePermissions(p));
   return EXIT.ok;
 }

@@ -167,5 +167,5 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
     }
     sub?.unsubscribe();
     return failed ? EXIT.failed : EXIT.ok;
-  });
+  }, { role: 'producer', reconnectForever: values.stream === true });
 }

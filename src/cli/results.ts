@@ -1,10 +1,14 @@
-/** `altlas results`: reads `.last` results from the LAST stream with an ephemeral ordered consumer. */
-import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+/**
+ * `altlas results`: reads `.last` results from the LAST stream by plain message gets (the reader
+ * role creates no consumer), and with --follow the ones published after, by a core subscription.
+ */
+import type { Msg } from '@nats-io/nats-core';
 import type { Last } from '../last/index.ts';
 import { HEADERS, subjectToken } from '../messaging/subjects.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { isAltlasError } from '../errors.ts';
 import { readLast } from './read-last.ts';
+import { firstSeqSince, storedMessages } from '../status/store-access.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { duration, fitCell, parseDuration, parseRfc3339, percent, table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
@@ -58,17 +62,21 @@ export async function resultsCommand(argv: string[], io: Io): Promise<number> {
   const since = values.since ? parseSince(values.since) : null;
   const altId = values['alt-id'];
   return withNats(config, async (s) => {
-    const consumer = await s.js.consumers.get(config.LAST_STREAM, {
-      filter_subjects: altId ? `${config.LAST_SUBJECT_PREFIX}.${subjectToken(altId)}` : `${config.LAST_SUBJECT_PREFIX}.>`,
-      ...(since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.toISOString() } : { deliver_policy: DeliverPolicy.All }),
-    });
+    const subject = altId ? `${config.LAST_SUBJECT_PREFIX}.${subjectToken(altId)}` : `${config.LAST_SUBJECT_PREFIX}.>`;
     const rows: string[][] = [];
     let sealed: { count: number; message: string } | null = null;
-    const emit = (m: JsMsg) => {
-      if (altId && m.headers?.get(HEADERS.altId) !== altId) return;
+    /** Message ids shown: a result published while the stored ones were read comes both ways. */
+    const shown = new Set<string>();
+    const emit = (data: Uint8Array, headers: { get(k: string): string } | undefined) => {
+      if (altId && headers?.get(HEADERS.altId) !== altId) return;
+      const id = headers?.get(HEADERS.msgId);
+      if (id) {
+        if (shown.has(id)) return;
+        shown.add(id);
+      }
       let last: Last;
       try {
-        last = readLast(m.data, codec);
+        last = readLast(data, codec);
       } catch (e) {
         // An encrypted result without its key is reported (not skipped in silence); anything else is not a .last.
         if (isAltlasError(e, 'ALT_DECRYPT')) sealed = { count: (sealed?.count ?? 0) + 1, message: e.message };
@@ -79,19 +87,32 @@ export async function resultsCommand(argv: string[], io: Io): Promise<number> {
       else rows.push(resultRow(last));
     };
     if (values.follow && !values.json) io.out(followLine(RESULT_HEADERS));
-    const pending = (await consumer.info()).num_pending;
-    if (pending > 0 || values.follow) {
-      const messages = await consumer.consume();
-      const stop = () => void messages.close();
-      process.once('SIGINT', stop);
-      try {
-        for await (const m of messages) {
-          emit(m);
-          if (!values.follow && m.info.pending === 0) break;
-        }
-      } finally {
-        process.off('SIGINT', stop);
-      }
+    // Following: new results are held from before the stored ones are read, and shown after them.
+    let held: Msg[] | null = [];
+    const sub = values.follow ? s.nc.subscribe(subject, {
+      callback: (_e, m) => {
+        if (held) held.push(m);
+        else emit(m.data, m.headers);
+      },
+    }) : null;
+    if (sub) await s.nc.flush();
+    const info = await s.jsm.streams.info(config.LAST_STREAM);
+    const { first_seq: first, last_seq: lastSeq, messages } = info.state;
+    if (messages > 0) {
+      const from = since ? await firstSeqSince(s.jsm, config.LAST_STREAM, first, lastSeq, since) : first;
+      for await (const m of storedMessages(s.jsm, config.LAST_STREAM, subject, from, lastSeq, !altId)) emit(m.data, m.header);
+    }
+    for (const m of held.splice(0)) emit(m.data, m.headers);
+    held = null;
+    if (sub) {
+      let stop = () => {};
+      await new Promise<void>((resolve) => {
+        stop = resolve;
+        process.once('SIGINT', stop);
+        void s.nc.closed().then(stop);
+      });
+      process.off('SIGINT', stop);
+      sub.unsubscribe();
     }
     if (!values.json && !values.follow) io.out(rows.length ? table(RESULT_HEADERS, rows) : 'no results');
     const unread = sealed as { count: number; message: string } | null;
@@ -100,5 +121,5 @@ export async function resultsCommand(argv: string[], io: Io): Promise<number> {
       return EXIT.failed;
     }
     return EXIT.ok;
-  }, { streams: [config.LAST_STREAM] });
+  }, { role: 'reader', streams: [config.LAST_STREAM] });
 }

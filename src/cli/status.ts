@@ -5,6 +5,7 @@ import { table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 import { decodeEntry, readStatus, statusKey, type StatusEntry } from '../status/status.ts';
 import { payloadCodec } from '../security/codec.ts';
+import { watchBucket } from '../status/store-access.ts';
 
 export const STATUS_HELP = `Usage: altlas status [options]
        altlas status <job-id> [--watch] [options]
@@ -43,21 +44,23 @@ async function jobStatus(s: Session, altId: string, watch: boolean, json: boolea
     show(entry);
     return EXIT.ok;
   }
-  const updates = await kv.watch({ key: statusKey(altId) });
-  const stop = () => updates.stop();
+  if (!entry && !json) io.out(`waiting for job ${altId}...`);
+  // A watch without a consumer (the reader role creates none): the entry, then each write as it is published.
+  let stop = () => {};
+  const done = new Promise<void>((resolve) => (stop = resolve));
+  const watcher = await watchBucket(s.nc, s.jsm, s.config.RUNNER_STATUS_BUCKET, statusKey(altId), (u) => {
+    if (u.operation !== 'PUT' || u.value.length === 0) return;
+    const e = decodeEntry(u.value, codec, statusKey(altId));
+    show(e);
+    if (!json) io.out('');
+    if (FINAL.includes(e.state)) stop();
+  });
   process.once('SIGINT', stop);
   try {
-    if (!entry && !json) io.out(`waiting for job ${altId}...`);
-    for await (const u of updates) {
-      if (u.operation !== 'PUT' || u.value.length === 0) continue;
-      const e = decodeEntry(u.value, codec, statusKey(altId));
-      show(e);
-      if (!json) io.out('');
-      if (FINAL.includes(e.state)) break;
-    }
+    await done;
   } finally {
     process.off('SIGINT', stop);
-    updates.stop();
+    watcher.stop();
   }
   return EXIT.ok;
 }
@@ -70,7 +73,7 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
   }
   const config = configFrom(values);
   if (positionals.length > 1) throw new UsageError('status takes at most one job id');
-  if (positionals.length === 1) return withNats(config, (s) => jobStatus(s, positionals[0], values.watch === true, values.json === true, io), { streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
+  if (positionals.length === 1) return withNats(config, (s) => jobStatus(s, positionals[0], values.watch === true, values.json === true, io), { role: 'reader', streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
   if (values.watch) throw new UsageError('--watch needs a job id');
   return withNats(config, async (s) => {
     const streams = [];
@@ -94,5 +97,5 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
         : `consumer ${config.RUNNER_DURABLE} on ${config.ALT_STREAM}: missing`);
     }
     return streams.every((x) => x.exists) && consumer ? EXIT.ok : EXIT.failed;
-  });
+  }, { role: 'reader' });
 }

@@ -85,5 +85,5 @@ export async function watchCommand(argv: string[], io: Io): Promise<number> {
     const waiting = () => io.err(`altlas watch: nothing of ${positionals[0]} is stored yet; waiting for it`);
     const last = await jobStream(s, io, values.json === true).follow(positionals[0], undefined, signal, waiting);
     return jobOutcome(io, values.json === true, positionals[0], last, timeoutS);
-  }, { streams: [config.PROGRESS_STREAM, config.LAST_STREAM] });
+  }, { role: 'reader', streams: [config.PROGRESS_STREAM, config.LAST_STREAM], reconnectForever: true });
 }

@@ -5,8 +5,6 @@
 export const DEFAULTS = {
   // NATS connection and topology
   NATS_URL: 'nats://127.0.0.1:4222',
-  /** Replies (pull requests, PubAcks, API calls) come to <prefix>.<random>, so the runner's user needs no _INBOX.>. */
-  NATS_INBOX_PREFIX: '_INBOX_altlas',
   ALT_STREAM: 'ALT',
   ALT_SUBJECTS: 'alt.>',
   RUNNER_DURABLE: 'runner',
@@ -137,3 +135,10 @@ export const DEFAULTS = {
   /** Comma-separated extra key fragments to redact from logs (task parameters, headers). */
   LOG_REDACT: '',
 } as const;
+
+/**
+ * Replies (pull requests, PubAcks, API calls) come to <prefix>_<role>.<random> unless
+ * NATS_INBOX_PREFIX says otherwise: each role's user subscribes to its own prefix only, never
+ * to _INBOX.> or another role's replies.
+ */
+export const ROLE_INBOX_PREFIX = '_INBOX_altlas';

@@ -25,7 +25,10 @@ export const ConfigSchema = Type.Object({
   NATS_TLS_CA: optional('Path of the CA certificate that signs the server certificate (turns TLS on).'),
   NATS_TLS_CERT: optional('Path of the client certificate, for mutual TLS (with NATS_TLS_KEY).'),
   NATS_TLS_KEY: optional('Path of the client private key, for mutual TLS.'),
-  NATS_INBOX_PREFIX: str('NATS_INBOX_PREFIX', 'Prefix of this process\'s reply subjects (<prefix>.<random>); the runner\'s user subscribes to <prefix>.> instead of _INBOX.>.', '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$'),
+  NATS_INBOX_PREFIX: Type.Optional(Type.String({
+    description: 'Prefix of this process\'s reply subjects (<prefix>.<random>); unset: _INBOX_altlas_<role> (runner, producer, reader, operator), so each role\'s user subscribes to its own prefix only.',
+    pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
+  })),
   ALT_STREAM: str('ALT_STREAM', 'Stream holding the .alt jobs.', STREAM_NAME),
   ALT_SUBJECTS: str('ALT_SUBJECTS', 'Subjects of the ALT stream, comma-separated (wildcards allowed).', '\\S'),
   RUNNER_DURABLE: str('RUNNER_DURABLE', 'Durable pull consumer shared by all workers.', STREAM_NAME),
@@ -105,7 +108,7 @@ export const ConfigSchema = Type.Object({
   DASHBOARD_TRACE_URL: optional('Link template for a trace id in the dashboard, e.g. http://localhost:16686/trace/{trace_id}.'),
   HTTP_PORT: int('HTTP_PORT', 0, 'Port of /healthz, /readyz and /metrics; 0 turns the server off.', 65_535),
   LOG_LEVEL: StringEnum(['error', 'warn', 'info', 'debug'], { default: DEFAULTS.LOG_LEVEL, description: 'error, warn, info or debug.' }),
-  LOG_REDACT: Type.String({ default: DEFAULTS.LOG_REDACT, description: 'Extra key fragments to redact from logs, comma-separated (task parameters and headers whose names contain one).' }),
+  LOG_REDACT: Type.String({ default: DEFAULTS.LOG_REDACT, description: 'Extra key fragments to redact, comma-separated: a value whose key name contains one is masked in logs, .last metadata, status entries and dlq show.' }),
 }, { additionalProperties: false, title: 'altlas-runner configuration' });
 
 export type Config = Readonly<Static<typeof ConfigSchema>>;

@@ -1,11 +1,13 @@
 /**
  * What the dashboard knows, kept live by one set of watches per dashboard process (never one per
- * browser): every job's status entry (a KV watch of the status bucket), the workers' heartbeats
- * (a KV watch of the workers bucket), the consumer's counts (polled every two seconds), the DLQ's
- * size, and jobs and failures finished per 10 s over the last 15 minutes.
+ * browser): every job's status entry (a watch of the status bucket), the workers' heartbeats (a
+ * watch of the workers bucket; both without a consumer, see status/store-access.ts), the
+ * consumer's counts (polled every two seconds), the DLQ's size, and jobs and failures finished
+ * per 10 s over the last 15 minutes.
  */
-import { KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { watchBucket, type BucketEntry } from '../status/store-access.ts';
 import type { Config } from '../config/schema.ts';
 import type { Codec } from '../security/codec.ts';
 import type { WorkerBeat } from '../status/fleet.ts';
@@ -29,10 +31,9 @@ const BUCKET_MS = 10_000;
 const BUCKETS = 90;
 
 export interface LiveOptions {
-  config: Pick<Config, 'ALT_STREAM' | 'RUNNER_DURABLE' | 'DLQ_STREAM' | 'RUNNER_HEARTBEAT_MS'>;
+  config: Pick<Config, 'ALT_STREAM' | 'RUNNER_DURABLE' | 'DLQ_STREAM' | 'RUNNER_HEARTBEAT_MS' | 'RUNNER_STATUS_BUCKET' | 'RUNNER_WORKERS_BUCKET'>;
+  nc: NatsConnection;
   jsm: JetStreamManager;
-  status: KV;
-  workers: KV;
   codec: Codec;
 }
 
@@ -52,8 +53,8 @@ export class Live {
   /** Starts the watches; resolves once the initial values are in. */
   async start(): Promise<void> {
     await Promise.all([
-      this.#watch(this.#o.status, (e) => this.#onJob(e)),
-      this.#watch(this.#o.workers, (e) => this.#onWorker(e)),
+      this.#watch(this.#o.config.RUNNER_STATUS_BUCKET, (e) => this.#onJob(e)),
+      this.#watch(this.#o.config.RUNNER_WORKERS_BUCKET, (e) => this.#onWorker(e)),
     ]);
     await this.#poll();
     const timer = setInterval(() => void this.#poll().then(() => this.#emit({ type: 'stats', stats: this.stats() })), 2_000);
@@ -112,23 +113,12 @@ export class Live {
     }
   }
 
-  async #watch(kv: KV, on: (e: KvWatchEntry) => void): Promise<void> {
-    const w = await kv.watch({ key: '>', include: KvWatchInclude.LastValue });
+  async #watch(bucket: string, on: (e: BucketEntry) => void): Promise<void> {
+    const w = await watchBucket(this.#o.nc, this.#o.jsm, bucket, '>', on);
     this.#stops.push(() => w.stop());
-    const empty = (await kv.status()).values === 0;
-    let ready!: () => void;
-    const initial = new Promise<void>((r) => (ready = r));
-    if (empty) ready();
-    void (async () => {
-      for await (const e of w) {
-        on(e);
-        if (e.isUpdate || !e.delta) ready();
-      }
-    })().catch(() => ready());
-    await initial;
   }
 
-  #onJob(e: KvWatchEntry): void {
+  #onJob(e: BucketEntry): void {
     if (e.key.startsWith('cancel.') || e.key.startsWith('_probe.')) return;
     if (e.operation !== 'PUT' || e.value.length === 0) {
       const entry = this.jobs.get(e.key);
@@ -147,7 +137,7 @@ export class Live {
     }
   }
 
-  #onWorker(e: KvWatchEntry): void {
+  #onWorker(e: BucketEntry): void {
     if (e.key.startsWith('_probe.')) return;
     if (e.operation !== 'PUT' || e.value.length === 0) this.#workers.delete(e.key);
     else {

@@ -19,7 +19,7 @@ import { HEADERS, subjectToken } from '../messaging/subjects.ts';
 import { describeRecord, dlqRecord, dlqRecords, originalOf, purgeRecords, replayRecord, type DlqSession } from '../ops/dlq.ts';
 import { isJobState, requestCancel } from '../ops/jobs.ts';
 import { isSealed, payloadCodec, type Codec } from '../security/codec.ts';
-import { redactText, redactValue } from '../security/redact.ts';
+import { redactData, redactText, redactValue } from '../security/redact.ts';
 import { readLast } from '../cli/read-last.ts';
 import { Live, type LiveEvent } from './live.ts';
 
@@ -79,9 +79,8 @@ export class Dashboard {
     const jsm = await jetstreamManager(nc, { checkAPI: false });
     const kvm = new Kvm(nc);
     this.#status = await kvm.open(config.RUNNER_STATUS_BUCKET);
-    const workers = await kvm.open(config.RUNNER_WORKERS_BUCKET);
     this.#dlq = { config, nc, js: jetstream(nc), jsm };
-    this.#live = new Live({ config, jsm, status: this.#status, workers, codec: this.#codec });
+    this.#live = new Live({ config, nc, jsm, codec: this.#codec });
     await this.#live.start();
     this.#unsubscribe = this.#live.subscribe((e) => this.#broadcast(e));
     this.#ping = setInterval(() => this.#send(null, ': ping\n\n'), 15_000);
@@ -116,9 +115,9 @@ export class Dashboard {
     this.#send(null, `event: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
-  /** A status entry as the page may show it (the same redaction as the logs). */
+  /** A status entry as the page may show it: its title is job data (the data policy; its error text was redacted when written). */
   #safeJob<T>(job: T): T {
-    return redactValue(job, this.#redactKeys) as T;
+    return redactData(job, this.#redactKeys) as T;
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -4,7 +4,7 @@ import type { AltlasError } from '../errors.ts';
 import type { JobRun } from '../engine/engine.ts';
 import type { TaskResult } from '../engine/types.ts';
 import { subjectToken } from '../messaging/subjects.ts';
-import { redactText, redactValue } from '../security/redact.ts';
+import { redactData, redactDataText, redactText } from '../security/redact.ts';
 import { artifactObjectName, lastUrl, objectUrl } from './artifacts.ts';
 import type { Artifact, Last, LastStatus, LastTaskResult } from './schema.ts';
 import { failureSummary, summaryText } from './summary.ts';
@@ -37,9 +37,9 @@ export const MAX_ERROR_CHARS = 2_000;
 
 const cut = (s: string, n = MAX_ERROR_CHARS) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
-/** The `.alt` metadata copied with keys prefixed `alt_`, secrets redacted. */
-function prefixed(metadata: Record<string, unknown>, redactKeys: readonly string[]): Record<string, unknown> {
-  const safe = redactValue(metadata, redactKeys) as Record<string, unknown>;
+/** The `.alt` metadata copied with keys prefixed `alt_`, secrets redacted (the data policy: ordinary keys and texts stay as they are). */
+function prefixed(metadata: Record<string, unknown>, redactKeys: readonly string[] | undefined): Record<string, unknown> {
+  const safe = redactData(metadata, redactKeys) as Record<string, unknown>;
   return Object.fromEntries(Object.entries(safe).map(([k, v]) => [`alt_${k}`, v]));
 }
 
@@ -62,12 +62,12 @@ export interface BuildLastInput {
   /** Extra metadata of ours (stream, sequence, deliveries): never `alt_`-prefixed. */
   metadata?: Record<string, unknown>;
   artifacts?: ArtifactOptions;
-  /** Extra key fragments to redact (LOG_REDACT). */
+  /** Extra key fragments to redact; default the configured LOG_REDACT (see configureRedaction). */
   redactKeys?: readonly string[];
 }
 
 /** The `.last` of a job that ran. */
-export function buildLast({ job, run, warnings = [], metadata = {}, artifacts, redactKeys = [] }: BuildLastInput, ids: LastIds): Last {
+export function buildLast({ job, run, warnings = [], metadata = {}, artifacts, redactKeys }: BuildLastInput, ids: LastIds): Last {
   const art = artifacts ?? defaultArtifacts(job);
   const preview = art.previewChars ?? 2_000;
   const created = iso(ids.now);
@@ -135,9 +135,9 @@ export function buildLast({ job, run, warnings = [], metadata = {}, artifacts, r
     id: ids.id,
     execution_id: ids.executionId,
     alt_file_id: job.id,
-    title: redactText(job.title),
+    title: redactDataText(job.title, redactKeys),
     mode: job.mode,
-    persona: job.persona,
+    persona: job.persona === null ? null : redactDataText(job.persona, redactKeys),
     status,
     success_rate: total === 0 ? 0 : counts.completed / total,
     execution_time_ms: Math.max(0, ids.now - startMs),
@@ -161,7 +161,7 @@ export function buildLast({ job, run, warnings = [], metadata = {}, artifacts, r
       ...(run.stopped ? { stopped: { code: run.stopped.code, message: redactText(cut(run.stopped.message)) } } : {}),
       ...metadata,
     },
-    tags: job.tags,
+    tags: redactData(job.tags, redactKeys) as string[],
     priority: job.priority,
     execution_graph: { nodes, edges },
     summary: summaryText({
@@ -207,13 +207,14 @@ export interface FailureInput {
   startMs: number;
   endMs: number;
   metadata?: Record<string, unknown>;
+  /** Extra key fragments to redact; default the configured LOG_REDACT. */
   redactKeys?: readonly string[];
   /** Most problems listed (the rest counted in `error_problems_more`). Default 50. */
   maxProblems?: number;
 }
 
 /** The failure form (the original's): status failure, no task results, `metadata.error` the message; our code and problems beside it. */
-export function buildFailureLast({ altId, error, job, startMs, endMs, metadata = {}, redactKeys = [], maxProblems = MAX_RESULT_PROBLEMS }: FailureInput, ids: LastIds): Last {
+export function buildFailureLast({ altId, error, job, startMs, endMs, metadata = {}, redactKeys, maxProblems = MAX_RESULT_PROBLEMS }: FailureInput, ids: LastIds): Last {
   const message = redactText(cut(`${error.code}: ${error.message}`));
   const problems = error.problems.slice(0, maxProblems).map((p) => ({ pointer: cut(p.pointer, 300), message: redactText(cut(p.message, 500)) }));
   const more = Math.max(0, error.problems.length - problems.length) + Number(error.context.problems_omitted ?? 0);
@@ -222,9 +223,9 @@ export function buildFailureLast({ altId, error, job, startMs, endMs, metadata =
     id: ids.id,
     execution_id: ids.executionId,
     alt_file_id: altId,
-    title: redactText(job?.title ?? ''),
+    title: redactDataText(job?.title ?? '', redactKeys),
     mode: job?.mode ?? 'normal',
-    persona: job?.persona ?? null,
+    persona: job?.persona == null ? null : redactDataText(job.persona, redactKeys),
     status: 'failure',
     success_rate: 0,
     execution_time_ms: Math.max(0, endMs - startMs),
@@ -242,10 +243,10 @@ export function buildFailureLast({ altId, error, job, startMs, endMs, metadata =
       ...(more ? { error_problems_more: more } : {}),
       ...metadata,
     },
-    tags: job?.tags ?? [],
+    tags: redactData(job?.tags ?? [], redactKeys) as string[],
     priority: job?.priority ?? 'medium',
     execution_graph: null,
-    summary: failureSummary({ title: redactText(job?.title ?? altId), execution_id: ids.executionId, error: message, time }),
+    summary: failureSummary({ title: redactDataText(job?.title ?? altId, redactKeys), execution_id: ids.executionId, error: message, time }),
     version: '1.0',
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Connects to NATS from the configuration: servers, auth (creds, nkey, token, user/password, or
- * credentials written in NATS_URL), TLS, a per-process inbox prefix, and reconnect forever. The
+ * credentials written in NATS_URL), TLS, an inbox prefix of the process's role (its user may
+ * subscribe to that role's replies only), and reconnect forever. The
  * first connection is retried with every attempt logged (server, reason, next retry), so a
  * worker that cannot reach NATS says why while its health endpoint answers.
  */
@@ -11,6 +12,7 @@ import { credsAuthenticator, nkeyAuthenticator, type NatsConnection } from '@nat
 import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { inboxPrefix, type Role } from '../security/permissions.ts';
 
 export type NatsConfig = Pick<Config, 'NATS_URL' | 'NATS_CREDS' | 'NATS_NKEY' | 'NATS_TOKEN' | 'NATS_USER' | 'NATS_PASSWORD' | 'NATS_TLS_CA' | 'NATS_TLS_CERT' | 'NATS_TLS_KEY' | 'NATS_INBOX_PREFIX'>;
 
@@ -39,8 +41,8 @@ export function parseServers(text: string): ServerUrl[] {
   });
 }
 
-/** The connection options for a configuration (pure except for reading the creds / nkey files). */
-export function connectionOptions(config: NatsConfig, name: string): NodeConnectionOptions {
+/** The connection options of a process of `role` (pure except for reading the creds / nkey files). */
+export function connectionOptions(config: NatsConfig, name: string, role: Role): NodeConnectionOptions {
   const servers = parseServers(config.NATS_URL);
   const options: NodeConnectionOptions = {
     servers: servers.map((s) => s.url),
@@ -50,8 +52,8 @@ export function connectionOptions(config: NatsConfig, name: string): NodeConnect
     reconnectJitter: 500,
     reconnectJitterTLS: 1_000,
     pingInterval: 10_000,
-    // Replies come to <prefix>.<process>.<id>: the runner's user subscribes to <prefix>.> only.
-    inboxPrefix: `${config.NATS_INBOX_PREFIX}.${randomBytes(6).toString('hex')}`,
+    // Replies come to <role prefix>.<process>.<id>: the role's user subscribes to <role prefix>.> only.
+    inboxPrefix: `${inboxPrefix(config, role)}.${randomBytes(6).toString('hex')}`,
     // Capturing a stack for every request costs ~10 % of the worker's CPU; errors keep their own.
     noAsyncTraces: true,
   };
@@ -100,8 +102,15 @@ export interface Connection {
   onReconnect(fn: () => void): void;
 }
 
+/** The inbox prefix a connection was made with (its replies come below it). */
+export function inboxPrefixOf(nc: NatsConnection): string | undefined {
+  return (nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
+}
+
 export interface ConnectOptions {
   logger: Logger;
+  /** The role of the process (its inbox prefix). */
+  role: Role;
   /** Stops the first-connection retries (shutdown while connecting). */
   signal?: AbortSignal;
   /** Told the state while connecting (for /readyz). */
@@ -112,7 +121,7 @@ export interface ConnectOptions {
 
 /** Connects (retrying the first connection until it succeeds or `signal` aborts), logging every attempt and event. */
 export async function connectNats(config: NatsConfig, name: string, o: ConnectOptions): Promise<Connection> {
-  const options = connectionOptions(config, name);
+  const options = connectionOptions(config, name, o.role);
   const servers = (options.servers as string[]).join(',');
   let delay = o.retryMs ?? 1_000;
   let nc: NatsConnection;

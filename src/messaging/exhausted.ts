@@ -9,7 +9,6 @@
  */
 import { RetentionPolicy, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { recoverAltId } from '../alt/index.ts';
 import { AltlasError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Publisher } from './publisher.ts';
@@ -38,7 +37,7 @@ export const maxDeliveriesSubject = (stream: string, durable: string) => `$JS.EV
 async function settleStored(o: SweepOptions, stored: StoredMsg, code: ErrorCode, message: string, deliveries: number): Promise<'removed' | 'dead-lettered'> {
   const contentType = stored.header?.get(HEADERS.contentType) || undefined;
   const d = { data: stored.data, subject: stored.subject, contentType, stream: o.stream, seq: stored.seq, deliveries };
-  const altId = recoverAltId(stored.data, contentType);
+  const altId = o.publisher.altIdOf(stored.data, contentType);
   if (altId && (await o.publisher.lastStored(altId, stored.seq))) {
     await o.jsm.streams.deleteMessage(o.stream, stored.seq, false);
     return 'removed';

@@ -64,10 +64,10 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
   const now = deps.now ?? Date.now;
   const startMs = now();
   let job: Job | null = null;
-  const fail = (e: unknown) => outcomeOf(toAltlasError(e), d, deps.rules, { job, altId: job?.id ?? recoverAltId(d.data, d.contentType), startMs, now: now() });
+  const fail = (e: unknown, altId?: string | null) => outcomeOf(toAltlasError(e), d, deps.rules, { job, altId: job?.id ?? altId ?? recoverAltId(d.data, d.contentType), startMs, now: now() });
   try {
     const decoded = await deps.decode(d);
-    if (!decoded.ok) return fail(decoded.error);
+    if (!decoded.ok) return fail(decoded.error, decoded.altId);
     job = decoded.job;
     input.onJob?.(job);
     log = log.with({ alt_id: job.id });

@@ -3,8 +3,10 @@
  * headers) and the DLQ copy of a message. Both carry message ids derived from the ALT stream
  * sequence, so a repeat is de-duplicated by JetStream, and the `.last`'s PubAck tells whether it
  * was one. Headers copied from a message are bounded (W3C trace context only, each within its
- * size), so a result always fits JetStream's header limit; an original too large to travel in a
- * DLQ message is kept in the object store and the DLQ record points at it.
+ * size), so a result always fits JetStream's header limit, and redacted (`baggage` and
+ * `tracestate` members holding secrets; neither under PAYLOAD_KEYS, and `Dlq-Error` sealed); an
+ * original too large to travel in a DLQ message is kept in the object store and the DLQ record
+ * points at it.
  */
 import { SpanKind, context } from '@opentelemetry/api';
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -14,12 +16,14 @@ import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import { lastUrl, objectUrl, type Last } from '../last/index.ts';
-import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
+import { recoverAltId } from '../alt/recover-id.ts';
+import { IDENTITY_CODEC, isSealed, type Codec } from '../security/codec.ts';
 import { redactText } from '../security/redact.ts';
+import { sanitizeTraceHeaders } from '../security/trace-headers.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
 import { inSpan, injectContext } from '../telemetry/tracing.ts';
 import type { DeliveryInfo } from './inbound.ts';
-import { HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from './subjects.ts';
+import { DLQ_ERROR_AAD, HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from './subjects.ts';
 
 export type PublisherConfig = Pick<Config, 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_OBJECT_BUCKET'>;
 
@@ -109,10 +113,21 @@ export class Publisher {
       },
     }, context.active(), async () => {
       injectContext(h);
+      sanitizeTraceHeaders(h, this.#codec.encrypts);
       const ack = await this.#o.out.publish(subject, body, { msgID, headers: h, timeoutMs: 10_000 });
       if (!ack.duplicate) this.onStored?.(last);
       return { duplicate: ack.duplicate, seq: ack.seq };
     });
+  }
+
+  /** The job id in a payload, read through the encryption when it is sealed with a key of ours (null where none can be read). */
+  altIdOf(data: Uint8Array, contentType?: string): string | null {
+    if (!isSealed(data)) return recoverAltId(data, contentType);
+    try {
+      return recoverAltId(this.#codec.open(data, 'alt'), contentType);
+    } catch {
+      return null;
+    }
   }
 
   /** True when the LAST stream holds the `.last` of ALT message `seq` (checked on redeliveries only). */
@@ -129,7 +144,11 @@ export class Publisher {
   async deadLetter(data: Uint8Array, original: MsgHdrs | undefined, d: Pick<DeliveryInfo, 'stream' | 'seq' | 'subject' | 'deliveries'>, error: AltlasError, altId: string | null): Promise<void> {
     const h = natsHeaders();
     h.set(HEADERS.dlqCode, error.code);
-    h.set(HEADERS.dlqError, headerValue(redactText(error.message)));
+    // Under PAYLOAD_KEYS an error text can quote the job (`Dependency 'X' not found`): it travels sealed.
+    if (this.#codec.encrypts) {
+      h.set(HEADERS.dlqError, `${error.code} (the error text is encrypted: ${HEADERS.dlqErrorSealed})`);
+      h.set(HEADERS.dlqErrorSealed, Buffer.from(this.#codec.seal(Buffer.from(redactText(error.message).slice(0, 2_000)), DLQ_ERROR_AAD)).toString('base64'));
+    } else h.set(HEADERS.dlqError, headerValue(redactText(error.message)));
     h.set(HEADERS.dlqStream, d.stream);
     h.set(HEADERS.dlqSeq, String(d.seq));
     h.set(HEADERS.dlqSubject, headerValue(d.subject, 1_024));
@@ -141,6 +160,7 @@ export class Publisher {
     if (keyId && /^[A-Za-z0-9_.-]{1,64}$/.test(keyId)) h.set(HEADERS.keyId, keyId);
     copyTraceHeaders(original, h);
     injectContext(h);
+    sanitizeTraceHeaders(h, this.#codec.encrypts);
     let body = data;
     if (data.length > this.#o.maxPayload() - HEADER_ROOM) {
       if (!this.#o.objects) throw new AltlasError('PAYLOAD_TOO_LARGE', `the original (${data.length} bytes) is too large for a DLQ message and no object store is configured`);

@@ -10,6 +10,8 @@ export const HEADERS = {
   lastStatus: 'Last-Status',
   dlqCode: 'Dlq-Code',
   dlqError: 'Dlq-Error',
+  /** PAYLOAD_KEYS: the error text of a dead letter, encrypted (base64 of the envelope). */
+  dlqErrorSealed: 'Dlq-Error-Sealed',
   dlqStream: 'Dlq-Stream',
   dlqSeq: 'Dlq-Seq',
   dlqSubject: 'Dlq-Subject',
@@ -23,6 +25,8 @@ export const HEADERS = {
   keyId: 'Altlas-Key-Id',
 } as const;
 
+/** What a sealed `Dlq-Error-Sealed` value is bound to (the codec's additional data). */
+export const DLQ_ERROR_AAD = 'dlq-error';
 
 const MAX_TOKEN = 128;
 

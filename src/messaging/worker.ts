@@ -23,6 +23,7 @@ import type { Delivery } from './inbound.ts';
 import { processDelivery } from './job-flow.ts';
 import { Leases, StallWatch, type Lease } from './leases.ts';
 import type { Publisher } from './publisher.ts';
+import { inboxPrefixOf } from './connect.ts';
 import { PullLoop } from './pull.ts';
 import { failureLast, type Outcome, type SettleRules } from './settle.ts';
 import { HEADERS, headerValue } from './subjects.ts';
@@ -117,7 +118,7 @@ export class Worker {
       // A pull request outlives its worker on the server; nats-server 2.9 hands a redelivery to such a
       // dead request and then does not count it, so the next worker would see delivery 1 again. Requests
       // shorter than 2/3 of the ack wait have expired before any message of a dead worker is redelivered.
-      expiresMs: Math.min(options.pullExpiresMs ?? 5_000, Math.max(250, Math.floor(options.ackWaitMs / 2))), inboxPrefix: (options.nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix, inFlight: () => this.#running.size,
+      expiresMs: Math.min(options.pullExpiresMs ?? 5_000, Math.max(250, Math.floor(options.ackWaitMs / 2))), inboxPrefix: inboxPrefixOf(options.nc), inFlight: () => this.#running.size,
       paused: () => this.#stopping || options.gate.down,
       onMessage: (d) => this.#receive(d),
       onError: (e) => options.logger.warn('pull request failed', { error: e.message }),

@@ -1,11 +1,12 @@
 /** The dead-letter stream, for the `altlas dlq` command and the dashboard: list, originals, replay, purge. */
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
-import { Objm } from '@nats-io/obj';
 import { AltlasError } from '../errors.ts';
-import { HEADERS } from '../messaging/subjects.ts';
+import { DLQ_ERROR_AAD, HEADERS } from '../messaging/subjects.ts';
 import { parseArtifactUrl } from '../last/index.ts';
+import { readObject, removeObject } from '../status/store-access.ts';
 import type { Config } from '../config/schema.ts';
+import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 
 export interface DlqSession {
   config: Pick<Config, 'DLQ_STREAM'>;
@@ -40,15 +41,31 @@ export function dlqRecord(s: DlqSession, seq: number): Promise<StoredMsg | null>
   return s.jsm.streams.getMessage(s.config.DLQ_STREAM, { seq }).catch(() => null);
 }
 
-/** What a dead letter says, as the command and the dashboard show it. */
-export function describeRecord(m: StoredMsg) {
+/** The error text of a dead letter: `Dlq-Error`, or under PAYLOAD_KEYS the sealed one opened with `codec` (left as it is without the key). */
+function errorOf(m: StoredMsg, codec: Codec): string | null {
+  const sealed = m.header.get(HEADERS.dlqErrorSealed);
+  if (sealed && codec.encrypts) {
+    try {
+      return Buffer.from(codec.open(Buffer.from(sealed, 'base64'), DLQ_ERROR_AAD)).toString('utf8');
+    } catch {
+      // not our key: the placeholder says where the text is
+    }
+  }
+  return m.header.get(HEADERS.dlqError) || null;
+}
+
+/** What a dead letter says, as the command and the dashboard show it, the error text opened with `codec` when it is sealed. */
+export const recordDescriber = (codec: Codec) => function describe(m: StoredMsg) {
   const h = (k: string) => m.header.get(k) || null;
   return {
-    seq: m.seq, code: h(HEADERS.dlqCode), error: h(HEADERS.dlqError), alt_id: h(HEADERS.altId), subject: h(HEADERS.dlqSubject),
+    seq: m.seq, code: h(HEADERS.dlqCode), error: errorOf(m, codec), alt_id: h(HEADERS.altId), subject: h(HEADERS.dlqSubject),
     stream: h(HEADERS.dlqStream), stream_seq: Number(h(HEADERS.dlqSeq)), deliveries: Number(h(HEADERS.dlqDeliveries)), time: m.time.toISOString(),
     bytes: Number(h(HEADERS.dlqPayloadBytes) ?? m.data.length), payload: h(HEADERS.dlqPayload),
   };
-}
+};
+
+/** What a dead letter says (a sealed error text left sealed). */
+export const describeRecord = recordDescriber(IDENTITY_CODEC);
 
 /** The original bytes of a dead letter: in the record, or in the object store it points at (Dlq-Payload). */
 export async function originalOf(s: DlqSession, m: StoredMsg): Promise<Uint8Array> {
@@ -56,7 +73,7 @@ export async function originalOf(s: DlqSession, m: StoredMsg): Promise<Uint8Arra
   if (!ref) return m.data;
   const loc = parseArtifactUrl(ref);
   if (!loc || loc.kind !== 'obj') throw new AltlasError('INTERNAL', `DLQ record ${m.seq} points at ${ref}, which is not an object store URL`);
-  const blob = await (await new Objm(s.nc).open(loc.bucket)).getBlob(loc.name);
+  const blob = await readObject(s.jsm, loc.bucket, loc.name);
   if (!blob) throw new AltlasError('INTERNAL', `the original of DLQ record ${m.seq} is gone from ${ref} (expired?)`);
   return blob;
 }
@@ -90,7 +107,7 @@ export async function purgeRecords(s: DlqSession, records: readonly StoredMsg[])
     const ref = m.header.get(HEADERS.dlqPayload);
     if (ref) {
       const loc = parseArtifactUrl(ref);
-      if (loc?.kind === 'obj') await (await new Objm(s.nc).open(loc.bucket)).delete(loc.name).catch(() => {});
+      if (loc?.kind === 'obj') await removeObject(s.jsm, loc.bucket, loc.name).catch(() => {});
     }
     if (await s.jsm.streams.deleteMessage(s.config.DLQ_STREAM, m.seq, false).catch(() => false)) removed.push(m.seq);
   }

@@ -2,7 +2,9 @@
  * Job control shared by the `altlas` command and the dashboard: the jobs of the status bucket,
  * cancel requests, and the workers' heartbeats.
  */
-import { KvWatchInclude, type KV, type KvEntry } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { bucketEntries, type BucketEntry } from '../status/store-access.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { cancelKey, decodeEntry, JOB_STATES, readStatus, type JobState, type StatusEntry } from '../status/status.ts';
 import type { CancelRequest, WorkerBeat } from '../status/fleet.ts';
@@ -10,23 +12,15 @@ import type { CancelRequest, WorkerBeat } from '../status/fleet.ts';
 /** Keys of the status bucket that are not job entries. */
 const notAJob = (key: string) => key.startsWith('cancel.') || key.startsWith('_probe.');
 
-/** The latest value of every key of a bucket, read once: a watch of the last values, ended when it caught up. */
-export async function latestEntries(kv: KV, key = '>'): Promise<KvEntry[]> {
-  if ((await kv.status()).values === 0) return [];
-  const out: KvEntry[] = [];
-  const w = await kv.watch({ key, include: KvWatchInclude.LastValue });
-  const timer = setTimeout(() => w.stop(), 30_000);
-  try {
-    for await (const e of w) {
-      if (e.operation === 'PUT' && e.value.length > 0) out.push(e);
-      // delta: entries still to come of the initial values; 0 on the last one.
-      if (e.isUpdate || !e.delta) break;
-    }
-  } finally {
-    clearTimeout(timer);
-    w.stop();
-  }
-  return out;
+/** A bucket to read: its name and the JetStream manager to read it with (no consumer is created). */
+export interface BucketSource {
+  jsm: JetStreamManager;
+  bucket: string;
+}
+
+/** The latest value of every key of a bucket, read once (the keys' delete markers left out). */
+export async function latestEntries(src: BucketSource, key = '>'): Promise<BucketEntry[]> {
+  return (await bucketEntries(src.jsm, src.bucket, key)).filter((e) => e.operation === 'PUT' && e.value.length > 0);
 }
 
 export interface JobFilter {
@@ -37,9 +31,9 @@ export interface JobFilter {
 }
 
 /** The jobs in the status bucket, newest first (by their last update). */
-export async function listJobs(kv: KV, filter: JobFilter = {}, codec: Codec = IDENTITY_CODEC): Promise<StatusEntry[]> {
+export async function listJobs(src: BucketSource, filter: JobFilter = {}, codec: Codec = IDENTITY_CODEC): Promise<StatusEntry[]> {
   const jobs: StatusEntry[] = [];
-  for (const e of await latestEntries(kv)) {
+  for (const e of await latestEntries(src)) {
     if (notAJob(e.key)) continue;
     let entry: StatusEntry;
     try {
@@ -76,9 +70,9 @@ export async function requestCancel(kv: KV, altId: string, by: string, codec: Co
 }
 
 /** The workers whose heartbeat has not expired, by id. */
-export async function listWorkers(kv: KV): Promise<WorkerBeat[]> {
+export async function listWorkers(src: BucketSource): Promise<WorkerBeat[]> {
   const out: WorkerBeat[] = [];
-  for (const e of await latestEntries(kv)) {
+  for (const e of await latestEntries(src)) {
     if (e.key.startsWith('_probe.')) continue;
     try {
       out.push(e.json<WorkerBeat>());

@@ -1,9 +1,18 @@
 /**
  * The NATS permissions each role needs, from one source: the README prints them, the
- * least-privilege test runs a nats-server with exactly these and every feature through it, and
- * `altlas permissions` prints them for a configuration. Each rule says which feature needs it.
+ * least-privilege test runs a nats-server with exactly these, every feature through them and
+ * every attack against them, and `altlas permissions` prints them for a configuration. Each rule
+ * says which feature needs it.
+ *
+ * What the lists hold to: each role has its own inbox prefix (replies to one role never reach
+ * another's subscriptions); only the runner reads the ALT stream and the checkpoints; no role
+ * but the runner creates a consumer (a user that may create one may create a durable or a push
+ * consumer delivering anywhere: the reader and the operator read by message gets and core
+ * subscriptions instead); no role may purge a stream (a purge request cannot be limited to one
+ * key or object by subject): keys are removed by delete markers, objects message by message.
  */
 import type { Config } from '../config/schema.ts';
+import { ROLE_INBOX_PREFIX } from '../config/defaults.ts';
 
 export interface Rule {
   subject: string;
@@ -16,19 +25,25 @@ export interface RolePermissions {
   subscribe: Rule[];
 }
 
+export type Role = 'runner' | 'producer' | 'reader' | 'operator';
+
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT'
   | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'>;
 
-/** What a KV bucket's client does: write and purge keys, read them (direct get), watch or list them (ordered consumers). */
+/** The inbox prefix of a role's processes: NATS_INBOX_PREFIX when set, else `_INBOX_altlas_<role>`. */
+export function inboxPrefix(c: Pick<Config, 'NATS_INBOX_PREFIX'>, role: Role): string {
+  return c.NATS_INBOX_PREFIX || `${ROLE_INBOX_PREFIX}_${role}`;
+}
+
+/** What a KV bucket's client does for the runner: write keys and delete markers, read them (direct get), watch or list them (ordered consumers). */
 function kv(bucket: string, why: string, watch: boolean): Rule[] {
   const stream = `KV_${bucket}`;
   return [
-    { subject: `$KV.${bucket}.>`, why: `${why}: write` },
+    { subject: `$KV.${bucket}.>`, why: `${why}: write, delete` },
     { subject: `$JS.API.STREAM.INFO.${stream}`, why: `${why}: open the bucket` },
     { subject: `$JS.API.DIRECT.GET.${stream}.>`, why: `${why}: read a key` },
     { subject: `$JS.API.STREAM.MSG.GET.${stream}`, why: `${why}: read a key` },
-    { subject: `$JS.API.STREAM.PURGE.${stream}`, why: `${why}: remove keys` },
     ...(watch ? [
       { subject: `$JS.API.CONSUMER.CREATE.${stream}.>`, why: `${why}: watch or list keys` },
       { subject: `$JS.API.CONSUMER.INFO.${stream}.>`, why: `${why}: list keys` },
@@ -69,7 +84,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     { subject: `$JS.API.CONSUMER.CREATE.${objects}.>`, why: 'object store: read an object' },
     { subject: `$JS.API.CONSUMER.INFO.${objects}.>`, why: 'object store: read an object' },
     { subject: `$JS.API.CONSUMER.DELETE.${objects}.>`, why: 'object store: read an object' },
-    { subject: `$JS.API.STREAM.PURGE.${objects}`, why: 'object store: delete an object' },
+    { subject: `$JS.API.STREAM.MSG.DELETE.${objects}`, why: 'object store: remove an object, message by message' },
   ];
   if (c.ARCHIVE_NOTIFY_SUBJECT) publish.push({ subject: c.ARCHIVE_NOTIFY_SUBJECT, why: 'archive hand-off' });
   if (c.RUNNER_PROVISION) {
@@ -82,68 +97,73 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
   return {
     publish,
     subscribe: [
-      { subject: `${c.NATS_INBOX_PREFIX}.>`, why: 'replies to this process (pull requests, acks, API calls): its own inbox prefix, not _INBOX.>' },
+      { subject: `${inboxPrefix(c, 'runner')}.>`, why: 'replies to the runner (pull requests, acks, API calls): its own inbox prefix' },
       { subject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${alt}.${dur}`, why: 'dead-letter messages no worker settled' },
     ],
   };
 }
 
-/** What following a job's progress takes (`altlas watch`, `publish --wait --stream`, the dashboard): no consumer. */
-function progressReading(c: PermissionsConfig, who: string): RolePermissions {
-  return {
-    publish: [{ subject: `$JS.API.STREAM.MSG.GET.${c.PROGRESS_STREAM}`, why: `${who}: read stored progress` }],
-    subscribe: [
-      { subject: `${c.PROGRESS_LIVE_PREFIX}.>`, why: `${who}: progress as it is stored` },
-      { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: `${who}: see the .last when it is stored` },
-    ],
-  };
-}
+/** Following a job's progress (`altlas watch`, `publish --wait --stream`, the dashboard), without a consumer: stored messages by gets... */
+const progressStored = (c: PermissionsConfig, who: string): Rule => ({ subject: `$JS.API.STREAM.MSG.GET.${c.PROGRESS_STREAM}`, why: `${who}: read stored progress` });
+/** ...and new ones as the stream republishes them. */
+const progressLive = (c: PermissionsConfig, who: string): Rule => ({ subject: `${c.PROGRESS_LIVE_PREFIX}.>`, why: `${who}: progress as it is stored` });
 
 /** A producer (`altlas publish`, or any client that sends .alt files). */
 export function producerPermissions(c: PermissionsConfig): RolePermissions {
   const subjects = c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean);
-  const progress = progressReading(c, 'altlas publish --wait --stream');
   return {
     publish: [
       ...subjects.map((subject) => ({ subject, why: 'publish .alt jobs (the PubAck comes to the inbox)' })),
       { subject: `$JS.API.STREAM.MSG.GET.${c.LAST_STREAM}`, why: 'altlas publish --wait: read a stored .last' },
-      ...progress.publish,
+      progressStored(c, 'altlas publish --wait --stream'),
     ],
     subscribe: [
-      { subject: `${c.NATS_INBOX_PREFIX}.>`, why: 'PubAcks and replies (set NATS_INBOX_PREFIX per role)' },
+      { subject: `${inboxPrefix(c, 'producer')}.>`, why: 'PubAcks and replies to producers: their own inbox prefix' },
       { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: 'altlas publish --wait: see results as they come' },
-      progress.subscribe[0],
+      progressLive(c, 'altlas publish --wait --stream'),
     ],
   };
 }
 
-/** A reader of results and operator commands (`altlas results`, `status`, `watch`, `dlq list/show`, `artifact get`). */
+/** A reader of results and operator commands (`altlas results`, `status`, `jobs`, `workers`, `watch`, `dlq list/show`, `artifact get`, the dashboard read-only). */
 export function readerPermissions(c: PermissionsConfig): RolePermissions {
-  const progress = progressReading(c, 'altlas watch, the dashboard');
+  const runs = `KV_${c.RUNNER_STATUS_BUCKET}`;
+  const workers = `KV_${c.RUNNER_WORKERS_BUCKET}`;
+  const objects = `OBJ_${c.RUNNER_OBJECT_BUCKET}`;
   return {
     publish: [
       { subject: '$JS.API.INFO', why: 'JetStream account info' },
-      { subject: `$JS.API.STREAM.INFO.*`, why: 'altlas status, results, dlq list' },
-      { subject: `$JS.API.CONSUMER.CREATE.${c.LAST_STREAM}.>`, why: 'altlas results (ordered consumer)' },
-      { subject: `$JS.API.CONSUMER.DELETE.${c.LAST_STREAM}.>`, why: 'altlas results (ordered consumer)' },
-      { subject: `$JS.API.CONSUMER.INFO.${c.LAST_STREAM}.>`, why: 'altlas results (ordered consumer)' },
-      { subject: `$JS.API.CONSUMER.MSG.NEXT.${c.LAST_STREAM}.>`, why: 'altlas results (ordered consumer)' },
-      { subject: `$JS.API.CONSUMER.INFO.${c.ALT_STREAM}.${c.RUNNER_DURABLE}`, why: 'altlas status' },
-      { subject: `$JS.API.STREAM.MSG.GET.*`, why: 'altlas dlq show, results lookups, artifact get' },
-      { subject: `$JS.API.DIRECT.GET.>`, why: 'altlas status <job>, jobs, workers, artifact get' },
-      { subject: `$JS.API.CONSUMER.CREATE.KV_${c.RUNNER_STATUS_BUCKET}.>`, why: 'altlas jobs, status --watch' },
-      { subject: `$JS.API.CONSUMER.CREATE.KV_${c.RUNNER_WORKERS_BUCKET}.>`, why: 'altlas workers' },
-      { subject: `$JS.API.CONSUMER.CREATE.OBJ_${c.RUNNER_OBJECT_BUCKET}.>`, why: 'altlas artifact get' },
-      { subject: `$JS.API.CONSUMER.INFO.KV_${c.RUNNER_STATUS_BUCKET}.>`, why: 'altlas jobs' },
-      { subject: `$JS.API.CONSUMER.INFO.KV_${c.RUNNER_WORKERS_BUCKET}.>`, why: 'altlas workers' },
-      { subject: `$JS.API.CONSUMER.INFO.OBJ_${c.RUNNER_OBJECT_BUCKET}.>`, why: 'altlas artifact get' },
-      ...progress.publish,
+      { subject: `$JS.API.STREAM.INFO.${c.ALT_STREAM}`, why: 'altlas status: the stream\'s counts' },
+      { subject: `$JS.API.CONSUMER.INFO.${c.ALT_STREAM}.${c.RUNNER_DURABLE}`, why: 'altlas status, the dashboard: the consumer\'s counts' },
+      { subject: `$JS.API.STREAM.INFO.${c.LAST_STREAM}`, why: 'altlas status, results' },
+      { subject: `$JS.API.STREAM.MSG.GET.${c.LAST_STREAM}`, why: 'altlas results, artifact get: read .last results' },
+      { subject: `$JS.API.STREAM.INFO.${c.DLQ_STREAM}`, why: 'altlas status, dlq list' },
+      { subject: `$JS.API.STREAM.MSG.GET.${c.DLQ_STREAM}`, why: 'altlas dlq list, dlq show' },
+      { subject: `$JS.API.STREAM.INFO.${runs}`, why: 'altlas jobs, status <job>: list the keys' },
+      { subject: `$JS.API.DIRECT.GET.${runs}.>`, why: 'altlas jobs, status <job>: read an entry' },
+      { subject: `$JS.API.STREAM.MSG.GET.${runs}`, why: 'altlas jobs, status <job>: read an entry' },
+      { subject: `$JS.API.STREAM.INFO.${workers}`, why: 'altlas workers: list the keys' },
+      { subject: `$JS.API.DIRECT.GET.${workers}.>`, why: 'altlas workers: read a heartbeat' },
+      { subject: `$JS.API.STREAM.MSG.GET.${workers}`, why: 'altlas workers: read a heartbeat' },
+      { subject: `$JS.API.STREAM.INFO.${objects}`, why: 'altlas artifact get, dlq show: open the object store' },
+      { subject: `$JS.API.STREAM.MSG.GET.${objects}`, why: 'altlas artifact get, dlq show: read an object' },
+      progressStored(c, 'altlas watch, the dashboard'),
     ],
-    subscribe: [{ subject: `${c.NATS_INBOX_PREFIX}.>`, why: 'replies' }, ...progress.subscribe],
+    subscribe: [
+      { subject: `${inboxPrefix(c, 'reader')}.>`, why: 'replies to readers: their own inbox prefix' },
+      { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: 'altlas results --follow, watch: results as they are published' },
+      progressLive(c, 'altlas watch, the dashboard'),
+      { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.>`, why: 'altlas status --watch, the dashboard: status writes as they are published' },
+      { subject: `$KV.${c.RUNNER_WORKERS_BUCKET}.>`, why: 'the dashboard: heartbeats as they are published' },
+    ],
   };
 }
 
-/** An operator: everything a reader may, plus `altlas cancel`, `dlq replay` and `dlq purge` (and the dashboard's actions). */
+/**
+ * An operator: everything a reader may, plus `altlas cancel`, `dlq replay` and `dlq purge` (and
+ * the dashboard's actions). It may also read replies to readers (an operator runs the reader's
+ * commands, which use the reader's prefix; it may read all a reader may).
+ */
 export function operatorPermissions(c: PermissionsConfig): RolePermissions {
   const reader = readerPermissions(c);
   const subjects = c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean);
@@ -153,10 +173,9 @@ export function operatorPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.cancel.>`, why: 'altlas cancel: write a cancel request' },
       ...subjects.map((subject) => ({ subject, why: 'altlas dlq replay: republish originals' })),
       { subject: `$JS.API.STREAM.MSG.DELETE.${c.DLQ_STREAM}`, why: 'altlas dlq purge: remove dead letters' },
-      { subject: `$O.${c.RUNNER_OBJECT_BUCKET}.M.>`, why: 'altlas dlq purge: mark an original in the object store deleted' },
-      { subject: `$JS.API.STREAM.PURGE.OBJ_${c.RUNNER_OBJECT_BUCKET}`, why: 'altlas dlq purge: remove an original\'s chunks' },
+      { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.RUNNER_OBJECT_BUCKET}`, why: 'altlas dlq purge: remove an original from the object store, message by message' },
     ],
-    subscribe: reader.subscribe,
+    subscribe: [{ subject: `${inboxPrefix(c, 'operator')}.>`, why: 'replies to operators: their own inbox prefix' }, ...reader.subscribe],
   };
 }
 
@@ -171,3 +190,8 @@ export function describePermissions(p: RolePermissions): string {
   const lines = (rules: Rule[]) => rules.map((r) => `    - "${r.subject}"${' '.repeat(Math.max(1, 56 - r.subject.length))}# ${r.why}`);
   return ['publish:', ...lines(p.publish), 'subscribe:', ...lines(p.subscribe)].join('\n');
 }
+
+/** Each role's permissions, by name. */
+export const ROLE_PERMISSIONS: Record<Role, (c: PermissionsConfig) => RolePermissions> = {
+  runner: runnerPermissions, producer: producerPermissions, reader: readerPermissions, operator: operatorPermissions,
+};

@@ -1,115 +1,201 @@
 /**
- * The one redaction policy of altlas-runner, applied to logs, error messages, failure `.last`s,
- * DLQ headers, status entries and the `.alt` metadata copied into a `.last`:
+ * The two redaction policies of altlas-runner.
  *
- * - a key is secret when one of its words (split on `_`, `-`, `.`, spaces and camelCase) is a
- *   secret word (key, token, secret, password, pwd, auth, credential, private, ...), or when it
- *   contains a secret compound (apikey, accesskey, privatekey, password, ...); its value, at any
- *   depth, becomes `[REDACTED]`;
- * - inside any text: credentials in URLs and DSNs (`scheme://user:pass@host`), `key=value` pairs
- *   with a secret key, `Bearer`/`Basic` tokens, PEM private keys, JWTs, NATS seeds and the
- *   common provider key formats (OpenAI, Anthropic, AWS, GitHub, GitLab, Slack, Google, Stripe)
- *   are masked.
+ * - **Logs and error texts** ({@link redactValue}, {@link redactText}): masked aggressively.
+ *   A key is secret when any of its words is a secret word (`key`, `token`, `auth`, `password`,
+ *   `private`, `cookie`, ...); inside a text, every precise credential format (below), any token
+ *   in URL userinfo, `Bearer`/`Basic`/`Token` followed by any token, and `name=value` or
+ *   `name: value` with a secret-looking name, the value to the end of its line or field.
+ * - **Data copied into results** ({@link redactData}, {@link redactDataText}): the title,
+ *   metadata and tags of a job as a `.last`, a status entry and the dashboard show them. Only
+ *   exact secret key names (`password`, `api_key`, `access_token`, `openai_key`; not
+ *   `primary_key`, `token_limit`, `auth_method`) and precise credential formats are masked:
+ *   provider keys by prefix and length, PEM/PGP private key blocks, passwords in URL userinfo,
+ *   JWTs with a valid header, `Basic` credentials that decode to `user:password`, token-like
+ *   credentials after an authorization scheme, `Cookie:` lines, Azure keys and signatures, webhook
+ *   URLs; in a text, `name=value` (or a quoted value) under an exact secret name.
+ *
+ * Both mask an object key that is itself a secret, and take the operator's extra key fragments
+ * (LOG_REDACT, see {@link configureRedaction}).
  */
+import { REDACTED, START, maskFormats, maskUrlUserinfo, mayHoldFormat, placeholder, tokenLike } from './secret-formats.ts';
+import { isMaybeSecretKeyName, isSecretKeyLoose, isSecretKeyName, keyWords } from './secret-keys.ts';
 
-export const REDACTED = '[REDACTED]';
+export { REDACTED, isSecretKeyName, keyWords };
 
-/** Words that make a key secret (whole words of the key name). */
-const SECRET_WORDS = new Set([
-  'key', 'apikey', 'token', 'secret', 'secrets', 'password', 'passwords', 'passwd', 'pwd', 'pass', 'passphrase',
-  'auth', 'authorization', 'credential', 'credentials', 'creds', 'private', 'privatekey', 'cookie', 'cookies',
-  'nkey', 'seed', 'jwt', 'bearer', 'signature', 'dsn', 'otp',
-]);
-/** Compounds that make a key secret wherever they appear in it. */
-const SECRET_PARTS = ['apikey', 'api_key', 'accesskey', 'access_key', 'secretkey', 'privatekey', 'private_key', 'password', 'passwd', 'credential', 'authtoken', 'auth_token', 'sessiontoken', 'clientsecret', 'client_secret'];
+let configured: readonly string[] = [];
 
-/** The words of a key name: `X-Api-Key` → x, api, key; `openaiKey` → openai, key. */
-export function keyWords(key: string): string[] {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+/** Sets the operator's extra key fragments (LOG_REDACT) that every redaction not given its own list uses. Called once at start. */
+export function configureRedaction(extraKeys: readonly string[]): void {
+  configured = extraKeys.map((k) => k.trim().toLowerCase()).filter(Boolean);
 }
 
-/** Verdicts on key names, per list of extra fragments (the same few keys come back on every job and log line). */
-const verdicts = new WeakMap<readonly string[], Map<string, boolean>>();
-const NO_EXTRA: readonly string[] = [];
-const MEMO_MAX = 4_096;
+/** True when a key's value must never reach a log line or an error text (the loose rule). */
+export function isSecretKey(key: string, extra: readonly string[] = configured): boolean {
+  return isSecretKeyLoose(key, extra);
+}
 
-/** True when a key's value must never leave (with the operator's extra fragments of LOG_REDACT). */
-export function isSecretKey(key: string, extra: readonly string[] = NO_EXTRA): boolean {
-  let memo = verdicts.get(extra);
-  if (!memo) verdicts.set(extra, (memo = new Map()));
-  let v = memo.get(key);
-  if (v === undefined) {
-    v = judgeKey(key, extra);
-    if (memo.size >= MEMO_MAX) memo.clear();
-    memo.set(key, v);
+/** `name=value`, `name: value`, `"name": "value"`: the name, the spaces around the sign, then where its value starts (`==`, `:=` are no assignments). */
+const ASSIGN = new RegExp(`${START}(\\\\?["']|)([A-Za-z_][A-Za-z0-9_.-]{0,63})\\1([ \\t]*)([=:])(?!=)([ \\t]*)`, 'g');
+const WORD = /(?:[^\s"'&;,<>{}()[\]\\]|\\(?![nrt]))+|\[REDACTED\]/y;
+/** A following word that starts another field (`user=bob`, `host:`) ends a multi-word value. */
+const NEXT_FIELD = /^[A-Za-z_][A-Za-z0-9_.-]*\s*[=:]/;
+const TRAILING = /[.!?:]+$/;
+/** A value standing for a secret rather than being one: a template, a variable, a mask, a literal of a language. */
+const STAND_IN = /^(?:\$\{[^}\n]*\}|\{\{[^}\n]*\}\}|<[^>\n]*>|%[A-Za-z_][A-Za-z0-9_]*%|\$[A-Z_][A-Z0-9_]*(?![A-Za-z0-9_])|\*{3,}|x{3,}(?![A-Za-z0-9])|\.\.\.|…|\[REDACTED\]|(?:null|none|nil|true|false|undefined|NaN)(?![A-Za-z0-9_]))/i;
+/** Code rather than a value: a member path (`os.environ`, `tokenizer.encode`), or a call or index after it. */
+const CODE = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/;
+
+/** `user:password` in base64 (a Docker `auth`, a Basic credential without its scheme). */
+const userPassB64 = (v: string) => /^[A-Za-z0-9+/]{6,}={0,2}$/.test(v) && /^[\x20-\x7e]+:[\x20-\x7e]+$/.test(Buffer.from(v, 'base64').toString('latin1'));
+
+/** Strong enough to be a password after `name:` in data (`hunter2`, `P@ssw0rd`; not `str`, `must`, `required.`). */
+const credentialish = (v: string) => tokenLike(v, 6) || (v.length >= 8 && /[A-Za-z]/.test(v) && /[@#$%^*!~+=/\\|]/.test(v)) || userPassB64(v);
+
+/**
+ * Where the secret value after a name starts and ends, or null when there is none to hide. In
+ * data, `name=value` masks the value to the end of its field, while `name: value` and the code
+ * style `name = value` mask one credential-like word.
+ */
+function valueSpan(text: string, i: number, single: boolean, loose: boolean): [number, number] | null {
+  // A quoted value, or one in escaped quotes inside a JSON string (`\"password\": \"…\"`).
+  const escaped = text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === "'");
+  const q = escaped ? text[i + 1] : text[i];
+  if (q === '"' || q === "'") {
+    const from = i + (escaped ? 2 : 1);
+    let j = from;
+    if (escaped) j = text.indexOf(`\\${q}`, from) < 0 ? text.length : text.indexOf(`\\${q}`, from);
+    else while (j < text.length && text[j] !== q && text[j] !== '\n') j += text[j] === '\\' ? 2 : 1;
+    const inner = text.slice(from, Math.min(j, text.length));
+    return inner && !STAND_IN.test(inner) && !placeholder(inner) ? [from, from + inner.length] : null;
   }
-  return v;
+  if (STAND_IN.test(text.slice(i, i + 200))) return null;
+  WORD.lastIndex = i;
+  const first = WORD.exec(text)?.[0];
+  if (!first) return null;
+  const word = first.replace(TRAILING, '') || first;
+  if (placeholder(word)) return null;
+  if (!loose) {
+    if (CODE.test(word) || /^[([]/.test(text.slice(i + first.length, i + first.length + 1))) return null;
+    if (single) return credentialish(word) ? [i, i + word.length] : null;
+  }
+  // `password=correct horse battery staple`: the value runs on to the end of its field.
+  let end = i + first.length;
+  for (;;) {
+    const gap = /^[ \t]+/.exec(text.slice(end, end + 100))?.[0];
+    if (!gap) break;
+    WORD.lastIndex = end + gap.length;
+    const next = WORD.exec(text)?.[0];
+    if (!next || next === REDACTED || NEXT_FIELD.test(text.slice(end + gap.length, end + gap.length + 70))) {
+      // A credential masked already by a format after its scheme (`Authorization: Bearer [REDACTED]`) stays as it is.
+      if (next === REDACTED && end === i + first.length && /^[A-Za-z-]+$/.test(first)) return null;
+      break;
+    }
+    end += gap.length + next.length;
+  }
+  const value = text.slice(i, end).replace(TRAILING, '');
+  return value && value !== REDACTED ? [i, i + value.length] : null;
 }
 
-function judgeKey(key: string, extra: readonly string[]): boolean {
-  const lower = key.toLowerCase();
-  if (SECRET_PARTS.some((p) => lower.includes(p))) return true;
-  if (keyWords(key).some((w) => SECRET_WORDS.has(w))) return true;
-  return extra.some((f) => f && lower.includes(f));
+function maskAssignments(text: string, loose: boolean, extra: readonly string[]): string {
+  let out = '';
+  let last = 0;
+  ASSIGN.lastIndex = 0;
+  for (let m = ASSIGN.exec(text); m; m = ASSIGN.exec(text)) {
+    const name = m[2];
+    if (text.startsWith('//', m.index + m[0].length)) continue;
+    const maybe = !loose && !isSecretKeyName(name, extra) && isMaybeSecretKeyName(name);
+    if (!maybe && !(loose ? isSecretKeyLoose(name, extra) : isSecretKeyName(name, extra))) continue;
+    // A name that is a secret as often as not (`auth`, `pass`) masks one credential-like word only.
+    const single = maybe || m[4] === ':' || (m[3].length > 0 && m[5].length > 0);
+    const span = valueSpan(text, m.index + m[0].length, single, loose);
+    if (!span) continue;
+    out += text.slice(last, span[0]) + REDACTED;
+    last = span[1];
+    ASSIGN.lastIndex = span[1];
+  }
+  return last === 0 ? text : out + text.slice(last);
 }
 
-const TEXT_PATTERNS: [RegExp, string | ((...m: string[]) => string)][] = [
-  // PEM private keys.
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, REDACTED],
-  // Credentials in URLs and DSNs: scheme://user:password@host → scheme://user:[REDACTED]@host.
-  [/\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]*):([^\s@/]+)@/gi, (_m, s: string, u: string) => `${s}${u}:${REDACTED}@`],
-  // A bare token in the user part: scheme://token@host.
-  [/\b([a-z][a-z0-9+.-]*:\/\/)([A-Za-z0-9._~-]{16,})@/gi, (_m, s: string) => `${s}${REDACTED}@`],
-  // Authorization schemes.
-  [/\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{6,}/gi, (_m, s: string) => `${s} ${REDACTED}`],
-  // key=value / key: value pairs whose key is secret (DSNs, query strings, config lines, JSON-ish text).
-  [/(["']?)([A-Za-z0-9_.-]*?(?:api[_-]?key|apikey|secret|token|passw(?:or)?d|pwd|credentials?|private[_-]?key|access[_-]?key(?:[_-]?id)?|auth[_-]?token))\1(\s*[=:]\s*)(["']?)([^\s"'&;,}]+)/gi,
-    (_m, q: string, k: string, sep: string, vq: string) => `${q}${k}${q}${sep}${vq}${REDACTED}`],
-  // JSON Web Tokens.
-  [/\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, REDACTED],
-  // NATS seeds (user, account, operator, ...).
-  [/\bS[UAONCPX][A-Z2-7]{54,60}\b/g, REDACTED],
-  // Provider keys.
-  [/\bsk-(?:proj-|ant-(?:api|admin)\d*-)?[A-Za-z0-9_-]{16,}/g, REDACTED],
-  [/\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}/g, REDACTED],
-  [/\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g, REDACTED],
-  [/\bgh[pousr]_[A-Za-z0-9]{30,}\b/g, REDACTED],
-  [/\bgithub_pat_[A-Za-z0-9_]{30,}\b/g, REDACTED],
-  [/\bglpat-[A-Za-z0-9_-]{20,}\b/g, REDACTED],
-  [/\bxox[abposr]-[A-Za-z0-9-]{10,}\b/g, REDACTED],
-  [/\bAIza[0-9A-Za-z_-]{35}\b/g, REDACTED],
+/** Logs only: any JWT-shaped text, any token after an authorization scheme, anything shaped like a NATS seed. */
+const LOOSE_PATTERNS: [RegExp, string | ((...m: string[]) => string)][] = [
+  [new RegExp(`${START}eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}`, 'g'), REDACTED],
+  [new RegExp(`${START}(Bearer|Basic|Token)\\s+[A-Za-z0-9._~+/=-]{6,}`, 'gi'), (_m, s: string) => `${s} ${REDACTED}`],
+  [new RegExp(`${START}S[UAONCPX][A-Z2-7]{54,60}\\b`, 'g'), REDACTED],
 ];
 
-/** Masks secrets inside one text. */
-export function redactText(text: string): string {
-  return maybeSecret(text) ? applyPatterns(text) : text;
-}
-
-/** Every text pattern, without the pre-check (tests hold the two to the same result). */
-export function applyPatterns(text: string): string {
-  let out = text;
-  for (const [re, rep] of TEXT_PATTERNS) out = out.replace(re, rep as string);
-  return out;
+/** The logs policy on one text, without the pre-check (tests hold the two to the same result). */
+export function applyPatterns(text: string, extra: readonly string[] = configured): string {
+  let out = maskFormats(maskUrlUserinfo(text, true));
+  for (const [re, rep] of LOOSE_PATTERNS) out = out.replace(re, rep as string);
+  return maskAssignments(out, true, extra);
 }
 
 /**
- * Quick pre-check: a text that holds none of what every pattern above needs (an `@` for
- * credentials in URLs, a secret key word for `key=value` pairs, a scheme word, a key prefix)
- * cannot hold a secret, and most texts (titles, prompts, log messages) are spared the patterns.
- * Case-insensitive words first; the prefixes the patterns match case-sensitively second.
+ * Quick pre-check: a text holding none of what the patterns need (a format's prefix, a scheme, a
+ * secret-looking name before `=` or `:`) cannot hold a secret; most log messages are spared.
  */
-const MAYBE_WORDS = /@|bearer|basic|token|secret|passw|pwd|credential|api[_-]?key|access[_-]?key|private|eyJ|sk-|sk_|rk_|pk_|gh[pousr]_|github_pat|glpat|xox/i;
-const MAYBE_PREFIXES = /AKIA|ASIA|AIza|S[UAONCPX][A-Z2-7]{54}/;
-const maybeSecret = (text: string) => MAYBE_WORDS.test(text) || MAYBE_PREFIXES.test(text);
+const MAYBE_NAME = /(?:key|token|secret|pass|pwd|auth|credential|creds|private|cookie|seed|jwt|bearer|sig|dsn|otp|sas|connection|sess)[A-Za-z0-9_.-]{0,64}(?:\\?["'])?[ \t]*[=:]/i;
+const MAYBE_LOOSE = /eyJ|bearer|basic|token|:\/\/|S[UAONCPX][A-Z2-7]{54}/i;
+/** An extra fragment (LOG_REDACT) in the text: a name holding it may stand before `=` or `:`. */
+function hasFragment(text: string, extra: readonly string[]): boolean {
+  if (extra.length === 0 || !/[=:]/.test(text)) return false;
+  const lower = text.toLowerCase();
+  return extra.some((f) => f && lower.includes(f.toLowerCase()));
+}
+const maybeSecret = (text: string, extra: readonly string[]) => MAYBE_NAME.test(text) || MAYBE_LOOSE.test(text) || mayHoldFormat(text) || hasFragment(text, extra);
 
-/** Returns a copy of `value` with secret keys' values replaced and secrets inside texts masked, at any depth. */
-export function redactValue(value: unknown, extra: readonly string[] = NO_EXTRA, depth = 0): unknown {
-  if (typeof value === 'string') return redactText(value);
+/** Masks secrets inside one text (logs and error texts). */
+export function redactText(text: string, extra: readonly string[] = configured): string {
+  return maybeSecret(text, extra) ? applyPatterns(text, extra) : text;
+}
+
+/** Masks secrets inside one text copied into results (data): precise formats and exact secret names only. */
+export function redactDataText(text: string, extra: readonly string[] = configured): string {
+  const out = maskFormats(text);
+  return hasFragment(out, extra) || MAYBE_NAME.test(out) ? maskAssignments(out, false, extra) : out;
+}
+
+/** Object keys as they come out (a secret used as a key masked), per policy: the same few keys come back on every line and job. */
+const keyTexts = { logs: new WeakMap<readonly string[], Map<string, boolean>>(), data: new WeakMap<readonly string[], Map<string, boolean>>() };
+const keyMemo = (per: WeakMap<readonly string[], Map<string, boolean>>, extra: readonly string[]) => {
+  let m = per.get(extra);
+  if (!m) per.set(extra, (m = new Map()));
+  return m;
+};
+const keyIsText = (memo: Map<string, boolean>, k: string, text: (s: string) => string) => {
+  let same = memo.get(k);
+  if (same === undefined) {
+    same = text(k) === k;
+    if (memo.size >= 4_096) memo.clear();
+    memo.set(k, same);
+  }
+  return same;
+};
+
+function redactWith(value: unknown, text: (s: string) => string, secret: (k: string) => boolean, depth: number, memo: Map<string, boolean>): unknown {
+  if (typeof value === 'string') return text(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 200) return REDACTED;
-  if (value instanceof Error) return { name: value.name, message: redactValue(value.message, extra, depth + 1) };
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, extra, depth + 1));
+  if (value instanceof Error) return { name: value.name, message: redactWith(value.message, text, secret, depth + 1, memo) };
+  if (Array.isArray(value)) return value.map((v) => redactWith(v, text, secret, depth + 1, memo));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = isSecretKey(k, extra) ? REDACTED : redactValue(v, extra, depth + 1);
+  let hidden = 0;
+  for (const [k, v] of Object.entries(value)) {
+    // A secret used as a key (`{"sk-proj-…": "prod"}`) is masked as the key, numbered to keep keys apart.
+    const key = keyIsText(memo, k, text) ? k : `${REDACTED}${hidden++ ? `-${hidden}` : ''}`;
+    const masked = secret(k) || (typeof v === 'string' && v.length >= 6 && isMaybeSecretKeyName(k) && credentialish(v.trim()));
+    out[key] = masked ? REDACTED : redactWith(v, text, secret, depth + 1, memo);
+  }
   return out;
+}
+
+/** A copy of `value` under the logs policy: secret keys' values replaced, secrets inside texts masked, at any depth. */
+export function redactValue(value: unknown, extra: readonly string[] = configured): unknown {
+  return redactWith(value, (s) => redactText(s, extra), (k) => isSecretKeyLoose(k, extra), 0, keyMemo(keyTexts.logs, extra));
+}
+
+/** A copy of `value` under the data policy (a job's title, metadata and tags as results show them). */
+export function redactData(value: unknown, extra: readonly string[] = configured): unknown {
+  return redactWith(value, (s) => redactDataText(s, extra), (k) => isSecretKeyName(k, extra), 0, keyMemo(keyTexts.data, extra));
 }

@@ -7,7 +7,8 @@
  * A batch is written only when the AI work completed since the last one would exceed
  * RUNNER_CHECKPOINT_BUDGET_MS, so a short job writes none and a crash re-pays at most that much
  * AI time per job (plus the calls in flight). An output too large for one value goes to the
- * object store. Everything of a message goes in one purge once its result is acknowledged.
+ * object store. Everything of a message is removed once its result is acknowledged: its keys by
+ * delete markers, its objects message by message (the runner's user may purge neither).
  */
 import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
@@ -15,6 +16,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { TaskResult } from '../engine/types.ts';
 import { subjectToken } from '../messaging/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
+import { removeObject } from './store-access.ts';
 
 interface Batch {
   results: TaskResult[];
@@ -32,6 +34,8 @@ export interface CheckpointStoreOptions {
   kv: KV;
   bucket: string;
   obj: ObjectStore;
+  /** The object store's bucket (RUNNER_OBJECT_BUCKET). */
+  objBucket: string;
   jsm: JetStreamManager;
   /** Bytes: an output text above a quarter of this goes to the object store (the bucket's max value size). */
   maxValue: number;
@@ -128,10 +132,12 @@ export class CheckpointStore {
     return e && e.operation === 'PUT' && e.value.length ? e.json<Claim>().deliveries : 0;
   }
 
-  /** Removes every checkpoint and the claim of message `seq` in one purge, and the outputs named. */
+  /** Removes every checkpoint and the claim of message `seq` (delete markers), and the outputs named. */
   async clear(stream: string, seq: number, objects: Iterable<string> = []): Promise<void> {
-    await this.#o.jsm.streams.purge(`KV_${this.#o.bucket}`, { filter: `$KV.${this.#o.bucket}.${this.#prefix(stream, seq)}.>` });
-    for (const name of objects) await this.#o.obj.delete(name).catch(() => {});
+    const keys: string[] = [];
+    for await (const k of await this.#o.kv.keys(`${this.#prefix(stream, seq)}.>`)) keys.push(k);
+    await Promise.all(keys.map((k) => this.#o.kv.delete(k)));
+    for (const name of objects) await removeObject(this.#o.jsm, this.#o.objBucket, name).catch(() => {});
   }
 }
 

@@ -95,7 +95,8 @@ export class CancelWatch {
   /** The job was cancelled: its request is removed (a later job with the same id runs). */
   async done(altId: string): Promise<void> {
     this.#ids.delete(altId);
-    await this.#kv.purge(cancelKey(altId)).catch(() => {});
+    // A delete marker, not a purge: the buckets the runner creates refuse purges and roll-ups (see openStores).
+    await this.#kv.delete(cancelKey(altId)).catch(() => {});
   }
 
   stop(): void {

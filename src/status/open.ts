@@ -2,16 +2,19 @@
  * Opens (or, with provisioning, creates) the buckets: job status, checkpoints and claims, the
  * object store, and worker heartbeats. A bucket that cannot be opened stops the worker with a
  * clear error (TOPOLOGY_MISMATCH when it is missing, PERMISSION_DENIED naming the subject when
- * the user may not use it): no feature switches itself off.
+ * the user may not use it): no feature switches itself off. The KV buckets it creates refuse
+ * purges, message deletes and roll-ups, so no user that may write one key can wipe a bucket
+ * (`Nats-Rollup: all`): keys are removed by delete markers.
  */
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, RetentionPolicy, StorageType, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos, PermissionViolationError, type NatsConnection } from '@nats-io/nats-core';
 import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Codec } from '../security/codec.ts';
 import { CheckpointStore } from './checkpoints.ts';
+import { removeObject } from './store-access.ts';
 
 export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS'>;
 
@@ -35,9 +38,33 @@ export function storeError(what: string, bucket: string, e: unknown): AltlasErro
   return new AltlasError('TOPOLOGY_MISMATCH', `${what} bucket ${bucket} cannot be used: ${message}`, { cause: e, context: { bucket } });
 }
 
-async function kvBucket(kvm: Kvm, c: StoresConfig, name: string, what: string, opts: Record<string, unknown>): Promise<KV> {
+interface KvOptions {
+  ttl: number;
+  history: number;
+  maxValueSize?: number;
+  description: string;
+}
+
+/**
+ * Creates a KV bucket's stream as the KV client would, but refusing roll-ups, purges and message
+ * deletes (the KV client always allows roll-ups, and `Nats-Rollup: all` on any key empties the
+ * bucket). Nothing is done when it exists.
+ */
+async function createBucketStream(jsm: JetStreamManager, c: StoresConfig, name: string, o: KvOptions): Promise<void> {
+  const stream = `KV_${name}`;
+  if (await jsm.streams.info(stream).then(() => true, () => false)) return;
+  await jsm.streams.add({
+    name: stream, subjects: [`$KV.${name}.>`], description: o.description, retention: RetentionPolicy.Limits, storage: StorageType.File,
+    discard: DiscardPolicy.New, max_msgs_per_subject: o.history, max_msg_size: o.maxValueSize ?? -1, max_age: nanos(o.ttl),
+    num_replicas: c.RUNNER_STREAM_REPLICAS, allow_direct: true, allow_rollup_hdrs: false, deny_purge: true, deny_delete: true,
+  });
+}
+
+async function kvBucket(kvm: Kvm, jsm: JetStreamManager, c: StoresConfig, name: string, what: string, opts: KvOptions): Promise<KV> {
   try {
-    return c.RUNNER_PROVISION ? await kvm.create(name, { replicas: c.RUNNER_STREAM_REPLICAS, ...opts }) : await kvm.open(name);
+    if (!c.RUNNER_PROVISION) return await kvm.open(name);
+    await createBucketStream(jsm, c, name, opts);
+    return await kvm.create(name, { replicas: c.RUNNER_STREAM_REPLICAS, ...opts });
   } catch (e) {
     throw storeError(what, name, e);
   }
@@ -47,9 +74,10 @@ async function kvBucket(kvm: Kvm, c: StoresConfig, name: string, what: string, o
 export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: string, codec?: Codec): Promise<Stores> {
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  const status = await kvBucket(kvm, c, c.RUNNER_STATUS_BUCKET, 'job status', { ttl: c.RUNNER_STATUS_TTL_MS, history: 5, description: 'altlas-runner job status, one entry per job' });
-  const cp = await kvBucket(kvm, c, c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims', { ttl: c.RUNNER_STATUS_TTL_MS, history: 1, maxValueSize: c.RUNNER_CHECKPOINT_MAX_VALUE, description: 'altlas-runner task checkpoints and redelivery claims' });
-  const workers = await kvBucket(kvm, c, c.RUNNER_WORKERS_BUCKET, 'worker heartbeats', { ttl: c.RUNNER_HEARTBEAT_MS * 3, history: 1, description: 'altlas-runner worker heartbeats' });
+  const jsm = await jetstreamManager(nc);
+  const status = await kvBucket(kvm, jsm, c, c.RUNNER_STATUS_BUCKET, 'job status', { ttl: c.RUNNER_STATUS_TTL_MS, history: 5, description: 'altlas-runner job status, one entry per job' });
+  const cp = await kvBucket(kvm, jsm, c, c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims', { ttl: c.RUNNER_STATUS_TTL_MS, history: 1, maxValueSize: c.RUNNER_CHECKPOINT_MAX_VALUE, description: 'altlas-runner task checkpoints and redelivery claims' });
+  const workers = await kvBucket(kvm, jsm, c, c.RUNNER_WORKERS_BUCKET, 'worker heartbeats', { ttl: c.RUNNER_HEARTBEAT_MS * 3, history: 1, description: 'altlas-runner worker heartbeats' });
   let objects: ObjectStore;
   try {
     objects = c.RUNNER_PROVISION
@@ -58,23 +86,22 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
   } catch (e) {
     throw storeError('the object store', c.RUNNER_OBJECT_BUCKET, e);
   }
-  const jsm = await jetstreamManager(nc);
   const probe = `_probe.${probeId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   const steps: [string, string, () => Promise<unknown>][] = [
     ['job status', c.RUNNER_STATUS_BUCKET, async () => {
       await status.put(probe, '');
-      await jsm.streams.purge(`KV_${c.RUNNER_STATUS_BUCKET}`, { filter: `$KV.${c.RUNNER_STATUS_BUCKET}.${probe}` });
+      await status.delete(probe);
     }],
     ['checkpoints and claims', c.RUNNER_CHECKPOINT_BUCKET, async () => {
       await cp.put(probe, '');
       // A redelivered job lists its checkpoints: prove the listing too.
       for await (const _k of await cp.keys(`${probe}.>`)) void _k;
-      await jsm.streams.purge(`KV_${c.RUNNER_CHECKPOINT_BUCKET}`, { filter: `$KV.${c.RUNNER_CHECKPOINT_BUCKET}.${probe}` });
+      await cp.delete(probe);
     }],
     ['the object store', c.RUNNER_OBJECT_BUCKET, async () => {
       await objects.putBlob({ name: probe }, new Uint8Array(1));
       await objects.getBlob(probe);
-      await objects.delete(probe);
+      await removeObject(jsm, c.RUNNER_OBJECT_BUCKET, probe);
     }],
     ['worker heartbeats', c.RUNNER_WORKERS_BUCKET, () => workers.get(probe)],
   ];
@@ -87,6 +114,6 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
   }
   return {
     status, workers, objects,
-    checkpoints: new CheckpointStore({ kv: cp, bucket: c.RUNNER_CHECKPOINT_BUCKET, obj: objects, jsm, maxValue: c.RUNNER_CHECKPOINT_MAX_VALUE, codec }),
+    checkpoints: new CheckpointStore({ kv: cp, bucket: c.RUNNER_CHECKPOINT_BUCKET, obj: objects, objBucket: c.RUNNER_OBJECT_BUCKET, jsm, maxValue: c.RUNNER_CHECKPOINT_MAX_VALUE, codec }),
   };
 }

@@ -8,6 +8,7 @@ import type { TaskEvent, TaskResult } from '../engine/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { DeliveryInfo } from '../messaging/inbound.ts';
 import type { Codec } from '../security/codec.ts';
+import { redactText } from '../security/redact.ts';
 import { CheckpointBudget, type CheckpointStore } from './checkpoints.ts';
 import { StatusTracker, type JobState, type StatusSink } from './status.ts';
 
@@ -141,7 +142,8 @@ export class DeliveryRecord {
     if (!altId) return;
     await this.#track(altId).state(s.state, {
       last_status: s.lastStatus ?? null,
-      error: s.code ? { code: s.code, message: s.message ?? '' } : null,
+      // An error text (the logs policy): a retry's or a wait's reason is written as it came.
+      error: s.code ? { code: s.code, message: redactText(s.message ?? '') } : null,
     });
   }
 

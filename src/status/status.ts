@@ -9,7 +9,7 @@ import type { TaskEvent, TaskStatus } from '../engine/types.ts';
 import type { Job } from '../alt/job.ts';
 import { subjectToken } from '../messaging/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
-import { redactText } from '../security/redact.ts';
+import { redactDataText } from '../security/redact.ts';
 import { iso } from '../time.ts';
 
 export const JOB_STATES = ['running', 'waiting', 'retrying', 'completed', 'failed', 'cancelled'] as const;
@@ -123,7 +123,7 @@ export class StatusTracker {
 
   /** The job runs: its tasks are listed (resumed ones as completed); the first write waits RUNNER_STATUS_FLUSH_MS. */
   running(job: Job, traceId?: string): void {
-    this.entry.title = redactText(job.title);
+    this.entry.title = redactDataText(job.title);
     if (traceId) this.entry.trace_id = traceId;
     this.entry.started_at ??= iso(Date.now());
     // 1.0 jobs list every task at once; a 2.0 program lists its instances as they are created.

@@ -4,6 +4,8 @@ import type { MsgHdrs } from '@nats-io/nats-core';
 import type { AttemptInfo } from '../ai/client.ts';
 import type { TaskEvent } from '../engine/types.ts';
 import { ATTR, SPAN, TRACER_NAME } from './names.ts';
+import { redactText } from '../security/redact.ts';
+import { safeUrl } from '../security/url.ts';
 
 export const tracer = trace.getTracer(TRACER_NAME);
 
@@ -100,7 +102,8 @@ export function recordAiAttempt(info: AttemptInfo): void {
       [ATTR.genAiProvider]: info.provider,
       [ATTR.genAiRequestModel]: info.model,
       [ATTR.httpMethod]: 'POST',
-      [ATTR.urlFull]: info.url,
+      // Semantic conventions: url.full never carries credentials (AI_URL may hold user:password).
+      [ATTR.urlFull]: safeUrl(info.url),
       [ATTR.serverAddress]: url.hostname,
       [ATTR.serverPort]: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
       [ATTR.outcome]: info.outcome,
@@ -110,7 +113,7 @@ export function recordAiAttempt(info: AttemptInfo): void {
     },
   });
   if (info.outcome !== 'ok') {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: info.error ?? info.outcome });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: info.error ? redactText(info.error) : info.outcome });
     span.setAttribute(ATTR.errorType, info.status !== null ? String(info.status) : info.outcome);
   }
   span.end(end);

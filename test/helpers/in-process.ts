@@ -33,7 +33,7 @@ export async function inProcessWorker(h: Harness, env: Record<string, string> = 
     for (const p of parts) if (p.trim()) lines.push(JSON.parse(p) as Record<string, unknown>);
   });
   const logger = createLogger({ level: config.LOG_LEVEL, stream, pretty: false });
-  const nc = await connect({ ...connectionOptions(config, 'test-worker'), waitOnFirstConnect: false });
+  const nc = await connect({ ...connectionOptions(config, 'test-worker', 'runner'), waitOnFirstConnect: false });
   const gate = new AiGate({ probeMs: config.AI_BREAKER_HALF_OPEN_MS });
   const client = createAiClient(config, (info) => {
     if (aiAnswered(info)) gate.markUp();

@@ -160,8 +160,9 @@ describe('encryption at rest', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     await eventually(() => h!.records('ALT_DLQ'), (r) => r.length === 1, 'the dead letter');
-    // One .last: the broken job's id cannot be read from its encrypted bytes, so it has a dead letter only.
-    await eventually(() => h!.records('LAST'), (r) => r.length === 1, 'the result (encrypted)');
+    // Two .lasts: the broken job's id is read from its decrypted bytes, so it gets its failure .last (encrypted) beside the dead letter.
+    const stored = await eventually(() => h!.records('LAST'), (r) => r.length === 2, 'the results (encrypted)');
+    expect(stored.map((r) => r.headers?.get('Alt-Id')).sort()).toEqual(['sealed', 'sealed-bad']);
     const raw: string[] = [];
     for (const stream of ['ALT', 'LAST', 'ALT_DLQ', 'ALT_PROGRESS', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_OUTPUTS']) {
       for (const r of await h.records(stream)) raw.push(Buffer.from(r.data).toString('latin1'), JSON.stringify([...(r.headers ?? [])]));

@@ -44,7 +44,7 @@ describe('job status and resume', () => {
 
     // What the first run stored, read from the checkpoint bucket before the job is resumed.
     const kvm = new Kvm(h.nc);
-    const cp = new CheckpointStore({ kv: await kvm.open('ALT_CHECKPOINTS'), bucket: 'ALT_CHECKPOINTS', obj: await new Objm(h.nc).open('ALT_OUTPUTS'), jsm: await jetstreamManager(h.nc), maxValue: 262_144 });
+    const cp = new CheckpointStore({ kv: await kvm.open('ALT_CHECKPOINTS'), bucket: 'ALT_CHECKPOINTS', obj: await new Objm(h.nc).open('ALT_OUTPUTS'), objBucket: 'ALT_OUTPUTS', jsm: await jetstreamManager(h.nc), maxValue: 262_144 });
     const firstRun = (await cp.load('ALT', 1)).results;
     expect([...firstRun.keys()].sort()).toEqual(expect.arrayContaining(['t1', 't2', 't3']));
     h.fake.setFaults({ latencyMs: 50 });
@@ -144,7 +144,7 @@ describe('job status and resume', () => {
     h = await Harness.start();
     const kvm = new Kvm(h.nc);
     const objects = await new Objm(h.nc).create('CP_OBJ');
-    const cp = new CheckpointStore({ kv: await kvm.create('CP_TEST', { maxValueSize: 65_536 }), bucket: 'CP_TEST', obj: objects, jsm: await jetstreamManager(h.nc), maxValue: 65_536 });
+    const cp = new CheckpointStore({ kv: await kvm.create('CP_TEST', { maxValueSize: 65_536 }), bucket: 'CP_TEST', obj: objects, objBucket: 'CP_OBJ', jsm: await jetstreamManager(h.nc), maxValue: 65_536 });
     const text = 'ğ'.repeat(1024 * 1024); // 2 MiB of UTF-8
     const result: TaskResult = { task_id: 'huge', status: 'completed', start_time: '2025-01-01T00:00:00.000Z', end_time: '2025-01-01T00:00:01.000Z', duration_ms: 1000, output: { text, model_used: 'm', tokens_used: 5, processing_time_ms: 9 }, error: null, error_code: null, attempts: 1, metadata: {} };
     const small: TaskResult = { ...result, task_id: 'small', output: { ...result.output!, text: 'tiny' } };

@@ -33,7 +33,7 @@ async function roundTrip(serverConfig: string, env: Record<string, string>, sche
     await worker.exited;
   });
   await worker.started();
-  const nc = await connect(connectionOptions(loadConfig({ NATS_URL: server.url, ...env }), 'test-client'));
+  const nc = await connect(connectionOptions(loadConfig({ NATS_URL: server.url, ...env }), 'test-client', 'producer'));
   cleanups.push(() => nc.close());
   const js = jetstream(nc);
   await js.publish('alt.submit', job('secure-1', 1));
@@ -60,7 +60,7 @@ describe('connections', () => {
     const c = makeCerts();
     const server = await NatsServer.start({ config: `tls { cert_file: "${c.serverCert}", key_file: "${c.serverKey}", ca_file: "${c.ca}", verify: true }`, scheme: 'tls' });
     cleanups.push(() => server.dispose());
-    const options = connectionOptions(loadConfig({ NATS_URL: server.url, NATS_TLS_CA: c.ca }), 'test');
+    const options = connectionOptions(loadConfig({ NATS_URL: server.url, NATS_TLS_CA: c.ca }), 'test', 'reader');
     // The server drops the handshake without a client certificate: the client never gets connected.
     await expect(connect({ ...options, waitOnFirstConnect: false, maxReconnectAttempts: 0, timeout: 3000 })).rejects.toMatchObject({ name: 'TimeoutError' });
   });

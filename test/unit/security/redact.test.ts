@@ -1,7 +1,7 @@
 /** The text patterns (alone and in context), the quick pre-check that spares ordinary texts, and the key verdicts. */
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { REDACTED, applyPatterns, isSecretKey, redactText, redactValue } from '../../../src/security/redact.ts';
+import { REDACTED, applyPatterns, isSecretKey, redactDataText, redactText, redactValue } from '../../../src/security/redact.ts';
 
 const ALONE = [
   'sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234567890', 'sk-ant-api03-ABCDEFGHIJKLMNOPQRSTUVWXyz', 'AKIAIOSFODNN7EXAMPLE', 'ASIAIOSFODNN7EXAMPLE',
@@ -31,7 +31,8 @@ describe('redaction', () => {
       ['password=hunter22&user=bob', `password=${REDACTED}&user=bob`],
       ['db_pwd: topsecret', `db_pwd: ${REDACTED}`],
       ['{"api-key": "k-123456"}', `{"api-key": "${REDACTED}"}`],
-      ['AWS_ACCESS_KEY_ID=AKXX1234 region', `AWS_ACCESS_KEY_ID=${REDACTED} region`],
+      ['AWS_ACCESS_KEY_ID=AKXX1234 region=eu', `AWS_ACCESS_KEY_ID=${REDACTED} region=eu`],
+      ['password=correct horse battery staple', `password=${REDACTED}`],
       ['client_secret = xyz789', `client_secret = ${REDACTED}`],
       ['Credentials: user1', `Credentials: ${REDACTED}`],
       ['-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY----- tail', `${REDACTED} tail`],
@@ -44,7 +45,11 @@ describe('redaction', () => {
     const pieces = ['@', ':', '=', '://', ' ', '"', 'user', 'pass', 'word', 'Password', 'pwd', 'token', 'TOKEN', 'Bearer ', 'basic ', 'api', '_', '-', 'key',
       'secret', 'access', 'private', 'PRIVATE KEY', '-----BEGIN ', '-----END ', 'credential', 'auth', 'eyJ', 'eyJabcdefghij.', 'sk-', 'sk_live_', 'AKIA', 'ASIA',
       'AIza', 'ghp_', 'github_pat_', 'glpat-', 'xoxb-', 'SU', 'SA', 'ABCDEFGHIJKLMNOP', 'abcdefghijklmnop0123', '234567', 'https', 'db', 'x',
-      'https://u:p@', 'x://ABCDEFGHIJKLMNOPQRSTUV@', '-----BEGIN RSA PRIVATE KEY-----'];
+      'https://u:p@', 'x://ABCDEFGHIJKLMNOPQRSTUV@', '-----BEGIN RSA PRIVATE KEY-----', '-----BEGIN PGP PRIVATE KEY BLOCK-----', 'Cookie: ', 'Set-Cookie:', 'a=b',
+      'AccountKey=', 'SharedAccessKey=', '&sig=', '?X-Amz-Signature=', 'hooks.slack.com/services/', 'discord.com/api/webhooks/', 'npm_', 'hf_', 'pypi-AgE', 'gsk_', 'xai-',
+      'SG.', 'SK', '0123456789abcdef0123456789abcdef', 'key-', 'shpat_', 'dop_v1_', 'dapi', 'hvs.', 'ATATT3', 'secret_', 'glsa_', 'AGE-SECRET-KEY-1', 'ApiKey ', 'Authorization: ',
+      'sk-proj-', 'sk-ant-api03-', 'AKIAIOSFODNN7EXAMPLE', 'passphrase', 'pass=', 'auth: ', 'dXNlcjpwYXNz', '12345678:AA', 'abc8Q~', '\\n', '"', '\\"', 'MTIzNDU2Nzg5MDEyMzQ1Njc4.',
+      'correct horse', '${X}', '<p>', 'null', 'x.y(', 'SECRET_KEY_BASE='];
     fc.assert(fc.property(fc.array(fc.oneof(fc.constantFrom(...pieces), fc.string({ maxLength: 4 })), { maxLength: 30 }), fc.boolean(), (parts, upper) => {
       const text = upper ? parts.join('').toUpperCase() : parts.join('');
       expect(redactText(text)).toBe(applyPatterns(text));
@@ -62,5 +67,10 @@ describe('redaction', () => {
     expect(isSecretKey('customer_ref', extra)).toBe(true);
     expect(isSecretKey('customer_ref')).toBe(false);
     expect(redactValue({ customer_ref: 'c-1', note: 'n' }, extra)).toEqual({ customer_ref: REDACTED, note: 'n' });
+    // In a text too, in both policies, whatever the case of the fragment.
+    for (const fragments of [extra, ['Customer']]) {
+      expect(redactText('ref: customer_ref=c-1; ok', fragments)).toBe(`ref: customer_ref=${REDACTED}; ok`);
+      expect(redactDataText('customer_ref=c-1', fragments)).toBe(`customer_ref=${REDACTED}`);
+    }
   });
 });

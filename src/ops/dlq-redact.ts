@@ -1,0 +1,27 @@
+/**
+ * A dead letter as `altlas dlq show` (and the dashboard) shows it: the original job redacted
+ * with the logs policy, parsed within the decoding limits when it parses (every secret key's
+ * value masked, at any depth) and as text when it does not; header values redacted the same way.
+ */
+import type { MsgHdrs } from '@nats-io/nats-core';
+import { DEFAULT_DECODE_LIMITS } from '../alt/limits.ts';
+import { parsePayload } from '../alt/parse.ts';
+import { redactText, redactValue } from '../security/redact.ts';
+import { stringify } from 'yaml';
+
+/** The original bytes of a dead letter as text with its secrets masked; JSON and YAML keep their syntax. */
+export function redactOriginal(bytes: Uint8Array, hint?: string): string {
+  try {
+    const { value, syntax } = parsePayload(bytes, DEFAULT_DECODE_LIMITS, hint);
+    const safe = redactValue(value);
+    return syntax === 'json' ? JSON.stringify(safe, null, 2) : stringify(safe);
+  } catch {
+    // Not a document (the reason it was dead-lettered, often): its text, masked line by line.
+    return redactText(Buffer.from(bytes).toString('utf8'));
+  }
+}
+
+/** Every header of a dead letter, each value redacted. */
+export function redactHeaders(h: MsgHdrs): Record<string, string> {
+  return Object.fromEntries([...h].map(([k, v]) => [k, redactText(v.join(', '))]));
+}

@@ -3,9 +3,11 @@
  * HTTP attempt:
  *
  * - **Coalesced.** The first chunk of an attempt is sent at once (what a watcher waits for);
- *   later text waits up to `flushMs` to go with the text after it, or goes at once when
- *   `flushBytes` of it are waiting; no message carries more than `flushBytes` of text. So an
- *   attempt of T ms and B bytes makes at most 2 + T / flushMs + B / flushBytes messages.
+ *   later text waits for the publisher's next tick (every `flushMs`) to go with the text after
+ *   it, or goes at once when `flushBytes` of it are waiting; no message carries more than
+ *   `flushBytes` of text. So an attempt of T ms and B bytes makes at most 2 + T / flushMs + B /
+ *   flushBytes messages. One tick for every attempt (not a timer each): the messages of all the
+ *   answers streaming at once leave in one socket write.
  * - **Nothing lost or repeated within an attempt.** Messages are sent one at a time per attempt,
  *   each once JetStream acknowledged the one before, so the stream holds them in their order;
  *   one not acknowledged in time (a lost connection, a reconnect) is sent again with the same
@@ -63,14 +65,46 @@ export interface ProgressCounts {
 
 type Resolved = Required<Omit<ProgressPublisherOptions, 'onTrouble'>> & Pick<ProgressPublisherOptions, 'onTrouble'>;
 
+/** The shared tick: attempts with text waiting, flushed together every `flushMs` while there are any. */
+class Ticker {
+  readonly #ms: number;
+  readonly #waiting = new Set<{ tick(): void }>();
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+  }
+
+  add(a: { tick(): void }): void {
+    this.#waiting.add(a);
+    this.#timer ??= setInterval(() => this.#tick(), this.#ms);
+  }
+
+  delete(a: { tick(): void }): void {
+    this.#waiting.delete(a);
+  }
+
+  #tick(): void {
+    const due = [...this.#waiting];
+    this.#waiting.clear();
+    for (const a of due) a.tick();
+    if (this.#waiting.size === 0 && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
+  }
+}
+
 export class ProgressPublisher {
   readonly #o: Resolved;
   readonly #open = new Set<ProgressAttempt>();
+  readonly #ticker: Ticker;
   readonly counts: ProgressCounts = { attempts: 0, messages: 0, resent: 0, givenUp: 0 };
   #closed = false;
 
   constructor(options: ProgressPublisherOptions) {
     this.#o = { codec: IDENTITY_CODEC, flushMs: 50, flushBytes: 16_384, maxBytes: 4_194_304, ackTimeoutMs: 2_000, ...options };
+    this.#ticker = new Ticker(this.#o.flushMs);
   }
 
   /**
@@ -80,7 +114,7 @@ export class ProgressPublisher {
    */
   open(head: AttemptHead, options: { after?: ProgressAttempt; onTrouble?: (t: ProgressTrouble) => void } = {}): ProgressAttempt {
     const o = options.onTrouble ? { ...this.#o, onTrouble: options.onTrouble } : this.#o;
-    const a = new ProgressAttempt(o, head, this.counts, (x) => this.#open.delete(x), options.after);
+    const a = new ProgressAttempt(o, head, this.counts, this.#ticker, (x) => this.#open.delete(x), options.after);
     this.counts.attempts++;
     if (this.#closed) a.abandon('the publisher is closed');
     else this.#open.add(a);
@@ -101,6 +135,7 @@ export class ProgressAttempt {
   readonly #o: Resolved;
   readonly #head: AttemptHead;
   readonly #counts: ProgressCounts;
+  readonly #ticker: Ticker;
   readonly #done: (a: ProgressAttempt) => void;
   /** Text not sent yet, and its bytes. */
   #buffer: string[] = [];
@@ -111,7 +146,6 @@ export class ProgressAttempt {
   /** The message sent and not yet acknowledged. */
   #inFlight: { index: number; data: Uint8Array; headers: MsgHdrs; last: boolean } | null = null;
   #due = false;
-  #timer: NodeJS.Timeout | null = null;
   #retry: NodeJS.Timeout | null = null;
   #failures = 0;
   #end: { outcome: AttemptOutcome; failure: string | null; code: string | null } | null = null;
@@ -122,10 +156,11 @@ export class ProgressAttempt {
   /** True while the attempt before this one still sends. */
   #waiting = false;
 
-  constructor(o: Resolved, head: AttemptHead, counts: ProgressCounts, done: (a: ProgressAttempt) => void, after?: ProgressAttempt) {
+  constructor(o: Resolved, head: AttemptHead, counts: ProgressCounts, ticker: Ticker, done: (a: ProgressAttempt) => void, after?: ProgressAttempt) {
     this.#o = o;
     this.#head = head;
     this.#counts = counts;
+    this.#ticker = ticker;
     this.#done = done;
     this.subject = progressSubject(o.prefix, head.job, head.task);
     if (after && !after.#finished && !after.#abandoned) {
@@ -156,7 +191,7 @@ export class ProgressAttempt {
     this.#buffer.push(text);
     this.#buffered += bytes;
     if (first || this.#buffered >= this.#o.flushBytes) this.#flushNow();
-    else if (!this.#timer && !this.#due) this.#timer = setTimeout(() => this.#flushNow(), this.#o.flushMs);
+    else if (!this.#due) this.#ticker.add(this);
   }
 
   /** Ends the attempt: its last message says how, with the text not sent yet. */
@@ -195,9 +230,13 @@ export class ProgressAttempt {
     this.#settle(false);
   }
 
+  /** The shared tick came: the waiting text goes. */
+  tick(): void {
+    this.#flushNow();
+  }
+
   #flushNow(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#ticker.delete(this);
     this.#due = true;
     this.#pump();
   }
@@ -217,9 +256,9 @@ export class ProgressAttempt {
       : { ...base, type: 'chunk', text };
     const headers = natsHeaders();
     this.#inFlight = { index: this.#next++, data: encodeProgress(m, this.#o.codec, headers), headers, last };
-    // What is left waits for its timer, unless a full message of it is waiting or the attempt ended.
+    // What is left waits for the next tick, unless a full message of it is waiting or the attempt ended.
     this.#due = this.#end !== null || this.#buffered >= this.#o.flushBytes;
-    if (!this.#due && this.#buffered > 0 && !this.#timer) this.#timer = setTimeout(() => this.#flushNow(), this.#o.flushMs);
+    if (!this.#due && this.#buffered > 0) this.#ticker.add(this);
     this.#send();
   }
 
@@ -263,9 +302,8 @@ export class ProgressAttempt {
   }
 
   #clearTimers(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#ticker.delete(this);
     if (this.#retry) clearTimeout(this.#retry);
-    this.#timer = null;
     this.#retry = null;
   }
 

@@ -98,6 +98,32 @@ describe('ProgressPublisher coalescing', () => {
   });
 });
 
+describe('ProgressPublisher ticks', () => {
+  it('flushes the waiting text of every attempt on one shared tick, so their messages leave together', async () => {
+    const { sent, out } = sink();
+    const publisher = new ProgressPublisher({ out, prefix: 'p', flushMs: 50 });
+    const [a, b] = [publisher.open(head), publisher.open({ ...head, task: 't2' })];
+    a.chunk('a0');
+    b.chunk('b0');
+    for (const s of sent) s.ack();
+    await flushAll();
+    jest.advanceTimersByTime(10);
+    a.chunk('a1');
+    jest.advanceTimersByTime(20);
+    b.chunk('b1');
+    jest.advanceTimersByTime(29);
+    expect(sent).toHaveLength(2);
+    jest.advanceTimersByTime(1);
+    // The tick started with a1 (at 10 ms) came at 60 ms: 50 ms after a1 and 30 ms after b1, both on it.
+    expect(sent.slice(2).map((s) => s.m.text)).toEqual(['a1', 'b1']);
+    for (const s of sent) s.ack();
+    await flushAll();
+    jest.advanceTimersByTime(500);
+    expect(sent).toHaveLength(4);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+});
+
 describe('ProgressPublisher delivery', () => {
   it('sends one message at a time per attempt: the next only once the stream acknowledged the one before', async () => {
     const { sent, out } = sink();

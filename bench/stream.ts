@@ -2,10 +2,11 @@
  * `npm run bench:stream`: live output measured over real processes (nats-server, the fake AI's
  * streaming OpenAI endpoint, `altlas worker`, `altlas watch`), each figure printed with its target.
  *
- * - ttft: BENCH_STREAMS (100) concurrent streamed answers, each followed by its own `altlas watch
- *   --json` process: the time the watch printed the first text minus the time the fake AI wrote
- *   the first token (both clocks of this machine), p50 / p99 / max; messages per answer against
- *   the stated bound.
+ * - ttft: BENCH_STREAMS (100) concurrent streamed answers, each followed by a watcher of its own:
+ *   once in one process (what `altlas watch` runs, a NATS connection each), once as `altlas watch
+ *   --json` processes: the time the watcher showed the first text minus the time the fake AI wrote
+ *   the first token (both clocks of this machine), p50 / p99 / max, and where the time went;
+ *   messages per answer against the stated bound.
  * - chaos: BENCH_ANSWERS (1,000) streamed answers, two workers of which one is SIGKILLed and
  *   restarted every 2–4 s, the workers' and the watchers' NATS connections cut at random (a TCP
  *   proxy); counted from the raw progress messages, the `.last` results and the fake AI's own
@@ -19,6 +20,7 @@
  * BENCH_PHASES picks phases (comma-separated; default all).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { RequestRecord } from '../src/ai/fake-orchestrator.ts';
@@ -143,38 +145,71 @@ function boundCheck(attempts: AttemptStats[], log: RequestRecord[]): { perAnswer
   return { perAnswer: attempts.reduce((s, a) => s + a.indices.length, 0) / Math.max(1, answers), over, worst: worstText };
 }
 
-async function ttft(): Promise<void> {
-  console.log(`\nttft: ${STREAMS} concurrent streamed answers, each followed by its own altlas watch process`);
+/** Watchers of `ids` as `altlas watch --json` processes: the time each printed its first text. */
+async function watchProcesses(server: string, ids: string[]): Promise<{ firstText: Map<string, number>; done: Promise<unknown>; stop(): void }> {
+  const firstText = new Map<string, number>();
+  const procs: ChildProcess[] = [];
+  const exits: Promise<number | null>[] = [];
+  const waiting: Promise<void>[] = [];
+  for (const id of ids) {
+    const p = spawn(BIN, ['watch', id, '--json', '--server', server], { stdio: ['ignore', 'pipe', 'pipe'] });
+    procs.push(p);
+    let buf = '';
+    p.stdout!.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) {
+        const e = JSON.parse(l) as { type: string; at: number };
+        if (e.type === 'text' && !firstText.has(id)) firstText.set(id, e.at);
+      }
+    });
+    waiting.push(new Promise((resolve) => p.stderr!.on('data', (c: Buffer) => /waiting for it/.test(c.toString()) && resolve())));
+    exits.push(new Promise((r) => p.once('exit', (code) => r(code))));
+  }
+  await Promise.all(waiting);
+  return {
+    firstText,
+    done: Promise.all(exits).then((codes) => { if (codes.some((c) => c !== 0)) throw new Error(`watch exit codes ${codes.join(' ')}`); }),
+    stop: () => procs.forEach((p) => p.exitCode === null && p.kill('SIGKILL')),
+  };
+}
+
+/** Watchers of `ids` in one process (what `altlas watch` runs, one NATS connection each): the time each showed its first text. */
+async function watchFleet(server: string, ids: string[]): Promise<{ firstText: Map<string, number>; done: Promise<unknown>; stop(): void }> {
+  const firstText = new Map<string, number>();
+  const fleet = await startScript(new URL('./stream-watchers.ts', import.meta.url).pathname, { NATS_URL: server, BENCH_JOBS: ids.join(','), BENCH_CONNECTIONS: String(ids.length), BENCH_CUT_MS: '0' });
+  let buf = '';
+  let finished!: () => void;
+  const done = new Promise<void>((r) => (finished = r));
+  fleet.proc.stdout!.on('data', (c: Buffer) => {
+    buf += c.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop()!;
+    for (const l of lines) {
+      if (l.startsWith('done')) finished();
+      if (!l.startsWith('{')) continue;
+      const r = JSON.parse(l) as { job: string; firstTextAt: number | null };
+      if (r.firstTextAt !== null) firstText.set(r.job, r.firstTextAt);
+    }
+  });
+  return { firstText, done, stop: () => void fleet.stop() };
+}
+
+async function ttft(mode: 'processes' | 'fleet'): Promise<void> {
+  console.log(`\nttft: ${STREAMS} concurrent streamed answers, each followed by ${mode === 'processes' ? 'its own altlas watch process' : 'a watcher of its own in one process (the code altlas watch runs, a NATS connection each)'}`);
   const server = await NatsServer.start();
   // About 6 s per answer: 150 tokens at 25 tokens/s after 200 ms; the jobs are published over 2 s, so all stream at once.
   const fake = await fakeAi({ firstTokenMs: 200, tokenRate: 25, outputChars: 600 });
   const nc = await connect({ servers: server.url });
-  const watches: ChildProcess[] = [];
+  let watchers: Awaited<ReturnType<typeof watchFleet>> | null = null;
   let worker: Child | null = null;
   try {
     worker = await startWorkerProcess({ NATS_URL: server.url, AI_URL: fake.url, AI_PROVIDER: 'openai', RUNNER_CONCURRENCY: String(STREAMS), AI_MAX_CONCURRENCY: String(STREAMS), LOG_LEVEL: 'warn' });
     const ids = Array.from({ length: STREAMS }, (_, i) => `ttft-${i}`);
-    const firstText = new Map<string, number>();
-    const exits: Promise<number | null>[] = [];
-    const waiting: Promise<void>[] = [];
-    for (const id of ids) {
-      const p = spawn(BIN, ['watch', id, '--json', '--server', server.url], { stdio: ['ignore', 'pipe', 'pipe'] });
-      watches.push(p);
-      let buf = '';
-      p.stdout!.on('data', (c: Buffer) => {
-        buf += c.toString();
-        const lines = buf.split('\n');
-        buf = lines.pop()!;
-        for (const l of lines) {
-          const e = JSON.parse(l) as { type: string; at: number };
-          if (e.type === 'text' && !firstText.has(id)) firstText.set(id, e.at);
-        }
-      });
-      waiting.push(new Promise((resolve) => p.stderr!.on('data', (c: Buffer) => /waiting for it/.test(c.toString()) && resolve())));
-      exits.push(new Promise((r) => p.once('exit', (code) => r(code))));
-    }
-    await Promise.all(waiting);
-    console.log(`  ${STREAMS} watch processes waiting; publishing the jobs over 2 s`);
+    watchers = mode === 'processes' ? await watchProcesses(server.url, ids) : await watchFleet(server.url, ids);
+    const { firstText } = watchers;
+    console.log(`  ${STREAMS} watchers waiting; publishing the jobs over 2 s (load average ${loadavg()[0].toFixed(1)})`);
     const js = jetstream(nc);
     const t0 = performance.now();
     for (const [i, id] of ids.entries()) {
@@ -182,7 +217,7 @@ async function ttft(): Promise<void> {
       const due = t0 + ((i + 1) * 2_000) / STREAMS;
       if (performance.now() < due) await new Promise((r) => setTimeout(r, due - performance.now()));
     }
-    const codes = await Promise.all(exits);
+    await watchers.done;
     const log = await fake.log();
     const stats = await (await fetch(`${fake.url}/_stats`)).json() as { maxInFlight: number };
     const overhead: number[] = [];
@@ -209,12 +244,12 @@ async function ttft(): Promise<void> {
     toStore.sort((x, y) => x - y);
     toWatch.sort((x, y) => x - y);
     const b = boundCheck(attempts, log);
-    console.log(`  watches exited 0: ${codes.filter((c) => c === 0).length}/${STREAMS}; answers streamed at once at most: ${stats.maxInFlight}`);
+    console.log(`  every watcher saw its .last; answers streamed at once at most: ${stats.maxInFlight}; load average ${loadavg()[0].toFixed(1)}`);
     console.log(`  time to first token seen by altlas watch minus the provider's own: p50 ${pct(overhead, 0.5).toFixed(1)} ms, p99 ${pct(overhead, 0.99).toFixed(1)} ms, max ${overhead.at(-1)!.toFixed(1)} ms over ${overhead.length} streams (target p99 <= 20 ms: ${met(pct(overhead, 0.99) <= 20)})`);
     console.log(`    of which first token → stored in ALT_PROGRESS (worker, nats-server): p50 ${pct(toStore, 0.5).toFixed(1)} ms, p99 ${pct(toStore, 0.99).toFixed(1)} ms; stored → shown by the watch (republish, the watch process): p50 ${pct(toWatch, 0.5).toFixed(1)} ms, p99 ${pct(toWatch, 0.99).toFixed(1)} ms`);
     console.log(`  NATS messages per answer: ${b.perAnswer.toFixed(1)} (6 s answers of 600 characters; bound 2 + T/${FLUSH_MS} ms + B/${FLUSH_BYTES} B per attempt; attempts over it: ${b.over}, ${met(b.over === 0)}; closest: ${b.worst})`);
   } finally {
-    for (const p of watches) if (p.exitCode === null) p.kill('SIGKILL');
+    watchers?.stop();
     await worker?.stop();
     await nc.close();
     await fake.stop();
@@ -383,6 +418,9 @@ async function throughput(): Promise<void> {
 }
 
 console.log(`bench:stream (phases ${PHASES.join(', ')}); progress coalesced every ${FLUSH_MS} ms or ${FLUSH_BYTES} bytes`);
-if (PHASES.includes('ttft')) await ttft();
+if (PHASES.includes('ttft')) {
+  await ttft('fleet');
+  await ttft('processes');
+}
 if (PHASES.includes('chaos')) await chaos();
 if (PHASES.includes('throughput')) await throughput();

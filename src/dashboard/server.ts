@@ -22,6 +22,7 @@ import { isSealed, payloadCodec, type Codec } from '../security/codec.ts';
 import { redactData, redactText, redactValue } from '../security/redact.ts';
 import { readLast } from '../cli/read-last.ts';
 import { Live, type LiveEvent } from './live.ts';
+import { LiveText } from './live-text.ts';
 
 export interface DashboardOptions {
   nc: NatsConnection;
@@ -58,9 +59,12 @@ export class Dashboard {
   readonly #o: DashboardOptions;
   readonly #server: Server;
   readonly #clients = new Set<ServerResponse>();
+  /** Pages following a job's live text (their own event stream). */
+  readonly #textPages = new Set<ServerResponse>();
   readonly #codec: Codec;
   readonly #redactKeys: string[];
   #live!: Live;
+  #text!: LiveText;
   #dlq!: DlqSession;
   #status!: Awaited<ReturnType<Kvm['open']>>;
   #unsubscribe: (() => void) | null = null;
@@ -82,8 +86,12 @@ export class Dashboard {
     this.#dlq = { config, nc, js: jetstream(nc), jsm };
     this.#live = new Live({ config, nc, jsm, codec: this.#codec });
     await this.#live.start();
+    this.#text = new LiveText({ nc, jsm, config, codec: this.#codec, send: (to, text) => this.#send(to, text) });
     this.#unsubscribe = this.#live.subscribe((e) => this.#broadcast(e));
-    this.#ping = setInterval(() => this.#send(null, ': ping\n\n'), 15_000);
+    this.#ping = setInterval(() => {
+      this.#send(null, ': ping\n\n');
+      for (const p of this.#textPages) this.#send(p, ': ping\n\n');
+    }, 15_000);
     this.#ping.unref();
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
@@ -97,8 +105,10 @@ export class Dashboard {
     this.#unsubscribe?.();
     if (this.#ping) clearInterval(this.#ping);
     this.#live?.stop();
-    for (const c of this.#clients) c.end();
+    this.#text?.close();
+    for (const c of [...this.#clients, ...this.#textPages]) c.end();
     this.#clients.clear();
+    this.#textPages.clear();
     this.#server.closeAllConnections();
     await new Promise<void>((r) => this.#server.close(() => r()));
   }
@@ -130,6 +140,8 @@ export class Dashboard {
         return;
       }
       if (req.method === 'GET' && url.pathname === '/api/events') return this.#events(req, res);
+      const live = /^\/api\/jobs\/([^/]+)\/progress$/.exec(url.pathname);
+      if (req.method === 'GET' && live) return this.#progress(decodeURIComponent(live[1]), req, res);
       if (url.pathname.startsWith('/api/actions/')) {
         if (req.method !== 'POST') throw new HttpError(405, 'actions are POST requests');
         this.#authorize(req);
@@ -155,6 +167,18 @@ export class Dashboard {
     this.#send(res, `event: stats\ndata: ${JSON.stringify(this.#live.stats())}\n\n`);
     this.#send(res, `event: workers\ndata: ${JSON.stringify(this.#live.workers())}\n\n`);
     req.once('close', () => this.#clients.delete(res));
+  }
+
+  /** A job's live text (the answers of its running tasks as they come), over Server-Sent Events. */
+  #progress(jobId: string, req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', ...SECURITY_HEADERS });
+    res.write('retry: 2000\n\n');
+    this.#textPages.add(res);
+    const closed = new Promise<void>((resolve) => req.once('close', () => {
+      this.#textPages.delete(res);
+      resolve();
+    }));
+    void this.#text.add(jobId, res, closed);
   }
 
   async #get(url: URL): Promise<unknown> {

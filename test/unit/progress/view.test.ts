@@ -63,6 +63,25 @@ describe('TaskPrinter', () => {
     expect(print([t1[0], t2[0], t2[1], t1[1], t2[2], t1[2]])).toBe('── t1 ──\none two\n── t2 ──\nuno dos\n');
   });
 
+  it('when the task in focus ends, writes the tasks that ended meanwhile whole and gives the focus to the first still running, live', () => {
+    let out = '';
+    const view = new ProgressView();
+    const printer = new TaskPrinter((t) => (out += t), 'j');
+    const feed = (ms: ProgressMessage[]) => ms.forEach((m) => view.apply(m).forEach((e) => printer.onEvent(e)));
+    const [a0, aEnd] = attempt('t1', 'A', ['one'], 'ok');
+    const [b0, bEnd] = attempt('t2', 'B', ['two'], 'ok');
+    const [c0, c1, cEnd] = attempt('t3', 'C', ['three ', 'and more'], 'ok');
+    feed([a0, b0, c0, bEnd]);
+    expect(out).toBe('── t1 ──\none');
+    feed([aEnd]);
+    expect(out).toBe('── t1 ──\none\n── t2 ──\ntwo\n── t3 ──\nthree ');
+    feed([c1]);
+    expect(out).toBe('── t1 ──\none\n── t2 ──\ntwo\n── t3 ──\nthree and more');
+    feed([cEnd]);
+    printer.finish();
+    expect(out).toBe('── t1 ──\none\n── t2 ──\ntwo\n── t3 ──\nthree and more\n');
+  });
+
   it('shows the switch to a new attempt instead of gluing two attempts together', () => {
     const dead = attempt('t1', 'A', ['The answ'], null);
     const again = attempt('t1', 'B', ['The answer.'], 'ok', { deliveries: 2 });

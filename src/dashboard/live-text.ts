@@ -39,11 +39,6 @@ export class LiveText {
     this.#o = options;
   }
 
-  /** Jobs followed now (tests). */
-  get followed(): number {
-    return this.#jobs.size;
-  }
-
   /** Adds a page (an SSE response already open) to a job's live text; it leaves when its request closes. */
   async add(jobId: string, page: ServerResponse, closed: Promise<void>): Promise<void> {
     const job = this.#follow(jobId);

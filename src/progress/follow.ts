@@ -64,11 +64,6 @@ export class ProgressFollower {
     this.#filter = jobProgressFilter(options.prefix, options.jobId);
   }
 
-  /** The highest sequence given (0 before any). */
-  get position(): number {
-    return this.#next - 1;
-  }
-
   /** Subscribes, reads what is stored, then gives the live messages; resumes after each reconnect. */
   async start(): Promise<void> {
     const { nc } = this.#o;

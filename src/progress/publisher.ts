@@ -172,11 +172,6 @@ export class ProgressAttempt {
     }
   }
 
-  /** Messages made so far (the next index). */
-  get messages(): number {
-    return this.#next;
-  }
-
   /** Adds text of the answer. */
   chunk(text: string): void {
     if (this.#end || this.#abandoned || this.#capped || text === '') return;

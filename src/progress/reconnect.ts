@@ -2,7 +2,7 @@
 import { NoRespondersError, RequestError, TimeoutError, type NatsConnection, type QueuedIterator, type Status } from '@nats-io/nats-core';
 
 /** True for a request that failed on the way (no answer in time, no responder yet), not by refusal. */
-export function isTransient(e: unknown): boolean {
+function failedOnTheWay(e: unknown): boolean {
   return e instanceof TimeoutError || e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders());
 }
 
@@ -12,7 +12,7 @@ export async function untilAnswered<T>(fn: () => Promise<T>, stopped: () => bool
     try {
       return await fn();
     } catch (e) {
-      if (!isTransient(e) || stopped()) throw e;
+      if (!failedOnTheWay(e) || stopped()) throw e;
       await new Promise((r) => setTimeout(r, 250));
     }
   }

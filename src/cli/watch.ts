@@ -2,7 +2,7 @@
 import type { Last } from '../last/index.ts';
 import { TaskPrinter } from '../progress/printer.ts';
 import type { ViewEvent } from '../progress/view.ts';
-import { watchJob, type WatchJobOptions } from '../progress/watch-job.ts';
+import { warmUp, watchJob, type WatchJobOptions } from '../progress/watch-job.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
 import { duration, percent } from './format.ts';
@@ -38,11 +38,15 @@ export function jobStream(s: Session, io: Io, json: boolean): JobStream {
   const write = rawWriter(io);
   return {
     async follow(jobId, altSeq, signal, onWaiting) {
-      const printer = json ? null : new TaskPrinter(write, jobId);
-      const onEvent = (e: ViewEvent) => {
+      const show = (e: ViewEvent, printer: TaskPrinter | null, out: (line: string) => void) => {
         if (printer) printer.onEvent(e);
-        else io.out(JSON.stringify({ ...e, job: jobId, at: performance.timeOrigin + performance.now() }));
+        else out(JSON.stringify({ ...e, job: jobId, at: performance.timeOrigin + performance.now() }));
       };
+      // What shows the first text is run once on nothing, so it is compiled before that text comes.
+      const idle = json ? null : new TaskPrinter(() => {}, jobId);
+      warmUp(codec, (e) => show(e, idle, () => {}));
+      const printer = json ? null : new TaskPrinter(write, jobId);
+      const onEvent = (e: ViewEvent) => show(e, printer, io.out);
       const options: WatchJobOptions = { nc: s.nc, jsm: s.jsm, config: s.config, codec, jobId, altSeq, onEvent, signal, onWaiting };
       const r = await watchJob(options);
       printer?.finish();

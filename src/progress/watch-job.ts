@@ -13,7 +13,7 @@ import { HEADERS, subjectToken } from '../messaging/subjects.ts';
 import type { Codec } from '../security/codec.ts';
 import type { Last } from '../last/index.ts';
 import { ProgressFollower } from './follow.ts';
-import type { ProgressMessage } from './message.ts';
+import { decodeProgress, encodeProgress, type ProgressMessage } from './message.ts';
 import { onReconnect, untilAnswered } from './reconnect.ts';
 import { ProgressView, type ViewEvent } from './view.ts';
 
@@ -46,6 +46,22 @@ export interface WatchResult {
   altSeq: number | null;
   view: ProgressView;
   follower: ProgressFollower;
+}
+
+/**
+ * Runs a made-up attempt through what handles a progress message (decode, view, `onEvent`) once,
+ * before anything is awaited: a process that follows a job pays for compiling that code now, not
+ * when the first text of the answer arrives (in a fresh process, that first message was the
+ * slowest part of the time to first token).
+ */
+export function warmUp(codec: Codec, onEvent: (e: ViewEvent) => void): void {
+  const head = { v: 1 as const, job: '', alt_seq: 0, deliveries: 1, task: 'warm-up', task_attempt: 1, http_attempt: 1, attempt: 'warm-up' };
+  const view = new ProgressView();
+  const messages: ProgressMessage[] = [{ ...head, type: 'chunk', index: 0, text: 'x' }, { ...head, type: 'end', index: 1, text: '', outcome: 'ok', failure: null, code: null, bytes: 1 }];
+  for (const m of messages) {
+    const decoded = decodeProgress(encodeProgress(m, codec, { set() {} }), codec);
+    for (const e of view.apply(decoded!)) onEvent(e);
+  }
 }
 
 /** Opens a stored `.last` body. */

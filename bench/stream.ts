@@ -267,6 +267,7 @@ async function chaos(): Promise<void> {
   const workers: (Child | null)[] = [null, null];
   let stop = false;
   let kills = 0;
+  let failedStarts = 0;
   let watchers: Child | null = null;
   const wenv = { NATS_URL: proxy.url, AI_URL: fake.url, AI_PROVIDER: 'openai', RUNNER_CONCURRENCY: '32', AI_MAX_CONCURRENCY: '32', RUNNER_ACK_WAIT_MS: '3000', LOG_LEVEL: 'warn' };
   try {
@@ -299,7 +300,16 @@ async function chaos(): Promise<void> {
         workers[i]?.proc.kill('SIGKILL');
         await new Promise((r) => workers[i]!.proc.once('exit', r));
         kills++;
-        workers[i] = await startWorkerProcess(wenv);
+        // A start whose connection the proxy cuts fails (its bucket probe reads as TOPOLOGY_MISMATCH, exit 2): start it again.
+        for (let tries = 1; ; tries++) {
+          try {
+            workers[i] = await startWorkerProcess(wenv);
+            break;
+          } catch (e) {
+            if (tries >= 5) throw e;
+            failedStarts++;
+          }
+        }
       }
     })();
     const cutter = setInterval(() => proxy.cut(300), 3_500);
@@ -338,7 +348,7 @@ async function chaos(): Promise<void> {
     const clientMissing = seen.reduce((n, s) => n + (s.counts?.missing ?? 0), 0);
     const cuts = JSON.parse(lines.find((l) => l.startsWith('done'))!.slice(5)).cuts as number;
     const redelivered = attempts.filter((a) => (a.deliveries ?? 1) > 1).length;
-    console.log(`  ${ids.length} jobs in ${seconds.toFixed(0)} s; ${kills} workers SIGKILLed, worker connections cut ${proxy.cuts} times, watcher connections ${cuts} times; ${attempts.length} attempts on the stream (${redelivered} of redelivered runs, ${unended.length} without an end), ${log.length} requests to the fake AI`);
+    console.log(`  ${ids.length} jobs in ${seconds.toFixed(0)} s; ${kills} workers SIGKILLed (${failedStarts} restarts failed while their connection was cut and were started again), worker connections cut ${proxy.cuts} times, watcher connections ${cuts} times; ${attempts.length} attempts on the stream (${redelivered} of redelivered runs, ${unended.length} without an end), ${log.length} requests to the fake AI`);
     console.log(`  chunks lost within an attempt: ${lost}, repeated: ${repeated}, out of order: ${outOfOrder} (target 0: ${met(lost + repeated + outOfOrder === 0)})`);
     console.log(`  attempts neither ended nor superseded by a later attempt: ${orphans} (target 0: ${met(orphans === 0)}); ended attempts whose text is not the bytes their end counts: ${wrongBytes}; attempts whose text is not a prefix of the fake AI's answer: ${notPrefix}; ended ok but not the whole answer: ${okNotWhole}`);
     console.log(`  jobs with exactly one .last holding the fake AI's whole answer: ${wholeLasts}/${ids.length} (target all: ${met(wholeLasts === ids.length)})`);

@@ -165,6 +165,22 @@ describe('altlas watch', () => {
     expectWhole(raw);
   });
 
+  it('follows a 2.0 program by its instance keys (a function\'s body task under its call), each section its output in the .last', async () => {
+    worker ??= await h.worker(STREAMING);
+    h.fake.setFaults({ firstTokenMs: 10, tokenRate: 1_000, outputChars: 100 });
+    const id = '5f0c2a8e-7d1b-4c3e-9a44-0b8e2f6d1c10';
+    const w = await waitingWatch(id);
+    await h.publish((await import('node:fs')).readFileSync(join(ROOT, 'samples', 'enhanced-2.0.alt.yaml')), { 'Content-Type': 'application/yaml' });
+    expect([0, 1]).toContain(await w.exited);
+    const last = await waitLast(id);
+    const printed = sections(w.out);
+    const keys = printed.map((p) => p.header.slice(3, -3));
+    expect(keys).toContain('s-measure/s-trend');
+    for (const p of printed) expect({ key: p.header, text: p.text }).toEqual({ key: p.header, text: last.task_results[p.header.slice(3, -3)].output!.text });
+    // Every task that called the AI was shown.
+    expect(keys.sort()).toEqual(Object.entries(last.task_results).filter(([, r]) => r.output?.model_used).map(([k]) => k).sort());
+  });
+
   it('publish --wait --stream prints each job\'s answers, then its status', async () => {
     worker ??= await h.worker(STREAMING);
     h.fake.setFaults({ firstTokenMs: 10, tokenRate: 500, outputChars: 200 });

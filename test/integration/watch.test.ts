@@ -193,6 +193,20 @@ describe('altlas watch', () => {
   });
 });
 
+describe('altlas watch exits', () => {
+  it('with 1 when --timeout passes before the .last, and with 2 for a usage error', async () => {
+    const late = altlas(['watch', 'never-published', '--timeout', '1']);
+    expect(await late.exited).toBe(1);
+    expect(late.out).toBe('timeout   never-published: no .last within 1 s\n');
+    const json = altlas(['watch', 'never-published', '--timeout', '1', '--json']);
+    expect(await json.exited).toBe(1);
+    expect(JSON.parse(json.out)).toEqual({ type: 'done', job: 'never-published', status: null, error: 'timeout' });
+    const usage = altlas(['watch']);
+    expect(await usage.exited).toBe(2);
+    expect(usage.err).toMatch(/watch takes one job id/);
+  });
+});
+
 describe('a worker cut off from NATS mid-answer', () => {
   it('loses and repeats nothing of the attempt: what was not acknowledged is sent again after the reconnect, stored once', async () => {
     worker?.kill('SIGKILL');

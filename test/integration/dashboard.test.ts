@@ -143,11 +143,12 @@ describe('altlas dashboard', () => {
     await h.publish(job('live-1', 1));
     await page.locator('tr[data-job-id="live-1"]').click();
     const text = page.locator('#live-text [data-live-task="t1"] pre');
-    const liveLength = `(document.querySelector('#live-text [data-live-task="t1"] pre')?.textContent ?? '').length`;
-    await page.waitForFunction(`${liveLength} > 0`, undefined, { timeout: 30_000 });
+    // A function, not a string: the page's Content-Security-Policy refuses eval.
+    const longer = (n: number) => ((globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector('#live-text [data-live-task="t1"] pre')?.textContent ?? '').length > n;
+    await page.waitForFunction(longer, 0, { timeout: 30_000 });
     const first = (await text.textContent())!.length;
     // The same element, longer: the text grows on the page while the task runs.
-    await page.waitForFunction(`${liveLength} > ${first + 40}`, undefined, { timeout: 30_000 });
+    await page.waitForFunction(longer, first + 40, { timeout: 30_000 });
     // ...before the job's .last exists: the task is still running.
     expect((await h.lasts()).some(({ last: l }) => l.alt_file_id === 'live-1')).toBe(false);
     const stored = await eventually(() => h.lasts(), (l) => l.some((x) => x.last.alt_file_id === 'live-1'), 'the .last of live-1', 60_000);

@@ -62,6 +62,15 @@ function startupError(e: unknown): AltlasError {
 /** The exit code of a start-up failure: 2 for what an operator must fix in the configuration or the server. */
 const exitFor = (e: AltlasError) => (['TOPOLOGY_MISMATCH', 'PERMISSION_DENIED', 'CONFIG_INVALID'].includes(e.code) ? 2 : 1);
 
+/** Why a worker is not ready: while starting, the step it is at; once running, the first failing check in words. */
+export function notReady(phase: string, checks: Record<'nats_connected' | 'consumer_bound' | 'ai_breaker_not_open' | 'not_shutting_down', boolean>): string {
+  if (!checks.not_shutting_down) return 'shutting down';
+  if (phase !== 'running') return phase;
+  if (!checks.nats_connected) return 'nats: disconnected, reconnecting';
+  if (!checks.ai_breaker_not_open) return 'the AI circuit breaker is open: the AI side is not answering';
+  return 'the worker is not pulling work';
+}
+
 /** Runs the worker until a signal; resolves with the exit code. */
 export async function runWorker(env: Record<string, string | undefined> = process.env, warnings: readonly string[] = []): Promise<number> {
   let config: Config;
@@ -121,11 +130,29 @@ export async function runWorker(env: Record<string, string | undefined> = proces
         ai_breaker_not_open: client.breakerState !== 'open', not_shutting_down: !shutdown.signal.aborted,
       };
       const ready = Object.values(checks).every(Boolean);
-      return { ready, checks, ...(ready ? {} : { reason: phase }) };
+      return { ready, checks, ...(ready ? {} : { reason: notReady(phase, checks) }) };
     },
     metrics: (req, res) => telemetry.serveMetrics(req, res),
   }) : null;
-  if (http) logger.info('HTTP endpoints listening', { port: await http.listen() });
+  if (http) {
+    try {
+      logger.info('HTTP endpoints listening', { port: await http.listen() });
+    } catch (e) {
+      // Most often a second worker on the host: the port is the operator's to choose.
+      const inUse = (e as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      const message = inUse
+        ? `HTTP_PORT ${config.HTTP_PORT} is in use (another worker on this host?): set HTTP_PORT to a free port for each worker, or 0 to turn /healthz, /readyz and /metrics off`
+        : `cannot listen on HTTP_PORT ${config.HTTP_PORT}: ${(e as Error).message}`;
+      logger.error('worker could not start', { code: 'CONFIG_INVALID', error: message });
+      metrics.close();
+      gate.close();
+      client.close();
+      await telemetry.shutdown();
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      return 2;
+    }
+  }
   const finish = async (code: number) => {
     await stack?.close();
     client.close();

@@ -4,7 +4,7 @@
  * process (`main.ts`) and the benchmarks build the same stack here.
  */
 import { hostname } from 'node:os';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { AiClient } from './ai/client.ts';
 import { DecodePool } from './alt/decode-pool.ts';
 import { recoverAltId } from './alt/recover-id.ts';
@@ -14,7 +14,7 @@ import { Engine } from './engine/engine.ts';
 import type { TaskBody, TaskEvent } from './engine/types.ts';
 import { toAltlasError } from './errors.ts';
 import { AiGate } from './messaging/ai-gate.ts';
-import { ArchiveNotifier } from './messaging/archive.ts';
+import { ArchiveForwarder, ensureArchiveConsumer } from './messaging/archive.ts';
 import { inboxPrefixOf, type Connection } from './messaging/connect.ts';
 import { ExhaustedGuard, sweepAltStream } from './messaging/exhausted.ts';
 import type { Delivery } from './messaging/inbound.ts';
@@ -28,7 +28,7 @@ import { Worker, versionAtLeast, type OutcomeReport } from './messaging/worker.t
 import { IDENTITY_CODEC, isSealed, type Codec } from './security/codec.ts';
 import { configureRedaction } from './security/redact.ts';
 import { CancelWatch, Heartbeat } from './status/fleet.ts';
-import { openStores } from './status/open.ts';
+import { openStores, storeError } from './status/open.ts';
 import { Recorder } from './status/recorder.ts';
 import type { Logger } from './telemetry/logger.ts';
 import type { RunnerMetrics } from './telemetry/metrics.ts';
@@ -106,11 +106,6 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
   const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, logger, codec }) : undefined;
   const publisher = new Publisher({ out, jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.objects : undefined, codec });
-  // The archive hand-off: every .last newly stored (results, failure forms, dead-lettered jobs' failures).
-  if (config.ARCHIVE_NOTIFY_SUBJECT) {
-    const archive = new ArchiveNotifier(nc, config.ARCHIVE_NOTIFY_SUBJECT, publisher);
-    publisher.onStored = (last) => archive.notify(last);
-  }
   const progress = config.PROGRESS_ENABLED ? new ProgressPublisher({
     out, prefix: config.PROGRESS_SUBJECT_PREFIX, codec, flushMs: config.PROGRESS_FLUSH_MS, flushBytes: config.PROGRESS_FLUSH_BYTES,
     maxBytes: config.AI_MAX_RESPONSE_BYTES,
@@ -130,11 +125,16 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const pool = new DecodePool({ limits: decodeLimits(config), threadBytes: config.ALT_DECODE_THREAD_BYTES, timeoutMs: config.ALT_DECODE_TIMEOUT_MS });
   stops.push(() => pool.close());
   let worker: Worker | null = null;
-  const cancels = stores ? new CancelWatch(stores.status, (altId) => {
-    if (worker?.cancel(altId)) logger.warn('cancel requested: the job is aborted here', { alt_id: altId, code: 'JOB_CANCELLED' });
+  const cancels = stores ? new CancelWatch({
+    kv: stores.status, bucket: config.RUNNER_STATUS_BUCKET, nc, jsm,
+    onCancel: (altId) => {
+      if (worker?.cancel(altId)) logger.warn('cancel requested: the job is aborted here', { alt_id: altId, code: 'JOB_CANCELLED' });
+    },
   }) : null;
   try {
-    await cancels?.start();
+    await cancels?.start().catch((e: unknown) => {
+      throw storeError('cancel requests', config.RUNNER_STATUS_BUCKET, e);
+    });
     stops.push(() => cancels?.stop());
     worker = new Worker({
       nc, config, engine, publisher, gate, recorder, logger, ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER,
@@ -164,6 +164,13 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     });
     const w = worker;
     o.conn.onReconnect(() => w.reconnected());
+    // The archive hand-off: every .last stored, announced from the LAST stream itself (not from the settlement).
+    if (config.ARCHIVE_NOTIFY_SUBJECT) {
+      await ensureArchiveConsumer(jsm, config, logger);
+      const forwarder = new ArchiveForwarder({ nc, js: jetstream(nc), config, logger, codec });
+      await forwarder.start();
+      stops.push(() => forwarder.close());
+    }
     const guard = new ExhaustedGuard({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_DURABLE, logger, recorder, holds: (seq) => w.holds(seq), graceMs: ackWaitMs });
     await guard.start();
     stops.push(() => guard.close());

@@ -10,6 +10,7 @@ import { AltlasError, type ErrorCode } from '../errors.ts';
 import { decodeAlt, type DecodeResult } from './decode.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.ts';
 import { limitError } from './limit-error.ts';
+import type { JobHeader } from './header.ts';
 
 export interface DecodePoolOptions {
   limits?: Partial<DecodeLimits>;
@@ -66,12 +67,12 @@ export class DecodePool {
   #spawn(): Worker {
     const t = new Worker(new URL('./decode-thread.ts', import.meta.url), { execArgv: ['--disable-warning=ExperimentalWarning'] });
     t.unref();
-    t.on('message', (m: { id: number; ok: boolean; job?: unknown; warnings?: unknown; syntax?: unknown; error?: { code: ErrorCode; message: string; problems: []; context: Record<string, unknown> } }) => {
+    t.on('message', (m: { id: number; ok: boolean; job?: unknown; warnings?: unknown; syntax?: unknown; error?: { code: ErrorCode; message: string; problems: []; context: Record<string, unknown> }; header?: JobHeader }) => {
       const p = this.#current;
       if (!p || p.id !== m.id) return;
       this.#finish(m.ok
         ? ({ ok: true, job: m.job, warnings: m.warnings, syntax: m.syntax } as DecodeResult)
-        : { ok: false, error: new AltlasError(m.error!.code, m.error!.message, { problems: m.error!.problems, context: m.error!.context }) });
+        : { ok: false, error: new AltlasError(m.error!.code, m.error!.message, { problems: m.error!.problems, context: m.error!.context }), ...(m.header ? { header: m.header } : {}) });
     });
     t.on('error', (e) => {
       // The thread died: the payload in hand is answered as an internal error, the thread replaced.

@@ -17,5 +17,5 @@ interface Request {
 parentPort!.on('message', (req: Request) => {
   const r = decodeAlt(req.bytes, { hint: req.hint, limits: req.limits });
   if (r.ok) parentPort!.postMessage({ id: req.id, ok: true, job: r.job, warnings: r.warnings, syntax: r.syntax });
-  else parentPort!.postMessage({ id: req.id, ok: false, error: { code: r.error.code, message: r.error.message, problems: r.error.problems, context: r.error.context } });
+  else parentPort!.postMessage({ id: req.id, ok: false, error: { code: r.error.code, message: r.error.message, problems: r.error.problems, context: r.error.context }, header: r.header });
 });

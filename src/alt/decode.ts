@@ -15,13 +15,18 @@ import { normalizeRunner, normalizeSegmentation } from './normalize.ts';
 import { limitError, parsePayload, type Syntax } from './parse.ts';
 import { compile } from './schema-check.ts';
 import { jobWarnings } from './warnings.ts';
+import { jobHeader, type JobHeader } from './header.ts';
 import { applyOriginalDefaults } from './defaults.ts';
 import { checkKinds } from './kinds.ts';
 import { compileProgram } from '../program/compile.ts';
 
 export type DecodeResult =
   | { ok: true; job: Job; warnings: DecodeWarning[]; syntax: Syntax }
-  | { ok: false; error: AltlasError; /** The job id read from the decrypted bytes of a sealed job (its bytes name none). */ altId?: string | null };
+  /**
+   * `header`: what a document that parsed but failed its checks says about itself (its failure `.last` keeps it).
+   * `altId`: the job id read from the decrypted bytes of a sealed job (its bytes name none).
+   */
+  | { ok: false; error: AltlasError; header?: JobHeader; altId?: string | null };
 
 export interface DecodeOptions {
   /** A content type (`application/json`, `application/yaml`) or a file name; else the syntax is sniffed. */
@@ -79,7 +84,10 @@ function decodeValue(value: unknown, limits: DecodeLimits): { job: Job; warnings
   if (forbidden) throw forbidden;
   // The structure of 2.0 programs (members, references, cycles): the worker compiles the same way.
   const program = compileProgram(job);
-  warnings.push(...jobWarnings(job, listKey), ...program.warnings);
+  // Body members and control segments are tied to their construct: never isolated.
+  const top = new Set(program.top.members);
+  const linked = new Set(program.nodes.filter((n) => n.kind !== 'ai' || !top.has(n.index)).map((n) => n.id));
+  warnings.push(...jobWarnings(job, listKey, linked), ...program.warnings);
   return { job, warnings };
 }
 
@@ -93,12 +101,16 @@ export function capped(error: AltlasError, max: number): AltlasError {
 /** Decodes one `.alt` payload. Never throws; a failure is `{ ok: false, error }` with a stable code. */
 export function decodeAlt(input: Uint8Array | string, options: DecodeOptions = {}): DecodeResult {
   const limits = options.limits ? { ...DEFAULT_DECODE_LIMITS, ...options.limits } : DEFAULT_DECODE_LIMITS;
+  let parsed: unknown;
   try {
     const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
     const { value, syntax } = parsePayload(bytes, limits, options.hint);
+    parsed = value;
     const { job, warnings } = decodeValue(value, limits);
     return { ok: true, job, warnings, syntax };
   } catch (e) {
-    return { ok: false, error: capped(toAltlasError(e), limits.maxProblems) };
+    const error = capped(toAltlasError(e), limits.maxProblems);
+    const header = parsed === undefined ? null : jobHeader(parsed);
+    return header ? { ok: false, error, header } : { ok: false, error };
   }
 }

@@ -1,11 +1,11 @@
 /** What the NATS subcommands share: common options, configuration with flag overrides, a connection. */
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import { loadConfig, unknownVariables } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { connectionOptions, unreachable } from '../messaging/connect.ts';
+import { connectOnce, connectionOptions } from '../messaging/connect.ts';
 import { AltlasError } from '../errors.ts';
+import { CLI_EXIT } from './output.ts';
 import { configureRedaction } from '../security/redact.ts';
 import type { Role } from '../security/permissions.ts';
 
@@ -89,9 +89,11 @@ export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>
   const connOptions = connectionOptions(config, 'altlas-cli', options.role);
   let nc: NatsConnection;
   try {
-    nc = await connect({ ...connOptions, waitOnFirstConnect: false, maxReconnectAttempts: options.reconnectForever ? -1 : 10, timeout: 5_000 });
+    nc = await connectOnce({ ...connOptions, waitOnFirstConnect: false, maxReconnectAttempts: options.reconnectForever ? -1 : 10, timeout: 5_000 });
   } catch (e) {
-    throw unreachable((connOptions.servers as string[]).join(','), e);
+    // nats.js leaves the socket of an attempt that got no greeting open: the command exits anyway.
+    if (e instanceof AltlasError && (/no answer in time/.test(e.message) || e.context.not_nats)) CLI_EXIT.now = true;
+    throw e;
   }
   try {
     // No account-info round trip: a producer's user need not be allowed $JS.API.INFO.

@@ -2,10 +2,12 @@
 import { hostname, userInfo } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import { ensureTopology } from '../messaging/topology.ts';
+import { ensureArchiveConsumer } from '../messaging/archive.ts';
+import { applyDifferences, describeDifference, describeValue, differences } from '../messaging/retention.ts';
 import { isJobState, listJobs, listWorkers, requestCancel } from '../ops/jobs.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { openStores } from '../status/open.ts';
-import { FINAL_STATES, JOB_STATES, readStatus } from '../status/status.ts';
+import { FINAL_STATES, JOB_STATES, readStatus, type StatusEntry } from '../status/status.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { duration, table } from './format.ts';
@@ -27,8 +29,9 @@ Exit: 0; 2 usage error.`;
 export const CANCEL_HELP = `Usage: altlas cancel JOB-ID... [--wait] [--json] [options]
 
 Asks every worker to cancel the jobs: a running job is aborted where it runs (its AI requests
-are cancelled), ends with a failure .last whose tasks are cancelled with code JOB_CANCELLED, and
-is acked, not redelivered. A job not started yet is cancelled when a worker picks it up.
+are cancelled), ends with a .last whose unfinished tasks are cancelled with code JOB_CANCELLED
+(its status from the tasks that completed), and is acked, not redelivered. A job not started yet
+is cancelled when a worker picks it up (its status entry then says cancelled).
   --wait                  wait until each job's status is final and print it (at most 60 s)
   --json                  one JSON object per job
 ${COMMON_HELP}
@@ -44,18 +47,25 @@ ${COMMON_HELP}
 
 Exit: 0; 2 usage error.`;
 
-export const INIT_HELP = `Usage: altlas init [options]
+export const INIT_HELP = `Usage: altlas init [--apply] [options]
 
 Creates what the runner needs and is missing: the ALT, LAST, DLQ and progress streams, the durable
 consumer, the status, checkpoint and worker buckets and the object store, with the settings of
 the configuration (the same a worker with RUNNER_PROVISION=true creates). Existing ones are
-checked, never changed. Useful before the first worker runs, or where workers run with
-RUNNER_PROVISION=false.
+checked and left as they are: a retention that differs from the configuration (LAST_MAX_AGE_MS,
+LAST_MAX_BYTES, LAST_DUPLICATE_WINDOW_MS, DLQ_MAX_AGE_MS, the buckets' TTLs, the consumer's
+RUNNER_ACK_WAIT_MS and RUNNER_MAX_DELIVER) is shown. Useful before the first worker runs, or
+where workers run with RUNNER_PROVISION=false.
+  --apply      apply the configured retention to what exists (each change is shown; subjects
+               are never changed); updating streams takes an administrator's user (no role may)
 ${COMMON_HELP}
 
 Exit: 0; 1 an existing stream does not match (TOPOLOGY_MISMATCH); 2 usage error.`;
 
 const ago = (iso: string) => duration(Math.max(0, Date.now() - Date.parse(iso)));
+
+/** A job's state in the table: with its error code, or with a `.last` that is not plain success (`completed (partialsuccess)`). */
+const stateText = (j: StatusEntry) => (j.error ? `${j.state} (${j.error.code})` : j.state === 'completed' && j.last_status && j.last_status !== 'success' ? `${j.state} (${j.last_status})` : j.state);
 
 export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, state: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string', default: '100' } }, JOBS_HELP, 'jobs takes no arguments (altlas status <job-id> shows one job)');
@@ -69,7 +79,7 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
     const jobs = await listJobs({ jsm: s.jsm, bucket: config.RUNNER_STATUS_BUCKET }, { state: values.state as never, since, limit: limit || undefined }, payloadCodec(config.PAYLOAD_KEYS));
     if (values.json) jobs.forEach((j) => io.out(JSON.stringify(j)));
     else if (!jobs.length) io.out('no jobs');
-    else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, j.error ? `${j.state} (${j.error.code})` : j.state, `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
+    else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, stateText(j), `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
     return EXIT.ok;
   }, { role: 'reader', streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
 }
@@ -126,22 +136,41 @@ export async function workersCommand(argv: string[], io: Io): Promise<number> {
 }
 
 export async function initCommand(argv: string[], io: Io): Promise<number> {
-  const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS }, INIT_HELP, 'init takes no arguments');
+  const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, apply: { type: 'boolean', default: false } }, INIT_HELP, 'init takes no arguments');
   if (!values) return EXIT.ok;
   const config = { ...configFrom(values), RUNNER_PROVISION: true };
   return withNats(config, async (s) => {
     const before = new Set<string>();
     for await (const name of s.jsm.streams.names()) before.add(name);
+    const hadConsumer = (await s.jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null)) !== null;
     const consumer = await ensureTopology(s.jsm, config, silentLogger());
+    const hadArchive = config.ARCHIVE_NOTIFY_SUBJECT ? (await s.jsm.consumers.info(config.LAST_STREAM, config.ARCHIVE_NOTIFY_DURABLE).catch(() => null)) !== null : true;
+    if (config.ARCHIVE_NOTIFY_SUBJECT) await ensureArchiveConsumer(s.jsm, config, silentLogger());
     await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
     const made: string[] = [];
     for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
     const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
-    if (values.json) io.out(JSON.stringify({ created: made.sort(), existing: all.filter((n) => !made.includes(n)), consumer: consumer.name }));
-    else {
-      for (const n of all) io.out(`${made.includes(n) ? 'created ' : 'exists  '} ${n}`);
-      io.out(`consumer ${consumer.name} on ${config.ALT_STREAM}: ready`);
+    const diffs = await differences(s.jsm, config);
+    if (values.apply && diffs.length) await applyDifferences(s.jsm, config, diffs);
+    const consumerTarget = `${config.ALT_STREAM}.${config.RUNNER_DURABLE}`;
+    if (values.json) {
+      io.out(JSON.stringify({
+        created: made.sort(), existing: all.filter((n) => !made.includes(n)), consumer: consumer.name, consumer_created: !hadConsumer,
+        differences: diffs.map((d) => ({ ...d, description: describeDifference(d) })), applied: values.apply ? diffs.length : 0,
+      }));
+      return EXIT.ok;
     }
+    const noted = (target: string) => {
+      const list = diffs.filter((d) => d.target === target);
+      return list.length && !values.apply ? ` (differs: ${list.map(describeDifference).join('; ')})` : '';
+    };
+    for (const n of all) io.out(`${made.includes(n) ? 'created ' : 'exists  '} ${n}${noted(n)}`);
+    io.out(`consumer ${consumer.name} on ${config.ALT_STREAM}: ${hadConsumer ? 'exists' : 'created'}${noted(consumerTarget)}`);
+    if (config.ARCHIVE_NOTIFY_SUBJECT) io.out(`consumer ${config.ARCHIVE_NOTIFY_DURABLE} on ${config.LAST_STREAM} (archive hand-off to ${config.ARCHIVE_NOTIFY_SUBJECT}): ${hadArchive ? 'exists' : 'created'}`);
+    if (values.apply) {
+      for (const d of diffs) io.out(`updated  ${d.target}: ${d.setting} ${describeValue(d.setting, d.have)} → ${describeValue(d.setting, d.want)} (${d.variable})`);
+      if (!diffs.length) io.out('nothing to update: what exists has the configured retention');
+    } else if (diffs.length) io.out('what exists differs from the configuration (shown above): "altlas init --apply" applies the configured values');
     return EXIT.ok;
   }, { role: 'runner' });
 }

@@ -1,5 +1,7 @@
 /** `altlas dashboard`: the live web page of the fleet (see src/dashboard/). */
-import { connectNats } from '../messaging/connect.ts';
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { connectNats, type Connection } from '../messaging/connect.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom } from './context.ts';
 import { EXIT, UsageError, parseOptionsOnly, type Io } from './output.ts';
@@ -12,12 +14,20 @@ letters with their originals, the workers and the consumer, and jobs/s and failu
 last 15 minutes. Updates arrive over Server-Sent Events fed by KV watches (one set per dashboard
 process, not per browser). Actions (replay, purge, cancel) need DASHBOARD_TOKEN, given as a
 bearer token; without it the page is read-only. DASHBOARD_TRACE_URL turns trace ids into links
-(e.g. http://localhost:16686/trace/{trace_id}).
+(e.g. http://localhost:16686/trace/{trace_id}). The page and GET /healthz answer at once; until NATS
+and the buckets are there, the page says what it waits for.
   --port N      port to listen on (default 8090; 0 picks a free one)
-  --host ADDR   address to bind (default 127.0.0.1: this machine only)
+  --host ADDR   address to bind (default 127.0.0.1: this machine only; 0.0.0.0: every interface)
 ${COMMON_HELP}
 
 Exit: 0 after SIGINT/SIGTERM; 1 NATS or the buckets cannot be used; 2 usage error.`;
+
+/** The page's address as a browser should use it: a wildcard bind is reached at this host's name (and at 127.0.0.1 here). */
+export function pageUrl(a: AddressInfo, host = hostname()): string {
+  const wildcard = a.address === '0.0.0.0' || a.address === '::';
+  const name = wildcard ? '127.0.0.1' : a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return `http://${name}:${a.port}${wildcard ? ` (all interfaces: also http://${host}:${a.port})` : ''}`;
+}
 
 export async function dashboardCommand(argv: string[], io: Io): Promise<number> {
   const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, port: { type: 'string', default: '8090' }, host: { type: 'string', default: '127.0.0.1' } }, DASHBOARD_HELP, 'dashboard takes no arguments');
@@ -29,35 +39,44 @@ export async function dashboardCommand(argv: string[], io: Io): Promise<number> 
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const logger = createLogger({ level: 'warn', stream: process.stderr });
-  // With DASHBOARD_TOKEN it takes actions (the operator's replies); without, it only reads.
-  const conn = await connectNats(config, 'altlas-dashboard', { role: config.DASHBOARD_TOKEN ? 'operator' : 'reader', logger, signal: stop.signal });
   const { Dashboard } = await import('../dashboard/server.ts');
-  let dashboard = new Dashboard({ nc: conn.nc, config, port, host: values.host });
+  // NATS attempts are logged by the connection; the wait for the buckets is said once here.
+  let waitedForBuckets = false;
+  const dashboard = new Dashboard({
+    config, port, host: values.host,
+    onWaiting: (what) => {
+      if (/buckets do not exist/.test(what)) {
+        waitedForBuckets = true;
+        io.err(`altlas dashboard: ${what}; waiting for them`);
+      } else if (!what && waitedForBuckets) io.err('altlas dashboard: the buckets are there; the page shows the fleet');
+    },
+  });
+  let conn: Connection | null = null;
   try {
-    // Before any worker (or altlas init) created the buckets, wait for them rather than exit.
-    let url: string | null = null;
-    let told = false;
-    while (!url && !stop.signal.aborted) {
-      try {
-        url = await dashboard.start();
-      } catch (e) {
-        if (!/not found/i.test((e as Error).message)) throw e;
-        if (!told) io.err(`altlas dashboard: the status buckets do not exist yet (start a worker or run "altlas init"); waiting for them`);
-        told = true;
-        await dashboard.close().catch(() => {});
-        dashboard = new Dashboard({ nc: conn.nc, config, port, host: values.host });
-        await new Promise((r) => setTimeout(r, 2_000));
-      }
+    // The page answers at once; it shows what it waits for (NATS, the buckets) until it has data.
+    let address: AddressInfo;
+    try {
+      address = await dashboard.listen();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${values.host} is in use (another dashboard?): choose another with --port (0 picks a free one)`);
+      throw e;
     }
-    if (!url) return EXIT.ok;
-    io.out(`dashboard on ${url} (${config.DASHBOARD_TOKEN ? 'actions need DASHBOARD_TOKEN' : 'read-only: DASHBOARD_TOKEN is not set'}); Ctrl-C stops it`);
+    io.out(`dashboard on ${pageUrl(address)} (${config.DASHBOARD_TOKEN ? 'actions need DASHBOARD_TOKEN' : 'read-only: DASHBOARD_TOKEN is not set'}); Ctrl-C stops it`);
+    const logger = createLogger({ level: 'warn', stream: process.stderr });
+    try {
+      // With DASHBOARD_TOKEN it takes actions (the operator's replies); without, it only reads.
+      conn = await connectNats(config, 'altlas-dashboard', { role: config.DASHBOARD_TOKEN ? 'operator' : 'reader', logger, signal: stop.signal, onAttempt: (s) => dashboard.waitFor(s) });
+    } catch {
+      return stop.signal.aborted ? EXIT.ok : EXIT.failed;
+    }
+    dashboard.waitFor('opening the status buckets');
+    await dashboard.attach(conn.nc, stop.signal);
     await new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve(), { once: true })));
     return EXIT.ok;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await dashboard.close();
-    await conn.nc.drain().catch(() => conn.nc.close());
+    if (conn) await conn.nc.drain().catch(() => conn?.nc.close());
   }
 }

@@ -4,7 +4,7 @@ import { isSealed, payloadCodec } from '../security/codec.ts';
 import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, replayRecord, type DlqFilter } from '../ops/dlq.ts';
 import { redactHeaders, redactOriginal } from '../ops/dlq-redact.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
-import { parseDuration, table } from './format.ts';
+import { duration, parseDuration, table } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 
 const ABOUT = `Dead letters are the original bytes of .alt messages that could not run, with their error
@@ -15,7 +15,7 @@ export const DLQ_VERB_HELP: Record<string, string> = {
   list: `Usage: altlas dlq list [--code CODE] [--older-than DURATION] [--json] [options]
 
 Lists dead letters, oldest first: sequence, error code, job id, original subject, deliveries,
-time and error.
+when it was stored (time and age) and error.
   --code CODE             only records of this error code (ALT_SCHEMA, MAX_DELIVER_EXCEEDED, ...)
   --older-than DURATION   only records stored longer ago than this (90s, 15m, 1h30m, 7d)
   --json                  one JSON object per record`,
@@ -26,12 +26,14 @@ PAYLOAD_KEYS when it was sent encrypted), redacted as in the logs: secret keys' 
 credentials in texts are masked.
   --raw                   the original bytes and headers as they are stored, nothing masked
   --json                  one JSON object with the headers and the body`,
-  replay: `Usage: altlas dlq replay SEQ... [options]
-       altlas dlq replay --all [--code CODE] [--older-than DURATION] [options]
+  replay: `Usage: altlas dlq replay SEQ... [--keep] [options]
+       altlas dlq replay --all [--code CODE] [--older-than DURATION] [--keep] [options]
 
-Republishes originals to their original subjects with their original headers. The record stays;
-each replay carries Nats-Msg-Id replay:<stream>:<seq>, so replaying one record twice within the
-duplicate window gives one job.
+Republishes originals to their original subjects with their original headers, then removes
+their records: the job is back in its stream, and if it fails again it gets a new record (one
+record per job, however often it is replayed). Each replay carries Nats-Msg-Id
+replay:<stream>:<seq>, so replaying one record twice within the duplicate window gives one job.
+  --keep                  keep the records after the replay
   --all                   every record (with --code / --older-than: every matching record)
   --code CODE             with --all: only records of this error code
   --older-than DURATION   with --all: only records stored longer ago than this
@@ -76,7 +78,7 @@ async function confirm(question: string): Promise<boolean> {
 export async function dlqCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: argv, allowPositionals: true,
-    options: { ...COMMON_OPTIONS, code: { type: 'string' }, all: { type: 'boolean', default: false }, 'older-than': { type: 'string' }, yes: { type: 'boolean', default: false }, raw: { type: 'boolean', default: false } },
+    options: { ...COMMON_OPTIONS, code: { type: 'string' }, all: { type: 'boolean', default: false }, 'older-than': { type: 'string' }, yes: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, raw: { type: 'boolean', default: false } },
   });
   const [verb, ...args] = positionals;
   if (verb && !DLQ_VERB_HELP[verb]) throw new UsageError(`unknown dlq verb: ${verb} (list, show, replay, purge)`);
@@ -102,7 +104,7 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
     if (verb === 'list') {
       const list = (await dlqRecords(s, filter)).map(describeRecord);
       if (values.json) list.forEach((r) => io.out(JSON.stringify(r)));
-      else io.out(list.length ? table(['SEQ', 'CODE', 'JOB ID', 'SUBJECT', 'DELIVERIES', 'TIME', 'ERROR'], list.map((r) => [String(r.seq), r.code ?? '', r.alt_id ?? '-', r.subject ?? '', String(r.deliveries), r.time, r.error ?? ''])) : filtered ? 'no dead letters match' : 'the DLQ is empty');
+      else io.out(list.length ? table(['SEQ', 'CODE', 'JOB ID', 'SUBJECT', 'DELIVERIES', 'STORED', 'ERROR'], list.map((r) => [String(r.seq), r.code ?? '', r.alt_id ?? '-', r.subject ?? '', String(r.deliveries), `${r.time} (${duration(Math.max(0, Date.now() - Date.parse(r.time)))} ago)`, r.error ?? ''])) : filtered ? 'no dead letters match' : 'the DLQ is empty');
       return EXIT.ok;
     }
     if (verb === 'show') {
@@ -135,9 +137,9 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
         targets.push(m);
       }
       for (const m of targets) {
-        const r = await replayRecord(s, m);
+        const r = await replayRecord(s, m, { keep: values.keep });
         if (values.json) io.out(JSON.stringify(r));
-        else io.out(`replayed DLQ ${r.dlq_seq} to ${r.subject}: ${r.stream} seq ${r.seq}${r.duplicate ? ' (duplicate: replayed already)' : ''}`);
+        else io.out(`replayed DLQ ${r.dlq_seq} to ${r.subject}: ${r.stream} seq ${r.seq}${r.duplicate ? ' (duplicate: replayed already)' : ''}${r.removed ? '; record removed' : ''}`);
       }
       if (!values.json && targets.length === 0) io.out('nothing to replay');
       return EXIT.ok;

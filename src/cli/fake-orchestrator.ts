@@ -8,11 +8,15 @@ Serves the ALT_LAS AI orchestrator API (POST /api/inference/, /api/inference/bat
 /api/models/, /health) and the OpenAI chat completions endpoint (streamed as server-sent events
 when asked with stream: true), with deterministic answers and usage (prompt, completion, cached
 and reasoning tokens; four characters a token). GET /_stats shows what it received; POST /_faults
-sets faults (a JSON object of the fields below in camelCase); POST /_reset clears the stats.
+sets faults (the keys at the end); POST /_reset clears the stats.
 With --record, GET /_log lists every inference request: prompt, start, end, status, when a streamed
 answer's first token was written, and the answer's text.
 
-Answers:
+An answer reads "[<model>] <12 hex digits of the prompt's SHA-256>: <the prompt after its last
+"Task:" line, first 120 characters>", so one prompt always gets one answer (then padded
+as asked); tokens are the characters / 4 of prompt and answer.
+
+Answer options:
   --first-token-ms N    time to first token of every answer, after --latency-ms
   --token-rate N        tokens per second of each answer (default: all at once); an
                         unstreamed answer comes when its last token would
@@ -22,7 +26,7 @@ Answers:
   --no-usage            report no usage at all
   --record              keep a log of every inference request (GET /_log)
 
-Faults:
+Faults (options at start):
   --latency-ms N        delay every answer
   --error-rate R        share of requests answered --error-status (default 500)
   --error-status N
@@ -31,7 +35,27 @@ Faults:
   --retry-after-s N
   --cut-stream-after N  cut streamed answers (close the connection) after N text chunks
   --cut-stream-first N  cut only the first N streamed answers
-  --hang | --malformed | --reset`;
+  --hang | --malformed | --reset
+
+POST /_faults replaces every fault with a JSON object of these keys (all optional):
+  latencyMs N, latencyJitterMs N    delay, plus a seeded random 0..N ms
+  latencyRules [{match, ms}]        extra delay for a request whose body contains "match" (first rule)
+  errorRules [{match, status}]      answer "status" to a request whose body contains "match"
+  errorRate R, errorStatus N        a share R of requests answered N (a fixed sequence, not random)
+  failFirst N                       the first N requests fail with errorStatus
+  rateLimitRate R, retryAfterS N    a share R answered 429 with Retry-After N
+  script [{match, answers: [..]}]   a prompt containing "match" gets the answers in turn (the last repeats)
+  outputChars N                     pad every answer with "." to N characters (large outputs)
+  outputRules [{match, chars}]      pad the answers to prompts containing "match" to "chars" (first rule; before outputChars)
+  firstTokenMs N, tokenRate N       time to first token; tokens per second (as --first-token-ms, --token-rate)
+  cachedTokens N                    prompt tokens reported as cached
+  reasoningTokens N                 reasoning tokens reported
+  noUsage                           report no usage at all
+  cutStreamAfter N                  cut streamed answers after N text chunks
+  cutStreamFirst N                  cut only the first N streamed answers
+  responseHeaders {name: value}     extra headers on every inference answer (x-ratelimit-*, ...)
+  hang, malformed, reset            never answer; answer 200 with broken JSON; drop the connection
+e.g. curl -XPOST localhost:8001/_faults -d '{"errorRules":[{"match":"step 2","status":400}]}'`;
 
 export async function fakeOrchestratorCommand(argv: string[], io: Io): Promise<number> {
   const { values } = parseCommandArgs({

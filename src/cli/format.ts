@@ -71,6 +71,7 @@ export class Progress {
   readonly #multi: MultiBar | null = null;
   readonly #bar: SingleBar | null = null;
   readonly #shared: boolean;
+  #stopped = false;
 
   constructor(total: number, label: string, stream: NodeJS.WriteStream = process.stderr, out: NodeJS.WriteStream = process.stdout) {
     this.#shared = stream.isTTY === true && out.isTTY === true;
@@ -84,13 +85,21 @@ export class Progress {
     if (this.#bar && this.#bar.getProgress() >= 1) this.stop();
   }
 
-  /** Writes one line of output without breaking the bar. */
+  /**
+   * Writes one line of output without breaking the bar: above it, at once. (cli-progress only
+   * writes logged lines on its next redraw, and its stop() drops those still waiting: the redraw
+   * is forced here, so no line is lost when the bar completes.)
+   */
   line(text: string, write: (line: string) => void): void {
-    if (this.#multi && this.#shared) this.#multi.log(`${text}\n`);
-    else write(text);
+    if (this.#multi && this.#shared && !this.#stopped) {
+      this.#multi.log(`${text}\n`);
+      this.#multi.update();
+    } else write(text);
   }
 
   stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
     this.#multi?.stop();
   }
 }

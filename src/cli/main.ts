@@ -1,7 +1,7 @@
 /** The `altlas` command: one entry point, one subcommand per verb. */
 import { isAltlasError } from '../errors.ts';
 import { VERSION } from '../version.ts';
-import { EXIT, UsageError, stdio, type Io } from './output.ts';
+import { CLI_EXIT, EXIT, UsageError, stdio, type Io } from './output.ts';
 
 type Command = (argv: string[], io: Io) => Promise<number>;
 
@@ -73,5 +73,8 @@ if (import.meta.main) {
   };
   process.stdout.on('error', quiet);
   process.stderr.on('error', quiet);
-  process.exitCode = await main(process.argv.slice(2));
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+  // A connection attempt nats.js could not close would keep the process alive: end it once stderr is written.
+  if (CLI_EXIT.now) process.stderr.write('', () => process.exit(code));
 }

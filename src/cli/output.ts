@@ -4,6 +4,12 @@ import { parseArgs, type ParseArgsConfig, type ParseArgsOptionsConfig } from 'no
 /** Exit codes of every subcommand (documented in the README). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
+/**
+ * Set when the command must end the process once it returns (a socket nats.js left open would
+ * keep it alive): `altlas` exits with the command's code after writing its output.
+ */
+export const CLI_EXIT = { now: false };
+
 /** A usage error: the command prints it with the subcommand's help and exits with 2. */
 export class UsageError extends Error {
   override name = 'UsageError';

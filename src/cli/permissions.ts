@@ -27,6 +27,8 @@ export async function permissionsCommand(argv: string[], io: Io): Promise<number
   const role = positionals[0] ?? 'runner';
   if (!(role in ROLE_PERMISSIONS)) throw new UsageError(`unknown role "${role}": runner, producer, reader or operator`);
   const p: RolePermissions = ROLE_PERMISSIONS[role as keyof typeof ROLE_PERMISSIONS](configFrom(values));
+  // Which role this is, as a comment both YAML and the nats-server configuration read past.
+  io.out(`# role: ${role}${positionals.length ? '' : ' (the default; altlas permissions producer|reader|operator for the others)'}`);
   io.out(values['server-config'] ? serverPermissions(p) : describePermissions(p));
   return EXIT.ok;
 }

@@ -20,11 +20,14 @@ export const PUBLISH_HELP = `Usage: altlas publish [options] <file|dir|->...
 
 Publishes .alt files (JSON or YAML) to the ALT stream. Each file is validated first: an invalid
 one is reported with its problems and skipped. Nats-Msg-Id is the job id, so publishing the same
-file twice within the stream's duplicate window gives one job. A W3C traceparent is set.
+file twice within the stream's duplicate window (2 minutes by default) gives one job; --rerun
+runs it again. A W3C traceparent is set.
 
 Options:
   --subject SUBJ     subject to publish to (default alt.submit)
   --no-validate      send files as they are
+  --rerun            run the jobs again even when the same ids were published within the stream's
+                     duplicate window (a fresh Nats-Msg-Id instead of the job id)
   --wait             wait for each job's .last and print its status and success rate
   --stream           with --wait: print each job's AI answers as they come, task by task, job
                      after job (as altlas watch does), then its status
@@ -53,10 +56,26 @@ async function lookupLast(s: Session, sent: Sent, seen: Map<string, Last>, codec
   return null;
 }
 
+/**
+ * No stream stored a publish to `subject`: the ALT stream is missing (STREAM_MISSING), or it
+ * exists and takes other subjects (a usage error naming them).
+ */
+async function noStreamFor(s: Session, subject: string, cause: Error): Promise<Error> {
+  const name = s.config.ALT_STREAM;
+  try {
+    const info = await s.jsm.streams.info(name);
+    return new UsageError(`no stream stores subject ${subject}: the ${name} stream takes ${(info.config.subjects ?? []).join(', ')}; publish to one of those (--subject)`);
+  } catch (e) {
+    if (e instanceof Error && /stream not found/i.test(e.message)) return streamMissing([name], cause);
+    // The user may not read the stream's configuration: say what the configuration expects.
+    return new UsageError(`no stream stores subject ${subject}: is it one of the ${name} stream's subjects (ALT_SUBJECTS=${s.config.ALT_SUBJECTS})? Publish to one of those (--subject), or run "altlas init"`);
+  }
+}
+
 export async function publishCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: argv, allowPositionals: true,
-    options: { ...COMMON_OPTIONS, subject: { type: 'string', default: 'alt.submit' }, 'no-validate': { type: 'boolean', default: false }, wait: { type: 'boolean', default: false }, stream: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' } },
+    options: { ...COMMON_OPTIONS, subject: { type: 'string', default: 'alt.submit' }, 'no-validate': { type: 'boolean', default: false }, rerun: { type: 'boolean', default: false }, wait: { type: 'boolean', default: false }, stream: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' } },
   });
   if (values.help) {
     io.out(PUBLISH_HELP);
@@ -121,14 +140,16 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
       const body = codec.encrypts ? codec.seal(bytes, 'alt') : bytes;
       const max = s.nc.info?.max_payload ?? 1_048_576;
       if (body.length > max) throw new AltlasError('PAYLOAD_TOO_LARGE', `${file} is ${body.length} bytes; the NATS server takes at most ${max} (max_payload)`);
-      const ack = await s.js.publish(values.subject, body, { headers: h, ...(id ? { msgID: id } : {}) }).catch((e: Error) => {
+      // The job id de-duplicates a repeated publish; --rerun asks for another run of the same id.
+      const msgID = id ? (values.rerun ? `${id}#rerun-${randomBytes(6).toString('hex')}` : id) : undefined;
+      const ack = await s.js.publish(values.subject, body, { headers: h, ...(msgID ? { msgID } : {}) }).catch(async (e: Error) => {
         // No stream listens on the subject: JetStream answers "no responders", which nats.js reports as "jetstream is not enabled".
-        if (e.name === 'JetStreamNotEnabled' || /no responders|not enabled/i.test(e.message)) throw streamMissing([config.ALT_STREAM], e);
+        if (e.name === 'JetStreamNotEnabled' || /no responders|not enabled/i.test(e.message)) throw await noStreamFor(s, values.subject, e);
         throw e;
       });
       sent.push({ file, id, seq: ack.seq, duplicate: ack.duplicate });
       if (values.json) say(JSON.stringify({ file, published: true, id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate }));
-      else say(`published ${file}: id ${id ?? '(unknown)'}, ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate: already published, one job)' : ''}`);
+      else say(`published ${file}: id ${id ?? '(unknown)'}, ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate: published within the stream\'s duplicate window already, so one job; --rerun runs it again)' : ''}`);
       progress.tick();
     }
     progress.stop();

@@ -13,27 +13,48 @@ export const STATUS_HELP = `Usage: altlas status [options]
 Without a job id: the ALT, LAST and DLQ streams (messages, bytes) and the durable consumer
 (pending, ack pending, redelivered, pull requests waiting: roughly the workers bound).
 With a job id: the job's status entry (RUNNER_STATUS_BUCKET): its state, deliveries, worker,
-times, and each task's state and attempts; --watch follows it until it is finished.
+times, and each task's state and attempts; --watch follows it until it is finished (on a
+terminal, updating the one block in place).
 ${COMMON_HELP}
 
 Exit: 0; 1 a stream or the consumer is missing, or no such job; 2 usage error.`;
 
 const FINAL: readonly string[] = ['completed', 'failed', 'cancelled'];
 
-function printEntry(e: StatusEntry, io: Io): void {
-  io.out(`job ${e.alt_id}: ${e.state}${e.last_status ? ` (.last ${e.last_status})` : ''}${e.error ? `, ${e.error.code}: ${e.error.message}` : ''}`);
-  io.out(`  ${e.alt_stream} seq ${e.alt_stream_seq}, delivery ${e.deliveries}, worker ${e.worker_id}, updated ${e.updated_at}`);
+/** One job's entry as text: a headline, where it runs, and its tasks. */
+function entryText(e: StatusEntry): string {
+  const lines = [
+    `job ${e.alt_id}: ${e.state}${e.last_status ? ` (.last ${e.last_status})` : ''}${e.error ? `, ${e.error.code}: ${e.error.message}` : ''}`,
+    `  ${e.alt_stream} seq ${e.alt_stream_seq}, delivery ${e.deliveries}, worker ${e.worker_id}, updated ${e.updated_at}`,
+  ];
   const tasks = Object.entries(e.tasks);
   if (tasks.length) {
     const counts = tasks.reduce<Record<string, number>>((a, [, t]) => ({ ...a, [t.state]: (a[t.state] ?? 0) + 1 }), {});
-    io.out(`  tasks: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}\n`);
-    io.out(table(['TASK', 'STATE', 'ATTEMPTS', 'STARTED', 'FINISHED'], tasks.map(([id, t]) => [id, t.resumed ? `${t.state} (resumed)` : t.state, String(t.attempts), t.started_at ?? '-', t.finished_at ?? '-'])));
+    lines.push(`  tasks: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}\n`);
+    lines.push(table(['TASK', 'STATE', 'ATTEMPTS', 'STARTED', 'FINISHED'], tasks.map(([id, t]) => [id, t.resumed ? `${t.state} (resumed)` : t.state, String(t.attempts), t.started_at ?? '-', t.finished_at ?? '-'])));
   }
+  return lines.join('\n');
+}
+
+/**
+ * Shows successive entries of a job: on a terminal each one replaces the one before (the cursor
+ * goes back up over it and clears it); elsewhere each is printed after the last, a blank line
+ * between them.
+ */
+function entryWriter(io: Io, inPlace: boolean): (e: StatusEntry) => void {
+  let shown = 0;
+  return (e) => {
+    const text = entryText(e);
+    if (inPlace && shown) io.out(`\x1b[${shown}A\r\x1b[J${text}`);
+    else io.out(shown && !inPlace ? `\n${text}` : text);
+    shown = text.split('\n').length;
+  };
 }
 
 async function jobStatus(s: Session, altId: string, watch: boolean, json: boolean, io: Io): Promise<number> {
   const kv = await new Kvm(s.nc).open(s.config.RUNNER_STATUS_BUCKET);
-  const show = (e: StatusEntry) => (json ? io.out(JSON.stringify(e)) : printEntry(e, io));
+  const write = entryWriter(io, watch && process.stdout.isTTY === true);
+  const show = (e: StatusEntry) => (json ? io.out(JSON.stringify(e)) : write(e));
   const codec = payloadCodec(s.config.PAYLOAD_KEYS);
   const entry = await readStatus(kv, altId, codec);
   if (!watch) {
@@ -52,7 +73,6 @@ async function jobStatus(s: Session, altId: string, watch: boolean, json: boolea
     if (u.operation !== 'PUT' || u.value.length === 0) return;
     const e = decodeEntry(u.value, codec, statusKey(altId));
     show(e);
-    if (!json) io.out('');
     if (FINAL.includes(e.state)) stop();
   });
   process.once('SIGINT', stop);

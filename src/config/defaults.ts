@@ -129,6 +129,10 @@ export const DEFAULTS = {
   AI_MAX_RESPONSE_BYTES: 4_194_304,
   // Results hand-off
   ARCHIVE_NOTIFY_SUBJECT: '',
+  /** Durable consumer on the LAST stream that drives the archive hand-off (every worker shares it). */
+  ARCHIVE_NOTIFY_DURABLE: 'archive-notify',
+  /** Milliseconds a notification waits for an answer; silence from a subscriber that got it counts as delivered. */
+  ARCHIVE_NOTIFY_WAIT_MS: 1_000,
   // Service
   HTTP_PORT: 8080,
   LOG_LEVEL: 'info',

@@ -79,7 +79,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** Prefixes of this runner's variables: an unknown one of these is probably a typo. */
 const PREFIXES = /^(NATS|ALT|RUNNER|LAST|DLQ|AI|HTTP|LOG|LOOP|CALL|ARCHIVE|PAYLOAD|DASHBOARD|PROGRESS)_/;
 /** Variables of the ecosystem that share a prefix and are not ours. */
-const FOREIGN = new Set(['NATS_SERVER_BIN', 'ALT_LAS_HOME']);
+const FOREIGN = new Set(['NATS_SERVER_BIN', 'ALT_LAS_HOME', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY']);
+
+/**
+ * The known variable a name with a misspelt prefix stands for: `RUNER_CONCURRENCY`,
+ * `DASHBORD_TOKEN`, `NAT_URL` (the prefix one or two edits from one of ours, the rest exactly a
+ * known variable's rest), or a name one edit from a known one (`NATSURL`). Null otherwise.
+ */
+function misspeltPrefix(name: string): string | null {
+  const cut = name.indexOf('_');
+  if (cut > 0) {
+    const [prefix, rest] = [name.slice(0, cut), name.slice(cut)];
+    for (const known of CONFIG_VARIABLES) {
+      const k = known.indexOf('_');
+      if (known.slice(k) === rest && distance(prefix, known.slice(0, k)) <= (prefix.length > 3 ? 2 : 1)) return known;
+    }
+  }
+  for (const known of CONFIG_VARIABLES) if (name.length >= 6 && distance(name, known) <= 1) return known;
+  return null;
+}
 
 function distance(a: string, b: string): number {
   const d = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -99,7 +117,12 @@ function distance(a: string, b: string): number {
 export function unknownVariables(env: Record<string, string | undefined> = process.env): string[] {
   const out: string[] = [];
   for (const name of Object.keys(env)) {
-    if (!PREFIXES.test(name) || FOREIGN.has(name) || CONFIG_VARIABLES.includes(name) || name.startsWith('ALT_TEST')) continue;
+    if (FOREIGN.has(name) || CONFIG_VARIABLES.includes(name) || name.startsWith('ALT_TEST')) continue;
+    if (!PREFIXES.test(name)) {
+      const meant = misspeltPrefix(name);
+      if (meant) out.push(`unknown variable ${name}: did you mean ${meant}?`);
+      continue;
+    }
     let best = '';
     let bestD = Number.POSITIVE_INFINITY;
     for (const known of CONFIG_VARIABLES) {

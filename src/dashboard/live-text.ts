@@ -17,7 +17,9 @@ export interface LiveTextOptions {
   jsm: Pick<JetStreamManager, 'streams'>;
   config: Pick<Config, 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'>;
   codec: Codec;
-  /** Writes an SSE frame to one page; false when the page cannot keep up (it is dropped). */
+  /** An SSE frame of an event and its body (the server's shaper: redaction included). */
+  frame(event: string, data: unknown): string;
+  /** Writes frames to one page (one that cannot keep up is dropped). */
   send(to: ServerResponse, text: string): void;
 }
 
@@ -28,8 +30,6 @@ interface Followed {
   pages: Map<ServerResponse, boolean>;
   started: Promise<void>;
 }
-
-const frame = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
 export class LiveText {
   readonly #o: LiveTextOptions;
@@ -47,13 +47,13 @@ export class LiveText {
     try {
       await job.started;
     } catch (e) {
-      this.#o.send(page, frame('error', { error: (e as Error).message }));
+      this.#o.send(page, this.#o.frame('error', { error: (e as Error).message }));
       page.end();
       return;
     }
     if (!job.pages.has(page)) return;
     // The state so far, then every change: nothing falls between (both in this turn).
-    this.#o.send(page, frame('snapshot', { run: job.view.run ?? null, tasks: job.view.tasks() }));
+    this.#o.send(page, this.#o.frame('snapshot', { run: job.view.run ?? null, tasks: job.view.tasks() }));
     job.pages.set(page, true);
   }
 
@@ -74,7 +74,7 @@ export class LiveText {
       onMessage: (m) => {
         const events: ViewEvent[] = view.apply(m);
         if (!events.length || !pages.size) return;
-        const text = events.map((e) => frame('progress', e)).join('');
+        const text = events.map((e) => this.#o.frame('progress', e)).join('');
         for (const [p, ready] of pages) if (ready) this.#o.send(p, text);
       },
     });

@@ -1,34 +1,37 @@
 /**
- * `altlas dashboard`: a web page of the fleet, live over Server-Sent Events. One HTTP server,
- * static assets from this folder (and the graph layout library from node_modules; the page loads
- * nothing from the internet), a JSON API, and actions (replay, purge, cancel) that need
- * DASHBOARD_TOKEN as a bearer token in a POST; without the variable the page is read-only.
- * Bound to 127.0.0.1 unless told otherwise; every response carries a Content-Security-Policy.
+ * `altlas dashboard`: a web page of the fleet, live over Server-Sent Events. The HTTP server
+ * listens at once: the page, its assets and `/healthz` answer from the start, and while NATS or
+ * the buckets are not there yet the page says what it waits for. Requests go through one route
+ * table; every JSON body (and every live event) leaves through one shaper that redacts it under
+ * the route's policy: job data (status entries, a job's .last) under the data policy, as the
+ * .last itself is written, so ordinary content comes through unchanged; everything else (dead
+ * letters, errors, actions) under the logs policy. The buckets are read without a consumer (see
+ * live.ts), so the reader and operator roles suffice.
+ * Actions (replay, purge, cancel) need DASHBOARD_TOKEN as a bearer token in a POST; without the
+ * variable the page is read-only. Bound to 127.0.0.1 unless told otherwise; every response
+ * carries a Content-Security-Policy.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { hostname, userInfo } from 'node:os';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
+import { hostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Config } from '../config/schema.ts';
-import { HEADERS, subjectToken } from '../messaging/subjects.ts';
-import { describeRecord, dlqRecord, dlqRecords, originalOf, purgeRecords, replayRecord, type DlqSession } from '../ops/dlq.ts';
-import { isJobState, requestCancel } from '../ops/jobs.ts';
-import { isSealed, payloadCodec, type Codec } from '../security/codec.ts';
-import { redactData, redactText, redactValue } from '../security/redact.ts';
-import { readLast } from '../cli/read-last.ts';
-import { Live, type LiveEvent } from './live.ts';
+import { payloadCodec, type Codec } from '../security/codec.ts';
+import { redactData, redactValue } from '../security/redact.ts';
+import { ACTIONS, HttpError, READS, type DashboardData, type Policy } from './routes.ts';
+import { openData } from './data.ts';
+import type { LiveEvent } from './live.ts';
 import { LiveText } from './live-text.ts';
 
 export interface DashboardOptions {
-  nc: NatsConnection;
   config: Config;
   host?: string;
   port?: number;
+  /** Told each new thing the dashboard waits for (the command says it on standard error). */
+  onWaiting?: (what: string) => void;
 }
 
 const ASSETS = join(import.meta.dirname, 'assets');
@@ -36,6 +39,7 @@ const DAGRE = join(import.meta.dirname, '..', '..', 'node_modules', '@dagrejs', 
 const STATIC: Record<string, { file: string; type: string }> = {
   '/': { file: join(ASSETS, 'index.html'), type: 'text/html; charset=utf-8' },
   '/assets/app.js': { file: join(ASSETS, 'app.js'), type: 'text/javascript; charset=utf-8' },
+  '/assets/graph.js': { file: join(ASSETS, 'graph.js'), type: 'text/javascript; charset=utf-8' },
   '/assets/app.css': { file: join(ASSETS, 'app.css'), type: 'text/css; charset=utf-8' },
   '/assets/dagre.js': { file: DAGRE, type: 'text/javascript; charset=utf-8' },
 };
@@ -46,15 +50,6 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
-class HttpError extends Error {
-  readonly status: number;
-
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
-
 export class Dashboard {
   readonly #o: DashboardOptions;
   readonly #server: Server;
@@ -63,11 +58,9 @@ export class Dashboard {
   readonly #textPages = new Set<ServerResponse>();
   readonly #codec: Codec;
   readonly #redactKeys: string[];
-  #live!: Live;
-  #text!: LiveText;
-  #dlq!: DlqSession;
-  #status!: Awaited<ReturnType<Kvm['open']>>;
-  #unsubscribe: (() => void) | null = null;
+  #data: DashboardData | null = null;
+  #text: LiveText | null = null;
+  #waitingFor = 'starting';
   #ping: NodeJS.Timeout | null = null;
 
   constructor(options: DashboardOptions) {
@@ -77,40 +70,82 @@ export class Dashboard {
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
-  /** Opens the buckets, starts the live view and listens; resolves with the page's URL. */
-  async start(): Promise<string> {
-    const { nc, config } = this.#o;
-    const jsm = await jetstreamManager(nc, { checkAPI: false });
-    const kvm = new Kvm(nc);
-    this.#status = await kvm.open(config.RUNNER_STATUS_BUCKET);
-    this.#dlq = { config, nc, js: jetstream(nc), jsm };
-    this.#live = new Live({ config, nc, jsm, codec: this.#codec });
-    await this.#live.start();
-    this.#text = new LiveText({ nc, jsm, config, codec: this.#codec, send: (to, text) => this.#send(to, text) });
-    this.#unsubscribe = this.#live.subscribe((e) => this.#broadcast(e));
+  /** Listens at once (the page and /healthz answer before NATS is there); resolves with the address. */
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#o.port ?? 8090, this.#o.host ?? '127.0.0.1', () => resolve());
+    });
     this.#ping = setInterval(() => {
       this.#send(null, ': ping\n\n');
       for (const p of this.#textPages) this.#send(p, ': ping\n\n');
     }, 15_000);
     this.#ping.unref();
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#o.port ?? 8090, this.#o.host ?? '127.0.0.1', () => resolve());
+    return this.#server.address() as AddressInfo;
+  }
+
+  /** What the page waits for before it has data (NATS, the buckets); shown on the page and in /healthz. */
+  waitFor(what: string): void {
+    if (what !== this.#waitingFor) this.#o.onWaiting?.(what);
+    this.#waitingFor = what;
+    this.#send(null, `event: waiting\ndata: ${this.#shape({ waiting_for: what })}\n\n`);
+  }
+
+  /** True once the dashboard has its data. */
+  get ready(): boolean {
+    return this.#data !== null;
+  }
+
+  /**
+   * Opens the buckets and starts the live view on a connection, waiting (every 2 s) while they do
+   * not exist yet; resolves when the dashboard is ready, or when `signal` aborts.
+   */
+  async attach(nc: NatsConnection, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        this.#data = await openData(nc, this.#o.config, this.#codec);
+        break;
+      } catch (e) {
+        if (!/not found/i.test((e as Error).message)) throw e;
+        this.waitFor(`the status buckets do not exist yet (start a worker or run "altlas init")`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, 2_000);
+          signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+        });
+      }
+    }
+    if (!this.#data) return;
+    const { config } = this.#o;
+    this.#text = new LiveText({
+      nc, jsm: this.#data.dlq.jsm, config, codec: this.#codec,
+      // Through the one shaper: an answer's text is job data (the data policy, as the .last holds it).
+      frame: (event, data) => `event: ${event}\ndata: ${this.#shape(data, 'data')}\n\n`,
+      send: (to, text) => this.#send(to, text),
     });
-    const a = this.#server.address() as AddressInfo;
-    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    this.#waitingFor = '';
+    this.#o.onWaiting?.('');
+    this.#data.live.subscribe((e) => this.#broadcast(e));
+    this.#send(null, `event: ready\ndata: {}\n\n`);
   }
 
   async close(): Promise<void> {
-    this.#unsubscribe?.();
     if (this.#ping) clearInterval(this.#ping);
-    this.#live?.stop();
+    await this.#data?.close();
     this.#text?.close();
     for (const c of [...this.#clients, ...this.#textPages]) c.end();
     this.#clients.clear();
     this.#textPages.clear();
     this.#server.closeAllConnections();
     await new Promise<void>((r) => this.#server.close(() => r()));
+  }
+
+  /**
+   * Every body the dashboard sends, as JSON with secrets masked: the one place redaction happens,
+   * whatever the route or event. `data`: job data (the data policy, as the `.last` and the status
+   * entries are written); `logs`: the rest (the logs policy).
+   */
+  #shape(body: unknown, policy: Policy = 'logs'): string {
+    return JSON.stringify(policy === 'data' ? redactData(body, this.#redactKeys) : redactValue(body, this.#redactKeys));
   }
 
   #send(to: ServerResponse | null, text: string): void {
@@ -121,56 +156,78 @@ export class Dashboard {
 
   #broadcast(e: LiveEvent): void {
     if (!this.#clients.size) return;
-    const data = e.type === 'job' ? this.#safeJob(e.job) : e.type === 'workers' ? e.workers : e.type === 'stats' ? e.stats : { alt_id: e.alt_id };
-    this.#send(null, `event: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
+    const data = e.type === 'job' ? e.job : e.type === 'workers' ? e.workers : e.type === 'stats' ? e.stats : { alt_id: e.alt_id };
+    this.#send(null, `event: ${e.type}\ndata: ${this.#shape(data, e.type === 'job' ? 'data' : 'logs')}\n\n`);
   }
 
-  /** A status entry as the page may show it: its title is job data (the data policy; its error text was redacted when written). */
-  #safeJob<T>(job: T): T {
-    return redactData(job, this.#redactKeys) as T;
+  #json(res: ServerResponse, status: number, body: unknown, policy: Policy = 'logs'): void {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...SECURITY_HEADERS });
+    res.end(this.#shape(body, policy));
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://dashboard');
+    const path = url.pathname;
     try {
-      if (req.method === 'GET' && STATIC[url.pathname]) {
-        const { file, type } = STATIC[url.pathname];
+      if (req.method === 'GET' && STATIC[path]) {
+        const { file, type } = STATIC[path];
         res.writeHead(200, { 'content-type': type, ...SECURITY_HEADERS });
         res.end(await readFile(file));
         return;
       }
-      if (req.method === 'GET' && url.pathname === '/api/events') return this.#events(req, res);
-      const live = /^\/api\/jobs\/([^/]+)\/progress$/.exec(url.pathname);
+      if (path === '/healthz') return this.#json(res, 200, { status: 'ok', ready: this.ready, ...(this.ready ? {} : { waiting_for: this.#waitingFor }) });
+      if (req.method === 'GET' && path === '/api/config') return this.#json(res, 200, this.#config());
+      if (req.method === 'GET' && path === '/api/events') return this.#events(req, res);
+      const live = /^\/api\/jobs\/([^/]+)\/progress$/.exec(path);
       if (req.method === 'GET' && live) return this.#progress(decodeURIComponent(live[1]), req, res);
-      if (url.pathname.startsWith('/api/actions/')) {
+      if (path.startsWith('/api/actions/')) {
+        const action = ACTIONS[path.slice('/api/actions/'.length)];
         if (req.method !== 'POST') throw new HttpError(405, 'actions are POST requests');
         this.#authorize(req);
-        return this.#json(res, 200, await this.#action(url.pathname.slice('/api/actions/'.length), await this.#body(req)));
+        if (!action) throw new HttpError(404, `no action ${path.slice('/api/actions/'.length)}`);
+        const body = await this.#body(req);
+        return this.#json(res, 200, await action(this.#needData(), { url, param: '', body, by: `dashboard ${hostname()}` }));
       }
+      const route = READS.find((r) => r.pattern.test(path));
+      if (!route) throw new HttpError(404, 'not found');
       if (req.method !== 'GET') throw new HttpError(405, 'method not allowed');
-      return this.#json(res, 200, await this.#get(url));
+      const param = decodeURIComponent(route.pattern.exec(path)?.[1] ?? '');
+      return this.#json(res, 200, await route.read(this.#needData(), { url, param, body: {} }), route.policy);
     } catch (e) {
       const status = e instanceof HttpError ? e.status : 500;
-      this.#json(res, status, { error: redactText((e as Error).message) });
+      this.#json(res, status, { error: (e as Error).message, ...(status === 503 ? { waiting_for: this.#waitingFor } : {}) });
     }
   }
 
-  #json(res: ServerResponse, status: number, body: unknown): void {
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...SECURITY_HEADERS });
-    res.end(JSON.stringify(body));
+  #needData(): DashboardData {
+    if (!this.#data) throw new HttpError(503, `waiting for ${this.#waitingFor}`);
+    return this.#data;
+  }
+
+  #config(): unknown {
+    const { config } = this.#o;
+    return {
+      actions: Boolean(config.DASHBOARD_TOKEN), trace_url: config.DASHBOARD_TRACE_URL ?? null, streams: { alt: config.ALT_STREAM, last: config.LAST_STREAM, dlq: config.DLQ_STREAM },
+      ready: this.ready, ...(this.ready ? {} : { waiting_for: this.#waitingFor }),
+    };
   }
 
   #events(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', ...SECURITY_HEADERS });
     res.write('retry: 2000\n\n');
     this.#clients.add(res);
-    this.#send(res, `event: stats\ndata: ${JSON.stringify(this.#live.stats())}\n\n`);
-    this.#send(res, `event: workers\ndata: ${JSON.stringify(this.#live.workers())}\n\n`);
+    if (this.#data) {
+      // Ready already: said to this client too (a page that asked /api/config before the data came would wait for it).
+      this.#send(res, `event: ready\ndata: {}\n\n`);
+      this.#send(res, `event: stats\ndata: ${this.#shape(this.#data.live.stats())}\n\n`);
+      this.#send(res, `event: workers\ndata: ${this.#shape(this.#data.live.workers())}\n\n`);
+    } else this.#send(res, `event: waiting\ndata: ${this.#shape({ waiting_for: this.#waitingFor })}\n\n`);
     req.once('close', () => this.#clients.delete(res));
   }
 
-  /** A job's live text (the answers of its running tasks as they come), over Server-Sent Events. */
+  /** A job's live text (the answers of its tasks as they come), over Server-Sent Events of its own. */
   #progress(jobId: string, req: IncomingMessage, res: ServerResponse): void {
+    this.#needData();
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', ...SECURITY_HEADERS });
     res.write('retry: 2000\n\n');
     this.#textPages.add(res);
@@ -178,58 +235,14 @@ export class Dashboard {
       this.#textPages.delete(res);
       resolve();
     }));
-    void this.#text.add(jobId, res, closed);
-  }
-
-  async #get(url: URL): Promise<unknown> {
-    const p = url.pathname;
-    const { config } = this.#o;
-    if (p === '/api/config') return { actions: Boolean(config.DASHBOARD_TOKEN), trace_url: config.DASHBOARD_TRACE_URL ?? null, streams: { alt: config.ALT_STREAM, last: config.LAST_STREAM, dlq: config.DLQ_STREAM } };
-    if (p === '/api/jobs') {
-      const state = url.searchParams.get('state') || undefined;
-      if (state && !isJobState(state)) throw new HttpError(400, `unknown state ${state}`);
-      const limit = Math.min(1_000, Math.max(1, Number(url.searchParams.get('limit') ?? 200) || 200));
-      const r = this.#live.list({ state, q: url.searchParams.get('q') || undefined, limit });
-      return { total: r.total, jobs: r.jobs.map((j) => this.#safeJob(j)), stats: this.#live.stats() };
-    }
-    if (p.startsWith('/api/jobs/')) {
-      const id = decodeURIComponent(p.slice('/api/jobs/'.length));
-      const job = [...this.#live.jobs.values()].find((j) => j.alt_id === id);
-      if (!job) throw new HttpError(404, `no status for job ${id}`);
-      const stored = await this.#dlq.jsm.streams.getMessage(config.LAST_STREAM, { last_by_subj: `${config.LAST_SUBJECT_PREFIX}.${subjectToken(id)}` }).catch(() => null);
-      let last: unknown = null;
-      if (stored && stored.header.get(HEADERS.altStreamSeq) === String(job.alt_stream_seq)) {
-        try {
-          last = readLast(stored.data, this.#codec);
-        } catch {
-          last = null;
-        }
-      }
-      return { job: this.#safeJob(job), last };
-    }
-    if (p === '/api/fleet') return { workers: this.#live.workers(), stats: this.#live.stats() };
-    if (p === '/api/dlq') return { records: (await dlqRecords(this.#dlq, { code: url.searchParams.get('code') || undefined })).map(describeRecord).map((r) => ({ ...r, error: r.error ? redactText(r.error) : r.error })) };
-    if (p.startsWith('/api/dlq/')) {
-      const seq = Number(p.slice('/api/dlq/'.length));
-      const m = Number.isInteger(seq) && seq > 0 ? await dlqRecord(this.#dlq, seq) : null;
-      if (!m) throw new HttpError(404, `no DLQ record ${p.slice('/api/dlq/'.length)}`);
-      const original = await originalOf(this.#dlq, m);
-      let text = new TextDecoder().decode(isSealed(original) ? this.#codec.open(original, 'alt') : original);
-      // The page shows the original with secrets masked, as the logs would.
-      try {
-        text = JSON.stringify(redactValue(JSON.parse(text), this.#redactKeys), null, 2);
-      } catch {
-        text = redactText(text);
-      }
-      return { record: describeRecord(m), payload: text.length > 200_000 ? `${text.slice(0, 200_000)}\n… (${text.length} characters)` : text };
-    }
-    throw new HttpError(404, 'not found');
+    void this.#text!.add(jobId, res, closed);
   }
 
   #authorize(req: IncomingMessage): void {
     const token = this.#o.config.DASHBOARD_TOKEN;
     if (!token) throw new HttpError(403, 'the dashboard is read-only: set DASHBOARD_TOKEN to allow actions');
     const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    // Digests of equal length: the comparison takes the same time whatever was sent.
     const a = createHash('sha256').update(given).digest();
     const b = createHash('sha256').update(token).digest();
     if (!timingSafeEqual(a, b)) throw new HttpError(401, 'a valid token is needed for actions');
@@ -251,29 +264,5 @@ export class Dashboard {
     } catch {
       throw new HttpError(400, 'the body is not a JSON object');
     }
-  }
-
-  async #action(name: string, body: Record<string, unknown>): Promise<unknown> {
-    if (name === 'cancel') {
-      if (typeof body.alt_id !== 'string' || !body.alt_id) throw new HttpError(400, 'alt_id is required');
-      return requestCancel(this.#status, body.alt_id, `dashboard ${userInfo().username}@${hostname()}`, this.#codec);
-    }
-    if (name === 'replay') {
-      const records = typeof body.seq === 'number'
-        ? [await dlqRecord(this.#dlq, body.seq)].filter((m) => m !== null)
-        : typeof body.code === 'string' ? await dlqRecords(this.#dlq, { code: body.code }) : null;
-      if (!records) throw new HttpError(400, 'replay takes seq or code');
-      if (!records.length) throw new HttpError(404, 'no matching dead letter');
-      const replayed = [];
-      for (const m of records) replayed.push(await replayRecord(this.#dlq, m));
-      return { replayed };
-    }
-    if (name === 'purge') {
-      const records = typeof body.seq === 'number'
-        ? [await dlqRecord(this.#dlq, body.seq)].filter((m) => m !== null)
-        : await dlqRecords(this.#dlq, { code: typeof body.code === 'string' ? body.code : undefined });
-      return { removed: await purgeRecords(this.#dlq, records) };
-    }
-    throw new HttpError(404, `no action ${name}`);
   }
 }

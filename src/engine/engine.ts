@@ -174,6 +174,7 @@ class Run {
   #stop(reason: AltlasError): void {
     if (this.#stopped) return;
     this.#stopped = reason;
+    this.#state.stop(reason.code);
     this.#abort.abort(reason);
   }
 
@@ -199,11 +200,7 @@ class Run {
     this.#in.signal?.removeEventListener('abort', this.#onExternalAbort);
     const stopped = this.#stopped;
     const end = this.#now();
-    this.#state.closeAll((inst) => ({
-      task_id: inst.key, status: 'cancelled', start_time: null, end_time: iso(end), duration_ms: 0, output: null,
-      error: `Not run: the job stopped (${stopped?.code ?? 'JOB_ABORTED'})`, error_code: stopped?.code ?? 'JOB_ABORTED', attempts: 0,
-      metadata: this.#state.program.enhanced ? { segment_id: inst.node.id } : {},
-    }));
+    this.#state.closeAll(stopped?.code ?? 'JOB_ABORTED', end);
     this.#resolve({
       startMs: this.#startMs, endMs: end, results: this.#state.results(), stopped, resumed: this.#state.resumed,
       skipped: this.#state.skipped(), edges: this.#state.edges(), program: this.#state.program,
@@ -266,7 +263,8 @@ class Run {
       const t = now();
       return { task_id: inst.key, status, start_time: iso(start), end_time: iso(t), duration_ms: t - start, output: null, error: null, error_code: null, attempts: attempt, metadata, ...extra };
     };
-    const aborted = (attempt: number) => end('cancelled', attempt, { error: `Aborted: ${this.#stopped?.message ?? 'the job stopped'}`, error_code: 'JOB_ABORTED' });
+    // An attempt cut short by the job's stop: cancelled with the stop's code (JOB_CANCELLED for an operator's cancel), its real time kept.
+    const aborted = (attempt: number) => end('cancelled', attempt, { error: `Aborted: ${this.#stopped?.message ?? 'the job stopped'}`, error_code: this.#stopped?.code ?? 'JOB_ABORTED' });
     this.#emit?.({ type: 'task_started', taskId: inst.key, attempt: 1, at: start });
     for (let attempt = 1; ; attempt++) {
       const refused = this.#in.guard?.();

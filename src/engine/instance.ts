@@ -63,6 +63,10 @@ export interface Instance {
   loop?: { k: number; items: unknown[] | null; values: unknown[] };
   branch?: 'if_body' | 'else_body' | null;
   json?: { parsed: unknown } | null;
+  /** The first error that failed this instance, through the constructs it failed (a construct's message names its member and this). */
+  cause?: string;
+  /** The job stopped before anything of this instance's iteration (or call body) started: it has no result. */
+  dropped?: boolean;
 }
 
 /** Why a construct cannot go on: its error code and message. */

@@ -38,6 +38,8 @@ export class GraphState {
   readonly #instantiated = new Set<number>();
   readonly resumed: string[] = [];
   #top: Scope | null = null;
+  /** The code the run stopped with (JOB_CANCELLED, JOB_ABORTED, ...): nothing is opened or released any more. */
+  #stopped: ErrorCode | null = null;
   #draining = false;
   #seq = 0;
   #done = false;
@@ -71,6 +73,16 @@ export class GraphState {
     return this.#ready.length;
   }
 
+  /**
+   * The run stops: no instance is released, no iteration or call body opened, no failure
+   * propagated any more; what ends from now on only records its result, and {@link closeAll}
+   * gives the rest theirs.
+   */
+  stop(code: ErrorCode): void {
+    this.#stopped ??= code;
+    this.#ready.length = 0;
+  }
+
   /** An AI instance starts running. */
   started(inst: Instance): void {
     inst.state = 'running';
@@ -89,23 +101,52 @@ export class GraphState {
 
   /** Instances not yet final (after a stop): they get a "not run" result. */
   unfinished(): Instance[] {
-    return this.#all.filter((i) => !FINAL.has(i.state));
+    return this.#all.filter((i) => !FINAL.has(i.state) && !i.dropped);
   }
 
-  /** Gives every unfinished instance a final result (the job stopped). */
-  closeAll(result: (inst: Instance) => TaskResult): void {
+  /**
+   * The job stopped (`code`): every unfinished instance ends `cancelled` at `end`. An iteration
+   * or call body of which nothing started is dropped (its instances get no result, its members
+   * count as not reached); a construct that was running keeps its time and its control metadata.
+   */
+  closeAll(code: ErrorCode, end: number): void {
+    this.stop(code);
+    for (const scope of this.#scopes) {
+      if (!scope.owner) continue;
+      const members = [...scope.byNode.values()];
+      if (members.every((m) => m.state === 'waiting' || m.state === 'ready')) for (const m of members) m.dropped = true;
+    }
     for (const inst of this.unfinished()) {
-      inst.result = result(inst);
-      inst.state = inst.result.status;
+      const started = inst.startedAt;
+      inst.state = 'cancelled';
+      inst.result = {
+        task_id: inst.key, status: 'cancelled', start_time: started === null ? null : iso(started), end_time: iso(end),
+        duration_ms: started === null ? 0 : Math.max(0, end - started), output: null,
+        error: `Not run: the job stopped (${code})`, error_code: code, attempts: started === null || inst.node.kind === 'ai' ? 0 : 1,
+        metadata: { ...this.#meta(inst), ...(inst.node.kind === 'ai' ? {} : { control: this.#controlSoFar(inst) }) },
+      };
     }
   }
 
-  /** Members never instantiated, with the reason (control-flow.md §5). */
+  /** A construct's control metadata as it stands (a loop's iterations done, a condition's branch). */
+  #controlSoFar(inst: Instance): Record<string, unknown> {
+    const n = inst.node;
+    if (n.kind === 'loop') return { construct: 'loop', iterations: inst.loop?.k ?? 0 };
+    if (n.kind === 'condition') return { construct: 'condition', branch: inst.branch ?? null };
+    if (n.kind === 'call') return { construct: 'function_call' };
+    if (n.kind === 'variables') return { construct: n.assign ? 'variable_assignment' : 'variable_definition' };
+    return { construct: n.kind };
+  }
+
+  /** Members never instantiated (or only in a dropped body), with the reason (control-flow.md §5). */
   skipped(): Skipped[] {
     const out: Skipped[] = [];
+    const live = new Set<number>();
+    for (const i of this.#all) if (!i.dropped) live.add(i.node.index);
     for (const n of this.program.nodes) {
-      if (this.#instantiated.has(n.index) || this.#isTop(n)) continue;
-      out.push({ segment_id: n.id, reason: this.#firstSkip.get(n.id) ?? this.#defaultSkip(n) });
+      if (live.has(n.index) || this.#isTop(n)) continue;
+      const reason = this.#stopped && !this.#firstSkip.has(n.id) ? `not reached: the job stopped (${this.#stopped})` : this.#firstSkip.get(n.id) ?? this.#defaultSkip(n);
+      out.push({ segment_id: n.id, reason });
     }
     return out;
   }
@@ -114,6 +155,7 @@ export class GraphState {
   edges(): RunEdge[] {
     const edges: RunEdge[] = [];
     for (const inst of this.#all) {
+      if (inst.dropped) continue;
       for (const d of inst.node.deps) {
         const dep = inst.scope.byNode.get(d);
         if (dep) edges.push({ source: dep.key, target: inst.key, dependency_type: 'required' });
@@ -123,7 +165,7 @@ export class GraphState {
       const owner = scope.owner;
       if (!owner) continue;
       const type = owner.node.kind === 'call' ? 'required' : 'conditional';
-      for (const m of scope.byNode.values()) edges.push({ source: owner.key, target: m.key, dependency_type: type });
+      for (const m of scope.byNode.values()) if (!m.dropped) edges.push({ source: owner.key, target: m.key, dependency_type: type });
     }
     return edges;
   }
@@ -274,7 +316,8 @@ export class GraphState {
     inst.state = result.status;
     if (result.status === 'completed') inst.value = result.output?.text ?? inst.value;
     this.#o.emit?.({ type: 'task_finished', taskId: inst.key, result, at: this.#o.now(), kind: inst.node.kind });
-    this.#settled(inst);
+    // After a stop an ending instance only records its result: nothing it would release or cancel runs.
+    if (!this.#stopped) this.#settled(inst);
   }
 
   /** Releases or cancels dependents and closes the scope when it was the last open member. */
@@ -283,7 +326,7 @@ export class GraphState {
     if (inst.state === 'completed') {
       if (inst.node.kind === 'ai') for (let s: Scope | null = scope; s?.owner; s = s.owner.scope) (s.owner.contributions ??= []).push(inst);
       if (inst.dependents) for (const d of inst.dependents) if (--d.waitingOn === 0) this.#work.push(() => this.#makeReady(d));
-    } else if (!(inst.state === 'cancelled' && inst.result?.error_code === 'JOB_ABORTED')) {
+    } else {
       scope.failure ??= inst;
       this.#cancelDependents(inst);
     }
@@ -429,12 +472,19 @@ export class GraphState {
     const call = inst.node.call!;
     const fn = this.program.functions.get(call.fn)!;
     if (inst.scope.callDepth + 1 > this.#o.limits.maxCallDepth) {
-      return this.#fail(inst, 'CALL_DEPTH', `call ${inst.key} to ${fn.name} is nested ${inst.scope.callDepth + 1} deep; the limit is ${this.#o.limits.maxCallDepth}`);
+      return this.#callFailed(inst, 'CALL_DEPTH', `call ${inst.key} to ${fn.name} is nested ${inst.scope.callDepth + 1} deep; the limit is ${this.#o.limits.maxCallDepth}`);
     }
     const frame = callFrame(fn, call.args, this.#top!.frame, (v) => this.#interpolated(inst, v));
-    if ('code' in frame) return this.#fail(inst, frame.code, frame.message, { construct: 'function_call' });
+    if ('code' in frame) return this.#callFailed(inst, frame.code, frame.message);
     const scope = this.#open(inst, fn.body, `${inst.key}/`, frame, this.#top, inst.scope.callDepth + 1);
-    if (!scope) return this.#fail(inst, 'INSTANCE_LIMIT', this.#instanceLimit(), { construct: 'function_call' });
+    if (!scope) return this.#callFailed(inst, 'INSTANCE_LIMIT', this.#instanceLimit());
+  }
+
+  /** A call that failed before its body ran: the body's members are skipped with the reason (the function was called). */
+  #callFailed(inst: Instance, code: ErrorCode, message: string): void {
+    const fn = inst.node.call!.fn;
+    this.#skip(this.program.functions.get(fn)!.body, `the call ${inst.key} to ${fn} failed before its body ran (${code})`);
+    return this.#fail(inst, code, message, { construct: 'function_call' });
   }
 
   #assign(inst: Instance, name: string, value: unknown, declared: VariableType = 'any'): void {
@@ -453,7 +503,11 @@ export class GraphState {
       return last?.state === 'completed' ? last.value : null;
     };
     const failed = scope.failure;
-    const failure = () => `${failed!.key} ${failed!.state}${failed!.result?.error ? `: ${failed!.result.error}` : ''}`;
+    // The member that failed and the first error underneath it: nested constructs do not repeat each other's messages.
+    const failure = () => {
+      owner.cause = failed!.cause ?? failed!.result?.error ?? undefined;
+      return `${failed!.key} ${failed!.state}${owner.cause ? `: ${owner.cause}` : ''}`;
+    };
     if (n.kind === 'condition') {
       if (failed) return this.#fail(owner, failed.result?.error_code ?? 'TASK_FAILED', failure(), { construct: 'condition', branch: owner.branch });
       return this.#complete(owner, lastValue(), { construct: 'condition', branch: owner.branch });

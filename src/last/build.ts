@@ -1,5 +1,6 @@
 /** Builds the `.last` document of a run (or of a job that could not run): pure but for the ids given. */
 import type { DecodeWarning, Job } from '../alt/job.ts';
+import type { JobHeader } from '../alt/header.ts';
 import type { AltlasError } from '../errors.ts';
 import type { JobRun } from '../engine/engine.ts';
 import type { TaskResult } from '../engine/types.ts';
@@ -9,6 +10,8 @@ import { artifactObjectName, lastUrl, objectUrl } from './artifacts.ts';
 import type { Artifact, Last, LastStatus, LastTaskResult } from './schema.ts';
 import { failureSummary, summaryText } from './summary.ts';
 import { iso } from '../time.ts';
+import { cutText, prefixOf } from '../text.ts';
+import { compileProgram } from '../program/compile.ts';
 
 export interface LastIds {
   /** uuid of the `.last` document. */
@@ -26,7 +29,7 @@ export interface ArtifactOptions {
   url: (taskId: string, executionId: string, stored: boolean) => string;
   /** Task keys whose full output was stored as an object: the `.last` keeps a preview. */
   stored?: ReadonlySet<string>;
-  /** Characters of that preview. Default 2,000. */
+  /** Characters (code points, whole grapheme clusters) of that preview, before its `…`. Default 2,000. */
   previewChars?: number;
 }
 
@@ -35,12 +38,26 @@ export const MAX_RESULT_PROBLEMS = 50;
 /** Longest error text a `.last` carries. */
 export const MAX_ERROR_CHARS = 2_000;
 
-const cut = (s: string, n = MAX_ERROR_CHARS) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+/** A text cut to `n` characters (code points, never inside a surrogate pair or a grapheme cluster). */
+const cut = (s: string, n = MAX_ERROR_CHARS) => cutText(s, n);
 
 /** The `.alt` metadata copied with keys prefixed `alt_`, secrets redacted (the data policy: ordinary keys and texts stay as they are). */
 function prefixed(metadata: Record<string, unknown>, redactKeys: readonly string[] | undefined): Record<string, unknown> {
   const safe = redactData(metadata, redactKeys) as Record<string, unknown>;
   return Object.fromEntries(Object.entries(safe).map(([k, v]) => [`alt_${k}`, v]));
+}
+
+/**
+ * An artifact's file name, `<task_id>_output.txt` as the original writes it. A 2.0 instance key
+ * (`each[0]/describe`) has its `/` written as `__`, so the name stays one file in the original's
+ * layout (`artifacts/<execution_id>/<name>`); a name taken already gets a number.
+ */
+export function artifactName(taskId: string, taken: Set<string>): string {
+  const base = taskId.replace(/[/\\]/g, '__');
+  let name = `${base}_output.txt`;
+  for (let n = 2; taken.has(name); n++) name = `${base}_${n}_output.txt`;
+  taken.add(name);
+  return name;
 }
 
 /** success when every task completed, partialsuccess when some did, failure when none did or there are none. */
@@ -76,6 +93,7 @@ export function buildLast({ job, run, warnings = [], metadata = {}, artifacts, r
   const resumed = new Set(run.resumed);
   let tokens = 0;
   let totalTaskMs = 0;
+  const names = new Set<string>();
   let earliest = Number.POSITIVE_INFINITY;
   const counts = { total: run.results.length, completed: 0, failed: 0, timeout: 0, cancelled: 0, pending: 0, running: 0 };
   for (const r of run.results) {
@@ -90,16 +108,17 @@ export function buildLast({ job, run, warnings = [], metadata = {}, artifacts, r
       const tokensUsed = Number.isInteger(output.tokens_used) && output.tokens_used >= 0 ? output.tokens_used : 0;
       const path = full.length > 0 ? art.url(r.task_id, ids.executionId, stored) : null;
       output = { ...output, tokens_used: tokensUsed };
-      if (stored && path) output = { ...output, text: `${full.slice(0, preview)}…`, truncated: true, size_bytes: bytes, artifact: path };
+      if (stored && path) output = { ...output, text: `${prefixOf(full, preview)}…`, truncated: true, size_bytes: bytes, artifact: path };
       tokens += tokensUsed;
       if (path) {
         artifactList.push({
-          id: ids.uuid(), name: `${r.task_id}_output.txt`, artifact_type: 'text', task_id: r.task_id, path, created_at: created,
+          id: ids.uuid(), name: artifactName(r.task_id, names), artifact_type: 'text', task_id: r.task_id, path, created_at: created,
           size_bytes: bytes, mime_type: 'text/plain', metadata: { model_used: output.model_used, stored: stored ? 'object' : 'inline' },
         });
       }
     }
-    totalTaskMs += r.duration_ms;
+    // A 2.0 construct's time spans its members': only the tasks' own time adds up.
+    if (!r.metadata.control) totalTaskMs += r.duration_ms;
     taskResults[r.task_id] = {
       task_id: r.task_id,
       execution_id: ids.uuid(),
@@ -178,23 +197,51 @@ export interface CancelledInput extends Omit<BuildLastInput, 'run'> {
   atMs: number;
 }
 
-/** The `.last` of a job an operator cancelled: status failure, every task not completed ends cancelled with JOB_CANCELLED. */
+/** What an operator's cancel says, in the `.last`'s metadata and summary. */
+export const CANCELLED_MESSAGE = 'the job was cancelled by an operator';
+const CANCELLED_TASK = 'Cancelled by an operator (altlas cancel)';
+
+/**
+ * The results of a job cancelled before it started: one per task the job would have started with
+ * (for a 2.0 program its top-level segments; members of bodies are listed as not reached).
+ */
+function notStarted(job: Job, atMs: number): BuildLastInput['run'] {
+  const at = iso(atMs);
+  const program = compileProgram(job);
+  const top = new Set(program.top.members);
+  const result = (taskId: string): TaskResult => ({
+    task_id: taskId, status: 'cancelled', start_time: null, end_time: at, duration_ms: 0, output: null, error: CANCELLED_TASK,
+    error_code: 'JOB_CANCELLED', attempts: 0, metadata: program.enhanced ? { segment_id: taskId } : {},
+  });
+  return {
+    startMs: atMs, endMs: atMs, resumed: [], edges: [], stopped: null,
+    results: program.nodes.filter((n) => top.has(n.index)).map((n) => result(n.id)),
+    skipped: program.nodes.filter((n) => !top.has(n.index)).map((n) => ({ segment_id: n.id, reason: 'not reached: the job was cancelled before it started' })),
+  };
+}
+
+/**
+ * The `.last` of a job an operator cancelled. Its status comes from the counts as for any job
+ * (a cancelled job with completed tasks is `partialsuccess`); the cancel is in `metadata.error`,
+ * `metadata.error_code` (JOB_CANCELLED) and the summary. Tasks the cancel stopped end `cancelled`
+ * with JOB_CANCELLED, those in flight with their real times; what ended before it keeps its result.
+ */
 export function buildCancelledLast(input: CancelledInput, ids: LastIds): Last {
   const at = iso(input.atMs);
-  const cancelled = (taskId: string, segment?: string): TaskResult => ({
-    task_id: taskId, status: 'cancelled', start_time: null, end_time: at, duration_ms: 0, output: null,
-    error: 'Cancelled by an operator (altlas cancel)', error_code: 'JOB_CANCELLED', attempts: 0, metadata: segment ? { segment_id: segment } : {},
-  });
   const run = input.run
-    ? { ...input.run, stopped: null, results: input.run.results.map((r) => (r.status === 'completed' ? r : { ...cancelled(r.task_id), start_time: r.start_time, attempts: r.attempts, metadata: r.metadata })) }
-    : { startMs: input.atMs, endMs: input.atMs, resumed: [], skipped: [], edges: [], stopped: null, results: input.job.tasks.map((t) => cancelled(t.id)) };
+    ? {
+      ...input.run, stopped: null,
+      results: input.run.results.map((r): TaskResult => (r.status === 'completed' || (r.error_code !== 'JOB_CANCELLED' && r.status !== 'pending' && r.status !== 'running') ? r : {
+        ...r, status: 'cancelled', error: CANCELLED_TASK, error_code: 'JOB_CANCELLED', output: null,
+        end_time: r.end_time ?? at, duration_ms: r.end_time !== null ? r.duration_ms : r.start_time ? Math.max(0, input.atMs - Date.parse(r.start_time)) : 0,
+      })),
+    }
+    : notStarted(input.job, input.atMs);
   const last = buildLast({ ...input, run }, ids);
-  const message = 'the job was cancelled by an operator';
   return {
     ...last,
-    status: 'failure',
-    metadata: { ...last.metadata, error: message, error_code: 'JOB_CANCELLED' },
-    summary: last.summary.replace(/^- Status: \w+$/m, '- Status: Failure') + `\n- Cancelled: ${message}`,
+    metadata: { ...last.metadata, error: CANCELLED_MESSAGE, error_code: 'JOB_CANCELLED' },
+    summary: `${last.summary}\n- Cancelled: ${CANCELLED_MESSAGE}`,
   };
 }
 
@@ -202,8 +249,8 @@ export interface FailureInput {
   /** The job id, recovered where the job did not decode; '' when unknown. */
   altId: string;
   error: AltlasError;
-  /** The decoded job, when the failure came after decoding. */
-  job?: Job;
+  /** The decoded job, or the header of a document that parsed but failed its checks. */
+  job?: JobHeader;
   startMs: number;
   endMs: number;
   metadata?: Record<string, unknown>;

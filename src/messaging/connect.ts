@@ -12,6 +12,7 @@ import { credsAuthenticator, nkeyAuthenticator, type NatsConnection } from '@nat
 import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { probeServer } from './server-probe.ts';
 import { inboxPrefix, type Role } from '../security/permissions.ts';
 
 export type NatsConfig = Pick<Config, 'NATS_URL' | 'NATS_CREDS' | 'NATS_NKEY' | 'NATS_TOKEN' | 'NATS_USER' | 'NATS_PASSWORD' | 'NATS_TLS_CA' | 'NATS_TLS_CERT' | 'NATS_TLS_KEY' | 'NATS_INBOX_PREFIX'>;
@@ -81,17 +82,59 @@ export function connectionOptions(config: NatsConfig, name: string, role: Role):
   return options;
 }
 
-/** A failed connection as NATS_UNREACHABLE: the server, the reason in words, and what to check. */
-export function unreachable(servers: string, e: unknown): AltlasError {
+/**
+ * A failed connection as NATS_UNREACHABLE: the server, the reason in words, and what to check.
+ * `answered`: what answered instead of a NATS server (see {@link unreachableExplained}).
+ */
+export function unreachable(servers: string, e: unknown, answered?: string): AltlasError {
   const raw = e instanceof Error ? `${(e as { code?: string }).code ?? ''} ${e.message}` : String(e);
-  const reason = /ECONNREFUSED|connection refused/i.test(raw) ? 'connection refused (nothing listens there)'
+  const reason = answered ? answered : /ECONNREFUSED|connection refused/i.test(raw) ? 'connection refused (nothing listens there)'
     : /ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(raw) ? 'the host name does not resolve'
       : /timeout|TIMEOUT/i.test(raw) ? 'no answer in time'
         : /Invalid URL|invalid url|ERR_INVALID_URL/i.test(raw) ? 'the URL is invalid'
           : /Authorization|authentication|Permissions/i.test(raw) ? 'the server refused the credentials'
             : /TLS|certificate|SSL/i.test(raw) ? 'the TLS handshake failed'
               : e instanceof Error ? e.message : String(e);
-  return new AltlasError('NATS_UNREACHABLE', `cannot connect to NATS at ${servers}: ${reason}; check NATS_URL (or --server), that the server runs, and the NATS_* credentials`, { cause: e, context: { servers } });
+  return new AltlasError('NATS_UNREACHABLE', `cannot connect to NATS at ${servers}: ${reason}; check NATS_URL (or --server), that the server runs, and the NATS_* credentials`, { cause: e, context: { servers, ...(answered ? { not_nats: true } : {}) } });
+}
+
+/**
+ * {@link unreachable}, and when no greeting came in time, what answered instead (an HTTP server,
+ * another protocol, a silent port), found by {@link probeServer} on up to three of the servers.
+ */
+export async function unreachableExplained(servers: readonly string[], e: unknown): Promise<AltlasError> {
+  const error = unreachable(servers.join(','), e);
+  if (!/no answer in time/.test(error.message)) return error;
+  for (const server of servers.slice(0, 3)) {
+    const what = await probeServer(server);
+    if (what) return unreachable(servers.join(','), e, servers.length > 1 ? `${server}: ${what}` : what);
+  }
+  return error;
+}
+
+/**
+ * One connection attempt for a command line tool: when no connection is made within `probeAfterMs`,
+ * the servers are probed meanwhile, and something that is not NATS fails the attempt at once
+ * (NATS_UNREACHABLE saying what answered) instead of after the connect timeout.
+ */
+export async function connectOnce(options: NodeConnectionOptions, probeAfterMs = 1_000): Promise<NatsConnection> {
+  const servers = options.servers as string[];
+  let settled = false;
+  const attempt = connect(options).finally(() => (settled = true));
+  attempt.catch(() => {});
+  const probe = (async () => {
+    await new Promise((r) => setTimeout(r, probeAfterMs).unref());
+    for (const server of settled ? [] : servers.slice(0, 3)) {
+      const what = await probeServer(server);
+      if (what) return unreachable(servers.join(','), new Error(what), servers.length > 1 ? `${server}: ${what}` : what);
+    }
+    return null;
+  })();
+  try {
+    return await Promise.race([attempt, probe.then((error) => (error ? Promise.reject(error) : attempt))]);
+  } catch (e) {
+    throw e instanceof AltlasError ? e : await unreachableExplained(servers, e);
+  }
 }
 
 export interface Connection {
@@ -125,13 +168,21 @@ export async function connectNats(config: NatsConfig, name: string, o: ConnectOp
   const servers = (options.servers as string[]).join(',');
   let delay = o.retryMs ?? 1_000;
   let nc: NatsConnection;
+  // Once something that is not NATS answered, later attempts ask it first: a nats.js attempt that
+  // gets no greeting leaves its socket open (a leak per attempt), the probe never does.
+  let notNats = false;
   for (let attempt = 1; ; attempt++) {
     o.onAttempt?.(`nats: connecting to ${servers} (attempt ${attempt})`);
     try {
+      if (notNats) {
+        const what = await probeServer((options.servers as string[])[0]);
+        if (what) throw unreachable(servers, new Error(what), what);
+      }
       nc = await connect({ ...options, waitOnFirstConnect: false, reconnect: true, timeout: 5_000 });
       break;
     } catch (e) {
-      const error = unreachable(servers, e);
+      const error = e instanceof AltlasError ? e : await unreachableExplained(options.servers as string[], e);
+      notNats = error.context.not_nats === true;
       if (o.signal?.aborted) throw error;
       o.logger.warn('cannot connect to NATS; retrying', { code: error.code, server: servers, reason: error.message, attempt, next_retry_ms: delay });
       o.onAttempt?.(`nats: ${error.message}; retrying in ${delay} ms`);

@@ -6,7 +6,7 @@
  */
 import { trace } from '@opentelemetry/api';
 import type { DecodeLimits, DecodeResult, Job } from '../alt/index.ts';
-import { recoverAltId } from '../alt/index.ts';
+import { recoverAltId, type JobHeader } from '../alt/index.ts';
 import { AltlasError, toAltlasError } from '../errors.ts';
 import type { Engine, JobRun } from '../engine/engine.ts';
 import type { TaskResult } from '../engine/types.ts';
@@ -64,10 +64,11 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
   const now = deps.now ?? Date.now;
   const startMs = now();
   let job: Job | null = null;
-  const fail = (e: unknown, altId?: string | null) => outcomeOf(toAltlasError(e), d, deps.rules, { job, altId: job?.id ?? altId ?? recoverAltId(d.data, d.contentType), startMs, now: now() });
+  // A document that failed decoding may still say who it is: its header (kept in its failure .last), its id read from sealed bytes.
+  const fail = (e: unknown, failed?: { header?: JobHeader; altId?: string | null }) => outcomeOf(toAltlasError(e), d, deps.rules, { job, header: failed?.header, altId: job?.id ?? failed?.altId ?? recoverAltId(d.data, d.contentType), startMs, now: now() });
   try {
     const decoded = await deps.decode(d);
-    if (!decoded.ok) return fail(decoded.error, decoded.altId);
+    if (!decoded.ok) return fail(decoded.error, decoded);
     job = decoded.job;
     input.onJob?.(job);
     log = log.with({ alt_id: job.id });

@@ -62,8 +62,6 @@ export interface PublisherOptions {
 export class Publisher {
   readonly #o: PublisherOptions;
   readonly #codec: Codec;
-  /** Called once a `.last` is newly stored (not for a duplicate): the archive hand-off. */
-  onStored: ((last: Last) => void) | null = null;
 
   constructor(options: PublisherOptions) {
     this.#o = options;
@@ -115,7 +113,6 @@ export class Publisher {
       injectContext(h);
       sanitizeTraceHeaders(h, this.#codec.encrypts);
       const ack = await this.#o.out.publish(subject, body, { msgID, headers: h, timeoutMs: 10_000 });
-      if (!ack.duplicate) this.onStored?.(last);
       return { duplicate: ack.duplicate, seq: ack.seq };
     });
   }

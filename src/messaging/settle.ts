@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Job } from '../alt/job.ts';
+import type { JobHeader } from '../alt/header.ts';
 import { AltlasError } from '../errors.ts';
 import { buildFailureLast, type Last, type LastIds } from '../last/index.ts';
 import { decideFate, type Verb } from './fate.ts';
@@ -41,16 +42,16 @@ export const deliveryMeta = (d: DeliveryInfo) => ({ source_stream: d.stream, sou
  * The failure `.last` of a delivery that cannot end with a normal one (rejected input, a result
  * too large to store, a message no worker settled).
  */
-export function failureLast(d: DeliveryInfo, altId: string, error: AltlasError, startMs: number, options: { job?: Job | null; executionId?: string; now?: number } = {}): Last {
+export function failureLast(d: DeliveryInfo, altId: string, error: AltlasError, startMs: number, options: { job?: JobHeader | null; executionId?: string; now?: number } = {}): Last {
   const now = options.now ?? Date.now();
   return buildFailureLast({ altId, error, job: options.job ?? undefined, startMs, endMs: now, metadata: deliveryMeta(d) }, lastIds(now, options.executionId));
 }
 
 /** The outcome of an error met while processing (before or instead of a result). */
-export function outcomeOf(error: AltlasError, d: DeliveryInfo, rules: SettleRules, ctx: { job: Job | null; altId: string | null; startMs: number; now?: number }): Outcome {
+export function outcomeOf(error: AltlasError, d: DeliveryInfo, rules: SettleRules, ctx: { job: Job | null; altId: string | null; startMs: number; now?: number; header?: JobHeader | null }): Outcome {
   if (error.code === 'LEASE_LOST') return { kind: 'abandoned', error, job: ctx.job };
   const verdict: Verb = decideFate({ error, deliveries: d.deliveries, ...rules });
   if (verdict.verb === 'nak') return { kind: 'handback', error, delayMs: verdict.delayMs, job: ctx.job };
   const altId = ctx.job?.id ?? ctx.altId;
-  return { kind: 'rejected', error, altId, job: ctx.job, last: altId === null ? null : failureLast(d, altId, error, ctx.startMs, { job: ctx.job, now: ctx.now }) };
+  return { kind: 'rejected', error, altId, job: ctx.job, last: altId === null ? null : failureLast(d, altId, error, ctx.startMs, { job: ctx.job ?? ctx.header, now: ctx.now }) };
 }

@@ -9,9 +9,13 @@ import { nanos } from '@nats-io/nats-core';
 import { AltlasError, type Problem } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { consumerDifferences, describeDifference, lastDuplicateWindowMs, progressDuplicateWindowMs, streamDifferences, type Difference, type RetentionConfig } from './retention.ts';
 
-export type TopologyConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_DURABLE' | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'LAST_DUPLICATE_WINDOW_MS' | 'RUNNER_STREAM_REPLICAS' | 'LAST_MAX_AGE_MS' | 'LAST_MAX_BYTES' | 'DLQ_MAX_AGE_MS'
-  | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX' | 'PROGRESS_MAX_AGE_MS' | 'PROGRESS_MAX_BYTES' | 'PROGRESS_DUPLICATE_WINDOW_MS'>;
+export type TopologyConfig = RetentionConfig & Pick<Config, 'ALT_SUBJECTS' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS'
+  | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'>;
+
+/** What `altlas init` does about what is missing, said in every refusal. */
+const INIT_HINT = '"altlas init" creates what is missing (it never changes what exists)';
 
 /** Most un-acked messages of the consumer across all workers (never below the per-process concurrency). */
 export const MIN_MAX_ACK_PENDING = 1_000;
@@ -22,7 +26,7 @@ export function desiredStreams(c: TopologyConfig): (Partial<StreamConfig> & { na
   return [
     { name: c.ALT_STREAM, subjects: c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean), retention: RetentionPolicy.Workqueue, ...common },
     {
-      name: c.LAST_STREAM, subjects: [`${c.LAST_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, duplicate_window: nanos(c.LAST_DUPLICATE_WINDOW_MS),
+      name: c.LAST_STREAM, subjects: [`${c.LAST_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, duplicate_window: nanos(lastDuplicateWindowMs(c)),
       max_age: nanos(c.LAST_MAX_AGE_MS), max_bytes: c.LAST_MAX_BYTES,
     },
     { name: c.DLQ_STREAM, subjects: [`${c.DLQ_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, max_age: nanos(c.DLQ_MAX_AGE_MS) },
@@ -36,11 +40,10 @@ export function desiredStreams(c: TopologyConfig): (Partial<StreamConfig> & { na
  * sequence, which clients follow without a consumer.
  */
 export function progressStream(c: TopologyConfig): Partial<StreamConfig> & { name: string } {
-  const window = c.PROGRESS_MAX_AGE_MS > 0 ? Math.min(c.PROGRESS_DUPLICATE_WINDOW_MS, c.PROGRESS_MAX_AGE_MS) : c.PROGRESS_DUPLICATE_WINDOW_MS;
   return {
     name: c.PROGRESS_STREAM, subjects: [`${c.PROGRESS_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, discard: DiscardPolicy.Old,
     storage: StorageType.File, num_replicas: c.RUNNER_STREAM_REPLICAS, max_age: nanos(c.PROGRESS_MAX_AGE_MS), max_bytes: c.PROGRESS_MAX_BYTES,
-    duplicate_window: nanos(window), republish: { src: `${c.PROGRESS_SUBJECT_PREFIX}.>`, dest: `${c.PROGRESS_LIVE_PREFIX}.>` },
+    duplicate_window: nanos(progressDuplicateWindowMs(c)), republish: { src: `${c.PROGRESS_SUBJECT_PREFIX}.>`, dest: `${c.PROGRESS_LIVE_PREFIX}.>` },
   };
 }
 
@@ -98,17 +101,19 @@ export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, l
       problems.push({ pointer: want.name, message: `stream ${want.name} uses interest retention; use workqueue or limits` });
     }
     // Retention settings are the operator's once the stream exists: report a difference, change nothing.
-    const differs: Record<string, unknown> = {};
-    if (want.max_age !== undefined && (info.config.max_age ?? 0) !== want.max_age) differs.max_age_ms = Math.round((info.config.max_age ?? 0) / 1e6);
-    if (want.max_bytes !== undefined && (info.config.max_bytes ?? -1) !== want.max_bytes) differs.max_bytes = info.config.max_bytes;
-    if (Object.keys(differs).length) {
+    const diffs = streamDifferences(c, want.name, info.config).filter((d) => d.setting !== 'duplicate_window');
+    if (diffs.length) {
+      const field = (d: Difference) => (d.setting === 'max_age' ? 'max_age_ms' : d.setting);
+      const value = (d: Difference, v: number) => (d.setting === 'max_age' ? Math.round(v / 1e6) : v);
       logger.warn('an existing stream\'s retention differs from the configuration; it is left as it is', {
-        stream: want.name, ...differs, wanted_max_age_ms: want.max_age === undefined ? undefined : Math.round(want.max_age / 1e6), wanted_max_bytes: want.max_bytes,
+        stream: want.name, ...Object.fromEntries(diffs.flatMap((d) => [[field(d), value(d, d.have)], [`wanted_${field(d)}`, value(d, d.want)]])),
+        differences: diffs.map(describeDifference), fix: 'altlas init --apply',
       });
     }
   }
   if (problems.length) {
-    throw new AltlasError('TOPOLOGY_MISMATCH', `JetStream topology does not match:\n  ${problems.map((p) => p.message).join('\n  ')}`, { problems });
+    const missing = problems.some((p) => /does not exist/.test(p.message));
+    throw new AltlasError('TOPOLOGY_MISMATCH', `JetStream topology does not match:\n  ${problems.map((p) => p.message).join('\n  ')}${missing ? `\n  ${INIT_HINT}` : '\n  fix the stream or the variables: neither the runner nor "altlas init" changes an existing stream\'s subjects'}`, { problems });
   }
   try {
     const info = await jsm.consumers.info(c.ALT_STREAM, c.RUNNER_DURABLE);
@@ -116,9 +121,10 @@ export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, l
     if (info.config.ack_policy !== AckPolicy.Explicit) {
       throw new AltlasError('TOPOLOGY_MISMATCH', `consumer ${c.RUNNER_DURABLE} must use explicit acks (it uses ${info.config.ack_policy})`);
     }
-    if (ackWaitMs !== c.RUNNER_ACK_WAIT_MS || info.config.max_deliver !== c.RUNNER_MAX_DELIVER) {
+    const diffs = consumerDifferences(c, info.config);
+    if (diffs.length) {
       logger.warn('the existing consumer differs from the configuration; its settings are used', {
-        consumer: c.RUNNER_DURABLE, ack_wait_ms: ackWaitMs, max_deliver: info.config.max_deliver,
+        consumer: c.RUNNER_DURABLE, ack_wait_ms: ackWaitMs, max_deliver: info.config.max_deliver, differences: diffs.map(describeDifference), fix: 'altlas init --apply',
       });
     }
     return info;
@@ -126,7 +132,7 @@ export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, l
     if (!isNotFound(e, JetStreamApiCodes.ConsumerNotFound)) throw e;
   }
   if (!c.RUNNER_PROVISION) {
-    throw new AltlasError('TOPOLOGY_MISMATCH', `consumer ${c.RUNNER_DURABLE} on stream ${c.ALT_STREAM} does not exist (RUNNER_PROVISION=false)`);
+    throw new AltlasError('TOPOLOGY_MISMATCH', `consumer ${c.RUNNER_DURABLE} on stream ${c.ALT_STREAM} does not exist (RUNNER_PROVISION=false); ${INIT_HINT}`);
   }
   const info = await jsm.consumers.add(c.ALT_STREAM, {
     durable_name: c.RUNNER_DURABLE,

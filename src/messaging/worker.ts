@@ -379,7 +379,7 @@ export class Worker {
             acked = await d().ackAck();
             if (!acked) log.warn('the ack was not confirmed; checkpoints are kept until they expire', { code: 'ACK_UNCONFIRMED' });
           } else d().ack();
-          await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, ...(cancelled ? { code: 'JOB_CANCELLED', message: 'cancelled by an operator' } : {}) });
+          await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, last, ...(cancelled ? { code: 'JOB_CANCELLED', message: 'cancelled by an operator' } : {}) });
           if (acked) await record?.release();
           await record?.close();
         });

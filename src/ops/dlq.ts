@@ -84,20 +84,25 @@ export interface Replayed {
   stream: string;
   seq: number;
   duplicate: boolean;
+  /** The DLQ record was removed (the job is back in its stream; if it fails again it gets a new record). */
+  removed: boolean;
 }
 
 /**
- * Republishes the original to its original subject with its headers (the Dlq-* ones dropped).
- * The message id replay:<stream>:<seq> makes a second replay of one record within the duplicate
- * window a duplicate, not a second job.
+ * Republishes the original to its original subject with its headers (the Dlq-* ones dropped),
+ * then removes the record (and an original it kept in the object store) unless `keep`: the job
+ * is back in its stream, and if it fails again its new record is the one that stays, so a job
+ * has one record however often it is replayed. The message id replay:<stream>:<seq> makes a
+ * second replay of one record within the duplicate window a duplicate, not a second job.
  */
-export async function replayRecord(s: DlqSession, m: StoredMsg): Promise<Replayed> {
+export async function replayRecord(s: DlqSession, m: StoredMsg, options: { keep?: boolean } = {}): Promise<Replayed> {
   const subject = m.header.get(HEADERS.dlqSubject);
   if (!subject) throw new AltlasError('INTERNAL', `DLQ record ${m.seq} has no ${HEADERS.dlqSubject} header`);
   const h = natsHeaders();
   for (const [k, v] of m.header) if (!k.toLowerCase().startsWith('dlq-') && k !== HEADERS.msgId) for (const x of v) h.append(k, x);
   const ack = await s.js.publish(subject, await originalOf(s, m), { headers: h, msgID: `replay:${s.config.DLQ_STREAM}:${m.seq}` });
-  return { dlq_seq: m.seq, subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+  const removed = options.keep ? false : (await purgeRecords(s, [m])).length === 1;
+  return { dlq_seq: m.seq, subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, removed };
 }
 
 /** Removes dead letters (and the originals they keep in the object store); returns the sequences removed. */

@@ -286,6 +286,16 @@ function compileUncached(job: Job): Program {
   };
 
   const warnings: DecodeWarning[] = [];
+  // Every name a value can be read by: variables, loop variables, parameters, result variables, segment ids.
+  let known: Set<string> | null = null;
+  const names = () => (known ??= new Set([
+    ...variablesOf(job.global_variables).map((v) => v.name),
+    ...tasks.flatMap((t) => [
+      t.id, ...variablesOf(t.control?.variables).map((v) => v.name),
+      ...[rec(t.control?.loop).variable, rec(t.control?.function_call).result_variable].filter((x): x is string => typeof x === 'string'),
+    ]),
+    ...[...fnDocs.values()].flatMap(({ doc }) => params(doc).map((p) => p.name)),
+  ]));
   for (const n of nodes) {
     n.deps = [...deps[n.index]];
     const c = n.task.control;
@@ -313,9 +323,15 @@ function compileUncached(job: Job): Program {
           }
         };
         walk(`${n.index}:body`, new Set());
-        const reads = conditionReads(n.loop.test);
-        if (![...reads].some((r) => written.has(r))) {
-          warnings.push({ code: 'W_WHILE_NO_WRITE', pointer: `${at(n.index)}/loop/condition`, message: `nothing in the body of while loop ${n.id} writes ${[...reads].join(', ') || 'what its condition reads'}: it runs until LOOP_LIMIT` });
+        // Of the operands, only names something could define are variables; the rest are literals.
+        const reads = [...conditionReads(n.loop.test)].filter((r) => names().has(r));
+        if (!reads.some((r) => written.has(r))) {
+          warnings.push({
+            code: 'W_WHILE_NO_WRITE', pointer: `${at(n.index)}/loop/condition`,
+            message: reads.length
+              ? `nothing in the body of while loop ${n.id} writes ${reads.join(', ')}, which its condition reads: it runs until LOOP_LIMIT`
+              : `the condition of while loop ${n.id} reads no variable (its operands are literals), so nothing in its body can end it: it runs until LOOP_LIMIT`,
+          });
         }
       }
     } else if (n.kind === 'call') {

@@ -92,7 +92,26 @@ function pyRepr(v: unknown): string {
   return pyStr(v);
 }
 
-/** Python `str()`: None, True, 5, [1, 'a'], {'k': 1}. Whole floats print as integers (JSON keeps no difference). */
+/**
+ * Python's `repr()` of a float, which `str()` gives too: the shortest digits that read back the
+ * same, in fixed notation for exponents -4 to 15 (`0.0001`, `1.5`, `5.0`), else in exponent
+ * notation with a sign and at least two digits (`1e-05`, `1.5e+16`).
+ */
+export function pyFloat(x: number): string {
+  const [mantissa, e] = x.toExponential().split('e');
+  const exp = Number(e);
+  if (exp < -4 || exp >= 16) return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  // JavaScript writes these exponents in fixed notation with the same shortest digits.
+  const fixed = String(x);
+  return fixed.includes('.') ? fixed : `${fixed}.0`;
+}
+
+/**
+ * Python `str()`: None, True, 5, 0.5, 1e-05, 1e+16, [1, 'a'], {'k': 1}. A number with a fraction
+ * is a float (`pyFloat`); a whole number below 10^16 prints as an int, since JSON and YAML values
+ * reach the program as plain numbers and a whole float (`5.0`) cannot be told from an int; from
+ * 10^16 on a number is a float in JavaScript and prints as Python prints a float (`1e+16`).
+ */
 export function pyStr(v: unknown): string {
   if (v === null || v === undefined) return 'None';
   if (v === true) return 'True';
@@ -101,7 +120,7 @@ export function pyStr(v: unknown): string {
   if (typeof v === 'number') {
     if (Number.isNaN(v)) return 'nan';
     if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
-    return String(v);
+    return Number.isInteger(v) && Math.abs(v) < 1e16 ? String(v) : pyFloat(v);
   }
   if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
   if (isPlainObject(v)) return `{${Object.entries(v).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;

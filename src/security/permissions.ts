@@ -6,9 +6,11 @@
  *
  * What the lists hold to: each role has its own inbox prefix (replies to one role never reach
  * another's subscriptions); only the runner reads the ALT stream and the checkpoints; no role
- * but the runner creates a consumer (a user that may create one may create a durable or a push
- * consumer delivering anywhere: the reader and the operator read by message gets and core
- * subscriptions instead); no role may purge a stream (a purge request cannot be limited to one
+ * creates an ephemeral consumer (a user that may create one may create a push consumer
+ * delivering anywhere: buckets and the object store are read by message gets and core
+ * subscriptions instead, see status/store-access.ts), and only the runner creates consumers at
+ * all, its two durables by name (the pull consumer on ALT, the archive hand-off's on LAST) and
+ * only when it provisions; no role may purge a stream (a purge request cannot be limited to one
  * key or object by subject): keys are removed by delete markers, objects message by message.
  */
 import type { Config } from '../config/schema.ts';
@@ -28,7 +30,7 @@ export interface RolePermissions {
 export type Role = 'runner' | 'producer' | 'reader' | 'operator';
 
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
-  | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT'
+  | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT' | 'ARCHIVE_NOTIFY_DURABLE'
   | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'>;
 
 /** The inbox prefix of a role's processes: NATS_INBOX_PREFIX when set, else `_INBOX_altlas_<role>`. */
@@ -36,19 +38,14 @@ export function inboxPrefix(c: Pick<Config, 'NATS_INBOX_PREFIX'>, role: Role): s
   return c.NATS_INBOX_PREFIX || `${ROLE_INBOX_PREFIX}_${role}`;
 }
 
-/** What a KV bucket's client does for the runner: write keys and delete markers, read them (direct get), watch or list them (ordered consumers). */
-function kv(bucket: string, why: string, watch: boolean): Rule[] {
+/** What a KV bucket's client does for the runner: write keys and delete markers, open the bucket and list its keys (stream info), read them (direct get). */
+function kv(bucket: string, why: string): Rule[] {
   const stream = `KV_${bucket}`;
   return [
     { subject: `$KV.${bucket}.>`, why: `${why}: write, delete` },
-    { subject: `$JS.API.STREAM.INFO.${stream}`, why: `${why}: open the bucket` },
+    { subject: `$JS.API.STREAM.INFO.${stream}`, why: `${why}: open the bucket, list keys` },
     { subject: `$JS.API.DIRECT.GET.${stream}.>`, why: `${why}: read a key` },
     { subject: `$JS.API.STREAM.MSG.GET.${stream}`, why: `${why}: read a key` },
-    ...(watch ? [
-      { subject: `$JS.API.CONSUMER.CREATE.${stream}.>`, why: `${why}: watch or list keys` },
-      { subject: `$JS.API.CONSUMER.INFO.${stream}.>`, why: `${why}: list keys` },
-      { subject: `$JS.API.CONSUMER.DELETE.${stream}.>`, why: `${why}: stop a watch` },
-    ] : []),
   ];
 }
 
@@ -74,19 +71,29 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `${c.PROGRESS_SUBJECT_PREFIX}.>`, why: 'progress: AI answers as they arrive' },
       { subject: `$JS.API.STREAM.INFO.${c.PROGRESS_STREAM}`, why: 'topology check' },
     ] : []),
-    ...kv(c.RUNNER_STATUS_BUCKET, 'job status and cancel requests', true),
-    ...kv(c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims', true),
-    ...kv(c.RUNNER_WORKERS_BUCKET, 'worker heartbeats', false),
+    ...kv(c.RUNNER_STATUS_BUCKET, 'job status and cancel requests'),
+    ...kv(c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims'),
+    ...kv(c.RUNNER_WORKERS_BUCKET, 'worker heartbeats'),
     { subject: `$O.${c.RUNNER_OBJECT_BUCKET}.>`, why: 'artifacts, large outputs, DLQ originals: write' },
     { subject: `$JS.API.STREAM.INFO.${objects}`, why: 'object store: open' },
     { subject: `$JS.API.DIRECT.GET.${objects}.>`, why: 'object store: read an object\'s entry' },
-    { subject: `$JS.API.STREAM.MSG.GET.${objects}`, why: 'object store: read an object\'s entry' },
-    { subject: `$JS.API.CONSUMER.CREATE.${objects}.>`, why: 'object store: read an object' },
-    { subject: `$JS.API.CONSUMER.INFO.${objects}.>`, why: 'object store: read an object' },
-    { subject: `$JS.API.CONSUMER.DELETE.${objects}.>`, why: 'object store: read an object' },
+    { subject: `$JS.API.STREAM.MSG.GET.${objects}`, why: 'object store: read an object, message by message' },
     { subject: `$JS.API.STREAM.MSG.DELETE.${objects}`, why: 'object store: remove an object, message by message' },
   ];
-  if (c.ARCHIVE_NOTIFY_SUBJECT) publish.push({ subject: c.ARCHIVE_NOTIFY_SUBJECT, why: 'archive hand-off' });
+  if (c.ARCHIVE_NOTIFY_SUBJECT) {
+    const durable = c.ARCHIVE_NOTIFY_DURABLE;
+    publish.push(
+      { subject: c.ARCHIVE_NOTIFY_SUBJECT, why: 'archive hand-off: notifications (requests: a subscriber must be there)' },
+      { subject: `$JS.API.CONSUMER.INFO.${c.LAST_STREAM}.${durable}`, why: 'archive hand-off: its consumer on LAST' },
+      { subject: `$JS.API.CONSUMER.MSG.NEXT.${c.LAST_STREAM}.${durable}`, why: 'archive hand-off: read stored .last results' },
+      { subject: `$JS.ACK.${c.LAST_STREAM}.${durable}.>`, why: 'archive hand-off: ack a delivered notification, hand back one nobody got' },
+    );
+    if (c.RUNNER_PROVISION) {
+      publish.push({ subject: `$JS.API.CONSUMER.CREATE.${c.LAST_STREAM}.${durable}`, why: 'archive hand-off: create its consumer' });
+      publish.push({ subject: `$JS.API.CONSUMER.CREATE.${c.LAST_STREAM}.${durable}.>`, why: 'archive hand-off: create its consumer (with its filter)' });
+      publish.push({ subject: `$JS.API.CONSUMER.DURABLE.CREATE.${c.LAST_STREAM}.${durable}`, why: 'archive hand-off: create its consumer (older servers)' });
+    }
+  }
   if (c.RUNNER_PROVISION) {
     for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, objects]) {
       publish.push({ subject: `$JS.API.STREAM.CREATE.${s}`, why: 'RUNNER_PROVISION=true: create what is missing' });
@@ -98,6 +105,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     publish,
     subscribe: [
       { subject: `${inboxPrefix(c, 'runner')}.>`, why: 'replies to the runner (pull requests, acks, API calls): its own inbox prefix' },
+      { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.cancel.>`, why: 'cancel requests as they are written (a watch without a consumer)' },
       { subject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${alt}.${dur}`, why: 'dead-letter messages no worker settled' },
     ],
   };
@@ -172,8 +180,8 @@ export function operatorPermissions(c: PermissionsConfig): RolePermissions {
       ...reader.publish,
       { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.cancel.>`, why: 'altlas cancel: write a cancel request' },
       ...subjects.map((subject) => ({ subject, why: 'altlas dlq replay: republish originals' })),
-      { subject: `$JS.API.STREAM.MSG.DELETE.${c.DLQ_STREAM}`, why: 'altlas dlq purge: remove dead letters' },
-      { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.RUNNER_OBJECT_BUCKET}`, why: 'altlas dlq purge: remove an original from the object store, message by message' },
+      { subject: `$JS.API.STREAM.MSG.DELETE.${c.DLQ_STREAM}`, why: 'altlas dlq replay (without --keep), dlq purge: remove single dead letters' },
+      { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.RUNNER_OBJECT_BUCKET}`, why: 'altlas dlq replay, dlq purge: remove an original from the object store, message by message' },
     ],
     subscribe: [{ subject: `${inboxPrefix(c, 'operator')}.>`, why: 'replies to operators: their own inbox prefix' }, ...reader.subscribe],
   };

@@ -8,7 +8,9 @@
  * RUNNER_CHECKPOINT_BUDGET_MS, so a short job writes none and a crash re-pays at most that much
  * AI time per job (plus the calls in flight). An output too large for one value goes to the
  * object store. Everything of a message is removed once its result is acknowledged: its keys by
- * delete markers, its objects message by message (the runner's user may purge neither).
+ * delete markers, its objects message by message (the runner's user may purge neither). Keys are
+ * listed and objects read without a consumer (see store-access.ts): a listing per job would
+ * otherwise leave a consumer on the server for its five-minute inactivity threshold.
  */
 import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
@@ -16,7 +18,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { TaskResult } from '../engine/types.ts';
 import { subjectToken } from '../messaging/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
-import { removeObject } from './store-access.ts';
+import { bucketEntries, readObject, removeObject } from './store-access.ts';
 
 interface Batch {
   results: TaskResult[];
@@ -81,18 +83,15 @@ export class CheckpointStore {
     const out = new Map<string, TaskResult>();
     const objects: string[] = [];
     const prefix = this.#prefix(stream, seq);
-    const keys: string[] = [];
-    for await (const k of await this.#o.kv.keys(`${prefix}.c.*`)) keys.push(k);
-    keys.sort();
-    for (const key of keys) {
-      const e = await this.#o.kv.get(key);
-      if (!e || e.operation !== 'PUT' || e.value.length === 0) continue;
-      const batch = JSON.parse(dec.decode(this.#codec.open(e.value, `kv:${key}`))) as Batch;
+    const entries = (await bucketEntries(this.#o.jsm, this.#o.bucket, `${prefix}.c.*`)).filter((e) => e.operation === 'PUT' && e.value.length > 0);
+    entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const { key, value } of entries) {
+      const batch = JSON.parse(dec.decode(this.#codec.open(value, `kv:${key}`))) as Batch;
       for (const r of batch.results) {
         const name = batch.refs?.[r.task_id];
         if (name && r.output) {
           objects.push(name);
-          const blob = await this.#o.obj.getBlob(name);
+          const blob = await readObject(this.#o.jsm, this.#o.objBucket, name);
           if (!blob) continue; // the output is gone: the task runs again
           r.output = { ...r.output, text: dec.decode(this.#codec.open(blob, `obj:${name}`)) };
         }
@@ -134,9 +133,8 @@ export class CheckpointStore {
 
   /** Removes every checkpoint and the claim of message `seq` (delete markers), and the outputs named. */
   async clear(stream: string, seq: number, objects: Iterable<string> = []): Promise<void> {
-    const keys: string[] = [];
-    for await (const k of await this.#o.kv.keys(`${this.#prefix(stream, seq)}.>`)) keys.push(k);
-    await Promise.all(keys.map((k) => this.#o.kv.delete(k)));
+    const entries = await bucketEntries(this.#o.jsm, this.#o.bucket, `${this.#prefix(stream, seq)}.>`);
+    await Promise.all(entries.filter((e) => e.operation === 'PUT').map((e) => this.#o.kv.delete(e.key)));
     for (const name of objects) await removeObject(this.#o.jsm, this.#o.objBucket, name).catch(() => {});
   }
 }

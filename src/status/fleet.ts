@@ -3,9 +3,12 @@
  * expires after three missed beats; `altlas workers` and the dashboard list them), and the cancel
  * requests operators write into the status bucket (`altlas cancel`), which every worker watches.
  */
-import type { KV, KvWatchEntry } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { subjectToken } from '../messaging/subjects.ts';
 import { cancelKey } from './status.ts';
+import { watchBucket } from './store-access.ts';
 
 export interface WorkerBeat {
   worker_id: string;
@@ -59,33 +62,41 @@ export interface CancelRequest {
   by?: string;
 }
 
-/** Every worker's view of the cancel requests: an in-memory set kept by a watch (no read per job). */
+export interface CancelWatchOptions {
+  /** The status bucket (a cancel request done is removed there). */
+  kv: KV;
+  bucket: string;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  onCancel: (altId: string) => void;
+}
+
+/**
+ * Every worker's view of the cancel requests: an in-memory set kept by a watch (no read per job).
+ * The watch creates no consumer (the requests, then each one as it is written, by a core
+ * subscription; see store-access.ts): nothing of it stays on the server after the worker.
+ */
 export class CancelWatch {
-  readonly #kv: KV;
-  readonly #onCancel: (altId: string) => void;
+  readonly #o: CancelWatchOptions;
   readonly #ids = new Set<string>();
   #stop: (() => void) | null = null;
 
-  constructor(kv: KV, onCancel: (altId: string) => void) {
-    this.#kv = kv;
-    this.#onCancel = onCancel;
+  constructor(options: CancelWatchOptions) {
+    this.#o = options;
   }
 
   async start(): Promise<void> {
-    const w = await this.#kv.watch({ key: 'cancel.>' });
-    this.#stop = () => w.stop();
-    void (async () => {
-      for await (const e of w as AsyncIterable<KvWatchEntry>) {
-        if (e.operation !== 'PUT' || e.value.length === 0) continue;
-        try {
-          const req = e.json<CancelRequest>();
-          this.#ids.add(req.alt_id);
-          this.#onCancel(req.alt_id);
-        } catch {
-          // not a cancel request
-        }
+    const w = await watchBucket(this.#o.nc, this.#o.jsm, this.#o.bucket, 'cancel.>', (e) => {
+      if (e.operation !== 'PUT' || e.value.length === 0) return;
+      try {
+        const req = e.json<CancelRequest>();
+        this.#ids.add(req.alt_id);
+        this.#o.onCancel(req.alt_id);
+      } catch {
+        // not a cancel request
       }
-    })().catch(() => {});
+    });
+    this.#stop = () => w.stop();
   }
 
   has(altId: string): boolean {
@@ -96,7 +107,7 @@ export class CancelWatch {
   async done(altId: string): Promise<void> {
     this.#ids.delete(altId);
     // A delete marker, not a purge: the buckets the runner creates refuse purges and roll-ups (see openStores).
-    await this.#kv.delete(cancelKey(altId)).catch(() => {});
+    await this.#o.kv.delete(cancelKey(altId)).catch(() => {});
   }
 
   stop(): void {

@@ -14,7 +14,7 @@ import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Codec } from '../security/codec.ts';
 import { CheckpointStore } from './checkpoints.ts';
-import { removeObject } from './store-access.ts';
+import { bucketEntries, readObject, removeObject } from './store-access.ts';
 
 export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS'>;
 
@@ -33,7 +33,7 @@ export function storeError(what: string, bucket: string, e: unknown): AltlasErro
   }
   const message = (e as Error)?.message ?? String(e);
   if (/not found/i.test(message)) {
-    return new AltlasError('TOPOLOGY_MISMATCH', `${what} bucket ${bucket} does not exist (RUNNER_PROVISION=false: create it, or let a worker provision it)`, { cause: e, context: { bucket } });
+    return new AltlasError('TOPOLOGY_MISMATCH', `${what} bucket ${bucket} does not exist (RUNNER_PROVISION=false: create it with "altlas init", or let a worker provision it)`, { cause: e, context: { bucket } });
   }
   return new AltlasError('TOPOLOGY_MISMATCH', `${what} bucket ${bucket} cannot be used: ${message}`, { cause: e, context: { bucket } });
 }
@@ -94,13 +94,13 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
     }],
     ['checkpoints and claims', c.RUNNER_CHECKPOINT_BUCKET, async () => {
       await cp.put(probe, '');
-      // A redelivered job lists its checkpoints: prove the listing too.
-      for await (const _k of await cp.keys(`${probe}.>`)) void _k;
+      // A redelivered job lists its checkpoints (without a consumer): prove the listing too.
+      await bucketEntries(jsm, c.RUNNER_CHECKPOINT_BUCKET, `${probe}.>`);
       await cp.delete(probe);
     }],
     ['the object store', c.RUNNER_OBJECT_BUCKET, async () => {
       await objects.putBlob({ name: probe }, new Uint8Array(1));
-      await objects.getBlob(probe);
+      await readObject(jsm, c.RUNNER_OBJECT_BUCKET, probe);
       await removeObject(jsm, c.RUNNER_OBJECT_BUCKET, probe);
     }],
     ['worker heartbeats', c.RUNNER_WORKERS_BUCKET, () => workers.get(probe)],

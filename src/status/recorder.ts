@@ -10,7 +10,7 @@ import type { DeliveryInfo } from '../messaging/inbound.ts';
 import type { Codec } from '../security/codec.ts';
 import { redactText } from '../security/redact.ts';
 import { CheckpointBudget, type CheckpointStore } from './checkpoints.ts';
-import { StatusTracker, type JobState, type StatusSink } from './status.ts';
+import { StatusTracker, type JobState, type LastOutcome, type StatusSink } from './status.ts';
 
 export interface RecorderOptions {
   /** Where status entries go (the KV bucket, or a direct publish to its subjects). */
@@ -32,6 +32,8 @@ export interface Settlement {
   code?: string;
   message?: string;
   altId?: string | null;
+  /** The `.last` stored for the delivery: the entry's tasks are made to agree with it. */
+  last?: LastOutcome;
 }
 
 export class Recorder {
@@ -138,9 +140,11 @@ export class DeliveryRecord {
 
   /** Records a state of the delivery (waiting, retrying, completed, failed, cancelled). */
   async settled(s: Settlement): Promise<void> {
-    const altId = this.#tracker?.entry.alt_id ?? s.altId ?? null;
+    const altId = this.#tracker?.entry.alt_id ?? s.altId ?? s.last?.alt_file_id ?? null;
     if (!altId) return;
-    await this.#track(altId).state(s.state, {
+    const tracker = this.#track(altId);
+    if (s.last) tracker.reconcile(s.last);
+    await tracker.state(s.state, {
       last_status: s.lastStatus ?? null,
       // An error text (the logs policy): a retry's or a wait's reason is written as it came.
       error: s.code ? { code: s.code, message: redactText(s.message ?? '') } : null,

@@ -11,6 +11,7 @@ import { subjectToken } from '../messaging/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { redactDataText } from '../security/redact.ts';
 import { iso } from '../time.ts';
+import { prefixOf } from '../text.ts';
 
 export const JOB_STATES = ['running', 'waiting', 'retrying', 'completed', 'failed', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -32,7 +33,12 @@ export interface TaskState {
   deps?: string[];
   /** 2.0: the construct instance (condition, loop, call) this instance belongs to. */
   owner?: string;
+  /** A completed task's output, its first {@link PREVIEW_CHARS} characters (the dashboard shows it while the job runs). */
+  preview?: string;
 }
+
+/** Characters of a task's output a status entry keeps. */
+export const PREVIEW_CHARS = 120;
 
 /** The value of a status entry. */
 export interface StatusEntry {
@@ -86,6 +92,14 @@ export function decodeEntry(bytes: Uint8Array, codec: Codec, key: string): Statu
   } catch {
     return e;
   }
+}
+
+/** What a status entry takes from the `.last` its delivery stored (the `.last`'s own shape, in part). */
+export interface LastOutcome {
+  alt_file_id: string;
+  title: string;
+  start_time: string;
+  task_results: Record<string, { status: string; start_time: string | null; end_time: string | null; metadata: { attempts?: unknown; error_code?: unknown; resumed?: unknown } }>;
 }
 
 /** Where entries are written: a KV bucket, or a direct publish to its subject (the worker's fast path). */
@@ -146,14 +160,44 @@ export class StatusTracker {
       if (e.taskId !== e.segmentId && this.entry.tasks[e.segmentId]?.state === 'pending') delete this.entry.tasks[e.segmentId];
     } else if (e.type === 'task_started') Object.assign(t, { state: 'running', attempts: 1, started_at: iso(e.at) });
     else if (e.type === 'task_retrying') t.attempts = e.attempt;
-    else if (e.type === 'task_resumed') Object.assign(t, { state: 'completed', attempts: e.result.attempts, started_at: e.result.start_time, finished_at: e.result.end_time, resumed: true });
-    else if (e.type === 'task_finished') {
+    else if (e.type === 'task_resumed') {
+      Object.assign(t, { state: 'completed', attempts: e.result.attempts, started_at: e.result.start_time, finished_at: e.result.end_time, resumed: true });
+      if (e.result.output?.text) t.preview = prefixOf(e.result.output.text, PREVIEW_CHARS);
+    } else if (e.type === 'task_finished') {
       Object.assign(t, { state: e.result.status, attempts: e.result.attempts, finished_at: e.result.end_time ?? iso(e.at) });
       if (e.result.error_code) t.error_code = e.result.error_code;
+      if (e.result.output?.text) t.preview = prefixOf(e.result.output.text, PREVIEW_CHARS);
     }
     this.#count();
     this.#schedule();
   };
+
+  /**
+   * The job ended with this `.last`: its tasks take the states the `.last` gives them (a cancel's
+   * unfinished tasks end `cancelled`, never left `pending`), with attempts, times and error codes;
+   * a task the `.last` has no result for and that never ended (a body the stop dropped) goes, and
+   * the output previews go (the `.last` has the outputs). A job cancelled before it started gets
+   * its title and tasks here. Written with the next state change.
+   */
+  reconcile(last: LastOutcome): void {
+    if (!this.entry.title) this.entry.title = redactDataText(last.title);
+    this.entry.started_at ??= last.start_time;
+    const tasks = this.entry.tasks;
+    for (const [id, t] of Object.entries(tasks)) if (!last.task_results[id] && (t.state === 'pending' || t.state === 'running')) delete tasks[id];
+    for (const [id, r] of Object.entries(last.task_results)) {
+      const t = (tasks[id] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null });
+      t.state = r.status as TaskState['state'];
+      if (typeof r.metadata.attempts === 'number') t.attempts = r.metadata.attempts;
+      t.started_at = r.start_time === r.end_time && t.started_at === null ? null : r.start_time;
+      t.finished_at = r.end_time;
+      if (typeof r.metadata.error_code === 'string') t.error_code = r.metadata.error_code;
+      else delete t.error_code;
+      if (r.metadata.resumed === true) t.resumed = true;
+      // The .last holds the outputs now: the final entry stays small (a short job's only write).
+      delete t.preview;
+    }
+    this.#count();
+  }
 
   /** A state change: written at once (after any write in progress). */
   state(state: JobState, extra: Partial<Pick<StatusEntry, 'last_status' | 'error'>> = {}): Promise<void> {

@@ -63,7 +63,9 @@ export interface BucketWatch {
 /**
  * Calls `on` with the latest value of every key matching `filter`, then with every write as it
  * is published. Resolves once the latest values were given; after a reconnect they are read again
- * (given as updates, a key gone meanwhile as a `DEL`).
+ * (given as updates, a key gone meanwhile as a `DEL`). Rejects when the user may not subscribe to
+ * the bucket's subjects (the server's refusal arrives before the flush returns), instead of
+ * watching nothing.
  */
 export async function watchBucket(nc: NatsConnection, jsm: JetStreamManager, bucket: string, filter: string, on: (e: BucketEntry) => void): Promise<BucketWatch> {
   const prefix = `$KV.${bucket}.`;
@@ -74,9 +76,13 @@ export async function watchBucket(nc: NatsConnection, jsm: JetStreamManager, buc
     else keys.delete(e.key);
     on(e);
   };
+  let refused: Error | null = null;
   const sub = nc.subscribe(`${prefix}${filter}`, {
     callback: (err, m) => {
-      if (err) return;
+      if (err) {
+        refused ??= err;
+        return;
+      }
       const e = entry(m.subject.slice(prefix.length), m.headers, m.data, true);
       if (queued) queued.push(e);
       else give(e);
@@ -84,6 +90,10 @@ export async function watchBucket(nc: NatsConnection, jsm: JetStreamManager, buc
   });
   // The subscription is in place before the values are read: no write falls between the two.
   await nc.flush();
+  if (refused) {
+    sub.unsubscribe();
+    throw refused;
+  }
   const snapshot = async (isUpdate: boolean) => {
     const written = new Set((queued ?? []).map((e) => e.key));
     const found = await bucketEntries(jsm, bucket, filter);

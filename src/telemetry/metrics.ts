@@ -4,6 +4,7 @@ import { metrics } from '@opentelemetry/api';
 import type { AttemptInfo, BreakerState } from '../ai/client.ts';
 import type { TaskEvent } from '../engine/types.ts';
 import { METRIC, METER_NAME } from './names.ts';
+import { ERROR_CODES } from '../errors.ts';
 
 export interface MetricSources {
   inFlight: () => number;
@@ -37,6 +38,9 @@ export class RunnerMetrics {
     this.#loop.enable();
     // Counters start at 0, so that /metrics lists them (and a rate() alert has a series) before the first event.
     for (const kind of ['task', 'ai']) this.#retries.add(0, { kind });
+    for (const status of ['success', 'partialsuccess', 'failure']) this.#jobs.add(0, { outcome: 'ack', status });
+    for (const outcome of ['nak', 'reject', 'abandon']) this.#jobs.add(0, { outcome });
+    for (const [code, info] of Object.entries(ERROR_CODES)) if (info.fate === 'reject') this.#dlq.add(0, { code });
     this.#redeliveries.add(0);
     this.#duplicates.add(0);
     this.#leaseLost.add(0);

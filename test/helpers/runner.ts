@@ -86,8 +86,9 @@ export class Harness {
 
   async connect(): Promise<void> {
     this.nc = await connect({ servers: this.server.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
-    this.js = jetstream(this.nc);
-    this.jsm = await jetstreamManager(this.nc);
+    // A generous API timeout: on a machine busy with other suites a stream's creation can take seconds.
+    this.js = jetstream(this.nc, { timeout: 30_000 });
+    this.jsm = await jetstreamManager(this.nc, { timeout: 30_000 });
   }
 
   env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {

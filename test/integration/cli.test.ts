@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -45,6 +45,47 @@ describe('altlas publish, results, dlq, status', () => {
     expect(r.out).toMatch(/^invalid +\S+invalid-cycle\.alt\.json: ALT_CYCLE .*\(skipped\)/m);
   });
 
+  it('on a terminal prints every file\'s line above the progress bar, and the reason it exits 1', async () => {
+    // Under a pseudo-terminal (util-linux script): standard output and error are both the terminal.
+    const files = ['segmentation-1.alt.yaml', 'invalid-cycle.alt.json', 'segmentation-2.alt.yaml'].map((f) => join(SAMPLES, f));
+    const cmd = [join(ROOT, 'bin', 'altlas'), 'publish', '--server', h.server.url, ...files].map((a) => `'${a}'`).join(' ');
+    const r = await promisify(execFile)('script', ['-qec', cmd, '/dev/null']).catch((e: { code: number; stdout: string }) => e);
+    expect((r as { code: number }).code).toBe(1);
+    const raw = (r as { stdout: string }).stdout.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    expect(raw).toMatch(/publishing \[[=-]+\] 3\/3/);
+    // The bar redraws in place: without its renders, what is left is the lines, one per file.
+    const screen = raw.replace(/publishing \[[=-]+\] \d+\/\d+/g, '');
+    expect(screen).toMatch(/^published .*segmentation-1\.alt\.yaml: id 7428f73b-383b-4896-98e7-69fbd0e61cc5, ALT seq \d+/m);
+    expect(screen).toMatch(/^invalid +.*invalid-cycle\.alt\.json: ALT_CYCLE .*\(skipped\)/m);
+    expect(screen).toMatch(/^published .*segmentation-2\.alt\.yaml: id /m);
+  });
+
+  it('status --watch on a terminal updates one block in place until the job ends', async () => {
+    h.fake.setFaults({ latencyMs: 1_200 });
+    try {
+      const cmd = [join(ROOT, 'bin', 'altlas'), 'status', 'watched-1', '--watch', '--server', h.server.url].map((a) => `'${a}'`).join(' ');
+      const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+      const exited = new Promise((r) => child.once('exit', r));
+      // Published once the command watches (it says it waits), so it sees the job from its start.
+      await eventually(async () => stdout, (o) => o.includes('waiting for job watched-1'), 'the watch to start');
+      await h.publish(JSON.stringify({ id: 'watched-1', version: '1.0', created_at: '2025-05-01T00:00:00Z', title: 'watched', tasks: [{ id: 'a', description: 'x' }, { id: 'b', description: 'y', dependencies: ['a'] }] }));
+      await exited;
+      // Each update after the first moves the cursor back over the block and clears it.
+      expect(stdout).toMatch(/\x1b\[\d+A\r\x1b\[Jjob watched-1: /);
+      expect(stdout.match(/job watched-1: /g)!.length).toBeGreaterThanOrEqual(2);
+      expect(stdout).toMatch(/job watched-1: completed \(\.last success\)/);
+    } finally {
+      h.fake.setFaults({});
+    }
+  });
+
+  it('names the subjects of the ALT stream when no stream takes --subject', async () => {
+    const r = await run(['publish', '--subject', 'foo.bar', ...server, join(SAMPLES, 'runner-example.alt.json')]);
+    expect([r.code, r.err.split('\n')[0]]).toEqual([2, 'altlas publish: no stream stores subject foo.bar: the ALT stream takes alt.>; publish to one of those (--subject)']);
+  });
+
   it('gives one job when the same file is published twice', async () => {
     const file = join(SAMPLES, 'segmentation-3.alt.yaml');
     const first = await run(['publish', '--json', '--wait', ...server, file]);
@@ -56,6 +97,12 @@ describe('altlas publish, results, dlq, status', () => {
     const lasts = (await h.lasts()).filter(({ last }) => last.alt_file_id === '63acd403-e82b-4a25-b112-c7b0e649f05a');
     expect(lasts).toHaveLength(1);
     expect(h.fake.stats.prompts.filter((p) => p.includes('Sistem performans')).length).toBe(1);
+    expect((await run(['publish', ...server, file])).out).toMatch(/\(duplicate: published within the stream's duplicate window already, so one job; --rerun runs it again\)$/);
+    // --rerun: a fresh message id, a second job of the same id, its own .last.
+    const rerun = await run(['publish', '--json', '--rerun', '--wait', ...server, file]);
+    const [p3, w3] = rerun.out.split('\n').map((l) => JSON.parse(l));
+    expect([p3.duplicate, p3.seq > p1.seq, w3.status]).toEqual([false, true, 'success']);
+    expect((await h.lasts()).filter(({ last }) => last.alt_file_id === '63acd403-e82b-4a25-b112-c7b0e649f05a')).toHaveLength(2);
   });
 
   it('results --json lists the .last documents, and --alt-id picks one job', async () => {
@@ -88,9 +135,12 @@ describe('altlas publish, results, dlq, status', () => {
       expect(show.out).toContain('E-postalar');
       await own.jsm.streams.add(lastConfig);
       const replay = await run(['dlq', 'replay', String(record.seq), ...srv]);
-      expect(replay.out).toMatch(new RegExp(`^replayed DLQ ${record.seq} to alt\\.submit: ALT seq \\d+$`, 'm'));
+      expect(replay.out).toMatch(new RegExp(`^replayed DLQ ${record.seq} to alt\\.submit: ALT seq \\d+; record removed$`, 'm'));
       const lasts = await eventually(() => own.lasts(), (l) => l.some(({ last }) => last.alt_file_id === '82aa0a41-509f-4818-a029-69219d1b3ae9' && last.status === 'success'), 'the replayed job to succeed');
       expect(lasts.map(({ last }) => last.status)).toEqual(['success']);
+      // The replayed record is gone: the job is no longer a dead letter.
+      expect(await own.records('ALT_DLQ')).toEqual([]);
+      expect((await run(['dlq', 'list', ...srv])).out).toBe('the DLQ is empty');
       expect((await run(['dlq', 'show', '999', ...srv])).code).toBe(1);
       expect((await run(['dlq', 'replay', ...srv])).code).toBe(2);
     } finally {

@@ -52,13 +52,13 @@ afterAll(async () => {
   if (!process.env.UPDATE_SCREENSHOTS) rmSync(shots, { recursive: true, force: true });
 });
 
-async function open(url: string): Promise<Page> {
+async function open(url: string, jobsView = true): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   await page.goto(url);
-  await page.waitForFunction(() => (globalThis as unknown as { __dashboard: { firstPaint: number | null } }).__dashboard.firstPaint !== null);
+  if (jobsView) await page.waitForFunction(() => (globalThis as unknown as { __dashboard: { firstPaint: number | null } }).__dashboard.firstPaint !== null);
   (page as unknown as { errors: string[] }).errors = errors;
   return page;
 }
@@ -103,32 +103,151 @@ describe('altlas dashboard', () => {
 
     // A dead letter: listed with its code; replay refused without the token, done with it.
     await h.publish('{"id": "bad-1", "version": "1.0", "created_at": "2025-05-01T00:00:00Z", "title": "t", "tasks": [{"id": "a", "description": "x", "dependencies": ["zz"]}]}');
-    await page.locator('nav button[data-tab="dlq"]').click();
+    await page.locator('nav a[data-tab="dlq"]').click();
     const row = page.locator('#dlq-table tr[data-code="ALT_UNKNOWN_DEPENDENCY"]');
     await row.first().waitFor({ timeout: 30_000 });
     await row.first().locator('button', { hasText: 'Original' }).click();
     await page.locator('#dlq-payload', { hasText: '"bad-1"' }).waitFor();
     await row.first().locator('button.replay').click();
     await page.locator('#toast', { hasText: 'replay refused: a valid token is needed for actions' }).waitFor();
-    expect((await h.records('ALT_DLQ')).length).toBe(1);
+    const before = await h.records('ALT_DLQ');
+    expect(before.length).toBe(1);
+    const dlqSeq = before[0].seq;
     await page.locator('#token').fill(TOKEN);
     await page.locator('#token').dispatchEvent('change');
     await row.first().locator('button.replay').click();
     await page.locator('#toast', { hasText: 'replayed 1 dead letter' }).waitFor();
-    await eventually(() => h.records('ALT_DLQ'), (r) => r.length === 2, 'the replayed job dead-lettered again');
+    // The replayed job fails again: its new record replaces the old one (one record per job).
+    const again = await eventually(() => h.records('ALT_DLQ'), (r) => r.length === 1 && r[0].seq !== dlqSeq, 'the replayed job dead-lettered again');
+    expect(again[0].headers?.get('Dlq-Code')).toBe('ALT_UNKNOWN_DEPENDENCY');
     // Actions are POSTs: a GET is refused, and so is a POST without the token.
     expect((await fetch(`${url}/api/actions/purge`)).status).toBe(405);
     expect((await fetch(`${url}/api/actions/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
     // The jobs view with work in flight, for the README.
     h.fake.setFaults({ latencyMs: 4_000 });
     for (const id of ['report-2', 'report-3', 'report-4']) await h.publish(job(id, 3));
-    await page.locator('nav button[data-tab="jobs"]').click();
+    await page.locator('nav a[data-tab="jobs"]').click();
     await page.locator('tr[data-job-id="report-4"] [data-state="running"]').waitFor({ timeout: 30_000 });
     await page.screenshot({ path: join(shots, 'dashboard-jobs.png') });
     h.fake.setFaults({ latencyMs: 0 });
     // The only errors the page saw: the refused action (401), as intended.
     expect((page as unknown as { errors: string[] }).errors).toEqual(['Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
     await page.close();
+  });
+
+  it('links every view, shows partialsuccess and outputs while a job runs, collapses a long loop, redacts every body, and checks the token', async () => {
+    const url = await dashboard({ DASHBOARD_TOKEN: TOKEN });
+    const secret = 'AKIA2E0A8F3B244C9986';
+    const doc = (id: string, tasks: { id: string; description: string; dependencies?: string[] }[]) => JSON.stringify({ id, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: `job ${id}`, tasks });
+    h.fake.setFaults({ script: [{ match: 'leaky step', answers: [`the key is ${secret}`] }], errorRules: [{ match: 'broken step', status: 400 }], latencyRules: [{ match: 'slow step', ms: 60_000 }] });
+    try {
+      // The live events from before the jobs start (read below).
+      const reader = (await fetch(`${url}/api/events`)).body!.getReader();
+      await h.publish(doc('partial-1', [{ id: 'ok', description: 'fine step' }, { id: 'bad', description: 'broken step' }]));
+      // A job as ALT_LAS writes them: a uuid for an id, a long command for a title.
+      await h.publish(readFileSync(join(SAMPLES, 'segmentation-1.alt.yaml')), { 'Content-Type': 'application/yaml' });
+      await h.publish(doc('leaky-1', [{ id: 'first', description: 'leaky step' }, { id: 'second', description: 'slow step', dependencies: ['first'] }]));
+      await h.publish(JSON.stringify({ id: 'loop-1', version: '2.0', timestamp: '2025-05-01T00:00:00Z', command: 'many items',
+        segments: [{ id: 'many', task_type: 'control_flow', content: 'x', loop: { type: 'for_range', variable: 'i', start: 0, end: 40, body: ['w'] } }, { id: 'w', task_type: 'create', content: 'item ${i}' }] }));
+
+      // A job opened by its URL while it runs: the completed task's output shows (from the status entry), masked.
+      const page = await open(`${url}/#/job/leaky-1`, false);
+      await page.locator('#job-title', { hasText: 'leaky-1' }).waitFor();
+      const firstRow = page.locator('#tasks-table tr[data-task="first"] td.output');
+      await firstRow.filter({ hasText: 'the key is' }).waitFor({ timeout: 30_000 });
+      expect(await firstRow.textContent()).toBe('the key is [REDACTED]');
+      // Every body is masked: the job, the list, and the live events.
+      for (const path of ['/api/jobs/leaky-1', '/api/jobs']) {
+        const text = await (await fetch(`${url}${path}`)).text();
+        expect({ path, leaked: text.includes(secret), masked: text.includes('[REDACTED]') }).toEqual({ path, leaked: false, masked: true });
+      }
+      let stream = '';
+      // Actions: a wrong token is refused (401), the right one cancels.
+      const cancel = (token: string) => fetch(`${url}/api/actions/cancel`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"alt_id": "leaky-1"}' });
+      expect((await cancel(`${TOKEN}x`)).status).toBe(401);
+      expect((await cancel('')).status).toBe(401);
+      expect((await cancel(TOKEN)).status).toBe(200);
+      // Read the live events until leaky-1's cancelled entry went by (each event: "event: <type>\ndata: <json>").
+      const cancelledSeen = () => [...stream.matchAll(/^event: job\ndata: (.+)$/gm)].some((m) => {
+        const job = JSON.parse(m[1]) as { alt_id: string; state: string };
+        return job.alt_id === 'leaky-1' && job.state === 'cancelled';
+      });
+      while (!cancelledSeen()) {
+        const chunk = await reader.read();
+        if (chunk.done) throw new Error(`the event stream ended: ${stream}`);
+        stream += new TextDecoder().decode(chunk.value);
+      }
+      await reader.cancel();
+      expect(stream).toContain('the key is [REDACTED]');
+      expect(stream).not.toContain(secret);
+      // The cancelled running task shows cancelled with JOB_CANCELLED, as in the .last.
+      await page.locator('#tasks-table tr[data-task="second"] [data-state="cancelled"]').waitFor({ timeout: 30_000 });
+      expect(await page.locator('#tasks-table tr[data-task="second"] td').nth(5).textContent()).toBe('JOB_CANCELLED');
+      expect(await page.locator('#last-json').textContent()).not.toContain(secret);
+      // The final entry leaves the outputs to the .last (its previews go); the page shows the .last's.
+      const final = (await (await fetch(`${url}/api/jobs/leaky-1`)).json()) as { job: { tasks: Record<string, { preview?: string }> }; last: unknown };
+      expect([final.job.tasks.first.preview, final.last !== null]).toEqual([undefined, true]);
+      expect(await firstRow.textContent()).toBe('the key is [REDACTED]');
+      // A reload keeps the view.
+      await page.reload();
+      await page.locator('#job-title', { hasText: 'leaky-1' }).waitFor();
+
+      // The jobs list: partialsuccess as such, dates with times; a row links to its job and Back returns.
+      await page.goto(`${url}/#/jobs`);
+      await page.locator('tr[data-job-id="partial-1"] [data-state="partialsuccess"]').waitFor({ timeout: 30_000 });
+      expect(await page.locator('tr[data-job-id="partial-1"] td').nth(6).textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+      await page.locator('tr[data-job-id="partial-1"] a').click();
+      await page.locator('#job-title', { hasText: 'partial-1' }).waitFor();
+      expect(new URL(page.url()).hash).toBe('#/job/partial-1');
+      await page.goBack();
+      await page.locator('#tab-jobs.active').waitFor();
+      expect(new URL(page.url()).hash).toBe('#/jobs');
+      await page.locator('#state-filter').selectOption('completed');
+      expect(new URL(page.url()).hash).toBe('#/jobs?state=completed');
+      // At 800 px the jobs table fits the window (less important columns give way) instead of being cut.
+      await page.locator('#state-filter').selectOption('');
+      await page.locator('tr[data-job-id="7428f73b-383b-4896-98e7-69fbd0e61cc5"]').waitFor({ timeout: 30_000 });
+      await page.setViewportSize({ width: 800, height: 700 });
+      expect(await page.evaluate(() => {
+        const doc = (globalThis as unknown as { document: { querySelector: (s: string) => { getBoundingClientRect: () => { right: number } } } }).document;
+        return doc.querySelector('#jobs-table').getBoundingClientRect().right <= (globalThis as unknown as { innerWidth: number }).innerWidth;
+      })).toBe(true);
+      await page.setViewportSize({ width: 1280, height: 760 });
+
+      // A 40-iteration loop (range(0, 40)): drawn collapsed, expanded on a click.
+      await page.locator('tr[data-job-id="loop-1"] [data-state="completed"]').waitFor({ timeout: 60_000 });
+      await page.goto(`${url}/#/job/loop-1`);
+      const collapsed = page.locator('#graph .node.collapsed');
+      await collapsed.waitFor();
+      expect(await collapsed.getAttribute('data-count')).toBe(String(40 - 4));
+      expect(await page.locator('#graph .node').count()).toBeLessThan(12);
+      expect(await page.locator('#graph .node[data-task="many[20]/w"]').count()).toBe(0);
+      await collapsed.click();
+      // An iteration from the middle (hidden while collapsed; the last one is always drawn).
+      await page.locator('#graph .node[data-task="many[20]/w"]').waitFor();
+      expect(await page.locator('#graph .node.collapsed').count()).toBe(0);
+      expect(await page.locator('#graph .node').count()).toBe(41);
+
+      // The fleet chart has a time axis.
+      await page.goto(`${url}/#/fleet`);
+      await page.locator('#chart text.axis', { hasText: 'now' }).waitFor();
+      expect(await page.locator('#chart text.axis', { hasText: '−15 min' }).count()).toBe(1);
+      await page.close();
+
+      // Purge takes a filter or an explicit all: true; an empty body removes nothing.
+      const purge = (body: string, token = TOKEN) => fetch(`${url}/api/actions/purge`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+      await h.publish(doc('bad-purge', [{ id: 'a', description: 'x', dependencies: ['zz'] }]));
+      const records = (await eventually(() => h.records('ALT_DLQ'), (r) => r.some((x) => x.headers?.get('Alt-Id') === 'bad-purge'), 'a dead letter')).length;
+      const refused = await purge('{}');
+      expect([refused.status, ((await refused.json()) as { error: string }).error]).toEqual([400, 'purge takes seq, code, or all: true (to remove every dead letter)']);
+      expect((await purge('{"all": true}', 'wrong')).status).toBe(401);
+      expect((await h.records('ALT_DLQ')).length).toBe(records);
+      expect((await purge('{"all": true}')).status).toBe(200);
+      expect(await h.records('ALT_DLQ')).toEqual([]);
+      expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok', ready: true });
+    } finally {
+      h.fake.setFaults({});
+    }
   });
 
   it('shows the live text of a running task, growing as its answer comes, and the whole answer at its end', async () => {
@@ -167,6 +286,16 @@ describe('altlas dashboard', () => {
     expect(await page.locator('#token').isHidden()).toBe(true);
     const r = await fetch(`${url}/api/actions/cancel`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: '{"alt_id": "x"}' });
     expect([r.status, ((await r.json()) as { error: string }).error]).toEqual([403, 'the dashboard is read-only: set DASHBOARD_TOKEN to allow actions']);
+    // A page whose event stream connects once the dashboard is ready is told so first (it may have asked /api/config before).
+    const events = (await fetch(`${url}/api/events`)).body!.getReader();
+    let text = '';
+    while (!/^event: stats$/m.test(text)) {
+      const chunk = await events.read();
+      if (chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    await events.cancel();
+    expect(text.match(/^event: \w+$/gm)?.slice(0, 2)).toEqual(['event: ready', 'event: stats']);
     await page.close();
   });
 

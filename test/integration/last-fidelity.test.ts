@@ -56,7 +56,8 @@ function violations(last: Last): string[] {
     need(typeof r.metadata === 'object' && r.metadata !== null, `${key}: metadata object`);
   }
   for (const a of last.artifacts ?? []) {
-    need(UUID.test(a.id) && a.name === `${a.task_id}_output.txt` && a.mime_type === 'text/plain' && typeof a.task_id === 'string', `artifact ${a.name}: id, name, mime type, task_id`);
+    // The original's file name, one file in its layout: a 2.0 instance key's `/` written `__`.
+    need(UUID.test(a.id) && a.name === `${a.task_id.replaceAll('/', '__')}_output.txt` && !a.name.includes('/') && a.mime_type === 'text/plain' && typeof a.task_id === 'string', `artifact ${a.name}: id, name, mime type, task_id`);
     need(['file', 'image', 'text', 'json', 'log', 'other'].includes(a.artifact_type) && RFC3339.test(a.created_at) && Number.isInteger(a.size_bytes), `artifact ${a.name}: type, created_at, size`);
   }
   need(typeof last.metadata.generated_at === 'string' && Number.isInteger(last.metadata.total_task_duration_ms), 'metadata.generated_at and total_task_duration_ms');

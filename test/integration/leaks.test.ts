@@ -42,6 +42,29 @@ async function cli(argv: string[], env: Record<string, string> = {}) {
   }
 }
 
+/** The bodies a dashboard on the harness's connection answers for `paths` (each a GET). */
+async function dashboardBodies(paths: string[]): Promise<string[]> {
+  const { Dashboard } = await import('../../src/dashboard/server.ts');
+  const { loadConfig } = await import('../../src/config/load.ts');
+  const dashboard = new Dashboard({ config: loadConfig({ NATS_URL: h!.server.url }), port: 0 });
+  const stop = new AbortController();
+  try {
+    const url = `http://127.0.0.1:${(await dashboard.listen()).port}`;
+    await dashboard.attach(h!.nc, stop.signal);
+    const out: string[] = [];
+    for (const p of paths) {
+      const r = await fetch(`${url}${p}`);
+      const text = await r.text();
+      expect({ p, status: r.status }).toEqual({ p, status: 200 });
+      out.push(text);
+    }
+    return out;
+  } finally {
+    stop.abort();
+    await dashboard.close();
+  }
+}
+
 const texts = PLANTED_SECRETS.map((p) => p.text);
 const SECRETS = PLANTED_SECRETS.flatMap((p) => p.secrets);
 const pick = (name: string) => PLANTED_SECRETS.find((p) => p.name === name)!;
@@ -99,6 +122,12 @@ describe('secrets that used to leave', () => {
     for (const r of dlq) {
       for (const flags of [[], ['--json']]) shown.push((await cli(['dlq', 'show', String(r.seq), ...flags])).out);
     }
+    // The dashboard: job data under the data policy, dead letters and their originals under the logs policy.
+    shown.push(...await dashboardBodies([
+      '/api/jobs', '/api/dlq', '/api/fleet',
+      ...['leak-valid', 'leak-kind', 'leak-graph'].map((id) => `/api/jobs/${id}`),
+      ...dlq.map((r) => `/api/dlq/${r.seq}`),
+    ]));
     const channels = { stored: stored.join('\n'), shown: shown.join('\n'), spans: JSON.stringify(otlp.spans), logs: w.lines.join('\n') };
     for (const [channel, text] of Object.entries(channels)) {
       expect({ channel, leaked: SECRETS.filter((s) => text.includes(s)) }).toEqual({ channel, leaked: [] });
@@ -133,12 +162,16 @@ describe('secrets that used to leave', () => {
     // The dashboard's job list shows the titles as they are too.
     const { Dashboard } = await import('../../src/dashboard/server.ts');
     const { loadConfig } = await import('../../src/config/load.ts');
-    const dashboard = new Dashboard({ nc: h.nc, config: loadConfig({ NATS_URL: h.server.url }), port: 0 });
+    const dashboard = new Dashboard({ config: loadConfig({ NATS_URL: h.server.url }), port: 0 });
+    const stop = new AbortController();
     try {
-      const url = await dashboard.start();
+      const address = await dashboard.listen();
+      await dashboard.attach(h.nc, stop.signal);
+      const url = `http://127.0.0.1:${address.port}`;
       const listed = await (await fetch(`${url}/api/jobs?limit=100`)).json() as { jobs: { alt_id: string; title: string }[] };
       for (const [i, title] of titles.entries()) expect(listed.jobs.find((j) => j.alt_id === `ordinary-${i}`)?.title).toBe(title);
     } finally {
+      stop.abort();
       await dashboard.close();
     }
   });

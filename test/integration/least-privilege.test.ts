@@ -125,9 +125,10 @@ describe('least privilege', () => {
     // Operator commands: replay a dead letter (it fails again), then purge it with its original.
     const replayed = await cli(s.server, 'operator', ['dlq', 'replay', '1']);
     expect({ code: replayed.code, err: replayed.err }).toEqual({ code: 0, err: '' });
-    await eventually(async () => (await jetstreamManager(s.admin)).streams.info('ALT_DLQ'), (i) => i.state.messages === 2, 'the replayed job dead-lettered again');
+    // The replayed record went with the replay; the job's new failure is its one record.
+    await eventually(async () => (await jetstreamManager(s.admin)).streams.info('ALT_DLQ'), (i) => i.state.messages === 1 && i.state.last_seq === 2, 'the replayed job dead-lettered again');
     const purged = await cli(s.server, 'operator', ['dlq', 'purge', '--code', 'ALT_SYNTAX', '--yes']);
-    expect({ code: purged.code, out: purged.out, err: purged.err }).toEqual({ code: 0, out: 'removed 2 of 2 dead letters of ALT_SYNTAX from ALT_DLQ', err: '' });
+    expect({ code: purged.code, out: purged.out, err: purged.err }).toEqual({ code: 0, out: 'removed 1 of 1 dead letter of ALT_SYNTAX from ALT_DLQ', err: '' });
     await eventually(async () => (await jetstreamManager(s.admin)).streams.info('ALT_DLQ'), (i) => i.state.messages === 0, 'the purged DLQ');
     const artifact = (await lasts(s.admin)).flatMap((l) => (l.artifacts as { path: string }[] | undefined) ?? []).find((a) => a.path.startsWith('altlas+obj://'));
     expect(artifact).toBeDefined();
@@ -150,6 +151,20 @@ describe('least privilege', () => {
     await s.worker(env);
     first.kill('SIGKILL');
     await eventually(async () => (await jetstreamManager(s.admin)).streams.info('ALT_DLQ'), (i) => i.state.messages === 1, 'the dead letter', 30_000);
+    expect(s.violations()).toEqual([]);
+  });
+
+  it('runs the archive hand-off with the runner\'s permissions for ARCHIVE_NOTIFY_SUBJECT', async () => {
+    const archived = loadConfig({ ARCHIVE_NOTIFY_SUBJECT: 'archive.last_files' });
+    const s = await stack(runnerPermissions(archived));
+    const got: string[] = [];
+    s.admin.subscribe('archive.last_files', { queue: 'archive-service', callback: (_e, m) => void got.push(m.json<{ id: string }>().id) });
+    await s.admin.flush();
+    await s.worker({ ARCHIVE_NOTIFY_SUBJECT: 'archive.last_files' });
+    await jetstream(s.admin).publish('alt.submit', job('archived', 1));
+    const [last] = await eventually(() => lasts(s.admin), (l) => l.length === 1, 'the .last');
+    await eventually(async () => got, (g) => g.length >= 1, 'the notification');
+    expect(new Set(got)).toEqual(new Set([last.id]));
     expect(s.violations()).toEqual([]);
   });
 

@@ -85,6 +85,13 @@ describe('observability', () => {
     const base = `http://127.0.0.1:${port}`;
     expect((await get(`${base}/healthz`)).status).toBe(200);
     expect((await get(`${base}/readyz`)).status).toBe(200);
+    // Before any job, every counter family is listed at 0 (README: Metrics).
+    const fresh = (await get(`${base}/metrics`)).text;
+    const counters = [...fresh.matchAll(/^# TYPE (\S+) counter$/gm)].map((m) => m[1]);
+    expect(counters).toEqual(expect.arrayContaining(['altlas_jobs_total', 'altlas_dlq_records_total', 'altlas_retries_total', 'altlas_redeliveries_total', 'altlas_last_duplicates_total', 'altlas_lease_lost_total']));
+    for (const c of counters) expect([c, new RegExp(`^${c}(\\{[^}]*\\})? 0$`, 'm').test(fresh)]).toEqual([c, true]);
+    expect(fresh).toMatch(/^altlas_jobs_total\{[^}]*outcome="ack"[^}]*status="partialsuccess"[^}]*\} 0$/m);
+    expect(fresh).toMatch(/^altlas_dlq_records_total\{[^}]*code="ALT_SCHEMA"[^}]*\} 0$/m);
     await h.publish(job('metered', 1));
     await h.waitForLasts(1);
     // The job is counted when it is settled, and leaves the in-flight gauge a moment later.
@@ -96,6 +103,7 @@ describe('observability', () => {
     await h.server.stop();
     const down = await eventually(() => get(`${base}/readyz`), (r) => r.status === 503, '/readyz to turn not ready');
     expect(JSON.parse(down.text).checks.nats_connected).toBe(false);
+    expect(JSON.parse(down.text).reason).toBe('nats: disconnected, reconnecting');
     expect((await get(`${base}/healthz`)).status).toBe(200);
     await h.server.restart();
     await eventually(() => get(`${base}/readyz`), (r) => r.status === 200, '/readyz to turn ready again', 30_000);

@@ -122,14 +122,17 @@ describe('one run per message', () => {
 
   it('hands a redelivered job back shortly when its checkpoints cannot be read, instead of paying every call again', async () => {
     h = await Harness.start();
-    h.fake.setFaults({ latencyMs: 400 });
+    // Step 3 is held until the first worker is gone, so the job cannot end there however slowly the second one starts.
+    h.fake.setFaults({ latencyMs: 400, latencyRules: [{ match: 'step 3 of unreadable', ms: 600_000 }] });
     const env = { RUNNER_ACK_WAIT_MS: '4000', RUNNER_CHECKPOINT_BUDGET_MS: '0', RUNNER_NAK_DELAY_MS: '300', RUNNER_MAX_DELIVER: '5' };
     const first = await h.worker(env);
     await h.publish(job('unreadable', 4));
     await eventually(async () => h!.fake.stats.requests, (n) => n >= 3, 'two tasks done');
+    // The second worker is up before the first dies: the redelivery (an ack wait after the kill) finds the bucket gone.
+    const second = await h.worker(env);
     first.kill('SIGKILL');
     await first.exited;
-    const second = await h.worker(env);
+    h.fake.setFaults({ latencyMs: 400 });
     // The checkpoint bucket goes away before the redelivery comes (as during a leader election).
     const cpInfo = await h.jsm.streams.info('KV_ALT_CHECKPOINTS');
     const saved = await h.records('KV_ALT_CHECKPOINTS');

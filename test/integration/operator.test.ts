@@ -6,10 +6,11 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
-import { freePort } from '../../src/devtools/nats-server.ts';
+import { NatsServer, freePort } from '../../src/devtools/nats-server.ts';
 import { Harness, WorkerProcess, eventually, job } from '../helpers/runner.ts';
 import { ROOT } from '../helpers/paths.ts';
 
@@ -51,8 +52,10 @@ describe('a worker that cannot reach NATS', () => {
     const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.text()).toMatch(new RegExp(`nats: .*127\\.0\\.0\\.1:${natsPort}`));
-    const attempts = await eventually(async () => w.logs('cannot connect to NATS; retrying'), (l) => l.length >= 2, 'two logged attempts');
+    const attempts = await eventually(async () => w.logs('cannot connect to NATS; retrying'), (l) => l.length >= 3, 'three logged attempts');
     expect(attempts[0]).toMatchObject({ level: 'warn', code: 'NATS_UNREACHABLE', server: `nats://127.0.0.1:${natsPort}`, attempt: 1, next_retry_ms: expect.any(Number) });
+    // README (Configuration): the first connection waits 1, 2, 4, 8 s, then 10 s between attempts.
+    expect(attempts.slice(0, 3).map((a) => a.next_retry_ms)).toEqual([1000, 2000, 4000]);
     expect(String(attempts[0].reason)).toMatch(/connection refused/);
     w.kill('SIGTERM');
     expect((await w.exited).code).toBe(0);
@@ -93,26 +96,40 @@ describe('errors that point the right way', () => {
     expect(dlq.err).toMatch(/STREAM_MISSING: the stream ALT_DLQ does not exist yet/);
     const jobs = await run(['jobs', ...server]);
     expect(jobs.err).toMatch(/STREAM_MISSING: the stream KV_ALT_RUNS does not exist yet/);
-    // The dashboard waits for the buckets instead of exiting, and serves once they exist.
+    // The dashboard serves its page and /healthz at once, says what it waits for, and shows the fleet once the buckets exist.
     const dash = spawn(bin, ['dashboard', '--port', '0', ...server], { stdio: ['ignore', 'pipe', 'pipe'] });
     const said = { out: '', err: '' };
     dash.stdout.on('data', (c: Buffer) => (said.out += c.toString()));
     dash.stderr.on('data', (c: Buffer) => (said.err += c.toString()));
     const dashExit = new Promise<number | null>((r) => dash.once('exit', (code) => r(code)));
     try {
+      const address = (await eventually(async () => said.out, (o) => /^dashboard on http:\/\/127\.0\.0\.1:\d+ /.test(o), 'the dashboard to serve', 30_000)).match(/http:\/\/\S+/)![0];
       await eventually(async () => said.err, (e) => /the status buckets do not exist yet \(start a worker or run "altlas init"\); waiting for them/.test(e), 'the dashboard to say it waits', 60_000);
-      expect(said.out).toBe('');
+      expect((await fetch(address)).status).toBe(200);
+      expect(await (await fetch(`${address}/healthz`)).json()).toEqual({ status: 'ok', ready: false, waiting_for: 'the status buckets do not exist yet (start a worker or run "altlas init")' });
+      const early = await fetch(`${address}/api/jobs`);
+      expect([early.status, ((await early.json()) as { waiting_for: string }).waiting_for]).toEqual([503, 'the status buckets do not exist yet (start a worker or run "altlas init")']);
+      expect(await (await fetch(`${address}/api/config`)).json()).toMatchObject({ ready: false, waiting_for: expect.stringContaining('buckets') });
       // altlas init creates everything; publish then works and a later worker finds it all.
       const init = await run(['init', ...server]);
       expect(init.code).toBe(0);
       expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(8);
       expect(init.out).toMatch(/^created +ALT_PROGRESS$/m);
-      await eventually(async () => said.out, (o) => /^dashboard on http:\/\/127\.0\.0\.1:\d+ /.test(o), 'the dashboard to serve', 30_000);
+      expect(init.out).toContain('consumer runner on ALT: created');
+      await eventually(async () => (await fetch(`${address}/healthz`)).json(), (b) => (b as { ready: boolean }).ready, 'the dashboard to be ready', 30_000);
+      expect((await fetch(`${address}/api/jobs`)).status).toBe(200);
+      // A second dashboard on the same port says to choose another.
+      const port = address.split(':').at(-1)!;
+      const second = await exec(bin, ['dashboard', '--port', port, ...server]).catch((e: { code: number; stderr: string }) => e);
+      expect((second as { code: number }).code).toBe(2);
+      expect((second as { stderr: string }).stderr).toMatch(new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use \\(another dashboard\\?\\): choose another with --port`));
     } finally {
       dash.kill('SIGTERM');
     }
     expect(await dashExit).toBe(0);
-    expect((await run(['init', ...server])).out).not.toMatch(/^created/m);
+    const again = await run(['init', ...server]);
+    expect(again.out).not.toMatch(/^created/m);
+    expect(again.out).toContain('consumer runner on ALT: exists');
     expect((await run(['publish', ...server, join(ROOT, 'samples', 'runner-example.alt.json')])).code).toBe(0);
     await h.worker();
     await h.waitForLasts(1);
@@ -126,6 +143,56 @@ describe('errors that point the right way', () => {
       expect(r.err).toMatch(/^altlas results: NATS_UNREACHABLE: cannot connect to NATS at /);
       expect(r.err).toMatch(reason);
       expect(r.err).toMatch(/check NATS_URL \(or --server\)/);
+    }
+  });
+
+  it('says what answered at a URL that is not NATS (the monitoring port) and exits; a worker says it in its retries', async () => {
+    const monitor = await freePort();
+    const server = await NatsServer.start({ config: `http: 127.0.0.1:${monitor}` });
+    const url = `nats://127.0.0.1:${monitor}`;
+    try {
+      for (const argv of [['status'], ['jobs'], ['publish', join(ROOT, 'samples', 'runner-example.alt.json')], ['dlq', 'list']]) {
+        // A subprocess: it must end by itself (a socket left open would keep it alive and time the test out).
+        const r = await exec(bin, [...argv, '--server', url]).catch((e: { code: number; stderr: string }) => e);
+        expect([argv[0], (r as { code: number }).code]).toEqual([argv[0], 1]);
+        expect((r as { stderr: string }).stderr).toMatch(/NATS_UNREACHABLE: cannot connect to NATS at nats:\S+: an HTTP server answered \(HTTP\/1\.\d 200 OK\), not NATS: is this the monitoring port\?/);
+      }
+      const w = new WorkerProcess({ NATS_URL: url, HTTP_PORT: '0' });
+      extra.push(w);
+      const [attempt] = await eventually(async () => w.logs('cannot connect to NATS; retrying'), (l) => l.length >= 1, 'a logged attempt');
+      expect(String(attempt.reason)).toMatch(/an HTTP server answered/);
+    } finally {
+      await server.dispose();
+    }
+  });
+
+  it('a dashboard without NATS serves its page and /healthz at once and says it waits for NATS', async () => {
+    const dash = spawn(bin, ['dashboard', '--port', '0', '--server', `nats://127.0.0.1:${await freePort()}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    dash.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise((r) => dash.once('exit', r));
+    try {
+      const address = (await eventually(async () => out, (o) => /dashboard on (http:\/\/\S+)/.test(o), 'the dashboard to listen')).match(/http:\/\/\S+/)![0];
+      expect((await fetch(address)).status).toBe(200);
+      const health = await eventually(async () => (await fetch(`${address}/healthz`)).json() as Promise<{ waiting_for: string }>, (b) => /connection refused/.test(b.waiting_for), 'the reason in /healthz');
+      expect(health).toMatchObject({ status: 'ok', ready: false, waiting_for: expect.stringMatching(/^nats: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: connection refused/) });
+    } finally {
+      dash.kill('SIGTERM');
+    }
+    await exited;
+  });
+
+  it('a second worker on a port in use says to set HTTP_PORT and exits 2', async () => {
+    const blocker = createServer(() => {});
+    await new Promise<void>((r) => blocker.listen(0, '0.0.0.0', r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const w = new WorkerProcess({ NATS_URL: `nats://127.0.0.1:${await freePort()}`, HTTP_PORT: String(port) });
+      extra.push(w);
+      expect((await w.exited).code).toBe(2);
+      expect(w.logs('worker could not start')[0]).toMatchObject({ code: 'CONFIG_INVALID', error: `HTTP_PORT ${port} is in use (another worker on this host?): set HTTP_PORT to a free port for each worker, or 0 to turn /healthz, /readyz and /metrics off` });
+    } finally {
+      await new Promise((r) => blocker.close(r));
     }
   });
 
@@ -192,8 +259,21 @@ describe('job control', () => {
     expect(last.status).toBe('failure');
     expect(last.metadata.error_code).toBe('JOB_CANCELLED');
     expect(Object.values(last.task_results).map((t) => [t.status, t.metadata.error_code])).toEqual([['cancelled', 'JOB_CANCELLED'], ['cancelled', 'JOB_CANCELLED']]);
+    // The status entry agrees with the .last: no task left pending, the running one cancelled (not JOB_ABORTED).
+    const status = JSON.parse((await run(['status', 'slow-1', '--json', ...server])).out) as { state: string; last_status: string; tasks: Record<string, { state: string; error_code?: string }> };
+    expect([status.state, status.last_status]).toEqual(['cancelled', last.status]);
+    expect(Object.fromEntries(Object.entries(status.tasks).map(([id, t]) => [id, [t.state, t.error_code]]))).toEqual(Object.fromEntries(Object.entries(last.task_results).map(([id, t]) => [id, [t.status, t.metadata.error_code]])));
     await eventually(() => h!.consumer(), (c) => c.num_ack_pending === 0 && c.num_pending === 0 && c.num_redelivered === 0, 'the consumer to settle without redelivery');
     expect(h.fake.stats.requests).toBe(2);
+
+    // No command creates a consumer (they read by message gets), nor does the worker's start-up
+    // probe, checkpoint listing or cancel watch: what is left is the durable alone.
+    for (const argv of [['jobs'], ['workers'], ['status', 'slow-1'], ['results'], ['init'], ['jobs', '--json']]) expect((await run([...argv, ...server])).code).toBe(0);
+    const ephemeral: string[] = [];
+    for await (const stream of h.jsm.streams.names()) {
+      for await (const c of h.jsm.consumers.list(stream)) if (!c.config.durable_name) ephemeral.push(stream);
+    }
+    expect(ephemeral).toEqual([]);
   });
 
   it('cancels a job that has not started when a worker picks it up, without calling the AI', async () => {
@@ -203,10 +283,18 @@ describe('job control', () => {
     const r = await run(['cancel', 'later-1', ...server]);
     expect(r.out).toBe('cancel requested for later-1: not started yet (cancelled when a worker picks it up)');
     await h.publish(job('later-1', 2));
+    // cancel --wait on a job not started yet ends when a worker has picked it up and cancelled it.
+    const waited = run(['cancel', 'later-1', '--wait', ...server]);
     await h.worker();
     const [{ last }] = await h.waitForLasts(1);
     expect([last.alt_file_id, last.metadata.error_code]).toEqual(['later-1', 'JOB_CANCELLED']);
     expect(h.fake.stats.requests).toBe(0);
+    expect(await waited).toMatchObject({ code: 0, out: 'later-1: cancelled (JOB_CANCELLED)' });
+    // It is no job gone missing: status, jobs (and the dashboard, which reads the same entries) show it.
+    const status = JSON.parse((await run(['status', 'later-1', '--json', ...server])).out) as { state: string; title: string; tasks: Record<string, { state: string; error_code?: string; started_at: string | null }> };
+    expect(status).toMatchObject({ state: 'cancelled', title: 'job later-1' });
+    expect(Object.entries(status.tasks).map(([id, t]) => [id, t.state, t.error_code, t.started_at])).toEqual([['t1', 'cancelled', 'JOB_CANCELLED', null], ['t2', 'cancelled', 'JOB_CANCELLED', null]]);
+    expect((await run(['jobs', '--json', ...server])).out.split('\n').map((l) => [JSON.parse(l).alt_id, JSON.parse(l).state])).toEqual([['later-1', 'cancelled']]);
   });
 
   it('dlq purge removes what matches, asks unless --yes, and refuses without a terminal', async () => {
@@ -241,5 +329,23 @@ describe('retention', () => {
     expect(warning).toMatchObject({ stream: 'LAST', max_age_ms: 3_600_000, max_bytes: 50_000_000, wanted_max_age_ms: 60_000, wanted_max_bytes: -1 });
     expect(other.logs('an existing stream\'s retention differs from the configuration; it is left as it is')).toHaveLength(1);
     expect((await h.jsm.streams.info('LAST')).config.max_age).toBe(3600e9);
+    // altlas init shows the differences; --apply applies the configured values, and says what it changed.
+    const env = { LAST_MAX_AGE_MS: '60000', LAST_MAX_BYTES: '-1', DLQ_MAX_AGE_MS: '7200000' };
+    const server = ['--server', h.server.url];
+    const shown = await run(['init', ...server], env);
+    expect(shown.out.split('\n')).toEqual(expect.arrayContaining([
+      'exists   LAST (differs: max_age 1h, configured 1m (LAST_MAX_AGE_MS); max_bytes 50000000 bytes, configured no limit (LAST_MAX_BYTES); duplicate_window 1h, configured 1m (LAST_DUPLICATE_WINDOW_MS))',
+      'exists   ALT_DLQ', 'consumer runner on ALT: exists',
+      'what exists differs from the configuration (shown above): "altlas init --apply" applies the configured values',
+    ]));
+    expect((await h.jsm.streams.info('LAST')).config.max_age).toBe(3600e9);
+    const applied = await run(['init', '--apply', ...server], env);
+    expect(applied.out.split('\n').filter((l) => l.startsWith('updated'))).toEqual([
+      'updated  LAST: max_age 1h → 1m (LAST_MAX_AGE_MS)', 'updated  LAST: max_bytes 50000000 bytes → no limit (LAST_MAX_BYTES)',
+      'updated  LAST: duplicate_window 1h → 1m (LAST_DUPLICATE_WINDOW_MS)',
+    ]);
+    const info = (await h.jsm.streams.info('LAST')).config;
+    expect([info.max_age, info.max_bytes, info.subjects]).toEqual([60e9, -1, ['last.>']]);
+    expect((await run(['init', ...server], env)).out).not.toMatch(/differs/);
   });
 });

@@ -166,9 +166,9 @@ describe('each role against the printed lists', () => {
     expect(let_through).toEqual([]);
   });
 
-  it('refuses every consumer (durable, push or ephemeral) to the producer, the reader and the operator, on every stream', async () => {
+  it('refuses every consumer (durable, push or ephemeral) to the producer, the reader and the operator, on every stream, and to the runner but its own durables', async () => {
     const let_through: string[] = [];
-    for (const role of ['producer', 'reader', 'operator'] as const) {
+    for (const role of ['producer', 'reader', 'operator', 'runner'] as const) {
       for (const stream of STREAMS) {
         const push = { stream_name: stream, config: { deliver_subject: 'alt.submit', ack_policy: 'none', deliver_policy: 'all' } };
         const durable = { stream_name: stream, config: { durable_name: 'spy', name: 'spy', ack_policy: 'explicit' } };
@@ -237,7 +237,8 @@ describe('each role against the printed lists', () => {
     const durables: string[] = [];
     for (const stream of STREAMS) for await (const c of adminJsm.consumers.list(stream)) if (c.config.durable_name) durables.push(`${stream}/${c.config.durable_name}`);
     expect(durables).toEqual(['ALT/runner']);
-    for (const stream of ['LAST', 'ALT_DLQ', 'KV_ALT_WORKERS']) {
+    // Not even the runner leaves one behind: its cancel watch, checkpoint listings and object reads need none.
+    for (const stream of STREAMS.filter((s) => s !== 'ALT')) {
       const all: string[] = [];
       for await (const c of adminJsm.consumers.list(stream)) all.push(c.name);
       expect({ stream, consumers: all }).toEqual({ stream, consumers: [] });
@@ -256,6 +257,8 @@ describe('each role against the printed lists', () => {
     const token = 'role-attack-token';
     const operator = altlas('operator', ['dashboard', '--port', '0'], { DASHBOARD_TOKEN: token });
     const operatorUrl = /dashboard on (http:\/\/\S+)/.exec(await operator.wait(/dashboard on http:\/\/\S+/))![1];
+    // A dashboard listens at once; it has its data once /healthz says ready (the API answers 503 before).
+    for (const url of [readerUrl, operatorUrl]) await eventually(async () => (await (await fetch(`${url}/healthz`)).json()) as { ready: boolean }, (b) => b.ready, `the dashboard at ${url} to be ready`);
     const jobs = await (await fetch(`${readerUrl}/api/jobs`)).json() as { jobs: { alt_id: string }[] };
     expect(jobs.jobs.map((j) => j.alt_id)).toEqual(expect.arrayContaining(['attack-done', 'attack-held']));
     const dlq = await (await fetch(`${readerUrl}/api/dlq`)).json() as { records: { seq: number }[] };
@@ -283,6 +286,12 @@ describe('each role against the printed lists', () => {
     await purge.wait(/removed 1 of 1 dead letter of ALT_LIMIT/);
     const gone = await readObject(adminJsm, 'ALT_OUTPUTS', ref.slice('altlas+obj://ALT_OUTPUTS/'.length));
     expect({ gone: gone === null, fewer: (await counts()).OBJ_ALT_OUTPUTS < objectsBefore }).toEqual({ gone: true, fewer: true });
+    // The operator replays the other dead letter: its record goes (a single message delete); the job, broken again, gets a new one.
+    const first = (await adminJsm.streams.info('ALT_DLQ')).state.first_seq;
+    const replay = altlas('operator', ['dlq', 'replay', String(first)]);
+    await replay.wait(new RegExp(`replayed DLQ ${first} to alt\\.submit: ALT seq \\d+; record removed`));
+    expect(await adminJsm.streams.getMessage('ALT_DLQ', { seq: first }).then((m) => (m ? 'kept' : 'gone'), () => 'gone')).toBe('gone');
+    await eventually(async () => (await adminJsm.streams.info('ALT_DLQ')).state, (st) => st.messages === 1 && st.first_seq > first, 'the replayed job\'s new record');
     // What the commands and the dashboards did needed no permission beyond their lists.
     expect(server.log.filter((l) => /Violation/.test(l)).slice(attacksSeen)).toEqual([]);
   });

@@ -140,7 +140,7 @@ describe('job status and resume', () => {
     status.stop();
   });
 
-  it('round-trips a 2 MiB output through the object store, and removes everything of a message in one purge', async () => {
+  it('round-trips a 2 MiB output through the object store, and removes everything of a message (without a consumer)', async () => {
     h = await Harness.start();
     const kvm = new Kvm(h.nc);
     const objects = await new Objm(h.nc).create('CP_OBJ');
@@ -165,5 +165,10 @@ describe('job status and resume', () => {
     expect((await cp.load('ALT', 7)).results.size).toBe(0);
     expect(await cp.claimedBy('ALT', 7)).toBe(0);
     expect((await objects.info('cp/ALT.7/huge'))?.deleted ?? true).toBe(true);
+    // Listing, reading and removing left no consumer behind (each would stay five minutes).
+    const jsm = await jetstreamManager(h.nc);
+    const left: string[] = [];
+    for (const stream of ['KV_CP_TEST', 'OBJ_CP_OBJ']) for await (const c of jsm.consumers.list(stream)) left.push(`${stream}/${c.name}`);
+    expect(left).toEqual([]);
   });
 });

@@ -57,7 +57,8 @@ describe('worker failures', () => {
     const first = await h.worker({ RUNNER_SHUTDOWN_GRACE_MS: String(grace), RUNNER_CONCURRENCY: '4' });
     await h.publish(job('finishes-in-grace', 1, 'SLOWISH'));
     await h.publish(job('too-slow', 1, 'GLACIAL'));
-    await eventually(async () => h!.fake.stats.requests, (n) => n >= 2, 'both jobs in flight');
+    // Both messages delivered to the first worker (an AI request count alone would also count a retried attempt).
+    await eventually(async () => ({ requests: h!.fake.stats.requests, delivered: (await h!.consumer()).delivered.stream_seq }), (s) => s.requests >= 2 && s.delivered >= 2, 'both jobs in flight');
     const signalledAt = Date.now();
     first.kill('SIGTERM');
     const second = await h.worker({ RUNNER_CONCURRENCY: '4' });

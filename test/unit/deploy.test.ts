@@ -61,6 +61,21 @@ describe('docker-compose.yml and Dockerfile', () => {
     for (const copied of [...dockerfile.matchAll(/^COPY --chown=node:node (\S+) /gm)].map((m) => m[1])) expect(existsSync(join(ROOT, copied))).toBe(true);
   });
 
+  it('builds the image wherever it is used, restarts what runs, and writes no encryption key', () => {
+    const raw = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+    for (const [name, service] of ourServices) expect({ name, build: service.build }).toEqual({ name, build: '.' });
+    for (const [name, service] of Object.entries(compose.services)) {
+      const oneShot = (service.profiles as string[] | undefined)?.includes('tools');
+      expect({ name, restart: service.restart }).toEqual({ name, restart: oneShot ? undefined : 'unless-stopped' });
+    }
+    // A required variable: compose refuses to start without it, and no default key sits in the file.
+    expect((compose.services.nats.environment as Record<string, string>).JS_KEY).toMatch(/^\$\{JS_KEY:\?[^}]+\}$/);
+    expect(raw).not.toMatch(/JS_KEY:-/);
+    // The dashboard's health check probes the dashboard's own port.
+    const port = (compose.services.dashboard.command as string[]).at(-1);
+    expect((compose.services.dashboard.healthcheck as { test: string[] }).test.join(' ')).toContain(`127.0.0.1:${port}/healthz`);
+  });
+
   it('has a CI workflow that runs .ci/run', () => {
     expect(readFileSync(join(ROOT, '.github', 'workflows', 'ci.yml'), 'utf8')).toContain('bash .ci/run');
   });

@@ -60,3 +60,21 @@ describe('README limits table', () => {
     expect(names).toEqual(limits);
   });
 });
+
+describe('README and --help of the fake orchestrator', () => {
+  it('document every fault POST /_faults takes', async () => {
+    // The keys of an interface's body (Faults extends the answers' UsageFaults).
+    const fields = (file: string, name: string) => {
+      const source = readFileSync(join(ROOT, 'src', 'ai', file), 'utf8');
+      const start = source.indexOf(`export interface ${name} `);
+      expect(start).toBeGreaterThanOrEqual(0);
+      const body = source.slice(start, source.indexOf('}\n', start));
+      return [...body.matchAll(/^ {2}(\w+)\?:/gm)].map((m) => m[1]);
+    };
+    const keys = [...fields('fake-orchestrator.ts', 'Faults'), ...fields('fake-answers.ts', 'UsageFaults')];
+    expect(keys.length).toBeGreaterThan(10);
+    const { FAKE_HELP } = await import('../../src/cli/fake-orchestrator.ts');
+    const table = readme.slice(readme.indexOf('`POST /_faults`'), readme.indexOf('## Running 2.0 programs'));
+    for (const key of keys) expect({ key, help: FAKE_HELP.includes(key), readme: table.includes(`\`${key}`) }).toEqual({ key, help: true, readme: true });
+  });
+});

@@ -1,6 +1,8 @@
 // The altlas-runner dashboard page: plain modules, no framework. Data comes from the JSON API and
 // live events (Server-Sent Events); every text is set with textContent, never parsed as HTML.
-import { Graph, layout } from '/assets/dagre.js';
+// Each view has its URL (#/jobs?state=…&q=…, #/job/<id>, #/dlq, #/fleet): links work, Back goes
+// back, a reload keeps the view.
+import { drawGraph } from '/assets/graph.js';
 
 const $ = (sel) => document.querySelector(sel);
 const STATES = ['running', 'waiting', 'retrying', 'completed', 'failed', 'cancelled'];
@@ -10,12 +12,14 @@ const SVG = 'http://www.w3.org/2000/svg';
 const ui = {
   config: { actions: false, trace_url: null },
   jobs: new Map(),
+  /** True once /api/jobs answered (the jobs table shows the fleet, not an empty start). */
+  jobsLoaded: false,
   stats: null,
   current: null,
-  currentLast: null,
-  dlq: [],
+  expanded: new Set(),
   workers: [],
   tab: 'jobs',
+  started: false,
 };
 // Figures the browser test reads: first paint of the jobs table, live updates applied.
 window.__dashboard = { firstPaint: null, updates: 0 };
@@ -32,6 +36,8 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+/** A job's state as the page shows it: a completed job whose .last is partialsuccess says so. */
+const shownState = (j) => (j.state === 'completed' && j.last_status === 'partialsuccess' ? 'partialsuccess' : j.state);
 const stateBadge = (s) => el('span', { class: `state state-${s}`, dataset: { state: s } }, s);
 const ms = (a, b) => (a ? Math.max(0, (b ? Date.parse(b) : Date.now()) - Date.parse(a)) : null);
 function duration(v) {
@@ -40,7 +46,13 @@ function duration(v) {
   if (v < 60_000) return `${(v / 1000).toFixed(1)} s`;
   return `${Math.floor(v / 60_000)} min ${Math.round((v % 60_000) / 1000)} s`;
 }
-const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '');
+// Local date and time, sortable (2025-05-01 14:03:07).
+const DATE_TIME = new Intl.DateTimeFormat('sv-SE', { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const when = (iso) => (iso ? DATE_TIME.format(new Date(iso)) : '');
+/** Task attempts after the first: what "retries" means to a reader. */
+const retries = (job) => Object.values(job.tasks).reduce((a, t) => a + Math.max(0, (t.attempts ?? 0) - 1), 0);
+/** The first characters of a text, never cutting a character in two. */
+const preview = (text, n = 160) => (text ? Array.from(text).slice(0, n).join('') : '');
 
 function toast(text) {
   const t = $('#toast');
@@ -70,6 +82,46 @@ async function act(name, body) {
   return out;
 }
 
+// ---- routes -------------------------------------------------------------------------------------
+
+/** The view of a URL hash: #/jobs?state=x&q=y, #/job/<id>, #/dlq?code=x, #/fleet. */
+function parseRoute(hash) {
+  const [path, query = ''] = hash.replace(/^#\/?/, '').split('?');
+  const params = new URLSearchParams(query);
+  if (path.startsWith('job/')) return { tab: 'job', id: decodeURIComponent(path.slice(4)), params };
+  return { tab: ['dlq', 'fleet'].includes(path) ? path : 'jobs', params };
+}
+const jobHref = (id) => `#/job/${encodeURIComponent(id)}`;
+
+function go(hash, replace = false) {
+  if (location.hash === hash) return route();
+  if (replace) history.replaceState(null, '', hash);
+  else location.hash = hash;
+  if (replace) route();
+}
+
+function route() {
+  const r = parseRoute(location.hash);
+  if (r.tab === 'jobs') {
+    $('#state-filter').value = r.params.get('state') ?? '';
+    $('#q').value = r.params.get('q') ?? '';
+  }
+  if (r.tab === 'dlq') $('#dlq-code').value = r.params.get('code') ?? '';
+  showTab(r.tab);
+  if (r.tab === 'job') void openJob(r.id);
+  else if (r.tab === 'jobs') void loadJobs().catch((e) => toast(e.message));
+}
+
+/** The jobs view's URL for its filters (replacing the history entry: typing is not navigation). */
+function filtersChanged() {
+  const params = new URLSearchParams();
+  if ($('#state-filter').value) params.set('state', $('#state-filter').value);
+  if ($('#q').value.trim()) params.set('q', $('#q').value.trim());
+  const query = params.toString();
+  history.replaceState(null, '', `#/jobs${query ? `?${query}` : ''}`);
+  void loadJobs().catch((e) => toast(e.message));
+}
+
 // ---- jobs -------------------------------------------------------------------------------------
 
 let renderQueued = false;
@@ -85,12 +137,8 @@ function scheduleRender() {
 
 function renderCounts() {
   const box = $('#counts');
-  box.replaceChildren(...STATES.map((s) => el('span', { class: 'count', dataset: { count: s } }, stateBadge(s), el('b', {}, String(ui.stats?.counts?.[s] ?? 0)))));
+  box.replaceChildren(...STATES.map((s) => el('a', { class: 'count', href: `#/jobs?state=${s}`, dataset: { count: s } }, stateBadge(s), el('b', {}, String(ui.stats?.counts?.[s] ?? 0)))));
   $('#dlq-count').textContent = String(ui.stats?.dlq ?? 0);
-}
-
-function attempts(job) {
-  return Object.values(job.tasks).reduce((a, t) => a + (t.attempts ?? 0), 0);
 }
 
 function renderJobs() {
@@ -100,12 +148,17 @@ function renderJobs() {
     .filter((j) => (!state || j.state === state) && (!q || j.alt_id.toLowerCase().includes(q) || j.title.toLowerCase().includes(q) || j.worker_id.toLowerCase().includes(q)))
     .sort((a, b) => (b.started_at ?? b.received_at).localeCompare(a.started_at ?? a.received_at))
     .slice(0, 200);
-  $('#jobs-table tbody').replaceChildren(...rows.map((j) => el('tr', { class: 'clickable', dataset: { jobId: j.alt_id }, onclick: () => openJob(j.alt_id) },
-    el('td', {}, j.alt_id), el('td', { title: j.title }, j.title), el('td', {}, stateBadge(j.state)),
-    el('td', {}, `${j.tasks_done}/${j.tasks_total}`), el('td', {}, String(attempts(j))), el('td', {}, j.worker_id),
-    el('td', {}, time(j.started_at)), el('td', {}, duration(ms(j.started_at, j.finished_at))))));
+  $('#jobs-table tbody').replaceChildren(...rows.map((j) => {
+    const r = retries(j);
+    return el('tr', { class: 'clickable', dataset: { jobId: j.alt_id }, onclick: (e) => e.target.closest('a') || go(jobHref(j.alt_id)) },
+      el('td', { class: 'id', title: j.alt_id }, el('a', { href: jobHref(j.alt_id) }, j.alt_id)), el('td', { class: 'title', title: j.title }, j.title), el('td', {}, stateBadge(shownState(j))),
+      el('td', {}, `${j.tasks_done}/${j.tasks_total}`),
+      el('td', { title: 'task attempts after the first; deliveries of the message' }, `${r}${j.deliveries > 1 ? ` · ${j.deliveries} deliveries` : ''}`),
+      el('td', {}, j.worker_id), el('td', {}, when(j.started_at)), el('td', {}, duration(ms(j.started_at, j.finished_at))));
+  }));
   $('#jobs-total').textContent = `${rows.length} shown`;
-  if (window.__dashboard.firstPaint === null) window.__dashboard.firstPaint = performance.now();
+  // The first paint of the loaded list (a frame drawn before /api/jobs answered shows nothing yet).
+  if (window.__dashboard.firstPaint === null && ui.jobsLoaded) window.__dashboard.firstPaint = performance.now();
 }
 
 async function loadJobs() {
@@ -114,6 +167,7 @@ async function loadJobs() {
   const r = await api(`/api/jobs?limit=200${state ? `&state=${encodeURIComponent(state)}` : ''}${q ? `&q=${encodeURIComponent(q)}` : ''}`);
   for (const j of r.jobs) ui.jobs.set(j.alt_id, j);
   ui.stats = r.stats;
+  ui.jobsLoaded = true;
   scheduleRender();
 }
 
@@ -132,108 +186,45 @@ function onJobEvent(job) {
     for (const j of drop) ui.jobs.delete(j.alt_id);
   }
   scheduleRender();
-  if (ui.current === job.alt_id) void openJob(job.alt_id, false);
+  if (ui.current === job.alt_id) void openJob(job.alt_id);
 }
 
 // ---- one job ----------------------------------------------------------------------------------
 
-function graphOf(job) {
-  const g = new Graph();
-  g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 42, marginx: 12, marginy: 12 });
-  g.setDefaultEdgeLabel(() => ({}));
-  const ids = Object.keys(job.tasks);
-  for (const id of ids) g.setNode(id, { width: Math.min(220, Math.max(70, id.length * 7 + 20)), height: 30 });
-  const edges = [];
-  for (const [id, t] of Object.entries(job.tasks)) {
-    for (const d of t.deps ?? []) if (job.tasks[d]) edges.push({ from: d, to: id, kind: 'required' });
-    if (t.owner && job.tasks[t.owner]) edges.push({ from: t.owner, to: id, kind: job.tasks[t.owner].kind === 'call' ? 'required' : 'conditional' });
-  }
-  for (const e of edges) g.setEdge(e.from, e.to, { kind: e.kind });
-  layout(g);
-  return { g, edges };
-}
-
-function drawGraph(job) {
-  const box = $('#graph');
-  const { g } = graphOf(job);
-  const { width = 100, height = 60 } = g.graph();
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('width', String(Math.ceil(width)));
-  svg.setAttribute('height', String(Math.ceil(height)));
-  // An arrowhead at the dependent's end of each edge.
-  const defs = document.createElementNS(SVG, 'defs');
-  const marker = document.createElementNS(SVG, 'marker');
-  for (const [k, v] of Object.entries({ id: 'arrow', viewBox: '0 0 10 10', refX: '10', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' })) marker.setAttribute(k, v);
-  const tip = document.createElementNS(SVG, 'path');
-  tip.setAttribute('d', 'M0,0 L10,5 L0,10 z');
-  tip.setAttribute('fill', '#9aa3b5');
-  marker.append(tip);
-  defs.append(marker);
-  svg.append(defs);
-  for (const e of g.edges()) {
-    const points = g.edge(e).points;
-    const path = document.createElementNS(SVG, 'path');
-    path.setAttribute('d', points.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' '));
-    path.setAttribute('class', `edge ${g.edge(e).kind}`);
-    path.setAttribute('marker-end', 'url(#arrow)');
-    path.dataset.from = e.v;
-    path.dataset.to = e.w;
-    svg.append(path);
-  }
-  for (const id of g.nodes()) {
-    const n = g.node(id);
-    const t = job.tasks[id];
-    const group = document.createElementNS(SVG, 'g');
-    group.setAttribute('class', `node state-${t.state}`);
-    group.dataset.task = id;
-    const rect = document.createElementNS(SVG, 'rect');
-    rect.setAttribute('x', String(n.x - n.width / 2));
-    rect.setAttribute('y', String(n.y - n.height / 2));
-    rect.setAttribute('width', String(n.width));
-    rect.setAttribute('height', String(n.height));
-    rect.setAttribute('fill', `var(--${t.state})`);
-    const title = document.createElementNS(SVG, 'title');
-    title.textContent = `${id}: ${t.state}${t.error_code ? ` (${t.error_code})` : ''}`;
-    const text = document.createElementNS(SVG, 'text');
-    text.setAttribute('x', String(n.x));
-    text.setAttribute('y', String(n.y));
-    text.textContent = id.length > 28 ? `${id.slice(0, 27)}…` : id;
-    group.append(rect, title, text);
-    svg.append(group);
-  }
-  box.replaceChildren(svg);
-}
-
-async function openJob(id, navigate = true) {
+async function openJob(id) {
+  if (ui.current !== id) ui.expanded = new Set();
+  // The view is this job's from now on: when its entry is not there yet, its first event opens it.
+  ui.current = id;
   let r;
   try {
     r = await api(`/api/jobs/${encodeURIComponent(id)}`);
   } catch (e) {
-    toast(String(e.message));
+    $('#job-title').replaceChildren(el('span', {}, `${id}: ${e.message}`));
     return;
   }
-  ui.current = id;
-  ui.currentLast = r.last;
+  if (ui.current !== id) return;
   const job = r.job;
-  if (navigate) showTab('job');
-  $('#job-title').replaceChildren(el('span', {}, `${job.alt_id} `), stateBadge(job.state));
+  $('#job-title').replaceChildren(el('span', {}, `${job.alt_id} `), stateBadge(shownState(job)));
   const trace = job.trace_id && ui.config.trace_url ? el('a', { href: ui.config.trace_url.replace('{trace_id}', job.trace_id), target: '_blank', rel: 'noopener' }, job.trace_id) : (job.trace_id ?? '—');
-  const meta = [['Title', job.title], ['Worker', job.worker_id], ['Deliveries', String(job.deliveries)], ['Started', job.started_at ?? '—'], ['Duration', duration(ms(job.started_at, job.finished_at))],
-    ['Error', job.error ? `${job.error.code}: ${job.error.message}` : '—'], ['.last', job.last_status ?? '—'], ['Trace', trace]];
+  const meta = [['Title', job.title], ['Worker', job.worker_id], ['Deliveries', String(job.deliveries)], ['Task retries', String(retries(job))], ['Started', when(job.started_at) || '—'],
+    ['Duration', duration(ms(job.started_at, job.finished_at))], ['Error', job.error ? `${job.error.code}: ${job.error.message}` : '—'], ['.last', job.last_status ?? '—'], ['Trace', trace]];
   $('#job-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   const running = !FINAL.includes(job.state);
   $('#job-actions').replaceChildren(el('button', { type: 'button', class: 'action danger', id: 'cancel-job', disabled: ui.config.actions && running ? null : 'disabled', onclick: async () => {
     const out = await act('cancel', { alt_id: job.alt_id });
     if (out) toast(`cancel requested for ${job.alt_id}`);
   } }, 'Cancel'));
-  drawGraph(job);
+  drawGraph($('#graph'), job, ui.expanded, (owner) => {
+    ui.expanded.add(owner);
+    void openJob(id);
+  });
   followLive(job.alt_id);
+  // Outputs: the .last's once it exists; while the job runs, the previews its status entry keeps.
   const results = r.last?.task_results ?? {};
   $('#tasks-table tbody').replaceChildren(...Object.entries(job.tasks).map(([tid, t]) => {
-    const res = results[tid];
-    const preview = res?.output?.text ? res.output.text.slice(0, 160) : '';
-    return el('tr', { dataset: { task: tid } }, el('td', {}, tid), el('td', {}, stateBadge(t.state)), el('td', {}, String(t.attempts)),
-      el('td', {}, time(t.started_at)), el('td', {}, duration(ms(t.started_at, t.finished_at))), el('td', {}, t.error_code ?? ''), el('td', { title: preview }, preview));
+    const text = preview(results[tid]?.output?.text ?? t.preview ?? '');
+    return el('tr', { dataset: { task: tid } }, el('td', {}, tid), el('td', {}, stateBadge(t.state)), el('td', { title: 'attempts of this task' }, String(t.attempts)),
+      el('td', {}, when(t.started_at)), el('td', {}, duration(ms(t.started_at, t.finished_at))), el('td', {}, t.error_code ?? ''), el('td', { class: 'output', title: text }, text));
   }));
   $('#last-json').textContent = r.last ? JSON.stringify(r.last, null, 2) : 'not stored yet';
 }
@@ -307,12 +298,11 @@ function stopLive() {
 async function loadDlq() {
   const code = $('#dlq-code').value;
   const r = await api(`/api/dlq${code ? `?code=${encodeURIComponent(code)}` : ''}`);
-  ui.dlq = r.records;
   const codes = new Set([...$('#dlq-code').options].map((o) => o.value));
   for (const rec of r.records) if (rec.code && !codes.has(rec.code)) $('#dlq-code').append(el('option', {}, rec.code));
   $('#dlq-table tbody').replaceChildren(...r.records.map((rec) => el('tr', { dataset: { seq: String(rec.seq), code: rec.code ?? '' } },
-    el('td', {}, String(rec.seq)), el('td', {}, rec.code ?? ''), el('td', {}, rec.alt_id ?? '—'), el('td', { title: rec.error ?? '' }, rec.error ?? ''),
-    el('td', {}, String(rec.deliveries)), el('td', {}, duration(ms(rec.time))),
+    el('td', {}, String(rec.seq)), el('td', {}, rec.code ?? ''), el('td', {}, rec.alt_id ?? '—'), el('td', { class: 'title', title: rec.error ?? '' }, rec.error ?? ''),
+    el('td', {}, String(rec.deliveries)), el('td', { title: when(rec.time) }, `${when(rec.time)} (${duration(ms(rec.time))} ago)`),
     el('td', {}, el('button', { type: 'button', onclick: () => showPayload(rec.seq) }, 'Original'), ' ',
       el('button', { type: 'button', class: 'action replay', disabled: ui.config.actions ? null : 'disabled', onclick: () => replay({ seq: rec.seq }) }, 'Replay')))));
 }
@@ -321,7 +311,7 @@ async function showPayload(seq) {
   const r = await api(`/api/dlq/${seq}`);
   const pre = $('#dlq-payload');
   pre.hidden = false;
-  pre.textContent = r.payload;
+  pre.textContent = typeof r.payload === 'string' ? r.payload : JSON.stringify(r.payload, null, 2);
 }
 
 async function replay(body) {
@@ -340,24 +330,48 @@ function renderFleet() {
     .map(([k, v]) => el('div', { dataset: { consumer: k } }, el('span', { class: 'muted' }, `${k} `), el('b', {}, String(v)))));
   $('#workers-table tbody').replaceChildren(...ui.workers.map((w) => el('tr', { dataset: { worker: w.worker_id } },
     el('td', {}, w.worker_id), el('td', {}, w.host), el('td', {}, w.version), el('td', {}, `${w.in_flight}/${w.concurrency}`), el('td', {}, String(w.processed)),
-    el('td', {}, String(w.waiting_for_ai)), el('td', {}, w.breaker), el('td', {}, `${duration(ms(w.seen_at))} ago`))));
+    el('td', {}, String(w.waiting_for_ai)), el('td', {}, w.breaker), el('td', { title: when(w.seen_at) }, `${duration(ms(w.seen_at))} ago`))));
+  drawChart();
+}
+
+/** Jobs and failures per second over the last 15 minutes, with a time axis, drawn at the chart's own size. */
+function drawChart() {
   const rates = ui.stats?.rates;
-  const svg = $('#chart');
+  const chart = $('#chart');
   if (!rates) return;
+  const width = Math.max(300, chart.clientWidth || 900);
+  const height = 170;
+  const pad = { left: 44, right: 10, top: 10, bottom: 22 };
+  chart.setAttribute('viewBox', `0 0 ${width} ${height}`);
   const per = rates.bucket_ms / 1000;
   const max = Math.max(1, ...rates.done.map((v) => v / per));
+  const x = (i) => pad.left + (i / (rates.done.length - 1)) * (width - pad.left - pad.right);
+  const y = (v) => height - pad.bottom - (v / per / max) * (height - pad.top - pad.bottom);
   const line = (series, cls) => {
     const p = document.createElementNS(SVG, 'polyline');
     p.setAttribute('class', cls);
-    p.setAttribute('points', series.map((v, i) => `${(i / (series.length - 1)) * 900},${150 - (v / per / max) * 140}`).join(' '));
+    p.setAttribute('points', series.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' '));
     return p;
   };
-  const label = document.createElementNS(SVG, 'text');
-  label.setAttribute('x', '6');
-  label.setAttribute('y', '14');
-  label.setAttribute('font-size', '12');
-  label.textContent = `${max.toFixed(1)} jobs/s`;
-  svg.replaceChildren(line(rates.done, 'done'), line(rates.failed, 'failed'), label);
+  const text = (tx, ty, content, anchor = 'middle') => {
+    const t = document.createElementNS(SVG, 'text');
+    t.setAttribute('x', String(tx));
+    t.setAttribute('y', String(ty));
+    t.setAttribute('text-anchor', anchor);
+    t.setAttribute('class', 'axis');
+    t.textContent = content;
+    return t;
+  };
+  const axis = document.createElementNS(SVG, 'path');
+  axis.setAttribute('class', 'axis-line');
+  axis.setAttribute('d', `M${pad.left},${pad.top} V${height - pad.bottom} H${width - pad.right}`);
+  const minutes = (rates.done.length * rates.bucket_ms) / 60_000;
+  const ticks = [];
+  for (let m = minutes; m >= 0; m -= 5) {
+    const i = rates.done.length - 1 - Math.round((m * 60_000) / rates.bucket_ms);
+    ticks.push(text(x(Math.max(0, i)), height - 6, m === 0 ? 'now' : `−${m} min`));
+  }
+  chart.replaceChildren(axis, line(rates.done, 'done'), line(rates.failed, 'failed'), text(pad.left - 4, pad.top + 8, `${max.toFixed(1)}/s`, 'end'), text(pad.left - 4, height - pad.bottom, '0', 'end'), ...ticks);
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
@@ -365,7 +379,7 @@ function renderFleet() {
 function showTab(name) {
   ui.tab = name;
   for (const s of document.querySelectorAll('.tab')) s.classList.toggle('active', s.id === `tab-${name}`);
-  for (const b of document.querySelectorAll('nav button')) b.classList.toggle('active', b.dataset.tab === name || (name === 'job' && b.dataset.tab === 'jobs'));
+  for (const b of document.querySelectorAll('nav a')) b.classList.toggle('active', b.dataset.tab === name || (name === 'job' && b.dataset.tab === 'jobs'));
   if (name !== 'job') {
     ui.current = null;
     stopLive();
@@ -375,8 +389,16 @@ function showTab(name) {
   if (name === 'fleet') renderFleet();
 }
 
+function showWaiting(what) {
+  const banner = $('#waiting');
+  banner.hidden = !what;
+  banner.textContent = what ? `Waiting for ${what}…` : '';
+}
+
 function connect() {
   const events = new EventSource('/api/events');
+  events.addEventListener('waiting', (e) => showWaiting(JSON.parse(e.data).waiting_for));
+  events.addEventListener('ready', () => void start());
   events.addEventListener('job', (e) => onJobEvent(JSON.parse(e.data)));
   events.addEventListener('job-removed', (e) => {
     ui.jobs.delete(JSON.parse(e.data).alt_id);
@@ -395,17 +417,35 @@ function connect() {
   });
 }
 
+/** Loads the data once the dashboard has it (at once, or when its "ready" event comes). */
 async function start() {
   ui.config = await api('/api/config');
   $('#mode').textContent = ui.config.actions ? 'actions need the token' : 'read-only';
   $('#token').hidden = !ui.config.actions;
+  for (const b of document.querySelectorAll('#tab-dlq .action')) b.disabled = !ui.config.actions;
+  if (!ui.config.ready) return showWaiting(ui.config.waiting_for);
+  if (ui.started) return;
+  ui.started = true;
+  showWaiting('');
+  route();
+  const fleet = await api('/api/fleet');
+  ui.workers = fleet.workers;
+  ui.stats ??= fleet.stats;
+  renderCounts();
+}
+
+function wire() {
   $('#token').value = sessionStorage.getItem('altlas-token') ?? '';
   $('#token').addEventListener('change', () => sessionStorage.setItem('altlas-token', $('#token').value));
-  for (const b of document.querySelectorAll('nav button')) b.addEventListener('click', () => showTab(b.dataset.tab));
-  $('#back').addEventListener('click', () => showTab('jobs'));
-  $('#state-filter').addEventListener('change', () => void loadJobs());
-  $('#q').addEventListener('input', () => void loadJobs());
-  $('#dlq-code').addEventListener('change', () => void loadDlq());
+  addEventListener('hashchange', () => ui.started && route());
+  addEventListener('resize', () => ui.tab === 'fleet' && drawChart());
+  $('#back').addEventListener('click', () => (history.length > 1 ? history.back() : go('#/jobs')));
+  $('#state-filter').addEventListener('change', filtersChanged);
+  $('#q').addEventListener('input', filtersChanged);
+  $('#dlq-code').addEventListener('change', () => {
+    history.replaceState(null, '', `#/dlq${$('#dlq-code').value ? `?code=${encodeURIComponent($('#dlq-code').value)}` : ''}`);
+    void loadDlq();
+  });
   $('#replay-code').addEventListener('click', () => {
     const code = $('#dlq-code').value;
     if (!code) return toast('choose a code first');
@@ -414,17 +454,15 @@ async function start() {
   $('#purge-code').addEventListener('click', async () => {
     const code = $('#dlq-code').value;
     if (!confirm(`Remove ${code ? `every dead letter of ${code}` : 'every dead letter'} for good?`)) return;
-    const out = await act('purge', code ? { code } : {});
+    // Every dead letter only when asked for in so many words (all: true), never by an empty filter.
+    const out = await act('purge', code ? { code } : { all: true });
     if (out) {
       toast(`removed ${out.removed.length}`);
       await loadDlq();
     }
   });
-  for (const b of document.querySelectorAll('#tab-dlq .action')) b.disabled = !ui.config.actions;
   connect();
-  await loadJobs();
-  const fleet = await api('/api/fleet');
-  ui.workers = fleet.workers;
 }
 
+wire();
 void start().catch((e) => toast(`the dashboard could not start: ${e.message}`));

@@ -25,6 +25,36 @@ describe('decode warnings', () => {
     expect(codes(runnerDoc([{ id: 'a' }, { id: 'b', dependencies: ['a'] }, { id: 'lonely' }]))).toEqual(['W_ISOLATED_TASK /tasks/2']);
   });
 
+  it('no W_ISOLATED_TASK when no task depends on another, nor for the shipped segmentation samples or a 2.0 body', async () => {
+    expect(codes(runnerDoc([{ id: 'a' }, { id: 'b' }, { id: 'c' }]))).toEqual([]);
+    const { readFileSync, readdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { decodeAlt } = await import('../../../src/alt/index.ts');
+    const { SAMPLES, CONTROL_FLOW } = await import('../../helpers/paths.ts');
+    const files = [...readdirSync(SAMPLES).filter((f) => f.startsWith('segmentation-')).map((f) => join(SAMPLES, f)), ...readdirSync(CONTROL_FLOW).filter((f) => f.endsWith('.yaml')).map((f) => join(CONTROL_FLOW, f))];
+    expect(files.length).toBeGreaterThan(5);
+    for (const f of files) {
+      const r = decodeAlt(readFileSync(f), { hint: f });
+      expect({ f, isolated: r.ok ? r.warnings.filter((w) => w.code === 'W_ISOLATED_TASK').length : -1 }).toEqual({ f, isolated: 0 });
+    }
+  });
+
+  it('W_WHILE_NO_WRITE names the variables a condition reads, never a literal', async () => {
+    const { decodeAlt } = await import('../../../src/alt/index.ts');
+    const doc = (condition: Record<string, unknown>) => JSON.stringify({
+      id: 'w', version: '2.0', timestamp: '2025-01-01T00:00:00Z', command: 'c', global_variables: [{ name: 'n', type: 'number', value: 0 }],
+      segments: [{ id: 'spin', task_type: 'control_flow', content: 'x', loop: { type: 'while', condition, body: ['step'] } }, { id: 'step', task_type: 'create', content: 'y' }],
+    });
+    const warning = (condition: Record<string, unknown>) => {
+      const r = decodeAlt(doc(condition));
+      if (!r.ok) throw r.error;
+      return r.warnings.filter((w) => w.code === 'W_WHILE_NO_WRITE').map((w) => w.message);
+    };
+    expect(warning({ operator: 'neq', left: 'n', right: 'never' })).toEqual(['nothing in the body of while loop spin writes n, which its condition reads: it runs until LOOP_LIMIT']);
+    expect(warning({ operator: 'neq', left: 'always', right: 'never' })).toEqual(['the condition of while loop spin reads no variable (its operands are literals), so nothing in its body can end it: it runs until LOOP_LIMIT']);
+    expect(warning({ operator: 'neq', left: 'step', right: 'done' })).toEqual([]);
+  });
+
   it('W_EXPECTED_TIME_ZERO, also read from metadata', () => {
     expect(codes(runnerDoc([{ id: 'a' }], { metadata: { expected_completion_time: 0 } }))).toEqual(['W_EXPECTED_TIME_ZERO /expected_completion_time']);
   });

@@ -18,10 +18,10 @@ const run = async (argv: string[], env: Record<string, string> = {}) => {
 
 describe('altlas permissions', () => {
   it('prints the runner\'s list by default, and a role\'s nats-server block for this configuration', async () => {
-    expect(await run(['permissions'])).toEqual({ code: 0, out: describePermissions(runnerPermissions(loadConfig({}))), err: '' });
+    expect(await run(['permissions'])).toEqual({ code: 0, out: `# role: runner (the default; altlas permissions producer|reader|operator for the others)\n${describePermissions(runnerPermissions(loadConfig({})))}`, err: '' });
     const env = { ALT_STREAM: 'JOBS', NATS_INBOX_PREFIX: '_INBOX_ops', RUNNER_STATUS_BUCKET: 'RUNS' };
     const r = await run(['permissions', 'operator', '--server-config'], env);
-    expect(r).toEqual({ code: 0, out: serverPermissions(operatorPermissions(loadConfig(env))), err: '' });
+    expect(r).toEqual({ code: 0, out: `# role: operator\n${serverPermissions(operatorPermissions(loadConfig(env)))}`, err: '' });
     expect(r.out).toContain('"$KV.RUNS.cancel.>"');
     expect(r.out).toContain('"_INBOX_ops.>"');
   });

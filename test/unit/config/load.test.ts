@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { loadConfig, decodeLimits } from '../../../src/config/load.ts';
+import { loadConfig, decodeLimits, unknownVariables } from '../../../src/config/load.ts';
 import { DEFAULTS } from '../../../src/config/defaults.ts';
 import { DEFAULT_DECODE_LIMITS } from '../../../src/alt/limits.ts';
 import { isAltlasError } from '../../../src/errors.ts';
@@ -27,5 +27,22 @@ describe('loadConfig', () => {
       expect(e.problems.map((p) => p.pointer).sort()).toEqual(['AI_PROVIDER', 'HTTP_PORT', 'LOG_LEVEL', 'RUNNER_CONCURRENCY']);
       expect(e.message).toContain('RUNNER_CONCURRENCY="many"');
     }
+  });
+});
+
+describe('unknownVariables', () => {
+  it('suggests the variable a misspelt name stands for, the prefix misspelt too', () => {
+    const env = { RUNER_CONCURRENCY: '8', DASHBORD_TOKEN: 't', NAT_URL: 'nats://x', NATSURL: 'nats://x', RUNNER_CONCURENCY: '8' };
+    expect(unknownVariables(env)).toEqual([
+      'unknown variable RUNER_CONCURRENCY: did you mean RUNNER_CONCURRENCY?', 'unknown variable DASHBORD_TOKEN: did you mean DASHBOARD_TOKEN?',
+      'unknown variable NAT_URL: did you mean NATS_URL?', 'unknown variable NATSURL: did you mean NATS_URL?', 'unknown variable RUNNER_CONCURENCY: did you mean RUNNER_CONCURRENCY?',
+    ]);
+  });
+
+  it('leaves alone the ordinary environment of a machine and of its tools', () => {
+    const env = { PATH: '/bin', HOME: '/root', LANG: 'C', LC_ALL: 'C', NODE_OPTIONS: '', NODE_ENV: 'test', HTTP_PROXY: 'x', HTTPS_PROXY: 'x', NO_PROXY: 'x', TERM: 'xterm',
+      AWS_REGION: 'x', USER: 'x', SHELL: '/bin/sh', PWD: '/', HOSTNAME: 'h', JS_KEY: 'k', NATS_SERVER_BIN: '/usr/sbin/nats-server', OTEL_SERVICE_NAME: 'x', MALLOC_ARENA_MAX: '2',
+      TMPDIR: '/tmp', CI: 'true', GITHUB_ACTIONS: 'true', JEST_WORKER_ID: '1', LOGNAME: 'x', EDITOR: 'vi', PAGER: 'less', DISPLAY: ':0', SSH_AUTH_SOCK: 'x', AI_URLS: 'x' };
+    expect(unknownVariables(env)).toEqual(['unknown variable AI_URLS: did you mean AI_URL?']);
   });
 });

@@ -146,6 +146,20 @@ describe('limits and type errors of 2.0 programs', () => {
     const run = await runJob(job, scripted().body, { ...ENGINE, limits: { maxCallDepth: 4 } });
     expect(run.results.find((r) => r.task_id === 'go/again/again/again/again')).toMatchObject({ status: 'failed', error_code: 'CALL_DEPTH' });
     expect(run.results.find((r) => r.task_id === 'go')).toMatchObject({ status: 'failed', error_code: 'CALL_DEPTH' });
+    // Each level names its failed member and the root cause once: the chain is not repeated (nor cut off in the .last).
+    const root = 'call go/again/again/again/again to f is nested 5 deep; the limit is 4';
+    expect(run.results.find((r) => r.task_id === 'go')!.error).toBe(`go/again failed: ${root}`);
+    expect(run.results.find((r) => r.task_id === 'go/again/again')!.error).toBe(`go/again/again/again failed: ${root}`);
+  });
+
+  it('a call whose arguments fail says so for its body\'s members, not "never called"', async () => {
+    const job = decodeJob(program([
+      { id: 'call', task_type: 'function_call', function_call: { function_name: 'f', arguments: { n: 'text' } } },
+      { id: 'ask' },
+    ], { functions: [{ name: 'f', parameters: [{ name: 'n', type: 'number' }], body: ['ask'] }] }));
+    const run = await runJob(job, scripted().body, ENGINE);
+    expect(run.results.find((r) => r.task_id === 'call')).toMatchObject({ status: 'failed', error_code: 'VARIABLE_TYPE' });
+    expect(run.skipped).toEqual([{ segment_id: 'ask', reason: 'the call call to f failed before its body ran (VARIABLE_TYPE)' }]);
   });
 
   it('INSTANCE_LIMIT when a loop would create more instances than the job may', async () => {

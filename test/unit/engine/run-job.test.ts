@@ -159,7 +159,9 @@ describe('runJob', () => {
     }, ENGINE);
     expect(run.stopped?.code).toBe('AI_UNAVAILABLE');
     expect(byId(run.results).a).toMatchObject({ status: 'failed', error_code: 'AI_UNAVAILABLE' });
-    expect(byId(run.results).b).toMatchObject({ status: 'cancelled', error_code: 'JOB_ABORTED' });
+    // What the stop cut short, or never started, carries the stop's code; a stopped job propagates no failure.
+    expect(byId(run.results).b).toMatchObject({ status: 'cancelled', error_code: 'AI_UNAVAILABLE' });
+    expect(byId(run.results).c).toMatchObject({ status: 'cancelled', error_code: 'AI_UNAVAILABLE', error: 'Not run: the job stopped (AI_UNAVAILABLE)' });
   });
 
   it('does not run tasks completed in an earlier delivery, and keeps their results', async () => {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAlt } from '../../../src/alt/index.ts';
+import { DecodePool } from '../../../src/alt/decode-pool.ts';
 import { aiTaskBody } from '../../../src/ai/task-body.ts';
 import { fakeAnswer } from '../../../src/ai/fake-orchestrator.ts';
 import { runJob } from '../../../src/engine/run-job.ts';
@@ -80,5 +81,34 @@ describe('buildLast', () => {
     const lines = last.summary.split('\n');
     expect(lines[0]).toBe('Execution Failed:');
     expect(lines.slice(1).map((l) => l.split(':')[0])).toEqual(['- ALT File', '- Execution ID', '- Error', '- Time']);
+  });
+
+  it('keeps the title, persona, tags and alt_ metadata of a file that parses but fails its checks (also decoded in a thread)', async () => {
+    const runner = JSON.stringify({ id: 'cyc-1', version: '1.0', created_at: '2025-01-01T00:00:00Z', title: 'Quarterly report', persona: 'analyst', mode: 'dream', tags: ['q3'], metadata: { team: 'finance', api_key: 'sk-live-abcdefghijklmnop' },
+      tasks: [{ id: 'a', description: 'x', dependencies: ['b'] }, { id: 'b', description: 'y', dependencies: ['a'] }] });
+    const segmentation = 'id: seg-1\nversion: "1.0"\ntimestamp: "2025-01-01T00:00:00"\ncommand: "Summarise the news"\npersona: editor\nmode: Chaos\nmetadata: {tags: [news], priority: high, source: cli}\nsegments:\n  - {id: s1, task_type: search, content: x, dependencies: [s9]}\n';
+    const pool = new DecodePool({ threadBytes: 0 });
+    try {
+      for (const [bytes, hint] of [[runner, 'a.json'], [segmentation, 'a.yaml']] as const) {
+        const local = decodeAlt(bytes, { hint });
+        const threaded = await pool.decode(Buffer.from(bytes), hint);
+        if (local.ok || threaded.ok) throw new Error('expected errors');
+        expect(threaded.header).toEqual(local.header);
+      }
+    } finally {
+      await pool.close();
+    }
+    const r = decodeAlt(runner);
+    if (r.ok) throw new Error('expected an error');
+    const last = buildFailureLast({ altId: 'cyc-1', error: r.error, job: r.header, startMs: 0, endMs: 5 }, ids());
+    expectValid(last);
+    expect(last).toMatchObject({ title: 'Quarterly report', persona: 'analyst', mode: 'dream', tags: ['q3'], metadata: { alt_team: 'finance', alt_api_key: '[REDACTED]', error_code: 'ALT_CYCLE' } });
+    expect(last.summary.split('\n')[1]).toBe('- ALT File: Quarterly report');
+    const s = decodeAlt(segmentation, { hint: 'a.yaml' });
+    if (s.ok) throw new Error('expected an error');
+    expect(s.header).toEqual({ title: 'Summarise the news', persona: 'editor', mode: 'chaos', priority: 'high', tags: ['news'], metadata: { tags: ['news'], priority: 'high', source: 'cli' } });
+    // Nothing to say for bytes that never parsed.
+    const broken = decodeAlt('{"title": ');
+    expect(broken.ok ? null : broken.header).toBeUndefined();
   });
 });

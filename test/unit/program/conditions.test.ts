@@ -64,6 +64,11 @@ describe('values', () => {
     expect(['', 0, [], {}, null, false].map(truthy)).toEqual([false, false, false, false, false, false]);
     expect(['x', 1, [0], { a: 0 }, true].map(truthy)).toEqual([true, true, true, true, true]);
     expect([null, true, false, 5, [1, 'a'], { k: 'v' }].map(pyStr)).toEqual(['None', 'True', 'False', '5', "[1, 'a']", "{'k': 'v'}"]);
+    // Floats as Python's str() writes them (repr: shortest digits, exponent below 1e-4 and from 1e16).
+    expect([0.5, 1e-5, 1.5e-7, 0.0001, 1e16, 1.5e16, 123456.789, -2.5e-10, 1e21, [0.1, 1e-5]].map(pyStr))
+      .toEqual(['0.5', '1e-05', '1.5e-07', '0.0001', '1e+16', '1.5e+16', '123456.789', '-2.5e-10', '1e+21', '[0.1, 1e-05]']);
+    expect(evaluateCondition({ operator: 'starts_with', left: 'x', right: '1e-05' }, scope({ x: 0.00001 }))).toBe(true);
+    expect(evaluateCondition({ operator: 'ends_with', left: 'x', right: 'e+16' }, scope({ x: 1e16 }))).toBe(true);
     expect(pyEquals(1, true)).toBe(true);
   });
 

@@ -1,0 +1,124 @@
+/**
+ * The dashboard's JSON API as a table: reads (GET) by path pattern, actions (POST) by name. A
+ * route returns a plain body and names its redaction policy; the server shapes (and redacts)
+ * every body in one place.
+ */
+import { HEADERS, subjectToken } from '../messaging/subjects.ts';
+import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, replayRecord } from '../ops/dlq.ts';
+import { isJobState, requestCancel } from '../ops/jobs.ts';
+import { redactOriginal } from '../ops/dlq-redact.ts';
+import { isSealed } from '../security/codec.ts';
+import { readLast } from '../cli/read-last.ts';
+import type { DashboardData } from './data.ts';
+
+export type { DashboardData } from './data.ts';
+
+/** An answer other than 200, with a message the page shows. */
+export class HttpError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export interface RouteRequest {
+  url: URL;
+  /** The path's captured part (`/api/jobs/<id>` → the id, decoded). */
+  param: string;
+  body: Record<string, unknown>;
+  /** Who acts (actions). */
+  by?: string;
+}
+
+type Handler = (d: DashboardData, r: RouteRequest) => Promise<unknown> | unknown;
+
+/**
+ * How a body is redacted: `data` for job data (status entries, a job's `.last`: the data policy,
+ * so ordinary content comes through as the `.last` has it), `logs` for the rest (dead letters,
+ * errors, actions: the logs policy).
+ */
+export type Policy = 'data' | 'logs';
+
+/** Characters of a DLQ original the page gets at most. */
+const MAX_PAYLOAD_CHARS = 200_000;
+
+/** GET routes, matched in order. */
+export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
+  {
+    pattern: /^\/api\/jobs$/,
+    policy: 'data',
+    read: (d, { url }) => {
+      const state = url.searchParams.get('state') || undefined;
+      if (state && !isJobState(state)) throw new HttpError(400, `unknown state ${state}`);
+      const limit = Math.min(1_000, Math.max(1, Number(url.searchParams.get('limit') ?? 200) || 200));
+      const r = d.live.list({ state, q: url.searchParams.get('q') || undefined, limit });
+      return { total: r.total, jobs: r.jobs, stats: d.live.stats() };
+    },
+  },
+  {
+    pattern: /^\/api\/jobs\/(.+)$/,
+    policy: 'data',
+    read: async (d, { param: id }) => {
+      const job = [...d.live.jobs.values()].find((j) => j.alt_id === id);
+      if (!job) throw new HttpError(404, `no status for job ${id}`);
+      const { config } = d;
+      const stored = await d.dlq.jsm.streams.getMessage(config.LAST_STREAM, { last_by_subj: `${config.LAST_SUBJECT_PREFIX}.${subjectToken(id)}` }).catch(() => null);
+      let last: unknown = null;
+      if (stored && stored.header.get(HEADERS.altStreamSeq) === String(job.alt_stream_seq)) {
+        try {
+          last = readLast(stored.data, d.codec);
+        } catch {
+          last = null;
+        }
+      }
+      return { job, last };
+    },
+  },
+  { pattern: /^\/api\/fleet$/, policy: 'logs', read: (d) => ({ workers: d.live.workers(), stats: d.live.stats() }) },
+  { pattern: /^\/api\/dlq$/, policy: 'logs', read: async (d, { url }) => ({ records: (await dlqRecords(d.dlq, { code: url.searchParams.get('code') || undefined })).map(recordDescriber(d.codec)) }) },
+  {
+    pattern: /^\/api\/dlq\/([^/]+)$/,
+    policy: 'logs',
+    read: async (d, { param }) => {
+      const seq = Number(param);
+      const m = Number.isInteger(seq) && seq > 0 ? await dlqRecord(d.dlq, seq) : null;
+      if (!m) throw new HttpError(404, `no DLQ record ${param}`);
+      const stored = await originalOf(d.dlq, m);
+      const original = isSealed(stored) ? d.codec.open(stored, 'alt') : stored;
+      // As `altlas dlq show` shows it: a JSON or YAML original parsed and every secret key's value masked, else its text masked.
+      const text = redactOriginal(original, m.header.get(HEADERS.contentType) || undefined);
+      const payload = text.length > MAX_PAYLOAD_CHARS ? `${text.slice(0, MAX_PAYLOAD_CHARS)}\n… (${text.length} characters)` : text;
+      return { record: recordDescriber(d.codec)(m), payload };
+    },
+  },
+];
+
+const records = async (d: DashboardData, body: Record<string, unknown>) => {
+  if (typeof body.seq === 'number') return [await dlqRecord(d.dlq, body.seq)].filter((m) => m !== null);
+  if (typeof body.code === 'string' && body.code) return dlqRecords(d.dlq, { code: body.code });
+  return null;
+};
+
+/** POST actions, by name (they need the token). */
+export const ACTIONS: Record<string, Handler> = {
+  cancel: (d, { body, by }) => {
+    if (typeof body.alt_id !== 'string' || !body.alt_id) throw new HttpError(400, 'alt_id is required');
+    return requestCancel(d.status, body.alt_id, by ?? 'dashboard', d.codec);
+  },
+  replay: async (d, { body }) => {
+    const list = await records(d, body);
+    if (!list) throw new HttpError(400, 'replay takes seq or code');
+    if (!list.length) throw new HttpError(404, 'no matching dead letter');
+    const replayed = [];
+    for (const m of list) replayed.push(await replayRecord(d.dlq, m));
+    return { replayed };
+  },
+  purge: async (d, { body }) => {
+    // Removing every dead letter is never the default: it takes `all: true`, as the command takes --yes.
+    const list = body.all === true ? await dlqRecords(d.dlq) : await records(d, body);
+    if (!list) throw new HttpError(400, 'purge takes seq, code, or all: true (to remove every dead letter)');
+    return { removed: await purgeRecords(d.dlq, list) };
+  },
+};

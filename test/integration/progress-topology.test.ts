@@ -39,6 +39,24 @@ describe('the progress stream', () => {
     expect((await h.jsm.streams.info('ALT_PROGRESS')).config.republish).toBeUndefined();
   });
 
+  it('is created by altlas init; init reports a retention that differs and --apply sets the configured one', async () => {
+    h = await Harness.start();
+    const init = (args: string[] = []) => new Promise<{ code: number | null; out: string }>((resolve) => {
+      const p = spawn(join(ROOT, 'bin', 'altlas'), ['init', ...args, '--server', h!.server.url], { env: { ...process.env, PROGRESS_MAX_AGE_MS: '3600000' } });
+      let out = '';
+      p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      p.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      p.once('exit', (code) => resolve({ code, out }));
+    });
+    const first = await init();
+    expect(first.out).toMatch(/^created +ALT_PROGRESS$/m);
+    await h.jsm.streams.update('ALT_PROGRESS', { max_age: 60e9, duplicate_window: 60e9 });
+    expect((await init()).out).toMatch(/^exists +ALT_PROGRESS \(differs: max_age 1m, configured 1h \(PROGRESS_MAX_AGE_MS\); duplicate_window 1m, configured 2m \(PROGRESS_DUPLICATE_WINDOW_MS\)\)$/m);
+    const applied = await init(['--apply']);
+    expect(applied.out).toMatch(/^updated +ALT_PROGRESS: max_age 1m → 1h \(PROGRESS_MAX_AGE_MS\)$/m);
+    expect((await h.jsm.streams.info('ALT_PROGRESS')).config).toMatchObject({ max_age: 3_600e9, duplicate_window: 120e9, republish: { dest: 'live.progress.>' } });
+  });
+
   it('is neither created nor written with PROGRESS_ENABLED=false; jobs run as before', async () => {
     h = await Harness.start();
     await h.worker({ PROGRESS_ENABLED: 'false' });

@@ -49,8 +49,17 @@ export function checkConfig(config: Config): Codec {
   if (config.ARCHIVE_NOTIFY_SUBJECT && covers([`${config.LAST_SUBJECT_PREFIX}.>`], config.ARCHIVE_NOTIFY_SUBJECT)) {
     throw new AltlasError('CONFIG_INVALID', `ARCHIVE_NOTIFY_SUBJECT=${config.ARCHIVE_NOTIFY_SUBJECT} falls inside the LAST stream's subjects (${config.LAST_SUBJECT_PREFIX}.>): the stream would store the notifications. Use another subject and bridge it (see the README, "Archive hand-off")`);
   }
-  for (const [name, subjects] of [['ALT_SUBJECTS', config.ALT_SUBJECTS.split(',').map((x) => x.trim())], ['LAST_SUBJECT_PREFIX', [`${config.LAST_SUBJECT_PREFIX}.>`]], ['DLQ_SUBJECT_PREFIX', [`${config.DLQ_SUBJECT_PREFIX}.>`]]] as const) {
+  const others = [
+    ['ALT_SUBJECTS', config.ALT_SUBJECTS.split(',').map((x) => x.trim())], ['LAST_SUBJECT_PREFIX', [`${config.LAST_SUBJECT_PREFIX}.>`]], ['DLQ_SUBJECT_PREFIX', [`${config.DLQ_SUBJECT_PREFIX}.>`]],
+    ['PROGRESS_SUBJECT_PREFIX', [`${config.PROGRESS_SUBJECT_PREFIX}.>`]], ['PROGRESS_LIVE_PREFIX', [`${config.PROGRESS_LIVE_PREFIX}.>`]],
+  ] as const;
+  for (const [name, subjects] of others) {
     if (covers(subjects, `${config.USAGE_SUBJECT_PREFIX}.x.y`)) throw new AltlasError('CONFIG_INVALID', `USAGE_SUBJECT_PREFIX=${config.USAGE_SUBJECT_PREFIX} falls inside the subjects of ${name}: usage records need a stream of their own`);
+  }
+  const progress = `${config.PROGRESS_SUBJECT_PREFIX}.>`;
+  const live = `${config.PROGRESS_LIVE_PREFIX}.>`;
+  if (covers([progress], live) || covers([live], progress)) {
+    throw new AltlasError('CONFIG_INVALID', `PROGRESS_LIVE_PREFIX=${config.PROGRESS_LIVE_PREFIX} and PROGRESS_SUBJECT_PREFIX=${config.PROGRESS_SUBJECT_PREFIX} overlap: the progress stream would store what it republishes. Use prefixes that do not contain each other`);
   }
   return codec;
 }
@@ -198,7 +207,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     phase = 'checking the topology and the buckets';
     stack = await assembleWorker({
       conn, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage, budgets,
-      body: aiTaskBody(client, { defaultModel: config.AI_MODEL, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }),
+      body: { make: ({ progress }) => aiTaskBody(client, { defaultModel: config.AI_MODEL, progress, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }) },
     });
   } catch (e) {
     const error = startupError(e);

@@ -19,6 +19,8 @@ import { inboxPrefixOf, type Connection } from './messaging/connect.ts';
 import { ExhaustedGuard, sweepAltStream } from './messaging/exhausted.ts';
 import type { Delivery } from './messaging/inbound.ts';
 import { Publisher } from './messaging/publisher.ts';
+import { ProgressPublisher } from './progress/publisher.ts';
+import { logProgressTrouble } from './progress/trouble.ts';
 import { StreamPublisher } from './messaging/stream-publish.ts';
 import { isRunContext } from './messaging/run-context.ts';
 import { ensureTopology } from './messaging/topology.ts';
@@ -41,8 +43,8 @@ export interface AssembleOptions {
   conn: Pick<Connection, 'nc' | 'connected' | 'onReconnect'>;
   config: Config;
   logger: Logger;
-  /** The AI task body. */
-  body: TaskBody;
+  /** The AI task body: given, or made from what the stack wires (the progress publisher). */
+  body: TaskBody | { make(wiring: BodyWiring): TaskBody };
   /** The AI client (breaker state for heartbeats and the gate); absent with an in-process body. */
   client?: AiClient;
   gate?: AiGate;
@@ -60,6 +62,12 @@ export interface AssembleOptions {
   usage?: UsageRecorder;
   /** Job and tenant budgets (their steps are on the AI client's path); the tenants' are shared through the budgets bucket. */
   budgets?: Budgets | null;
+}
+
+/** What the stack hands the task body it makes. */
+export interface BodyWiring {
+  /** The progress stream's publisher and PROGRESS_DRAIN_MS; null with PROGRESS_ENABLED=false. */
+  progress: { publisher: ProgressPublisher; drainMs: number } | null;
 }
 
 export interface Assembled {
@@ -126,7 +134,15 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     slices.start();
     stops.push(() => slices.close());
   }
-  const engine = createEngine(config, o.body);
+  const progress = config.PROGRESS_ENABLED ? new ProgressPublisher({
+    out, prefix: config.PROGRESS_SUBJECT_PREFIX, codec, flushMs: config.PROGRESS_FLUSH_MS, flushBytes: config.PROGRESS_FLUSH_BYTES,
+    maxBytes: config.AI_MAX_RESPONSE_BYTES,
+    // Attempts of a run log in the job's logger; this one hears of the others.
+    onTrouble: (t) => logProgressTrouble(logger, t, { alt_id: t.head.job, alt_stream_seq: t.head.alt_seq ?? undefined, deliveries: t.head.deliveries ?? undefined }),
+  }) : null;
+  if (progress) stops.push(() => progress.close());
+  const body = typeof o.body === 'function' ? o.body : o.body.make({ progress: progress ? { publisher: progress, drainMs: config.PROGRESS_DRAIN_MS } : null });
+  const engine = createEngine(config, body);
   if (recorder) engine.observe(recorder.observe);
   engine.observe(logTaskEvent);
   engine.observe((e, context) => {

@@ -65,6 +65,10 @@ export interface RequestRecord {
   model: string | null;
   /** The usage the answer reported (its whole body, or a stream's usage event once sent); null when it reported none. */
   usage: { input: number; output: number; cached_input: number; reasoning: number } | null;
+  /** A streamed answer: when its first token was written (milliseconds since the epoch, to the microsecond), else null. */
+  firstTokenAt: number | null;
+  /** The text of a 200 answer as it was meant to be sent whole (a cut stream sent a prefix of it), else null. */
+  answer: string | null;
 }
 
 export interface FakeStats {
@@ -91,7 +95,7 @@ export interface FakeStats {
 export interface FakeOrchestratorOptions extends Faults {
   port?: number;
   host?: string;
-  /** Keep a log of every inference request (up to 200,000): prompt, start, end, status, model and the usage reported (GET /_log). */
+  /** Keep a log of every inference request (up to 200,000): prompt, start, end, status, first token, answer, model and the usage reported (`GET /_log`). */
   record?: boolean;
 }
 
@@ -212,7 +216,7 @@ export class FakeOrchestrator {
     // Headers carry what a proxy or a test wants to check (e.g. the bearer token of the openai provider).
     this.lastHeaders = req.headers;
     this.lastBody = body;
-    const entry: RequestRecord | null = this.#record && this.log.length < 200_000 ? { prompt: promptOf(path, body), start: Date.now(), end: null, status: null, model: null, usage: null } : null;
+    const entry: RequestRecord | null = this.#record && this.log.length < 200_000 ? { prompt: promptOf(path, body), start: Date.now(), end: null, status: null, firstTokenAt: null, answer: null, model: null, usage: null } : null;
     if (entry) this.log.push(entry);
     res.on('close', () => {
       this.stats.inFlight--;
@@ -259,14 +263,14 @@ export class FakeOrchestrator {
     const { text, pad } = capAnswer(this.#answer(model, prompt), maxTokens, f);
     const usage = f.noUsage ? null : fakeUsage(prompt, text.length + pad, f, maxTokens);
     const id = `chatcmpl-${hash(prompt)}`;
-    if (entry) entry.model = model;
+    if (entry) {
+      entry.answer = text + '.'.repeat(pad);
+      entry.model = model;
+    }
     if (chat && body.stream === true) {
       const options = body.stream_options as { include_usage?: boolean } | undefined;
       answered = true;
-      const reported = options?.include_usage === true ? usage : null;
-      return this.#stream(req, res, new ChatStream(id, model), text + '.'.repeat(pad), reported, headers, () => {
-        if (entry) entry.usage = loggedUsage(reported);
-      });
+      return this.#stream(req, res, new ChatStream(id, model), text + '.'.repeat(pad), options?.include_usage === true ? usage : null, headers, entry);
     }
     await this.#wait(this.#generationMs(text.length + pad), res);
     if (res.destroyed) return;
@@ -282,7 +286,7 @@ export class FakeOrchestrator {
   }
 
   /** Sends a streamed chat completion: the role, then the tokens at the token rate after the time to first token, then the end. */
-  async #stream(req: IncomingMessage, res: ServerResponse, events: ChatStream, text: string, usage: Record<string, unknown> | null, headers: Record<string, string>, onEnd: () => void): Promise<void> {
+  async #stream(req: IncomingMessage, res: ServerResponse, events: ChatStream, text: string, usage: Record<string, unknown> | null, headers: Record<string, string>, entry: RequestRecord | null): Promise<void> {
     const f = this.#faults;
     const index = this.#streams++;
     this.stats.streams++;
@@ -307,13 +311,14 @@ export class FakeOrchestrator {
         }
         out += events.delta(pieces[sent]);
       }
+      if (entry && entry.firstTokenAt === null && out) entry.firstTokenAt = performance.timeOrigin + performance.now();
       if (out && !res.write(out)) await drained(res);
       if (res.destroyed) return;
       if (sent < due) continue;
       if (sent < pieces.length) await this.#wait(Math.max(1, first + tokenDueAt(sent, rate) - Date.now()), res);
       if (res.destroyed) return;
     }
-    onEnd();
+    if (entry) entry.usage = loggedUsage(usage);
     res.end(events.end(usage));
   }
 

@@ -2,6 +2,9 @@
 import type { TaskBody, TaskOutput } from '../engine/types.ts';
 import { isRunContext } from '../messaging/run-context.ts';
 import { costNanos, fromNanos, priceOf, type PriceTable } from '../usage/prices.ts';
+import type { ProgressPublisher } from '../progress/publisher.ts';
+import { callProgress } from '../progress/task-progress.ts';
+import { logProgressTrouble } from '../progress/trouble.ts';
 import type { AiClient, AttemptInfo } from './client.ts';
 import { buildPrompt, generationParameters, modelOf } from './prompt.ts';
 
@@ -15,6 +18,11 @@ export interface AiTaskOptions {
    * its worst case is known); null: the provider's own limit.
    */
   capOutput?: (jobId: string, tenant: string | null) => number | null;
+  /**
+   * Where the answers go as they arrive (the progress stream), and how long a task waits after
+   * its call for them to be stored (PROGRESS_DRAIN_MS); absent: no progress.
+   */
+  progress?: { publisher: ProgressPublisher; drainMs: number } | null;
 }
 
 /**
@@ -22,14 +30,20 @@ export interface AiTaskOptions {
  * is the original's `{text, model_used, tokens_used, processing_time_ms}` followed by ours:
  * `usage` (the call's tokens by kind as reported, null where unknown, and the HTTP attempt that
  * answered; the model that answered is model_used) and `cost` (in the price table's currency,
- * at the price of the model that answered; null when unpriced or the tokens are unknown).
+ * at the price of the model that answered; null when unpriced or the tokens are unknown). With
+ * progress, every chunk of every attempt goes to the progress stream, and the task ends only once
+ * they are stored (or the drain time passed), so a job's `.last` never precedes its progress.
  */
 export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOptions): TaskBody {
   const prices = options.prices ?? null;
   return async (task, ctx) => {
     const run = isRunContext(ctx.context) ? ctx.context : null;
-    const onAttempt = run ? (info: AttemptInfo) => {
-      if (info.outcome === 'transient') run.log.warn('AI attempt failed; it may be retried', { task_id: ctx.key, attempt: info.attempt, status: info.status ?? undefined, error: info.error, model: info.model });
+    const progress = options.progress ? callProgress(options.progress.publisher, {
+      job: ctx.job.id, alt_seq: run?.delivery?.seq ?? null, deliveries: run?.delivery?.deliveries ?? null, task: ctx.key, task_attempt: ctx.attempt,
+    }, ctx.signal, run ? (t) => logProgressTrouble(run.log, t) : undefined) : null;
+    const onAttempt = run || progress ? (info: AttemptInfo) => {
+      progress?.onAttempt(info);
+      if (run && info.outcome === 'transient') run.log.warn('AI attempt failed; it may be retried', { task_id: ctx.key, attempt: info.attempt, status: info.status ?? undefined, error: info.error, model: info.model });
     } : undefined;
     const tenant = run?.tenant ?? null;
     const parameters = generationParameters(task);
@@ -42,8 +56,13 @@ export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOp
       model: modelOf(task, options.defaultModel),
       parameters,
       origin: { jobId: ctx.job.id, tenant, priority: task.priority ?? ctx.job.priority, taskKey: ctx.key, taskAttempt: ctx.attempt },
-    }, { signal: ctx.signal, onAttempt });
-    const answer = run?.spans ? await run.spans.within(ctx.key, call) : await call();
+    }, { signal: ctx.signal, onAttempt, onChunk: progress?.onChunk });
+    let answer;
+    try {
+      answer = run?.spans ? await run.spans.within(ctx.key, call) : await call();
+    } finally {
+      if (progress) await progress.settle(options.progress!.drainMs);
+    }
     const cost = costNanos(priceOf(prices, answer.model), answer.usage);
     const output: TaskOutput = {
       text: answer.text, model_used: answer.model, tokens_used: answer.tokens ?? 0, processing_time_ms: answer.providerMs ?? 0,

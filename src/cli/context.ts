@@ -74,6 +74,8 @@ export interface NatsOptions {
   role: Role;
   /** The streams the command reads: a "stream not found" names them and what creates them. */
   streams?: readonly string[];
+  /** Reconnect after a lost connection as long as the command runs (a command that follows something), not 10 times. */
+  reconnectForever?: boolean;
 }
 
 /** A stream the command needs is missing: which, and what creates it. */
@@ -87,7 +89,7 @@ export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>
   const connOptions = connectionOptions(config, 'altlas-cli', options.role);
   let nc: NatsConnection;
   try {
-    nc = await connectOnce({ ...connOptions, waitOnFirstConnect: false, maxReconnectAttempts: 10, timeout: 5_000 });
+    nc = await connectOnce({ ...connOptions, waitOnFirstConnect: false, maxReconnectAttempts: options.reconnectForever ? -1 : 10, timeout: 5_000 });
   } catch (e) {
     // nats.js leaves the socket of an attempt that got no greeting open: the command exits anyway.
     if (e instanceof AltlasError && (/no answer in time/.test(e.message) || e.context.not_nats)) CLI_EXIT.now = true;

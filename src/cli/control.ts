@@ -49,7 +49,7 @@ Exit: 0; 2 usage error.`;
 
 export const INIT_HELP = `Usage: altlas init [--apply] [options]
 
-Creates what the runner needs and is missing: the ALT, LAST and DLQ streams, the durable
+Creates what the runner needs and is missing: the ALT, LAST, DLQ and progress streams, the durable
 consumer, the status, checkpoint and worker buckets and the object store, with the settings of
 the configuration (the same a worker with RUNNER_PROVISION=true creates). Existing ones are
 checked and left as they are: a retention that differs from the configuration (LAST_MAX_AGE_MS,
@@ -149,7 +149,7 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
     await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
     const made: string[] = [];
     for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
-    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
+    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
     const diffs = await differences(s.jsm, config);
     if (values.apply && diffs.length) await applyDifferences(s.jsm, config, diffs);
     const consumerTarget = `${config.ALT_STREAM}.${config.RUNNER_DURABLE}`;

@@ -8,8 +8,10 @@ Serves the ALT_LAS AI orchestrator API (POST /api/inference/, /api/inference/bat
 /api/models/, /health) and the OpenAI chat completions endpoint (streamed as server-sent events
 when asked with stream: true), with deterministic answers and usage (prompt, completion, cached
 and reasoning tokens; four characters a token). GET /_stats shows what it received; POST /_faults
-sets faults (the keys at the end); POST /_reset clears the stats. With --record, GET /_log lists
-every inference request: prompt, times, status, the model and the usage its answer reported.
+sets faults (the keys at the end); POST /_reset clears the stats.
+With --record, GET /_log lists every inference request: prompt, start, end, status, when a streamed
+answer's first token was written, the answer's text, the model that answered and the usage it
+reported.
 
 An answer reads "[<model>] <12 hex digits of the prompt's SHA-256>: <the prompt after its last
 "Task:" line, first 120 characters>", so one prompt always gets one answer (then padded
@@ -23,7 +25,7 @@ Answer options:
   --cached-tokens N     prompt tokens reported as cached (default 0)
   --reasoning-tokens N  reasoning tokens reported (default 0)
   --no-usage            report no usage at all
-  --record              keep the per-request log (GET /_log)
+  --record              keep a log of every inference request (GET /_log)
 
 Faults (options at start):
   --latency-ms N        delay every answer

@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   publish: { run: async () => (await import('./publish.ts')).publishCommand, summary: 'publish .alt files to the ALT stream (--wait for their results)' },
   results: { run: async () => (await import('./results.ts')).resultsCommand, summary: 'list .last results (--follow, --alt-id, --since, --json)' },
   dlq: { run: async () => (await import('./dlq.ts')).dlqCommand, summary: 'list, show, replay and purge dead-lettered .alt messages' },
+  watch: { run: async () => (await import('./watch.ts')).watchCommand, summary: 'print a job\'s AI answers as they come, task by task, until its .last is stored' },
   status: { run: async () => (await import('./status.ts')).statusCommand, summary: 'streams and consumer at a glance, or one job (--watch to follow it)' },
   usage: { run: async () => (await import('./usage.ts')).usageCommand, summary: 'tokens and cost of the AI calls over a window (--since, --by tenant|model|day)' },
   jobs: { run: async () => (await import('./control.ts')).jobsCommand, summary: 'the jobs of the status bucket, newest first (--state, --since)' },

@@ -10,8 +10,8 @@ names, RUNNER_PROVISION, ARCHIVE_NOTIFY_SUBJECT, NATS_INBOX_PREFIX from the envi
 options), each subject with the feature that needs it. Default role: runner. Each role has its
 own inbox prefix (_INBOX_altlas_<role>, unless NATS_INBOX_PREFIX sets one).
   runner     altlas worker
-  producer   altlas publish (with --wait)
-  reader     altlas results, status, jobs, workers, dlq list/show, artifact get, the dashboard read-only
+  producer   altlas publish (with --wait and --stream)
+  reader     altlas results, status, jobs, workers, watch, dlq list/show, artifact get, the dashboard read-only
   operator   a reader plus altlas cancel, dlq replay, dlq purge and the dashboard's actions
   --server-config   print a nats-server "permissions" block instead
   --alt-stream NAME   --last-stream NAME   --dlq-stream NAME   --durable NAME

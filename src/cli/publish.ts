@@ -15,6 +15,7 @@ import { COMMON_HELP, COMMON_OPTIONS, configFrom, streamMissing, withNats, type 
 import { Progress, duration, percent } from './format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 import { expandInputs, readInput } from './validate.ts';
+import { jobStream } from './watch.ts';
 
 export const PUBLISH_HELP = `Usage: altlas publish [options] <file|dir|->...
 
@@ -29,6 +30,8 @@ Options:
   --rerun            run the jobs again even when the same ids were published within the stream's
                      duplicate window (a fresh Nats-Msg-Id instead of the job id)
   --wait             wait for each job's .last and print its status and success rate
+  --stream           with --wait: print each job's AI answers as they come, task by task, job
+                     after job (as altlas watch does), then its status
   --timeout SECONDS  how long --wait waits in all (default 300)
   --budget-tokens N  the jobs' budget in tokens (input and output of all their AI calls)
   --budget-cost X    the jobs' budget in money (AI_PRICES's currency); with a budget in the
@@ -77,7 +80,7 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: argv, allowPositionals: true,
     options: {
-      ...COMMON_OPTIONS, subject: { type: 'string', default: 'alt.submit' }, 'no-validate': { type: 'boolean', default: false }, rerun: { type: 'boolean', default: false }, wait: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' },
+      ...COMMON_OPTIONS, subject: { type: 'string', default: 'alt.submit' }, 'no-validate': { type: 'boolean', default: false }, rerun: { type: 'boolean', default: false }, wait: { type: 'boolean', default: false }, stream: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' },
       'budget-tokens': { type: 'string' }, 'budget-cost': { type: 'string' },
     },
   });
@@ -86,6 +89,7 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length === 0) throw new UsageError('publish needs at least one file, directory or -');
+  if (values.stream && !values.wait) throw new UsageError('--stream goes with --wait');
   const timeoutS = Number(values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError('--timeout must be a number of seconds > 0');
   const budgetTokens = values['budget-tokens'];
@@ -165,8 +169,12 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
     if (!values.wait) return failed ? EXIT.failed : EXIT.ok;
 
     const deadline = Date.now() + timeoutS * 1000;
+    const streamed = values.stream ? jobStream(s, io, values.json === true) : null;
     for (const item of sent) {
-      let last = await lookupLast(s, item, seen, codec);
+      // With --stream, each job's answers as they come (its .last ends it); a job whose id is unknown is waited for plainly.
+      let last = streamed && item.id !== null
+        ? await streamed.follow(item.id, item.seq, AbortSignal.timeout(Math.max(1, deadline - Date.now())))
+        : await lookupLast(s, item, seen, codec);
       while (!last && Date.now() < deadline) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now())));
@@ -193,5 +201,5 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
     }
     sub?.unsubscribe();
     return failed ? EXIT.failed : EXIT.ok;
-  }, { role: 'producer' });
+  }, { role: 'producer', reconnectForever: values.stream === true });
 }

@@ -28,6 +28,26 @@ export const DEFAULTS = {
   USAGE_SUBJECT_PREFIX: 'usage',
   /** Milliseconds a usage record is kept: 93 days (a quarter, for monthly reports). */
   USAGE_MAX_AGE_MS: 8_035_200_000,
+  // Live output (progress of AI answers)
+  /** Publish AI answers as they come to the progress stream (altlas watch, the dashboard). */
+  PROGRESS_ENABLED: true,
+  PROGRESS_STREAM: 'ALT_PROGRESS',
+  /** Progress goes to <prefix>.<job token>.<task token>. */
+  PROGRESS_SUBJECT_PREFIX: 'progress',
+  /** The stream republishes each stored progress message to <live prefix>.<job token>.<task token> (with its sequence). */
+  PROGRESS_LIVE_PREFIX: 'live.progress',
+  /** Milliseconds progress is kept: 1 day (the .last keeps the answers). */
+  PROGRESS_MAX_AGE_MS: 86_400_000,
+  /** Bytes the progress stream keeps at most (the oldest messages go first): 1 GiB. */
+  PROGRESS_MAX_BYTES: 1_073_741_824,
+  /** Milliseconds the progress stream remembers a Nats-Msg-Id (a re-sent message is stored once). */
+  PROGRESS_DUPLICATE_WINDOW_MS: 120_000,
+  /** Milliseconds text waits to be sent with more (the first chunk of an attempt goes at once). */
+  PROGRESS_FLUSH_MS: 50,
+  /** Bytes of text that are sent at once without waiting; also the most text one message carries. */
+  PROGRESS_FLUSH_BYTES: 16_384,
+  /** Milliseconds an AI task waits after its call for its progress to be stored, so the .last never comes first. */
+  PROGRESS_DRAIN_MS: 5_000,
   // Worker
   RUNNER_CONCURRENCY: 4,
   /** Milliseconds JetStream waits for an ack before redelivering (the lease is renewed at a third of it). */

@@ -29,7 +29,7 @@ function expected(name: string, e: ErrorObject): string {
 }
 
 /** Variables a client command (publish, results, status, dlq, ...) reads; the others concern the worker only. */
-export const CLIENT_VARIABLES: ReadonlySet<string> = new Set(CONFIG_VARIABLES.filter((n) => /^(NATS_|ALT_|LAST_|DLQ_|USAGE_|PAYLOAD_|DASHBOARD_)/.test(n) || [
+export const CLIENT_VARIABLES: ReadonlySet<string> = new Set(CONFIG_VARIABLES.filter((n) => /^(NATS_|ALT_|LAST_|DLQ_|USAGE_|PAYLOAD_|DASHBOARD_|PROGRESS_)/.test(n) || [
   'RUNNER_DURABLE', 'RUNNER_STATUS_BUCKET', 'RUNNER_CHECKPOINT_BUCKET', 'RUNNER_OBJECT_BUCKET', 'RUNNER_WORKERS_BUCKET', 'RUNNER_STREAM_REPLICAS',
   'RUNNER_ACK_WAIT_MS', 'RUNNER_MAX_DELIVER', 'RUNNER_STATUS_TTL_MS', 'RUNNER_OBJECT_TTL_MS', 'RUNNER_CHECKPOINT_MAX_VALUE', 'LOOP_MAX_ITERATIONS', 'CALL_MAX_DEPTH',
 ].includes(n)));
@@ -77,7 +77,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Prefixes of this runner's variables: an unknown one of these is probably a typo. */
-const PREFIXES = /^(NATS|ALT|RUNNER|LAST|DLQ|USAGE|BUDGET|AI|HTTP|LOG|LOOP|CALL|ARCHIVE|PAYLOAD|DASHBOARD)_/;
+const PREFIXES = /^(NATS|ALT|RUNNER|LAST|DLQ|USAGE|BUDGET|AI|HTTP|LOG|LOOP|CALL|ARCHIVE|PAYLOAD|DASHBOARD|PROGRESS)_/;
 /** Variables of the ecosystem that share a prefix and are not ours. */
 const FOREIGN = new Set(['NATS_SERVER_BIN', 'ALT_LAS_HOME', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY']);
 

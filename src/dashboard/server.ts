@@ -24,6 +24,7 @@ import { redactData, redactValue } from '../security/redact.ts';
 import { ACTIONS, HttpError, READS, type DashboardData, type Policy } from './routes.ts';
 import { openData } from './data.ts';
 import type { LiveEvent } from './live.ts';
+import { LiveText } from './live-text.ts';
 
 export interface DashboardOptions {
   config: Config;
@@ -53,9 +54,12 @@ export class Dashboard {
   readonly #o: DashboardOptions;
   readonly #server: Server;
   readonly #clients = new Set<ServerResponse>();
+  /** Pages following a job's live text (their own event stream). */
+  readonly #textPages = new Set<ServerResponse>();
   readonly #codec: Codec;
   readonly #redactKeys: string[];
   #data: DashboardData | null = null;
+  #text: LiveText | null = null;
   #waitingFor = 'starting';
   #ping: NodeJS.Timeout | null = null;
 
@@ -72,7 +76,10 @@ export class Dashboard {
       this.#server.once('error', reject);
       this.#server.listen(this.#o.port ?? 8090, this.#o.host ?? '127.0.0.1', () => resolve());
     });
-    this.#ping = setInterval(() => this.#send(null, ': ping\n\n'), 15_000);
+    this.#ping = setInterval(() => {
+      this.#send(null, ': ping\n\n');
+      for (const p of this.#textPages) this.#send(p, ': ping\n\n');
+    }, 15_000);
     this.#ping.unref();
     return this.#server.address() as AddressInfo;
   }
@@ -108,6 +115,13 @@ export class Dashboard {
       }
     }
     if (!this.#data) return;
+    const { config } = this.#o;
+    this.#text = new LiveText({
+      nc, jsm: this.#data.dlq.jsm, config, codec: this.#codec,
+      // Through the one shaper: an answer's text is job data (the data policy, as the .last holds it).
+      frame: (event, data) => `event: ${event}\ndata: ${this.#shape(data, 'data')}\n\n`,
+      send: (to, text) => this.#send(to, text),
+    });
     this.#waitingFor = '';
     this.#o.onWaiting?.('');
     this.#data.live.subscribe((e) => this.#broadcast(e));
@@ -117,8 +131,10 @@ export class Dashboard {
   async close(): Promise<void> {
     if (this.#ping) clearInterval(this.#ping);
     await this.#data?.close();
-    for (const c of this.#clients) c.end();
+    this.#text?.close();
+    for (const c of [...this.#clients, ...this.#textPages]) c.end();
     this.#clients.clear();
+    this.#textPages.clear();
     this.#server.closeAllConnections();
     await new Promise<void>((r) => this.#server.close(() => r()));
   }
@@ -162,6 +178,8 @@ export class Dashboard {
       if (path === '/healthz') return this.#json(res, 200, { status: 'ok', ready: this.ready, ...(this.ready ? {} : { waiting_for: this.#waitingFor }) });
       if (req.method === 'GET' && path === '/api/config') return this.#json(res, 200, this.#config());
       if (req.method === 'GET' && path === '/api/events') return this.#events(req, res);
+      const live = /^\/api\/jobs\/([^/]+)\/progress$/.exec(path);
+      if (req.method === 'GET' && live) return this.#progress(decodeURIComponent(live[1]), req, res);
       if (path.startsWith('/api/actions/')) {
         const action = ACTIONS[path.slice('/api/actions/'.length)];
         if (req.method !== 'POST') throw new HttpError(405, 'actions are POST requests');
@@ -205,6 +223,19 @@ export class Dashboard {
       this.#send(res, `event: workers\ndata: ${this.#shape(this.#data.live.workers())}\n\n`);
     } else this.#send(res, `event: waiting\ndata: ${this.#shape({ waiting_for: this.#waitingFor })}\n\n`);
     req.once('close', () => this.#clients.delete(res));
+  }
+
+  /** A job's live text (the answers of its tasks as they come), over Server-Sent Events of its own. */
+  #progress(jobId: string, req: IncomingMessage, res: ServerResponse): void {
+    this.#needData();
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', ...SECURITY_HEADERS });
+    res.write('retry: 2000\n\n');
+    this.#textPages.add(res);
+    const closed = new Promise<void>((resolve) => req.once('close', () => {
+      this.#textPages.delete(res);
+      resolve();
+    }));
+    void this.#text!.add(jobId, res, closed);
   }
 
   #authorize(req: IncomingMessage): void {

@@ -121,7 +121,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     let run: JobRun;
     try {
       for (;;) {
-        const context: RunContext = { record, spans: input.spans, log, tenant };
+        const context: RunContext = { record, spans: input.spans, log, tenant, delivery: { seq: d.seq, deliveries: d.deliveries } };
         run = await deps.engine.run(job, { signal, resume, context, guard: input.guard });
         if (run.stopped?.code !== 'AI_UNAVAILABLE' || signal.aborted) break;
         // The AI side is down: wait here (lease kept) instead of spending a delivery; resume what completed.

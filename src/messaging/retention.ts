@@ -1,7 +1,7 @@
 /**
- * Retention settings of what exists against the configuration: the LAST, DLQ and usage streams' ages,
- * size and duplicate window, the buckets' TTLs, and the consumer's ack wait and deliveries. A
- * worker reports a difference and changes nothing; `altlas init` reports them, and
+ * Retention settings of what exists against the configuration: the LAST, DLQ, usage and progress
+ * streams' ages, size and duplicate window, the buckets' TTLs, and the consumer's ack wait and
+ * deliveries. A worker reports a difference and changes nothing; `altlas init` reports them, and
  * `altlas init --apply` applies the configured values to what exists (subjects never change).
  */
 import { type ConsumerConfig, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.ts';
 
 export type RetentionConfig = Pick<Config, 'ALT_STREAM' | 'LAST_STREAM' | 'DLQ_STREAM' | 'RUNNER_DURABLE' | 'LAST_MAX_AGE_MS' | 'LAST_MAX_BYTES' | 'LAST_DUPLICATE_WINDOW_MS' | 'DLQ_MAX_AGE_MS' | 'USAGE_STREAM' | 'USAGE_MAX_AGE_MS'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_HEARTBEAT_MS'
-  | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER'>;
+  | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_MAX_AGE_MS' | 'PROGRESS_MAX_BYTES' | 'PROGRESS_DUPLICATE_WINDOW_MS'>;
 
 /** One setting of an existing stream or consumer that differs from the configuration. */
 export interface Difference {
@@ -34,6 +34,9 @@ interface Wanted {
 /** LAST's duplicate window: LAST_DUPLICATE_WINDOW_MS, at most the stream's max age (the server refuses a longer one). */
 export const lastDuplicateWindowMs = (c: Pick<Config, 'LAST_DUPLICATE_WINDOW_MS' | 'LAST_MAX_AGE_MS'>) => (c.LAST_MAX_AGE_MS > 0 ? Math.min(c.LAST_DUPLICATE_WINDOW_MS, c.LAST_MAX_AGE_MS) : c.LAST_DUPLICATE_WINDOW_MS);
 
+/** The progress stream's duplicate window: PROGRESS_DUPLICATE_WINDOW_MS, at most its max age. */
+export const progressDuplicateWindowMs = (c: Pick<Config, 'PROGRESS_DUPLICATE_WINDOW_MS' | 'PROGRESS_MAX_AGE_MS'>) => (c.PROGRESS_MAX_AGE_MS > 0 ? Math.min(c.PROGRESS_DUPLICATE_WINDOW_MS, c.PROGRESS_MAX_AGE_MS) : c.PROGRESS_DUPLICATE_WINDOW_MS);
+
 /** The retention each stream of the runner should have, from the configuration. */
 export function wantedRetention(c: RetentionConfig): Wanted[] {
   return [
@@ -46,6 +49,11 @@ export function wantedRetention(c: RetentionConfig): Wanted[] {
     { stream: `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, setting: 'max_age', want: nanos(c.RUNNER_STATUS_TTL_MS), variable: 'RUNNER_STATUS_TTL_MS' },
     { stream: `KV_${c.RUNNER_WORKERS_BUCKET}`, setting: 'max_age', want: nanos(c.RUNNER_HEARTBEAT_MS * 3), variable: 'RUNNER_HEARTBEAT_MS (× 3)' },
     { stream: `OBJ_${c.RUNNER_OBJECT_BUCKET}`, setting: 'max_age', want: nanos(c.RUNNER_OBJECT_TTL_MS), variable: 'RUNNER_OBJECT_TTL_MS' },
+    ...(c.PROGRESS_ENABLED ? [
+      { stream: c.PROGRESS_STREAM, setting: 'max_age' as const, want: nanos(c.PROGRESS_MAX_AGE_MS), variable: 'PROGRESS_MAX_AGE_MS' },
+      { stream: c.PROGRESS_STREAM, setting: 'max_bytes' as const, want: c.PROGRESS_MAX_BYTES, variable: 'PROGRESS_MAX_BYTES' },
+      { stream: c.PROGRESS_STREAM, setting: 'duplicate_window' as const, want: nanos(progressDuplicateWindowMs(c)), variable: 'PROGRESS_DUPLICATE_WINDOW_MS' },
+    ] : []),
   ];
 }
 

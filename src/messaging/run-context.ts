@@ -12,6 +12,8 @@ export interface RunContext {
   log: ContextLogger;
   /** The job's tenant (a subject token), from its delivery's subject; null when it names none. */
   tenant?: string | null;
+  /** The delivery this run belongs to: the ALT stream sequence of the job's message and its delivery count. */
+  delivery?: { seq: number; deliveries: number };
 }
 
 export const isRunContext = (c: unknown): c is RunContext => typeof c === 'object' && c !== null && 'log' in c;

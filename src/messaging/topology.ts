@@ -1,16 +1,18 @@
 /**
- * The JetStream topology: streams ALT, LAST, ALT_DLQ and ALT_USAGE and the durable pull consumer. Missing
+ * The JetStream topology: streams ALT, LAST, ALT_DLQ, ALT_USAGE and ALT_PROGRESS (unless progress
+ * is off) and the durable pull consumer. Missing
  * parts are created when provisioning is on; an existing stream is never changed, and a
  * mismatch (subjects not covered, wrong retention) is reported with TOPOLOGY_MISMATCH.
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type ConsumerInfo, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type ConsumerInfo, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { AltlasError, type Problem } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import { consumerDifferences, describeDifference, lastDuplicateWindowMs, streamDifferences, type Difference, type RetentionConfig } from './retention.ts';
+import { consumerDifferences, describeDifference, lastDuplicateWindowMs, progressDuplicateWindowMs, streamDifferences, type Difference, type RetentionConfig } from './retention.ts';
 
-export type TopologyConfig = RetentionConfig & Pick<Config, 'ALT_SUBJECTS' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'USAGE_SUBJECT_PREFIX'>;
+export type TopologyConfig = RetentionConfig & Pick<Config, 'ALT_SUBJECTS' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS'
+  | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX' | 'USAGE_SUBJECT_PREFIX'>;
 
 /** What `altlas init` does about what is missing, said in every refusal. */
 const INIT_HINT = '"altlas init" creates what is missing (it never changes what exists)';
@@ -33,7 +35,21 @@ export function desiredStreams(c: TopologyConfig): (Partial<StreamConfig> & { na
       name: c.USAGE_STREAM, subjects: [`${c.USAGE_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, max_age: nanos(c.USAGE_MAX_AGE_MS),
       duplicate_window: nanos(c.USAGE_MAX_AGE_MS > 0 ? Math.min(120_000, c.USAGE_MAX_AGE_MS) : 120_000), deny_purge: true, deny_delete: true, allow_rollup_hdrs: false,
     },
+    ...(c.PROGRESS_ENABLED ? [progressStream(c)] : []),
   ];
+}
+
+/**
+ * The progress stream: limits retention, discard old, a duplicate window for re-sent messages
+ * (within its max age), and every stored message republished to the live prefix with its
+ * sequence, which clients follow without a consumer.
+ */
+export function progressStream(c: TopologyConfig): Partial<StreamConfig> & { name: string } {
+  return {
+    name: c.PROGRESS_STREAM, subjects: [`${c.PROGRESS_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, discard: DiscardPolicy.Old,
+    storage: StorageType.File, num_replicas: c.RUNNER_STREAM_REPLICAS, max_age: nanos(c.PROGRESS_MAX_AGE_MS), max_bytes: c.PROGRESS_MAX_BYTES,
+    duplicate_window: nanos(progressDuplicateWindowMs(c)), republish: { src: `${c.PROGRESS_SUBJECT_PREFIX}.>`, dest: `${c.PROGRESS_LIVE_PREFIX}.>` },
+  };
 }
 
 /** True when `have` (a stream's subject filters) matches every subject `want` can match. */
@@ -82,6 +98,9 @@ export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, l
     const missing = (want.subjects ?? []).filter((s) => !covers(info.config.subjects ?? [], s));
     if (missing.length) {
       problems.push({ pointer: want.name, message: `stream ${want.name} has subjects ${JSON.stringify(info.config.subjects)}, which do not cover ${missing.join(', ')}` });
+    }
+    if (want.republish && info.config.republish?.dest !== want.republish.dest) {
+      problems.push({ pointer: want.name, message: `stream ${want.name} does not republish what it stores to ${want.republish.dest} (republish ${JSON.stringify(info.config.republish ?? null)}): clients could not follow it live` });
     }
     if (want.name === c.ALT_STREAM && info.config.retention === RetentionPolicy.Interest) {
       problems.push({ pointer: want.name, message: `stream ${want.name} uses interest retention; use workqueue or limits` });

@@ -31,6 +31,7 @@ export type Role = 'runner' | 'producer' | 'reader' | 'operator';
 
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT' | 'ARCHIVE_NOTIFY_DURABLE'
+  | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'
   | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET'>;
 
 /** The inbox prefix of a role's processes: NATS_INBOX_PREFIX when set, else `_INBOX_altlas_<role>`. */
@@ -69,6 +70,10 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     { subject: `${c.DLQ_SUBJECT_PREFIX}.>`, why: 'dead letters' },
     { subject: `$JS.API.STREAM.INFO.${c.USAGE_STREAM}`, why: 'topology check' },
     { subject: `${c.USAGE_SUBJECT_PREFIX}.>`, why: 'usage records, one per AI call' },
+    ...(c.PROGRESS_ENABLED ? [
+      { subject: `${c.PROGRESS_SUBJECT_PREFIX}.>`, why: 'progress: AI answers as they arrive' },
+      { subject: `$JS.API.STREAM.INFO.${c.PROGRESS_STREAM}`, why: 'topology check' },
+    ] : []),
     ...kv(c.RUNNER_STATUS_BUCKET, 'job status and cancel requests'),
     ...kv(c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims'),
     ...kv(c.RUNNER_WORKERS_BUCKET, 'worker heartbeats'),
@@ -94,7 +99,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     }
   }
   if (c.RUNNER_PROVISION) {
-    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, objects]) {
+    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, objects]) {
       publish.push({ subject: `$JS.API.STREAM.CREATE.${s}`, why: 'RUNNER_PROVISION=true: create what is missing' });
     }
     publish.push({ subject: `$JS.API.CONSUMER.CREATE.${alt}.${dur}`, why: 'RUNNER_PROVISION=true: create the consumer' });
@@ -110,6 +115,11 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
   };
 }
 
+/** Following a job's progress (`altlas watch`, `publish --wait --stream`, the dashboard), without a consumer: stored messages by gets... */
+const progressStored = (c: PermissionsConfig, who: string): Rule => ({ subject: `$JS.API.STREAM.MSG.GET.${c.PROGRESS_STREAM}`, why: `${who}: read stored progress` });
+/** ...and new ones as the stream republishes them. */
+const progressLive = (c: PermissionsConfig, who: string): Rule => ({ subject: `${c.PROGRESS_LIVE_PREFIX}.>`, why: `${who}: progress as it is stored` });
+
 /** A producer (`altlas publish`, or any client that sends .alt files). */
 export function producerPermissions(c: PermissionsConfig): RolePermissions {
   const subjects = c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean);
@@ -117,15 +127,17 @@ export function producerPermissions(c: PermissionsConfig): RolePermissions {
     publish: [
       ...subjects.map((subject) => ({ subject, why: 'publish .alt jobs (the PubAck comes to the inbox)' })),
       { subject: `$JS.API.STREAM.MSG.GET.${c.LAST_STREAM}`, why: 'altlas publish --wait: read a stored .last' },
+      progressStored(c, 'altlas publish --wait --stream'),
     ],
     subscribe: [
       { subject: `${inboxPrefix(c, 'producer')}.>`, why: 'PubAcks and replies to producers: their own inbox prefix' },
       { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: 'altlas publish --wait: see results as they come' },
+      progressLive(c, 'altlas publish --wait --stream'),
     ],
   };
 }
 
-/** A reader of results and operator commands (`altlas results`, `status`, `jobs`, `workers`, `dlq list/show`, `artifact get`, the dashboard read-only). */
+/** A reader of results and operator commands (`altlas results`, `status`, `jobs`, `workers`, `watch`, `dlq list/show`, `artifact get`, the dashboard read-only). */
 export function readerPermissions(c: PermissionsConfig): RolePermissions {
   const runs = `KV_${c.RUNNER_STATUS_BUCKET}`;
   const workers = `KV_${c.RUNNER_WORKERS_BUCKET}`;
@@ -149,10 +161,12 @@ export function readerPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$JS.API.STREAM.MSG.GET.${objects}`, why: 'altlas artifact get, dlq show: read an object' },
       { subject: `$JS.API.STREAM.INFO.${c.USAGE_STREAM}`, why: 'altlas usage: the records\' range' },
       { subject: `$JS.API.STREAM.MSG.GET.${c.USAGE_STREAM}`, why: 'altlas usage: read the records' },
+      progressStored(c, 'altlas watch, the dashboard'),
     ],
     subscribe: [
       { subject: `${inboxPrefix(c, 'reader')}.>`, why: 'replies to readers: their own inbox prefix' },
-      { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: 'altlas results --follow: results as they are published' },
+      { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: 'altlas results --follow, watch: results as they are published' },
+      progressLive(c, 'altlas watch, the dashboard'),
       { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.>`, why: 'altlas status --watch, the dashboard: status writes as they are published' },
       { subject: `$KV.${c.RUNNER_WORKERS_BUCKET}.>`, why: 'the dashboard: heartbeats as they are published' },
     ],

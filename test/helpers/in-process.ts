@@ -38,7 +38,7 @@ export async function inProcessWorker(h: Harness, env: Record<string, string> = 
   const client = createAiClient(config, (info) => {
     if (aiAnswered(info)) gate.markUp();
   });
-  const stack = await assembleWorker({ conn: { nc, connected: () => !nc.isClosed(), onReconnect: () => {} }, config, logger, gate, client, body: aiTaskBody(client, { defaultModel: config.AI_MODEL }) });
+  const stack = await assembleWorker({ conn: { nc, connected: () => !nc.isClosed(), onReconnect: () => {} }, config, logger, gate, client, body: { make: ({ progress }) => aiTaskBody(client, { defaultModel: config.AI_MODEL, progress }) } });
   return {
     stack, lines,
     logs: (message) => lines.filter((l) => l.message === message),

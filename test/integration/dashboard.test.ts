@@ -250,6 +250,35 @@ describe('altlas dashboard', () => {
     }
   });
 
+  it('shows the live text of a running task, growing as its answer comes, and the whole answer at its end', async () => {
+    // A worker that asks for streamed answers (the one started first asks the orchestrator, which answers whole).
+    for (const w of h.workers) w.kill('SIGKILL');
+    await Promise.all(h.workers.map((w) => w.exited));
+    await h.worker({ AI_PROVIDER: 'openai' });
+    // About 4 s of answer at 40 tokens per second.
+    h.fake.setFaults({ firstTokenMs: 50, tokenRate: 40, outputChars: 640 });
+    const url = await dashboard({});
+    const page = await open(url);
+    await h.publish(job('live-1', 1));
+    await page.locator('tr[data-job-id="live-1"]').click();
+    const text = page.locator('#live-text [data-live-task="t1"] pre');
+    // A function, not a string: the page's Content-Security-Policy refuses eval.
+    const longer = (n: number) => ((globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector('#live-text [data-live-task="t1"] pre')?.textContent ?? '').length > n;
+    await page.waitForFunction(longer, 0, { timeout: 30_000 });
+    const first = (await text.textContent())!.length;
+    // The same element, longer: the text grows on the page while the task runs.
+    await page.waitForFunction(longer, first + 40, { timeout: 30_000 });
+    // ...before the job's .last exists: the task is still running.
+    expect((await h.lasts()).some(({ last: l }) => l.alt_file_id === 'live-1')).toBe(false);
+    const stored = await eventually(() => h.lasts(), (l) => l.some((x) => x.last.alt_file_id === 'live-1'), 'the .last of live-1', 60_000);
+    const last = stored.find((x) => x.last.alt_file_id === 'live-1')!.last;
+    await page.locator('#live-text [data-live-task="t1"] .live-note', { hasText: 'complete' }).waitFor({ timeout: 30_000 });
+    expect(await text.textContent()).toBe(last.task_results.t1.output!.text);
+    h.fake.setFaults({});
+    expect((page as unknown as { errors: string[] }).errors).toEqual([]);
+    await page.close();
+  });
+
   it('is read-only without DASHBOARD_TOKEN', async () => {
     const url = await dashboard({ DASHBOARD_TOKEN: '' });
     const page = await open(url);

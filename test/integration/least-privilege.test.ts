@@ -117,6 +117,14 @@ describe('least privilege', () => {
     expect({ code: cancelled.code, out: cancelled.out, err: cancelled.err }).toEqual({ code: 0, out: 'to-cancel: cancelled (JOB_CANCELLED)', err: '' });
     await eventually(() => lasts(s.admin), (l) => l.some((x) => x.alt_file_id === 'to-cancel'), 'the cancelled job');
     s.fake.setFaults({ latencyMs: 50 });
+    // Live output: a job followed by the producer as it runs, and replayed by a reader.
+    s.fake.setFaults({ latencyMs: 300 });
+    const streamed = await cli(s.server, 'producer', ['publish', '--wait', '--stream', '--timeout', '60', 'samples/runner-example.alt.json']);
+    expect({ code: streamed.code, err: streamed.err }).toEqual({ code: 0, err: '' });
+    await js.publish('alt.submit', job('followed', 2));
+    const watched = await cli(s.server, 'reader', ['watch', 'followed', '--timeout', '60']);
+    expect({ code: watched.code, text: watched.out.includes('── t2 ──') }).toEqual({ code: 0, text: true });
+    s.fake.setFaults({ latencyMs: 50 });
     // Reader commands.
     for (const argv of [['results', '--json'], ['status'], ['status', 'resumed'], ['dlq', 'list'], ['dlq', 'show', '1'], ['jobs'], ['workers'], ['usage', '--json']]) {
       const r = await cli(s.server, 'reader', argv);

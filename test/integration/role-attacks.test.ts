@@ -24,7 +24,7 @@ import { ROOT } from '../helpers/paths.ts';
 
 const config = loadConfig({});
 const ROLES: Role[] = ['runner', 'producer', 'reader', 'operator'];
-const STREAMS = ['ALT', 'LAST', 'ALT_DLQ', 'ALT_USAGE', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'KV_ALT_WORKERS', 'KV_ALT_BUDGETS', 'OBJ_ALT_OUTPUTS'];
+const STREAMS = ['ALT', 'LAST', 'ALT_DLQ', 'ALT_USAGE', 'ALT_PROGRESS', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'KV_ALT_WORKERS', 'KV_ALT_BUDGETS', 'OBJ_ALT_OUTPUTS'];
 const SECRET = `SNIFF-ME-${randomBytes(6).toString('hex')}`;
 
 let server: NatsServer;
@@ -115,9 +115,9 @@ describe('each role against the printed lists', () => {
   it('runs jobs while every role tries to sniff inboxes and job subjects: each subscription is refused, none receives anything', async () => {
     const targets: Record<Role, string[]> = {
       runner: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_producer.>', '_INBOX_altlas_reader.>', '_INBOX_altlas_operator.>', '>', 'alt.>'],
-      producer: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_reader.>', '_INBOX_altlas_operator.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$KV.ALT_RUNS.>'],
-      reader: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_producer.>', '_INBOX_altlas_operator.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$O.>', 'dlq.alt.>'],
-      operator: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_producer.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$O.>'],
+      producer: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_reader.>', '_INBOX_altlas_operator.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$KV.ALT_RUNS.>', 'progress.>'],
+      reader: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_producer.>', '_INBOX_altlas_operator.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$O.>', 'dlq.alt.>', 'progress.>'],
+      operator: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_producer.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$O.>', 'progress.>'],
     };
     for (const role of ROLES) {
       for (const subject of targets[role]) {
@@ -205,7 +205,7 @@ describe('each role against the printed lists', () => {
     const before = await counts();
     const attempts: [Role, string][] = [
       ['operator', '$KV.ALT_RUNS.cancel.everything'], ['runner', '$KV.ALT_RUNS.x'], ['runner', '$KV.ALT_CHECKPOINTS.x'], ['runner', '$KV.ALT_WORKERS.x'], ['runner', '$KV.ALT_BUDGETS.x'],
-      ['producer', 'alt.submit'], ['operator', 'alt.submit'], ['runner', 'last.x'], ['runner', 'dlq.alt.x'], ['runner', 'usage.x.y'],
+      ['producer', 'alt.submit'], ['operator', 'alt.submit'], ['runner', 'last.x'], ['runner', 'dlq.alt.x'], ['runner', 'usage.x.y'], ['runner', 'progress.x.y'],
     ];
     const let_through: string[] = [];
     for (const [role, subject] of attempts) {
@@ -220,6 +220,17 @@ describe('each role against the printed lists', () => {
     }
     expect(let_through).toEqual([]);
     await expectNothingLost(before);
+  });
+
+  it('refuses forged progress (text a watcher would show as an AI\'s answer) to every role but the runner', async () => {
+    const let_through: string[] = [];
+    for (const role of ['producer', 'reader', 'operator'] as const) {
+      for (const subject of ['progress.attack-done.t1', 'live.progress.attack-done.t1']) {
+        const r = await refused(role, subject, { v: 1, type: 'chunk', job: 'attack-done', task: 't1', attempt: 'forged', index: 0, text: 'forged' });
+        if (r) let_through.push(`${role} ${subject}: ${r}`);
+      }
+    }
+    expect(let_through).toEqual([]);
   });
 
   it('leaves no consumer but the runner\'s, and nothing lost', async () => {

@@ -164,11 +164,13 @@ describe('encryption at rest', () => {
     const stored = await eventually(() => h!.records('LAST'), (r) => r.length === 2, 'the results (encrypted)');
     expect(stored.map((r) => r.headers?.get('Alt-Id')).sort()).toEqual(['sealed', 'sealed-bad']);
     const raw: string[] = [];
-    for (const stream of ['ALT', 'LAST', 'ALT_DLQ', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_OUTPUTS']) {
+    for (const stream of ['ALT', 'LAST', 'ALT_DLQ', 'ALT_PROGRESS', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_OUTPUTS']) {
       for (const r of await h.records(stream)) raw.push(Buffer.from(r.data).toString('latin1'), JSON.stringify([...(r.headers ?? [])]));
     }
     const all = raw.join('\n');
     expect(all.length).toBeGreaterThan(1_000);
+    // The answer went through the progress stream too, sealed.
+    expect((await h.records('ALT_PROGRESS')).length).toBeGreaterThan(0);
     for (const m of [marker, answer]) expect({ m, found: all.includes(m) }).toEqual({ m, found: false });
     // With the keys the CLI reads it all back; without them a result does not decrypt.
     const results = await withKeys(`k2:${k2}`, ['results', '--json', '--alt-id', 'sealed']);

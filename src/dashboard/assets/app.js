@@ -235,6 +235,7 @@ async function openJob(id) {
     ui.expanded.add(owner);
     void openJob(id);
   });
+  followLive(job.alt_id);
   // Outputs: the .last's once it exists; while the job runs, the previews its status entry keeps.
   const results = r.last?.task_results ?? {};
   $('#tasks-table tbody').replaceChildren(...Object.entries(job.tasks).map(([tid, t]) => {
@@ -249,6 +250,70 @@ async function openJob(id) {
       el('td', { class: 'output', title: text }, text));
   }));
   $('#last-json').textContent = r.last ? JSON.stringify(r.last, null, 2) : 'not stored yet';
+}
+
+// ---- live text --------------------------------------------------------------------------------
+
+// The answers of the open job's tasks as they come: its own event stream, closed when the view is left.
+const live = { job: null, events: null };
+
+function attemptNote(ref, end, previous) {
+  const parts = [`attempt ${ref.task_attempt ?? '?'}`];
+  if (ref.http_attempt > 1) parts.push(`request ${ref.http_attempt}`);
+  if (ref.deliveries > 1) parts.push(`delivery ${ref.deliveries}`);
+  let note = parts.join(', ');
+  if (previous) note += ` — the attempt before ${previous.end ? `ended ${previous.end.outcome}` : 'stopped without its end'}`;
+  if (end) note += end.outcome === 'ok' ? ' — complete' : ` — ended ${end.outcome}${end.failure ? ` (${end.failure})` : ''}`;
+  return note;
+}
+
+function liveTask(task) {
+  const box = $('#live-text');
+  let section = [...box.children].find((c) => c.dataset.liveTask === task);
+  if (!section) {
+    section = el('div', { class: 'live-task', dataset: { liveTask: task } }, el('h3', {}, task, el('span', { class: 'muted live-note' })), el('pre', {}));
+    box.append(section);
+  }
+  return { note: section.querySelector('.live-note'), text: section.querySelector('pre') };
+}
+
+function onLive(e) {
+  if (e.type === 'run') $('#live-text').replaceChildren();
+  else if (e.type === 'attempt') {
+    const t = liveTask(e.task);
+    t.note.textContent = attemptNote(e.ref, null, e.previous);
+    t.note.dataset.attempt = e.ref.attempt;
+    t.text.textContent = '';
+  } else if (e.type === 'text') liveTask(e.task).text.append(e.text);
+  else if (e.type === 'gap') liveTask(e.task).text.append(` [${e.to - e.from + 1} missing] `);
+  else if (e.type === 'end') {
+    const t = liveTask(e.task);
+    t.note.textContent += e.end.outcome === 'ok' ? ' — complete' : ` — ended ${e.end.outcome}${e.end.failure ? ` (${e.end.failure})` : ''}`;
+  }
+}
+
+function followLive(id) {
+  if (live.job === id) return;
+  stopLive();
+  live.job = id;
+  $('#live-text').replaceChildren();
+  live.events = new EventSource(`/api/jobs/${encodeURIComponent(id)}/progress`);
+  live.events.addEventListener('snapshot', (m) => {
+    $('#live-text').replaceChildren();
+    for (const t of JSON.parse(m.data).tasks) {
+      const box = liveTask(t.task);
+      box.note.textContent = attemptNote(t.ref, t.end, null);
+      box.note.dataset.attempt = t.ref.attempt;
+      box.text.textContent = t.text;
+    }
+  });
+  live.events.addEventListener('progress', (m) => onLive(JSON.parse(m.data)));
+}
+
+function stopLive() {
+  live.events?.close();
+  live.events = null;
+  live.job = null;
 }
 
 // ---- dead letters -----------------------------------------------------------------------------
@@ -351,7 +416,10 @@ function showTab(name) {
   ui.tab = name;
   for (const s of document.querySelectorAll('.tab')) s.classList.toggle('active', s.id === `tab-${name}`);
   for (const b of document.querySelectorAll('nav a')) b.classList.toggle('active', b.dataset.tab === name || (name === 'job' && b.dataset.tab === 'jobs'));
-  if (name !== 'job') ui.current = null;
+  if (name !== 'job') {
+    ui.current = null;
+    stopLive();
+  }
   if (name === 'jobs') scheduleRender();
   if (name === 'dlq') void loadDlq().catch((e) => toast(e.message));
   if (name === 'fleet') renderFleet();

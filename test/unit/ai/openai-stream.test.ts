@@ -68,3 +68,39 @@ describe('openaiStreamReader', () => {
     expect(r.end(got)).toMatchObject({ model: 'fake-small', usage: { output: Math.ceil(text.length / 4), cached_input: 0, reasoning: 0 } });
   });
 });
+
+describe('plainDelta', () => {
+  it('reads the text of a plain delta event exactly as JSON.parse would, and leaves every other event to it', async () => {
+    const { plainDelta } = await import('../../../src/ai/openai-stream.ts');
+    const fc = (await import('fast-check')).default;
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 60 }), fc.boolean(), (content, role) => {
+      const data = JSON.stringify({ id: 'x', object: 'chat.completion.chunk', model: 'm', choices: [{ index: 0, delta: role ? { role: 'assistant', content } : { content }, logprobs: null, finish_reason: null }], usage: null });
+      expect(plainDelta(data)).toBe(JSON.parse(data).choices[0].delta.content);
+    }));
+    for (const other of [
+      chunk('a', { finish_reason: 'stop' }), JSON.stringify({ choices: [], usage: { total_tokens: 3 } }), JSON.stringify({ error: { message: 'x' } }),
+      JSON.stringify({ choices: [{ delta: { content: 'a' } }, { delta: { content: 'b' } }] }), JSON.stringify({ choices: [{ delta: { role: 'assistant' }, message: { content: 'no' } }] }),
+      '{"choices":[{"delta":{"content": "spaced"}}]}', '{"choices":[{"delta":{"content":"\\x"}}]}', '{"choices":[{"delta":{"content":"cut', '[{"delta":{"content":"a"}}]',
+    ]) expect([other, plainDelta(other)]).toEqual([other, null]);
+  });
+
+  it('is used after the first event, and gives what the whole parse gives for the fake AI\'s stream', () => {
+    const s = new ChatStream('id', 'fake-small');
+    const text = 'Tab\there, "quotes", ünïcödé and \\ backslash\\';
+    const events = (s.start() + tokens(text).map((t) => s.delta(t)).join('') + s.end(null)).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    const r = openaiStreamReader('asked');
+    expect(events.map((e) => r.event(e)).join('')).toBe(text);
+    expect(r.end(text)).toMatchObject({ model: 'fake-small' });
+  });
+
+  it('reads a stream of deltas as JSON.parse would, whatever the text', () => {
+    const fc2 = import('fast-check');
+    return fc2.then(({ default: fc }) => fc.assert(fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 12 }), { minLength: 1, maxLength: 20 }), (pieces) => {
+      const s = new ChatStream('id', 'm');
+      const r = openaiStreamReader('m');
+      r.event(s.start().slice(6, -2));
+      const events = pieces.map((p) => s.delta(p).slice(6, -2));
+      expect(events.map((e) => r.event(e))).toEqual(pieces.map((p) => JSON.parse(JSON.stringify(p))));
+    })));
+  });
+});

@@ -165,7 +165,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     });
     stops.push(() => cancels?.stop());
     worker = new Worker({
-      nc, config, engine, publisher, gate, recorder, logger, ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER,
+      nc, config, engine, publisher, gate, recorder, logger, workerId, ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER,
       limits: decodeLimits(config), connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, lastStream: config.LAST_STREAM, currency: o.prices?.currency ?? null, budgets: o.budgets,
       artifacts: stores ? { objects: stores.objects, inlineMax: config.RUNNER_OUTPUT_INLINE_MAX, bucket: config.RUNNER_OBJECT_BUCKET, codec } : undefined,
       decode: async (d: Delivery) => {

@@ -6,6 +6,7 @@
  * dead-letters what can never run, waits out AI outages without spending deliveries, and hands
  * unfinished work back on shutdown.
  */
+import { hostname } from 'node:os';
 import { SpanKind, trace } from '@opentelemetry/api';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { DecodeLimits, DecodeResult, Job } from '../alt/index.ts';
@@ -73,6 +74,8 @@ export interface WorkerOptions {
   currency?: string | null;
   /** Job and tenant budgets; absent: none. */
   budgets?: Budgets | null;
+  /** This worker's id (`<host>:<pid>` by default), on the `run started` and `run ended` lines. */
+  workerId?: string;
 }
 
 export interface WorkerState {
@@ -94,6 +97,10 @@ interface Running {
   lease: Lease;
   abort: AbortController;
   job: Job | null;
+  /** The verb this run ended with (set when it settles). */
+  outcome?: OutcomeReport['verb'] | 'error';
+  /** The job id, once decoded or recovered from a job that did not decode. */
+  altId?: string | null;
 }
 
 export class Worker {
@@ -264,7 +271,23 @@ export class Worker {
   }
 
   async #process(d: Delivery, entry: Running, suspect: boolean, annotate: (key: string, value: string) => void): Promise<void> {
-    let log = contextLogger(this.#o.logger, { alt_stream_seq: d.seq, deliveries: d.deliveries });
+    const workerId = this.#o.workerId ?? `${hostname()}:${process.pid}`;
+    const base = contextLogger(this.#o.logger, { alt_stream_seq: d.seq, deliveries: d.deliveries });
+    // One line when the run starts and one when it stops, whatever stopped it: overlapping runs of a message can be counted from them.
+    base.info('run started', { worker_id: workerId });
+    try {
+      await this.#run(d, entry, suspect, annotate, base);
+    } catch (e) {
+      entry.outcome = 'error';
+      throw e;
+    } finally {
+      const altId = entry.job?.id ?? entry.altId;
+      base.info('run ended', { ...(altId ? { alt_id: altId } : {}), worker_id: workerId, outcome: entry.outcome ?? 'abandon' });
+    }
+  }
+
+  async #run(d: Delivery, entry: Running, suspect: boolean, annotate: (key: string, value: string) => void, base: ContextLogger): Promise<void> {
+    let log = base;
     if (d.deliveries > 1) log.warn('redelivered message', { subject: d.subject });
     const started = performance.now();
     const record = this.#o.recorder?.begin(d);
@@ -289,7 +312,9 @@ export class Worker {
         if (log.isDebugEnabled()) log.debug('job decoded', { form: job.source.form, tasks: job.tasks.map((t) => ({ task_id: t.id, kind: t.kind, dependencies: t.dependencies, parameters: t.parameters })) });
       },
     });
+    entry.altId = outcome.kind === 'rejected' ? outcome.altId : outcome.job?.id ?? null;
     const report = (verb: OutcomeReport['verb'], extra: { code?: string; status?: string } = {}) => {
+      entry.outcome = verb;
       annotate(ATTR.outcome, verb);
       if (extra.code) annotate(ATTR.errorCode, extra.code);
       if (extra.status) annotate(ATTR.lastStatus, extra.status);

@@ -93,9 +93,28 @@ describe('README log fields table', () => {
     for (const l of all) expect(l).toMatchObject({ level: expect.any(String), message: expect.any(String), timestamp: expect.any(String), service: 'altlas-runner', worker_id: expect.stringMatching(/:\d+$/) });
     const delivery = all.filter((l) => 'alt_stream_seq' in l);
     expect(delivery.length).toBeGreaterThan(5);
-    for (const l of delivery) expect([l.message, l]).toEqual([l.message, expect.objectContaining({ deliveries: expect.any(Number), alt_id: expect.any(String), trace_id: expect.stringMatching(/^[0-9a-f]{32}$/), span_id: expect.stringMatching(/^[0-9a-f]{16}$/) })]);
+    // `run started` is written before the job is decoded: the one delivery line without its id.
+    for (const l of delivery) expect([l.message, l]).toEqual([l.message, expect.objectContaining({ deliveries: expect.any(Number), ...(l.message === 'run started' ? {} : { alt_id: expect.any(String) }), trace_id: expect.stringMatching(/^[0-9a-f]{32}$/), span_id: expect.stringMatching(/^[0-9a-f]{16}$/) })]);
     // The traced job's lines carry the producer's trace.
     for (const l of delivery.filter((x) => x.alt_id === 'alt_example_001')) expect([l.message, l.trace_id]).toEqual([l.message, traceId]);
+  });
+
+  it('writes one "run started" and one "run ended" line per run, with the outcomes the table names', () => {
+    const all = lines();
+    const started = all.filter((l) => l.message === 'run started');
+    const ended = all.filter((l) => l.message === 'run ended');
+    expect(started).toHaveLength(3);
+    for (const l of started) expect(l).toMatchObject({ level: 'info', alt_stream_seq: expect.any(Number), deliveries: 1, worker_id: expect.stringMatching(/:\d+$/) });
+    expect(started.some((l) => 'alt_id' in l)).toBe(false);
+    expect(ended.map((l) => [l.alt_stream_seq, l.alt_id, l.outcome]).sort()).toEqual([[1, 'alt_example_001', 'ack'], [2, 'plain', 'ack'], [3, 'broken-1', 'reject']]);
+    for (const l of ended) expect(l).toMatchObject({ level: 'info', deliveries: 1, worker_id: started[0].worker_id });
+    // Each run's lines lie between its two: its start before all of them, its end after.
+    for (const seq of [1, 2, 3]) {
+      const mine = all.filter((l) => l.alt_stream_seq === seq);
+      expect([seq, mine[0].message, mine.at(-1)!.message]).toEqual([seq, 'run started', 'run ended']);
+    }
+    const documented = [...fields().get('outcome')!.matchAll(/`([a-z]+)`/g)].map((m) => m[1]).filter((m) => m !== 'run');
+    expect(documented).toEqual(expect.arrayContaining(ended.map((l) => l.outcome as string)));
   });
 
   it('puts task_id on the task lines the table names, code on error lines, the outcome on "job finished"', () => {

@@ -56,7 +56,7 @@ export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOp
       model: modelOf(task, options.defaultModel),
       parameters,
       origin: { jobId: ctx.job.id, tenant, priority: task.priority ?? ctx.job.priority, taskKey: ctx.key, taskAttempt: ctx.attempt },
-    }, { signal: ctx.signal, onAttempt, onChunk: progress?.onChunk });
+    }, { signal: ctx.signal, onAttempt, onChunk: progress?.onChunk, guard: run?.guard });
     let answer;
     try {
       answer = run?.spans ? await run.spans.within(ctx.key, call) : await call();

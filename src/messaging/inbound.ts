@@ -73,6 +73,17 @@ export class Delivery implements DeliveryInfo {
     if (!this.#settled) this.#nc.publish(this.#reply, WPI);
   }
 
+  /** Extends the lease and waits for the server's confirmation; resolves false when none came in time (or it was settled). */
+  async renew(timeoutMs: number): Promise<boolean> {
+    if (this.#settled) return false;
+    try {
+      await this.#nc.request(this.#reply, WPI, { timeout: timeoutMs });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Acks without waiting for a confirmation (nothing depends on knowing it arrived). */
   ack(): void {
     if (this.#settled) return;

@@ -49,6 +49,8 @@ export interface FlowInput {
   signal: AbortSignal;
   /** Checked before each AI call: null while this worker still owns the message. */
   guard: () => AltlasError | null;
+  /** Checked immediately before each AI request is written (each HTTP attempt); default `guard`. */
+  requestGuard?: () => AltlasError | null;
   log: ContextLogger;
   /** True when the delivery may have waited through a stall of this process: it is checked as a redelivery. */
   suspect?: boolean;
@@ -84,7 +86,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     if ((d.deliveries > 1 || input.suspect) && record) {
       if (await deps.lastStored(job.id, d.seq).catch(() => false)) return { kind: 'done_before', job };
       try {
-        if (!(await record.claim())) return { kind: 'abandoned', error: new AltlasError('LEASE_LOST', `a newer delivery of message ${d.seq} holds its claim`), job };
+        if (!(await record.claim())) return { kind: 'abandoned', error: new AltlasError('LEASE_LOST', `a newer delivery of message ${d.seq} holds its claim`, { context: { newer: true } }), job, newer: true };
         resume = await record.loadResume();
       } catch (e) {
         if (d.deliveries < deps.rules.maxDeliver) {
@@ -121,7 +123,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     let run: JobRun;
     try {
       for (;;) {
-        const context: RunContext = { record, spans: input.spans, log, tenant, delivery: { seq: d.seq, deliveries: d.deliveries } };
+        const context: RunContext = { record, spans: input.spans, log, tenant, delivery: { seq: d.seq, deliveries: d.deliveries }, guard: input.requestGuard ?? input.guard };
         run = await deps.engine.run(job, { signal, resume, context, guard: input.guard });
         if (run.stopped?.code !== 'AI_UNAVAILABLE' || signal.aborted) break;
         // The AI side is down: wait here (lease kept) instead of spending a delivery; resume what completed.

@@ -1,63 +1,124 @@
 /**
- * Leases of the messages this worker holds: one timer renews them all (`+WPI`) every third of
- * the ack wait while the connection is up. A lease not renewed for most of the ack wait
- * (LEASE_LOST_RATIO: the worker was disconnected, or its timer fired far too late after a stalled
- * event loop or a SIGSTOP) is lost: JetStream may have handed the message to another worker, so
- * the run holding it must stop before it makes another AI call or publishes anything. A
+ * Leases of the messages this worker holds. One timer renews them all every third of the ack
+ * wait while the connection is up; a renewal (`+WPI`) counts only once the server confirmed it,
+ * and from the moment it was sent. A lease not renewed for most of the ack wait (LEASE_LOST_RATIO:
+ * the worker was disconnected, the server was down, or the process stalled) is lost: JetStream
+ * may have handed the message to another worker, so the run holding it must stop before its next
+ * AI call and send nothing on the message. The check is synchronous against the clock (see
+ * {@link Leases.valid}), so it holds right after a stall, before any timer has fired. A
  * redelivery of a message held here is adopted: the lease continues on the newest delivery.
+ *
+ * A lease is one state machine:
+ *
+ *   held ──(unrenewed ≥ lostAfterMs)──▶ lost
+ *   held ──(run ended)──▶ released      lost ──(run ended)──▶ released
  */
-import type { Delivery } from './inbound.ts';
+import type { LeaseTiming } from './lease-timing.ts';
 
-/** Share of the ack wait after which an unrenewed lease counts as lost. */
-export const LEASE_LOST_RATIO = 0.8;
+export { LEASE_LOST_RATIO } from './lease-timing.ts';
 
-export class Lease {
-  #delivery: Delivery;
-  renewedAt: number;
-  /** True once the lease was not renewed for half the ack wait: its run checks its claim before publishing. */
-  suspect = false;
-  lost = false;
-  readonly #onLost: (lease: Lease) => void;
+/** What a lease needs of a delivery. */
+export interface LeasedDelivery {
+  readonly seq: number;
+  readonly deliveries: number;
+  /** Epoch ms when this process read it. */
+  readonly receivedAt: number;
+  /** Extends the server's lease; resolves true once the server confirmed it. */
+  renew(timeoutMs: number): Promise<boolean>;
+}
 
-  /** `startedAt`: when the server's lease began, on this process's clock (at the latest, when it was read). */
-  constructor(delivery: Delivery, onLost: (lease: Lease) => void, startedAt = delivery.receivedAt) {
+export type LeaseState =
+  | { readonly phase: 'held'; readonly renewedAt: number; readonly suspect: boolean }
+  | { readonly phase: 'lost'; readonly renewedAt: number; readonly lostAt: number }
+  | { readonly phase: 'released'; readonly renewedAt: number; readonly wasLost: boolean };
+
+export class Lease<D extends LeasedDelivery = LeasedDelivery> {
+  #delivery: D;
+  #state: LeaseState;
+  readonly #onLost: (lease: Lease<D>) => void;
+
+  /**
+   * `startedAt`: when the server's lease began, on this process's clock, at the earliest it can
+   * have (when it was read; for a delivery that may have waited through a stall, earlier).
+   */
+  constructor(delivery: D, onLost: (lease: Lease<D>) => void, startedAt = delivery.receivedAt, suspect = false) {
     this.#delivery = delivery;
-    this.renewedAt = startedAt;
+    this.#state = { phase: 'held', renewedAt: startedAt, suspect };
     this.#onLost = onLost;
   }
 
-  /** The newest delivery of the message (acks go to it). */
-  get delivery(): Delivery {
+  get state(): LeaseState {
+    return this.#state;
+  }
+
+  /** The newest delivery of the message (verbs go to it). */
+  get delivery(): D {
     return this.#delivery;
   }
 
-  /** A redelivery of the same message arrived here: continue on it (its lease is fresh). */
-  adopt(d: Delivery, now = Date.now()): void {
-    this.#delivery = d;
-    this.renewedAt = now;
-    this.suspect = true;
-    d.working();
+  /** When the server last surely renewed the lease (the send time of the last confirmed renewal). */
+  get renewedAt(): number {
+    return this.#state.renewedAt;
   }
 
-  /** @internal */
-  markLost(): void {
-    if (this.lost) return;
-    this.lost = true;
+  /** True once the lease went unrenewed for half the ack wait, or the delivery may have waited through a stall: the run checks its claim before publishing. */
+  get suspect(): boolean {
+    return this.#state.phase === 'held' ? this.#state.suspect : true;
+  }
+
+  get lost(): boolean {
+    return this.#state.phase === 'lost' || (this.#state.phase === 'released' && this.#state.wasLost);
+  }
+
+  get held(): boolean {
+    return this.#state.phase === 'held';
+  }
+
+  /** Milliseconds since the last confirmed renewal. */
+  age(now: number): number {
+    return now - this.#state.renewedAt;
+  }
+
+  markSuspect(): void {
+    if (this.#state.phase === 'held' && !this.#state.suspect) this.#state = { ...this.#state, suspect: true };
+  }
+
+  /** The server confirmed a renewal sent at `sentAt`. */
+  confirmed(sentAt: number): void {
+    if (this.#state.phase === 'held' && sentAt > this.#state.renewedAt) this.#state = { ...this.#state, renewedAt: sentAt };
+  }
+
+  /** A redelivery of the same message arrived here: continue on it (its lease is fresh). False when the lease is lost already. */
+  adopt(d: D, now: number): boolean {
+    if (this.#state.phase !== 'held') return false;
+    this.#delivery = d;
+    this.#state = { phase: 'held', renewedAt: Math.max(now, this.#state.renewedAt), suspect: true };
+    return true;
+  }
+
+  markLost(now: number): void {
+    if (this.#state.phase !== 'held') return;
+    this.#state = { phase: 'lost', renewedAt: this.#state.renewedAt, lostAt: now };
     this.#onLost(this);
+  }
+
+  release(): void {
+    if (this.#state.phase === 'released') return;
+    this.#state = { phase: 'released', renewedAt: this.#state.renewedAt, wasLost: this.#state.phase === 'lost' };
   }
 }
 
 export interface LeasesOptions {
-  ackWaitMs: number;
+  timing: LeaseTiming;
   /** True while the connection to NATS is up. */
   connected: () => boolean;
   now?: () => number;
 }
 
-export class Leases {
+export class Leases<D extends LeasedDelivery = LeasedDelivery> {
   readonly #o: LeasesOptions;
   readonly #now: () => number;
-  readonly #held = new Set<Lease>();
+  readonly #held = new Set<Lease<D>>();
   #timer: NodeJS.Timeout | null = null;
   #lastTick = 0;
 
@@ -66,13 +127,17 @@ export class Leases {
     this.#now = options.now ?? Date.now;
   }
 
+  get timing(): LeaseTiming {
+    return this.#o.timing;
+  }
+
   get size(): number {
     return this.#held.size;
   }
 
   /** Milliseconds between renewals: a third of the ack wait (at least 250). */
   get intervalMs(): number {
-    return Math.max(250, Math.floor(this.#o.ackWaitMs / 3));
+    return this.#o.timing.renewEveryMs;
   }
 
   start(): void {
@@ -85,24 +150,47 @@ export class Leases {
     this.#timer = null;
   }
 
-  hold(delivery: Delivery, onLost: (lease: Lease) => void, startedAt?: number): Lease {
-    const lease = new Lease(delivery, onLost, startedAt);
+  hold(delivery: D, onLost: (lease: Lease<D>) => void, startedAt?: number, suspect = false): Lease<D> {
+    const lease = new Lease(delivery, onLost, startedAt, suspect);
     this.#held.add(lease);
     return lease;
   }
 
-  release(lease: Lease): void {
+  release(lease: Lease<D>): void {
+    lease.release();
     this.#held.delete(lease);
   }
 
-  /** False once the lease is lost or has gone unrenewed too long (checked before every AI call and publish). */
-  valid(lease: Lease): boolean {
-    if (lease.lost) return false;
-    if (this.#now() - lease.renewedAt > LEASE_LOST_RATIO * this.#o.ackWaitMs) {
-      lease.markLost();
+  /**
+   * False once the lease is lost or has gone unrenewed too long: synchronous, against the clock
+   * (checked immediately before every AI request and before anything is sent on the message).
+   */
+  valid(lease: Lease<D>): boolean {
+    if (!lease.held) return false;
+    const now = this.#now();
+    if (lease.age(now) >= this.#o.timing.lostAfterMs) {
+      lease.markLost(now);
       return false;
     }
     return true;
+  }
+
+  /**
+   * True while a verb (ack, nak, term) may still be sent on the lease's delivery: the connection
+   * is up and the server's lease surely still runs (a verb sent later could settle a delivery
+   * the server has handed to someone else). Holds for a lease lost moments ago too.
+   */
+  maySettle(lease: Lease<D>): boolean {
+    return this.#o.connected() && lease.age(this.#now()) < this.#o.timing.settleWithinMs;
+  }
+
+  /** Sends a confirmed renewal now; the lease counts as renewed from now once the server answers. */
+  renew(lease: Lease<D>): void {
+    const sentAt = this.#now();
+    const d = lease.delivery;
+    d.renew(this.intervalMs).then((ok) => {
+      if (ok) lease.confirmed(sentAt);
+    }, () => {});
   }
 
   /** Renews every lease (first declaring lost those that went unrenewed too long). */
@@ -113,41 +201,78 @@ export class Leases {
     const up = this.#o.connected();
     for (const lease of this.#held) {
       if (!this.valid(lease)) continue;
-      if (late || now - lease.renewedAt > this.#o.ackWaitMs / 2) lease.suspect = true;
-      if (!up) continue;
-      lease.delivery.working();
-      lease.renewedAt = now;
+      if (late || lease.age(now) > this.#o.timing.suspectAfterMs) lease.markSuspect();
+      if (up) this.renew(lease);
     }
   }
 }
 
+export interface Stall {
+  /** The last time the watch saw the loop alive before the stall. */
+  start: number;
+  /** When it saw it alive again. */
+  end: number;
+}
+
+export interface StallWatchOptions {
+  now?: () => number;
+  /** A gap between two ticks longer than this is a stall. Default 500 ms. */
+  thresholdMs?: number;
+  /** Milliseconds between ticks; 0: no timer (the caller ticks). Default 100. */
+  everyMs?: number;
+}
+
 /**
  * Notices when this process's event loop stalled (a long GC pause, SIGSTOP): a timer that should
- * fire every 100 ms did not. A delivery read right after such a stall may have waited in the
- * socket buffer through it, its lease already run out, and it is treated as a redelivery would be.
+ * fire every 100 ms did not. It remembers the recent stalls, so that a delivery read after one can
+ * be told apart: one requested before the stall ended may have waited through it in the socket
+ * buffer (its lease ran meanwhile), one requested after it owns a full lease.
  */
 export class StallWatch {
-  #at = Date.now();
-  #stall = { end: 0, ms: 0 };
-  readonly #timer: NodeJS.Timeout;
+  readonly #now: () => number;
+  readonly #threshold: number;
+  #at: number;
+  readonly #stalls: Stall[] = [];
+  readonly #timer: NodeJS.Timeout | null;
 
-  constructor() {
-    this.#timer = setInterval(() => {
-      const now = Date.now();
-      // Fired late: remember the stall for a moment, whichever phase the loop resumed in.
-      if (now - this.#at > 500) this.#stall = { end: now, ms: now - this.#at };
-      this.#at = now;
-    }, 100);
-    this.#timer.unref?.();
+  constructor(options: StallWatchOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#threshold = options.thresholdMs ?? 500;
+    this.#at = this.#now();
+    const every = options.everyMs ?? 100;
+    this.#timer = every > 0 ? setInterval(() => this.tick(), every) : null;
+    this.#timer?.unref?.();
   }
 
-  /** Milliseconds the loop was stalled just now: the current gap, or a stall that ended within the last 2 s. */
-  sinceLastTick(now = Date.now()): number {
-    const recent = now - this.#stall.end < 2_000 ? this.#stall.ms : 0;
-    return Math.max(now - this.#at, recent);
+  /** The loop is alive now: a gap since the last tick longer than the threshold is recorded as a stall. */
+  tick(now = this.#now()): void {
+    if (now - this.#at > this.#threshold) {
+      this.#stalls.push({ start: this.#at, end: now });
+      if (this.#stalls.length > 16) this.#stalls.shift();
+    }
+    this.#at = now;
+  }
+
+  /**
+   * The latest stall that overlaps `[from, to]` (a request sent at `from`, its message read at
+   * `to`), the current one included (a message read before the watch's timer fired after a
+   * stall); null when there was none.
+   */
+  overlapping(from: number, to: number = this.#now()): Stall | null {
+    if (to - this.#at > this.#threshold && to > from) return { start: this.#at, end: to };
+    for (let i = this.#stalls.length - 1; i >= 0; i--) {
+      const s = this.#stalls[i];
+      if (s.end > from && s.start < to) return s;
+    }
+    return null;
+  }
+
+  /** Milliseconds the loop has not ticked now (the current gap). */
+  sinceLastTick(now = this.#now()): number {
+    return now - this.#at;
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    if (this.#timer) clearInterval(this.#timer);
   }
 }

@@ -25,13 +25,17 @@ export interface PullOptions {
   inFlight: () => number;
   /** True while the worker should take no new work (AI side down, shutting down). */
   paused: () => boolean;
-  onMessage: (d: Delivery) => void;
+  /** A message arrived; `requestedAt`: when the request it answers was sent (the earliest its lease can have begun). */
+  onMessage: (d: Delivery, requestedAt: number) => void;
   onError?: (error: Error) => void;
+  /** The clock, read when a request is sent (the worker's stall watch ticks on it). Default Date.now. */
+  stamp?: () => number;
 }
 
 interface Request {
   remaining: number;
   expiresAt: number;
+  sentAt: number;
 }
 
 const NEXT = (stream: string, durable: string) => `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`;
@@ -47,6 +51,9 @@ export class PullLoop {
   #quietUntil = 0;
   #stopped = false;
   #lastRequestAt = 0;
+  /** When the newest request forgotten by its expiry here was sent (a message may still come for it). */
+  #forgottenSentAt = 0;
+  #lastExpireRun = 0;
   /** Pull requests sent (for benchmarks and tests). */
   requestsSent = 0;
 
@@ -74,9 +81,14 @@ export class PullLoop {
       },
     });
     // A request the server dropped without telling (leader change, restart) expires here too.
-    this.#timer = setInterval(() => this.#expire(), Math.max(250, Math.floor(this.#expiresMs / 2)));
+    this.#lastExpireRun = Date.now();
+    this.#timer = setInterval(() => this.#expire(), this.#expireEveryMs);
     this.#timer.unref?.();
     this.kick();
+  }
+
+  get #expireEveryMs(): number {
+    return Math.max(250, Math.floor(this.#expiresMs / 2));
   }
 
   /** Called after a reconnect: old requests may or may not live on; wait until they have expired. */
@@ -88,7 +100,7 @@ export class PullLoop {
   /** Sends a request when enough slots are free (called when a slot frees, on start, on reconnect). */
   kick(): void {
     if (this.#stopped || this.#o.paused() || this.#o.nc.isClosed()) return;
-    const now = Date.now();
+    const now = this.#o.stamp?.() ?? Date.now();
     if (now < this.#quietUntil) return;
     if (this.#quietUntil) {
       this.#quietUntil = 0;
@@ -97,7 +109,7 @@ export class PullLoop {
     const free = this.#o.concurrency - this.#o.inFlight() - this.outstanding;
     const threshold = Math.max(1, Math.floor(this.#o.concurrency / 4));
     if (free <= 0 || (free < threshold && this.#requests.length > 0)) return;
-    this.#requests.push({ remaining: free, expiresAt: now + this.#expiresMs + 2_000 });
+    this.#requests.push({ remaining: free, expiresAt: now + this.#expiresMs + 2_000, sentAt: now });
     this.#lastRequestAt = now;
     this.requestsSent++;
     this.#o.nc.publish(NEXT(this.#o.stream, this.#o.durable), JSON.stringify({ batch: free, expires: this.#expiresMs * 1_000_000 }), { reply: this.#inbox });
@@ -126,9 +138,14 @@ export class PullLoop {
 
   #expire(): void {
     const now = Date.now();
+    // Fired late (the process stalled): the server's answers to those requests (messages, 408s) are
+    // still to be read; forget nothing this round, so that each message is matched to its request.
+    const late = now - this.#lastExpireRun > 2 * this.#expireEveryMs;
+    this.#lastExpireRun = now;
+    if (late) return;
     let changed = false;
     while (this.#requests.length && this.#requests[0].expiresAt <= now) {
-      this.#requests.shift();
+      this.#forgottenSentAt = this.#requests.shift()!.sentAt;
       changed = true;
     }
     if (changed || this.#requests.length === 0) this.kick();
@@ -150,6 +167,8 @@ export class PullLoop {
       return;
     }
     const head = this.#requests[0];
+    // Requests are served in order: the message answers the oldest one open (or one forgotten here).
+    const requestedAt = head?.sentAt ?? (this.#forgottenSentAt || Date.now());
     if (head && --head.remaining <= 0) this.#requests.shift();
     let d: Delivery;
     try {
@@ -158,6 +177,6 @@ export class PullLoop {
       this.#o.onError?.(e as Error);
       return;
     }
-    this.#o.onMessage(d);
+    this.#o.onMessage(d, requestedAt);
   }
 }

@@ -14,6 +14,11 @@ export interface RunContext {
   tenant?: string | null;
   /** The delivery this run belongs to: the ALT stream sequence of the job's message and its delivery count. */
   delivery?: { seq: number; deliveries: number };
+  /**
+   * Checked synchronously immediately before each AI request is written (the lease against the
+   * clock): an error stops the call before any byte of it is sent.
+   */
+  guard?: () => Error | null;
 }
 
 export const isRunContext = (c: unknown): c is RunContext => typeof c === 'object' && c !== null && 'log' in c;

@@ -24,7 +24,7 @@ export type Outcome =
   | { kind: 'done_before'; job: Job }
   | { kind: 'rejected'; error: AltlasError; altId: string | null; job: Job | null; last: Last | null }
   | { kind: 'handback'; error: AltlasError; delayMs: number; job: Job | null }
-  | { kind: 'abandoned'; error: AltlasError; job: Job | null };
+  | { kind: 'abandoned'; error: AltlasError; job: Job | null; newer?: boolean };
 
 export interface SettleRules {
   maxDeliver: number;
@@ -49,7 +49,7 @@ export function failureLast(d: DeliveryInfo, altId: string, error: AltlasError, 
 
 /** The outcome of an error met while processing (before or instead of a result). */
 export function outcomeOf(error: AltlasError, d: DeliveryInfo, rules: SettleRules, ctx: { job: Job | null; altId: string | null; startMs: number; now?: number; header?: JobHeader | null }): Outcome {
-  if (error.code === 'LEASE_LOST') return { kind: 'abandoned', error, job: ctx.job };
+  if (error.code === 'LEASE_LOST') return { kind: 'abandoned', error, job: ctx.job, newer: error.context.newer === true };
   const verdict: Verb = decideFate({ error, deliveries: d.deliveries, ...rules });
   if (verdict.verb === 'nak') return { kind: 'handback', error, delayMs: verdict.delayMs, job: ctx.job };
   const altId = ctx.job?.id ?? ctx.altId;

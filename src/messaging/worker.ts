@@ -23,6 +23,7 @@ import { decideFate } from './fate.ts';
 import type { Delivery } from './inbound.ts';
 import { processDelivery } from './job-flow.ts';
 import { Leases, StallWatch, type Lease } from './leases.ts';
+import { leaseTiming, type LeaseTiming } from './lease-timing.ts';
 import type { Publisher } from './publisher.ts';
 import { inboxPrefixOf } from './connect.ts';
 import { PullLoop } from './pull.ts';
@@ -94,9 +95,13 @@ export function versionAtLeast(version: string, min: readonly [number, number, n
 }
 
 interface Running {
-  lease: Lease;
+  lease: Lease<Delivery>;
   abort: AbortController;
   job: Job | null;
+  /** AI requests this run let out (counted by the guard immediately before each is written). */
+  aiCalls: number;
+  /** A newer delivery of the message, read while this run was stopping after its lease was lost: it runs once this one ended. */
+  next?: { d: Delivery; lease: Lease<Delivery>; box: { entry?: Running } };
   /** The verb this run ended with (set when it settles). */
   outcome?: OutcomeReport['verb'] | 'error';
   /** The job id, once decoded or recovered from a job that did not decode. */
@@ -105,7 +110,8 @@ interface Running {
 
 export class Worker {
   readonly #o: WorkerOptions;
-  readonly #leases: Leases;
+  readonly #leases: Leases<Delivery>;
+  readonly #timing: LeaseTiming;
   readonly #stalls = new StallWatch();
   readonly #pull: PullLoop;
   readonly #rules: SettleRules;
@@ -115,7 +121,7 @@ export class Worker {
   /** Work after the slot is free (ack round trip, checkpoint removal, final status). */
   readonly #after = new Set<Promise<void>>();
   /** While stopping: deliveries that arrived for requests still waiting, and hand-backs, sent once those expired. */
-  readonly #parked: { d: Delivery; delayMs: number; lease?: Lease }[] = [];
+  readonly #parked: { d: Delivery; delayMs: number; lease?: Lease<Delivery> }[] = [];
   #closing: Promise<void> | null = null;
   #started = false;
   #stopping = false;
@@ -124,15 +130,22 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#rules = { maxDeliver: options.maxDeliver, nakDelayMs: options.config.RUNNER_NAK_DELAY_MS, nakMaxDelayMs: options.config.RUNNER_NAK_MAX_DELAY_MS };
-    this.#leases = new Leases({ ackWaitMs: options.ackWaitMs, connected: options.connected });
+    this.#timing = leaseTiming(options.ackWaitMs);
+    this.#leases = new Leases<Delivery>({ timing: this.#timing, connected: options.connected });
     this.#pull = new PullLoop({
       nc: options.nc, stream: options.config.ALT_STREAM, durable: options.config.RUNNER_DURABLE, concurrency: options.config.RUNNER_CONCURRENCY,
       // A pull request outlives its worker on the server; nats-server 2.9 hands a redelivery to such a
       // dead request and then does not count it, so the next worker would see delivery 1 again. Requests
       // shorter than 2/3 of the ack wait have expired before any message of a dead worker is redelivered.
-      expiresMs: Math.min(options.pullExpiresMs ?? 5_000, Math.max(250, Math.floor(options.ackWaitMs / 2))), inboxPrefix: inboxPrefixOf(options.nc), inFlight: () => this.#running.size,
+      expiresMs: Math.min(options.pullExpiresMs ?? 5_000, this.#timing.pullExpiresCapMs), inboxPrefix: inboxPrefixOf(options.nc), inFlight: () => this.#running.size,
       paused: () => this.#stopping || options.gate.down,
-      onMessage: (d) => this.#receive(d),
+      onMessage: (d, requestedAt) => this.#receive(d, requestedAt),
+      // A request's time is read after the stall watch noticed any stall that just ended.
+      stamp: () => {
+        const now = Date.now();
+        this.#stalls.tick(now);
+        return now;
+      },
       onError: (e) => options.logger.warn('pull request failed', { error: e.message }),
     });
   }
@@ -205,7 +218,8 @@ export class Worker {
       await this.#pull.drained();
       await this.#pull.stop();
       for (const p of this.#parked.splice(0)) {
-        p.d.nak(p.delayMs);
+        // A delivery whose lease ran out meanwhile is left alone: JetStream redelivers it by itself.
+        if (!p.lease || this.#leases.maySettle(p.lease)) p.d.nak(p.delayMs);
         if (p.lease) this.#leases.release(p.lease);
       }
       await Promise.allSettled([...this.#after]);
@@ -217,42 +231,88 @@ export class Worker {
     return this.#closing;
   }
 
-  #receive(d: Delivery): void {
+  #receive(d: Delivery, requestedAt = d.receivedAt): void {
+    this.#stalls.tick(d.receivedAt);
     if (this.#stopping && !this.#running.has(d.seq)) {
       // A request sent before the shutdown was filled: hold the message (leased) and hand it back with the rest.
       this.#parked.push({ d, delayMs: 0, lease: this.#leases.hold(d, () => {}) });
       return;
     }
-    // Read right after this process stalled: it may have waited through the stall; check it as a redelivery.
-    const stalledMs = this.#stalls.sinceLastTick(d.receivedAt);
-    const suspect = stalledMs > Math.max(1_000, this.#o.ackWaitMs / 4);
-    if (suspect) this.#o.logger.warn('a delivery was read right after the worker stalled: it is checked like a redelivery', { alt_stream_seq: d.seq, deliveries: d.deliveries, stalled_ms: stalledMs });
     const held = this.#running.get(d.seq);
     if (held) {
       // JetStream redelivered a message that is still running here: keep one run, leased on the newest delivery.
-      held.lease.adopt(d);
-      this.#o.logger.warn('redelivery of a job running here: it goes on under the new delivery', { alt_stream_seq: d.seq, deliveries: d.deliveries, alt_id: held.job?.id });
+      if (held.lease.adopt(d, Date.now())) {
+        this.#leases.renew(held.lease);
+        this.#o.logger.warn('redelivery of a job running here: it goes on under the new delivery', { alt_stream_seq: d.seq, deliveries: d.deliveries, alt_id: held.job?.id });
+        return;
+      }
+      // The run here lost its lease and is stopping: the new delivery (leased from now) runs once it has ended.
+      if (held.next) this.#leases.release(held.next.lease);
+      const box: { entry?: Running } = {};
+      held.next = { d, box, lease: this.#leases.hold(d, (lease) => box.entry && this.#lost(lease, box.entry)) };
+      this.#o.logger.warn('redelivery of a job whose run here lost its lease: it runs once that run has stopped', { alt_stream_seq: d.seq, deliveries: d.deliveries, alt_id: held.job?.id });
       return;
     }
+    this.#start(d, requestedAt);
+  }
+
+  /**
+   * Starts a run of a delivery. One read after a stall of this process and requested before the
+   * stall ended may have waited through it in the socket buffer: its lease is taken to have begun
+   * when the stall began (or when it was requested, if later); one requested after the stall owns
+   * a full lease. A delivery whose lease is lost before it ran is handed back with a nak while the
+   * server's lease surely runs, and else released (the server has redelivered it, or will).
+   */
+  #start(d: Delivery, requestedAt: number, next?: Running['next']): void {
     const abort = new AbortController();
-    const entry: Running = { abort, job: null, lease: this.#leases.hold(d, (lease) => this.#lost(lease, entry), d.receivedAt - (suspect ? stalledMs : 0)) };
-    entry.lease.suspect = suspect;
+    let lease: Lease<Delivery>;
+    let box: { entry?: Running };
+    let suspect = false;
+    if (next) {
+      ({ lease, box } = next);
+    } else {
+      box = {};
+      const stall = this.#stalls.overlapping(requestedAt, d.receivedAt);
+      suspect = stall !== null;
+      const from = stall ? Math.max(requestedAt, stall.start) : d.receivedAt;
+      lease = this.#leases.hold(d, (l) => box.entry && this.#lost(l, box.entry), Math.min(from, d.receivedAt), suspect);
+      if (stall) {
+        const fields = { alt_stream_seq: d.seq, deliveries: d.deliveries, stalled_ms: stall.end - stall.start, unrenewed_ms: lease.age(Date.now()) };
+        if (!this.#leases.valid(lease)) {
+          const nak = this.#leases.maySettle(lease);
+          this.#leases.release(lease);
+          if (nak) d.nak(0);
+          this.#o.logger.warn(nak
+            ? 'a delivery that waited through a stall of the worker lost its lease before it ran: handed back'
+            : 'a delivery that waited through a stall of the worker lost its lease before it ran: released, JetStream redelivers it', { ...fields, code: 'LEASE_LOST' });
+          this.#o.onOutcome?.({ verb: nak ? 'nak' : 'abandon', code: 'LEASE_LOST', durationMs: 0, deliveries: d.deliveries });
+          this.#pull.kick();
+          return;
+        }
+        this.#o.logger.warn('a delivery was read right after the worker stalled: its lease is renewed and it is checked like a redelivery', fields);
+        this.#leases.renew(lease);
+      }
+    }
+    const entry: Running = { abort, job: null, lease, aiCalls: 0 };
+    box.entry = entry;
     this.#running.set(d.seq, entry);
-    void this.#handle(d, entry, suspect).catch((e) => {
+    void this.#handle(d, entry, suspect || lease.suspect).catch((e) => {
       this.#o.logger.error('unexpected error handling a message; it will be redelivered', { error: toAltlasError(e).message, code: 'INTERNAL', alt_stream_seq: d.seq });
     }).finally(() => {
       this.#leases.release(entry.lease);
       this.#running.delete(d.seq);
       if (entry.job && this.#byAltId.get(entry.job.id) === entry) this.#byAltId.delete(entry.job.id);
       this.#processed++;
+      if (entry.next && !this.#stopping) this.#start(entry.next.d, entry.next.d.receivedAt, entry.next);
+      else if (entry.next) this.#parked.push({ d: entry.next.d, delayMs: 0, lease: entry.next.lease });
       this.#pull.kick();
     });
   }
 
-  #lost(lease: Lease, entry: Running): void {
+  #lost(lease: Lease<Delivery>, entry: Running): void {
     const d = lease.delivery;
     this.#o.logger.warn('lease lost: the job stops here without publishing; JetStream hands it to another delivery', {
-      alt_stream_seq: d.seq, deliveries: d.deliveries, alt_id: entry.job?.id, unrenewed_ms: Date.now() - lease.renewedAt, code: 'LEASE_LOST',
+      alt_stream_seq: d.seq, deliveries: d.deliveries, alt_id: entry.job?.id, unrenewed_ms: lease.age(Date.now()), code: 'LEASE_LOST',
     });
     entry.abort.abort(new AltlasError('LEASE_LOST', `the lease of message ${d.seq} was not renewed in time`));
   }
@@ -304,6 +364,12 @@ export class Worker {
       // Task spans only when the delivery's span records (tracing on and sampled): nothing to pay otherwise.
       spans: trace.getActiveSpan()?.isRecording() ? new TaskSpans() : undefined,
       guard: () => (this.#leases.valid(lease) ? null : new AltlasError('LEASE_LOST', `the lease of message ${d.seq} was lost`)),
+      // The same check where the request is handed to the transport; what it lets out is counted (a run that made no AI call can be handed back).
+      requestGuard: () => {
+        if (!this.#leases.valid(lease)) return new AltlasError('LEASE_LOST', `the lease of message ${d.seq} was lost`);
+        entry.aiCalls++;
+        return null;
+      },
       onJob: (job) => {
         entry.job = job;
         this.#byAltId.set(job.id, entry);
@@ -331,9 +397,25 @@ export class Worker {
       const p = work().catch((e: Error) => log.warn('after-settlement work failed', { error: e.message })).finally(() => this.#after.delete(p));
       this.#after.add(p);
     };
+    /** A verb goes out only while the server's lease surely runs; else the run ends without one (the message comes back by itself). */
+    const settleable = (what: string): boolean => {
+      if (this.#leases.maySettle(lease)) return true;
+      log.warn(`the lease ran out before the ${what} could be sent: nothing is sent on the message; JetStream hands it to a new delivery`, { code: 'LEASE_LOST', unrenewed_ms: lease.age(Date.now()) });
+      report('abandon', { code: 'LEASE_LOST' });
+      after(async () => record?.close());
+      return false;
+    };
     switch (outcome.kind) {
       case 'abandoned': {
-        if (outcome.error.code !== 'LEASE_LOST' || !/claim/.test(outcome.error.message)) await record?.flushCheckpoints();
+        if (!outcome.newer) await record?.flushCheckpoints();
+        // A lease lost before the run let out any AI request: hand the message back while the server's lease surely runs.
+        if (!outcome.newer && entry.aiCalls === 0 && !this.#stopping && this.#leases.maySettle(lease)) {
+          d().nak(0);
+          log.warn('lease lost before any AI call: the job is handed back to JetStream', { code: outcome.error.code, error: outcome.error.message });
+          report('nak', { code: outcome.error.code });
+          after(async () => record?.close());
+          return;
+        }
         log.warn('run abandoned: the message belongs to a newer delivery; nothing was published', { code: outcome.error.code, error: outcome.error.message });
         report('abandon', { code: outcome.error.code });
         after(async () => record?.close());
@@ -341,9 +423,10 @@ export class Worker {
       }
       case 'handback': {
         await record?.flushCheckpoints();
+        if (!settleable('hand-back')) return;
         const level = outcome.error.code === 'JOB_ABORTED' ? 'info' : 'warn';
         log.log(level, 'job handed back to JetStream', { code: outcome.error.code, error: outcome.error.message, delay_ms: outcome.delayMs });
-        if (this.#stopping) this.#parked.push({ d: d(), delayMs: outcome.delayMs, lease: this.#leases.hold(d(), () => {}) });
+        if (this.#stopping) this.#parked.push({ d: d(), delayMs: outcome.delayMs, lease: this.#leases.hold(d(), () => {}, lease.renewedAt) });
         else d().nak(outcome.delayMs);
         report('nak', { code: outcome.error.code });
         after(async () => {
@@ -353,6 +436,7 @@ export class Worker {
         return;
       }
       case 'done_before': {
+        if (!settleable('ack')) return;
         log.warn('the .last of this message is stored already (the earlier ack was lost): acked without running again');
         report('ack', { code: 'DONE_BEFORE' });
         after(async () => {
@@ -370,8 +454,23 @@ export class Worker {
       case 'ran': {
         const { job, last } = outcome;
         // Fencing: a run that may have lost its lease checks that no newer delivery claimed the message.
-        if (!this.#leases.valid(lease) || ((d().deliveries > 1 || lease.suspect) && record && !(await record.current(d().deliveries).catch(() => true)))) {
-          return this.#execute({ kind: 'abandoned', error: new AltlasError('LEASE_LOST', 'a newer delivery claimed the message before the .last was published'), job }, entry, record, log, report);
+        // Fail closed: a claim that cannot be read is not taken as current; the run hands back.
+        const fence = await this.#fence(lease, record);
+        if (fence === 'lost' || fence === 'newer') {
+          return this.#execute({ kind: 'abandoned', error: new AltlasError('LEASE_LOST', 'a newer delivery claimed the message before the .last was published', { context: { newer: true } }), job, newer: true }, entry, record, log, report);
+        }
+        if (fence instanceof Error) {
+          const error = new AltlasError('CHECKPOINTS_UNAVAILABLE', `could not confirm the claim of message ${d().seq} before publishing: ${fence.message}`, { cause: fence, context: { altId: job.id } });
+          const verdict = decideFate({ error, deliveries: d().deliveries, ...this.#rules });
+          if (!settleable('hand-back')) return;
+          // Nothing was published: on the last delivery too, the message goes back rather than out without its result.
+          const delayMs = verdict.verb === 'nak' ? verdict.delayMs : this.#rules.nakMaxDelayMs;
+          await record?.flushCheckpoints();
+          log.warn('the claim could not be confirmed; nothing is published and the message is handed back', { code: error.code, error: error.message, delay_ms: delayMs });
+          d().nak(delayMs);
+          report('nak', { code: error.code });
+          after(async () => record?.close());
+          return;
         }
         let duplicate = false;
         try {
@@ -381,6 +480,7 @@ export class Worker {
           const verdict = decideFate({ error, deliveries: d().deliveries, ...this.#rules });
           if (verdict.verb === 'nak') {
             await record?.flushCheckpoints();
+            if (!settleable('hand-back')) return;
             log.warn('the .last could not be stored; the message will be redelivered', { code: error.code, error: error.message, delay_ms: verdict.delayMs });
             d().nak(verdict.delayMs);
             report('nak', { code: error.code });
@@ -402,16 +502,19 @@ export class Worker {
         if (cancelled) this.#o.onCancelled?.(job.id);
         // A job that ended early but ran (cancelled, over its budget) says why.
         const code = cancelled || last.metadata.error_code === 'BUDGET_EXCEEDED' ? last.metadata.error_code as string : undefined;
-        report('ack', { status: last.status, ...(code ? { code } : {}) });
         log.info('job finished', { status: last.status, success_rate: last.success_rate, tasks: Object.keys(last.task_results).length, duration_ms: last.execution_time_ms, ...(code ? { code } : {}) });
+        // The .last is stored: a delivery whose lease ran out meanwhile is not acked (its redelivery finds the .last and acks).
+        const release = await record?.holdsRecords() ?? false;
+        if (!settleable('ack')) return;
+        report('ack', { status: last.status, ...(code ? { code } : {}) });
+        if (!release) d().ack();
         after(async () => {
           // A confirmed ack only when checkpoints or a claim are to be removed after it; else no round trip.
-          const release = (await record?.holdsRecords()) ?? false;
           let acked = false;
           if (release) {
-            acked = await d().ackAck();
+            acked = this.#leases.maySettle(lease) && await d().ackAck();
             if (!acked) log.warn('the ack was not confirmed; checkpoints are kept until they expire', { code: 'ACK_UNCONFIRMED' });
-          } else d().ack();
+          }
           const why = cancelled ? 'cancelled by an operator' : code ? String(last.metadata.error ?? code) : '';
           await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, last, ...(code ? { code, message: why } : {}) });
           if (acked) await record?.release();
@@ -420,6 +523,26 @@ export class Worker {
         return;
       }
     }
+  }
+
+  /**
+   * Before a `.last` is published: 'ok' while this run owns the message; 'lost' when its lease is
+   * lost; 'newer' when a newer delivery claimed it; the error when the claim could not be read.
+   */
+  async #fence(lease: Lease<Delivery>, record: DeliveryRecord | undefined): Promise<'ok' | 'lost' | 'newer' | Error> {
+    if (!this.#leases.valid(lease)) return 'lost';
+    if ((lease.delivery.deliveries > 1 || lease.suspect) && record) {
+      let current: boolean;
+      try {
+        current = await record.current(lease.delivery.deliveries);
+      } catch (e) {
+        return e instanceof Error ? e : new Error(String(e));
+      }
+      if (!current) return 'newer';
+      // The read took time: the lease is checked again against the clock.
+      if (!this.#leases.valid(lease)) return 'lost';
+    }
+    return 'ok';
   }
 
   /** Stores outputs too large for the `.last` as artifact objects; the `.last` names every artifact by URL. */
@@ -443,13 +566,21 @@ export class Worker {
 
   /** Failure `.last` (when there is one), DLQ copy, term. When a write fails, the message is naked instead. */
   async #reject(error: AltlasError, altId: string | null, last: Last | null, entry: Running, record: DeliveryRecord | undefined, log: ContextLogger, report: (verb: OutcomeReport['verb'], extra?: { code?: string }) => void): Promise<void> {
-    const d = entry.lease.delivery;
+    const lease = entry.lease;
+    const d = lease.delivery;
+    const lost = () => {
+      log.warn('the lease ran out before the job could be rejected: nothing is sent on the message; JetStream hands it to a new delivery', { code: 'LEASE_LOST', rejected_code: error.code });
+      report('abandon', { code: 'LEASE_LOST' });
+      return record?.close();
+    };
     const handBack = async (what: string, e: unknown) => {
+      if (!this.#leases.maySettle(lease)) return lost();
       log.error(`${what}; the message will be redelivered`, { code: error.code, error: (e as Error).message });
       d.nak(this.#rules.nakDelayMs);
       report('nak', { code: error.code });
       await record?.close();
     };
+    if (!this.#leases.valid(lease)) return lost();
     if (last) {
       try {
         await this.#o.publisher.last(last, d, d.headers);
@@ -464,6 +595,7 @@ export class Worker {
     } catch (e) {
       return handBack('could not write the DLQ copy', e);
     }
+    if (!this.#leases.maySettle(lease)) return lost();
     if (this.#o.termWithReason) d.term(`${error.code}: ${headerValue(redactText(error.message), 200)}`);
     else d.term();
     log.error('job rejected', { code: error.code, error: error.message, problems: error.problems.slice(0, 20), problems_total: error.problems.length });

@@ -65,10 +65,12 @@ describe('one run per message', () => {
   it('adopts a redelivery of a job running in this worker instead of running it twice (lease renewals lost on the way)', async () => {
     h = await Harness.start();
     h.fake.setFaults({ latencyMs: 2_500 });
-    // Renewals that never reach the server: JetStream redelivers to the same worker while the job runs.
-    const working = Delivery.prototype.working;
-    Delivery.prototype.working = function noop() {};
-    restore.push(() => (Delivery.prototype.working = working));
+    // Renewals that never reach the server though the worker takes them as confirmed: JetStream redelivers to the same worker while the job runs.
+    const renew = Delivery.prototype.renew;
+    Delivery.prototype.renew = async function lostOnTheWay() {
+      return true;
+    };
+    restore.push(() => (Delivery.prototype.renew = renew));
     inproc = await inProcessWorker(h, { RUNNER_ACK_WAIT_MS: '1000', RUNNER_MAX_DELIVER: '50' });
     await h.publish(job('adopted', 2));
     await h.waitForLasts(1, 30_000);

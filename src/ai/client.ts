@@ -194,6 +194,8 @@ export class AiClient {
         failure: cancelled ? null : attemptFailure(e) ?? 'bad_response', tokens: null, usage: null, headers: sink.headers, streamed: false,
         chunks: sink.chunks, bytes: sink.bytes, error: e instanceof ForeignError ? String((e.error as Error)?.message ?? e.error) : e instanceof Error ? e.message : String(e),
       });
+      // A call cancelled by its caller (lease lost, shutdown, cancel) says nothing of the provider: the breaker must not count it.
+      if (options.signal.aborted && !(e instanceof ForeignError)) throw options.signal.reason;
       throw e;
     }
   }

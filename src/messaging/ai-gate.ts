@@ -2,8 +2,9 @@
  * The AI gate: while the AI side is known to be down (a job stopped with AI_UNAVAILABLE), the
  * worker takes no new work and the jobs that met the outage wait here, their leases kept alive,
  * instead of being handed back (which would spend one of their deliveries each). Every
- * `probeMs` (AI_BREAKER_HALF_OPEN_MS) one waiting job is let through as the trial call; the first
- * AI answer that succeeds opens the gate for all. An outage of any length costs no delivery.
+ * `probeMs` (AI_BREAKER_HALF_OPEN_MS) one waiting job is let through as the trial call (with none
+ * waiting, the gate opens and new work makes it); the first AI answer that succeeds opens the gate
+ * for all. An outage of any length costs no delivery.
  */
 export class AiGate {
   readonly #probeMs: number;
@@ -36,7 +37,13 @@ export class AiGate {
     if (this.#down) return;
     this.#down = true;
     this.#since = Date.now();
-    this.#timer = setInterval(() => this.#waiters.shift()?.resolve(), this.#probeMs);
+    // Each probe interval one waiting job makes the trial call; with none waiting (their runs ended), the
+    // gate opens so that new work makes it, else the worker would wait for a trial nobody makes.
+    this.#timer = setInterval(() => {
+      const trial = this.#waiters.shift();
+      if (trial) trial.resolve();
+      else this.markUp();
+    }, this.#probeMs);
     this.#onChange(true);
   }
 

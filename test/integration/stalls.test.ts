@@ -1,0 +1,103 @@
+/**
+ * Each job runs once under repeated pauses of a real worker process (SIGSTOP longer than the ack
+ * wait, then SIGCONT, in cycles): no job is dead-lettered because of the worker's own stalls, no
+ * job takes more than two deliveries, no two runs of a message overlap. Asserted from records:
+ * the `.last`s, the DLQ, the worker's `run started` / `run ended` lines.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Harness, eventually, job, type WorkerProcess } from '../helpers/runner.ts';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+type Line = Record<string, unknown>;
+
+/** Runs of each message from the run lines of every worker: [start, end] in log order per worker. */
+export function runsOf(workers: WorkerProcess[]): { seq: number; deliveries: number; worker: string; start: number; end: number }[] {
+  const runs: { seq: number; deliveries: number; worker: string; start: number; end: number }[] = [];
+  for (const w of workers) {
+    const open = new Map<string, Line>();
+    for (const raw of w.lines) {
+      let l: Line;
+      try {
+        l = JSON.parse(raw) as Line;
+      } catch {
+        continue;
+      }
+      const key = `${String(l.alt_stream_seq)}/${String(l.deliveries)}`;
+      if (l.message === 'run started') open.set(key, l);
+      else if (l.message === 'run ended') {
+        const s = open.get(key);
+        open.delete(key);
+        if (s) runs.push({ seq: Number(l.alt_stream_seq), deliveries: Number(l.deliveries), worker: String(l.worker_id), start: Date.parse(String(s.timestamp)), end: Date.parse(String(l.timestamp)) });
+      }
+    }
+    // A run still open (the worker was killed in it) lasts until now.
+    for (const s of open.values()) runs.push({ seq: Number(s.alt_stream_seq), deliveries: Number(s.deliveries), worker: String(s.worker_id), start: Date.parse(String(s.timestamp)), end: Date.now() });
+  }
+  return runs;
+}
+
+/** Pairs of runs of one message that overlap in time. */
+export function overlaps(runs: ReturnType<typeof runsOf>): [ReturnType<typeof runsOf>[number], ReturnType<typeof runsOf>[number]][] {
+  const out: [ReturnType<typeof runsOf>[number], ReturnType<typeof runsOf>[number]][] = [];
+  const bySeq = new Map<number, ReturnType<typeof runsOf>>();
+  for (const r of runs) bySeq.set(r.seq, [...(bySeq.get(r.seq) ?? []), r]);
+  for (const list of bySeq.values()) {
+    list.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < list.length; i++) if (list[i].start < list[i - 1].end) out.push([list[i - 1], list[i]]);
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('a worker paused again and again', () => {
+  it('dead-letters nothing, takes at most two deliveries per job and never runs a job twice at once (6 × SIGSTOP past the ack wait)', async () => {
+    h = await Harness.start(undefined, { latencyMs: 100, latencyJitterMs: 200 });
+    const jobs = 200;
+    const w = await h.worker({ RUNNER_ACK_WAIT_MS: '2000', RUNNER_CONCURRENCY: '8', RUNNER_MAX_DELIVER: '3', RUNNER_NAK_DELAY_MS: '100', RUNNER_CHECKPOINT_BUDGET_MS: '0' });
+    for (let i = 0; i < jobs; i++) await h.publish(job(`paused-${i}`, 3));
+    await eventually(async () => h!.fake.stats.requests, (n) => n >= 20, 'the worker at work');
+    for (let cycle = 0; cycle < 6; cycle++) {
+      w.kill('SIGSTOP');
+      await sleep(2_500);
+      w.kill('SIGCONT');
+      await sleep(2_000);
+    }
+    const done = await eventually(async () => ({ lasts: await h!.lasts(), dlq: await h!.records('ALT_DLQ') }), (r) => r.lasts.length + r.dlq.length >= jobs, `${jobs} .last results`, 120_000).catch(async (e: Error) => {
+      const counts = new Map<string, number>();
+      for (const raw of w.lines) {
+        try {
+          const m = String((JSON.parse(raw) as Line).message);
+          counts.set(m, (counts.get(m) ?? 0) + 1);
+        } catch {
+          counts.set('(not json)', (counts.get('(not json)') ?? 0) + 1);
+        }
+      }
+      throw new Error(`${e.message.slice(0, 80)}\n${JSON.stringify({ lasts: (await h!.lasts()).length, consumer: await h!.consumer(), lines: Object.fromEntries(counts) }, null, 1)}\n${w.lines.slice(-15).join('\n')}`);
+    });
+    const runs = runsOf([w]);
+    const maxDeliveries = Math.max(...runs.map((r) => r.deliveries));
+    const perJob = new Map<string, number>();
+    for (const { last } of done.lasts) perJob.set(last.alt_file_id, Number(last.metadata.deliveries));
+    const stalled = w.logs('a delivery was read right after the worker stalled: its lease is renewed and it is checked like a redelivery').length;
+    const lostBeforeRun = w.logs('a delivery that waited through a stall of the worker lost its lease before it ran: handed back').length
+      + w.logs('a delivery that waited through a stall of the worker lost its lease before it ran: released, JetStream redelivers it').length;
+    const lost = w.logs('lease lost: the job stops here without publishing; JetStream hands it to another delivery').length;
+    // The figures of the run, for the report.
+    process.stdout.write(`${JSON.stringify({ scenario: '6 x SIGSTOP 2.5 s / 2 s running, ack wait 2 s', jobs, lasts: done.lasts.length, dlq: done.dlq.length, max_deliveries: maxDeliveries, redelivered_jobs: [...perJob.values()].filter((n) => n > 1).length, runs: runs.length, overlapping: overlaps(runs).length, stalled_reads: stalled, lost_before_run: lostBeforeRun, leases_lost: lost })}\n`);
+    expect(done.dlq.map((r) => r.subject)).toEqual([]);
+    expect(done.lasts).toHaveLength(jobs);
+    expect(new Set(done.lasts.map(({ last }) => last.alt_file_id)).size).toBe(jobs);
+    expect(done.lasts.every(({ last }) => last.status === 'success')).toBe(true);
+    expect([...perJob.entries()].filter(([, n]) => n > 2)).toEqual([]);
+    expect(runs.filter((r) => r.deliveries > 2)).toEqual([]);
+    expect(overlaps(runs)).toEqual([]);
+    // The pauses did hit the worker mid-work.
+    expect(lost + stalled + lostBeforeRun).toBeGreaterThan(0);
+  }, 240_000);
+});

@@ -100,6 +100,8 @@ interface Running {
   job: Job | null;
   /** AI requests this run let out (counted by the guard immediately before each is written). */
   aiCalls: number;
+  /** Resolves with the error once the lease is lost: what the run waits for (a read, a publish) is given up then. */
+  whenLost: Promise<AltlasError>;
   /** A newer delivery of the message, read while this run was stopping after its lease was lost: it runs once this one ended. */
   next?: { d: Delivery; lease: Lease<Delivery>; box: { entry?: Running } };
   /** The verb this run ended with (set when it settles). */
@@ -293,7 +295,10 @@ export class Worker {
         this.#leases.renew(lease);
       }
     }
-    const entry: Running = { abort, job: null, lease, aiCalls: 0 };
+    const whenLost = new Promise<AltlasError>((resolve) => abort.signal.addEventListener('abort', () => {
+      if (isAltlasError(abort.signal.reason, 'LEASE_LOST')) resolve(abort.signal.reason);
+    }, { once: true }));
+    const entry: Running = { abort, job: null, lease, aiCalls: 0, whenLost };
     box.entry = entry;
     this.#running.set(d.seq, entry);
     void this.#handle(d, entry, suspect || lease.suspect).catch((e) => {
@@ -352,7 +357,9 @@ export class Worker {
     const started = performance.now();
     const record = this.#o.recorder?.begin(d);
     const lease = entry.lease;
-    const outcome = await processDelivery({
+    // A run whose lease is lost ends at once, whatever it waits for (a read of the stores in an outage): its run line ends it.
+    const abandoned = entry.whenLost.then((error): Outcome => ({ kind: 'abandoned', error, job: entry.job }));
+    const outcome = await Promise.race([abandoned, processDelivery({
       rules: this.#rules, limits: this.#o.limits, engine: this.#o.engine, gate: this.#o.gate,
       decode: () => this.#o.decode(d),
       lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
@@ -377,7 +384,7 @@ export class Worker {
         log = log.with({ alt_id: job.id });
         if (log.isDebugEnabled()) log.debug('job decoded', { form: job.source.form, tasks: job.tasks.map((t) => ({ task_id: t.id, kind: t.kind, dependencies: t.dependencies, parameters: t.parameters })) });
       },
-    });
+    })]);
     entry.altId = outcome.kind === 'rejected' ? outcome.altId : outcome.job?.id ?? null;
     const report = (verb: OutcomeReport['verb'], extra: { code?: string; status?: string } = {}) => {
       entry.outcome = verb;
@@ -407,18 +414,22 @@ export class Worker {
     };
     switch (outcome.kind) {
       case 'abandoned': {
-        if (!outcome.newer) await record?.flushCheckpoints();
+        // The results completed are written for the next delivery, after the run ended (a store may not answer now).
+        const close = async () => {
+          if (!outcome.newer) await record?.flushCheckpoints();
+          await record?.close();
+        };
         // A lease lost before the run let out any AI request: hand the message back while the server's lease surely runs.
         if (!outcome.newer && entry.aiCalls === 0 && !this.#stopping && this.#leases.maySettle(lease)) {
           d().nak(0);
           log.warn('lease lost before any AI call: the job is handed back to JetStream', { code: outcome.error.code, error: outcome.error.message });
           report('nak', { code: outcome.error.code });
-          after(async () => record?.close());
+          after(close);
           return;
         }
         log.warn('run abandoned: the message belongs to a newer delivery; nothing was published', { code: outcome.error.code, error: outcome.error.message });
         report('abandon', { code: outcome.error.code });
-        after(async () => record?.close());
+        after(close);
         return;
       }
       case 'handback': {
@@ -455,7 +466,7 @@ export class Worker {
         const { job, last } = outcome;
         // Fencing: a run that may have lost its lease checks that no newer delivery claimed the message.
         // Fail closed: a claim that cannot be read is not taken as current; the run hands back.
-        const fence = await this.#fence(lease, record);
+        const fence = await Promise.race([this.#fence(lease, record), entry.whenLost.then(() => 'lost' as const)]);
         if (fence === 'lost' || fence === 'newer') {
           return this.#execute({ kind: 'abandoned', error: new AltlasError('LEASE_LOST', 'a newer delivery claimed the message before the .last was published', { context: { newer: true } }), job, newer: true }, entry, record, log, report);
         }
@@ -474,7 +485,12 @@ export class Worker {
         }
         let duplicate = false;
         try {
-          duplicate = (await this.#o.publisher.last(last, d(), d().headers)).duplicate;
+          // The lease lost while the .last is on its way: the run ends without a verb (a .last that lands is found by the redelivery).
+          const stored = await Promise.race([this.#o.publisher.last(last, d(), d().headers), entry.whenLost]);
+          if (stored instanceof AltlasError) {
+            return this.#execute({ kind: 'abandoned', error: stored, job, newer: true }, entry, record, log, report);
+          }
+          duplicate = stored.duplicate;
         } catch (e) {
           const error = isAltlasError(e, 'LAST_TOO_LARGE') ? e : new AltlasError('LAST_PUBLISH_FAILED', `could not store the .last: ${(e as Error).message}`, { cause: e, context: { altId: job.id } });
           const verdict = decideFate({ error, deliveries: d().deliveries, ...this.#rules });

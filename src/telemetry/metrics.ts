@@ -90,7 +90,7 @@ export class RunnerMetrics {
     this.#jobDuration.record(o.durationMs / 1000, { outcome: o.verb });
     if (o.deliveries > 1) this.#redeliveries.add(1);
     if (o.verb === 'reject') this.#dlq.add(1, { code: o.code ?? 'unknown' });
-    if (o.verb === 'abandon') this.#leaseLost.add(1);
+    if (o.verb === 'abandon' || o.code === 'LEASE_LOST') this.#leaseLost.add(1);
   }
 
   task(e: TaskEvent): void {

@@ -19,8 +19,8 @@ export { LEASE_LOST_RATIO } from './lease-timing.ts';
 
 /** What a lease needs of a delivery. */
 export interface LeasedDelivery {
-  readonly seq: number;
-  readonly deliveries: number;
+  seq: number;
+  deliveries: number;
   /** Epoch ms when this process read it. */
   readonly receivedAt: number;
   /** Extends the server's lease; resolves true once the server confirmed it. */

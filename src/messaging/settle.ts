@@ -10,6 +10,10 @@
  * | rejected (fate reject, or retries exhausted) | failure `.last` (id known), DLQ copy, term              |
  * | handed back (transient, shutdown)            | pending checkpoints, then nak with a delay              |
  * | abandoned (lease lost, newer claim)          | pending checkpoints; nothing on the message             |
+ * | abandoned, lease lost before any AI call     | a nak at once, while the server's lease surely runs     |
+ *
+ * A failed publish of the `.last` (or a claim that cannot be read before it) is an error like
+ * any other: the fate table turns it into a hand-back or a rejection.
  */
 import { randomUUID } from 'node:crypto';
 import type { Job } from '../alt/job.ts';
@@ -54,4 +58,14 @@ export function outcomeOf(error: AltlasError, d: DeliveryInfo, rules: SettleRule
   if (verdict.verb === 'nak') return { kind: 'handback', error, delayMs: verdict.delayMs, job: ctx.job };
   const altId = ctx.job?.id ?? ctx.altId;
   return { kind: 'rejected', error, altId, job: ctx.job, last: altId === null ? null : failureLast(d, altId, error, ctx.startMs, { job: ctx.job ?? ctx.header, now: ctx.now }) };
+}
+
+/**
+ * What a run that lost its lease (or met a newer claim) sends on its delivery: a nak only when it
+ * made no AI call, no newer delivery claimed the message, the worker is not shutting down (its
+ * hand-backs are parked) and the server's lease surely still runs; else nothing, and JetStream
+ * redelivers the message by itself.
+ */
+export function lostLeaseVerb(s: { newer: boolean; aiCalls: number; stopping: boolean; maySettle: boolean }): 'nak' | 'none' {
+  return !s.newer && s.aiCalls === 0 && !s.stopping && s.maySettle ? 'nak' : 'none';
 }

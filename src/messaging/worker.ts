@@ -13,13 +13,11 @@ import type { DecodeLimits, DecodeResult, Job } from '../alt/index.ts';
 import { AltlasError, isAltlasError, toAltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Engine } from '../engine/engine.ts';
-import type { Recorder, DeliveryRecord } from '../status/recorder.ts';
+import type { Recorder } from '../status/recorder.ts';
 import { contextLogger, type ContextLogger, type Logger } from '../telemetry/logger.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
 import { TaskSpans, extractContext, inSpan } from '../telemetry/tracing.ts';
-import { redactText } from '../security/redact.ts';
 import type { AiGate } from './ai-gate.ts';
-import { decideFate } from './fate.ts';
 import type { Delivery } from './inbound.ts';
 import { processDelivery } from './job-flow.ts';
 import { Leases, StallWatch, type Lease } from './leases.ts';
@@ -27,9 +25,10 @@ import { leaseTiming, type LeaseTiming } from './lease-timing.ts';
 import type { Publisher } from './publisher.ts';
 import { inboxPrefixOf } from './connect.ts';
 import { PullLoop } from './pull.ts';
-import { failureLast, type Outcome, type SettleRules } from './settle.ts';
-import { HEADERS, headerValue } from './subjects.ts';
-import { artifactObjectName, lastUrl, objectUrl, type ArtifactOptions, type Last } from '../last/index.ts';
+import type { Outcome, SettleRules } from './settle.ts';
+import { Settler } from './settler.ts';
+import { HEADERS } from './subjects.ts';
+import { artifactObjectName, lastUrl, objectUrl, type ArtifactOptions } from '../last/index.ts';
 import type { ObjectStore } from '@nats-io/obj';
 import type { Codec } from '../security/codec.ts';
 import type { JobRun } from '../engine/engine.ts';
@@ -117,6 +116,7 @@ export class Worker {
   readonly #stalls = new StallWatch();
   readonly #pull: PullLoop;
   readonly #rules: SettleRules;
+  readonly #settler: Settler<Delivery>;
   /** Jobs holding a slot, by ALT stream sequence. */
   readonly #running = new Map<number, Running>();
   readonly #byAltId = new Map<string, Running>();
@@ -133,6 +133,17 @@ export class Worker {
     this.#o = options;
     this.#rules = { maxDeliver: options.maxDeliver, nakDelayMs: options.config.RUNNER_NAK_DELAY_MS, nakMaxDelayMs: options.config.RUNNER_NAK_MAX_DELAY_MS };
     this.#timing = leaseTiming(options.ackWaitMs);
+    this.#settler = new Settler<Delivery>({
+      rules: this.#rules, publisher: options.publisher, termWithReason: options.termWithReason,
+      leases: { valid: (l) => this.#leases.valid(l), maySettle: (l) => this.#leases.maySettle(l) },
+      stopping: () => this.#stopping,
+      park: (d, delayMs, renewedAt) => this.#parked.push({ d, delayMs, lease: this.#leases.hold(d, () => {}, renewedAt) }),
+      after: (work) => {
+        const p = work.finally(() => this.#after.delete(p));
+        this.#after.add(p);
+      },
+      onDuplicate: options.onDuplicate, onCancelled: options.onCancelled,
+    });
     this.#leases = new Leases<Delivery>({ timing: this.#timing, connected: options.connected });
     this.#pull = new PullLoop({
       nc: options.nc, stream: options.config.ALT_STREAM, durable: options.config.RUNNER_DURABLE, concurrency: options.config.RUNNER_CONCURRENCY,
@@ -393,172 +404,7 @@ export class Worker {
       if (extra.status) annotate(ATTR.lastStatus, extra.status);
       this.#o.onOutcome?.({ verb, ...extra, durationMs: performance.now() - started, deliveries: d.deliveries });
     };
-    await this.#execute(outcome, entry, record, log, report);
-  }
-
-  /** Runs what the outcome says; an I/O failure goes back through the fate table. */
-  async #execute(outcome: Outcome, entry: Running, record: DeliveryRecord | undefined, log: ContextLogger, report: (verb: OutcomeReport['verb'], extra?: { code?: string; status?: string }) => void): Promise<void> {
-    const lease = entry.lease;
-    const d = () => lease.delivery;
-    const after = (work: () => Promise<void>) => {
-      const p = work().catch((e: Error) => log.warn('after-settlement work failed', { error: e.message })).finally(() => this.#after.delete(p));
-      this.#after.add(p);
-    };
-    /** A verb goes out only while the server's lease surely runs; else the run ends without one (the message comes back by itself). */
-    const settleable = (what: string): boolean => {
-      if (this.#leases.maySettle(lease)) return true;
-      log.warn(`the lease ran out before the ${what} could be sent: nothing is sent on the message; JetStream hands it to a new delivery`, { code: 'LEASE_LOST', unrenewed_ms: lease.age(Date.now()) });
-      report('abandon', { code: 'LEASE_LOST' });
-      after(async () => record?.close());
-      return false;
-    };
-    switch (outcome.kind) {
-      case 'abandoned': {
-        // The results completed are written for the next delivery, after the run ended (a store may not answer now).
-        const close = async () => {
-          if (!outcome.newer) await record?.flushCheckpoints();
-          await record?.close();
-        };
-        // A lease lost before the run let out any AI request: hand the message back while the server's lease surely runs.
-        if (!outcome.newer && entry.aiCalls === 0 && !this.#stopping && this.#leases.maySettle(lease)) {
-          d().nak(0);
-          log.warn('lease lost before any AI call: the job is handed back to JetStream', { code: outcome.error.code, error: outcome.error.message });
-          report('nak', { code: outcome.error.code });
-          after(close);
-          return;
-        }
-        log.warn('run abandoned: the message belongs to a newer delivery; nothing was published', { code: outcome.error.code, error: outcome.error.message });
-        report('abandon', { code: outcome.error.code });
-        after(close);
-        return;
-      }
-      case 'handback': {
-        await record?.flushCheckpoints();
-        if (!settleable('hand-back')) return;
-        const level = outcome.error.code === 'JOB_ABORTED' ? 'info' : 'warn';
-        log.log(level, 'job handed back to JetStream', { code: outcome.error.code, error: outcome.error.message, delay_ms: outcome.delayMs });
-        if (this.#stopping) this.#parked.push({ d: d(), delayMs: outcome.delayMs, lease: this.#leases.hold(d(), () => {}, lease.renewedAt) });
-        else d().nak(outcome.delayMs);
-        report('nak', { code: outcome.error.code });
-        after(async () => {
-          await record?.settled({ state: 'retrying', code: outcome.error.code, message: outcome.error.message, altId: outcome.job?.id });
-          await record?.close();
-        });
-        return;
-      }
-      case 'done_before': {
-        if (!settleable('ack')) return;
-        log.warn('the .last of this message is stored already (the earlier ack was lost): acked without running again');
-        report('ack', { code: 'DONE_BEFORE' });
-        after(async () => {
-          const acked = await d().ackAck();
-          if (acked) await record?.release();
-          await record?.close();
-        });
-        return;
-      }
-      case 'rejected': {
-        // A job refused before it decoded still names its id on the lines about it when the id was recoverable.
-        const jobLog = outcome.altId && !entry.job ? log.with({ alt_id: outcome.altId }) : log;
-        return this.#reject(outcome.error, outcome.altId, outcome.last, entry, record, jobLog, report);
-      }
-      case 'ran': {
-        const { job, last } = outcome;
-        // Fencing: a run that may have lost its lease checks that no newer delivery claimed the message.
-        // Fail closed: a claim that cannot be read is not taken as current; the run hands back.
-        const fence = await Promise.race([this.#fence(lease, record), entry.whenLost.then(() => 'lost' as const)]);
-        if (fence === 'lost' || fence === 'newer') {
-          return this.#execute({ kind: 'abandoned', error: new AltlasError('LEASE_LOST', 'a newer delivery claimed the message before the .last was published', { context: { newer: true } }), job, newer: true }, entry, record, log, report);
-        }
-        if (fence instanceof Error) {
-          const error = new AltlasError('CHECKPOINTS_UNAVAILABLE', `could not confirm the claim of message ${d().seq} before publishing: ${fence.message}`, { cause: fence, context: { altId: job.id } });
-          const verdict = decideFate({ error, deliveries: d().deliveries, ...this.#rules });
-          if (!settleable('hand-back')) return;
-          // Nothing was published: on the last delivery too, the message goes back rather than out without its result.
-          const delayMs = verdict.verb === 'nak' ? verdict.delayMs : this.#rules.nakMaxDelayMs;
-          await record?.flushCheckpoints();
-          log.warn('the claim could not be confirmed; nothing is published and the message is handed back', { code: error.code, error: error.message, delay_ms: delayMs });
-          d().nak(delayMs);
-          report('nak', { code: error.code });
-          after(async () => record?.close());
-          return;
-        }
-        let duplicate = false;
-        try {
-          // The lease lost while the .last is on its way: the run ends without a verb (a .last that lands is found by the redelivery).
-          const stored = await Promise.race([this.#o.publisher.last(last, d(), d().headers), entry.whenLost]);
-          if (stored instanceof AltlasError) {
-            return this.#execute({ kind: 'abandoned', error: stored, job, newer: true }, entry, record, log, report);
-          }
-          duplicate = stored.duplicate;
-        } catch (e) {
-          const error = isAltlasError(e, 'LAST_TOO_LARGE') ? e : new AltlasError('LAST_PUBLISH_FAILED', `could not store the .last: ${(e as Error).message}`, { cause: e, context: { altId: job.id } });
-          const verdict = decideFate({ error, deliveries: d().deliveries, ...this.#rules });
-          if (verdict.verb === 'nak') {
-            await record?.flushCheckpoints();
-            if (!settleable('hand-back')) return;
-            log.warn('the .last could not be stored; the message will be redelivered', { code: error.code, error: error.message, delay_ms: verdict.delayMs });
-            d().nak(verdict.delayMs);
-            report('nak', { code: error.code });
-            after(async () => {
-              await record?.settled({ state: 'retrying', code: error.code, message: error.message });
-              await record?.close();
-            });
-            return;
-          }
-          // The result cannot be stored as it is: a small failure .last says why, the DLQ keeps the job.
-          const failure = failureLast(d(), job.id, error, Date.parse(last.start_time), { job, executionId: last.execution_id });
-          return this.#reject(error, job.id, failure, entry, record, log, report);
-        }
-        if (duplicate) {
-          this.#o.onDuplicate?.();
-          log.warn('the LAST stream already held this .last (a second run of one message)', { code: 'DUPLICATE_LAST' });
-        }
-        const cancelled = last.metadata.error_code === 'JOB_CANCELLED';
-        if (cancelled) this.#o.onCancelled?.(job.id);
-        // A job that ended early but ran (cancelled, over its budget) says why.
-        const code = cancelled || last.metadata.error_code === 'BUDGET_EXCEEDED' ? last.metadata.error_code as string : undefined;
-        log.info('job finished', { status: last.status, success_rate: last.success_rate, tasks: Object.keys(last.task_results).length, duration_ms: last.execution_time_ms, ...(code ? { code } : {}) });
-        // The .last is stored: a delivery whose lease ran out meanwhile is not acked (its redelivery finds the .last and acks).
-        const release = await record?.holdsRecords() ?? false;
-        if (!settleable('ack')) return;
-        report('ack', { status: last.status, ...(code ? { code } : {}) });
-        if (!release) d().ack();
-        after(async () => {
-          // A confirmed ack only when checkpoints or a claim are to be removed after it; else no round trip.
-          let acked = false;
-          if (release) {
-            acked = this.#leases.maySettle(lease) && await d().ackAck();
-            if (!acked) log.warn('the ack was not confirmed; checkpoints are kept until they expire', { code: 'ACK_UNCONFIRMED' });
-          }
-          const why = cancelled ? 'cancelled by an operator' : code ? String(last.metadata.error ?? code) : '';
-          await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, last, ...(code ? { code, message: why } : {}) });
-          if (acked) await record?.release();
-          await record?.close();
-        });
-        return;
-      }
-    }
-  }
-
-  /**
-   * Before a `.last` is published: 'ok' while this run owns the message; 'lost' when its lease is
-   * lost; 'newer' when a newer delivery claimed it; the error when the claim could not be read.
-   */
-  async #fence(lease: Lease<Delivery>, record: DeliveryRecord | undefined): Promise<'ok' | 'lost' | 'newer' | Error> {
-    if (!this.#leases.valid(lease)) return 'lost';
-    if ((lease.delivery.deliveries > 1 || lease.suspect) && record) {
-      let current: boolean;
-      try {
-        current = await record.current(lease.delivery.deliveries);
-      } catch (e) {
-        return e instanceof Error ? e : new Error(String(e));
-      }
-      if (!current) return 'newer';
-      // The read took time: the lease is checked again against the clock.
-      if (!this.#leases.valid(lease)) return 'lost';
-    }
-    return 'ok';
+    await this.#settler.settle(outcome, { lease, record, log, report, aiCalls: entry.aiCalls, whenLost: entry.whenLost, decoded: entry.job !== null });
   }
 
   /** Stores outputs too large for the `.last` as artifact objects; the `.last` names every artifact by URL. */
@@ -578,49 +424,5 @@ export class Worker {
     const subject = this.#o.publisher.lastSubject(job.id);
     const stream = this.#o.lastStream ?? 'LAST';
     return { stored, url: (taskId, exec, isStored) => (isStored && a ? objectUrl(a.bucket, artifactObjectName(exec, taskId)) : lastUrl(stream, subject, exec, taskId)) };
-  }
-
-  /** Failure `.last` (when there is one), DLQ copy, term. When a write fails, the message is naked instead. */
-  async #reject(error: AltlasError, altId: string | null, last: Last | null, entry: Running, record: DeliveryRecord | undefined, log: ContextLogger, report: (verb: OutcomeReport['verb'], extra?: { code?: string }) => void): Promise<void> {
-    const lease = entry.lease;
-    const d = lease.delivery;
-    const lost = () => {
-      log.warn('the lease ran out before the job could be rejected: nothing is sent on the message; JetStream hands it to a new delivery', { code: 'LEASE_LOST', rejected_code: error.code });
-      report('abandon', { code: 'LEASE_LOST' });
-      return record?.close();
-    };
-    const handBack = async (what: string, e: unknown) => {
-      if (!this.#leases.maySettle(lease)) return lost();
-      log.error(`${what}; the message will be redelivered`, { code: error.code, error: (e as Error).message });
-      d.nak(this.#rules.nakDelayMs);
-      report('nak', { code: error.code });
-      await record?.close();
-    };
-    if (!this.#leases.valid(lease)) return lost();
-    if (last) {
-      try {
-        await this.#o.publisher.last(last, d, d.headers);
-      } catch (e) {
-        // With deliveries left, try again later; on the last one the DLQ copy is the record that must exist.
-        if (d.deliveries < this.#rules.maxDeliver) return handBack('the failure .last could not be stored', e);
-        log.error('the failure .last could not be stored; the DLQ copy is written anyway', { code: error.code, error: (e as Error).message });
-      }
-    }
-    try {
-      await this.#o.publisher.deadLetter(d.data, d.headers, d, error, altId);
-    } catch (e) {
-      return handBack('could not write the DLQ copy', e);
-    }
-    if (!this.#leases.maySettle(lease)) return lost();
-    if (this.#o.termWithReason) d.term(`${error.code}: ${headerValue(redactText(error.message), 200)}`);
-    else d.term();
-    log.error('job rejected', { code: error.code, error: error.message, problems: error.problems.slice(0, 20), problems_total: error.problems.length });
-    report('reject', { code: error.code });
-    const after = (async () => {
-      await record?.settled({ state: 'failed', lastStatus: last ? 'failure' : null, code: error.code, message: redactText(error.message.slice(0, 500)), altId });
-      await record?.release();
-      await record?.close();
-    })().catch(() => {}).finally(() => this.#after.delete(after));
-    this.#after.add(after);
   }
 }

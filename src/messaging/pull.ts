@@ -28,8 +28,10 @@ export interface PullOptions {
   /** A message arrived; `requestedAt`: when the request it answers was sent (the earliest its lease can have begun). */
   onMessage: (d: Delivery, requestedAt: number) => void;
   onError?: (error: Error) => void;
-  /** The clock, read when a request is sent (the worker's stall watch ticks on it). Default Date.now. */
+  /** The clock, read when a request is sent (the worker's stall watch ticks on it). Default `now`. */
   stamp?: () => number;
+  /** The clock. Default Date.now. */
+  now?: () => number;
 }
 
 interface Request {
@@ -57,8 +59,11 @@ export class PullLoop {
   /** Pull requests sent (for benchmarks and tests). */
   requestsSent = 0;
 
+  readonly #now: () => number;
+
   constructor(options: PullOptions) {
     this.#o = options;
+    this.#now = options.now ?? Date.now;
     this.#expiresMs = options.expiresMs ?? 5_000;
     this.#inbox = createInbox(options.inboxPrefix);
   }
@@ -81,8 +86,8 @@ export class PullLoop {
       },
     });
     // A request the server dropped without telling (leader change, restart) expires here too.
-    this.#lastExpireRun = Date.now();
-    this.#timer = setInterval(() => this.#expire(), this.#expireEveryMs);
+    this.#lastExpireRun = this.#now();
+    this.#timer = setInterval(() => this.expire(), this.#expireEveryMs);
     this.#timer.unref?.();
     this.kick();
   }
@@ -93,14 +98,14 @@ export class PullLoop {
 
   /** Called after a reconnect: old requests may or may not live on; wait until they have expired. */
   reconnected(): void {
-    this.#quietUntil = Date.now() + this.#expiresMs + 1_000;
+    this.#quietUntil = this.#now() + this.#expiresMs + 1_000;
     setTimeout(() => this.kick(), this.#expiresMs + 1_100).unref?.();
   }
 
   /** Sends a request when enough slots are free (called when a slot frees, on start, on reconnect). */
   kick(): void {
     if (this.#stopped || this.#o.paused() || this.#o.nc.isClosed()) return;
-    const now = this.#o.stamp?.() ?? Date.now();
+    const now = this.#o.stamp?.() ?? this.#now();
     if (now < this.#quietUntil) return;
     if (this.#quietUntil) {
       this.#quietUntil = 0;
@@ -126,7 +131,7 @@ export class PullLoop {
    * request nobody hears: the message would come back to another worker as delivery 1 again.
    */
   async drained(): Promise<void> {
-    const wait = this.#lastRequestAt + this.#expiresMs + 500 - Date.now();
+    const wait = this.#lastRequestAt + this.#expiresMs + 500 - this.#now();
     if (wait > 0 && this.#requests.length > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
@@ -136,8 +141,9 @@ export class PullLoop {
     this.#sub?.unsubscribe();
   }
 
-  #expire(): void {
-    const now = Date.now();
+  /** Forgets the requests that have surely expired on the server (the timer calls it). */
+  expire(): void {
+    const now = this.#now();
     // Fired late (the process stalled): the server's answers to those requests (messages, 408s) are
     // still to be read; forget nothing this round, so that each message is matched to its request.
     const late = now - this.#lastExpireRun > 2 * this.#expireEveryMs;
@@ -168,11 +174,11 @@ export class PullLoop {
     }
     const head = this.#requests[0];
     // Requests are served in order: the message answers the oldest one open (or one forgotten here).
-    const requestedAt = head?.sentAt ?? (this.#forgottenSentAt || Date.now());
+    const requestedAt = head?.sentAt ?? (this.#forgottenSentAt || this.#now());
     if (head && --head.remaining <= 0) this.#requests.shift();
     let d: Delivery;
     try {
-      d = new Delivery(this.#o.nc, m);
+      d = new Delivery(this.#o.nc, m, this.#now());
     } catch (e) {
       this.#o.onError?.(e as Error);
       return;

@@ -199,7 +199,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
       await forwarder.start();
       stops.push(() => forwarder.close());
     }
-    const guard = new ExhaustedGuard({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_DURABLE, logger, recorder, holds: (seq) => w.holds(seq), graceMs: ackWaitMs });
+    const guard = new ExhaustedGuard({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_DURABLE, logger, recorder, holds: (seq) => w.holds(seq), graceMs: w.timing.graceMs });
     await guard.start();
     stops.push(() => guard.close());
     if (config.RUNNER_JANITOR_INTERVAL_MS > 0) {

@@ -26,8 +26,10 @@ export interface SweepOptions {
   recorder?: Recorder;
   /** True while this process runs message `seq` (it settles it itself). */
   holds?: (seq: number) => boolean;
-  /** Milliseconds the guard waits before acting on an advisory (the ack wait): a live owner settles first. */
+  /** Milliseconds the guard waits before acting on an advisory (the lease timing's graceMs, one ack wait): a live owner settles first. */
   graceMs?: number;
+  /** Waits `ms` (the grace); default a timer. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** The advisory subject of a consumer's exhausted messages. */
@@ -99,7 +101,7 @@ export class ExhaustedGuard {
     // A worker still running the message settles it (its last delivery may yet be acked); the others
     // wait one ack wait and act only on what is then still stored and not running here.
     if (this.#o.holds?.(seq)) return;
-    if (this.#o.graceMs) await new Promise((r) => setTimeout(r, this.#o.graceMs).unref?.());
+    if (this.#o.graceMs) await (this.#o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.())))(this.#o.graceMs);
     if (this.#o.holds?.(seq)) return;
     const stored = await this.#o.jsm.streams.getMessage(this.#o.stream, { seq }).catch((e: Error) => {
       if (/no message found|not found/i.test(e.message)) return null;

@@ -172,6 +172,11 @@ export class Worker {
     return this.#running.has(seq);
   }
 
+  /** The fractions of the ack wait this worker lives by. */
+  get timing(): LeaseTiming {
+    return this.#timing;
+  }
+
   /** Pull requests sent so far. */
   get pullRequests(): number {
     return this.#pull.requestsSent;

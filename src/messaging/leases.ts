@@ -214,6 +214,26 @@ export interface Stall {
   end: number;
 }
 
+/** What becomes of a delivery just read: it runs (its lease began at `startedAt`), or it lost its lease before it ran. */
+export type Admission =
+  | { verdict: 'run'; startedAt: number; heldAcrossStall: boolean }
+  | { verdict: 'nak' | 'release'; startedAt: number; unrenewedMs: number };
+
+/**
+ * Admits a delivery read at `receivedAt` that answers a pull request sent at `requestedAt`. One
+ * held across a stall of this process (the stall overlaps the two) may have waited through it in
+ * the socket buffer: its lease is taken to have begun when the stall began (or when it was
+ * requested, if later). It runs while its lease holds; else it is handed back (a nak) while the
+ * server's lease surely runs and the connection is up, and released (left to its redelivery)
+ * otherwise. A delivery requested after the stall ended owns a full lease.
+ */
+export function admit(o: { requestedAt: number; receivedAt: number; now: number; stall: Stall | null; timing: LeaseTiming; connected: boolean }): Admission {
+  const startedAt = o.stall ? Math.min(Math.max(o.requestedAt, o.stall.start), o.receivedAt) : o.receivedAt;
+  const age = o.now - startedAt;
+  if (age < o.timing.lostAfterMs) return { verdict: 'run', startedAt, heldAcrossStall: o.stall !== null };
+  return { verdict: o.connected && age < o.timing.settleWithinMs ? 'nak' : 'release', startedAt, unrenewedMs: age };
+}
+
 export interface StallWatchOptions {
   now?: () => number;
   /** A gap between two ticks longer than this is a stall. Default 500 ms. */

@@ -20,7 +20,7 @@ import { TaskSpans, extractContext, inSpan } from '../telemetry/tracing.ts';
 import type { AiGate } from './ai-gate.ts';
 import type { Delivery } from './inbound.ts';
 import { processDelivery } from './job-flow.ts';
-import { Leases, StallWatch, type Lease } from './leases.ts';
+import { Leases, StallWatch, admit, type Lease } from './leases.ts';
 import { leaseTiming, type LeaseTiming } from './lease-timing.ts';
 import type { Publisher } from './publisher.ts';
 import { inboxPrefixOf } from './connect.ts';
@@ -291,23 +291,21 @@ export class Worker {
     } else {
       box = {};
       const stall = this.#stalls.overlapping(requestedAt, d.receivedAt);
-      suspect = stall !== null;
-      const from = stall ? Math.max(requestedAt, stall.start) : d.receivedAt;
-      lease = this.#leases.hold(d, (l) => box.entry && this.#lost(l, box.entry), Math.min(from, d.receivedAt), suspect);
-      if (stall) {
-        const fields = { alt_stream_seq: d.seq, deliveries: d.deliveries, stalled_ms: stall.end - stall.start, unrenewed_ms: lease.age(Date.now()) };
-        if (!this.#leases.valid(lease)) {
-          const nak = this.#leases.maySettle(lease);
-          this.#leases.release(lease);
-          if (nak) d.nak(0);
-          this.#o.logger.warn(nak
-            ? 'a delivery that waited through a stall of the worker lost its lease before it ran: handed back'
-            : 'a delivery that waited through a stall of the worker lost its lease before it ran: released, JetStream redelivers it', { ...fields, code: 'LEASE_LOST' });
-          this.#o.onOutcome?.({ verb: nak ? 'nak' : 'abandon', code: 'LEASE_LOST', durationMs: 0, deliveries: d.deliveries });
-          this.#pull.kick();
-          return;
-        }
-        this.#o.logger.warn('a delivery was read right after the worker stalled: its lease is renewed and it is checked like a redelivery', fields);
+      const admission = admit({ requestedAt, receivedAt: d.receivedAt, now: Date.now(), stall, timing: this.#timing, connected: this.#o.connected() });
+      const fields = { alt_stream_seq: d.seq, deliveries: d.deliveries, ...(stall ? { stalled_ms: stall.end - stall.start } : {}) };
+      if (admission.verdict !== 'run') {
+        if (admission.verdict === 'nak') d.nak(0);
+        this.#o.logger.warn(admission.verdict === 'nak'
+          ? 'a delivery that waited through a stall of the worker lost its lease before it ran: handed back'
+          : 'a delivery that waited through a stall of the worker lost its lease before it ran: released, JetStream redelivers it', { ...fields, unrenewed_ms: admission.unrenewedMs, code: 'LEASE_LOST' });
+        this.#o.onOutcome?.({ verb: admission.verdict === 'nak' ? 'nak' : 'abandon', code: 'LEASE_LOST', durationMs: 0, deliveries: d.deliveries });
+        this.#pull.kick();
+        return;
+      }
+      suspect = admission.heldAcrossStall;
+      lease = this.#leases.hold(d, (l) => box.entry && this.#lost(l, box.entry), admission.startedAt, suspect);
+      if (suspect) {
+        this.#o.logger.warn('a delivery was read right after the worker stalled: its lease is renewed and it is checked like a redelivery', { ...fields, unrenewed_ms: lease.age(Date.now()) });
         this.#leases.renew(lease);
       }
     }

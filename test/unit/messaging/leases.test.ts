@@ -1,7 +1,7 @@
 /** Leases, their timing and the stall watch under an injected clock: no timer, no server. */
 import { describe, expect, it } from '@jest/globals';
 import { LEASE_LOST_RATIO, leaseTiming } from '../../../src/messaging/lease-timing.ts';
-import { Leases, StallWatch, type LeasedDelivery } from '../../../src/messaging/leases.ts';
+import { Leases, StallWatch, admit, type LeasedDelivery } from '../../../src/messaging/leases.ts';
 
 /** A delivery whose renewals the test confirms (or not) by hand. */
 class FakeDelivery implements LeasedDelivery {
@@ -163,5 +163,25 @@ describe('StallWatch', () => {
     clock.t = 450;
     w.tick();
     expect(w.overlapping(0, 460)).toBeNull();
+  });
+});
+
+describe('admit', () => {
+  const timing = leaseTiming(5_000);
+  it('gives a delivery requested after a stall a full lease from when it was read', () => {
+    expect(admit({ requestedAt: 10_000, receivedAt: 10_050, now: 10_050, stall: null, timing, connected: true })).toEqual({ verdict: 'run', startedAt: 10_050, heldAcrossStall: false });
+  });
+
+  it('takes the lease of a delivery held across a stall to have begun when the stall began (or when requested, if later)', () => {
+    const stall = { start: 4_000, end: 9_000 };
+    expect(admit({ requestedAt: 2_000, receivedAt: 9_001, now: 9_001, stall: { start: 6_000, end: 9_000 }, timing, connected: true })).toEqual({ verdict: 'run', startedAt: 6_000, heldAcrossStall: true });
+    expect(admit({ requestedAt: 5_500, receivedAt: 9_001, now: 9_001, stall, timing, connected: true })).toEqual({ verdict: 'run', startedAt: 5_500, heldAcrossStall: true });
+  });
+
+  it('hands back one whose lease is lost while the server\'s lease surely runs, releases it after', () => {
+    const stall = { start: 4_000, end: 8_200 };
+    expect(admit({ requestedAt: 1_000, receivedAt: 8_200, now: 8_200, stall, timing, connected: true })).toEqual({ verdict: 'nak', startedAt: 4_000, unrenewedMs: 4_200 });
+    expect(admit({ requestedAt: 1_000, receivedAt: 8_200, now: 8_200, stall, timing, connected: false })).toMatchObject({ verdict: 'release' });
+    expect(admit({ requestedAt: 1_000, receivedAt: 9_000, now: 9_000, stall: { start: 4_000, end: 9_000 }, timing, connected: true })).toEqual({ verdict: 'release', startedAt: 4_000, unrenewedMs: 5_000 });
   });
 });

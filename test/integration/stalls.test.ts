@@ -69,4 +69,34 @@ describe('a worker paused again and again', () => {
     // The pauses did hit the worker mid-work.
     expect(lost + stalled + lostBeforeRun).toBeGreaterThan(0);
   }, 240_000);
+
+  it('runs a delivery that waited through a short stall at once under a renewed lease, and releases one whose lease ran out in the stall to its redelivery', async () => {
+    h = await Harness.start(undefined, { latencyMs: 100 });
+    const w = await h.worker({ RUNNER_ACK_WAIT_MS: '2000', RUNNER_CONCURRENCY: '8' });
+    await h.publish(job('warm', 1));
+    await h.waitForLasts(1);
+    // Stopped while idle, its pull request open: the server hands it the jobs published meanwhile.
+    const pause = async (ms: number, prefix: string) => {
+      await sleep(700);
+      w.kill('SIGSTOP');
+      for (let i = 0; i < 3; i++) await h!.publish(job(`${prefix}-${i}`, 1));
+      await sleep(ms);
+      w.kill('SIGCONT');
+    };
+    await pause(1_000, 'short');
+    await h.waitForLasts(4, 20_000);
+    await pause(2_500, 'long');
+    const lasts = await h.waitForLasts(7, 20_000);
+    const deliveries = Object.fromEntries(lasts.map(({ last }) => [last.alt_file_id, last.metadata.deliveries]));
+    // Short: its lease (from the stall's start) still held; it ran on its first delivery.
+    expect(w.logs('a delivery was read right after the worker stalled: its lease is renewed and it is checked like a redelivery').length).toBeGreaterThanOrEqual(1);
+    // Long: released without anything sent, run once on the redelivery.
+    const released = w.logs('a delivery that waited through a stall of the worker lost its lease before it ran: released, JetStream redelivers it');
+    expect(released.length).toBeGreaterThanOrEqual(1);
+    for (const l of released) expect(l).toMatchObject({ code: 'LEASE_LOST', deliveries: 1 });
+    expect(Object.values(deliveries).every((n) => Number(n) <= 2)).toBe(true);
+    expect(new Set(lasts.map(({ last }) => last.alt_file_id)).size).toBe(7);
+    expect(await h.records('ALT_DLQ')).toEqual([]);
+    expect(overlaps(runsOf([w]))).toEqual([]);
+  }, 60_000);
 });

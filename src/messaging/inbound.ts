@@ -68,11 +68,6 @@ export class Delivery implements DeliveryInfo {
     return this.#settled;
   }
 
-  /** Extends the lease (work in progress). */
-  working(): void {
-    if (!this.#settled) this.#nc.publish(this.#reply, WPI);
-  }
-
   /** Extends the lease and waits for the server's confirmation; resolves false when none came in time (or it was settled). */
   async renew(timeoutMs: number): Promise<boolean> {
     if (this.#settled) return false;

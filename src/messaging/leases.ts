@@ -27,11 +27,13 @@ export interface LeasedDelivery {
   renew(timeoutMs: number): Promise<boolean>;
 }
 
+/** A lease's state: held (renewed at, suspect), lost (when), released (after being lost or not). */
 export type LeaseState =
   | { readonly phase: 'held'; readonly renewedAt: number; readonly suspect: boolean }
   | { readonly phase: 'lost'; readonly renewedAt: number; readonly lostAt: number }
   | { readonly phase: 'released'; readonly renewedAt: number; readonly wasLost: boolean };
 
+/** The lease of one held message, on its newest delivery. */
 export class Lease<D extends LeasedDelivery = LeasedDelivery> {
   #delivery: D;
   #state: LeaseState;
@@ -115,6 +117,7 @@ export interface LeasesOptions {
   now?: () => number;
 }
 
+/** Every lease this worker holds, renewed by one timer and judged against the clock. */
 export class Leases<D extends LeasedDelivery = LeasedDelivery> {
   readonly #o: LeasesOptions;
   readonly #now: () => number;

@@ -30,7 +30,7 @@ export interface SettleDelivery extends LeasedDelivery, DeliveryInfo {
 /** The records of a delivery the settler writes (status, checkpoints, claim). */
 export type SettleRecord = Pick<DeliveryRecord, 'flushCheckpoints' | 'holdsRecords' | 'current' | 'settled' | 'release' | 'close'>;
 
-export type Verb = 'ack' | 'nak' | 'reject' | 'abandon';
+export type ReportedVerb = 'ack' | 'nak' | 'reject' | 'abandon';
 
 export interface SettlerOptions<D extends SettleDelivery> {
   rules: SettleRules;
@@ -57,7 +57,7 @@ export interface SettleRun<D extends SettleDelivery> {
   record?: SettleRecord;
   log: ContextLogger;
   /** Reports the verb (metrics, spans, the `run ended` line). */
-  report: (verb: Verb, extra?: { code?: string; status?: string }) => void;
+  report: (verb: ReportedVerb, extra?: { code?: string; status?: string }) => void;
   /** AI requests the run let out. */
   aiCalls: number;
   /** Resolves with the error once the lease is lost. */
@@ -68,6 +68,7 @@ export interface SettleRun<D extends SettleDelivery> {
 
 type Fence = 'ok' | 'lost' | 'newer' | Error;
 
+/** Executes the outcome of a delivery: one method per outcome kind (see the file comment). */
 export class Settler<D extends SettleDelivery> {
   readonly #o: SettlerOptions<D>;
 

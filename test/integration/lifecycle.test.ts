@@ -91,9 +91,12 @@ describe('I/O failures while settling', () => {
   it('leaves a message it runs to its own settlement when the max-deliveries advisory comes', async () => {
     h = await Harness.start();
     h.fake.setFaults({ latencyMs: 3_000 });
-    const working = Delivery.prototype.working;
-    Delivery.prototype.working = function noop() {};
-    restore.push(() => (Delivery.prototype.working = working));
+    // Renewals that never reach the server though the worker takes them as confirmed: JetStream exhausts the message while it runs here.
+    const renew = Delivery.prototype.renew;
+    Delivery.prototype.renew = async function lostOnTheWay() {
+      return true;
+    };
+    restore.push(() => (Delivery.prototype.renew = renew));
     inproc = await inProcessWorker(h, { RUNNER_ACK_WAIT_MS: '1000', RUNNER_MAX_DELIVER: '2' });
     await h.publish(job('still-mine', 1));
     const [{ last }] = await h.waitForLasts(1, 30_000);

@@ -10,7 +10,7 @@ import type { Last } from '../../../src/last/index.ts';
 import { leaseTiming } from '../../../src/messaging/lease-timing.ts';
 import { Leases } from '../../../src/messaging/leases.ts';
 import { failureLast, type Outcome, type SettleRules } from '../../../src/messaging/settle.ts';
-import { Settler, type SettleDelivery, type SettleRecord, type Verb } from '../../../src/messaging/settler.ts';
+import { Settler, type SettleDelivery, type SettleRecord, type ReportedVerb as Verb } from '../../../src/messaging/settler.ts';
 import { contextLogger, createLogger } from '../../../src/telemetry/logger.ts';
 import { makeJob } from '../../helpers/engine.ts';
 

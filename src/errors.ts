@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   STRANDED: { fate: 'reject', summary: 'a message left in the ALT stream below the consumer\'s ack floor with no .last and no dead letter (found by the janitor)' },
   JOB_ABORTED: { fate: 'retry', summary: 'the job was aborted (shutdown) before it finished' },
   LEASE_LOST: { fate: 'retry', summary: 'the worker could not renew the job\'s lease in time (disconnected or stalled), or a newer delivery claimed it: the run stops, publishes nothing, and leaves the message to its new owner' },
+  LAST_UNREADABLE: { fate: 'retry', summary: 'a redelivered job could not check whether its .last is stored already (the LAST stream did not answer): it is handed back shortly instead of risking a second .last' },
   CHECKPOINTS_UNAVAILABLE: { fate: 'retry', summary: 'a redelivered job\'s checkpoints could not be read: it is handed back shortly instead of paying for every call again' },
   LAST_TOO_LARGE: { fate: 'reject', summary: 'the .last is larger than the NATS server\'s max payload; a failure .last and a DLQ copy take its place' },
   LAST_PUBLISH_FAILED: { fate: 'retry', summary: 'the .last result could not be stored in the LAST stream' },

@@ -83,8 +83,22 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     log = log.with({ alt_id: job.id });
 
     let resume: Map<string, TaskResult> = new Map();
+    // Fail closed: a redelivery that cannot tell whether its .last is stored does not run (a second .last); it is handed back.
+    const storedBefore = async (): Promise<boolean | Outcome> => {
+      try {
+        return await deps.lastStored(job!.id, d.seq);
+      } catch (e) {
+        if (d.deliveries < deps.rules.maxDeliver) return fail(new AltlasError('LAST_UNREADABLE', `could not read whether the .last of message ${d.seq} is stored: ${(e as Error).message}`, { cause: e }));
+        log.warn('could not read whether the .last is stored on the last delivery; the job runs', { error: (e as Error).message });
+        return false;
+      }
+    };
+    if (d.deliveries > 1 || input.suspect) {
+      const stored = await storedBefore();
+      if (stored === true) return { kind: 'done_before', job };
+      if (stored !== false) return stored;
+    }
     if ((d.deliveries > 1 || input.suspect) && record) {
-      if (await deps.lastStored(job.id, d.seq).catch(() => false)) return { kind: 'done_before', job };
       try {
         if (!(await record.claim())) return { kind: 'abandoned', error: new AltlasError('LEASE_LOST', `a newer delivery of message ${d.seq} holds its claim`, { context: { newer: true } }), job, newer: true };
         resume = await record.loadResume();
@@ -95,8 +109,6 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
         log.warn('could not load checkpoints on the last delivery; every task runs again', { error: (e as Error).message });
       }
       if (resume.size) log.info('resuming from checkpoints', { completed_tasks: resume.size });
-    } else if (d.deliveries > 1 || input.suspect) {
-      if (await deps.lastStored(job.id, d.seq).catch(() => false)) return { kind: 'done_before', job };
     }
 
     if (deps.cancelRequested(job.id)) {

@@ -127,9 +127,15 @@ export class Publisher {
     }
   }
 
-  /** True when the LAST stream holds the `.last` of ALT message `seq` (checked on redeliveries only). */
+  /**
+   * True when the LAST stream holds the `.last` of ALT message `seq` (checked on redeliveries
+   * only); throws when the stream cannot be read (an unknown answer is not a "no").
+   */
   async lastStored(altId: string, seq: number): Promise<boolean> {
-    const stored = await this.#o.jsm.streams.getMessage(this.#o.config.LAST_STREAM, { last_by_subj: this.lastSubject(altId) }).catch(() => null);
+    const stored = await this.#o.jsm.streams.getMessage(this.#o.config.LAST_STREAM, { last_by_subj: this.lastSubject(altId) }).catch((e: Error) => {
+      if (/no message found|not found/i.test(e.message)) return null;
+      throw e;
+    });
     return stored?.header?.get(HEADERS.altStreamSeq) === String(seq);
   }
 

@@ -19,7 +19,7 @@ describe('decideFate', () => {
       // Task-level codes end a task, not a job; should one reach the fate table, the message must not loop.
       TASK_FAILED: 'reject', TASK_TIMEOUT: 'reject', TASK_CANCELLED: 'reject', LOOP_LIMIT: 'reject', LOOP_ITERABLE: 'reject', CALL_DEPTH: 'reject',
       INSTANCE_LIMIT: 'reject', VARIABLE_TYPE: 'reject', FUNCTION_RETURN: 'reject', AI_REJECTED: 'reject', AI_BAD_RESPONSE: 'reject', AI_RESPONSE_TOO_LARGE: 'reject', JOB_CANCELLED: 'reject',
-      AI_UNAVAILABLE: 'nak', MAX_DELIVER_EXCEEDED: 'reject', STRANDED: 'reject', JOB_ABORTED: 'nak0', LEASE_LOST: 'nak', CHECKPOINTS_UNAVAILABLE: 'nak',
+      AI_UNAVAILABLE: 'nak', MAX_DELIVER_EXCEEDED: 'reject', STRANDED: 'reject', JOB_ABORTED: 'nak0', LEASE_LOST: 'nak', LAST_UNREADABLE: 'nak', CHECKPOINTS_UNAVAILABLE: 'nak',
       LAST_TOO_LARGE: 'reject', LAST_PUBLISH_FAILED: 'nak', CONFIG_INVALID: 'reject', TOPOLOGY_MISMATCH: 'reject', PERMISSION_DENIED: 'reject',
       NATS_UNREACHABLE: 'nak', STREAM_MISSING: 'reject', PAYLOAD_TOO_LARGE: 'reject', INTERNAL: 'nak',
       BUDGET_EXCEEDED: 'reject', BUDGET_WAIT: 'nak',

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   ALT_REFERENCE: { fate: 'reject', summary: 'a 2.0 control-flow part names a segment, function or argument that does not exist, or a member depends on a segment it cannot see' },
   ALT_LIMIT: { fate: 'reject', summary: 'the document exceeds a configured limit (which, the value, the cap)' },
   ALT_DECRYPT: { fate: 'reject', summary: 'an encrypted .alt names a key this worker does not have, or does not decrypt with it' },
+  ALT_FALLBACK: { fate: 'reject', summary: 'a task\'s parameters.fallback (our extension) is not a list of "provider/model" strings or {provider?, model} objects (at most 8)' },
   TASK_KIND_FORBIDDEN: { fate: 'reject', summary: 'a task kind that would act on the worker host (file_operation, system_command, however spelt), or one not plain ASCII' },
   TASK_FAILED: { fate: 'task', summary: 'a task failed for a reason of its own (after its retries)' },
   TASK_TIMEOUT: { fate: 'task', summary: 'a task ran past its timeout (after its retries)' },

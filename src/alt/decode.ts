@@ -18,6 +18,7 @@ import { jobWarnings } from './warnings.ts';
 import { jobHeader, type JobHeader } from './header.ts';
 import { applyOriginalDefaults } from './defaults.ts';
 import { checkKinds } from './kinds.ts';
+import { checkFallback } from '../ai/fallback.ts';
 import { compileProgram } from '../program/compile.ts';
 
 export type DecodeResult =
@@ -82,6 +83,8 @@ function decodeValue(value: unknown, limits: DecodeLimits): { job: Job; warnings
   }
   const forbidden = checkKinds(job);
   if (forbidden) throw forbidden;
+  const fallback = checkFallback(job);
+  if (fallback) throw fallback;
   // The structure of 2.0 programs (members, references, cycles): the worker compiles the same way.
   const program = compileProgram(job);
   // Body members and control segments are tied to their construct: never isolated.

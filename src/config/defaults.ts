@@ -141,6 +141,8 @@ export const DEFAULTS = {
   AI_BREAKER_HALF_OPEN_MS: 10_000,
   /** Stream answers of the openai provider (server-sent events); the orchestrator has no streaming endpoint. */
   AI_STREAM: true,
+  /** Attempts of one pair of a fallback chain before the call moves on to the next pair (the last pair retries as any call). */
+  AI_FALLBACK_ATTEMPTS: 1,
   /** Bytes of one AI answer held at most (a body as it arrives, a streamed answer's text): 4 MiB. */
   AI_MAX_RESPONSE_BYTES: 4_194_304,
   // Results hand-off

@@ -4,6 +4,9 @@
  * process (`main.ts`) and the benchmarks build the same stack here.
  */
 import { hostname } from 'node:os';
+import { withApprovals } from './approval/body.ts';
+import { ParkStore } from './approval/park.ts';
+import { sweepParks } from './approval/sweep.ts';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { AiClient } from './ai/client.ts';
 import { DecodePool } from './alt/decode-pool.ts';
@@ -141,7 +144,8 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     onTrouble: (t) => logProgressTrouble(logger, t, { alt_id: t.head.job, alt_stream_seq: t.head.alt_seq ?? undefined, deliveries: t.head.deliveries ?? undefined }),
   }) : null;
   if (progress) stops.push(() => progress.close());
-  const body = typeof o.body === 'function' ? o.body : o.body.make({ progress: progress ? { publisher: progress, drainMs: config.PROGRESS_DRAIN_MS } : null });
+  const body = withApprovals(typeof o.body === 'function' ? o.body : o.body.make({ progress: progress ? { publisher: progress, drainMs: config.PROGRESS_DRAIN_MS } : null }));
+  const parks = stores ? new ParkStore({ status: stores.status, statusBucket: config.RUNNER_STATUS_BUCKET, checkpoints: stores.checkpoints, objects: stores.objects, objBucket: config.RUNNER_OBJECT_BUCKET, jsm, codec }) : null;
   const engine = createEngine(config, body);
   if (recorder) engine.observe(recorder.observe);
   engine.observe(logTaskEvent);
@@ -189,6 +193,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
         o.onOutcome?.(out);
       },
       onDuplicate: () => o.metrics?.()?.duplicate(),
+      parks,
     });
     const w = worker;
     o.conn.onReconnect(() => w.reconnected());
@@ -209,6 +214,18 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
       const janitor = setInterval(() => void sweep(), config.RUNNER_JANITOR_INTERVAL_MS);
       janitor.unref();
       stops.push(() => clearInterval(janitor));
+    }
+    if (stores) {
+      // Parked jobs: timeouts fire and decided jobs resume with no worker holding them.
+      const sweepOptions = { kv: stores.status, jsm, js: jetstream(nc), statusBucket: config.RUNNER_STATUS_BUCKET, objBucket: config.RUNNER_OBJECT_BUCKET, codec, logger, graceMs: config.RUNNER_APPROVAL_SWEEP_MS };
+      let sweeping = false;
+      const parkSweep = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
+        void sweepParks(sweepOptions).catch((e: Error) => logger.warn('parked-jobs sweep failed', { error: e.message })).finally(() => (sweeping = false));
+      }, config.RUNNER_APPROVAL_SWEEP_MS);
+      parkSweep.unref();
+      stops.push(() => clearInterval(parkSweep));
     }
     if (stores) {
       const startedAt = new Date().toISOString();

@@ -19,6 +19,7 @@ import { jobHeader, type JobHeader } from './header.ts';
 import { applyOriginalDefaults } from './defaults.ts';
 import { checkKinds } from './kinds.ts';
 import { checkFallback } from '../ai/fallback.ts';
+import { checkApprovals } from '../approval/kind.ts';
 import { compileProgram } from '../program/compile.ts';
 
 export type DecodeResult =
@@ -85,6 +86,8 @@ function decodeValue(value: unknown, limits: DecodeLimits): { job: Job; warnings
   if (forbidden) throw forbidden;
   const fallback = checkFallback(job);
   if (fallback) throw fallback;
+  const approvals = checkApprovals(job);
+  if (approvals) throw approvals;
   // The structure of 2.0 programs (members, references, cycles): the worker compiles the same way.
   const program = compileProgram(job);
   // Body members and control segments are tied to their construct: never isolated.

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   usage: { run: async () => (await import('./usage.ts')).usageCommand, summary: 'tokens and cost of the AI calls over a window (--since, --by tenant|model|day)' },
   jobs: { run: async () => (await import('./control.ts')).jobsCommand, summary: 'the jobs of the status bucket, newest first (--state, --since)' },
   cancel: { run: async () => (await import('./control.ts')).cancelCommand, summary: 'cancel jobs wherever they run (--wait for their end)' },
+  approve: { run: async () => (await import('./approve.ts')).approveCommand, summary: 'decide the approval task a parked job waits at (--reject, --comment), and resume it' },
   workers: { run: async () => (await import('./control.ts')).workersCommand, summary: 'the workers alive now, with their load' },
   dashboard: { run: async () => (await import('./dashboard.ts')).dashboardCommand, summary: 'a live web page of jobs, graphs, dead letters and workers (actions with DASHBOARD_TOKEN)' },
   init: { run: async () => (await import('./control.ts')).initCommand, summary: 'create the streams, consumer and buckets the runner needs' },

@@ -73,6 +73,8 @@ export const DEFAULTS = {
   RUNNER_OBJECT_BUCKET: 'ALT_OUTPUTS',
   /** Milliseconds artifacts and large outputs are kept in the object store: 7 days. */
   RUNNER_OBJECT_TTL_MS: 604_800_000,
+  /** Milliseconds between the workers' sweeps of parked jobs (approval timeouts, decisions not yet resumed). */
+  RUNNER_APPROVAL_SWEEP_MS: 5_000,
   /** Bytes: the checkpoint bucket's max value size; larger outputs go to the object store. */
   RUNNER_CHECKPOINT_MAX_VALUE: 262_144,
   /** Bytes: a task output larger than this is stored as an artifact object; the .last keeps a preview. */

@@ -70,6 +70,7 @@ export const ConfigSchema = Type.Object({
   RUNNER_CHECKPOINT_BUDGET_COST: Type.Number({ minimum: 0, default: DEFAULTS.RUNNER_CHECKPOINT_BUDGET_COST, description: 'Money (in AI_PRICES\'s currency) a crash may re-pay per job: completed results are written once their cost adds up to more, so a call that cost more is written at once (0: each call with a cost at once).' }),
   RUNNER_OBJECT_BUCKET: str('RUNNER_OBJECT_BUCKET', 'Object store bucket for artifacts, large checkpoint outputs and DLQ originals too large for a message.', STREAM_NAME),
   RUNNER_OBJECT_TTL_MS: int('RUNNER_OBJECT_TTL_MS', 1_000, 'How long artifacts and large outputs are kept in the object store (set when the runner creates the bucket).'),
+  RUNNER_APPROVAL_SWEEP_MS: int('RUNNER_APPROVAL_SWEEP_MS', 100, 'Milliseconds between the workers\' sweeps of parked jobs: an approval past its timeout is decided by its on_timeout and resumed.'),
   RUNNER_CHECKPOINT_MAX_VALUE: int('RUNNER_CHECKPOINT_MAX_VALUE', 4_096, 'Bytes: the checkpoint bucket\'s max value size; outputs above a quarter of it go to the object store.', 1_048_576),
   RUNNER_OUTPUT_INLINE_MAX: int('RUNNER_OUTPUT_INLINE_MAX', 256, 'Bytes: a task output larger than this is stored as an artifact object, and the .last keeps a preview and its URL.', 524_288),
   RUNNER_WORKERS_BUCKET: str('RUNNER_WORKERS_BUCKET', 'KV bucket of worker heartbeats (altlas workers, the dashboard).'),

@@ -64,14 +64,15 @@ export interface JobRun {
 export type EngineObserver = (event: TaskEvent, context: unknown) => void;
 
 /** Errors a retry of the same task cannot mend. */
-const NOT_RETRYABLE: readonly ErrorCode[] = ['AI_REJECTED', 'AI_RESPONSE_TOO_LARGE', 'TASK_KIND_FORBIDDEN'];
+const NOT_RETRYABLE: readonly ErrorCode[] = ['AI_REJECTED', 'AI_RESPONSE_TOO_LARGE', 'TASK_KIND_FORBIDDEN', 'APPROVAL_REJECTED', 'APPROVAL_TIMEOUT'];
 
 /**
- * Errors that end the whole job, not the task: a budget refused a call. No task starts after one;
+ * Errors that end the whole job, not the task: a budget refused a call, an approval task parks the
+ * job (JOB_PARKED). No task starts after one;
  * the tasks running finish (their calls were paid for), and every task not completed is cancelled
  * with that code.
  */
-const STOPS_JOB: readonly ErrorCode[] = ['BUDGET_EXCEEDED', 'BUDGET_WAIT'];
+const STOPS_JOB: readonly ErrorCode[] = ['BUDGET_EXCEEDED', 'BUDGET_WAIT', 'JOB_PARKED'];
 
 type Attempt =
   | { kind: 'ok'; output: TaskOutput }

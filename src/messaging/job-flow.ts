@@ -22,6 +22,8 @@ import type { DeliveryInfo } from './inbound.ts';
 import type { TaskSpans } from '../telemetry/tracing.ts';
 import type { RunContext } from './run-context.ts';
 import { deliveryMeta, lastIds, outcomeOf, type Outcome, type SettleRules } from './settle.ts';
+import type { Decision, OnTimeout } from '../approval/kind.ts';
+import { RESUME_HEADER, type ParkRecord, type ParkStore } from '../approval/park.ts';
 
 export interface FlowDeps {
   rules: SettleRules;
@@ -39,6 +41,8 @@ export interface FlowDeps {
   currency?: string | null;
   /** Job and tenant budgets; absent: none. */
   budgets?: Budgets | null;
+  /** Parked jobs (approval tasks); absent: a job reaching an approval task fails with JOB_PARKED. */
+  parks?: ParkStore | null;
   now?: () => number;
 }
 
@@ -97,6 +101,22 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       if (await deps.lastStored(job.id, d.seq).catch(() => false)) return { kind: 'done_before', job };
     }
 
+    // A parked job's resume: its parked message's completed results and the decisions.
+    let approvals: ReadonlyMap<string, Decision> | undefined;
+    let parkedFrom: ParkRecord | null = null;
+    const origin = d.headers?.get(RESUME_HEADER);
+    if (origin && deps.parks) {
+      const claimed = await deps.parks.claimResume(job.id, origin, d.seq);
+      if (!claimed) {
+        log.warn('a resume of a job that is not parked any more (resumed by another message, or finished): acked without running', { resume_of: origin });
+        return { kind: 'done_before', job };
+      }
+      resume = new Map([...claimed.results, ...resume]);
+      approvals = claimed.decisions;
+      parkedFrom = claimed.park;
+      log.info('resuming a parked job', { resume_of: origin, completed_tasks: resume.size, decisions: approvals.size });
+    }
+
     if (deps.cancelRequested(job.id)) {
       return { kind: 'ran', job, last: buildCancelledLast({ job, warnings: decoded.warnings, metadata: deliveryMeta(d), atMs: now() }, lastIds(now())) };
     }
@@ -121,7 +141,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     let run: JobRun;
     try {
       for (;;) {
-        const context: RunContext = { record, spans: input.spans, log, tenant, delivery: { seq: d.seq, deliveries: d.deliveries } };
+        const context: RunContext = { record, spans: input.spans, log, tenant, delivery: { seq: d.seq, deliveries: d.deliveries }, ...(approvals ? { approvals } : {}) };
         run = await deps.engine.run(job, { signal, resume, context, guard: input.guard });
         if (run.stopped?.code !== 'AI_UNAVAILABLE' || signal.aborted) break;
         // The AI side is down: wait here (lease kept) instead of spending a delivery; resume what completed.
@@ -142,6 +162,16 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       return { kind: 'ran', job, last: await finish(run, 'cancelled') };
     }
     const stopped = (signal.aborted ? toAltlasError(signal.reason) : null) ?? run.stopped;
+    // An approval task: the job parks (what it completed, its body and where it waits stored) before its message is acked.
+    if (stopped?.code === 'JOB_PARKED' && deps.parks) {
+      const c = stopped.context;
+      const question = String(c.question ?? '');
+      const park = await deps.parks.park({
+        altId: job.id, task: String(c.taskId), question, timeoutS: typeof c.timeoutS === 'number' ? c.timeoutS : null, onTimeout: (c.onTimeout as OnTimeout) ?? 'fail',
+        d, results: [...completedOf(run, resume).values()], from: parkedFrom,
+      }, now());
+      return { kind: 'parked', job, task: park.task, question };
+    }
     // Over a budget: the job ends here with what it completed; so does a tenant's wait on the last delivery.
     if (stopped?.code === 'BUDGET_EXCEEDED' || (stopped?.code === 'BUDGET_WAIT' && d.deliveries >= deps.rules.maxDeliver)) {
       return { kind: 'ran', job, last: await finish(run, 'budget') };

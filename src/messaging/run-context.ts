@@ -14,6 +14,8 @@ export interface RunContext {
   tenant?: string | null;
   /** The delivery this run belongs to: the ALT stream sequence of the job's message and its delivery count. */
   delivery?: { seq: number; deliveries: number };
+  /** The decisions of a resumed job's approval tasks, by task key (a parked job's resume). */
+  approvals?: ReadonlyMap<string, import('../approval/kind.ts').Decision>;
 }
 
 export const isRunContext = (c: unknown): c is RunContext => typeof c === 'object' && c !== null && 'log' in c;

@@ -10,6 +10,7 @@
  * | rejected (fate reject, or retries exhausted) | failure `.last` (id known), DLQ copy, term              |
  * | handed back (transient, shutdown)            | pending checkpoints, then nak with a delay              |
  * | abandoned (lease lost, newer claim)          | pending checkpoints; nothing on the message             |
+ * | parked (an approval task waits for a person) | ack (its park stored before; checkpoints kept)          |
  */
 import { randomUUID } from 'node:crypto';
 import type { Job } from '../alt/job.ts';
@@ -24,7 +25,8 @@ export type Outcome =
   | { kind: 'done_before'; job: Job }
   | { kind: 'rejected'; error: AltlasError; altId: string | null; job: Job | null; last: Last | null }
   | { kind: 'handback'; error: AltlasError; delayMs: number; job: Job | null }
-  | { kind: 'abandoned'; error: AltlasError; job: Job | null };
+  | { kind: 'abandoned'; error: AltlasError; job: Job | null }
+  | { kind: 'parked'; job: Job; task: string; question: string };
 
 export interface SettleRules {
   maxDeliver: number;

@@ -21,6 +21,7 @@ import type { AiGate } from './ai-gate.ts';
 import { decideFate } from './fate.ts';
 import type { Delivery } from './inbound.ts';
 import { processDelivery } from './job-flow.ts';
+import { RESUME_HEADER, type ParkStore } from '../approval/park.ts';
 import { Leases, StallWatch, type Lease } from './leases.ts';
 import type { Publisher } from './publisher.ts';
 import { inboxPrefixOf } from './connect.ts';
@@ -73,6 +74,8 @@ export interface WorkerOptions {
   currency?: string | null;
   /** Job and tenant budgets; absent: none. */
   budgets?: Budgets | null;
+  /** Parked jobs (approval tasks): parks a job, resumes it, and removes its park once it ended. */
+  parks?: ParkStore | null;
 }
 
 export interface WorkerState {
@@ -275,7 +278,7 @@ export class Worker {
       lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
       cancelRequested: (altId) => this.#o.cancelRequested?.(altId) ?? false,
       artifacts: (job, run, executionId) => this.#artifacts(job, run, executionId),
-      currency: this.#o.currency, budgets: this.#o.budgets,
+      currency: this.#o.currency, budgets: this.#o.budgets, parks: this.#o.parks,
     }, {
       d, record, signal: entry.abort.signal, log, suspect,
       // Task spans only when the delivery's span records (tracing on and sampled): nothing to pay otherwise.
@@ -337,6 +340,17 @@ export class Worker {
         });
         return;
       }
+      case 'parked': {
+        // Its park is stored: the message is settled, its slot and lease are free; its checkpoints stay (the park's).
+        log.info('job parked: waiting for a person', { task_id: outcome.task, code: 'JOB_PARKED' });
+        report('ack', { code: 'JOB_PARKED' });
+        after(async () => {
+          await d().ackAck();
+          await record?.settled({ state: 'waiting', code: 'JOB_PARKED', message: `task ${outcome.task} waits for a person: ${outcome.question}`, altId: outcome.job.id });
+          await record?.close();
+        });
+        return;
+      }
       case 'rejected': {
         // A job refused before it decoded still names its id on the lines about it when the id was recoverable.
         const jobLog = outcome.altId && !entry.job ? log.with({ alt_id: outcome.altId }) : log;
@@ -390,6 +404,8 @@ export class Worker {
           const why = cancelled ? 'cancelled by an operator' : code ? String(last.metadata.error ?? code) : '';
           await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, last, ...(code ? { code, message: why } : {}) });
           if (acked) await record?.release();
+          // A resumed parked job ended: its park's records go.
+          if (d().headers?.get(RESUME_HEADER)) await this.#o.parks?.finished(job.id, d().seq);
           await record?.close();
         });
         return;

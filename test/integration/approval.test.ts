@@ -1,0 +1,132 @@
+/**
+ * Approval tasks end to end, against real worker processes, a real nats-server and the fake AI's
+ * own count of requests: a job parks at its approval task (message acked, slot free), survives
+ * every worker and the server being killed, and resumes on a new worker at `altlas approve`
+ * without repeating an AI call; the refusals; a timeout with no worker holding the job; and
+ * 1,000 parked jobs holding no slot.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Kvm } from '@nats-io/kv';
+import { main } from '../../src/cli/main.ts';
+import { readPark } from '../../src/approval/park.ts';
+import { bucketEntries } from '../../src/status/store-access.ts';
+import { Harness, eventually, job } from '../helpers/runner.ts';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+/** a → review (approval) → b, and c beside them. */
+const reviewJob = (id: string, review: Record<string, unknown> = {}) => JSON.stringify({
+  id, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: `job ${id}`,
+  tasks: [
+    { id: 'a', description: `draft of ${id}`, dependencies: [] },
+    { id: 'review', description: `Is the draft of ${id} good to send?`, dependencies: ['a'], parameters: { task_type: 'approval', ...review } },
+    { id: 'b', description: `send of ${id}`, dependencies: ['review'] },
+    { id: 'c', description: `side of ${id}`, dependencies: [] },
+  ],
+});
+
+const cli = async (...args: string[]) => {
+  const out: string[] = [];
+  const code = await main([...args, '--server', h!.server.url], { out: (l) => out.push(l), err: (l) => out.push(l) });
+  return { code, out: out.join('\n') };
+};
+const parked = async (id: string) => readPark(await new Kvm(h!.nc).open('ALT_RUNS'), id);
+/** Inference requests the fake AI received for a job's prompts (a repeated call counts twice). */
+const aiCalls = (id: string) => h!.fake.stats.prompts.filter((p) => p.includes(` of ${id}`));
+
+describe('approval tasks', () => {
+  it('park, survive every worker and the server killed, resume on approve: one .last, no AI call repeated', async () => {
+    h = await Harness.start();
+    const first = await h.worker();
+    await h.publish(reviewJob('ap-1'));
+    const found = await eventually(() => parked('ap-1'), (p) => p !== null, 'the job to park');
+    expect(found!.park).toMatchObject({ task: 'review', question: 'Is the draft of ap-1 good to send?' });
+    // Its message is settled and nothing runs.
+    await eventually(() => h!.consumer(), (c) => c.num_ack_pending === 0 && c.num_pending === 0, 'the message acked');
+    const status = await cli('status', 'ap-1');
+    expect(status.out).toMatch(/job ap-1: waiting, JOB_PARKED: task review waits for a person: Is the draft of ap-1 good to send\?/);
+    expect((await cli('jobs', '--state', 'waiting')).out).toContain('ap-1');
+    expect(aiCalls('ap-1').sort()).toEqual([expect.stringContaining('draft of ap-1'), expect.stringContaining('side of ap-1')].sort());
+
+    first.kill('SIGKILL');
+    await first.exited;
+    await h.server.kill();
+    await h.server.restart();
+    await h.worker();
+    const approved = await cli('approve', 'ap-1', 'review', '--comment', 'ship it');
+    expect(approved).toMatchObject({ code: 0 });
+    const [{ last }] = await h.waitForLasts(1, 60_000);
+    expect(last.status).toBe('success');
+    expect(Object.fromEntries(Object.entries(last.task_results).map(([k, r]) => [k, r.status]))).toEqual({ a: 'completed', review: 'completed', b: 'completed', c: 'completed' });
+    expect(JSON.parse(last.task_results.review.output!.text)).toMatchObject({ decision: 'approved', comment: 'ship it' });
+    // Every AI task was asked once; b got the decision as context.
+    const calls = aiCalls('ap-1');
+    expect(calls).toHaveLength(3);
+    expect(calls.find((p) => p.includes('send of ap-1'))).toContain('"comment":"ship it"');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await h.lasts()).toHaveLength(1);
+    // The park is gone; a second decision is refused.
+    await eventually(() => parked('ap-1'), (p) => p === null, 'the park removed');
+    const again = await cli('approve', 'ap-1', 'review');
+    expect(again.code).toBe(1);
+    expect(again.out).toContain('APPROVAL_NOT_WAITING');
+  }, 120_000);
+
+  it('refuses a job not waiting, another task, a second decision and a decision after the timeout; reject cancels the dependents', async () => {
+    h = await Harness.start();
+    await h.worker({ RUNNER_APPROVAL_SWEEP_MS: '600000' });
+    expect((await cli('approve', 'nobody', 'review')).out).toContain('APPROVAL_NOT_WAITING');
+    await h.publish(reviewJob('ap-2'));
+    await h.publish(reviewJob('ap-3', { approval_timeout_s: 1, on_timeout: 'approve' }));
+    await eventually(async () => [await parked('ap-2'), await parked('ap-3')], (p) => p.every((x) => x !== null), 'both jobs to park');
+    expect((await cli('approve', 'ap-2', 'b')).out).toContain('APPROVAL_NOT_WAITING');
+    // Two decisions at once: one wins.
+    const both = await Promise.all([cli('approve', 'ap-2', 'review', '--reject', '--comment', 'no'), cli('approve', 'ap-2', 'review')]);
+    expect(both.map((r) => r.code).sort()).toEqual([0, 1]);
+    expect(both.find((r) => r.code === 1)!.out).toContain('APPROVAL_DECIDED');
+    const winner = both.find((r) => r.code === 0)!.out;
+    await new Promise((r) => setTimeout(r, 1_100));
+    const late = await cli('approve', 'ap-3', 'review');
+    expect(late.code).toBe(1);
+    expect(late.out).toContain('APPROVAL_TIMED_OUT');
+    const [{ last }] = await h.waitForLasts(1, 60_000);
+    expect(last.alt_file_id).toBe('ap-2');
+    if (winner.includes('rejected')) {
+      expect(last.task_results.review).toMatchObject({ status: 'failed' });
+      expect(last.task_results.review.metadata.error_code).toBe('APPROVAL_REJECTED');
+      expect(last.task_results.b.status).toBe('cancelled');
+    } else expect(last.task_results.b.status).toBe('completed');
+  }, 120_000);
+
+  it('a timeout fires with no worker holding the job (the sweep), by its on_timeout', async () => {
+    h = await Harness.start();
+    await h.worker({ RUNNER_APPROVAL_SWEEP_MS: '200' });
+    await h.publish(reviewJob('ap-4', { approval_timeout_s: 1, on_timeout: 'fail' }));
+    const [{ last }] = await h.waitForLasts(1, 60_000);
+    expect(last.task_results.review.metadata.error_code).toBe('APPROVAL_TIMEOUT');
+    expect(last.task_results.b.status).toBe('cancelled');
+    expect(last.task_results.c.status).toBe('completed');
+    expect(aiCalls('ap-4')).toHaveLength(2);
+  }, 60_000);
+
+  it('1,000 parked jobs hold no slot: another job runs at once on a worker with concurrency 1', async () => {
+    h = await Harness.start();
+    await h.worker({ RUNNER_CONCURRENCY: '1', RUNNER_APPROVAL_SWEEP_MS: '600000' });
+    const n = 1_000;
+    const one = (id: string) => JSON.stringify({ id, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: id, tasks: [{ id: 'ok', description: `ok? ${id}`, dependencies: [], parameters: { task_type: 'approval' } }] });
+    for (let i = 0; i < n; i++) await h.publish(one(`park-${i}`));
+    await eventually(async () => (await bucketEntries(h!.jsm, 'ALT_RUNS', 'park.*')).filter((e) => e.operation === 'PUT').length, (c) => c === n, `${n} parked jobs`, 180_000);
+    const c = await h.consumer();
+    expect(c.num_ack_pending).toBe(0);
+    const t0 = Date.now();
+    await h.publish(job('runs-now', 1));
+    const [{ last }] = await h.waitForLasts(1, 30_000);
+    expect(last.alt_file_id).toBe('runs-now');
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect((await bucketEntries(h.jsm, 'ALT_RUNS', 'park.*')).filter((e) => e.operation === 'PUT')).toHaveLength(n);
+  }, 300_000);
+});

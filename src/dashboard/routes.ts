@@ -12,6 +12,8 @@ import { readLast } from '../cli/read-last.ts';
 import type { DashboardData } from './data.ts';
 import { parseDuration, parseRfc3339 } from '../cli/format.ts';
 import { readUsage } from '../usage/read.ts';
+import { decide } from '../approval/park.ts';
+import { isAltlasError } from '../errors.ts';
 import { GROUPINGS, type Grouping } from '../usage/window.ts';
 
 export type { DashboardData } from './data.ts';
@@ -127,6 +129,20 @@ export const ACTIONS: Record<string, Handler> = {
   cancel: (d, { body, by }) => {
     if (typeof body.alt_id !== 'string' || !body.alt_id) throw new HttpError(400, 'alt_id is required');
     return requestCancel(d.status, body.alt_id, by ?? 'dashboard', d.codec);
+  },
+  /** Decides the approval task a parked job waits at (as altlas approve): 409 with the code when refused. */
+  approve: async (d, { body, by }) => {
+    if (typeof body.alt_id !== 'string' || !body.alt_id || typeof body.task !== 'string' || !body.task) throw new HttpError(400, 'alt_id and task are required');
+    if (body.comment !== undefined && typeof body.comment !== 'string') throw new HttpError(400, 'comment is a string');
+    try {
+      const r = await decide({ kv: d.status, jsm: d.dlq.jsm, js: d.dlq.js, objBucket: d.config.RUNNER_OBJECT_BUCKET, codec: d.codec }, {
+        altId: body.alt_id, task: body.task, decision: body.reject === true ? 'rejected' : 'approved', comment: typeof body.comment === 'string' ? body.comment : null, by: by ?? 'dashboard',
+      });
+      return { alt_id: body.alt_id, ...r.decision, resume_seq: r.resumeSeq };
+    } catch (e) {
+      if (isAltlasError(e) && e.code.startsWith('APPROVAL_')) throw new HttpError(409, `${e.code}: ${e.message}`);
+      throw e;
+    }
   },
   replay: async (d, { body }) => {
     const list = await records(d, body);

@@ -6,6 +6,9 @@
  * 1,000 parked jobs holding no slot.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/paths.ts';
 import { Kvm } from '@nats-io/kv';
 import { main } from '../../src/cli/main.ts';
 import { readPark } from '../../src/approval/park.ts';
@@ -13,7 +16,12 @@ import { bucketEntries } from '../../src/status/store-access.ts';
 import { Harness, eventually, job } from '../helpers/runner.ts';
 
 let h: Harness | undefined;
+const dashboards: ChildProcess[] = [];
 afterEach(async () => {
+  for (const d of dashboards.splice(0)) {
+    d.kill('SIGTERM');
+    if (d.exitCode === null) await new Promise((r) => d.once('exit', r));
+  }
   await h?.close();
   h = undefined;
 });
@@ -129,4 +137,34 @@ describe('approval tasks', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect((await bucketEntries(h.jsm, 'ALT_RUNS', 'park.*')).filter((e) => e.operation === 'PUT')).toHaveLength(n);
   }, 300_000);
+
+  it('the dashboard shows the job waiting with its question, and approves it with the token (once)', async () => {
+    h = await Harness.start();
+    await h.worker();
+    const p = spawn(join(ROOT, 'bin', 'altlas'), ['dashboard', '--port', '0', '--server', h.server.url], { env: { ...process.env, DASHBOARD_TOKEN: 'tok-123456' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    dashboards.push(p);
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      p.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /dashboard on (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      p.once('exit', (code) => reject(new Error(`dashboard exited ${code}: ${out}`)));
+    });
+    await h.publish(reviewJob('ap-5'));
+    const entry = await eventually(async () => (await fetch(`${url}/api/jobs/ap-5`)).json() as Promise<{ job?: { state: string; error: { code: string; message: string } | null } }>, (r) => r.job?.state === 'waiting', 'the dashboard to show the job waiting');
+    expect(entry.job!.error).toEqual({ code: 'JOB_PARKED', message: 'task review waits for a person: Is the draft of ap-5 good to send?' });
+    const approve = (token: string) => fetch(`${url}/api/actions/approve`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ alt_id: 'ap-5', task: 'review', comment: 'fine' }) });
+    expect((await approve('wrong-token')).status).toBe(401);
+    const ok = await approve('tok-123456');
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ decision: 'approved', comment: 'fine' });
+    const second = await approve('tok-123456');
+    expect(second.status).toBe(409);
+    expect(JSON.stringify(await second.json())).toContain('APPROVAL_DECIDED');
+    const [{ last }] = await h.waitForLasts(1, 60_000);
+    expect(last.status).toBe('success');
+    expect(aiCalls('ap-5')).toHaveLength(3);
+  }, 60_000);
 });

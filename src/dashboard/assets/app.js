@@ -227,7 +227,15 @@ async function openJob(id) {
     ['Spent', spent(job) || '—'], ['Budget', job.budget ? [job.budget.tokens !== null ? `${count(job.budget.tokens)} tokens` : '', job.budget.cost !== null ? money(job.budget.cost, job.usage?.currency) : ''].filter(Boolean).join(' · ') : 'none']];
   $('#job-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   const running = !FINAL.includes(job.state);
-  $('#job-actions').replaceChildren(el('button', { type: 'button', class: 'action danger', id: 'cancel-job', disabled: ui.config.actions && running ? null : 'disabled', onclick: async () => {
+  // A parked job (an approval task): approve or reject it, with a comment (the token's actions).
+  const parkedAt = job.state === 'waiting' && job.error?.code === 'JOB_PARKED' ? /^task (\S+) waits for a person/.exec(job.error.message)?.[1] : null;
+  const decide = (reject) => el('button', { type: 'button', class: reject ? 'action danger' : 'action', id: reject ? 'reject-job' : 'approve-job', disabled: ui.config.actions ? null : 'disabled', onclick: async () => {
+    const comment = window.prompt(`${reject ? 'Reject' : 'Approve'} task ${parkedAt}: a comment (optional)`, '');
+    if (comment === null) return;
+    const out = await act('approve', { alt_id: job.alt_id, task: parkedAt, reject, ...(comment ? { comment } : {}) });
+    if (out) toast(`${job.alt_id}: task ${parkedAt} ${out.decision}; the job resumes`);
+  } }, reject ? 'Reject' : 'Approve');
+  $('#job-actions').replaceChildren(...(parkedAt ? [decide(false), decide(true)] : []), el('button', { type: 'button', class: 'action danger', id: 'cancel-job', disabled: ui.config.actions && running ? null : 'disabled', onclick: async () => {
     const out = await act('cancel', { alt_id: job.alt_id });
     if (out) toast(`cancel requested for ${job.alt_id}`);
   } }, 'Cancel'));

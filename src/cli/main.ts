@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   jobs: { run: async () => (await import('./control.ts')).jobsCommand, summary: 'the jobs of the status bucket, newest first (--state, --since)' },
   cancel: { run: async () => (await import('./control.ts')).cancelCommand, summary: 'cancel jobs wherever they run (--wait for their end)' },
   approve: { run: async () => (await import('./approve.ts')).approveCommand, summary: 'decide the approval task a parked job waits at (--reject, --comment), and resume it' },
+  replay: { run: async () => (await import('./replay.ts')).replayCommand, summary: 'run a finished job again from one task (--from, --alt FILE, --set), keeping the other tasks\' outputs' },
   workers: { run: async () => (await import('./control.ts')).workersCommand, summary: 'the workers alive now, with their load' },
   dashboard: { run: async () => (await import('./dashboard.ts')).dashboardCommand, summary: 'a live web page of jobs, graphs, dead letters and workers (actions with DASHBOARD_TOKEN)' },
   init: { run: async () => (await import('./control.ts')).initCommand, summary: 'create the streams, consumer and buckets the runner needs' },

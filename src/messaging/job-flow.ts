@@ -24,6 +24,7 @@ import type { RunContext } from './run-context.ts';
 import { deliveryMeta, lastIds, outcomeOf, type Outcome, type SettleRules } from './settle.ts';
 import type { Decision, OnTimeout } from '../approval/kind.ts';
 import { RESUME_HEADER, type ParkRecord, type ParkStore } from '../approval/park.ts';
+import { REPLAY_HEADER, type ReplaySeed } from '../replay/seed.ts';
 
 export interface FlowDeps {
   rules: SettleRules;
@@ -43,6 +44,8 @@ export interface FlowDeps {
   budgets?: Budgets | null;
   /** Parked jobs (approval tasks); absent: a job reaching an approval task fails with JOB_PARKED. */
   parks?: ParkStore | null;
+  /** Reads a replay's seed (the results it keeps); absent: a replay message runs as a new job. */
+  replays?: ((id: string) => Promise<ReplaySeed | null>) | null;
   now?: () => number;
 }
 
@@ -117,6 +120,17 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       log.info('resuming a parked job', { resume_of: origin, completed_tasks: resume.size, decisions: approvals.size });
     }
 
+    // A replay (altlas replay): the results it keeps are its resume; its .last says which run it replays.
+    let replayOf: ReplaySeed['replay_of'] | null = null;
+    const replayId = d.headers?.get(REPLAY_HEADER);
+    if (replayId && deps.replays) {
+      const seed = await deps.replays(replayId);
+      if (!seed || seed.alt_id !== job.id) return fail(new AltlasError('REPLAY_INVALID', `replay ${replayId} of job ${job.id} has no seed (expired, or written for another job)`, { context: { altId: job.id } }));
+      resume = new Map([...seed.results.map((r) => [r.task_id, r] as const), ...resume]);
+      replayOf = seed.replay_of;
+      log.info('replaying a finished job', { replay_of: seed.replay_of.execution_id, from: seed.replay_of.from, completed_tasks: seed.results.length });
+    }
+
     if (deps.cancelRequested(job.id)) {
       return { kind: 'ran', job, last: buildCancelledLast({ job, warnings: decoded.warnings, metadata: deliveryMeta(d), atMs: now() }, lastIds(now())) };
     }
@@ -131,7 +145,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     const finish = async (r: JobRun, end: 'ran' | 'cancelled' | 'budget') => {
       const executionId = randomUUID();
       const artifacts = deps.artifacts ? await deps.artifacts(job!, r, executionId) : undefined;
-      const metadata = { ...deliveryMeta(d), ...(budget ? { budget: budget.budget } : {}) };
+      const metadata = { ...deliveryMeta(d), ...(budget ? { budget: budget.budget } : {}), ...(replayOf ? { replay_of: replayOf } : {}) };
       const input = { job: job!, run: r, warnings: decoded.warnings, metadata, artifacts, currency: deps.currency };
       if (end === 'cancelled') return buildCancelledLast({ ...input, atMs: now() }, lastIds(now(), executionId));
       return end === 'budget' ? buildBudgetLast(input, lastIds(now(), executionId)) : buildLast(input, lastIds(now(), executionId));

@@ -22,6 +22,7 @@ import { decideFate } from './fate.ts';
 import type { Delivery } from './inbound.ts';
 import { processDelivery } from './job-flow.ts';
 import { RESUME_HEADER, type ParkStore } from '../approval/park.ts';
+import type { ReplaySeed } from '../replay/seed.ts';
 import { Leases, StallWatch, type Lease } from './leases.ts';
 import type { Publisher } from './publisher.ts';
 import { inboxPrefixOf } from './connect.ts';
@@ -76,6 +77,8 @@ export interface WorkerOptions {
   budgets?: Budgets | null;
   /** Parked jobs (approval tasks): parks a job, resumes it, and removes its park once it ended. */
   parks?: ParkStore | null;
+  /** Reads a replay's seed (altlas replay). */
+  replays?: ((id: string) => Promise<ReplaySeed | null>) | null;
 }
 
 export interface WorkerState {
@@ -278,7 +281,7 @@ export class Worker {
       lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
       cancelRequested: (altId) => this.#o.cancelRequested?.(altId) ?? false,
       artifacts: (job, run, executionId) => this.#artifacts(job, run, executionId),
-      currency: this.#o.currency, budgets: this.#o.budgets, parks: this.#o.parks,
+      currency: this.#o.currency, budgets: this.#o.budgets, parks: this.#o.parks, replays: this.#o.replays,
     }, {
       d, record, signal: entry.abort.signal, log, suspect,
       // Task spans only when the delivery's span records (tracing on and sampled): nothing to pay otherwise.

@@ -23,7 +23,7 @@ describe('decideFate', () => {
       LAST_TOO_LARGE: 'reject', LAST_PUBLISH_FAILED: 'nak', CONFIG_INVALID: 'reject', TOPOLOGY_MISMATCH: 'reject', PERMISSION_DENIED: 'reject',
       NATS_UNREACHABLE: 'nak', STREAM_MISSING: 'reject', PAYLOAD_TOO_LARGE: 'reject', INTERNAL: 'nak',
       BUDGET_EXCEEDED: 'reject', BUDGET_WAIT: 'nak',
-      JOB_PARKED: 'reject', APPROVAL_REJECTED: 'reject', APPROVAL_TIMEOUT: 'reject', APPROVAL_NOT_WAITING: 'reject', APPROVAL_DECIDED: 'reject', APPROVAL_TIMED_OUT: 'reject',
+      JOB_PARKED: 'reject', APPROVAL_REJECTED: 'reject', APPROVAL_TIMEOUT: 'reject', APPROVAL_NOT_WAITING: 'reject', APPROVAL_DECIDED: 'reject', APPROVAL_TIMED_OUT: 'reject', REPLAY_INVALID: 'reject',
     };
     expect(Object.keys(expected).sort()).toEqual(Object.keys(ERROR_CODES).sort());
     for (const [code, want] of Object.entries(expected) as [ErrorCode, string][]) {

@@ -1,0 +1,90 @@
+/**
+ * Replay from a task, end to end against a real worker and the fake AI's own count of requests:
+ * replaying the last task of a 10-task job makes exactly one AI call, and the new .last matches
+ * the first run's on every task not run again; a replay from the middle with --set; the refusals.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.ts';
+import type { Last } from '../../src/last/index.ts';
+import { Harness, job } from '../helpers/runner.ts';
+
+let h: Harness | undefined;
+const dirs: string[] = [];
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const cli = async (...args: string[]) => {
+  const out: string[] = [];
+  const code = await main([...args, '--server', h!.server.url], { out: (l) => out.push(l), err: (l) => out.push(l) });
+  return { code, out: out.join('\n') };
+};
+const altFile = (text: string) => {
+  const dir = mkdtempSync(join(tmpdir(), 'altlas-replay-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'job.alt.json'), text);
+  return join(dir, 'job.alt.json');
+};
+/** What a task's result must keep across a replay (its execution id and the resumed mark aside). */
+const same = (r: Last['task_results'][string]) => ({ status: r.status, output: r.output, start_time: r.start_time, end_time: r.end_time, duration_ms: r.duration_ms, error: r.error, attempts: r.metadata.attempts });
+const calls = (id: string) => h!.fake.stats.prompts.filter((p) => p.includes(` of ${id}`));
+
+describe('altlas replay', () => {
+  it('replaying the last task of a 10-task job makes exactly one AI call; every other task matches the first run', async () => {
+    h = await Harness.start();
+    await h.worker();
+    const text = job('rp-1', 10);
+    await h.publish(text);
+    const [{ last: first }] = await h.waitForLasts(1);
+    expect(first.status).toBe('success');
+    expect(calls('rp-1')).toHaveLength(10);
+    const r = await cli('replay', 'rp-1', '--from', 't10', '--alt', altFile(text), '--wait', '--timeout', '60');
+    expect(r).toMatchObject({ code: 0 });
+    const lasts = await h.waitForLasts(2);
+    const second = lasts.map((l) => l.last).find((l) => l.execution_id !== first.execution_id)!;
+    expect(second.metadata.replay_of).toEqual({ execution_id: first.execution_id, from: 't10', kept: 9 });
+    const after = calls('rp-1');
+    expect(after).toHaveLength(11);
+    expect(after[10]).toContain('step 10 of rp-1');
+    for (let i = 1; i <= 9; i++) expect([`t${i}`, same(second.task_results[`t${i}`])]).toEqual([`t${i}`, same(first.task_results[`t${i}`])]);
+    expect(second.task_results.t10.status).toBe('completed');
+    expect(second.status).toBe('success');
+  }, 90_000);
+
+  it('replays from the middle with --set: that task and everything after it run again with the change', async () => {
+    h = await Harness.start();
+    await h.worker();
+    const text = job('rp-2', 6);
+    await h.publish(text);
+    const [{ last: first }] = await h.waitForLasts(1);
+    const r = await cli('replay', 'rp-2', '--from', 't4', '--alt', altFile(text), '--set', 't4.prompt=fixed prompt of rp-2', '--wait', '--timeout', '60');
+    expect(r.code).toBe(0);
+    const after = calls('rp-2');
+    expect(after).toHaveLength(9);
+    expect(after.slice(6).map((p) => p.split('Task:\n').pop())).toEqual(['fixed prompt of rp-2', 'step 5 of rp-2', 'step 6 of rp-2']);
+    const second = (await h.lasts()).map((l) => l.last).find((l) => l.execution_id !== first.execution_id)!;
+    expect(second.metadata.replay_of).toEqual({ execution_id: first.execution_id, from: 't4', kept: 3, set: ['t4.prompt'] });
+  }, 90_000);
+
+  it('refuses a task the job lacks, another job\'s .alt, a job with no .last and a --set that names nothing', async () => {
+    h = await Harness.start();
+    await h.worker();
+    const text = job('rp-3', 2);
+    await h.publish(text);
+    await h.waitForLasts(1);
+    const file = altFile(text);
+    for (const args of [['rp-3', '--from', 'nope', '--alt', file], ['other', '--from', 't1', '--alt', file], ['rp-3', '--from', 't1', '--alt', file, '--set', 'zz.prompt=x']]) {
+      const r = await cli('replay', ...args);
+      expect([args, r.code, r.out]).toEqual([args, 1, expect.stringContaining('REPLAY_INVALID')]);
+    }
+    const never = job('rp-none', 1);
+    const r = await cli('replay', 'rp-none', '--from', 't1', '--alt', altFile(never));
+    expect(r.out).toContain('REPLAY_INVALID');
+    expect(calls('rp-3')).toHaveLength(2);
+  }, 60_000);
+});

@@ -7,21 +7,10 @@
  * its original subject with `Altlas-Replay: <id>`; the new `.last` has a new execution id and
  * records `metadata.replay_of`.
  */
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Kvm } from '@nats-io/kv';
-import { headers as natsHeaders } from '@nats-io/nats-core';
-import { decodeAlt } from '../alt/decode.ts';
-import { DEFAULT_DECODE_LIMITS } from '../alt/limits.ts';
-import { parsePayload } from '../alt/parse.ts';
-import { AltlasError } from '../errors.ts';
-import { parseArtifactUrl } from '../last/artifacts.ts';
-import type { Last } from '../last/index.ts';
-import { subjectToken } from '../messaging/subjects.ts';
-import { applySet, keptResults, parseSet } from '../replay/plan.ts';
-import { REPLAY_HEADER, seedKey, type ReplaySeed } from '../replay/seed.ts';
+import { lastSubjectOf, publishReplay } from '../replay/publish.ts';
 import { payloadCodec } from '../security/codec.ts';
-import { readObject } from '../status/store-access.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 import { readLast } from './read-last.ts';
@@ -61,46 +50,19 @@ export async function replayCommand(argv: string[], io: Io): Promise<number> {
   if (typeof values.alt !== 'string' || !values.alt) throw new UsageError('replay needs --alt FILE (the job\'s .alt)');
   const altId = positionals[0];
   const from = values.from;
-  const sets = ((values.set as string[] | undefined) ?? []).map(parseSet);
   const timeoutS = Number(values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError('--timeout takes a positive number of seconds');
-  const bytes = await readFile(values.alt);
-  const doc = structuredClone(parsePayload(bytes, DEFAULT_DECODE_LIMITS, values.alt).value) as Record<string, unknown>;
-  for (const s of sets) applySet(doc, s);
-  const body = JSON.stringify(doc);
-  const decoded = decodeAlt(body);
-  if (!decoded.ok) throw decoded.error;
-  if (decoded.job.id !== altId) throw new AltlasError('REPLAY_INVALID', `${values.alt} is job ${decoded.job.id}, not ${altId}`, { context: { altId } });
+  const alt = await readFile(values.alt);
   const config = configFrom(values);
   const codec = payloadCodec(config.PAYLOAD_KEYS);
   return withNats(config, async (s) => {
-    const lastSubject = `${config.LAST_SUBJECT_PREFIX}.${subjectToken(altId)}`;
-    const stored = await s.jsm.streams.getMessage(config.LAST_STREAM, { last_by_subj: lastSubject }).catch(() => null);
-    if (!stored) throw new AltlasError('REPLAY_INVALID', `job ${altId} has no .last in ${config.LAST_STREAM}: only a finished job is replayed`, { context: { altId } });
-    const last: Last = readLast(stored.data, codec);
-    const kept = keptResults(decoded.job, last, from);
-    // An output stored as an artifact: the .last keeps a preview; the seed takes the whole text.
-    for (const r of kept) {
-      const art = (last.artifacts ?? []).find((a) => a.task_id === r.task_id && (a.metadata as Record<string, unknown>).stored === 'object');
-      const loc = art ? parseArtifactUrl(art.path) : null;
-      if (loc?.kind === 'obj' && r.output) {
-        const blob = await readObject(s.jsm, loc.bucket, loc.name).catch(() => null);
-        if (!blob) throw new AltlasError('REPLAY_INVALID', `the output of task ${r.task_id} (${art!.path}) is gone: it cannot be kept`, { context: { altId } });
-        r.output = { ...r.output, text: new TextDecoder().decode(codec.open(blob, `obj:${loc.name}`)) };
-      }
-    }
-    const id = randomUUID().replace(/-/g, '');
-    const seed: ReplaySeed = { alt_id: altId, replay_of: { execution_id: last.execution_id, from, kept: kept.length, ...(sets.length ? { set: sets.map((x) => x.path) } : {}) }, results: kept };
-    const kv = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
-    await kv.put(seedKey(id), new TextEncoder().encode(JSON.stringify(seed)));
-    const h = natsHeaders();
-    h.set(REPLAY_HEADER, id);
-    h.set('Content-Type', 'application/json');
-    const subject = typeof last.metadata.source_subject === 'string' ? last.metadata.source_subject : config.ALT_SUBJECTS.split(',')[0].trim().replace(/\.>$/, '.submit');
-    const ack = await s.js.publish(subject, codec.encrypts ? codec.seal(new TextEncoder().encode(body), 'alt') : body, { headers: h, msgID: `replay:${subjectToken(altId)}:${id}` });
-    const out = { alt_id: altId, replay_of: last.execution_id, from, kept: kept.map((r) => r.task_id), seq: ack.seq };
+    const status = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
+    const r = await publishReplay({ config, codec, jsm: s.jsm, js: s.js, status }, { altId, from, alt, hint: values.alt as string, sets: (values.set as string[] | undefined) ?? [] });
+    const { last } = r;
+    const out = { alt_id: altId, replay_of: r.replay_of, from, kept: r.kept, seq: r.seq };
+    const lastSubject = lastSubjectOf(config, altId);
     if (!values.wait) {
-      io.out(values.json ? JSON.stringify(out) : `${altId}: replay of ${last.execution_id} from ${from} published (message ${ack.seq}); ${kept.length} task(s) kept`);
+      io.out(values.json ? JSON.stringify(out) : `${altId}: replay of ${last.execution_id} from ${from} published (message ${r.seq}); ${r.kept.length} task(s) kept`);
       return EXIT.ok;
     }
     const deadline = Date.now() + timeoutS * 1000;

@@ -13,6 +13,7 @@ import type { DashboardData } from './data.ts';
 import { parseDuration, parseRfc3339 } from '../cli/format.ts';
 import { readUsage } from '../usage/read.ts';
 import { decide } from '../approval/park.ts';
+import { publishReplay } from '../replay/publish.ts';
 import { isAltlasError } from '../errors.ts';
 import { GROUPINGS, type Grouping } from '../usage/window.ts';
 
@@ -141,6 +142,21 @@ export const ACTIONS: Record<string, Handler> = {
       return { alt_id: body.alt_id, ...r.decision, resume_seq: r.resumeSeq };
     } catch (e) {
       if (isAltlasError(e) && e.code.startsWith('APPROVAL_')) throw new HttpError(409, `${e.code}: ${e.message}`);
+      throw e;
+    }
+  },
+  /** Runs a finished job again from one task (as altlas replay): `{alt_id, from, alt, name?, set?}`; 409 with the code when refused. */
+  replay_from: async (d, { body }) => {
+    if (typeof body.alt_id !== 'string' || !body.alt_id || typeof body.from !== 'string' || !body.from || typeof body.alt !== 'string' || !body.alt) throw new HttpError(400, 'alt_id, from and alt (the job\'s .alt text) are required');
+    const sets = Array.isArray(body.set) ? body.set : [];
+    if (!sets.every((x) => typeof x === 'string')) throw new HttpError(400, 'set is a list of KEY=VALUE texts');
+    try {
+      const r = await publishReplay({ config: d.config, codec: d.codec, jsm: d.dlq.jsm, js: d.dlq.js, status: d.status }, {
+        altId: body.alt_id, from: body.from, alt: new TextEncoder().encode(body.alt), hint: typeof body.name === 'string' ? body.name : undefined, sets: sets as string[],
+      });
+      return { alt_id: r.alt_id, replay_of: r.replay_of, from: r.from, kept: r.kept, seq: r.seq };
+    } catch (e) {
+      if (isAltlasError(e)) throw new HttpError(409, `${e.code}: ${e.message}`);
       throw e;
     }
   },

@@ -4,6 +4,8 @@
  * the first run's on every task not run again; a replay from the middle with --set; the refusals.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ROOT } from '../helpers/paths.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +15,12 @@ import { Harness, job } from '../helpers/runner.ts';
 
 let h: Harness | undefined;
 const dirs: string[] = [];
+const dashboards: ChildProcess[] = [];
 afterEach(async () => {
+  for (const d of dashboards.splice(0)) {
+    d.kill('SIGTERM');
+    if (d.exitCode === null) await new Promise((r) => d.once('exit', r));
+  }
   await h?.close();
   h = undefined;
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -86,5 +93,35 @@ describe('altlas replay', () => {
     const r = await cli('replay', 'rp-none', '--from', 't1', '--alt', altFile(never));
     expect(r.out).toContain('REPLAY_INVALID');
     expect(calls('rp-3')).toHaveLength(2);
+  }, 60_000);
+
+  it('the dashboard replays a finished job from a task with the token (its .alt sent with the request)', async () => {
+    h = await Harness.start();
+    await h.worker();
+    const text = job('rp-4', 3);
+    await h.publish(text);
+    const [{ last: first }] = await h.waitForLasts(1);
+    const p = spawn(join(ROOT, 'bin', 'altlas'), ['dashboard', '--port', '0', '--server', h.server.url], { env: { ...process.env, DASHBOARD_TOKEN: 'tok-123456' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    dashboards.push(p);
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      p.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /dashboard on (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      p.once('exit', (code) => reject(new Error(`dashboard exited ${code}: ${out}`)));
+    });
+    const post = (token: string, body: unknown) => fetch(`${url}/api/actions/replay_from`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+    expect((await post('bad-token', { alt_id: 'rp-4', from: 't3', alt: text })).status).toBe(401);
+    const refused = await post('tok-123456', { alt_id: 'rp-4', from: 'nope', alt: text });
+    expect(refused.status).toBe(409);
+    expect(JSON.stringify(await refused.json())).toContain('REPLAY_INVALID');
+    const ok = await post('tok-123456', { alt_id: 'rp-4', from: 't3', alt: text });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ replay_of: first.execution_id, kept: ['t1', 't2'] });
+    const lasts = await h.waitForLasts(2);
+    expect(lasts.map((l) => l.last.metadata.replay_of ?? null)).toEqual([null, { execution_id: first.execution_id, from: 't3', kept: 2 }]);
+    expect(calls('rp-4')).toHaveLength(4);
   }, 60_000);
 });

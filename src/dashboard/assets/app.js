@@ -235,7 +235,20 @@ async function openJob(id) {
     const out = await act('approve', { alt_id: job.alt_id, task: parkedAt, reject, ...(comment ? { comment } : {}) });
     if (out) toast(`${job.alt_id}: task ${parkedAt} ${out.decision}; the job resumes`);
   } }, reject ? 'Reject' : 'Approve');
-  $('#job-actions').replaceChildren(...(parkedAt ? [decide(false), decide(true)] : []), el('button', { type: 'button', class: 'action danger', id: 'cancel-job', disabled: ui.config.actions && running ? null : 'disabled', onclick: async () => {
+  // A finished job: run it again from one of its tasks (the other tasks keep their outputs); its .alt is chosen here, as a .alt is not kept.
+  const replay = el('button', { type: 'button', class: 'action', id: 'replay-job', disabled: ui.config.actions && FINAL.includes(job.state) && r.last ? null : 'disabled', onclick: () => {
+    const from = window.prompt(`Replay ${job.alt_id} from which task? (${Object.keys(job.tasks).join(', ')})`, Object.keys(job.tasks).at(-1) ?? '');
+    if (!from) return;
+    const input = el('input', { type: 'file', accept: '.json,.yaml,.yml,.alt' });
+    input.onchange = async () => {
+      const file = input.files?.[0];
+      if (!file) return;
+      const out = await act('replay_from', { alt_id: job.alt_id, from, alt: await file.text(), name: file.name });
+      if (out) toast(`${job.alt_id}: replay from ${from} published; ${out.kept.length} task(s) kept`);
+    };
+    input.click();
+  } }, 'Replay from…');
+  $('#job-actions').replaceChildren(...(parkedAt ? [decide(false), decide(true)] : []), replay, el('button', { type: 'button', class: 'action danger', id: 'cancel-job', disabled: ui.config.actions && running ? null : 'disabled', onclick: async () => {
     const out = await act('cancel', { alt_id: job.alt_id });
     if (out) toast(`cancel requested for ${job.alt_id}`);
   } }, 'Cancel'));

@@ -28,6 +28,7 @@ import { Budgets } from './budget/budgets.ts';
 import { loadTenantBudgets } from './budget/tenant-budgets.ts';
 import { loadPrices, type PriceTable } from './usage/prices.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
+import { startRetrying } from './start-retry.ts';
 
 /** The default endpoint's client (AI_PROVIDER at AI_URL) with the configured policies. */
 export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void, steps?: CallSteps): AiClient {
@@ -214,13 +215,22 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     return finish(shutdown.signal.aborted ? 0 : 1);
   }
   try {
-    phase = 'checking the topology and the buckets';
-    stack = await assembleWorker({
-      conn, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage, budgets,
-      body: { make: ({ progress }) => aiTaskBody(endpoints.caller, { defaultModel: config.AI_MODEL, progress, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }) },
+    stack = await startRetrying(() => {
+      phase = 'checking the topology and the buckets';
+      return assembleWorker({
+        conn: conn!, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage, budgets,
+        body: { make: ({ progress }) => aiTaskBody(endpoints.caller, { defaultModel: config.AI_MODEL, progress, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }) },
+      });
+    }, {
+      signal: shutdown.signal, classify: startupError,
+      onRetry: (error, attempt, delayMs) => {
+        logger.warn('could not start: NATS did not answer; retrying', { code: 'NATS_UNREACHABLE', error: error.message, attempt, next_retry_ms: delayMs });
+        phase = `waiting for NATS to answer (attempt ${attempt}): ${error.message}`;
+      },
     });
   } catch (e) {
     const error = startupError(e);
+    if (shutdown.signal.aborted) return finish(0);
     logger.error('worker could not start', { code: error.code, error: error.message });
     return finish(exitFor(error));
   }

@@ -15,6 +15,7 @@ import type { Config } from '../config/schema.ts';
 import type { Codec } from '../security/codec.ts';
 import { CheckpointStore } from './checkpoints.ts';
 import { bucketEntries, readObject, removeObject } from './store-access.ts';
+import { isPassingNatsError } from '../nats-errors.ts';
 
 export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS' | 'BUDGET_BUCKET'>;
 
@@ -27,13 +28,16 @@ export interface Stores {
   budgets: KV;
 }
 
-/** Turns a failure to use a bucket into PERMISSION_DENIED (naming the subject) or TOPOLOGY_MISMATCH. */
+/** Turns a failure to use a bucket into PERMISSION_DENIED (naming the subject), NATS_UNREACHABLE (a passing failure: retried) or TOPOLOGY_MISMATCH. */
 export function storeError(what: string, bucket: string, e: unknown): AltlasError {
   const pe = e instanceof PermissionViolationError ? e : (e as { cause?: unknown })?.cause instanceof PermissionViolationError ? (e as { cause: PermissionViolationError }).cause : null;
   if (pe) {
     return new AltlasError('PERMISSION_DENIED', `the NATS user may not ${pe.operation} ${pe.subject}, which ${what} (${bucket}) needs`, { cause: e, context: { subject: pe.subject, operation: pe.operation, bucket } });
   }
   const message = (e as Error)?.message ?? String(e);
+  if (isPassingNatsError(e)) {
+    return new AltlasError('NATS_UNREACHABLE', `${what} bucket ${bucket} could not be reached: ${message}`, { cause: e, context: { bucket } });
+  }
   if (/not found/i.test(message)) {
     return new AltlasError('TOPOLOGY_MISMATCH', `${what} bucket ${bucket} does not exist (RUNNER_PROVISION=false: create it with "altlas init", or let a worker provision it)`, { cause: e, context: { bucket } });
   }

@@ -219,7 +219,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     }
     if (stores) {
       // Parked jobs: timeouts fire and decided jobs resume with no worker holding them.
-      const sweepOptions = { kv: stores.status, jsm, js: jetstream(nc), statusBucket: config.RUNNER_STATUS_BUCKET, objBucket: config.RUNNER_OBJECT_BUCKET, codec, logger, graceMs: config.RUNNER_APPROVAL_SWEEP_MS };
+      const sweepOptions = { kv: stores.status, jsm, js: jetstream(nc), statusBucket: config.RUNNER_STATUS_BUCKET, objBucket: config.RUNNER_OBJECT_BUCKET, codec, logger, graceMs: Math.max(config.RUNNER_APPROVAL_SWEEP_MS, 120_000) };
       let sweeping = false;
       const parkSweep = setInterval(() => {
         if (sweeping) return;

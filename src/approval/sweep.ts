@@ -12,7 +12,7 @@ import type { Codec } from '../security/codec.ts';
 import { bucketEntries } from '../status/store-access.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Decision } from './kind.ts';
-import { decide, decisionKey, readPark, resume } from './park.ts';
+import { decide, decisionKey, resume, type ParkRecord } from './park.ts';
 
 export interface SweepOptions {
   kv: KV;
@@ -29,34 +29,34 @@ export interface SweepOptions {
 
 const BY_TIMEOUT: Record<string, Decision['decision']> = { approve: 'approved', reject: 'rejected', fail: 'failed' };
 
-/** One pass over the parks; returns how many it resumed. */
+/** One pass over the parks (two listings of the status bucket, no read per park); returns how many it resumed. */
 export async function sweepParks(o: SweepOptions): Promise<number> {
   const now = o.now ?? Date.now;
+  const dec = new TextDecoder();
   let resumed = 0;
+  const decisions = new Map<string, Decision>();
+  for (const e of await bucketEntries(o.jsm, o.statusBucket, 'decision.>')) {
+    if (e.operation === 'PUT' && e.value.length) decisions.set(e.key, JSON.parse(dec.decode(e.value)) as Decision);
+  }
   for (const e of await bucketEntries(o.jsm, o.statusBucket, 'park.*')) {
     if (e.operation !== 'PUT' || e.value.length === 0) continue;
-    const altId = (JSON.parse(new TextDecoder().decode(e.value)) as { alt_id: string }).alt_id;
-    const found = await readPark(o.kv, altId, o.codec);
-    if (!found || found.park.resumed_seq !== undefined) continue;
-    const { park } = found;
-    try {
-      if (park.timeout_at && Date.parse(park.timeout_at) <= now()) {
-        const r = await decide({ ...o, objBucket: o.objBucket, now }, { altId, task: park.task, decision: BY_TIMEOUT[park.on_timeout] ?? 'failed', comment: null, by: 'timeout' });
-        o.logger.info('an approval timed out: decided by its on_timeout and resumed', { alt_id: altId, task_id: park.task, decision: r.decision.decision });
+    const park = JSON.parse(dec.decode(e.value)) as ParkRecord;
+    if (park.resumed_seq !== undefined) continue;
+    const decided = decisions.get(decisionKey(park.alt_id, park.task));
+    if (!decided && park.timeout_at && Date.parse(park.timeout_at) <= now()) {
+      try {
+        const r = await decide({ ...o, now }, { altId: park.alt_id, task: park.task, decision: BY_TIMEOUT[park.on_timeout] ?? 'failed', comment: null, by: 'timeout' });
+        o.logger.info('an approval timed out: decided by its on_timeout and resumed', { alt_id: park.alt_id, task_id: park.task, decision: r.decision.decision });
         resumed++;
-        continue;
+      } catch (err) {
+        // A person (or another worker) decided first: that decision stands, and its resume is theirs.
+        if (!isAltlasError(err, 'APPROVAL_DECIDED')) o.logger.warn('could not apply an approval timeout', { alt_id: park.alt_id, task_id: park.task, error: (err as Error).message });
       }
-    } catch (err) {
-      if (!isAltlasError(err, 'APPROVAL_DECIDED')) {
-        o.logger.warn('could not apply an approval timeout', { alt_id: altId, task_id: park.task, error: (err as Error).message });
-        continue;
-      }
+      continue;
     }
-    const d = await o.kv.get(decisionKey(altId, park.task));
-    if (!d || d.operation !== 'PUT' || d.value.length === 0) continue;
-    const decided = d.json<Decision>();
-    if (now() - Date.parse(decided.decided_at) < o.graceMs) continue;
-    await resume(o, park).then(() => resumed++).catch((err: Error) => o.logger.warn('could not resume a decided job', { alt_id: altId, error: err.message }));
+    // Decided, yet not resumed a sweep interval later: the decider stopped between its decision and its publish.
+    if (!decided || now() - Date.parse(decided.decided_at) < o.graceMs) continue;
+    await resume(o, park).then(() => resumed++).catch((err: Error) => o.logger.warn('could not resume a decided job', { alt_id: park.alt_id, error: err.message }));
   }
   return resumed;
 }

@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import { ROOT } from '../helpers/paths.ts';
 import { Kvm } from '@nats-io/kv';
 import { main } from '../../src/cli/main.ts';
-import { readPark } from '../../src/approval/park.ts';
+import { decisionKey, readPark } from '../../src/approval/park.ts';
+import { sweepParks } from '../../src/approval/sweep.ts';
+import { jetstream } from '@nats-io/jetstream';
+import { silentLogger } from '../../src/telemetry/logger.ts';
 import { bucketEntries } from '../../src/status/store-access.ts';
 import { Harness, eventually, job } from '../helpers/runner.ts';
 
@@ -166,5 +169,29 @@ describe('approval tasks', () => {
     const [{ last }] = await h.waitForLasts(1, 60_000);
     expect(last.status).toBe('success');
     expect(aiCalls('ap-5')).toHaveLength(3);
+  }, 60_000);
+
+  it('a decision whose resume was never published is resumed by the sweep; a 2.0 job reads the decision as a variable', async () => {
+    h = await Harness.start();
+    await h.worker({ RUNNER_APPROVAL_SWEEP_MS: '600000' });
+    const doc = {
+      id: 'ap-6', version: '2.0', timestamp: '2025-05-02T11:00:00Z', command: 'c', language: 'en', mode: 'Normal', persona: 'p', chaos_level: null, global_variables: [], functions: [],
+      segments: [
+        { id: 'draft', task_type: 'create', content: 'draft of ap-6', parameters: [], dependencies: [], metadata: {} },
+        { id: 'review', task_type: 'approval', content: 'Publish the draft of ap-6?', parameters: [], dependencies: ['draft'], metadata: {} },
+        { id: 'send', task_type: 'create', content: 'send of ap-6 because ${review.decision}: ${review.comment}', parameters: [], dependencies: ['review'], metadata: {} },
+      ],
+    };
+    await h.publish(JSON.stringify(doc));
+    await eventually(() => parked('ap-6'), (p) => p !== null, 'the job to park');
+    // The decision is written, as a command that stopped before its publish leaves it.
+    const kv = await new Kvm(h.nc).open('ALT_RUNS');
+    await kv.create(decisionKey('ap-6', 'review'), new TextEncoder().encode(JSON.stringify({ task: 'review', decision: 'approved', comment: 'go ahead', by: 'someone', decided_at: new Date(Date.now() - 1000).toISOString() })));
+    const resumed = await sweepParks({ kv, jsm: h.jsm, js: jetstream(h.nc), statusBucket: 'ALT_RUNS', objBucket: 'ALT_OUTPUTS', logger: silentLogger(), graceMs: 0 });
+    expect(resumed).toBe(1);
+    const [{ last }] = await h.waitForLasts(1, 60_000);
+    expect(last.status).toBe('success');
+    expect(aiCalls('ap-6').find((p) => p.includes('send of ap-6'))).toContain('send of ap-6 because approved: go ahead');
+    expect(aiCalls('ap-6')).toHaveLength(2);
   }, 60_000);
 });

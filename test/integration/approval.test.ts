@@ -96,21 +96,20 @@ describe('approval tasks', () => {
     await eventually(async () => [await parked('ap-2'), await parked('ap-3')], (p) => p.every((x) => x !== null), 'both jobs to park');
     expect((await cli('approve', 'ap-2', 'b')).out).toContain('APPROVAL_NOT_WAITING');
     // Two decisions at once: one wins.
-    const both = await Promise.all([cli('approve', 'ap-2', 'review', '--reject', '--comment', 'no'), cli('approve', 'ap-2', 'review')]);
+    const both = await Promise.all([cli('approve', 'ap-2', 'review', '--reject', '--comment', 'no'), cli('approve', 'ap-2', 'review', '--reject', '--comment', 'never')]);
     expect(both.map((r) => r.code).sort()).toEqual([0, 1]);
     expect(both.find((r) => r.code === 1)!.out).toContain('APPROVAL_DECIDED');
-    const winner = both.find((r) => r.code === 0)!.out;
     await new Promise((r) => setTimeout(r, 1_100));
     const late = await cli('approve', 'ap-3', 'review');
     expect(late.code).toBe(1);
     expect(late.out).toContain('APPROVAL_TIMED_OUT');
     const [{ last }] = await h.waitForLasts(1, 60_000);
     expect(last.alt_file_id).toBe('ap-2');
-    if (winner.includes('rejected')) {
-      expect(last.task_results.review).toMatchObject({ status: 'failed' });
-      expect(last.task_results.review.metadata.error_code).toBe('APPROVAL_REJECTED');
-      expect(last.task_results.b.status).toBe('cancelled');
-    } else expect(last.task_results.b.status).toBe('completed');
+    expect(last.task_results.review).toMatchObject({ status: 'failed', error: expect.stringMatching(/rejected by .*: (no|never)$/) });
+    expect(last.task_results.review.metadata.error_code).toBe('APPROVAL_REJECTED');
+    expect(last.task_results.b.status).toBe('cancelled');
+    expect(last.task_results.c.status).toBe('completed');
+    expect(aiCalls('ap-2')).toHaveLength(2);
   }, 120_000);
 
   it('a timeout fires with no worker holding the job (the sweep), by its on_timeout', async () => {

@@ -60,7 +60,7 @@ describe('approval tasks', () => {
     await eventually(() => h!.consumer(), (c) => c.num_ack_pending === 0 && c.num_pending === 0, 'the message acked');
     const status = await cli('status', 'ap-1');
     expect(status.out).toMatch(/job ap-1: waiting, JOB_PARKED: task review waits for a person: Is the draft of ap-1 good to send\?/);
-    expect((await cli('jobs', '--state', 'waiting')).out).toContain('ap-1');
+    expect((await cli('jobs', '--state', 'waiting')).out).toMatch(/ap-1 +waiting \(JOB_PARKED: task review waits for a person: Is the draft of ap-1 good to send\?\)/);
     expect(aiCalls('ap-1').sort()).toEqual([expect.stringContaining('draft of ap-1'), expect.stringContaining('side of ap-1')].sort());
 
     first.kill('SIGKILL');

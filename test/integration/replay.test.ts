@@ -5,13 +5,14 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { ROOT } from '../helpers/paths.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 import type { Last } from '../../src/last/index.ts';
+import { readFileSync } from 'node:fs';
 import { Harness, job } from '../helpers/runner.ts';
+import { ROOT, SAMPLES } from '../helpers/paths.ts';
 
 let h: Harness | undefined;
 const dirs: string[] = [];
@@ -124,4 +125,27 @@ describe('altlas replay', () => {
     expect(lasts.map((l) => l.last.metadata.replay_of ?? null)).toEqual([null, { execution_id: first.execution_id, from: 't3', kept: 2 }]);
     expect(calls('rp-4')).toHaveLength(4);
   }, 60_000);
+
+  it('2.0: replaying a branch member runs its condition again (one AI call); the function call before it keeps its result', async () => {
+    h = await Harness.start(undefined, { record: true });
+    await h.worker();
+    const text = readFileSync(join(SAMPLES, 'enhanced-2.0.alt.yaml'), 'utf8');
+    const id = '5f0c2a8e-7d1b-4c3e-9a44-0b8e2f6d1c10';
+    await h.publish(text, { 'Content-Type': 'application/yaml' });
+    const [{ last: first }] = await h.waitForLasts(1);
+    const before = h.fake.stats.requests;
+    const branch = Object.keys(first.task_results).find((k) => k === 's-alert' || k === 's-summary' || k.endsWith('/s-alert') || k.endsWith('/s-summary'))!;
+    const file = join(mkdtempSync(join(tmpdir(), 'altlas-replay-')), 'job.alt.yaml');
+    dirs.push(join(file, '..'));
+    writeFileSync(file, text);
+    const r = await cli('replay', id, '--from', branch, '--alt', file, '--wait', '--timeout', '60');
+    expect(r.code).toBe(0);
+    expect(h.fake.stats.requests - before).toBe(1);
+    const second = (await h.lasts()).map((l) => l.last).find((l) => l.execution_id !== first.execution_id)!;
+    for (const [k, res] of Object.entries(first.task_results)) {
+      if (k === branch || first.task_results[k].metadata.control) continue;
+      expect([k, same(second.task_results[k])]).toEqual([k, same(res)]);
+    }
+    expect(second.task_results[branch].status).toBe('completed');
+  }, 90_000);
 });

@@ -3,7 +3,8 @@
  * decided by its on_timeout (compare-and-set on the decision key: one worker wins, a person's
  * decision before it stands) and resumed; a park decided but not resumed after a sweep interval
  * (the deciding command stopped between its decision and its publish) is resumed again (the
- * resume's message id makes a second publish a duplicate). No worker needs to hold the job.
+ * resume's message id makes a second publish a duplicate); a park whose job an operator cancelled
+ * (altlas cancel) is resumed undecided, and its run ends cancelled. No worker needs to hold the job.
  */
 import type { KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
@@ -38,11 +39,20 @@ export async function sweepParks(o: SweepOptions): Promise<number> {
   for (const e of await bucketEntries(o.jsm, o.statusBucket, 'decision.>')) {
     if (e.operation === 'PUT' && e.value.length) decisions.set(e.key, JSON.parse(dec.decode(e.value)) as Decision);
   }
+  // Jobs an operator cancelled (altlas cancel): a parked one is resumed so that it ends cancelled.
+  const cancelled = new Set<string>();
+  for (const e of await bucketEntries(o.jsm, o.statusBucket, 'cancel.*')) {
+    if (e.operation === 'PUT' && e.value.length) cancelled.add((JSON.parse(dec.decode(e.value)) as { alt_id: string }).alt_id);
+  }
   for (const e of await bucketEntries(o.jsm, o.statusBucket, 'park.*')) {
     if (e.operation !== 'PUT' || e.value.length === 0) continue;
     const park = JSON.parse(dec.decode(e.value)) as ParkRecord;
     if (park.resumed_seq !== undefined) continue;
     const decided = decisions.get(decisionKey(park.alt_id, park.task));
+    if (!decided && cancelled.has(park.alt_id)) {
+      await resume(o, park).then(() => resumed++).catch((err: Error) => o.logger.warn('could not resume a cancelled parked job', { alt_id: park.alt_id, error: err.message }));
+      continue;
+    }
     if (!decided && park.timeout_at && Date.parse(park.timeout_at) <= now()) {
       try {
         const r = await decide({ ...o, now }, { altId: park.alt_id, task: park.task, decision: BY_TIMEOUT[park.on_timeout] ?? 'failed', comment: null, by: 'timeout' });

@@ -12,6 +12,7 @@ import type { Engine, JobRun } from '../engine/engine.ts';
 import type { TaskResult } from '../engine/types.ts';
 import { randomUUID } from 'node:crypto';
 import { buildLast, buildCancelledLast, type ArtifactOptions } from '../last/index.ts';
+import { notStarted } from '../last/build.ts';
 import { buildBudgetLast } from '../last/budget.ts';
 import type { Budgets } from '../budget/budgets.ts';
 import { tenantOf } from '../flow/lanes.ts';
@@ -132,7 +133,9 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     }
 
     if (deps.cancelRequested(job.id)) {
-      return { kind: 'ran', job, last: buildCancelledLast({ job, warnings: decoded.warnings, metadata: deliveryMeta(d), atMs: now() }, lastIds(now())) };
+      // A parked job cancelled before its resume ran: what it completed stays in its .last.
+      const run = parkedFrom && resume.size ? notStarted(job, now(), resume) : undefined;
+      return { kind: 'ran', job, last: buildCancelledLast({ job, warnings: decoded.warnings, metadata: deliveryMeta(d), atMs: now(), ...(run ? { run } : {}) }, lastIds(now())) };
     }
     const tenant = tenantOf(d.subject);
     const budgets = deps.budgets ?? null;

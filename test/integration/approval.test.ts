@@ -193,4 +193,18 @@ describe('approval tasks', () => {
     expect(aiCalls('ap-6').find((p) => p.includes('send of ap-6'))).toContain('send of ap-6 because approved: go ahead');
     expect(aiCalls('ap-6')).toHaveLength(2);
   }, 60_000);
+
+  it('altlas cancel of a parked job: the sweep resumes it undecided and it ends cancelled, its park removed', async () => {
+    h = await Harness.start();
+    await h.worker({ RUNNER_APPROVAL_SWEEP_MS: '200' });
+    await h.publish(reviewJob('ap-7'));
+    await eventually(() => parked('ap-7'), (p) => p !== null, 'the job to park');
+    expect((await cli('cancel', 'ap-7')).code).toBe(0);
+    const [{ last }] = await h.waitForLasts(1, 60_000);
+    expect(last.metadata.error_code).toBe('JOB_CANCELLED');
+    expect(last.task_results.a.status).toBe('completed');
+    expect(last.task_results.b.status).toBe('cancelled');
+    await eventually(() => parked('ap-7'), (p) => p === null, 'the park removed');
+    expect(aiCalls('ap-7')).toHaveLength(2);
+  }, 60_000);
 });

@@ -6,6 +6,7 @@
  * 1,000 parked jobs holding no slot.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/paths.ts';
@@ -206,5 +207,32 @@ describe('approval tasks', () => {
     expect(last.task_results.b.status).toBe('cancelled');
     await eventually(() => parked('ap-7'), (p) => p === null, 'the park removed');
     expect(aiCalls('ap-7')).toHaveLength(2);
+  }, 60_000);
+
+  it('under PAYLOAD_KEYS a parked job\'s question, results and body are stored sealed, and approve (with the key) resumes it', async () => {
+    const key = `k1:${randomBytes(32).toString('base64')}`;
+    const marker = `PARK-MARKER-${randomBytes(6).toString('hex')}`;
+    h = await Harness.start();
+    await h.worker({ PAYLOAD_KEYS: key, RUNNER_CHECKPOINT_BUDGET_MS: '0' });
+    await h.publish(reviewJob(`ap-8-${marker}`));
+    await eventually(async () => (await bucketEntries(h!.jsm, 'ALT_RUNS', 'park.*')).length, (n) => n === 1, 'the job to park');
+    await eventually(() => h!.consumer(), (c) => c.num_ack_pending === 0 && c.num_pending === 0, 'the message acked');
+    const raw: string[] = [];
+    for (const stream of ['KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_OUTPUTS']) for (const r of await h.records(stream)) raw.push(Buffer.from(r.data).toString('latin1'));
+    expect(raw.join('\n').length).toBeGreaterThan(500);
+    expect(raw.join('\n').includes('draft of ap-8')).toBe(false);
+    expect(raw.join('\n').includes('good to send')).toBe(false);
+    const saved = process.env.PAYLOAD_KEYS;
+    process.env.PAYLOAD_KEYS = key;
+    try {
+      expect((await cli('approve', `ap-8-${marker}`, 'review')).code).toBe(0);
+    } finally {
+      if (saved === undefined) delete process.env.PAYLOAD_KEYS;
+      else process.env.PAYLOAD_KEYS = saved;
+    }
+    // One .last (sealed), with every AI task asked once.
+    await eventually(() => h!.records('LAST'), (r) => r.length === 1, 'the .last', 60_000);
+    expect(aiCalls(`ap-8-${marker}`)).toHaveLength(3);
+    await eventually(async () => (await bucketEntries(h!.jsm, 'ALT_RUNS', 'park.*')).filter((e) => e.operation === 'PUT').length, (n) => n === 0, 'the park removed');
   }, 60_000);
 });

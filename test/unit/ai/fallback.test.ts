@@ -10,6 +10,7 @@ import { chainOf, fallbackProblems, parseEndpoints, parseFallbackConfig } from '
 import { decodeAlt } from '../../../src/alt/decode.ts';
 import { isAltlasError } from '../../../src/errors.ts';
 import { request, testClient } from '../../helpers/ai.ts';
+import { combineSteps, type CallSteps } from '../../../src/ai/steps.ts';
 
 const altWith = (fallback: unknown) => JSON.stringify({ id: 'fb-1', version: '1.0', created_at: '2025-05-01T00:00:00Z', title: 't', tasks: [{ id: 'a', description: 'x', dependencies: [], parameters: { fallback } }] });
 
@@ -95,10 +96,11 @@ describe('a call along a chain (two fake orchestrators)', () => {
     second.resetStats();
   });
 
-  const chainClient = (o: { threshold?: number; halfOpenMs?: number; attempts?: number; fallbacks?: string[][] } = {}) => {
+  const chainClient = (o: { threshold?: number; halfOpenMs?: number; attempts?: number; fallbacks?: string[][]; timeoutMs?: number; steps?: CallSteps } = {}) => {
     const moves: string[][] = o.fallbacks ?? [];
     // Endpoint policies as a worker's: retries on (the last pair uses them), one endpoint breaker each.
-    const endpoints = new Map([['default', testClient(urls[0], { maxRetries: 3 })], ['backup', testClient(urls[1], { maxRetries: 3 })]]);
+    const extra = { maxRetries: 3, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.steps ? { steps: o.steps } : {}) };
+    const endpoints = new Map([['default', testClient(urls[0], extra)], ['backup', testClient(urls[1], extra)]]);
     return {
       moves,
       client: new FallbackClient({
@@ -214,5 +216,30 @@ describe('a call along a chain (two fake orchestrators)', () => {
     close();
     expect(a.fallback!.answered).toBe('default/default');
     expect(first.stats.requests).toBe(2);
+  });
+
+  it('a timeout moves on to the next pair', async () => {
+    first.setFaults({ hang: true });
+    const { client, close } = chainClient({ timeoutMs: 200 });
+    const a = await client.complete(request('slow'), { signal });
+    close();
+    first.setFaults({});
+    expect(a.fallback!.tried[0]).toEqual({ pair: 'default/default', failure: 'timeout', attempts: 1 });
+    expect(a.fallback!.answered).toBe('backup/fake-small');
+  });
+
+  it('every pair\'s call goes through the steps (budgets, flow control) with its own model, refused or not', async () => {
+    first.setFaults({ errorRate: 1, errorStatus: 503 });
+    const reserved: string[] = [];
+    const settled: string[] = [];
+    const steps = combineSteps([{
+      reserve: { reserve: async (call) => (reserved.push(`${call.model}`), { held: { tokens: 1 } }) },
+      settle: { settle: (call, _r, outcome) => void settled.push(`${call.model}:${outcome.ok ? 'ok' : 'failed'}`) },
+    }]);
+    const { client, close } = chainClient({ steps });
+    await client.complete(request('steps'), { signal });
+    close();
+    expect(reserved).toEqual(['default', 'fake-small']);
+    expect(settled).toEqual(['default:failed', 'fake-small:ok']);
   });
 });

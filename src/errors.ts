@@ -57,7 +57,7 @@ export const ERROR_CODES = {
   APPROVAL_NOT_WAITING: { fate: 'reject', summary: 'altlas approve: the job is not parked at that task (not waiting, another task, or no such job)' },
   APPROVAL_DECIDED: { fate: 'reject', summary: 'altlas approve: the task was decided already (a second decision is refused; nothing runs twice)' },
   APPROVAL_TIMED_OUT: { fate: 'reject', summary: 'altlas approve: the task\'s approval_timeout_s has passed; its on_timeout decides' },
-  REPLAY_INVALID: { fate: 'reject', summary: 'altlas replay: the job has no finished .last, the .alt given is not that job, the task is not one of its tasks, a --set names nothing, or a replay message names no seed' },
+  REPLAY_INVALID: { fate: 'reject', summary: 'altlas replay: the job has no finished .last, no .alt given nor kept (RUNNER_KEEP_ALT), the .alt is not that job, the task is not one of its tasks, a --set names nothing, or a replay message names no seed' },
   JOB_CANCELLED: { fate: 'task', summary: 'an operator cancelled the job (altlas cancel): its tasks end cancelled, the .last says so, the message is acked' },
   BUDGET_EXCEEDED: { fate: 'task', summary: 'an AI call would not fit the job\'s budget (metadata.budget, altlas publish --budget-*, BUDGET_JOB_*) or its tenant\'s budget for the period (BUDGET_TENANT_EXCEEDED=fail): it is not made; completed tasks are kept, the rest cancelled, the message acked' },
   BUDGET_WAIT: { fate: 'retry', summary: 'an AI call would not fit its tenant\'s budget for the period (BUDGET_TENANT_EXCEEDED=wait): the job is handed back to JetStream until the period turns, its completed tasks checkpointed; on its last delivery it ends as BUDGET_EXCEEDED' },

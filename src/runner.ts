@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { withApprovals } from './approval/body.ts';
 import { ParkStore } from './approval/park.ts';
 import { sweepParks } from './approval/sweep.ts';
-import { readSeed } from './replay/seed.ts';
+import { keptAltObject, readSeed } from './replay/seed.ts';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { AiClient } from './ai/client.ts';
 import { DecodePool } from './alt/decode-pool.ts';
@@ -196,6 +196,9 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
       onDuplicate: () => o.metrics?.()?.duplicate(),
       parks,
       replays: stores ? (id) => readSeed(stores.status, id) : null,
+      keepAlt: stores && config.RUNNER_KEEP_ALT ? async (altId, data) => {
+        await stores.objects.putBlob({ name: keptAltObject(altId) }, isSealed(data) || !codec.encrypts ? data : codec.seal(data, 'alt'));
+      } : null,
     });
     const w = worker;
     o.conn.onReconnect(() => w.reconnected());

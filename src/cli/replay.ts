@@ -15,14 +15,14 @@ import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts'
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 import { readLast } from './read-last.ts';
 
-export const REPLAY_HELP = `Usage: altlas replay JOB-ID --from TASK-ID --alt FILE [--set KEY=VALUE]... [--wait] [--timeout 300] [--json] [options]
+export const REPLAY_HELP = `Usage: altlas replay JOB-ID --from TASK-ID [--alt FILE] [--set KEY=VALUE]... [--wait] [--timeout 300] [--json] [options]
 
 Runs a finished job again from one task: every task that does not depend on it keeps its
 recorded output (from the job's newest .last and its artifacts) and is not run; the task and
 everything downstream of it (2.0: the top-level construct or call that holds it) run again. The
-job's .alt is FILE (a .alt is not kept once its job ran), which must be the same job id.
+job's .alt is FILE, or else the one the workers kept (RUNNER_KEEP_ALT=true); the same job id.
   --from TASK-ID       the task to run again from (a task id, a 2.0 segment id or instance key)
-  --alt FILE           the job's .alt (JSON or YAML), e.g. with a fixed prompt
+  --alt FILE           the job's .alt (JSON or YAML), e.g. with a fixed prompt; default: the kept one
   --set KEY=VALUE      <task>.<parameter>=VALUE sets a task's parameter (description/content: its text);
                        <name>=VALUE a 2.0 global variable (VALUE read as JSON when it parses, else text)
   --wait               wait for the replay's .last and print its status
@@ -47,17 +47,16 @@ export async function replayCommand(argv: string[], io: Io): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('replay takes one job id');
   if (typeof values.from !== 'string' || !values.from) throw new UsageError('replay needs --from TASK-ID');
-  if (typeof values.alt !== 'string' || !values.alt) throw new UsageError('replay needs --alt FILE (the job\'s .alt)');
   const altId = positionals[0];
   const from = values.from;
   const timeoutS = Number(values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError('--timeout takes a positive number of seconds');
-  const alt = await readFile(values.alt);
+  const alt = typeof values.alt === 'string' && values.alt ? await readFile(values.alt) : null;
   const config = configFrom(values);
   const codec = payloadCodec(config.PAYLOAD_KEYS);
   return withNats(config, async (s) => {
     const status = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
-    const r = await publishReplay({ config, codec, jsm: s.jsm, js: s.js, status }, { altId, from, alt, hint: values.alt as string, sets: (values.set as string[] | undefined) ?? [] });
+    const r = await publishReplay({ config, codec, jsm: s.jsm, js: s.js, status }, { altId, from, alt, hint: typeof values.alt === 'string' ? values.alt : undefined, sets: (values.set as string[] | undefined) ?? [] });
     const { last } = r;
     const out = { alt_id: altId, replay_of: r.replay_of, from, kept: r.kept, seq: r.seq };
     const lastSubject = lastSubjectOf(config, altId);

@@ -79,6 +79,8 @@ export const DEFAULTS = {
   RUNNER_CHECKPOINT_MAX_VALUE: 262_144,
   /** Bytes: a task output larger than this is stored as an artifact object; the .last keeps a preview. */
   RUNNER_OUTPUT_INLINE_MAX: 16_384,
+  /** Keep each job's .alt in the object store (altlas replay without --alt). */
+  RUNNER_KEEP_ALT: false,
   RUNNER_WORKERS_BUCKET: 'ALT_WORKERS',
   // Budgets
   /** What a tenant over a period's budget does: wait in NATS until the period turns, or fail its jobs. */

@@ -73,6 +73,7 @@ export const ConfigSchema = Type.Object({
   RUNNER_APPROVAL_SWEEP_MS: int('RUNNER_APPROVAL_SWEEP_MS', 100, 'Milliseconds between the workers\' sweeps of parked jobs: an approval past its timeout is decided by its on_timeout and resumed.'),
   RUNNER_CHECKPOINT_MAX_VALUE: int('RUNNER_CHECKPOINT_MAX_VALUE', 4_096, 'Bytes: the checkpoint bucket\'s max value size; outputs above a quarter of it go to the object store.', 1_048_576),
   RUNNER_OUTPUT_INLINE_MAX: int('RUNNER_OUTPUT_INLINE_MAX', 256, 'Bytes: a task output larger than this is stored as an artifact object, and the .last keeps a preview and its URL.', 524_288),
+  RUNNER_KEEP_ALT: Type.Boolean({ default: DEFAULTS.RUNNER_KEEP_ALT, description: 'Keep each job\'s .alt in the object store (alt/<job>, the newest run\'s, sealed under PAYLOAD_KEYS, kept RUNNER_OBJECT_TTL_MS), so that altlas replay and the dashboard replay a job without its file; one object write per job.' }),
   RUNNER_WORKERS_BUCKET: str('RUNNER_WORKERS_BUCKET', 'KV bucket of worker heartbeats (altlas workers, the dashboard).'),
   RUNNER_HEARTBEAT_MS: int('RUNNER_HEARTBEAT_MS', 500, 'Milliseconds between heartbeats; an entry expires after three missed ones.'),
   RUNNER_TASK_CONCURRENCY: int('RUNNER_TASK_CONCURRENCY', 1, 'Tasks of one job running at once.', 1_000),

@@ -145,14 +145,15 @@ export const ACTIONS: Record<string, Handler> = {
       throw e;
     }
   },
-  /** Runs a finished job again from one task (as altlas replay): `{alt_id, from, alt, name?, set?}`; 409 with the code when refused. */
+  /** Runs a finished job again from one task (as altlas replay): `{alt_id, from, alt?, name?, set?}` (no alt: the kept one); 409 with the code when refused. */
   replay_from: async (d, { body }) => {
-    if (typeof body.alt_id !== 'string' || !body.alt_id || typeof body.from !== 'string' || !body.from || typeof body.alt !== 'string' || !body.alt) throw new HttpError(400, 'alt_id, from and alt (the job\'s .alt text) are required');
+    if (typeof body.alt_id !== 'string' || !body.alt_id || typeof body.from !== 'string' || !body.from) throw new HttpError(400, 'alt_id and from are required');
+    if (body.alt !== undefined && (typeof body.alt !== 'string' || !body.alt)) throw new HttpError(400, 'alt is the job\'s .alt text');
     const sets = Array.isArray(body.set) ? body.set : [];
     if (!sets.every((x) => typeof x === 'string')) throw new HttpError(400, 'set is a list of KEY=VALUE texts');
     try {
       const r = await publishReplay({ config: d.config, codec: d.codec, jsm: d.dlq.jsm, js: d.dlq.js, status: d.status }, {
-        altId: body.alt_id, from: body.from, alt: new TextEncoder().encode(body.alt), hint: typeof body.name === 'string' ? body.name : undefined, sets: sets as string[],
+        altId: body.alt_id, from: body.from, alt: typeof body.alt === 'string' ? new TextEncoder().encode(body.alt) : null, hint: typeof body.name === 'string' ? body.name : undefined, sets: sets as string[],
       });
       return { alt_id: r.alt_id, replay_of: r.replay_of, from: r.from, kept: r.kept, seq: r.seq };
     } catch (e) {

@@ -47,6 +47,8 @@ export interface FlowDeps {
   parks?: ParkStore | null;
   /** Reads a replay's seed (the results it keeps); absent: a replay message runs as a new job. */
   replays?: ((id: string) => Promise<ReplaySeed | null>) | null;
+  /** RUNNER_KEEP_ALT: keeps the job's `.alt` (for a replay without its file); its failure is only logged. */
+  keepAlt?: ((altId: string, data: Uint8Array) => Promise<void>) | null;
   now?: () => number;
 }
 
@@ -153,6 +155,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       if (end === 'cancelled') return buildCancelledLast({ ...input, atMs: now() }, lastIds(now(), executionId));
       return end === 'budget' ? buildBudgetLast(input, lastIds(now(), executionId)) : buildLast(input, lastIds(now(), executionId));
     };
+    const keeping = deps.keepAlt?.(job.id, d.data).catch((e: Error) => log.warn('could not keep the .alt (RUNNER_KEEP_ALT): a replay of this run needs its file', { error: e.message }));
     const traceId = trace.getActiveSpan()?.spanContext().traceId;
     record?.started(job, traceId, budget?.budget);
     let run: JobRun;
@@ -194,6 +197,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       return { kind: 'ran', job, last: await finish(run, 'budget') };
     }
     if (stopped) return fail(stopped);
+    await keeping;
     return { kind: 'ran', job, last: await finish(run, 'ran') };
   } catch (e) {
     return fail(e);

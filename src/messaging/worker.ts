@@ -79,6 +79,8 @@ export interface WorkerOptions {
   parks?: ParkStore | null;
   /** Reads a replay's seed (altlas replay). */
   replays?: ((id: string) => Promise<ReplaySeed | null>) | null;
+  /** RUNNER_KEEP_ALT: keeps each job's `.alt`. */
+  keepAlt?: ((altId: string, data: Uint8Array) => Promise<void>) | null;
 }
 
 export interface WorkerState {
@@ -281,7 +283,7 @@ export class Worker {
       lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
       cancelRequested: (altId) => this.#o.cancelRequested?.(altId) ?? false,
       artifacts: (job, run, executionId) => this.#artifacts(job, run, executionId),
-      currency: this.#o.currency, budgets: this.#o.budgets, parks: this.#o.parks, replays: this.#o.replays,
+      currency: this.#o.currency, budgets: this.#o.budgets, parks: this.#o.parks, replays: this.#o.replays, keepAlt: this.#o.keepAlt,
     }, {
       d, record, signal: entry.abort.signal, log, suspect,
       // Task spans only when the delivery's span records (tracing on and sampled): nothing to pay otherwise.

@@ -20,13 +20,13 @@ import type { Codec } from '../security/codec.ts';
 import { readObject } from '../status/store-access.ts';
 import { readLast } from '../cli/read-last.ts';
 import { applySet, keptResults, parseSet } from './plan.ts';
-import { REPLAY_HEADER, seedKey, type ReplaySeed } from './seed.ts';
+import { REPLAY_HEADER, keptAltObject, seedKey, type ReplaySeed } from './seed.ts';
 
 export interface ReplayRequest {
   altId: string;
   from: string;
-  /** The job's `.alt` (JSON or YAML) and a name or content type for its syntax. */
-  alt: Uint8Array;
+  /** The job's `.alt` (JSON or YAML) and a name or content type for its syntax; absent: the one kept by RUNNER_KEEP_ALT. */
+  alt?: Uint8Array | null;
   hint?: string;
   /** `KEY=VALUE` texts. */
   sets: readonly string[];
@@ -58,7 +58,13 @@ export const lastSubjectOf = (config: Pick<Config, 'LAST_SUBJECT_PREFIX'>, altId
 export async function publishReplay(s: ReplaySession, r: ReplayRequest): Promise<Replayed> {
   const { config, codec } = s;
   const sets = r.sets.map(parseSet);
-  const doc = structuredClone(parsePayload(r.alt, DEFAULT_DECODE_LIMITS, r.hint).value) as Record<string, unknown>;
+  let alt = r.alt ?? null;
+  if (!alt) {
+    const kept = await readObject(s.jsm, config.RUNNER_OBJECT_BUCKET, keptAltObject(r.altId)).catch(() => null);
+    if (!kept) throw new AltlasError('REPLAY_INVALID', `no .alt of job ${r.altId} is kept (workers keep them with RUNNER_KEEP_ALT=true): give the job's .alt`, { context: { altId: r.altId } });
+    alt = codec.open(kept, 'alt');
+  }
+  const doc = structuredClone(parsePayload(alt, DEFAULT_DECODE_LIMITS, r.hint).value) as Record<string, unknown>;
   for (const x of sets) applySet(doc, x);
   const body = JSON.stringify(doc);
   const decoded = decodeAlt(body);

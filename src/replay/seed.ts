@@ -5,9 +5,13 @@
  */
 import type { KV } from '@nats-io/kv';
 import type { TaskResult } from '../engine/types.ts';
+import { subjectToken } from '../messaging/subjects.ts';
 
 export const REPLAY_HEADER = 'Altlas-Replay';
 export const seedKey = (id: string) => `replay.${id}`;
+
+/** The object a job's `.alt` is kept under (RUNNER_KEEP_ALT). */
+export const keptAltObject = (altId: string) => `alt/${subjectToken(altId)}`;
 
 export interface ReplaySeed {
   alt_id: string;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 import type { Last } from '../../src/last/index.ts';
 import { readFileSync } from 'node:fs';
-import { Harness, job } from '../helpers/runner.ts';
+import { Harness, eventually, job } from '../helpers/runner.ts';
 import { ROOT, SAMPLES } from '../helpers/paths.ts';
 
 let h: Harness | undefined;
@@ -113,11 +113,17 @@ describe('altlas replay', () => {
       });
       p.once('exit', (code) => reject(new Error(`dashboard exited ${code}: ${out}`)));
     });
+    // Ready once it has opened the buckets (503 before).
+    await eventually(async () => (await fetch(`${url}/api/jobs`)).status, (st) => st === 200, 'the dashboard to be ready');
     const post = (token: string, body: unknown) => fetch(`${url}/api/actions/replay_from`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
     expect((await post('bad-token', { alt_id: 'rp-4', from: 't3', alt: text })).status).toBe(401);
     const refused = await post('tok-123456', { alt_id: 'rp-4', from: 'nope', alt: text });
     expect(refused.status).toBe(409);
     expect(JSON.stringify(await refused.json())).toContain('REPLAY_INVALID');
+    // No .alt kept by this worker (RUNNER_KEEP_ALT off): the page then asks for the file.
+    const noFile = await post('tok-123456', { alt_id: 'rp-4', from: 't3' });
+    expect(noFile.status).toBe(409);
+    expect(JSON.stringify(await noFile.json())).toContain('RUNNER_KEEP_ALT');
     const ok = await post('tok-123456', { alt_id: 'rp-4', from: 't3', alt: text });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ replay_of: first.execution_id, kept: ['t1', 't2'] });
@@ -147,5 +153,26 @@ describe('altlas replay', () => {
       expect([k, same(second.task_results[k])]).toEqual([k, same(res)]);
     }
     expect(second.task_results[branch].status).toBe('completed');
+  }, 90_000);
+
+  it('RUNNER_KEEP_ALT: a worker keeps each job\'s .alt, and a replay needs no file; without it the file is asked for', async () => {
+    h = await Harness.start();
+    const w = await h.worker({ RUNNER_KEEP_ALT: 'true' });
+    await h.publish(job('rp-5', 3));
+    const [{ last: first }] = await h.waitForLasts(1);
+    const r = await cli('replay', 'rp-5', '--from', 't2', '--wait', '--timeout', '60');
+    expect(r).toMatchObject({ code: 0 });
+    const second = (await h.lasts()).map((l) => l.last).find((l) => l.execution_id !== first.execution_id)!;
+    expect(second.metadata.replay_of).toEqual({ execution_id: first.execution_id, from: 't2', kept: 1 });
+    expect(calls('rp-5')).toHaveLength(5);
+    // A worker that keeps none: the replay asks for the file.
+    w.kill('SIGTERM');
+    await w.exited;
+    await h.worker();
+    await h.publish(job('rp-6', 2));
+    await h.waitForLasts(3);
+    const refused = await cli('replay', 'rp-6', '--from', 't2');
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/REPLAY_INVALID: no \.alt of job rp-6 is kept \(workers keep them with RUNNER_KEEP_ALT=true\)/);
   }, 90_000);
 });

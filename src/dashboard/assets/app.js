@@ -239,14 +239,23 @@ async function openJob(id) {
   const replay = el('button', { type: 'button', class: 'action', id: 'replay-job', disabled: ui.config.actions && FINAL.includes(job.state) && r.last ? null : 'disabled', onclick: () => {
     const from = window.prompt(`Replay ${job.alt_id} from which task? (${Object.keys(job.tasks).join(', ')})`, Object.keys(job.tasks).at(-1) ?? '');
     if (!from) return;
-    const input = el('input', { type: 'file', accept: '.json,.yaml,.yml,.alt' });
-    input.onchange = async () => {
-      const file = input.files?.[0];
-      if (!file) return;
-      const out = await act('replay_from', { alt_id: job.alt_id, from, alt: await file.text(), name: file.name });
-      if (out) toast(`${job.alt_id}: replay from ${from} published; ${out.kept.length} task(s) kept`);
+    const done = (out) => out && toast(`${job.alt_id}: replay from ${from} published; ${out.kept.length} task(s) kept`);
+    const withFile = () => {
+      const input = el('input', { type: 'file', accept: '.json,.yaml,.yml,.alt' });
+      input.onchange = async () => {
+        const file = input.files?.[0];
+        if (file) done(await act('replay_from', { alt_id: job.alt_id, from, alt: await file.text(), name: file.name }));
+      };
+      input.click();
     };
-    input.click();
+    // The .alt the workers kept (RUNNER_KEEP_ALT) when there is one, else the file chosen here.
+    void (async () => {
+      const res = await fetch('/api/actions/replay_from', { method: 'POST', headers: { 'content-type': 'application/json', ...($('#token').value ? { authorization: `Bearer ${$('#token').value}` } : {}) }, body: JSON.stringify({ alt_id: job.alt_id, from }) });
+      const out = await res.json();
+      if (res.ok) done(out);
+      else if (/RUNNER_KEEP_ALT/.test(out.error ?? '')) withFile();
+      else toast(`replay refused: ${out.error}`);
+    })();
   } }, 'Replay from…');
   $('#job-actions').replaceChildren(...(parkedAt ? [decide(false), decide(true)] : []), replay, el('button', { type: 'button', class: 'action danger', id: 'cancel-job', disabled: ui.config.actions && running ? null : 'disabled', onclick: async () => {
     const out = await act('cancel', { alt_id: job.alt_id });

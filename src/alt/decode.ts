@@ -18,7 +18,7 @@ import { jobWarnings } from './warnings.ts';
 import { jobHeader, type JobHeader } from './header.ts';
 import { applyOriginalDefaults } from './defaults.ts';
 import { checkKinds } from './kinds.ts';
-import { compileProgram } from '../program/compile.ts';
+import { compileProgram } from './program/compile.ts';
 
 export type DecodeResult =
   | { ok: true; job: Job; warnings: DecodeWarning[]; syntax: Syntax }

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { PermissionViolationError } from '@nats-io/nats-core';
 import type { AiClient, AttemptInfo } from './ai/client.ts';
 import { createAiEndpoints, endpointClient, type AiEndpoints } from './ai/endpoints.ts';
-import { aiTaskBody } from './ai/task-body.ts';
+import { aiTaskBody } from './tasks/ai-task-body.ts';
 import { loadConfig, unknownVariables } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { AltlasError, isAltlasError, toAltlasError } from './errors.ts';
@@ -109,8 +109,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   }
   const telemetry = await startTelemetry();
   const workerId = `${hostname()}:${process.pid}`;
-  const redactKeys = config.LOG_REDACT.split(',').map((s) => s.trim()).filter(Boolean);
-  const logger: Logger = createLogger({ level: config.LOG_LEVEL, redactKeys, defaultMeta: { service: 'altlas-runner', worker_id: workerId } });
+  const logger: Logger = createLogger({ level: config.LOG_LEVEL, redactKeys: config.logRedactKeys, defaultMeta: { service: 'altlas-runner', worker_id: workerId } });
   for (const w of [...warnings, ...unknownVariables(env)]) logger.warn(w, { code: 'CONFIG_WARNING' });
 
   // Signals first: a shutdown while connecting stops the retries.

@@ -1,22 +1,19 @@
 /**
  * Fallback chains (our extension of the `.alt`): the provider/model pairs a call moves on to when
- * the one before fails with a class retries will not fix. Pure: the task's `parameters.fallback`
- * checked (the decoder's ALT_FALLBACK), `AI_FALLBACK` and `AI_ENDPOINTS` read, and a chain resolved
- * against the endpoints a worker knows.
+ * the one before fails with a class retries will not fix. Pure: `AI_FALLBACK` and `AI_ENDPOINTS`
+ * read, and a chain resolved against the endpoints a worker knows (the decoder checks a task's
+ * `parameters.fallback` in alt/extensions.ts).
  *
  * A pair is `{provider?, model}` or the string `"provider/model"` (`"model"` alone: the default
  * endpoint). A string whose part before the first `/` names no endpoint is a model name with a
  * slash (`meta-llama/Llama-3`) on the default endpoint; the object form says it without guessing.
  */
-import { AltlasError, type Problem } from '../errors.ts';
-import type { Job } from '../alt/job.ts';
+import { AltlasError } from '../errors.ts';
+import { fallbackProblems } from '../alt/extensions.ts';
 import type { ProviderName } from './call.ts';
 
 /** The name of the endpoint AI_PROVIDER and AI_URL describe. */
 export const DEFAULT_ENDPOINT = 'default';
-
-/** Most pairs one chain may list after the task's own model. */
-export const MAX_FALLBACK_PAIRS = 8;
 
 /** A pair as written: the provider (an endpoint name) may be left out. */
 export type PairSpec = string | { provider?: string; model: string };
@@ -36,43 +33,6 @@ export interface EndpointSpec {
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const text = (v: unknown): v is string => typeof v === 'string' && v.trim() === v && v.length > 0 && v.length <= 256 && !/\s/.test(v);
-
-/** The problems of a `parameters.fallback` value (empty: it is a valid chain). */
-export function fallbackProblems(value: unknown, pointer: string): Problem[] {
-  if (!Array.isArray(value)) return [{ pointer, message: 'fallback must be a list of "provider/model" strings or {provider?, model} objects' }];
-  const problems: Problem[] = [];
-  if (value.length === 0) problems.push({ pointer, message: 'fallback lists no model' });
-  if (value.length > MAX_FALLBACK_PAIRS) problems.push({ pointer, message: `fallback lists ${value.length} models, at most ${MAX_FALLBACK_PAIRS}` });
-  value.forEach((p, i) => {
-    const at = `${pointer}/${i}`;
-    if (typeof p === 'string') {
-      if (!text(p) || p.startsWith('/') || p.endsWith('/')) problems.push({ pointer: at, message: 'a fallback string must be "model" or "provider/model" without white space' });
-    } else if (isObject(p)) {
-      const extra = Object.keys(p).filter((k) => k !== 'model' && k !== 'provider');
-      if (extra.length) problems.push({ pointer: at, message: `a fallback pair has only provider and model, not ${extra.join(', ')}` });
-      if (!text(p.model)) problems.push({ pointer: `${at}/model`, message: 'model must be a non-empty string without white space' });
-      if (p.provider !== undefined && (typeof p.provider !== 'string' || !NAME.test(p.provider))) problems.push({ pointer: `${at}/provider`, message: 'provider must be an endpoint name (letters, digits, _ and -)' });
-    } else problems.push({ pointer: at, message: 'a fallback pair is a "provider/model" string or a {provider?, model} object' });
-  });
-  return problems;
-}
-
-/** ALT_FALLBACK naming every task whose `parameters.fallback` is not a valid chain, or null. */
-export function checkFallback(job: Job): AltlasError | null {
-  const listKey = job.source.form === 'runner' ? 'tasks' : 'segments';
-  const problems: Problem[] = [];
-  let first: string | null = null;
-  job.tasks.forEach((t, i) => {
-    if (t.parameters.fallback === undefined) return;
-    const found = fallbackProblems(t.parameters.fallback, `/${listKey}/${i}/parameters/fallback`);
-    if (found.length) first ??= t.id;
-    problems.push(...found);
-  });
-  if (first === null) return null;
-  return new AltlasError('ALT_FALLBACK', `task ${first} has an invalid parameters.fallback: ${problems[0].message}`, { problems, context: { altId: job.id, taskId: first } });
-}
 
 /** Reads AI_FALLBACK: pairs separated by commas (`backup/fake-small, bigger-model`). Throws CONFIG_INVALID. */
 export function parseFallbackConfig(value: string | undefined): PairSpec[] {

@@ -7,13 +7,17 @@
  */
 import { AltlasError } from '../errors.ts';
 import type { TaskBody } from '../engine/types.ts';
-import { isRunContext } from '../messaging/run-context.ts';
-import { approvalSpec, approvedOutput, isApprovalTask } from './kind.ts';
+import { approvalSpec, approvedOutput, isApprovalTask, type Decision } from './kind.ts';
 
-export function withApprovals(body: TaskBody): TaskBody {
+/** What a run's context carries for approval tasks: the decisions of a resumed job. */
+export interface ApprovalContext {
+  approvals?: ReadonlyMap<string, Decision>;
+}
+
+export function withApprovals<C extends ApprovalContext | undefined>(body: TaskBody<C>): TaskBody<C> {
   return async (task, ctx) => {
     if (!isApprovalTask(task)) return body(task, ctx);
-    const decision = isRunContext(ctx.context) ? ctx.context.approvals?.get(ctx.key) : undefined;
+    const decision = ctx.context?.approvals?.get(ctx.key);
     const spec = approvalSpec(task);
     if (!decision) {
       throw new AltlasError('JOB_PARKED', `task ${ctx.key} waits for a person: ${spec.question}`, {

@@ -19,7 +19,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { AltlasError } from '../errors.ts';
-import { subjectToken } from '../messaging/subjects.ts';
+import { subjectToken } from '../contract/subjects.ts';
 import { IDENTITY_CODEC, isSealed, type Codec } from '../security/codec.ts';
 import { bucketEntries, readObject, removeObject } from '../status/store-access.ts';
 import type { Decision, OnTimeout } from './kind.ts';

@@ -10,7 +10,7 @@ import { openStores } from '../status/open.ts';
 import { FINAL_STATES, JOB_STATES, readStatus, type StatusEntry } from '../status/status.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
-import { duration, table } from './format.ts';
+import { duration, table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from './output.ts';
 import { parseSince } from './results.ts';
 import { prefixOf } from '../text.ts';

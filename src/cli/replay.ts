@@ -13,7 +13,7 @@ import { lastSubjectOf, publishReplay } from '../replay/publish.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
-import { readLast } from './read-last.ts';
+import { readLast } from '../last/read.ts';
 
 export const REPLAY_HELP = `Usage: altlas replay JOB-ID --from TASK-ID [--alt FILE] [--set KEY=VALUE]... [--wait] [--timeout 300] [--json] [options]
 

@@ -1,7 +1,10 @@
 /**
  * The one home of every default. The config schema (`schema.ts`) points at these values, and
  * components that take options fall back to the same constants, so a default is written once.
+ * (The decoder's caps are its own: their defaults come from alt/limits.ts.)
  */
+import { DEFAULT_DECODE_LIMITS } from '../alt/limits.ts';
+
 export const DEFAULTS = {
   // NATS connection and topology
   NATS_URL: 'nats://127.0.0.1:4222',
@@ -106,21 +109,21 @@ export const DEFAULTS = {
   CALL_MAX_DEPTH: 16,
   // Decoding limits
   /** Bytes; NATS's default max payload. */
-  ALT_MAX_BYTES: 1_048_576,
-  ALT_MAX_TASKS: 1_000,
+  ALT_MAX_BYTES: DEFAULT_DECODE_LIMITS.maxBytes,
+  ALT_MAX_TASKS: DEFAULT_DECODE_LIMITS.maxTasks,
   /** Longest chain of dependencies (tasks on one path). */
-  ALT_MAX_DEPTH: 256,
-  ALT_MAX_YAML_ALIASES: 100,
+  ALT_MAX_DEPTH: DEFAULT_DECODE_LIMITS.maxDependencyDepth,
+  ALT_MAX_YAML_ALIASES: DEFAULT_DECODE_LIMITS.maxYamlAliases,
   /** Characters in any one string of the document. */
-  ALT_MAX_STRING_LENGTH: 262_144,
+  ALT_MAX_STRING_LENGTH: DEFAULT_DECODE_LIMITS.maxStringLength,
   /** Nesting of arrays and objects. */
-  ALT_MAX_NESTING: 64,
+  ALT_MAX_NESTING: DEFAULT_DECODE_LIMITS.maxNesting,
   /** Keys in one mapping (object). */
-  ALT_MAX_KEYS: 1_000,
+  ALT_MAX_KEYS: DEFAULT_DECODE_LIMITS.maxKeys,
   /** Values (nodes) in the whole document. */
-  ALT_MAX_NODES: 100_000,
+  ALT_MAX_NODES: DEFAULT_DECODE_LIMITS.maxNodes,
   /** Problems an error lists (the rest are counted). */
-  ALT_MAX_PROBLEMS: 50,
+  ALT_MAX_PROBLEMS: DEFAULT_DECODE_LIMITS.maxProblems,
   /** Milliseconds decoding one payload may take (ALT_LIMIT decode_time beyond). */
   ALT_DECODE_TIMEOUT_MS: 10_000,
   /** Bytes: larger payloads are decoded in a worker thread, so that no input can stall the leases. */

@@ -130,7 +130,13 @@ export const ConfigSchema = Type.Object({
   LOG_REDACT: Type.String({ default: DEFAULTS.LOG_REDACT, description: 'Extra key fragments to redact, comma-separated: a value whose key name contains one is masked in logs, .last metadata, status entries and dlq show.' }),
 }, { additionalProperties: false, title: 'altlas-runner configuration' });
 
-export type Config = Readonly<Static<typeof ConfigSchema>>;
+/** Values derived once from the variables when the configuration is loaded (never parsed again elsewhere). */
+export interface DerivedConfig {
+  /** LOG_REDACT's extra key fragments: split at commas, trimmed, lower-cased, empty ones dropped. */
+  readonly logRedactKeys: readonly string[];
+}
+
+export type Config = Readonly<Static<typeof ConfigSchema>> & DerivedConfig;
 
 /** Names of every configuration variable, in schema order. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(ConfigSchema.properties);

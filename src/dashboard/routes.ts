@@ -3,15 +3,15 @@
  * route returns a plain body and names its redaction policy; the server shapes (and redacts)
  * every body in one place.
  */
-import { HEADERS, subjectToken } from '../messaging/subjects.ts';
+import { HEADERS, subjectToken } from '../contract/subjects.ts';
 import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, replayRecord } from '../ops/dlq.ts';
 import { isJobState, requestCancel } from '../ops/jobs.ts';
 import { redactOriginal } from '../ops/dlq-redact.ts';
 import { isSealed } from '../security/codec.ts';
-import { readLast } from '../cli/read-last.ts';
+import { readLast } from '../last/read.ts';
 import type { DashboardData } from './data.ts';
-import { parseDuration, parseRfc3339 } from '../cli/format.ts';
-import { readUsage } from '../usage/read.ts';
+import { parseDuration, parseRfc3339 } from '../ops/format.ts';
+import { readUsage } from '../ops/usage-read.ts';
 import { decide } from '../approval/park.ts';
 import { publishReplay } from '../replay/publish.ts';
 import { isAltlasError } from '../errors.ts';

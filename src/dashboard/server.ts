@@ -66,7 +66,7 @@ export class Dashboard {
   constructor(options: DashboardOptions) {
     this.#o = options;
     this.#codec = payloadCodec(options.config.PAYLOAD_KEYS);
-    this.#redactKeys = options.config.LOG_REDACT.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    this.#redactKeys = [...options.config.logRedactKeys];
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 

@@ -4,7 +4,7 @@ import type { JobHeader } from '../alt/header.ts';
 import type { AltlasError } from '../errors.ts';
 import type { JobRun } from '../engine/engine.ts';
 import type { TaskResult } from '../engine/types.ts';
-import { subjectToken } from '../messaging/subjects.ts';
+import { subjectToken } from '../contract/subjects.ts';
 import { redactData, redactDataText, redactText } from '../security/redact.ts';
 import { artifactObjectName, lastUrl, objectUrl } from './artifacts.ts';
 import type { Artifact, Last, LastStatus, LastTaskResult } from './schema.ts';
@@ -12,7 +12,7 @@ import { failureSummary, summaryText } from './summary.ts';
 import { iso } from '../time.ts';
 import { reportOfOutputs } from '../usage/totals.ts';
 import { cutText, prefixOf } from '../text.ts';
-import { compileProgram } from '../program/compile.ts';
+import { compileProgram } from '../alt/program/compile.ts';
 
 export interface LastIds {
   /** uuid of the `.last` document. */

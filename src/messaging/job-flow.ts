@@ -5,7 +5,7 @@
  * build the `.last`. No acknowledgement is sent here: the worker executes the outcome.
  */
 import { trace } from '@opentelemetry/api';
-import type { DecodeLimits, DecodeResult, Job } from '../alt/index.ts';
+import type { DecodeResult, Job } from '../alt/index.ts';
 import { recoverAltId, type JobHeader } from '../alt/index.ts';
 import { AltlasError, toAltlasError } from '../errors.ts';
 import type { Engine, JobRun } from '../engine/engine.ts';
@@ -19,7 +19,7 @@ import { tenantOf } from '../flow/lanes.ts';
 import type { DeliveryRecord } from '../status/recorder.ts';
 import type { ContextLogger } from '../telemetry/logger.ts';
 import type { AiGate } from './ai-gate.ts';
-import type { DeliveryInfo } from './inbound.ts';
+import type { DeliveryInfo } from '../contract/delivery.ts';
 import type { TaskSpans } from '../telemetry/tracing.ts';
 import type { RunContext } from './run-context.ts';
 import { deliveryMeta, lastIds, outcomeOf, type Outcome, type SettleRules } from './settle.ts';
@@ -29,8 +29,7 @@ import { REPLAY_HEADER, type ReplaySeed } from '../replay/seed.ts';
 
 export interface FlowDeps {
   rules: SettleRules;
-  limits: DecodeLimits;
-  engine: Engine;
+  engine: Engine<RunContext>;
   gate: AiGate;
   decode: (d: DeliveryInfo) => Promise<DecodeResult>;
   /** True when the LAST stream holds the `.last` of ALT message `seq` of this job already. */

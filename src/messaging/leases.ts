@@ -6,7 +6,7 @@
  * the run holding it must stop before it makes another AI call or publishes anything. A
  * redelivery of a message held here is adopted: the lease continues on the newest delivery.
  */
-import type { Delivery } from './inbound.ts';
+import type { Delivery } from '../contract/delivery.ts';
 
 /** Share of the ack wait after which an unrenewed lease counts as lost. */
 export const LEASE_LOST_RATIO = 0.8;

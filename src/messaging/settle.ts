@@ -18,7 +18,7 @@ import type { JobHeader } from '../alt/header.ts';
 import { AltlasError } from '../errors.ts';
 import { buildFailureLast, type Last, type LastIds } from '../last/index.ts';
 import { decideFate, type Verb } from './fate.ts';
-import type { DeliveryInfo } from './inbound.ts';
+import type { DeliveryInfo } from '../contract/delivery.ts';
 
 export type Outcome =
   | { kind: 'ran'; job: Job; last: Last }

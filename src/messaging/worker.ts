@@ -8,7 +8,7 @@
  */
 import { SpanKind, trace } from '@opentelemetry/api';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { DecodeLimits, DecodeResult, Job } from '../alt/index.ts';
+import type { DecodeResult, Job } from '../alt/index.ts';
 import { AltlasError, isAltlasError, toAltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Engine } from '../engine/engine.ts';
@@ -19,7 +19,7 @@ import { TaskSpans, extractContext, inSpan } from '../telemetry/tracing.ts';
 import { redactText } from '../security/redact.ts';
 import type { AiGate } from './ai-gate.ts';
 import { decideFate } from './fate.ts';
-import type { Delivery } from './inbound.ts';
+import type { Delivery } from '../contract/delivery.ts';
 import { processDelivery } from './job-flow.ts';
 import { RESUME_HEADER, type ParkStore } from '../approval/park.ts';
 import type { ReplaySeed } from '../replay/seed.ts';
@@ -28,12 +28,13 @@ import type { Publisher } from './publisher.ts';
 import { inboxPrefixOf } from './connect.ts';
 import { PullLoop } from './pull.ts';
 import { failureLast, type Outcome, type SettleRules } from './settle.ts';
-import { HEADERS, headerValue } from './subjects.ts';
+import { HEADERS, headerValue } from '../contract/subjects.ts';
 import { artifactObjectName, lastUrl, objectUrl, type ArtifactOptions, type Last } from '../last/index.ts';
 import type { ObjectStore } from '@nats-io/obj';
 import type { Codec } from '../security/codec.ts';
 import type { JobRun } from '../engine/engine.ts';
 import type { Budgets } from '../budget/budgets.ts';
+import type { RunContext } from './run-context.ts';
 
 export type WorkerConfig = Pick<Config, 'ALT_STREAM' | 'RUNNER_DURABLE' | 'RUNNER_CONCURRENCY' | 'RUNNER_SHUTDOWN_GRACE_MS' | 'RUNNER_NAK_DELAY_MS' | 'RUNNER_NAK_MAX_DELAY_MS'>;
 
@@ -42,10 +43,9 @@ export type OutcomeReport = { verb: 'ack' | 'nak' | 'reject' | 'abandon'; code?:
 export interface WorkerOptions {
   nc: NatsConnection;
   config: WorkerConfig;
-  engine: Engine;
+  engine: Engine<RunContext>;
   publisher: Publisher;
   gate: AiGate;
-  limits: DecodeLimits;
   decode: (d: Delivery) => Promise<DecodeResult>;
   logger: Logger;
   /** Ack wait and max deliver of the consumer (as the server has them). */
@@ -278,7 +278,7 @@ export class Worker {
     const record = this.#o.recorder?.begin(d);
     const lease = entry.lease;
     const outcome = await processDelivery({
-      rules: this.#rules, limits: this.#o.limits, engine: this.#o.engine, gate: this.#o.gate,
+      rules: this.#rules, engine: this.#o.engine, gate: this.#o.gate,
       decode: () => this.#o.decode(d),
       lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
       cancelRequested: (altId) => this.#o.cancelRequested?.(altId) ?? false,

@@ -7,7 +7,7 @@ import type { Job } from '../alt/job.ts';
 import type { TaskResult } from '../engine/types.ts';
 import { AltlasError } from '../errors.ts';
 import type { Last } from '../last/index.ts';
-import { compileProgram } from '../program/compile.ts';
+import { compileProgram } from '../alt/program/compile.ts';
 
 /** The top-level id of an instance key: `loop[3]/seg` → `loop`, `call/seg` → `call`, `a` → `a`. */
 export const topOf = (key: string): string => key.split('/')[0].replace(/\[\d+\]$/, '');

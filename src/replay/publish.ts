@@ -15,10 +15,10 @@ import type { Config } from '../config/schema.ts';
 import { AltlasError } from '../errors.ts';
 import { parseArtifactUrl } from '../last/artifacts.ts';
 import type { Last } from '../last/index.ts';
-import { subjectToken } from '../messaging/subjects.ts';
+import { subjectToken } from '../contract/subjects.ts';
 import type { Codec } from '../security/codec.ts';
 import { readObject } from '../status/store-access.ts';
-import { readLast } from '../cli/read-last.ts';
+import { readLast } from '../last/read.ts';
 import { applySet, keptResults, parseSet } from './plan.ts';
 import { REPLAY_HEADER, keptAltObject, seedKey, type ReplaySeed } from './seed.ts';
 

@@ -5,7 +5,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import type { TaskResult } from '../engine/types.ts';
-import { subjectToken } from '../messaging/subjects.ts';
+import { subjectToken } from '../contract/subjects.ts';
 
 export const REPLAY_HEADER = 'Altlas-Replay';
 export const seedKey = (id: string) => `replay.${id}`;

@@ -7,7 +7,7 @@
 import type { KV } from '@nats-io/kv';
 import type { TaskEvent, TaskOutput, TaskStatus } from '../engine/types.ts';
 import type { Job, JobBudget } from '../alt/job.ts';
-import { subjectToken } from '../messaging/subjects.ts';
+import { subjectToken } from '../contract/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { redactDataText } from '../security/redact.ts';
 import { iso } from '../time.ts';

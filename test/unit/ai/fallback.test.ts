@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { FakeOrchestrator } from '../../../src/ai/fake-orchestrator.ts';
 import { FallbackClient } from '../../../src/ai/fallback-client.ts';
-import { chainOf, fallbackProblems, parseEndpoints, parseFallbackConfig } from '../../../src/ai/fallback.ts';
+import { chainOf, parseEndpoints, parseFallbackConfig } from '../../../src/ai/fallback.ts';
+import { fallbackProblems } from '../../../src/alt/extensions.ts';
 import { decodeAlt } from '../../../src/alt/decode.ts';
 import { isAltlasError } from '../../../src/errors.ts';
 import { request, testClient } from '../../helpers/ai.ts';

@@ -1,7 +1,7 @@
 /** Approval tasks: the kind wherever it is given, the decoder's check (ALT_APPROVAL), and the body's three ends. */
 import { describe, expect, it } from '@jest/globals';
-import { withApprovals } from '../../../src/approval/body.ts';
-import { isApprovalTask } from '../../../src/approval/kind.ts';
+import { withApprovals, type ApprovalContext } from '../../../src/approval/body.ts';
+import { isApprovalTask, type Decision } from '../../../src/approval/kind.ts';
 import { decodeAlt } from '../../../src/alt/decode.ts';
 import type { TaskContext } from '../../../src/engine/types.ts';
 
@@ -36,9 +36,9 @@ describe('the approval body', () => {
   const decoded = decodeAlt(runner({ task_type: 'approval', approval_timeout_s: 5, on_timeout: 'approve' }));
   if (!decoded.ok) throw decoded.error;
   const task = decoded.job.tasks[0];
-  const ctx = (approvals?: Map<string, unknown>): TaskContext => ({ job: decoded.job, key: 'r', attempt: 1, signal: new AbortController().signal, dependencyOutputs: new Map(), context: { log: {}, ...(approvals ? { approvals } : {}) } });
-  const ai = withApprovals(async () => ({ text: 'ai', model_used: 'm', tokens_used: 0, processing_time_ms: 0 }));
-  const decision = (d: string) => new Map([['r', { task: 'r', decision: d, comment: 'c', by: 'me', decided_at: '2026-01-01T00:00:00.000Z' }]]);
+  const ctx = (approvals?: Map<string, Decision>): TaskContext<ApprovalContext> => ({ job: decoded.job, key: 'r', attempt: 1, signal: new AbortController().signal, dependencyOutputs: new Map(), context: approvals ? { approvals } : {} });
+  const ai = withApprovals<ApprovalContext>(async () => ({ text: 'ai', model_used: 'm', tokens_used: 0, processing_time_ms: 0 }));
+  const decision = (d: Decision['decision']) => new Map([['r', { task: 'r', decision: d, comment: 'c', by: 'me', decided_at: '2026-01-01T00:00:00.000Z' }]]);
 
   it('parks without a decision, with the question and the timeout', async () => {
     await expect(ai(task, ctx())).rejects.toMatchObject({ code: 'JOB_PARKED', context: { taskId: 'r', question: 'Send it?', timeoutS: 5, onTimeout: 'approve' } });

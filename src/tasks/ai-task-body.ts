@@ -1,13 +1,13 @@
 /** The task body of an AI task: prompt, model and parameters from the task, one call through the client. */
 import type { TaskBody, TaskOutput } from '../engine/types.ts';
-import { isRunContext } from '../messaging/run-context.ts';
+import type { RunContext } from '../messaging/run-context.ts';
 import { costNanos, fromNanos, priceOf, type PriceTable } from '../usage/prices.ts';
 import type { ProgressPublisher } from '../progress/publisher.ts';
 import { callProgress } from '../progress/task-progress.ts';
 import { logProgressTrouble } from '../progress/trouble.ts';
-import type { AiAnswer, AttemptInfo, CallOptions } from './client.ts';
-import type { ChainRequest } from './fallback-client.ts';
-import { buildPrompt, generationParameters, modelOf } from './prompt.ts';
+import type { AiAnswer, AttemptInfo, CallOptions } from '../ai/client.ts';
+import type { ChainRequest } from '../ai/fallback-client.ts';
+import { buildPrompt, generationParameters, modelOf } from '../ai/prompt.ts';
 
 export interface AiTaskOptions {
   /** Model when the task does not name one (AI_MODEL). */
@@ -36,10 +36,10 @@ export interface AiTaskOptions {
  * progress, every chunk of every attempt goes to the progress stream, and the task ends only once
  * they are stored (or the drain time passed), so a job's `.last` never precedes its progress.
  */
-export function aiTaskBody(client: { complete(request: ChainRequest, options: CallOptions): Promise<AiAnswer> }, options: AiTaskOptions): TaskBody {
+export function aiTaskBody(client: { complete(request: ChainRequest, options: CallOptions): Promise<AiAnswer> }, options: AiTaskOptions): TaskBody<RunContext> {
   const prices = options.prices ?? null;
   return async (task, ctx) => {
-    const run = isRunContext(ctx.context) ? ctx.context : null;
+    const run = ctx.context ?? null;
     const progress = options.progress ? callProgress(options.progress.publisher, {
       job: ctx.job.id, alt_seq: run?.delivery?.seq ?? null, deliveries: run?.delivery?.deliveries ?? null, task: ctx.key, task_attempt: ctx.attempt,
     }, ctx.signal, run ? (t) => logProgressTrouble(run.log, t) : undefined) : null;

@@ -61,6 +61,9 @@ describe('approval tasks', () => {
     await eventually(() => h!.consumer(), (c) => c.num_ack_pending === 0 && c.num_pending === 0, 'the message acked');
     const status = await cli('status', 'ap-1');
     expect(status.out).toMatch(/job ap-1: waiting, JOB_PARKED: task review waits for a person: Is the draft of ap-1 good to send\?/);
+    // The approval task and the one after it wait (pending), the others completed.
+    expect(status.out).toMatch(/^review +pending /m);
+    expect(status.out).toMatch(/^a +completed /m);
     expect((await cli('jobs', '--state', 'waiting')).out).toMatch(/ap-1 +waiting \(JOB_PARKED: task review waits for a person: Is the draft of ap-1 good to send\?\)/);
     expect(aiCalls('ap-1').sort()).toEqual([expect.stringContaining('draft of ap-1'), expect.stringContaining('side of ap-1')].sort());
 

@@ -20,6 +20,8 @@ ENV NODE_ENV=production \
     HTTP_PORT=8080 \
     PATH=/app/bin:$PATH
 WORKDIR /app
+# jemalloc: bin/altlas runs the worker with it (freed memory goes back to the system within seconds).
+RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 && rm -rf /var/lib/apt/lists/*
 COPY --from=deps --chown=node:node /app/node_modules ./node_modules
 COPY --chown=node:node package.json ./
 COPY --chown=node:node bin ./bin

@@ -7,9 +7,9 @@
  */
 import { hostname } from 'node:os';
 import { PermissionViolationError } from '@nats-io/nats-core';
-import { AiClient, type AttemptInfo } from './ai/client.ts';
-import { PROVIDERS } from './ai/providers.ts';
-import { aiTaskBody } from './ai/task-body.ts';
+import type { AiClient, AttemptInfo } from './ai/client.ts';
+import { createAiEndpoints, endpointClient, type AiEndpoints } from './ai/endpoints.ts';
+import { aiTaskBody } from './tasks/ai-task-body.ts';
 import { loadConfig, unknownVariables } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { AltlasError, isAltlasError, toAltlasError } from './errors.ts';
@@ -30,15 +30,9 @@ import { loadPrices, type PriceTable } from './usage/prices.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
 import { startRetrying } from './start-retry.ts';
 
+/** The default endpoint's client (AI_PROVIDER at AI_URL) with the configured policies. */
 export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void, steps?: CallSteps): AiClient {
-  return new AiClient({
-    onAttempt, steps,
-    provider: PROVIDERS[config.AI_PROVIDER], baseUrl: config.AI_URL, apiKey: config.AI_API_KEY,
-    timeoutMs: config.AI_TIMEOUT_MS, maxRetries: config.AI_MAX_RETRIES, retryBaseMs: config.AI_RETRY_BASE_MS,
-    retryMaxMs: config.AI_RETRY_MAX_MS, retryAfterMaxMs: config.AI_RETRY_AFTER_MAX_MS, maxConcurrency: config.AI_MAX_CONCURRENCY,
-    maxQueue: config.AI_MAX_QUEUE, breakerThreshold: config.AI_BREAKER_THRESHOLD, breakerHalfOpenMs: config.AI_BREAKER_HALF_OPEN_MS,
-    stream: config.AI_STREAM, maxResponseBytes: config.AI_MAX_RESPONSE_BYTES,
-  });
+  return endpointClient(config, config.AI_PROVIDER, config.AI_URL, onAttempt, steps);
 }
 
 /** True when an attempt shows the AI side up: it answered (even with a refusal or an answer we cannot use). */
@@ -115,8 +109,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   }
   const telemetry = await startTelemetry();
   const workerId = `${hostname()}:${process.pid}`;
-  const redactKeys = config.LOG_REDACT.split(',').map((s) => s.trim()).filter(Boolean);
-  const logger: Logger = createLogger({ level: config.LOG_LEVEL, redactKeys, defaultMeta: { service: 'altlas-runner', worker_id: workerId } });
+  const logger: Logger = createLogger({ level: config.LOG_LEVEL, redactKeys: config.logRedactKeys, defaultMeta: { service: 'altlas-runner', worker_id: workerId } });
   for (const w of [...warnings, ...unknownVariables(env)]) logger.warn(w, { code: 'CONFIG_WARNING' });
 
   // Signals first: a shutdown while connecting stops the retries.
@@ -145,11 +138,27 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     }
   } });
   const usage = new UsageRecorder({ prices, worker: workerId, subjectPrefix: config.USAGE_SUBJECT_PREFIX, logger, onRecord: (r) => metrics?.usage(r) });
-  const client = createAiClient(config, (info) => {
-    recordAiAttempt(info);
-    metrics?.ai(info);
-    if (aiAnswered(info)) gate.markUp();
-  }, combineSteps([{ settle: usage }, { reserve: budgets.steps, settle: budgets.steps }]));
+  let endpoints: AiEndpoints;
+  try {
+    endpoints = createAiEndpoints(config, {
+      onAttempt: (info) => {
+        recordAiAttempt(info);
+        metrics?.ai(info);
+        if (aiAnswered(info)) gate.markUp();
+      },
+      steps: combineSteps([{ settle: usage }, { reserve: budgets.steps, settle: budgets.steps }]),
+      onFallback: (from, to) => metrics?.fallback(from, to),
+    });
+  } catch (e) {
+    if (!isAltlasError(e, 'CONFIG_INVALID')) throw e;
+    logger.error('worker could not start', { code: e.code, error: e.message });
+    gate.close();
+    await telemetry.shutdown();
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    return 2;
+  }
+  const client = endpoints.primary;
   client.onBreakerStateChange((state) => logger.warn('AI circuit breaker state changed', { state }));
   let polled: { pending: number; ackPending: number } | null = null;
   metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled });
@@ -177,7 +186,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
       logger.error('worker could not start', { code: 'CONFIG_INVALID', error: message });
       metrics.close();
       gate.close();
-      client.close();
+      endpoints.close();
       await telemetry.shutdown();
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
@@ -186,7 +195,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   }
   const finish = async (code: number) => {
     await stack?.close();
-    client.close();
+    endpoints.close();
     if (conn) await conn.nc.drain().catch(() => conn?.nc.close());
     await http?.close().catch(() => {});
     metrics?.close();
@@ -209,7 +218,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
       phase = 'checking the topology and the buckets';
       return assembleWorker({
         conn: conn!, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage, budgets,
-        body: { make: ({ progress }) => aiTaskBody(client, { defaultModel: config.AI_MODEL, progress, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }) },
+        body: { make: ({ progress }) => aiTaskBody(endpoints.caller, { defaultModel: config.AI_MODEL, progress, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }) },
       });
     }, {
       signal: shutdown.signal, classify: startupError,

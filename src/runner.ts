@@ -4,6 +4,10 @@
  * process (`main.ts`) and the benchmarks build the same stack here.
  */
 import { hostname } from 'node:os';
+import { withApprovals } from './approval/body.ts';
+import { ParkStore } from './approval/park.ts';
+import { sweepParks } from './approval/sweep.ts';
+import { keptAltObject, readSeed } from './replay/seed.ts';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { AiClient } from './ai/client.ts';
 import { DecodePool } from './alt/decode-pool.ts';
@@ -17,12 +21,12 @@ import { AiGate } from './messaging/ai-gate.ts';
 import { ArchiveForwarder, ensureArchiveConsumer } from './messaging/archive.ts';
 import { inboxPrefixOf, type Connection } from './messaging/connect.ts';
 import { ExhaustedGuard, sweepAltStream } from './messaging/exhausted.ts';
-import type { Delivery } from './messaging/inbound.ts';
+import type { Delivery } from './contract/delivery.ts';
 import { Publisher } from './messaging/publisher.ts';
 import { ProgressPublisher } from './progress/publisher.ts';
 import { logProgressTrouble } from './progress/trouble.ts';
 import { StreamPublisher } from './messaging/stream-publish.ts';
-import { isRunContext } from './messaging/run-context.ts';
+import type { RunContext } from './messaging/run-context.ts';
 import { ensureTopology } from './messaging/topology.ts';
 import { Worker, versionAtLeast, type OutcomeReport } from './messaging/worker.ts';
 import { IDENTITY_CODEC, isSealed, type Codec } from './security/codec.ts';
@@ -44,7 +48,7 @@ export interface AssembleOptions {
   config: Config;
   logger: Logger;
   /** The AI task body: given, or made from what the stack wires (the progress publisher). */
-  body: TaskBody | { make(wiring: BodyWiring): TaskBody };
+  body: TaskBody<RunContext> | { make(wiring: BodyWiring): TaskBody<RunContext> };
   /** The AI client (breaker state for heartbeats and the gate); absent with an in-process body. */
   client?: AiClient;
   gate?: AiGate;
@@ -72,7 +76,7 @@ export interface BodyWiring {
 
 export interface Assembled {
   worker: Worker;
-  engine: Engine;
+  engine: Engine<RunContext>;
   gate: AiGate;
   recorder?: Recorder;
   /** Stops everything assembled here (the worker first, with its grace period). */
@@ -80,8 +84,8 @@ export interface Assembled {
 }
 
 /** Logs a task's retries in the job's own logger (alt_id, sequence, deliveries, task_id). */
-function logTaskEvent(e: TaskEvent, context: unknown): void {
-  if (!isRunContext(context)) return;
+function logTaskEvent(e: TaskEvent, context: RunContext | undefined): void {
+  if (!context) return;
   const log = context.log;
   if (e.type === 'attempt_failed') log.warn('task attempt failed', { task_id: e.taskId, attempt: e.attempt, code: e.code, error: e.error });
   else if (e.type === 'task_retrying') log.warn('retrying task', { task_id: e.taskId, attempt: e.attempt, delay_ms: e.delayMs });
@@ -92,8 +96,8 @@ function logTaskEvent(e: TaskEvent, context: unknown): void {
 export const callLifeMs = (c: Pick<Config, 'AI_TIMEOUT_MS' | 'AI_MAX_RETRIES' | 'AI_RETRY_MAX_MS' | 'AI_RETRY_AFTER_MAX_MS'>): number =>
   c.AI_TIMEOUT_MS * (c.AI_MAX_RETRIES + 1) + Math.max(c.AI_RETRY_MAX_MS, c.AI_RETRY_AFTER_MAX_MS) * c.AI_MAX_RETRIES;
 
-export function createEngine(config: Config, body: TaskBody): Engine {
-  return new Engine({
+export function createEngine(config: Config, body: TaskBody<RunContext>): Engine<RunContext> {
+  return new Engine<RunContext>({
     body,
     concurrency: config.RUNNER_TASK_CONCURRENCY,
     defaultTimeoutS: config.RUNNER_TASK_TIMEOUT_S,
@@ -107,7 +111,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const { config, logger } = o;
   const { nc } = o.conn;
   // LOG_REDACT's extra key names reach everything the worker writes (.last metadata, status), not only its logs.
-  configureRedaction(config.LOG_REDACT.split(','));
+  configureRedaction(config.logRedactKeys);
   const codec = o.codec ?? IDENTITY_CODEC;
   const workerId = o.workerId ?? `${hostname()}:${process.pid}`;
   const stops: (() => Promise<unknown> | unknown)[] = [];
@@ -141,13 +145,14 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     onTrouble: (t) => logProgressTrouble(logger, t, { alt_id: t.head.job, alt_stream_seq: t.head.alt_seq ?? undefined, deliveries: t.head.deliveries ?? undefined }),
   }) : null;
   if (progress) stops.push(() => progress.close());
-  const body = typeof o.body === 'function' ? o.body : o.body.make({ progress: progress ? { publisher: progress, drainMs: config.PROGRESS_DRAIN_MS } : null });
+  const body = withApprovals(typeof o.body === 'function' ? o.body : o.body.make({ progress: progress ? { publisher: progress, drainMs: config.PROGRESS_DRAIN_MS } : null }));
+  const parks = stores ? new ParkStore({ status: stores.status, statusBucket: config.RUNNER_STATUS_BUCKET, checkpoints: stores.checkpoints, objects: stores.objects, objBucket: config.RUNNER_OBJECT_BUCKET, jsm, codec }) : null;
   const engine = createEngine(config, body);
   if (recorder) engine.observe(recorder.observe);
   engine.observe(logTaskEvent);
   engine.observe((e, context) => {
     o.metrics?.()?.task(e);
-    if (isRunContext(context)) context.spans?.onEvent(e);
+    context?.spans?.onEvent(e);
   });
   const gate = o.gate ?? new AiGate({ probeMs: config.AI_BREAKER_HALF_OPEN_MS });
   const pool = new DecodePool({ limits: decodeLimits(config), threadBytes: config.ALT_DECODE_THREAD_BYTES, timeoutMs: config.ALT_DECODE_TIMEOUT_MS });
@@ -166,7 +171,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     stops.push(() => cancels?.stop());
     worker = new Worker({
       nc, config, engine, publisher, gate, recorder, logger, workerId, ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER,
-      limits: decodeLimits(config), connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, lastStream: config.LAST_STREAM, currency: o.prices?.currency ?? null, budgets: o.budgets,
+      connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, lastStream: config.LAST_STREAM, currency: o.prices?.currency ?? null, budgets: o.budgets,
       artifacts: stores ? { objects: stores.objects, inlineMax: config.RUNNER_OUTPUT_INLINE_MAX, bucket: config.RUNNER_OBJECT_BUCKET, codec } : undefined,
       decode: async (d: Delivery) => {
         if (!isSealed(d.data)) return pool.decode(d.data, d.contentType);
@@ -189,6 +194,11 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
         o.onOutcome?.(out);
       },
       onDuplicate: () => o.metrics?.()?.duplicate(),
+      parks,
+      replays: stores ? (id) => readSeed(stores.status, id) : null,
+      keepAlt: stores && config.RUNNER_KEEP_ALT ? async (altId, data) => {
+        await stores.objects.putBlob({ name: keptAltObject(altId) }, isSealed(data) || !codec.encrypts ? data : codec.seal(data, 'alt'));
+      } : null,
     });
     const w = worker;
     o.conn.onReconnect(() => w.reconnected());
@@ -209,6 +219,18 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
       const janitor = setInterval(() => void sweep(), config.RUNNER_JANITOR_INTERVAL_MS);
       janitor.unref();
       stops.push(() => clearInterval(janitor));
+    }
+    if (stores) {
+      // Parked jobs: timeouts fire and decided jobs resume with no worker holding them.
+      const sweepOptions = { kv: stores.status, jsm, js: jetstream(nc), statusBucket: config.RUNNER_STATUS_BUCKET, objBucket: config.RUNNER_OBJECT_BUCKET, codec, logger, graceMs: Math.max(config.RUNNER_APPROVAL_SWEEP_MS, 120_000) };
+      let sweeping = false;
+      const parkSweep = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
+        void sweepParks(sweepOptions).catch((e: Error) => logger.warn('parked-jobs sweep failed', { error: e.message })).finally(() => (sweeping = false));
+      }, config.RUNNER_APPROVAL_SWEEP_MS);
+      parkSweep.unref();
+      stops.push(() => clearInterval(parkSweep));
     }
     if (stores) {
       const startedAt = new Date().toISOString();

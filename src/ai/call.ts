@@ -126,6 +126,14 @@ export interface AiAnswer {
   providerMs: number | null;
   usage: CallUsage;
   streamed: boolean;
+  /** Set when the call ran a fallback chain (our `.last` field `output.fallback`). */
+  fallback?: FallbackRecord;
+}
+
+/** What a fallback chain did: the pair that answered and every pair tried, in order (`provider/model`). */
+export interface FallbackRecord {
+  answered: string;
+  tried: { pair: string; failure: string | null; attempts: number }[];
 }
 
 /** Per-call options of {@link AiClient.complete}. */
@@ -144,6 +152,12 @@ export interface CallOptions {
    * stops the call with that error, before any byte of the attempt is sent.
    */
   guard?: () => Error | null;
+  /**
+   * Set when another model follows this one in a fallback chain: a transient failure of attempt
+   * `moveOnAfter` (or later) ends the call at once instead of being retried, and so does a 429
+   * whose Retry-After asks for longer than AI_RETRY_AFTER_MAX_MS.
+   */
+  moveOnAfter?: number;
 }
 
 const positiveInt = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null);

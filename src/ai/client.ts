@@ -20,7 +20,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import got from 'got';
 import { DEFAULTS } from '../config/defaults.ts';
 import { describeCall, type AiAnswer, type AiCall, type AiRequest, type AttemptInfo, type CallOptions } from './call.ts';
-import { AiHttpError, AiTooLargeError, ForeignError, attemptFailure, callError, isTransient } from './errors.ts';
+import { AiHttpError, AiMoveOnError, AiTooLargeError, ForeignError, attemptFailure, callError, isTransient } from './errors.ts';
 import { displayUrl, limitHeaders } from './headers.ts';
 import { AiPolicies, type BreakerState, type PolicyOptions } from './policies.ts';
 import type { AiProvider } from './providers.ts';
@@ -194,6 +194,11 @@ export class AiClient {
         failure: cancelled ? null : attemptFailure(e) ?? 'bad_response', tokens: null, usage: null, headers: sink.headers, streamed: false,
         chunks: sink.chunks, bytes: sink.bytes, error: e instanceof ForeignError ? String((e.error as Error)?.message ?? e.error) : e instanceof Error ? e.message : String(e),
       });
+      const after = options.moveOnAfter;
+      if (after !== undefined && !cancelled && isTransient(e)) {
+        const longWait = e instanceof AiHttpError && e.status === 429 && (e.retryAfterMs ?? 0) > this.#o.retryAfterMaxMs;
+        if (n >= after || longWait) throw new AiMoveOnError(e);
+      }
       // A call cancelled by its caller (lease lost, shutdown, cancel) says nothing of the provider: the breaker must not count it.
       if (options.signal.aborted && !(e instanceof ForeignError)) throw options.signal.reason;
       throw e;

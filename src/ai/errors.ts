@@ -103,6 +103,21 @@ export class ForeignError extends Error {
   }
 }
 
+/**
+ * A transient failure a call with a next model to fall back on does not retry: its pair's
+ * attempts are spent, or a Retry-After asks for longer than AI_RETRY_AFTER_MAX_MS. Not transient
+ * itself (neither retried nor counted by the endpoint's breaker); its class is its inner error's.
+ */
+export class AiMoveOnError extends Error {
+  override name = 'AiMoveOnError';
+  readonly inner: unknown;
+
+  constructor(inner: unknown) {
+    super((inner as Error)?.message ?? String(inner));
+    this.inner = inner;
+  }
+}
+
 /** True for failures a later attempt may not meet: transport errors, 408, 429 and 5xx. */
 export function isTransient(e: unknown): boolean {
   if (e instanceof AiTransportError) return true;
@@ -111,6 +126,7 @@ export function isTransient(e: unknown): boolean {
 
 /** The failure class of one attempt's error (null for a foreign error or a cancellation). */
 export function attemptFailure(e: unknown): AiFailure | null {
+  if (e instanceof AiMoveOnError) return attemptFailure(e.inner);
   if (e instanceof AiHttpError) {
     if (e.status === 429) return 'rate_limited';
     if (e.status === 408) return 'timeout';
@@ -143,6 +159,7 @@ export interface CallFacts {
  */
 export function callError(e: unknown, facts: CallFacts): unknown {
   if (e instanceof ForeignError) return e.error;
+  if (e instanceof AiMoveOnError) e = e.inner;
   const failure: AiFailure = e instanceof BrokenCircuitError ? 'breaker_open' : e instanceof BulkheadRejectedError ? 'overloaded' : attemptFailure(e) ?? 'bad_response';
   const message = (e as Error)?.message ?? String(e);
   const text = failure === 'breaker_open' ? 'the AI provider circuit breaker is open'

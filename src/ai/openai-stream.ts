@@ -4,7 +4,7 @@
  * and the usage of the last event (`stream_options.include_usage`). Pure.
  */
 import { AiBadResponseError, AiTransportError } from './errors.ts';
-import type { ParsedAnswer } from './providers.ts';
+import type { ParsedAnswer } from './usage.ts';
 import type { TokenUsage } from './call.ts';
 import { readUsage, totalTokens } from './usage.ts';
 

@@ -3,22 +3,14 @@
  * chat completions server. A provider only shapes requests and reads answers (whole, or as a
  * stream of server-sent events); HTTP and the resilience policies live elsewhere.
  */
-import type { AiRequest, ProviderName, TokenUsage } from './call.ts';
+import type { AiRequest, ProviderName } from './call.ts';
+import type { ParsedAnswer } from './usage.ts';
 import { AiBadResponseError } from './errors.ts';
 import { openaiStreamReader, type StreamReader } from './openai-stream.ts';
 import { count, orchestratorUsage, readUsage, totalTokens } from './usage.ts';
 
 /** What a provider read from an answer. */
-export interface ParsedAnswer {
-  text: string;
-  /** The model that answered, as the provider names it (the one asked for when it does not say). */
-  model: string;
-  /** Total tokens for tokens_used, when known. */
-  tokens: number | null;
-  usage: TokenUsage | null;
-  /** Milliseconds the provider says it spent, when it says. */
-  providerMs: number | null;
-}
+export type { ParsedAnswer } from './usage.ts';
 
 export interface AiProvider {
   readonly name: ProviderName;

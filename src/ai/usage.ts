@@ -50,3 +50,15 @@ export function totalTokens(usage: unknown, reported: TokenUsage | null): number
   if (!reported || (reported.input === null && reported.output === null)) return null;
   return (reported.input ?? 0) + (reported.output ?? 0);
 }
+
+/** What a provider's answer says once read: the text, the model that answered, and its usage. */
+export interface ParsedAnswer {
+  text: string;
+  /** The model that answered, as the provider names it (the one asked for when it does not say). */
+  model: string;
+  /** Total tokens for tokens_used, when known. */
+  tokens: number | null;
+  usage: TokenUsage | null;
+  /** Milliseconds the provider says it spent, when it says. */
+  providerMs: number | null;
+}

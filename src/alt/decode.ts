@@ -18,7 +18,8 @@ import { jobWarnings } from './warnings.ts';
 import { jobHeader, type JobHeader } from './header.ts';
 import { applyOriginalDefaults } from './defaults.ts';
 import { checkKinds } from './kinds.ts';
-import { compileProgram } from '../program/compile.ts';
+import { checkExtensions } from './extensions.ts';
+import { compileProgram } from './program/compile.ts';
 
 export type DecodeResult =
   | { ok: true; job: Job; warnings: DecodeWarning[]; syntax: Syntax }
@@ -82,6 +83,9 @@ function decodeValue(value: unknown, limits: DecodeLimits): { job: Job; warnings
   }
   const forbidden = checkKinds(job);
   if (forbidden) throw forbidden;
+  // Our extensions: fallback chains (ALT_FALLBACK), approval tasks (ALT_APPROVAL).
+  const extension = checkExtensions(job);
+  if (extension) throw extension;
   // The structure of 2.0 programs (members, references, cycles): the worker compiles the same way.
   const program = compileProgram(job);
   // Body members and control segments are tied to their construct: never isolated.

@@ -1,5 +1,7 @@
-/** Decoding limits: every cap the decoder enforces, with defaults from the one defaults table. */
-import { DEFAULTS } from '../config/defaults.ts';
+/**
+ * Decoding limits: every cap the decoder enforces, and their defaults. The configuration's defaults
+ * table (config/defaults.ts) takes its ALT_MAX_* values from here, so each is written once.
+ */
 
 export interface DecodeLimits {
   /** Payload bytes. Default 1 MiB (ALT_MAX_BYTES). */
@@ -23,15 +25,15 @@ export interface DecodeLimits {
 }
 
 export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
-  maxBytes: DEFAULTS.ALT_MAX_BYTES,
-  maxTasks: DEFAULTS.ALT_MAX_TASKS,
-  maxDependencyDepth: DEFAULTS.ALT_MAX_DEPTH,
-  maxYamlAliases: DEFAULTS.ALT_MAX_YAML_ALIASES,
-  maxStringLength: DEFAULTS.ALT_MAX_STRING_LENGTH,
-  maxNesting: DEFAULTS.ALT_MAX_NESTING,
-  maxKeys: DEFAULTS.ALT_MAX_KEYS,
-  maxNodes: DEFAULTS.ALT_MAX_NODES,
-  maxProblems: DEFAULTS.ALT_MAX_PROBLEMS,
+  maxBytes: 1_048_576,
+  maxTasks: 1_000,
+  maxDependencyDepth: 256,
+  maxYamlAliases: 100,
+  maxStringLength: 262_144,
+  maxNesting: 64,
+  maxKeys: 1_000,
+  maxNodes: 100_000,
+  maxProblems: 50,
 });
 
 /** Names of the limits as they appear in ALT_LIMIT errors. */

@@ -58,7 +58,7 @@ export function configFrom(values: CommonValues, env: NodeJS.ProcessEnv = proces
   for (const w of unknownVariables(env)) warn(w);
   const config = loadConfig(merged, { client: true, warn });
   // What a command shows redacted (dlq show) honours LOG_REDACT's extra key names.
-  configureRedaction(config.LOG_REDACT.split(','));
+  configureRedaction(config.logRedactKeys);
   return config;
 }
 

@@ -10,9 +10,10 @@ import { openStores } from '../status/open.ts';
 import { FINAL_STATES, JOB_STATES, readStatus, type StatusEntry } from '../status/status.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
-import { duration, table } from './format.ts';
+import { duration, table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from './output.ts';
 import { parseSince } from './results.ts';
+import { prefixOf } from '../text.ts';
 
 export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURATION] [--limit N] [--json] [options]
 
@@ -64,8 +65,8 @@ Exit: 0; 1 an existing stream does not match (TOPOLOGY_MISMATCH); 2 usage error.
 
 const ago = (iso: string) => duration(Math.max(0, Date.now() - Date.parse(iso)));
 
-/** A job's state in the table: with its error code, or with a `.last` that is not plain success (`completed (partialsuccess)`). */
-const stateText = (j: StatusEntry) => (j.error ? `${j.state} (${j.error.code})` : j.state === 'completed' && j.last_status && j.last_status !== 'success' ? `${j.state} (${j.last_status})` : j.state);
+/** A job's state in the table: a parked job's with its task and question (cut), else with its error code, or with a `.last` that is not plain success (`completed (partialsuccess)`). */
+const stateText = (j: StatusEntry) => (j.error?.code === 'JOB_PARKED' ? `${j.state} (JOB_PARKED: ${prefixOf(j.error.message, 80)})` : j.error ? `${j.state} (${j.error.code})` : j.state === 'completed' && j.last_status && j.last_status !== 'success' ? `${j.state} (${j.last_status})` : j.state);
 
 export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, state: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string', default: '100' } }, JOBS_HELP, 'jobs takes no arguments (altlas status <job-id> shows one job)');

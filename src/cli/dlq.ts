@@ -4,7 +4,7 @@ import { isSealed, payloadCodec } from '../security/codec.ts';
 import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, replayRecord, type DlqFilter } from '../ops/dlq.ts';
 import { redactHeaders, redactOriginal } from '../ops/dlq-redact.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
-import { duration, parseDuration, table } from './format.ts';
+import { duration, parseDuration, table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 
 const ABOUT = `Dead letters are the original bytes of .alt messages that could not run, with their error

@@ -4,13 +4,13 @@
  */
 import type { Msg } from '@nats-io/nats-core';
 import type { Last } from '../last/index.ts';
-import { HEADERS, subjectToken } from '../messaging/subjects.ts';
+import { HEADERS, subjectToken } from '../contract/subjects.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { isAltlasError } from '../errors.ts';
-import { readLast } from './read-last.ts';
+import { readLast } from '../last/read.ts';
 import { firstSeqSince, storedMessages } from '../status/store-access.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
-import { duration, fitCell, parseDuration, parseRfc3339, percent, table } from './format.ts';
+import { duration, fitCell, parseDuration, parseRfc3339, percent, table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 
 export const RESULTS_HELP = `Usage: altlas results [--follow] [--alt-id ID] [--since TIME] [--json] [options]

@@ -1,7 +1,7 @@
 /** `altlas status`: the streams and the consumer at a glance. */
 import { Kvm } from '@nats-io/kv';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
-import { table } from './format.ts';
+import { table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 import { decodeEntry, readStatus, statusKey, type StatusEntry } from '../status/status.ts';
 import { payloadCodec } from '../security/codec.ts';

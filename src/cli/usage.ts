@@ -5,8 +5,8 @@
 import { UsageError, EXIT, parseCommandArgs, type Io } from './output.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { parseSince } from './results.ts';
-import { Progress, parseRfc3339, table } from './format.ts';
-import { readUsage } from '../usage/read.ts';
+import { Progress, parseRfc3339, table } from '../ops/format.ts';
+import { readUsage } from '../ops/usage-read.ts';
 import { GROUPINGS, type Grouping, type WindowTotals } from '../usage/window.ts';
 
 export const USAGE_HELP = `Usage: altlas usage [--since 24h] [--until TIME] [--by tenant|model|day] [--json] [options]

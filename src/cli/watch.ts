@@ -5,7 +5,7 @@ import type { ViewEvent } from '../progress/view.ts';
 import { warmUp, watchJob, type WatchJobOptions } from '../progress/watch-job.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
-import { duration, percent } from './format.ts';
+import { duration, percent } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 
 export const WATCH_HELP = `Usage: altlas watch <job-id> [--timeout SECONDS] [--json] [options]

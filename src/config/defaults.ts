@@ -1,7 +1,10 @@
 /**
  * The one home of every default. The config schema (`schema.ts`) points at these values, and
  * components that take options fall back to the same constants, so a default is written once.
+ * (The decoder's caps are its own: their defaults come from alt/limits.ts.)
  */
+import { DEFAULT_DECODE_LIMITS } from '../alt/limits.ts';
+
 export const DEFAULTS = {
   // NATS connection and topology
   NATS_URL: 'nats://127.0.0.1:4222',
@@ -73,10 +76,14 @@ export const DEFAULTS = {
   RUNNER_OBJECT_BUCKET: 'ALT_OUTPUTS',
   /** Milliseconds artifacts and large outputs are kept in the object store: 7 days. */
   RUNNER_OBJECT_TTL_MS: 604_800_000,
+  /** Milliseconds between the workers' sweeps of parked jobs (approval timeouts, decisions not yet resumed). */
+  RUNNER_APPROVAL_SWEEP_MS: 5_000,
   /** Bytes: the checkpoint bucket's max value size; larger outputs go to the object store. */
   RUNNER_CHECKPOINT_MAX_VALUE: 262_144,
   /** Bytes: a task output larger than this is stored as an artifact object; the .last keeps a preview. */
   RUNNER_OUTPUT_INLINE_MAX: 16_384,
+  /** Keep each job's .alt in the object store (altlas replay without --alt). */
+  RUNNER_KEEP_ALT: false,
   RUNNER_WORKERS_BUCKET: 'ALT_WORKERS',
   // Budgets
   /** What a tenant over a period's budget does: wait in NATS until the period turns, or fail its jobs. */
@@ -102,21 +109,21 @@ export const DEFAULTS = {
   CALL_MAX_DEPTH: 16,
   // Decoding limits
   /** Bytes; NATS's default max payload. */
-  ALT_MAX_BYTES: 1_048_576,
-  ALT_MAX_TASKS: 1_000,
+  ALT_MAX_BYTES: DEFAULT_DECODE_LIMITS.maxBytes,
+  ALT_MAX_TASKS: DEFAULT_DECODE_LIMITS.maxTasks,
   /** Longest chain of dependencies (tasks on one path). */
-  ALT_MAX_DEPTH: 256,
-  ALT_MAX_YAML_ALIASES: 100,
+  ALT_MAX_DEPTH: DEFAULT_DECODE_LIMITS.maxDependencyDepth,
+  ALT_MAX_YAML_ALIASES: DEFAULT_DECODE_LIMITS.maxYamlAliases,
   /** Characters in any one string of the document. */
-  ALT_MAX_STRING_LENGTH: 262_144,
+  ALT_MAX_STRING_LENGTH: DEFAULT_DECODE_LIMITS.maxStringLength,
   /** Nesting of arrays and objects. */
-  ALT_MAX_NESTING: 64,
+  ALT_MAX_NESTING: DEFAULT_DECODE_LIMITS.maxNesting,
   /** Keys in one mapping (object). */
-  ALT_MAX_KEYS: 1_000,
+  ALT_MAX_KEYS: DEFAULT_DECODE_LIMITS.maxKeys,
   /** Values (nodes) in the whole document. */
-  ALT_MAX_NODES: 100_000,
+  ALT_MAX_NODES: DEFAULT_DECODE_LIMITS.maxNodes,
   /** Problems an error lists (the rest are counted). */
-  ALT_MAX_PROBLEMS: 50,
+  ALT_MAX_PROBLEMS: DEFAULT_DECODE_LIMITS.maxProblems,
   /** Milliseconds decoding one payload may take (ALT_LIMIT decode_time beyond). */
   ALT_DECODE_TIMEOUT_MS: 10_000,
   /** Bytes: larger payloads are decoded in a worker thread, so that no input can stall the leases. */
@@ -141,6 +148,8 @@ export const DEFAULTS = {
   AI_BREAKER_HALF_OPEN_MS: 10_000,
   /** Stream answers of the openai provider (server-sent events); the orchestrator has no streaming endpoint. */
   AI_STREAM: true,
+  /** Attempts of one pair of a fallback chain before the call moves on to the next pair (the last pair retries as any call). */
+  AI_FALLBACK_ATTEMPTS: 1,
   /** Bytes of one AI answer held at most (a body as it arrives, a streamed answer's text): 4 MiB. */
   AI_MAX_RESPONSE_BYTES: 4_194_304,
   // Results hand-off

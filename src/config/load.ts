@@ -3,7 +3,7 @@ import { AltlasError, type Problem } from '../errors.ts';
 import type { DecodeLimits } from '../alt/limits.ts';
 import { newAjv } from '../alt/schema-check.ts';
 import type { ErrorObject } from 'ajv';
-import { ConfigSchema, CONFIG_VARIABLES, variableSchema, type Config } from './schema.ts';
+import { ConfigSchema, CONFIG_VARIABLES, variableSchema, type Config, type DerivedConfig } from './schema.ts';
 
 // Run once per process: ajv's code optimisation would cost more start-up time than it saves.
 const validate = newAjv({ coerceTypes: true, useDefaults: true, code: { optimize: false } }).compile(ConfigSchema);
@@ -68,12 +68,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         options.warn?.(`${p.message}; ignored here (only the worker reads ${p.pointer})`);
         delete raw[p.pointer];
       }
-      if (workerOnly.length && validate(raw)) return Object.freeze(raw) as unknown as Config;
+      if (workerOnly.length && validate(raw)) return finish(raw);
       problems = problemsOf(env, validate.errors ?? []);
     }
     throw new AltlasError('CONFIG_INVALID', `invalid configuration:\n  ${problems.map((p) => p.message).join('\n  ')}`, { problems });
   }
-  return Object.freeze(raw) as unknown as Config;
+  return finish(raw);
+}
+
+/** The validated variables with the values derived from them, frozen. */
+function finish(raw: Record<string, unknown>): Config {
+  const vars = raw as unknown as Omit<Config, keyof DerivedConfig>;
+  const derived: DerivedConfig = {
+    logRedactKeys: Object.freeze(vars.LOG_REDACT.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)),
+  };
+  return Object.freeze({ ...vars, ...derived });
 }
 
 /** Prefixes of this runner's variables: an unknown one of these is probably a typo. */

@@ -70,8 +70,10 @@ export const ConfigSchema = Type.Object({
   RUNNER_CHECKPOINT_BUDGET_COST: Type.Number({ minimum: 0, default: DEFAULTS.RUNNER_CHECKPOINT_BUDGET_COST, description: 'Money (in AI_PRICES\'s currency) a crash may re-pay per job: completed results are written once their cost adds up to more, so a call that cost more is written at once (0: each call with a cost at once).' }),
   RUNNER_OBJECT_BUCKET: str('RUNNER_OBJECT_BUCKET', 'Object store bucket for artifacts, large checkpoint outputs and DLQ originals too large for a message.', STREAM_NAME),
   RUNNER_OBJECT_TTL_MS: int('RUNNER_OBJECT_TTL_MS', 1_000, 'How long artifacts and large outputs are kept in the object store (set when the runner creates the bucket).'),
+  RUNNER_APPROVAL_SWEEP_MS: int('RUNNER_APPROVAL_SWEEP_MS', 100, 'Milliseconds between the workers\' sweeps of parked jobs: an approval past its timeout is decided by its on_timeout and resumed.'),
   RUNNER_CHECKPOINT_MAX_VALUE: int('RUNNER_CHECKPOINT_MAX_VALUE', 4_096, 'Bytes: the checkpoint bucket\'s max value size; outputs above a quarter of it go to the object store.', 1_048_576),
   RUNNER_OUTPUT_INLINE_MAX: int('RUNNER_OUTPUT_INLINE_MAX', 256, 'Bytes: a task output larger than this is stored as an artifact object, and the .last keeps a preview and its URL.', 524_288),
+  RUNNER_KEEP_ALT: Type.Boolean({ default: DEFAULTS.RUNNER_KEEP_ALT, description: 'Keep each job\'s .alt in the object store (alt/<job>, the newest run\'s, sealed under PAYLOAD_KEYS, kept RUNNER_OBJECT_TTL_MS), so that altlas replay and the dashboard replay a job without its file; one object write per job.' }),
   RUNNER_WORKERS_BUCKET: str('RUNNER_WORKERS_BUCKET', 'KV bucket of worker heartbeats (altlas workers, the dashboard).'),
   RUNNER_HEARTBEAT_MS: int('RUNNER_HEARTBEAT_MS', 500, 'Milliseconds between heartbeats; an entry expires after three missed ones.'),
   RUNNER_TASK_CONCURRENCY: int('RUNNER_TASK_CONCURRENCY', 1, 'Tasks of one job running at once.', 1_000),
@@ -105,6 +107,9 @@ export const ConfigSchema = Type.Object({
   AI_BREAKER_THRESHOLD: int('AI_BREAKER_THRESHOLD', 1, 'Consecutive failed AI calls that open the circuit breaker.'),
   AI_BREAKER_HALF_OPEN_MS: int('AI_BREAKER_HALF_OPEN_MS', 1, 'Milliseconds the breaker stays open before one trial call.'),
   AI_STREAM: Type.Boolean({ default: DEFAULTS.AI_STREAM, description: 'Ask the openai provider for a streamed answer (stream: true, server-sent events, usage from the last event); false for OpenAI-compatible servers that do not stream. The orchestrator answers whole either way.' }),
+  AI_ENDPOINTS: optional('Extra AI endpoints a fallback chain may name, comma-separated name=provider@url (provider orchestrator or openai; the key is AI_API_KEY); AI_PROVIDER at AI_URL is the endpoint default.'),
+  AI_FALLBACK: optional('Fallback chain of every task whose parameters.fallback gives none: pairs comma-separated, each model or endpoint/model, tried in order after the task\'s own model when a call fails with a provider failure (rate limited, 5xx, timeout, unreachable, breaker open).'),
+  AI_FALLBACK_ATTEMPTS: int('AI_FALLBACK_ATTEMPTS', 1, 'Attempts of one pair of a fallback chain before the call moves on to the next pair (the last pair retries up to AI_MAX_RETRIES).', 100),
   AI_PRICES: optional('Path of the price table, YAML or JSON: {currency, date?, models: {<model>: {input, output, cached_input?}}}, prices per million tokens; checked at start. Unset: every cost is unknown.'),
   BUDGET_JOB_TOKENS: Type.Optional(Type.Integer({ minimum: 0, description: 'Tokens (input and output of all its AI calls) a job may spend when neither its metadata.budget nor altlas publish --budget-tokens sets a budget; unset: none.' })),
   BUDGET_JOB_COST: Type.Optional(Type.Number({ minimum: 0, description: 'Money (in AI_PRICES\'s currency) a job may spend when neither its metadata.budget nor altlas publish --budget-cost sets a budget; unset: none.' })),
@@ -125,7 +130,13 @@ export const ConfigSchema = Type.Object({
   LOG_REDACT: Type.String({ default: DEFAULTS.LOG_REDACT, description: 'Extra key fragments to redact, comma-separated: a value whose key name contains one is masked in logs, .last metadata, status entries and dlq show.' }),
 }, { additionalProperties: false, title: 'altlas-runner configuration' });
 
-export type Config = Readonly<Static<typeof ConfigSchema>>;
+/** Values derived once from the variables when the configuration is loaded (never parsed again elsewhere). */
+export interface DerivedConfig {
+  /** LOG_REDACT's extra key fragments: split at commas, trimmed, lower-cased, empty ones dropped. */
+  readonly logRedactKeys: readonly string[];
+}
+
+export type Config = Readonly<Static<typeof ConfigSchema>> & DerivedConfig;
 
 /** Names of every configuration variable, in schema order. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(ConfigSchema.properties);

@@ -119,7 +119,7 @@ export class Live {
   }
 
   #onJob(e: BucketEntry): void {
-    if (e.key.startsWith('cancel.') || e.key.startsWith('_probe.')) return;
+    if (e.key.startsWith('cancel.') || e.key.startsWith('_probe.') || e.key.startsWith('park.') || e.key.startsWith('decision.') || e.key.startsWith('replay.')) return;
     if (e.operation !== 'PUT' || e.value.length === 0) {
       const entry = this.jobs.get(e.key);
       if (entry) {

@@ -3,15 +3,18 @@
  * route returns a plain body and names its redaction policy; the server shapes (and redacts)
  * every body in one place.
  */
-import { HEADERS, subjectToken } from '../messaging/subjects.ts';
+import { HEADERS, subjectToken } from '../contract/subjects.ts';
 import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, replayRecord } from '../ops/dlq.ts';
 import { isJobState, requestCancel } from '../ops/jobs.ts';
 import { redactOriginal } from '../ops/dlq-redact.ts';
 import { isSealed } from '../security/codec.ts';
-import { readLast } from '../cli/read-last.ts';
+import { readLast } from '../last/read.ts';
 import type { DashboardData } from './data.ts';
-import { parseDuration, parseRfc3339 } from '../cli/format.ts';
-import { readUsage } from '../usage/read.ts';
+import { parseDuration, parseRfc3339 } from '../ops/format.ts';
+import { readUsage } from '../ops/usage-read.ts';
+import { decide } from '../approval/park.ts';
+import { publishReplay } from '../replay/publish.ts';
+import { isAltlasError } from '../errors.ts';
 import { GROUPINGS, type Grouping } from '../usage/window.ts';
 
 export type { DashboardData } from './data.ts';
@@ -127,6 +130,36 @@ export const ACTIONS: Record<string, Handler> = {
   cancel: (d, { body, by }) => {
     if (typeof body.alt_id !== 'string' || !body.alt_id) throw new HttpError(400, 'alt_id is required');
     return requestCancel(d.status, body.alt_id, by ?? 'dashboard', d.codec);
+  },
+  /** Decides the approval task a parked job waits at (as altlas approve): 409 with the code when refused. */
+  approve: async (d, { body, by }) => {
+    if (typeof body.alt_id !== 'string' || !body.alt_id || typeof body.task !== 'string' || !body.task) throw new HttpError(400, 'alt_id and task are required');
+    if (body.comment !== undefined && typeof body.comment !== 'string') throw new HttpError(400, 'comment is a string');
+    try {
+      const r = await decide({ kv: d.status, jsm: d.dlq.jsm, js: d.dlq.js, objBucket: d.config.RUNNER_OBJECT_BUCKET, codec: d.codec }, {
+        altId: body.alt_id, task: body.task, decision: body.reject === true ? 'rejected' : 'approved', comment: typeof body.comment === 'string' ? body.comment : null, by: by ?? 'dashboard',
+      });
+      return { alt_id: body.alt_id, ...r.decision, resume_seq: r.resumeSeq };
+    } catch (e) {
+      if (isAltlasError(e) && e.code.startsWith('APPROVAL_')) throw new HttpError(409, `${e.code}: ${e.message}`);
+      throw e;
+    }
+  },
+  /** Runs a finished job again from one task (as altlas replay): `{alt_id, from, alt?, name?, set?}` (no alt: the kept one); 409 with the code when refused. */
+  replay_from: async (d, { body }) => {
+    if (typeof body.alt_id !== 'string' || !body.alt_id || typeof body.from !== 'string' || !body.from) throw new HttpError(400, 'alt_id and from are required');
+    if (body.alt !== undefined && (typeof body.alt !== 'string' || !body.alt)) throw new HttpError(400, 'alt is the job\'s .alt text');
+    const sets = Array.isArray(body.set) ? body.set : [];
+    if (!sets.every((x) => typeof x === 'string')) throw new HttpError(400, 'set is a list of KEY=VALUE texts');
+    try {
+      const r = await publishReplay({ config: d.config, codec: d.codec, jsm: d.dlq.jsm, js: d.dlq.js, status: d.status }, {
+        altId: body.alt_id, from: body.from, alt: typeof body.alt === 'string' ? new TextEncoder().encode(body.alt) : null, hint: typeof body.name === 'string' ? body.name : undefined, sets: sets as string[],
+      });
+      return { alt_id: r.alt_id, replay_of: r.replay_of, from: r.from, kept: r.kept, seq: r.seq };
+    } catch (e) {
+      if (isAltlasError(e)) throw new HttpError(409, `${e.code}: ${e.message}`);
+      throw e;
+    }
   },
   replay: async (d, { body }) => {
     const list = await records(d, body);

@@ -66,7 +66,7 @@ export class Dashboard {
   constructor(options: DashboardOptions) {
     this.#o = options;
     this.#codec = payloadCodec(options.config.PAYLOAD_KEYS);
-    this.#redactKeys = options.config.LOG_REDACT.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    this.#redactKeys = [...options.config.logRedactKeys];
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -185,7 +185,8 @@ export class Dashboard {
         if (req.method !== 'POST') throw new HttpError(405, 'actions are POST requests');
         this.#authorize(req);
         if (!action) throw new HttpError(404, `no action ${path.slice('/api/actions/'.length)}`);
-        const body = await this.#body(req);
+        // A replay carries a job's .alt: a larger body than the other actions.
+        const body = await this.#body(req, path.endsWith('/replay_from') ? 1_048_576 : 16_384);
         return this.#json(res, 200, await action(this.#needData(), { url, param: '', body, by: `dashboard ${hostname()}` }));
       }
       const route = READS.find((r) => r.pattern.test(path));
@@ -248,13 +249,13 @@ export class Dashboard {
     if (!timingSafeEqual(a, b)) throw new HttpError(401, 'a valid token is needed for actions');
   }
 
-  async #body(req: IncomingMessage): Promise<Record<string, unknown>> {
+  async #body(req: IncomingMessage, max = 16_384): Promise<Record<string, unknown>> {
     if (!/^application\/json/.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'actions take application/json');
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const c of req) {
       size += (c as Buffer).length;
-      if (size > 16_384) throw new HttpError(413, 'request too large');
+      if (size > max) throw new HttpError(413, 'request too large');
       chunks.push(c as Buffer);
     }
     try {

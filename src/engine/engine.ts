@@ -8,17 +8,17 @@
 import { AltlasError, toAltlasError, type ErrorCode } from '../errors.ts';
 import type { Job, JobTask } from '../alt/job.ts';
 import { DEFAULTS } from '../config/defaults.ts';
-import { compileProgram, type Program } from '../program/compile.ts';
-import { interpolateString, interpolateValue } from '../program/expressions.ts';
+import { compileProgram, type Program } from '../alt/program/compile.ts';
+import { interpolateString, interpolateValue } from '../alt/program/expressions.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { GraphState } from './state.ts';
 import { iterationOf, type Instance, type ProgramLimits } from './instance.ts';
 import type { RunEdge, Skipped, TaskBody, TaskEvent, TaskOutput, TaskResult } from './types.ts';
 import { iso } from '../time.ts';
 
-export interface EngineOptions {
+export interface EngineOptions<C = unknown> {
   /** The AI task body (one attempt). */
-  body: TaskBody;
+  body: TaskBody<C>;
   /** AI tasks of one job running at once (RUNNER_TASK_CONCURRENCY, default 4). */
   concurrency: number;
   /** Seconds per attempt when the task does not say (RUNNER_TASK_TIMEOUT_S, default 300). */
@@ -33,13 +33,14 @@ export interface EngineOptions {
   now?: () => number;
 }
 
-export interface RunInput {
+/** What one run is given; `C` is the context handed to the task body and the observers with each event. */
+export interface RunInput<C = unknown> {
   /** Aborts the whole job (shutdown, lease lost, cancel). Its reason, when an AltlasError, becomes `stopped`. */
   signal?: AbortSignal;
   /** Results of instances completed in an earlier run of this message: they are not run again. */
   resume?: ReadonlyMap<string, TaskResult>;
-  /** Handed to every observer with each event of this run. */
-  context?: unknown;
+  /** Handed to the task body and to every observer with each event of this run. */
+  context?: C;
   /** Checked before every AI attempt; an error stops the run before the call is made. */
   guard?: () => AltlasError | null;
   /** A program compiled already (the decoder's). */
@@ -61,17 +62,18 @@ export interface JobRun {
   program: Program;
 }
 
-export type EngineObserver = (event: TaskEvent, context: unknown) => void;
+export type EngineObserver<C = unknown> = (event: TaskEvent, context: C | undefined) => void;
 
 /** Errors a retry of the same task cannot mend. */
-const NOT_RETRYABLE: readonly ErrorCode[] = ['AI_REJECTED', 'AI_RESPONSE_TOO_LARGE', 'TASK_KIND_FORBIDDEN'];
+const NOT_RETRYABLE: readonly ErrorCode[] = ['AI_REJECTED', 'AI_RESPONSE_TOO_LARGE', 'TASK_KIND_FORBIDDEN', 'APPROVAL_REJECTED', 'APPROVAL_TIMEOUT'];
 
 /**
- * Errors that end the whole job, not the task: a budget refused a call. No task starts after one;
+ * Errors that end the whole job, not the task: a budget refused a call, an approval task parks the
+ * job (JOB_PARKED). No task starts after one;
  * the tasks running finish (their calls were paid for), and every task not completed is cancelled
  * with that code.
  */
-const STOPS_JOB: readonly ErrorCode[] = ['BUDGET_EXCEEDED', 'BUDGET_WAIT'];
+const STOPS_JOB: readonly ErrorCode[] = ['BUDGET_EXCEEDED', 'BUDGET_WAIT', 'JOB_PARKED'];
 
 type Attempt =
   | { kind: 'ok'; output: TaskOutput }
@@ -104,12 +106,16 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-export class Engine {
-  readonly #o: EngineOptions;
+/**
+ * Runs task graphs. `C` is the type of the context each run carries (the worker's RunContext: its
+ * logger, status record, spans, tenant), typed once here rather than guessed by each observer.
+ */
+export class Engine<C = unknown> {
+  readonly #o: EngineOptions<C>;
   readonly #limits: ProgramLimits;
-  readonly #observers = new Set<EngineObserver>();
+  readonly #observers = new Set<EngineObserver<C>>();
 
-  constructor(options: EngineOptions) {
+  constructor(options: EngineOptions<C>) {
     this.#o = options;
     this.#limits = {
       maxIterations: options.limits?.maxIterations ?? DEFAULTS.LOOP_MAX_ITERATIONS,
@@ -119,24 +125,24 @@ export class Engine {
   }
 
   /** Registers an observer of every run's events; returns a function that removes it. */
-  observe(observer: EngineObserver): () => void {
+  observe(observer: EngineObserver<C>): () => void {
     this.#observers.add(observer);
     return () => this.#observers.delete(observer);
   }
 
   /** Runs a job to its end (or until it is stopped); never rejects. */
-  run(job: Job, input: RunInput = {}): Promise<JobRun> {
-    return new Run(this.#o, this.#limits, [...this.#observers], job, input).promise;
+  run(job: Job, input: RunInput<C> = {}): Promise<JobRun> {
+    return new Run<C>(this.#o, this.#limits, [...this.#observers], job, input).promise;
   }
 }
 
 /** One run of one job: the state, the running attempts, and the stop reason. */
-class Run {
+class Run<C> {
   readonly promise: Promise<JobRun>;
-  readonly #o: EngineOptions;
+  readonly #o: EngineOptions<C>;
   readonly #now: () => number;
   readonly #job: Job;
-  readonly #in: RunInput;
+  readonly #in: RunInput<C>;
   readonly #abort = new AbortController();
   /** Aborted when the job drains (a budget stop): wakes the tasks waiting to retry. */
   readonly #drain = new AbortController();
@@ -148,7 +154,7 @@ class Run {
   #resolve!: (run: JobRun) => void;
   #finalized = false;
 
-  constructor(o: EngineOptions, limits: ProgramLimits, observers: EngineObserver[], job: Job, input: RunInput) {
+  constructor(o: EngineOptions<C>, limits: ProgramLimits, observers: EngineObserver<C>[], job: Job, input: RunInput<C>) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
     this.#job = job;

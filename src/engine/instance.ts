@@ -4,9 +4,9 @@
  * frame, an assignment). {@link GraphState} owns the data and drives these steps.
  */
 import { AltlasError, type ErrorCode } from '../errors.ts';
-import type { Block, FunctionDecl, LoopSpec, ProgramNode } from '../program/compile.ts';
-import { resolvePath, type Found, type Lookup } from '../program/expressions.ts';
-import { fitsType, iterableItems, type VariableType } from '../program/values.ts';
+import type { Block, FunctionDecl, LoopSpec, ProgramNode } from '../alt/program/compile.ts';
+import { resolvePath, type Found, type Lookup } from '../alt/program/expressions.ts';
+import { fitsType, iterableItems, type VariableType } from '../alt/program/values.ts';
 import type { TaskResult, TaskStatus } from './types.ts';
 
 export type InstanceState = 'waiting' | 'ready' | 'running' | TaskStatus;

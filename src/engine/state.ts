@@ -8,9 +8,9 @@
  */
 import { AltlasError, type ErrorCode } from '../errors.ts';
 import { PRIORITIES, type Priority } from '../alt/job.ts';
-import type { Block, Program, ProgramNode, VariableDecl } from '../program/compile.ts';
-import { evaluateCondition, interpolateValue, type Found, type Lookup } from '../program/expressions.ts';
-import { convertReturn, type VariableType } from '../program/values.ts';
+import type { Block, Program, ProgramNode, VariableDecl } from '../alt/program/compile.ts';
+import { evaluateCondition, interpolateValue, type Found, type Lookup } from '../alt/program/expressions.ts';
+import { convertReturn, type VariableType } from '../alt/program/values.ts';
 import type { RunEdge, Skipped, TaskEvent, TaskOutput, TaskResult } from './types.ts';
 import { iso } from '../time.ts';
 import { assignVariable, callFrame, describe, iterationOf, loopItems, type Frame, type Instance, type InstanceState, type ProgramLimits, type Scope } from './instance.ts';

@@ -31,8 +31,8 @@ export interface TaskResult {
   metadata: Record<string, unknown>;
 }
 
-/** What a task body gets for one attempt. */
-export interface TaskContext {
+/** What a task body gets for one attempt; `C` is the run's context (RunInput.context). */
+export interface TaskContext<C = unknown> {
   job: Job;
   /** The instance key (the task id for 1.0 jobs). */
   key: string;
@@ -40,15 +40,15 @@ export interface TaskContext {
   signal: AbortSignal;
   /** Outputs of the dependencies, by instance key (a construct contributes the outputs of its instances). */
   dependencyOutputs: ReadonlyMap<string, TaskOutput>;
-  /** The run's context (RunInput.context). */
-  context: unknown;
+  /** The run's context (RunInput.context), when the run was given one. */
+  context: C | undefined;
 }
 
 /**
  * Runs one attempt of one AI task. `task` carries the interpolated text and parameters. Throws an
  * AltlasError (anything else counts as TASK_FAILED).
  */
-export type TaskBody = (task: JobTask, ctx: TaskContext) => Promise<TaskOutput>;
+export type TaskBody<C = unknown> = (task: JobTask, ctx: TaskContext<C>) => Promise<TaskOutput>;
 
 /** Events of a job's run, in order per instance: created, started, attempt_failed / retrying pairs, finished. */
 export type TaskEvent =

@@ -6,7 +6,7 @@
  * tenant from its subject with {@link laneOf} and {@link tenantOf}.
  */
 import { PRIORITIES, type Priority } from '../alt/job.ts';
-import { subjectToken } from '../messaging/subjects.ts';
+import { subjectToken } from '../contract/subjects.ts';
 
 /** The lanes, highest first (ALT_LAS's priorities). */
 export const LANES = PRIORITIES;

@@ -4,7 +4,7 @@ import type { JobHeader } from '../alt/header.ts';
 import type { AltlasError } from '../errors.ts';
 import type { JobRun } from '../engine/engine.ts';
 import type { TaskResult } from '../engine/types.ts';
-import { subjectToken } from '../messaging/subjects.ts';
+import { subjectToken } from '../contract/subjects.ts';
 import { redactData, redactDataText, redactText } from '../security/redact.ts';
 import { artifactObjectName, lastUrl, objectUrl } from './artifacts.ts';
 import type { Artifact, Last, LastStatus, LastTaskResult } from './schema.ts';
@@ -12,7 +12,7 @@ import { failureSummary, summaryText } from './summary.ts';
 import { iso } from '../time.ts';
 import { reportOfOutputs } from '../usage/totals.ts';
 import { cutText, prefixOf } from '../text.ts';
-import { compileProgram } from '../program/compile.ts';
+import { compileProgram } from '../alt/program/compile.ts';
 
 export interface LastIds {
   /** uuid of the `.last` document. */
@@ -208,9 +208,10 @@ const CANCELLED_TASK = 'Cancelled by an operator (altlas cancel)';
 
 /**
  * The results of a job cancelled before it started: one per task the job would have started with
- * (for a 2.0 program its top-level segments; members of bodies are listed as not reached).
+ * (for a 2.0 program its top-level segments; members of bodies are listed as not reached); a task
+ * in `kept` (a parked job's completed results) keeps its result.
  */
-function notStarted(job: Job, atMs: number): BuildLastInput['run'] {
+export function notStarted(job: Job, atMs: number, kept?: ReadonlyMap<string, TaskResult>): BuildLastInput['run'] {
   const at = iso(atMs);
   const program = compileProgram(job);
   const top = new Set(program.top.members);
@@ -220,7 +221,7 @@ function notStarted(job: Job, atMs: number): BuildLastInput['run'] {
   });
   return {
     startMs: atMs, endMs: atMs, resumed: [], edges: [], stopped: null,
-    results: program.nodes.filter((n) => top.has(n.index)).map((n) => result(n.id)),
+    results: program.nodes.filter((n) => top.has(n.index)).map((n) => kept?.get(n.id) ?? result(n.id)),
     skipped: program.nodes.filter((n) => !top.has(n.index)).map((n) => ({ segment_id: n.id, reason: 'not reached: the job was cancelled before it started' })),
   };
 }

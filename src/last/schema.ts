@@ -24,6 +24,16 @@ export const CallUsageSchema = Type.Object({
   attempt: Type.Integer({ minimum: 1, description: 'The HTTP attempt of the call that answered (1 = the first).' }),
 }, { additionalProperties: false, title: 'CallUsage', description: 'Tokens by kind as the provider reported them, null where it did not (never 0, never estimated); the model that answered is model_used.' });
 
+/** Ours, after the original's output fields: what a fallback chain did. */
+export const FallbackRecordSchema = Type.Object({
+  answered: Type.String({ description: 'The pair that answered, endpoint/model.' }),
+  tried: Type.Array(Type.Object({
+    pair: Type.String({ description: 'endpoint/model' }),
+    failure: Nullable(Type.String({ description: 'Why the pair did not answer (rate_limited, server_error, timeout, unreachable, stream_cut, breaker_open); null for the one that answered.' })),
+    attempts: Type.Integer({ minimum: 0, description: 'HTTP attempts made to the pair (0: skipped, its breaker open).' }),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false, title: 'FallbackRecord', description: 'Set when the task\'s call ran a fallback chain (parameters.fallback or AI_FALLBACK): every pair tried, in order.' });
+
 export const TaskOutputSchema = Type.Object({
   text: Type.String({ description: 'The answer; for an output stored as an artifact, a preview.' }),
   model_used: Type.String(),
@@ -31,6 +41,7 @@ export const TaskOutputSchema = Type.Object({
   processing_time_ms: Millis,
   usage: Type.Optional(CallUsageSchema),
   cost: Type.Optional(Nullable(Type.Number({ minimum: 0, description: 'Ours: the call\'s cost in the currency of metadata.usage, at the price of model_used (AI_PRICES); null when the model is unpriced or its tokens are unknown.' }))),
+  fallback: Type.Optional(FallbackRecordSchema),
 }, { additionalProperties: true, title: 'TaskOutput' });
 
 export const TaskResultSchema = Type.Object({

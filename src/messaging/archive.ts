@@ -19,7 +19,7 @@ import type { Config } from '../config/schema.ts';
 import { lastUrl, type Last } from '../last/index.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import { HEADERS } from './subjects.ts';
+import { HEADERS } from '../contract/subjects.ts';
 
 export type ArchiveConfig = Pick<Config, 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'ARCHIVE_NOTIFY_SUBJECT' | 'ARCHIVE_NOTIFY_DURABLE' | 'ARCHIVE_NOTIFY_WAIT_MS' | 'RUNNER_PROVISION'>;
 

@@ -13,7 +13,7 @@ import { AltlasError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Publisher } from './publisher.ts';
 import { failureLast } from './settle.ts';
-import { HEADERS } from './subjects.ts';
+import { HEADERS } from '../contract/subjects.ts';
 import type { Recorder } from '../status/recorder.ts';
 
 export interface SweepOptions {

@@ -5,28 +5,31 @@
  * build the `.last`. No acknowledgement is sent here: the worker executes the outcome.
  */
 import { trace } from '@opentelemetry/api';
-import type { DecodeLimits, DecodeResult, Job } from '../alt/index.ts';
+import type { DecodeResult, Job } from '../alt/index.ts';
 import { recoverAltId, type JobHeader } from '../alt/index.ts';
 import { AltlasError, toAltlasError } from '../errors.ts';
 import type { Engine, JobRun } from '../engine/engine.ts';
 import type { TaskResult } from '../engine/types.ts';
 import { randomUUID } from 'node:crypto';
 import { buildLast, buildCancelledLast, type ArtifactOptions } from '../last/index.ts';
+import { notStarted } from '../last/build.ts';
 import { buildBudgetLast } from '../last/budget.ts';
 import type { Budgets } from '../budget/budgets.ts';
 import { tenantOf } from '../flow/lanes.ts';
 import type { DeliveryRecord } from '../status/recorder.ts';
 import type { ContextLogger } from '../telemetry/logger.ts';
 import type { AiGate } from './ai-gate.ts';
-import type { DeliveryInfo } from './inbound.ts';
+import type { DeliveryInfo } from '../contract/delivery.ts';
 import type { TaskSpans } from '../telemetry/tracing.ts';
 import type { RunContext } from './run-context.ts';
 import { deliveryMeta, lastIds, outcomeOf, type Outcome, type SettleRules } from './settle.ts';
+import type { Decision, OnTimeout } from '../approval/kind.ts';
+import { RESUME_HEADER, type ParkRecord, type ParkStore } from '../approval/park.ts';
+import { REPLAY_HEADER, type ReplaySeed } from '../replay/seed.ts';
 
 export interface FlowDeps {
   rules: SettleRules;
-  limits: DecodeLimits;
-  engine: Engine;
+  engine: Engine<RunContext>;
   gate: AiGate;
   decode: (d: DeliveryInfo) => Promise<DecodeResult>;
   /** True when the LAST stream holds the `.last` of ALT message `seq` of this job already. */
@@ -39,6 +42,12 @@ export interface FlowDeps {
   currency?: string | null;
   /** Job and tenant budgets; absent: none. */
   budgets?: Budgets | null;
+  /** Parked jobs (approval tasks); absent: a job reaching an approval task fails with JOB_PARKED. */
+  parks?: ParkStore | null;
+  /** Reads a replay's seed (the results it keeps); absent: a replay message runs as a new job. */
+  replays?: ((id: string) => Promise<ReplaySeed | null>) | null;
+  /** RUNNER_KEEP_ALT: keeps the job's `.alt` (for a replay without its file); its failure is only logged. */
+  keepAlt?: ((altId: string, data: Uint8Array) => Promise<void>) | null;
   now?: () => number;
 }
 
@@ -111,8 +120,37 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       if (resume.size) log.info('resuming from checkpoints', { completed_tasks: resume.size });
     }
 
+    // A parked job's resume: its parked message's completed results and the decisions.
+    let approvals: ReadonlyMap<string, Decision> | undefined;
+    let parkedFrom: ParkRecord | null = null;
+    const origin = d.headers?.get(RESUME_HEADER);
+    if (origin && deps.parks) {
+      const claimed = await deps.parks.claimResume(job.id, origin, d.seq);
+      if (!claimed) {
+        log.warn('a resume of a job that is not parked any more (resumed by another message, or finished): acked without running', { resume_of: origin });
+        return { kind: 'done_before', job };
+      }
+      resume = new Map([...claimed.results, ...resume]);
+      approvals = claimed.decisions;
+      parkedFrom = claimed.park;
+      log.info('resuming a parked job', { resume_of: origin, completed_tasks: resume.size, decisions: approvals.size });
+    }
+
+    // A replay (altlas replay): the results it keeps are its resume; its .last says which run it replays.
+    let replayOf: ReplaySeed['replay_of'] | null = null;
+    const replayId = d.headers?.get(REPLAY_HEADER);
+    if (replayId && deps.replays) {
+      const seed = await deps.replays(replayId);
+      if (!seed || seed.alt_id !== job.id) return fail(new AltlasError('REPLAY_INVALID', `replay ${replayId} of job ${job.id} has no seed (expired, or written for another job)`, { context: { altId: job.id } }));
+      resume = new Map([...seed.results.map((r) => [r.task_id, r] as const), ...resume]);
+      replayOf = seed.replay_of;
+      log.info('replaying a finished job', { replay_of: seed.replay_of.execution_id, from: seed.replay_of.from, completed_tasks: seed.results.length });
+    }
+
     if (deps.cancelRequested(job.id)) {
-      return { kind: 'ran', job, last: buildCancelledLast({ job, warnings: decoded.warnings, metadata: deliveryMeta(d), atMs: now() }, lastIds(now())) };
+      // A parked job cancelled before its resume ran: what it completed stays in its .last.
+      const run = parkedFrom && resume.size ? notStarted(job, now(), resume) : undefined;
+      return { kind: 'ran', job, last: buildCancelledLast({ job, warnings: decoded.warnings, metadata: deliveryMeta(d), atMs: now(), ...(run ? { run } : {}) }, lastIds(now())) };
     }
     const tenant = tenantOf(d.subject);
     const budgets = deps.budgets ?? null;
@@ -125,17 +163,18 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     const finish = async (r: JobRun, end: 'ran' | 'cancelled' | 'budget') => {
       const executionId = randomUUID();
       const artifacts = deps.artifacts ? await deps.artifacts(job!, r, executionId) : undefined;
-      const metadata = { ...deliveryMeta(d), ...(budget ? { budget: budget.budget } : {}) };
+      const metadata = { ...deliveryMeta(d), ...(budget ? { budget: budget.budget } : {}), ...(replayOf ? { replay_of: replayOf } : {}) };
       const input = { job: job!, run: r, warnings: decoded.warnings, metadata, artifacts, currency: deps.currency };
       if (end === 'cancelled') return buildCancelledLast({ ...input, atMs: now() }, lastIds(now(), executionId));
       return end === 'budget' ? buildBudgetLast(input, lastIds(now(), executionId)) : buildLast(input, lastIds(now(), executionId));
     };
+    const keeping = deps.keepAlt?.(job.id, d.data).catch((e: Error) => log.warn('could not keep the .alt (RUNNER_KEEP_ALT): a replay of this run needs its file', { error: e.message }));
     const traceId = trace.getActiveSpan()?.spanContext().traceId;
     record?.started(job, traceId, budget?.budget);
     let run: JobRun;
     try {
       for (;;) {
-        const context: RunContext = { record, spans: input.spans, log, tenant, delivery: { seq: d.seq, deliveries: d.deliveries }, guard: input.requestGuard ?? input.guard };
+        const context: RunContext = { record, spans: input.spans, log, tenant, delivery: { seq: d.seq, deliveries: d.deliveries }, guard: input.requestGuard ?? input.guard, ...(approvals ? { approvals } : {}) };
         run = await deps.engine.run(job, { signal, resume, context, guard: input.guard });
         if (run.stopped?.code !== 'AI_UNAVAILABLE' || signal.aborted) break;
         // The AI side is down: wait here (lease kept) instead of spending a delivery; resume what completed.
@@ -156,11 +195,22 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       return { kind: 'ran', job, last: await finish(run, 'cancelled') };
     }
     const stopped = (signal.aborted ? toAltlasError(signal.reason) : null) ?? run.stopped;
+    // An approval task: the job parks (what it completed, its body and where it waits stored) before its message is acked.
+    if (stopped?.code === 'JOB_PARKED' && deps.parks) {
+      const c = stopped.context;
+      const question = String(c.question ?? '');
+      const park = await deps.parks.park({
+        altId: job.id, task: String(c.taskId), question, timeoutS: typeof c.timeoutS === 'number' ? c.timeoutS : null, onTimeout: (c.onTimeout as OnTimeout) ?? 'fail',
+        d, results: [...completedOf(run, resume).values()], from: parkedFrom,
+      }, now());
+      return { kind: 'parked', job, task: park.task, question };
+    }
     // Over a budget: the job ends here with what it completed; so does a tenant's wait on the last delivery.
     if (stopped?.code === 'BUDGET_EXCEEDED' || (stopped?.code === 'BUDGET_WAIT' && d.deliveries >= deps.rules.maxDeliver)) {
       return { kind: 'ran', job, last: await finish(run, 'budget') };
     }
     if (stopped) return fail(stopped);
+    await keeping;
     return { kind: 'ran', job, last: await finish(run, 'ran') };
   } catch (e) {
     return fail(e);

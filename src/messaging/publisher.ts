@@ -22,8 +22,8 @@ import { redactText } from '../security/redact.ts';
 import { sanitizeTraceHeaders } from '../security/trace-headers.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
 import { inSpan, injectContext } from '../telemetry/tracing.ts';
-import type { DeliveryInfo } from './inbound.ts';
-import { DLQ_ERROR_AAD, HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from './subjects.ts';
+import type { DeliveryInfo } from '../contract/delivery.ts';
+import { DLQ_ERROR_AAD, HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from '../contract/subjects.ts';
 
 export type PublisherConfig = Pick<Config, 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_OBJECT_BUCKET'>;
 

@@ -9,7 +9,7 @@
  * it asked for.
  */
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
-import { Delivery } from './inbound.ts';
+import { Delivery } from '../contract/delivery.ts';
 
 export interface PullOptions {
   nc: NatsConnection;

@@ -1,4 +1,4 @@
-/** What one run carries to the observers registered once on the engine, and to the AI task body. */
+/** What one run carries to the observers registered once on the engine, and to the AI task body: the engine's context type (Engine<RunContext>). */
 import type { DeliveryRecord } from '../status/recorder.ts';
 import type { ContextLogger } from '../telemetry/logger.ts';
 import type { TaskSpans } from '../telemetry/tracing.ts';
@@ -19,6 +19,7 @@ export interface RunContext {
    * clock): an error stops the call before any byte of it is sent.
    */
   guard?: () => Error | null;
+  /** The decisions of a resumed job's approval tasks, by task key (a parked job's resume). */
+  approvals?: ReadonlyMap<string, import('../approval/kind.ts').Decision>;
 }
 
-export const isRunContext = (c: unknown): c is RunContext => typeof c === 'object' && c !== null && 'log' in c;

@@ -10,6 +10,7 @@
  * | rejected (fate reject, or retries exhausted) | failure `.last` (id known), DLQ copy, term              |
  * | handed back (transient, shutdown)            | pending checkpoints, then nak with a delay              |
  * | abandoned (lease lost, newer claim)          | pending checkpoints; nothing on the message             |
+ * | parked (an approval task waits for a person) | ack (its park stored before; checkpoints kept)          |
  * | abandoned, lease lost before any AI call     | a nak at once, while the server's lease surely runs     |
  *
  * A failed publish of the `.last` (or a claim that cannot be read before it) is an error like
@@ -21,14 +22,15 @@ import type { JobHeader } from '../alt/header.ts';
 import { AltlasError } from '../errors.ts';
 import { buildFailureLast, type Last, type LastIds } from '../last/index.ts';
 import { decideFate, type Verb } from './fate.ts';
-import type { DeliveryInfo } from './inbound.ts';
+import type { DeliveryInfo } from '../contract/delivery.ts';
 
 export type Outcome =
   | { kind: 'ran'; job: Job; last: Last }
   | { kind: 'done_before'; job: Job }
   | { kind: 'rejected'; error: AltlasError; altId: string | null; job: Job | null; last: Last | null }
   | { kind: 'handback'; error: AltlasError; delayMs: number; job: Job | null }
-  | { kind: 'abandoned'; error: AltlasError; job: Job | null; newer?: boolean };
+  | { kind: 'abandoned'; error: AltlasError; job: Job | null; newer?: boolean }
+  | { kind: 'parked'; job: Job; task: string; question: string };
 
 export interface SettleRules {
   maxDeliver: number;

@@ -13,10 +13,11 @@ import type { Last } from '../last/index.ts';
 import { redactText } from '../security/redact.ts';
 import type { DeliveryRecord } from '../status/recorder.ts';
 import type { ContextLogger } from '../telemetry/logger.ts';
-import type { DeliveryInfo } from './inbound.ts';
+import type { DeliveryInfo } from '../contract/delivery.ts';
 import type { Lease, LeasedDelivery } from './leases.ts';
 import { failureLast, lostLeaseVerb, outcomeOf, type Outcome, type SettleRules } from './settle.ts';
-import { headerValue } from './subjects.ts';
+import { headerValue } from '../contract/subjects.ts';
+import { RESUME_HEADER } from '../approval/park.ts';
 
 /** What the settler sends on a delivery. */
 export interface SettleDelivery extends LeasedDelivery, DeliveryInfo {
@@ -48,6 +49,8 @@ export interface SettlerOptions<D extends SettleDelivery> {
   after: (work: Promise<void>) => void;
   onDuplicate?: () => void;
   onCancelled?: (altId: string) => void;
+  /** Parked jobs: a resumed parked job that ended has its park's records removed. */
+  parks?: { finished(altId: string, seq: number): Promise<void> } | null;
   now?: () => number;
 }
 
@@ -83,6 +86,7 @@ export class Settler<D extends SettleDelivery> {
       case 'done_before': return this.doneBefore(outcome, run);
       case 'rejected': return this.rejected(outcome, run);
       case 'ran': return this.ran(outcome, run);
+      case 'parked': return this.parked(outcome, run);
     }
   }
 
@@ -132,6 +136,20 @@ export class Settler<D extends SettleDelivery> {
     this.#after((async () => {
       const acked = await d.ackAck();
       if (acked) await record?.release();
+      await record?.close();
+    })(), log);
+  }
+
+  /** An approval task waits for a person: its park is stored, the message is acked (its checkpoints stay, the park's). */
+  async parked(o: Extract<Outcome, { kind: 'parked' }>, run: SettleRun<D>): Promise<void> {
+    const { record, log, lease } = run;
+    if (!this.#settleable(run, 'ack')) return;
+    log.info('job parked: waiting for a person', { task_id: o.task, code: 'JOB_PARKED' });
+    run.report('ack', { code: 'JOB_PARKED' });
+    const d = lease.delivery;
+    this.#after((async () => {
+      await d.ackAck();
+      await record?.settled({ state: 'waiting', code: 'JOB_PARKED', message: `task ${o.task} waits for a person: ${o.question}`, altId: o.job.id });
       await record?.close();
     })(), log);
   }
@@ -231,6 +249,8 @@ export class Settler<D extends SettleDelivery> {
       const why = cancelled ? 'cancelled by an operator' : code ? String(last.metadata.error ?? code) : '';
       await record?.settled({ state: cancelled ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed', lastStatus: last.status, last, ...(code ? { code, message: why } : {}) });
       if (acked) await record?.release();
+      // A resumed parked job ended: its park's records go.
+      if (d.headers?.get(RESUME_HEADER)) await this.#o.parks?.finished(job.id, d.seq);
       await record?.close();
     })(), log);
   }

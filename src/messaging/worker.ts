@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import { SpanKind, trace } from '@opentelemetry/api';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { DecodeLimits, DecodeResult, Job } from '../alt/index.ts';
+import type { DecodeResult, Job } from '../alt/index.ts';
 import { AltlasError, isAltlasError, toAltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Engine } from '../engine/engine.ts';
@@ -18,8 +18,10 @@ import { contextLogger, type ContextLogger, type Logger } from '../telemetry/log
 import { ATTR, SPAN } from '../telemetry/names.ts';
 import { TaskSpans, extractContext, inSpan } from '../telemetry/tracing.ts';
 import type { AiGate } from './ai-gate.ts';
-import type { Delivery } from './inbound.ts';
+import type { Delivery } from '../contract/delivery.ts';
 import { processDelivery } from './job-flow.ts';
+import type { ParkStore } from '../approval/park.ts';
+import type { ReplaySeed } from '../replay/seed.ts';
 import { Leases, StallWatch, admit, type Lease } from './leases.ts';
 import { leaseTiming, type LeaseTiming } from './lease-timing.ts';
 import type { Publisher } from './publisher.ts';
@@ -27,12 +29,13 @@ import { inboxPrefixOf } from './connect.ts';
 import { PullLoop } from './pull.ts';
 import type { Outcome, SettleRules } from './settle.ts';
 import { Settler } from './settler.ts';
-import { HEADERS } from './subjects.ts';
+import { HEADERS } from '../contract/subjects.ts';
 import { artifactObjectName, lastUrl, objectUrl, type ArtifactOptions } from '../last/index.ts';
 import type { ObjectStore } from '@nats-io/obj';
 import type { Codec } from '../security/codec.ts';
 import type { JobRun } from '../engine/engine.ts';
 import type { Budgets } from '../budget/budgets.ts';
+import type { RunContext } from './run-context.ts';
 
 export type WorkerConfig = Pick<Config, 'ALT_STREAM' | 'RUNNER_DURABLE' | 'RUNNER_CONCURRENCY' | 'RUNNER_SHUTDOWN_GRACE_MS' | 'RUNNER_NAK_DELAY_MS' | 'RUNNER_NAK_MAX_DELAY_MS'>;
 
@@ -41,10 +44,9 @@ export type OutcomeReport = { verb: 'ack' | 'nak' | 'reject' | 'abandon'; code?:
 export interface WorkerOptions {
   nc: NatsConnection;
   config: WorkerConfig;
-  engine: Engine;
+  engine: Engine<RunContext>;
   publisher: Publisher;
   gate: AiGate;
-  limits: DecodeLimits;
   decode: (d: Delivery) => Promise<DecodeResult>;
   logger: Logger;
   /** Ack wait and max deliver of the consumer (as the server has them). */
@@ -76,6 +78,12 @@ export interface WorkerOptions {
   budgets?: Budgets | null;
   /** This worker's id (`<host>:<pid>` by default), on the `run started` and `run ended` lines. */
   workerId?: string;
+  /** Parked jobs (approval tasks): parks a job, resumes it, and removes its park once it ended. */
+  parks?: ParkStore | null;
+  /** Reads a replay's seed (altlas replay). */
+  replays?: ((id: string) => Promise<ReplaySeed | null>) | null;
+  /** RUNNER_KEEP_ALT: keeps each job's `.alt`. */
+  keepAlt?: ((altId: string, data: Uint8Array) => Promise<void>) | null;
 }
 
 export interface WorkerState {
@@ -142,7 +150,7 @@ export class Worker {
         const p = work.finally(() => this.#after.delete(p));
         this.#after.add(p);
       },
-      onDuplicate: options.onDuplicate, onCancelled: options.onCancelled,
+      onDuplicate: options.onDuplicate, onCancelled: options.onCancelled, parks: options.parks,
     });
     this.#leases = new Leases<Delivery>({ timing: this.#timing, connected: options.connected });
     this.#pull = new PullLoop({
@@ -374,12 +382,12 @@ export class Worker {
     // A run whose lease is lost ends at once, whatever it waits for (a read of the stores in an outage): its run line ends it.
     const abandoned = entry.whenLost.then((error): Outcome => ({ kind: 'abandoned', error, job: entry.job }));
     const outcome = await Promise.race([abandoned, processDelivery({
-      rules: this.#rules, limits: this.#o.limits, engine: this.#o.engine, gate: this.#o.gate,
+      rules: this.#rules, engine: this.#o.engine, gate: this.#o.gate,
       decode: () => this.#o.decode(d),
       lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
       cancelRequested: (altId) => this.#o.cancelRequested?.(altId) ?? false,
       artifacts: (job, run, executionId) => this.#artifacts(job, run, executionId),
-      currency: this.#o.currency, budgets: this.#o.budgets,
+      currency: this.#o.currency, budgets: this.#o.budgets, parks: this.#o.parks, replays: this.#o.replays, keepAlt: this.#o.keepAlt,
     }, {
       d, record, signal: entry.abort.signal, log, suspect,
       // Task spans only when the delivery's span records (tracing on and sampled): nothing to pay otherwise.

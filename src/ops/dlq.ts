@@ -2,7 +2,7 @@
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
 import { AltlasError } from '../errors.ts';
-import { DLQ_ERROR_AAD, HEADERS } from '../messaging/subjects.ts';
+import { DLQ_ERROR_AAD, HEADERS } from '../contract/subjects.ts';
 import { parseArtifactUrl } from '../last/index.ts';
 import { readObject, removeObject } from '../status/store-access.ts';
 import type { Config } from '../config/schema.ts';

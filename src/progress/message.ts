@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AttemptOutcome } from '../ai/call.ts';
-import { HEADERS, subjectToken } from '../messaging/subjects.ts';
+import { HEADERS, subjectToken } from '../contract/subjects.ts';
 import type { Codec } from '../security/codec.ts';
 
 /** Version of the body format (`v`). */

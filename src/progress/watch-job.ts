@@ -9,7 +9,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import type { Config } from '../config/schema.ts';
-import { HEADERS, subjectToken } from '../messaging/subjects.ts';
+import { HEADERS, subjectToken } from '../contract/subjects.ts';
 import type { Codec } from '../security/codec.ts';
 import type { Last } from '../last/index.ts';
 import { ProgressFollower } from './follow.ts';

@@ -70,6 +70,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     { subject: `${c.DLQ_SUBJECT_PREFIX}.>`, why: 'dead letters' },
     { subject: `$JS.API.STREAM.INFO.${c.USAGE_STREAM}`, why: 'topology check' },
     { subject: `${c.USAGE_SUBJECT_PREFIX}.>`, why: 'usage records, one per AI call' },
+    ...c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean).map((subject) => ({ subject, why: 'approval timeouts: resume a parked job (its own .alt, republished)' })),
     ...(c.PROGRESS_ENABLED ? [
       { subject: `${c.PROGRESS_SUBJECT_PREFIX}.>`, why: 'progress: AI answers as they arrive' },
       { subject: `$JS.API.STREAM.INFO.${c.PROGRESS_STREAM}`, why: 'topology check' },
@@ -185,7 +186,9 @@ export function operatorPermissions(c: PermissionsConfig): RolePermissions {
     publish: [
       ...reader.publish,
       { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.cancel.>`, why: 'altlas cancel: write a cancel request' },
-      ...subjects.map((subject) => ({ subject, why: 'altlas dlq replay: republish originals' })),
+      { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.decision.>`, why: 'altlas approve: record a decision (created once)' },
+      { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.replay.>`, why: 'altlas replay: the recorded results a replay keeps' },
+      ...subjects.map((subject) => ({ subject, why: 'altlas dlq replay: republish originals; altlas approve: resume a parked job; altlas replay: publish a replay' })),
       { subject: `$JS.API.STREAM.MSG.DELETE.${c.DLQ_STREAM}`, why: 'altlas dlq replay (without --keep), dlq purge: remove single dead letters' },
       { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.RUNNER_OBJECT_BUCKET}`, why: 'altlas dlq replay, dlq purge: remove an original from the object store, message by message' },
     ],

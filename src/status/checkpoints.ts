@@ -17,7 +17,7 @@ import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { TaskResult } from '../engine/types.ts';
-import { subjectToken } from '../messaging/subjects.ts';
+import { subjectToken } from '../contract/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { toNanos } from '../usage/prices.ts';
 import { bucketEntries, readObject, removeObject } from './store-access.ts';

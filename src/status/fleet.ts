@@ -6,7 +6,7 @@
 import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { subjectToken } from '../messaging/subjects.ts';
+import { subjectToken } from '../contract/subjects.ts';
 import { cancelKey } from './status.ts';
 import { watchBucket } from './store-access.ts';
 

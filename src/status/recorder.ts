@@ -6,7 +6,7 @@
 import type { Job, JobBudget } from '../alt/job.ts';
 import type { TaskEvent, TaskResult } from '../engine/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { DeliveryInfo } from '../messaging/inbound.ts';
+import type { DeliveryInfo } from '../contract/delivery.ts';
 import type { Codec } from '../security/codec.ts';
 import { redactText } from '../security/redact.ts';
 import { CheckpointBudget, type CheckpointStore } from './checkpoints.ts';
@@ -52,9 +52,8 @@ export class Recorder {
   }
 
   /** The engine observer: routes each event to the record of the run it belongs to. */
-  readonly observe = (e: TaskEvent, context: unknown): void => {
-    const record = (context as { record?: unknown } | null)?.record;
-    if (record instanceof DeliveryRecord) record.onEvent(e);
+  readonly observe = (e: TaskEvent, context: { record?: DeliveryRecord } | undefined): void => {
+    context?.record?.onEvent(e);
   };
 }
 

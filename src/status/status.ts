@@ -7,7 +7,7 @@
 import type { KV } from '@nats-io/kv';
 import type { TaskEvent, TaskOutput, TaskStatus } from '../engine/types.ts';
 import type { Job, JobBudget } from '../alt/job.ts';
-import { subjectToken } from '../messaging/subjects.ts';
+import { subjectToken } from '../contract/subjects.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { redactDataText } from '../security/redact.ts';
 import { iso } from '../time.ts';
@@ -175,7 +175,9 @@ export class StatusTracker {
       this.#spent(t, e.result.output);
       if (e.result.output?.text) t.preview = prefixOf(e.result.output.text, PREVIEW_CHARS);
     } else if (e.type === 'task_finished') {
-      Object.assign(t, { state: e.result.status, attempts: e.result.attempts, finished_at: e.result.end_time ?? iso(e.at) });
+      // A task stopped by its job's parking (an approval task waiting, or one not reached) waits: pending, not cancelled.
+      const parked = e.result.error_code === 'JOB_PARKED';
+      Object.assign(t, { state: parked ? 'pending' : e.result.status, attempts: e.result.attempts, finished_at: parked ? null : e.result.end_time ?? iso(e.at) });
       if (e.result.error_code) t.error_code = e.result.error_code;
       if (e.result.status === 'completed') this.#spent(t, e.result.output);
       if (e.result.output?.text) t.preview = prefixOf(e.result.output.text, PREVIEW_CHARS);

@@ -37,6 +37,7 @@ export class RunnerMetrics {
   readonly #aiTokens = this.#meter.createCounter(METRIC.aiTokens, { description: 'AI tokens the providers reported, by the model that answered, kind (input, output, cached_input, reasoning) and tenant; a count not reported is not added (see altlas_ai_calls_total).' });
   readonly #aiCost = this.#meter.createCounter(METRIC.aiCost, { description: 'Cost of AI calls at AI_PRICES, by model, tenant and currency; calls of unknown cost are not added (see altlas_ai_calls_total).' });
   readonly #aiCalls = this.#meter.createCounter(METRIC.aiCalls, { description: 'AI calls that reached the provider, by model, tenant, outcome (ok, failed), usage (reported, unknown) and cost (known, unknown).' });
+  readonly #aiFallbacks = this.#meter.createCounter(METRIC.aiFallbacks, { description: 'AI calls moved on from one provider/model pair of a fallback chain to the next (from, to: endpoint/model).' });
   readonly #loop = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(sources: MetricSources) {
@@ -49,6 +50,7 @@ export class RunnerMetrics {
     this.#redeliveries.add(0);
     this.#duplicates.add(0);
     this.#leaseLost.add(0);
+    this.#aiFallbacks.add(0);
     this.#meter.createObservableGauge(METRIC.inFlight, { description: 'Jobs running in this process.' }).addCallback((r) => r.observe(sources.inFlight()));
     this.#meter.createObservableGauge(METRIC.waitingForAi, { description: 'Jobs waiting in this process for the AI side to answer again.' }).addCallback((r) => r.observe(sources.waiting?.() ?? 0));
     this.#meter.createObservableGauge(METRIC.breakerState, { description: 'AI circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated.' })
@@ -101,6 +103,11 @@ export class RunnerMetrics {
   ai(info: AttemptInfo): void {
     this.#aiDuration.record(info.durationMs / 1000, { 'gen_ai.provider.name': info.provider, 'gen_ai.request.model': info.model, outcome: info.outcome });
     if (info.attempt > 1) this.#retries.add(1, { kind: 'ai' });
+  }
+
+  /** A call moved on from pair `from` to pair `to` of its fallback chain. */
+  fallback(from: string, to: string): void {
+    this.#aiFallbacks.add(1, { from, to });
   }
 
   /** One AI call's usage record. */

@@ -72,4 +72,5 @@ export const METRIC = {
   aiTokens: 'altlas.ai.tokens',
   aiCost: 'altlas.ai.cost',
   aiCalls: 'altlas.ai.calls',
+  aiFallbacks: 'altlas.ai.fallbacks',
 } as const;

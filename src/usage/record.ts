@@ -5,7 +5,7 @@
  */
 import type { AiCall, TokenUsage } from '../ai/call.ts';
 import type { CallOutcome } from '../ai/steps.ts';
-import { subjectToken } from '../messaging/subjects.ts';
+import { subjectToken } from '../contract/subjects.ts';
 import { tenantToken } from '../flow/lanes.ts';
 import { costNanos, fromNanos, priceOf, type PriceTable } from './prices.ts';
 

@@ -8,7 +8,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AiCall } from '../ai/call.ts';
 import type { CallOutcome, Reservation, SettleStep } from '../ai/steps.ts';
-import type { Logger } from '../telemetry/logger.ts';
 import type { PriceTable } from './prices.ts';
 import { usageRecord, usageSubject, type UsageRecord } from './record.ts';
 
@@ -23,7 +22,8 @@ export interface UsageRecorderOptions {
   subjectPrefix: string;
   /** Sees every record (metrics), synchronously; it must not throw. */
   onRecord?: (r: UsageRecord) => void;
-  logger?: Logger;
+  /** Where a lost record is reported (the worker's logger). */
+  logger?: { warn(message: string, fields?: Record<string, unknown>): unknown };
   /** Publish attempts per record. Default 4. */
   attempts?: number;
   /** Milliseconds before a failed publish is tried again (doubling). Default 500. */

@@ -5,7 +5,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { connect } from '@nats-io/transport-node';
-import { aiTaskBody } from '../../src/ai/task-body.ts';
+import { aiTaskBody } from '../../src/tasks/ai-task-body.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { aiAnswered, createAiClient } from '../../src/main.ts';
 import { AiGate } from '../../src/messaging/ai-gate.ts';

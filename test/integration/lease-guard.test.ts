@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { FakeOrchestrator } from '../../src/ai/fake-orchestrator.ts';
-import { aiTaskBody } from '../../src/ai/task-body.ts';
+import { aiTaskBody } from '../../src/tasks/ai-task-body.ts';
 import { PASS_THROUGH, type CallSteps } from '../../src/ai/steps.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { AltlasError } from '../../src/errors.ts';

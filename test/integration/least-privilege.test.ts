@@ -117,6 +117,16 @@ describe('least privilege', () => {
     expect({ code: cancelled.code, out: cancelled.out, err: cancelled.err }).toEqual({ code: 0, out: 'to-cancel: cancelled (JOB_CANCELLED)', err: '' });
     await eventually(() => lasts(s.admin), (l) => l.some((x) => x.alt_file_id === 'to-cancel'), 'the cancelled job');
     s.fake.setFaults({ latencyMs: 50 });
+    // An approval task: the job parks (the runner's permissions), an operator approves it and it resumes; then an operator replays it from a task.
+    const approval = JSON.stringify({ id: 'approved', version: '1.0', created_at: '2025-05-01T00:00:00Z', title: 'approved', tasks: [{ id: 'a', description: 'draft', dependencies: [] }, { id: 'ok', description: 'Send?', dependencies: ['a'], parameters: { task_type: 'approval' } }, { id: 'b', description: 'send', dependencies: ['ok'] }] });
+    await js.publish('alt.submit', approval);
+    await eventually(async () => (await cli(s.server, 'reader', ['status', 'approved'])).out, (o) => o.includes('JOB_PARKED'), 'the job parked');
+    const approved = await cli(s.server, 'operator', ['approve', 'approved', 'ok', '--comment', 'fine']);
+    expect({ code: approved.code, err: approved.err }).toEqual({ code: 0, err: '' });
+    await eventually(() => lasts(s.admin), (l) => l.some((x) => x.alt_file_id === 'approved' && x.status === 'success'), 'the approved job');
+    writeFileSync(join(dir, 'approved.alt.json'), approval);
+    const again = await cli(s.server, 'operator', ['replay', 'approved', '--from', 'b', '--alt', join(dir, 'approved.alt.json'), '--wait', '--timeout', '60']);
+    expect({ code: again.code, err: again.err }).toEqual({ code: 0, err: '' });
     // Live output: a job followed by the producer as it runs, and replayed by a reader.
     s.fake.setFaults({ latencyMs: 300 });
     const streamed = await cli(s.server, 'producer', ['publish', '--wait', '--stream', '--timeout', '60', 'samples/runner-example.alt.json']);

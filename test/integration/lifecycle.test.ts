@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Harness, eventually, job } from '../helpers/runner.ts';
-import { Delivery } from '../../src/messaging/inbound.ts';
+import { Delivery } from '../../src/contract/delivery.ts';
 import { inProcessWorker, type InProcessWorker } from '../helpers/in-process.ts';
 import { ROOT } from '../helpers/paths.ts';
 import { freePort } from '../../src/devtools/nats-server.ts';

@@ -7,7 +7,7 @@ import { Kvm } from '@nats-io/kv';
 import { AckPolicy, DeliverPolicy, RetentionPolicy } from '@nats-io/jetstream';
 import { headers as natsHeaders, nanos } from '@nats-io/nats-core';
 import { FakeOrchestrator } from '../../src/ai/fake-orchestrator.ts';
-import { Delivery } from '../../src/messaging/inbound.ts';
+import { Delivery } from '../../src/contract/delivery.ts';
 import { Harness, eventually, job } from '../helpers/runner.ts';
 import { inProcessWorker, type InProcessWorker } from '../helpers/in-process.ts';
 

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -61,7 +61,7 @@ describe('a worker that cannot reach NATS', () => {
     expect((await w.exited).code).toBe(0);
   });
 
-  it('runs with bounded V8 generations and two malloc arenas unless the operator chooses (README: Operations, memory)', async () => {
+  it('runs with bounded V8 generations, two malloc arenas and jemalloc unless the operator chooses (README: Operations, memory)', async () => {
     const cmdline = (w: WorkerProcess) => readFileSync(`/proc/${w.proc.pid}/cmdline`, 'utf8').split('\0');
     const environ = (w: WorkerProcess) => readFileSync(`/proc/${w.proc.pid}/environ`, 'utf8').split('\0');
     const unreachable = { NATS_URL: `nats://127.0.0.1:${await freePort()}`, HTTP_PORT: '0' };
@@ -69,9 +69,16 @@ describe('a worker that cannot reach NATS', () => {
     const chosen = new WorkerProcess({ ...unreachable, NODE_OPTIONS: '--max-semi-space-size=32', MALLOC_ARENA_MAX: '4' });
     const replaced = new WorkerProcess({ ...unreachable, ALTLAS_NODE_FLAGS: '--max-semi-space-size=16' });
     const emptied = new WorkerProcess({ ...unreachable, ALTLAS_NODE_FLAGS: '' });
-    extra.push(plain, chosen, replaced, emptied);
-    const all = [plain, chosen, replaced, emptied];
-    await eventually(async () => all.filter((w) => w.logs('cannot connect to NATS; retrying').length > 0).length, (n) => n === 4, 'the four workers running');
+    const glibc = new WorkerProcess({ ...unreachable, ALTLAS_MALLOC: 'system' });
+    extra.push(plain, chosen, replaced, emptied, glibc);
+    const all = [plain, chosen, replaced, emptied, glibc];
+    await eventually(async () => all.filter((w) => w.logs('cannot connect to NATS; retrying').length > 0).length, (n) => n === 5, 'the five workers running');
+    // jemalloc with its background purge when the system has it (.ci/run and the image install it).
+    const jemalloc = (w: WorkerProcess) => readFileSync(`/proc/${w.proc.pid}/maps`, 'utf8').includes('libjemalloc');
+    const haveJemalloc = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].some((d) => existsSync(`/usr/lib/${d}/libjemalloc.so.2`));
+    expect(jemalloc(plain)).toBe(haveJemalloc);
+    if (haveJemalloc) expect(environ(plain)).toContain('MALLOC_CONF=background_thread:true,dirty_decay_ms:5000,muzzy_decay_ms:0');
+    expect(jemalloc(glibc)).toBe(false);
     expect(cmdline(plain)).toEqual(expect.arrayContaining(['--max-semi-space-size=16', '--heap-growing-percent=40']));
     expect(environ(plain)).toContain('MALLOC_ARENA_MAX=2');
     expect(cmdline(chosen).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);

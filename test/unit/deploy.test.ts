@@ -57,6 +57,8 @@ describe('docker-compose.yml and Dockerfile', () => {
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/healthz/m);
     expect(dockerfile).toMatch(/^FROM node:\$\{NODE_VERSION\}-slim AS runtime$/m);
     expect(dockerfile).toContain('npm ci --omit=dev');
+    // bin/altlas runs the worker with jemalloc when the system has it (README: Operations, memory).
+    expect(dockerfile).toMatch(/^FROM node:\$\{NODE_VERSION\}-slim AS runtime$[\s\S]*apt-get install -y --no-install-recommends libjemalloc2/m);
     expect(dockerfile).toMatch(/org\.opencontainers\.image\.title/);
     for (const copied of [...dockerfile.matchAll(/^COPY --chown=node:node (\S+) /gm)].map((m) => m[1])) expect(existsSync(join(ROOT, copied))).toBe(true);
   });

@@ -227,7 +227,37 @@ async function openJob(id) {
     ['Spent', spent(job) || '—'], ['Budget', job.budget ? [job.budget.tokens !== null ? `${count(job.budget.tokens)} tokens` : '', job.budget.cost !== null ? money(job.budget.cost, job.usage?.currency) : ''].filter(Boolean).join(' · ') : 'none']];
   $('#job-meta').replaceChildren(...meta.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   const running = !FINAL.includes(job.state);
-  $('#job-actions').replaceChildren(el('button', { type: 'button', class: 'action danger', id: 'cancel-job', disabled: ui.config.actions && running ? null : 'disabled', onclick: async () => {
+  // A parked job (an approval task): approve or reject it, with a comment (the token's actions).
+  const parkedAt = job.state === 'waiting' && job.error?.code === 'JOB_PARKED' ? /^task (\S+) waits for a person/.exec(job.error.message)?.[1] : null;
+  const decide = (reject) => el('button', { type: 'button', class: reject ? 'action danger' : 'action', id: reject ? 'reject-job' : 'approve-job', disabled: ui.config.actions ? null : 'disabled', onclick: async () => {
+    const comment = window.prompt(`${reject ? 'Reject' : 'Approve'} task ${parkedAt}: a comment (optional)`, '');
+    if (comment === null) return;
+    const out = await act('approve', { alt_id: job.alt_id, task: parkedAt, reject, ...(comment ? { comment } : {}) });
+    if (out) toast(`${job.alt_id}: task ${parkedAt} ${out.decision}; the job resumes`);
+  } }, reject ? 'Reject' : 'Approve');
+  // A finished job: run it again from one of its tasks (the other tasks keep their outputs); its .alt is chosen here, as a .alt is not kept.
+  const replay = el('button', { type: 'button', class: 'action', id: 'replay-job', disabled: ui.config.actions && FINAL.includes(job.state) && r.last ? null : 'disabled', onclick: () => {
+    const from = window.prompt(`Replay ${job.alt_id} from which task? (${Object.keys(job.tasks).join(', ')})`, Object.keys(job.tasks).at(-1) ?? '');
+    if (!from) return;
+    const done = (out) => out && toast(`${job.alt_id}: replay from ${from} published; ${out.kept.length} task(s) kept`);
+    const withFile = () => {
+      const input = el('input', { type: 'file', accept: '.json,.yaml,.yml,.alt' });
+      input.onchange = async () => {
+        const file = input.files?.[0];
+        if (file) done(await act('replay_from', { alt_id: job.alt_id, from, alt: await file.text(), name: file.name }));
+      };
+      input.click();
+    };
+    // The .alt the workers kept (RUNNER_KEEP_ALT) when there is one, else the file chosen here.
+    void (async () => {
+      const res = await fetch('/api/actions/replay_from', { method: 'POST', headers: { 'content-type': 'application/json', ...($('#token').value ? { authorization: `Bearer ${$('#token').value}` } : {}) }, body: JSON.stringify({ alt_id: job.alt_id, from }) });
+      const out = await res.json();
+      if (res.ok) done(out);
+      else if (/RUNNER_KEEP_ALT/.test(out.error ?? '')) withFile();
+      else toast(`replay refused: ${out.error}`);
+    })();
+  } }, 'Replay from…');
+  $('#job-actions').replaceChildren(...(parkedAt ? [decide(false), decide(true)] : []), replay, el('button', { type: 'button', class: 'action danger', id: 'cancel-job', disabled: ui.config.actions && running ? null : 'disabled', onclick: async () => {
     const out = await act('cancel', { alt_id: job.alt_id });
     if (out) toast(`cancel requested for ${job.alt_id}`);
   } }, 'Cancel'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { duration, fitCell, parseDuration, percent, table } from '../../../src/cli/format.ts';
+import { duration, fitCell, parseDuration, percent, table } from '../../../src/ops/format.ts';
 import { parseSince, resultRow } from '../../../src/cli/results.ts';
 import { UsageError } from '../../../src/cli/output.ts';
 import type { Last } from '../../../src/last/index.ts';

@@ -7,9 +7,15 @@ import { isAltlasError } from '../../../src/errors.ts';
 describe('loadConfig', () => {
   it('fills every default from the one defaults table and freezes the result', () => {
     const config = loadConfig({});
-    for (const [name, value] of Object.entries(DEFAULTS)) expect([name, (config as Record<string, unknown>)[name]]).toEqual([name, value]);
+    for (const [name, value] of Object.entries(DEFAULTS)) expect([name, (config as unknown as Record<string, unknown>)[name]]).toEqual([name, value]);
     expect(Object.isFrozen(config)).toBe(true);
     expect(decodeLimits(config)).toEqual(DEFAULT_DECODE_LIMITS);
+  });
+
+  it('derives LOG_REDACT\'s key fragments once: split, trimmed, lower-cased, empty ones dropped', () => {
+    const config = loadConfig({ LOG_REDACT: ' Customer_ID ,,x-Internal ' });
+    expect(config.logRedactKeys).toEqual(['customer_id', 'x-internal']);
+    expect(Object.isFrozen(config.logRedactKeys)).toBe(true);
   });
 
   it('coerces numbers and booleans from strings and ignores unknown variables', () => {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAlt } from '../../../src/alt/index.ts';
 import { DecodePool } from '../../../src/alt/decode-pool.ts';
-import { aiTaskBody } from '../../../src/ai/task-body.ts';
+import { aiTaskBody } from '../../../src/tasks/ai-task-body.ts';
 import { fakeAnswer } from '../../../src/ai/fake-orchestrator.ts';
 import { runJob } from '../../../src/engine/run-job.ts';
 import { buildFailureLast, buildLast, lastStatus, LastSchema, type Last } from '../../../src/last/index.ts';

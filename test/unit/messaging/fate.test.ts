@@ -15,7 +15,7 @@ describe('decideFate', () => {
     const expected: Record<ErrorCode, 'reject' | 'nak' | 'nak0'> = {
       ALT_EMPTY: 'reject', ALT_ENCODING: 'reject', ALT_SYNTAX: 'reject', ALT_UNKNOWN_FORMAT: 'reject', ALT_UNSUPPORTED_VERSION: 'reject',
       ALT_SCHEMA: 'reject', ALT_DUPLICATE_TASK: 'reject', ALT_UNKNOWN_DEPENDENCY: 'reject', ALT_SELF_DEPENDENCY: 'reject', ALT_CYCLE: 'reject',
-      ALT_REFERENCE: 'reject', ALT_LIMIT: 'reject', ALT_DECRYPT: 'reject', TASK_KIND_FORBIDDEN: 'reject',
+      ALT_REFERENCE: 'reject', ALT_LIMIT: 'reject', ALT_DECRYPT: 'reject', ALT_FALLBACK: 'reject', ALT_APPROVAL: 'reject', TASK_KIND_FORBIDDEN: 'reject',
       // Task-level codes end a task, not a job; should one reach the fate table, the message must not loop.
       TASK_FAILED: 'reject', TASK_TIMEOUT: 'reject', TASK_CANCELLED: 'reject', LOOP_LIMIT: 'reject', LOOP_ITERABLE: 'reject', CALL_DEPTH: 'reject',
       INSTANCE_LIMIT: 'reject', VARIABLE_TYPE: 'reject', FUNCTION_RETURN: 'reject', AI_REJECTED: 'reject', AI_BAD_RESPONSE: 'reject', AI_RESPONSE_TOO_LARGE: 'reject', JOB_CANCELLED: 'reject',
@@ -23,6 +23,7 @@ describe('decideFate', () => {
       LAST_TOO_LARGE: 'reject', LAST_PUBLISH_FAILED: 'nak', CONFIG_INVALID: 'reject', TOPOLOGY_MISMATCH: 'reject', PERMISSION_DENIED: 'reject',
       NATS_UNREACHABLE: 'nak', STREAM_MISSING: 'reject', PAYLOAD_TOO_LARGE: 'reject', INTERNAL: 'nak',
       BUDGET_EXCEEDED: 'reject', BUDGET_WAIT: 'nak',
+      JOB_PARKED: 'reject', APPROVAL_REJECTED: 'reject', APPROVAL_TIMEOUT: 'reject', APPROVAL_NOT_WAITING: 'reject', APPROVAL_DECIDED: 'reject', APPROVAL_TIMED_OUT: 'reject', REPLAY_INVALID: 'reject',
     };
     expect(Object.keys(expected).sort()).toEqual(Object.keys(ERROR_CODES).sort());
     for (const [code, want] of Object.entries(expected) as [ErrorCode, string][]) {

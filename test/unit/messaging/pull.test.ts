@@ -1,7 +1,7 @@
 /** The pull loop on a fake connection and an injected clock: requests for free slots only, each message matched to the request it answers, nothing forgotten across a stall. */
 import { describe, expect, it } from '@jest/globals';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
-import type { Delivery } from '../../../src/messaging/inbound.ts';
+import type { Delivery } from '../../../src/contract/delivery.ts';
 import { PullLoop } from '../../../src/messaging/pull.ts';
 
 function fakeNc() {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { headerValue, lastMsgId, subjectToken } from '../../../src/messaging/subjects.ts';
+import { headerValue, lastMsgId, subjectToken } from '../../../src/contract/subjects.ts';
 import { covers } from '../../../src/messaging/topology.ts';
 import { versionAtLeast } from '../../../src/messaging/worker.ts';
 

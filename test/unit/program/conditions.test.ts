@@ -1,7 +1,7 @@
 /** Condition operators against Python's behaviour (the original evaluator's semantics). */
 import { describe, expect, it } from '@jest/globals';
-import { evaluateCondition, interpolateString, type Lookup } from '../../../src/program/expressions.ts';
-import { pyEquals, pyStr, truthy } from '../../../src/program/values.ts';
+import { evaluateCondition, interpolateString, type Lookup } from '../../../src/alt/program/expressions.ts';
+import { pyEquals, pyStr, truthy } from '../../../src/alt/program/values.ts';
 
 const scope = (vars: Record<string, unknown>, outputs: Record<string, { text: string }> = {}): Lookup => ({
   name: (n) => (Object.hasOwn(vars, n) ? { found: true, value: vars[n] }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { AiAnswer, AiRequest, CallOptions } from '../../../src/ai/call.ts';
-import { aiTaskBody } from '../../../src/ai/task-body.ts';
+import { aiTaskBody } from '../../../src/tasks/ai-task-body.ts';
 import { decodeProgress, type ProgressMessage } from '../../../src/progress/message.ts';
 import { ProgressPublisher, type ProgressSink } from '../../../src/progress/publisher.ts';
 import { IDENTITY_CODEC } from '../../../src/security/codec.ts';

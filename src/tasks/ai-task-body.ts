@@ -1,12 +1,13 @@
 /** The task body of an AI task: prompt, model and parameters from the task, one call through the client. */
 import type { TaskBody, TaskOutput } from '../engine/types.ts';
-import { isRunContext } from '../messaging/run-context.ts';
+import type { RunContext } from '../messaging/run-context.ts';
 import { costNanos, fromNanos, priceOf, type PriceTable } from '../usage/prices.ts';
 import type { ProgressPublisher } from '../progress/publisher.ts';
 import { callProgress } from '../progress/task-progress.ts';
 import { logProgressTrouble } from '../progress/trouble.ts';
-import type { AiClient, AttemptInfo } from './client.ts';
-import { buildPrompt, generationParameters, modelOf } from './prompt.ts';
+import type { AiAnswer, AttemptInfo, CallOptions } from '../ai/client.ts';
+import type { ChainRequest } from '../ai/fallback-client.ts';
+import { buildPrompt, generationParameters, modelOf } from '../ai/prompt.ts';
 
 export interface AiTaskOptions {
   /** Model when the task does not name one (AI_MODEL). */
@@ -30,14 +31,15 @@ export interface AiTaskOptions {
  * is the original's `{text, model_used, tokens_used, processing_time_ms}` followed by ours:
  * `usage` (the call's tokens by kind as reported, null where unknown, and the HTTP attempt that
  * answered; the model that answered is model_used) and `cost` (in the price table's currency,
- * at the price of the model that answered; null when unpriced or the tokens are unknown). With
+ * at the price of the model that answered; null when unpriced or the tokens are unknown), and,
+ * when the call ran a fallback chain, `fallback` (the pair that answered and every pair tried). With
  * progress, every chunk of every attempt goes to the progress stream, and the task ends only once
  * they are stored (or the drain time passed), so a job's `.last` never precedes its progress.
  */
-export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOptions): TaskBody {
+export function aiTaskBody(client: { complete(request: ChainRequest, options: CallOptions): Promise<AiAnswer> }, options: AiTaskOptions): TaskBody<RunContext> {
   const prices = options.prices ?? null;
   return async (task, ctx) => {
-    const run = isRunContext(ctx.context) ? ctx.context : null;
+    const run = ctx.context ?? null;
     const progress = options.progress ? callProgress(options.progress.publisher, {
       job: ctx.job.id, alt_seq: run?.delivery?.seq ?? null, deliveries: run?.delivery?.deliveries ?? null, task: ctx.key, task_attempt: ctx.attempt,
     }, ctx.signal, run ? (t) => logProgressTrouble(run.log, t) : undefined) : null;
@@ -55,6 +57,7 @@ export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOp
       prompt: buildPrompt(task, ctx.job, ctx.dependencyOutputs),
       model: modelOf(task, options.defaultModel),
       parameters,
+      ...(task.parameters.fallback === undefined ? {} : { fallback: task.parameters.fallback }),
       origin: { jobId: ctx.job.id, tenant, priority: task.priority ?? ctx.job.priority, taskKey: ctx.key, taskAttempt: ctx.attempt },
     }, { signal: ctx.signal, onAttempt, onChunk: progress?.onChunk, guard: run?.guard });
     let answer;
@@ -67,6 +70,7 @@ export function aiTaskBody(client: Pick<AiClient, 'complete'>, options: AiTaskOp
     const output: TaskOutput = {
       text: answer.text, model_used: answer.model, tokens_used: answer.tokens ?? 0, processing_time_ms: answer.providerMs ?? 0,
       usage: answer.usage, cost: cost === null ? null : fromNanos(cost),
+      ...(answer.fallback ? { fallback: answer.fallback } : {}),
     };
     return output;
   };

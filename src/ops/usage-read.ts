@@ -6,8 +6,8 @@
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { firstSeqSince, storedMessages } from '../status/store-access.ts';
-import type { UsageRecord } from './record.ts';
-import { UsageWindow, type Grouping, type UsageSummary } from './window.ts';
+import type { UsageRecord } from '../usage/record.ts';
+import { UsageWindow, type Grouping, type UsageSummary } from '../usage/window.ts';
 
 const dec = new TextDecoder();
 

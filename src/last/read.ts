@@ -1,5 +1,5 @@
 /** A stored `.last` body, opened with PAYLOAD_KEYS when it is encrypted. */
-import type { Last } from '../last/index.ts';
+import type { Last } from './index.ts';
 import type { Codec } from '../security/codec.ts';
 
 export function readLast(data: Uint8Array, codec: Codec): Last {

@@ -4,8 +4,8 @@
  * and the variables each frame declares when it opens. Pure; structural errors come back as
  * ALT_REFERENCE or ALT_CYCLE before anything runs. A 1.0 job compiles to one block of AI tasks.
  */
-import { AltlasError, type Problem } from '../errors.ts';
-import type { DecodeWarning, Job, JobTask } from '../alt/job.ts';
+import { AltlasError, type Problem } from '../../errors.ts';
+import type { DecodeWarning, Job, JobTask } from '../job.ts';
 import { conditionReads, type ConditionNode } from './expressions.ts';
 import type { VariableType } from './values.ts';
 

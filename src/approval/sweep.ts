@@ -1,0 +1,72 @@
+/**
+ * The workers' sweep of parked jobs (every RUNNER_APPROVAL_SWEEP_MS): a park past its timeout is
+ * decided by its on_timeout (compare-and-set on the decision key: one worker wins, a person's
+ * decision before it stands) and resumed; a park decided but not resumed after a sweep interval
+ * (the deciding command stopped between its decision and its publish) is resumed again (the
+ * resume's message id makes a second publish a duplicate); a park whose job an operator cancelled
+ * (altlas cancel) is resumed undecided, and its run ends cancelled. No worker needs to hold the job.
+ */
+import type { KV } from '@nats-io/kv';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { isAltlasError } from '../errors.ts';
+import type { Codec } from '../security/codec.ts';
+import { bucketEntries } from '../status/store-access.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Decision } from './kind.ts';
+import { decide, decisionKey, resume, type ParkRecord } from './park.ts';
+
+export interface SweepOptions {
+  kv: KV;
+  jsm: JetStreamManager;
+  js: JetStreamClient;
+  statusBucket: string;
+  objBucket: string;
+  codec?: Codec;
+  logger: Logger;
+  /** How long a decision may wait for its resume before the sweep publishes it again. */
+  graceMs: number;
+  now?: () => number;
+}
+
+const BY_TIMEOUT: Record<string, Decision['decision']> = { approve: 'approved', reject: 'rejected', fail: 'failed' };
+
+/** One pass over the parks (two listings of the status bucket, no read per park); returns how many it resumed. */
+export async function sweepParks(o: SweepOptions): Promise<number> {
+  const now = o.now ?? Date.now;
+  const dec = new TextDecoder();
+  let resumed = 0;
+  const decisions = new Map<string, Decision>();
+  for (const e of await bucketEntries(o.jsm, o.statusBucket, 'decision.>')) {
+    if (e.operation === 'PUT' && e.value.length) decisions.set(e.key, JSON.parse(dec.decode(e.value)) as Decision);
+  }
+  // Jobs an operator cancelled (altlas cancel): a parked one is resumed so that it ends cancelled.
+  const cancelled = new Set<string>();
+  for (const e of await bucketEntries(o.jsm, o.statusBucket, 'cancel.*')) {
+    if (e.operation === 'PUT' && e.value.length) cancelled.add((JSON.parse(dec.decode(e.value)) as { alt_id: string }).alt_id);
+  }
+  for (const e of await bucketEntries(o.jsm, o.statusBucket, 'park.*')) {
+    if (e.operation !== 'PUT' || e.value.length === 0) continue;
+    const park = JSON.parse(dec.decode(e.value)) as ParkRecord;
+    if (park.resumed_seq !== undefined) continue;
+    const decided = decisions.get(decisionKey(park.alt_id, park.task));
+    if (!decided && cancelled.has(park.alt_id)) {
+      await resume(o, park).then(() => resumed++).catch((err: Error) => o.logger.warn('could not resume a cancelled parked job', { alt_id: park.alt_id, error: err.message }));
+      continue;
+    }
+    if (!decided && park.timeout_at && Date.parse(park.timeout_at) <= now()) {
+      try {
+        const r = await decide({ ...o, now }, { altId: park.alt_id, task: park.task, decision: BY_TIMEOUT[park.on_timeout] ?? 'failed', comment: null, by: 'timeout' });
+        o.logger.info('an approval timed out: decided by its on_timeout and resumed', { alt_id: park.alt_id, task_id: park.task, decision: r.decision.decision });
+        resumed++;
+      } catch (err) {
+        // A person (or another worker) decided first: that decision stands, and its resume is theirs.
+        if (!isAltlasError(err, 'APPROVAL_DECIDED')) o.logger.warn('could not apply an approval timeout', { alt_id: park.alt_id, task_id: park.task, error: (err as Error).message });
+      }
+      continue;
+    }
+    // Decided, yet not resumed a sweep interval later: the decider stopped between its decision and its publish.
+    if (!decided || now() - Date.parse(decided.decided_at) < o.graceMs) continue;
+    await resume(o, park).then(() => resumed++).catch((err: Error) => o.logger.warn('could not resume a decided job', { alt_id: park.alt_id, error: err.message }));
+  }
+  return resumed;
+}

@@ -94,6 +94,13 @@ export interface WorkerState {
   waitingForAi: number;
 }
 
+/**
+ * Ack waits after a reconnect during which every first delivery is checked like a redelivery: a
+ * nats-server killed and restarted can lose the acks it had not yet written to disk, and deliver
+ * those messages again (as first deliveries, their count lost too) soon after it is back.
+ */
+const RECHECK_ACK_WAITS = 3;
+
 /** True when a `x.y.z` server version is at least `min`. */
 export function versionAtLeast(version: string, min: readonly [number, number, number]): boolean {
   const v = version.split(/[.-]/).slice(0, 3).map((n) => Number.parseInt(n, 10) || 0);
@@ -135,6 +142,14 @@ export class Worker {
   #closing: Promise<void> | null = null;
   #started = false;
   #stopping = false;
+  /** The highest stream sequence delivered to this worker. */
+  #seenUpTo = 0;
+  /**
+   * After a reconnect: the server may have restarted and lost the acks it had not yet written,
+   * and then delivers those messages again as first deliveries. Until `until`, and for every
+   * sequence up to `upTo`, a first delivery is checked like a redelivery (its .last, its claim).
+   */
+  #recheck: { upTo: number; until: number } | null = null;
   #processed = 0;
 
   constructor(options: WorkerOptions) {
@@ -199,8 +214,18 @@ export class Worker {
 
   /** After a reconnect: renew leases at once; new pull requests wait until the old ones expired. */
   reconnected(): void {
+    this.#recheck = { upTo: this.#seenUpTo, until: Date.now() + RECHECK_ACK_WAITS * this.#o.ackWaitMs };
     this.#leases.tick();
     this.#pull.reconnected();
+  }
+
+  /** True when a first delivery must be checked like a redelivery: it may repeat one whose ack a restarted server lost. */
+  #mayRepeat(seq: number): boolean {
+    const r = this.#recheck;
+    if (!r) return false;
+    if (seq <= r.upTo || Date.now() < r.until) return true;
+    this.#recheck = null;
+    return false;
   }
 
   /** The AI gate opened again (or something else freed): ask for work. */
@@ -259,6 +284,8 @@ export class Worker {
 
   #receive(d: Delivery, requestedAt = d.receivedAt): void {
     this.#stalls.tick(d.receivedAt);
+    const repeat = this.#mayRepeat(d.seq);
+    if (d.seq > this.#seenUpTo) this.#seenUpTo = d.seq;
     if (this.#stopping && !this.#running.has(d.seq)) {
       // A request sent before the shutdown was filled: hold the message (leased) and hand it back with the rest.
       this.#parked.push({ d, delayMs: 0, lease: this.#leases.hold(d, () => {}) });
@@ -279,7 +306,7 @@ export class Worker {
       this.#o.logger.warn('redelivery of a job whose run here lost its lease: it runs once that run has stopped', { alt_stream_seq: d.seq, deliveries: d.deliveries, alt_id: held.job?.id });
       return;
     }
-    this.#start(d, requestedAt);
+    this.#start(d, requestedAt, undefined, repeat);
   }
 
   /**
@@ -289,7 +316,7 @@ export class Worker {
    * a full lease. A delivery whose lease is lost before it ran is handed back with a nak while the
    * server's lease surely runs, and else released (the server has redelivered it, or will).
    */
-  #start(d: Delivery, requestedAt: number, next?: Running['next']): void {
+  #start(d: Delivery, requestedAt: number, next?: Running['next'], repeat = false): void {
     const abort = new AbortController();
     let lease: Lease<Delivery>;
     let box: { entry?: Running };
@@ -323,7 +350,7 @@ export class Worker {
     const entry: Running = { abort, job: null, lease, aiCalls: 0, whenLost };
     box.entry = entry;
     this.#running.set(d.seq, entry);
-    void this.#handle(d, entry, suspect || lease.suspect).catch((e) => {
+    void this.#handle(d, entry, suspect || repeat || lease.suspect).catch((e) => {
       this.#o.logger.error('unexpected error handling a message; it will be redelivered', { error: toAltlasError(e).message, code: 'INTERNAL', alt_stream_seq: d.seq });
     }).finally(() => {
       this.#leases.release(entry.lease);

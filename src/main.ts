@@ -130,7 +130,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   let conn: Connection | null = null;
   let stack: Assembled | null = null;
   let metrics: RunnerMetrics | null = null;
-  const gate = new AiGate({ probeMs: config.AI_BREAKER_HALF_OPEN_MS, onChange: (down) => {
+  const gate = new AiGate({ probeMs: config.AI_BREAKER_HALF_OPEN_MS, health: () => client.health(), onChange: (down) => {
     if (down) logger.warn('the AI side is down: the worker takes no new work; waiting jobs keep their leases', { probe_ms: config.AI_BREAKER_HALF_OPEN_MS });
     else {
       logger.info('the AI side answers again: waiting jobs go on and the worker takes work again');

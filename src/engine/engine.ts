@@ -41,6 +41,12 @@ export interface RunInput<C = unknown> {
   resume?: ReadonlyMap<string, TaskResult>;
   /** Handed to the task body and to every observer with each event of this run. */
   context?: C;
+  /**
+   * A call failing as the AI side's unavailability (AI_UNAVAILABLE) is this task's failure, retried
+   * as its retry_count says, instead of stopping the job to wait for the AI side: for a job whose
+   * own calls fail while the AI side is up.
+   */
+  transientFailsTask?: boolean;
   /** Checked before every AI attempt; an error stops the run before the call is made. */
   guard?: () => AltlasError | null;
   /** A program compiled already (the decoder's). */
@@ -307,7 +313,7 @@ class Run<C> {
         this.#drainWith(error);
         return drained(attempt - 1, error);
       }
-      if (outcome.kind === 'transient') {
+      if (outcome.kind === 'transient' && !this.#in.transientFailsTask) {
         this.#stop(error);
         return end('failed', attempt, { error: error.message, error_code: error.code });
       }

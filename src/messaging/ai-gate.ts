@@ -5,18 +5,36 @@
  * `probeMs` (AI_BREAKER_HALF_OPEN_MS) one waiting job is let through as the trial call (with none
  * waiting, the gate opens and new work makes it); the first AI answer that succeeds opens the gate
  * for all. An outage of any length costs no delivery.
+ *
+ * A job whose own calls fail while the AI side is up (a prompt the provider fails every time)
+ * must not hold the worker: when its trial fails while the provider's health check answers and no
+ * other job waits, it waits on its own ({@link pause}) and the gate opens for new work; with
+ * others waiting, their trials tell an outage from its own failures. Once other calls were
+ * answered between two of its failures, the failures are its own and its tasks fail (job-flow.ts).
  */
+
+/** How a wait ended: the gate opened for all, or this job was picked to make the trial call. */
+export type GateRelease = 'open' | 'trial';
 export class AiGate {
   readonly #probeMs: number;
   readonly #onChange: (down: boolean) => void;
+  readonly #health: (() => Promise<boolean>) | null;
   #down = false;
   #since = 0;
-  #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #answeredAt = 0;
+  #waiters: { resolve: (how: GateRelease) => void; reject: (e: unknown) => void }[] = [];
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(options: { probeMs: number; onChange?: (down: boolean) => void }) {
+  /** `health`: the provider's health check (AiClient.health), true when it answers 2xx. */
+  constructor(options: { probeMs: number; onChange?: (down: boolean) => void; health?: () => Promise<boolean> }) {
     this.#probeMs = options.probeMs;
     this.#onChange = options.onChange ?? (() => {});
+    this.#health = options.health ?? null;
+  }
+
+  /** True when the provider's health endpoint answers (false without a health check, or when it fails). */
+  async healthy(): Promise<boolean> {
+    return this.#health ? this.#health().catch(() => false) : false;
   }
 
   get down(): boolean {
@@ -41,31 +59,37 @@ export class AiGate {
     // gate opens so that new work makes it, else the worker would wait for a trial nobody makes.
     this.#timer = setInterval(() => {
       const trial = this.#waiters.shift();
-      if (trial) trial.resolve();
+      if (trial) trial.resolve('trial');
       else this.markUp();
     }, this.#probeMs);
     this.#onChange(true);
   }
 
-  /** An AI call succeeded: every waiting job goes on. */
+  /** When (epoch ms) the AI side last answered a call (0: never). */
+  get answeredAt(): number {
+    return this.#answeredAt;
+  }
+
+  /** An AI call was answered: every waiting job goes on. */
   markUp(): void {
+    this.#answeredAt = Date.now();
     if (!this.#down) return;
     this.#down = false;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    for (const w of this.#waiters.splice(0)) w.resolve();
+    for (const w of this.#waiters.splice(0)) w.resolve('open');
     this.#onChange(false);
   }
 
-  /** Resolves when the gate opens or this job is picked as the trial; rejects when `signal` aborts. */
-  wait(signal: AbortSignal): Promise<void> {
-    if (!this.#down) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
+  /** Resolves when the gate opens ('open') or this job is picked as the trial ('trial'); rejects when `signal` aborts. */
+  wait(signal: AbortSignal): Promise<GateRelease> {
+    if (!this.#down) return Promise.resolve('open');
+    return new Promise<GateRelease>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       const waiter = {
-        resolve: () => {
+        resolve: (how: GateRelease) => {
           signal.removeEventListener('abort', onAbort);
-          resolve();
+          resolve(how);
         },
         reject,
       };
@@ -75,6 +99,22 @@ export class AiGate {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.#waiters.push(waiter);
+    });
+  }
+
+  /** Waits one probe interval on this job's own (the gate is not involved); rejects when `signal` aborts. */
+  pause(signal: AbortSignal): Promise<GateRelease> {
+    return new Promise<GateRelease>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve('trial');
+      }, this.#probeMs);
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -18,7 +18,7 @@ import type { Budgets } from '../budget/budgets.ts';
 import { tenantOf } from '../flow/lanes.ts';
 import type { DeliveryRecord } from '../status/recorder.ts';
 import type { ContextLogger } from '../telemetry/logger.ts';
-import type { AiGate } from './ai-gate.ts';
+import type { AiGate, GateRelease } from './ai-gate.ts';
 import type { DeliveryInfo } from '../contract/delivery.ts';
 import type { TaskSpans } from '../telemetry/tracing.ts';
 import type { RunContext } from './run-context.ts';
@@ -173,17 +173,32 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     record?.started(job, traceId, budget?.budget);
     let run: JobRun;
     try {
+      // A job whose own calls fail while the AI side serves others is not waiting for an outage.
+      let ownFault = false;
+      let failedAt = 0;
+      let released: GateRelease | null = null;
       for (;;) {
         const context: RunContext = { record, spans: input.spans, log, tenant, delivery: { seq: d.seq, deliveries: d.deliveries }, guard: input.requestGuard ?? input.guard, ...(approvals ? { approvals } : {}) };
-        run = await deps.engine.run(job, { signal, resume, context, guard: input.guard });
-        if (run.stopped?.code !== 'AI_UNAVAILABLE' || signal.aborted) break;
-        // The AI side is down: wait here (lease kept) instead of spending a delivery; resume what completed.
+        run = await deps.engine.run(job, { signal, resume, context, guard: input.guard, transientFailsTask: ownFault });
+        if (run.stopped?.code !== 'AI_UNAVAILABLE' || signal.aborted || ownFault) break;
         resume = completedOf(run, resume);
-        deps.gate.markDown();
+        // Calls of other jobs were answered since this job's last failure: the failures are its own
+        // (a prompt the provider fails every time); its tasks fail as any task failure does.
+        if (failedAt > 0 && deps.gate.answeredAt > failedAt) {
+          ownFault = true;
+          log.warn('the AI side answers other calls but this job\'s keep failing: its tasks fail instead of waiting', { code: run.stopped.code, error: run.stopped.message });
+          continue;
+        }
+        failedAt = now();
+        // Its trial failed while the provider's health check answers and no other job waits: it
+        // waits on its own, the gate left to open for new work, whose answers tell an outage from
+        // this job's own failures. With others waiting, their trials tell it, and nothing new is pulled.
+        const alone: boolean = released === 'trial' && deps.gate.waiting === 0 && (await deps.gate.healthy());
+        if (!alone) deps.gate.markDown();
         log.warn('the AI side is unavailable; the job waits in the worker until it answers again', { code: run.stopped.code, error: run.stopped.message, completed_tasks: resume.size });
         void record?.settled({ state: 'waiting', code: run.stopped.code, message: run.stopped.message });
         try {
-          await deps.gate.wait(signal);
+          released = alone ? await deps.gate.pause(signal) : await deps.gate.wait(signal);
         } catch {
           break;
         }

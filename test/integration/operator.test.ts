@@ -72,7 +72,7 @@ describe('a worker that cannot reach NATS', () => {
     const glibc = new WorkerProcess({ ...unreachable, ALTLAS_MALLOC: 'system' });
     extra.push(plain, chosen, replaced, emptied, glibc);
     const all = [plain, chosen, replaced, emptied, glibc];
-    await eventually(async () => all.filter((w) => w.logs('cannot connect to NATS; retrying').length > 0).length, (n) => n === 5, 'the five workers running');
+    await eventually(async () => all.filter((w) => w.logs('cannot connect to NATS; retrying').length > 0).length, (n) => n === 5, 'the five workers running', 90_000);
     // jemalloc with its background purge when the system has it (.ci/run and the image install it).
     const jemalloc = (w: WorkerProcess) => readFileSync(`/proc/${w.proc.pid}/maps`, 'utf8').includes('libjemalloc');
     const haveJemalloc = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].some((d) => existsSync(`/usr/lib/${d}/libjemalloc.so.2`));

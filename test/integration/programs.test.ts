@@ -90,7 +90,9 @@ describe('the control-flow examples on a real server', () => {
     h.fake.setFaults({ latencyMs: 20, script });
     const second = await h.worker(env);
     const [{ last }] = await h.waitForLasts(1, 30_000);
-    expect(second.logs('resuming from checkpoints')).toHaveLength(1);
+    // Once at least; on busy cores a delivery can be handed back (its lease judged lost after a
+    // stall) and resumed again: what holds is that no completed call is paid again.
+    expect(second.logs('resuming from checkpoints').length).toBeGreaterThanOrEqual(1);
     // Draft + five reviews + final: seven calls in all, plus at most the one in flight at the kill.
     expect(h.fake.stats.requests).toBeLessThanOrEqual(8);
     expect(h.fake.stats.requests - paidBefore).toBeLessThanOrEqual(4);

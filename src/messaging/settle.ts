@@ -16,6 +16,7 @@
  * A failed publish of the `.last` (or a claim that cannot be read before it) is an error like
  * any other: the fate table turns it into a hand-back or a rejection.
  */
+import { NO_TENANT, tenantOf } from '../flow/lanes.ts';
 import { randomUUID } from 'node:crypto';
 import type { Job } from '../alt/job.ts';
 import type { JobHeader } from '../alt/header.ts';
@@ -42,7 +43,8 @@ export interface SettleRules {
 export const lastIds = (now: number, executionId: string = randomUUID()): LastIds => ({ id: randomUUID(), executionId, uuid: randomUUID, now });
 
 /** Where a delivery came from, as every `.last` of it records in `metadata` (never with the `alt_` prefix of copied keys). */
-export const deliveryMeta = (d: DeliveryInfo) => ({ source_stream: d.stream, source_stream_seq: d.seq, source_subject: d.subject, deliveries: d.deliveries });
+/** The delivery a `.last` came from, and the job's tenant (the subject's tenant token; `_` for none, as usage records say). */
+export const deliveryMeta = (d: DeliveryInfo) => ({ source_stream: d.stream, source_stream_seq: d.seq, source_subject: d.subject, deliveries: d.deliveries, tenant: tenantOf(d.subject) ?? NO_TENANT });
 
 /**
  * The failure `.last` of a delivery that cannot end with a normal one (rejected input, a result

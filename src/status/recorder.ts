@@ -3,6 +3,7 @@
  * by budget), and on a redelivery its claim. The recorder is one engine observer registered once;
  * each run carries its {@link DeliveryRecord} as context.
  */
+import { NO_TENANT, tenantOf } from '../flow/lanes.ts';
 import type { Job, JobBudget } from '../alt/job.ts';
 import type { TaskEvent, TaskResult } from '../engine/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -126,7 +127,7 @@ export class DeliveryRecord {
 
   #track(altId: string): StatusTracker {
     this.#tracker ??= new StatusTracker(this.#o.status, {
-      alt_id: altId, alt_stream: this.#d.stream, alt_stream_seq: this.#d.seq, deliveries: this.#d.deliveries, worker_id: this.#o.workerId,
+      alt_id: altId, alt_stream: this.#d.stream, alt_stream_seq: this.#d.seq, deliveries: this.#d.deliveries, worker_id: this.#o.workerId, tenant: tenantOf(this.#d.subject) ?? NO_TENANT,
     }, this.#o.flushMs, (e) => this.#o.logger.warn('could not write the job status', { error: e.message }), this.#o.codec, this.#o.currency ?? null);
     return this.#tracker;
   }

@@ -69,6 +69,8 @@ export interface StatusEntry {
   usage?: UsageReport;
   /** The job's budget in force (tokens, money; null: no limit in that unit), when it has one. */
   budget?: JobBudget;
+  /** The job's tenant: its subject's tenant token (`alt.<lane>.<tenant>`), `_` for none. */
+  tenant?: string;
   /** With PAYLOAD_KEYS: title, error and tasks, encrypted (the plain fields above are then empty). */
   sealed?: string;
 }
@@ -131,7 +133,7 @@ export class StatusTracker {
   /** KV writes made so far. */
   writes = 0;
 
-  constructor(kv: StatusSink, base: Pick<StatusEntry, 'alt_id' | 'alt_stream' | 'alt_stream_seq' | 'deliveries' | 'worker_id'>, flushMs: number, onError: (e: Error) => void, codec: Codec = IDENTITY_CODEC, currency: string | null = null) {
+  constructor(kv: StatusSink, base: Pick<StatusEntry, 'alt_id' | 'alt_stream' | 'alt_stream_seq' | 'deliveries' | 'worker_id' | 'tenant'>, flushMs: number, onError: (e: Error) => void, codec: Codec = IDENTITY_CODEC, currency: string | null = null) {
     this.#kv = kv;
     this.#key = statusKey(base.alt_id);
     this.#flushMs = flushMs;

@@ -77,6 +77,9 @@ describe('usage and cost', () => {
     const kv = await new Kvm(h.nc).open('ALT_RUNS');
     const entry = await eventually(async () => (await kv.get('u2'))?.json<StatusEntry>(), (e) => e?.state === 'completed', 'u2 completed');
     expect(entry!.usage).toEqual(u2.metadata.usage);
+    // Both name the job's tenant: `_` for a job outside the lanes, the subject's token inside them.
+    expect(u2.metadata.tenant).toBe('_');
+    expect(entry!.tenant).toBe('_');
     // The final entry keeps the job's usage; the tasks' own is in the .last (the entry stays small).
     expect(entry!.tasks.a).not.toHaveProperty('usage');
 
@@ -86,6 +89,11 @@ describe('usage and cost', () => {
     expect(metric(/^altlas_ai_tokens_total\{[^}]*kind="input"[^}]*\} (\d+)$/gm)).toBe(fake.tokens.input);
     expect(metric(/^altlas_ai_tokens_total\{[^}]*kind="reasoning"[^}]*\} (\d+)$/gm)).toBe(fake.tokens.reasoning);
     expect(Math.round(metric(/^altlas_ai_cost_total\{[^}]*currency="USD"[^}]*\} ([\d.e-]+)$/gm) * 1e9)).toBe(fake.nanos);
+    // A job in a lane names the subject's tenant.
+    await h.publish(job('u3', 1), {}, 'alt.high.acme');
+    const u3 = (await h.waitForLasts(3)).find((l) => l.last.alt_file_id === 'u3')!.last;
+    expect(u3.metadata.tenant).toBe('acme');
+    expect((await eventually(async () => (await kv.get('u3'))?.json<StatusEntry>(), (e) => e?.state === 'completed', 'u3 completed'))!.tenant).toBe('acme');
   });
 
   it('keeps an unpriced model\'s cost unknown, and a report without usage unknown: never 0', async () => {

@@ -17,6 +17,7 @@ import { readRateHeaders } from '../../src/flow/rate-headers.ts';
 import { NatsServer } from '../../src/devtools/nats-server.ts';
 import { FleetSlices } from '../../src/flow/fleet-slices.ts';
 import { Harness, eventually } from '../helpers/runner.ts';
+import { main } from '../../src/cli/main.ts';
 
 const MIN = 60_000;
 const signal = new AbortController().signal;
@@ -134,6 +135,12 @@ describe('the gate before the pull', () => {
     const c = await h.consumer();
     expect(c.num_pending).toBe(4);
     expect(c.num_ack_pending).toBe(0);
+    // altlas limits shows the live entry: the configured two requests a minute, all leased by the one worker.
+    const out: string[] = [];
+    expect(await main(['limits', '--json', '--server', h.server.url], { out: (l) => out.push(l), err: (l) => out.push(l) })).toBe(0);
+    const requests = out.map((l) => JSON.parse(l) as { model: string; unit: string; limit: number; slices: unknown[]; sliced: number }).find((l) => l.model === 'default' && l.unit === 'requests');
+    expect(requests).toMatchObject({ limit: 2, sliced: 2 });
+    expect(requests?.slices).toHaveLength(1);
   });
 });
 

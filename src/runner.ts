@@ -183,7 +183,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     stops.push(() => cancels?.stop());
     worker = new Worker({
       nc, config, engine, publisher, gate, recorder, logger, workerId, ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER,
-      connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, room: o.limits ? () => o.limits!.room() : undefined, lastStream: config.LAST_STREAM, currency: o.prices?.currency ?? null, budgets: o.budgets,
+      connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, room: o.limits ? (free) => o.limits!.room(free) : undefined, lastStream: config.LAST_STREAM, currency: o.prices?.currency ?? null, budgets: o.budgets,
       artifacts: stores ? { objects: stores.objects, inlineMax: config.RUNNER_OUTPUT_INLINE_MAX, bucket: config.RUNNER_OBJECT_BUCKET, codec } : undefined,
       decode: async (d: Delivery) => {
         if (!isSealed(d.data)) return pool.decode(d.data, d.contentType);

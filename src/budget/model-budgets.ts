@@ -41,6 +41,8 @@ interface Meter {
   usedAtGrant: number;
   /** The entry as last written (altlas limits reads the bucket; metrics read this). */
   entry: SliceEntry | null;
+  /** An early renewal for when room comes back to the fleet. */
+  timer: NodeJS.Timeout | null;
 }
 
 interface Account {
@@ -61,6 +63,8 @@ interface Account {
   lastNeed: number;
   rateLimited: number;
   waitedMs: number;
+  /** Milliseconds a call to the model takes, averaged (reserve to settle); 0: none yet. */
+  callMs: number;
 }
 
 export interface ModelBudgetsOptions {
@@ -108,7 +112,7 @@ export class ModelBudgets implements ReserveStep, SettleStep {
   readonly #now: () => number;
   #slices: FleetSlices | null;
   readonly #accounts = new Map<string, Account>();
-  readonly #held = new WeakMap<AiCall, { id: string; tokens: number; account: Account }>();
+  readonly #held = new WeakMap<AiCall, { id: string; tokens: number; account: Account; at: number }>();
   #seq = 0;
 
   constructor(options: ModelBudgetsOptions) {
@@ -130,12 +134,12 @@ export class ModelBudgets implements ReserveStep, SettleStep {
     if (a) return a;
     const c = configuredLimits(this.#o.doc, provider, model);
     const meter = (unit: LimitUnit, configured: number | null): Meter => ({
-      unit, key: limitKey(provider, model, unit), configured, learned: null, slice: null, needSeen: 0, waiting: 0, usedAtGrant: 0, entry: null,
+      unit, key: limitKey(provider, model, unit), configured, learned: null, slice: null, needSeen: 0, waiting: 0, usedAtGrant: 0, entry: null, timer: null,
       ledger: createLedger({ unit, capacity: 0, window: slidingWindow(MINUTE_MS) }),
     });
     a = {
       provider, model, tokens: meter('tokens', c?.tpm ?? null), requests: meter('requests', c?.rpm ?? null), concurrent: c?.concurrent ?? null,
-      running: 0, blockedUntil: 0, outputs: new OutputStats(), settles: new Settles(), waitingCalls: 0, workers: 1, lastNeed: 0, rateLimited: 0, waitedMs: 0,
+      running: 0, blockedUntil: 0, outputs: new OutputStats(), settles: new Settles(), waitingCalls: 0, workers: 1, lastNeed: 0, rateLimited: 0, waitedMs: 0, callMs: 0,
     };
     this.#accounts.set(k, a);
     if (this.#slices) for (const m of [a.tokens, a.requests]) this.#share(a, m);
@@ -157,26 +161,29 @@ export class ModelBudgets implements ReserveStep, SettleStep {
   }
 
   /**
-   * Jobs a worker could start now, each with a call like the default model's last one: none while
-   * any call waits for room in a model's limits; else what the default model's tokens, requests
-   * and calls in flight leave room for (no bound when no limit is known). The worker pulls no
-   * more, so waiting jobs stay in NATS.
+   * How many of `free` jobs a worker could start now, each with a call like the default model's
+   * last one: none while any call waits for room in a model's limits; else what the default
+   * model's tokens, requests and calls in flight leave room for (all when no limit is known). The
+   * worker pulls no more, so waiting jobs stay in NATS; the jobs it would have pulled beyond its
+   * room are demand its next renewal asks for.
    */
-  room(): number {
+  room(free = 1): number {
     const now = this.#now();
     for (const a of this.#accounts.values()) if (a.waitingCalls > 0) return 0;
     const d = this.#o.defaultModel;
     const a = d ? this.#accounts.get(`${d.provider}\u0000${d.model}`) : undefined;
-    if (!a) return Number.POSITIVE_INFINITY;
+    if (!a) return free;
     if (a.blockedUntil > now) return 0;
     const tokens = this.#room(a.tokens, now);
     const requests = Math.floor(this.#room(a.requests, now));
     const calls = this.#concurrency(a) - a.running;
-    const n = Math.max(0, Math.min(a.lastNeed > 0 ? Math.floor(tokens / a.lastNeed) : tokens > 0 ? Number.POSITIVE_INFINITY : 0, requests, calls));
-    if (n === 0 && calls > 0) {
-      // This worker's slice is spent (or none yet): a job waiting in NATS is demand too, asked for at the next renewal.
-      a.tokens.needSeen = Math.max(a.tokens.needSeen, a.lastNeed || this.#o.defaultOutput);
-      a.requests.needSeen = Math.max(a.requests.needSeen, 1);
+    const n = Math.max(0, Math.min(free, a.lastNeed > 0 ? Math.floor(tokens / a.lastNeed) : tokens > 0 ? free : 0, requests, calls));
+    if (n < free && calls > n) {
+      // This worker's slice is spent (or none yet): the jobs it would pull are demand too, asked for
+      // at once, at the rate its calls to the model take (as many calls a minute as one slot makes).
+      const perMinute = (Math.min(free, calls) - n) * Math.max(1, a.callMs > 0 ? MINUTE_MS / a.callMs : 1);
+      a.tokens.needSeen = Math.max(a.tokens.needSeen, perMinute * (a.lastNeed || this.#o.defaultOutput));
+      a.requests.needSeen = Math.max(a.requests.needSeen, perMinute);
       this.#slices?.nudge(a.tokens.key);
       this.#slices?.nudge(a.requests.key);
     }
@@ -214,7 +221,7 @@ export class ModelBudgets implements ReserveStep, SettleStep {
         }
         const wait = this.#tryReserve(a, id, need.tokens, now);
         if (wait === 0) {
-          this.#held.set(call, { id, tokens: need.tokens, account: a });
+          this.#held.set(call, { id, tokens: need.tokens, account: a, at: now });
           return { held: { tokens: need.tokens, requests: 1 } };
         }
         if (now - started >= this.#o.maxWaitMs) {
@@ -290,6 +297,7 @@ export class ModelBudgets implements ReserveStep, SettleStep {
     a.tokens.ledger = settle(a.tokens.ledger, h.id, tokens, now).ledger;
     a.requests.ledger = settle(a.requests.ledger, h.id, requests, now).ledger;
     a.running--;
+    a.callMs = a.callMs === 0 ? now - h.at : 0.9 * a.callMs + 0.1 * (now - h.at);
     a.settles.wake();
     this.#o.onRoom?.();
   }
@@ -366,7 +374,13 @@ export class ModelBudgets implements ReserveStep, SettleStep {
         if (g.learned && (!m.learned || g.learned.at > m.learned.at)) m.learned = g.learned;
         m.needSeen = 0;
         m.usedAtGrant = usedAt(m.ledger, this.#now());
-        a.workers = Math.max(1, Object.values(g.entry.slices).filter((s) => s.until > this.#now()).length);
+        const now = this.#now();
+        a.workers = Math.max(1, Object.values(g.entry.slices).filter((s) => s.until > now).length);
+        // Renewed again as soon as room comes back to the fleet (a tail frees, another slice's lease ends), not a renewal later.
+        const next = Math.min(...g.entry.tails.map((t) => t.free_at).filter((t) => t > now), ...Object.values(g.entry.slices).map((s) => s.until).filter((t) => t > now && t < g.until));
+        if (m.timer) clearTimeout(m.timer);
+        m.timer = Number.isFinite(next) && next - now < slices.renewMs ? setTimeout(() => void slices.renew(m.key), next - now + 20) : null;
+        m.timer?.unref();
         a.settles.wake();
         this.#o.onRoom?.();
       },

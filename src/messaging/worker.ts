@@ -82,8 +82,8 @@ export interface WorkerOptions {
   parks?: ParkStore | null;
   /** Reads a replay's seed (altlas replay). */
   replays?: ((id: string) => Promise<ReplaySeed | null>) | null;
-  /** Jobs that could start their AI calls now (room in the models' rate limits): the worker pulls no more. */
-  room?: () => number;
+  /** Of `free` slots, how many jobs could start their AI calls now (room in the models' rate limits): the worker pulls no more. */
+  room?: (free: number) => number;
   /** RUNNER_KEEP_ALT: keeps each job's `.alt`. */
   keepAlt?: ((altId: string, data: Uint8Array) => Promise<void>) | null;
 }

@@ -2,8 +2,9 @@
  * What a call is reserved at in a model's tokens per minute, before it is sent: its prompt's
  * tokens and its output's. The prompt is counted with OpenAI's own tokenizer (gpt-tokenizer,
  * o200k_base or cl100k_base) for OpenAI models, and estimated as its UTF-8 bytes / 4, rounded up,
- * for every other model, plus the chat format's overhead. The output is the call's max_tokens,
- * else the 95th percentile of the model's recent outputs ({@link OutputStats}), else a default.
+ * for every other model, plus the chat format's overhead. The output is the 95th percentile of the
+ * model's recent outputs ({@link OutputStats}) once known, capped by the call's max_tokens; else
+ * max_tokens; else a default.
  */
 import { createRequire } from 'node:module';
 

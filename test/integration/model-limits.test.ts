@@ -144,6 +144,40 @@ describe('the gate before the pull', () => {
   });
 });
 
+describe('a call that waits too long', () => {
+  let h: Harness | undefined;
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('is not sent after AI_LIMITS_MAX_WAIT_MS: its job is handed back to NATS (AI_LIMIT_WAIT), and is not pulled again while there is no room', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'altlas-limits-'));
+    dirs.push(dir);
+    const file = join(dir, 'limits.json');
+    writeFileSync(file, JSON.stringify({ orchestrator: { default: { rpm: 1 } } }));
+    h = await Harness.start(undefined, { record: true });
+    const w = await h.worker({ AI_LIMITS: file, AI_LIMITS_MAX_WAIT_MS: '1000', AI_LIMITS_LEASE_MS: '3000' });
+    await h.publish(JSON.stringify({ id: 'chain', version: '1.0', created_at: '2025-05-01T00:00:00Z', title: 'chain', tasks: [
+      { id: 't1', description: 'first step' }, { id: 't2', description: 'second step', dependencies: ['t1'] },
+    ] }));
+    await eventually(async () => w.logs('run ended'), (l) => l.some((x) => x.outcome === 'nak'), 'the job handed back');
+    expect(w.lines.some((l) => l.includes('"code":"AI_LIMIT_WAIT"'))).toBe(true);
+    // Several renewals of the slice later, the job has not been pulled again: it waits in NATS while there is no room.
+    const kv = await new Kvm(h.nc).open('ALT_LIMITS');
+    const key = 'model.orchestrator.default.requests';
+    const first = (await kv.get(key))!.revision;
+    await eventually(async () => (await kv.get(key))!.revision, (r) => r >= first + 4, 'four renewals', 60_000);
+    expect(w.logs('run started')).toHaveLength(1);
+    // One call was made (t1); t2's was not sent.
+    expect(h.fake.log).toHaveLength(1);
+    expect(h.fake.log[0].prompt).toContain('first step');
+    expect(await h.lasts()).toHaveLength(0);
+  });
+});
+
 describe('the fake orchestrator\'s enforced limits', () => {
   it('counts requests and tokens per model over a sliding minute, says so in x-ratelimit headers, and answers 429 with Retry-After past them', async () => {
     const fake = new FakeOrchestrator({ tpm: 100, rpm: 3 });

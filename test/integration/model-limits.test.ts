@@ -16,6 +16,7 @@ import { FakeOrchestrator } from '../../src/ai/fake-orchestrator.ts';
 import { readRateHeaders } from '../../src/flow/rate-headers.ts';
 import { NatsServer } from '../../src/devtools/nats-server.ts';
 import { FleetSlices } from '../../src/flow/fleet-slices.ts';
+import { parseEntry } from '../../src/flow/slices.ts';
 import { Harness, eventually } from '../helpers/runner.ts';
 import { main } from '../../src/cli/main.ts';
 
@@ -77,12 +78,18 @@ describe('model limits shared by the fleet', () => {
     expect(spent.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(60_000);
     expect(spent.reduce((x, y) => x + y, 0)).toBeGreaterThan(60_000 - 3 * 1_012);
     expect(Math.min(...spent)).toBeGreaterThan(0);
-    // c dies: it renews no more. Its lease runs one more minute, and its spending stays in the window one more.
+    // c dies: it renews no more. Its lease runs one more minute, and its slice is held one more
+    // (what it may have spent up to its lease's end counts that long).
+    const cSlice = c.b.figures().find((f) => f.unit === 'tokens')!.spendable;
+    expect(cSlice).toBeGreaterThan(0);
     const diedAt = now;
     now = diedAt + MIN + 1;
     await renewAll([a, b]);
     await renewAll([a, b]);
     expect((await spend(a.b)) + (await spend(b.b))).toBe(0);
+    const entry = parseEntry((await kv.get('model.orchestrator.m.tokens'))!.value)!;
+    expect(entry.slices.c).toBeUndefined();
+    expect(entry.tails.filter((t) => t.of === 'c' && t.free_at > now).reduce((n, t) => n + t.amount, 0)).toBeGreaterThanOrEqual(cSlice);
     now = diedAt + 2 * MIN - 1;
     await renewAll([a, b]);
     await renewAll([a, b]);

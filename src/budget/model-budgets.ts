@@ -256,7 +256,7 @@ export class ModelBudgets implements ReserveStep, SettleStep {
   /** Holds `tokens` and one request, all or nothing; 0 when held, else milliseconds worth waiting (a settle or a grant may end it sooner). */
   #tryReserve(a: Account, id: string, tokens: number, now: number): number {
     if (a.blockedUntil > now) return a.blockedUntil - now;
-    if (a.running >= this.#concurrency(a)) return this.#o.maxWaitMs;
+    if (a.running >= this.#concurrency(a)) return Math.max(1, this.#o.maxWaitMs);
     const t = reserve(expire(withCapacity(a.tokens.ledger, this.#capacity(a.tokens, now)), now).ledger, { id, amount: tokens, now, ttlMs: this.#o.holdTtlMs });
     const r = reserve(expire(withCapacity(a.requests.ledger, this.#capacity(a.requests, now)), now).ledger, { id, amount: 1, now, ttlMs: this.#o.holdTtlMs });
     if (t.ok && r.ok) {

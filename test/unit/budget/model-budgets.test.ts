@@ -4,6 +4,7 @@ import { describeCall, type AiCall, type AttemptInfo } from '../../../src/ai/cal
 import { ModelBudgets } from '../../../src/budget/model-budgets.ts';
 import { isAltlasError } from '../../../src/errors.ts';
 import type { AiLimitsDoc } from '../../../src/flow/model-limits.ts';
+import type { FleetSlices, SliceBudget } from '../../../src/flow/fleet-slices.ts';
 import { promptTokens } from '../../../src/flow/token-count.ts';
 
 const MIN = 60_000;
@@ -190,5 +191,32 @@ describe('model rate limits: waiting and the pull gate', () => {
     expect(b.admits()).toBe(false);
     clock.now += MIN + 1_000;
     expect(b.admits()).toBe(true);
+  });
+});
+
+describe('model rate limits: calls in flight', () => {
+  it('divides the fleet\'s concurrent calls among the live workers of the model\'s entry, at least one each', async () => {
+    const clock = { now: 1_700_000_000_000 };
+    // A fleet of two live workers, as the entry the renewal wrote says; no token or request limit.
+    const live = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`w${i}`, { amount: 0, until: clock.now + MIN, want: 0 }]));
+    let workers = 2;
+    const fleet = {
+      renewMs: 1_000,
+      add(budget: SliceBudget) {
+        budget.granted({ spendable: Number.POSITIVE_INFINITY, until: clock.now + MIN, limit: null, learned: null, entry: { v: 1, unit: budget.unit, window_ms: MIN, learned: null, learned_at: null, slices: live(workers), tails: [] } });
+        return Promise.resolve();
+      },
+      renew: () => Promise.resolve(),
+      nudge() {},
+    } as unknown as FleetSlices;
+    const b = new ModelBudgets({ doc: { orchestrator: { m: { concurrent: 4 } } }, slices: fleet, holdTtlMs: MIN, maxWaitMs: 0, defaultOutput: 10, now: () => clock.now });
+    await b.reserve(call('', 10), signal);
+    await b.reserve(call('', 10), signal);
+    await expect(b.reserve(call('', 10), signal)).rejects.toMatchObject({ code: 'AI_LIMIT_WAIT' });
+    // With more live workers than calls allowed, each still has one.
+    workers = 9;
+    const c = new ModelBudgets({ doc: { orchestrator: { m: { concurrent: 4 } } }, slices: fleet, holdTtlMs: MIN, maxWaitMs: 0, defaultOutput: 10, now: () => clock.now });
+    await c.reserve(call('', 10), signal);
+    await expect(c.reserve(call('', 10), signal)).rejects.toMatchObject({ code: 'AI_LIMIT_WAIT' });
   });
 });

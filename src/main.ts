@@ -26,6 +26,8 @@ import { combineSteps, type CallSteps } from './ai/steps.ts';
 import { UsageRecorder } from './usage/recorder.ts';
 import { Budgets } from './budget/budgets.ts';
 import { loadTenantBudgets } from './budget/tenant-budgets.ts';
+import { ModelBudgets } from './budget/model-budgets.ts';
+import { loadAiLimits } from './flow/model-limits.ts';
 import { loadPrices, type PriceTable } from './usage/prices.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
 import { startRetrying } from './start-retry.ts';
@@ -72,6 +74,14 @@ export function createBudgets(config: Config, prices: PriceTable | null): Budget
   });
 }
 
+/** The rate limits per provider and model (AI_LIMITS read and checked here; learned limits apply without it). Throws CONFIG_INVALID. */
+export function createModelBudgets(config: Config, onRoom?: () => void): ModelBudgets {
+  return new ModelBudgets({
+    doc: config.AI_LIMITS ? loadAiLimits(config.AI_LIMITS) : null, holdTtlMs: callLifeMs(config), maxWaitMs: config.AI_LIMITS_MAX_WAIT_MS,
+    defaultOutput: config.BUDGET_MAX_TOKENS, defaultModel: { provider: config.AI_PROVIDER, model: config.AI_MODEL }, onRoom,
+  });
+}
+
 /** Turns a permission violation met at start-up into PERMISSION_DENIED naming the subject. */
 function startupError(e: unknown): AltlasError {
   const pe = e instanceof PermissionViolationError ? e : (e as { cause?: unknown })?.cause instanceof PermissionViolationError ? (e as { cause: PermissionViolationError }).cause : null;
@@ -97,11 +107,14 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   let codec: Codec;
   let prices: PriceTable | null;
   let budgets: Budgets;
+  let limits: ModelBudgets;
+  let stack: Assembled | null = null;
   try {
     config = loadConfig(env);
     codec = checkConfig(config);
     prices = config.AI_PRICES ? loadPrices(config.AI_PRICES) : null;
     budgets = createBudgets(config, prices);
+    limits = createModelBudgets(config, () => stack?.worker.kick());
   } catch (e) {
     if (!isAltlasError(e, 'CONFIG_INVALID')) throw e;
     process.stderr.write(`altlas worker: ${e.message}\n`);
@@ -128,7 +141,6 @@ export async function runWorker(env: Record<string, string | undefined> = proces
 
   let phase = 'starting';
   let conn: Connection | null = null;
-  let stack: Assembled | null = null;
   let metrics: RunnerMetrics | null = null;
   const gate = new AiGate({ probeMs: config.AI_BREAKER_HALF_OPEN_MS, health: () => client.health(), onChange: (down) => {
     if (down) logger.warn('the AI side is down: the worker takes no new work; waiting jobs keep their leases', { probe_ms: config.AI_BREAKER_HALF_OPEN_MS });
@@ -146,7 +158,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
         metrics?.ai(info);
         if (aiAnswered(info)) gate.markUp();
       },
-      steps: combineSteps([{ settle: usage }, { reserve: budgets.steps, settle: budgets.steps }]),
+      steps: combineSteps([{ settle: usage }, { reserve: budgets.steps, settle: budgets.steps }, { reserve: limits, settle: limits }]),
       onFallback: (from, to) => metrics?.fallback(from, to),
     });
   } catch (e) {
@@ -161,7 +173,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const client = endpoints.primary;
   client.onBreakerStateChange((state) => logger.warn('AI circuit breaker state changed', { state }));
   let polled: { pending: number; ackPending: number } | null = null;
-  metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled });
+  metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled, limits: () => limits.figures() });
   const http = config.HTTP_PORT > 0 ? new HttpServer({
     port: config.HTTP_PORT,
     readiness: () => {
@@ -217,7 +229,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     stack = await startRetrying(() => {
       phase = 'checking the topology and the buckets';
       return assembleWorker({
-        conn: conn!, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage, budgets,
+        conn: conn!, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage, budgets, limits,
         body: { make: ({ progress }) => aiTaskBody(endpoints.caller, { defaultModel: config.AI_MODEL, progress, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }) },
       });
     }, {

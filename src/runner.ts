@@ -40,6 +40,7 @@ import { toNanos, type PriceTable } from './usage/prices.ts';
 import type { UsageRecorder } from './usage/recorder.ts';
 import type { Budgets } from './budget/budgets.ts';
 import { FleetSlices } from './flow/fleet-slices.ts';
+import type { ModelBudgets } from './budget/model-budgets.ts';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { VERSION } from './version.ts';
 
@@ -66,6 +67,8 @@ export interface AssembleOptions {
   usage?: UsageRecorder;
   /** Job and tenant budgets (their steps are on the AI client's path); the tenants' are shared through the budgets bucket. */
   budgets?: Budgets | null;
+  /** Rate limits per provider and model (their steps are on the AI client's path), shared through the limits bucket; the worker pulls only while they admit a job. */
+  limits?: ModelBudgets | null;
 }
 
 /** What the stack hands the task body it makes. */
@@ -138,6 +141,15 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     slices.start();
     stops.push(() => slices.close());
   }
+  if (o.limits && stores) {
+    const slices = new FleetSlices({
+      store: stores.limits, worker: workerId, leaseMs: config.AI_LIMITS_LEASE_MS, holdTtlMs: callLifeMs(config),
+      onError: (e, key) => logger.warn('could not renew a slice of a model\'s rate limit; this worker spends what it holds until its lease ends', { key, error: e.message }),
+    });
+    o.limits.attach(slices);
+    slices.start();
+    stops.push(() => slices.close());
+  }
   const progress = config.PROGRESS_ENABLED ? new ProgressPublisher({
     out, prefix: config.PROGRESS_SUBJECT_PREFIX, codec, flushMs: config.PROGRESS_FLUSH_MS, flushBytes: config.PROGRESS_FLUSH_BYTES,
     maxBytes: config.AI_MAX_RESPONSE_BYTES,
@@ -171,7 +183,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     stops.push(() => cancels?.stop());
     worker = new Worker({
       nc, config, engine, publisher, gate, recorder, logger, workerId, ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER,
-      connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, lastStream: config.LAST_STREAM, currency: o.prices?.currency ?? null, budgets: o.budgets,
+      connected: o.conn.connected, pullExpiresMs: o.pullExpiresMs, room: o.limits ? (free) => o.limits!.room(free) : undefined, lastStream: config.LAST_STREAM, currency: o.prices?.currency ?? null, budgets: o.budgets,
       artifacts: stores ? { objects: stores.objects, inlineMax: config.RUNNER_OUTPUT_INLINE_MAX, bucket: config.RUNNER_OBJECT_BUCKET, codec } : undefined,
       decode: async (d: Delivery) => {
         if (!isSealed(d.data)) return pool.decode(d.data, d.contentType);

@@ -53,7 +53,20 @@ export interface Faults extends UsageFaults {
   cutStreamFirst?: number;
   /** Extra headers on every inference answer (e.g. x-ratelimit-*). */
   responseHeaders?: Record<string, string>;
+  /** Requests per minute enforced per model (a sliding minute): past it, 429 with Retry-After. */
+  rpm?: number;
+  /** Tokens (input + output, as the answer reports them) per minute enforced per model (a sliding minute): past it, 429 with Retry-After. */
+  tpm?: number;
+  /** Limits of single models, instead of rpm and tpm. */
+  modelLimits?: Record<string, { rpm?: number; tpm?: number }>;
 }
+
+/** What one model answered within the sliding minute: when, and how many tokens. */
+type Window = { at: number; tokens: number }[];
+const MINUTE = 60_000;
+
+/** Milliseconds as a Go duration, the way OpenAI writes its resets (`1.5s`, `20ms`). */
+const goDuration = (ms: number) => (ms < 1_000 ? `${Math.max(0, Math.ceil(ms))}ms` : `${Math.round(ms / 100) / 10}s`);
 
 /** One inference request as the fake saw it (FakeOrchestratorOptions.record). */
 export interface RequestRecord {
@@ -90,6 +103,8 @@ export interface FakeStats {
   connections: number;
   /** Bytes of inference request bodies received. */
   requestBytes: number;
+  /** Requests answered 429 because they would have passed a model's rpm or tpm. */
+  limited: number;
 }
 
 export interface FakeOrchestratorOptions extends Faults {
@@ -123,6 +138,7 @@ export class FakeOrchestrator {
   readonly #record: boolean;
   #seed = 7;
   readonly #scriptTurns = new Map<string, number>();
+  readonly #windows = new Map<string, Window>();
 
   constructor(options: FakeOrchestratorOptions = {}) {
     const { port: _p, host: _h, record, ...faults } = options;
@@ -137,7 +153,7 @@ export class FakeOrchestrator {
   }
 
   static #emptyStats(): FakeStats {
-    return { requests: 0, byPath: {}, byPrompt: {}, prompts: [], inFlight: 0, maxInFlight: 0, abortedByClient: 0, cutByClient: 0, streams: 0, connections: 0, requestBytes: 0 };
+    return { requests: 0, byPath: {}, byPrompt: {}, prompts: [], inFlight: 0, maxInFlight: 0, abortedByClient: 0, cutByClient: 0, streams: 0, connections: 0, requestBytes: 0, limited: 0 };
   }
 
   /** Starts listening; resolves with the base URL. */
@@ -164,6 +180,7 @@ export class FakeOrchestrator {
     this.#streams = 0;
     this.log.length = 0;
     this.#scriptTurns.clear();
+    this.#windows.clear();
   }
 
   /** Stops the server and drops every open connection. */
@@ -248,7 +265,7 @@ export class FakeOrchestrator {
     }
     if (hit(f.rateLimitRate)) return send(429, { detail: 'rate limited' }, { 'retry-after': String(f.retryAfterS ?? 1) });
     if (f.malformed) return send(200, '{"outputs": "trunc');
-    const headers = f.responseHeaders ?? {};
+    const headers = { ...f.responseHeaders };
     if (path === '/api/inference/batch') {
       const items = Array.isArray(body) ? body : [];
       return send(200, items.map((item: Record<string, unknown>) => {
@@ -262,6 +279,13 @@ export class FakeOrchestrator {
     const maxTokens = maxTokensOf(chat ? body : body.parameters);
     const { text, pad } = capAnswer(this.#answer(model, prompt), maxTokens, f);
     const usage = f.noUsage ? null : fakeUsage(prompt, text.length + pad, f, maxTokens);
+    const counted = fakeUsage(prompt, text.length + pad, f, maxTokens).total_tokens as number;
+    const limit = this.#enforce(model, counted, f);
+    if (limit.refused) {
+      this.stats.limited++;
+      return send(429, { detail: `rate limited: model ${model} is past its ${limit.refused}`, error: { type: 'rate_limit_exceeded' } }, { ...headers, ...limit.headers });
+    }
+    Object.assign(headers, limit.headers);
     const id = `chatcmpl-${hash(prompt)}`;
     if (entry) {
       entry.answer = text + '.'.repeat(pad);
@@ -277,6 +301,47 @@ export class FakeOrchestrator {
     answered = true;
     if (entry) entry.usage = loggedUsage(usage);
     return sendPadded(res, chat ? chatBody(id, model, text + PAD_MARK, usage) : orchestratorBody(model, text + PAD_MARK, usage), pad, headers);
+  }
+
+  /**
+   * The model's limits at this instant (a sliding minute, strictly): a request that would pass its
+   * rpm or tpm is refused (429 with Retry-After: the seconds until enough of the minute has
+   * dropped), else it is counted; either way the x-ratelimit-* headers say where the model stands.
+   */
+  #enforce(model: string, tokens: number, f: Faults): { refused: 'rpm' | 'tpm' | null; headers: Record<string, string> } {
+    const l = f.modelLimits?.[model] ?? { rpm: f.rpm, tpm: f.tpm };
+    if (!l.rpm && !l.tpm) return { refused: null, headers: {} };
+    const now = Date.now();
+    const w = (this.#windows.get(model) ?? []).filter((x) => x.at > now - MINUTE);
+    this.#windows.set(model, w);
+    const used = w.reduce((n, x) => n + x.tokens, 0);
+    const refused = l.rpm && w.length + 1 > l.rpm ? 'rpm' : l.tpm && used + tokens > l.tpm ? 'tpm' : null;
+    if (!refused) w.push({ at: now, tokens });
+    // When enough of the minute has dropped for this request: the oldest requests (rpm), or tokens (tpm), first.
+    let freeAt = now;
+    if (refused === 'rpm') freeAt = w[w.length - l.rpm!].at + MINUTE;
+    else if (refused === 'tpm') {
+      let left = used + tokens - l.tpm!;
+      for (const x of w) {
+        freeAt = x.at + MINUTE;
+        if ((left -= x.tokens) <= 0) break;
+      }
+    }
+    const usedNow = w.reduce((n, x) => n + x.tokens, 0);
+    const resetMs = w.length ? w[0].at + MINUTE - now : 0;
+    const headers: Record<string, string> = {};
+    if (l.rpm) {
+      headers['x-ratelimit-limit-requests'] = String(l.rpm);
+      headers['x-ratelimit-remaining-requests'] = String(Math.max(0, l.rpm - w.length));
+      headers['x-ratelimit-reset-requests'] = goDuration(resetMs);
+    }
+    if (l.tpm) {
+      headers['x-ratelimit-limit-tokens'] = String(l.tpm);
+      headers['x-ratelimit-remaining-tokens'] = String(Math.max(0, l.tpm - usedNow));
+      headers['x-ratelimit-reset-tokens'] = goDuration(resetMs);
+    }
+    if (refused) headers['retry-after'] = String(Math.max(1, Math.ceil((freeAt - now) / 1_000)));
+    return { refused, headers };
   }
 
   /** Milliseconds an unstreamed answer takes to generate: the time to first token and its tokens at the token rate. */

@@ -1,10 +1,11 @@
-/** Job control: `altlas jobs`, `altlas cancel`, `altlas workers` and `altlas init`. */
+/** Job control: `altlas jobs`, `altlas cancel`, `altlas workers`, `altlas limits` and `altlas init`. */
 import { hostname, userInfo } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import { ensureTopology } from '../messaging/topology.ts';
 import { ensureArchiveConsumer } from '../messaging/archive.ts';
 import { applyDifferences, describeDifference, describeValue, differences } from '../messaging/retention.ts';
 import { isJobState, listJobs, listWorkers, requestCancel } from '../ops/jobs.ts';
+import { readLimits } from '../ops/limits.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { openStores } from '../status/open.ts';
 import { FINAL_STATES, JOB_STATES, readStatus, type StatusEntry } from '../status/status.ts';
@@ -136,6 +137,33 @@ export async function workersCommand(argv: string[], io: Io): Promise<number> {
   }, { role: 'reader', streams: [`KV_${config.RUNNER_WORKERS_BUCKET}`] });
 }
 
+export const LIMITS_HELP = `Usage: altlas limits [--json] [options]
+
+The live rate limits of the models, from the fleet's entries in AI_LIMITS_BUCKET: for each
+provider, model and unit (tokens, requests), the fleet's limit per minute (the tighter of AI_LIMITS
+and the limit learned from the provider's headers), the learned limit, the live workers and
+their slices of the minute, what the spending of workers that left or died still holds, and what
+no worker has leased. Each worker spends within its slice; the spending itself is in each
+worker's metrics (altlas_ai_limit_used).
+  --json                  one JSON object per model and unit, with every worker's slice
+${COMMON_HELP}
+
+Exit: 0; 2 usage error.`;
+
+export async function limitsCommand(argv: string[], io: Io): Promise<number> {
+  const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS }, LIMITS_HELP, 'limits takes no arguments');
+  if (!values) return EXIT.ok;
+  const config = configFrom(values);
+  return withNats(config, async (s) => {
+    const limits = await readLimits({ jsm: s.jsm, bucket: config.AI_LIMITS_BUCKET });
+    const n = (x: number | null) => (x === null ? '-' : String(x));
+    if (values.json) limits.forEach((l) => io.out(JSON.stringify(l)));
+    else if (!limits.length) io.out('no model limits in use');
+    else io.out(table(['PROVIDER', 'MODEL', 'UNIT', 'LIMIT/MIN', 'LEARNED', 'WORKERS', 'SLICED', 'HELD BY GONE', 'FREE'], limits.map((l) => [l.provider, l.model, l.unit, n(l.limit), n(l.learned), String(l.slices.length), String(l.sliced), String(l.held_by_gone), n(l.free)])));
+    return EXIT.ok;
+  }, { role: 'reader', streams: [`KV_${config.AI_LIMITS_BUCKET}`] });
+}
+
 export async function initCommand(argv: string[], io: Io): Promise<number> {
   const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, apply: { type: 'boolean', default: false } }, INIT_HELP, 'init takes no arguments');
   if (!values) return EXIT.ok;
@@ -150,7 +178,7 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
     await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
     const made: string[] = [];
     for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
-    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
+    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `KV_${config.AI_LIMITS_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
     const diffs = await differences(s.jsm, config);
     if (values.apply && diffs.length) await applyDifferences(s.jsm, config, diffs);
     const consumerTarget = `${config.ALT_STREAM}.${config.RUNNER_DURABLE}`;

@@ -38,6 +38,12 @@ Faults (options at start):
   --cut-stream-first N  cut only the first N streamed answers
   --hang | --malformed | --reset
 
+Rate limits (enforced per model over a sliding minute, strictly; every answer then carries
+x-ratelimit-limit-*, x-ratelimit-remaining-* and x-ratelimit-reset-* for requests and tokens, and a
+request past a limit is answered 429 with Retry-After, the seconds until it would fit):
+  --rpm N               requests per minute per model
+  --tpm N               tokens (input + output, as the answer reports them) per minute per model
+
 POST /_faults replaces every fault with a JSON object of these keys (all optional):
   latencyMs N, latencyJitterMs N    delay, plus a seeded random 0..N ms
   latencyRules [{match, ms}]        extra delay for a request whose body contains "match" (first rule)
@@ -56,6 +62,8 @@ POST /_faults replaces every fault with a JSON object of these keys (all optiona
   cutStreamFirst N                  cut only the first N streamed answers
   responseHeaders {name: value}     extra headers on every inference answer (x-ratelimit-*, ...)
   hang, malformed, reset            never answer; answer 200 with broken JSON; drop the connection
+  rpm N, tpm N                      requests and tokens per minute enforced per model (as --rpm, --tpm)
+  modelLimits {<model>: {rpm, tpm}} limits of single models instead
 e.g. curl -XPOST localhost:8001/_faults -d '{"errorRules":[{"match":"step 2","status":400}]}'`;
 
 export async function fakeOrchestratorCommand(argv: string[], io: Io): Promise<number> {
@@ -67,7 +75,7 @@ export async function fakeOrchestratorCommand(argv: string[], io: Io): Promise<n
       'fail-first': { type: 'string' }, 'rate-limit-rate': { type: 'string' }, 'retry-after-s': { type: 'string' },
       'first-token-ms': { type: 'string' }, 'token-rate': { type: 'string' }, 'output-chars': { type: 'string' },
       'cached-tokens': { type: 'string' }, 'reasoning-tokens': { type: 'string' }, 'no-usage': { type: 'boolean' }, record: { type: 'boolean' },
-      'cut-stream-after': { type: 'string' }, 'cut-stream-first': { type: 'string' },
+      'cut-stream-after': { type: 'string' }, 'cut-stream-first': { type: 'string' }, rpm: { type: 'string' }, tpm: { type: 'string' },
       hang: { type: 'boolean' }, malformed: { type: 'boolean' }, reset: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,6 +98,7 @@ export async function fakeOrchestratorCommand(argv: string[], io: Io): Promise<n
     reasoningTokens: num('reasoning-tokens', values['reasoning-tokens']), noUsage: values['no-usage'],
     cutStreamAfter: num('cut-stream-after', values['cut-stream-after']), cutStreamFirst: num('cut-stream-first', values['cut-stream-first']),
     hang: values.hang, malformed: values.malformed, reset: values.reset, record: values.record,
+    rpm: num('rpm', values.rpm), tpm: num('tpm', values.tpm),
   });
   const url = await fake.listen(num('port', values.port), values.host);
   io.out(`fake orchestrator listening on ${url}`);

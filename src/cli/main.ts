@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   approve: { run: async () => (await import('./approve.ts')).approveCommand, summary: 'decide the approval task a parked job waits at (--reject, --comment), and resume it' },
   replay: { run: async () => (await import('./replay.ts')).replayCommand, summary: 'run a finished job again from one task (--from, --alt FILE, --set), keeping the other tasks\' outputs' },
   workers: { run: async () => (await import('./control.ts')).workersCommand, summary: 'the workers alive now, with their load' },
+  limits: { run: async () => (await import('./control.ts')).limitsCommand, summary: 'the live rate limits per provider and model, and how the fleet divides them (--json)' },
   dashboard: { run: async () => (await import('./dashboard.ts')).dashboardCommand, summary: 'a live web page of jobs, graphs, dead letters and workers (actions with DASHBOARD_TOKEN)' },
   init: { run: async () => (await import('./control.ts')).initCommand, summary: 'create the streams, consumer and buckets the runner needs' },
   permissions: { run: async () => (await import('./permissions.ts')).permissionsCommand, summary: 'the NATS permissions a role needs (runner, producer, reader, operator)' },

@@ -150,6 +150,12 @@ export const DEFAULTS = {
   AI_STREAM: true,
   /** Attempts of one pair of a fallback chain before the call moves on to the next pair (the last pair retries as any call). */
   AI_FALLBACK_ATTEMPTS: 1,
+  /** KV bucket of the fleet's slices of the models' rate limits. */
+  AI_LIMITS_BUCKET: 'ALT_LIMITS',
+  /** Milliseconds a worker's slice of a model's limit is leased for: a minute, so a dead worker's slice is back within two. */
+  AI_LIMITS_LEASE_MS: 60_000,
+  /** Milliseconds an AI call waits for room in its model's limits before its job is handed back. */
+  AI_LIMITS_MAX_WAIT_MS: 120_000,
   /** Bytes of one AI answer held at most (a body as it arrives, a streamed answer's text): 4 MiB. */
   AI_MAX_RESPONSE_BYTES: 4_194_304,
   // Results hand-off

@@ -12,6 +12,7 @@ import { readLast } from '../last/read.ts';
 import type { DashboardData } from './data.ts';
 import { parseDuration, parseRfc3339 } from '../ops/format.ts';
 import { readUsage } from '../ops/usage-read.ts';
+import { readLimits } from '../ops/limits.ts';
 import { decide } from '../approval/park.ts';
 import { publishReplay } from '../replay/publish.ts';
 import { isAltlasError } from '../errors.ts';
@@ -83,6 +84,17 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
     },
   },
   { pattern: /^\/api\/fleet$/, policy: 'logs', read: (d) => ({ workers: d.live.workers(), stats: d.live.stats() }) },
+  // The models' rate limits as the fleet divides them now (as `altlas limits --json`); none while no worker made the bucket.
+  {
+    pattern: /^\/api\/limits$/,
+    policy: 'logs',
+    read: async (d) => ({
+      limits: await readLimits({ jsm: d.dlq.jsm, bucket: d.config.AI_LIMITS_BUCKET }).catch((e: Error) => {
+        if (/stream not found/i.test(e.message)) return [];
+        throw e;
+      }),
+    }),
+  },
   {
     // The AI calls recorded in the usage stream over a window (as `altlas usage --json`): ?since=24h|<RFC 3339>&by=model|tenant|day.
     pattern: /^\/api\/usage$/,

@@ -48,6 +48,8 @@ export interface SliceEntry {
   /** The newest limit a provider told any worker (null: none yet), and when it was learned. */
   learned: number | null;
   learned_at: number | null;
+  /** The fleet's limit as its last writer knew it (the tighter of configured and learned); null or absent: none known. */
+  limit?: number | null;
   slices: Record<string, SliceLease>;
   tails: Tail[];
 }
@@ -177,7 +179,7 @@ export function planSlice(prev: SliceEntry | null, p: PlanInput): Plan {
   if (limit === null) {
     // No limit known: nothing to divide; what this worker spends stays visible as its tails.
     const slices = Object.fromEntries(others);
-    return { entry: { ...e, slices, tails: [...othersTails, ...excessTails(p.ledger, 0, p.worker, p.now, p.holdTtlMs)] }, spendable: Number.POSITIVE_INFINITY, until, limit, learned };
+    return { entry: { ...e, limit, slices, tails: [...othersTails, ...excessTails(p.ledger, 0, p.worker, p.now, p.holdTtlMs)] }, spendable: Number.POSITIVE_INFINITY, until, limit, learned };
   }
   const occupied = sum(others.map(([, s]) => s.amount)) + sum(othersTails.map((t) => t.amount));
   const wants = new Map<string, number>(others.map(([who, s]) => [who, Math.min(s.want, limit)]));
@@ -186,7 +188,7 @@ export function planSlice(prev: SliceEntry | null, p: PlanInput): Plan {
   const spendable = Math.max(0, Math.min(fair, limit - occupied));
   const slices = { ...Object.fromEntries(others), [p.worker]: { amount: spendable, until, want: Math.max(0, p.want) } };
   const tails = [...othersTails, ...excessTails(p.ledger, spendable, p.worker, p.now, p.holdTtlMs)];
-  return { entry: { ...e, slices, tails }, spendable, until, limit, learned };
+  return { entry: { ...e, limit, slices, tails }, spendable, until, limit, learned };
 }
 
 /** What `worker` writes when it returns its slice: none left, tails for what it still has in the window. */

@@ -25,6 +25,8 @@ export interface PullOptions {
   inFlight: () => number;
   /** True while the worker should take no new work (AI side down, shutting down). */
   paused: () => boolean;
+  /** Of `free` slots, how many jobs could start now (room in the AI rate limits), requested ones included; default: all. */
+  room?: (free: number) => number;
   /** A message arrived; `requestedAt`: when the request it answers was sent (the earliest its lease can have begun). */
   onMessage: (d: Delivery, requestedAt: number) => void;
   onError?: (error: Error) => void;
@@ -111,7 +113,8 @@ export class PullLoop {
       this.#quietUntil = 0;
       this.#requests.length = 0;
     }
-    const free = this.#o.concurrency - this.#o.inFlight() - this.outstanding;
+    const slots = this.#o.concurrency - this.#o.inFlight();
+    const free = Math.min(slots, this.#o.room?.(slots) ?? slots) - this.outstanding;
     const threshold = Math.max(1, Math.floor(this.#o.concurrency / 4));
     if (free <= 0 || (free < threshold && this.#requests.length > 0)) return;
     this.#requests.push({ remaining: free, expiresAt: now + this.#expiresMs + 2_000, sentAt: now });

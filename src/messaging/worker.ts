@@ -82,6 +82,8 @@ export interface WorkerOptions {
   parks?: ParkStore | null;
   /** Reads a replay's seed (altlas replay). */
   replays?: ((id: string) => Promise<ReplaySeed | null>) | null;
+  /** Of `free` slots, how many jobs could start their AI calls now (room in the models' rate limits): the worker pulls no more. */
+  room?: (free: number) => number;
   /** RUNNER_KEEP_ALT: keeps each job's `.alt`. */
   keepAlt?: ((altId: string, data: Uint8Array) => Promise<void>) | null;
 }
@@ -174,7 +176,7 @@ export class Worker {
       // dead request and then does not count it, so the next worker would see delivery 1 again. Requests
       // shorter than 2/3 of the ack wait have expired before any message of a dead worker is redelivered.
       expiresMs: Math.min(options.pullExpiresMs ?? 5_000, this.#timing.pullExpiresCapMs), inboxPrefix: inboxPrefixOf(options.nc), inFlight: () => this.#running.size,
-      paused: () => this.#stopping || options.gate.down,
+      paused: () => this.#stopping || options.gate.down, room: options.room,
       onMessage: (d, requestedAt) => this.#receive(d, requestedAt),
       // A request's time is read after the stall watch noticed any stall that just ended.
       stamp: () => {

@@ -32,7 +32,7 @@ export type Role = 'runner' | 'producer' | 'reader' | 'operator';
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT' | 'ARCHIVE_NOTIFY_DURABLE'
   | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'
-  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET'>;
+  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET'>;
 
 /** The inbox prefix of a role's processes: NATS_INBOX_PREFIX when set, else `_INBOX_altlas_<role>`. */
 export function inboxPrefix(c: Pick<Config, 'NATS_INBOX_PREFIX'>, role: Role): string {
@@ -79,6 +79,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     ...kv(c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims'),
     ...kv(c.RUNNER_WORKERS_BUCKET, 'worker heartbeats'),
     ...kv(c.BUDGET_BUCKET, 'tenant budgets: the fleet\'s slices of each period'),
+    ...kv(c.AI_LIMITS_BUCKET, 'model rate limits: the fleet\'s slices of each minute'),
     { subject: `$O.${c.RUNNER_OBJECT_BUCKET}.>`, why: 'artifacts, large outputs, DLQ originals: write' },
     { subject: `$JS.API.STREAM.INFO.${objects}`, why: 'object store: open' },
     { subject: `$JS.API.DIRECT.GET.${objects}.>`, why: 'object store: read an object\'s entry' },
@@ -100,7 +101,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     }
   }
   if (c.RUNNER_PROVISION) {
-    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, objects]) {
+    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, `KV_${c.AI_LIMITS_BUCKET}`, objects]) {
       publish.push({ subject: `$JS.API.STREAM.CREATE.${s}`, why: 'RUNNER_PROVISION=true: create what is missing' });
     }
     publish.push({ subject: `$JS.API.CONSUMER.CREATE.${alt}.${dur}`, why: 'RUNNER_PROVISION=true: create the consumer' });
@@ -163,6 +164,9 @@ export function readerPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$JS.API.STREAM.INFO.${c.USAGE_STREAM}`, why: 'altlas usage: the records\' range' },
       { subject: `$JS.API.STREAM.MSG.GET.${c.USAGE_STREAM}`, why: 'altlas usage: read the records' },
       progressStored(c, 'altlas watch, the dashboard'),
+      { subject: `$JS.API.STREAM.INFO.KV_${c.AI_LIMITS_BUCKET}`, why: 'altlas limits, the dashboard: list the models\' limits' },
+      { subject: `$JS.API.DIRECT.GET.KV_${c.AI_LIMITS_BUCKET}.>`, why: 'altlas limits, the dashboard: read a model\'s limit' },
+      { subject: `$JS.API.STREAM.MSG.GET.KV_${c.AI_LIMITS_BUCKET}`, why: 'altlas limits, the dashboard: read a model\'s limit' },
     ],
     subscribe: [
       { subject: `${inboxPrefix(c, 'reader')}.>`, why: 'replies to readers: their own inbox prefix' },

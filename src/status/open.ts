@@ -17,7 +17,7 @@ import { CheckpointStore } from './checkpoints.ts';
 import { bucketEntries, readObject, removeObject } from './store-access.ts';
 import { isPassingNatsError } from '../nats-errors.ts';
 
-export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS' | 'BUDGET_BUCKET'>;
+export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET'>;
 
 export interface Stores {
   status: KV;
@@ -26,6 +26,8 @@ export interface Stores {
   workers: KV;
   /** The fleet's slices of the tenants' budgets. */
   budgets: KV;
+  /** The fleet's slices of the models' rate limits. */
+  limits: KV;
 }
 
 /** Turns a failure to use a bucket into PERMISSION_DENIED (naming the subject), NATS_UNREACHABLE (a passing failure: retried) or TOPOLOGY_MISMATCH. */
@@ -86,6 +88,8 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
   const workers = await kvBucket(kvm, jsm, c, c.RUNNER_WORKERS_BUCKET, 'worker heartbeats', { ttl: c.RUNNER_HEARTBEAT_MS * 3, history: 1, description: 'altlas-runner worker heartbeats' });
   // An entry per tenant, period and unit with a limit, rewritten at every renewal: kept two months unused (longer than a period).
   const budgets = await kvBucket(kvm, jsm, c, c.BUDGET_BUCKET, 'tenant budgets', { ttl: 62 * 86_400_000, history: 1, description: 'altlas-runner slices of the tenants\' budgets per period' });
+  // An entry per provider, model and unit, rewritten at every renewal: a model unused for a day is forgotten.
+  const limits = await kvBucket(kvm, jsm, c, c.AI_LIMITS_BUCKET, 'model rate limits', { ttl: 86_400_000, history: 1, description: 'altlas-runner slices of the models\' rate limits per minute' });
   let objects: ObjectStore;
   try {
     objects = c.RUNNER_PROVISION
@@ -116,6 +120,10 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
       await budgets.put(probe, '');
       await budgets.delete(probe);
     }],
+    ['model rate limits', c.AI_LIMITS_BUCKET, async () => {
+      await limits.put(probe, '');
+      await limits.delete(probe);
+    }],
   ];
   for (const [what, bucket, step] of steps) {
     try {
@@ -125,7 +133,7 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
     }
   }
   return {
-    status, workers, objects, budgets,
+    status, workers, objects, budgets, limits,
     checkpoints: new CheckpointStore({ kv: cp, bucket: c.RUNNER_CHECKPOINT_BUCKET, obj: objects, objBucket: c.RUNNER_OBJECT_BUCKET, jsm, maxValue: c.RUNNER_CHECKPOINT_MAX_VALUE, codec }),
   };
 }

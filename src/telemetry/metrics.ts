@@ -7,6 +7,7 @@ import { METRIC, METER_NAME } from './names.ts';
 import { NO_TENANT, type UsageRecord } from '../usage/record.ts';
 import { TOKEN_KINDS } from '../usage/totals.ts';
 import { ERROR_CODES } from '../errors.ts';
+import type { ModelFigures } from '../budget/model-budgets.ts';
 
 export interface MetricSources {
   inFlight: () => number;
@@ -15,6 +16,8 @@ export interface MetricSources {
   consumer: () => { pending: number; ackPending: number } | null;
   /** Jobs waiting in the worker for the AI side. */
   waiting?: () => number;
+  /** The rate limits per provider and model, as this worker knows and spends them. */
+  limits?: () => readonly ModelFigures[];
 }
 
 /** Seconds: from a fast AI answer to a long job. */
@@ -74,6 +77,30 @@ export class RunnerMetrics {
       r.observe(m.rss, { type: 'rss' });
       r.observe(m.heapUsed, { type: 'heap_used' });
       r.observe(m.external, { type: 'external' });
+    });
+    this.#limits(sources.limits ?? (() => []));
+  }
+
+  /** Gauges and counters of the rate limits per provider, model and unit (tokens, requests); +Inf where no limit is known. */
+  #limits(figures: () => readonly ModelFigures[]): void {
+    const unitGauge = (name: string, description: string, value: (f: ModelFigures) => number) =>
+      this.#meter.createObservableGauge(name, { description }).addCallback((r) => {
+        for (const f of figures()) r.observe(value(f), { provider: f.provider, model: f.model, unit: f.unit });
+      });
+    unitGauge(METRIC.aiLimit, 'The fleet\'s limit per minute of a provider\'s model, in tokens or requests: the tighter of AI_LIMITS and the limit learned from the provider (+Inf: none known).', (f) => f.limit ?? Number.POSITIVE_INFINITY);
+    unitGauge(METRIC.aiLimitSlice, 'This worker\'s slice of the limit per minute (+Inf: no limit known).', (f) => f.spendable);
+    unitGauge(METRIC.aiLimitReserved, 'Held by this worker\'s calls in flight (reserved before they were sent).', (f) => f.reserved);
+    unitGauge(METRIC.aiLimitUsed, 'Spent by this worker within the last minute (settled with the usage reported).', (f) => f.used);
+    unitGauge(METRIC.aiLimitRemaining, 'What this worker may still reserve of its slice now (+Inf: no limit known).', (f) => f.remaining);
+    const perModel = (f: readonly ModelFigures[]) => f.filter((x) => x.unit === 'tokens');
+    this.#meter.createObservableGauge(METRIC.aiLimitWaiting, { description: 'AI calls of this worker waiting for room in the model\'s limits.' }).addCallback((r) => {
+      for (const f of perModel(figures())) r.observe(f.waiting, { provider: f.provider, model: f.model });
+    });
+    this.#meter.createObservableCounter(METRIC.aiLimitWait, { unit: 's', description: 'Time AI calls of this worker waited for room in the model\'s limits.' }).addCallback((r) => {
+      for (const f of perModel(figures())) r.observe(f.waitedMs / 1_000, { provider: f.provider, model: f.model });
+    });
+    this.#meter.createObservableCounter(METRIC.aiRateLimited, { description: 'AI attempts of this worker the provider answered 429 (rate limited).' }).addCallback((r) => {
+      for (const f of perModel(figures())) r.observe(f.rateLimited, { provider: f.provider, model: f.model });
     });
   }
 

@@ -73,4 +73,12 @@ export const METRIC = {
   aiCost: 'altlas.ai.cost',
   aiCalls: 'altlas.ai.calls',
   aiFallbacks: 'altlas.ai.fallbacks',
+  aiLimit: 'altlas.ai.limit',
+  aiLimitSlice: 'altlas.ai.limit.slice',
+  aiLimitReserved: 'altlas.ai.limit.reserved',
+  aiLimitUsed: 'altlas.ai.limit.used',
+  aiLimitRemaining: 'altlas.ai.limit.remaining',
+  aiLimitWaiting: 'altlas.ai.limit.waiting',
+  aiLimitWait: 'altlas.ai.limit.wait',
+  aiRateLimited: 'altlas.ai.rate_limited',
 } as const;

@@ -1,6 +1,7 @@
 /**
  * Usage and budgets on the dashboard, in a real browser: the usage view (the calls the workers
- * recorded, as `altlas usage` adds them up), a job's spend and budget, each task's tokens and cost.
+ * recorded, as `altlas usage` adds them up), a job's spend and budget, each task's tokens and cost;
+ * the models' rate limits as the fleet divides them (the Limits view).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +22,8 @@ let url = '';
 
 beforeAll(async () => {
   if (!CHROMIUM) throw new Error('chromium is not installed (apt-get install chromium; .ci/run installs it)');
-  h = await Harness.start(undefined, { record: true, cachedTokens: 2 });
+  // The fake enforces 1,000 requests a minute per model and says so in its headers: the workers learn it (the Limits view).
+  h = await Harness.start(undefined, { record: true, cachedTokens: 2, rpm: 1_000 });
   await h.worker({ AI_PRICES: PRICES });
   await h.publish(job('spend-1', 3));
   await h.publish(JSON.stringify({ id: 'spend-2', version: '1.0', created_at: '2025-05-01T00:00:00Z', title: 'with a budget', metadata: { budget: { tokens: 5000 } }, tasks: [{ id: 'a', description: 'one step', parameters: { model: 'fake-small', max_tokens: 20 } }] }));
@@ -76,6 +78,29 @@ describe('the dashboard\'s usage', () => {
     await page.locator('#job-meta dd').filter({ hasText: '5,000 tokens' }).waitFor();
     const a = h.fake.log.find((e) => e.model === 'fake-small')!;
     expect(await page.locator('tr[data-task="a"] td[data-tokens]').textContent()).toBe(`${a.usage!.input} / ${a.usage!.output}`);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('the dashboard\'s limits', () => {
+  it('serves and shows each model\'s limit as the fleet learned it from the provider\'s headers, and the worker\'s slice of it', async () => {
+    type Row = { provider: string; model: string; unit: string; limit: number | null; learned: number | null; slices: { worker: string; amount: number }[] };
+    const rows = await eventually(async () => ((await (await fetch(`${url}/api/limits`)).json()) as { limits: Row[] }).limits,
+      (l) => l.some((r) => r.model === 'default' && r.unit === 'requests' && r.limit === 1_000 && r.slices.length === 1), 'the learned limit in /api/limits');
+    const requests = rows.find((r) => r.model === 'default' && r.unit === 'requests')!;
+    expect(requests).toMatchObject({ provider: 'orchestrator', learned: 1_000 });
+    // Tokens: the fake sets no tpm, so no limit is known and nothing is divided.
+    expect(rows.find((r) => r.model === 'default' && r.unit === 'tokens')).toMatchObject({ limit: null, slices: [] });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${url}/#/limits`);
+    const row = page.locator('#limits-table tr[data-limit="orchestrator/default/requests"]');
+    await row.waitFor();
+    expect(await row.locator('td[data-cell="limit"]').textContent()).toBe('1,000');
+    // The slice follows the worker's use at each renewal: its worker and a number.
+    expect(await row.locator('td[data-cell="slices"]').textContent()).toMatch(new RegExp(`^${requests.slices[0].worker}: [\\d,]+$`));
     expect(errors).toEqual([]);
     await page.close();
   });

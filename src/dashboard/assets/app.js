@@ -1,6 +1,6 @@
 // The altlas-runner dashboard page: plain modules, no framework. Data comes from the JSON API and
 // live events (Server-Sent Events); every text is set with textContent, never parsed as HTML.
-// Each view has its URL (#/jobs?state=…&q=…, #/job/<id>, #/dlq, #/fleet, #/usage?since=…&by=…): links work, Back goes
+// Each view has its URL (#/jobs?state=…&q=…, #/job/<id>, #/dlq, #/fleet, #/usage?since=…&by=…, #/limits): links work, Back goes
 // back, a reload keeps the view.
 import { drawGraph } from '/assets/graph.js';
 
@@ -101,7 +101,7 @@ function parseRoute(hash) {
   const [path, query = ''] = hash.replace(/^#\/?/, '').split('?');
   const params = new URLSearchParams(query);
   if (path.startsWith('job/')) return { tab: 'job', id: decodeURIComponent(path.slice(4)), params };
-  return { tab: ['dlq', 'fleet', 'usage'].includes(path) ? path : 'jobs', params };
+  return { tab: ['dlq', 'fleet', 'usage', 'limits'].includes(path) ? path : 'jobs', params };
 }
 const jobHref = (id) => `#/job/${encodeURIComponent(id)}`;
 
@@ -388,6 +388,18 @@ async function loadUsage() {
   $('#usage-table tbody').replaceChildren(row('total', r, true), ...Object.entries(r.groups).map(([k, t]) => row(k, t, false)));
 }
 
+// ---- limits -----------------------------------------------------------------------------------
+
+async function loadLimits() {
+  const r = await api('/api/limits');
+  const n = (v) => (v === null ? '—' : count(v));
+  $('#limits-table tbody').replaceChildren(...(r.limits.length ? r.limits.map((l) => el('tr', { dataset: { limit: `${l.provider}/${l.model}/${l.unit}` } },
+    el('td', {}, l.provider), el('td', {}, l.model), el('td', {}, l.unit), el('td', { dataset: { cell: 'limit' } }, n(l.limit)), el('td', {}, n(l.learned)),
+    el('td', { dataset: { cell: 'slices' } }, l.slices.map((s) => `${s.worker}: ${count(s.amount)}`).join(', ') || '—'), el('td', {}, count(l.held_by_gone)),
+    el('td', { dataset: { cell: 'free' } }, n(l.free))))
+    : [el('tr', {}, el('td', { colspan: '8', class: 'muted' }, 'no model limits in use yet'))]));
+}
+
 // ---- fleet ------------------------------------------------------------------------------------
 
 function renderFleet() {
@@ -454,6 +466,7 @@ function showTab(name) {
   if (name === 'dlq') void loadDlq().catch((e) => toast(e.message));
   if (name === 'fleet') renderFleet();
   if (name === 'usage') void loadUsage().catch((e) => toast(e.message));
+  if (name === 'limits') void loadLimits().catch((e) => toast(e.message));
 }
 
 function showWaiting(what) {
@@ -513,6 +526,8 @@ function wire() {
     history.replaceState(null, '', `#/usage?since=${encodeURIComponent($('#usage-since').value)}&by=${encodeURIComponent($('#usage-by').value)}`);
     void loadUsage().catch((e) => toast(e.message));
   };
+  // The Limits view follows the fleet's slices while it is shown.
+  setInterval(() => ui.tab === 'limits' && ui.started && void loadLimits().catch(() => {}), 5_000);
   $('#usage-since').addEventListener('change', usageChanged);
   $('#usage-by').addEventListener('change', usageChanged);
   $('#dlq-code').addEventListener('change', () => {

@@ -1,0 +1,62 @@
+/**
+ * Limits per provider and model (AI_LIMITS): requests per minute, tokens per minute (input and
+ * output as the provider counts them) and calls in flight, read from a YAML or JSON file at start
+ * and checked like the rest of the configuration (CONFIG_INVALID naming every problem).
+ *
+ * ```yaml
+ * orchestrator:
+ *   default: {rpm: 500, tpm: 60000, concurrent: 8}
+ *   "*": {tpm: 20000}            # every other model of the provider
+ * openai:
+ *   gpt-4o-mini: {tpm: 200000, rpm: 5000}
+ * ```
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { readConfigFile } from '../config/file.ts';
+import { subjectToken } from '../contract/subjects.ts';
+
+const ModelLimitsSchema = Type.Object({
+  rpm: Type.Optional(Type.Integer({ minimum: 1, description: 'Requests per minute (a sliding minute), for the whole fleet.' })),
+  tpm: Type.Optional(Type.Integer({ minimum: 1, description: 'Tokens per minute, input and output, for the whole fleet.' })),
+  concurrent: Type.Optional(Type.Integer({ minimum: 1, description: 'Calls in flight at once, for the whole fleet (divided among the live workers, at least one each).' })),
+}, { additionalProperties: false });
+
+const ProviderLimitsSchema = Type.Record(Type.String({ minLength: 1, maxLength: 256 }), ModelLimitsSchema, { description: 'By model as the call names it; "*": every other model of the provider.' });
+
+export const AiLimitsSchema = Type.Object({
+  orchestrator: Type.Optional(ProviderLimitsSchema),
+  openai: Type.Optional(ProviderLimitsSchema),
+}, { additionalProperties: false, title: 'AI_LIMITS' });
+
+export type AiLimitsDoc = Static<typeof AiLimitsSchema>;
+export type ModelLimits = Static<typeof ModelLimitsSchema>;
+
+/** The units a model's window is limited in. */
+export const LIMIT_UNITS = ['tokens', 'requests'] as const;
+export type LimitUnit = (typeof LIMIT_UNITS)[number];
+
+/** The window of requests and tokens per minute. */
+export const MINUTE_MS = 60_000;
+
+/** Reads and checks the file AI_LIMITS names (at start). Throws CONFIG_INVALID. */
+export function loadAiLimits(path: string): AiLimitsDoc {
+  return readConfigFile<AiLimitsDoc>(path, AiLimitsSchema, 'AI_LIMITS');
+}
+
+/** The configured limits of a provider's model: its own entry, else the provider's `*`; null: none. */
+export function configuredLimits(doc: AiLimitsDoc | null, provider: string, model: string): ModelLimits | null {
+  const p = (doc as Record<string, Record<string, ModelLimits> | undefined> | null)?.[provider];
+  if (!p) return null;
+  return (Object.hasOwn(p, model) ? p[model] : p['*']) ?? null;
+}
+
+/** The KV key of a model's limit in one unit: `model.<provider>.<model token>.<unit>`. */
+export function limitKey(provider: string, model: string, unit: LimitUnit): string {
+  return `model.${subjectToken(provider)}.${subjectToken(model)}.${unit}`;
+}
+
+/** The provider, model token and unit of a limit key; null for any other key. */
+export function parseLimitKey(key: string): { provider: string; model: string; unit: LimitUnit } | null {
+  const m = /^model\.([^.]+)\.([^.]+)\.(tokens|requests)$/.exec(key);
+  return m ? { provider: m[1], model: m[2], unit: m[3] as LimitUnit } : null;
+}

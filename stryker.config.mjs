@@ -1,0 +1,68 @@
+/**
+ * Mutation testing of the modules that hold the README's promises (`npm run mutate`; not part of
+ * `npm test`). Each module group names its source files and the fast unit tests that cover them,
+ * so one group runs in minutes on two shared cores. `MUTATE_MODULE=<group>` picks one group
+ * (scripts/mutate.sh runs them one after another); without it every group's files are mutated
+ * against every group's tests at once.
+ *
+ * Jest runs ESM here (`--experimental-vm-modules`, @swc/jest), so the test runner child process
+ * gets that flag, and the jest runner's own environment records which test covers which mutant
+ * (`coverageAnalysis: 'perTest'`): each mutant runs only the tests that reach it.
+ */
+export const groups = {
+  leases: {
+    mutate: ['src/messaging/leases.ts', 'src/messaging/lease-timing.ts'],
+    tests: ['test/unit/messaging/leases.test.ts', 'test/unit/messaging/lease-states.test.ts'],
+  },
+  checkpoints: {
+    mutate: ['src/status/checkpoints.ts', 'src/status/recorder.ts'],
+    tests: ['test/unit/status/checkpoints.test.ts', 'test/unit/status/recorder.test.ts', 'test/unit/usage/checkpoint-money.test.ts'],
+  },
+  settlement: {
+    mutate: ['src/messaging/settler.ts', 'src/messaging/settle.ts', 'src/messaging/fate.ts'],
+    tests: ['test/unit/messaging/settler.test.ts', 'test/unit/messaging/fate.test.ts'],
+  },
+  redaction: {
+    mutate: ['src/security/redact.ts', 'src/security/secret-formats.ts'],
+    tests: ['test/unit/security/redact.test.ts', 'test/unit/security/redact-corpus.test.ts'],
+  },
+  kinds: {
+    mutate: ['src/alt/kinds.ts', 'src/alt/confusables.ts'],
+    tests: ['test/unit/alt/kinds.test.ts'],
+  },
+};
+
+const name = process.env.MUTATE_MODULE;
+if (name && !groups[name]) throw new Error(`MUTATE_MODULE=${name}: not a group (${Object.keys(groups).join(', ')})`);
+const chosen = name ? [groups[name]] : Object.values(groups);
+const dir = name ? `reports/mutation/${name}` : 'reports/mutation/all';
+
+export default {
+  packageManager: 'npm',
+  testRunner: 'jest',
+  testRunnerNodeArgs: ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning'],
+  jest: {
+    projectType: 'custom',
+    configFile: 'jest.config.js',
+    config: {
+      testMatch: [...new Set(chosen.flatMap((g) => g.tests))].map((t) => `<rootDir>/${t}`),
+      maxWorkers: 1,
+    },
+    enableFindRelatedTests: false,
+  },
+  mutate: chosen.flatMap((g) => g.mutate),
+  coverageAnalysis: 'perTest',
+  // Two cores shared with other work: one test runner (two with MUTATE_CONCURRENCY=2).
+  concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 1),
+  timeoutMS: 20_000,
+  timeoutFactor: 3,
+  thresholds: { high: 90, low: 85, break: null },
+  reporters: ['clear-text', 'progress-append-only', 'json'],
+  jsonReporter: { fileName: `${dir}/mutation.json` },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: 'always',
+  disableTypeChecks: 'src/**/*.ts',
+  // The sandbox needs no tsconfig.json (@swc/jest transforms without it), and Stryker's rewrite of
+  // it calls the TypeScript JS API, which TypeScript 7 (the native compiler) does not have.
+  ignorePatterns: ['tsconfig.json', '.chaos', '.bench', '.scratch', '.ci-tmp', 'reports', 'coverage', 'bench', 'docs', 'deploy', 'samples/large'],
+};

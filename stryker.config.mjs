@@ -2,13 +2,23 @@
  * Mutation testing of the modules that hold the README's promises (`npm run mutate`; not part of
  * `npm test`). Each module group names its source files and the fast unit tests that cover them,
  * so one group runs in minutes on two shared cores. `MUTATE_MODULE=<group>` picks one group
- * (scripts/mutate.sh runs them one after another); without it every group's files are mutated
+ * (scripts/mutate.ts runs them one after another); without it every group's files are mutated
  * against every group's tests at once.
  *
  * Jest runs ESM here (`--experimental-vm-modules`, @swc/jest), so the test runner child process
  * gets that flag, and the jest runner's own environment records which test covers which mutant
  * (`coverageAnalysis: 'perTest'`): each mutant runs only the tests that reach it.
  */
+import { readFileSync } from 'node:fs';
+
+/** The lines of `file` from the one containing `marker` on, `count` of them (`file:from-to`, as Stryker takes a range). */
+function linesOf(file, marker, count) {
+  const lines = readFileSync(new URL(file, import.meta.url), 'utf8').split('\n');
+  const at = lines.findIndex((l) => l.includes(marker));
+  if (at < 0) throw new Error(`${file}: no line contains ${marker}`);
+  return `${file}:${at + 1}-${at + count}`;
+}
+
 export const groups = {
   leases: {
     mutate: ['src/messaging/leases.ts', 'src/messaging/lease-timing.ts'],
@@ -25,6 +35,11 @@ export const groups = {
   redaction: {
     mutate: ['src/security/redact.ts', 'src/security/secret-formats.ts'],
     tests: ['test/unit/security/redact.test.ts', 'test/unit/security/redact-corpus.test.ts'],
+  },
+  // The lease check before each AI attempt (only those lines of the engine).
+  'engine-guard': {
+    mutate: [linesOf('src/engine/engine.ts', 'const refused = this.#in.guard?.()', 5)],
+    tests: ['test/unit/engine/lease-guard.test.ts'],
   },
   kinds: {
     mutate: ['src/alt/kinds.ts', 'src/alt/confusables.ts'],

@@ -74,7 +74,8 @@ export default {
   thresholds: { high: 90, low: 85, break: null },
   reporters: ['clear-text', 'progress-append-only', 'json'],
   jsonReporter: { fileName: `${dir}/mutation.json` },
-  tempDirName: '.stryker-tmp',
+  // One sandbox folder per group, so two groups can run at once; removed after each run.
+  tempDirName: `.stryker-tmp/${name ?? 'all'}`,
   cleanTempDir: 'always',
   disableTypeChecks: 'src/**/*.ts',
   // The sandbox needs no tsconfig.json (@swc/jest transforms without it), and Stryker's rewrite of

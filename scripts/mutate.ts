@@ -6,7 +6,7 @@
  * scores as JSON.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,7 +31,12 @@ for (const group of names) {
     cwd: root, stdio: 'inherit', env: { ...process.env, MUTATE_MODULE: group },
   });
   // Stryker removes its sandbox itself (cleanTempDir); a run that was killed may not have.
-  rmSync(join(root, '.stryker-tmp'), { recursive: true, force: true });
+  rmSync(join(root, '.stryker-tmp', group), { recursive: true, force: true });
+  try {
+    rmdirSync(join(root, '.stryker-tmp'));
+  } catch {
+    // Another group's run still has its sandbox there.
+  }
   const file = join(root, 'reports/mutation', group, 'mutation.json');
   if (r.status !== 0 || !existsSync(file)) {
     console.error(`mutate ${group}: stryker exited ${r.status}`);

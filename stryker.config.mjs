@@ -43,7 +43,7 @@ export const groups = {
   },
   kinds: {
     mutate: ['src/alt/kinds.ts', 'src/alt/confusables.ts'],
-    tests: ['test/unit/alt/kinds.test.ts', 'test/unit/alt/confusables.test.ts'],
+    tests: ['test/unit/alt/kinds.test.ts', 'test/unit/alt/kind-check.test.ts', 'test/unit/alt/confusables.test.ts'],
   },
 };
 

@@ -74,6 +74,10 @@ export default {
   thresholds: { high: 90, low: 85, break: null },
   reporters: ['clear-text', 'progress-append-only', 'json'],
   jsonReporter: { fileName: `${dir}/mutation.json` },
+  // A run after a change tests again only the mutants whose code or covering tests changed
+  // (MUTATE_FULL=1: all of them).
+  incremental: process.env.MUTATE_FULL !== '1',
+  incrementalFile: `${dir}/incremental.json`,
   // One sandbox folder per group, so two groups can run at once; removed after each run.
   tempDirName: `.stryker-tmp/${name ?? 'all'}`,
   cleanTempDir: 'always',

@@ -30,7 +30,7 @@ export const groups = {
   },
   settlement: {
     mutate: ['src/messaging/settler.ts', 'src/messaging/settle.ts', 'src/messaging/fate.ts'],
-    tests: ['test/unit/messaging/settler.test.ts', 'test/unit/messaging/settler-lines.test.ts', 'test/unit/messaging/fate.test.ts'],
+    tests: ['test/unit/messaging/settler.test.ts', 'test/unit/messaging/settler-lines.test.ts', 'test/unit/messaging/settle.test.ts', 'test/unit/messaging/fate.test.ts'],
   },
   redaction: {
     mutate: ['src/security/redact.ts', 'src/security/secret-formats.ts'],

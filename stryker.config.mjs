@@ -7,7 +7,8 @@
  *
  * Jest runs ESM here (`--experimental-vm-modules`, @swc/jest), so the test runner child process
  * gets that flag, and the jest runner's own environment records which test covers which mutant
- * (`coverageAnalysis: 'perTest'`): each mutant runs only the tests that reach it.
+ * (`coverageAnalysis: 'perTest'`): each mutant runs only the tests that reach it. Jest still loads
+ * every test file of the group for each mutant, so a group names few, fast files.
  */
 import { readFileSync } from 'node:fs';
 
@@ -24,13 +25,24 @@ export const groups = {
     mutate: ['src/messaging/leases.ts', 'src/messaging/lease-timing.ts'],
     tests: ['test/unit/messaging/leases.test.ts', 'test/unit/messaging/lease-states.test.ts'],
   },
-  checkpoints: {
-    mutate: ['src/status/checkpoints.ts', 'src/status/recorder.ts'],
-    tests: ['test/unit/status/checkpoints.test.ts', 'test/unit/status/recorder.test.ts', 'test/unit/usage/checkpoint-money.test.ts'],
+  // The claim (compare-and-set), checkpoint batches and their budget.
+  claims: {
+    mutate: ['src/status/checkpoints.ts'],
+    tests: ['test/unit/status/checkpoints.test.ts', 'test/unit/usage/checkpoint-money.test.ts'],
   },
-  settlement: {
-    mutate: ['src/messaging/settler.ts', 'src/messaging/settle.ts', 'src/messaging/fate.ts'],
-    tests: ['test/unit/messaging/settler.test.ts', 'test/unit/messaging/settler-lines.test.ts', 'test/unit/messaging/settle.test.ts', 'test/unit/messaging/fate.test.ts'],
+  // A delivery's record: its claim, "no newer delivery holds it", what its end removes.
+  recorder: {
+    mutate: ['src/status/recorder.ts'],
+    tests: ['test/unit/status/recorder.test.ts'],
+  },
+  settler: {
+    mutate: ['src/messaging/settler.ts'],
+    tests: ['test/unit/messaging/settler.test.ts', 'test/unit/messaging/settler-lines.test.ts'],
+  },
+  // The fate table and the pure settlement rules.
+  fate: {
+    mutate: ['src/messaging/settle.ts', 'src/messaging/fate.ts'],
+    tests: ['test/unit/messaging/settle.test.ts', 'test/unit/messaging/fate.test.ts'],
   },
   redaction: {
     mutate: ['src/security/redact.ts', 'src/security/secret-formats.ts'],

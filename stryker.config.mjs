@@ -96,5 +96,5 @@ export default {
   disableTypeChecks: 'src/**/*.ts',
   // The sandbox needs no tsconfig.json (@swc/jest transforms without it), and Stryker's rewrite of
   // it calls the TypeScript JS API, which TypeScript 7 (the native compiler) does not have.
-  ignorePatterns: ['tsconfig.json', '.chaos', '.bench', '.scratch', '.ci-tmp', 'reports', 'coverage', 'bench', 'docs', 'deploy', 'samples/large'],
+  ignorePatterns: ['tsconfig.json', '.stryker-tmp', '.chaos', '.bench', '.scratch', '.ci-tmp', 'reports', 'coverage', 'bench', 'docs', 'deploy', 'samples/large'],
 };

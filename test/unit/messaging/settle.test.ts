@@ -1,6 +1,7 @@
 /** The pure settlement rules: outcomes of errors, the failure `.last` they carry, and the verb of a run that lost its lease. */
 import { describe, expect, it } from '@jest/globals';
 import { AltlasError } from '../../../src/errors.ts';
+import { decideFate } from '../../../src/messaging/fate.ts';
 import { deliveryMeta, failureLast, lastIds, lostLeaseVerb, outcomeOf, type SettleRules } from '../../../src/messaging/settle.ts';
 import { makeJob } from '../../helpers/engine.ts';
 
@@ -63,5 +64,17 @@ describe('failureLast', () => {
     expect(ids.uuid()).toMatch(UUID);
     expect(lastIds(5).executionId).toMatch(UUID);
     expect(lastIds(5).id).not.toBe(lastIds(5).id);
+  });
+});
+
+describe('decideFate: a tenant\'s wait', () => {
+  const rules = { deliveries: 1, maxDeliver: 5, nakDelayMs: 1_000, nakMaxDelayMs: 60_000 };
+  it('takes the wait only from BUDGET_WAIT, and only a finite wait of 0 or more', () => {
+    const wait = (retryInMs: unknown) => decideFate({ ...rules, error: new AltlasError('BUDGET_WAIT', 'wait', { context: { retryInMs } }) });
+    expect(wait(0)).toEqual({ verb: 'nak', delayMs: 0 });
+    expect(wait(-5)).toEqual({ verb: 'nak', delayMs: 1_000 });
+    expect(wait('soon')).toEqual({ verb: 'nak', delayMs: 1_000 });
+    // Another transient error carrying a retryInMs of its own gets the table's delay.
+    expect(decideFate({ ...rules, error: new AltlasError('AI_UNAVAILABLE', 'down', { context: { retryInMs: 7 } }) })).toEqual({ verb: 'nak', delayMs: 1_000 });
   });
 });

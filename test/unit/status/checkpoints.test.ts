@@ -163,6 +163,15 @@ describe('checkpoint batches', () => {
     expect([...results.keys()].sort()).toEqual(['a', 'b', 'c']);
   });
 
+  it('orders batches by key whatever order the bucket lists them in', async () => {
+    const { store } = setup();
+    for (const delivery of [3, 1, 5, 2, 4]) await store.saveBatch('ALT', 7, delivery, 0, [result('a', `from ${delivery}`)]);
+    expect((await store.load('ALT', 7)).results.get('a')?.output?.text).toBe('from 5');
+    const other = setup();
+    for (const delivery of [4, 2, 5, 1, 3]) await other.store.saveBatch('ALT', 7, delivery, 0, [result('a', `from ${delivery}`)]);
+    expect((await other.store.load('ALT', 7)).results.get('a')?.output?.text).toBe('from 5');
+  });
+
   it('moves an output larger than a quarter of the value size to the object store, and reads it back', async () => {
     const { s, kv, store } = setup({ maxValue: 400 });
     const big = 'x'.repeat(101);
@@ -277,5 +286,21 @@ describe('CheckpointBudget by AI time', () => {
     budget.add(result('b', 'B', 'completed', 1));
     await budget.settled();
     expect(written).toEqual([['a'], ['b']]);
+  });
+});
+
+describe('CheckpointBudget by money', () => {
+  it('counts no money for a result without output or cost, and writes only above the budget (not at exactly it)', async () => {
+    const written: string[][] = [];
+    const budget = new CheckpointBudget(60_000, async (b) => void written.push(b.map((r) => r.task_id)), 50);
+    budget.add({ ...result('none', ''), output: null });
+    budget.add(result('nocost', 'x'));
+    expect(budget.unsavedNanos).toBe(0);
+    budget.add({ ...result('exact', 'x'), output: { ...result('exact', 'x').output!, cost: 50e-9 } });
+    expect(budget.unsavedNanos).toBe(50);
+    expect(written).toEqual([]);
+    budget.add({ ...result('over', 'x'), output: { ...result('over', 'x').output!, cost: 1e-9 } });
+    await budget.settled();
+    expect(written).toEqual([['none', 'nocost', 'exact', 'over']]);
   });
 });

@@ -16,7 +16,7 @@ const result = (id: string, text: string, durationMs = 10, status: TaskResult['s
   output: { text, model_used: 'm', tokens_used: 1, processing_time_ms: 1 },
 });
 
-function setup(o: { budgetMs?: number; maxValue?: number } = {}) {
+function setup(o: { budgetMs?: number; maxValue?: number; currency?: string; statusFails?: boolean } = {}) {
   const s = new FakeStreams();
   const kv = new FakeKv(s, 'CP');
   const jsm = s.jsm();
@@ -29,8 +29,14 @@ function setup(o: { budgetMs?: number; maxValue?: number } = {}) {
   const stream = new PassThrough();
   stream.on('data', (c: Buffer) => c.toString().split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)));
   const recorder = new Recorder({
-    status: { put: async (key, value) => void statusWrites.push({ key, value: JSON.parse(Buffer.from(value).toString()) as Record<string, unknown> }) },
+    status: {
+      put: async (key, value) => {
+        if (o.statusFails) throw new Error('status bucket full');
+        statusWrites.push({ key, value: JSON.parse(Buffer.from(value).toString()) as Record<string, unknown> });
+      },
+    },
     checkpoints, workerId: 'w1', flushMs: 60_000, budgetMs: o.budgetMs ?? 0, logger: createLogger({ level: 'debug', stream, pretty: false }),
+    ...(o.currency ? { currency: o.currency } : {}),
   });
   const begin = (deliveries = 1, seq = 7) => recorder.begin({ data: new Uint8Array(), subject: 'alt.x', stream: 'ALT', seq, deliveries });
   const flushLogs = () => new Promise((r) => setImmediate(r));
@@ -155,3 +161,67 @@ describe('DeliveryRecord: status', () => {
     await r.close();
   });
 });
+
+describe('Recorder', () => {
+  it('routes each engine event to the record its run carries, and ignores events of runs without one', async () => {
+    const { recorder, begin, kv } = setup({ budgetMs: 0 });
+    const r = begin(1);
+    recorder.observe(finished(result('a', 'A')), { record: r });
+    recorder.observe(finished(result('b', 'B')), undefined);
+    recorder.observe(finished(result('c', 'C')), {});
+    await r.flushCheckpoints();
+    expect(r.checkpointBatches).toBe(1);
+    expect(kv.calls.filter((c) => c.op === 'put')).toHaveLength(1);
+  });
+
+  it('events other than a finished AI task write no checkpoint, and one without a result does not break it', async () => {
+    const { begin } = setup({ budgetMs: 0 });
+    const r = begin(1);
+    r.onEvent({ type: 'instance_created', taskId: 'a', segmentId: 'a', kind: 'ai', iteration: null, at: 0, dependencies: [], owner: null });
+    r.onEvent({ type: 'task_started', taskId: 'a', attempt: 1, at: 0 } as never);
+    await r.flushCheckpoints();
+    expect(r.checkpointBatches).toBe(0);
+  });
+});
+
+describe('DeliveryRecord: status details', () => {
+  it('an error code without a message is written with an empty message', async () => {
+    const { begin, statusWrites } = setup();
+    const r = begin(1);
+    await r.settled({ state: 'retrying', code: 'AI_UNAVAILABLE', altId: 'job-3' });
+    expect(statusWrites[0].value.error).toEqual({ code: 'AI_UNAVAILABLE', message: '' });
+    await r.close();
+  });
+
+  it('the entry takes the tasks of the .last it ended with', async () => {
+    const { begin, statusWrites } = setup();
+    const r = begin(1);
+    r.started(makeJob([{ id: 't1' }, { id: 't2' }]));
+    await r.settled({ state: 'completed', lastStatus: 'partialsuccess', last: { alt_file_id: 'job-1', title: 'Test', start_time: '2025-01-01T00:00:00.000Z', task_results: { t1: { status: 'completed', start_time: 'a', end_time: 'b', metadata: { attempts: 2 } }, t2: { status: 'failed', start_time: 'a', end_time: 'b', metadata: { attempts: 1, error_code: 'AI_TIMEOUT' } } } } });
+    const tasks = statusWrites.at(-1)?.value.tasks as Record<string, Record<string, unknown>>;
+    expect(tasks.t1).toMatchObject({ state: 'completed', attempts: 2 });
+    expect(tasks.t2).toMatchObject({ state: 'failed', error_code: 'AI_TIMEOUT' });
+    await r.close();
+  });
+
+  it('names the price table\'s currency in its usage, none without one', async () => {
+    const priced = setup({ currency: 'EUR' });
+    const r = priced.begin(1);
+    await r.settled({ state: 'failed', code: 'X', altId: 'job-4' });
+    expect(priced.statusWrites[0].value.usage).toMatchObject({ currency: 'EUR' });
+    const plain = setup();
+    const p = plain.begin(1);
+    await p.settled({ state: 'failed', code: 'X', altId: 'job-4' });
+    expect(plain.statusWrites[0].value.usage).toMatchObject({ currency: null });
+  });
+
+  it('a status write that fails is logged, not thrown', async () => {
+    const { begin, lines, flushLogs } = setup({ statusFails: true });
+    const r = begin(1);
+    await expect(r.settled({ state: 'failed', code: 'X', altId: 'job-5' })).resolves.toBeUndefined();
+    await r.close();
+    await flushLogs();
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', message: 'could not write the job status', error: 'status bucket full' }));
+  });
+});
+

@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const { groups } = (await import(join(root, 'stryker.config.mjs'))) as { groups: Record<string, { mutate: string[]; tests: string[] }> };
 
-const asked = process.argv.slice(2);
+// `--report`: no run, the table of each group's last report.
+const reportOnly = process.argv.includes('--report');
+const asked = process.argv.slice(2).filter((a) => a !== '--report');
 for (const g of asked) if (!groups[g]) throw new Error(`unknown group ${g}: one of ${Object.keys(groups).join(', ')}`);
 const names = asked.length ? asked : Object.keys(groups);
 
@@ -26,6 +28,11 @@ const UNDETECTED = new Set(['Survived', 'NoCoverage']);
 const rows: { group: string; file: string; killed: number; survived: number; score: number }[] = [];
 let failed = false;
 for (const group of names) {
+  const file = join(root, 'reports/mutation', group, 'mutation.json');
+  if (reportOnly) {
+    if (existsSync(file)) rows.push(...scores(group, file));
+    continue;
+  }
   console.log(`\n== mutate ${group}: ${groups[group].mutate.join(', ')}`);
   const r = spawnSync(process.execPath, [join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', 'stryker.config.mjs'], {
     cwd: root, stdio: 'inherit', env: { ...process.env, MUTATE_MODULE: group },
@@ -37,18 +44,22 @@ for (const group of names) {
   } catch {
     // Another group's run still has its sandbox there.
   }
-  const file = join(root, 'reports/mutation', group, 'mutation.json');
   if (r.status !== 0 || !existsSync(file)) {
     console.error(`mutate ${group}: stryker exited ${r.status}`);
     failed = true;
     continue;
   }
+  rows.push(...scores(group, file));
+}
+
+/** Killed (or timed out) against survived (or not covered) per file of a group's report; ignored and erroneous mutants count for neither. */
+function scores(group: string, file: string) {
   const report = JSON.parse(readFileSync(file, 'utf8')) as Report;
-  for (const [path, { mutants }] of Object.entries(report.files)) {
+  return Object.entries(report.files).map(([path, { mutants }]) => {
     const killed = mutants.filter((m) => DETECTED.has(m.status)).length;
     const survived = mutants.filter((m) => UNDETECTED.has(m.status)).length;
-    rows.push({ group, file: path.replace(/^.*?(src\/)/, '$1'), killed, survived, score: killed + survived ? (100 * killed) / (killed + survived) : 100 });
-  }
+    return { group, file: path.replace(/^.*?(src\/)/, '$1'), killed, survived, score: killed + survived ? (100 * killed) / (killed + survived) : 100 };
+  });
 }
 
 console.log('\n| group | file | killed | survived | score |\n|---|---|---|---|---|');

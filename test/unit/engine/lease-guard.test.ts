@@ -47,6 +47,13 @@ describe('Engine: the guard before each AI attempt', () => {
     expect(run.results[0]).toMatchObject({ status: 'cancelled', error_code: 'LEASE_LOST', attempts: 1 });
   });
 
+  it('a run given no guard runs every task', async () => {
+    const engine = new Engine({ ...ENGINE, body: async (task) => output(task.id) });
+    const run = await engine.run(makeJob([{ id: 'a' }, { id: 'b', deps: ['a'] }]), {});
+    expect(run.stopped).toBeNull();
+    expect(run.results.map((r) => r.status)).toEqual(['completed', 'completed']);
+  });
+
   it('without a refusal, every attempt runs', async () => {
     let attempts = 0;
     const engine = new Engine({

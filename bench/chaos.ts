@@ -40,7 +40,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { FakeOrchestrator } from '../src/ai/fake-orchestrator.ts';
-import { callsAfterLast, deliveriesPerMessage, overlappingRuns, repaidCalls, runsFromLines, type Call, type Failure, type Run, type Span } from '../src/devtools/chaos-count.ts';
+import { callsAfterLast, deliveriesPerMessage, overlappingRuns, repaidCalls, runsFromLines, unexplainedRedeliveries, type Call, type Failure, type Run, type Span } from '../src/devtools/chaos-count.ts';
 import { NatsCluster, NatsServer } from '../src/devtools/nats-server.ts';
 import { spawnWorker, type WorkerChild } from '../src/devtools/worker-process.ts';
 
@@ -69,6 +69,8 @@ class Proc {
   readonly label: string;
   readonly fake = new FakeOrchestrator({ ...AI_LATENCY, record: true });
   child!: WorkerChild;
+  /** Resolves once the process logged that it started (or gave up starting). */
+  ready: Promise<void> = Promise.resolve();
   diedAt: number | null = null;
   readonly frozen: Span[] = [];
   #stoppedAt: number | null = null;
@@ -97,7 +99,7 @@ class Proc {
   }
 
   lines(): string[] {
-    return this.child.output.join('').split('\n');
+    return (this.child?.output ?? []).join('').split('\n');
   }
 }
 
@@ -111,6 +113,9 @@ interface Report {
   doubled: number;
   runs: number;
   overlapping_runs: number;
+  /** Runs held across a pause of their worker that ended after it without doing anything more: how many, and the longest time from SIGCONT to their end line. */
+  held_across_pause: number;
+  held_tail_max_ms: number;
   ai_calls: number;
   ai_calls_paid: number;
   ai_calls_after_last: number;
@@ -120,6 +125,8 @@ interface Report {
   dead_letters: number;
   dlq_codes: Record<string, number>;
   max_deliveries: number;
+  /** Redeliveries no failure explains (src/devtools/chaos-count.ts). */
+  unexplained_redeliveries: number;
   max_deliveries_bound: number;
   deliveries: Record<string, number>;
   duplicates_logged: number;
@@ -171,15 +178,25 @@ class Stage {
 
   /** Starts a worker process with a fake AI of its own; resolves once it logged that it started. */
   async worker(): Promise<Proc> {
+    const p = this.spawn();
+    await p.ready;
+    return p;
+  }
+
+  /** A worker process with a fake AI of its own, starting (`ready` resolves once it logged that it started). */
+  spawn(): Proc {
     const p = new Proc(`w${this.#count++}`);
-    const aiUrl = await p.fake.listen();
-    p.child = spawnWorker({
-      ...process.env, NATS_URL: this.url, AI_URL: aiUrl, HTTP_PORT: '0', LOG_LEVEL: 'info', RUNNER_CONCURRENCY: '16',
-      RUNNER_ACK_WAIT_MS: String(ACK_WAIT_MS), LAST_DUPLICATE_WINDOW_MS: '1000', AI_BREAKER_HALF_OPEN_MS: '2000',
-      RUNNER_NAK_DELAY_MS: '500', RUNNER_NAK_MAX_DELAY_MS: '5000', RUNNER_JANITOR_INTERVAL_MS: '10000', ...this.extraEnv,
-    });
     this.procs.push(p);
-    await p.child.started(120_000).catch((e) => process.stdout.write(`  ${this.name}: ${p.label}: ${(e as Error).message.split('\n')[0]}\n`));
+    p.ready = p.fake.listen().then((aiUrl) => {
+      p.child = spawnWorker({
+        ...process.env, NATS_URL: this.url, AI_URL: aiUrl, HTTP_PORT: '0', LOG_LEVEL: 'info', RUNNER_CONCURRENCY: '16',
+        RUNNER_ACK_WAIT_MS: String(ACK_WAIT_MS), LAST_DUPLICATE_WINDOW_MS: '1000', AI_BREAKER_HALF_OPEN_MS: '2000',
+        RUNNER_NAK_DELAY_MS: '500', RUNNER_NAK_MAX_DELAY_MS: '5000', RUNNER_JANITOR_INTERVAL_MS: '10000', ...this.extraEnv,
+      });
+      return p.child.started(120_000);
+    }).catch((e) => {
+      process.stdout.write(`  ${this.name}: ${p.label}: ${(e as Error).message.split('\n')[0]}\n`);
+    });
     return p;
   }
 
@@ -230,7 +247,7 @@ class Stage {
 
   async stop(): Promise<void> {
     for (const p of this.procs) if (p.stopped) p.signal('SIGCONT');
-    await Promise.all(this.procs.map((p) => p.child.stop(5_000).catch(() => {})));
+    await Promise.all(this.procs.map((p) => p.child?.stop(5_000).catch(() => {})));
     for (const p of this.procs) p.diedAt ??= Date.now();
     await this.nc?.close().catch(() => {});
     await Promise.all(this.procs.map((p) => p.fake.close().catch(() => {})));
@@ -258,6 +275,7 @@ function targets(r: Omit<Report, 'passed' | 'missed'>): [string, number, string,
     ['AI calls after the .last', r.ai_calls_after_last, '0', r.ai_calls_after_last === 0],
     ['DLQ entries', r.dead_letters, '0', r.dead_letters === 0],
     ['re-paid beyond the bound', r.repaid_beyond, '0', r.repaid_beyond === 0],
+    ['redeliveries no failure explains', r.unexplained_redeliveries, '0', r.unexplained_redeliveries === 0],
     ['max deliveries of a job', r.max_deliveries, `≤ ${r.max_deliveries_bound}`, r.max_deliveries <= r.max_deliveries_bound],
   ];
 }
@@ -310,17 +328,18 @@ async function measure(stage: Stage, description: string, jobs: number, started:
   }
   const end = Date.now();
   mkdirSync(join(OUT, 'logs', stage.name), { recursive: true });
-  for (const p of stage.procs) writeFileSync(join(OUT, 'logs', stage.name, `${p.label}.log`), p.child.output.join(''));
+  for (const p of stage.procs) writeFileSync(join(OUT, 'logs', stage.name, `${p.label}.log`), (p.child?.output ?? []).join(''));
   const runs: Run[] = stage.procs.flatMap((p) => runsFromLines(p.label, p.lines(), p.diedAt ?? end));
   const frozen = new Map(stage.procs.map((p) => [p.label, p.frozen]));
-  const overlaps = overlappingRuns(runs, frozen);
   const calls: Call[] = stage.procs.flatMap((p) => p.fake.log.flatMap((r) => {
     const job = jobOf(r.prompt);
     return job ? [{ worker: p.label, job, prompt: r.prompt, start: r.start, end: r.end, status: r.status }] : [];
   }));
+  const { overlaps, tails } = overlappingRuns(runs, frozen, calls);
   const after = callsAfterLast(calls, firstStored);
   const repaid = repaidCalls(calls, stage.failures, BUDGET_MS);
   const perMessage = deliveriesPerMessage(runs);
+  const unexplained = unexplainedRedeliveries(runs, stage.failures, 3 * ACK_WAIT_MS);
   const deliveries: Record<string, number> = {};
   for (const n of perMessage.values()) deliveries[n] = (deliveries[n] ?? 0) + 1;
   const maxSeen = Math.max(0, ...perMessage.values());
@@ -346,14 +365,15 @@ async function measure(stage: Stage, description: string, jobs: number, started:
     ai_calls_after_last: after.slice(0, 20).map((c) => ({ job: c.job, worker: c.worker, after_ms: c.afterMs, start_s: rel(c.start), status: c.status, prompt: c.prompt })),
     dlq: dlqSeqs,
     repaid_beyond: repaid.beyond.slice(0, 20).map((c) => ({ job: c.job, prompt: c.prompt, first: { worker: c.first.worker, start_s: rel(c.first.start), end_s: c.first.end === null ? null : rel(c.first.end) }, again: { worker: c.worker, start_s: rel(c.start) } })),
+    unexplained_redeliveries: unexplained.slice(0, 20).map((u) => ({ seq: u.run.seq, run: runOf(u.run), previous: u.previous && runOf(u.previous) })),
     max_deliveries: [...perMessage].filter(([, n]) => n > maxDeliveries).slice(0, 20).map(([seq, n]) => ({ seq, deliveries: n, runs: runs.filter((r) => r.seq === seq).map(runOf) })),
   };
   for (const k of Object.keys(evidence)) if (evidence[k].length === 0) delete evidence[k];
   const base = {
     scenario: stage.name, description, jobs, workers_started: stage.procs.length, lasts: times.length, lost, doubled,
-    runs: runs.length, overlapping_runs: overlaps.length, ai_calls: calls.length, ai_calls_paid: repaid.paid, ai_calls_after_last: after.length,
+    runs: runs.length, overlapping_runs: overlaps.length, held_across_pause: tails.length, held_tail_max_ms: Math.max(0, ...tails.map((t) => t.ms)), ai_calls: calls.length, ai_calls_paid: repaid.paid, ai_calls_after_last: after.length,
     repaid_in_flight: repaid.inFlight, repaid_within_budget: repaid.withinBudget, repaid_beyond: repaid.beyond.length,
-    dead_letters: deadLetters, dlq_codes: dlqCodes, max_deliveries: maxSeen, max_deliveries_bound: maxDeliveries, deliveries,
+    dead_letters: deadLetters, dlq_codes: dlqCodes, max_deliveries: maxSeen, max_deliveries_bound: maxDeliveries, unexplained_redeliveries: unexplained.length, deliveries,
     duplicates_logged: duplicates, not_success: notSuccess, alt_left: altLeft, failures: stage.failures.length,
     duration_s: Math.round((end - started) / 100) / 10, evidence, recovery_s: recovery,
     events: stage.failures.map((e) => ({ at_s: Math.round((e.at - started) / 100) / 10, what: e.what })), rate,
@@ -436,24 +456,32 @@ function seeded(seed: number): () => number {
   };
 }
 
-/** SIGKILLs a worker every 2–4 s (both every fourth time, unless `only` is set) and starts one in its place, until `until`. */
+/**
+ * SIGKILLs a worker every 2–4 s (counted from the last kill, not from its replacement's start, so that
+ * the kills do not fall into step with the ack wait), both at once every fourth time unless `only`
+ * is set, and starts a new process in each one's place, until `until`. A worker still starting is
+ * not killed before it started.
+ */
 async function killStorm(stage: Stage, procs: Proc[], until: number, only?: number): Promise<void> {
   const random = seeded(11);
-  for (let k = 1; Date.now() < until; k++) {
-    await sleep(2_000 + Math.floor(random() * 2_000));
+  const starting: Promise<void>[] = [];
+  let next = Date.now();
+  for (let k = 1; ; k++) {
+    next += 2_000 + Math.floor(random() * 2_000);
+    await sleep(Math.max(0, next - Date.now()));
     if (Date.now() >= until) break;
     const slots = only !== undefined ? [only] : k % 4 === 0 ? [0, 1] : [Math.floor(random() * procs.length)];
     for (const i of slots) {
       if (procs[i].stopped) continue;
+      await procs[i].ready;
       procs[i].signal('SIGKILL');
       stage.fail(`${procs[i].label} SIGKILL`, procs[i]);
+      const p = stage.spawn();
+      procs[i] = p;
+      starting.push(p.ready);
     }
-    // The new processes start while the storm goes on.
-    await Promise.all(slots.map(async (i) => {
-      if (procs[i].alive) return;
-      procs[i] = await stage.worker();
-    }));
   }
+  await Promise.all(starting);
 }
 
 async function killServer(stage: Stage, server: NatsServer, downMs: number): Promise<void> {
@@ -477,17 +505,17 @@ const scenarios: Scenario[] = [
       await sleep(6_000);
     }
   }),
-  onOneServer({ name: 'kills', description: `two workers, ${JOBS} jobs; SIGKILL storm (one worker every 2–4 s, both every fourth time) for ${scale(60)} s`, main: true, workers: 2, jobs: JOBS, minMs: scale(60) * 1_000, maxDeliveries: MAX_DELIVER - 1 }, async ({ stage, procs }) => {
+  onOneServer({ name: 'kills', description: `two workers, ${JOBS} jobs; SIGKILL storm (one worker every 2–4 s, both every fourth time) for ${scale(60)} s`, main: true, workers: 2, jobs: JOBS, minMs: scale(60) * 1_000, maxDeliveries: MAX_DELIVER }, async ({ stage, procs }) => {
     await killStorm(stage, procs, Date.now() + scale(60) * 1_000);
   }),
-  onOneServer({ name: 'server-kills', description: `two workers, ${JOBS} jobs; nats-server SIGKILLed ${scale(5)} times (3 s down, restarted on its store), every 12 s`, main: true, workers: 2, jobs: JOBS, minMs: scale(5) * 12_000, maxDeliveries: MAX_DELIVER - 1 }, async ({ stage, server }) => {
+  onOneServer({ name: 'server-kills', description: `two workers, ${JOBS} jobs; nats-server SIGKILLed ${scale(5)} times (3 s down, restarted on its store), every 12 s`, main: true, workers: 2, jobs: JOBS, minMs: scale(5) * 12_000, maxDeliveries: MAX_DELIVER }, async ({ stage, server }) => {
     for (let i = 0; i < scale(5); i++) {
       await sleep(9_000);
       await killServer(stage, server, 3_000);
     }
     await sleep(3_000);
   }),
-  onOneServer({ name: 'mixed', description: `two workers, ${JOBS} jobs; one SIGKILLed every 2–4 s for ${scale(60)} s while the other is SIGSTOPped 7 s with the nats-server killed 3 s in that pause, ${scale(2)} times`, main: true, workers: 2, jobs: JOBS, minMs: scale(60) * 1_000, maxDeliveries: MAX_DELIVER - 1 }, async ({ stage, server, procs }) => {
+  onOneServer({ name: 'mixed', description: `two workers, ${JOBS} jobs; one SIGKILLed every 2–4 s for ${scale(60)} s while the other is SIGSTOPped 7 s with the nats-server killed 3 s in that pause, ${scale(2)} times`, main: true, workers: 2, jobs: JOBS, minMs: scale(60) * 1_000, maxDeliveries: MAX_DELIVER }, async ({ stage, server, procs }) => {
     const until = Date.now() + scale(60) * 1_000;
     const storm = killStorm(stage, procs, until, 1);
     for (let i = 0; i < scale(2); i++) {
@@ -534,7 +562,7 @@ const scenarios: Scenario[] = [
       }
     },
   },
-  onOneServer({ name: 'ai-down', description: `two workers, ${JOBS} jobs; every AI side refuses connections for 60 s`, main: false, workers: 2, jobs: JOBS, minMs: 70_000, maxDeliveries: MAX_DELIVER - 1 }, async ({ stage, procs }) => {
+  onOneServer({ name: 'ai-down', description: `two workers, ${JOBS} jobs; every AI side refuses connections for 60 s`, main: false, workers: 2, jobs: JOBS, minMs: 70_000, maxDeliveries: MAX_DELIVER }, async ({ stage, procs }) => {
     await sleep(5_000);
     const ports = procs.map((p) => Number(new URL(p.fake.url).port));
     await Promise.all(procs.map((p) => p.fake.close()));
@@ -543,7 +571,7 @@ const scenarios: Scenario[] = [
     await Promise.all(procs.map((p, i) => p.fake.listen(ports[i])));
     stage.note('AI side back');
   }),
-  onOneServer({ name: 'ai-503', description: `two workers, ${JOBS} jobs; every AI side answers 503 for 60 s`, main: false, workers: 2, jobs: JOBS, minMs: 70_000, maxDeliveries: MAX_DELIVER - 1 }, async ({ stage, procs }) => {
+  onOneServer({ name: 'ai-503', description: `two workers, ${JOBS} jobs; every AI side answers 503 for 60 s`, main: false, workers: 2, jobs: JOBS, minMs: 70_000, maxDeliveries: MAX_DELIVER }, async ({ stage, procs }) => {
     await sleep(5_000);
     for (const p of procs) p.fake.setFaults({ ...AI_LATENCY, errorRate: 1, errorStatus: 503 });
     stage.note('AI side answers 503');

@@ -87,29 +87,45 @@ export interface Overlap {
   ms: number;
 }
 
+/** A run held across a pause of its worker that ended after it without doing anything more. */
+export interface Tail {
+  run: Run;
+  /** Milliseconds from the worker's SIGCONT to the run's `run ended` line. */
+  ms: number;
+}
+
 /**
  * Pairs of runs of one message (one ALT stream sequence) that ran at the same time. A worker stopped
- * by SIGSTOP runs nothing: the spans in `frozen` (per worker) are taken out of its runs first, so a
- * run held across a pause overlaps another only if it went on after the worker continued. Every
- * pair is compared (not only neighbours), so a long run overlapping two short ones counts twice.
+ * by SIGSTOP runs nothing: the spans in `frozen` (per worker) are taken out of its runs first. A run
+ * held across a pause that ended `abandon` (it sent nothing on the message) with no AI request for
+ * its job from its worker after the pause did nothing after it either: it counts as ended when its
+ * worker stopped, and the time it took to write its end line after SIGCONT is returned as a tail.
+ * Every pair is compared (not only neighbours), so a long run overlapping two short ones counts twice.
  */
-export function overlappingRuns(runs: readonly Run[], frozen: ReadonlyMap<string, readonly Span[]> = new Map()): Overlap[] {
+export function overlappingRuns(runs: readonly Run[], frozen: ReadonlyMap<string, readonly Span[]> = new Map(), calls: readonly Call[] = []): { overlaps: Overlap[]; tails: Tail[] } {
   const bySeq = new Map<number, { run: Run; live: Span[] }[]>();
+  const tails: Tail[] = [];
   for (const run of runs) {
-    const live = subtract({ from: run.start, to: run.end }, frozen.get(run.worker) ?? []);
+    const pauses = frozen.get(run.worker) ?? [];
+    let live = subtract({ from: run.start, to: run.end }, pauses);
+    const resumed = Math.max(-Infinity, ...pauses.filter((f) => f.from > run.start && f.to <= run.end).map((f) => f.to));
+    if (resumed > -Infinity && run.outcome === 'abandon' && !calls.some((c) => c.worker === run.worker && c.job === run.altId && c.start >= resumed)) {
+      live = subtract({ from: run.start, to: run.end }, [...pauses, { from: resumed, to: run.end }]);
+      tails.push({ run, ms: run.end - resumed });
+    }
     (bySeq.get(run.seq) ?? bySeq.set(run.seq, []).get(run.seq)!).push({ run, live });
   }
-  const out: Overlap[] = [];
+  const overlaps: Overlap[] = [];
   for (const [seq, list] of bySeq) {
     list.sort((x, y) => x.run.start - y.run.start);
     for (let i = 0; i < list.length; i++) {
       for (let j = i + 1; j < list.length; j++) {
         const ms = shared(list[i].live, list[j].live);
-        if (ms > 0) out.push({ seq, a: list[i].run, b: list[j].run, ms });
+        if (ms > 0) overlaps.push({ seq, a: list[i].run, b: list[j].run, ms });
       }
     }
   }
-  return out;
+  return { overlaps, tails };
 }
 
 /** One AI request as a worker's own fake AI saw it. */
@@ -198,5 +214,26 @@ export function repaidCalls(calls: readonly Call[], failures: readonly Failure[]
 export function deliveriesPerMessage(runs: readonly Run[]): Map<number, number> {
   const out = new Map<number, number>();
   for (const r of runs) out.set(r.seq, Math.max(out.get(r.seq) ?? 0, r.deliveries));
+  return out;
+}
+
+/**
+ * Redeliveries no failure explains: a run of delivery k > 1 whose delivery k − 1 ran on a worker that
+ * no failure hit between that run's start and this one's (a nak or an abandon with nothing to cause
+ * it), or, when delivery k − 1 never ran (handed back or lost unread), with no failure of any worker
+ * in the `windowMs` before it.
+ */
+export function unexplainedRedeliveries(runs: readonly Run[], failures: readonly Failure[], windowMs: number): { run: Run; previous: Run | null }[] {
+  const byKey = new Map<string, Run>();
+  for (const r of [...runs].sort((a, b) => a.start - b.start)) if (!byKey.has(`${r.seq}/${r.deliveries}`)) byKey.set(`${r.seq}/${r.deliveries}`, r);
+  const out: { run: Run; previous: Run | null }[] = [];
+  for (const r of byKey.values()) {
+    if (r.deliveries <= 1) continue;
+    const previous = byKey.get(`${r.seq}/${r.deliveries - 1}`) ?? null;
+    const explained = previous
+      ? failures.some((f) => (f.worker === null || f.worker === previous.worker) && f.at >= previous.start && f.at <= r.start)
+      : failures.some((f) => f.at >= r.start - windowMs && f.at <= r.start);
+    if (!explained) out.push({ run: r, previous });
+  }
   return out;
 }

@@ -1,12 +1,14 @@
 /** The counts of `npm run chaos` on small synthetic inputs: runs from log lines, overlaps, calls after the `.last`, re-paid answers. */
 import { describe, expect, it } from '@jest/globals';
-import { callsAfterLast, deliveriesPerMessage, overlappingRuns, repaidCalls, runsFromLines, subtract, type Call, type Run } from '../../../src/devtools/chaos-count.ts';
+import { callsAfterLast, deliveriesPerMessage, overlappingRuns, repaidCalls, runsFromLines, subtract, unexplainedRedeliveries, type Call, type Run } from '../../../src/devtools/chaos-count.ts';
 
 const T = Date.parse('2026-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T + ms).toISOString();
 const line = (message: string, ms: number, seq: number, deliveries: number, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ level: 'info', message, alt_stream_seq: seq, deliveries, ...extra, timestamp: at(ms) });
 const run = (worker: string, seq: number, start: number, end: number, deliveries = 1): Run => ({ worker, seq, deliveries, start: T + start, end: T + end, outcome: 'ack', altId: null });
+
+const call = (worker: string, job: string, prompt: string, start: number, end: number | null, status: number | null = 200): Call => ({ worker, job, prompt, start: T + start, end: end === null ? null : T + end, status });
 
 describe('runsFromLines', () => {
   it('pairs each run started line with the run ended line of its sequence and delivery, skipping other lines', () => {
@@ -32,22 +34,35 @@ describe('runsFromLines', () => {
 
 describe('overlappingRuns', () => {
   it('finds two runs of one message on two workers at the same time, not runs of different messages or one after the other', () => {
-    const o = overlappingRuns([run('a', 1, 0, 100), run('b', 1, 50, 150, 2), run('a', 2, 0, 100), run('b', 3, 0, 100), run('b', 2, 100, 200, 2)]);
-    expect(o.map((x) => [x.seq, x.a.worker, x.b.worker, x.ms])).toEqual([[1, 'a', 'b', 50]]);
+    const { overlaps } = overlappingRuns([run('a', 1, 0, 100), run('b', 1, 50, 150, 2), run('a', 2, 0, 100), run('b', 3, 0, 100), run('b', 2, 100, 200, 2)]);
+    expect(overlaps.map((x) => [x.seq, x.a.worker, x.b.worker, x.ms])).toEqual([[1, 'a', 'b', 50]]);
   });
 
   it('compares every pair: a long run overlapping two later short ones counts twice', () => {
-    const o = overlappingRuns([run('a', 1, 0, 1_000), run('b', 1, 100, 200, 2), run('c', 1, 500, 600, 3)]);
-    expect(o.map((x) => [x.a.worker, x.b.worker])).toEqual([['a', 'b'], ['a', 'c']]);
+    const { overlaps } = overlappingRuns([run('a', 1, 0, 1_000), run('b', 1, 100, 200, 2), run('c', 1, 500, 600, 3)]);
+    expect(overlaps.map((x) => [x.a.worker, x.b.worker])).toEqual([['a', 'b'], ['a', 'c']]);
   });
 
-  it('takes the time a worker was stopped out of its runs: a run held across the pause overlaps only if it went on after it', () => {
+  it('takes the time a worker was stopped out of its runs: a run held across the pause overlaps if it went on after it', () => {
     const runs = [run('a', 1, 0, 5_010), run('b', 1, 2_000, 3_000, 2)];
     const frozen = new Map([['a', [{ from: T + 100, to: T + 5_000 }]]]);
-    expect(overlappingRuns(runs, frozen)).toEqual([]);
+    expect(overlappingRuns(runs, frozen).overlaps).toEqual([]);
     // Without the pause they overlap; and so do they when the other run was still going after the worker continued.
-    expect(overlappingRuns(runs)).toHaveLength(1);
-    expect(overlappingRuns([run('a', 1, 0, 5_010), run('b', 1, 2_000, 5_005, 2)], frozen).map((x) => x.ms)).toEqual([5]);
+    expect(overlappingRuns(runs).overlaps).toHaveLength(1);
+    expect(overlappingRuns([run('a', 1, 0, 5_010), run('b', 1, 2_000, 5_005, 2)], frozen).overlaps.map((x) => x.ms)).toEqual([5]);
+  });
+
+  it('ends a run held across a pause at the pause when it ended abandon with no AI request after it, and returns its tail', () => {
+    const frozen = new Map([['a', [{ from: T + 100, to: T + 5_000 }]]]);
+    const held = { ...run('a', 1, 0, 5_060), outcome: 'abandon', altId: 'j' };
+    const other = run('b', 1, 4_000, 5_500, 2);
+    expect(overlappingRuns([held, other], frozen)).toEqual({ overlaps: [], tails: [{ run: held, ms: 60 }] });
+    // It did go on: it ended with an ack, or its worker asked the AI for its job after the pause.
+    expect(overlappingRuns([{ ...held, outcome: 'ack' }, other], frozen).overlaps.map((x) => x.ms)).toEqual([60]);
+    const asked = call('a', 'j', 'p3', 5_002, 5_050, null);
+    expect(overlappingRuns([held, other], frozen, [asked]).overlaps.map((x) => x.ms)).toEqual([60]);
+    // A request of another job, or from another worker, is not this run's.
+    expect(overlappingRuns([held, other], frozen, [{ ...asked, job: 'k' }, { ...asked, worker: 'b' }]).overlaps).toEqual([]);
   });
 });
 
@@ -58,7 +73,6 @@ describe('subtract', () => {
   });
 });
 
-const call = (worker: string, job: string, prompt: string, start: number, end: number | null, status: number | null = 200): Call => ({ worker, job, prompt, start: T + start, end: end === null ? null : T + end, status });
 
 describe('callsAfterLast', () => {
   it('lists requests that reached the AI after the job\'s .last was stored, not those before or of other jobs', () => {
@@ -98,5 +112,22 @@ describe('repaidCalls', () => {
 describe('deliveriesPerMessage', () => {
   it('keeps the highest delivery count each message ran with', () => {
     expect([...deliveriesPerMessage([run('a', 1, 0, 1), run('b', 1, 2, 3, 3), run('a', 2, 0, 1, 2)])]).toEqual([[1, 3], [2, 2]]);
+  });
+});
+
+describe('unexplainedRedeliveries', () => {
+  const kill = (ms: number, worker: string | null) => ({ at: T + ms, worker, what: 'SIGKILL' });
+  it('explains a redelivery by a failure of the worker that ran the delivery before it, between the two runs', () => {
+    const runs = [run('a', 1, 0, 100), run('b', 1, 5_100, 5_200, 2)];
+    expect(unexplainedRedeliveries(runs, [kill(50, 'a')], 15_000)).toEqual([]);
+    expect(unexplainedRedeliveries(runs, [kill(60, null)], 15_000)).toEqual([]);
+    // A failure of another worker, or one before the earlier run, explains nothing.
+    expect(unexplainedRedeliveries(runs, [kill(50, 'b'), kill(-10, 'a')], 15_000).map((x) => [x.run.deliveries, x.previous?.worker])).toEqual([[2, 'a']]);
+  });
+
+  it('explains a redelivery whose earlier delivery never ran by any failure in the window before it', () => {
+    const runs = [run('b', 1, 9_000, 9_200, 3), run('a', 1, 0, 100)];
+    expect(unexplainedRedeliveries(runs, [kill(50, 'a'), kill(8_000, 'c')], 2_000)).toEqual([]);
+    expect(unexplainedRedeliveries(runs, [kill(50, 'a'), kill(6_000, 'c')], 2_000).map((x) => [x.run.deliveries, x.previous])).toEqual([[3, null]]);
   });
 });

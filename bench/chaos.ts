@@ -71,6 +71,8 @@ class Proc {
   child!: WorkerChild;
   /** Resolves once the process logged that it started (or gave up starting). */
   ready: Promise<void> = Promise.resolve();
+  /** When it logged that it started. */
+  readyAt = 0;
   diedAt: number | null = null;
   readonly frozen: Span[] = [];
   #stoppedAt: number | null = null;
@@ -194,6 +196,8 @@ class Stage {
         RUNNER_NAK_DELAY_MS: '500', RUNNER_NAK_MAX_DELAY_MS: '5000', RUNNER_JANITOR_INTERVAL_MS: '10000', ...this.extraEnv,
       });
       return p.child.started(120_000);
+    }).then(() => {
+      p.readyAt = Date.now();
     }).catch((e) => {
       process.stdout.write(`  ${this.name}: ${p.label}: ${(e as Error).message.split('\n')[0]}\n`);
     });
@@ -335,6 +339,8 @@ async function measure(stage: Stage, description: string, jobs: number, started:
     const job = jobOf(r.prompt);
     return job ? [{ worker: p.label, job, prompt: r.prompt, start: r.start, end: r.end, status: r.status }] : [];
   }));
+  writeFileSync(join(OUT, 'logs', stage.name, 'ai-calls.json'), JSON.stringify(calls));
+  writeFileSync(join(OUT, 'logs', stage.name, 'frozen.json'), JSON.stringify(Object.fromEntries(frozen)));
   const { overlaps, tails } = overlappingRuns(runs, frozen, calls);
   const after = callsAfterLast(calls, firstStored);
   const repaid = repaidCalls(calls, stage.failures, BUDGET_MS);
@@ -459,8 +465,10 @@ function seeded(seed: number): () => number {
 /**
  * SIGKILLs a worker every 2–4 s (counted from the last kill, not from its replacement's start, so that
  * the kills do not fall into step with the ack wait), both at once every fourth time unless `only`
- * is set, and starts a new process in each one's place, until `until`. A worker still starting is
- * not killed before it started.
+ * is set, and starts a new process in each one's place, until `until`. A victim has worked for
+ * 1.5 s at least since it started (else the kill waits): a worker killed again and again as soon as
+ * it starts burns a delivery of the messages it was just handed each time, a crash loop rather than
+ * a storm.
  */
 async function killStorm(stage: Stage, procs: Proc[], until: number, only?: number): Promise<void> {
   const random = seeded(11);
@@ -474,6 +482,7 @@ async function killStorm(stage: Stage, procs: Proc[], until: number, only?: numb
     for (const i of slots) {
       if (procs[i].stopped) continue;
       await procs[i].ready;
+      await sleep(procs[i].readyAt + 1_500 - Date.now());
       procs[i].signal('SIGKILL');
       stage.fail(`${procs[i].label} SIGKILL`, procs[i]);
       const p = stage.spawn();

@@ -98,8 +98,8 @@ export interface Tail {
  * Pairs of runs of one message (one ALT stream sequence) that ran at the same time. A worker stopped
  * by SIGSTOP runs nothing: the spans in `frozen` (per worker) are taken out of its runs first. A run
  * held across a pause that ended `abandon` (it sent nothing on the message) with no AI request for
- * its job from its worker after the pause did nothing after it either: it counts as ended when its
- * worker stopped, and the time it took to write its end line after SIGCONT is returned as a tail.
+ * its job from its worker between the pause's end and its own did nothing after the pause either:
+ * it counts as ended when its worker stopped, and the time it took to write its end line after SIGCONT is returned as a tail.
  * Every pair is compared (not only neighbours), so a long run overlapping two short ones counts twice.
  */
 export function overlappingRuns(runs: readonly Run[], frozen: ReadonlyMap<string, readonly Span[]> = new Map(), calls: readonly Call[] = []): { overlaps: Overlap[]; tails: Tail[] } {
@@ -109,7 +109,7 @@ export function overlappingRuns(runs: readonly Run[], frozen: ReadonlyMap<string
     const pauses = frozen.get(run.worker) ?? [];
     let live = subtract({ from: run.start, to: run.end }, pauses);
     const resumed = Math.max(-Infinity, ...pauses.filter((f) => f.from > run.start && f.to <= run.end).map((f) => f.to));
-    if (resumed > -Infinity && run.outcome === 'abandon' && !calls.some((c) => c.worker === run.worker && c.job === run.altId && c.start >= resumed)) {
+    if (resumed > -Infinity && run.outcome === 'abandon' && !calls.some((c) => c.worker === run.worker && c.job === run.altId && c.start >= resumed && c.start <= run.end)) {
       live = subtract({ from: run.start, to: run.end }, [...pauses, { from: resumed, to: run.end }]);
       tails.push({ run, ms: run.end - resumed });
     }

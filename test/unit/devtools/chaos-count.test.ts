@@ -61,8 +61,8 @@ describe('overlappingRuns', () => {
     expect(overlappingRuns([{ ...held, outcome: 'ack' }, other], frozen).overlaps.map((x) => x.ms)).toEqual([60]);
     const asked = call('a', 'j', 'p3', 5_002, 5_050, null);
     expect(overlappingRuns([held, other], frozen, [asked]).overlaps.map((x) => x.ms)).toEqual([60]);
-    // A request of another job, or from another worker, is not this run's.
-    expect(overlappingRuns([held, other], frozen, [{ ...asked, job: 'k' }, { ...asked, worker: 'b' }]).overlaps).toEqual([]);
+    // A request of another job, from another worker, or after the run ended (a later run's), is not this run's.
+    expect(overlappingRuns([held, other], frozen, [{ ...asked, job: 'k' }, { ...asked, worker: 'b' }, { ...asked, start: T + 5_061 }]).overlaps).toEqual([]);
   });
 });
 

@@ -13,8 +13,8 @@
  *   server-kills  two workers, 1,500 jobs; the nats-server SIGKILLed five times (3 s down, restarted on
  *                 its store and port), every 12 s
  *   mixed         two workers, 1,500 jobs; one worker SIGKILLed every 2–4 s for 60 s while the other is
- *                 SIGSTOPped for 7 s (past the ack wait) and the nats-server killed for 3 s in that
- *                 pause, twice
+ *                 SIGSTOPped for 12 s (past the ack wait, even counted from the server's restart) and
+ *                 the nats-server killed for 3 s in that pause, twice
  *   cluster-leader, ai-down, ai-503 (run by name or `--scenario all`): a 3-node cluster's stream
  *                 leader killed, the AI side refusing connections / answering 503 for 60 s
  *
@@ -55,7 +55,7 @@ const AI_LATENCY = { latencyMs: 100, latencyJitterMs: 200 };
 const DRAIN_MS = 180_000;
 const scale = (n: number) => (QUICK ? Math.max(1, Math.round(n / 3)) : n);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 const payload = (id: string) => JSON.stringify({
   id, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: `chaos ${id}`,
@@ -524,17 +524,17 @@ const scenarios: Scenario[] = [
     }
     await sleep(3_000);
   }),
-  onOneServer({ name: 'mixed', description: `two workers, ${JOBS} jobs; one SIGKILLed every 2–4 s for ${scale(60)} s while the other is SIGSTOPped 7 s with the nats-server killed 3 s in that pause, ${scale(2)} times`, main: true, workers: 2, jobs: JOBS, minMs: scale(60) * 1_000, maxDeliveries: MAX_DELIVER }, async ({ stage, server, procs }) => {
+  onOneServer({ name: 'mixed', description: `two workers, ${JOBS} jobs; one SIGKILLed every 2–4 s for ${scale(60)} s while the other is SIGSTOPped 12 s with the nats-server killed 3 s in that pause, ${scale(2)} times`, main: true, workers: 2, jobs: JOBS, minMs: scale(60) * 1_000, maxDeliveries: MAX_DELIVER }, async ({ stage, server, procs }) => {
     const until = Date.now() + scale(60) * 1_000;
     const storm = killStorm(stage, procs, until, 1);
     for (let i = 0; i < scale(2); i++) {
-      await sleep(i === 0 ? 12_000 : 18_000);
+      await sleep(i === 0 ? 10_000 : 15_000);
       const paused = procs[0];
       paused.signal('SIGSTOP');
       stage.fail(`${paused.label} SIGSTOP`, paused);
       await sleep(1_500);
       await killServer(stage, server, 3_000);
-      await sleep(7_000 - 1_500 - 3_000);
+      await sleep(12_000 - 1_500 - 3_000);
       paused.signal('SIGCONT');
       stage.note(`${paused.label} SIGCONT`);
     }

@@ -637,7 +637,7 @@ for (const s of selected) {
   console.log(`\n${s.name}: ${s.description}`);
   const r = await s.run();
   reports.push(r);
-  console.log(`  ${r.lasts}/${r.jobs} results in ${r.duration_s} s, ${r.failures} failures, ${r.runs} runs, ${r.ai_calls} AI calls; deliveries ${JSON.stringify(r.deliveries)}; DLQ ${JSON.stringify(r.dlq_codes)}; not success ${r.not_success}; DUPLICATE_LAST lines ${r.duplicates_logged}; left in ALT ${r.alt_left}`);
+  console.log(`  ${r.lasts}/${r.jobs} results in ${r.duration_s} s, ${r.failures} failures, ${r.runs} runs, ${r.ai_calls} AI calls; deliveries ${JSON.stringify(r.deliveries)}; DLQ ${JSON.stringify(r.dlq_codes)}; not success ${r.not_success}; DUPLICATE_LAST lines ${r.duplicates_logged}; left in ALT ${r.alt_left}; runs held across a pause ${r.held_across_pause} (the longest ended ${r.held_tail_max_ms} ms after SIGCONT)`);
   console.log(`\n${scenarioTable(r)}\n\n  ${s.name}: ${r.passed ? 'PASS' : `FAIL (${r.missed.join(', ')})`}`);
   for (const [k, v] of Object.entries(r.evidence)) console.log(`  ${k}: ${JSON.stringify(v.slice(0, 3))}`);
 }

@@ -20,8 +20,8 @@
  *
  * Counted from raw records, never from the runner's counters (src/devtools/chaos-count.ts): `.last`
  * records in LAST by Alt-Id (lost: none, doubled: more than one); runs from the workers' `run started`
- * / `run ended` lines, overlapping when two runs of one message ran at once (the time a worker was
- * stopped taken out); AI requests that reached a fake after the job's `.last` was stored; DLQ
+ * / `run ended` lines, overlapping when two runs of one message ran at once (a run held across a
+ * pause of its worker that then stopped without doing anything ends at the pause); AI requests that reached a fake after the job's `.last` was stored; DLQ
  * entries by code; deliveries per message; answers paid again, each explained by a failure of the
  * worker that was first paid for it (in flight at it, or completed within the checkpoint budget), or
  * beyond the README's bound. Targets: 0 lost, 0 doubled, 0 overlapping runs, 0 AI calls after the

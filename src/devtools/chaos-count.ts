@@ -57,21 +57,6 @@ export function runsFromLines(worker: string, lines: Iterable<string>, endOfLog:
   return runs;
 }
 
-/** `span` less the parts of it covered by `holes` (pieces of positive length, in order). */
-export function subtract(span: Span, holes: readonly Span[]): Span[] {
-  let pieces: Span[] = span.to > span.from ? [span] : [];
-  for (const h of holes) {
-    pieces = pieces.flatMap((p) => {
-      if (h.to <= p.from || h.from >= p.to) return [p];
-      const out: Span[] = [];
-      if (h.from > p.from) out.push({ from: p.from, to: h.from });
-      if (h.to < p.to) out.push({ from: h.to, to: p.to });
-      return out;
-    });
-  }
-  return pieces;
-}
-
 /** Milliseconds two sets of spans share. */
 function shared(a: readonly Span[], b: readonly Span[]): number {
   let ms = 0;
@@ -95,23 +80,28 @@ export interface Tail {
 }
 
 /**
- * Pairs of runs of one message (one ALT stream sequence) that ran at the same time. A worker stopped
- * by SIGSTOP runs nothing: the spans in `frozen` (per worker) are taken out of its runs first. A run
- * held across a pause that ended `abandon` (it sent nothing on the message) with no AI request for
- * its job from its worker between the pause's end and its own did nothing after the pause either:
- * it counts as ended when its worker stopped, and the time it took to write its end line after SIGCONT is returned as a tail.
- * Every pair is compared (not only neighbours), so a long run overlapping two short ones counts twice.
+ * Pairs of runs of one message (one ALT stream sequence) that ran at the same time, from their run
+ * lines. A run held across a pause of its worker (SIGSTOP; the spans in `frozen`, per worker) that
+ * ended `abandon` (it sent nothing on the message) with no AI request for its job from its worker
+ * between the pause's end and its own did nothing during or after the pause: it counts as ended
+ * when its worker stopped, and the time it took to write its end line after SIGCONT is returned as
+ * a tail. A held run that went on after the pause (it acked, handed back, rejected, or asked the AI)
+ * held the job all through the pause. Every pair is compared (not only neighbours), so a long run
+ * overlapping two short ones counts twice.
  */
 export function overlappingRuns(runs: readonly Run[], frozen: ReadonlyMap<string, readonly Span[]> = new Map(), calls: readonly Call[] = []): { overlaps: Overlap[]; tails: Tail[] } {
   const bySeq = new Map<number, { run: Run; live: Span[] }[]>();
   const tails: Tail[] = [];
   for (const run of runs) {
-    const pauses = frozen.get(run.worker) ?? [];
-    let live = subtract({ from: run.start, to: run.end }, pauses);
-    const resumed = Math.max(-Infinity, ...pauses.filter((f) => f.from > run.start && f.to <= run.end).map((f) => f.to));
-    if (resumed > -Infinity && run.outcome === 'abandon' && !calls.some((c) => c.worker === run.worker && c.job === run.altId && c.start >= resumed && c.start <= run.end)) {
-      live = subtract({ from: run.start, to: run.end }, [...pauses, { from: resumed, to: run.end }]);
-      tails.push({ run, ms: run.end - resumed });
+    let live: Span[] = [{ from: run.start, to: run.end }];
+    const held = (frozen.get(run.worker) ?? []).filter((f) => f.from > run.start && f.to <= run.end);
+    if (held.length > 0 && run.outcome === 'abandon') {
+      const stopped = held[0].from;
+      const resumed = held[held.length - 1].to;
+      if (!calls.some((c) => c.worker === run.worker && c.job === run.altId && c.start >= resumed && c.start <= run.end)) {
+        live = [{ from: run.start, to: stopped }];
+        tails.push({ run, ms: run.end - resumed });
+      }
     }
     (bySeq.get(run.seq) ?? bySeq.set(run.seq, []).get(run.seq)!).push({ run, live });
   }

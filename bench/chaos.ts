@@ -40,7 +40,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { FakeOrchestrator } from '../src/ai/fake-orchestrator.ts';
-import { callsAfterLast, deliveriesPerMessage, overlappingRuns, repaidCalls, runsFromLines, unexplainedRedeliveries, type Call, type Failure, type Run, type Span } from '../src/devtools/chaos-count.ts';
+import { callsAfterLast, deliveriesPerMessage, overlappingRuns, repaidCalls, runsFromLines, unexplainedRedeliveries, type Call, type Failure, type Run, type Span, type StoredLast } from '../src/devtools/chaos-count.ts';
 import { NatsCluster, NatsServer } from '../src/devtools/nats-server.ts';
 import { spawnWorker, type WorkerChild } from '../src/devtools/worker-process.ts';
 
@@ -295,6 +295,7 @@ async function measure(stage: Stage, description: string, jobs: number, started:
     await sleep(500);
   }
   const counts = new Map<string, number>();
+  const lastsStored: StoredLast[] = [];
   const firstStored = new Map<string, number>();
   const times: number[] = [];
   let notSuccess = 0;
@@ -308,6 +309,12 @@ async function measure(stage: Stage, description: string, jobs: number, started:
     if (!firstStored.has(id) || firstStored.get(id)! > t) firstStored.set(id, t);
     times.push(t);
     if (m.header.get('Last-Status') !== 'success') notSuccess++;
+    try {
+      const doc = JSON.parse(new TextDecoder().decode(m.data)) as { metadata?: { deliveries?: number } };
+      lastsStored.push({ job: id, deliveries: Number(doc.metadata?.deliveries), at: t });
+    } catch {
+      // not a .last
+    }
   }
   const dlqInfo = await jsm.streams.info('ALT_DLQ').catch(() => null);
   const deadLetters = dlqInfo?.state.messages ?? 0;
@@ -341,7 +348,7 @@ async function measure(stage: Stage, description: string, jobs: number, started:
   }));
   writeFileSync(join(OUT, 'logs', stage.name, 'ai-calls.json'), JSON.stringify(calls));
   writeFileSync(join(OUT, 'logs', stage.name, 'frozen.json'), JSON.stringify(Object.fromEntries(frozen)));
-  const { overlaps, tails } = overlappingRuns(runs, frozen, calls);
+  const { overlaps, tails } = overlappingRuns(runs, frozen, calls, lastsStored);
   const after = callsAfterLast(calls, firstStored);
   const repaid = repaidCalls(calls, stage.failures, BUDGET_MS);
   const perMessage = deliveriesPerMessage(runs);

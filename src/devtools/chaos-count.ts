@@ -6,6 +6,13 @@
  * Pure functions over plain data, so that each count is unit-tested on small inputs.
  */
 
+/** A `.last` as the LAST stream holds it: its job, the delivery that made it (its `metadata.deliveries`), when it was stored. */
+export interface StoredLast {
+  job: string;
+  deliveries: number;
+  at: number;
+}
+
 /** A span of time in milliseconds since the epoch, [from, to). */
 export interface Span {
   from: number;
@@ -82,14 +89,16 @@ export interface Tail {
 /**
  * Pairs of runs of one message (one ALT stream sequence) that ran at the same time, from their run
  * lines. A run held across a pause of its worker (SIGSTOP; the spans in `frozen`, per worker) that
- * ended `abandon` (it sent nothing on the message) with no AI request for its job from its worker
- * between the pause's end and its own did nothing during or after the pause: it counts as ended
+ * ended `abandon` (it sent nothing on the message), with no AI request for its job from its worker
+ * between the pause's end and its own and no `.last` of its delivery stored after the pause
+ * (`lasts`), did nothing during or after the pause: it counts as ended
  * when its worker stopped, and the time it took to write its end line after SIGCONT is returned as
- * a tail. A held run that went on after the pause (it acked, handed back, rejected, or asked the AI)
+ * a tail. A held run that went on after the pause (it acked, handed back, rejected, asked the AI, or
+ * stored a `.last`)
  * held the job all through the pause. Every pair is compared (not only neighbours), so a long run
  * overlapping two short ones counts twice.
  */
-export function overlappingRuns(runs: readonly Run[], frozen: ReadonlyMap<string, readonly Span[]> = new Map(), calls: readonly Call[] = []): { overlaps: Overlap[]; tails: Tail[] } {
+export function overlappingRuns(runs: readonly Run[], frozen: ReadonlyMap<string, readonly Span[]> = new Map(), calls: readonly Call[] = [], lasts: readonly StoredLast[] = []): { overlaps: Overlap[]; tails: Tail[] } {
   const bySeq = new Map<number, { run: Run; live: Span[] }[]>();
   const tails: Tail[] = [];
   for (const run of runs) {
@@ -98,7 +107,9 @@ export function overlappingRuns(runs: readonly Run[], frozen: ReadonlyMap<string
     if (held.length > 0 && run.outcome === 'abandon') {
       const stopped = held[0].from;
       const resumed = held[held.length - 1].to;
-      if (!calls.some((c) => c.worker === run.worker && c.job === run.altId && c.start >= resumed && c.start <= run.end)) {
+      const asked = calls.some((c) => c.worker === run.worker && c.job === run.altId && c.start >= resumed && c.start <= run.end);
+      const stored = lasts.some((l) => l.job === run.altId && l.deliveries === run.deliveries && l.at >= resumed);
+      if (!asked && !stored) {
         live = [{ from: run.start, to: stopped }];
         tails.push({ run, ms: run.end - resumed });
       }

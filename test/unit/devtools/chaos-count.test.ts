@@ -55,13 +55,17 @@ describe('overlappingRuns', () => {
     expect(overlappingRuns([held, other]).overlaps.map((x) => x.ms)).toEqual([3_060]);
   });
 
-  it('counts a run held across a pause that went on after it (it acked, or asked the AI) as running all through the pause', () => {
+  it('counts a run held across a pause that went on after it (it acked, asked the AI, or stored a .last) as running all through the pause', () => {
     const frozen = new Map([['a', [{ from: T + 100, to: T + 5_000 }]]]);
     const held = { ...run('a', 1, 0, 5_060), outcome: 'ack', altId: 'j' };
     const other = run('b', 1, 2_000, 3_000, 2);
     expect(overlappingRuns([held, other], frozen)).toEqual({ overlaps: [{ seq: 1, a: held, b: other, ms: 1_000 }], tails: [] });
     const asked = call('a', 'j', 'p3', 5_002, 5_050, null);
     expect(overlappingRuns([{ ...held, outcome: 'abandon' }, other], frozen, [asked]).overlaps.map((x) => x.ms)).toEqual([1_000]);
+    // It stored a .last after the pause, then sent nothing on the message: it went on too. A .last of another delivery, or from before the pause, is not its.
+    const last = { job: 'j', deliveries: 1, at: T + 5_030 };
+    expect(overlappingRuns([{ ...held, outcome: 'abandon' }, other], frozen, [], [last]).overlaps.map((x) => x.ms)).toEqual([1_000]);
+    expect(overlappingRuns([{ ...held, outcome: 'abandon' }, other], frozen, [], [{ ...last, deliveries: 2 }, { ...last, at: T + 50 }]).overlaps).toEqual([]);
   });
 });
 

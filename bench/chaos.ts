@@ -204,9 +204,12 @@ class Stage {
     return p;
   }
 
-  fail(what: string, worker: Proc | null): void {
-    this.failures.push({ at: Date.now(), worker: worker?.label ?? null, what });
+  /** Notes a failure; one that lasts (a pause, the server down) gets its `until` when it ends. */
+  fail(what: string, worker: Proc | null): Failure {
+    const f: Failure = { at: Date.now(), worker: worker?.label ?? null, what };
+    this.failures.push(f);
     this.note(what);
+    return f;
   }
 
   note(what: string): void {
@@ -287,13 +290,20 @@ function targets(r: Omit<Report, 'passed' | 'missed'>): [string, number, string,
 /** What the records say about one scenario. */
 async function measure(stage: Stage, description: string, jobs: number, started: number, maxDeliveries: number): Promise<Report> {
   const jsm = stage.jsm;
-  // The janitor (every 10 s here) settles what nats-server may have left below the ack floor.
+  // The janitor (every 10 s here) settles what nats-server may have left below the ack floor: three passes at most.
   let altLeft = 0;
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 70; i++) {
     altLeft = (await jsm.streams.info('ALT').catch(() => null))?.state.messages ?? 0;
     if (altLeft === 0) break;
     await sleep(500);
   }
+  const altState = altLeft > 0 ? await (async () => {
+    const info = await jsm.streams.info('ALT').catch(() => null);
+    const c = await jsm.consumers.info('ALT', 'runner').catch(() => null);
+    const seqs: number[] = [];
+    for (let seq = info?.state.first_seq ?? 1; info && seq <= info.state.last_seq && seqs.length < 20; seq++) if (await jsm.streams.getMessage('ALT', { seq }).then(() => true, () => false)) seqs.push(seq);
+    return [{ stream: info?.state, ack_floor: c?.ack_floor, delivered: c?.delivered, num_ack_pending: c?.num_ack_pending, num_pending: c?.num_pending, num_redelivered: c?.num_redelivered, seqs }];
+  })() : [];
   const counts = new Map<string, number>();
   const lastsStored: StoredLast[] = [];
   const firstStored = new Map<string, number>();
@@ -377,6 +387,7 @@ async function measure(stage: Stage, description: string, jobs: number, started:
     overlapping_runs: overlaps.slice(0, 20).map((o) => ({ seq: o.seq, ms: o.ms, a: runOf(o.a), b: runOf(o.b) })),
     ai_calls_after_last: after.slice(0, 20).map((c) => ({ job: c.job, worker: c.worker, after_ms: c.afterMs, start_s: rel(c.start), status: c.status, prompt: c.prompt })),
     dlq: dlqSeqs,
+    alt_left: altState,
     repaid_beyond: repaid.beyond.slice(0, 20).map((c) => ({ job: c.job, prompt: c.prompt, first: { worker: c.first.worker, start_s: rel(c.first.start), end_s: c.first.end === null ? null : rel(c.first.end) }, again: { worker: c.worker, start_s: rel(c.start) } })),
     unexplained_redeliveries: unexplained.slice(0, 20).map((u) => ({ seq: u.run.seq, run: runOf(u.run), previous: u.previous && runOf(u.previous) })),
     max_deliveries: [...perMessage].filter(([, n]) => n > maxDeliveries).slice(0, 20).map(([seq, n]) => ({ seq, deliveries: n, runs: runs.filter((r) => r.seq === seq).map(runOf) })),
@@ -502,9 +513,10 @@ async function killStorm(stage: Stage, procs: Proc[], until: number, only?: numb
 
 async function killServer(stage: Stage, server: NatsServer, downMs: number): Promise<void> {
   await server.kill('SIGKILL');
-  stage.fail('nats-server SIGKILL', null);
+  const f = stage.fail('nats-server SIGKILL', null);
   await sleep(downMs);
   await server.restart();
+  f.until = Date.now();
   stage.note('nats-server restarted');
 }
 
@@ -514,9 +526,10 @@ const scenarios: Scenario[] = [
   onOneServer({ name: 'pauses', description: `one worker, ${scale(600)} jobs; SIGSTOP 5 s then 6 s running, ${scale(6)} times`, main: true, workers: 1, jobs: scale(600), minMs: scale(6) * 11_000, maxDeliveries: 2 }, async ({ stage, procs }) => {
     for (let i = 0; i < scale(6); i++) {
       procs[0].signal('SIGSTOP');
-      stage.fail(`${procs[0].label} SIGSTOP`, procs[0]);
+      const f = stage.fail(`${procs[0].label} SIGSTOP`, procs[0]);
       await sleep(5_000);
       procs[0].signal('SIGCONT');
+      f.until = Date.now();
       stage.note(`${procs[0].label} SIGCONT`);
       await sleep(6_000);
     }
@@ -538,11 +551,12 @@ const scenarios: Scenario[] = [
       await sleep(i === 0 ? 10_000 : 15_000);
       const paused = procs[0];
       paused.signal('SIGSTOP');
-      stage.fail(`${paused.label} SIGSTOP`, paused);
+      const f = stage.fail(`${paused.label} SIGSTOP`, paused);
       await sleep(1_500);
       await killServer(stage, server, 3_000);
       await sleep(12_000 - 1_500 - 3_000);
       paused.signal('SIGCONT');
+      f.until = Date.now();
       stage.note(`${paused.label} SIGCONT`);
     }
     await storm;

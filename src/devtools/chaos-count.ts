@@ -152,11 +152,22 @@ export function callsAfterLast(calls: readonly Call[], stored: ReadonlyMap<strin
   return out;
 }
 
-/** A failure injected by the harness: `worker` null hits every worker (the nats-server killed). */
+/**
+ * A failure injected by the harness: `worker` null hits every worker (the nats-server killed). One that
+ * lasts (a pause, from SIGSTOP to SIGCONT; the server down) has an `until`: a call or run that met any
+ * part of it met the failure (the harness's own clock may note a request that reached it just before
+ * the pause only after it).
+ */
 export interface Failure {
   at: number;
+  until?: number;
   worker: string | null;
   what: string;
+}
+
+/** The failures of `worker` (or of every worker) that met the span [from, to]. */
+function meeting(failures: readonly Failure[], worker: string, from: number, to: number): Failure[] {
+  return failures.filter((f) => (f.worker === null || f.worker === worker) && f.at <= to && (f.until ?? f.at) >= from);
 }
 
 export interface Repaid {
@@ -178,7 +189,6 @@ export interface Repaid {
  * time up to that failure within the budget. Anything else is beyond the bound.
  */
 export function repaidCalls(calls: readonly Call[], failures: readonly Failure[], budgetMs: number): Repaid {
-  const hits = (worker: string, from: number, to: number) => failures.filter((f) => (f.worker === null || f.worker === worker) && f.at >= from && f.at <= to);
   const byJob = new Map<string, Call[]>();
   let paid = 0;
   for (const c of calls) {
@@ -197,11 +207,11 @@ export function repaidCalls(calls: readonly Call[], failures: readonly Failure[]
         continue;
       }
       const end = earlier.end ?? c.start;
-      if (hits(earlier.worker, earlier.start, end).length > 0) {
+      if (meeting(failures, earlier.worker, earlier.start, end).length > 0) {
         out.inFlight++;
         continue;
       }
-      const cause = hits(earlier.worker, end, c.start)[0];
+      const cause = meeting(failures, earlier.worker, end, c.start)[0];
       // The job's AI work complete by the failure: the first answers of its prompts that ended before it.
       const done = cause ? [...first.values()].filter((x) => x.worker === earlier.worker && (x.end ?? Infinity) <= cause.at).reduce((a, x) => a + ((x.end ?? x.start) - x.start), 0) : Infinity;
       if (done <= budgetMs) out.withinBudget++;
@@ -232,8 +242,8 @@ export function unexplainedRedeliveries(runs: readonly Run[], failures: readonly
     if (r.deliveries <= 1) continue;
     const previous = byKey.get(`${r.seq}/${r.deliveries - 1}`) ?? null;
     const explained = previous
-      ? failures.some((f) => (f.worker === null || f.worker === previous.worker) && f.at >= previous.start && f.at <= r.start)
-      : failures.some((f) => f.at >= r.start - windowMs && f.at <= r.start);
+      ? meeting(failures, previous.worker, previous.start, r.start).length > 0
+      : failures.some((f) => f.at <= r.start && (f.until ?? f.at) >= r.start - windowMs);
     if (!explained) out.push({ run: r, previous });
   }
   return out;

@@ -83,6 +83,14 @@ describe('repaidCalls', () => {
     expect(r).toMatchObject({ inFlight: 1, withinBudget: 0, beyond: [], paid: 2 });
   });
 
+  it('counts an answer that met a pause of its worker (noted by the harness just after the SIGSTOP) as in flight at it', () => {
+    const calls = [call('a', 'j', 'p1', 1_090, 1_260), call('a', 'j', 'p1', 6_240, 6_400)];
+    const pause = { at: T + 1_000, until: T + 6_000, worker: 'a', what: 'SIGSTOP' };
+    expect(repaidCalls(calls, [pause], 2_000)).toMatchObject({ inFlight: 1, beyond: [] });
+    // An instant at the pause's start alone would explain nothing.
+    expect(repaidCalls(calls, [{ ...pause, until: undefined }], 2_000).beyond).toHaveLength(1);
+  });
+
   it('counts completed work paid again after a failure as within the budget up to it, beyond it past it', () => {
     const calls = [call('a', 'j', 'p1', 0, 300), call('a', 'j', 'p2', 300, 600), call('b', 'j', 'p1', 7_000, 7_300), call('b', 'j', 'p2', 7_300, 7_600)];
     const kill = [{ at: T + 700, worker: 'a', what: 'SIGKILL' }];
@@ -118,6 +126,12 @@ describe('unexplainedRedeliveries', () => {
     expect(unexplainedRedeliveries(runs, [kill(60, null)], 15_000)).toEqual([]);
     // A failure of another worker, or one before the earlier run, explains nothing.
     expect(unexplainedRedeliveries(runs, [kill(50, 'b'), kill(-10, 'a')], 15_000).map((x) => [x.run.deliveries, x.previous?.worker])).toEqual([[2, 'a']]);
+  });
+
+  it('explains a redelivery by a pause of the earlier run\'s worker that began before that run and lasted into it', () => {
+    const runs = [run('a', 1, 1_090, 1_300), run('b', 1, 9_000, 9_200, 2)];
+    expect(unexplainedRedeliveries(runs, [{ at: T + 1_000, until: T + 6_000, worker: 'a', what: 'SIGSTOP' }], 2_000)).toEqual([]);
+    expect(unexplainedRedeliveries(runs, [{ at: T + 1_000, worker: 'a', what: 'SIGSTOP' }], 2_000)).toHaveLength(1);
   });
 
   it('explains a redelivery whose earlier delivery never ran by any failure in the window before it', () => {

@@ -596,9 +596,11 @@ const scenarios: Scenario[] = [
     await sleep(5_000);
     const ports = procs.map((p) => Number(new URL(p.fake.url).port));
     await Promise.all(procs.map((p) => p.fake.close()));
-    stage.note('AI side down (connection refused)');
+    // The answers being sent are cut with their connections: paid, and paid again after the outage.
+    const f = stage.fail('AI side down (connection refused)', null);
     await sleep(60_000);
     await Promise.all(procs.map((p, i) => p.fake.listen(ports[i])));
+    f.until = Date.now();
     stage.note('AI side back');
   }),
   onOneServer({ name: 'ai-503', description: `two workers, ${JOBS} jobs; every AI side answers 503 for 60 s`, main: false, workers: 2, jobs: JOBS, minMs: 70_000, maxDeliveries: MAX_DELIVER }, async ({ stage, procs }) => {

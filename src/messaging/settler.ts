@@ -113,6 +113,8 @@ export class Settler<D extends SettleDelivery> {
   /** A transient failure or a shutdown: pending checkpoints, then a nak with the table's delay. */
   async handback(o: Extract<Outcome, { kind: 'handback' }>, run: SettleRun<D>): Promise<void> {
     const { record, log, lease } = run;
+    // A lease past settling already (the worker was stopped, say): the run ends at once, its checkpoints written after it.
+    if (!this.#settleable(run, 'hand-back', true)) return;
     await record?.flushCheckpoints();
     if (!this.#settleable(run, 'hand-back')) return;
     const d = lease.delivery;
@@ -287,11 +289,15 @@ export class Settler<D extends SettleDelivery> {
   }
 
   /** A verb goes out only while the server's lease surely runs; else the run ends without one (the message comes back by itself). */
-  #settleable(run: SettleRun<D>, what: string): boolean {
+  #settleable(run: SettleRun<D>, what: string, flush = false): boolean {
     if (this.#o.leases.maySettle(run.lease)) return true;
     run.log.warn(`the lease ran out before the ${what} could be sent: nothing is sent on the message; JetStream hands it to a new delivery`, { code: 'LEASE_LOST', unrenewed_ms: run.lease.age(this.#o.now?.() ?? Date.now()) });
     run.report('abandon', { code: 'LEASE_LOST' });
-    this.#after(run.record?.close() ?? Promise.resolve(), run.log);
+    // The results completed (`flush`) are written for the next delivery after the run ended: a store may not answer now.
+    this.#after((async () => {
+      if (flush) await run.record?.flushCheckpoints();
+      await run.record?.close();
+    })(), run.log);
     return false;
   }
 

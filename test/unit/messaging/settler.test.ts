@@ -50,7 +50,7 @@ class FakeDelivery implements SettleDelivery {
 
 type PublishMode = 'ok' | 'duplicate' | 'fail' | 'too_large' | 'hang';
 
-function setup(o: { deliveries?: number; publish?: PublishMode; dlq?: 'ok' | 'fail'; failureLast?: 'ok' | 'fail'; current?: boolean | 'throw'; holdsRecords?: boolean; stopping?: boolean; termWithReason?: boolean } = {}) {
+function setup(o: { deliveries?: number; publish?: PublishMode; dlq?: 'ok' | 'fail'; failureLast?: 'ok' | 'fail'; current?: boolean | 'throw'; holdsRecords?: boolean; stopping?: boolean; termWithReason?: boolean; flush?: 'hang' } = {}) {
   const clock = { t: 1_000_000 };
   const leases = new Leases<FakeDelivery>({ timing: leaseTiming(5_000), connected: () => true, now: () => clock.t });
   const d = new FakeDelivery(clock.t, o.deliveries ?? 1);
@@ -67,7 +67,10 @@ function setup(o: { deliveries?: number; publish?: PublishMode; dlq?: 'ok' | 'fa
   stream.on('data', (c: Buffer) => c.toString().split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)));
   const log = contextLogger(createLogger({ level: 'debug', stream, pretty: false }), { alt_stream_seq: d.seq });
   const record: SettleRecord = {
-    flushCheckpoints: async () => void recorded.push('flush'),
+    flushCheckpoints: async () => {
+      recorded.push('flush');
+      if (o.flush === 'hang') await new Promise(() => {});
+    },
     holdsRecords: async () => o.holdsRecords ?? false,
     current: async () => {
       recorded.push('current');
@@ -232,6 +235,21 @@ describe('Settler: handback, done_before, abandoned', () => {
     await s.settle({ kind: 'handback', error: transient, delayMs: 400, job });
     expect(s.d.sent).toEqual([]);
     expect(s.reports).toEqual([['abandon', 'LEASE_LOST']]);
+  });
+
+  it('ends a hand-back whose lease ran out already at once, its checkpoints written after it (a store that does not answer holds nothing)', async () => {
+    const s = setup({ flush: 'hang' });
+    s.clock.t += 4_600;
+    let ended = false;
+    void s.settler.settle({ kind: 'handback', error: transient, delayMs: 400, job }, s.run()).then(() => {
+      ended = true;
+    });
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(ended).toBe(true);
+    expect(s.d.sent).toEqual([]);
+    expect(s.reports).toEqual([['abandon', 'LEASE_LOST']]);
+    // The checkpoints of the completed tasks are still written, for the next delivery.
+    expect(s.recorded).toEqual(['flush']);
   });
 
   it('acks a message whose .last is stored already and removes its records once confirmed', async () => {

@@ -27,6 +27,7 @@ import { leaseTiming, type LeaseTiming } from './lease-timing.ts';
 import type { Publisher } from './publisher.ts';
 import { inboxPrefixOf } from './connect.ts';
 import { PullLoop } from './pull.ts';
+import { LaneIntake, type LaneIntakeOptions } from './lane-intake.ts';
 import type { Outcome, SettleRules } from './settle.ts';
 import { Settler } from './settler.ts';
 import { HEADERS } from '../contract/subjects.ts';
@@ -84,6 +85,8 @@ export interface WorkerOptions {
   replays?: ((id: string) => Promise<ReplaySeed | null>) | null;
   /** RUNNER_KEEP_ALT: keeps each job's `.alt`. */
   keepAlt?: ((altId: string, data: Uint8Array) => Promise<void>) | null;
+  /** RUNNER_LANES: pull through one consumer per lane and tenant (see lane-intake.ts) instead of the one pull loop. */
+  lanes?: Omit<LaneIntakeOptions, 'nc' | 'stream' | 'durable' | 'concurrency' | 'inboxPrefix' | 'inFlight' | 'holds' | 'paused' | 'onMessage' | 'onError' | 'stamp'> | null;
 }
 
 export interface WorkerState {
@@ -129,7 +132,7 @@ export class Worker {
   readonly #leases: Leases<Delivery>;
   readonly #timing: LeaseTiming;
   readonly #stalls = new StallWatch();
-  readonly #pull: PullLoop;
+  readonly #pull: PullLoop | LaneIntake;
   readonly #rules: SettleRules;
   readonly #settler: Settler<Delivery>;
   /** Jobs holding a slot, by ALT stream sequence. */
@@ -168,7 +171,18 @@ export class Worker {
       onDuplicate: options.onDuplicate, onCancelled: options.onCancelled, parks: options.parks,
     });
     this.#leases = new Leases<Delivery>({ timing: this.#timing, connected: options.connected });
-    this.#pull = new PullLoop({
+    this.#pull = options.lanes ? new LaneIntake({
+      ...options.lanes, nc: options.nc, stream: options.config.ALT_STREAM, durable: options.config.RUNNER_DURABLE, concurrency: options.config.RUNNER_CONCURRENCY,
+      inboxPrefix: inboxPrefixOf(options.nc), inFlight: () => this.#running.size, holds: (seq) => this.#running.has(seq),
+      paused: () => this.#stopping || options.gate.down,
+      onMessage: (d, requestedAt) => this.#receive(d, requestedAt),
+      stamp: () => {
+        const now = Date.now();
+        this.#stalls.tick(now);
+        return now;
+      },
+      onError: (e) => options.logger.warn('pull request failed', { error: e.message }),
+    }) : new PullLoop({
       nc: options.nc, stream: options.config.ALT_STREAM, durable: options.config.RUNNER_DURABLE, concurrency: options.config.RUNNER_CONCURRENCY,
       // A pull request outlives its worker on the server; nats-server 2.9 hands a redelivery to such a
       // dead request and then does not count it, so the next worker would see delivery 1 again. Requests

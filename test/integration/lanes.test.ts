@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.ts';
+import { Harness, eventually, type WorkerProcess } from '../helpers/runner.ts';
+
+const run = async (argv: string[]) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err: err.join('\n') };
+};
+
+let h: Harness;
+let w: WorkerProcess;
+let dir: string;
+
+/** Writes a one-task job of `priority` and returns its path. */
+function job(id: string, priority: string): string {
+  const file = join(dir, `${id}.alt.json`);
+  writeFileSync(file, JSON.stringify({ id, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: id, priority, tasks: [{ id: 'a', description: `answer ${id}` }] }));
+  return file;
+}
+
+/** Publishes files with altlas publish --json; returns the ALT stream sequence and subject of each. */
+async function publish(args: string[]): Promise<{ id: string; seq: number; subject: string }[]> {
+  const r = await run(['publish', '--json', '--server', h.server.url, ...args]);
+  expect([r.code, r.err]).toEqual([0, '']);
+  return r.out.map((l) => JSON.parse(l));
+}
+
+const started = () => w.logs('run started').map((l) => Number(l.alt_stream_seq));
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'altlas-lanes-'));
+  h = await Harness.start(undefined, { latencyMs: 250 });
+  w = await h.worker({ RUNNER_LANES: 'true', RUNNER_CONCURRENCY: '2', RUNNER_LANE_MIN_SHARE: '0', RUNNER_LANE_SCAN_MS: '200' });
+  await w.started();
+});
+afterAll(async () => {
+  await h?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('priority lanes and tenants (RUNNER_LANES=true)', () => {
+  it('publishes each file to its own lane and tenant; a critical job and another tenant\'s job start at the next free slots, ahead of a backlog; each runs once', async () => {
+    const flood = await publish(['--tenant', 'acme', ...Array.from({ length: 12 }, (_, i) => job(`flood-${i}`, 'low'))]);
+    expect(new Set(flood.map((p) => p.subject))).toEqual(new Set(['alt.low.acme']));
+    // The backlog is running two at a time; then a critical job (tenant beta) and a low job of tenant gamma arrive.
+    await eventually(async () => started().length, (n) => n >= 2, 'the flood to start');
+    const before = started().length;
+    const [critical] = await publish(['--tenant', 'beta', job('urgent', 'critical')]);
+    const [light] = await publish(['--tenant', 'gamma corp', job('light', 'low')]);
+    const [plain] = await publish(['--subject', 'alt.submit', job('plain', 'high')]);
+    expect(critical.subject).toBe('alt.critical.beta');
+    expect(light.subject).toMatch(/^alt\.low\.gamma_corp-[0-9a-f]{8}$/);
+    expect(plain.subject).toBe('alt.submit');
+    const lasts = await h.waitForLasts(15, 60_000);
+    const order = started();
+    // At most the two slots that were running when it came free before it.
+    expect(order.indexOf(critical.seq)).toBeLessThanOrEqual(before + 2);
+    // The other tenant's low job does not wait behind acme's backlog in the same lane.
+    expect(order.indexOf(light.seq)).toBeLessThanOrEqual(before + 4);
+    expect(order.indexOf(plain.seq)).toBeGreaterThanOrEqual(0);
+    // Once: every message ran once, one .last each, nothing left in the stream.
+    expect(order).toHaveLength(new Set(order).size);
+    expect(new Set(lasts.map((l) => l.last.alt_file_id)).size).toBe(15);
+    expect((await h.jsm.streams.info('ALT')).state.messages).toBe(0);
+    const names: string[] = [];
+    for await (const c of h.jsm.consumers.list('ALT')) names.push(`${c.name} ${c.config.filter_subject}`);
+    expect(names.sort()).toEqual(expect.arrayContaining(['runner alt.*', 'runner-critical-beta alt.critical.beta', 'runner-low-acme alt.low.acme']));
+  }, 120_000);
+});

@@ -77,6 +77,8 @@ interface QueueMeta {
   countAtEmpty: number;
   /** When it last answered empty. */
   emptyAt: number;
+  /** When a publish on its subject last woke it. */
+  bellAt: number;
 }
 
 interface OpenRequest {
@@ -87,6 +89,11 @@ interface OpenRequest {
   sentAt: number;
   timer: NodeJS.Timeout;
 }
+
+/** An empty answer this soon after a publish woke the queue may have outrun the store... */
+const BELL_RACE_MS = 250;
+/** ...and is checked again after this long. */
+const BELL_RECHECK_MS = 20;
 
 const NEXT = (stream: string, consumer: string) => `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`;
 
@@ -208,6 +215,7 @@ export class LaneIntake {
       if (!lane || subject.split('.').length !== this.#o.prefix.split('.').length + 2) return;
       q = this.#sched.queue(lane, tenantOf(subject)!);
     }
+    this.#metaOf(q).bellAt = this.#now();
     this.#sched.wake(q);
     this.kick();
   }
@@ -215,7 +223,7 @@ export class LaneIntake {
   #metaOf(q: IntakeQueue): QueueMeta {
     let m = this.#meta.get(q.key);
     if (!m) {
-      m = { consumer: q.key === REST_QUEUE ? this.#o.durable : laneConsumer(this.#o.durable, q.lane, q.tenant), ready: q.key === REST_QUEUE, creating: null, usedAt: this.#now(), lastCount: 0, countAtEmpty: -1, emptyAt: 0 };
+      m = { consumer: q.key === REST_QUEUE ? this.#o.durable : laneConsumer(this.#o.durable, q.lane, q.tenant), ready: q.key === REST_QUEUE, creating: null, usedAt: this.#now(), lastCount: 0, countAtEmpty: -1, emptyAt: 0, bellAt: 0 };
       this.#meta.set(q.key, m);
     }
     return m;
@@ -294,9 +302,10 @@ export class LaneIntake {
   }
 
   #answer(m: Msg): void {
-    const id = Number(m.subject.slice(m.subject.lastIndexOf('.') + 1));
-    const r = this.#req && this.#req.id === id ? this.#req : null;
     if (!m.reply) {
+      // A status comes on the request's own inbox subject; a message keeps its subject and names its consumer in the ack subject.
+      const id = Number(m.subject.slice(m.subject.lastIndexOf('.') + 1));
+      const r = this.#req && this.#req.id === id ? this.#req : null;
       // 404 no messages, 408 fewer than asked (no-wait), 409 ended (consumer deleted, max ack pending).
       const code = Number(m.headers?.code ?? 0);
       if (code === 100 || !r) return;
@@ -312,6 +321,8 @@ export class LaneIntake {
       this.#o.onError?.(e as Error);
       return;
     }
+    const consumer = m.reply.split('.')[3];
+    const r = this.#req && this.#metaOf(this.#req.q).consumer === consumer ? this.#req : null;
     // A message for a forgotten request still runs (it is leased to this worker now).
     const q = r?.q ?? this.#queueOf(d.subject);
     if (!this.#running.has(d.seq)) {
@@ -329,6 +340,15 @@ export class LaneIntake {
     const m = this.#metaOf(q);
     m.countAtEmpty = m.lastCount;
     m.emptyAt = this.#now();
+    // The doorbell can outrun the store: an empty answer right after one is checked again, once, shortly.
+    if (m.emptyAt - m.bellAt < BELL_RACE_MS) {
+      m.bellAt = 0;
+      setTimeout(() => {
+        if (this.#stopped) return;
+        this.#sched.wake(q);
+        this.kick();
+      }, BELL_RECHECK_MS).unref?.();
+    }
   }
 
   #queueOf(subject: string): IntakeQueue {

@@ -201,6 +201,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
         o.onOutcome?.(out);
       },
       onDuplicate: () => o.metrics?.()?.duplicate(),
+      onStart: (d) => o.metrics?.()?.laneStart(d.subject, d.deliveries, d.receivedAt - d.deliveredAt),
       parks,
       replays: stores ? (id) => readSeed(stores.status, id) : null,
       keepAlt: stores && config.RUNNER_KEEP_ALT ? async (altId, data) => {

@@ -70,6 +70,8 @@ export const DEFAULTS = {
   RUNNER_LANE_SCAN_MS: 1_000,
   /** Milliseconds a lane consumer may sit unused before the server removes it (created again when work comes). */
   RUNNER_LANE_IDLE_MS: 600_000,
+  /** Tenants with a metric label of their own per process (the rest are _other). */
+  RUNNER_METRICS_TENANTS: 100,
   // Job status and checkpoints
   RUNNER_STATUS_BUCKET: 'ALT_RUNS',
   /** Milliseconds a job's status entry (and its checkpoints) are kept: 7 days. */

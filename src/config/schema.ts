@@ -67,6 +67,7 @@ export const ConfigSchema = Type.Object({
   RUNNER_TENANT_WEIGHTS: Type.Optional(Type.String({ description: 'Tenants\' weights in fair sharing, tenant=weight comma-separated, * for the others (default 1): a tenant with weight 2 gets twice the starts of one with 1 while both wait.', pattern: '^\\s*$|^\\s*[^=,\\s]+\\s*=\\s*\\d+(\\.\\d+)?\\s*(,\\s*[^=,\\s]+\\s*=\\s*\\d+(\\.\\d+)?\\s*)*$' })),
   RUNNER_LANE_SCAN_MS: int('RUNNER_LANE_SCAN_MS', 50, 'Milliseconds between scans of the ALT stream\'s lane subjects (one stream info) for waiting work a worker was not told of as it was published.'),
   RUNNER_LANE_IDLE_MS: int('RUNNER_LANE_IDLE_MS', 500, 'Milliseconds a lane consumer (one lane of one tenant) may sit unused before the server removes it; it is created again when work comes.'),
+  RUNNER_METRICS_TENANTS: int('RUNNER_METRICS_TENANTS', 0, 'Tenants with a label of their own in the lane metrics of one process: the first this many it sees; the others are _other (bounded series for any number of tenants).', 10_000),
   RUNNER_STATUS_BUCKET: str('RUNNER_STATUS_BUCKET', 'KV bucket with one status entry per job (created when missing and RUNNER_PROVISION=true).'),
   RUNNER_STATUS_TTL_MS: int('RUNNER_STATUS_TTL_MS', 1_000, 'How long status entries and checkpoints are kept.'),
   RUNNER_STATUS_FLUSH_MS: int('RUNNER_STATUS_FLUSH_MS', 10, 'Coalescing interval of a job\'s status writes; state changes are written at once.'),

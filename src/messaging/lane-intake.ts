@@ -126,6 +126,11 @@ export class LaneIntake {
     return [...this.#sched.queues].map((q) => ({ lane: q.lane, tenant: q.tenant, rest: q.key === REST_QUEUE, waiting: q.waiting, running: q.running }));
   }
 
+  /** Messages stored per lane and tenant at the last scan (lane `none`: the subjects outside lanes). */
+  get stored(): { lane: string; tenant: string; count: number }[] {
+    return [...this.#sched.queues].map((q) => ({ lane: q.key === REST_QUEUE ? 'none' : q.lane, tenant: q.tenant, count: this.#metaOf(q).lastCount }));
+  }
+
   start(): void {
     this.#subs.push(this.#o.nc.subscribe(`${this.#inbox}.>`, {
       callback: (err, m) => (err ? this.#o.onError?.(err) : this.#answer(m)),
@@ -157,6 +162,7 @@ export class LaneIntake {
         else if (tokens === this.#o.prefix.split('.').length + 1) rest += n;
       }
       if (rest > 0) this.#wakeIfMore(this.#restQueue(), rest);
+      else this.#metaOf(this.#restQueue()).lastCount = 0;
       for (const [key, n] of counts) {
         const [lane, tenant] = [key.slice(0, key.indexOf('.')), key.slice(key.indexOf('.') + 1)];
         if (isLane(lane)) this.#wakeIfMore(this.#sched.queue(lane, tenant), n);

@@ -85,6 +85,8 @@ export interface WorkerOptions {
   replays?: ((id: string) => Promise<ReplaySeed | null>) | null;
   /** RUNNER_KEEP_ALT: keeps each job's `.alt`. */
   keepAlt?: ((altId: string, data: Uint8Array) => Promise<void>) | null;
+  /** A run starts (not a redelivery adopted by a run here): metrics by lane and tenant. */
+  onStart?: (d: Delivery) => void;
   /** RUNNER_LANES: pull through one consumer per lane and tenant (see lane-intake.ts) instead of the one pull loop. */
   lanes?: Omit<LaneIntakeOptions, 'nc' | 'stream' | 'durable' | 'concurrency' | 'inboxPrefix' | 'inFlight' | 'holds' | 'paused' | 'onMessage' | 'onError' | 'stamp'> | null;
 }
@@ -202,6 +204,16 @@ export class Worker {
 
   get state(): WorkerState {
     return { running: this.#started && !this.#stopping, stopping: this.#stopping, inFlight: this.#running.size, processed: this.#processed, waitingForAi: this.#o.gate.waiting };
+  }
+
+  /** The subjects of the jobs running here. */
+  get runningSubjects(): string[] {
+    return [...this.#running.values()].map((r) => r.lease.delivery.subject);
+  }
+
+  /** RUNNER_LANES: messages stored per lane and tenant at the intake's last scan; null without lanes. */
+  get laneCounts(): { lane: string; tenant: string; count: number }[] | null {
+    return this.#pull instanceof LaneIntake ? this.#pull.stored : null;
   }
 
   /** True while this worker runs ALT message `seq`. */
@@ -352,6 +364,7 @@ export class Worker {
         return;
       }
       suspect = admission.heldAcrossStall;
+      this.#o.onStart?.(d);
       lease = this.#leases.hold(d, (l) => box.entry && this.#lost(l, box.entry), admission.startedAt, suspect);
       if (suspect) {
         this.#o.logger.warn('a delivery was read right after the worker stalled: its lease is renewed and it is checked like a redelivery', { ...fields, unrenewed_ms: lease.age(Date.now()) });

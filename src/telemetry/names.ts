@@ -73,4 +73,8 @@ export const METRIC = {
   aiCost: 'altlas.ai.cost',
   aiCalls: 'altlas.ai.calls',
   aiFallbacks: 'altlas.ai.fallbacks',
+  laneStarted: 'altlas.lane.jobs.started',
+  laneWait: 'altlas.lane.wait',
+  laneRunning: 'altlas.lane.jobs.running',
+  laneQueued: 'altlas.lane.jobs.queued',
 } as const;

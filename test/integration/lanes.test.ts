@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
+import { freePort } from '../../src/devtools/nats-server.ts';
 import { Harness, eventually, type WorkerProcess } from '../helpers/runner.ts';
 
 const run = async (argv: string[]) => {
@@ -15,6 +16,7 @@ const run = async (argv: string[]) => {
 let h: Harness;
 let w: WorkerProcess;
 let dir: string;
+let port: number;
 
 /** Writes a one-task job of `priority` and returns its path. */
 function job(id: string, priority: string): string {
@@ -30,12 +32,16 @@ async function publish(args: string[]): Promise<{ id: string; seq: number; subje
   return r.out.map((l) => JSON.parse(l));
 }
 
+/** The value of one series of a scraped /metrics (labels as written first, then the scope's). */
+const series = (text: string, name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}[,}][^ ]* (\\S+)$`, 'm').exec(text)?.[1]);
+
 const started = () => w.logs('run started').map((l) => Number(l.alt_stream_seq));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'altlas-lanes-'));
   h = await Harness.start(undefined, { latencyMs: 250 });
-  w = await h.worker({ RUNNER_LANES: 'true', RUNNER_CONCURRENCY: '2', RUNNER_LANE_MIN_SHARE: '0', RUNNER_LANE_SCAN_MS: '200' });
+  port = await freePort();
+  w = await h.worker({ HTTP_PORT: String(port), RUNNER_METRICS_TENANTS: '2', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: '2', RUNNER_LANE_MIN_SHARE: '0', RUNNER_LANE_SCAN_MS: '200' });
   await w.started();
 });
 afterAll(async () => {
@@ -70,5 +76,12 @@ describe('priority lanes and tenants (RUNNER_LANES=true)', () => {
     const names: string[] = [];
     for await (const c of h.jsm.consumers.list('ALT')) names.push(`${c.name} ${c.config.filter_subject}`);
     expect(names.sort()).toEqual(expect.arrayContaining(['runner alt.*', 'runner-critical-beta alt.critical.beta', 'runner-low-acme alt.low.acme']));
+    // Metrics by lane and tenant, the tenant labels bounded (RUNNER_METRICS_TENANTS=2: acme, beta, then _other).
+    const metrics = await eventually(async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), (t) => /^altlas_lane_jobs_queued\{/m.test(t), 'the lane metrics');
+    expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="low",tenant="acme"')).toBe(12);
+    expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="critical",tenant="beta"')).toBe(1);
+    expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="low",tenant="_other"')).toBe(1);
+    expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="none",tenant="_other"')).toBe(1);
+    expect(series(metrics, 'altlas_lane_wait_seconds_count', 'lane="critical",tenant="beta"')).toBe(1);
   }, 120_000);
 });

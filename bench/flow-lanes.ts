@@ -128,6 +128,9 @@ async function lightWaits(tenants: number, perTenant: number, seconds: number, f
   fake.log.length = 0;
   const s = await stack();
   try {
+    // Warm up: one job per tenant first (the workers' first jobs, each tenant's consumer made), so that the figures are the steady state.
+    await s.burst(Array.from({ length: tenants }, (_, i) => ({ subject: `alt.medium.t${i}`, id: `warm-${i}` })));
+    await waitUntil(() => startedAt().size >= tenants, 300_000);
     const published = new Map<string, number>();
     const plan = Array.from({ length: tenants * perTenant }, (_, i) => ({ at: Math.random() * seconds * 1000, tenant: `t${i % tenants}`, id: `light-${i}` })).sort((a, b) => a.at - b.at);
     const t0 = Date.now();

@@ -123,36 +123,40 @@ export class IntakeScheduler {
     return gone;
   }
 
-  /** Where the next free slot pulls from; null when no queue has waiting work. */
-  next(): IntakeChoice | null {
+  /**
+   * Where the next free slot pulls from; null when no queue has waiting work. `eligible` leaves
+   * out queues that cannot be pulled from yet (their consumer is being made): the choice is made
+   * among the others as if those did not wait.
+   */
+  next(eligible: (q: IntakeQueue) => boolean = () => true): IntakeChoice | null {
     let shareLane: Lane | null = null;
     let best = 1 - 1e-9;
     for (const lane of LANE_ORDER) {
       const c = this.#credit.get(lane) ?? 0;
-      if (c >= best && this.#hasWork(lane) && (shareLane === null || c > best)) {
+      if (c >= best && this.#hasWork(lane, eligible) && (shareLane === null || c > best)) {
         shareLane = lane;
         best = c;
       }
     }
-    const lane = shareLane ?? this.#topLane();
+    const lane = shareLane ?? this.#topLane(eligible);
     if (lane === null) return null;
-    return { queue: this.#fairest(lane)!, reason: shareLane ? 'share' : 'priority' };
+    return { queue: this.#fairest(lane, eligible)!, reason: shareLane ? 'share' : 'priority' };
   }
 
-  #hasWork(lane: Lane): boolean {
-    for (const q of this.#queues.values()) if (q.lane === lane && q.waiting) return true;
+  #hasWork(lane: Lane, eligible: (q: IntakeQueue) => boolean = () => true): boolean {
+    for (const q of this.#queues.values()) if (q.lane === lane && q.waiting && eligible(q)) return true;
     return false;
   }
 
-  #topLane(): Lane | null {
-    for (const lane of LANE_ORDER) if (this.#hasWork(lane)) return lane;
+  #topLane(eligible?: (q: IntakeQueue) => boolean): Lane | null {
+    for (const lane of LANE_ORDER) if (this.#hasWork(lane, eligible)) return lane;
     return null;
   }
 
-  #fairest(lane: Lane): IntakeQueue | null {
+  #fairest(lane: Lane, eligible: (q: IntakeQueue) => boolean): IntakeQueue | null {
     let best: IntakeQueue | null = null;
     for (const q of this.#queues.values()) {
-      if (q.lane !== lane || !q.waiting) continue;
+      if (q.lane !== lane || !q.waiting || !eligible(q)) continue;
       if (!best || q.vtime < best.vtime || (q.vtime === best.vtime && (q.running < best.running || (q.running === best.running && q.activeSince < best.activeSince)))) best = q;
     }
     return best;

@@ -95,6 +95,9 @@ const BELL_RACE_MS = 250;
 /** ...and is checked again after this long. */
 const BELL_RECHECK_MS = 20;
 
+/** Consumers made at once, at most. */
+const CREATE_PARALLEL = 8;
+
 const NEXT = (stream: string, consumer: string) => `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`;
 
 export class LaneIntake {
@@ -107,6 +110,8 @@ export class LaneIntake {
   readonly #now: () => number;
   readonly #subs: Subscription[] = [];
   #req: OpenRequest | null = null;
+  /** Consumers being made now. */
+  #creating = 0;
   #ids = 0;
   #stopped = false;
   #scanTimer: NodeJS.Timeout | null = null;
@@ -269,14 +274,22 @@ export class LaneIntake {
     if (this.#stopped || this.#req || this.#o.paused() || this.#o.nc.isClosed()) return;
     const free = this.#o.concurrency - this.#o.inFlight();
     if (free <= 0) return;
-    const choice = this.#sched.next();
+    // Consumers of waiting queues are made in parallel (a few at a time) while the others are served.
+    for (const q of this.#sched.queues) {
+      if (this.#creating >= CREATE_PARALLEL) break;
+      const m = this.#metaOf(q);
+      if (q.waiting && !m.ready && !m.creating) {
+        this.#creating++;
+        void this.#create(q, m).finally(() => {
+          this.#creating--;
+          this.kick();
+        });
+      }
+    }
+    const choice = this.#sched.next((q) => this.#metaOf(q).ready);
     if (!choice) return;
     const q = choice.queue;
     const m = this.#metaOf(q);
-    if (!m.ready) {
-      void this.#create(q, m).then(() => this.kick());
-      return;
-    }
     let alone = true;
     for (const other of this.#sched.queues) if (other !== q && other.lane === q.lane && other.waiting) alone = false;
     const batch = alone ? free : 1;
@@ -316,7 +329,7 @@ export class LaneIntake {
       const code = Number(m.headers?.code ?? 0);
       if (code === 100 || !r) return;
       if (code === 409 && /deleted/i.test(m.headers?.description ?? '')) this.#metaOf(r.q).ready = false;
-      this.#noteEmpty(r.q);
+      this.#noteEmpty(r.q, code === 404);
       this.#done(r, true);
       return;
     }
@@ -342,12 +355,12 @@ export class LaneIntake {
     if (r && --r.remaining <= 0) this.#done(r, false);
   }
 
-  #noteEmpty(q: IntakeQueue): void {
+  #noteEmpty(q: IntakeQueue, none: boolean): void {
     const m = this.#metaOf(q);
     m.countAtEmpty = m.lastCount;
     m.emptyAt = this.#now();
     // The doorbell can outrun the store: an empty answer right after one is checked again, once, shortly.
-    if (m.emptyAt - m.bellAt < BELL_RACE_MS) {
+    if (none && m.emptyAt - m.bellAt < BELL_RACE_MS) {
       m.bellAt = 0;
       setTimeout(() => {
         if (this.#stopped) return;

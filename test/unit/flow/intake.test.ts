@@ -32,6 +32,15 @@ describe('intake scheduler: lanes', () => {
     expect(s.next()).toBeNull();
   });
 
+  it('chooses among the queues it may pull from (a consumer being made is left out until it exists)', () => {
+    const s = new IntakeScheduler({ minShare: 0 });
+    s.wake(s.queue('critical', 'new'));
+    s.wake(s.queue('low', 'old'));
+    expect(s.next((q) => q.tenant !== 'new')!.queue.key).toBe('low.old');
+    expect(s.next()!.queue.key).toBe('critical.new');
+    expect(s.next(() => false)).toBeNull();
+  });
+
   it('gives each lower lane with waiting work its minimum share while a higher one saturates, one start at a time', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 25 }), fc.integer({ min: 50, max: 400 }), (pct, n) => {
       const minShare = pct / 100;

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 import { freePort } from '../../src/devtools/nats-server.ts';
-import { Harness, eventually, type WorkerProcess } from '../helpers/runner.ts';
+import { AckPolicy, RetentionPolicy } from '@nats-io/jetstream';
+import { Harness, WorkerProcess, eventually } from '../helpers/runner.ts';
 
 const run = async (argv: string[]) => {
   const out: string[] = [];
@@ -83,5 +84,13 @@ describe('priority lanes and tenants (RUNNER_LANES=true)', () => {
     expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="low",tenant="_other"')).toBe(1);
     expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="none",tenant="_other"')).toBe(1);
     expect(series(metrics, 'altlas_lane_wait_seconds_count', 'lane="critical",tenant="beta"')).toBe(1);
+  }, 120_000);
+
+  it('refuses to start with lanes on a stream whose RUNNER_DURABLE takes every subject (TOPOLOGY_MISMATCH, exit 2)', async () => {
+    await h.jsm.streams.add({ name: 'JOBS', subjects: ['jobs.>'], retention: RetentionPolicy.Workqueue });
+    await h.jsm.consumers.add('JOBS', { durable_name: 'runner', ack_policy: AckPolicy.Explicit });
+    const other = new WorkerProcess(h.env({ ALT_STREAM: 'JOBS', ALT_SUBJECTS: 'jobs.>', RUNNER_LANES: 'true' }));
+    expect((await other.exited).code).toBe(2);
+    expect(other.lines.join('\n')).toMatch(/TOPOLOGY_MISMATCH.*RUNNER_LANES=true needs consumer runner filtered on jobs\.\*/s);
   }, 120_000);
 });

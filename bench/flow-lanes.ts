@@ -33,14 +33,22 @@ const line = (label: string, value: string, target?: string, met?: boolean) => c
 const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))] ?? NaN;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** When the fake AI first saw a request of job `id` (epoch ms), or undefined. */
+/** When the fake AI first saw a request of each job (epoch ms), read incrementally from its log (cleared per stack). */
+const seen = { map: new Map<string, number>(), read: 0 };
 function startedAt(): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const e of fake.log) {
+  if (fake.log.length < seen.read) Object.assign(seen, { map: new Map(), read: 0 });
+  for (; seen.read < fake.log.length; seen.read++) {
+    const e = fake.log[seen.read];
     const id = /job (\S+) says hello/.exec(e.prompt)?.[1];
-    if (id && !m.has(id)) m.set(id, e.start);
+    if (id && !seen.map.has(id)) seen.map.set(id, e.start);
   }
-  return m;
+  return seen.map;
+}
+
+/** Clears the fake AI's log and what was read of it. */
+function resetLog(): void {
+  fake.log.length = 0;
+  Object.assign(seen, { map: new Map(), read: 0 });
 }
 
 async function stack() {
@@ -76,7 +84,7 @@ async function waitUntil(ok: () => boolean, limitMs = 120_000): Promise<void> {
 
 async function criticalBehindBacklog(): Promise<void> {
   console.log(`\n1. a critical job published behind ${BACKLOG} low ones, the fleet saturated (${WORKERS} workers × ${SLOTS} slots, AI latency ${LATENCY} ms)`);
-  fake.log.length = 0;
+  resetLog();
   const s = await stack();
   try {
     await s.burst(Array.from({ length: BACKLOG }, (_, i) => ({ subject: 'alt.low.bulk', id: `low-${i}` })));
@@ -102,7 +110,7 @@ async function criticalBehindBacklog(): Promise<void> {
 
 async function minimumShare(): Promise<void> {
   console.log(`\n2. high saturating the fleet beside a low backlog: low's share of the starts (RUNNER_LANE_MIN_SHARE=${MIN_SHARE})`);
-  fake.log.length = 0;
+  resetLog();
   const s = await stack();
   try {
     const n = Math.round((WORKERS * SLOTS * 1000 / LATENCY) * 8);
@@ -125,7 +133,7 @@ async function minimumShare(): Promise<void> {
  * flood of `floodRate` jobs/s; returns the light jobs' waits (ms).
  */
 async function lightWaits(tenants: number, perTenant: number, seconds: number, floodRate: number): Promise<number[]> {
-  fake.log.length = 0;
+  resetLog();
   const s = await stack();
   try {
     // Warm up: one job per tenant first (the workers' first jobs, each tenant's consumer made), so that the figures are the steady state.
@@ -150,7 +158,10 @@ async function lightWaits(tenants: number, perTenant: number, seconds: number, f
       await sleep(5);
     }
     await Promise.all(pending);
-    await waitUntil(() => [...published.keys()].every((id) => startedAt().has(id)), 120_000);
+    await waitUntil(() => {
+      const started = startedAt();
+      return [...published.keys()].every((id) => started.has(id));
+    }, 300_000);
     const started = startedAt();
     return [...published].map(([id, t]) => started.get(id)! - t);
   } finally {

@@ -173,7 +173,8 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const client = endpoints.primary;
   client.onBreakerStateChange((state) => logger.warn('AI circuit breaker state changed', { state }));
   let polled: { pending: number; ackPending: number } | null = null;
-  metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled, limits: () => limits.figures() });
+  metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled, limits: () => limits.figures(),
+    running: () => stack?.worker.runningSubjects ?? [], queued: config.RUNNER_LANES ? () => stack?.worker.laneCounts ?? [] : undefined, maxTenants: config.RUNNER_METRICS_TENANTS });
   const http = config.HTTP_PORT > 0 ? new HttpServer({
     port: config.HTTP_PORT,
     readiness: () => {

@@ -27,7 +27,9 @@ import { ProgressPublisher } from './progress/publisher.ts';
 import { logProgressTrouble } from './progress/trouble.ts';
 import { StreamPublisher } from './messaging/stream-publish.ts';
 import type { RunContext } from './messaging/run-context.ts';
-import { ensureTopology } from './messaging/topology.ts';
+import { MIN_MAX_ACK_PENDING, ensureTopology } from './messaging/topology.ts';
+import { lanePrefixOf } from './flow/lanes.ts';
+import { parseTenantWeights } from './flow/weights.ts';
 import { Worker, versionAtLeast, type OutcomeReport } from './messaging/worker.ts';
 import { IDENTITY_CODEC, isSealed, type Codec } from './security/codec.ts';
 import { configureRedaction } from './security/redact.ts';
@@ -197,6 +199,11 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
         const r = await pool.decode(bytes, d.contentType);
         return r.ok ? r : { ...r, altId: recoverAltId(bytes, d.contentType) };
       },
+      lanes: config.RUNNER_LANES ? {
+        jsm, prefix: lanePrefixOf(config.ALT_SUBJECTS), minShare: config.RUNNER_LANE_MIN_SHARE, weight: parseTenantWeights(config.RUNNER_TENANT_WEIGHTS),
+        scanMs: config.RUNNER_LANE_SCAN_MS, idleMs: config.RUNNER_LANE_IDLE_MS,
+        consumer: { ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER, maxAckPending: Math.max(MIN_MAX_ACK_PENDING, config.RUNNER_CONCURRENCY) },
+      } : null,
       cancelRequested: (altId) => cancels?.has(altId) ?? false,
       onCancelled: (altId) => void cancels?.done(altId),
       // A term reason is an error text in a server advisory: none under PAYLOAD_KEYS, where it could quote the job.
@@ -206,6 +213,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
         o.onOutcome?.(out);
       },
       onDuplicate: () => o.metrics?.()?.duplicate(),
+      onStart: (d) => o.metrics?.()?.laneStart(d.subject, d.deliveries, d.receivedAt - d.deliveredAt),
       parks,
       replays: stores ? (id) => readSeed(stores.status, id) : null,
       keepAlt: stores && config.RUNNER_KEEP_ALT ? async (altId, data) => {
@@ -221,7 +229,8 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
       await forwarder.start();
       stops.push(() => forwarder.close());
     }
-    const guard = new ExhaustedGuard({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_DURABLE, logger, recorder, holds: (seq) => w.holds(seq), graceMs: w.timing.graceMs });
+    // With lanes, every consumer of the ALT stream (one per lane and tenant) reports its exhausted messages.
+    const guard = new ExhaustedGuard({ nc, jsm, publisher, stream: config.ALT_STREAM, durable: config.RUNNER_LANES ? '*' : config.RUNNER_DURABLE, logger, recorder, holds: (seq) => w.holds(seq), graceMs: w.timing.graceMs });
     await guard.start();
     stops.push(() => guard.close());
     if (config.RUNNER_JANITOR_INTERVAL_MS > 0) {

@@ -16,6 +16,7 @@ import { Progress, duration, percent } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 import { expandInputs, readInput } from './validate.ts';
 import { jobStream } from './watch.ts';
+import { DEFAULT_LANE, lanePrefixOf, laneSubject, type Lane } from '../flow/lanes.ts';
 
 export const PUBLISH_HELP = `Usage: altlas publish [options] <file|dir|->...
 
@@ -24,8 +25,15 @@ one is reported with its problems and skipped. Nats-Msg-Id is the job id, so pub
 file twice within the stream's duplicate window (2 minutes by default) gives one job; --rerun
 runs it again. A W3C traceparent is set.
 
+Each file goes to the subject of its own priority lane, <prefix>.<priority>.<tenant> (the
+prefix from ALT_SUBJECTS, alt by default; the priority from the file, medium when it names none;
+the tenant from --tenant, _ when none), e.g. alt.critical.acme: workers with RUNNER_LANES=true
+start the highest lane first and share each lane fairly between tenants.
+
 Options:
-  --subject SUBJ     subject to publish to (default alt.submit)
+  --subject SUBJ     publish every file to this subject instead (e.g. alt.submit: no lane)
+  --tenant T         the tenant the jobs are for: its subject token ends the subject, and the
+                     Alt-Tenant header carries it as given
   --no-validate      send files as they are
   --rerun            run the jobs again even when the same ids were published within the stream's
                      duplicate window (a fresh Nats-Msg-Id instead of the job id)
@@ -80,7 +88,7 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: argv, allowPositionals: true,
     options: {
-      ...COMMON_OPTIONS, subject: { type: 'string', default: 'alt.submit' }, 'no-validate': { type: 'boolean', default: false }, rerun: { type: 'boolean', default: false }, wait: { type: 'boolean', default: false }, stream: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' },
+      ...COMMON_OPTIONS, subject: { type: 'string' }, tenant: { type: 'string' }, 'no-validate': { type: 'boolean', default: false }, rerun: { type: 'boolean', default: false }, wait: { type: 'boolean', default: false }, stream: { type: 'boolean', default: false }, timeout: { type: 'string', default: '300' },
       'budget-tokens': { type: 'string' }, 'budget-cost': { type: 'string' },
     },
   });
@@ -125,6 +133,7 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
       const hint = file === '-' ? undefined : basename(file);
       let id: string | null;
       let syntax: 'json' | 'yaml';
+      let priority: Lane = DEFAULT_LANE;
       if (!values['no-validate']) {
         const r = decodeAlt(bytes, { hint, limits: decodeLimits(config) });
         if (!r.ok) {
@@ -139,13 +148,21 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
         }
         id = r.job.id;
         syntax = r.syntax;
+        priority = r.job.priority;
       } else {
         id = recoverAltId(bytes, hint);
         syntax = chooseSyntax(new TextDecoder().decode(bytes.subarray(0, 4096)), hint);
+        // Not validated, yet routed by its own priority when it decodes.
+        if (!values.subject) {
+          const r = decodeAlt(bytes, { hint, limits: decodeLimits(config) });
+          if (r.ok) priority = r.job.priority;
+        }
       }
+      const subject = values.subject ?? laneSubject(lanePrefixOf(config.ALT_SUBJECTS), priority, values.tenant);
       const h = natsHeaders();
       h.set(HEADERS.contentType, syntax === 'json' ? 'application/json' : 'application/yaml');
       h.set('traceparent', traceparent());
+      if (values.tenant?.trim()) h.set(HEADERS.tenant, values.tenant.trim());
       if (budgetTokens !== undefined) h.set(BUDGET_HEADERS.tokens, budgetTokens);
       if (budgetCost !== undefined) h.set(BUDGET_HEADERS.cost, budgetCost);
       // With PAYLOAD_KEYS the job travels and is stored encrypted; the worker opens it with the same keys.
@@ -155,13 +172,13 @@ export async function publishCommand(argv: string[], io: Io): Promise<number> {
       if (body.length > max) throw new AltlasError('PAYLOAD_TOO_LARGE', `${file} is ${body.length} bytes; the NATS server takes at most ${max} (max_payload)`);
       // The job id de-duplicates a repeated publish; --rerun asks for another run of the same id.
       const msgID = id ? (values.rerun ? `${id}#rerun-${randomBytes(6).toString('hex')}` : id) : undefined;
-      const ack = await s.js.publish(values.subject, body, { headers: h, ...(msgID ? { msgID } : {}) }).catch(async (e: Error) => {
+      const ack = await s.js.publish(subject, body, { headers: h, ...(msgID ? { msgID } : {}) }).catch(async (e: Error) => {
         // No stream listens on the subject: JetStream answers "no responders", which nats.js reports as "jetstream is not enabled".
-        if (e.name === 'JetStreamNotEnabled' || /no responders|not enabled/i.test(e.message)) throw await noStreamFor(s, values.subject, e);
+        if (e.name === 'JetStreamNotEnabled' || /no responders|not enabled/i.test(e.message)) throw await noStreamFor(s, subject, e);
         throw e;
       });
       sent.push({ file, id, seq: ack.seq, duplicate: ack.duplicate });
-      if (values.json) say(JSON.stringify({ file, published: true, id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate }));
+      if (values.json) say(JSON.stringify({ file, published: true, id, subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate }));
       else say(`published ${file}: id ${id ?? '(unknown)'}, ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate: published within the stream\'s duplicate window already, so one job; --rerun runs it again)' : ''}`);
       progress.tick();
     }

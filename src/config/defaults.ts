@@ -62,6 +62,16 @@ export const DEFAULTS = {
   RUNNER_NAK_MAX_DELAY_MS: 60_000,
   /** Milliseconds between two passes of the janitor over the ALT stream (0: off). */
   RUNNER_JANITOR_INTERVAL_MS: 300_000,
+  /** Priority lanes and tenant fairness: one consumer per lane and tenant with waiting work (off: the one consumer). */
+  RUNNER_LANES: false,
+  /** Share of the starts each lower lane with waiting work keeps while higher ones saturate a worker. */
+  RUNNER_LANE_MIN_SHARE: 0.1,
+  /** Milliseconds between two scans of the ALT stream's lane subjects for waiting work a worker was not told of. */
+  RUNNER_LANE_SCAN_MS: 1_000,
+  /** Milliseconds a lane consumer may sit unused before the server removes it (created again when work comes). */
+  RUNNER_LANE_IDLE_MS: 600_000,
+  /** Tenants with a metric label of their own per process (the rest are _other). */
+  RUNNER_METRICS_TENANTS: 100,
   // Job status and checkpoints
   RUNNER_STATUS_BUCKET: 'ALT_RUNS',
   /** Milliseconds a job's status entry (and its checkpoints) are kept: 7 days. */

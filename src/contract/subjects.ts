@@ -23,6 +23,8 @@ export const HEADERS = {
   executionId: 'Execution-Id',
   /** PAYLOAD_KEYS: the key an encrypted body was sealed with. */
   keyId: 'Altlas-Key-Id',
+  /** The tenant a job was published for, as given (its subject carries the token). */
+  tenant: 'Alt-Tenant',
 } as const;
 
 /** What a sealed `Dlq-Error-Sealed` value is bound to (the codec's additional data). */

@@ -9,6 +9,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { watchBucket, type BucketEntry } from '../status/store-access.ts';
 import type { Config } from '../config/schema.ts';
+import { lanePrefixOf, laneTotals, type LaneTotals } from '../flow/lanes.ts';
 import type { Codec } from '../security/codec.ts';
 import type { WorkerBeat } from '../status/fleet.ts';
 import { decodeEntry, FINAL_STATES, JOB_STATES, type StatusEntry } from '../status/status.ts';
@@ -23,6 +24,8 @@ export interface Stats {
   counts: Record<string, number>;
   consumer: { pending: number; ack_pending: number; redelivered: number; waiting: number } | null;
   dlq: number;
+  /** Messages stored per priority lane (waiting, or running and not yet acked), with the tenants that have the most. */
+  lanes: LaneTotals[];
   /** Jobs and failures finished per bucket of BUCKET_MS, oldest first, ending now. */
   rates: { bucket_ms: number; done: number[]; failed: number[] };
 }
@@ -31,7 +34,7 @@ const BUCKET_MS = 10_000;
 const BUCKETS = 90;
 
 export interface LiveOptions {
-  config: Pick<Config, 'ALT_STREAM' | 'RUNNER_DURABLE' | 'DLQ_STREAM' | 'RUNNER_HEARTBEAT_MS' | 'RUNNER_STATUS_BUCKET' | 'RUNNER_WORKERS_BUCKET'>;
+  config: Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'DLQ_STREAM' | 'RUNNER_HEARTBEAT_MS' | 'RUNNER_STATUS_BUCKET' | 'RUNNER_WORKERS_BUCKET'>;
   nc: NatsConnection;
   jsm: JetStreamManager;
   codec: Codec;
@@ -45,6 +48,7 @@ export class Live {
   readonly #stops: (() => void)[] = [];
   #consumer: Stats['consumer'] = null;
   #dlq = 0;
+  #lanes: LaneTotals[] = [];
 
   constructor(options: LiveOptions) {
     this.#o = options;
@@ -91,7 +95,7 @@ export class Live {
       done[i]++;
       if (j.state === 'failed') failed[i]++;
     }
-    return { counts, consumer: this.#consumer, dlq: this.#dlq, rates: { bucket_ms: BUCKET_MS, done, failed } };
+    return { counts, consumer: this.#consumer, dlq: this.#dlq, lanes: this.#lanes, rates: { bucket_ms: BUCKET_MS, done, failed } };
   }
 
   /** The newest jobs first, filtered by state and by text in the id, title or worker. */
@@ -155,5 +159,7 @@ export class Live {
     const c = await jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null);
     this.#consumer = c ? { pending: c.num_pending, ack_pending: c.num_ack_pending, redelivered: c.num_redelivered, waiting: c.num_waiting } : null;
     this.#dlq = (await jsm.streams.info(config.DLQ_STREAM).catch(() => null))?.state.messages ?? 0;
+    const alt = await jsm.streams.info(config.ALT_STREAM, { subjects_filter: `${lanePrefixOf(config.ALT_SUBJECTS)}.*.*` }).catch(() => null);
+    this.#lanes = laneTotals(alt?.state.subjects ?? {});
   }
 }

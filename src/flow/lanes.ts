@@ -61,6 +61,29 @@ export function laneOf(subject: string): Lane | null {
   return isLane(lane) ? lane : null;
 }
 
+/** Messages stored in one lane: in all, and for its tenants with the most (at most `top` of them). */
+export interface LaneTotals {
+  lane: Lane;
+  stored: number;
+  tenants: { tenant: string; stored: number }[];
+}
+
+/**
+ * Per lane, highest first, the messages a stream stores on its lane subjects (a stream info's
+ * `subjects` under `<prefix>.*.*`) and the `top` tenants with the most; other subjects are left out.
+ */
+export function laneTotals(subjects: Record<string, number>, top = 5): LaneTotals[] {
+  const by = new Map<Lane, Map<string, number>>(LANES.map((l) => [l, new Map()]));
+  for (const [subject, n] of Object.entries(subjects)) {
+    const lane = laneOf(subject);
+    if (lane) by.get(lane)!.set(tenantOf(subject)!, n);
+  }
+  return LANES.map((lane) => {
+    const tenants = [...by.get(lane)!].map(([tenant, stored]) => ({ tenant, stored })).sort((a, b) => b.stored - a.stored || a.tenant.localeCompare(b.tenant));
+    return { lane, stored: tenants.reduce((s, t) => s + t.stored, 0), tenants: tenants.slice(0, top) };
+  });
+}
+
 /** The tenant token of a lane subject (`alt.high.acme` → `acme`, `alt.low._` → `_`); null for any other subject. */
 export function tenantOf(subject: string): string | null {
   if (laneOf(subject) === null) return null;

@@ -7,6 +7,7 @@
  * is stored goes as it is; any other gets a failure `.last` (id known) and a DLQ copy first.
  * Message ids make repeated copies idempotent.
  */
+import { covers } from './topology.ts';
 import { RetentionPolicy, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { AltlasError, type ErrorCode } from '../errors.ts';
@@ -137,10 +138,12 @@ export async function sweepAltStream(o: SweepOptions, batch = 1_000): Promise<Sw
   if (info.config.retention !== RetentionPolicy.Workqueue || info.state.messages === 0) return report;
   const consumer = await o.jsm.consumers.info(o.stream, o.durable);
   const floor = consumer.ack_floor.stream_seq;
+  // A filtered consumer (RUNNER_LANES) has a floor for its own subjects only; the lanes' consumers keep theirs.
+  const filter = consumer.config.filter_subject;
   for (let seq = info.state.first_seq; seq <= floor && report.scanned < batch; seq++) {
     if (o.holds?.(seq)) continue;
     const stored = await o.jsm.streams.getMessage(o.stream, { seq }).catch(() => null);
-    if (!stored) continue;
+    if (!stored || (filter && !covers([filter], stored.subject))) continue;
     report.scanned++;
     const what = await settleStored(o, stored, 'STRANDED', `the message stayed in ${o.stream} below the consumer's ack floor (${floor}) with no .last`, 0);
     if (what === 'removed') report.removed++;

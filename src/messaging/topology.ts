@@ -9,9 +9,10 @@ import { nanos } from '@nats-io/nats-core';
 import { AltlasError, type Problem } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { lanePrefixOf } from '../flow/lanes.ts';
 import { consumerDifferences, describeDifference, lastDuplicateWindowMs, progressDuplicateWindowMs, streamDifferences, type Difference, type RetentionConfig } from './retention.ts';
 
-export type TopologyConfig = RetentionConfig & Pick<Config, 'ALT_SUBJECTS' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS'
+export type TopologyConfig = RetentionConfig & Pick<Config, 'ALT_SUBJECTS' | 'RUNNER_LANES' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS'
   | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX' | 'USAGE_SUBJECT_PREFIX'>;
 
 /** What `altlas init` does about what is missing, said in every refusal. */
@@ -70,6 +71,9 @@ export function covers(have: readonly string[], want: string): boolean {
   });
 }
 
+/** With RUNNER_LANES: the filter of RUNNER_DURABLE, the subjects outside lanes (`<prefix>.*`); null without lanes. */
+export const restFilter = (c: Pick<Config, 'RUNNER_LANES' | 'ALT_SUBJECTS'>): string | null => (c.RUNNER_LANES ? `${lanePrefixOf(c.ALT_SUBJECTS)}.*` : null);
+
 const isNotFound = (e: unknown, code: number) => e instanceof JetStreamApiError && e.code === code;
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | null> {
@@ -126,6 +130,10 @@ export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, l
     if (info.config.ack_policy !== AckPolicy.Explicit) {
       throw new AltlasError('TOPOLOGY_MISMATCH', `consumer ${c.RUNNER_DURABLE} must use explicit acks (it uses ${info.config.ack_policy})`);
     }
+    const rest = restFilter(c);
+    if (rest && info.config.filter_subject !== rest) {
+      throw new AltlasError('TOPOLOGY_MISMATCH', `RUNNER_LANES=true needs consumer ${c.RUNNER_DURABLE} filtered on ${rest} (the subjects outside lanes; each lane of each tenant has its own consumer, and a work-queue stream allows no overlap), but it takes ${info.config.filter_subject || 'every subject'}: let it drain, delete it, and start again`);
+    }
     const diffs = consumerDifferences(c, info.config);
     if (diffs.length) {
       logger.warn('the existing consumer differs from the configuration; its settings are used', {
@@ -146,6 +154,7 @@ export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, l
     ack_wait: nanos(c.RUNNER_ACK_WAIT_MS),
     max_deliver: c.RUNNER_MAX_DELIVER,
     max_ack_pending: Math.max(MIN_MAX_ACK_PENDING, c.RUNNER_CONCURRENCY),
+    ...(restFilter(c) ? { filter_subject: restFilter(c)! } : {}),
   });
   logger.info('created consumer', { stream: c.ALT_STREAM, consumer: c.RUNNER_DURABLE });
   return info;

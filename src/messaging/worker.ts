@@ -27,6 +27,7 @@ import { leaseTiming, type LeaseTiming } from './lease-timing.ts';
 import type { Publisher } from './publisher.ts';
 import { inboxPrefixOf } from './connect.ts';
 import { PullLoop } from './pull.ts';
+import { LaneIntake, type LaneIntakeOptions } from './lane-intake.ts';
 import type { Outcome, SettleRules } from './settle.ts';
 import { Settler } from './settler.ts';
 import { HEADERS } from '../contract/subjects.ts';
@@ -86,6 +87,10 @@ export interface WorkerOptions {
   room?: (free: number) => number;
   /** RUNNER_KEEP_ALT: keeps each job's `.alt`. */
   keepAlt?: ((altId: string, data: Uint8Array) => Promise<void>) | null;
+  /** A run starts (not a redelivery adopted by a run here): metrics by lane and tenant. */
+  onStart?: (d: Delivery) => void;
+  /** RUNNER_LANES: pull through one consumer per lane and tenant (see lane-intake.ts) instead of the one pull loop. */
+  lanes?: Omit<LaneIntakeOptions, 'nc' | 'stream' | 'durable' | 'concurrency' | 'inboxPrefix' | 'inFlight' | 'holds' | 'paused' | 'onMessage' | 'onError' | 'stamp'> | null;
 }
 
 export interface WorkerState {
@@ -131,7 +136,7 @@ export class Worker {
   readonly #leases: Leases<Delivery>;
   readonly #timing: LeaseTiming;
   readonly #stalls = new StallWatch();
-  readonly #pull: PullLoop;
+  readonly #pull: PullLoop | LaneIntake;
   readonly #rules: SettleRules;
   readonly #settler: Settler<Delivery>;
   /** Jobs holding a slot, by ALT stream sequence. */
@@ -170,7 +175,18 @@ export class Worker {
       onDuplicate: options.onDuplicate, onCancelled: options.onCancelled, parks: options.parks,
     });
     this.#leases = new Leases<Delivery>({ timing: this.#timing, connected: options.connected });
-    this.#pull = new PullLoop({
+    this.#pull = options.lanes ? new LaneIntake({
+      ...options.lanes, nc: options.nc, stream: options.config.ALT_STREAM, durable: options.config.RUNNER_DURABLE, concurrency: options.config.RUNNER_CONCURRENCY,
+      inboxPrefix: inboxPrefixOf(options.nc), inFlight: () => this.#running.size, holds: (seq) => this.#running.has(seq),
+      paused: () => this.#stopping || options.gate.down,
+      onMessage: (d, requestedAt) => this.#receive(d, requestedAt),
+      stamp: () => {
+        const now = Date.now();
+        this.#stalls.tick(now);
+        return now;
+      },
+      onError: (e) => options.logger.warn('pull request failed', { error: e.message }),
+    }) : new PullLoop({
       nc: options.nc, stream: options.config.ALT_STREAM, durable: options.config.RUNNER_DURABLE, concurrency: options.config.RUNNER_CONCURRENCY,
       // A pull request outlives its worker on the server; nats-server 2.9 hands a redelivery to such a
       // dead request and then does not count it, so the next worker would see delivery 1 again. Requests
@@ -190,6 +206,16 @@ export class Worker {
 
   get state(): WorkerState {
     return { running: this.#started && !this.#stopping, stopping: this.#stopping, inFlight: this.#running.size, processed: this.#processed, waitingForAi: this.#o.gate.waiting };
+  }
+
+  /** The subjects of the jobs running here. */
+  get runningSubjects(): string[] {
+    return [...this.#running.values()].map((r) => r.lease.delivery.subject);
+  }
+
+  /** RUNNER_LANES: messages stored per lane and tenant at the intake's last scan; null without lanes. */
+  get laneCounts(): { lane: string; tenant: string; count: number }[] | null {
+    return this.#pull instanceof LaneIntake ? this.#pull.stored : null;
   }
 
   /** True while this worker runs ALT message `seq`. */
@@ -340,6 +366,7 @@ export class Worker {
         return;
       }
       suspect = admission.heldAcrossStall;
+      this.#o.onStart?.(d);
       lease = this.#leases.hold(d, (l) => box.entry && this.#lost(l, box.entry), admission.startedAt, suspect);
       if (suspect) {
         this.#o.logger.warn('a delivery was read right after the worker stalled: its lease is renewed and it is checked like a redelivery', { ...fields, unrenewed_ms: lease.age(Date.now()) });

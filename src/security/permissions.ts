@@ -16,6 +16,15 @@
 import type { Config } from '../config/schema.ts';
 import { ROLE_INBOX_PREFIX } from '../config/defaults.ts';
 
+/** The lane prefix of ALT_SUBJECTS, as flow/lanes.ts reads it (that layer sits above this one). */
+function lanePrefixOf(altSubjects: string): string {
+  for (const s of altSubjects.split(',').map((x) => x.trim())) {
+    const m = /^(.+?)\.(?:>|\*\.\*)$/.exec(s);
+    if (m && !/[*>]/.test(m[1])) return m[1];
+  }
+  return 'alt';
+}
+
 export interface Rule {
   subject: string;
   /** The feature that needs it. */
@@ -32,7 +41,7 @@ export type Role = 'runner' | 'producer' | 'reader' | 'operator';
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT' | 'ARCHIVE_NOTIFY_DURABLE'
   | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'
-  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET'>;
+  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET' | 'RUNNER_LANES'>;
 
 /** The inbox prefix of a role's processes: NATS_INBOX_PREFIX when set, else `_INBOX_altlas_<role>`. */
 export function inboxPrefix(c: Pick<Config, 'NATS_INBOX_PREFIX'>, role: Role): string {
@@ -107,12 +116,38 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     publish.push({ subject: `$JS.API.CONSUMER.CREATE.${alt}.${dur}`, why: 'RUNNER_PROVISION=true: create the consumer' });
     publish.push({ subject: `$JS.API.CONSUMER.DURABLE.CREATE.${alt}.${dur}`, why: 'RUNNER_PROVISION=true: create the consumer (older servers)' });
   }
+  const lanes = c.RUNNER_LANES ? laneRules(c) : null;
+  if (lanes) publish.push(...lanes.publish);
   return {
     publish,
     subscribe: [
       { subject: `${inboxPrefix(c, 'runner')}.>`, why: 'replies to the runner (pull requests, acks, API calls): its own inbox prefix' },
       { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.cancel.>`, why: 'cancel requests as they are written (a watch without a consumer)' },
-      { subject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${alt}.${dur}`, why: 'dead-letter messages no worker settled' },
+      { subject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${alt}.${lanes ? '*' : dur}`, why: 'dead-letter messages no worker settled' },
+      ...(lanes ? lanes.subscribe : []),
+    ],
+  };
+}
+
+/**
+ * RUNNER_LANES: the consumers of the lanes' tenants are made, used and removed by the workers, by
+ * names no rule can spell in advance: every consumer of the ALT stream (never an ephemeral one).
+ */
+function laneRules(c: PermissionsConfig): RolePermissions {
+  const alt = c.ALT_STREAM;
+  const prefix = lanePrefixOf(c.ALT_SUBJECTS);
+  const why = 'RUNNER_LANES: a consumer per lane and tenant';
+  return {
+    publish: [
+      { subject: `$JS.API.CONSUMER.MSG.NEXT.${alt}.*`, why: `${why}: pull jobs` },
+      { subject: `$JS.ACK.${alt}.*.>`, why: `${why}: ack, nak, term, renew leases` },
+      { subject: `$JS.API.CONSUMER.CREATE.${alt}.*.>`, why: `${why}: create one when work comes (with its filter)` },
+      { subject: `$JS.API.CONSUMER.DURABLE.CREATE.${alt}.*`, why: `${why}: create one (older servers)` },
+      { subject: `$JS.API.CONSUMER.DELETE.${alt}.*`, why: `${why}: remove an idle one whose subject holds nothing` },
+    ],
+    subscribe: [
+      { subject: `${prefix}.*.*`, why: `${why}: a job published on a lane wakes its queue (the subject is read, not the body)` },
+      { subject: `${prefix}.*`, why: `${why}: a job published outside lanes wakes RUNNER_DURABLE's queue` },
     ],
   };
 }

@@ -8,8 +8,22 @@ import { NO_TENANT, type UsageRecord } from '../usage/record.ts';
 import { TOKEN_KINDS } from '../usage/totals.ts';
 import { ERROR_CODES } from '../errors.ts';
 import type { ModelFigures } from '../budget/model-budgets.ts';
+import { LANES, laneOf, tenantOf } from '../flow/lanes.ts';
+
+/** A lane and tenant with a count (jobs running here, messages stored on its subject). */
+export interface LaneCount {
+  lane: string;
+  tenant: string;
+  count: number;
+}
 
 export interface MetricSources {
+  /** The subjects of the jobs running here (running jobs by lane and tenant). */
+  running?: () => string[];
+  /** RUNNER_LANES: messages stored per lane and tenant at the intake's last scan; absent: no such gauge. */
+  queued?: () => LaneCount[];
+  /** Tenants with a label of their own (RUNNER_METRICS_TENANTS); the rest are `_other`. Default 100. */
+  maxTenants?: number;
   inFlight: () => number;
   breakerState: () => BreakerState;
   /** Last polled consumer counts, or null when unknown. */
@@ -26,8 +40,38 @@ const seconds = { unit: 's', advice: { explicitBucketBoundaries: SECONDS_BUCKETS
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2, isolated: 3 };
 
+/** The lanes as metric labels: ALT_LAS's priorities, and `none` for a subject outside lanes. */
+const LANE_LABELS = [...LANES, 'none'] as const;
+
+/** The label of the tenants past RUNNER_METRICS_TENANTS. */
+export const OTHER_TENANTS = '_other';
+
+/**
+ * Bounded tenant labels: the first `max` tenants this process sees keep their token, every later
+ * one is `_other` (a label, once given, never changes: a counter's series stay whole). At most
+ * 5 lanes × (max + 1) series per metric, whatever the number of tenants.
+ */
+export class TenantLabels {
+  readonly #seen = new Set<string>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  of(tenant: string): string {
+    if (this.#seen.has(tenant)) return tenant;
+    if (this.#seen.size >= this.#max) return OTHER_TENANTS;
+    this.#seen.add(tenant);
+    return tenant;
+  }
+}
+
 export class RunnerMetrics {
   readonly #meter = metrics.getMeter(METER_NAME);
+  readonly #tenants: TenantLabels;
+  readonly #laneStarted = this.#meter.createCounter(METRIC.laneStarted, { description: 'Jobs started (first deliveries) by lane (none: a subject outside lanes) and tenant (the first RUNNER_METRICS_TENANTS tenants by name, the rest _other).' });
+  readonly #laneWait = this.#meter.createHistogram(METRIC.laneWait, { ...seconds, description: 'Time a job waited in NATS, from its publish to its start here (first deliveries), by lane and tenant.' });
   readonly #jobs = this.#meter.createCounter(METRIC.jobs, { description: 'Jobs handled, by outcome (ack, nak, reject) and .last status or error code.' });
   readonly #jobDuration = this.#meter.createHistogram(METRIC.jobDuration, { ...seconds, description: 'Time from delivery to the message being settled.' });
   readonly #taskDuration = this.#meter.createHistogram(METRIC.taskDuration, { ...seconds, description: 'Task duration by final status.' });
@@ -45,6 +89,28 @@ export class RunnerMetrics {
 
   constructor(sources: MetricSources) {
     this.#loop.enable();
+    this.#tenants = new TenantLabels(sources.maxTenants ?? 100);
+    for (const lane of LANE_LABELS) this.#laneStarted.add(0, { lane, tenant: NO_TENANT });
+    this.#meter.createObservableGauge(METRIC.laneRunning, { description: 'Jobs running in this process by lane and tenant (0 with tenant _ for a lane with none).' }).addCallback((r) => {
+      const counts = new Map<string, number>();
+      for (const subject of sources.running?.() ?? []) {
+        const key = `${laneOf(subject) ?? 'none'} ${this.#tenants.of(tenantOf(subject) ?? NO_TENANT)}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      for (const lane of LANE_LABELS) if (![...counts.keys()].some((k) => k.startsWith(`${lane} `))) counts.set(`${lane} ${NO_TENANT}`, 0);
+      for (const [key, n] of counts) r.observe(n, { lane: key.slice(0, key.indexOf(' ')), tenant: key.slice(key.indexOf(' ') + 1) });
+    });
+    const queued = sources.queued;
+    if (queued) {
+      this.#meter.createObservableGauge(METRIC.laneQueued, { description: 'RUNNER_LANES: messages stored on a lane\'s subjects at this worker\'s last scan (waiting, and delivered but not yet acked), by lane and tenant.' }).addCallback((r) => {
+        const counts = new Map<string, number>();
+        for (const q of queued()) {
+          const key = `${q.lane} ${this.#tenants.of(q.tenant)}`;
+          counts.set(key, (counts.get(key) ?? 0) + q.count);
+        }
+        for (const [key, n] of counts) r.observe(n, { lane: key.slice(0, key.indexOf(' ')), tenant: key.slice(key.indexOf(' ') + 1) });
+      });
+    }
     // Counters start at 0, so that /metrics lists them (and a rate() alert has a series) before the first event.
     for (const kind of ['task', 'ai']) this.#retries.add(0, { kind });
     for (const status of ['success', 'partialsuccess', 'failure']) this.#jobs.add(0, { outcome: 'ack', status });
@@ -102,6 +168,14 @@ export class RunnerMetrics {
     this.#meter.createObservableCounter(METRIC.aiRateLimited, { description: 'AI attempts of this worker the provider answered 429 (rate limited).' }).addCallback((r) => {
       for (const f of perModel(figures())) r.observe(f.rateLimited, { provider: f.provider, model: f.model });
     });
+  }
+
+  /** A job started here: its subject, and how long it waited in NATS (first deliveries only). */
+  laneStart(subject: string, deliveries: number, waitMs: number): void {
+    if (deliveries > 1) return;
+    const attrs = { lane: laneOf(subject) ?? 'none', tenant: this.#tenants.of(tenantOf(subject) ?? NO_TENANT) };
+    this.#laneStarted.add(1, attrs);
+    this.#laneWait.record(Math.max(0, waitMs) / 1000, attrs);
   }
 
   /** One settled delivery. */

@@ -81,4 +81,8 @@ export const METRIC = {
   aiLimitWaiting: 'altlas.ai.limit.waiting',
   aiLimitWait: 'altlas.ai.limit.wait',
   aiRateLimited: 'altlas.ai.rate_limited',
+  laneStarted: 'altlas.lane.jobs.started',
+  laneWait: 'altlas.lane.wait',
+  laneRunning: 'altlas.lane.jobs.running',
+  laneQueued: 'altlas.lane.jobs.queued',
 } as const;

@@ -130,12 +130,12 @@ describe('altlas publish, results, dlq, status', () => {
       expect(record.headers?.get('Dlq-Code')).toBe('LAST_PUBLISH_FAILED');
       expect(record.headers?.get('Dlq-Deliveries')).toBe('2');
       const list = await run(['dlq', 'list', '--json', '--code', 'LAST_PUBLISH_FAILED', ...srv]);
-      expect(JSON.parse(list.out)).toMatchObject({ seq: record.seq, code: 'LAST_PUBLISH_FAILED', alt_id: '82aa0a41-509f-4818-a029-69219d1b3ae9', subject: 'alt.submit', deliveries: 2 });
+      expect(JSON.parse(list.out)).toMatchObject({ seq: record.seq, code: 'LAST_PUBLISH_FAILED', alt_id: '82aa0a41-509f-4818-a029-69219d1b3ae9', subject: 'alt.medium._', deliveries: 2 });
       const show = await run(['dlq', 'show', String(record.seq), ...srv]);
       expect(show.out).toContain('E-postalar');
       await own.jsm.streams.add(lastConfig);
       const replay = await run(['dlq', 'replay', String(record.seq), ...srv]);
-      expect(replay.out).toMatch(new RegExp(`^replayed DLQ ${record.seq} to alt\\.submit: ALT seq \\d+; record removed$`, 'm'));
+      expect(replay.out).toMatch(new RegExp(`^replayed DLQ ${record.seq} to alt\\.medium\\._: ALT seq \\d+; record removed$`, 'm'));
       const lasts = await eventually(() => own.lasts(), (l) => l.some(({ last }) => last.alt_file_id === '82aa0a41-509f-4818-a029-69219d1b3ae9' && last.status === 'success'), 'the replayed job to succeed');
       expect(lasts.map(({ last }) => last.status)).toEqual(['success']);
       // The replayed record is gone: the job is no longer a dead letter.

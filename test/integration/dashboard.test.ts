@@ -296,6 +296,12 @@ describe('altlas dashboard', () => {
     }
     await events.cancel();
     expect(text.match(/^event: \w+$/gm)?.slice(0, 2)).toEqual(['event: ready', 'event: stats']);
+    // The fleet view shows the priority lanes, highest first, with what each stores.
+    const stats = JSON.parse(/^event: stats\ndata: (.*)$/m.exec(text)![1]) as { lanes: { lane: string; stored: number }[] };
+    expect(stats.lanes.map((l) => l.lane)).toEqual(['critical', 'high', 'medium', 'low']);
+    await page.locator('nav a[data-tab="fleet"]').click();
+    await page.waitForFunction('document.querySelectorAll("#lanes [data-lane]").length === 4');
+    await expect(page.locator('#lanes [data-lane]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-lane')} ${e.querySelector('b')?.textContent}`))).resolves.toEqual(['critical 0', 'high 0', 'medium 0', 'low 0']);
     await page.close();
   });
 

@@ -192,6 +192,34 @@ describe('least privilege', () => {
     expect(s.violations()).toEqual([]);
   });
 
+  it('runs priority lanes with the runner\'s permissions for RUNNER_LANES: consumers made, pulled, removed; exhausted lane jobs dead-lettered', async () => {
+    const lanes = loadConfig({ RUNNER_LANES: 'true' });
+    const s = await stack(runnerPermissions(lanes));
+    const env = { RUNNER_LANES: 'true', RUNNER_LANE_SCAN_MS: '200', RUNNER_LANE_IDLE_MS: '1000', RUNNER_ACK_WAIT_MS: '1500', RUNNER_MAX_DELIVER: '1' };
+    await s.worker(env);
+    const published = await cli(s.server, 'producer', ['publish', '--tenant', 'acme', '--wait', '--timeout', '60', 'samples/runner-example.alt.json']);
+    expect([published.code, published.err]).toEqual([0, '']);
+    await jetstream(s.admin).publish('alt.submit', job('outside-lanes', 1));
+    await eventually(() => lasts(s.admin), (l) => l.length === 2, 'both .last');
+    const jsm = await jetstreamManager(s.admin);
+    const consumers = async () => {
+      const names: string[] = [];
+      for await (const c of jsm.consumers.list('ALT')) names.push(c.name);
+      return names.sort();
+    };
+    // The idle lane consumer, its subject empty, is removed by the worker.
+    await eventually(consumers, (n) => n.join() === 'runner', 'the idle lane consumer to go', 30_000);
+    // A lane job whose worker dies is dead-lettered from its lane consumer's advisory.
+    s.fake.setFaults({ latencyMs: 60_000 });
+    const first = s.workers[0];
+    await jetstream(s.admin).publish('alt.high.acme', job('crash-loop', 1));
+    await eventually(async () => s.fake.stats.requests, (n) => n >= 2, 'the lane job in flight');
+    await s.worker(env);
+    first.kill('SIGKILL');
+    await eventually(async () => jsm.streams.info('ALT_DLQ'), (i) => i.state.messages === 1, 'the dead letter', 30_000);
+    expect(s.violations()).toEqual([]);
+  });
+
   it('refuses to start, naming the permission, when one is missing', async () => {
     const full = runnerPermissions(config);
     const advisory = '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ALT.runner';

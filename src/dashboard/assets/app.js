@@ -406,6 +406,10 @@ function renderFleet() {
   const c = ui.stats?.consumer;
   $('#consumer').replaceChildren(...(c ? [['pending', c.pending], ['ack pending', c.ack_pending], ['redelivered', c.redelivered], ['pull requests waiting', c.waiting]] : [['consumer', 'missing']])
     .map(([k, v]) => el('div', { dataset: { consumer: k } }, el('span', { class: 'muted' }, `${k} `), el('b', {}, String(v)))));
+  // Priority lanes: messages stored per lane (waiting or running), with the tenants that have the most.
+  $('#lanes').replaceChildren(...(ui.stats?.lanes ?? []).map((l) => el('div', { dataset: { lane: l.lane }, title: l.tenants.map((t) => `${t.tenant}: ${t.stored}`).join('\n') },
+    el('span', { class: 'muted' }, `${l.lane} lane `), el('b', {}, String(l.stored)),
+    ...(l.tenants.length ? [el('span', { class: 'muted' }, ` (${l.tenants.slice(0, 3).map((t) => `${t.tenant} ${t.stored}`).join(', ')}${l.tenants.length > 3 ? ', …' : ''})`)] : []))));
   $('#workers-table tbody').replaceChildren(...ui.workers.map((w) => el('tr', { dataset: { worker: w.worker_id } },
     el('td', {}, w.worker_id), el('td', {}, w.host), el('td', {}, w.version), el('td', {}, `${w.in_flight}/${w.concurrency}`), el('td', {}, String(w.processed)),
     el('td', {}, String(w.waiting_for_ai)), el('td', {}, w.breaker), el('td', { title: when(w.seen_at) }, `${duration(ms(w.seen_at))} ago`))));

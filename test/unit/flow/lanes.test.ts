@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { LANES, NO_TENANT, laneFilter, laneOf, lanePrefixOf, laneSubject, tenantOf, tenantToken } from '../../../src/flow/lanes.ts';
+import { LANES, NO_TENANT, laneTotals, laneFilter, laneOf, lanePrefixOf, laneSubject, tenantOf, tenantToken } from '../../../src/flow/lanes.ts';
 
 describe('lane subjects', () => {
   it('puts lane and tenant in the last two tokens and reads them back', () => {
@@ -31,5 +31,15 @@ describe('lane subjects', () => {
     expect(lanePrefixOf('alt.>')).toBe('alt');
     expect(lanePrefixOf('x.y, jobs.*.*')).toBe('jobs');
     expect(lanePrefixOf('a.*.>')).toBe('alt');
+  });
+
+  it('adds up a stream\'s lane subjects per lane, highest first, with the tenants that store the most', () => {
+    const totals = laneTotals({ 'alt.low.a': 3, 'alt.low.b': 5, 'alt.low.c': 1, 'alt.critical._': 2, 'alt.submit': 9, 'alt.urgent.x': 4 }, 2);
+    expect(totals).toEqual([
+      { lane: 'critical', stored: 2, tenants: [{ tenant: '_', stored: 2 }] },
+      { lane: 'high', stored: 0, tenants: [] },
+      { lane: 'medium', stored: 0, tenants: [] },
+      { lane: 'low', stored: 9, tenants: [{ tenant: 'b', stored: 5 }, { tenant: 'a', stored: 3 }] },
+    ]);
   });
 });

@@ -1,0 +1,206 @@
+/**
+ * `npm run bench:flow-lanes`: priority lanes and tenant fairness (RUNNER_LANES=true), measured
+ * from outside with `altlas worker` processes: a job starts when its first AI request reaches the
+ * fake AI (its own log), and waited from its publish until then.
+ *
+ * 1. A `critical` job published behind 10,000 `low` ones while the fleet is saturated: its wait,
+ *    p95 over 50 such jobs (target: within one AI latency).
+ * 2. `high` saturating the fleet beside a `low` backlog: low's share of the jobs started
+ *    (target: at least RUNNER_LANE_MIN_SHARE).
+ * 3. Tenant A floods at 100 × tenant B's rate, beyond what the fleet runs: B's p95 wait ÷ its p95
+ *    wait alone (target <= 1.2); and the same with 1,000 light tenants beside the flood.
+ *
+ * Two workers of RUNNER_CONCURRENCY slots each; BENCH_LATENCY_MS the AI latency. Ends with one
+ * line of JSON of the figures.
+ */
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { FakeOrchestrator } from '../src/ai/fake-orchestrator.ts';
+import { NatsServer } from '../src/devtools/nats-server.ts';
+import { startWorkerProcess, type Child } from './processes.ts';
+
+const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 100);
+const SLOTS = Number(process.env.BENCH_SLOTS ?? 8);
+const WORKERS = 2;
+const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 10_000);
+const MIN_SHARE = 0.1;
+const fake = new FakeOrchestrator({ record: true, latencyMs: LATENCY });
+const aiUrl = await fake.listen();
+const figures: Record<string, number> = {};
+
+const job = (id: string) => JSON.stringify({ id, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: id, tasks: [{ id: 't', description: `job ${id} says hello` }] });
+const line = (label: string, value: string, target?: string, met?: boolean) => console.log(`  ${label.padEnd(64)} ${value}${target ? `  (target ${target}: ${met ? 'met' : 'NOT met'})` : ''}`);
+const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))] ?? NaN;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** When the fake AI first saw a request of each job (epoch ms), read incrementally from its log (cleared per stack). */
+const seen = { map: new Map<string, number>(), read: 0 };
+function startedAt(): Map<string, number> {
+  if (fake.log.length < seen.read) Object.assign(seen, { map: new Map(), read: 0 });
+  for (; seen.read < fake.log.length; seen.read++) {
+    const e = fake.log[seen.read];
+    const id = /job (\S+) says hello/.exec(e.prompt)?.[1];
+    if (id && !seen.map.has(id)) seen.map.set(id, e.start);
+  }
+  return seen.map;
+}
+
+/** Clears the fake AI's log and what was read of it. */
+function resetLog(): void {
+  fake.log.length = 0;
+  Object.assign(seen, { map: new Map(), read: 0 });
+}
+
+async function stack() {
+  const server = await NatsServer.start();
+  const nc = await connect({ servers: server.url });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const workers: Child[] = [];
+  for (let i = 0; i < WORKERS; i++) {
+    workers.push(await startWorkerProcess({ NATS_URL: server.url, AI_URL: aiUrl, LOG_LEVEL: 'warn', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: String(SLOTS), RUNNER_LANE_MIN_SHARE: String(MIN_SHARE), AI_MAX_CONCURRENCY: String(SLOTS * 2) }));
+  }
+  return {
+    js, jsm,
+    /** Publishes without waiting for each PubAck (a flood), then waits for all. */
+    async burst(items: { subject: string; id: string }[]): Promise<void> {
+      for (let i = 0; i < items.length; i += 500) await Promise.all(items.slice(i, i + 500).map((x) => js.publish(x.subject, job(x.id))));
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.stop()));
+      await nc.close();
+      await server.dispose();
+    },
+  };
+}
+
+async function waitUntil(ok: () => boolean, limitMs = 120_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await sleep(20);
+  }
+}
+
+async function criticalBehindBacklog(): Promise<void> {
+  console.log(`\n1. a critical job published behind ${BACKLOG} low ones, the fleet saturated (${WORKERS} workers × ${SLOTS} slots, AI latency ${LATENCY} ms)`);
+  resetLog();
+  const s = await stack();
+  try {
+    await s.burst(Array.from({ length: BACKLOG }, (_, i) => ({ subject: 'alt.low.bulk', id: `low-${i}` })));
+    await waitUntil(() => startedAt().size >= WORKERS * SLOTS);
+    const waits: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const id = `crit-${i}`;
+      const t0 = Date.now();
+      await s.js.publish('alt.critical.ops', job(id));
+      await waitUntil(() => startedAt().has(id), 60_000);
+      waits.push(startedAt().get(id)! - t0);
+      await sleep(20);
+    }
+    const lowLeft = BACKLOG - [...startedAt().keys()].filter((k) => k.startsWith('low-')).length;
+    figures.critical_wait_p95_ms = p95(waits);
+    if (process.env.BENCH_VERBOSE) console.log(`  waits: ${[...waits].sort((a, b) => a - b).join(" ")}`);
+    line('low jobs still waiting when the last critical started', String(lowLeft));
+    line('critical job wait p95 (publish to its first AI request)', `${p95(waits)} ms`, `<= ${LATENCY} ms (one AI latency)`, p95(waits) <= LATENCY);
+  } finally {
+    await s.close();
+  }
+}
+
+async function minimumShare(): Promise<void> {
+  console.log(`\n2. high saturating the fleet beside a low backlog: low's share of the starts (RUNNER_LANE_MIN_SHARE=${MIN_SHARE})`);
+  resetLog();
+  const s = await stack();
+  try {
+    const n = Math.round((WORKERS * SLOTS * 1000 / LATENCY) * 8);
+    await s.burst([...Array.from({ length: 400 }, (_, i) => ({ subject: 'alt.low.bulk', id: `low-${i}` })), ...Array.from({ length: n }, (_, i) => ({ subject: 'alt.high.bulk', id: `high-${i}` }))]);
+    // Count the starts while both lanes still had work: until high's backlog is three quarters done.
+    await waitUntil(() => [...startedAt().keys()].filter((k) => k.startsWith('high-')).length >= n * 0.75);
+    const started = [...startedAt().keys()];
+    const low = started.filter((k) => k.startsWith('low-')).length;
+    const share = low / started.length;
+    figures.low_share = Number(share.toFixed(3));
+    line('starts while high saturated (high, low)', `${started.length - low}, ${low}`);
+    line('low lane\'s share of the starts', share.toFixed(3), `>= ${MIN_SHARE}`, share >= MIN_SHARE);
+  } finally {
+    await s.close();
+  }
+}
+
+/**
+ * Light tenants publish `perTenant` jobs each at random times over `seconds`, beside an optional
+ * flood of `floodRate` jobs/s; returns the light jobs' waits (ms).
+ */
+async function lightWaits(tenants: number, perTenant: number, seconds: number, floodRate: number): Promise<number[]> {
+  resetLog();
+  const s = await stack();
+  try {
+    // Warm up: one job per tenant first (the workers' first jobs, each tenant's consumer made), so that the figures are the steady state.
+    await s.burst(Array.from({ length: tenants }, (_, i) => ({ subject: `alt.medium.t${i}`, id: `warm-${i}` })));
+    await waitUntil(() => startedAt().size >= tenants, 300_000);
+    const published = new Map<string, number>();
+    const plan = Array.from({ length: tenants * perTenant }, (_, i) => ({ at: Math.random() * seconds * 1000, tenant: `t${i % tenants}`, id: `light-${i}` })).sort((a, b) => a.at - b.at);
+    const t0 = Date.now();
+    let flooded = 0;
+    let next = 0;
+    const pending: Promise<unknown>[] = [];
+    while (next < plan.length) {
+      const now = Date.now() - t0;
+      // The flood keeps to its rate, ahead of the fleet (it grows a backlog in its lane).
+      const due = Math.floor((now / 1000) * floodRate);
+      for (; flooded < due; flooded++) pending.push(s.js.publish('alt.medium.flood', job(`flood-${flooded}`)));
+      while (next < plan.length && plan[next].at <= now) {
+        const p = plan[next++];
+        published.set(p.id, Date.now());
+        pending.push(s.js.publish(`alt.medium.${p.tenant}`, job(p.id)));
+      }
+      await sleep(5);
+    }
+    await Promise.all(pending);
+    await waitUntil(() => {
+      const started = startedAt();
+      return [...published.keys()].every((id) => started.has(id));
+    }, 300_000);
+    const started = startedAt();
+    return [...published].map(([id, t]) => started.get(id)! - t);
+  } finally {
+    await s.close();
+  }
+}
+
+async function tenantFlood(): Promise<void> {
+  const capacity = (WORKERS * SLOTS * 1000) / LATENCY;
+  const bRate = Math.max(1, Math.round(capacity / 80));
+  const seconds = Number(process.env.BENCH_FLOOD_S ?? 15);
+  console.log(`\n3. tenant A floods at 100 × tenant B's rate (B ${bRate}/s, A ${bRate * 100}/s; the fleet runs ${capacity.toFixed(0)}/s), ${seconds} s`);
+  const alone = await lightWaits(1, bRate * seconds, seconds, 0);
+  const flooded = await lightWaits(1, bRate * seconds, seconds, bRate * 100);
+  const ratio = p95(flooded) / Math.max(1, p95(alone));
+  figures.b_wait_p95_alone_ms = p95(alone);
+  figures.b_wait_p95_flooded_ms = p95(flooded);
+  figures.b_wait_ratio = Number(ratio.toFixed(2));
+  line('B\'s wait p95 alone, beside the flood', `${p95(alone)} ms, ${p95(flooded)} ms`);
+  line('B\'s p95 wait beside the flood ÷ alone', ratio.toFixed(2), '<= 1.2', ratio <= 1.2);
+
+  const tenants = Number(process.env.BENCH_TENANTS ?? 1000);
+  console.log(`\n4. ${tenants} light tenants (one job each over ${seconds} s) beside a tenant flooding at ${bRate * 100}/s`);
+  const lightAlone = await lightWaits(tenants, 1, seconds, 0);
+  const lightFlooded = await lightWaits(tenants, 1, seconds, bRate * 100);
+  const r2 = p95(lightFlooded) / Math.max(1, p95(lightAlone));
+  figures.light_wait_p95_alone_ms = p95(lightAlone);
+  figures.light_wait_p95_flooded_ms = p95(lightFlooded);
+  figures.light_wait_ratio = Number(r2.toFixed(2));
+  line('light tenants\' wait p95 alone, beside the flood', `${p95(lightAlone)} ms, ${p95(lightFlooded)} ms`);
+  line('light tenants\' p95 wait beside the flood ÷ alone', r2.toFixed(2), '<= 1.2', r2 <= 1.2);
+}
+
+try {
+  const only = process.env.BENCH_ONLY;
+  if (!only || only === '1') await criticalBehindBacklog();
+  if (!only || only === '2') await minimumShare();
+  if (!only || only === '3') await tenantFlood();
+  console.log(JSON.stringify({ bench: 'flow-lanes', latency_ms: LATENCY, workers: WORKERS, slots: SLOTS, ...figures }));
+} finally {
+  await fake.close();
+}

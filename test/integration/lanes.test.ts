@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.ts';
+import { freePort } from '../../src/devtools/nats-server.ts';
+import { AckPolicy, RetentionPolicy } from '@nats-io/jetstream';
+import { Harness, WorkerProcess, eventually } from '../helpers/runner.ts';
+
+const run = async (argv: string[]) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err: err.join('\n') };
+};
+
+let h: Harness;
+let w: WorkerProcess;
+let dir: string;
+let port: number;
+
+/** Writes a one-task job of `priority` and returns its path. */
+function job(id: string, priority: string): string {
+  const file = join(dir, `${id}.alt.json`);
+  writeFileSync(file, JSON.stringify({ id, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: id, priority, tasks: [{ id: 'a', description: `answer ${id}` }] }));
+  return file;
+}
+
+/** Publishes files with altlas publish --json; returns the ALT stream sequence and subject of each. */
+async function publish(args: string[]): Promise<{ id: string; seq: number; subject: string }[]> {
+  const r = await run(['publish', '--json', '--server', h.server.url, ...args]);
+  expect([r.code, r.err]).toEqual([0, '']);
+  return r.out.map((l) => JSON.parse(l));
+}
+
+/** The value of one series of a scraped /metrics (labels as written first, then the scope's). */
+const series = (text: string, name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}[,}][^ ]* (\\S+)$`, 'm').exec(text)?.[1]);
+
+const started = () => w.logs('run started').map((l) => Number(l.alt_stream_seq));
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'altlas-lanes-'));
+  h = await Harness.start(undefined, { latencyMs: 250 });
+  port = await freePort();
+  w = await h.worker({ HTTP_PORT: String(port), RUNNER_METRICS_TENANTS: '2', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: '2', RUNNER_LANE_MIN_SHARE: '0', RUNNER_LANE_SCAN_MS: '200' });
+  await w.started();
+});
+afterAll(async () => {
+  await h?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('priority lanes and tenants (RUNNER_LANES=true)', () => {
+  it('publishes each file to its own lane and tenant; a critical job and another tenant\'s job start at the next free slots, ahead of a backlog; each runs once', async () => {
+    const flood = await publish(['--tenant', 'acme', ...Array.from({ length: 12 }, (_, i) => job(`flood-${i}`, 'low'))]);
+    expect(new Set(flood.map((p) => p.subject))).toEqual(new Set(['alt.low.acme']));
+    // The backlog is running two at a time; then a critical job (tenant beta) and a low job of tenant gamma arrive.
+    await eventually(async () => started().length, (n) => n >= 2, 'the flood to start');
+    const before = started().length;
+    const [critical] = await publish(['--tenant', 'beta', job('urgent', 'critical')]);
+    const [light] = await publish(['--tenant', 'gamma corp', job('light', 'low')]);
+    const [plain] = await publish(['--subject', 'alt.submit', job('plain', 'high')]);
+    expect(critical.subject).toBe('alt.critical.beta');
+    expect(light.subject).toMatch(/^alt\.low\.gamma_corp-[0-9a-f]{8}$/);
+    expect(plain.subject).toBe('alt.submit');
+    const lasts = await h.waitForLasts(15, 60_000);
+    const order = started();
+    // At most the two slots that were running when it came free before it.
+    expect(order.indexOf(critical.seq)).toBeLessThanOrEqual(before + 2);
+    // The other tenant's low job does not wait behind acme's backlog in the same lane.
+    expect(order.indexOf(light.seq)).toBeLessThanOrEqual(before + 4);
+    expect(order.indexOf(plain.seq)).toBeGreaterThanOrEqual(0);
+    // Once: every message ran once, one .last each, nothing left in the stream.
+    expect(order).toHaveLength(new Set(order).size);
+    expect(new Set(lasts.map((l) => l.last.alt_file_id)).size).toBe(15);
+    expect((await h.jsm.streams.info('ALT')).state.messages).toBe(0);
+    const names: string[] = [];
+    for await (const c of h.jsm.consumers.list('ALT')) names.push(`${c.name} ${c.config.filter_subject}`);
+    expect(names.sort()).toEqual(expect.arrayContaining(['runner alt.*', 'runner-critical-beta alt.critical.beta', 'runner-low-acme alt.low.acme']));
+    // Metrics by lane and tenant, the tenant labels bounded (RUNNER_METRICS_TENANTS=2: acme, beta, then _other).
+    const metrics = await eventually(async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), (t) => /^altlas_lane_jobs_queued\{/m.test(t), 'the lane metrics');
+    expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="low",tenant="acme"')).toBe(12);
+    expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="critical",tenant="beta"')).toBe(1);
+    expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="low",tenant="_other"')).toBe(1);
+    expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="none",tenant="_other"')).toBe(1);
+    expect(series(metrics, 'altlas_lane_wait_seconds_count', 'lane="critical",tenant="beta"')).toBe(1);
+  }, 120_000);
+
+  it('refuses to start with lanes on a stream whose RUNNER_DURABLE takes every subject (TOPOLOGY_MISMATCH, exit 2)', async () => {
+    await h.jsm.streams.add({ name: 'JOBS', subjects: ['jobs.>'], retention: RetentionPolicy.Workqueue });
+    await h.jsm.consumers.add('JOBS', { durable_name: 'runner', ack_policy: AckPolicy.Explicit });
+    const other = new WorkerProcess(h.env({ ALT_STREAM: 'JOBS', ALT_SUBJECTS: 'jobs.>', RUNNER_LANES: 'true' }));
+    expect((await other.exited).code).toBe(2);
+    expect(other.lines.join('\n')).toMatch(/TOPOLOGY_MISMATCH.*RUNNER_LANES=true needs consumer runner filtered on jobs\.\*/s);
+  }, 120_000);
+});

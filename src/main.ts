@@ -161,7 +161,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const client = endpoints.primary;
   client.onBreakerStateChange((state) => logger.warn('AI circuit breaker state changed', { state }));
   let polled: { pending: number; ackPending: number } | null = null;
-  metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled });
+  metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, paused: () => (stack?.worker.paused ? 1 : 0), concurrency: () => stack?.worker.concurrency ?? config.RUNNER_CONCURRENCY, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled });
   const http = config.HTTP_PORT > 0 ? new HttpServer({
     port: config.HTTP_PORT,
     readiness: () => {

@@ -34,6 +34,7 @@ import { configureRedaction } from './security/redact.ts';
 import { CancelWatch, Heartbeat } from './status/fleet.ts';
 import { openStores, storeError } from './status/open.ts';
 import { Recorder } from './status/recorder.ts';
+import { HistoryWriter } from './status/history.ts';
 import type { Logger } from './telemetry/logger.ts';
 import type { RunnerMetrics } from './telemetry/metrics.ts';
 import { toNanos, type PriceTable } from './usage/prices.ts';
@@ -125,9 +126,15 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     o.usage.attach((subject, data, msgID) => out.publish(subject, data, { msgID, headers: natsHeaders() }));
     stops.push(() => o.usage?.close());
   }
+  // Each job's events: published and never waited for (at most HISTORY_BUFFER unconfirmed; the rest dropped and counted).
+  const history = stores && config.HISTORY_ENABLED ? new HistoryWriter({
+    publish: (subject, data) => out.publish(subject, data), prefix: config.HISTORY_SUBJECT_PREFIX, maxPending: config.HISTORY_BUFFER, codec,
+    onDrop: (reason) => o.metrics?.()?.historyDropped(reason),
+  }) : null;
+  if (history) stops.push(() => history.flush());
   // A status write is a publish to the bucket's subject: what kv.put sends, without its per-request cost.
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
-  const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, budgetCostNanos: toNanos(config.RUNNER_CHECKPOINT_BUDGET_COST), logger, codec, currency: o.prices?.currency ?? null }) : undefined;
+  const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, budgetCostNanos: toNanos(config.RUNNER_CHECKPOINT_BUDGET_COST), logger, codec, currency: o.prices?.currency ?? null, history }) : undefined;
   const publisher = new Publisher({ out, jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.objects : undefined, codec });
   if (o.budgets && stores) {
     const slices = new FleetSlices({

@@ -1,5 +1,4 @@
 /** Job control: `altlas jobs`, `altlas cancel`, `altlas workers` and `altlas init`. */
-import { hostname, userInfo } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import { ensureTopology } from '../messaging/topology.ts';
 import { ensureArchiveConsumer } from '../messaging/archive.ts';
@@ -14,6 +13,7 @@ import { duration, table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from './output.ts';
 import { parseSince } from './results.ts';
 import { prefixOf } from '../text.ts';
+import { actorOf, recordAction } from '../ops/history.ts';
 
 export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURATION] [--limit N] [--json] [options]
 
@@ -96,10 +96,11 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
   const codec = payloadCodec(config.PAYLOAD_KEYS);
   return withNats(config, async (s) => {
     const kv = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
-    const by = `${userInfo().username}@${hostname()}`;
+    const by = actorOf(config);
     let code: number = EXIT.ok;
     for (const id of positionals) {
       const r = await requestCancel(kv, id, by, codec);
+      await recordAction(s.js, config, 'cancel_requested', id, { by }, codec);
       if (!values.wait) {
         if (values.json) io.out(JSON.stringify({ ...r, requested: true }));
         else io.out(`cancel requested for ${id}: ${r.state === null ? 'not started yet (cancelled when a worker picks it up)' : FINAL_STATES.includes(r.state) ? `its last run is ${r.state} already; a new delivery of it will be cancelled` : `${r.state} on ${r.worker_id}`}`);
@@ -150,7 +151,7 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
     await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
     const made: string[] = [];
     for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
-    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
+    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), ...(config.HISTORY_ENABLED ? [config.HISTORY_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `KV_${config.RUNNER_CONTROL_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
     const diffs = await differences(s.jsm, config);
     if (values.apply && diffs.length) await applyDifferences(s.jsm, config, diffs);
     const consumerTarget = `${config.ALT_STREAM}.${config.RUNNER_DURABLE}`;

@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   status: { run: async () => (await import('./status.ts')).statusCommand, summary: 'streams and consumer at a glance, or one job (--watch to follow it)' },
   usage: { run: async () => (await import('./usage.ts')).usageCommand, summary: 'tokens and cost of the AI calls over a window (--since, --by tenant|model|day)' },
   jobs: { run: async () => (await import('./control.ts')).jobsCommand, summary: 'the jobs of the status bucket, newest first (--state, --since)' },
+  history: { run: async () => (await import('./history.ts')).historyCommand, summary: 'a job\'s timeline: deliveries, attempts, hand-backs and who did what (--fleet: pauses, drains)' },
   cancel: { run: async () => (await import('./control.ts')).cancelCommand, summary: 'cancel jobs wherever they run (--wait for their end)' },
   approve: { run: async () => (await import('./approve.ts')).approveCommand, summary: 'decide the approval task a parked job waits at (--reject, --comment), and resume it' },
   replay: { run: async () => (await import('./replay.ts')).replayCommand, summary: 'run a finished job again from one task (--from, --alt FILE, --set), keeping the other tasks\' outputs' },

@@ -16,6 +16,8 @@ import { decide } from '../approval/park.ts';
 import { publishReplay } from '../replay/publish.ts';
 import { isAltlasError } from '../errors.ts';
 import { GROUPINGS, type Grouping } from '../usage/window.ts';
+import { recordAction } from '../ops/history.ts';
+import { readHistory } from '../status/history.ts';
 
 export type { DashboardData } from './data.ts';
 
@@ -62,6 +64,12 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
       const r = d.live.list({ state, q: url.searchParams.get('q') || undefined, limit });
       return { total: r.total, jobs: r.jobs, stats: d.live.stats() };
     },
+  },
+  {
+    // A job's events from the history stream, oldest first (independent of the status bucket's TTL).
+    pattern: /^\/api\/jobs\/(.+)\/history$/,
+    policy: 'logs',
+    read: async (d, { param: id }) => ({ alt_id: id, events: await readHistory({ jsm: d.dlq.jsm, stream: d.config.HISTORY_STREAM, prefix: d.config.HISTORY_SUBJECT_PREFIX, codec: d.codec }, id) }),
   },
   {
     pattern: /^\/api\/jobs\/(.+)$/,
@@ -127,9 +135,11 @@ const records = async (d: DashboardData, body: Record<string, unknown>) => {
 
 /** POST actions, by name (they need the token). */
 export const ACTIONS: Record<string, Handler> = {
-  cancel: (d, { body, by }) => {
+  cancel: async (d, { body, by }) => {
     if (typeof body.alt_id !== 'string' || !body.alt_id) throw new HttpError(400, 'alt_id is required');
-    return requestCancel(d.status, body.alt_id, by ?? 'dashboard', d.codec);
+    const r = await requestCancel(d.status, body.alt_id, by ?? 'dashboard', d.codec);
+    await recordAction(d.dlq.js, d.config, 'cancel_requested', body.alt_id, { by: by ?? 'dashboard' }, d.codec);
+    return r;
   },
   /** Decides the approval task a parked job waits at (as altlas approve): 409 with the code when refused. */
   approve: async (d, { body, by }) => {
@@ -139,6 +149,7 @@ export const ACTIONS: Record<string, Handler> = {
       const r = await decide({ kv: d.status, jsm: d.dlq.jsm, js: d.dlq.js, objBucket: d.config.RUNNER_OBJECT_BUCKET, codec: d.codec }, {
         altId: body.alt_id, task: body.task, decision: body.reject === true ? 'rejected' : 'approved', comment: typeof body.comment === 'string' ? body.comment : null, by: by ?? 'dashboard',
       });
+      await recordAction(d.dlq.js, d.config, r.decision.decision === 'rejected' ? 'rejected' : 'approved', body.alt_id, { by: by ?? 'dashboard', task_id: body.task, detail: { comment: r.decision.comment ?? null } }, d.codec);
       return { alt_id: body.alt_id, ...r.decision, resume_seq: r.resumeSeq };
     } catch (e) {
       if (isAltlasError(e) && e.code.startsWith('APPROVAL_')) throw new HttpError(409, `${e.code}: ${e.message}`);
@@ -146,7 +157,7 @@ export const ACTIONS: Record<string, Handler> = {
     }
   },
   /** Runs a finished job again from one task (as altlas replay): `{alt_id, from, alt?, name?, set?}` (no alt: the kept one); 409 with the code when refused. */
-  replay_from: async (d, { body }) => {
+  replay_from: async (d, { body, by }) => {
     if (typeof body.alt_id !== 'string' || !body.alt_id || typeof body.from !== 'string' || !body.from) throw new HttpError(400, 'alt_id and from are required');
     if (body.alt !== undefined && (typeof body.alt !== 'string' || !body.alt)) throw new HttpError(400, 'alt is the job\'s .alt text');
     const sets = Array.isArray(body.set) ? body.set : [];
@@ -155,18 +166,24 @@ export const ACTIONS: Record<string, Handler> = {
       const r = await publishReplay({ config: d.config, codec: d.codec, jsm: d.dlq.jsm, js: d.dlq.js, status: d.status }, {
         altId: body.alt_id, from: body.from, alt: typeof body.alt === 'string' ? new TextEncoder().encode(body.alt) : null, hint: typeof body.name === 'string' ? body.name : undefined, sets: sets as string[],
       });
+      await recordAction(d.dlq.js, d.config, 'replayed', body.alt_id, { by: by ?? 'dashboard', detail: { from: body.from, seq: r.seq, replay_of: r.last.execution_id } }, d.codec);
       return { alt_id: r.alt_id, replay_of: r.replay_of, from: r.from, kept: r.kept, seq: r.seq };
     } catch (e) {
       if (isAltlasError(e)) throw new HttpError(409, `${e.code}: ${e.message}`);
       throw e;
     }
   },
-  replay: async (d, { body }) => {
+  replay: async (d, { body, by }) => {
     const list = await records(d, body);
     if (!list) throw new HttpError(400, 'replay takes seq or code');
     if (!list.length) throw new HttpError(404, 'no matching dead letter');
     const replayed = [];
-    for (const m of list) replayed.push(await replayRecord(d.dlq, m));
+    for (const m of list) {
+      const r = await replayRecord(d.dlq, m);
+      const altId = m.header.get(HEADERS.altId);
+      if (altId && !r.duplicate) await recordAction(d.dlq.js, d.config, 'dlq_replayed', altId, { by: by ?? 'dashboard', detail: { dlq_seq: m.seq, seq: r.seq } }, d.codec);
+      replayed.push(r);
+    }
     return { replayed };
   },
   purge: async (d, { body }) => {

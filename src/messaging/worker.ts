@@ -151,8 +151,14 @@ export class Worker {
    */
   #recheck: { upTo: number; until: number } | null = null;
   #processed = 0;
+  #concurrency: number;
+  /** The fleet is paused (altlas pause): no new work is pulled. */
+  #paused = false;
+  /** altlas drain: resolves the drain once nothing runs here any more. */
+  #draining: { done: () => void } | null = null;
 
   constructor(options: WorkerOptions) {
+    this.#concurrency = options.config.RUNNER_CONCURRENCY;
     this.#o = options;
     this.#rules = { maxDeliver: options.maxDeliver, nakDelayMs: options.config.RUNNER_NAK_DELAY_MS, nakMaxDelayMs: options.config.RUNNER_NAK_MAX_DELAY_MS };
     this.#timing = leaseTiming(options.ackWaitMs);
@@ -184,6 +190,16 @@ export class Worker {
       },
       onError: (e) => options.logger.warn('pull request failed', { error: e.message }),
     });
+  }
+
+  /** Jobs this worker runs at once now. */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  /** True while an operator's pause or drain keeps this worker from taking new work. */
+  get paused(): boolean {
+    return this.#paused || this.#draining !== null;
   }
 
   get state(): WorkerState {
@@ -428,6 +444,7 @@ export class Worker {
       },
       onJob: (job) => {
         entry.job = job;
+        record?.identified(job.id);
         this.#byAltId.set(job.id, entry);
         annotate(ATTR.altId, job.id);
         log = log.with({ alt_id: job.id });
@@ -437,6 +454,7 @@ export class Worker {
     entry.altId = outcome.kind === 'rejected' ? outcome.altId : outcome.job?.id ?? null;
     const report = (verb: OutcomeReport['verb'], extra: { code?: string; status?: string } = {}) => {
       entry.outcome = verb;
+      record?.ended({ verb, ...extra, altId: entry.altId });
       annotate(ATTR.outcome, verb);
       if (extra.code) annotate(ATTR.errorCode, extra.code);
       if (extra.status) annotate(ATTR.lastStatus, extra.status);

@@ -15,6 +15,10 @@ export interface MetricSources {
   consumer: () => { pending: number; ackPending: number } | null;
   /** Jobs waiting in the worker for the AI side. */
   waiting?: () => number;
+  /** 1 while the worker takes no new work by an operator's pause or drain, else 0. */
+  paused?: () => number;
+  /** The worker's concurrency now (altlas workers set changes it live). */
+  concurrency?: () => number;
 }
 
 /** Seconds: from a fast AI answer to a long job. */
@@ -38,6 +42,7 @@ export class RunnerMetrics {
   readonly #aiCost = this.#meter.createCounter(METRIC.aiCost, { description: 'Cost of AI calls at AI_PRICES, by model, tenant and currency; calls of unknown cost are not added (see altlas_ai_calls_total).' });
   readonly #aiCalls = this.#meter.createCounter(METRIC.aiCalls, { description: 'AI calls that reached the provider, by model, tenant, outcome (ok, failed), usage (reported, unknown) and cost (known, unknown).' });
   readonly #aiFallbacks = this.#meter.createCounter(METRIC.aiFallbacks, { description: 'AI calls moved on from one provider/model pair of a fallback chain to the next (from, to: endpoint/model).' });
+  readonly #historyDropped = this.#meter.createCounter(METRIC.historyDropped, { description: 'Job history events dropped: the buffer of unconfirmed events was full (reason=full) or the stream did not store one (reason=failed).' });
   readonly #loop = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(sources: MetricSources) {
@@ -51,6 +56,12 @@ export class RunnerMetrics {
     this.#duplicates.add(0);
     this.#leaseLost.add(0);
     this.#aiFallbacks.add(0);
+    for (const reason of ['full', 'failed']) this.#historyDropped.add(0, { reason });
+    this.#meter.createObservableGauge(METRIC.paused, { description: '1 while the worker takes no new work because an operator paused the fleet or drains it, else 0.' }).addCallback((r) => r.observe(sources.paused?.() ?? 0));
+    this.#meter.createObservableGauge(METRIC.concurrency, { description: 'Jobs the worker runs at once now (RUNNER_CONCURRENCY, or what altlas workers set gave it).' }).addCallback((r) => {
+      const n = sources.concurrency?.();
+      if (n !== undefined) r.observe(n);
+    });
     this.#meter.createObservableGauge(METRIC.inFlight, { description: 'Jobs running in this process.' }).addCallback((r) => r.observe(sources.inFlight()));
     this.#meter.createObservableGauge(METRIC.waitingForAi, { description: 'Jobs waiting in this process for the AI side to answer again.' }).addCallback((r) => r.observe(sources.waiting?.() ?? 0));
     this.#meter.createObservableGauge(METRIC.breakerState, { description: 'AI circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated.' })
@@ -75,6 +86,11 @@ export class RunnerMetrics {
       r.observe(m.heapUsed, { type: 'heap_used' });
       r.observe(m.external, { type: 'external' });
     });
+  }
+
+  /** A job history event was dropped. */
+  historyDropped(reason: 'full' | 'failed'): void {
+    this.#historyDropped.add(1, { reason });
   }
 
   /** One settled delivery. */

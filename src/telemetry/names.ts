@@ -73,4 +73,7 @@ export const METRIC = {
   aiCost: 'altlas.ai.cost',
   aiCalls: 'altlas.ai.calls',
   aiFallbacks: 'altlas.ai.fallbacks',
+  historyDropped: 'altlas.history.dropped',
+  paused: 'altlas.worker.paused',
+  concurrency: 'altlas.worker.concurrency',
 } as const;

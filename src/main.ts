@@ -218,6 +218,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
       phase = 'checking the topology and the buckets';
       return assembleWorker({
         conn: conn!, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage, budgets,
+        onDrained: () => shutdown.abort(),
         body: { make: ({ progress }) => aiTaskBody(endpoints.caller, { defaultModel: config.AI_MODEL, progress, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }) },
       });
     }, {

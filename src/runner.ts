@@ -34,7 +34,8 @@ import { configureRedaction } from './security/redact.ts';
 import { CancelWatch, Heartbeat } from './status/fleet.ts';
 import { openStores, storeError } from './status/open.ts';
 import { Recorder } from './status/recorder.ts';
-import { HistoryWriter } from './status/history.ts';
+import { FLEET, HistoryWriter, fleetHistorySubject, historyEvent } from './status/history.ts';
+import { ControlWatch, drainKey } from './status/control.ts';
 import type { Logger } from './telemetry/logger.ts';
 import type { RunnerMetrics } from './telemetry/metrics.ts';
 import { toNanos, type PriceTable } from './usage/prices.ts';
@@ -67,6 +68,8 @@ export interface AssembleOptions {
   usage?: UsageRecorder;
   /** Job and tenant budgets (their steps are on the AI client's path); the tenants' are shared through the budgets bucket. */
   budgets?: Budgets | null;
+  /** An operator drained this worker (altlas drain) and nothing runs any more: the process should stop (exit 0). */
+  onDrained?: () => void;
 }
 
 /** What the stack hands the task body it makes. */
@@ -209,6 +212,42 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     });
     const w = worker;
     o.conn.onReconnect(() => w.reconnected());
+    if (stores) {
+      // The fleet's controls: pause / resume, this worker's drain and concurrency, each within a watch's latency.
+      let draining = false;
+      let pausedNow = false;
+      const control = new ControlWatch({
+        nc, jsm, bucket: config.RUNNER_CONTROL_BUCKET, workerId,
+        onPause: (paused, by) => {
+          if (paused === pausedNow) return;
+          pausedNow = paused;
+          w.setPaused(paused);
+          logger.info(paused ? 'intake paused: no new work is taken' : 'intake resumed', { by: by ?? undefined });
+        },
+        onConcurrency: (n, by) => {
+          if (n === w.concurrency) return;
+          logger.info('concurrency changed', { concurrency: n, was: w.concurrency, by });
+          w.setConcurrency(n);
+          history?.write(historyEvent('concurrency_set', FLEET, { worker_id: workerId, by, detail: { worker: workerId, concurrency: n } }), fleetHistorySubject(config.HISTORY_SUBJECT_PREFIX));
+        },
+        onDrain: (by) => {
+          if (draining) return;
+          draining = true;
+          logger.info('draining: no new work is taken; the jobs running here finish, then the worker exits', { by, in_flight: w.state.inFlight });
+          void w.drain().then(async () => {
+            history?.write(historyEvent('drained', FLEET, { worker_id: workerId, by, detail: { worker: workerId } }), fleetHistorySubject(config.HISTORY_SUBJECT_PREFIX));
+            // The request is done: a delete marker (a worker may remove its own drain request only).
+            await stores.control.delete(drainKey(workerId)).catch(() => {});
+            logger.info('drained: nothing runs here any more; stopping');
+            o.onDrained?.();
+          });
+        },
+      });
+      await control.start().catch((e: unknown) => {
+        throw storeError('fleet controls', config.RUNNER_CONTROL_BUCKET, e);
+      });
+      stops.push(() => control.stop());
+    }
     // The archive hand-off: every .last stored, announced from the LAST stream itself (not from the settlement).
     if (config.ARCHIVE_NOTIFY_SUBJECT) {
       await ensureArchiveConsumer(jsm, config, logger);
@@ -245,7 +284,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
         const s = w.state;
         return {
           worker_id: workerId, host: hostname(), pid: process.pid, version: VERSION, started_at: startedAt, seen_at: new Date().toISOString(),
-          concurrency: config.RUNNER_CONCURRENCY, in_flight: s.inFlight, processed: s.processed, waiting_for_ai: s.waitingForAi,
+          concurrency: w.concurrency, in_flight: s.inFlight, paused: w.paused, processed: s.processed, waiting_for_ai: s.waitingForAi,
           breaker: o.client?.breakerState ?? 'closed', stream: config.ALT_STREAM, consumer: config.RUNNER_DURABLE,
         };
       });

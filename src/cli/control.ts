@@ -40,6 +40,7 @@ ${COMMON_HELP}
 Exit: 0; 1 --wait timed out; 2 usage error.`;
 
 export const WORKERS_HELP = `Usage: altlas workers [--json] [options]
+       altlas workers set WORKER-ID --concurrency N (see altlas workers set --help)
 
 The workers alive now (their heartbeats in RUNNER_WORKERS_BUCKET, which expire after three missed
 beats): id, version, jobs in flight of their concurrency, jobs processed, jobs waiting for the
@@ -125,6 +126,7 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
 }
 
 export async function workersCommand(argv: string[], io: Io): Promise<number> {
+  if (argv[0] === 'set') return (await import('./fleet.ts')).workersSetCommand(argv.slice(1), io);
   const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS }, WORKERS_HELP, 'workers takes no arguments');
   if (!values) return EXIT.ok;
   const config = configFrom(values);
@@ -132,7 +134,7 @@ export async function workersCommand(argv: string[], io: Io): Promise<number> {
     const workers = await listWorkers({ jsm: s.jsm, bucket: config.RUNNER_WORKERS_BUCKET });
     if (values.json) workers.forEach((w) => io.out(JSON.stringify(w)));
     else if (!workers.length) io.out('no worker alive');
-    else io.out(table(['WORKER', 'VERSION', 'IN FLIGHT', 'PROCESSED', 'WAITING FOR AI', 'AI BREAKER', 'SEEN'], workers.map((w) => [w.worker_id, w.version, `${w.in_flight}/${w.concurrency}`, String(w.processed), String(w.waiting_for_ai), w.breaker, `${ago(w.seen_at)} ago`])));
+    else io.out(table(['WORKER', 'VERSION', 'STATE', 'IN FLIGHT', 'PROCESSED', 'WAITING FOR AI', 'AI BREAKER', 'SEEN'], workers.map((w) => [w.worker_id, w.version, w.paused ? 'paused' : 'running', `${w.in_flight}/${w.concurrency}`, String(w.processed), String(w.waiting_for_ai), w.breaker, `${ago(w.seen_at)} ago`])));
     return EXIT.ok;
   }, { role: 'reader', streams: [`KV_${config.RUNNER_WORKERS_BUCKET}`] });
 }

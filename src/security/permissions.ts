@@ -211,6 +211,7 @@ export function operatorPermissions(c: PermissionsConfig): RolePermissions {
       ...subjects.map((subject) => ({ subject, why: 'altlas dlq replay: republish originals; altlas approve: resume a parked job; altlas replay: publish a replay' })),
       { subject: `$JS.API.STREAM.MSG.DELETE.${c.DLQ_STREAM}`, why: 'altlas dlq replay (without --keep), dlq purge: remove single dead letters' },
       { subject: `$KV.${c.RUNNER_CONTROL_BUCKET}.>`, why: 'altlas pause, resume, drain, workers set: write a fleet control' },
+      { subject: `$JS.API.CONSUMER.PAUSE.${c.ALT_STREAM}.${c.RUNNER_DURABLE}`, why: 'altlas pause, resume: the consumer pause of nats-server 2.11 and later' },
       { subject: `${c.HISTORY_SUBJECT_PREFIX}.>`, why: 'job history: who cancelled, approved, replayed, paused' },
       { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.RUNNER_OBJECT_BUCKET}`, why: 'altlas dlq replay, dlq purge: remove an original from the object store, message by message' },
     ],

@@ -131,7 +131,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   }
   // Each job's events: published and never waited for (at most HISTORY_BUFFER unconfirmed; the rest dropped and counted).
   const history = stores && config.HISTORY_ENABLED ? new HistoryWriter({
-    publish: (subject, data) => out.publish(subject, data), prefix: config.HISTORY_SUBJECT_PREFIX, maxPending: config.HISTORY_BUFFER, codec,
+    publish: (subject, data) => out.publish(subject, data), prefix: config.HISTORY_SUBJECT_PREFIX, maxPending: config.HISTORY_BUFFER, flushMs: config.HISTORY_FLUSH_MS, codec,
     onDrop: (reason) => o.metrics?.()?.historyDropped(reason),
   }) : null;
   if (history) stops.push(() => history.flush());

@@ -14,8 +14,12 @@ import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from '.
 import { parseSince } from './results.ts';
 import { prefixOf } from '../text.ts';
 import { actorOf, recordAction } from '../ops/history.ts';
+import { searchFinished } from '../ops/finished.ts';
+import { LAST_STATUSES, type LastStatus } from '../last/schema.ts';
 
 export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURATION] [--limit N] [--json] [options]
+       altlas jobs --finished [--since T] [--until T] [--state S] [--code C] [--text T] [--tenant T] [--limit N] [--page TOKEN]
+       altlas jobs --watch [--state STATE] [--interval SECONDS]
 
 The jobs in the status bucket (RUNNER_STATUS_BUCKET), newest first: id, state, tasks done,
 deliveries, worker and last update. Entries expire after RUNNER_STATUS_TTL_MS.
@@ -23,6 +27,13 @@ deliveries, worker and last update. Entries expire after RUNNER_STATUS_TTL_MS.
   --since TIME|DURATION   only jobs updated since an RFC 3339 time or a duration ago (15m, 1h30m, 2d)
   --limit N               at most N jobs (default 100; 0: all)
   --json                  one JSON object (the status entry) per job
+  --finished              search finished jobs in the LAST stream instead (kept LAST_MAX_AGE_MS,
+                          whatever the status bucket's TTL), newest first: --since/--until (when
+                          the .last was stored), --state success|partialsuccess|failure, --code
+                          (the job's or a task's error code), --text (in the title or id), --tenant;
+                          a page of --limit jobs (default 100), then the --page token of the next
+  --watch                 a live table of the jobs, redrawn in place on a terminal (plain lines
+                          otherwise) every --interval seconds (default 1) until Ctrl-C
 ${COMMON_HELP}
 
 Exit: 0; 2 usage error.`;
@@ -70,8 +81,15 @@ const ago = (iso: string) => duration(Math.max(0, Date.now() - Date.parse(iso)))
 const stateText = (j: StatusEntry) => (j.error?.code === 'JOB_PARKED' ? `${j.state} (JOB_PARKED: ${prefixOf(j.error.message, 80)})` : j.error ? `${j.state} (${j.error.code})` : j.state === 'completed' && j.last_status && j.last_status !== 'success' ? `${j.state} (${j.last_status})` : j.state);
 
 export async function jobsCommand(argv: string[], io: Io): Promise<number> {
-  const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, state: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string', default: '100' } }, JOBS_HELP, 'jobs takes no arguments (altlas status <job-id> shows one job)');
+  const values = parseOptionsOnly(argv, io, {
+    ...COMMON_OPTIONS, state: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string', default: '100' },
+    finished: { type: 'boolean', default: false }, until: { type: 'string' }, code: { type: 'string' }, text: { type: 'string' }, tenant: { type: 'string' }, page: { type: 'string' },
+    watch: { type: 'boolean', default: false }, interval: { type: 'string', default: '1' },
+  }, JOBS_HELP, 'jobs takes no arguments (altlas status <job-id> shows one job)');
   if (!values) return EXIT.ok;
+  if (values.finished) return finishedJobs(values, io);
+  for (const o of ['until', 'code', 'text', 'tenant', 'page'] as const) if (values[o] !== undefined) throw new UsageError(`--${o} goes with --finished`);
+  if (values.watch) return (await import('./jobs-watch.ts')).watchJobs(values, io);
   if (values.state !== undefined && !isJobState(values.state)) throw new UsageError(`--state must be one of: ${JOB_STATES.join(', ')}`);
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 0) throw new UsageError('--limit must be a whole number >= 0');
@@ -84,6 +102,34 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
     else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, stateText(j), `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
     return EXIT.ok;
   }, { role: 'reader', streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
+}
+
+type JobsValues = { state?: string; since?: string; until?: string; code?: string; text?: string; tenant?: string; page?: string; limit?: string; json?: boolean } & Parameters<typeof configFrom>[0];
+
+/** `altlas jobs --finished`: a page of finished jobs from the LAST stream. */
+async function finishedJobs(values: JobsValues, io: Io): Promise<number> {
+  if (values.state !== undefined && !(LAST_STATUSES as readonly string[]).includes(values.state)) throw new UsageError(`with --finished, --state must be one of: ${LAST_STATUSES.join(', ')}`);
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be a whole number from 1 to 10000');
+  const before = values.page === undefined ? undefined : Number(values.page);
+  if (before !== undefined && (!Number.isInteger(before) || before < 1)) throw new UsageError('--page takes the token a previous page printed');
+  const since = values.since === undefined ? undefined : parseSince(values.since);
+  const until = values.until === undefined ? undefined : parseSince(values.until);
+  const config = configFrom(values);
+  return withNats(config, async (s) => {
+    const page = await searchFinished(s.jsm, config.LAST_STREAM, {
+      since, until, status: values.state as LastStatus | undefined, code: values.code, text: values.text, tenant: values.tenant, limit, before,
+    }, payloadCodec(config.PAYLOAD_KEYS));
+    if (values.json) {
+      page.jobs.forEach((j) => io.out(JSON.stringify(j)));
+      if (page.next !== null) io.out(JSON.stringify({ next_page: String(page.next) }));
+      return EXIT.ok;
+    }
+    if (!page.jobs.length) io.out('no finished job matches');
+    else io.out(table(['JOB ID', 'STATUS', 'TASKS', 'CODE', 'TENANT', 'DURATION', 'STORED', 'TITLE'], page.jobs.map((j) => [j.alt_id, j.status, `${j.tasks_done}/${j.tasks_total}`, j.code ?? '-', j.tenant ?? '-', duration(j.duration_ms), j.stored_at, prefixOf(j.title, 60)])));
+    if (page.next !== null) io.out(`more: add --page ${page.next}`);
+    return EXIT.ok;
+  }, { role: 'reader', streams: [config.LAST_STREAM] });
 }
 
 export async function cancelCommand(argv: string[], io: Io): Promise<number> {

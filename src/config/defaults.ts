@@ -43,6 +43,8 @@ export const DEFAULTS = {
   HISTORY_MAX_BYTES: 1_073_741_824,
   /** Events a worker holds unconfirmed at most; past it new events are dropped (and counted). */
   HISTORY_BUFFER: 10_000,
+  /** Milliseconds a job's events wait to be sent together (a short job's history is one message). */
+  HISTORY_FLUSH_MS: 1_000,
   // Live output (progress of AI answers)
   /** Publish AI answers as they come to the progress stream (altlas watch, the dashboard). */
   PROGRESS_ENABLED: true,

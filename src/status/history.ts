@@ -4,9 +4,10 @@
  * stored, dead-lettered, and what operators did to it, with who did it) as one message on the
  * history stream (HISTORY_STREAM), subject `<HISTORY_SUBJECT_PREFIX>.<job token>`.
  *
- * The worker never waits for an event: {@link HistoryWriter} publishes it and goes on; what the
- * stream has not confirmed yet is bounded (HISTORY_BUFFER), and an event past that bound, or one
- * the stream refused, is dropped and counted. Readers get a job's events by message gets on its
+ * The worker never waits for an event: {@link HistoryWriter} buffers it and goes on, and sends
+ * the events of one job within HISTORY_FLUSH_MS as one message; what it holds (buffered or not
+ * yet confirmed) is bounded (HISTORY_BUFFER), and an event past that bound, or one the stream
+ * refused, is dropped and counted. Readers get a job's events by message gets on its
  * subject (no consumer).
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -49,8 +50,10 @@ export interface HistoryWriterOptions {
   /** Publishes one message to the stream and resolves with its PubAck (rejects when refused or lost). */
   publish: (subject: string, data: Uint8Array) => Promise<unknown>;
   prefix: string;
-  /** Events sent and not yet confirmed, at most (HISTORY_BUFFER). */
+  /** Events held (buffered, or sent and not yet confirmed) at most (HISTORY_BUFFER). */
   maxPending: number;
+  /** Milliseconds events wait to be sent with the others of their job (HISTORY_FLUSH_MS). Default 1,000. */
+  flushMs?: number;
   codec?: Codec;
   /** An event was dropped (the buffer was full, or the stream did not store it). */
   onDrop?: (reason: 'full' | 'failed') => void;
@@ -63,13 +66,28 @@ export const fleetHistorySubject = (prefix: string) => `${prefix}._fleet.control
 /** The id fleet events carry. */
 export const FLEET = '_fleet';
 
+/** Events of one job sent in one message at most (a larger batch goes at once). */
+const MAX_BATCH = 256;
+
 const encoder = new TextEncoder();
 
-/** Writes events without waiting: a publish per event, at most `maxPending` unconfirmed. */
+interface Batch {
+  subject: string;
+  altId: string;
+  events: HistoryEvent[];
+}
+
+/**
+ * Writes events without waiting: the events of one job within HISTORY_FLUSH_MS go as one message
+ * (a JSON array), so a short job costs one publish; at most `maxPending` events are held.
+ */
 export class HistoryWriter {
   readonly #o: HistoryWriterOptions;
-  #pending = 0;
+  readonly #batches = new Map<string, Batch>();
+  /** Events buffered or sent and not yet confirmed. */
+  #held = 0;
   #dropped = 0;
+  #timer: NodeJS.Timeout | null = null;
   readonly #idle = new Set<() => void>();
 
   constructor(options: HistoryWriterOptions) {
@@ -81,36 +99,61 @@ export class HistoryWriter {
     return this.#dropped;
   }
 
-  /** Sends one event (to its job's subject, or `subject`); returns at once. */
+  /** Adds one event (to its job's subject, or `subject`); returns at once. */
   write(event: HistoryEvent, subject?: string): void {
-    if (this.#pending >= this.#o.maxPending) {
-      this.#drop('full');
+    if (this.#held >= this.#o.maxPending) {
+      this.#drop('full', 1);
       return;
     }
-    const codec = this.#o.codec ?? IDENTITY_CODEC;
     subject ??= historySubject(this.#o.prefix, event.alt_id);
-    const bytes = encoder.encode(JSON.stringify(event));
-    this.#pending++;
+    const key = `${subject} ${event.alt_id}`;
+    let batch = this.#batches.get(key);
+    if (!batch) this.#batches.set(key, (batch = { subject, altId: event.alt_id, events: [] }));
+    batch.events.push(event);
+    this.#held++;
+    if (batch.events.length >= MAX_BATCH) {
+      this.#batches.delete(key);
+      this.#send(batch);
+    }
+    if (!this.#timer && this.#batches.size) {
+      this.#timer = setTimeout(() => this.#sendAll(), this.#o.flushMs ?? 1_000);
+      this.#timer.unref?.();
+    }
+  }
+
+  #sendAll(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const batches = [...this.#batches.values()];
+    this.#batches.clear();
+    for (const b of batches) this.#send(b);
+  }
+
+  #send(b: Batch): void {
+    const codec = this.#o.codec ?? IDENTITY_CODEC;
+    const bytes = encoder.encode(JSON.stringify(b.events));
+    const n = b.events.length;
     let sent: Promise<unknown>;
     try {
-      sent = this.#o.publish(subject, codec.encrypts ? codec.seal(bytes, `history:${event.alt_id}`) : bytes);
+      sent = this.#o.publish(b.subject, codec.encrypts ? codec.seal(bytes, `history:${b.altId}`) : bytes);
     } catch (e) {
       sent = Promise.reject(e);
     }
-    sent.then(() => {}, () => this.#drop('failed')).finally(() => {
-      this.#pending--;
-      if (this.#pending === 0) for (const f of this.#idle) f();
+    sent.then(() => {}, () => this.#drop('failed', n)).finally(() => {
+      this.#held -= n;
+      if (this.#held === 0) for (const f of this.#idle) f();
     });
   }
 
-  #drop(reason: 'full' | 'failed'): void {
-    this.#dropped++;
-    this.#o.onDrop?.(reason);
+  #drop(reason: 'full' | 'failed', n: number): void {
+    this.#dropped += n;
+    for (let i = 0; i < n; i++) this.#o.onDrop?.(reason);
   }
 
-  /** Resolves once every event sent is confirmed or dropped (shutdown), or after `limitMs`. */
+  /** Sends what waits and resolves once every event is confirmed or dropped (shutdown), or after `limitMs`. */
   async flush(limitMs = 2_000): Promise<void> {
-    if (this.#pending === 0) return;
+    this.#sendAll();
+    if (this.#held === 0) return;
     let done!: () => void;
     const idle = new Promise<void>((r) => (done = r));
     this.#idle.add(done);
@@ -148,9 +191,9 @@ export async function readHistory(src: HistorySource, altId: string, limit = 10_
   for await (const m of storedMessages(src.jsm, src.stream, subject, info.state.first_seq, info.state.last_seq)) {
     try {
       const bytes = isSealed(m.data) ? codec.open(m.data, `history:${altId}`) : m.data;
-      const e = JSON.parse(new TextDecoder().decode(bytes)) as HistoryEvent;
-      // Ids that share a subject token (cut long ids) are told apart by the id each event names.
-      if (e.alt_id === altId) out.push(e);
+      const body = JSON.parse(new TextDecoder().decode(bytes)) as HistoryEvent | HistoryEvent[];
+      // A message holds one event or a job's batch; ids that share a subject token (cut long ids) are told apart by the id each event names.
+      for (const e of Array.isArray(body) ? body : [body]) if (e.alt_id === altId) out.push(e);
     } catch {
       // an event this process cannot read (another key) is left out
     }

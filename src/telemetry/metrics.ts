@@ -43,6 +43,7 @@ export class RunnerMetrics {
   readonly #aiCalls = this.#meter.createCounter(METRIC.aiCalls, { description: 'AI calls that reached the provider, by model, tenant, outcome (ok, failed), usage (reported, unknown) and cost (known, unknown).' });
   readonly #aiFallbacks = this.#meter.createCounter(METRIC.aiFallbacks, { description: 'AI calls moved on from one provider/model pair of a fallback chain to the next (from, to: endpoint/model).' });
   readonly #historyDropped = this.#meter.createCounter(METRIC.historyDropped, { description: 'Job history events dropped: the buffer of unconfirmed events was full (reason=full) or the stream did not store one (reason=failed).' });
+  readonly #aiRateLimited = this.#meter.createCounter(METRIC.aiRateLimited, { description: 'AI HTTP attempts answered 429 (rate limited), by provider and model.' });
   readonly #loop = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(sources: MetricSources) {
@@ -56,6 +57,7 @@ export class RunnerMetrics {
     this.#duplicates.add(0);
     this.#leaseLost.add(0);
     this.#aiFallbacks.add(0);
+    this.#aiRateLimited.add(0);
     for (const reason of ['full', 'failed']) this.#historyDropped.add(0, { reason });
     this.#meter.createObservableGauge(METRIC.paused, { description: '1 while the worker takes no new work because an operator paused the fleet or drains it, else 0.' }).addCallback((r) => r.observe(sources.paused?.() ?? 0));
     this.#meter.createObservableGauge(METRIC.concurrency, { description: 'Jobs the worker runs at once now (RUNNER_CONCURRENCY, or what altlas workers set gave it).' }).addCallback((r) => {
@@ -119,6 +121,7 @@ export class RunnerMetrics {
   ai(info: AttemptInfo): void {
     this.#aiDuration.record(info.durationMs / 1000, { 'gen_ai.provider.name': info.provider, 'gen_ai.request.model': info.model, outcome: info.outcome });
     if (info.attempt > 1) this.#retries.add(1, { kind: 'ai' });
+    if (info.status === 429) this.#aiRateLimited.add(1, { 'gen_ai.provider.name': info.provider, 'gen_ai.request.model': info.model });
   }
 
   /** A call moved on from pair `from` to pair `to` of its fallback chain. */

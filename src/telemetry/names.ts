@@ -74,6 +74,7 @@ export const METRIC = {
   aiCalls: 'altlas.ai.calls',
   aiFallbacks: 'altlas.ai.fallbacks',
   historyDropped: 'altlas.history.dropped',
+  aiRateLimited: 'altlas.ai.rate_limited',
   paused: 'altlas.worker.paused',
   concurrency: 'altlas.worker.concurrency',
 } as const;

@@ -18,6 +18,9 @@ import { isAltlasError } from '../errors.ts';
 import { GROUPINGS, type Grouping } from '../usage/window.ts';
 import { recordAction } from '../ops/history.ts';
 import { readHistory } from '../status/history.ts';
+import { searchFinished } from '../ops/finished.ts';
+import { LAST_STATUSES, type LastStatus } from '../last/schema.ts';
+import { keptAlt, newestLast, taskDetail } from './detail.ts';
 
 export type { DashboardData } from './data.ts';
 
@@ -66,6 +69,48 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
     },
   },
   {
+    // Finished jobs searched in LAST (as altlas jobs --finished): ?since&until (durations or RFC 3339), state, code, q, tenant, limit, page.
+    pattern: /^\/api\/finished$/,
+    policy: 'data',
+    read: async (d, { url }) => {
+      const p = url.searchParams;
+      const time = (name: string) => {
+        const text = p.get(name);
+        if (!text) return undefined;
+        const back = parseDuration(text);
+        const at = back !== null ? new Date(Date.now() - back) : parseRfc3339(text);
+        if (!at) throw new HttpError(400, `${name}: "${text}" is neither a duration (15m, 24h, 7d) nor an RFC 3339 time`);
+        return at;
+      };
+      const state = p.get('state') || undefined;
+      if (state && !(LAST_STATUSES as readonly string[]).includes(state)) throw new HttpError(400, `state must be one of ${LAST_STATUSES.join(', ')}`);
+      const limit = Math.min(1_000, Math.max(1, Number(p.get('limit') ?? 50) || 50));
+      const page = p.get('page') ? Number(p.get('page')) : undefined;
+      if (page !== undefined && (!Number.isInteger(page) || page < 1)) throw new HttpError(400, 'page is the token of a previous answer');
+      return searchFinished(d.dlq.jsm, d.config.LAST_STREAM, {
+        since: time('since'), until: time('until'), status: state as LastStatus | undefined, code: p.get('code') || undefined, text: p.get('q') || undefined,
+        tenant: p.get('tenant') || undefined, limit, before: page,
+      }, d.codec);
+    },
+  },
+  {
+    // A job's .alt as received (RUNNER_KEEP_ALT), parsed so that the data policy masks its secrets.
+    pattern: /^\/api\/jobs\/(.+)\/alt$/,
+    policy: 'data',
+    read: (d, { param: id }) => keptAlt(d, id),
+  },
+  {
+    // One task of a finished job: the prompt rebuilt from the kept .alt, and the full output (its artifact fetched now).
+    pattern: /^\/api\/jobs\/([^/]+)\/tasks\/([^/]+)$/,
+    policy: 'data',
+    read: async (d, { url, param: id }) => {
+      const task = decodeURIComponent(/\/tasks\/([^/]+)$/.exec(url.pathname)![1]);
+      const detail = await taskDetail(d, id, task);
+      if (!detail) throw new HttpError(404, `no task ${task} in the .last of job ${id}`);
+      return detail;
+    },
+  },
+  {
     // A job's events from the history stream, oldest first (independent of the status bucket's TTL).
     pattern: /^\/api\/jobs\/(.+)\/history$/,
     policy: 'logs',
@@ -76,7 +121,12 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
     policy: 'data',
     read: async (d, { param: id }) => {
       const job = [...d.live.jobs.values()].find((j) => j.alt_id === id);
-      if (!job) throw new HttpError(404, `no status for job ${id}`);
+      if (!job) {
+        // No status entry (expired, or never written): the job as its .last has it, if one is kept.
+        const found = await newestLast(d, id);
+        if (!found) throw new HttpError(404, `no status for job ${id}`);
+        return { job: null, last: found.last };
+      }
       const { config } = d;
       const stored = await d.dlq.jsm.streams.getMessage(config.LAST_STREAM, { last_by_subj: `${config.LAST_SUBJECT_PREFIX}.${subjectToken(id)}` }).catch(() => null);
       let last: unknown = null;

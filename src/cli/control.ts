@@ -62,8 +62,8 @@ Exit: 0; 2 usage error.`;
 
 export const INIT_HELP = `Usage: altlas init [--apply] [options]
 
-Creates what the runner needs and is missing: the ALT, LAST, DLQ and progress streams, the durable
-consumer, the status, checkpoint and worker buckets and the object store, with the settings of
+Creates what the runner needs and is missing: the ALT, LAST, DLQ, usage, progress and history streams, the durable
+consumer, the status, checkpoint, worker, budget and control buckets and the object store, with the settings of
 the configuration (the same a worker with RUNNER_PROVISION=true creates). Existing ones are
 checked and left as they are: a retention that differs from the configuration (LAST_MAX_AGE_MS,
 LAST_MAX_BYTES, LAST_DUPLICATE_WINDOW_MS, DLQ_MAX_AGE_MS, the buckets' TTLs, the consumer's

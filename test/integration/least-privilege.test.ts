@@ -163,6 +163,12 @@ describe('least privilege', () => {
     const history = await cli(s.server, 'reader', ['history', 'to-cancel']);
     expect({ code: history.code, err: history.err }).toEqual({ code: 0, err: '' });
     expect(history.out).toMatch(/cancel requested by nats:operator[\s\S]*\.last stored \(/);
+    // The events of a run killed with its worker, of an approval and a replay, of a dead letter.
+    const resumed = (await cli(s.server, 'reader', ['history', 'resumed'])).out;
+    expect(resumed).toMatch(/delivered \(delivery 1,[\s\S]*checkpointed [\s\S]*delivered \(delivery 2,[\s\S]*claimed \(delivery 2\)[\s\S]*\.last stored \(success\)/);
+    const approvedHistory = (await cli(s.server, 'reader', ['history', 'approved'])).out;
+    expect(approvedHistory).toMatch(/parked: waiting for a person[\s\S]*task ok approved by nats:operator: fine[\s\S]*resumed after approval[\s\S]*\.last stored \(success\)[\s\S]*replay from task b published by nats:operator/);
+    expect((await cli(s.server, 'reader', ['history', 'broken'])).out).toMatch(/dead-lettered \(ALT_SYNTAX/);
     for (const argv of [['pause'], ['resume']]) {
       const r = await cli(s.server, 'operator', argv);
       expect({ argv, code: r.code, err: r.err }).toEqual({ argv, code: 0, err: '' });

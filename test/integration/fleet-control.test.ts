@@ -36,11 +36,15 @@ const lastsOf = async (prefix: string) => (await h.lasts()).filter((l) => l.last
 describe('altlas pause and resume', () => {
   it('stop every worker\'s intake (a job published meanwhile waits) and restart it', async () => {
     const w = await h.worker({ RUNNER_CONCURRENCY: '2' });
+    const asked = Date.now();
     const paused = await run(['pause', ...server]);
+    const returned = Date.now();
     expect(paused).toMatchObject({ code: 0 });
     expect(paused.out).toMatch(/intake paused on every worker/);
     const line = await eventually(async () => w.logs('intake paused: no new work is taken'), (l) => l.length > 0, 'the worker to pause');
     expect(line[0].by).toBe(me);
+    // A figure, not an assertion: how long after the command returned the worker said it paused (the machine is shared).
+    console.log(`altlas pause → the worker paused: ${Date.parse(String(line[0].timestamp)) - asked} ms after the command started (it returned after ${returned - asked} ms)`);
     await h.publish(job('paused-1', 1));
     // Nothing shows a job that does not start; give it time to (wrongly) run.
     await new Promise((r) => setTimeout(r, 2_500));

@@ -480,7 +480,7 @@ function renderFleet() {
   $('#consumer').replaceChildren(...(c ? [['pending', c.pending], ['ack pending', c.ack_pending], ['redelivered', c.redelivered], ['pull requests waiting', c.waiting]] : [['consumer', 'missing']])
     .map(([k, v]) => el('div', { dataset: { consumer: k } }, el('span', { class: 'muted' }, `${k} `), el('b', {}, String(v)))));
   $('#workers-table tbody').replaceChildren(...ui.workers.map((w) => el('tr', { dataset: { worker: w.worker_id } },
-    el('td', {}, w.worker_id), el('td', {}, w.host), el('td', {}, w.version), el('td', {}, `${w.in_flight}/${w.concurrency}`), el('td', {}, String(w.processed)),
+    el('td', {}, w.worker_id), el('td', {}, w.host), el('td', {}, w.version), el('td', {}, `${w.in_flight}/${w.concurrency}${w.paused ? ' (paused)' : ''}`), el('td', {}, String(w.processed)),
     el('td', {}, String(w.waiting_for_ai)), el('td', {}, w.breaker), el('td', { title: when(w.seen_at) }, `${duration(ms(w.seen_at))} ago`))));
   drawChart();
 }

@@ -9,8 +9,10 @@
  *   baseline          a bare loop: consume, publish a small result, ack
  *   protocol floor    the same loop with a result as large as a `.last`
  *   worker            decode → graph → `.last` → publish → ack; no job status, no checkpoints
- *   default           as `altlas worker` runs by default: job status and checkpoints, info logs
- *                     (JSON, to a null stream), Prometheus metrics
+ *   default           as `altlas worker` runs by default: job status and checkpoints, job history,
+ *                     info logs (JSON, to a null stream), Prometheus metrics
+ *   no-history        default with HISTORY_ENABLED=false (the ratio default / no-history is what
+ *                     writing each job's events costs)
  *   telemetry 100 %   default + tracing and metrics exported by OTLP/HTTP to a local sink, every trace sampled
  *   telemetry 10 %    the same with a 10 % trace-id ratio sampler
  *
@@ -23,7 +25,7 @@
  * writes a V8 CPU profile of each phase's measured part to <dir>/<phase>.cpuprofile; BENCH_THREADS=1
  * prints the CPU per job of each thread of the phase's process (main thread, V8 GC helpers);
  * BENCH_HEAP_PROFILE=<dir> writes a sampling heap profile of everything a phase allocated.
- * BENCH_ONLY=<names> (comma-separated: baseline, floor, worker, default, telemetry-100, telemetry-10,
+ * BENCH_ONLY=<names> (comma-separated: baseline, floor, worker, default, no-history, telemetry-100, telemetry-10,
  * memory) runs only those parts and prints only the rows and ratios they give.
  */
 import { spawn } from 'node:child_process';
@@ -92,6 +94,8 @@ interface PhaseResult {
   otlpRequests?: number;
   serverUsPerJob?: number;
   kvWrites?: { status: number; checkpoints: number };
+  /** History messages stored per job (a job's events go together). */
+  historyEvents?: number;
 }
 
 /**
@@ -204,7 +208,7 @@ async function runWorkerPhase(nc: NatsConnection, meter: Meter, url: string, n: 
     telemetry = await startTelemetry();
     metrics = new RunnerMetrics({ inFlight: () => 0, breakerState: () => 'closed', consumer: () => null });
   }
-  const config = loadConfig({ NATS_URL: url, RUNNER_CONCURRENCY: String(CONCURRENCY), RUNNER_JANITOR_INTERVAL_MS: '0' });
+  const config = loadConfig({ NATS_URL: url, RUNNER_CONCURRENCY: String(CONCURRENCY), RUNNER_JANITOR_INTERVAL_MS: '0', HISTORY_ENABLED: String(phase !== 'no-history') });
   const nullStream = new Writable({ write: (_c, _e, cb) => cb() });
   const logger = defaults ? createLogger({ level: 'info', stream: nullStream }) : silentLogger();
   const latencies: number[] = [];
@@ -226,12 +230,13 @@ async function runWorkerPhase(nc: NatsConnection, meter: Meter, url: string, n: 
   // Status and checkpoint writes per job: every put is one stream message (last_seq counts them all).
   const writes = async (bucket: string) => (await (await jetstreamManager(nc)).streams.info(`KV_${bucket}`).then((i) => i.state.last_seq, () => 0)) / total;
   const kvWrites = defaults ? { status: await writes(config.RUNNER_STATUS_BUCKET), checkpoints: await writes(config.RUNNER_CHECKPOINT_BUCKET) } : undefined;
+  const historyEvents = config.HISTORY_ENABLED && defaults ? (await (await jetstreamManager(nc)).streams.info(config.HISTORY_STREAM).then((i) => i.state.messages, () => 0)) / total : undefined;
   await stack.close();
   await telemetry?.shutdown();
   await sink?.close();
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))];
-  return { ...r, p50: pct(0.5), p99: pct(0.99), otlpRequests: sink?.requests(), kvWrites };
+  return { ...r, p50: pct(0.5), p99: pct(0.99), otlpRequests: sink?.requests(), kvWrites, historyEvents };
 }
 
 /**
@@ -344,7 +349,7 @@ if (process.env.BENCH_PHASE) {
   const server = await NatsServer.start();
   try {
     console.log(`bench:worker: ${JOBS} jobs of ${payload(0).length} bytes, 3 chained tasks, concurrency ${CONCURRENCY}; each phase in a fresh process, measured after ${WARMUP} warm-up jobs`);
-    const phases = ['baseline', 'floor', 'worker', 'default', 'telemetry-100', 'telemetry-10'];
+    const phases = ['baseline', 'floor', 'worker', 'default', 'no-history', 'telemetry-100', 'telemetry-10'];
     const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
     const runs = (name: string) => !only || only.includes(name);
     const unknown = only?.filter((x) => x !== 'memory' && !phases.includes(x)) ?? [];
@@ -360,13 +365,14 @@ if (process.env.BENCH_PHASE) {
       m = await memoryAndStartup(server);
     }
 
-    const row = (name: string, x: PhaseResult | undefined) => x && console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s${x.warmupJobsPerS ? ` (warm-up ${x.warmupJobsPerS.toFixed(0).padStart(5)})` : ''} ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job (nats-server ${x.serverUsPerJob!.toFixed(0).padStart(3)} µs)${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}${x.kvWrites ? `  KV writes per job: status ${x.kvWrites.status.toFixed(2)}, checkpoints ${x.kvWrites.checkpoints.toFixed(2)}` : ''}`);
+    const row = (name: string, x: PhaseResult | undefined) => x && console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s${x.warmupJobsPerS ? ` (warm-up ${x.warmupJobsPerS.toFixed(0).padStart(5)})` : ''} ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job (nats-server ${x.serverUsPerJob!.toFixed(0).padStart(3)} µs)${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}${x.kvWrites ? `  KV writes per job: status ${x.kvWrites.status.toFixed(2)}, checkpoints ${x.kvWrites.checkpoints.toFixed(2)}` : ''}${x.historyEvents !== undefined ? `  history messages per job: ${x.historyEvents.toFixed(2)}` : ''}`);
     if (Object.keys(r).length) {
       console.log('\nthroughput');
       row('baseline (bare loop)', r.baseline);
       row('protocol floor (4 KB result)', r.floor);
       row('worker (no status, no checkpoints)', r.worker);
       row('default configuration', r.default);
+      row('default, history off', r['no-history']);
       row('telemetry on, 100 % sampled', r['telemetry-100']);
       row('telemetry on, 10 % sampled', r['telemetry-10']);
       const ratio = (name: string, a: string, b: string, target?: number) => {
@@ -379,6 +385,7 @@ if (process.env.BENCH_PHASE) {
       ratio('worker / baseline', 'worker', 'baseline', 0.6);
       ratio('default configuration / worker', 'default', 'worker', 0.85);
       ratio('default configuration / baseline', 'default', 'baseline', 0.5);
+      ratio('history on / off (default / default, history off)', 'default', 'no-history', 0.95);
       ratio('telemetry 100 % / default configuration', 'telemetry-100', 'default', 0.85);
       ratio('telemetry 10 % / default configuration', 'telemetry-10', 'default', 0.95);
     }
@@ -389,6 +396,13 @@ if (process.env.BENCH_PHASE) {
       under(`RSS with ${IN_FLIGHT} jobs in flight on 5 s HTTP AI calls`, m.inFlightRss / 1024 / 1024, 250, 'MB', mb(m.inFlightRss));
       under('exec of altlas worker → first .last stored', m.startMs, 1_000, 'ms', `${m.startMs.toFixed(0)} ms`);
     }
+    // The figures as one line of JSON.
+    console.log(JSON.stringify({
+      jobs_per_s: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v.jobsPerS)])),
+      cpu_us_per_job: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v.cpuUsPerJob)])),
+      ...(r.default && r['no-history'] ? { history_on_over_off: Number((r.default.jobsPerS / r['no-history'].jobsPerS).toFixed(3)), history_messages_per_job: r.default.historyEvents } : {}),
+      ...(m ? { backlog_peak_rss: m.backlogPeak, in_flight_rss: m.inFlightRss, start_ms: Math.round(m.startMs) } : {}),
+    }));
   } finally {
     await server.dispose();
   }

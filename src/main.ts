@@ -173,7 +173,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const client = endpoints.primary;
   client.onBreakerStateChange((state) => logger.warn('AI circuit breaker state changed', { state }));
   let polled: { pending: number; ackPending: number } | null = null;
-  metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled, limits: () => limits.figures(),
+  metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, paused: () => (stack?.worker.paused ? 1 : 0), concurrency: () => stack?.worker.concurrency ?? config.RUNNER_CONCURRENCY, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled, limits: () => limits.figures(),
     running: () => stack?.worker.runningSubjects ?? [], queued: config.RUNNER_LANES ? () => stack?.worker.laneCounts ?? [] : undefined, maxTenants: config.RUNNER_METRICS_TENANTS });
   const http = config.HTTP_PORT > 0 ? new HttpServer({
     port: config.HTTP_PORT,
@@ -231,6 +231,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
       phase = 'checking the topology and the buckets';
       return assembleWorker({
         conn: conn!, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage, budgets, limits,
+        onDrained: () => shutdown.abort(),
         body: { make: ({ progress }) => aiTaskBody(endpoints.caller, { defaultModel: config.AI_MODEL, progress, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }) },
       });
     }, {

@@ -36,6 +36,8 @@ import { configureRedaction } from './security/redact.ts';
 import { CancelWatch, Heartbeat } from './status/fleet.ts';
 import { openStores, storeError } from './status/open.ts';
 import { Recorder } from './status/recorder.ts';
+import { FLEET, HistoryWriter, fleetHistorySubject, historyEvent } from './status/history.ts';
+import { ControlWatch, drainKey } from './status/control.ts';
 import type { Logger } from './telemetry/logger.ts';
 import type { RunnerMetrics } from './telemetry/metrics.ts';
 import { toNanos, type PriceTable } from './usage/prices.ts';
@@ -71,6 +73,8 @@ export interface AssembleOptions {
   budgets?: Budgets | null;
   /** Rate limits per provider and model (their steps are on the AI client's path), shared through the limits bucket; the worker pulls only while they admit a job. */
   limits?: ModelBudgets | null;
+  /** An operator drained this worker (altlas drain) and nothing runs any more: the process should stop (exit 0). */
+  onDrained?: () => void;
 }
 
 /** What the stack hands the task body it makes. */
@@ -130,9 +134,15 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     o.usage.attach((subject, data, msgID) => out.publish(subject, data, { msgID, headers: natsHeaders() }));
     stops.push(() => o.usage?.close());
   }
+  // Each job's events: published and never waited for (at most HISTORY_BUFFER unconfirmed; the rest dropped and counted).
+  const history = stores && config.HISTORY_ENABLED ? new HistoryWriter({
+    publish: (subject, data) => out.publish(subject, data), prefix: config.HISTORY_SUBJECT_PREFIX, maxPending: config.HISTORY_BUFFER, flushMs: config.HISTORY_FLUSH_MS, codec,
+    onDrop: (reason) => o.metrics?.()?.historyDropped(reason),
+  }) : null;
+  if (history) stops.push(() => history.flush());
   // A status write is a publish to the bucket's subject: what kv.put sends, without its per-request cost.
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
-  const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, budgetCostNanos: toNanos(config.RUNNER_CHECKPOINT_BUDGET_COST), logger, codec, currency: o.prices?.currency ?? null }) : undefined;
+  const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, budgetCostNanos: toNanos(config.RUNNER_CHECKPOINT_BUDGET_COST), logger, codec, currency: o.prices?.currency ?? null, history }) : undefined;
   const publisher = new Publisher({ out, jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.objects : undefined, codec });
   if (o.budgets && stores) {
     const slices = new FleetSlices({
@@ -222,6 +232,42 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     });
     const w = worker;
     o.conn.onReconnect(() => w.reconnected());
+    if (stores) {
+      // The fleet's controls: pause / resume, this worker's drain and concurrency, each within a watch's latency.
+      let draining = false;
+      let pausedNow = false;
+      const control = new ControlWatch({
+        nc, jsm, bucket: config.RUNNER_CONTROL_BUCKET, workerId,
+        onPause: (paused, by) => {
+          if (paused === pausedNow) return;
+          pausedNow = paused;
+          w.setPaused(paused);
+          logger.info(paused ? 'intake paused: no new work is taken' : 'intake resumed', { by: by ?? undefined });
+        },
+        onConcurrency: (n, by) => {
+          if (n === w.concurrency) return;
+          logger.info('concurrency changed', { concurrency: n, was: w.concurrency, by });
+          w.setConcurrency(n);
+          history?.write(historyEvent('concurrency_set', FLEET, { worker_id: workerId, by, detail: { worker: workerId, concurrency: n } }), fleetHistorySubject(config.HISTORY_SUBJECT_PREFIX));
+        },
+        onDrain: (by) => {
+          if (draining) return;
+          draining = true;
+          logger.info('draining: no new work is taken; the jobs running here finish, then the worker exits', { by, in_flight: w.state.inFlight });
+          void w.drain().then(async () => {
+            history?.write(historyEvent('drained', FLEET, { worker_id: workerId, by, detail: { worker: workerId } }), fleetHistorySubject(config.HISTORY_SUBJECT_PREFIX));
+            // The request is done: a delete marker (a worker may remove its own drain request only).
+            await stores.control.delete(drainKey(workerId)).catch(() => {});
+            logger.info('drained: nothing runs here any more; stopping');
+            o.onDrained?.();
+          });
+        },
+      });
+      await control.start().catch((e: unknown) => {
+        throw storeError('fleet controls', config.RUNNER_CONTROL_BUCKET, e);
+      });
+      stops.push(() => control.stop());
+    }
     // The archive hand-off: every .last stored, announced from the LAST stream itself (not from the settlement).
     if (config.ARCHIVE_NOTIFY_SUBJECT) {
       await ensureArchiveConsumer(jsm, config, logger);
@@ -259,7 +305,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
         const s = w.state;
         return {
           worker_id: workerId, host: hostname(), pid: process.pid, version: VERSION, started_at: startedAt, seen_at: new Date().toISOString(),
-          concurrency: config.RUNNER_CONCURRENCY, in_flight: s.inFlight, processed: s.processed, waiting_for_ai: s.waitingForAi,
+          concurrency: w.concurrency, in_flight: s.inFlight, paused: w.paused, processed: s.processed, waiting_for_ai: s.waitingForAi,
           breaker: o.client?.breakerState ?? 'closed', stream: config.ALT_STREAM, consumer: config.RUNNER_DURABLE,
         };
       });

@@ -1,8 +1,8 @@
 /** `altlas approve JOB TASK [--reject] [--comment TEXT]`: decides an approval task a job is parked at, and resumes the job. */
-import { hostname, userInfo } from 'node:os';
 import { Kvm } from '@nats-io/kv';
 import { decide } from '../approval/park.ts';
 import { payloadCodec } from '../security/codec.ts';
+import { actorOf, recordAction } from '../ops/history.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 
@@ -37,9 +37,11 @@ export async function approveCommand(argv: string[], io: Io): Promise<number> {
   const codec = payloadCodec(config.PAYLOAD_KEYS);
   return withNats(config, async (s) => {
     const kv = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
+    const by = actorOf(config);
     const r = await decide({ kv, jsm: s.jsm, js: s.js, objBucket: config.RUNNER_OBJECT_BUCKET, codec }, {
-      altId, task, decision: values.reject ? 'rejected' : 'approved', comment: typeof values.comment === 'string' ? values.comment : null, by: `${userInfo().username}@${hostname()}`,
+      altId, task, decision: values.reject ? 'rejected' : 'approved', comment: typeof values.comment === 'string' ? values.comment : null, by,
     });
+    await recordAction(s.js, config, r.decision.decision === 'rejected' ? 'rejected' : 'approved', altId, { by, task_id: task, detail: { comment: r.decision.comment ?? null } }, codec);
     if (values.json) io.out(JSON.stringify({ alt_id: altId, ...r.decision, resume_seq: r.resumeSeq }));
     else io.out(`${altId}: task ${task} ${r.decision.decision}; the job resumes (message ${r.resumeSeq})`);
     return EXIT.ok;

@@ -15,8 +15,13 @@ import { duration, table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from './output.ts';
 import { parseSince } from './results.ts';
 import { prefixOf } from '../text.ts';
+import { actorOf, recordAction } from '../ops/history.ts';
+import { searchFinished } from '../ops/finished.ts';
+import { LAST_STATUSES, type LastStatus } from '../last/schema.ts';
 
 export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURATION] [--limit N] [--json] [options]
+       altlas jobs --finished [--since T] [--until T] [--state S] [--code C] [--text T] [--tenant T] [--limit N] [--page TOKEN]
+       altlas jobs --watch [--state STATE] [--interval SECONDS]
 
 The jobs in the status bucket (RUNNER_STATUS_BUCKET), newest first: id, state, tasks done,
 deliveries, worker and last update. Entries expire after RUNNER_STATUS_TTL_MS.
@@ -24,6 +29,13 @@ deliveries, worker and last update. Entries expire after RUNNER_STATUS_TTL_MS.
   --since TIME|DURATION   only jobs updated since an RFC 3339 time or a duration ago (15m, 1h30m, 2d)
   --limit N               at most N jobs (default 100; 0: all)
   --json                  one JSON object (the status entry) per job
+  --finished              search finished jobs in the LAST stream instead (kept LAST_MAX_AGE_MS,
+                          whatever the status bucket's TTL), newest first: --since/--until (when
+                          the .last was stored), --state success|partialsuccess|failure, --code
+                          (the job's or a task's error code), --text (in the title or id), --tenant;
+                          a page of --limit jobs (default 100), then the --page token of the next
+  --watch                 a live table of the jobs, redrawn in place on a terminal (plain lines
+                          otherwise) every --interval seconds (default 1) until Ctrl-C
 ${COMMON_HELP}
 
 Exit: 0; 2 usage error.`;
@@ -41,6 +53,7 @@ ${COMMON_HELP}
 Exit: 0; 1 --wait timed out; 2 usage error.`;
 
 export const WORKERS_HELP = `Usage: altlas workers [--json] [options]
+       altlas workers set WORKER-ID --concurrency N (see altlas workers set --help)
 
 The workers alive now (their heartbeats in RUNNER_WORKERS_BUCKET, which expire after three missed
 beats): id, version, jobs in flight of their concurrency, jobs processed, jobs waiting for the
@@ -51,8 +64,8 @@ Exit: 0; 2 usage error.`;
 
 export const INIT_HELP = `Usage: altlas init [--apply] [options]
 
-Creates what the runner needs and is missing: the ALT, LAST, DLQ and progress streams, the durable
-consumer, the status, checkpoint and worker buckets and the object store, with the settings of
+Creates what the runner needs and is missing: the ALT, LAST, DLQ, usage, progress and history streams, the durable
+consumer, the status, checkpoint, worker, budget and control buckets and the object store, with the settings of
 the configuration (the same a worker with RUNNER_PROVISION=true creates). Existing ones are
 checked and left as they are: a retention that differs from the configuration (LAST_MAX_AGE_MS,
 LAST_MAX_BYTES, LAST_DUPLICATE_WINDOW_MS, DLQ_MAX_AGE_MS, the buckets' TTLs, the consumer's
@@ -70,8 +83,15 @@ const ago = (iso: string) => duration(Math.max(0, Date.now() - Date.parse(iso)))
 const stateText = (j: StatusEntry) => (j.error?.code === 'JOB_PARKED' ? `${j.state} (JOB_PARKED: ${prefixOf(j.error.message, 80)})` : j.error ? `${j.state} (${j.error.code})` : j.state === 'completed' && j.last_status && j.last_status !== 'success' ? `${j.state} (${j.last_status})` : j.state);
 
 export async function jobsCommand(argv: string[], io: Io): Promise<number> {
-  const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, state: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string', default: '100' } }, JOBS_HELP, 'jobs takes no arguments (altlas status <job-id> shows one job)');
+  const values = parseOptionsOnly(argv, io, {
+    ...COMMON_OPTIONS, state: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string', default: '100' },
+    finished: { type: 'boolean', default: false }, until: { type: 'string' }, code: { type: 'string' }, text: { type: 'string' }, tenant: { type: 'string' }, page: { type: 'string' },
+    watch: { type: 'boolean', default: false }, interval: { type: 'string', default: '1' },
+  }, JOBS_HELP, 'jobs takes no arguments (altlas status <job-id> shows one job)');
   if (!values) return EXIT.ok;
+  if (values.finished) return finishedJobs(values, io);
+  for (const o of ['until', 'code', 'text', 'tenant', 'page'] as const) if (values[o] !== undefined) throw new UsageError(`--${o} goes with --finished`);
+  if (values.watch) return (await import('./jobs-watch.ts')).watchJobs(values, io);
   if (values.state !== undefined && !isJobState(values.state)) throw new UsageError(`--state must be one of: ${JOB_STATES.join(', ')}`);
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 0) throw new UsageError('--limit must be a whole number >= 0');
@@ -86,6 +106,34 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   }, { role: 'reader', streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
 }
 
+type JobsValues = { state?: string; since?: string; until?: string; code?: string; text?: string; tenant?: string; page?: string; limit?: string; json?: boolean } & Parameters<typeof configFrom>[0];
+
+/** `altlas jobs --finished`: a page of finished jobs from the LAST stream. */
+async function finishedJobs(values: JobsValues, io: Io): Promise<number> {
+  if (values.state !== undefined && !(LAST_STATUSES as readonly string[]).includes(values.state)) throw new UsageError(`with --finished, --state must be one of: ${LAST_STATUSES.join(', ')}`);
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be a whole number from 1 to 10000');
+  const before = values.page === undefined ? undefined : Number(values.page);
+  if (before !== undefined && (!Number.isInteger(before) || before < 1)) throw new UsageError('--page takes the token a previous page printed');
+  const since = values.since === undefined ? undefined : parseSince(values.since);
+  const until = values.until === undefined ? undefined : parseSince(values.until);
+  const config = configFrom(values);
+  return withNats(config, async (s) => {
+    const page = await searchFinished(s.jsm, config.LAST_STREAM, {
+      since, until, status: values.state as LastStatus | undefined, code: values.code, text: values.text, tenant: values.tenant, limit, before,
+    }, payloadCodec(config.PAYLOAD_KEYS));
+    if (values.json) {
+      page.jobs.forEach((j) => io.out(JSON.stringify(j)));
+      if (page.next !== null) io.out(JSON.stringify({ next_page: String(page.next) }));
+      return EXIT.ok;
+    }
+    if (!page.jobs.length) io.out('no finished job matches');
+    else io.out(table(['JOB ID', 'STATUS', 'TASKS', 'CODE', 'TENANT', 'DURATION', 'STORED', 'TITLE'], page.jobs.map((j) => [j.alt_id, j.status, `${j.tasks_done}/${j.tasks_total}`, j.code ?? '-', j.tenant ?? '-', duration(j.duration_ms), j.stored_at, prefixOf(j.title, 60)])));
+    if (page.next !== null) io.out(`more: add --page ${page.next}`);
+    return EXIT.ok;
+  }, { role: 'reader', streams: [config.LAST_STREAM] });
+}
+
 export async function cancelCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS, wait: { type: 'boolean', default: false } } });
   if (values.help) {
@@ -97,10 +145,11 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
   const codec = payloadCodec(config.PAYLOAD_KEYS);
   return withNats(config, async (s) => {
     const kv = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
-    const by = `${userInfo().username}@${hostname()}`;
+    const by = actorOf(config);
     let code: number = EXIT.ok;
     for (const id of positionals) {
       const r = await requestCancel(kv, id, by, codec);
+      await recordAction(s.js, config, 'cancel_requested', id, { by }, codec);
       if (!values.wait) {
         if (values.json) io.out(JSON.stringify({ ...r, requested: true }));
         else io.out(`cancel requested for ${id}: ${r.state === null ? 'not started yet (cancelled when a worker picks it up)' : FINAL_STATES.includes(r.state) ? `its last run is ${r.state} already; a new delivery of it will be cancelled` : `${r.state} on ${r.worker_id}`}`);
@@ -125,6 +174,7 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
 }
 
 export async function workersCommand(argv: string[], io: Io): Promise<number> {
+  if (argv[0] === 'set') return (await import('./fleet.ts')).workersSetCommand(argv.slice(1), io);
   const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS }, WORKERS_HELP, 'workers takes no arguments');
   if (!values) return EXIT.ok;
   const config = configFrom(values);
@@ -132,7 +182,7 @@ export async function workersCommand(argv: string[], io: Io): Promise<number> {
     const workers = await listWorkers({ jsm: s.jsm, bucket: config.RUNNER_WORKERS_BUCKET });
     if (values.json) workers.forEach((w) => io.out(JSON.stringify(w)));
     else if (!workers.length) io.out('no worker alive');
-    else io.out(table(['WORKER', 'VERSION', 'IN FLIGHT', 'PROCESSED', 'WAITING FOR AI', 'AI BREAKER', 'SEEN'], workers.map((w) => [w.worker_id, w.version, `${w.in_flight}/${w.concurrency}`, String(w.processed), String(w.waiting_for_ai), w.breaker, `${ago(w.seen_at)} ago`])));
+    else io.out(table(['WORKER', 'VERSION', 'STATE', 'IN FLIGHT', 'PROCESSED', 'WAITING FOR AI', 'AI BREAKER', 'SEEN'], workers.map((w) => [w.worker_id, w.version, w.paused ? 'paused' : 'running', `${w.in_flight}/${w.concurrency}`, String(w.processed), String(w.waiting_for_ai), w.breaker, `${ago(w.seen_at)} ago`])));
     return EXIT.ok;
   }, { role: 'reader', streams: [`KV_${config.RUNNER_WORKERS_BUCKET}`] });
 }
@@ -178,7 +228,7 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
     await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
     const made: string[] = [];
     for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
-    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `KV_${config.AI_LIMITS_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
+    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), ...(config.HISTORY_ENABLED ? [config.HISTORY_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `KV_${config.AI_LIMITS_BUCKET}`, `KV_${config.RUNNER_CONTROL_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
     const diffs = await differences(s.jsm, config);
     if (values.apply && diffs.length) await applyDifferences(s.jsm, config, diffs);
     const consumerTarget = `${config.ALT_STREAM}.${config.RUNNER_DURABLE}`;

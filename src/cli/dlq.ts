@@ -6,6 +6,8 @@ import { redactHeaders, redactOriginal } from '../ops/dlq-redact.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { duration, parseDuration, table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
+import { actorOf, recordAction } from '../ops/history.ts';
+import { HEADERS } from '../contract/subjects.ts';
 
 const ABOUT = `Dead letters are the original bytes of .alt messages that could not run, with their error
 code, error, original subject and delivery count (originals too large for a message are kept in
@@ -138,6 +140,8 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
       }
       for (const m of targets) {
         const r = await replayRecord(s, m, { keep: values.keep });
+        const altId = m.header.get(HEADERS.altId);
+        if (altId && !r.duplicate) await recordAction(s.js, config, 'dlq_replayed', altId, { by: actorOf(config), detail: { dlq_seq: m.seq, seq: r.seq } }, codec);
         if (values.json) io.out(JSON.stringify(r));
         else io.out(`replayed DLQ ${r.dlq_seq} to ${r.subject}: ${r.stream} seq ${r.seq}${r.duplicate ? ' (duplicate: replayed already)' : ''}${r.removed ? '; record removed' : ''}`);
       }

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { Kvm } from '@nats-io/kv';
 import { lastSubjectOf, publishReplay } from '../replay/publish.ts';
 import { payloadCodec } from '../security/codec.ts';
+import { actorOf, recordAction } from '../ops/history.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 import { readLast } from '../last/read.ts';
@@ -58,6 +59,7 @@ export async function replayCommand(argv: string[], io: Io): Promise<number> {
     const status = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
     const r = await publishReplay({ config, codec, jsm: s.jsm, js: s.js, status }, { altId, from, alt, hint: typeof values.alt === 'string' ? values.alt : undefined, sets: (values.set as string[] | undefined) ?? [] });
     const { last } = r;
+    await recordAction(s.js, config, 'replayed', altId, { by: actorOf(config), detail: { from, seq: r.seq, replay_of: last.execution_id } }, codec);
     const out = { alt_id: altId, replay_of: r.replay_of, from, kept: r.kept, seq: r.seq };
     const lastSubject = lastSubjectOf(config, altId);
     if (!values.wait) {

@@ -31,6 +31,20 @@ export const DEFAULTS = {
   USAGE_SUBJECT_PREFIX: 'usage',
   /** Milliseconds a usage record is kept: 93 days (a quarter, for monthly reports). */
   USAGE_MAX_AGE_MS: 8_035_200_000,
+  // Job history (altlas history, the dashboard)
+  /** Write each job's events (deliveries, attempts, hand-backs, operators' actions) to the history stream. */
+  HISTORY_ENABLED: true,
+  HISTORY_STREAM: 'ALT_HISTORY',
+  /** Events go to <prefix>.<job token>. */
+  HISTORY_SUBJECT_PREFIX: 'history',
+  /** Milliseconds an event is kept: 7 days. */
+  HISTORY_MAX_AGE_MS: 604_800_000,
+  /** Bytes the history stream keeps at most (the oldest events go first): 1 GiB. */
+  HISTORY_MAX_BYTES: 1_073_741_824,
+  /** Events a worker holds unconfirmed at most; past it new events are dropped (and counted). */
+  HISTORY_BUFFER: 10_000,
+  /** Milliseconds a job's events wait to be sent together (a short job's history is one message). */
+  HISTORY_FLUSH_MS: 1_000,
   // Live output (progress of AI answers)
   /** Publish AI answers as they come to the progress stream (altlas watch, the dashboard). */
   PROGRESS_ENABLED: true,
@@ -95,6 +109,8 @@ export const DEFAULTS = {
   /** Keep each job's .alt in the object store (altlas replay without --alt). */
   RUNNER_KEEP_ALT: false,
   RUNNER_WORKERS_BUCKET: 'ALT_WORKERS',
+  /** KV bucket of the fleet's controls (pause, drains, concurrency), which every worker watches. */
+  RUNNER_CONTROL_BUCKET: 'ALT_CONTROL',
   // Budgets
   /** What a tenant over a period's budget does: wait in NATS until the period turns, or fail its jobs. */
   BUDGET_TENANT_EXCEEDED: 'wait',

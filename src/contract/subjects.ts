@@ -21,6 +21,8 @@ export const HEADERS = {
   dlqPayloadBytes: 'Dlq-Payload-Bytes',
   /** The execution id of a `.last`. */
   executionId: 'Execution-Id',
+  /** The tenant token of the subject a job came on (`alt.<lane>.<tenant>`), on its `.last`. */
+  lastTenant: 'Altlas-Tenant',
   /** PAYLOAD_KEYS: the key an encrypted body was sealed with. */
   keyId: 'Altlas-Key-Id',
   /** The tenant a job was published for, as given (its subject carries the token). */

@@ -17,6 +17,11 @@ import { decide } from '../approval/park.ts';
 import { publishReplay } from '../replay/publish.ts';
 import { isAltlasError } from '../errors.ts';
 import { GROUPINGS, type Grouping } from '../usage/window.ts';
+import { recordAction } from '../ops/history.ts';
+import { readHistory } from '../status/history.ts';
+import { searchFinished } from '../ops/finished.ts';
+import { LAST_STATUSES, type LastStatus } from '../last/schema.ts';
+import { keptAlt, newestLast, taskDetail } from './detail.ts';
 
 export type { DashboardData } from './data.ts';
 
@@ -65,11 +70,64 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
     },
   },
   {
+    // Finished jobs searched in LAST (as altlas jobs --finished): ?since&until (durations or RFC 3339), state, code, q, tenant, limit, page.
+    pattern: /^\/api\/finished$/,
+    policy: 'data',
+    read: async (d, { url }) => {
+      const p = url.searchParams;
+      const time = (name: string) => {
+        const text = p.get(name);
+        if (!text) return undefined;
+        const back = parseDuration(text);
+        const at = back !== null ? new Date(Date.now() - back) : parseRfc3339(text);
+        if (!at) throw new HttpError(400, `${name}: "${text}" is neither a duration (15m, 24h, 7d) nor an RFC 3339 time`);
+        return at;
+      };
+      const state = p.get('state') || undefined;
+      if (state && !(LAST_STATUSES as readonly string[]).includes(state)) throw new HttpError(400, `state must be one of ${LAST_STATUSES.join(', ')}`);
+      const limit = Math.min(1_000, Math.max(1, Number(p.get('limit') ?? 50) || 50));
+      const page = p.get('page') ? Number(p.get('page')) : undefined;
+      if (page !== undefined && (!Number.isInteger(page) || page < 1)) throw new HttpError(400, 'page is the token of a previous answer');
+      return searchFinished(d.dlq.jsm, d.config.LAST_STREAM, {
+        since: time('since'), until: time('until'), status: state as LastStatus | undefined, code: p.get('code') || undefined, text: p.get('q') || undefined,
+        tenant: p.get('tenant') || undefined, limit, before: page,
+      }, d.codec);
+    },
+  },
+  {
+    // A job's .alt as received (RUNNER_KEEP_ALT), parsed so that the data policy masks its secrets.
+    pattern: /^\/api\/jobs\/(.+)\/alt$/,
+    policy: 'data',
+    read: (d, { param: id }) => keptAlt(d, id),
+  },
+  {
+    // One task of a finished job: the prompt rebuilt from the kept .alt, and the full output (its artifact fetched now).
+    pattern: /^\/api\/jobs\/([^/]+)\/tasks\/([^/]+)$/,
+    policy: 'data',
+    read: async (d, { url, param: id }) => {
+      const task = decodeURIComponent(/\/tasks\/([^/]+)$/.exec(url.pathname)![1]);
+      const detail = await taskDetail(d, id, task);
+      if (!detail) throw new HttpError(404, `no task ${task} in the .last of job ${id}`);
+      return detail;
+    },
+  },
+  {
+    // A job's events from the history stream, oldest first (independent of the status bucket's TTL).
+    pattern: /^\/api\/jobs\/(.+)\/history$/,
+    policy: 'logs',
+    read: async (d, { param: id }) => ({ alt_id: id, events: await readHistory({ jsm: d.dlq.jsm, stream: d.config.HISTORY_STREAM, prefix: d.config.HISTORY_SUBJECT_PREFIX, codec: d.codec }, id) }),
+  },
+  {
     pattern: /^\/api\/jobs\/(.+)$/,
     policy: 'data',
     read: async (d, { param: id }) => {
       const job = [...d.live.jobs.values()].find((j) => j.alt_id === id);
-      if (!job) throw new HttpError(404, `no status for job ${id}`);
+      if (!job) {
+        // No status entry (expired, or never written): the job as its .last has it, if one is kept.
+        const found = await newestLast(d, id);
+        if (!found) throw new HttpError(404, `no status for job ${id}`);
+        return { job: null, last: found.last };
+      }
       const { config } = d;
       const stored = await d.dlq.jsm.streams.getMessage(config.LAST_STREAM, { last_by_subj: `${config.LAST_SUBJECT_PREFIX}.${subjectToken(id)}` }).catch(() => null);
       let last: unknown = null;
@@ -139,9 +197,11 @@ const records = async (d: DashboardData, body: Record<string, unknown>) => {
 
 /** POST actions, by name (they need the token). */
 export const ACTIONS: Record<string, Handler> = {
-  cancel: (d, { body, by }) => {
+  cancel: async (d, { body, by }) => {
     if (typeof body.alt_id !== 'string' || !body.alt_id) throw new HttpError(400, 'alt_id is required');
-    return requestCancel(d.status, body.alt_id, by ?? 'dashboard', d.codec);
+    const r = await requestCancel(d.status, body.alt_id, by ?? 'dashboard', d.codec);
+    await recordAction(d.dlq.js, d.config, 'cancel_requested', body.alt_id, { by: by ?? 'dashboard' }, d.codec);
+    return r;
   },
   /** Decides the approval task a parked job waits at (as altlas approve): 409 with the code when refused. */
   approve: async (d, { body, by }) => {
@@ -151,6 +211,7 @@ export const ACTIONS: Record<string, Handler> = {
       const r = await decide({ kv: d.status, jsm: d.dlq.jsm, js: d.dlq.js, objBucket: d.config.RUNNER_OBJECT_BUCKET, codec: d.codec }, {
         altId: body.alt_id, task: body.task, decision: body.reject === true ? 'rejected' : 'approved', comment: typeof body.comment === 'string' ? body.comment : null, by: by ?? 'dashboard',
       });
+      await recordAction(d.dlq.js, d.config, r.decision.decision === 'rejected' ? 'rejected' : 'approved', body.alt_id, { by: by ?? 'dashboard', task_id: body.task, detail: { comment: r.decision.comment ?? null } }, d.codec);
       return { alt_id: body.alt_id, ...r.decision, resume_seq: r.resumeSeq };
     } catch (e) {
       if (isAltlasError(e) && e.code.startsWith('APPROVAL_')) throw new HttpError(409, `${e.code}: ${e.message}`);
@@ -158,7 +219,7 @@ export const ACTIONS: Record<string, Handler> = {
     }
   },
   /** Runs a finished job again from one task (as altlas replay): `{alt_id, from, alt?, name?, set?}` (no alt: the kept one); 409 with the code when refused. */
-  replay_from: async (d, { body }) => {
+  replay_from: async (d, { body, by }) => {
     if (typeof body.alt_id !== 'string' || !body.alt_id || typeof body.from !== 'string' || !body.from) throw new HttpError(400, 'alt_id and from are required');
     if (body.alt !== undefined && (typeof body.alt !== 'string' || !body.alt)) throw new HttpError(400, 'alt is the job\'s .alt text');
     const sets = Array.isArray(body.set) ? body.set : [];
@@ -167,18 +228,24 @@ export const ACTIONS: Record<string, Handler> = {
       const r = await publishReplay({ config: d.config, codec: d.codec, jsm: d.dlq.jsm, js: d.dlq.js, status: d.status }, {
         altId: body.alt_id, from: body.from, alt: typeof body.alt === 'string' ? new TextEncoder().encode(body.alt) : null, hint: typeof body.name === 'string' ? body.name : undefined, sets: sets as string[],
       });
+      await recordAction(d.dlq.js, d.config, 'replayed', body.alt_id, { by: by ?? 'dashboard', detail: { from: body.from, seq: r.seq, replay_of: r.last.execution_id } }, d.codec);
       return { alt_id: r.alt_id, replay_of: r.replay_of, from: r.from, kept: r.kept, seq: r.seq };
     } catch (e) {
       if (isAltlasError(e)) throw new HttpError(409, `${e.code}: ${e.message}`);
       throw e;
     }
   },
-  replay: async (d, { body }) => {
+  replay: async (d, { body, by }) => {
     const list = await records(d, body);
     if (!list) throw new HttpError(400, 'replay takes seq or code');
     if (!list.length) throw new HttpError(404, 'no matching dead letter');
     const replayed = [];
-    for (const m of list) replayed.push(await replayRecord(d.dlq, m));
+    for (const m of list) {
+      const r = await replayRecord(d.dlq, m);
+      const altId = m.header.get(HEADERS.altId);
+      if (altId && !r.duplicate) await recordAction(d.dlq.js, d.config, 'dlq_replayed', altId, { by: by ?? 'dashboard', detail: { dlq_seq: m.seq, seq: r.seq } }, d.codec);
+      replayed.push(r);
+    }
     return { replayed };
   },
   purge: async (d, { body }) => {

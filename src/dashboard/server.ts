@@ -187,7 +187,7 @@ export class Dashboard {
         if (!action) throw new HttpError(404, `no action ${path.slice('/api/actions/'.length)}`);
         // A replay carries a job's .alt: a larger body than the other actions.
         const body = await this.#body(req, path.endsWith('/replay_from') ? 1_048_576 : 16_384);
-        return this.#json(res, 200, await action(this.#needData(), { url, param: '', body, by: `dashboard ${hostname()}` }));
+        return this.#json(res, 200, await action(this.#needData(), { url, param: '', body, by: `dashboard:${this.#o.config.DASHBOARD_TOKEN_NAME || hostname()}` }));
       }
       const route = READS.find((r) => r.pattern.test(path));
       if (!route) throw new HttpError(404, 'not found');

@@ -54,6 +54,7 @@ async function settleStored(o: SweepOptions, stored: StoredMsg, code: ErrorCode,
   }
   await o.jsm.streams.deleteMessage(o.stream, stored.seq, false).catch(() => false);
   const record = o.recorder?.begin(d);
+  if (altId) record?.deadLettered(altId, code, message);
   await record?.settled({ state: 'failed', lastStatus: altId ? 'failure' : null, code, message, altId });
   await record?.release();
   await record?.close();

@@ -45,6 +45,8 @@ export interface LaneIntakeOptions {
   /** True while this worker runs message `seq` (a job that is no longer held has freed its slot). */
   holds: (seq: number) => boolean;
   paused: () => boolean;
+  /** Of `free` slots, how many jobs could start now (room in the AI rate limits); default: all. */
+  room?: (free: number) => number;
   onMessage: (d: Delivery, requestedAt: number) => void;
   onError?: (error: Error) => void;
   /** The clock, read when a request is sent (the worker's stall watch ticks on it). Default `now`. */
@@ -101,6 +103,7 @@ const CREATE_PARALLEL = 8;
 const NEXT = (stream: string, consumer: string) => `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`;
 
 export class LaneIntake {
+  #concurrency: number;
   readonly #o: LaneIntakeOptions;
   readonly #sched: IntakeScheduler;
   readonly #meta = new Map<string, QueueMeta>();
@@ -121,6 +124,7 @@ export class LaneIntake {
 
   constructor(options: LaneIntakeOptions) {
     this.#o = options;
+    this.#concurrency = options.concurrency;
     this.#now = options.now ?? Date.now;
     this.#sched = new IntakeScheduler({ minShare: options.minShare, weight: options.weight });
     this.#inbox = createInbox(options.inboxPrefix);
@@ -264,6 +268,12 @@ export class LaneIntake {
   }
 
   /** Frees the slots of jobs that ended; then, while slots are free, pulls from the queue the scheduler names. */
+  /** Changes the slots: more are pulled at once; fewer take effect as jobs end. */
+  setConcurrency(n: number): void {
+    this.#concurrency = n;
+    this.kick();
+  }
+
   kick(): void {
     for (const [seq, q] of this.#running) {
       if (this.#o.holds(seq)) continue;
@@ -272,7 +282,8 @@ export class LaneIntake {
       this.#metaOf(q).usedAt = this.#now();
     }
     if (this.#stopped || this.#req || this.#o.paused() || this.#o.nc.isClosed()) return;
-    const free = this.#o.concurrency - this.#o.inFlight();
+    const slots = this.#concurrency - this.#o.inFlight();
+    const free = Math.min(slots, this.#o.room?.(slots) ?? slots);
     if (free <= 0) return;
     // Consumers of waiting queues are made in parallel (a few at a time) while the others are served.
     for (const q of this.#sched.queues) {

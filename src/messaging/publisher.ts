@@ -8,6 +8,7 @@
  * original too large to travel in a DLQ message is kept in the object store and the DLQ record
  * points at it.
  */
+import { tenantOf } from '../flow/lanes.ts';
 import { SpanKind, context } from '@opentelemetry/api';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { StreamPublisher } from './stream-publish.ts';
@@ -79,13 +80,15 @@ export class Publisher {
   }
 
   /** Publishes a `.last` and waits for JetStream's acknowledgement; `duplicate` when the stream held it already. */
-  async last(last: Last, d: Pick<DeliveryInfo, 'stream' | 'seq'>, original: MsgHdrs | undefined): Promise<{ duplicate: boolean; seq: number }> {
+  async last(last: Last, d: Pick<DeliveryInfo, 'stream' | 'seq'> & { subject?: string }, original: MsgHdrs | undefined): Promise<{ duplicate: boolean; seq: number }> {
     const h = natsHeaders();
     h.set(HEADERS.altId, headerValue(last.alt_file_id));
     h.set(HEADERS.altStreamSeq, String(d.seq));
     h.set(HEADERS.lastStatus, last.status);
     h.set(HEADERS.contentType, 'application/json');
     h.set(HEADERS.executionId, last.execution_id);
+    const tenant = d.subject ? tenantOf(d.subject) : null;
+    if (tenant) h.set(HEADERS.lastTenant, tenant);
     // Without tracing the producer's headers travel on; with it, the PRODUCER span's context replaces them.
     copyTraceHeaders(original, h);
     const subject = this.lastSubject(last.alt_file_id);

@@ -60,6 +60,8 @@ export class PullLoop {
   #lastExpireRun = 0;
   /** Pull requests sent (for benchmarks and tests). */
   requestsSent = 0;
+  /** Slots now (altlas workers set changes them live). */
+  #concurrency: number;
 
   readonly #now: () => number;
 
@@ -67,6 +69,7 @@ export class PullLoop {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#expiresMs = options.expiresMs ?? 5_000;
+    this.#concurrency = options.concurrency;
     this.#inbox = createInbox(options.inboxPrefix);
   }
 
@@ -113,14 +116,20 @@ export class PullLoop {
       this.#quietUntil = 0;
       this.#requests.length = 0;
     }
-    const slots = this.#o.concurrency - this.#o.inFlight();
+    const slots = this.#concurrency - this.#o.inFlight();
     const free = Math.min(slots, this.#o.room?.(slots) ?? slots) - this.outstanding;
-    const threshold = Math.max(1, Math.floor(this.#o.concurrency / 4));
+    const threshold = Math.max(1, Math.floor(this.#concurrency / 4));
     if (free <= 0 || (free < threshold && this.#requests.length > 0)) return;
     this.#requests.push({ remaining: free, expiresAt: now + this.#expiresMs + 2_000, sentAt: now });
     this.#lastRequestAt = now;
     this.requestsSent++;
     this.#o.nc.publish(NEXT(this.#o.stream, this.#o.durable), JSON.stringify({ batch: free, expires: this.#expiresMs * 1_000_000 }), { reply: this.#inbox });
+  }
+
+  /** Changes the slots: more are asked for at once; fewer take effect as jobs end (nothing running is stopped). */
+  setConcurrency(n: number): void {
+    this.#concurrency = n;
+    this.kick();
   }
 
   /** Sends no more requests; messages for requests still waiting on the server keep arriving (see {@link drained}). */

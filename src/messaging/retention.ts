@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.ts';
 
 export type RetentionConfig = Pick<Config, 'ALT_STREAM' | 'LAST_STREAM' | 'DLQ_STREAM' | 'RUNNER_DURABLE' | 'LAST_MAX_AGE_MS' | 'LAST_MAX_BYTES' | 'LAST_DUPLICATE_WINDOW_MS' | 'DLQ_MAX_AGE_MS' | 'USAGE_STREAM' | 'USAGE_MAX_AGE_MS'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_HEARTBEAT_MS'
-  | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_MAX_AGE_MS' | 'PROGRESS_MAX_BYTES' | 'PROGRESS_DUPLICATE_WINDOW_MS'>;
+  | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'HISTORY_ENABLED' | 'HISTORY_STREAM' | 'HISTORY_MAX_AGE_MS' | 'HISTORY_MAX_BYTES' | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_MAX_AGE_MS' | 'PROGRESS_MAX_BYTES' | 'PROGRESS_DUPLICATE_WINDOW_MS'>;
 
 /** One setting of an existing stream or consumer that differs from the configuration. */
 export interface Difference {
@@ -49,6 +49,10 @@ export function wantedRetention(c: RetentionConfig): Wanted[] {
     { stream: `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, setting: 'max_age', want: nanos(c.RUNNER_STATUS_TTL_MS), variable: 'RUNNER_STATUS_TTL_MS' },
     { stream: `KV_${c.RUNNER_WORKERS_BUCKET}`, setting: 'max_age', want: nanos(c.RUNNER_HEARTBEAT_MS * 3), variable: 'RUNNER_HEARTBEAT_MS (× 3)' },
     { stream: `OBJ_${c.RUNNER_OBJECT_BUCKET}`, setting: 'max_age', want: nanos(c.RUNNER_OBJECT_TTL_MS), variable: 'RUNNER_OBJECT_TTL_MS' },
+    ...(c.HISTORY_ENABLED ? [
+      { stream: c.HISTORY_STREAM, setting: 'max_age' as const, want: nanos(c.HISTORY_MAX_AGE_MS), variable: 'HISTORY_MAX_AGE_MS' },
+      { stream: c.HISTORY_STREAM, setting: 'max_bytes' as const, want: c.HISTORY_MAX_BYTES, variable: 'HISTORY_MAX_BYTES' },
+    ] : []),
     ...(c.PROGRESS_ENABLED ? [
       { stream: c.PROGRESS_STREAM, setting: 'max_age' as const, want: nanos(c.PROGRESS_MAX_AGE_MS), variable: 'PROGRESS_MAX_AGE_MS' },
       { stream: c.PROGRESS_STREAM, setting: 'max_bytes' as const, want: c.PROGRESS_MAX_BYTES, variable: 'PROGRESS_MAX_BYTES' },

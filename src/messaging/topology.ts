@@ -1,6 +1,6 @@
 /**
- * The JetStream topology: streams ALT, LAST, ALT_DLQ, ALT_USAGE and ALT_PROGRESS (unless progress
- * is off) and the durable pull consumer. Missing
+ * The JetStream topology: streams ALT, LAST, ALT_DLQ, ALT_USAGE, ALT_PROGRESS (unless progress
+ * is off) and ALT_HISTORY (unless history is off) and the durable pull consumer. Missing
  * parts are created when provisioning is on; an existing stream is never changed, and a
  * mismatch (subjects not covered, wrong retention) is reported with TOPOLOGY_MISMATCH.
  */
@@ -13,7 +13,7 @@ import { lanePrefixOf } from '../flow/lanes.ts';
 import { consumerDifferences, describeDifference, lastDuplicateWindowMs, progressDuplicateWindowMs, streamDifferences, type Difference, type RetentionConfig } from './retention.ts';
 
 export type TopologyConfig = RetentionConfig & Pick<Config, 'ALT_SUBJECTS' | 'RUNNER_LANES' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS'
-  | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX' | 'USAGE_SUBJECT_PREFIX'>;
+  | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX' | 'USAGE_SUBJECT_PREFIX' | 'HISTORY_SUBJECT_PREFIX'>;
 
 /** What `altlas init` does about what is missing, said in every refusal. */
 const INIT_HINT = '"altlas init" creates what is missing (it never changes what exists)';
@@ -37,6 +37,11 @@ export function desiredStreams(c: TopologyConfig): (Partial<StreamConfig> & { na
       duplicate_window: nanos(c.USAGE_MAX_AGE_MS > 0 ? Math.min(120_000, c.USAGE_MAX_AGE_MS) : 120_000), deny_purge: true, deny_delete: true, allow_rollup_hdrs: false,
     },
     ...(c.PROGRESS_ENABLED ? [progressStream(c)] : []),
+    // Each job's events, one subject per job (altlas history): limits retention, the oldest go first.
+    ...(c.HISTORY_ENABLED ? [{
+      name: c.HISTORY_STREAM, subjects: [`${c.HISTORY_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, discard: DiscardPolicy.Old, ...common,
+      max_age: nanos(c.HISTORY_MAX_AGE_MS), max_bytes: c.HISTORY_MAX_BYTES,
+    }] : []),
   ];
 }
 

@@ -144,6 +144,8 @@ export class Worker {
   readonly #byAltId = new Map<string, Running>();
   /** Work after the slot is free (ack round trip, checkpoint removal, final status). */
   readonly #after = new Set<Promise<void>>();
+  /** While paused or draining: deliveries that arrived for requests sent before, leased, run on resume (handed back by a drain or a shutdown). */
+  readonly #held: { d: Delivery; lease: Lease<Delivery>; box: { entry?: Running } }[] = [];
   /** While stopping: deliveries that arrived for requests still waiting, and hand-backs, sent once those expired. */
   readonly #parked: { d: Delivery; delayMs: number; lease?: Lease<Delivery> }[] = [];
   #closing: Promise<void> | null = null;
@@ -158,8 +160,14 @@ export class Worker {
    */
   #recheck: { upTo: number; until: number } | null = null;
   #processed = 0;
+  #concurrency: number;
+  /** The fleet is paused (altlas pause): no new work is pulled. */
+  #paused = false;
+  /** altlas drain: resolves the drain once nothing runs here any more. */
+  #draining: { done: () => void } | null = null;
 
   constructor(options: WorkerOptions) {
+    this.#concurrency = options.config.RUNNER_CONCURRENCY;
     this.#o = options;
     this.#rules = { maxDeliver: options.maxDeliver, nakDelayMs: options.config.RUNNER_NAK_DELAY_MS, nakMaxDelayMs: options.config.RUNNER_NAK_MAX_DELAY_MS };
     this.#timing = leaseTiming(options.ackWaitMs);
@@ -178,7 +186,7 @@ export class Worker {
     this.#pull = options.lanes ? new LaneIntake({
       ...options.lanes, nc: options.nc, stream: options.config.ALT_STREAM, durable: options.config.RUNNER_DURABLE, concurrency: options.config.RUNNER_CONCURRENCY,
       inboxPrefix: inboxPrefixOf(options.nc), inFlight: () => this.#running.size, holds: (seq) => this.#running.has(seq),
-      paused: () => this.#stopping || options.gate.down,
+      paused: () => this.#stopping || this.#paused || this.#draining !== null || options.gate.down, room: options.room,
       onMessage: (d, requestedAt) => this.#receive(d, requestedAt),
       stamp: () => {
         const now = Date.now();
@@ -192,7 +200,7 @@ export class Worker {
       // dead request and then does not count it, so the next worker would see delivery 1 again. Requests
       // shorter than 2/3 of the ack wait have expired before any message of a dead worker is redelivered.
       expiresMs: Math.min(options.pullExpiresMs ?? 5_000, this.#timing.pullExpiresCapMs), inboxPrefix: inboxPrefixOf(options.nc), inFlight: () => this.#running.size,
-      paused: () => this.#stopping || options.gate.down, room: options.room,
+      paused: () => this.#stopping || this.#paused || this.#draining !== null || options.gate.down, room: options.room,
       onMessage: (d, requestedAt) => this.#receive(d, requestedAt),
       // A request's time is read after the stall watch noticed any stall that just ended.
       stamp: () => {
@@ -202,6 +210,16 @@ export class Worker {
       },
       onError: (e) => options.logger.warn('pull request failed', { error: e.message }),
     });
+  }
+
+  /** Jobs this worker runs at once now. */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  /** True while an operator's pause or drain keeps this worker from taking new work. */
+  get paused(): boolean {
+    return this.#paused || this.#draining !== null;
   }
 
   get state(): WorkerState {
@@ -261,6 +279,50 @@ export class Worker {
     this.#pull.kick();
   }
 
+  /**
+   * Pauses or resumes this worker's intake (altlas pause / resume): no new pull request while
+   * paused, and a message that still arrives for a request sent before is held (leased) and runs
+   * on resume. What runs goes on.
+   */
+  setPaused(paused: boolean): void {
+    if (this.#paused === paused) return;
+    this.#paused = paused;
+    if (paused || this.#draining || this.#stopping) return;
+    for (const h of this.#held.splice(0)) this.#start(h.d, h.d.receivedAt, h);
+    this.#pull.kick();
+  }
+
+  /** Changes the jobs run at once (altlas workers set --concurrency): more are pulled at once; fewer as jobs end. */
+  setConcurrency(n: number): void {
+    this.#concurrency = n;
+    this.#pull.setConcurrency(n);
+  }
+
+  /**
+   * Drains this worker (altlas drain): takes no new work, lets what runs finish however long it
+   * takes, and resolves once nothing runs (held messages are handed back by {@link close}).
+   */
+  drain(): Promise<void> {
+    if (this.#draining) return this.#drained!;
+    this.#drained = new Promise<void>((resolve) => {
+      this.#draining = { done: resolve };
+    });
+    this.#parkHeld();
+    this.#checkDrained();
+    return this.#drained;
+  }
+
+  #drained: Promise<void> | null = null;
+
+  #checkDrained(): void {
+    if (this.#draining && this.#running.size === 0) this.#draining.done();
+  }
+
+  /** Held messages go to the hand-backs sent once no request of this worker is open. */
+  #parkHeld(): void {
+    for (const h of this.#held.splice(0)) this.#parked.push({ d: h.d, delayMs: 0, lease: h.lease });
+  }
+
   /** Aborts a running job of this id (an operator's cancel); true when one ran here. */
   cancel(altId: string): boolean {
     const r = this.#byAltId.get(altId);
@@ -277,6 +339,7 @@ export class Worker {
     this.#closing ??= (async () => {
       this.#stopping = true;
       this.#pull.pause();
+      this.#parkHeld();
       const grace = this.#o.config.RUNNER_SHUTDOWN_GRACE_MS;
       const allDone = () => new Promise<void>((resolve) => {
         const check = () => (this.#running.size === 0 ? resolve() : setTimeout(check, 20));
@@ -317,6 +380,15 @@ export class Worker {
     if (this.#stopping && !this.#running.has(d.seq)) {
       // A request sent before the shutdown was filled: hold the message (leased) and hand it back with the rest.
       this.#parked.push({ d, delayMs: 0, lease: this.#leases.hold(d, () => {}) });
+      return;
+    }
+    if ((this.#paused || this.#draining) && !this.#running.has(d.seq)) {
+      // A request sent before the pause or drain was filled: hold the message (leased); it runs on resume, or is handed back.
+      const box: { entry?: Running } = {};
+      const lease = this.#leases.hold(d, (l) => box.entry && this.#lost(l, box.entry));
+      if (this.#draining) this.#parked.push({ d, delayMs: 0, lease });
+      else this.#held.push({ d, lease, box });
+      this.#o.logger.info(this.#draining ? 'a delivery arrived while draining: it is handed back' : 'a delivery arrived while paused: held until the intake resumes', { alt_stream_seq: d.seq, deliveries: d.deliveries });
       return;
     }
     const held = this.#running.get(d.seq);
@@ -389,6 +461,7 @@ export class Worker {
       if (entry.next && !this.#stopping) this.#start(entry.next.d, entry.next.d.receivedAt, entry.next);
       else if (entry.next) this.#parked.push({ d: entry.next.d, delayMs: 0, lease: entry.next.lease });
       this.#pull.kick();
+      this.#checkDrained();
     });
   }
 
@@ -457,6 +530,7 @@ export class Worker {
       },
       onJob: (job) => {
         entry.job = job;
+        record?.identified(job.id);
         this.#byAltId.set(job.id, entry);
         annotate(ATTR.altId, job.id);
         log = log.with({ alt_id: job.id });
@@ -466,6 +540,7 @@ export class Worker {
     entry.altId = outcome.kind === 'rejected' ? outcome.altId : outcome.job?.id ?? null;
     const report = (verb: OutcomeReport['verb'], extra: { code?: string; status?: string } = {}) => {
       entry.outcome = verb;
+      record?.ended({ verb, ...extra, altId: entry.altId });
       annotate(ATTR.outcome, verb);
       if (extra.code) annotate(ATTR.errorCode, extra.code);
       if (extra.status) annotate(ATTR.lastStatus, extra.status);

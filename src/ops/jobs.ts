@@ -10,7 +10,7 @@ import { cancelKey, decodeEntry, JOB_STATES, readStatus, type JobState, type Sta
 import type { CancelRequest, WorkerBeat } from '../status/fleet.ts';
 
 /** Keys of the status bucket that are not job entries. */
-const notAJob = (key: string) => key.startsWith('cancel.') || key.startsWith('_probe.') || key.startsWith('park.') || key.startsWith('decision.') || key.startsWith('replay.');
+export const notAJob = (key: string) => key.startsWith('cancel.') || key.startsWith('_probe.') || key.startsWith('park.') || key.startsWith('decision.') || key.startsWith('replay.');
 
 /** A bucket to read: its name and the JetStream manager to read it with (no consumer is created). */
 export interface BucketSource {

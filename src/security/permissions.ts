@@ -41,7 +41,7 @@ export type Role = 'runner' | 'producer' | 'reader' | 'operator';
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT' | 'ARCHIVE_NOTIFY_DURABLE'
   | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'
-  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET' | 'RUNNER_LANES'>;
+  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET' | 'RUNNER_LANES' | 'HISTORY_ENABLED' | 'HISTORY_STREAM' | 'HISTORY_SUBJECT_PREFIX' | 'RUNNER_CONTROL_BUCKET'>;
 
 /** The inbox prefix of a role's processes: NATS_INBOX_PREFIX when set, else `_INBOX_altlas_<role>`. */
 export function inboxPrefix(c: Pick<Config, 'NATS_INBOX_PREFIX'>, role: Role): string {
@@ -53,6 +53,16 @@ function kv(bucket: string, why: string): Rule[] {
   const stream = `KV_${bucket}`;
   return [
     { subject: `$KV.${bucket}.>`, why: `${why}: write, delete` },
+    { subject: `$JS.API.STREAM.INFO.${stream}`, why: `${why}: open the bucket, list keys` },
+    { subject: `$JS.API.DIRECT.GET.${stream}.>`, why: `${why}: read a key` },
+    { subject: `$JS.API.STREAM.MSG.GET.${stream}`, why: `${why}: read a key` },
+  ];
+}
+
+/** Reading the fleet controls' bucket: open it, list and read its keys (no write). */
+function controlRead(c: PermissionsConfig, why: string): Rule[] {
+  const stream = `KV_${c.RUNNER_CONTROL_BUCKET}`;
+  return [
     { subject: `$JS.API.STREAM.INFO.${stream}`, why: `${why}: open the bucket, list keys` },
     { subject: `$JS.API.DIRECT.GET.${stream}.>`, why: `${why}: read a key` },
     { subject: `$JS.API.STREAM.MSG.GET.${stream}`, why: `${why}: read a key` },
@@ -89,6 +99,12 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     ...kv(c.RUNNER_WORKERS_BUCKET, 'worker heartbeats'),
     ...kv(c.BUDGET_BUCKET, 'tenant budgets: the fleet\'s slices of each period'),
     ...kv(c.AI_LIMITS_BUCKET, 'model rate limits: the fleet\'s slices of each minute'),
+    ...controlRead(c, 'fleet controls (pause, drain, concurrency)'),
+    { subject: `$KV.${c.RUNNER_CONTROL_BUCKET}.drain.>`, why: 'altlas drain: remove its drain request once drained' },
+    ...(c.HISTORY_ENABLED ? [
+      { subject: `${c.HISTORY_SUBJECT_PREFIX}.>`, why: 'job history: each job\'s events' },
+      { subject: `$JS.API.STREAM.INFO.${c.HISTORY_STREAM}`, why: 'topology check' },
+    ] : []),
     { subject: `$O.${c.RUNNER_OBJECT_BUCKET}.>`, why: 'artifacts, large outputs, DLQ originals: write' },
     { subject: `$JS.API.STREAM.INFO.${objects}`, why: 'object store: open' },
     { subject: `$JS.API.DIRECT.GET.${objects}.>`, why: 'object store: read an object\'s entry' },
@@ -110,7 +126,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     }
   }
   if (c.RUNNER_PROVISION) {
-    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, `KV_${c.AI_LIMITS_BUCKET}`, objects]) {
+    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), ...(c.HISTORY_ENABLED ? [c.HISTORY_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, `KV_${c.AI_LIMITS_BUCKET}`, `KV_${c.RUNNER_CONTROL_BUCKET}`, objects]) {
       publish.push({ subject: `$JS.API.STREAM.CREATE.${s}`, why: 'RUNNER_PROVISION=true: create what is missing' });
     }
     publish.push({ subject: `$JS.API.CONSUMER.CREATE.${alt}.${dur}`, why: 'RUNNER_PROVISION=true: create the consumer' });
@@ -123,6 +139,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     subscribe: [
       { subject: `${inboxPrefix(c, 'runner')}.>`, why: 'replies to the runner (pull requests, acks, API calls): its own inbox prefix' },
       { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.cancel.>`, why: 'cancel requests as they are written (a watch without a consumer)' },
+      { subject: `$KV.${c.RUNNER_CONTROL_BUCKET}.>`, why: 'fleet controls as they are written (a watch without a consumer)' },
       { subject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${alt}.${lanes ? '*' : dur}`, why: 'dead-letter messages no worker settled' },
       ...(lanes ? lanes.subscribe : []),
     ],
@@ -202,6 +219,9 @@ export function readerPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$JS.API.STREAM.INFO.KV_${c.AI_LIMITS_BUCKET}`, why: 'altlas limits, the dashboard: list the models\' limits' },
       { subject: `$JS.API.DIRECT.GET.KV_${c.AI_LIMITS_BUCKET}.>`, why: 'altlas limits, the dashboard: read a model\'s limit' },
       { subject: `$JS.API.STREAM.MSG.GET.KV_${c.AI_LIMITS_BUCKET}`, why: 'altlas limits, the dashboard: read a model\'s limit' },
+      { subject: `$JS.API.STREAM.INFO.${c.HISTORY_STREAM}`, why: 'altlas history, the dashboard: the events\' range' },
+      { subject: `$JS.API.STREAM.MSG.GET.${c.HISTORY_STREAM}`, why: 'altlas history, the dashboard: read a job\'s events' },
+      ...controlRead(c, 'altlas workers, jobs --watch: the fleet controls'),
     ],
     subscribe: [
       { subject: `${inboxPrefix(c, 'reader')}.>`, why: 'replies to readers: their own inbox prefix' },
@@ -229,6 +249,9 @@ export function operatorPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.replay.>`, why: 'altlas replay: the recorded results a replay keeps' },
       ...subjects.map((subject) => ({ subject, why: 'altlas dlq replay: republish originals; altlas approve: resume a parked job; altlas replay: publish a replay' })),
       { subject: `$JS.API.STREAM.MSG.DELETE.${c.DLQ_STREAM}`, why: 'altlas dlq replay (without --keep), dlq purge: remove single dead letters' },
+      { subject: `$KV.${c.RUNNER_CONTROL_BUCKET}.>`, why: 'altlas pause, resume, drain, workers set: write a fleet control' },
+      { subject: `$JS.API.CONSUMER.PAUSE.${c.ALT_STREAM}.${c.RUNNER_DURABLE}`, why: 'altlas pause, resume: the consumer pause of nats-server 2.11 and later' },
+      { subject: `${c.HISTORY_SUBJECT_PREFIX}.>`, why: 'job history: who cancelled, approved, replayed, paused' },
       { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.RUNNER_OBJECT_BUCKET}`, why: 'altlas dlq replay, dlq purge: remove an original from the object store, message by message' },
     ],
     subscribe: [{ subject: `${inboxPrefix(c, 'operator')}.>`, why: 'replies to operators: their own inbox prefix' }, ...reader.subscribe],

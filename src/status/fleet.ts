@@ -18,6 +18,8 @@ export interface WorkerBeat {
   started_at: string;
   seen_at: string;
   concurrency: number;
+  /** True while an operator's pause or drain keeps the worker from taking new work. */
+  paused?: boolean;
   in_flight: number;
   processed: number;
   waiting_for_ai: number;

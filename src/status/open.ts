@@ -1,6 +1,6 @@
 /**
  * Opens (or, with provisioning, creates) the buckets: job status, checkpoints and claims, the
- * object store, and worker heartbeats. A bucket that cannot be opened stops the worker with a
+ * object store, worker heartbeats and the fleet's controls. A bucket that cannot be opened stops the worker with a
  * clear error (TOPOLOGY_MISMATCH when it is missing, PERMISSION_DENIED naming the subject when
  * the user may not use it): no feature switches itself off. The KV buckets it creates refuse
  * purges, message deletes and roll-ups, so no user that may write one key can wipe a bucket
@@ -17,7 +17,7 @@ import { CheckpointStore } from './checkpoints.ts';
 import { bucketEntries, readObject, removeObject } from './store-access.ts';
 import { isPassingNatsError } from '../nats-errors.ts';
 
-export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET'>;
+export type StoresConfig = Pick<Config, 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET' | 'RUNNER_CONTROL_BUCKET'>;
 
 export interface Stores {
   status: KV;
@@ -28,6 +28,8 @@ export interface Stores {
   budgets: KV;
   /** The fleet's slices of the models' rate limits. */
   limits: KV;
+  /** The fleet's controls: pause, drains, concurrency (altlas pause, drain, workers set). */
+  control: KV;
 }
 
 /** Turns a failure to use a bucket into PERMISSION_DENIED (naming the subject), NATS_UNREACHABLE (a passing failure: retried) or TOPOLOGY_MISMATCH. */
@@ -90,6 +92,8 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
   const budgets = await kvBucket(kvm, jsm, c, c.BUDGET_BUCKET, 'tenant budgets', { ttl: 62 * 86_400_000, history: 1, description: 'altlas-runner slices of the tenants\' budgets per period' });
   // An entry per provider, model and unit, rewritten at every renewal: a model unused for a day is forgotten.
   const limits = await kvBucket(kvm, jsm, c, c.AI_LIMITS_BUCKET, 'model rate limits', { ttl: 86_400_000, history: 1, description: 'altlas-runner slices of the models\' rate limits per minute' });
+  // A few keys, kept until an operator changes them (a pause outlives any TTL).
+  const control = await kvBucket(kvm, jsm, c, c.RUNNER_CONTROL_BUCKET, 'fleet controls', { ttl: 0, history: 1, description: 'altlas-runner fleet controls: pause, drains, concurrency' });
   let objects: ObjectStore;
   try {
     objects = c.RUNNER_PROVISION
@@ -116,6 +120,7 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
       await removeObject(jsm, c.RUNNER_OBJECT_BUCKET, probe);
     }],
     ['worker heartbeats', c.RUNNER_WORKERS_BUCKET, () => workers.get(probe)],
+    ['fleet controls', c.RUNNER_CONTROL_BUCKET, () => control.get(probe)],
     ['tenant budgets', c.BUDGET_BUCKET, async () => {
       await budgets.put(probe, '');
       await budgets.delete(probe);
@@ -133,7 +138,7 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
     }
   }
   return {
-    status, workers, objects, budgets, limits,
+    status, workers, objects, budgets, limits, control,
     checkpoints: new CheckpointStore({ kv: cp, bucket: c.RUNNER_CHECKPOINT_BUCKET, obj: objects, objBucket: c.RUNNER_OBJECT_BUCKET, jsm, maxValue: c.RUNNER_CHECKPOINT_MAX_VALUE, codec }),
   };
 }

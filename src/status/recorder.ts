@@ -12,6 +12,7 @@ import type { Codec } from '../security/codec.ts';
 import { redactText } from '../security/redact.ts';
 import { CheckpointBudget, type CheckpointStore } from './checkpoints.ts';
 import { StatusTracker, type JobState, type LastOutcome, type StatusSink } from './status.ts';
+import { historyEvent, type HistoryEvent, type HistoryEventType, type HistoryWriter } from './history.ts';
 
 export interface RecorderOptions {
   /** Where status entries go (the KV bucket, or a direct publish to its subjects). */
@@ -28,6 +29,19 @@ export interface RecorderOptions {
   codec?: Codec;
   /** The price table's currency (usage in status entries); null without one. */
   currency?: string | null;
+  /** Each job's events (HISTORY_ENABLED); absent: none written. */
+  history?: HistoryWriter | null;
+}
+
+/** How a delivery ended, as the worker reports it. */
+export interface Ending {
+  verb: 'ack' | 'nak' | 'reject' | 'abandon';
+  code?: string;
+  status?: string;
+  /** The job id, when the job decoded or its id was recovered. */
+  altId?: string | null;
+  /** A parked job's approval task. */
+  task?: string;
 }
 
 export interface Settlement {
@@ -67,6 +81,8 @@ export class DeliveryRecord {
   /** Object store names of outputs this message's checkpoints reference. */
   readonly #objects = new Set<string>();
   #claimed = false;
+  /** The job id once known (history events name it). */
+  #altId: string | null = null;
 
   constructor(options: RecorderOptions, d: DeliveryInfo) {
     this.#o = options;
@@ -87,6 +103,7 @@ export class DeliveryRecord {
     const { stream, seq, deliveries } = this.#d;
     try {
       for (const name of await this.#o.checkpoints.saveBatch(stream, seq, deliveries, this.#batches++, batch)) this.#objects.add(name);
+      this.#event('checkpointed', { detail: { tasks: batch.length } });
     } catch (e) {
       this.#o.logger.warn('could not store checkpoints; those tasks would run again after a crash', { alt_stream_seq: seq, tasks: batch.length, error: (e as Error).message });
     }
@@ -110,9 +127,46 @@ export class DeliveryRecord {
     return this.#batches > 0 || this.#claimed || this.#d.deliveries > 1 || this.#objects.size > 0;
   }
 
-  claim(): Promise<boolean> {
+  async claim(): Promise<boolean> {
     this.#claimed = true;
-    return this.#o.checkpoints.claim(this.#d.stream, this.#d.seq, this.#d.deliveries, this.#o.workerId);
+    const won = await this.#o.checkpoints.claim(this.#d.stream, this.#d.seq, this.#d.deliveries, this.#o.workerId);
+    if (won) this.#event('claimed');
+    return won;
+  }
+
+  /** One event of this delivery's job in its history (once the job id is known); never waits. */
+  #event(type: HistoryEventType, fields: Omit<HistoryEvent, 'type' | 'alt_id' | 'at'> = {}): void {
+    if (!this.#o.history || !this.#altId) return;
+    this.#o.history.write(historyEvent(type, this.#altId, { worker_id: this.#o.workerId, alt_stream_seq: this.#d.seq, deliveries: this.#d.deliveries, ...fields }));
+  }
+
+  /** The delivery's job is known (decoded, or its id recovered): its history says it was delivered here. */
+  identified(altId: string): void {
+    if (this.#altId) return;
+    this.#altId = altId;
+    this.#event('delivered');
+  }
+
+  /** The message was dead-lettered with no run of it here (the max-deliveries guard, the janitor). */
+  deadLettered(altId: string, code: string, message: string): void {
+    this.#altId ??= altId;
+    this.#event('dead_lettered', { code, error: message, worker_id: undefined });
+  }
+
+  /** A parked job's resume: it goes on with what it completed before. */
+  resumed(completed: number): void {
+    this.#event('resumed', { detail: { completed } });
+  }
+
+  /** The delivery ended: its history says how (the `.last` stored, handed back, dead-lettered, lease lost, parked). */
+  ended(e: Ending): void {
+    if (e.altId) this.identified(e.altId);
+    const fields = { ...(e.code ? { code: e.code } : {}), ...(e.status ? { status: e.status } : {}) };
+    if (e.verb === 'ack' && e.code === 'JOB_PARKED') this.#event('parked', { detail: { task: e.task ?? null } });
+    else if (e.verb === 'ack' && e.code !== 'DONE_BEFORE') this.#event('last_stored', fields);
+    else if (e.verb === 'nak') this.#event(e.code === 'LEASE_LOST' ? 'lease_lost' : 'handed_back', fields);
+    else if (e.verb === 'reject') this.#event('dead_lettered', fields);
+    else if (e.verb === 'abandon' && e.code === 'LEASE_LOST') this.#event('lease_lost', fields);
   }
 
   /** True while no newer delivery has claimed the message. */
@@ -122,6 +176,8 @@ export class DeliveryRecord {
 
   /** The job decoded and is about to run: status tracking starts (its first write is deferred). */
   started(job: Job, traceId?: string, budget?: JobBudget | null): void {
+    this.identified(job.id);
+    this.#event('started', { detail: { tasks: job.tasks.length } });
     this.#track(job.id).running(job, traceId, budget);
   }
 
@@ -134,6 +190,8 @@ export class DeliveryRecord {
 
   onEvent(e: TaskEvent): void {
     this.#tracker?.onEvent(e);
+    if (e.type === 'attempt_failed') this.#event('attempt_failed', { task_id: e.taskId, attempt: e.attempt, code: e.code, error: e.error });
+    else if (e.type === 'task_finished') this.#event('task_finished', { task_id: e.taskId, status: e.result.status, attempt: e.result.attempts, ...(e.result.error_code ? { code: e.result.error_code } : {}) });
     if (e.type === 'task_finished' && e.kind === 'ai' && e.result.status === 'completed' && e.result.output) this.#budget.add(e.result);
   }
 

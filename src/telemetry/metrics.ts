@@ -32,6 +32,10 @@ export interface MetricSources {
   waiting?: () => number;
   /** The rate limits per provider and model, as this worker knows and spends them. */
   limits?: () => readonly ModelFigures[];
+  /** 1 while the worker takes no new work by an operator's pause or drain, else 0. */
+  paused?: () => number;
+  /** The worker's concurrency now (altlas workers set changes it live). */
+  concurrency?: () => number;
 }
 
 /** Seconds: from a fast AI answer to a long job. */
@@ -85,6 +89,8 @@ export class RunnerMetrics {
   readonly #aiCost = this.#meter.createCounter(METRIC.aiCost, { description: 'Cost of AI calls at AI_PRICES, by model, tenant and currency; calls of unknown cost are not added (see altlas_ai_calls_total).' });
   readonly #aiCalls = this.#meter.createCounter(METRIC.aiCalls, { description: 'AI calls that reached the provider, by model, tenant, outcome (ok, failed), usage (reported, unknown) and cost (known, unknown).' });
   readonly #aiFallbacks = this.#meter.createCounter(METRIC.aiFallbacks, { description: 'AI calls moved on from one provider/model pair of a fallback chain to the next (from, to: endpoint/model).' });
+  readonly #historyDropped = this.#meter.createCounter(METRIC.historyDropped, { description: 'Job history events dropped: the buffer of unconfirmed events was full (reason=full) or the stream did not store one (reason=failed).' });
+  readonly #aiRateLimited = this.#meter.createCounter(METRIC.aiRateLimited, { description: 'AI HTTP attempts answered 429 (rate limited), by provider and model.' });
   readonly #loop = monitorEventLoopDelay({ resolution: 20 });
 
   constructor(sources: MetricSources) {
@@ -120,6 +126,13 @@ export class RunnerMetrics {
     this.#duplicates.add(0);
     this.#leaseLost.add(0);
     this.#aiFallbacks.add(0);
+    this.#aiRateLimited.add(0);
+    for (const reason of ['full', 'failed']) this.#historyDropped.add(0, { reason });
+    this.#meter.createObservableGauge(METRIC.paused, { description: '1 while the worker takes no new work because an operator paused the fleet or drains it, else 0.' }).addCallback((r) => r.observe(sources.paused?.() ?? 0));
+    this.#meter.createObservableGauge(METRIC.concurrency, { description: 'Jobs the worker runs at once now (RUNNER_CONCURRENCY, or what altlas workers set gave it).' }).addCallback((r) => {
+      const n = sources.concurrency?.();
+      if (n !== undefined) r.observe(n);
+    });
     this.#meter.createObservableGauge(METRIC.inFlight, { description: 'Jobs running in this process.' }).addCallback((r) => r.observe(sources.inFlight()));
     this.#meter.createObservableGauge(METRIC.waitingForAi, { description: 'Jobs waiting in this process for the AI side to answer again.' }).addCallback((r) => r.observe(sources.waiting?.() ?? 0));
     this.#meter.createObservableGauge(METRIC.breakerState, { description: 'AI circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated.' })
@@ -165,9 +178,6 @@ export class RunnerMetrics {
     this.#meter.createObservableCounter(METRIC.aiLimitWait, { unit: 's', description: 'Time AI calls of this worker waited for room in the model\'s limits.' }).addCallback((r) => {
       for (const f of perModel(figures())) r.observe(f.waitedMs / 1_000, { provider: f.provider, model: f.model });
     });
-    this.#meter.createObservableCounter(METRIC.aiRateLimited, { description: 'AI attempts of this worker the provider answered 429 (rate limited).' }).addCallback((r) => {
-      for (const f of perModel(figures())) r.observe(f.rateLimited, { provider: f.provider, model: f.model });
-    });
   }
 
   /** A job started here: its subject, and how long it waited in NATS (first deliveries only). */
@@ -176,6 +186,11 @@ export class RunnerMetrics {
     const attrs = { lane: laneOf(subject) ?? 'none', tenant: this.#tenants.of(tenantOf(subject) ?? NO_TENANT) };
     this.#laneStarted.add(1, attrs);
     this.#laneWait.record(Math.max(0, waitMs) / 1000, attrs);
+  }
+
+  /** A job history event was dropped. */
+  historyDropped(reason: 'full' | 'failed'): void {
+    this.#historyDropped.add(1, { reason });
   }
 
   /** One settled delivery. */
@@ -204,6 +219,7 @@ export class RunnerMetrics {
   ai(info: AttemptInfo): void {
     this.#aiDuration.record(info.durationMs / 1000, { 'gen_ai.provider.name': info.provider, 'gen_ai.request.model': info.model, outcome: info.outcome });
     if (info.attempt > 1) this.#retries.add(1, { kind: 'ai' });
+    if (info.status === 429) this.#aiRateLimited.add(1, { 'gen_ai.provider.name': info.provider, 'gen_ai.request.model': info.model });
   }
 
   /** A call moved on from pair `from` to pair `to` of its fallback chain. */

@@ -85,4 +85,7 @@ export const METRIC = {
   laneWait: 'altlas.lane.wait',
   laneRunning: 'altlas.lane.jobs.running',
   laneQueued: 'altlas.lane.jobs.queued',
+  historyDropped: 'altlas.history.dropped',
+  paused: 'altlas.worker.paused',
+  concurrency: 'altlas.worker.concurrency',
 } as const;

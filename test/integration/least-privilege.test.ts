@@ -159,6 +159,28 @@ describe('least privilege', () => {
     // The tenant's slices were written by the workers (and the second returns its own at shutdown).
     const slices = await (await jetstreamManager(s.admin)).streams.info('KV_ALT_BUDGETS', { subjects_filter: '$KV.ALT_BUDGETS.budget.>' });
     expect(Object.keys(slices.state.subjects ?? {})).toEqual(['$KV.ALT_BUDGETS.budget._.day.tokens']);
+    // Job history (written by the runner and the operator), the fleet's controls and the finished-jobs search, each role through its own permissions.
+    const history = await cli(s.server, 'reader', ['history', 'to-cancel']);
+    expect({ code: history.code, err: history.err }).toEqual({ code: 0, err: '' });
+    expect(history.out).toMatch(/cancel requested by nats:operator[\s\S]*\.last stored \(/);
+    // The events of a run killed with its worker, of an approval and a replay, of a dead letter.
+    const resumed = (await cli(s.server, 'reader', ['history', 'resumed'])).out;
+    expect(resumed).toMatch(/delivered \(delivery 1,[\s\S]*checkpointed [\s\S]*delivered \(delivery 2,[\s\S]*claimed \(delivery 2\)[\s\S]*\.last stored \(success\)/);
+    const approvedHistory = (await cli(s.server, 'reader', ['history', 'approved'])).out;
+    expect(approvedHistory).toMatch(/parked: waiting for a person[\s\S]*task ok approved by nats:operator: fine[\s\S]*resumed after approval[\s\S]*\.last stored \(success\)[\s\S]*replay from task b published by nats:operator/);
+    expect((await cli(s.server, 'reader', ['history', 'broken'])).out).toMatch(/dead-lettered \(ALT_SYNTAX/);
+    for (const argv of [['pause'], ['resume']]) {
+      const r = await cli(s.server, 'operator', argv);
+      expect({ argv, code: r.code, err: r.err }).toEqual({ argv, code: 0, err: '' });
+    }
+    const workerId = String(JSON.parse((await cli(s.server, 'reader', ['workers', '--json'])).out.split('\n')[0]).worker_id);
+    const set = await cli(s.server, 'operator', ['workers', 'set', workerId, '--concurrency', '2']);
+    expect({ code: set.code, err: set.err }).toEqual({ code: 0, err: '' });
+    await eventually(async () => second.logs('concurrency changed'), (l) => l.length === 1, 'the new concurrency');
+    const fleet = await cli(s.server, 'reader', ['history', '--fleet']);
+    expect(fleet.out).toMatch(/intake paused by nats:operator[\s\S]*intake resumed by nats:operator[\s\S]*set to 2 by nats:operator/);
+    const finished = await cli(s.server, 'reader', ['jobs', '--finished', '--json']);
+    expect({ code: finished.code, err: finished.err, found: finished.out.includes('"alt_id":"to-cancel"') }).toEqual({ code: 0, err: '', found: true });
     // Graceful shutdown.
     second.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);

@@ -24,7 +24,7 @@ import { ROOT } from '../helpers/paths.ts';
 
 const config = loadConfig({});
 const ROLES: Role[] = ['runner', 'producer', 'reader', 'operator'];
-const STREAMS = ['ALT', 'LAST', 'ALT_DLQ', 'ALT_USAGE', 'ALT_PROGRESS', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'KV_ALT_WORKERS', 'KV_ALT_BUDGETS', 'OBJ_ALT_OUTPUTS'];
+const STREAMS = ['ALT', 'LAST', 'ALT_DLQ', 'ALT_USAGE', 'ALT_PROGRESS', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'KV_ALT_WORKERS', 'KV_ALT_BUDGETS', 'KV_ALT_CONTROL', 'ALT_HISTORY', 'OBJ_ALT_OUTPUTS'];
 const SECRET = `SNIFF-ME-${randomBytes(6).toString('hex')}`;
 
 let server: NatsServer;

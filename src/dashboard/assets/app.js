@@ -100,10 +100,13 @@ async function act(name, body) {
 function parseRoute(hash) {
   const [path, query = ''] = hash.replace(/^#\/?/, '').split('?');
   const params = new URLSearchParams(query);
+  const task = /^job\/([^/]+)\/task\/([^/]+)$/.exec(path);
+  if (task) return { tab: 'task', id: decodeURIComponent(task[1]), task: decodeURIComponent(task[2]), params };
   if (path.startsWith('job/')) return { tab: 'job', id: decodeURIComponent(path.slice(4)), params };
-  return { tab: ['dlq', 'fleet', 'usage', 'limits'].includes(path) ? path : 'jobs', params };
+  return { tab: ['dlq', 'fleet', 'usage', 'limits', 'finished'].includes(path) ? path : 'jobs', params };
 }
 const jobHref = (id) => `#/job/${encodeURIComponent(id)}`;
+const taskHref = (id, task) => `#/job/${encodeURIComponent(id)}/task/${encodeURIComponent(task)}`;
 
 function go(hash, replace = false) {
   if (location.hash === hash) return route();
@@ -123,7 +126,16 @@ function route() {
     $('#usage-since').value = r.params.get('since') ?? '24h';
     $('#usage-by').value = r.params.get('by') ?? 'model';
   }
+  if (r.tab === 'finished') {
+    $('#fin-since').value = r.params.get('since') ?? '24h';
+    $('#fin-state').value = r.params.get('state') ?? '';
+    $('#fin-code').value = r.params.get('code') ?? '';
+    $('#fin-q').value = r.params.get('q') ?? '';
+    $('#fin-tenant').value = r.params.get('tenant') ?? '';
+  }
   showTab(r.tab);
+  if (r.tab === 'finished') void loadFinished(r.params.get('page') ?? '').catch((e) => toast(e.message));
+  if (r.tab === 'task') void openTask(r.id, r.task).catch((e) => toast(e.message));
   if (r.tab === 'job') void openJob(r.id);
   else if (r.tab === 'jobs') void loadJobs().catch((e) => toast(e.message));
 }
@@ -219,7 +231,11 @@ async function openJob(id) {
     return;
   }
   if (ui.current !== id) return;
-  const job = r.job;
+  void loadHistory(id);
+  $('#alt-text').textContent = '';
+  $('#alt-details').open = false;
+  // No status entry (expired): the job as its .last has it.
+  const job = r.job ?? jobFromLast(r.last);
   $('#job-title').replaceChildren(el('span', {}, `${job.alt_id} `), stateBadge(shownState(job)));
   const trace = job.trace_id && ui.config.trace_url ? el('a', { href: ui.config.trace_url.replace('{trace_id}', job.trace_id), target: '_blank', rel: 'noopener' }, job.trace_id) : (job.trace_id ?? '—');
   const meta = [['Title', job.title], ['Worker', job.worker_id], ['Deliveries', String(job.deliveries)], ['Task retries', String(retries(job))], ['Started', when(job.started_at) || '—'],
@@ -274,12 +290,81 @@ async function openJob(id) {
     const out = results[tid]?.output;
     const usage = out?.usage ?? t.usage;
     const cost = out ? out.cost : t.cost;
-    return el('tr', { dataset: { task: tid } }, el('td', {}, tid), el('td', {}, stateBadge(t.state)), el('td', { title: 'attempts of this task' }, String(t.attempts)),
+    return el('tr', { dataset: { task: tid } }, el('td', {}, results[tid] ? el('a', { href: taskHref(job.alt_id, tid), title: 'prompt and full output' }, tid) : tid), el('td', {}, stateBadge(t.state)), el('td', { title: 'attempts of this task' }, String(t.attempts)),
       el('td', {}, when(t.started_at)), el('td', {}, duration(ms(t.started_at, t.finished_at))), el('td', {}, t.error_code ?? ''),
       el('td', { dataset: { tokens: '' } }, usage ? `${count(usage.input)} / ${count(usage.output)}` : ''), el('td', {}, usage ? money(cost, r.last?.metadata?.usage?.currency ?? job.usage?.currency) : ''),
       el('td', { class: 'output', title: text }, text));
   }));
   $('#last-json').textContent = r.last ? JSON.stringify(r.last, null, 2) : 'not stored yet';
+}
+
+/** A job whose status entry is gone, from its .last: what the job view needs. */
+function jobFromLast(last) {
+  const tasks = Object.fromEntries(Object.entries(last.task_results).map(([tid, t]) => [tid, {
+    state: t.status, attempts: t.metadata?.attempts ?? 1, started_at: t.start_time, finished_at: t.end_time, error_code: t.metadata?.error_code ?? null, dependencies: [],
+  }]));
+  return {
+    alt_id: last.alt_file_id, title: last.title, state: last.status === 'failure' ? 'failed' : 'completed', last_status: last.status, worker_id: '—', deliveries: '—',
+    started_at: last.start_time, finished_at: last.end_time, error: last.metadata?.error_code ? { code: last.metadata.error_code, message: String(last.metadata.error ?? '') } : null,
+    tasks, tasks_total: Object.keys(tasks).length, tasks_done: Object.values(tasks).filter((t) => t.state === 'completed').length, segments: [],
+  };
+}
+
+/** The job's timeline from the history stream. */
+async function loadHistory(id) {
+  const list = $('#history-list');
+  list.replaceChildren(el('li', { class: 'muted' }, 'loading…'));
+  const r = await api(`/api/jobs/${encodeURIComponent(id)}/history`).catch((e) => ({ events: [], error: e.message }));
+  if (ui.current !== id) return;
+  list.replaceChildren(...(r.events.length ? r.events.map((e) => el('li', { dataset: { event: e.type } }, el('span', { class: 'muted' }, `${when(e.at)} `), historyText(e))) : [el('li', { class: 'muted' }, r.error ?? 'no event stored')]));
+}
+
+/** One event in words (as altlas history prints it). */
+function historyText(e) {
+  const on = e.worker_id ? ` on ${e.worker_id}` : '';
+  const by = e.by ? ` by ${e.by}` : '';
+  const code = e.code ? ` (${e.code})` : '';
+  const d = e.detail ?? {};
+  switch (e.type) {
+    case 'delivered': return `delivered (delivery ${e.deliveries}, message ${e.alt_stream_seq}) to ${e.worker_id}`;
+    case 'attempt_failed': return `task ${e.task_id} attempt ${e.attempt} failed${code}${on}`;
+    case 'task_finished': return `task ${e.task_id} ${e.status}${code}${on}`;
+    case 'last_stored': return `.last stored (${e.status})${on}`;
+    case 'checkpointed': return `checkpointed ${d.tasks} task(s)${on}`;
+    case 'replayed': return `replay from task ${d.from} published${by}`;
+    case 'approved': case 'rejected': return `task ${e.task_id} ${e.type}${by}`;
+    default: return `${e.type.replace(/_/g, ' ')}${code}${on}${by}`;
+  }
+}
+
+/** One task: its prompt and full output, fetched when the view opens. */
+async function openTask(id, task) {
+  $('#task-back').setAttribute('href', jobHref(id));
+  $('#task-title').textContent = `${id} · ${task}`;
+  $('#task-prompt').textContent = 'loading…';
+  $('#task-output').textContent = '';
+  const t = await api(`/api/jobs/${encodeURIComponent(id)}/tasks/${encodeURIComponent(task)}`);
+  $('#task-meta').replaceChildren(...[['Status', t.status], ['Attempts', String(t.attempts ?? '—')], ['Error', t.error ?? '—'], ['Artifact', t.artifact ?? '—']].flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  $('#task-prompt').textContent = t.prompt ? `system: ${t.prompt.system}\n\nuser:\n${t.prompt.user}` : t.prompt_note;
+  $('#task-output').textContent = t.output ? `${t.output.text}${t.output.truncated ? `\n… (${t.output.chars} characters)` : ''}` : '(no output)';
+}
+
+/** The finished-jobs search (LAST), a page at a time; `page` is the token of the page to show. */
+async function loadFinished(page) {
+  const params = new URLSearchParams();
+  for (const [k, sel] of [['since', '#fin-since'], ['state', '#fin-state'], ['code', '#fin-code'], ['q', '#fin-q'], ['tenant', '#fin-tenant']]) if ($(sel).value.trim()) params.set(k, $(sel).value.trim());
+  if (page) params.set('page', page);
+  const r = await api(`/api/finished?${params}`);
+  $('#finished-table tbody').replaceChildren(...r.jobs.map((j) => el('tr', { dataset: { job: j.alt_id } },
+    el('td', {}, el('a', { href: jobHref(j.alt_id) }, j.alt_id)), el('td', {}, stateBadge(j.status)), el('td', {}, `${j.tasks_done}/${j.tasks_total}`), el('td', {}, j.code ?? ''),
+    el('td', {}, j.tenant ?? ''), el('td', {}, duration(j.duration_ms)), el('td', {}, when(j.stored_at)), el('td', {}, preview(j.title, 80)))));
+  const next = $('#fin-next');
+  next.disabled = r.next === null;
+  next.onclick = () => {
+    const p = new URLSearchParams(params);
+    p.set('page', String(r.next));
+    go(`#/finished?${p}`);
+  };
 }
 
 // ---- live text --------------------------------------------------------------------------------
@@ -411,7 +496,7 @@ function renderFleet() {
     el('span', { class: 'muted' }, `${l.lane} lane `), el('b', {}, String(l.stored)),
     ...(l.tenants.length ? [el('span', { class: 'muted' }, ` (${l.tenants.slice(0, 3).map((t) => `${t.tenant} ${t.stored}`).join(', ')}${l.tenants.length > 3 ? ', …' : ''})`)] : []))));
   $('#workers-table tbody').replaceChildren(...ui.workers.map((w) => el('tr', { dataset: { worker: w.worker_id } },
-    el('td', {}, w.worker_id), el('td', {}, w.host), el('td', {}, w.version), el('td', {}, `${w.in_flight}/${w.concurrency}`), el('td', {}, String(w.processed)),
+    el('td', {}, w.worker_id), el('td', {}, w.host), el('td', {}, w.version), el('td', {}, `${w.in_flight}/${w.concurrency}${w.paused ? ' (paused)' : ''}`), el('td', {}, String(w.processed)),
     el('td', {}, String(w.waiting_for_ai)), el('td', {}, w.breaker), el('td', { title: when(w.seen_at) }, `${duration(ms(w.seen_at))} ago`))));
   drawChart();
 }
@@ -461,7 +546,7 @@ function drawChart() {
 function showTab(name) {
   ui.tab = name;
   for (const s of document.querySelectorAll('.tab')) s.classList.toggle('active', s.id === `tab-${name}`);
-  for (const b of document.querySelectorAll('nav a')) b.classList.toggle('active', b.dataset.tab === name || (name === 'job' && b.dataset.tab === 'jobs'));
+  for (const b of document.querySelectorAll('nav a')) b.classList.toggle('active', b.dataset.tab === name || ((name === 'job' || name === 'task') && b.dataset.tab === 'jobs'));
   if (name !== 'job') {
     ui.current = null;
     stopLive();
@@ -533,6 +618,16 @@ function wire() {
   // The Limits view follows the fleet's slices while it is shown.
   setInterval(() => ui.tab === 'limits' && ui.started && void loadLimits().catch(() => {}), 5_000);
   $('#usage-since').addEventListener('change', usageChanged);
+  $('#fin-search').addEventListener('click', () => {
+    const p = new URLSearchParams();
+    for (const [k, sel] of [['since', '#fin-since'], ['state', '#fin-state'], ['code', '#fin-code'], ['q', '#fin-q'], ['tenant', '#fin-tenant']]) if ($(sel).value.trim()) p.set(k, $(sel).value.trim());
+    go(`#/finished?${p}`);
+  });
+  $('#alt-details').addEventListener('toggle', async () => {
+    if (!$('#alt-details').open || !ui.current || $('#alt-text').textContent) return;
+    const r = await api(`/api/jobs/${encodeURIComponent(ui.current)}/alt`).catch((e) => ({ kept: false, error: e.message }));
+    $('#alt-text').textContent = r.kept ? (r.document !== undefined ? JSON.stringify(r.document, null, 2) : r.text) : (r.error ?? 'not kept (RUNNER_KEEP_ALT=false, or older than RUNNER_OBJECT_TTL_MS)');
+  });
   $('#usage-by').addEventListener('change', usageChanged);
   $('#dlq-code').addEventListener('change', () => {
     history.replaceState(null, '', `#/dlq${$('#dlq-code').value ? `?code=${encodeURIComponent($('#dlq-code').value)}` : ''}`);

@@ -1,0 +1,62 @@
+/** The history writer never makes the worker wait: a bounded number of unconfirmed events, the rest dropped and counted. */
+import { describe, expect, it } from '@jest/globals';
+import { HistoryWriter, describeEvent, historyEvent } from '../../../src/status/history.ts';
+
+describe('HistoryWriter', () => {
+  it('sends a job\'s events together, one message per job, to its subject, and returns at once', async () => {
+    const sent: { subject: string; events: { type: string; alt_id: string }[] }[] = [];
+    const w = new HistoryWriter({ prefix: 'history', maxPending: 10, flushMs: 60_000, publish: (subject, data) => {
+      sent.push({ subject, events: JSON.parse(new TextDecoder().decode(data)) });
+      return new Promise(() => {});
+    } });
+    w.write(historyEvent('delivered', 'job-1', { worker_id: 'w1', deliveries: 1, alt_stream_seq: 7 }));
+    w.write(historyEvent('started', 'a.b', {}));
+    w.write(historyEvent('started', 'job-1', {}));
+    expect(sent).toEqual([]);
+    void w.flush(10);
+    expect(sent.map((s) => s.subject)).toEqual(['history.job-1', expect.stringMatching(/^history\.a_b-[0-9a-f]{8}$/)]);
+    expect(sent[0].events.map((e) => e.type)).toEqual(['delivered', 'started']);
+    expect(sent[0].events[0]).toMatchObject({ type: 'delivered', alt_id: 'job-1', worker_id: 'w1', deliveries: 1, alt_stream_seq: 7 });
+  });
+
+  it('sends what waited once HISTORY_FLUSH_MS passed, without being asked', async () => {
+    const subjects: string[] = [];
+    const w = new HistoryWriter({ prefix: 'history', maxPending: 10, flushMs: 20, publish: async (subject) => {
+      subjects.push(subject);
+    } });
+    w.write(historyEvent('started', 'j'));
+    for (let i = 0; i < 100 && !subjects.length; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(subjects).toEqual(['history.j']);
+  });
+
+  it('holds at most HISTORY_BUFFER events (waiting or unconfirmed), drops the rest and what the stream refused, and says so', async () => {
+    const drops: string[] = [];
+    const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
+    let published = 0;
+    const w = new HistoryWriter({ prefix: 'history', maxPending: 2, flushMs: 60_000, onDrop: (r) => drops.push(r), publish: () => {
+      published++;
+      return new Promise<void>((resolve, reject) => pending.push({ resolve, reject }));
+    } });
+    for (let i = 0; i < 5; i++) w.write(historyEvent('started', `j${i}`));
+    expect(drops).toEqual(['full', 'full', 'full']);
+    void w.flush(10);
+    expect(published).toBe(2);
+    w.write(historyEvent('started', 'still-full'));
+    expect(drops).toEqual(['full', 'full', 'full', 'full']);
+    pending[0].resolve();
+    pending[1].reject(new Error('no stream'));
+    await w.flush();
+    expect(drops).toEqual(['full', 'full', 'full', 'full', 'failed']);
+    w.write(historyEvent('started', 'again'));
+    await w.flush(10);
+    expect(published).toBe(3);
+    expect(w.dropped).toBe(5);
+  });
+
+  it('masks secrets in error texts and says what happened in a line', () => {
+    const e = historyEvent('attempt_failed', 'j', { task_id: 't1', attempt: 2, code: 'AI_HTTP_500', error: 'upstream said Bearer abcdefghijklmnopqrstuvwxyz0123', worker_id: 'w' });
+    expect(e.error).not.toContain('abcdefghijklmnopqrstuvwxyz0123');
+    expect(describeEvent(e)).toMatch(/^task t1 attempt 2 failed \(AI_HTTP_500: upstream said .*\) on w$/);
+    expect(describeEvent(historyEvent('cancel_requested', 'j', { by: 'nats:alice' }))).toBe('cancel requested by nats:alice');
+  });
+});

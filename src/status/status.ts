@@ -1,8 +1,10 @@
 /**
  * Job status in a JetStream KV bucket: one entry per job (key: the job id as a subject token).
- * The first write of a run comes when it has been running RUNNER_STATUS_FLUSH_MS (so a short job
- * costs exactly one write: its final state), then at most one coalesced write per interval, plus
- * one per state change that matters to a reader (waiting for the AI side, handed back, final).
+ * The first write of a run comes when it has been running RUNNER_STATUS_FLUSH_MS, then at most one
+ * coalesced write per interval, plus one per state change that matters to a reader (waiting for
+ * the AI side, handed back, final). A job that ends with a stored `.last` before its first write
+ * (on its first delivery) writes none: its `.last` in the LAST stream is its record, and readers
+ * find it there ({@link entryFromLast}).
  */
 import type { KV } from '@nats-io/kv';
 import type { TaskEvent, TaskOutput, TaskStatus } from '../engine/types.ts';
@@ -128,6 +130,8 @@ export class StatusTracker {
   #chain: Promise<void> = Promise.resolve();
   #visible = false;
   #closed = false;
+  /** The delivery ended with a stored `.last` (see {@link reconcile}). */
+  #lastStored = false;
   /** KV writes made so far. */
   writes = 0;
 
@@ -204,6 +208,7 @@ export class StatusTracker {
    * its title and tasks here. Written with the next state change.
    */
   reconcile(last: LastOutcome): void {
+    this.#lastStored = true;
     if (!this.entry.title) this.entry.title = redactDataText(last.title);
     this.entry.started_at ??= last.start_time;
     const tasks = this.entry.tasks;
@@ -231,6 +236,13 @@ export class StatusTracker {
     if (FINAL_STATES.includes(state)) {
       this.entry.finished_at = iso(Date.now());
       this.#closed = true;
+      // Finished within the flush time with its .last stored: that .last is the job's record, no entry is written.
+      // A redelivery writes its final state (an earlier delivery may have left an entry that says running).
+      if (!this.#visible && this.#lastStored && this.entry.deliveries === 1) {
+        if (this.#timer) clearTimeout(this.#timer);
+        this.#timer = null;
+        return this.#chain;
+      }
     }
     return this.#flush();
   }
@@ -280,6 +292,40 @@ export class StatusTracker {
   get visible(): boolean {
     return this.#visible;
   }
+}
+
+/** The `.last` fields a status entry is made from when the job wrote none. */
+export interface FinishedLast extends LastOutcome {
+  status: string;
+  end_time: string;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * The status entry of a job that finished without writing one, made from its stored `.last`:
+ * state `completed` (`success`, `partialsuccess`), `failed` (`failure`) or `cancelled`
+ * (`JOB_CANCELLED`), its tasks as the `.last` gives them, and the stream, sequence and deliveries
+ * it came from. The worker is not recorded in a `.last`: `worker_id` is empty.
+ */
+export function entryFromLast(last: FinishedLast, storedAt: string, currency: string | null = null): StatusEntry {
+  const m = last.metadata;
+  const code = typeof m.error_code === 'string' ? m.error_code : null;
+  const state: JobState = code === 'JOB_CANCELLED' ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed';
+  const tracker = new StatusTracker({ put: async () => undefined }, {
+    alt_id: last.alt_file_id,
+    alt_stream: typeof m.source_stream === 'string' ? m.source_stream : '',
+    alt_stream_seq: typeof m.source_stream_seq === 'number' ? m.source_stream_seq : 0,
+    deliveries: typeof m.deliveries === 'number' ? m.deliveries : 1,
+    worker_id: '',
+  }, 0, () => {}, IDENTITY_CODEC, currency);
+  tracker.reconcile(last);
+  const e = tracker.entry;
+  const usage = m.usage as UsageReport | undefined;
+  return {
+    ...e, state, received_at: last.start_time, started_at: last.start_time, updated_at: storedAt, finished_at: last.end_time, last_status: last.status,
+    error: code ? { code, message: typeof m.error === 'string' ? m.error : '' } : null,
+    ...(usage ? { usage } : {}),
+  };
 }
 
 /** Reads a job's status entry, or null. */

@@ -12,6 +12,9 @@
  * they share, that sum sets the rate. BENCH_ONLY=altlas|bullmq|floor runs one of them. The fake
  * AI answers BENCH_WARM_CALLS calls (default 20,000) before anything is measured: it spends about
  * 40 % more CPU per call while V8 warms it up, which the first contestant would otherwise pay.
+ * Each worker process runs with `--cpu-prof`: the CPU budget per job by stage (./stages.ts) of
+ * its main thread while the jobs ran is printed side by side (BENCH_STAGES=0: no profiler). The
+ * last line printed is one line of JSON of the figures (./figures.ts), for scripts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';

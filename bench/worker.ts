@@ -25,6 +25,10 @@
  * BENCH_HEAP_PROFILE=<dir> writes a sampling heap profile of everything a phase allocated.
  * BENCH_ONLY=<names> (comma-separated: baseline, floor, worker, default, telemetry-100, telemetry-10,
  * memory) runs only those parts and prints only the rows and ratios they give.
+ *
+ * The CPU budget per job by stage (./stages.ts) of the floor, worker, default and telemetry-100
+ * phases comes from a V8 CPU profile of each phase's measured part (BENCH_STAGES=0: no profiler).
+ * The last line printed is one line of JSON of the figures (./figures.ts), for scripts.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';

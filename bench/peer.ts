@@ -13,7 +13,8 @@
  * AI answers BENCH_WARM_CALLS calls (default 20,000) before anything is measured: it spends about
  * 40 % more CPU per call while V8 warms it up, which the first contestant would otherwise pay.
  * Each worker process runs with `--cpu-prof`: the CPU budget per job by stage (./stages.ts) of
- * its main thread while the jobs ran is printed side by side (BENCH_STAGES=0: no profiler). The
+ * its main thread while the jobs ran is printed side by side (BENCH_STAGES=0: no profiler;
+ * BENCH_PROFILE=<dir> keeps the profiles in <dir>/<contestant>/). The
  * last line printed is one line of JSON of the figures (./figures.ts), for scripts.
  */
 import { execFileSync } from 'node:child_process';
@@ -49,14 +50,16 @@ const jobs = Array.from({ length: JOBS }, (_, i) => chainedJob(i));
  * CPU budget by stage is printed; BENCH_STAGES=0 runs them without the profiler.
  */
 const STAGES_ON = process.env.BENCH_STAGES !== '0';
-const profileDir = STAGES_ON ? mkdtempSync(join(tmpdir(), 'altlas-peer-prof-')) : '';
-const profileOptions = (label: string) => (STAGES_ON ? `--cpu-prof --cpu-prof-dir=${join(profileDir, label)}` : '');
+/** BENCH_PROFILE=<dir> keeps the profiles there (<dir>/<contestant>/*.cpuprofile); else they go with the run. */
+const keptProfiles = process.env.BENCH_PROFILE;
+const profileDir = keptProfiles ?? (STAGES_ON ? mkdtempSync(join(tmpdir(), 'altlas-peer-prof-')) : '');
+const profileOptions = (label: string) => (profileDir ? `--cpu-prof --cpu-prof-dir=${join(profileDir, label)}` : '');
 const budgets: Record<string, Map<string, number>> = {};
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 /** The budget by stage of a worker process's main thread (its profile) between `from` and `to`. */
 function recordBudget(label: string, pid: number, window: { from: number; to: number }, used: Record<string, number>, worker: string): void {
-  if (!STAGES_ON) return;
+  if (!STAGES_ON || !profileDir) return;
   const dir = join(profileDir, label);
   const file = readdirSync(dir).find((f) => f.includes(`.${pid}.0.`) && f.endsWith('.cpuprofile'));
   if (!file) return void console.log(`  (no CPU profile of the ${label} worker)`);
@@ -216,5 +219,5 @@ try {
   console.log(jsonLine(figures));
 } finally {
   await ai.stop();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  if (profileDir && !keptProfiles) rmSync(profileDir, { recursive: true, force: true });
 }

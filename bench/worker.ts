@@ -28,7 +28,9 @@
  *
  * The CPU budget per job by stage (./stages.ts) of the floor, worker, default and telemetry-100
  * phases comes from a V8 CPU profile of each phase's measured part (BENCH_STAGES=0: no profiler).
- * The last line printed is one line of JSON of the figures (./figures.ts), for scripts.
+ * The last line printed is one line of JSON of the figures (./figures.ts), for scripts. The worker
+ * phases' connection writes once per event-loop turn as `altlas worker`'s does (BENCH_COALESCE=0: as
+ * the NATS client does by itself).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,7 @@ import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { loadConfig } from '../src/config/load.ts';
 import { NatsServer } from '../src/devtools/nats-server.ts';
 import { assembleWorker } from '../src/runner.ts';
+import { coalesceWrites } from '../src/messaging/coalesce.ts';
 import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
 import { RunnerMetrics } from '../src/telemetry/metrics.ts';
 import { startTelemetry } from '../src/telemetry/sdk.ts';
@@ -238,6 +241,8 @@ async function runWorkerPhase(nc: NatsConnection, meter: Meter, url: string, n: 
   let resolveDone!: () => void;
   const finished = new Promise<void>((r) => (resolveDone = r));
   if (!WARMUP) meter.start(0);
+  // As `altlas worker` connects (src/messaging/connect.ts): one socket write per event-loop turn.
+  if (process.env.BENCH_COALESCE !== '0') coalesceWrites(nc);
   const stack = await assembleWorker({
     conn: { nc, connected: () => true, onReconnect: () => {} }, config, logger, body: instant, stores: defaults, metrics: () => metrics,
     onOutcome: (o) => {

@@ -12,13 +12,22 @@
  * they share, that sum sets the rate. BENCH_ONLY=altlas|bullmq|floor runs one of them. The fake
  * AI answers BENCH_WARM_CALLS calls (default 20,000) before anything is measured: it spends about
  * 40 % more CPU per call while V8 warms it up, which the first contestant would otherwise pay.
+ * Each worker process runs with `--cpu-prof`: the CPU budget per job by stage (./stages.ts) of
+ * its main thread while the jobs ran is printed side by side (BENCH_STAGES=0: no profiler;
+ * BENCH_PROFILE=<dir> keeps the profiles in <dir>/<contestant>/). The
+ * last line printed is one line of JSON of the figures (./figures.ts), for scripts.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { Queue } from 'bullmq';
 import { NatsServer } from '../src/devtools/nats-server.ts';
+import { jsonLine, over, peerFigures, type Measured } from './figures.ts';
+import { budgetPerJob, budgetTable, sampledByStage, type CpuProfile } from './stages.ts';
 import { chainedJob, cpuMeter, mb, progress, rssOf, since, startFakeAiProcess, startScript, startWorkerProcess, type Child } from './processes.ts';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 2_000);
@@ -35,6 +44,29 @@ function localRedisPid(): number | undefined {
   }
 }
 const jobs = Array.from({ length: JOBS }, (_, i) => chainedJob(i));
+
+/**
+ * CPU profiles of the worker processes (`--cpu-prof`, written when each exits), from which the
+ * CPU budget by stage is printed; BENCH_STAGES=0 runs them without the profiler.
+ */
+const STAGES_ON = process.env.BENCH_STAGES !== '0';
+/** BENCH_PROFILE=<dir> keeps the profiles there (<dir>/<contestant>/*.cpuprofile); else they go with the run. */
+const keptProfiles = process.env.BENCH_PROFILE;
+const profileDir = keptProfiles ?? (STAGES_ON ? mkdtempSync(join(tmpdir(), 'altlas-peer-prof-')) : '');
+const profileOptions = (label: string) => (profileDir ? `--cpu-prof --cpu-prof-dir=${join(profileDir, label)}` : '');
+const budgets: Record<string, Map<string, number>> = {};
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
+/** The budget by stage of a worker process's main thread (its profile) between `from` and `to`. */
+function recordBudget(label: string, pid: number, window: { from: number; to: number }, used: Record<string, number>, worker: string): void {
+  if (!STAGES_ON || !profileDir) return;
+  const dir = join(profileDir, label);
+  const file = readdirSync(dir).find((f) => f.includes(`.${pid}.0.`) && f.endsWith('.cpuprofile'));
+  if (!file) return void console.log(`  (no CPU profile of the ${label} worker)`);
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+  const main = used[`${worker} main thread`];
+  budgets[label] = budgetPerJob(sampledByStage(profile, window), main, Math.max(0, used[worker] - main));
+}
 
 interface AiCounts { requests: number; connections: number; requestBytes: number }
 async function aiCounts(url: string): Promise<AiCounts> {
@@ -53,10 +85,12 @@ async function aiCalls(url: string, before: AiCounts): Promise<{ calls: number; 
  * published to alt.submit, then the LAST stream watched until it holds a result per job. Any
  * AI call more or fewer than three per job, or any dead letter, fails the run.
  */
-async function onJetStream(label: string, aiUrl: string, start: (server: NatsServer) => Promise<Child>, durable: string): Promise<number> {
+async function onJetStream(label: string, aiUrl: string, start: (server: NatsServer) => Promise<Child>, durable: string): Promise<Measured> {
   const server = await NatsServer.start();
   const nc = await connect({ servers: server.url });
   let worker: Child | null = null;
+  let window = { from: 0, to: 0 };
+  let used: Record<string, number> = {};
   try {
     worker = await start(server);
     const js = jetstream(nc);
@@ -65,12 +99,13 @@ async function onJetStream(label: string, aiUrl: string, start: (server: NatsSer
     const show = progress(`${label}: results stored`, JOBS);
     const cpu = cpuMeter({ [`${label} worker`]: worker.proc.pid, 'nats-server': server.pid, 'fake AI': aiPid, bench: process.pid }, [`${label} worker`]);
     const t0 = performance.now();
-    const window: Promise<unknown>[] = [];
+    window.from = monotonicUs();
+    const pending: Promise<unknown>[] = [];
     for (const j of jobs) {
-      window.push(js.publish('alt.submit', j.alt));
-      if (window.length >= 256) await Promise.all(window.splice(0));
+      pending.push(js.publish('alt.submit', j.alt));
+      if (pending.length >= 256) await Promise.all(pending.splice(0));
     }
-    await Promise.all(window);
+    await Promise.all(pending);
     for (;;) {
       const stored = (await jsm.streams.info('LAST')).state.messages;
       show(stored);
@@ -79,23 +114,27 @@ async function onJetStream(label: string, aiUrl: string, start: (server: NatsSer
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = since(t0);
-    console.log(`  ${cpu(JOBS)}; ${label} worker peak RSS ${mb(rssOf(worker.proc.pid!).peak)}`);
+    window.to = monotonicUs();
+    const measured = cpu(JOBS);
+    used = measured.perJob;
+    console.log(`  ${measured.line}; ${label} worker peak RSS ${mb(rssOf(worker.proc.pid!).peak)}`);
     const { calls, line } = await aiCalls(aiUrl, before);
     console.log(`  ${line}`);
     const dlq = await jsm.streams.info('ALT_DLQ').then((i) => i.state.messages, () => 0);
     if (calls !== JOBS * 3 || dlq !== 0) throw new Error(`${label}: ${calls} AI calls for ${JOBS * 3} tasks, ${dlq} dead letters`);
-    return JOBS / seconds;
+    return { jobsPerS: JOBS / seconds, cpuUsPerJob: used[`${label} worker`], serverUsPerJob: used['nats-server'] };
   } finally {
     await nc.close();
     await worker?.stop();
     await server.dispose();
+    if (worker && window.to) recordBudget(label, worker.proc.pid!, window, used, `${label} worker`);
   }
 }
 
 /** `altlas worker` in its default configuration. */
 const altlas = (aiUrl: string) => onJetStream('altlas', aiUrl, (server) => startWorkerProcess({
   NATS_URL: server.url, AI_URL: aiUrl, RUNNER_CONCURRENCY: String(CONCURRENCY), AI_MAX_CONCURRENCY: String(CONCURRENCY * 3),
-  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? '',
+  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', NODE_OPTIONS: `${process.env.BENCH_WORKER_NODE_OPTIONS ?? ''} ${profileOptions('altlas')}`.trim(),
 }), 'runner');
 
 /** The bare JetStream loop with the same AI calls (./peer-floor-worker.ts) on streams made here. */
@@ -106,20 +145,23 @@ const floor = (aiUrl: string) => onJetStream('floor', aiUrl, async (server) => {
   await jsm.streams.add({ name: 'LAST', subjects: ['last.>'] });
   await jsm.consumers.add('ALT', { durable_name: 'floor', ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_ack_pending: 10_000 });
   await nc.close();
-  return startScript(new URL('./peer-floor-worker.ts', import.meta.url).pathname, { NATS_URL: server.url, AI_URL: aiUrl, CONCURRENCY: String(CONCURRENCY) });
+  return startScript(new URL('./peer-floor-worker.ts', import.meta.url).pathname, { NATS_URL: server.url, AI_URL: aiUrl, CONCURRENCY: String(CONCURRENCY), NODE_OPTIONS: profileOptions('floor') });
 }, 'floor');
 
-async function bullmq(aiUrl: string, http: 'got' | 'fetch'): Promise<number> {
+async function bullmq(aiUrl: string, http: 'got' | 'fetch'): Promise<Measured> {
   const name = `altlas-peer-${process.pid}-${Date.now()}`;
   const redis = new URL(REDIS_URL);
   const connection = { host: redis.hostname, port: Number(redis.port || 6379) };
   const queue = new Queue(name, { connection });
-  const worker = await startScript(new URL('./peer-bullmq-worker.ts', import.meta.url).pathname, { QUEUE: name, REDIS_URL, AI_URL: aiUrl, CONCURRENCY: String(CONCURRENCY), PEER_HTTP: http });
+  const worker = await startScript(new URL('./peer-bullmq-worker.ts', import.meta.url).pathname, { QUEUE: name, REDIS_URL, AI_URL: aiUrl, CONCURRENCY: String(CONCURRENCY), PEER_HTTP: http, NODE_OPTIONS: profileOptions('bullmq') });
+  const window = { from: 0, to: 0 };
+  let used: Record<string, number> = {};
   try {
     const before = await aiCounts(aiUrl);
     const show = progress('BullMQ: jobs completed', JOBS);
     const cpu = cpuMeter({ 'BullMQ worker': worker.proc.pid, 'redis-server': localRedisPid(), 'fake AI': aiPid, bench: process.pid }, ['BullMQ worker']);
     const t0 = performance.now();
+    window.from = monotonicUs();
     for (let i = 0; i < JOBS; i += 256) await queue.addBulk(jobs.slice(i, i + 256).map((j) => ({ name: 'chained', data: { id: j.id, prompts: j.prompts } })));
     for (;;) {
       const done = await queue.getCompletedCount();
@@ -129,13 +171,17 @@ async function bullmq(aiUrl: string, http: 'got' | 'fetch'): Promise<number> {
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = since(t0);
-    console.log(`  ${cpu(JOBS)}`);
+    window.to = monotonicUs();
+    const measured = cpu(JOBS);
+    used = measured.perJob;
+    console.log(`  ${measured.line}`);
     const { calls, line } = await aiCalls(aiUrl, before);
     console.log(`  ${line}`);
     if (calls !== JOBS * 3) throw new Error(`BullMQ: ${calls} AI calls for ${JOBS * 3} tasks`);
-    return JOBS / seconds;
+    return { jobsPerS: JOBS / seconds, cpuUsPerJob: used['BullMQ worker'], serverUsPerJob: used['redis-server'] };
   } finally {
     await worker.stop();
+    if (window.to) recordBudget('bullmq', worker.proc.pid!, window, used, 'BullMQ worker');
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
   }
@@ -156,15 +202,22 @@ const only = process.env.BENCH_ONLY;
 try {
   console.log(`bench:peer: ${JOBS} jobs of 3 chained AI calls (prompts ~300 bytes), concurrency ${CONCURRENCY}, fake AI over HTTP in its own process (warmed up with ${WARM_CALLS} calls first)`);
   await warmFakeAi(ai.url, WARM_CALLS);
-  const rate = (name: string, label: string, run: () => Promise<number>) => (!only || only === name ? run().then((r) => (console.log(`${label} ${r.toFixed(0)} jobs/s`), r)) : Promise.resolve(Number.NaN));
+  const rate = (name: string, label: string, run: () => Promise<Measured>) => (!only || only === name ? run().then((r) => (console.log(`${label} ${r.jobsPerS.toFixed(0)} jobs/s`), r)) : Promise.resolve(undefined));
   const ours = await rate('altlas', 'altlas-runner (default configuration):  ', () => altlas(ai.url));
   const theirs = await rate('bullmq', `BullMQ (Redis ${REDIS_URL}):`, () => bullmq(ai.url, 'got'));
   const bare = await rate('floor', 'floor (bare JetStream loop, same calls):', () => floor(ai.url));
-  const ratio = (label: string, a: number, b: number, note: string) => Number.isNaN(a / b) || console.log(`  ${label.padEnd(30)} ${(a / b).toFixed(2)} ${note}`);
+  const figures = peerFigures(ours, theirs, bare);
+  const ratio = (label: string, v: number | null, note: string) => v === null || console.log(`  ${label.padEnd(52)} ${v.toFixed(2)} ${note}`);
+  const target = (v: number | null, goal: string, met: (v: number) => boolean) => (v === null ? '' : `(target ${goal}: ${met(v) ? 'met' : 'NOT met'})`);
   if (!only) console.log('\nratios');
-  ratio('altlas / BullMQ', ours, theirs, `(target >= 1.5: ${ours / theirs >= 1.5 ? 'met' : 'NOT met'})`);
-  ratio('floor / BullMQ', bare, theirs, '(the most any JetStream worker making these got calls reaches here)');
-  ratio('altlas / floor', ours, bare, '');
+  ratio('altlas / BullMQ, jobs/s', figures.altlas_over_bullmq, target(figures.altlas_over_bullmq, '>= 1.1', (v) => v >= 1.1));
+  ratio('floor / BullMQ, jobs/s', over(bare?.jobsPerS, theirs?.jobsPerS), '(the most any JetStream worker making these got calls reaches here)');
+  ratio('altlas / floor, jobs/s', figures.altlas_over_floor, target(figures.altlas_over_floor, '>= 0.95', (v) => v >= 0.95));
+  ratio('worker CPU per job, altlas / BullMQ', figures.cpu_altlas_over_bullmq, target(figures.cpu_altlas_over_bullmq, '<= 0.9', (v) => v <= 0.9));
+  ratio('(worker + nats-server) / (worker + Redis), CPU per job', figures.cpu_with_server_altlas_over_bullmq, target(figures.cpu_with_server_altlas_over_bullmq, '<= 1.0', (v) => v <= 1));
+  if (Object.keys(budgets).length) console.log(`\n${budgetTable(budgets)}\n  (from a V8 CPU profile of each worker process, --cpu-prof, its main thread's samples while the jobs ran scaled to that thread's CPU time; BENCH_STAGES=0 runs without the profiler)`);
+  console.log(jsonLine(figures));
 } finally {
   await ai.stop();
+  if (profileDir && !keptProfiles) rmSync(profileDir, { recursive: true, force: true });
 }

@@ -138,9 +138,9 @@ export function threadCpuOf(pid: number): Map<string, number> {
 /**
  * CPU seconds used by named processes between `start` and the returned function's call, per job,
  * in µs; for Node.js processes (`node: true`) the main thread's share too (the rest is V8's GC and
- * compiler threads and libuv's pool).
+ * compiler threads and libuv's pool). Gives the printed line and each process's µs per job.
  */
-export function cpuMeter(pids: Record<string, number | undefined>, node: readonly string[] = []): (jobs: number) => string {
+export function cpuMeter(pids: Record<string, number | undefined>, node: readonly string[] = []): (jobs: number) => { line: string; perJob: Record<string, number> } {
   const known = Object.entries(pids).filter((e): e is [string, number] => e[1] !== undefined);
   const sample = () => known.map(([name, pid]) => [cpuSecondsOf(pid), node.includes(name) ? cpuSecondsOf(pid, pid) : 0]);
   const before = sample();
@@ -148,11 +148,14 @@ export function cpuMeter(pids: Record<string, number | undefined>, node: readonl
     const after = sample();
     const us = (s: number) => ((s / jobs) * 1e6).toFixed(0);
     let total = 0;
+    const perJob: Record<string, number> = {};
     const parts = known.map(([name], i) => {
       const used = after[i][0] - before[i][0];
       total += used;
+      perJob[name] = (used / jobs) * 1e6;
+      if (node.includes(name)) perJob[`${name} main thread`] = ((after[i][1] - before[i][1]) / jobs) * 1e6;
       return `${name} ${us(used)} µs${node.includes(name) ? ` (main thread ${us(after[i][1] - before[i][1])})` : ''}`;
     });
-    return `CPU per job: ${parts.join(', ')}; together ${us(total)} µs`;
+    return { line: `CPU per job: ${parts.join(', ')}; together ${us(total)} µs`, perJob };
   };
 }

@@ -4,11 +4,11 @@ import { Kvm } from '@nats-io/kv';
 import { ensureTopology } from '../messaging/topology.ts';
 import { ensureArchiveConsumer } from '../messaging/archive.ts';
 import { applyDifferences, describeDifference, describeValue, differences } from '../messaging/retention.ts';
-import { isJobState, listJobs, listWorkers, requestCancel } from '../ops/jobs.ts';
+import { isJobState, listJobs, listWorkers, readJob, requestCancel } from '../ops/jobs.ts';
 import { readLimits } from '../ops/limits.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { openStores } from '../status/open.ts';
-import { FINAL_STATES, JOB_STATES, readStatus, type StatusEntry } from '../status/status.ts';
+import { FINAL_STATES, JOB_STATES, type StatusEntry } from '../status/status.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { duration, table } from '../ops/format.ts';
@@ -145,10 +145,12 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
   const codec = payloadCodec(config.PAYLOAD_KEYS);
   return withNats(config, async (s) => {
     const kv = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
+    // A job that finished within RUNNER_STATUS_FLUSH_MS has no entry: its .last is its record.
+    const source = { kv, jsm: s.jsm, config };
     const by = actorOf(config);
     let code: number = EXIT.ok;
     for (const id of positionals) {
-      const r = await requestCancel(kv, id, by, codec);
+      const r = await requestCancel(source, id, by, codec);
       await recordAction(s.js, config, 'cancel_requested', id, { by }, codec);
       if (!values.wait) {
         if (values.json) io.out(JSON.stringify({ ...r, requested: true }));
@@ -159,10 +161,10 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
       const requestedAt = Date.now() - 1_000;
       const deadline = Date.now() + 60_000;
       const ended = (e: typeof entry) => e !== null && (e.state === 'cancelled' || (FINAL_STATES.includes(e.state) && (r.state === null || FINAL_STATES.includes(r.state) || Date.parse(e.updated_at) >= requestedAt)));
-      let entry = await readStatus(kv, id, codec);
+      let entry = await readJob(source, id, codec);
       while (!ended(entry) && Date.now() < deadline) {
         await new Promise((res) => setTimeout(res, 100));
-        entry = await readStatus(kv, id, codec);
+        entry = await readJob(source, id, codec);
       }
       const done = ended(entry);
       if (values.json) io.out(JSON.stringify({ ...r, requested: true, final_state: done ? entry!.state : null }));

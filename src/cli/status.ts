@@ -3,7 +3,10 @@ import { Kvm } from '@nats-io/kv';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
 import { table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
-import { decodeEntry, readStatus, statusKey, type StatusEntry } from '../status/status.ts';
+import { decodeEntry, entryFromLast, statusKey, type FinishedLast, type StatusEntry } from '../status/status.ts';
+import { readJob } from '../ops/jobs.ts';
+import { lastSubjectOf } from '../last/lookup.ts';
+import { readLast } from '../last/read.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { watchBucket } from '../status/store-access.ts';
 
@@ -14,7 +17,8 @@ Without a job id: the ALT, LAST and DLQ streams (messages, bytes) and the durabl
 (pending, ack pending, redelivered, pull requests waiting: roughly the workers bound).
 With a job id: the job's status entry (RUNNER_STATUS_BUCKET): its state, deliveries, worker,
 times, and each task's state and attempts; --watch follows it until it is finished (on a
-terminal, updating the one block in place).
+terminal, updating the one block in place). A job that finished within RUNNER_STATUS_FLUSH_MS
+wrote no entry: it is shown from its .last in the LAST stream.
 ${COMMON_HELP}
 
 Exit: 0; 1 a stream or the consumer is missing, or no such job; 2 usage error.`;
@@ -56,10 +60,10 @@ async function jobStatus(s: Session, altId: string, watch: boolean, json: boolea
   const write = entryWriter(io, watch && process.stdout.isTTY === true);
   const show = (e: StatusEntry) => (json ? io.out(JSON.stringify(e)) : write(e));
   const codec = payloadCodec(s.config.PAYLOAD_KEYS);
-  const entry = await readStatus(kv, altId, codec);
-  if (!watch) {
+  const entry = await readJob({ kv, jsm: s.jsm, config: s.config }, altId, codec);
+  if (!watch || (entry && FINAL.includes(entry.state))) {
     if (!entry) {
-      io.err(`no status for job ${altId} in ${s.config.RUNNER_STATUS_BUCKET}`);
+      io.err(`no status for job ${altId} in ${s.config.RUNNER_STATUS_BUCKET} or ${s.config.LAST_STREAM}`);
       return EXIT.failed;
     }
     show(entry);
@@ -69,18 +73,45 @@ async function jobStatus(s: Session, altId: string, watch: boolean, json: boolea
   // A watch without a consumer (the reader role creates none): the entry, then each write as it is published.
   let stop = () => {};
   const done = new Promise<void>((resolve) => (stop = resolve));
+  let finished = false;
+  // A job that finishes within RUNNER_STATUS_FLUSH_MS writes no entry: its .last, as it is stored, ends the watch.
+  const lastSub = s.nc.subscribe(lastSubjectOf(s.config, altId), {
+    callback: (_e, m) => {
+      if (finished) return;
+      try {
+        finished = true;
+        show(entryFromLast(readLast(m.data, codec) as unknown as FinishedLast, new Date().toISOString()));
+      } catch {
+        finished = false;
+        return;
+      }
+      stop();
+    },
+  });
   const watcher = await watchBucket(s.nc, s.jsm, s.config.RUNNER_STATUS_BUCKET, statusKey(altId), (u) => {
-    if (u.operation !== 'PUT' || u.value.length === 0) return;
+    if (finished || u.operation !== 'PUT' || u.value.length === 0) return;
     const e = decodeEntry(u.value, codec, statusKey(altId));
     show(e);
-    if (FINAL.includes(e.state)) stop();
+    if (FINAL.includes(e.state)) {
+      finished = true;
+      stop();
+    }
   });
+  // A .last stored between the first read and the subscriptions: read again once they are in place.
+  await s.nc.flush();
+  const again = finished ? null : await readJob({ kv, jsm: s.jsm, config: s.config }, altId, codec);
+  if (!finished && again && FINAL.includes(again.state)) {
+    finished = true;
+    show(again);
+    stop();
+  }
   process.once('SIGINT', stop);
   try {
     await done;
   } finally {
     process.off('SIGINT', stop);
     watcher.stop();
+    lastSub.unsubscribe();
   }
   return EXIT.ok;
 }

@@ -77,7 +77,7 @@ export const ConfigSchema = Type.Object({
   RUNNER_METRICS_TENANTS: int('RUNNER_METRICS_TENANTS', 0, 'Tenants with a label of their own in the lane metrics of one process: the first this many it sees; the others are _other (bounded series for any number of tenants).', 10_000),
   RUNNER_STATUS_BUCKET: str('RUNNER_STATUS_BUCKET', 'KV bucket with one status entry per job (created when missing and RUNNER_PROVISION=true).'),
   RUNNER_STATUS_TTL_MS: int('RUNNER_STATUS_TTL_MS', 1_000, 'How long status entries and checkpoints are kept.'),
-  RUNNER_STATUS_FLUSH_MS: int('RUNNER_STATUS_FLUSH_MS', 10, 'Coalescing interval of a job\'s status writes; state changes are written at once.'),
+  RUNNER_STATUS_FLUSH_MS: int('RUNNER_STATUS_FLUSH_MS', 10, 'Coalescing interval of a job\'s status writes, and how long a job runs before its first; a job that finishes sooner writes none (its .last is its record); state changes are written at once.'),
   RUNNER_CHECKPOINT_BUCKET: str('RUNNER_CHECKPOINT_BUCKET', 'KV bucket of task checkpoints and redelivery claims.'),
   RUNNER_CHECKPOINT_BUDGET_MS: int('RUNNER_CHECKPOINT_BUDGET_MS', 0, 'Milliseconds of AI work a crash may re-pay per job: completed results are written once their AI time adds up to more (0: each at once).'),
   RUNNER_CHECKPOINT_BUDGET_COST: Type.Number({ minimum: 0, default: DEFAULTS.RUNNER_CHECKPOINT_BUDGET_COST, description: 'Money (in AI_PRICES\'s currency) a crash may re-pay per job: completed results are written once their cost adds up to more, so a call that cost more is written at once (0: each call with a cost at once).' }),

@@ -3,7 +3,9 @@
  * browser): every job's status entry (a watch of the status bucket), the workers' heartbeats (a
  * watch of the workers bucket; both without a consumer, see status/store-access.ts), the
  * consumer's counts (polled every two seconds), the DLQ's size, and jobs and failures finished
- * per 10 s over the last 15 minutes.
+ * per 10 s over the last 15 minutes. A job that finished within RUNNER_STATUS_FLUSH_MS wrote no
+ * status entry: its completion is learnt from its `.last` as the LAST stream stores it (a core
+ * subscription to the results' subjects, no consumer).
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -12,7 +14,8 @@ import type { Config } from '../config/schema.ts';
 import { lanePrefixOf, laneTotals, type LaneTotals } from '../flow/lanes.ts';
 import type { Codec } from '../security/codec.ts';
 import type { WorkerBeat } from '../status/fleet.ts';
-import { decodeEntry, FINAL_STATES, JOB_STATES, type StatusEntry } from '../status/status.ts';
+import { decodeEntry, entryFromLast, FINAL_STATES, JOB_STATES, statusKey, type FinishedLast, type StatusEntry } from '../status/status.ts';
+import { readLast } from '../last/read.ts';
 
 export type LiveEvent =
   | { type: 'job'; job: StatusEntry }
@@ -34,7 +37,7 @@ const BUCKET_MS = 10_000;
 const BUCKETS = 90;
 
 export interface LiveOptions {
-  config: Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'DLQ_STREAM' | 'RUNNER_HEARTBEAT_MS' | 'RUNNER_STATUS_BUCKET' | 'RUNNER_WORKERS_BUCKET'>;
+  config: Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'DLQ_STREAM' | 'RUNNER_HEARTBEAT_MS' | 'RUNNER_STATUS_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'LAST_SUBJECT_PREFIX'>;
   nc: NatsConnection;
   jsm: JetStreamManager;
   codec: Codec;
@@ -60,6 +63,8 @@ export class Live {
       this.#watch(this.#o.config.RUNNER_STATUS_BUCKET, (e) => this.#onJob(e)),
       this.#watch(this.#o.config.RUNNER_WORKERS_BUCKET, (e) => this.#onWorker(e)),
     ]);
+    const results = this.#o.nc.subscribe(`${this.#o.config.LAST_SUBJECT_PREFIX}.>`, { callback: (_e, m) => this.#onLast(m.data) });
+    this.#stops.push(() => results.unsubscribe());
     await this.#poll();
     const timer = setInterval(() => void this.#poll().then(() => this.#emit({ type: 'stats', stats: this.stats() })), 2_000);
     timer.unref();
@@ -139,6 +144,23 @@ export class Live {
     } catch {
       // not a status entry
     }
+  }
+
+  /** A `.last` stored: the job is finished (a job that wrote no entry appears here first). */
+  #onLast(data: Uint8Array): void {
+    let job: StatusEntry;
+    try {
+      job = entryFromLast(readLast(data, this.#o.codec) as unknown as FinishedLast, new Date().toISOString());
+    } catch {
+      return; // not a .last this dashboard can read
+    }
+    if (!job.alt_id) return;
+    const key = statusKey(job.alt_id);
+    const known = this.jobs.get(key);
+    // The entry of that message already final says more (its worker): it stays.
+    if (known && known.alt_stream_seq === job.alt_stream_seq && FINAL_STATES.includes(known.state)) return;
+    this.jobs.set(key, job);
+    this.#emit({ type: 'job', job });
   }
 
   #onWorker(e: BucketEntry): void {

@@ -5,7 +5,7 @@
  */
 import { HEADERS, subjectToken } from '../contract/subjects.ts';
 import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, replayRecord } from '../ops/dlq.ts';
-import { isJobState, requestCancel } from '../ops/jobs.ts';
+import { isJobState, readJob, requestCancel } from '../ops/jobs.ts';
 import { redactOriginal } from '../ops/dlq-redact.ts';
 import { isSealed } from '../security/codec.ts';
 import { readLast } from '../last/read.ts';
@@ -121,14 +121,15 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
     pattern: /^\/api\/jobs\/(.+)$/,
     policy: 'data',
     read: async (d, { param: id }) => {
-      const job = [...d.live.jobs.values()].find((j) => j.alt_id === id);
+      const { config } = d;
+      // A job that finished within RUNNER_STATUS_FLUSH_MS wrote no entry: its .last is its record.
+      const job = [...d.live.jobs.values()].find((j) => j.alt_id === id) ?? await readJob({ kv: d.status, jsm: d.dlq.jsm, config }, id, d.codec).catch(() => null);
       if (!job) {
         // No status entry (expired, or never written): the job as its .last has it, if one is kept.
         const found = await newestLast(d, id);
         if (!found) throw new HttpError(404, `no status for job ${id}`);
         return { job: null, last: found.last };
       }
-      const { config } = d;
       const stored = await d.dlq.jsm.streams.getMessage(config.LAST_STREAM, { last_by_subj: `${config.LAST_SUBJECT_PREFIX}.${subjectToken(id)}` }).catch(() => null);
       let last: unknown = null;
       if (stored && stored.header.get(HEADERS.altStreamSeq) === String(job.alt_stream_seq)) {
@@ -199,7 +200,7 @@ const records = async (d: DashboardData, body: Record<string, unknown>) => {
 export const ACTIONS: Record<string, Handler> = {
   cancel: async (d, { body, by }) => {
     if (typeof body.alt_id !== 'string' || !body.alt_id) throw new HttpError(400, 'alt_id is required');
-    const r = await requestCancel(d.status, body.alt_id, by ?? 'dashboard', d.codec);
+    const r = await requestCancel({ kv: d.status, jsm: d.dlq.jsm, config: d.config }, body.alt_id, by ?? 'dashboard', d.codec);
     await recordAction(d.dlq.js, d.config, 'cancel_requested', body.alt_id, { by: by ?? 'dashboard' }, d.codec);
     return r;
   },

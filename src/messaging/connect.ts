@@ -5,6 +5,7 @@
  * first connection is retried with every attempt logged (server, reason, next retry), so a
  * worker that cannot reach NATS says why while its health endpoint answers.
  */
+import { coalesceWrites } from './coalesce.ts';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
@@ -197,6 +198,8 @@ export async function connectNats(config: NatsConfig, name: string, o: ConnectOp
       delay = Math.min(delay * 2, 10_000);
     }
   }
+  // The worker's many small sends (acks, .last publishes, KV puts) go out once per event-loop turn.
+  if (o.role === 'runner' && !coalesceWrites(nc)) o.logger.debug('NATS writes are not coalesced: the client\'s internals are not as expected');
   let up = true;
   const reconnects = new Set<() => void>();
   o.logger.info('connected to NATS', { server: nc.getServer(), version: nc.info?.version });

@@ -1,12 +1,14 @@
 /**
- * Job control shared by the `altlas` command and the dashboard: the jobs of the status bucket,
- * cancel requests, and the workers' heartbeats.
+ * Job control shared by the `altlas` command and the dashboard: the jobs of the status bucket (and
+ * of the LAST stream, for a job that finished without writing an entry), cancel requests, and the
+ * workers' heartbeats.
  */
 import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { bucketEntries, type BucketEntry } from '../status/store-access.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
-import { cancelKey, decodeEntry, JOB_STATES, readStatus, type JobState, type StatusEntry } from '../status/status.ts';
+import { cancelKey, decodeEntry, entryFromLast, FINAL_STATES, JOB_STATES, readStatus, type FinishedLast, type JobState, type StatusEntry } from '../status/status.ts';
+import { lookupLast, type LookupConfig } from '../last/lookup.ts';
 import type { CancelRequest, WorkerBeat } from '../status/fleet.ts';
 
 /** Keys of the status bucket that are not job entries. */
@@ -49,6 +51,34 @@ export async function listJobs(src: BucketSource, filter: JobFilter = {}, codec:
   return filter.limit ? jobs.slice(0, filter.limit) : jobs;
 }
 
+/** Where a job's record is: its status entry, and its `.last` in the LAST stream. */
+export interface JobSource {
+  kv: KV;
+  jsm: JetStreamManager;
+  config: LookupConfig;
+}
+
+/**
+ * A job's status: its entry in the status bucket or, for a job that finished within
+ * RUNNER_STATUS_FLUSH_MS (no entry written), an entry made from its `.last`. When both exist the
+ * newer tells (a job submitted again), except that a `.last` of the message an entry still calls
+ * running means that message finished. Null when neither exists.
+ */
+export async function readJob(src: JobSource, altId: string, codec: Codec = IDENTITY_CODEC): Promise<StatusEntry | null> {
+  const [entry, stored] = await Promise.all([
+    readStatus(src.kv, altId, codec),
+    lookupLast(src.jsm, src.config, altId, codec).then((x) => ({ x, error: null }), (error: Error) => ({ x: null, error })),
+  ]);
+  // A .last that cannot be read (ALT_DECRYPT without its key) only matters when there is no entry.
+  if (stored.error && !entry) throw stored.error;
+  const found = stored.x;
+  if (!found) return entry;
+  const fromLast = () => entryFromLast(found.last as unknown as FinishedLast, found.storedAt);
+  if (!entry) return fromLast();
+  if (found.altStreamSeq === entry.alt_stream_seq && entry.alt_stream_seq > 0) return FINAL_STATES.includes(entry.state) ? entry : fromLast();
+  return Date.parse(found.storedAt) > Date.parse(entry.updated_at) ? fromLast() : entry;
+}
+
 export const isJobState = (s: string): s is JobState => (JOB_STATES as readonly string[]).includes(s);
 
 export interface CancelOutcome {
@@ -62,8 +92,9 @@ export interface CancelOutcome {
  * Writes a cancel request for a job: every worker watches them; the one running it aborts it at
  * once, and a job not started yet is cancelled when a worker picks it up.
  */
-export async function requestCancel(kv: KV, altId: string, by: string, codec: Codec = IDENTITY_CODEC): Promise<CancelOutcome> {
-  const entry = await readStatus(kv, altId, codec);
+export async function requestCancel(src: JobSource, altId: string, by: string, codec: Codec = IDENTITY_CODEC): Promise<CancelOutcome> {
+  const { kv } = src;
+  const entry = await readJob(src, altId, codec);
   const request: CancelRequest = { alt_id: altId, requested_at: new Date().toISOString(), by };
   await kv.put(cancelKey(altId), JSON.stringify(request));
   return { alt_id: altId, state: entry?.state ?? null, worker_id: entry?.worker_id ?? null };

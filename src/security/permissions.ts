@@ -202,7 +202,7 @@ export function readerPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$JS.API.STREAM.INFO.${c.ALT_STREAM}`, why: 'altlas status: the stream\'s counts' },
       { subject: `$JS.API.CONSUMER.INFO.${c.ALT_STREAM}.${c.RUNNER_DURABLE}`, why: 'altlas status, the dashboard: the consumer\'s counts' },
       { subject: `$JS.API.STREAM.INFO.${c.LAST_STREAM}`, why: 'altlas status, results' },
-      { subject: `$JS.API.STREAM.MSG.GET.${c.LAST_STREAM}`, why: 'altlas results, artifact get: read .last results' },
+      { subject: `$JS.API.STREAM.MSG.GET.${c.LAST_STREAM}`, why: 'altlas results, artifact get, status <job>, the dashboard: read .last results' },
       { subject: `$JS.API.STREAM.INFO.${c.DLQ_STREAM}`, why: 'altlas status, dlq list' },
       { subject: `$JS.API.STREAM.MSG.GET.${c.DLQ_STREAM}`, why: 'altlas dlq list, dlq show' },
       { subject: `$JS.API.STREAM.INFO.${runs}`, why: 'altlas jobs, status <job>: list the keys' },
@@ -225,7 +225,7 @@ export function readerPermissions(c: PermissionsConfig): RolePermissions {
     ],
     subscribe: [
       { subject: `${inboxPrefix(c, 'reader')}.>`, why: 'replies to readers: their own inbox prefix' },
-      { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: 'altlas results --follow, watch: results as they are published' },
+      { subject: `${c.LAST_SUBJECT_PREFIX}.>`, why: 'altlas results --follow, watch, status --watch, the dashboard: results as they are published' },
       progressLive(c, 'altlas watch, the dashboard'),
       { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.>`, why: 'altlas status --watch, the dashboard: status writes as they are published' },
       { subject: `$KV.${c.RUNNER_WORKERS_BUCKET}.>`, why: 'the dashboard: heartbeats as they are published' },

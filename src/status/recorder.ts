@@ -202,7 +202,7 @@ export class DeliveryRecord {
 
   /** Records a state of the delivery (waiting, retrying, completed, failed, cancelled). */
   async settled(s: Settlement): Promise<void> {
-    const altId = this.#tracker?.entry.alt_id ?? s.altId ?? s.last?.alt_file_id ?? null;
+    const altId = this.#tracker?.altId ?? s.altId ?? s.last?.alt_file_id ?? null;
     if (!altId) return;
     const tracker = this.#track(altId);
     if (s.last) tracker.reconcile(s.last);

@@ -1,8 +1,10 @@
 /**
  * Job status in a JetStream KV bucket: one entry per job (key: the job id as a subject token).
- * The first write of a run comes when it has been running RUNNER_STATUS_FLUSH_MS (so a short job
- * costs exactly one write: its final state), then at most one coalesced write per interval, plus
- * one per state change that matters to a reader (waiting for the AI side, handed back, final).
+ * The first write of a run comes when it has been running RUNNER_STATUS_FLUSH_MS, then at most one
+ * coalesced write per interval, plus one per state change that matters to a reader (waiting for
+ * the AI side, handed back, final). A job that ends with a stored `.last` before its first write
+ * (on its first delivery) writes none: its `.last` in the LAST stream is its record, and readers
+ * find it there ({@link entryFromLast}).
  */
 import type { KV } from '@nats-io/kv';
 import type { TaskEvent, TaskOutput, TaskStatus } from '../engine/types.ts';
@@ -125,11 +127,19 @@ export class StatusTracker {
   readonly #flushMs: number;
   readonly #onError: (e: Error) => void;
   readonly #codec: Codec;
-  readonly entry: StatusEntry;
+  readonly #entry: StatusEntry;
+  readonly altId: string;
   #timer: NodeJS.Timeout | null = null;
   #chain: Promise<void> = Promise.resolve();
   #visible = false;
   #closed = false;
+  /** The delivery ended with a stored `.last` (see {@link reconcile}). */
+  #lastStored = false;
+  /**
+   * What happened before the first write, applied to the entry only when one is written (or the
+   * entry is reconciled): a job that ends within the flush time with its `.last` never pays for it.
+   */
+  #deferred: (() => void)[] | null = [];
   /** KV writes made so far. */
   writes = 0;
 
@@ -139,8 +149,9 @@ export class StatusTracker {
     this.#flushMs = flushMs;
     this.#onError = onError;
     this.#codec = codec;
+    this.altId = base.alt_id;
     const now = iso(Date.now());
-    this.entry = {
+    this.#entry = {
       ...base, state: 'running', title: '', received_at: now, updated_at: now, started_at: null, finished_at: null,
       last_status: null, tasks_total: 0, tasks_done: 0, error: null, tasks: {}, usage: emptyReport(currency),
     };
@@ -148,28 +159,56 @@ export class StatusTracker {
 
   /** The job runs: its tasks are listed (resumed ones as completed); the first write waits RUNNER_STATUS_FLUSH_MS. */
   running(job: Job, traceId?: string, budget?: JobBudget | null): void {
-    this.entry.title = redactDataText(job.title);
-    if (budget) this.entry.budget = budget;
-    if (traceId) this.entry.trace_id = traceId;
-    this.entry.started_at ??= iso(Date.now());
-    // 1.0 jobs list every task at once; a 2.0 program lists its instances as they are created.
-    if (job.source.form !== 'enhanced') for (const t of job.tasks) this.entry.tasks[t.id] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null, ...(t.dependencies.length ? { deps: [...t.dependencies] } : {}) };
-    this.#count();
+    if (this.#deferred) {
+      const at = Date.now();
+      this.#deferred.push(() => this.#running(job, at, traceId, budget));
+      this.#schedule();
+      return;
+    }
+    this.#running(job, Date.now(), traceId, budget);
     this.#schedule();
+  }
+
+  #running(job: Job, at: number, traceId?: string, budget?: JobBudget | null): void {
+    this.#entry.title = redactDataText(job.title);
+    if (budget) this.#entry.budget = budget;
+    if (traceId) this.#entry.trace_id = traceId;
+    this.#entry.started_at ??= iso(at);
+    // 1.0 jobs list every task at once; a 2.0 program lists its instances as they are created.
+    if (job.source.form !== 'enhanced') for (const t of job.tasks) this.#entry.tasks[t.id] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null, ...(t.dependencies.length ? { deps: [...t.dependencies] } : {}) };
+    this.#count();
   }
 
   onEvent = (e: TaskEvent): void => {
     if (this.#closed) return;
+    if (this.#deferred) this.#deferred.push(() => this.#apply(e));
+    else this.#apply(e);
+    this.#schedule();
+  };
+
+  /** The entry as it stands (the events queued before the first write applied). */
+  get entry(): StatusEntry {
+    this.#applyDeferred();
+    return this.#entry;
+  }
+
+  /** Applies the events queued before the first write (once). */
+  #applyDeferred(): void {
+    const queued = this.#deferred;
+    this.#deferred = null;
+    if (queued) for (const f of queued) f();
+  }
+
+  #apply(e: TaskEvent): void {
     if (e.type === 'skipped') {
-      this.entry.tasks[e.segmentId] ??= { state: 'skipped', attempts: 0, started_at: null, finished_at: null };
-      this.#schedule();
+      this.#entry.tasks[e.segmentId] ??= { state: 'skipped', attempts: 0, started_at: null, finished_at: null };
       return;
     }
-    const t = (this.entry.tasks[e.taskId] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null });
+    const t = (this.#entry.tasks[e.taskId] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null });
     if (e.type === 'instance_created') {
       Object.assign(t, { segment: e.segmentId, kind: e.kind, ...(e.iteration !== null ? { iteration: e.iteration } : {}), ...(e.dependencies.length ? { deps: e.dependencies } : {}), ...(e.owner ? { owner: e.owner } : {}) });
       // A template listed at job start becomes its instances: the bare segment entry goes.
-      if (e.taskId !== e.segmentId && this.entry.tasks[e.segmentId]?.state === 'pending') delete this.entry.tasks[e.segmentId];
+      if (e.taskId !== e.segmentId && this.#entry.tasks[e.segmentId]?.state === 'pending') delete this.#entry.tasks[e.segmentId];
     } else if (e.type === 'task_started') Object.assign(t, { state: 'running', attempts: 1, started_at: iso(e.at) });
     else if (e.type === 'task_retrying') t.attempts = e.attempt;
     else if (e.type === 'task_resumed') {
@@ -185,17 +224,16 @@ export class StatusTracker {
       if (e.result.output?.text) t.preview = prefixOf(e.result.output.text, PREVIEW_CHARS);
     }
     this.#count();
-    this.#schedule();
-  };
+  }
 
   /** Adds a completed task's call to the task and to the job's usage. */
   #spent(t: TaskState, output: TaskOutput | null): void {
     const spend = spendOfOutput(output);
-    if (!spend || !this.entry.usage) return;
+    if (!spend || !this.#entry.usage) return;
     const u = spend.usage;
     t.usage = { input: u?.input ?? null, output: u?.output ?? null, cached_input: u?.cached_input ?? null, reasoning: u?.reasoning ?? null };
     t.cost = (output?.cost as number | null | undefined) ?? null;
-    addToReport(this.entry.usage, spend);
+    addToReport(this.#entry.usage, spend);
   }
 
   /**
@@ -206,9 +244,15 @@ export class StatusTracker {
    * its title and tasks here. Written with the next state change.
    */
   reconcile(last: LastOutcome): void {
-    if (!this.entry.title) this.entry.title = redactDataText(last.title);
-    this.entry.started_at ??= last.start_time;
-    const tasks = this.entry.tasks;
+    this.#lastStored = true;
+    if (this.#deferred) this.#deferred.push(() => this.#reconcile(last));
+    else this.#reconcile(last);
+  }
+
+  #reconcile(last: LastOutcome): void {
+    if (!this.#entry.title) this.#entry.title = redactDataText(last.title);
+    this.#entry.started_at ??= last.start_time;
+    const tasks = this.#entry.tasks;
     for (const [id, t] of Object.entries(tasks)) if (!last.task_results[id] && (t.state === 'pending' || t.state === 'running')) delete tasks[id];
     for (const [id, r] of Object.entries(last.task_results)) {
       const t = (tasks[id] ??= { state: 'pending', attempts: 0, started_at: null, finished_at: null });
@@ -229,10 +273,17 @@ export class StatusTracker {
 
   /** A state change: written at once (after any write in progress). */
   state(state: JobState, extra: Partial<Pick<StatusEntry, 'last_status' | 'error'>> = {}): Promise<void> {
-    Object.assign(this.entry, { state, ...extra });
+    Object.assign(this.#entry, { state, ...extra });
     if (FINAL_STATES.includes(state)) {
-      this.entry.finished_at = iso(Date.now());
+      this.#entry.finished_at = iso(Date.now());
       this.#closed = true;
+      // Finished within the flush time with its .last stored: that .last is the job's record, no entry is written.
+      // A redelivery writes its final state (an earlier delivery may have left an entry that says running).
+      if (!this.#visible && this.#lastStored && this.#entry.deliveries === 1) {
+        if (this.#timer) clearTimeout(this.#timer);
+        this.#timer = null;
+        return this.#chain;
+      }
     }
     return this.#flush();
   }
@@ -246,9 +297,9 @@ export class StatusTracker {
   }
 
   #count(): void {
-    const all = Object.values(this.entry.tasks);
-    this.entry.tasks_total = all.filter((t) => t.state !== 'skipped').length;
-    this.entry.tasks_done = all.filter((t) => t.state === 'completed').length;
+    const all = Object.values(this.#entry.tasks);
+    this.#entry.tasks_total = all.filter((t) => t.state !== 'skipped').length;
+    this.#entry.tasks_done = all.filter((t) => t.state === 'completed').length;
   }
 
   #schedule(): void {
@@ -266,10 +317,11 @@ export class StatusTracker {
       this.#timer = null;
     }
     this.#visible = true;
+    this.#applyDeferred();
     this.#chain = this.#chain.then(async () => {
-      this.entry.updated_at = iso(Date.now());
+      this.#entry.updated_at = iso(Date.now());
       try {
-        await this.#kv.put(this.#key, encodeEntry(this.entry, this.#codec, this.#key));
+        await this.#kv.put(this.#key, encodeEntry(this.#entry, this.#codec, this.#key));
         this.writes++;
       } catch (e) {
         this.#onError(e as Error);
@@ -282,6 +334,40 @@ export class StatusTracker {
   get visible(): boolean {
     return this.#visible;
   }
+}
+
+/** The `.last` fields a status entry is made from when the job wrote none. */
+export interface FinishedLast extends LastOutcome {
+  status: string;
+  end_time: string;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * The status entry of a job that finished without writing one, made from its stored `.last`:
+ * state `completed` (`success`, `partialsuccess`), `failed` (`failure`) or `cancelled`
+ * (`JOB_CANCELLED`), its tasks as the `.last` gives them, and the stream, sequence and deliveries
+ * it came from. The worker is not recorded in a `.last`: `worker_id` is empty.
+ */
+export function entryFromLast(last: FinishedLast, storedAt: string, currency: string | null = null): StatusEntry {
+  const m = last.metadata;
+  const code = typeof m.error_code === 'string' ? m.error_code : null;
+  const state: JobState = code === 'JOB_CANCELLED' ? 'cancelled' : last.status === 'failure' ? 'failed' : 'completed';
+  const tracker = new StatusTracker({ put: async () => undefined }, {
+    alt_id: last.alt_file_id,
+    alt_stream: typeof m.source_stream === 'string' ? m.source_stream : '',
+    alt_stream_seq: typeof m.source_stream_seq === 'number' ? m.source_stream_seq : 0,
+    deliveries: typeof m.deliveries === 'number' ? m.deliveries : 1,
+    worker_id: '',
+  }, 0, () => {}, IDENTITY_CODEC, currency);
+  tracker.reconcile(last);
+  const e = tracker.entry;
+  const usage = m.usage as UsageReport | undefined;
+  return {
+    ...e, state, received_at: last.start_time, started_at: last.start_time, updated_at: storedAt, finished_at: last.end_time, last_status: last.status,
+    error: code ? { code, message: typeof m.error === 'string' ? m.error : '' } : null,
+    ...(usage ? { usage } : {}),
+  };
 }
 
 /** Reads a job's status entry, or null. */

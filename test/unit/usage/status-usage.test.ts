@@ -25,6 +25,8 @@ describe('usage in the status entry', () => {
         m2: { tokens: { input: 7, output: 5, cached_input: 0, reasoning: 1 }, cost: null, currency: 'USD', calls: 1 },
       },
     });
+    // A job that ran past the flush time (its entry written): its final state is written too.
+    await t.state('running');
     t.reconcile({ alt_file_id: 'j', title: 'j', start_time: '2026-01-01T00:00:00.000Z', task_results: {
       a: { status: 'completed', start_time: null, end_time: null, metadata: {} }, b: { status: 'completed', start_time: null, end_time: null, metadata: {} }, c: { status: 'failed', start_time: null, end_time: null, metadata: {} },
     } });

@@ -7,7 +7,7 @@ import { applyDifferences, describeDifference, describeValue, differences } from
 import { isJobState, listJobs, listWorkers, requestCancel } from '../ops/jobs.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { openStores } from '../status/open.ts';
-import { FINAL_STATES, JOB_STATES, readStatus, type StatusEntry } from '../status/status.ts';
+import { FINAL_STATES, JOB_STATES, readStatus, UnreadableEntry, type StatusEntry } from '../status/status.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { duration, table } from '../ops/format.ts';
@@ -77,7 +77,7 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   const since = values.since === undefined ? undefined : parseSince(values.since);
   const config = configFrom(values);
   return withNats(config, async (s) => {
-    const jobs = await listJobs({ jsm: s.jsm, bucket: config.RUNNER_STATUS_BUCKET }, { state: values.state as never, since, limit: limit || undefined }, payloadCodec(config.PAYLOAD_KEYS));
+    const jobs = await listJobs({ jsm: s.jsm, bucket: config.RUNNER_STATUS_BUCKET }, { state: values.state as never, since, limit: limit || undefined, onUnreadable: (e) => io.err(`altlas jobs: ${e.message}: skipped`) }, payloadCodec(config.PAYLOAD_KEYS));
     if (values.json) jobs.forEach((j) => io.out(JSON.stringify(j)));
     else if (!jobs.length) io.out('no jobs');
     else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, stateText(j), `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
@@ -109,10 +109,14 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
       const requestedAt = Date.now() - 1_000;
       const deadline = Date.now() + 60_000;
       const ended = (e: typeof entry) => e !== null && (e.state === 'cancelled' || (FINAL_STATES.includes(e.state) && (r.state === null || FINAL_STATES.includes(r.state) || Date.parse(e.updated_at) >= requestedAt)));
-      let entry = await readStatus(kv, id, codec);
+      const read = () => readStatus(kv, id, codec).catch((e: unknown) => {
+        if (e instanceof UnreadableEntry) return null;
+        throw e;
+      });
+      let entry = await read();
       while (!ended(entry) && Date.now() < deadline) {
         await new Promise((res) => setTimeout(res, 100));
-        entry = await readStatus(kv, id, codec);
+        entry = await read();
       }
       const done = ended(entry);
       if (values.json) io.out(JSON.stringify({ ...r, requested: true, final_state: done ? entry!.state : null }));

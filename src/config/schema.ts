@@ -124,6 +124,7 @@ export const ConfigSchema = Type.Object({
   ARCHIVE_NOTIFY_WAIT_MS: int('ARCHIVE_NOTIFY_WAIT_MS', 50, 'Milliseconds a notification waits for an answer; a subscriber that got it and stays silent counts as delivered (no subscriber: retried).', 60_000),
   PAYLOAD_KEYS: optional('End-to-end encryption keys, id:base64 (32 bytes, AES-256-GCM), comma-separated; the first encrypts, all decrypt.'),
   DASHBOARD_TOKEN: optional('Token the dashboard\'s actions (replay, purge, cancel) require; unset: the dashboard is read-only.'),
+  DASHBOARD_HOSTS: optional('Host names (and addresses) the dashboard answers to, comma-separated, besides localhost, its bind address and, bound to every interface, this machine\'s name and addresses; any other Host header gets 421 (DNS rebinding).'),
   DASHBOARD_TRACE_URL: optional('Link template for a trace id in the dashboard, e.g. http://localhost:16686/trace/{trace_id}.'),
   HTTP_PORT: int('HTTP_PORT', 0, 'Port of /healthz, /readyz and /metrics; 0 turns the server off.', 65_535),
   LOG_LEVEL: StringEnum(['error', 'warn', 'info', 'debug'], { default: DEFAULTS.LOG_LEVEL, description: 'error, warn, info or debug.' }),

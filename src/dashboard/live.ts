@@ -10,8 +10,8 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { watchBucket, type BucketEntry } from '../status/store-access.ts';
 import type { Config } from '../config/schema.ts';
 import type { Codec } from '../security/codec.ts';
-import type { WorkerBeat } from '../status/fleet.ts';
-import { decodeEntry, FINAL_STATES, JOB_STATES, type StatusEntry } from '../status/status.ts';
+import { isHeartbeat, type WorkerBeat } from '../status/fleet.ts';
+import { decodeEntry, FINAL_STATES, JOB_STATES, UnreadableEntry, type StatusEntry } from '../status/status.ts';
 
 export type LiveEvent =
   | { type: 'job'; job: StatusEntry }
@@ -23,6 +23,8 @@ export interface Stats {
   counts: Record<string, number>;
   consumer: { pending: number; ack_pending: number; redelivered: number; waiting: number } | null;
   dlq: number;
+  /** Values of the status bucket that are not status entries (not JSON, or not of its shape): skipped. */
+  unreadable: number;
   /** Jobs and failures finished per bucket of BUCKET_MS, oldest first, ending now. */
   rates: { bucket_ms: number; done: number[]; failed: number[] };
 }
@@ -39,6 +41,8 @@ export interface LiveOptions {
 
 export class Live {
   readonly jobs = new Map<string, StatusEntry>();
+  /** Keys of the status bucket whose value is not a status entry, with the reason (shown, not listed as jobs). */
+  readonly unreadable = new Map<string, string>();
   readonly #workers = new Map<string, WorkerBeat>();
   readonly #listeners = new Set<(e: LiveEvent) => void>();
   readonly #o: LiveOptions;
@@ -91,7 +95,7 @@ export class Live {
       done[i]++;
       if (j.state === 'failed') failed[i]++;
     }
-    return { counts, consumer: this.#consumer, dlq: this.#dlq, rates: { bucket_ms: BUCKET_MS, done, failed } };
+    return { counts, consumer: this.#consumer, dlq: this.#dlq, unreadable: this.unreadable.size, rates: { bucket_ms: BUCKET_MS, done, failed } };
   }
 
   /** The newest jobs first, filtered by state and by text in the id, title or worker. */
@@ -121,6 +125,7 @@ export class Live {
   #onJob(e: BucketEntry): void {
     if (e.key.startsWith('cancel.') || e.key.startsWith('_probe.') || e.key.startsWith('park.') || e.key.startsWith('decision.') || e.key.startsWith('replay.')) return;
     if (e.operation !== 'PUT' || e.value.length === 0) {
+      this.unreadable.delete(e.key);
       const entry = this.jobs.get(e.key);
       if (entry) {
         this.jobs.delete(e.key);
@@ -130,10 +135,17 @@ export class Live {
     }
     try {
       const job = decodeEntry(e.value, this.#o.codec, e.key);
+      this.unreadable.delete(e.key);
       this.jobs.set(e.key, job);
       if (e.isUpdate) this.#emit({ type: 'job', job });
-    } catch {
-      // not a status entry
+    } catch (err) {
+      // Not a status entry: counted as unreadable, and a job it replaced leaves the list.
+      this.unreadable.set(e.key, err instanceof UnreadableEntry ? err.reason : 'unreadable');
+      const entry = this.jobs.get(e.key);
+      if (entry) {
+        this.jobs.delete(e.key);
+        this.#emit({ type: 'job-removed', alt_id: entry.alt_id });
+      }
     }
   }
 
@@ -142,7 +154,9 @@ export class Live {
     if (e.operation !== 'PUT' || e.value.length === 0) this.#workers.delete(e.key);
     else {
       try {
-        this.#workers.set(e.key, e.json<WorkerBeat>());
+        const beat = e.json<WorkerBeat>();
+        if (!isHeartbeat(beat)) return;
+        this.#workers.set(e.key, beat);
       } catch {
         return;
       }

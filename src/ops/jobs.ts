@@ -6,8 +6,8 @@ import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { bucketEntries, type BucketEntry } from '../status/store-access.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
-import { cancelKey, decodeEntry, JOB_STATES, readStatus, type JobState, type StatusEntry } from '../status/status.ts';
-import type { CancelRequest, WorkerBeat } from '../status/fleet.ts';
+import { cancelKey, decodeEntry, JOB_STATES, readStatus, UnreadableEntry, type JobState, type StatusEntry } from '../status/status.ts';
+import { isHeartbeat, type CancelRequest, type WorkerBeat } from '../status/fleet.ts';
 
 /** Keys of the status bucket that are not job entries. */
 const notAJob = (key: string) => key.startsWith('cancel.') || key.startsWith('_probe.') || key.startsWith('park.') || key.startsWith('decision.') || key.startsWith('replay.');
@@ -28,6 +28,8 @@ export interface JobFilter {
   /** Jobs updated at or after this time. */
   since?: Date;
   limit?: number;
+  /** Told of each value that is not a status entry (not JSON, or not of its shape): it is skipped. */
+  onUnreadable?: (e: UnreadableEntry) => void;
 }
 
 /** The jobs in the status bucket, newest first (by their last update). */
@@ -38,7 +40,8 @@ export async function listJobs(src: BucketSource, filter: JobFilter = {}, codec:
     let entry: StatusEntry;
     try {
       entry = decodeEntry(e.value, codec, e.key);
-    } catch {
+    } catch (err) {
+      if (err instanceof UnreadableEntry) filter.onUnreadable?.(err);
       continue;
     }
     if (filter.state && entry.state !== filter.state) continue;
@@ -63,7 +66,11 @@ export interface CancelOutcome {
  * once, and a job not started yet is cancelled when a worker picks it up.
  */
 export async function requestCancel(kv: KV, altId: string, by: string, codec: Codec = IDENTITY_CODEC): Promise<CancelOutcome> {
-  const entry = await readStatus(kv, altId, codec);
+  // An unreadable entry does not stop a cancel: the request is written all the same.
+  const entry = await readStatus(kv, altId, codec).catch((e: unknown) => {
+    if (e instanceof UnreadableEntry) return null;
+    throw e;
+  });
   const request: CancelRequest = { alt_id: altId, requested_at: new Date().toISOString(), by };
   await kv.put(cancelKey(altId), JSON.stringify(request));
   return { alt_id: altId, state: entry?.state ?? null, worker_id: entry?.worker_id ?? null };
@@ -75,7 +82,8 @@ export async function listWorkers(src: BucketSource): Promise<WorkerBeat[]> {
   for (const e of await latestEntries(src)) {
     if (e.key.startsWith('_probe.')) continue;
     try {
-      out.push(e.json<WorkerBeat>());
+      const beat = e.json<WorkerBeat>();
+      if (isHeartbeat(beat)) out.push(beat);
     } catch {
       // not a heartbeat
     }

@@ -22,8 +22,9 @@ when it was stored (time and age) and error.
   show: `Usage: altlas dlq show SEQ [--raw] [--json] [options]
 
 Shows one dead letter: what list shows, every header, and the original body (decrypted with
-PAYLOAD_KEYS when it was sent encrypted), redacted as in the logs: secret keys' values and
-credentials in texts are masked.
+PAYLOAD_KEYS when it was sent encrypted), redacted as results are: the values of secret keys
+(password, api_key, ...) and credentials in texts (provider keys, URL passwords, JWTs, ...) are
+masked, ordinary text is shown as it is; header values are masked as in the logs.
   --raw                   the original bytes and headers as they are stored, nothing masked
   --json                  one JSON object with the headers and the body`,
   replay: `Usage: altlas dlq replay SEQ... [--keep] [options]

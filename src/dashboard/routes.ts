@@ -8,6 +8,7 @@ import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, repla
 import { isJobState, requestCancel } from '../ops/jobs.ts';
 import { redactOriginal } from '../ops/dlq-redact.ts';
 import { isSealed } from '../security/codec.ts';
+import { redactValue } from '../security/redact.ts';
 import { readLast } from '../last/read.ts';
 import type { DashboardData } from './data.ts';
 import { parseDuration, parseRfc3339 } from '../ops/format.ts';
@@ -96,9 +97,11 @@ type Handler = (d: DashboardData, r: RouteRequest) => Promise<unknown> | unknown
 /**
  * How a body is redacted: `data` for job data (status entries, a job's `.last`: the data policy,
  * so ordinary content comes through as the `.last` has it), `logs` for the rest (dead letters,
- * errors, actions: the logs policy).
+ * errors, actions: the logs policy); `masked` for a body its route masked itself, part by part
+ * (a dead letter: its record under the logs policy, its original under the data policy, once:
+ * masking the masked text again would change it).
  */
-export type Policy = 'data' | 'logs';
+export type Policy = 'data' | 'logs' | 'masked';
 
 /** Characters of a DLQ original the page gets at most. */
 const MAX_PAYLOAD_CHARS = 200_000;
@@ -166,8 +169,9 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
     },
   },
   {
+    // The original is job data (the data policy, as dlq show shows it); the record (its error) is masked as logs.
     pattern: /^\/api\/dlq\/([^/]+)$/,
-    policy: 'logs',
+    policy: 'masked',
     read: async (d, { param }) => {
       const seq = seqOf(param, 'the DLQ sequence');
       const m = await dlqRecord(d.dlq, seq);
@@ -175,9 +179,9 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
       const stored = await originalOf(d.dlq, m);
       const original = isSealed(stored) ? d.codec.open(stored, 'alt') : stored;
       // As `altlas dlq show` shows it: a JSON or YAML original parsed and every secret key's value masked, else its text masked.
-      const text = redactOriginal(original, m.header.get(HEADERS.contentType) || undefined);
+      const text = redactOriginal(original, m.header.get(HEADERS.contentType) || undefined, d.config.logRedactKeys);
       const payload = text.length > MAX_PAYLOAD_CHARS ? `${text.slice(0, MAX_PAYLOAD_CHARS)}\n… (${text.length} characters)` : text;
-      return { record: recordDescriber(d.codec)(m), payload };
+      return { record: redactValue(recordDescriber(d.codec)(m), d.config.logRedactKeys), payload };
     },
   },
 ];

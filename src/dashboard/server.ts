@@ -151,10 +151,10 @@ export class Dashboard {
   /**
    * Every body the dashboard sends, as JSON with secrets masked: the one place redaction happens,
    * whatever the route or event. `data`: job data (the data policy, as the `.last` and the status
-   * entries are written); `logs`: the rest (the logs policy).
+   * entries are written); `logs`: the rest (the logs policy); `masked`: a body its route masked part by part.
    */
   #shape(body: unknown, policy: Policy = 'logs'): string {
-    return JSON.stringify(policy === 'data' ? redactData(body, this.#redactKeys) : redactValue(body, this.#redactKeys));
+    return JSON.stringify(policy === 'masked' ? body : policy === 'data' ? redactData(body, this.#redactKeys) : redactValue(body, this.#redactKeys));
   }
 
   #send(to: ServerResponse | null, text: string): void {

@@ -162,7 +162,7 @@ describe('secrets that used to leave', () => {
     // The dashboard's job list shows the titles as they are too.
     const { Dashboard } = await import('../../src/dashboard/server.ts');
     const { loadConfig } = await import('../../src/config/load.ts');
-    const dashboard = new Dashboard({ config: loadConfig({ NATS_URL: h.server.url }), port: 0 });
+    const dashboard = new Dashboard({ config: loadConfig({ NATS_URL: h.server.url, LOG_REDACT: 'customer_ref' }), port: 0 });
     const stop = new AbortController();
     try {
       const address = await dashboard.listen();
@@ -170,6 +170,26 @@ describe('secrets that used to leave', () => {
       const url = `http://127.0.0.1:${address.port}`;
       const listed = await (await fetch(`${url}/api/jobs?limit=100`)).json() as { jobs: { alt_id: string; title: string }[] };
       for (const [i, title] of titles.entries()) expect(listed.jobs.find((j) => j.alt_id === `ordinary-${i}`)?.title).toBe(title);
+      // Dead letters of ordinary content: dlq show and the dashboard show their originals unchanged (a document and a text).
+      const refused = { ...JSON.parse(job('ordinary-dlq', 1)), title: ORDINARY_TEXTS[0], metadata: { ...metadata, notes: ORDINARY_TEXTS }, tags: ORDINARY_TEXTS.slice(0, 40), tasks: [{ id: 'a', description: ORDINARY_TEXTS[2], task_type: 'system_command' }] };
+      await h.publish(JSON.stringify(refused));
+      const broken = `{"title": "broken\n${ORDINARY_TEXTS.join('\n')}\n`;
+      await h.publish(broken);
+      const dlq = await eventually(() => h!.records('ALT_DLQ'), (r) => r.length === 2, 'the two dead letters');
+      const shown = async (seq: number) => {
+        const r = await cli(['dlq', 'show', String(seq), '--json'], { LOG_REDACT: 'customer_ref' });
+        expect(r.code).toBe(0);
+        const page = await (await fetch(`${url}/api/dlq/${seq}`)).json() as { payload: string };
+        const body = (JSON.parse(r.out) as { body: string }).body;
+        expect(page.payload).toBe(body);
+        return body;
+      };
+      const kind = dlq.find((r) => r.headers?.get('Dlq-Code') === 'TASK_KIND_FORBIDDEN')!;
+      const doc = JSON.parse(await shown(kind.seq)) as typeof refused;
+      expect(doc.metadata).toEqual({ ...metadata, notes: ORDINARY_TEXTS, customer_ref: '[REDACTED]' });
+      expect([doc.title, doc.tags, doc.tasks[0].description]).toEqual([ORDINARY_TEXTS[0], ORDINARY_TEXTS.slice(0, 40), ORDINARY_TEXTS[2]]);
+      const text = await shown(dlq.find((r) => r !== kind)!.seq);
+      expect(text.split('\n').filter((l, i) => l !== broken.split('\n')[i])).toEqual([]);
     } finally {
       stop.abort();
       await dashboard.close();

@@ -9,7 +9,8 @@ import { payloadCodec } from '../security/codec.ts';
 import { openStores } from '../status/open.ts';
 import { FINAL_STATES, JOB_STATES, readStatus, UnreadableEntry, type StatusEntry } from '../status/status.ts';
 import { silentLogger } from '../telemetry/logger.ts';
-import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
+import { COMMON_HELP, COMMON_OPTIONS, configFrom, permissionDenied, withNats } from './context.ts';
+import { AltlasError } from '../errors.ts';
 import { duration, table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from './output.ts';
 import { parseSince } from './results.ts';
@@ -144,19 +145,34 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
   const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, apply: { type: 'boolean', default: false } }, INIT_HELP, 'init takes no arguments');
   if (!values) return EXIT.ok;
   const config = { ...configFrom(values), RUNNER_PROVISION: true };
+  const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
+  // What exists, stream by stream (the runner may ask each of its streams, not list the account's).
+  const existing = async (s: { jsm: { streams: { info(name: string): Promise<unknown> } } }) => {
+    const out = new Set<string>();
+    for (const name of all) {
+      await s.jsm.streams.info(name).then(() => out.add(name), (e: Error) => {
+        if (!/stream not found/i.test(e.message) && e.name !== 'StreamNotFoundError') throw e;
+      });
+    }
+    return out;
+  };
   return withNats(config, async (s) => {
-    const before = new Set<string>();
-    for await (const name of s.jsm.streams.names()) before.add(name);
+    const before = await existing(s);
     const hadConsumer = (await s.jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null)) !== null;
     const consumer = await ensureTopology(s.jsm, config, silentLogger());
     const hadArchive = config.ARCHIVE_NOTIFY_SUBJECT ? (await s.jsm.consumers.info(config.LAST_STREAM, config.ARCHIVE_NOTIFY_DURABLE).catch(() => null)) !== null : true;
     if (config.ARCHIVE_NOTIFY_SUBJECT) await ensureArchiveConsumer(s.jsm, config, silentLogger());
     await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
-    const made: string[] = [];
-    for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
-    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
+    const after = await existing(s);
+    const made = all.filter((n) => after.has(n) && !before.has(n));
     const diffs = await differences(s.jsm, config);
-    if (values.apply && diffs.length) await applyDifferences(s.jsm, config, diffs);
+    if (values.apply && diffs.length) {
+      await applyDifferences(s.jsm, config, diffs).catch((e: unknown) => {
+        const denied = permissionDenied(e, undefined);
+        // No role may update a stream (it could change what another role's data keeps): --apply takes an administrator's user.
+        throw denied ? new AltlasError('PERMISSION_DENIED', `${denied.message}: init --apply updates streams, which takes an administrator's user (no role may update a stream); without --apply, init creates what is missing and shows what differs`, { cause: e, context: denied.context }) : e;
+      });
+    }
     const consumerTarget = `${config.ALT_STREAM}.${config.RUNNER_DURABLE}`;
     if (values.json) {
       io.out(JSON.stringify({

@@ -110,6 +110,8 @@ export const DEFAULTS = {
   // Decoding limits
   /** Bytes; NATS's default max payload. */
   ALT_MAX_BYTES: DEFAULT_DECODE_LIMITS.maxBytes,
+  /** The ALT stream's max message size; 0: ALT_MAX_BYTES plus 64 KiB (sealing and headers). */
+  ALT_STREAM_MAX_MSG_BYTES: 0,
   ALT_MAX_TASKS: DEFAULT_DECODE_LIMITS.maxTasks,
   /** Longest chain of dependencies (tasks on one path). */
   ALT_MAX_DEPTH: DEFAULT_DECODE_LIMITS.maxDependencyDepth,

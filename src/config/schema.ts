@@ -83,6 +83,7 @@ export const ConfigSchema = Type.Object({
   LOOP_MAX_ITERATIONS: int('LOOP_MAX_ITERATIONS', 0, 'Iterations of one 2.0 loop; more fail the loop with LOOP_LIMIT.', 1_000_000),
   CALL_MAX_DEPTH: int('CALL_MAX_DEPTH', 1, 'Nested 2.0 function calls, recursion included; deeper fails the call with CALL_DEPTH.', 1_000),
   ALT_MAX_BYTES: int('ALT_MAX_BYTES', 1, 'Largest .alt payload in bytes.'),
+  ALT_STREAM_MAX_MSG_BYTES: int('ALT_STREAM_MAX_MSG_BYTES', -1, 'Largest message the ALT stream stores (its max_msg_size, set when the runner creates it; altlas init --apply applies a change), so a producer cannot store messages far beyond ALT_MAX_BYTES however large the server\'s max payload; 0: ALT_MAX_BYTES plus 64 KiB (room for sealing and headers); -1: no limit.'),
   ALT_MAX_TASKS: int('ALT_MAX_TASKS', 0, 'Most tasks (segments) in one job.'),
   ALT_MAX_DEPTH: int('ALT_MAX_DEPTH', 1, 'Most tasks on one dependency chain.'),
   ALT_MAX_YAML_ALIASES: int('ALT_MAX_YAML_ALIASES', 0, 'Most YAML alias dereferences (alias bombs).'),

@@ -69,15 +69,17 @@ const texts = PLANTED_SECRETS.map((p) => p.text);
 const SECRETS = PLANTED_SECRETS.flatMap((p) => p.secrets);
 const pick = (name: string) => PLANTED_SECRETS.find((p) => p.name === name)!;
 const AI_PASSWORD = 'AiPa55-w0rd-9x';
+/** Values under secret names nested in metadata, and a passphrase in a title. */
+const NESTED = { passphrase: 'open sesame 4711 words', client_secret: 'cs-7f3a9b1e2d4c', title: 'Tr0ub4dor-and-3' };
 
 /** A runner-form job with a planted secret in every field. */
 function planted(id: string, extra: Record<string, unknown> = {}) {
   const doc = JSON.parse(job(id, 2)) as Record<string, unknown> & { tasks: Record<string, unknown>[] };
   return {
     ...doc,
-    title: `Quarterly report ${texts.slice(0, 12).join(' ')}`,
+    title: `Quarterly report passphrase=${NESTED.title} ${texts.slice(0, 12).join(' ')}`,
     description: texts.join('\n'),
-    metadata: { notes: texts, deep: { deeper: Object.fromEntries(texts.map((t, i) => [`f${i}`, t])) }, password: 'correct horse battery staple', tags: ['x'] },
+    metadata: { notes: texts, deep: { deeper: Object.fromEntries(texts.map((t, i) => [`f${i}`, t])), vault: { passphrase: NESTED.passphrase, clients: [{ client_secret: NESTED.client_secret }] } }, password: 'correct horse battery staple', tags: ['x'] },
     tags: texts.filter((t) => !t.includes('\n')),
     tasks: doc.tasks.map((t) => ({ ...t, parameters: { prompt: 'summarise', api_key: pick('openai project key').text, notes: texts.slice(0, 30) }, metadata: { db: pick('url password').text } })),
     ...extra,
@@ -132,6 +134,7 @@ describe('secrets that used to leave', () => {
     for (const [channel, text] of Object.entries(channels)) {
       expect({ channel, leaked: SECRETS.filter((s) => text.includes(s)) }).toEqual({ channel, leaked: [] });
       expect({ channel, ai: text.includes(AI_PASSWORD), horse: text.includes('horse battery') }).toEqual({ channel, ai: false, horse: false });
+      expect({ channel, nested: Object.values(NESTED).filter((v) => text.includes(v)) }).toEqual({ channel, nested: [] });
     }
     // What the checks above look at: the .last did carry baggage and tracestate (redacted), the spans the AI URL (without its credentials).
     const valid = (await h.lasts()).find((l) => l.last.alt_file_id === 'leak-valid')!;

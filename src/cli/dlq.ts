@@ -1,7 +1,7 @@
 /** `altlas dlq list | show | replay | purge`: inspect, replay and remove dead-lettered .alt messages. */
 import { createInterface } from 'node:readline/promises';
 import { isSealed, payloadCodec } from '../security/codec.ts';
-import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, replayRecord, type DlqFilter } from '../ops/dlq.ts';
+import { dlqRecord, dlqRecords, originalToShow, purgeRecords, recordDescriber, replayRecord, type DlqFilter } from '../ops/dlq.ts';
 import { redactHeaders, redactOriginal } from '../ops/dlq-redact.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { duration, parseDuration, table } from '../ops/format.ts';
@@ -115,10 +115,10 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
         return EXIT.failed;
       }
       const d = describeRecord(m);
-      const stored = await originalOf(s, m);
-      const original = isSealed(stored) ? codec.open(stored, 'alt') : stored;
+      const shown = await originalToShow(s, m);
+      const original = 'bytes' in shown ? (isSealed(shown.bytes) ? codec.open(shown.bytes, 'alt') : shown.bytes) : null;
       // Redacted unless --raw: the original is a job, with whatever secrets its producer put in it.
-      const body = values.raw ? new TextDecoder().decode(original) : redactOriginal(original, m.header.get('Content-Type') || undefined);
+      const body = original === null ? (shown as { withheld: string }).withheld : values.raw ? new TextDecoder().decode(original) : redactOriginal(original, m.header.get('Content-Type') || undefined);
       const headers = values.raw ? Object.fromEntries([...m.header].map(([k, v]) => [k, v.join(', ')])) : redactHeaders(m.header);
       if (values.json) io.out(JSON.stringify({ ...d, headers, body }));
       else {

@@ -4,7 +4,7 @@
  * every body in one place.
  */
 import { HEADERS, subjectToken } from '../contract/subjects.ts';
-import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, replayRecord } from '../ops/dlq.ts';
+import { dlqRecord, dlqRecords, originalToShow, purgeRecords, recordDescriber, replayRecord } from '../ops/dlq.ts';
 import { isJobState, requestCancel } from '../ops/jobs.ts';
 import { redactOriginal } from '../ops/dlq-redact.ts';
 import { isSealed } from '../security/codec.ts';
@@ -176,8 +176,9 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
       const seq = seqOf(param, 'the DLQ sequence');
       const m = await dlqRecord(d.dlq, seq);
       if (!m) throw new HttpError(404, `no DLQ record ${param}`);
-      const stored = await originalOf(d.dlq, m);
-      const original = isSealed(stored) ? d.codec.open(stored, 'alt') : stored;
+      const shown = await originalToShow(d.dlq, m);
+      if (!('bytes' in shown)) return { record: redactValue(recordDescriber(d.codec)(m), d.config.logRedactKeys), payload: shown.withheld };
+      const original = isSealed(shown.bytes) ? d.codec.open(shown.bytes, 'alt') : shown.bytes;
       // As `altlas dlq show` shows it: a JSON or YAML original parsed and every secret key's value masked, else its text masked.
       const text = redactOriginal(original, m.header.get(HEADERS.contentType) || undefined, d.config.logRedactKeys);
       const payload = text.length > MAX_PAYLOAD_CHARS ? `${text.slice(0, MAX_PAYLOAD_CHARS)}\n… (${text.length} characters)` : text;

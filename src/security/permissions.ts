@@ -12,6 +12,8 @@
  * all, its two durables by name (the pull consumer on ALT, the archive hand-off's on LAST) and
  * only when it provisions; no role may purge a stream (a purge request cannot be limited to one
  * key or object by subject): keys are removed by delete markers, objects message by message.
+ * Dead letters' large originals (job bodies) have their own object store, apart from the
+ * artifacts: the runner writes it, the operator alone reads and removes in it.
  */
 import type { Config } from '../config/schema.ts';
 import { ROLE_INBOX_PREFIX } from '../config/defaults.ts';
@@ -32,7 +34,7 @@ export type Role = 'runner' | 'producer' | 'reader' | 'operator';
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT' | 'ARCHIVE_NOTIFY_DURABLE'
   | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'
-  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET'>;
+  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET' | 'DLQ_OBJECT_BUCKET'>;
 
 /** The inbox prefix of a role's processes: NATS_INBOX_PREFIX when set, else `_INBOX_altlas_<role>`. */
 export function inboxPrefix(c: Pick<Config, 'NATS_INBOX_PREFIX'>, role: Role): string {
@@ -55,6 +57,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
   const alt = c.ALT_STREAM;
   const dur = c.RUNNER_DURABLE;
   const objects = `OBJ_${c.RUNNER_OBJECT_BUCKET}`;
+  const dlqObjects = `OBJ_${c.DLQ_OBJECT_BUCKET}`;
   const publish: Rule[] = [
     { subject: '$JS.API.INFO', why: 'JetStream account info at start' },
     { subject: `$JS.API.STREAM.INFO.${alt}`, why: 'topology check, janitor' },
@@ -79,11 +82,16 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     ...kv(c.RUNNER_CHECKPOINT_BUCKET, 'checkpoints and claims'),
     ...kv(c.RUNNER_WORKERS_BUCKET, 'worker heartbeats'),
     ...kv(c.BUDGET_BUCKET, 'tenant budgets: the fleet\'s slices of each period'),
-    { subject: `$O.${c.RUNNER_OBJECT_BUCKET}.>`, why: 'artifacts, large outputs, DLQ originals: write' },
+    { subject: `$O.${c.RUNNER_OBJECT_BUCKET}.>`, why: 'artifacts, large outputs: write' },
     { subject: `$JS.API.STREAM.INFO.${objects}`, why: 'object store: open' },
     { subject: `$JS.API.DIRECT.GET.${objects}.>`, why: 'object store: read an object\'s entry' },
     { subject: `$JS.API.STREAM.MSG.GET.${objects}`, why: 'object store: read an object, message by message' },
     { subject: `$JS.API.STREAM.MSG.DELETE.${objects}`, why: 'object store: remove an object, message by message' },
+    { subject: `$O.${c.DLQ_OBJECT_BUCKET}.>`, why: 'DLQ originals too large for a message: write' },
+    { subject: `$JS.API.STREAM.INFO.${dlqObjects}`, why: 'DLQ originals: open' },
+    { subject: `$JS.API.DIRECT.GET.${dlqObjects}.>`, why: 'DLQ originals: look an object\'s entry up before writing it' },
+    { subject: `$JS.API.STREAM.MSG.GET.${dlqObjects}`, why: 'DLQ originals: look an object\'s entry up before writing it' },
+    { subject: `$JS.API.STREAM.MSG.DELETE.${dlqObjects}`, why: 'DLQ originals: remove the start-up probe' },
   ];
   if (c.ARCHIVE_NOTIFY_SUBJECT) {
     const durable = c.ARCHIVE_NOTIFY_DURABLE;
@@ -100,7 +108,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     }
   }
   if (c.RUNNER_PROVISION) {
-    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, objects]) {
+    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, objects, dlqObjects]) {
       publish.push({ subject: `$JS.API.STREAM.CREATE.${s}`, why: 'RUNNER_PROVISION=true: create what is missing' });
     }
     publish.push({ subject: `$JS.API.CONSUMER.CREATE.${alt}.${dur}`, why: 'RUNNER_PROVISION=true: create the consumer' });
@@ -190,7 +198,9 @@ export function operatorPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$KV.${c.RUNNER_STATUS_BUCKET}.replay.>`, why: 'altlas replay: the recorded results a replay keeps' },
       ...subjects.map((subject) => ({ subject, why: 'altlas dlq replay: republish originals; altlas approve: resume a parked job; altlas replay: publish a replay' })),
       { subject: `$JS.API.STREAM.MSG.DELETE.${c.DLQ_STREAM}`, why: 'altlas dlq replay (without --keep), dlq purge: remove single dead letters' },
-      { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.RUNNER_OBJECT_BUCKET}`, why: 'altlas dlq replay, dlq purge: remove an original from the object store, message by message' },
+      { subject: `$JS.API.STREAM.INFO.OBJ_${c.DLQ_OBJECT_BUCKET}`, why: 'altlas dlq show, replay: open the DLQ originals (job bodies: the operator\'s alone)' },
+      { subject: `$JS.API.STREAM.MSG.GET.OBJ_${c.DLQ_OBJECT_BUCKET}`, why: 'altlas dlq show, replay: read a large original' },
+      { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.DLQ_OBJECT_BUCKET}`, why: 'altlas dlq replay, dlq purge: remove a large original, message by message' },
     ],
     subscribe: [{ subject: `${inboxPrefix(c, 'operator')}.>`, why: 'replies to operators: their own inbox prefix' }, ...reader.subscribe],
   };

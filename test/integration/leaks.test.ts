@@ -149,7 +149,7 @@ describe('secrets that used to leave', () => {
   it('copies ordinary titles, metadata and tags unchanged, and masks LOG_REDACT\'s names in results', async () => {
     h = await Harness.start();
     await h.worker({ LOG_REDACT: 'customer_ref', RUNNER_STATUS_FLUSH_MS: '10' });
-    const metadata = { ...Object.fromEntries(ORDINARY_KEYS.map((k, i) => [k, ORDINARY_TEXTS[i % ORDINARY_TEXTS.length]])), customer_ref: 'CUST-991' };
+    const metadata = { ...Object.fromEntries(ORDINARY_KEYS.map((k, i) => [k, ORDINARY_TEXTS[i % ORDINARY_TEXTS.length]])), all_texts: ORDINARY_TEXTS, customer_ref: 'CUST-991' };
     const titles = ORDINARY_TEXTS.slice(0, 12);
     for (const [i, title] of titles.entries()) await h.publish(JSON.stringify({ ...JSON.parse(job(`ordinary-${i}`, 1)), title, metadata, tags: ORDINARY_TEXTS.slice(0, 40) }));
     const lasts = await h.waitForLasts(titles.length);

@@ -122,8 +122,9 @@ describe('errors that point the right way', () => {
       // altlas init creates everything; publish then works and a later worker finds it all.
       const init = await run(['init', ...server]);
       expect(init.code).toBe(0);
-      expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(10);
+      expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(11);
       expect(init.out).toMatch(/^created +ALT_PROGRESS$/m);
+      expect(init.out).toMatch(/^created +OBJ_ALT_DLQ_ORIGINALS$/m);
       expect(init.out).toContain('consumer runner on ALT: created');
       await eventually(async () => (await fetch(`${address}/healthz`)).json(), (b) => (b as { ready: boolean }).ready, 'the dashboard to be ready', 30_000);
       expect((await fetch(`${address}/api/jobs`)).status).toBe(200);

@@ -143,7 +143,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   // A status write is a publish to the bucket's subject: what kv.put sends, without its per-request cost.
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
   const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, budgetCostNanos: toNanos(config.RUNNER_CHECKPOINT_BUDGET_COST), logger, codec, currency: o.prices?.currency ?? null, history }) : undefined;
-  const publisher = new Publisher({ out, jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.objects : undefined, codec });
+  const publisher = new Publisher({ out, jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.dlqObjects : undefined, codec });
   if (o.budgets && stores) {
     const slices = new FleetSlices({
       store: stores.budgets, worker: workerId, leaseMs: config.BUDGET_SLICE_LEASE_MS, holdTtlMs: callLifeMs(config),

@@ -6,7 +6,8 @@
  * replaced by its confusable prototype (Unicode's confusables.txt), marks removed, and every
  * run of separators dropped. A kind whose skeleton spells a forbidden kind (or its plural), alone
  * or as words of a longer kind, is refused; so is a kind that is not plain ASCII once mapped
- * (an unknown script could hide a forbidden kind no table names).
+ * (an unknown script could hide a forbidden kind no table names). Digits and signs written for
+ * letters (`5y$tem_c0mm4nd`) are read as those letters in a third variant.
  */
 import { AltlasError, type Problem } from '../errors.ts';
 import { CONFUSABLES_TO_ASCII } from './confusables.ts';
@@ -41,8 +42,12 @@ export function kindSkeleton(kind: string): { words: string[]; variants: string[
   const folded = prototypes(split.toLowerCase()).toLowerCase();
   const cased = prototypes(split).toLowerCase();
   const words = wordsOf(folded);
-  return { words, variants: [words, wordsOf(cased)], ascii: /^[\x20-\x7e]*$/.test(folded) };
+  return { words, variants: [words, wordsOf(cased), wordsOf(unleet(folded))], ascii: /^[\x20-\x7e]*$/.test(folded) };
 }
+
+/** Digits and signs written for letters (`5y$tem_c0mm4nd`), which no confusables table maps: a third variant. */
+const LEET: Record<string, string> = { '4': 'a', '@': 'a', '3': 'e', '5': 's', '$': 's', '7': 't', '+': 't', '0': 'o', '1': 'i', '!': 'i', '|': 'i', '6': 'g', '9': 'g', '8': 'b' };
+const unleet = (text: string) => text.replace(/(?<=\p{L}|^)[4@35$7+01!|698]+|[4@35$7+01!|698]+(?=\p{L})/gu, (run) => [...run].map((c) => LEET[c] ?? c).join(''));
 
 /** A forbidden kind and its plurals, as their separator-free skeletons. */
 const FORBIDDEN_FORMS: readonly { kind: string; forms: string[] }[] = FORBIDDEN_KINDS.map((kind) => {

@@ -21,6 +21,8 @@ import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { AltlasError } from '../errors.ts';
 import { subjectToken } from '../contract/subjects.ts';
 import { IDENTITY_CODEC, isSealed, type Codec } from '../security/codec.ts';
+import { redactMemberList } from '../security/trace-headers.ts';
+import { REDACTED, isSecretKeyName, redactDataText } from '../security/redact.ts';
 import { bucketEntries, readObject, removeObject } from '../status/store-access.ts';
 import type { Decision, OnTimeout } from './kind.ts';
 
@@ -53,6 +55,14 @@ export interface ParkRecord {
 export const parkKey = (altId: string) => `park.${subjectToken(altId)}`;
 export const decisionKey = (altId: string, task: string) => `decision.${subjectToken(altId)}.${subjectToken(task)}`;
 export const bodyObject = (stream: string, seq: number) => `park/${subjectToken(stream)}.${seq}`;
+
+/** A header of a parked job as its record keeps it (null: not kept): `baggage`/`tracestate` members and secret-named headers masked, as a `.last` has them. */
+export function parkedHeader(name: string, value: string, encrypted: boolean): string | null {
+  const lower = name.toLowerCase();
+  if (lower === 'baggage' || lower === 'tracestate') return encrypted ? null : redactMemberList(value);
+  if (lower === 'content-type' || lower === 'traceparent' || lower.startsWith('nats-') || lower === 'altlas-key-id') return value;
+  return isSecretKeyName(name) ? REDACTED : redactDataText(value);
+}
 export const resumeMsgId = (stream: string, seq: number) => `resume:${stream}:${seq}`;
 
 const enc = new TextEncoder();
@@ -180,7 +190,11 @@ export class ParkStore {
     await this.#o.objects.putBlob({ name: body }, raw);
     const headers: [string, string][] = [];
     const h = d.headers;
-    if (h?.keys && h.values) for (const k of h.keys()) if (k !== 'Nats-Msg-Id' && k !== RESUME_HEADER) for (const v of h.values(k)) headers.push([k, v]);
+    if (h?.keys && h.values) for (const k of h.keys()) if (k !== 'Nats-Msg-Id' && k !== RESUME_HEADER) for (const v of h.values(k)) {
+      // The record is readable by the reader role (the status bucket): header values are masked as results mask them, trace headers dropped under PAYLOAD_KEYS.
+      const safe = parkedHeader(k, v, this.#codec.encrypts);
+      if (safe !== null) headers.push([k, safe]);
+    }
     const record: ParkRecord = {
       alt_id: p.altId, task: p.task, question: this.#codec.encrypts ? '' : p.question,
       ...(this.#codec.encrypts ? { question_sealed: Buffer.from(this.#codec.seal(enc.encode(p.question), `park:${p.altId}`)).toString('base64') } : {}),

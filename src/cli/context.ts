@@ -1,6 +1,6 @@
 /** What the NATS subcommands share: common options, configuration with flag overrides, a connection. */
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { PermissionViolationError, type NatsConnection } from '@nats-io/nats-core';
 import { loadConfig, unknownVariables } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { connectOnce, connectionOptions } from '../messaging/connect.ts';
@@ -85,6 +85,20 @@ export function streamMissing(streams: readonly string[], cause?: unknown): Altl
 }
 
 /** Connects once (no endless reconnect for a command line tool) and runs `fn`, closing the connection after. */
+/**
+ * A permission the server refused, as PERMISSION_DENIED naming the subject and the role the
+ * command runs as (whose list `altlas permissions` prints), or null when `e` is something else.
+ */
+export function permissionDenied(e: unknown, role: Role | undefined): AltlasError | null {
+  if (e instanceof AltlasError) return null; // said already
+  let pe: PermissionViolationError | null = null;
+  for (let x: unknown = e, depth = 0; x && depth < 8 && !pe; x = (x as { cause?: unknown }).cause, depth++) if (x instanceof PermissionViolationError) pe = x;
+  if (!pe) return null;
+  const subject = pe.subject.replace(/^(_INBOX[^.]*)\..*$/, '$1.>');
+  const as = role ? `: this command runs as the ${role} role and needs its permissions (altlas permissions ${role} prints them)` : '';
+  return new AltlasError('PERMISSION_DENIED', `the NATS user may not ${pe.operation === 'subscription' ? 'subscribe to' : pe.operation} ${subject}${as}`, { cause: e, context: { subject: pe.subject, operation: pe.operation, ...(role ? { role } : {}) } });
+}
+
 export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>, options: NatsOptions): Promise<T> {
   const connOptions = connectionOptions(config, 'altlas-cli', options.role);
   let nc: NatsConnection;
@@ -101,7 +115,7 @@ export async function withNats<T>(config: Config, fn: (s: Session) => Promise<T>
     return await fn({ config, nc, js: jetstream(nc), jsm });
   } catch (e) {
     if (e instanceof Error && (e.name === 'StreamNotFoundError' || /stream not found|bucket not found/i.test(e.message))) throw streamMissing(options.streams ?? [], e);
-    throw e;
+    throw permissionDenied(e, options.role) ?? e;
   } finally {
     await nc.drain().catch(() => nc.close());
   }

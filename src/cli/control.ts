@@ -8,9 +8,10 @@ import { isJobState, listJobs, listWorkers, readJob, requestCancel } from '../op
 import { readLimits } from '../ops/limits.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { openStores } from '../status/open.ts';
-import { FINAL_STATES, JOB_STATES, type StatusEntry } from '../status/status.ts';
+import { FINAL_STATES, JOB_STATES, UnreadableEntry, type StatusEntry } from '../status/status.ts';
 import { silentLogger } from '../telemetry/logger.ts';
-import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
+import { COMMON_HELP, COMMON_OPTIONS, configFrom, permissionDenied, withNats } from './context.ts';
+import { AltlasError } from '../errors.ts';
 import { duration, table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from './output.ts';
 import { parseSince } from './results.ts';
@@ -98,7 +99,7 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   const since = values.since === undefined ? undefined : parseSince(values.since);
   const config = configFrom(values);
   return withNats(config, async (s) => {
-    const jobs = await listJobs({ jsm: s.jsm, bucket: config.RUNNER_STATUS_BUCKET }, { state: values.state as never, since, limit: limit || undefined }, payloadCodec(config.PAYLOAD_KEYS));
+    const jobs = await listJobs({ jsm: s.jsm, bucket: config.RUNNER_STATUS_BUCKET }, { state: values.state as never, since, limit: limit || undefined, onUnreadable: (e) => io.err(`altlas jobs: ${e.message}: skipped`) }, payloadCodec(config.PAYLOAD_KEYS));
     if (values.json) jobs.forEach((j) => io.out(JSON.stringify(j)));
     else if (!jobs.length) io.out('no jobs');
     else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, stateText(j), `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));
@@ -220,19 +221,34 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
   const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, apply: { type: 'boolean', default: false } }, INIT_HELP, 'init takes no arguments');
   if (!values) return EXIT.ok;
   const config = { ...configFrom(values), RUNNER_PROVISION: true };
+  const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), ...(config.HISTORY_ENABLED ? [config.HISTORY_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `KV_${config.AI_LIMITS_BUCKET}`, `KV_${config.RUNNER_CONTROL_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`, `OBJ_${config.DLQ_OBJECT_BUCKET}`];
+  // What exists, stream by stream (the runner may ask each of its streams, not list the account's).
+  const existing = async (s: { jsm: { streams: { info(name: string): Promise<unknown> } } }) => {
+    const out = new Set<string>();
+    for (const name of all) {
+      await s.jsm.streams.info(name).then(() => out.add(name), (e: Error) => {
+        if (!/stream not found/i.test(e.message) && e.name !== 'StreamNotFoundError') throw e;
+      });
+    }
+    return out;
+  };
   return withNats(config, async (s) => {
-    const before = new Set<string>();
-    for await (const name of s.jsm.streams.names()) before.add(name);
+    const before = await existing(s);
     const hadConsumer = (await s.jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null)) !== null;
     const consumer = await ensureTopology(s.jsm, config, silentLogger());
     const hadArchive = config.ARCHIVE_NOTIFY_SUBJECT ? (await s.jsm.consumers.info(config.LAST_STREAM, config.ARCHIVE_NOTIFY_DURABLE).catch(() => null)) !== null : true;
     if (config.ARCHIVE_NOTIFY_SUBJECT) await ensureArchiveConsumer(s.jsm, config, silentLogger());
     await openStores(s.nc, config, `init-${process.pid}`, payloadCodec(config.PAYLOAD_KEYS));
-    const made: string[] = [];
-    for await (const name of s.jsm.streams.names()) if (!before.has(name)) made.push(name);
-    const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), ...(config.HISTORY_ENABLED ? [config.HISTORY_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `KV_${config.AI_LIMITS_BUCKET}`, `KV_${config.RUNNER_CONTROL_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`];
+    const after = await existing(s);
+    const made = all.filter((n) => after.has(n) && !before.has(n));
     const diffs = await differences(s.jsm, config);
-    if (values.apply && diffs.length) await applyDifferences(s.jsm, config, diffs);
+    if (values.apply && diffs.length) {
+      await applyDifferences(s.jsm, config, diffs).catch((e: unknown) => {
+        const denied = permissionDenied(e, undefined);
+        // No role may update a stream (it could change what another role's data keeps): --apply takes an administrator's user.
+        throw denied ? new AltlasError('PERMISSION_DENIED', `${denied.message}: init --apply updates streams, which takes an administrator's user (no role may update a stream); without --apply, init creates what is missing and shows what differs`, { cause: e, context: denied.context }) : e;
+      });
+    }
     const consumerTarget = `${config.ALT_STREAM}.${config.RUNNER_DURABLE}`;
     if (values.json) {
       io.out(JSON.stringify({

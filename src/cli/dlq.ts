@@ -1,7 +1,7 @@
 /** `altlas dlq list | show | replay | purge`: inspect, replay and remove dead-lettered .alt messages. */
 import { createInterface } from 'node:readline/promises';
 import { isSealed, payloadCodec } from '../security/codec.ts';
-import { dlqRecord, dlqRecords, originalOf, purgeRecords, recordDescriber, replayRecord, type DlqFilter } from '../ops/dlq.ts';
+import { dlqRecord, dlqRecords, originalToShow, purgeRecords, recordDescriber, replayRecord, type DlqFilter } from '../ops/dlq.ts';
 import { redactHeaders, redactOriginal } from '../ops/dlq-redact.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { duration, parseDuration, table } from '../ops/format.ts';
@@ -24,8 +24,9 @@ when it was stored (time and age) and error.
   show: `Usage: altlas dlq show SEQ [--raw] [--json] [options]
 
 Shows one dead letter: what list shows, every header, and the original body (decrypted with
-PAYLOAD_KEYS when it was sent encrypted), redacted as in the logs: secret keys' values and
-credentials in texts are masked.
+PAYLOAD_KEYS when it was sent encrypted), redacted as results are: the values of secret keys
+(password, api_key, ...) and credentials in texts (provider keys, URL passwords, JWTs, ...) are
+masked, ordinary text is shown as it is; header values are masked as in the logs.
   --raw                   the original bytes and headers as they are stored, nothing masked
   --json                  one JSON object with the headers and the body`,
   replay: `Usage: altlas dlq replay SEQ... [--keep] [options]
@@ -116,10 +117,10 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
         return EXIT.failed;
       }
       const d = describeRecord(m);
-      const stored = await originalOf(s, m);
-      const original = isSealed(stored) ? codec.open(stored, 'alt') : stored;
+      const shown = await originalToShow(s, m);
+      const original = 'bytes' in shown ? (isSealed(shown.bytes) ? codec.open(shown.bytes, 'alt') : shown.bytes) : null;
       // Redacted unless --raw: the original is a job, with whatever secrets its producer put in it.
-      const body = values.raw ? new TextDecoder().decode(original) : redactOriginal(original, m.header.get('Content-Type') || undefined);
+      const body = original === null ? (shown as { withheld: string }).withheld : values.raw ? new TextDecoder().decode(original) : redactOriginal(original, m.header.get('Content-Type') || undefined);
       const headers = values.raw ? Object.fromEntries([...m.header].map(([k, v]) => [k, v.join(', ')])) : redactHeaders(m.header);
       if (values.json) io.out(JSON.stringify({ ...d, headers, body }));
       else {

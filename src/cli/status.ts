@@ -3,7 +3,7 @@ import { Kvm } from '@nats-io/kv';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats, type Session } from './context.ts';
 import { table } from '../ops/format.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
-import { decodeEntry, entryFromLast, statusKey, type FinishedLast, type StatusEntry } from '../status/status.ts';
+import { decodeEntry, entryFromLast, statusKey, UnreadableEntry, type FinishedLast, type StatusEntry } from '../status/status.ts';
 import { readJob } from '../ops/jobs.ts';
 import { lastSubjectOf } from '../last/lookup.ts';
 import { readLast } from '../last/read.ts';
@@ -60,7 +60,15 @@ async function jobStatus(s: Session, altId: string, watch: boolean, json: boolea
   const write = entryWriter(io, watch && process.stdout.isTTY === true);
   const show = (e: StatusEntry) => (json ? io.out(JSON.stringify(e)) : write(e));
   const codec = payloadCodec(s.config.PAYLOAD_KEYS);
-  const entry = await readJob({ kv, jsm: s.jsm, config: s.config }, altId, codec);
+  let entry: StatusEntry | null;
+  try {
+    entry = await readJob({ kv, jsm: s.jsm, config: s.config }, altId, codec, { strict: true });
+  } catch (e) {
+    if (!(e instanceof UnreadableEntry)) throw e;
+    io.err(`altlas status: ${e.message}`);
+    if (!watch) return EXIT.failed;
+    entry = null;
+  }
   if (!watch || (entry && FINAL.includes(entry.state))) {
     if (!entry) {
       io.err(`no status for job ${altId} in ${s.config.RUNNER_STATUS_BUCKET} or ${s.config.LAST_STREAM}`);
@@ -90,7 +98,14 @@ async function jobStatus(s: Session, altId: string, watch: boolean, json: boolea
   });
   const watcher = await watchBucket(s.nc, s.jsm, s.config.RUNNER_STATUS_BUCKET, statusKey(altId), (u) => {
     if (finished || u.operation !== 'PUT' || u.value.length === 0) return;
-    const e = decodeEntry(u.value, codec, statusKey(altId));
+    let e: StatusEntry;
+    try {
+      e = decodeEntry(u.value, codec, statusKey(altId));
+    } catch (err) {
+      // Said and skipped: the watch goes on to the next write.
+      io.err(`altlas status: ${(err as Error).message}: skipped`);
+      return;
+    }
     show(e);
     if (FINAL.includes(e.state)) {
       finished = true;

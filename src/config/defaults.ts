@@ -26,6 +26,7 @@ export const DEFAULTS = {
   LAST_MAX_BYTES: 10_737_418_240,
   /** Milliseconds a dead letter is kept in the DLQ stream: 30 days. */
   DLQ_MAX_AGE_MS: 2_592_000_000,
+  DLQ_OBJECT_BUCKET: 'ALT_DLQ_ORIGINALS',
   /** Stream of usage records, one per AI call (altlas usage). */
   USAGE_STREAM: 'ALT_USAGE',
   USAGE_SUBJECT_PREFIX: 'usage',
@@ -136,6 +137,8 @@ export const DEFAULTS = {
   // Decoding limits
   /** Bytes; NATS's default max payload. */
   ALT_MAX_BYTES: DEFAULT_DECODE_LIMITS.maxBytes,
+  /** The ALT stream's max message size; 0: ALT_MAX_BYTES plus 64 KiB (sealing and headers). */
+  ALT_STREAM_MAX_MSG_BYTES: 0,
   ALT_MAX_TASKS: DEFAULT_DECODE_LIMITS.maxTasks,
   /** Longest chain of dependencies (tasks on one path). */
   ALT_MAX_DEPTH: DEFAULT_DECODE_LIMITS.maxDependencyDepth,

@@ -13,8 +13,8 @@ import { watchBucket, type BucketEntry } from '../status/store-access.ts';
 import type { Config } from '../config/schema.ts';
 import { lanePrefixOf, laneTotals, type LaneTotals } from '../flow/lanes.ts';
 import type { Codec } from '../security/codec.ts';
-import type { WorkerBeat } from '../status/fleet.ts';
-import { decodeEntry, entryFromLast, FINAL_STATES, JOB_STATES, statusKey, type FinishedLast, type StatusEntry } from '../status/status.ts';
+import { isHeartbeat, type WorkerBeat } from '../status/fleet.ts';
+import { decodeEntry, entryFromLast, FINAL_STATES, JOB_STATES, statusKey, UnreadableEntry, type FinishedLast, type StatusEntry } from '../status/status.ts';
 import { readLast } from '../last/read.ts';
 
 export type LiveEvent =
@@ -29,6 +29,8 @@ export interface Stats {
   dlq: number;
   /** Messages stored per priority lane (waiting, or running and not yet acked), with the tenants that have the most. */
   lanes: LaneTotals[];
+  /** Values of the status bucket that are not status entries (not JSON, or not of its shape): skipped. */
+  unreadable: number;
   /** Jobs and failures finished per bucket of BUCKET_MS, oldest first, ending now. */
   rates: { bucket_ms: number; done: number[]; failed: number[] };
 }
@@ -45,6 +47,8 @@ export interface LiveOptions {
 
 export class Live {
   readonly jobs = new Map<string, StatusEntry>();
+  /** Keys of the status bucket whose value is not a status entry, with the reason (shown, not listed as jobs). */
+  readonly unreadable = new Map<string, string>();
   readonly #workers = new Map<string, WorkerBeat>();
   readonly #listeners = new Set<(e: LiveEvent) => void>();
   readonly #o: LiveOptions;
@@ -100,7 +104,7 @@ export class Live {
       done[i]++;
       if (j.state === 'failed') failed[i]++;
     }
-    return { counts, consumer: this.#consumer, dlq: this.#dlq, lanes: this.#lanes, rates: { bucket_ms: BUCKET_MS, done, failed } };
+    return { counts, consumer: this.#consumer, dlq: this.#dlq, lanes: this.#lanes, unreadable: this.unreadable.size, rates: { bucket_ms: BUCKET_MS, done, failed } };
   }
 
   /** The newest jobs first, filtered by state and by text in the id, title or worker. */
@@ -130,6 +134,7 @@ export class Live {
   #onJob(e: BucketEntry): void {
     if (e.key.startsWith('cancel.') || e.key.startsWith('_probe.') || e.key.startsWith('park.') || e.key.startsWith('decision.') || e.key.startsWith('replay.')) return;
     if (e.operation !== 'PUT' || e.value.length === 0) {
+      this.unreadable.delete(e.key);
       const entry = this.jobs.get(e.key);
       if (entry) {
         this.jobs.delete(e.key);
@@ -139,10 +144,17 @@ export class Live {
     }
     try {
       const job = decodeEntry(e.value, this.#o.codec, e.key);
+      this.unreadable.delete(e.key);
       this.jobs.set(e.key, job);
       if (e.isUpdate) this.#emit({ type: 'job', job });
-    } catch {
-      // not a status entry
+    } catch (err) {
+      // Not a status entry: counted as unreadable, and a job it replaced leaves the list.
+      this.unreadable.set(e.key, err instanceof UnreadableEntry ? err.reason : 'unreadable');
+      const entry = this.jobs.get(e.key);
+      if (entry) {
+        this.jobs.delete(e.key);
+        this.#emit({ type: 'job-removed', alt_id: entry.alt_id });
+      }
     }
   }
 
@@ -168,7 +180,9 @@ export class Live {
     if (e.operation !== 'PUT' || e.value.length === 0) this.#workers.delete(e.key);
     else {
       try {
-        this.#workers.set(e.key, e.json<WorkerBeat>());
+        const beat = e.json<WorkerBeat>();
+        if (!isHeartbeat(beat)) return;
+        this.#workers.set(e.key, beat);
       } catch {
         return;
       }

@@ -16,12 +16,12 @@ import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Config } from '../config/schema.ts';
 import { payloadCodec, type Codec } from '../security/codec.ts';
 import { redactData, redactValue } from '../security/redact.ts';
-import { ACTIONS, HttpError, READS, type DashboardData, type Policy } from './routes.ts';
+import { ACTIONS, HttpError, READS, idParam, type DashboardData, type Policy } from './routes.ts';
 import { openData } from './data.ts';
 import type { LiveEvent } from './live.ts';
 import { LiveText } from './live-text.ts';
@@ -49,6 +49,15 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
 };
+
+/** A path segment decoded: a malformed escape is bad input (400), not an error of the dashboard. */
+function decodePath(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, 'the path holds a malformed %-escape');
+  }
+}
 
 export class Dashboard {
   readonly #o: DashboardOptions;
@@ -142,10 +151,10 @@ export class Dashboard {
   /**
    * Every body the dashboard sends, as JSON with secrets masked: the one place redaction happens,
    * whatever the route or event. `data`: job data (the data policy, as the `.last` and the status
-   * entries are written); `logs`: the rest (the logs policy).
+   * entries are written); `logs`: the rest (the logs policy); `masked`: a body its route masked part by part.
    */
   #shape(body: unknown, policy: Policy = 'logs'): string {
-    return JSON.stringify(policy === 'data' ? redactData(body, this.#redactKeys) : redactValue(body, this.#redactKeys));
+    return JSON.stringify(policy === 'masked' ? body : policy === 'data' ? redactData(body, this.#redactKeys) : redactValue(body, this.#redactKeys));
   }
 
   #send(to: ServerResponse | null, text: string): void {
@@ -166,9 +175,16 @@ export class Dashboard {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://dashboard');
-    const path = url.pathname;
     try {
+      // A page reached under another name (DNS rebinding: a site whose name now points here) gets nothing.
+      if (!this.#hostAllowed(req.headers.host)) throw new HttpError(421, `this dashboard does not answer to the host ${JSON.stringify(String(req.headers.host ?? '').slice(0, 100))}: open it at its own address, or add the name to DASHBOARD_HOSTS`);
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://dashboard');
+      } catch {
+        throw new HttpError(400, 'the request target is not a path');
+      }
+      const path = url.pathname;
       if (req.method === 'GET' && STATIC[path]) {
         const { file, type } = STATIC[path];
         res.writeHead(200, { 'content-type': type, ...SECURITY_HEADERS });
@@ -179,7 +195,7 @@ export class Dashboard {
       if (req.method === 'GET' && path === '/api/config') return this.#json(res, 200, this.#config());
       if (req.method === 'GET' && path === '/api/events') return this.#events(req, res);
       const live = /^\/api\/jobs\/([^/]+)\/progress$/.exec(path);
-      if (req.method === 'GET' && live) return this.#progress(decodeURIComponent(live[1]), req, res);
+      if (req.method === 'GET' && live) return this.#progress(idParam(decodePath(live[1]), 'the job id'), req, res);
       if (path.startsWith('/api/actions/')) {
         const action = ACTIONS[path.slice('/api/actions/'.length)];
         if (req.method !== 'POST') throw new HttpError(405, 'actions are POST requests');
@@ -192,12 +208,43 @@ export class Dashboard {
       const route = READS.find((r) => r.pattern.test(path));
       if (!route) throw new HttpError(404, 'not found');
       if (req.method !== 'GET') throw new HttpError(405, 'method not allowed');
-      const param = decodeURIComponent(route.pattern.exec(path)?.[1] ?? '');
+      const param = decodePath(route.pattern.exec(path)?.[1] ?? '');
       return this.#json(res, 200, await route.read(this.#needData(), { url, param, body: {} }), route.policy);
     } catch (e) {
+      // Every refusal has a stable code; anything else is a 500 INTERNAL with its message (redacted, never a stack).
       const status = e instanceof HttpError ? e.status : 500;
-      this.#json(res, status, { error: (e as Error).message, ...(status === 503 ? { waiting_for: this.#waitingFor } : {}) });
+      const code = e instanceof HttpError ? e.code : 'INTERNAL';
+      if (res.headersSent) return void res.end();
+      this.#json(res, status, { error: e instanceof Error ? e.message : String(e), code, ...(status === 503 ? { waiting_for: this.#waitingFor } : {}) });
     }
+  }
+
+  /**
+   * The Host header names this dashboard: localhost (`localhost`, `127.0.0.1`, `[::1]`), the
+   * address it is bound to, when bound to every interface this machine's name and addresses, and
+   * DASHBOARD_HOSTS; with or without a port. A browser sends the name it resolved, so a rebound
+   * name is refused.
+   */
+  #hostAllowed(header: string | undefined): boolean {
+    if (!header) return false;
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::[0-9]{1,5})?$/.exec(header.trim());
+    if (!m) return false;
+    return this.#allowedHosts().has(m[1].toLowerCase().replace(/\.$/, ''));
+  }
+
+  #hosts: Set<string> | null = null;
+
+  #allowedHosts(): Set<string> {
+    if (this.#hosts) return this.#hosts;
+    const bracket = (a: string) => (a.includes(':') ? `[${a.toLowerCase()}]` : a.toLowerCase());
+    const hosts = new Set(['localhost', '127.0.0.1', '[::1]']);
+    const bound = this.#o.host ?? '127.0.0.1';
+    if (bound === '0.0.0.0' || bound === '::' || bound === '') {
+      hosts.add(hostname().toLowerCase());
+      for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) hosts.add(bracket(a.address.replace(/%.*$/, '')));
+    } else hosts.add(bracket(bound.replace(/^\[|\]$/g, '')));
+    for (const h of (this.#o.config.DASHBOARD_HOSTS ?? '').split(',')) if (h.trim()) hosts.add(bracket(h.trim().replace(/^\[|\]$/g, '')).replace(/\.$/, ''));
+    return (this.#hosts = hosts);
   }
 
   #needData(): DashboardData {

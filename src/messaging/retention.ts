@@ -8,7 +8,7 @@ import { type ConsumerConfig, type JetStreamManager, type StreamConfig } from '@
 import { nanos } from '@nats-io/nats-core';
 import type { Config } from '../config/schema.ts';
 
-export type RetentionConfig = Pick<Config, 'ALT_STREAM' | 'LAST_STREAM' | 'DLQ_STREAM' | 'RUNNER_DURABLE' | 'LAST_MAX_AGE_MS' | 'LAST_MAX_BYTES' | 'LAST_DUPLICATE_WINDOW_MS' | 'DLQ_MAX_AGE_MS' | 'USAGE_STREAM' | 'USAGE_MAX_AGE_MS'
+export type RetentionConfig = Pick<Config, 'ALT_MAX_BYTES' | 'ALT_STREAM_MAX_MSG_BYTES' | 'ALT_STREAM' | 'LAST_STREAM' | 'DLQ_STREAM' | 'RUNNER_DURABLE' | 'LAST_MAX_AGE_MS' | 'LAST_MAX_BYTES' | 'LAST_DUPLICATE_WINDOW_MS' | 'DLQ_MAX_AGE_MS' | 'USAGE_STREAM' | 'USAGE_MAX_AGE_MS'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_HEARTBEAT_MS'
   | 'RUNNER_ACK_WAIT_MS' | 'RUNNER_MAX_DELIVER' | 'HISTORY_ENABLED' | 'HISTORY_STREAM' | 'HISTORY_MAX_AGE_MS' | 'HISTORY_MAX_BYTES' | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_MAX_AGE_MS' | 'PROGRESS_MAX_BYTES' | 'PROGRESS_DUPLICATE_WINDOW_MS'>;
 
@@ -16,7 +16,7 @@ export type RetentionConfig = Pick<Config, 'ALT_STREAM' | 'LAST_STREAM' | 'DLQ_S
 export interface Difference {
   /** The stream, or `<stream>.<consumer>`. */
   target: string;
-  setting: 'max_age' | 'max_bytes' | 'duplicate_window' | 'ack_wait' | 'max_deliver';
+  setting: 'max_age' | 'max_bytes' | 'max_msg_size' | 'duplicate_window' | 'ack_wait' | 'max_deliver';
   /** Nanoseconds for times (as JetStream keeps them), bytes or counts otherwise. */
   have: number;
   want: number;
@@ -26,7 +26,7 @@ export interface Difference {
 
 interface Wanted {
   stream: string;
-  setting: 'max_age' | 'max_bytes' | 'duplicate_window';
+  setting: 'max_age' | 'max_bytes' | 'max_msg_size' | 'duplicate_window';
   want: number;
   variable: string;
 }
@@ -37,9 +37,17 @@ export const lastDuplicateWindowMs = (c: Pick<Config, 'LAST_DUPLICATE_WINDOW_MS'
 /** The progress stream's duplicate window: PROGRESS_DUPLICATE_WINDOW_MS, at most its max age. */
 export const progressDuplicateWindowMs = (c: Pick<Config, 'PROGRESS_DUPLICATE_WINDOW_MS' | 'PROGRESS_MAX_AGE_MS'>) => (c.PROGRESS_MAX_AGE_MS > 0 ? Math.min(c.PROGRESS_DUPLICATE_WINDOW_MS, c.PROGRESS_MAX_AGE_MS) : c.PROGRESS_DUPLICATE_WINDOW_MS);
 
+/**
+ * The ALT stream's max message size: ALT_STREAM_MAX_MSG_BYTES, or (0) ALT_MAX_BYTES plus 64 KiB
+ * for a sealed job's envelope and its headers; -1: no limit. The server refuses a larger message,
+ * so a producer cannot store what the decoder would refuse anyway, whatever the max payload.
+ */
+export const altStreamMaxMsgBytes = (c: Pick<Config, 'ALT_MAX_BYTES' | 'ALT_STREAM_MAX_MSG_BYTES'>) => (c.ALT_STREAM_MAX_MSG_BYTES === 0 ? c.ALT_MAX_BYTES + 65_536 : c.ALT_STREAM_MAX_MSG_BYTES);
+
 /** The retention each stream of the runner should have, from the configuration. */
 export function wantedRetention(c: RetentionConfig): Wanted[] {
   return [
+    { stream: c.ALT_STREAM, setting: 'max_msg_size', want: altStreamMaxMsgBytes(c), variable: 'ALT_STREAM_MAX_MSG_BYTES' },
     { stream: c.LAST_STREAM, setting: 'max_age', want: nanos(c.LAST_MAX_AGE_MS), variable: 'LAST_MAX_AGE_MS' },
     { stream: c.LAST_STREAM, setting: 'max_bytes', want: c.LAST_MAX_BYTES, variable: 'LAST_MAX_BYTES' },
     { stream: c.LAST_STREAM, setting: 'duplicate_window', want: nanos(lastDuplicateWindowMs(c)), variable: 'LAST_DUPLICATE_WINDOW_MS' },
@@ -62,7 +70,7 @@ export function wantedRetention(c: RetentionConfig): Wanted[] {
 }
 
 /** JetStream's value of a setting when the configuration leaves it unset. */
-const UNSET: Record<string, number> = { max_age: 0, max_bytes: -1, duplicate_window: 0 };
+const UNSET: Record<string, number> = { max_age: 0, max_bytes: -1, max_msg_size: -1, duplicate_window: 0 };
 
 /** The differences of one existing stream's configuration (pure). */
 export function streamDifferences(c: RetentionConfig, name: string, have: Partial<StreamConfig>): Difference[] {
@@ -108,7 +116,7 @@ const UNITS: [number, string][] = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000,
 
 /** A setting's value for people: times as `7d`, `1h30m`, `500ms`; 0 age as `forever`; -1 bytes as `no limit`. */
 export function describeValue(setting: Difference['setting'], value: number): string {
-  if (setting === 'max_bytes') return value < 0 ? 'no limit' : `${value} bytes`;
+  if (setting === 'max_bytes' || setting === 'max_msg_size') return value < 0 ? 'no limit' : `${value} bytes`;
   if (setting === 'max_deliver') return value < 0 ? 'no limit' : String(value);
   let ms = Math.round(value / 1e6);
   if (ms === 0) return setting === 'max_age' ? 'forever' : '0';

@@ -10,7 +10,7 @@ import { AltlasError, type Problem } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { lanePrefixOf } from '../flow/lanes.ts';
-import { consumerDifferences, describeDifference, lastDuplicateWindowMs, progressDuplicateWindowMs, streamDifferences, type Difference, type RetentionConfig } from './retention.ts';
+import { altStreamMaxMsgBytes, consumerDifferences, describeDifference, lastDuplicateWindowMs, progressDuplicateWindowMs, streamDifferences, type Difference, type RetentionConfig } from './retention.ts';
 
 export type TopologyConfig = RetentionConfig & Pick<Config, 'ALT_SUBJECTS' | 'RUNNER_LANES' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS'
   | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX' | 'USAGE_SUBJECT_PREFIX' | 'HISTORY_SUBJECT_PREFIX'>;
@@ -25,7 +25,7 @@ export const MIN_MAX_ACK_PENDING = 1_000;
 export function desiredStreams(c: TopologyConfig): (Partial<StreamConfig> & { name: string })[] {
   const common = { storage: StorageType.File, num_replicas: c.RUNNER_STREAM_REPLICAS };
   return [
-    { name: c.ALT_STREAM, subjects: c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean), retention: RetentionPolicy.Workqueue, ...common },
+    { name: c.ALT_STREAM, subjects: c.ALT_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean), retention: RetentionPolicy.Workqueue, ...common, max_msg_size: altStreamMaxMsgBytes(c) },
     {
       name: c.LAST_STREAM, subjects: [`${c.LAST_SUBJECT_PREFIX}.>`], retention: RetentionPolicy.Limits, ...common, duplicate_window: nanos(lastDuplicateWindowMs(c)),
       max_age: nanos(c.LAST_MAX_AGE_MS), max_bytes: c.LAST_MAX_BYTES,

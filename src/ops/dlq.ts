@@ -1,5 +1,5 @@
 /** The dead-letter stream, for the `altlas dlq` command and the dashboard: list, originals, replay, purge. */
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
+import { headers as natsHeaders, PermissionViolationError, type NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamClient, JetStreamManager, StoredMsg } from '@nats-io/jetstream';
 import { AltlasError } from '../errors.ts';
 import { DLQ_ERROR_AAD, HEADERS } from '../contract/subjects.ts';
@@ -76,6 +76,22 @@ export async function originalOf(s: DlqSession, m: StoredMsg): Promise<Uint8Arra
   const blob = await readObject(s.jsm, loc.bucket, loc.name);
   if (!blob) throw new AltlasError('INTERNAL', `the original of DLQ record ${m.seq} is gone from ${ref} (expired?)`);
   return blob;
+}
+
+/**
+ * The original of a dead letter to show, or why it cannot be shown: a large original is kept in
+ * DLQ_OBJECT_BUCKET, which the operator may read and the reader may not (a job body).
+ */
+export async function originalToShow(s: DlqSession, m: StoredMsg): Promise<{ bytes: Uint8Array } | { withheld: string }> {
+  try {
+    return { bytes: await originalOf(s, m) };
+  } catch (e) {
+    let x: unknown = e;
+    for (let depth = 0; x && depth < 8 && !(x instanceof PermissionViolationError); depth++) x = (x as { cause?: unknown }).cause;
+    if (!(x instanceof PermissionViolationError)) throw e;
+    const ref = m.header.get(HEADERS.dlqPayload) ?? '';
+    return { withheld: `(the original, ${m.header.get(HEADERS.dlqPayloadBytes) ?? '?'} bytes, is kept at ${ref}, which only the operator role may read)` };
+  }
 }
 
 export interface Replayed {

@@ -7,9 +7,9 @@ import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { bucketEntries, type BucketEntry } from '../status/store-access.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
-import { cancelKey, decodeEntry, entryFromLast, FINAL_STATES, JOB_STATES, readStatus, type FinishedLast, type JobState, type StatusEntry } from '../status/status.ts';
+import { cancelKey, decodeEntry, entryFromLast, FINAL_STATES, JOB_STATES, readStatus, UnreadableEntry, type FinishedLast, type JobState, type StatusEntry } from '../status/status.ts';
 import { lookupLast, type LookupConfig } from '../last/lookup.ts';
-import type { CancelRequest, WorkerBeat } from '../status/fleet.ts';
+import { isHeartbeat, type CancelRequest, type WorkerBeat } from '../status/fleet.ts';
 
 /** Keys of the status bucket that are not job entries. */
 export const notAJob = (key: string) => key.startsWith('cancel.') || key.startsWith('_probe.') || key.startsWith('park.') || key.startsWith('decision.') || key.startsWith('replay.');
@@ -30,6 +30,8 @@ export interface JobFilter {
   /** Jobs updated at or after this time. */
   since?: Date;
   limit?: number;
+  /** Told of each value that is not a status entry (not JSON, or not of its shape): it is skipped. */
+  onUnreadable?: (e: UnreadableEntry) => void;
 }
 
 /** The jobs in the status bucket, newest first (by their last update). */
@@ -40,7 +42,8 @@ export async function listJobs(src: BucketSource, filter: JobFilter = {}, codec:
     let entry: StatusEntry;
     try {
       entry = decodeEntry(e.value, codec, e.key);
-    } catch {
+    } catch (err) {
+      if (err instanceof UnreadableEntry) filter.onUnreadable?.(err);
       continue;
     }
     if (filter.state && entry.state !== filter.state) continue;
@@ -64,9 +67,13 @@ export interface JobSource {
  * newer tells (a job submitted again), except that a `.last` of the message an entry still calls
  * running means that message finished. Null when neither exists.
  */
-export async function readJob(src: JobSource, altId: string, codec: Codec = IDENTITY_CODEC): Promise<StatusEntry | null> {
+export async function readJob(src: JobSource, altId: string, codec: Codec = IDENTITY_CODEC, options: { strict?: boolean } = {}): Promise<StatusEntry | null> {
   const [entry, stored] = await Promise.all([
-    readStatus(src.kv, altId, codec),
+    // An entry that is not a status entry counts as none (its .last, if stored, tells), unless strict.
+    readStatus(src.kv, altId, codec).catch((e: unknown) => {
+      if (e instanceof UnreadableEntry && !options.strict) return null;
+      throw e;
+    }),
     lookupLast(src.jsm, src.config, altId, codec).then((x) => ({ x, error: null }), (error: Error) => ({ x: null, error })),
   ]);
   // A .last that cannot be read (ALT_DECRYPT without its key) only matters when there is no entry.
@@ -106,7 +113,8 @@ export async function listWorkers(src: BucketSource): Promise<WorkerBeat[]> {
   for (const e of await latestEntries(src)) {
     if (e.key.startsWith('_probe.')) continue;
     try {
-      out.push(e.json<WorkerBeat>());
+      const beat = e.json<WorkerBeat>();
+      if (isHeartbeat(beat)) out.push(beat);
     } catch {
       // not a heartbeat
     }

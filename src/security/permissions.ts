@@ -12,6 +12,8 @@
  * all, its two durables by name (the pull consumer on ALT, the archive hand-off's on LAST) and
  * only when it provisions; no role may purge a stream (a purge request cannot be limited to one
  * key or object by subject): keys are removed by delete markers, objects message by message.
+ * Dead letters' large originals (job bodies) have their own object store, apart from the
+ * artifacts: the runner writes it, the operator alone reads and removes in it.
  */
 import type { Config } from '../config/schema.ts';
 import { ROLE_INBOX_PREFIX } from '../config/defaults.ts';
@@ -41,7 +43,7 @@ export type Role = 'runner' | 'producer' | 'reader' | 'operator';
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT' | 'ARCHIVE_NOTIFY_DURABLE'
   | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'
-  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET' | 'RUNNER_LANES' | 'HISTORY_ENABLED' | 'HISTORY_STREAM' | 'HISTORY_SUBJECT_PREFIX' | 'RUNNER_CONTROL_BUCKET'>;
+  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET' | 'RUNNER_LANES' | 'HISTORY_ENABLED' | 'HISTORY_STREAM' | 'HISTORY_SUBJECT_PREFIX' | 'RUNNER_CONTROL_BUCKET' | 'DLQ_OBJECT_BUCKET'>;
 
 /** The inbox prefix of a role's processes: NATS_INBOX_PREFIX when set, else `_INBOX_altlas_<role>`. */
 export function inboxPrefix(c: Pick<Config, 'NATS_INBOX_PREFIX'>, role: Role): string {
@@ -74,6 +76,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
   const alt = c.ALT_STREAM;
   const dur = c.RUNNER_DURABLE;
   const objects = `OBJ_${c.RUNNER_OBJECT_BUCKET}`;
+  const dlqObjects = `OBJ_${c.DLQ_OBJECT_BUCKET}`;
   const publish: Rule[] = [
     { subject: '$JS.API.INFO', why: 'JetStream account info at start' },
     { subject: `$JS.API.STREAM.INFO.${alt}`, why: 'topology check, janitor' },
@@ -105,11 +108,16 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `${c.HISTORY_SUBJECT_PREFIX}.>`, why: 'job history: each job\'s events' },
       { subject: `$JS.API.STREAM.INFO.${c.HISTORY_STREAM}`, why: 'topology check' },
     ] : []),
-    { subject: `$O.${c.RUNNER_OBJECT_BUCKET}.>`, why: 'artifacts, large outputs, DLQ originals: write' },
+    { subject: `$O.${c.RUNNER_OBJECT_BUCKET}.>`, why: 'artifacts, large outputs: write' },
     { subject: `$JS.API.STREAM.INFO.${objects}`, why: 'object store: open' },
     { subject: `$JS.API.DIRECT.GET.${objects}.>`, why: 'object store: read an object\'s entry' },
     { subject: `$JS.API.STREAM.MSG.GET.${objects}`, why: 'object store: read an object, message by message' },
     { subject: `$JS.API.STREAM.MSG.DELETE.${objects}`, why: 'object store: remove an object, message by message' },
+    { subject: `$O.${c.DLQ_OBJECT_BUCKET}.>`, why: 'DLQ originals too large for a message: write' },
+    { subject: `$JS.API.STREAM.INFO.${dlqObjects}`, why: 'DLQ originals: open' },
+    { subject: `$JS.API.DIRECT.GET.${dlqObjects}.>`, why: 'DLQ originals: look an object\'s entry up before writing it' },
+    { subject: `$JS.API.STREAM.MSG.GET.${dlqObjects}`, why: 'DLQ originals: look an object\'s entry up before writing it' },
+    { subject: `$JS.API.STREAM.MSG.DELETE.${dlqObjects}`, why: 'DLQ originals: remove the start-up probe' },
   ];
   if (c.ARCHIVE_NOTIFY_SUBJECT) {
     const durable = c.ARCHIVE_NOTIFY_DURABLE;
@@ -126,7 +134,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     }
   }
   if (c.RUNNER_PROVISION) {
-    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), ...(c.HISTORY_ENABLED ? [c.HISTORY_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, `KV_${c.AI_LIMITS_BUCKET}`, `KV_${c.RUNNER_CONTROL_BUCKET}`, objects]) {
+    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), ...(c.HISTORY_ENABLED ? [c.HISTORY_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, `KV_${c.AI_LIMITS_BUCKET}`, `KV_${c.RUNNER_CONTROL_BUCKET}`, objects, dlqObjects]) {
       publish.push({ subject: `$JS.API.STREAM.CREATE.${s}`, why: 'RUNNER_PROVISION=true: create what is missing' });
     }
     publish.push({ subject: `$JS.API.CONSUMER.CREATE.${alt}.${dur}`, why: 'RUNNER_PROVISION=true: create the consumer' });
@@ -252,7 +260,9 @@ export function operatorPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$KV.${c.RUNNER_CONTROL_BUCKET}.>`, why: 'altlas pause, resume, drain, workers set: write a fleet control' },
       { subject: `$JS.API.CONSUMER.PAUSE.${c.ALT_STREAM}.${c.RUNNER_DURABLE}`, why: 'altlas pause, resume: the consumer pause of nats-server 2.11 and later' },
       { subject: `${c.HISTORY_SUBJECT_PREFIX}.>`, why: 'job history: who cancelled, approved, replayed, paused' },
-      { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.RUNNER_OBJECT_BUCKET}`, why: 'altlas dlq replay, dlq purge: remove an original from the object store, message by message' },
+      { subject: `$JS.API.STREAM.INFO.OBJ_${c.DLQ_OBJECT_BUCKET}`, why: 'altlas dlq show, replay: open the DLQ originals (job bodies: the operator\'s alone)' },
+      { subject: `$JS.API.STREAM.MSG.GET.OBJ_${c.DLQ_OBJECT_BUCKET}`, why: 'altlas dlq show, replay: read a large original' },
+      { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.DLQ_OBJECT_BUCKET}`, why: 'altlas dlq replay, dlq purge: remove a large original, message by message' },
     ],
     subscribe: [{ subject: `${inboxPrefix(c, 'operator')}.>`, why: 'replies to operators: their own inbox prefix' }, ...reader.subscribe],
   };

@@ -57,7 +57,7 @@ const credentialish = (v: string) => tokenLike(v, 6) || (v.length >= 8 && /[A-Za
  * data, `name=value` masks the value to the end of its field, while `name: value` and the code
  * style `name = value` mask one credential-like word.
  */
-function valueSpan(text: string, i: number, single: boolean, loose: boolean): [number, number] | null {
+function valueSpan(text: string, i: number, single: boolean, loose: boolean, maybe = false): [number, number] | null {
   // A quoted value, or one in escaped quotes inside a JSON string (`\"password\": \"…\"`).
   const escaped = text[i] === '\\' && (text[i + 1] === '"' || text[i + 1] === "'");
   const q = escaped ? text[i + 1] : text[i];
@@ -77,7 +77,8 @@ function valueSpan(text: string, i: number, single: boolean, loose: boolean): [n
   if (placeholder(word)) return null;
   if (!loose) {
     if (CODE.test(word) || /^[([]/.test(text.slice(i + first.length, i + first.length + 1))) return null;
-    if (single) return credentialish(word) ? [i, i + word.length] : null;
+    // Under a name that is a secret as often as not (`auth: OAuth2 via Okta`), a short mixed word is a term, not a credential.
+    if (single) return (maybe ? credentialish(word) && (word.length >= 8 || !tokenLike(word, 6)) : credentialish(word)) ? [i, i + word.length] : null;
   }
   // `password=correct horse battery staple`: the value runs on to the end of its field.
   let end = i + first.length;
@@ -108,7 +109,7 @@ function maskAssignments(text: string, loose: boolean, extra: readonly string[])
     if (!maybe && !(loose ? isSecretKeyLoose(name, extra) : isSecretKeyName(name, extra))) continue;
     // A name that is a secret as often as not (`auth`, `pass`) masks one credential-like word only.
     const single = maybe || m[4] === ':' || (m[3].length > 0 && m[5].length > 0);
-    const span = valueSpan(text, m.index + m[0].length, single, loose);
+    const span = valueSpan(text, m.index + m[0].length, single, loose, maybe);
     if (!span) continue;
     out += text.slice(last, span[0]) + REDACTED;
     last = span[1];

@@ -28,6 +28,9 @@ export interface WorkerBeat {
   consumer: string;
 }
 
+/** A heartbeat as readers use it (a value of another shape in the bucket is skipped). */
+export const isHeartbeat = (w: unknown): w is WorkerBeat => typeof w === 'object' && w !== null && typeof (w as WorkerBeat).worker_id === 'string' && typeof (w as WorkerBeat).seen_at === 'string';
+
 export const workerKey = (id: string) => subjectToken(id);
 
 export class Heartbeat {

@@ -95,16 +95,57 @@ export function encodeEntry(e: StatusEntry, codec: Codec, key: string): Uint8Arr
   return Buffer.from(JSON.stringify({ ...e, title: '', error: e.error ? { code: e.error.code, message: '' } : null, tasks: {}, sealed }));
 }
 
-/** Reads an entry's bytes, opening the sealed part when the codec holds its key. */
-export function decodeEntry(bytes: Uint8Array, codec: Codec, key: string): StatusEntry {
-  const e = JSON.parse(dec.decode(bytes)) as StatusEntry;
-  if (!e.sealed) return e;
-  try {
-    const secret = JSON.parse(dec.decode(codec.open(Buffer.from(e.sealed, 'base64'), `status:${key}`))) as Pick<StatusEntry, 'title' | 'error' | 'tasks'>;
-    return { ...e, ...secret, sealed: undefined };
-  } catch {
-    return e;
+/** A value in the status bucket that is not a status entry (not JSON, or not of its shape): readers show it as unreadable and skip it. */
+export class UnreadableEntry extends Error {
+  readonly key: string;
+  readonly reason: string;
+
+  constructor(key: string, reason: string) {
+    super(`the status entry ${key} is unreadable (${reason})`);
+    this.key = key;
+    this.reason = reason;
   }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isTime = (v: unknown) => v === null || v === undefined || typeof v === 'string';
+
+/** Why a parsed value is not a status entry as readers use it, or null when it is one. */
+function shapeProblem(e: unknown): string | null {
+  if (!isObject(e)) return 'not a JSON object';
+  for (const f of ['alt_id', 'title', 'worker_id', 'received_at', 'updated_at'] as const) if (typeof e[f] !== 'string') return `${f} is not a string`;
+  if (!(JOB_STATES as readonly unknown[]).includes(e.state)) return 'state is not a job state';
+  if (!isTime(e.started_at) || !isTime(e.finished_at)) return 'started_at or finished_at is not a time';
+  for (const f of ['tasks_total', 'tasks_done', 'deliveries'] as const) if (e[f] !== undefined && typeof e[f] !== 'number') return `${f} is not a number`;
+  if (e.error !== null && e.error !== undefined && !(isObject(e.error) && typeof e.error.code === 'string' && typeof e.error.message === 'string')) return 'error is not {code, message}';
+  if (!isObject(e.tasks)) return 'tasks is not an object';
+  for (const t of Object.values(e.tasks)) if (!isObject(t) || typeof t.state !== 'string') return 'a task is not {state, ...}';
+  return null;
+}
+
+/**
+ * Reads an entry's bytes, opening the sealed part when the codec holds its key. A value that is
+ * not JSON or not of an entry's shape throws {@link UnreadableEntry}: whoever wrote it, a reader
+ * shows it as unreadable and goes on.
+ */
+export function decodeEntry(bytes: Uint8Array, codec: Codec, key: string): StatusEntry {
+  let e: StatusEntry;
+  try {
+    e = JSON.parse(dec.decode(bytes)) as StatusEntry;
+  } catch {
+    throw new UnreadableEntry(key, 'not JSON');
+  }
+  if (isObject(e) && typeof e.sealed === 'string') {
+    try {
+      const secret = JSON.parse(dec.decode(codec.open(Buffer.from(e.sealed, 'base64'), `status:${key}`))) as Pick<StatusEntry, 'title' | 'error' | 'tasks'>;
+      if (isObject(secret)) e = { ...e, ...secret, sealed: undefined };
+    } catch {
+      // not our key: the plain fields stay
+    }
+  }
+  const problem = shapeProblem(e);
+  if (problem) throw new UnreadableEntry(key, problem);
+  return e;
 }
 
 /** What a status entry takes from the `.last` its delivery stored (the `.last`'s own shape, in part). */

@@ -95,9 +95,14 @@ describe('approval tasks', () => {
     h = await Harness.start();
     await h.worker({ RUNNER_APPROVAL_SWEEP_MS: '600000' });
     expect((await cli('approve', 'nobody', 'review')).out).toContain('APPROVAL_NOT_WAITING');
-    await h.publish(reviewJob('ap-2'));
+    // Secrets in its headers: the park record (which the reader role may read) keeps them masked.
+    const stripe = `sk_live_${'4eC39HqLyjWDarjtT1zdp7dc'}`;
+    await h.publish(reviewJob('ap-2'), { baggage: `user=alice,api_key=${stripe}`, 'X-Api-Key': 'hdr-secret-93f1c7', 'X-Note': `see ${stripe}` });
     await h.publish(reviewJob('ap-3', { approval_timeout_s: 1, on_timeout: 'approve' }));
     await eventually(async () => [await parked('ap-2'), await parked('ap-3')], (p) => p.every((x) => x !== null), 'both jobs to park');
+    const record = JSON.stringify((await bucketEntries(h.jsm, 'ALT_RUNS', 'park.*')).map((e) => Buffer.from(e.value).toString()));
+    expect({ stripe: record.includes(stripe), header: record.includes('hdr-secret-93f1c7') }).toEqual({ stripe: false, header: false });
+    expect((await parked('ap-2'))!.park.headers).toEqual(expect.arrayContaining([['baggage', 'user=alice,api_key=[REDACTED]'], ['X-Api-Key', '[REDACTED]'], ['X-Note', 'see [REDACTED]']]));
     expect((await cli('approve', 'ap-2', 'b')).out).toContain('APPROVAL_NOT_WAITING');
     // Two decisions at once: one wins.
     const both = await Promise.all([cli('approve', 'ap-2', 'review', '--reject', '--comment', 'no'), cli('approve', 'ap-2', 'review', '--reject', '--comment', 'never')]);

@@ -69,15 +69,17 @@ const texts = PLANTED_SECRETS.map((p) => p.text);
 const SECRETS = PLANTED_SECRETS.flatMap((p) => p.secrets);
 const pick = (name: string) => PLANTED_SECRETS.find((p) => p.name === name)!;
 const AI_PASSWORD = 'AiPa55-w0rd-9x';
+/** Values under secret names nested in metadata, and a passphrase in a title. */
+const NESTED = { passphrase: 'open sesame 4711 words', client_secret: 'cs-7f3a9b1e2d4c', title: 'Tr0ub4dor-and-3' };
 
 /** A runner-form job with a planted secret in every field. */
 function planted(id: string, extra: Record<string, unknown> = {}) {
   const doc = JSON.parse(job(id, 2)) as Record<string, unknown> & { tasks: Record<string, unknown>[] };
   return {
     ...doc,
-    title: `Quarterly report ${texts.slice(0, 12).join(' ')}`,
+    title: `Quarterly report passphrase=${NESTED.title} ${texts.slice(0, 12).join(' ')}`,
     description: texts.join('\n'),
-    metadata: { notes: texts, deep: { deeper: Object.fromEntries(texts.map((t, i) => [`f${i}`, t])) }, password: 'correct horse battery staple', tags: ['x'] },
+    metadata: { notes: texts, deep: { deeper: Object.fromEntries(texts.map((t, i) => [`f${i}`, t])), vault: { passphrase: NESTED.passphrase, clients: [{ client_secret: NESTED.client_secret }] } }, password: 'correct horse battery staple', tags: ['x'] },
     tags: texts.filter((t) => !t.includes('\n')),
     tasks: doc.tasks.map((t) => ({ ...t, parameters: { prompt: 'summarise', api_key: pick('openai project key').text, notes: texts.slice(0, 30) }, metadata: { db: pick('url password').text } })),
     ...extra,
@@ -132,6 +134,7 @@ describe('secrets that used to leave', () => {
     for (const [channel, text] of Object.entries(channels)) {
       expect({ channel, leaked: SECRETS.filter((s) => text.includes(s)) }).toEqual({ channel, leaked: [] });
       expect({ channel, ai: text.includes(AI_PASSWORD), horse: text.includes('horse battery') }).toEqual({ channel, ai: false, horse: false });
+      expect({ channel, nested: Object.values(NESTED).filter((v) => text.includes(v)) }).toEqual({ channel, nested: [] });
     }
     // What the checks above look at: the .last did carry baggage and tracestate (redacted), the spans the AI URL (without its credentials).
     const valid = (await h.lasts()).find((l) => l.last.alt_file_id === 'leak-valid')!;
@@ -146,7 +149,7 @@ describe('secrets that used to leave', () => {
   it('copies ordinary titles, metadata and tags unchanged, and masks LOG_REDACT\'s names in results', async () => {
     h = await Harness.start();
     await h.worker({ LOG_REDACT: 'customer_ref', RUNNER_STATUS_FLUSH_MS: '10' });
-    const metadata = { ...Object.fromEntries(ORDINARY_KEYS.map((k, i) => [k, ORDINARY_TEXTS[i % ORDINARY_TEXTS.length]])), customer_ref: 'CUST-991' };
+    const metadata = { ...Object.fromEntries(ORDINARY_KEYS.map((k, i) => [k, ORDINARY_TEXTS[i % ORDINARY_TEXTS.length]])), all_texts: ORDINARY_TEXTS, customer_ref: 'CUST-991' };
     const titles = ORDINARY_TEXTS.slice(0, 12);
     for (const [i, title] of titles.entries()) await h.publish(JSON.stringify({ ...JSON.parse(job(`ordinary-${i}`, 1)), title, metadata, tags: ORDINARY_TEXTS.slice(0, 40) }));
     const lasts = await h.waitForLasts(titles.length);
@@ -162,7 +165,7 @@ describe('secrets that used to leave', () => {
     // The dashboard's job list shows the titles as they are too.
     const { Dashboard } = await import('../../src/dashboard/server.ts');
     const { loadConfig } = await import('../../src/config/load.ts');
-    const dashboard = new Dashboard({ config: loadConfig({ NATS_URL: h.server.url }), port: 0 });
+    const dashboard = new Dashboard({ config: loadConfig({ NATS_URL: h.server.url, LOG_REDACT: 'customer_ref' }), port: 0 });
     const stop = new AbortController();
     try {
       const address = await dashboard.listen();
@@ -170,6 +173,26 @@ describe('secrets that used to leave', () => {
       const url = `http://127.0.0.1:${address.port}`;
       const listed = await (await fetch(`${url}/api/jobs?limit=100`)).json() as { jobs: { alt_id: string; title: string }[] };
       for (const [i, title] of titles.entries()) expect(listed.jobs.find((j) => j.alt_id === `ordinary-${i}`)?.title).toBe(title);
+      // Dead letters of ordinary content: dlq show and the dashboard show their originals unchanged (a document and a text).
+      const refused = { ...JSON.parse(job('ordinary-dlq', 1)), title: ORDINARY_TEXTS[0], metadata: { ...metadata, notes: ORDINARY_TEXTS }, tags: ORDINARY_TEXTS.slice(0, 40), tasks: [{ id: 'a', description: ORDINARY_TEXTS[2], task_type: 'system_command' }] };
+      await h.publish(JSON.stringify(refused));
+      const broken = `{"title": "broken\n${ORDINARY_TEXTS.join('\n')}\n`;
+      await h.publish(broken);
+      const dlq = await eventually(() => h!.records('ALT_DLQ'), (r) => r.length === 2, 'the two dead letters');
+      const shown = async (seq: number) => {
+        const r = await cli(['dlq', 'show', String(seq), '--json'], { LOG_REDACT: 'customer_ref' });
+        expect(r.code).toBe(0);
+        const page = await (await fetch(`${url}/api/dlq/${seq}`)).json() as { payload: string };
+        const body = (JSON.parse(r.out) as { body: string }).body;
+        expect(page.payload).toBe(body);
+        return body;
+      };
+      const kind = dlq.find((r) => r.headers?.get('Dlq-Code') === 'TASK_KIND_FORBIDDEN')!;
+      const doc = JSON.parse(await shown(kind.seq)) as typeof refused;
+      expect(doc.metadata).toEqual({ ...metadata, notes: ORDINARY_TEXTS, customer_ref: '[REDACTED]' });
+      expect([doc.title, doc.tags, doc.tasks[0].description]).toEqual([ORDINARY_TEXTS[0], ORDINARY_TEXTS.slice(0, 40), ORDINARY_TEXTS[2]]);
+      const text = await shown(dlq.find((r) => r !== kind)!.seq);
+      expect(text.split('\n').filter((l, i) => l !== broken.split('\n')[i])).toEqual([]);
     } finally {
       stop.abort();
       await dashboard.close();

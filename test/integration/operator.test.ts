@@ -122,10 +122,12 @@ describe('errors that point the right way', () => {
       // altlas init creates everything; publish then works and a later worker finds it all.
       const init = await run(['init', ...server]);
       expect(init.code).toBe(0);
-      expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(12);
+      expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(14);
       expect(init.out).toMatch(/^created +ALT_PROGRESS$/m);
       expect(init.out).toMatch(/^created +ALT_HISTORY$/m);
       expect(init.out).toMatch(/^created +KV_ALT_CONTROL$/m);
+      expect(init.out).toMatch(/^created +KV_ALT_LIMITS$/m);
+      expect(init.out).toMatch(/^created +OBJ_ALT_DLQ_ORIGINALS$/m);
       expect(init.out).toContain('consumer runner on ALT: created');
       await eventually(async () => (await fetch(`${address}/healthz`)).json(), (b) => (b as { ready: boolean }).ready, 'the dashboard to be ready', 30_000);
       expect((await fetch(`${address}/api/jobs`)).status).toBe(200);

@@ -24,7 +24,10 @@ import { ROOT } from '../helpers/paths.ts';
 
 const config = loadConfig({});
 const ROLES: Role[] = ['runner', 'producer', 'reader', 'operator'];
-const STREAMS = ['ALT', 'LAST', 'ALT_DLQ', 'ALT_USAGE', 'ALT_PROGRESS', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'KV_ALT_WORKERS', 'KV_ALT_BUDGETS', 'KV_ALT_CONTROL', 'ALT_HISTORY', 'OBJ_ALT_OUTPUTS'];
+/** The streams the worker made, whatever they are (a stream or bucket added later is attacked too): listed once it started. */
+let STREAMS: string[] = [];
+/** Streams that hold job bodies: no role but the runner reads them (the operator the DLQ's large originals too). */
+const BODIES = ['ALT', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_DLQ_ORIGINALS'];
 const SECRET = `SNIFF-ME-${randomBytes(6).toString('hex')}`;
 
 let server: NatsServer;
@@ -84,6 +87,9 @@ beforeAll(async () => {
     RUNNER_CONCURRENCY: '1', RUNNER_CHECKPOINT_BUDGET_MS: '0', ALT_MAX_BYTES: '65536', RUNNER_OUTPUT_INLINE_MAX: '256', RUNNER_STATUS_FLUSH_MS: '10', RUNNER_NAK_DELAY_MS: '200',
   });
   await worker.started();
+  for await (const name of adminJsm.streams.names()) STREAMS.push(name);
+  STREAMS = STREAMS.sort();
+  expect(STREAMS).toEqual(expect.arrayContaining(['ALT', 'LAST', 'ALT_DLQ', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_OUTPUTS', ...BODIES]));
   for (const r of ROLES) as[r] = await connectAs(r);
 }, 120_000);
 
@@ -115,7 +121,7 @@ describe('each role against the printed lists', () => {
   it('runs jobs while every role tries to sniff inboxes and job subjects: each subscription is refused, none receives anything', async () => {
     const targets: Record<Role, string[]> = {
       runner: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_producer.>', '_INBOX_altlas_reader.>', '_INBOX_altlas_operator.>', '>', 'alt.>'],
-      producer: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_reader.>', '_INBOX_altlas_operator.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$KV.ALT_RUNS.>', 'progress.>'],
+      producer: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_reader.>', '_INBOX_altlas_operator.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$KV.ALT_RUNS.>', 'progress.>', '$O.ALT_DLQ_ORIGINALS.>', 'dlq.alt.>'],
       reader: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_producer.>', '_INBOX_altlas_operator.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$O.>', 'dlq.alt.>', 'progress.>'],
       operator: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_producer.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$O.>', 'progress.>'],
     };
@@ -148,7 +154,16 @@ describe('each role against the printed lists', () => {
     expect(sniffers.filter((s) => s.got > 0).map((s) => `${s.role} ${s.subject}: ${s.got}`)).toEqual([]);
   });
 
-  it('refuses reading ALT and the checkpoints to everyone but the runner', async () => {
+  it('refuses reading ALT and the checkpoints to everyone but the runner, and the large DLQ originals to everyone but the operator', async () => {
+    const originals: string[] = ['$JS.API.STREAM.MSG.GET.OBJ_ALT_DLQ_ORIGINALS', '$JS.API.DIRECT.GET.OBJ_ALT_DLQ_ORIGINALS', '$JS.API.DIRECT.GET.OBJ_ALT_DLQ_ORIGINALS.$O.ALT_DLQ_ORIGINALS.M.ZGxxL0FMVC8z', '$JS.API.STREAM.MSG.DELETE.OBJ_ALT_DLQ_ORIGINALS'];
+    const readers: string[] = [];
+    for (const role of ['producer', 'reader'] as const) {
+      for (const subject of originals) {
+        const r = await refused(role, subject, { seq: 1, last_by_subj: '$O.ALT_DLQ_ORIGINALS.M.ZGxxL0FMVC8z' });
+        if (r) readers.push(`${role} ${subject}: ${r}`);
+      }
+    }
+    expect(readers).toEqual([]);
     const attacks: string[] = [
       '$JS.API.STREAM.MSG.GET.ALT', '$JS.API.DIRECT.GET.ALT', '$JS.API.DIRECT.GET.ALT.alt.submit', '$JS.API.CONSUMER.MSG.NEXT.ALT.runner',
       '$JS.API.CONSUMER.CREATE.ALT', '$JS.API.CONSUMER.CREATE.ALT.spy', '$JS.API.CONSUMER.CREATE.ALT.spy.alt.submit', '$JS.API.CONSUMER.DURABLE.CREATE.ALT.spy',
@@ -190,7 +205,9 @@ describe('each role against the printed lists', () => {
           const r = await refused(role, `$JS.API.${api}.${stream}`, api === 'STREAM.UPDATE' ? { name: stream, subjects: ['x.>'] } : {});
           if (r) let_through.push(`${role} ${api} ${stream}: ${r}`);
         }
-        const mayDelete = (role === 'runner' && (stream === 'ALT' || stream === 'OBJ_ALT_OUTPUTS')) || (role === 'operator' && (stream === 'ALT_DLQ' || stream === 'OBJ_ALT_OUTPUTS'));
+        // A message delete is granted by name only where the role removes its own records (the lists say which); nowhere else.
+        const mayDelete = ROLE_PERMISSIONS[role](config).publish.some((r) => r.subject === `$JS.API.STREAM.MSG.DELETE.${stream}`);
+        expect({ role, stream, mayDelete }).toEqual({ role, stream, mayDelete: (role === 'runner' && ['ALT', 'OBJ_ALT_OUTPUTS', 'OBJ_ALT_DLQ_ORIGINALS'].includes(stream)) || (role === 'operator' && ['ALT_DLQ', 'OBJ_ALT_DLQ_ORIGINALS'].includes(stream)) });
         if (!mayDelete) {
           const r = await refused(role, `$JS.API.STREAM.MSG.DELETE.${stream}`, { seq: 1 });
           if (r) let_through.push(`${role} MSG.DELETE ${stream}: ${r}`);
@@ -264,6 +281,14 @@ describe('each role against the printed lists', () => {
     const dlq = await (await fetch(`${readerUrl}/api/dlq`)).json() as { records: { seq: number }[] };
     expect(dlq.records).toHaveLength(2);
     expect((await fetch(`${readerUrl}/api/dlq/${dlq.records[0].seq}`)).status).toBe(200);
+    // The large original is the operator's to read: the reader's dashboard and dlq show say where it is, the operator's show it.
+    const largeSeq = (await adminJsm.streams.getMessage('ALT_DLQ', { last_by_subj: 'dlq.alt.ALT_LIMIT' }))!.seq;
+    const withheld = await (await fetch(`${readerUrl}/api/dlq/${largeSeq}`)).json() as { payload: string };
+    expect(withheld.payload).toMatch(/^\(the original, \d+ bytes, is kept at altlas\+obj:\/\/ALT_DLQ_ORIGINALS\/dlq\/ALT\/\d+, which only the operator role may read\)$/);
+    const readerShow = altlas('reader', ['dlq', 'show', String(largeSeq)]);
+    await readerShow.wait(/which only the operator role may read/);
+    const operatorShow = altlas('operator', ['dlq', 'show', String(largeSeq)]);
+    await operatorShow.wait(/"id": "attack-large"/);
     expect((await fetch(`${readerUrl}/api/fleet`)).status).toBe(200);
     // The operator's dashboard cancels the held job; the watches see it end, and the next jobs run.
     fake.setFaults({ latencyMs: 50 });
@@ -280,19 +305,19 @@ describe('each role against the printed lists', () => {
     // The operator purges the large dead letter: its original leaves the object store, message by message.
     const large = (await adminJsm.streams.getMessage('ALT_DLQ', { last_by_subj: 'dlq.alt.ALT_LIMIT' }))!;
     const ref = large.header.get('Dlq-Payload')!;
-    expect(ref).toMatch(/^altlas\+obj:\/\/ALT_OUTPUTS\/dlq\//);
-    const objectsBefore = (await counts()).OBJ_ALT_OUTPUTS;
+    expect(ref).toMatch(/^altlas\+obj:\/\/ALT_DLQ_ORIGINALS\/dlq\//);
+    const objectsBefore = (await counts()).OBJ_ALT_DLQ_ORIGINALS;
     const purge = altlas('operator', ['dlq', 'purge', '--code', 'ALT_LIMIT', '--yes']);
     await purge.wait(/removed 1 of 1 dead letter of ALT_LIMIT/);
-    const gone = await readObject(adminJsm, 'ALT_OUTPUTS', ref.slice('altlas+obj://ALT_OUTPUTS/'.length));
-    expect({ gone: gone === null, fewer: (await counts()).OBJ_ALT_OUTPUTS < objectsBefore }).toEqual({ gone: true, fewer: true });
+    const gone = await readObject(adminJsm, 'ALT_DLQ_ORIGINALS', ref.slice('altlas+obj://ALT_DLQ_ORIGINALS/'.length));
+    expect({ gone: gone === null, fewer: (await counts()).OBJ_ALT_DLQ_ORIGINALS < objectsBefore }).toEqual({ gone: true, fewer: true });
     // The operator replays the other dead letter: its record goes (a single message delete); the job, broken again, gets a new one.
     const first = (await adminJsm.streams.info('ALT_DLQ')).state.first_seq;
     const replay = altlas('operator', ['dlq', 'replay', String(first)]);
     await replay.wait(new RegExp(`replayed DLQ ${first} to alt\\.submit: ALT seq \\d+; record removed`));
     expect(await adminJsm.streams.getMessage('ALT_DLQ', { seq: first }).then((m) => (m ? 'kept' : 'gone'), () => 'gone')).toBe('gone');
     await eventually(async () => (await adminJsm.streams.info('ALT_DLQ')).state, (st) => st.messages === 1 && st.first_seq > first, 'the replayed job\'s new record');
-    // What the commands and the dashboards did needed no permission beyond their lists.
-    expect(server.log.filter((l) => /Violation/.test(l)).slice(attacksSeen)).toEqual([]);
+    // What the commands and the dashboards did needed no permission beyond their lists (but the reader's tries at the large original, refused as they must be).
+    expect(server.log.filter((l) => /Violation/.test(l)).slice(attacksSeen).filter((l) => !/"reader".*MSG\.GET\.OBJ_ALT_DLQ_ORIGINALS/.test(l))).toEqual([]);
   });
 });

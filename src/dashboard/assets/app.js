@@ -165,7 +165,8 @@ function scheduleRender() {
 
 function renderCounts() {
   const box = $('#counts');
-  box.replaceChildren(...STATES.map((s) => el('a', { class: 'count', href: `#/jobs?state=${s}`, dataset: { count: s } }, stateBadge(s), el('b', {}, String(ui.stats?.counts?.[s] ?? 0)))));
+  const unreadable = ui.stats?.unreadable ? [el('span', { class: 'count', dataset: { count: 'unreadable' }, title: 'values of the status bucket that are not status entries (skipped)' }, 'unreadable ', el('b', {}, String(ui.stats.unreadable)))] : [];
+  box.replaceChildren(...STATES.map((s) => el('a', { class: 'count', href: `#/jobs?state=${s}`, dataset: { count: s } }, stateBadge(s), el('b', {}, String(ui.stats?.counts?.[s] ?? 0)))), ...unreadable);
   $('#dlq-count').textContent = String(ui.stats?.dlq ?? 0);
 }
 

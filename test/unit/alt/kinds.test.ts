@@ -56,6 +56,14 @@ const ORDINARY = [
   'classification', 'code_review', 'profile_operation', 'system_design', 'command_palette_docs', 'file_summary', 'operation_report', 'commands_overview',
   'systematic_review', 'fileserver_audit', 'data-extraction', 'Question Answering', 'sentimentAnalysis', 'ETL', 'qa', 'sql_generation', 'reasoning',
   'file', 'system', 'command', 'operation', 'filing_operations_guide',
+  'step_1', 'gpt4_summary', 'v2_translate', 'top10_list', 'h1_extract', 'l33t_speak', 'base64_decode', 'sha256_check', 'ai@edge', 'c++_review', 'q&a',
+];
+
+/** Further spellings no generator above makes: digits and signs for letters, mathematical alphanumerics, enclosed letters, ligatures, long s. */
+const FURTHER = [
+  '5ystem_command', 'sy5tem_command', 'Sy$tem_command', 'system_comm4nd', 'syst3m_c0mm4nd', '$y$tem_command', 'file_0peration', 'fi1e_operati0n', 'f!le_operation', 'file_oper@tion', 'file_opera7ion',
+  '𝐬𝐲𝐬𝐭𝐞𝐦_𝐜𝐨𝐦𝐦𝐚𝐧𝐝', '𝘀𝘆𝘀𝘁𝗲𝗺_𝗰𝗼𝗺𝗺𝗮𝗻𝗱', '𝕤𝕪𝕤𝕥𝕖𝕞_𝕔𝕠𝕞𝕞𝕒𝕟𝕕', '𝒇𝒊𝒍𝒆_𝒐𝒑𝒆𝒓𝒂𝒕𝒊𝒐𝒏', 'ⓢⓨⓢⓣⓔⓜ_ⓒⓞⓜⓜⓐⓝⓓ', '🅢🅨🅢🅣🅔🅜_🅒🅞🅜🅜🅐🅝🅓', 'ﬁle_operation', 'ſystem_command',
+  'system\u2028command', 'system\u{e0020}command', 'sʏstem_command', 'S.Y.S.T.E.M.C.O.M.M.A.N.D', 's-y-s-t-e-m-c-o-m-m-a-n-d', 'sYsTeMcOmMaNd', '__system_command__', 'FILE_OPERATIONS',
 ];
 
 /** A document giving `kind` in one of the places a kind can be given. */
@@ -86,6 +94,8 @@ describe('forbidden kinds', () => {
     const named = ['ѕystem_command', 'sуstem_cоmmand', 'sуstеm_commаnd', 'fіle_operation', 'system_cοmmand', 'fıle_operation', 'FİLE_OPERATION', 'system\ufe0f_command', 'sys\u034ftem_command',
       'system\u180e_command', 'system\u3164_command', 'system\u2010command', 'system\u2013command', 'syste\u0301m_command', 'system__command', 'system.command', 'SystemCommand', 'system_commands'];
     for (const s of named) expect({ s, refused: refusedKind(s) }).toEqual({ s, refused: { kind: expect.stringMatching(/^(system_command|file_operation)$/), reason: 'forbidden' } });
+    expect(FURTHER.filter((s) => refusedKind(s) === null)).toEqual([]);
+    for (const s of FURTHER.slice(0, 11)) expect({ s, refused: refusedKind(s) }).toEqual({ s, refused: { kind: expect.stringMatching(/^(system_command|file_operation)$/), reason: 'forbidden' } });
   });
 
   it('refuses every spelling in each of the places a kind can be given', () => {
@@ -124,6 +134,7 @@ describe('forbidden kinds', () => {
     expect(kindSkeleton('sуstem‐Command')).toMatchObject({ words: ['systern', 'cornrnand'], ascii: true });
     expect(kindSkeleton('FİLE')).toMatchObject({ words: ['fiie'], ascii: false });
     expect(kindSkeleton('fıle').words).toEqual(['fiie']);
-    expect(kindSkeleton('fiƖe').variants.map((w) => w.join(''))).toEqual(['fiie', 'fiie']);
+    expect(kindSkeleton('fiƖe').variants.map((w) => w.join(''))).toEqual(['fiie', 'fiie', 'fiie']);
+    expect(kindSkeleton('Sy$tem_c0mm4nd').variants[2]).toEqual(['systern', 'cornrnand']);
   });
 });

@@ -32,6 +32,8 @@ describe('the data policy on ordinary content', () => {
 describe('planted secrets', () => {
   it(`has a broad corpus (${PLANTED_SECRETS.length} formats in ${CONTEXTS.length} contexts)`, () => {
     expect(PLANTED_SECRETS.length).toBeGreaterThan(90);
+    // The sizes the README gives.
+    expect([ORDINARY_TEXTS.length >= 300, ORDINARY_KEYS.length >= 100, CONTEXTS.length >= 12]).toEqual([true, true, true]);
     for (const p of PLANTED_SECRETS) expect({ name: p.name, secrets: p.secrets.length > 0 && p.secrets.every((s) => s.length >= 6 && p.text.includes(s)) }).toEqual({ name: p.name, secrets: true });
   });
 

@@ -60,7 +60,7 @@ export const ERROR_CODES = {
   REPLAY_INVALID: { fate: 'reject', summary: 'altlas replay: the job has no finished .last, no .alt given nor kept (RUNNER_KEEP_ALT), the .alt is not that job, the task is not one of its tasks, a --set names nothing, or a replay message names no seed' },
   JOB_CANCELLED: { fate: 'task', summary: 'an operator cancelled the job (altlas cancel): its tasks end cancelled, the .last says so, the message is acked' },
   BUDGET_EXCEEDED: { fate: 'task', summary: 'an AI call would not fit the job\'s budget (metadata.budget, altlas publish --budget-*, BUDGET_JOB_*) or its tenant\'s budget for the period (BUDGET_TENANT_EXCEEDED=fail): it is not made; completed tasks are kept, the rest cancelled, the message acked' },
-  BUDGET_WAIT: { fate: 'retry', summary: 'an AI call would not fit its tenant\'s budget for the period (BUDGET_TENANT_EXCEEDED=wait): the job is handed back to JetStream until the period turns, its completed tasks checkpointed; on its last delivery it ends as BUDGET_EXCEEDED' },
+  BUDGET_WAIT: { fate: 'retry', summary: 'an AI call would not fit its tenant\'s budget for the period (BUDGET_TENANT_EXCEEDED=wait): the job parks until the period turns (its completed tasks, body and park stored, its message acked; no delivery spent) and the sweep resumes it then' },
   MAX_DELIVER_EXCEEDED: { fate: 'reject', summary: 'no worker settled the message within RUNNER_MAX_DELIVER deliveries (crashes or ack timeouts)' },
   STRANDED: { fate: 'reject', summary: 'a message left in the ALT stream below the consumer\'s ack floor with no .last and no dead letter (found by the janitor)' },
   JOB_ABORTED: { fate: 'retry', summary: 'the job was aborted (shutdown) before it finished' },

@@ -140,16 +140,19 @@ export class Settler<D extends SettleDelivery> {
     })(), log);
   }
 
-  /** An approval task waits for a person: its park is stored, the message is acked (its checkpoints stay, the park's). */
+  /** An approval task waits for a person, or the tenant's budget for its period: the park is stored, the message is acked (its checkpoints stay, the park's). */
   async parked(o: Extract<Outcome, { kind: 'parked' }>, run: SettleRun<D>): Promise<void> {
     const { record, log, lease } = run;
     if (!this.#settleable(run, 'ack')) return;
-    log.info('job parked: waiting for a person', { task_id: o.task, code: 'JOB_PARKED' });
-    run.report('ack', { code: 'JOB_PARKED' });
+    const budget = o.code === 'BUDGET_WAIT';
+    const code = budget ? 'BUDGET_WAIT' : 'JOB_PARKED';
+    if (budget) log.info('job parked: waiting for its tenant\'s budget period to turn', { code, resume_at: new Date(o.resumeAt ?? 0).toISOString(), ...(o.task ? { task_id: o.task } : {}) });
+    else log.info('job parked: waiting for a person', { task_id: o.task, code });
+    run.report('ack', { code });
     const d = lease.delivery;
     this.#after((async () => {
       await d.ackAck();
-      await record?.settled({ state: 'waiting', code: 'JOB_PARKED', message: `task ${o.task} waits for a person: ${o.question}`, altId: o.job.id });
+      await record?.settled({ state: 'waiting', code, message: budget ? o.question : `task ${o.task} waits for a person: ${o.question}`, altId: o.job.id });
       await record?.close();
     })(), log);
   }

@@ -1,0 +1,120 @@
+/**
+ * A tenant over its period's budget (BUDGET_TENANT_EXCEEDED=wait): its jobs park until the period
+ * turns, spending no delivery and holding no worker, are resumed by the sweep after each turn, park
+ * again while the tenant is still over, and run once when it is not. Periods are made short with
+ * BUDGET_HOUR_MS; the tenant is kept spent by a slice entry in ALT_BUDGETS whose tail (spending of
+ * a worker that is gone) frees only several periods ahead, as a dead worker's spend would.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kvm } from '@nats-io/kv';
+import { main } from '../../src/cli/main.ts';
+import { bucketEntries } from '../../src/status/store-access.ts';
+import type { StatusEntry } from '../../src/status/status.ts';
+import type { SliceEntry } from '../../src/flow/slices.ts';
+import { Harness, eventually } from '../helpers/runner.ts';
+
+const PERIOD_MS = 4_000;
+const LIMIT = 100_000;
+let h: Harness | undefined;
+const dirs: string[] = [];
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function env(): NodeJS.ProcessEnv {
+  const dir = mkdtempSync(join(tmpdir(), 'altlas-bwait-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'tenants.yaml'), `tenants:\n  acme: {hour: {tokens: ${LIMIT}}}\n`);
+  return {
+    BUDGET_TENANTS: join(dir, 'tenants.yaml'), BUDGET_TENANT_EXCEEDED: 'wait', BUDGET_HOUR_MS: String(PERIOD_MS),
+    BUDGET_SLICE_LEASE_MS: '1500', RUNNER_APPROVAL_SWEEP_MS: '200', RUNNER_MAX_DELIVER: '2', RUNNER_STATUS_FLUSH_MS: '50',
+  };
+}
+
+/** A runner-form job of `n` independent tasks. */
+function tasksJob(id: string, n: number): string {
+  return JSON.stringify({
+    id, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: `job ${id}`,
+    tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i + 1}`, description: `step ${i + 1} of ${id}`, parameters: { max_tokens: 16 } })),
+  });
+}
+
+/** Keeps tenant acme's hour spent until `until`: the fleet's entry holds a tail of the whole limit, spent by a worker that is gone. */
+async function spendUntil(until: number): Promise<void> {
+  const kv = await new Kvm(h!.nc).open('ALT_BUDGETS');
+  const entry: SliceEntry = { v: 1, unit: 'tokens', window_ms: PERIOD_MS, learned: null, learned_at: null, slices: {}, tails: [{ amount: LIMIT, free_at: until, of: 'gone' }] };
+  await kv.put('budget.acme.hour.tokens', JSON.stringify(entry));
+}
+
+const parks = async () => (await bucketEntries(h!.jsm, 'ALT_RUNS', 'park.*')).filter((e) => e.operation === 'PUT');
+const callsOf = (id: string) => h!.fake.log.filter((e) => e.prompt.includes(` of ${id}`));
+
+async function cli(...args: string[]): Promise<{ code: number; out: string }> {
+  const out: string[] = [];
+  const code = await main([...args, '--server', h!.server.url], { out: (l) => out.push(l), err: (l) => out.push(l) });
+  return { code, out: out.join('\n') };
+}
+
+describe('a tenant over its period\'s budget (wait)', () => {
+  it('parks its job through several turns of the period without spending a delivery, then runs it once (deliveries 1, no DLQ, no call before the turn)', async () => {
+    h = await Harness.start(undefined, { record: true });
+    const w = await h.worker(env());
+    // Spent until the fifth turn from now: the job waits through at least four.
+    const until = (Math.floor(Date.now() / PERIOD_MS) + 5) * PERIOD_MS;
+    await spendUntil(until);
+    await h.publish(tasksJob('patient', 2), {}, 'alt.high.acme');
+    const parked = () => w.logs('job parked: waiting for its tenant\'s budget period to turn').filter((l) => l.alt_id === 'patient');
+    const first = await eventually(async () => parked(), (l) => l.length >= 1, 'the job parked');
+    expect(first[0]).toMatchObject({ code: 'BUDGET_WAIT' });
+    const kv = await new Kvm(h.nc).open('ALT_RUNS');
+    const waiting = await eventually(async () => (await kv.get('patient'))?.json<StatusEntry>(), (e) => e?.state === 'waiting', 'the waiting status');
+    expect(waiting).toMatchObject({ state: 'waiting', error: { code: 'BUDGET_WAIT' } });
+    expect(waiting!.error!.message).toMatch(/waits, parked, until \d{4}-\d\d-\d\dT/);
+    const [{ last }] = await h.waitForLasts(1, 90_000);
+    // It waited through at least three turns, parked again after each, and never past the turn it resumes at.
+    const turns = new Set(parked().map((l) => l.resume_at as string));
+    expect(turns.size).toBeGreaterThanOrEqual(3);
+    for (const t of turns) expect(Date.parse(t) % PERIOD_MS).toBe(0);
+    expect(w.logs('a job waiting for its tenant\'s budget resumes: the period turned').length).toBeGreaterThanOrEqual(3);
+    // It ran once, on a resume delivered once; no call before the tenant's spend freed.
+    expect(last.alt_file_id).toBe('patient');
+    expect(last.status).toBe('success');
+    expect(last.metadata.deliveries).toBe(1);
+    expect(last.metadata.error_code).toBeUndefined();
+    expect(callsOf('patient').length).toBe(2);
+    for (const c of callsOf('patient')) expect(c.start).toBeGreaterThanOrEqual(until);
+    expect((await h.lasts()).filter(({ last: l }) => l.alt_file_id === 'patient')).toHaveLength(1);
+    expect(await h.records('ALT_DLQ')).toEqual([]);
+    await eventually(async () => (await h!.jsm.streams.info('ALT')).state.messages, (n) => n === 0, 'every message acked');
+    await eventually(parks, (p) => p.length === 0, 'the park removed');
+  }, 150_000);
+
+  it('ends a waiting job on altlas cancel: a cancelled .last, no AI call; status and jobs show it waiting before', async () => {
+    h = await Harness.start(undefined, { record: true });
+    await h.worker(env());
+    await spendUntil(Date.now() + 3_600_000);
+    await h.publish(tasksJob('stuck', 2), {}, 'alt.high.acme');
+    const kv = await new Kvm(h.nc).open('ALT_RUNS');
+    await eventually(async () => (await kv.get('stuck'))?.json<StatusEntry>(), (e) => e?.state === 'waiting', 'the waiting status');
+    expect((await parks()).map((e) => e.key)).toEqual(['park.stuck']);
+    // Nothing of it is left in the stream: the wait holds no message and no worker.
+    expect((await h.jsm.streams.info('ALT')).state.messages).toBe(0);
+    const status = await cli('status', 'stuck');
+    expect(status.out).toMatch(/job stuck: waiting, BUDGET_WAIT: tenant acme is over a period's budget: the job waits, parked, until /);
+    expect((await cli('jobs', '--state', 'waiting')).out).toMatch(/stuck/);
+    expect((await cli('cancel', 'stuck')).code).toBe(0);
+    const [{ last }] = await h.waitForLasts(1, 60_000);
+    expect(last.alt_file_id).toBe('stuck');
+    expect(last.metadata.error_code).toBe('JOB_CANCELLED');
+    expect(Object.values(last.task_results).every((r) => r.status === 'cancelled')).toBe(true);
+    expect(callsOf('stuck')).toHaveLength(0);
+    await eventually(async () => (await kv.get('stuck'))?.json<StatusEntry>(), (e) => e?.state === 'cancelled', 'the cancelled status');
+    await eventually(parks, (p) => p.length === 0, 'the park removed');
+    expect(await h.records('ALT_DLQ')).toEqual([]);
+  }, 120_000);
+});

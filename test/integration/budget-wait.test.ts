@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { main } from '../../src/cli/main.ts';
 import { bucketEntries } from '../../src/status/store-access.ts';
+import { readPark } from '../../src/approval/park.ts';
 import type { StatusEntry } from '../../src/status/status.ts';
 import type { SliceEntry } from '../../src/flow/slices.ts';
 import { Harness, eventually } from '../helpers/runner.ts';
@@ -26,12 +27,12 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function env(): NodeJS.ProcessEnv {
+function env(periodMs = PERIOD_MS): NodeJS.ProcessEnv {
   const dir = mkdtempSync(join(tmpdir(), 'altlas-bwait-'));
   dirs.push(dir);
   writeFileSync(join(dir, 'tenants.yaml'), `tenants:\n  acme: {hour: {tokens: ${LIMIT}}}\n`);
   return {
-    BUDGET_TENANTS: join(dir, 'tenants.yaml'), BUDGET_TENANT_EXCEEDED: 'wait', BUDGET_HOUR_MS: String(PERIOD_MS),
+    BUDGET_TENANTS: join(dir, 'tenants.yaml'), BUDGET_TENANT_EXCEEDED: 'wait', BUDGET_HOUR_MS: String(periodMs),
     BUDGET_SLICE_LEASE_MS: '1500', RUNNER_APPROVAL_SWEEP_MS: '200', RUNNER_MAX_DELIVER: '2', RUNNER_STATUS_FLUSH_MS: '50',
   };
 }
@@ -45,9 +46,9 @@ function tasksJob(id: string, n: number): string {
 }
 
 /** Keeps tenant acme's hour spent until `until`: the fleet's entry holds a tail of the whole limit, spent by a worker that is gone. */
-async function spendUntil(until: number): Promise<void> {
+async function spendUntil(until: number, periodMs = PERIOD_MS): Promise<void> {
   const kv = await new Kvm(h!.nc).open('ALT_BUDGETS');
-  const entry: SliceEntry = { v: 1, unit: 'tokens', window_ms: PERIOD_MS, learned: null, learned_at: null, slices: {}, tails: [{ amount: LIMIT, free_at: until, of: 'gone' }] };
+  const entry: SliceEntry = { v: 1, unit: 'tokens', window_ms: periodMs, learned: null, learned_at: null, slices: {}, tails: [{ amount: LIMIT, free_at: until, of: 'gone' }] };
   await kv.put('budget.acme.hour.tokens', JSON.stringify(entry));
 }
 
@@ -61,52 +62,57 @@ async function cli(...args: string[]): Promise<{ code: number; out: string }> {
 }
 
 describe('a tenant over its period\'s budget (wait)', () => {
-  it('parks its job through several turns of the period without spending a delivery, then runs it once (deliveries 1, no DLQ, no call before the turn)', async () => {
+  it('parks its job through several turns of the period without spending a delivery, then runs it once on either of two workers (deliveries 1, no DLQ, no call before the turn)', async () => {
     h = await Harness.start(undefined, { record: true });
-    const w = await h.worker(env());
+    const e = env();
+    const ws = [await h.worker(e), await h.worker(e)];
+    const logs = (message: string) => ws.flatMap((w) => w.logs(message));
     // Spent until the fifth turn from now: the job waits through at least four.
     const until = (Math.floor(Date.now() / PERIOD_MS) + 5) * PERIOD_MS;
     await spendUntil(until);
     await h.publish(tasksJob('patient', 2), {}, 'alt.high.acme');
-    const parked = () => w.logs('job parked: waiting for its tenant\'s budget period to turn').filter((l) => l.alt_id === 'patient');
-    const first = await eventually(async () => parked(), (l) => l.length >= 1, 'the job parked');
-    expect(first[0]).toMatchObject({ code: 'BUDGET_WAIT' });
-    const kv = await new Kvm(h.nc).open('ALT_RUNS');
-    const waiting = await eventually(async () => (await kv.get('patient'))?.json<StatusEntry>(), (e) => e?.state === 'waiting', 'the waiting status');
-    expect(waiting).toMatchObject({ state: 'waiting', error: { code: 'BUDGET_WAIT' } });
-    expect(waiting!.error!.message).toMatch(/waits, parked, until \d{4}-\d\d-\d\dT/);
     const [{ last }] = await h.waitForLasts(1, 90_000);
-    // It waited through at least three turns, parked again after each, and never past the turn it resumes at.
-    const turns = new Set(parked().map((l) => l.resume_at as string));
-    expect(turns.size).toBeGreaterThanOrEqual(3);
-    for (const t of turns) expect(Date.parse(t) % PERIOD_MS).toBe(0);
-    expect(w.logs('a job waiting for its tenant\'s budget resumes: the period turned').length).toBeGreaterThanOrEqual(3);
-    // It ran once, on a resume delivered once; no call before the tenant's spend freed.
+    // It ran once, on a resume delivered once (not as BUDGET_EXCEEDED on a second delivery); no call before the tenant's spend freed.
     expect(last.alt_file_id).toBe('patient');
-    expect(last.status).toBe('success');
-    expect(last.metadata.deliveries).toBe(1);
-    expect(last.metadata.error_code).toBeUndefined();
+    expect([last.status, last.metadata.error_code, last.metadata.deliveries]).toEqual(['success', undefined, 1]);
     expect(callsOf('patient').length).toBe(2);
     for (const c of callsOf('patient')) expect(c.start).toBeGreaterThanOrEqual(until);
     expect((await h.lasts()).filter(({ last: l }) => l.alt_file_id === 'patient')).toHaveLength(1);
     expect(await h.records('ALT_DLQ')).toEqual([]);
+    const parked = logs('job parked: waiting for its tenant\'s budget period to turn').filter((l) => l.alt_id === 'patient');
+    expect(parked[0]).toMatchObject({ code: 'BUDGET_WAIT' });
+    // It waited through at least three turns, parked again after each, and never past the turn it resumes at.
+    const turns = new Set(parked.map((l) => l.resume_at as string));
+    expect(turns.size).toBeGreaterThanOrEqual(3);
+    for (const t of turns) expect(Date.parse(t) % PERIOD_MS).toBe(0);
+    // Each turn resumed it once, by one of the two workers' sweeps (the compare-and-set on its park).
+    const resumes = logs('a job waiting for its tenant\'s budget resumes: the period turned').map((l) => l.resume_at as string);
+    expect(resumes.sort()).toEqual([...turns].sort());
     await eventually(async () => (await h!.jsm.streams.info('ALT')).state.messages, (n) => n === 0, 'every message acked');
     await eventually(parks, (p) => p.length === 0, 'the park removed');
   }, 150_000);
 
-  it('ends a waiting job on altlas cancel: a cancelled .last, no AI call; status and jobs show it waiting before', async () => {
+  it('ends a waiting job on altlas cancel: a cancelled .last, no AI call; status and jobs show it waiting before, approve refuses it', async () => {
     h = await Harness.start(undefined, { record: true });
-    await h.worker(env());
-    await spendUntil(Date.now() + 3_600_000);
+    // A real hour: the job stays parked until it ends.
+    const hour = 3_600_000;
+    await h.worker(env(hour));
+    await spendUntil((Math.floor(Date.now() / hour) + 2) * hour, hour);
     await h.publish(tasksJob('stuck', 2), {}, 'alt.high.acme');
     const kv = await new Kvm(h.nc).open('ALT_RUNS');
     await eventually(async () => (await kv.get('stuck'))?.json<StatusEntry>(), (e) => e?.state === 'waiting', 'the waiting status');
     expect((await parks()).map((e) => e.key)).toEqual(['park.stuck']);
     // Nothing of it is left in the stream: the wait holds no message and no worker.
     expect((await h.jsm.streams.info('ALT')).state.messages).toBe(0);
-    const status = await cli('status', 'stuck');
+    // (Should the hour turn meanwhile, the job parks again: the status is waiting again shortly.)
+    const status = await eventually(() => cli('status', 'stuck'), (r) => r.out.includes('waiting'), 'altlas status to show it waiting');
     expect(status.out).toMatch(/job stuck: waiting, BUDGET_WAIT: tenant acme is over a period's budget: the job waits, parked, until /);
     expect((await cli('jobs', '--state', 'waiting')).out).toMatch(/stuck/);
+    // No person decides a budget wait: altlas approve refuses it, whichever task it names.
+    const { park } = (await readPark(kv, 'stuck'))!;
+    expect(park).toMatchObject({ reason: 'budget', alt_id: 'stuck' });
+    const approve = await cli('approve', 'stuck', park.task || 't1');
+    expect([approve.code, approve.out]).toEqual([1, expect.stringContaining('APPROVAL_NOT_WAITING')]);
     expect((await cli('cancel', 'stuck')).code).toBe(0);
     const [{ last }] = await h.waitForLasts(1, 60_000);
     expect(last.alt_file_id).toBe('stuck');

@@ -228,6 +228,8 @@ describe('tenant budgets per period', () => {
     const first = await eventually(async () => (await kv.get('first'))?.json<StatusEntry>(), (e) => e?.state === 'waiting', 'the first job\'s status');
     expect(first).toMatchObject({ state: 'waiting', error: { code: 'BUDGET_WAIT' } });
     expect(first!.tasks_done).toBeGreaterThan(0);
+    // Its tasks not run yet wait (pending), none is cancelled or failed.
+    expect(Object.values(first!.tasks).filter((t) => t.state !== 'completed').map((t) => t.state)).toEqual(Array(10 - first!.tasks_done).fill('pending'));
     // The second never started: the worker knew the tenant's day was spent and asked nothing of the budget.
     const second = await eventually(async () => (await kv.get('second'))?.json<StatusEntry>(), (e) => e?.state === 'waiting', 'the second job\'s status');
     expect(second).toMatchObject({ started_at: null, tasks: {}, error: { code: 'BUDGET_WAIT' } });

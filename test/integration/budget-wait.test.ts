@@ -6,6 +6,7 @@
  * a worker that is gone) frees only several periods ahead, as a dead worker's spend would.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,12 +17,18 @@ import { readPark } from '../../src/approval/park.ts';
 import type { StatusEntry } from '../../src/status/status.ts';
 import type { SliceEntry } from '../../src/flow/slices.ts';
 import { Harness, eventually } from '../helpers/runner.ts';
+import { ROOT } from '../helpers/paths.ts';
 
 const PERIOD_MS = 4_000;
 const LIMIT = 100_000;
 let h: Harness | undefined;
 const dirs: string[] = [];
+const dashboards: ChildProcess[] = [];
 afterEach(async () => {
+  for (const d of dashboards.splice(0)) {
+    d.kill('SIGTERM');
+    if (d.exitCode === null) await new Promise((r) => d.once('exit', r));
+  }
   await h?.close();
   h = undefined;
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -54,6 +61,21 @@ async function spendUntil(until: number, periodMs = PERIOD_MS): Promise<void> {
 
 const parks = async () => (await bucketEntries(h!.jsm, 'ALT_RUNS', 'park.*')).filter((e) => e.operation === 'PUT');
 const callsOf = (id: string) => h!.fake.log.filter((e) => e.prompt.includes(` of ${id}`));
+
+/** Starts `altlas dashboard` (read-only) on a free port; resolves with its address. */
+function dashboard(): Promise<string> {
+  const p = spawn(join(ROOT, 'bin', 'altlas'), ['dashboard', '--port', '0', '--server', h!.server.url], { env: { ...process.env, DASHBOARD_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  dashboards.push(p);
+  return new Promise<string>((resolve, reject) => {
+    let out = '';
+    p.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /dashboard on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    p.once('exit', (code) => reject(new Error(`dashboard exited ${code}: ${out}`)));
+  });
+}
 
 async function cli(...args: string[]): Promise<{ code: number; out: string }> {
   const out: string[] = [];
@@ -92,7 +114,7 @@ describe('a tenant over its period\'s budget (wait)', () => {
     await eventually(parks, (p) => p.length === 0, 'the park removed');
   }, 150_000);
 
-  it('ends a waiting job on altlas cancel: a cancelled .last, no AI call; status and jobs show it waiting before, approve refuses it', async () => {
+  it('ends a waiting job on altlas cancel: a cancelled .last, no AI call; status, jobs and the dashboard show it waiting before, approve refuses it', async () => {
     h = await Harness.start(undefined, { record: true });
     // A real hour: the job stays parked until it ends.
     const hour = 3_600_000;
@@ -108,6 +130,9 @@ describe('a tenant over its period\'s budget (wait)', () => {
     const status = await eventually(() => cli('status', 'stuck'), (r) => r.out.includes('waiting'), 'altlas status to show it waiting');
     expect(status.out).toMatch(/job stuck: waiting, BUDGET_WAIT: tenant acme is over a period's budget: the job waits, parked, until /);
     expect((await cli('jobs', '--state', 'waiting')).out).toMatch(/stuck/);
+    const url = await dashboard();
+    const shown = await eventually(async () => (await fetch(`${url}/api/jobs/stuck`)).json() as Promise<{ job?: { state: string; error: { code: string; message: string } | null } }>, (r) => r.job?.state === 'waiting', 'the dashboard to show the job waiting');
+    expect(shown.job!.error).toEqual({ code: 'BUDGET_WAIT', message: expect.stringMatching(/^tenant acme is over a period's budget: the job waits, parked, until \d{4}-/) });
     // No person decides a budget wait: altlas approve refuses it, whichever task it names.
     const { park } = (await readPark(kv, 'stuck'))!;
     expect(park).toMatchObject({ reason: 'budget', alt_id: 'stuck' });

@@ -86,7 +86,7 @@ export const DEFAULTS = {
   RUNNER_KEEP_ALT: false,
   RUNNER_WORKERS_BUCKET: 'ALT_WORKERS',
   // Budgets
-  /** What a tenant over a period's budget does: wait in NATS until the period turns, or fail its jobs. */
+  /** What a tenant over a period's budget does: park its jobs until the period turns, or fail them. */
   BUDGET_TENANT_EXCEEDED: 'wait',
   /** KV bucket of the fleet's slices of the tenants' budgets. */
   BUDGET_BUCKET: 'ALT_BUDGETS',

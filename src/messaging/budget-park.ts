@@ -5,11 +5,13 @@
  * message is acked. The workers' sweep resumes it once the period turned, and a resumed run that
  * finds the tenant still over parks it again. So the wait spends no delivery of any message and
  * holds no worker: each waiting job is pulled once when it arrives and once per period turn.
+ * A redelivery of a message whose park was stored (its ack lost) is acked without running.
  */
 import type { Job } from '../alt/job.ts';
 import type { TaskResult } from '../engine/types.ts';
 import { NO_TENANT } from '../flow/lanes.ts';
 import type { ParkRecord, ParkStore } from '../approval/park.ts';
+import type { ContextLogger } from '../telemetry/logger.ts';
 import type { DeliveryInfo } from '../contract/delivery.ts';
 import type { Outcome } from './settle.ts';
 
@@ -41,4 +43,19 @@ export async function parkForBudget(parks: ParkStore, p: BudgetParkInput, now: n
     d: p.d, results: p.results, from: p.from,
   }, now);
   return { kind: 'parked', job: p.job, task: p.task, question: message, code: 'BUDGET_WAIT', resumeAt };
+}
+
+/**
+ * A redelivery of a message an earlier delivery parked (the park stored, its ack lost: a crash, a
+ * lost connection): the park holds the job, so the message is acked without running (its
+ * checkpoints are the park's and stay); null when no park names this message.
+ */
+export async function parkedBefore(parks: ParkStore, job: Job, d: DeliveryInfo, log: ContextLogger): Promise<Outcome | null> {
+  const park = await parks.parkedAt(job.id, d.stream, d.seq);
+  if (!park) return null;
+  const budget = park.reason === 'budget';
+  log.warn('an earlier delivery of this message parked the job (its ack was lost): acked without running; the park resumes it', { code: budget ? 'BUDGET_WAIT' : 'JOB_PARKED' });
+  return budget
+    ? { kind: 'parked', job, task: park.task, question: park.question, code: 'BUDGET_WAIT', resumeAt: Date.parse(park.resume_at ?? '') }
+    : { kind: 'parked', job, task: park.task, question: park.question };
 }

@@ -26,7 +26,7 @@ import { deliveryMeta, lastIds, outcomeOf, type Outcome, type SettleRules } from
 import type { Decision, OnTimeout } from '../approval/kind.ts';
 import { RESUME_HEADER, type ParkRecord, type ParkStore } from '../approval/park.ts';
 import { REPLAY_HEADER, type ReplaySeed } from '../replay/seed.ts';
-import { parkForBudget } from './budget-park.ts';
+import { parkForBudget, parkedBefore } from './budget-park.ts';
 
 export interface FlowDeps {
   rules: SettleRules;
@@ -107,6 +107,9 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       const stored = await storedBefore();
       if (stored === true) return { kind: 'done_before', job };
       if (stored !== false) return stored;
+      // An earlier delivery parked the job and its ack was lost: the park holds the job (it resumes from there).
+      const parked = deps.parks && !d.headers?.get(RESUME_HEADER) ? await parkedBefore(deps.parks, job, d, log) : null;
+      if (parked) return parked;
     }
     if ((d.deliveries > 1 || input.suspect) && record) {
       try {

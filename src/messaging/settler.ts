@@ -146,7 +146,7 @@ export class Settler<D extends SettleDelivery> {
     if (!this.#settleable(run, 'ack')) return;
     const budget = o.code === 'BUDGET_WAIT';
     const code = budget ? 'BUDGET_WAIT' : 'JOB_PARKED';
-    if (budget) log.info('job parked: waiting for its tenant\'s budget period to turn', { code, resume_at: new Date(o.resumeAt ?? 0).toISOString(), ...(o.task ? { task_id: o.task } : {}) });
+    if (budget) log.info('job parked: waiting for its tenant\'s budget period to turn', { code, ...(Number.isFinite(o.resumeAt) ? { resume_at: new Date(o.resumeAt!).toISOString() } : {}), ...(o.task ? { task_id: o.task } : {}) });
     else log.info('job parked: waiting for a person', { task_id: o.task, code });
     run.report('ack', { code });
     const d = lease.delivery;

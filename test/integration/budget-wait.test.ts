@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { main } from '../../src/cli/main.ts';
 import { bucketEntries } from '../../src/status/store-access.ts';
-import { readPark } from '../../src/approval/park.ts';
+import { readPark, type ParkRecord } from '../../src/approval/park.ts';
 import type { StatusEntry } from '../../src/status/status.ts';
 import type { SliceEntry } from '../../src/flow/slices.ts';
 import { Harness, eventually } from '../helpers/runner.ts';
@@ -148,4 +148,30 @@ describe('a tenant over its period\'s budget (wait)', () => {
     await eventually(parks, (p) => p.length === 0, 'the park removed');
     expect(await h.records('ALT_DLQ')).toEqual([]);
   }, 120_000);
+
+  it('acks a redelivery of a message whose park was stored (its ack lost) without running it: the park holds the job', async () => {
+    h = await Harness.start(undefined, { record: true });
+    expect((await cli('init')).code).toBe(0);
+    const seq = await h.publish(tasksJob('lost-ack', 2), {}, 'alt.high.acme');
+    // Its first delivery, as a worker that stored the park and stopped before its ack reached the server.
+    const consumer = await h.js.consumers.get('ALT', 'runner');
+    const first = await consumer.next({ expires: 5_000 });
+    expect(first?.seq).toBe(seq);
+    const kv = await new Kvm(h.nc).open('ALT_RUNS');
+    const resumeAt = new Date(Date.now() + 3_600_000).toISOString();
+    const park: ParkRecord = {
+      alt_id: 'lost-ack', reason: 'budget', task: '', question: `tenant acme is over a period's budget: the job waits, parked, until ${resumeAt}`,
+      stream: 'ALT', seq, subject: 'alt.high.acme', headers: [], body: `park/ALT.${seq}`, parked_at: new Date().toISOString(), timeout_at: null, on_timeout: 'fail', resume_at: resumeAt,
+    };
+    await kv.put('park.lost-ack', JSON.stringify(park));
+    first!.nak();
+    const w = await h.worker(env(3_600_000));
+    await eventually(async () => (await h!.jsm.streams.info('ALT')).state.messages, (n) => n === 0, 'the message acked');
+    expect(callsOf('lost-ack')).toHaveLength(0);
+    expect(await h.lasts()).toEqual([]);
+    expect(w.logs('an earlier delivery of this message parked the job (its ack was lost): acked without running; the park resumes it')).toHaveLength(1);
+    expect((await readPark(kv, 'lost-ack'))?.park).toMatchObject({ seq, resume_at: resumeAt });
+    const entry = await eventually(async () => (await kv.get('lost-ack'))?.json<StatusEntry>(), (e) => e?.state === 'waiting', 'the waiting status');
+    expect(entry!.error).toEqual({ code: 'BUDGET_WAIT', message: park.question });
+  }, 90_000);
 });

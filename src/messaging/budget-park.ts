@@ -8,6 +8,7 @@
  * A redelivery of a message whose park was stored (its ack lost) is acked without running.
  */
 import type { Job } from '../alt/job.ts';
+import { AltlasError } from '../errors.ts';
 import type { TaskResult } from '../engine/types.ts';
 import { NO_TENANT } from '../flow/lanes.ts';
 import type { ParkRecord, ParkStore } from '../approval/park.ts';
@@ -50,8 +51,16 @@ export async function parkForBudget(parks: ParkStore, p: BudgetParkInput, now: n
  * lost connection): the park holds the job, so the message is acked without running (its
  * checkpoints are the park's and stay); null when no park names this message.
  */
-export async function parkedBefore(parks: ParkStore, job: Job, d: DeliveryInfo, log: ContextLogger): Promise<Outcome | null> {
-  const park = await parks.parkedAt(job.id, d.stream, d.seq);
+export async function parkedBefore(parks: ParkStore, job: Job, d: DeliveryInfo, log: ContextLogger, maxDeliver: number): Promise<Outcome | null> {
+  let park: ParkRecord | null;
+  try {
+    park = await parks.parkedAt(job.id, d.stream, d.seq);
+  } catch (e) {
+    // Fail closed with deliveries left (handed back shortly, as unreadable checkpoints are); on the last one the job runs.
+    if (d.deliveries < maxDeliver) throw new AltlasError('CHECKPOINTS_UNAVAILABLE', `could not read whether message ${d.seq} parked its job: ${(e as Error).message}`, { cause: e, context: { altId: job.id } });
+    log.warn('could not read whether an earlier delivery parked the job, on its last delivery; the job runs', { error: (e as Error).message });
+    return null;
+  }
   if (!park) return null;
   const budget = park.reason === 'budget';
   log.warn('an earlier delivery of this message parked the job (its ack was lost): acked without running; the park resumes it', { code: budget ? 'BUDGET_WAIT' : 'JOB_PARKED' });

@@ -158,10 +158,10 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     }
     const tenant = tenantOf(d.subject);
     const budgets = deps.budgets ?? null;
-    // A tenant known to be over a period's budget: its job goes back to NATS until the period turns, without a call.
+    // A tenant known to be over a period's budget: its job parks until the period turns, without a call
+    // (no delivery spent, no worker held); a worker without parks hands it back to NATS.
     const exhausted = budgets?.tenantExceeded === 'wait' ? budgets.tenants?.exhaustedUntil(tenant) ?? null : null;
     const waitFor = (resumeAt: number, task: string, results: Iterable<TaskResult>) => parkForBudget(deps.parks!, { altId: job!.id, tenant, resumeAt, task, d, results: [...results], from: parkedFrom, job: job! }, now());
-    // Parked (no delivery spent, no worker held) until the period turns; without parks, handed back.
     if (exhausted !== null && deps.parks) return waitFor(exhausted, '', resume.values());
     if (exhausted !== null && d.deliveries < deps.rules.maxDeliver) {
       return fail(new AltlasError('BUDGET_WAIT', `tenant ${tenant ?? '_'} is over a period's budget until ${new Date(exhausted).toISOString()}`, { context: { altId: job.id, tenant, retryInMs: exhausted - now() } }));

@@ -239,12 +239,12 @@ export class ParkStore {
   }
 
   /**
-   * The park an earlier delivery of message `stream`/`seq` stored, not resumed yet; null when
+   * The park an earlier delivery of message `stream`/`seq` stored (resumed or not); null when
    * none. A redelivery that finds one (the park was stored, its ack lost) leaves the job to it.
    */
   async parkedAt(altId: string, stream: string, seq: number): Promise<ParkRecord | null> {
     const found = await readPark(this.#o.status, altId, this.#codec);
-    return found && found.park.stream === stream && found.park.seq === seq && found.park.resumed_seq === undefined ? found.park : null;
+    return found && found.park.stream === stream && found.park.seq === seq ? found.park : null;
   }
 
   /** The job resumed by message `seq` ended (its `.last` stored and acked): its park's records are removed. */

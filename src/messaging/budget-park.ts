@@ -62,6 +62,8 @@ export async function parkedBefore(parks: ParkStore, job: Job, d: DeliveryInfo, 
     return null;
   }
   if (!park) return null;
+  // Its resume holds the job already: acked, nothing else (the park's checkpoints stay for that run).
+  if (park.resumed_seq !== undefined) return { kind: 'done_before', job, heldBy: park.resumed_seq };
   const budget = park.reason === 'budget';
   log.warn('an earlier delivery of this message parked the job (its ack was lost): acked without running; the park resumes it', { code: budget ? 'BUDGET_WAIT' : 'JOB_PARKED' });
   return budget

@@ -107,8 +107,8 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       const stored = await storedBefore();
       if (stored === true) return { kind: 'done_before', job };
       if (stored !== false) return stored;
-      // An earlier delivery parked the job and its ack was lost: the park holds the job (it resumes from there).
-      const parked = deps.parks && !d.headers?.get(RESUME_HEADER) ? await parkedBefore(deps.parks, job, d, log, deps.rules.maxDeliver) : null;
+      // An earlier delivery of this message (a resume's too) parked the job and its ack was lost: the park holds the job.
+      const parked = deps.parks ? await parkedBefore(deps.parks, job, d, log, deps.rules.maxDeliver) : null;
       if (parked) return parked;
     }
     if ((d.deliveries > 1 || input.suspect) && record) {

@@ -27,7 +27,8 @@ import type { DeliveryInfo } from '../contract/delivery.ts';
 
 export type Outcome =
   | { kind: 'ran'; job: Job; last: Last }
-  | { kind: 'done_before'; job: Job }
+  /** `heldBy`: not a stored `.last` but the resume (that message's sequence) of the park an earlier delivery of it stored. */
+  | { kind: 'done_before'; job: Job; heldBy?: number }
   | { kind: 'rejected'; error: AltlasError; altId: string | null; job: Job | null; last: Last | null }
   | { kind: 'handback'; error: AltlasError; delayMs: number; job: Job | null }
   | { kind: 'abandoned'; error: AltlasError; job: Job | null; newer?: boolean }

@@ -127,15 +127,17 @@ export class Settler<D extends SettleDelivery> {
   }
 
   /** Its `.last` is stored already: acked, nothing else. */
-  async doneBefore(_o: Extract<Outcome, { kind: 'done_before' }>, run: SettleRun<D>): Promise<void> {
+  async doneBefore(o: Extract<Outcome, { kind: 'done_before' }>, run: SettleRun<D>): Promise<void> {
     const { record, log, lease } = run;
     if (!this.#settleable(run, 'ack')) return;
-    log.warn('the .last of this message is stored already (the earlier ack was lost): acked without running again');
+    if (o.heldBy !== undefined) log.warn('an earlier delivery of this message parked the job and its resume holds it now (the earlier ack was lost): acked without running', { resumed_by: o.heldBy });
+    else log.warn('the .last of this message is stored already (the earlier ack was lost): acked without running again');
     run.report('ack', { code: 'DONE_BEFORE' });
     const d = lease.delivery;
     this.#after((async () => {
       const acked = await d.ackAck();
-      if (acked) await record?.release();
+      // A parked job's checkpoints are its park's: they stay for its resumed run.
+      if (acked && o.heldBy === undefined) await record?.release();
       await record?.close();
     })(), log);
   }

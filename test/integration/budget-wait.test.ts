@@ -149,29 +149,47 @@ describe('a tenant over its period\'s budget (wait)', () => {
     expect(await h.records('ALT_DLQ')).toEqual([]);
   }, 120_000);
 
-  it('acks a redelivery of a message whose park was stored (its ack lost) without running it: the park holds the job', async () => {
+  it('acks a redelivery of a message whose park was stored (its ack lost) without running it: the park, or its resume, holds the job', async () => {
     h = await Harness.start(undefined, { record: true });
     expect((await cli('init')).code).toBe(0);
-    const seq = await h.publish(tasksJob('lost-ack', 2), {}, 'alt.high.acme');
-    // Its first delivery, as a worker that stored the park and stopped before its ack reached the server.
-    const consumer = await h.js.consumers.get('ALT', 'runner');
-    const first = await consumer.next({ expires: 5_000 });
-    expect(first?.seq).toBe(seq);
     const kv = await new Kvm(h.nc).open('ALT_RUNS');
+    const checkpoints = await new Kvm(h.nc).open('ALT_CHECKPOINTS');
+    const consumer = await h.js.consumers.get('ALT', 'runner');
     const resumeAt = new Date(Date.now() + 3_600_000).toISOString();
-    const park: ParkRecord = {
-      alt_id: 'lost-ack', reason: 'budget', task: '', question: `tenant acme is over a period's budget: the job waits, parked, until ${resumeAt}`,
-      stream: 'ALT', seq, subject: 'alt.high.acme', headers: [], body: `park/ALT.${seq}`, parked_at: new Date().toISOString(), timeout_at: null, on_timeout: 'fail', resume_at: resumeAt,
-    };
-    await kv.put('park.lost-ack', JSON.stringify(park));
-    first!.nak();
+    // Each first delivery, as a worker that stored the park and stopped before its ack reached the
+    // server; the second job's park was resumed since (a resume message holds it); the third is a
+    // resume's message that parked the job again (its tenant still over).
+    const firsts = [];
+    const parksOf: Record<string, ParkRecord> = {};
+    for (const [id, resumed, headers] of [['lost-ack', undefined, {}], ['held', 999, {}], ['reparked', undefined, { 'Altlas-Resume': 'ALT:1' }]] as const) {
+      const seq = await h.publish(tasksJob(id, 2), headers, 'alt.high.acme');
+      const first = await consumer.next({ expires: 5_000 });
+      expect(first?.seq).toBe(seq);
+      firsts.push(first!);
+      parksOf[id] = {
+        alt_id: id, reason: 'budget', task: '', question: `tenant acme is over a period's budget: the job waits, parked, until ${resumeAt}`,
+        stream: 'ALT', seq, subject: 'alt.high.acme', headers: [], body: `park/ALT.${seq}`, parked_at: new Date().toISOString(), timeout_at: null, on_timeout: 'fail', resume_at: resumeAt,
+        ...(resumed === undefined ? {} : { resumed_seq: resumed }),
+      };
+      await kv.put(`park.${id}`, JSON.stringify(parksOf[id]));
+      // The park's completed results (a checkpoint of the parked message).
+      await checkpoints.put(`ALT.${seq}.c.t1`, JSON.stringify({ task_id: 't1' }));
+    }
+    for (const m of firsts) m.nak();
     const w = await h.worker(env(3_600_000));
-    await eventually(async () => (await h!.jsm.streams.info('ALT')).state.messages, (n) => n === 0, 'the message acked');
+    await eventually(async () => (await h!.jsm.streams.info('ALT')).state.messages, (n) => n === 0, 'the messages acked');
     expect(callsOf('lost-ack')).toHaveLength(0);
+    expect(callsOf('held')).toHaveLength(0);
+    expect(callsOf('reparked')).toHaveLength(0);
     expect(await h.lasts()).toEqual([]);
-    expect(w.logs('an earlier delivery of this message parked the job (its ack was lost): acked without running; the park resumes it')).toHaveLength(1);
-    expect((await readPark(kv, 'lost-ack'))?.park).toMatchObject({ seq, resume_at: resumeAt });
+    expect(w.logs('an earlier delivery of this message parked the job (its ack was lost): acked without running; the park resumes it').map((l) => l.alt_id).sort()).toEqual(['lost-ack', 'reparked']);
+    expect(w.logs('an earlier delivery of this message parked the job and its resume holds it now (the earlier ack was lost): acked without running').map((l) => l.alt_id)).toEqual(['held']);
+    // The parks and their checkpoints stay as they were.
+    for (const id of ['lost-ack', 'held', 'reparked']) {
+      expect((await readPark(kv, id))?.park).toEqual(parksOf[id]);
+      expect((await checkpoints.get(`ALT.${parksOf[id].seq}.c.t1`))?.operation).toBe('PUT');
+    }
     const entry = await eventually(async () => (await kv.get('lost-ack'))?.json<StatusEntry>(), (e) => e?.state === 'waiting', 'the waiting status');
-    expect(entry!.error).toEqual({ code: 'BUDGET_WAIT', message: park.question });
+    expect(entry!.error).toEqual({ code: 'BUDGET_WAIT', message: parksOf['lost-ack'].question });
   }, 90_000);
 });

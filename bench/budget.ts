@@ -4,7 +4,7 @@
  *
  * 1. 200 jobs of one tenant at once against a tenant budget per day (tokens and money) covering
  *    about half of them, 3 workers: the spend past the budget (target 0), the jobs ended by it
- *    (BUDGET_EXCEEDED with BUDGET_TENANT_EXCEEDED=fail; handed back with =wait), none lost; and
+ *    (BUDGET_EXCEEDED with BUDGET_TENANT_EXCEEDED=fail; parked with =wait), none lost; and
  *    `altlas usage` against the fake AI's log (target: equal to the token);
  * 2. a 2.0 `while` loop that never ends under a job budget smaller than LOOP_LIMIT's: where it stops;
  * 3. throughput with budgets configured but not binding ÷ the same run without (target >= 0.95),
@@ -153,7 +153,7 @@ async function tenantPhase(mode: 'fail' | 'wait', per: { tokens: number; nanos: 
     const dlq = (await s.jsm.streams.info('ALT_DLQ')).state.messages;
     line('jobs: completed whole', String(lasts.filter((l) => l.status === 'success').length));
     if (mode === 'fail') line('jobs ended by the budget (BUDGET_EXCEEDED)', `${ended.length} (${ended.filter((l) => l.status === 'partialsuccess').length} partialsuccess, ${ended.filter((l) => l.status === 'failure').length} failure)`);
-    else line('jobs handed back to wait for the next day (BUDGET_WAIT)', String(held));
+    else line('jobs parked until the next day (BUDGET_WAIT)', String(held));
     line('jobs lost (no .last, not waiting) / dead-lettered', `${JOBS - lasts.length - held} / ${dlq}`, '0', JOBS - lasts.length - held === 0 && dlq === 0);
     line('tokens spent (the fake AI\'s log) / budget', `${spentTokens} / ${tokens}`);
     line('money spent (the fake AI\'s log at AI_PRICES) / budget', `${fromNanos(spent.nanos)} / ${cost} USD`);

@@ -70,7 +70,7 @@ export function createBudgets(config: Config, prices: PriceTable | null): Budget
   }
   return new Budgets({
     prices, maxOutput: config.BUDGET_MAX_TOKENS, jobDefaults: { tokens: config.BUDGET_JOB_TOKENS, cost: config.BUDGET_JOB_COST },
-    tenants, tenantExceeded: config.BUDGET_TENANT_EXCEEDED, holdTtlMs: callLifeMs(config),
+    tenants, tenantExceeded: config.BUDGET_TENANT_EXCEEDED, holdTtlMs: callLifeMs(config), hourMs: config.BUDGET_HOUR_MS,
   });
 }
 

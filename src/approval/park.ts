@@ -1,5 +1,6 @@
 /**
- * Parked jobs: the records of a job waiting at an approval task, the decisions, and the resume.
+ * Parked jobs: the records of a job that waits without holding a worker or its message (at an
+ * approval task, for a person; or for its tenant's budget period to turn), the decisions, and the resume.
  *
  *   status bucket  park.<job>                 the park record (which message, which task, the question,
  *                                             the timeout, the object holding the body; the resume that holds it)
@@ -13,6 +14,10 @@
  * checkpoints and the decisions, and runs the job on: completed tasks are not run again. Once its
  * `.last` is stored the park's records are removed. A resume whose park is gone, or held by
  * another resume, is acked without running.
+ *
+ * A job parked for its tenant's budget (`reason: budget`) has no decision to wait for: the sweep
+ * resumes it once `resume_at` is past (see sweep.ts), and a run that finds the tenant still over
+ * parks it again from its resume message, so no delivery of any message is spent on the wait.
  */
 import type { KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
@@ -29,9 +34,14 @@ import type { Decision, OnTimeout } from './kind.ts';
 /** The header that marks a resumed job's message: `<stream>:<seq>` of the parked message. */
 export const RESUME_HEADER = 'Altlas-Resume';
 
+/** Why a job is parked: an approval task waits for a person, or its tenant's budget for the period to turn. */
+export type ParkReason = 'approval' | 'budget';
+
 export interface ParkRecord {
   alt_id: string;
-  /** The approval task's instance key. */
+  /** Absent: `approval` (records written before budget parks existed). */
+  reason?: ParkReason;
+  /** The approval task's instance key (a budget park: the task whose call was refused, or empty). */
   task: string;
   /** Its question (sealed and base64 under PAYLOAD_KEYS: `question_sealed`). */
   question: string;
@@ -50,7 +60,14 @@ export interface ParkRecord {
   on_timeout: OnTimeout;
   /** The resume message that holds the job, once one took it. */
   resumed_seq?: number;
+  /** A budget park: when its tenant's period turns and the sweep resumes it. */
+  resume_at?: string;
+  /** A budget park: when a sweep published its resume (a compare-and-set, so one worker does). */
+  resume_sent_at?: string;
 }
+
+/** True when a park waits for its tenant's budget, not for a person. */
+export const isBudgetPark = (p: ParkRecord) => p.reason === 'budget';
 
 export const parkKey = (altId: string) => `park.${subjectToken(altId)}`;
 export const decisionKey = (altId: string, task: string) => `decision.${subjectToken(altId)}.${subjectToken(task)}`;
@@ -115,6 +132,7 @@ export async function decide(s: DecideStores, input: { altId: string; task: stri
   const found = await readPark(s.kv, input.altId, s.codec);
   if (!found) throw new AltlasError('APPROVAL_NOT_WAITING', `job ${input.altId} is not waiting for a decision`, { context: { altId: input.altId, taskId: input.task } });
   const { park } = found;
+  if (isBudgetPark(park)) throw new AltlasError('APPROVAL_NOT_WAITING', `job ${input.altId} waits for its tenant's budget, not for a decision`, { context: { altId: input.altId, taskId: input.task } });
   if (park.task !== input.task) throw new AltlasError('APPROVAL_NOT_WAITING', `job ${input.altId} is waiting at task ${park.task}, not ${input.task}`, { context: { altId: input.altId, taskId: input.task, waiting: park.task } });
   const key = decisionKey(input.altId, input.task);
   const existing = await s.kv.get(key);
@@ -158,6 +176,10 @@ export interface ParkStoreOptions {
 /** What a worker stores when a job parks. */
 export interface ParkInput {
   altId: string;
+  /** Default `approval`. */
+  reason?: ParkReason;
+  /** A budget park: epoch ms when the sweep resumes it. */
+  resumeAt?: number;
   task: string;
   question: string;
   timeoutS: number | null;
@@ -196,7 +218,7 @@ export class ParkStore {
       if (safe !== null) headers.push([k, safe]);
     }
     const record: ParkRecord = {
-      alt_id: p.altId, task: p.task, question: this.#codec.encrypts ? '' : p.question,
+      alt_id: p.altId, ...(p.reason === 'budget' ? { reason: 'budget' as const, resume_at: new Date(p.resumeAt ?? now).toISOString() } : {}), task: p.task, question: this.#codec.encrypts ? '' : p.question,
       ...(this.#codec.encrypts ? { question_sealed: Buffer.from(this.#codec.seal(enc.encode(p.question), `park:${p.altId}`)).toString('base64') } : {}),
       stream: d.stream, seq: d.seq, subject: d.subject, headers, body, parked_at: new Date(now).toISOString(),
       timeout_at: p.timeoutS === null ? null : new Date(now + p.timeoutS * 1000).toISOString(), on_timeout: p.onTimeout,
@@ -228,6 +250,15 @@ export class ParkStore {
     const { results } = await this.#o.checkpoints.load(park.stream, park.seq);
     const decisions = await readDecisions(this.#o.jsm, this.#o.statusBucket, altId);
     return { park, results, decisions };
+  }
+
+  /**
+   * The park an earlier delivery of message `stream`/`seq` stored (resumed or not); null when
+   * none. A redelivery that finds one (the park was stored, its ack lost) leaves the job to it.
+   */
+  async parkedAt(altId: string, stream: string, seq: number): Promise<ParkRecord | null> {
+    const found = await readPark(this.#o.status, altId, this.#codec);
+    return found && found.park.stream === stream && found.park.seq === seq ? found.park : null;
   }
 
   /** The job resumed by message `seq` ended (its `.last` stored and acked): its park's records are removed. */

@@ -4,7 +4,10 @@
  * decision before it stands) and resumed; a park decided but not resumed after a sweep interval
  * (the deciding command stopped between its decision and its publish) is resumed again (the
  * resume's message id makes a second publish a duplicate); a park whose job an operator cancelled
- * (altlas cancel) is resumed undecided, and its run ends cancelled. No worker needs to hold the job.
+ * (altlas cancel) is resumed undecided, and its run ends cancelled; a park waiting for its
+ * tenant's budget is resumed once its period turned (`resume_at`), by one worker (a compare-and-set
+ * marks the resume sent; it is sent again when no worker took it a grace later). No worker needs
+ * to hold the job.
  */
 import type { KV } from '@nats-io/kv';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
@@ -13,7 +16,7 @@ import type { Codec } from '../security/codec.ts';
 import { bucketEntries } from '../status/store-access.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Decision } from './kind.ts';
-import { decide, decisionKey, resume, type ParkRecord } from './park.ts';
+import { decide, decisionKey, isBudgetPark, parkKey, resume, type ParkRecord } from './park.ts';
 
 export interface SweepOptions {
   kv: KV;
@@ -53,6 +56,10 @@ export async function sweepParks(o: SweepOptions): Promise<number> {
       await resume(o, park).then(() => resumed++).catch((err: Error) => o.logger.warn('could not resume a cancelled parked job', { alt_id: park.alt_id, error: err.message }));
       continue;
     }
+    if (isBudgetPark(park)) {
+      if (await resumeBudgetPark(o, park, now())) resumed++;
+      continue;
+    }
     if (!decided && park.timeout_at && Date.parse(park.timeout_at) <= now()) {
       try {
         const r = await decide({ ...o, now }, { altId: park.alt_id, task: park.task, decision: BY_TIMEOUT[park.on_timeout] ?? 'failed', comment: null, by: 'timeout' });
@@ -69,4 +76,32 @@ export async function sweepParks(o: SweepOptions): Promise<number> {
     await resume(o, park).then(() => resumed++).catch((err: Error) => o.logger.warn('could not resume a decided job', { alt_id: park.alt_id, error: err.message }));
   }
   return resumed;
+}
+
+/**
+ * A budget park whose period turned: marked sent (compare-and-set on its record, so one sweeping
+ * worker publishes it) and resumed; published again once a grace passed with no worker taking it.
+ */
+async function resumeBudgetPark(o: SweepOptions, park: ParkRecord, now: number): Promise<boolean> {
+  if (!park.resume_at || Date.parse(park.resume_at) > now) return false;
+  if (park.resume_sent_at && now - Date.parse(park.resume_sent_at) < o.graceMs) return false;
+  const key = parkKey(park.alt_id);
+  try {
+    const e = await o.kv.get(key);
+    if (!e || e.operation !== 'PUT' || e.value.length === 0) return false;
+    const current = JSON.parse(new TextDecoder().decode(e.value)) as ParkRecord;
+    // Another worker's sweep (or a resume) was first.
+    if (current.resumed_seq !== undefined || current.resume_sent_at !== park.resume_sent_at || current.seq !== park.seq) return false;
+    await o.kv.update(key, new TextEncoder().encode(JSON.stringify({ ...current, resume_sent_at: new Date(now).toISOString() })), e.revision);
+  } catch {
+    return false;
+  }
+  try {
+    await resume(o, park);
+    o.logger.info('a job waiting for its tenant\'s budget resumes: the period turned', { alt_id: park.alt_id, code: 'BUDGET_WAIT', resume_at: park.resume_at });
+    return true;
+  } catch (err) {
+    o.logger.warn('could not resume a job waiting for its tenant\'s budget; the sweep tries again', { alt_id: park.alt_id, error: (err as Error).message });
+    return false;
+  }
 }

@@ -24,6 +24,8 @@ export interface BudgetsOptions {
   tenantExceeded: 'wait' | 'fail';
   /** Milliseconds within which an AI call is settled (the longest a call can take, retries included). */
   holdTtlMs: number;
+  /** Milliseconds of the tenants' `hour` period (BUDGET_HOUR_MS); default an hour. */
+  hourMs?: number;
   now?: () => number;
 }
 
@@ -41,7 +43,7 @@ export class Budgets {
 
   constructor(options: BudgetsOptions) {
     this.#o = options;
-    this.tenants = options.tenants ? new TenantBudgets({ doc: options.tenants, holdTtlMs: options.holdTtlMs, now: options.now }) : null;
+    this.tenants = options.tenants ? new TenantBudgets({ doc: options.tenants, holdTtlMs: options.holdTtlMs, hourMs: options.hourMs, now: options.now }) : null;
     this.steps = new BudgetSteps({ jobs: this.jobs, tenants: this.tenants, prices: options.prices, maxOutput: options.maxOutput, tenantExceeded: options.tenantExceeded, now: options.now });
   }
 

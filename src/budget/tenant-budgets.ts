@@ -99,6 +99,8 @@ export interface TenantBudgetsOptions {
   slices?: FleetSlices | null;
   /** Milliseconds within which a call is settled (an unsettled hold is charged in full after it). */
   holdTtlMs: number;
+  /** Milliseconds of the `hour` period (BUDGET_HOUR_MS; shorter in tests); default an hour. */
+  hourMs?: number;
   now?: () => number;
 }
 
@@ -112,9 +114,11 @@ export class TenantBudgets {
   readonly #exhausted = new Map<string, { recheckAt: number; turnsAt: number }>();
   /** Calls of a tenant waiting for a settle or a grant. */
   readonly #settles = new Map<string, Settles>();
+  readonly #windows: Record<Period, Window>;
 
   constructor(options: TenantBudgetsOptions) {
     this.#o = options;
+    this.#windows = options.hourMs && options.hourMs !== HOUR ? { ...PERIOD_WINDOWS, hour: fixedWindow(options.hourMs) } : PERIOD_WINDOWS;
     this.#now = options.now ?? Date.now;
     this.#slices = options.slices ?? null;
   }
@@ -154,7 +158,7 @@ export class TenantBudgets {
       if (!p) continue;
       for (const [unit, limit] of [['tokens', p.tokens], ['cost', p.cost === undefined ? undefined : toNanos(p.cost)]] as const) {
         if (limit === undefined) continue;
-        const window = PERIOD_WINDOWS[period];
+        const window = this.#windows[period];
         list.push({
           key: `budget.${tenant}.${period}.${unit}`, period, unit, limit, slice: null, needSeen: 0, waiting: 0, usedAtGrant: 0,
           // A fixed period: every charge drops at its end exactly (no rounding up).

@@ -113,12 +113,14 @@ export const DEFAULTS = {
   /** KV bucket of the fleet's controls (pause, drains, concurrency), which every worker watches. */
   RUNNER_CONTROL_BUCKET: 'ALT_CONTROL',
   // Budgets
-  /** What a tenant over a period's budget does: wait in NATS until the period turns, or fail its jobs. */
+  /** What a tenant over a period's budget does: park its jobs until the period turns, or fail them. */
   BUDGET_TENANT_EXCEEDED: 'wait',
   /** KV bucket of the fleet's slices of the tenants' budgets. */
   BUDGET_BUCKET: 'ALT_BUDGETS',
   /** Output tokens a call is reserved at (and sent with as max_tokens) when a budget applies and its task sets none. */
   BUDGET_MAX_TOKENS: 4_096,
+  /** Milliseconds of the tenants' budgets' `hour` period (shorter only in tests and demos). */
+  BUDGET_HOUR_MS: 3_600_000,
   /** Milliseconds a worker's slice of a tenant's budget is leased for (renewed at a third of it). */
   BUDGET_SLICE_LEASE_MS: 15_000,
   /** Milliseconds between a worker's heartbeats (its entry expires after three missed ones). */

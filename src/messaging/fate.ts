@@ -9,6 +9,9 @@
  * | error with fate `retry` on the last delivery    | failure `.last` + DLQ + term           |
  * | JOB_ABORTED (this worker shuts down)            | nak without delay (another worker)     |
  * | BUDGET_WAIT (its tenant's period is spent)      | nak until the period turns             |
+ *
+ * A BUDGET_WAIT reaches this table only from a worker without the status stores (the benchmark's
+ * bare worker): with them, the job parks until the period turns instead (messaging/budget-park.ts).
  */
 import type { AltlasError } from '../errors.ts';
 

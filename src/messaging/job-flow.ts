@@ -26,6 +26,7 @@ import { deliveryMeta, lastIds, outcomeOf, type Outcome, type SettleRules } from
 import type { Decision, OnTimeout } from '../approval/kind.ts';
 import { RESUME_HEADER, type ParkRecord, type ParkStore } from '../approval/park.ts';
 import { REPLAY_HEADER, type ReplaySeed } from '../replay/seed.ts';
+import { parkForBudget, parkedBefore } from './budget-park.ts';
 
 export interface FlowDeps {
   rules: SettleRules;
@@ -106,6 +107,9 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       const stored = await storedBefore();
       if (stored === true) return { kind: 'done_before', job };
       if (stored !== false) return stored;
+      // An earlier delivery of this message (a resume's too) parked the job and its ack was lost: the park holds the job.
+      const parked = deps.parks ? await parkedBefore(deps.parks, job, d, log, deps.rules.maxDeliver) : null;
+      if (parked) return parked;
     }
     if ((d.deliveries > 1 || input.suspect) && record) {
       try {
@@ -155,8 +159,11 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     }
     const tenant = tenantOf(d.subject);
     const budgets = deps.budgets ?? null;
-    // A tenant known to be over a period's budget: its job goes back to NATS until the period turns, without a call.
+    // A tenant known to be over a period's budget: its job parks until the period turns, without a call
+    // (no delivery spent, no worker held); a worker without parks hands it back to NATS.
     const exhausted = budgets?.tenantExceeded === 'wait' ? budgets.tenants?.exhaustedUntil(tenant) ?? null : null;
+    const waitFor = (resumeAt: number, task: string, results: Iterable<TaskResult>) => parkForBudget(deps.parks!, { altId: job!.id, tenant, resumeAt, task, d, results: [...results], from: parkedFrom, job: job! }, now());
+    if (exhausted !== null && deps.parks) return waitFor(exhausted, '', resume.values());
     if (exhausted !== null && d.deliveries < deps.rules.maxDeliver) {
       return fail(new AltlasError('BUDGET_WAIT', `tenant ${tenant ?? '_'} is over a period's budget until ${new Date(exhausted).toISOString()}`, { context: { altId: job.id, tenant, retryInMs: exhausted - now() } }));
     }
@@ -221,6 +228,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       }, now());
       return { kind: 'parked', job, task: park.task, question };
     }
+    if (stopped?.code === 'BUDGET_WAIT' && deps.parks) return waitFor(Number(stopped.context.turnsAt), String(stopped.context.taskId ?? ''), completedOf(run, resume).values());
     // Over a budget: the job ends here with what it completed; so does a tenant's wait on the last delivery.
     if (stopped?.code === 'BUDGET_EXCEEDED' || (stopped?.code === 'BUDGET_WAIT' && d.deliveries >= deps.rules.maxDeliver)) {
       return { kind: 'ran', job, last: await finish(run, 'budget') };

@@ -10,7 +10,7 @@
  * | rejected (fate reject, or retries exhausted) | failure `.last` (id known), DLQ copy, term              |
  * | handed back (transient, shutdown)            | pending checkpoints, then nak with a delay              |
  * | abandoned (lease lost, newer claim)          | pending checkpoints; nothing on the message             |
- * | parked (an approval task waits for a person) | ack (its park stored before; checkpoints kept)          |
+ * | parked (approval task, tenant's budget wait) | ack (its park stored before; checkpoints kept)          |
  * | abandoned, lease lost before any AI call     | a nak at once, while the server's lease surely runs     |
  *
  * A failed publish of the `.last` (or a claim that cannot be read before it) is an error like
@@ -27,11 +27,13 @@ import type { DeliveryInfo } from '../contract/delivery.ts';
 
 export type Outcome =
   | { kind: 'ran'; job: Job; last: Last }
-  | { kind: 'done_before'; job: Job }
+  /** `heldBy`: not a stored `.last` but the resume (that message's sequence) of the park an earlier delivery of it stored. */
+  | { kind: 'done_before'; job: Job; heldBy?: number }
   | { kind: 'rejected'; error: AltlasError; altId: string | null; job: Job | null; last: Last | null }
   | { kind: 'handback'; error: AltlasError; delayMs: number; job: Job | null }
   | { kind: 'abandoned'; error: AltlasError; job: Job | null; newer?: boolean }
-  | { kind: 'parked'; job: Job; task: string; question: string };
+  /** Parked: an approval task waits for a person (JOB_PARKED, the default), or the tenant's budget for its period to turn (BUDGET_WAIT, until `resumeAt`). */
+  | { kind: 'parked'; job: Job; task: string; question: string; code?: 'JOB_PARKED' | 'BUDGET_WAIT'; resumeAt?: number };
 
 export interface SettleRules {
   maxDeliver: number;

@@ -129,29 +129,34 @@ export class Settler<D extends SettleDelivery> {
   }
 
   /** Its `.last` is stored already: acked, nothing else. */
-  async doneBefore(_o: Extract<Outcome, { kind: 'done_before' }>, run: SettleRun<D>): Promise<void> {
+  async doneBefore(o: Extract<Outcome, { kind: 'done_before' }>, run: SettleRun<D>): Promise<void> {
     const { record, log, lease } = run;
     if (!this.#settleable(run, 'ack')) return;
-    log.warn('the .last of this message is stored already (the earlier ack was lost): acked without running again');
+    if (o.heldBy !== undefined) log.warn('an earlier delivery of this message parked the job and its resume holds it now (the earlier ack was lost): acked without running', { resumed_by: o.heldBy });
+    else log.warn('the .last of this message is stored already (the earlier ack was lost): acked without running again');
     run.report('ack', { code: 'DONE_BEFORE' });
     const d = lease.delivery;
     this.#after((async () => {
       const acked = await d.ackAck();
-      if (acked) await record?.release();
+      // A parked job's checkpoints are its park's: they stay for its resumed run.
+      if (acked && o.heldBy === undefined) await record?.release();
       await record?.close();
     })(), log);
   }
 
-  /** An approval task waits for a person: its park is stored, the message is acked (its checkpoints stay, the park's). */
+  /** An approval task waits for a person, or the tenant's budget for its period: the park is stored, the message is acked (its checkpoints stay, the park's). */
   async parked(o: Extract<Outcome, { kind: 'parked' }>, run: SettleRun<D>): Promise<void> {
     const { record, log, lease } = run;
     if (!this.#settleable(run, 'ack')) return;
-    log.info('job parked: waiting for a person', { task_id: o.task, code: 'JOB_PARKED' });
-    run.report('ack', { code: 'JOB_PARKED' });
+    const budget = o.code === 'BUDGET_WAIT';
+    const code = budget ? 'BUDGET_WAIT' : 'JOB_PARKED';
+    if (budget) log.info('job parked: waiting for its tenant\'s budget period to turn', { code, ...(Number.isFinite(o.resumeAt) ? { resume_at: new Date(o.resumeAt!).toISOString() } : {}), ...(o.task ? { task_id: o.task } : {}) });
+    else log.info('job parked: waiting for a person', { task_id: o.task, code });
+    run.report('ack', { code });
     const d = lease.delivery;
     this.#after((async () => {
       await d.ackAck();
-      await record?.settled({ state: 'waiting', code: 'JOB_PARKED', message: `task ${o.task} waits for a person: ${o.question}`, altId: o.job.id });
+      await record?.settled({ state: 'waiting', code, message: budget ? o.question : `task ${o.task} waits for a person: ${o.question}`, altId: o.job.id });
       await record?.close();
     })(), log);
   }

@@ -257,8 +257,8 @@ export class StatusTracker {
       this.#spent(t, e.result.output);
       if (e.result.output?.text) t.preview = prefixOf(e.result.output.text, PREVIEW_CHARS);
     } else if (e.type === 'task_finished') {
-      // A task stopped by its job's parking (an approval task waiting, or one not reached) waits: pending, not cancelled.
-      const parked = e.result.error_code === 'JOB_PARKED';
+      // A task stopped by its job's parking (an approval task waiting, a call its tenant's budget refused, or one not reached) waits: pending, not cancelled.
+      const parked = e.result.error_code === 'JOB_PARKED' || e.result.error_code === 'BUDGET_WAIT';
       Object.assign(t, { state: parked ? 'pending' : e.result.status, attempts: e.result.attempts, finished_at: parked ? null : e.result.end_time ?? iso(e.at) });
       if (e.result.error_code) t.error_code = e.result.error_code;
       if (e.result.status === 'completed') this.#spent(t, e.result.output);

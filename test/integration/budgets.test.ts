@@ -202,31 +202,36 @@ describe('tenant budgets per period', () => {
     for (const { last } of lasts) expect([last.alt_file_id, last.status, last.metadata.error]).toEqual([last.alt_file_id, 'success', undefined]);
   });
 
-  it('leaves a tenant\'s jobs in NATS until the period turns (wait): handed back without a call, not dead-lettered', async () => {
+  it('parks a tenant\'s jobs until the period turns (wait): no call, no delivery spent, not dead-lettered', async () => {
     h = await Harness.start(undefined, { record: true });
     const w = await h.worker({ ...tenants('wait', 300), RUNNER_TASK_CONCURRENCY: '1' });
+    const parkedLines = () => w.logs('job parked: waiting for its tenant\'s budget period to turn');
     await h.publish(tasksJob('first', 10), {}, 'alt.high.acme');
-    const back = await eventually(async () => w.logs('job handed back to JetStream'), (l) => l.length >= 1, 'the first job handed back', 30_000);
+    const back = await eventually(async () => parkedLines(), (l) => l.length >= 1, 'the first job parked', 30_000);
     const turns = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() + 1);
     expect(back[0]).toMatchObject({ alt_id: 'first', code: 'BUDGET_WAIT' });
-    expect(Math.abs(Date.now() + (back[0].delay_ms as number) - turns)).toBeLessThan(120_000);
+    expect(Math.abs(Date.parse(back[0].resume_at as string) - turns)).toBeLessThan(120_000);
     const callsBefore = h.fake.log.length;
     expect(tokensOf(h.fake.log.filter((e) => e.status === 200))).toBeLessThanOrEqual(300);
-    // A later job of the tenant goes back to NATS at once, without a call; another tenant's runs.
+    // A later job of the tenant parks at once, without a call; another tenant's runs.
     await h.publish(tasksJob('second', 2), {}, 'alt.high.acme');
     await h.publish(tasksJob('elsewhere', 1), {}, 'alt.high.beta');
-    await eventually(async () => w.logs('job handed back to JetStream').filter((l) => l.alt_id === 'second'), (l) => l.length === 1, 'the second job handed back');
+    await eventually(async () => parkedLines().filter((l) => l.alt_id === 'second'), (l) => l.length === 1, 'the second job parked');
     const [{ last }] = await h.waitForLasts(1);
     expect(last.alt_file_id).toBe('elsewhere');
     expect(h.fake.log.filter((e) => e.prompt.includes(' of second'))).toHaveLength(0);
     expect(h.fake.log.length).toBe(callsBefore + 1);
-    // The jobs wait in the stream, un-acked and not dead-lettered; the first kept what it completed.
-    expect((await h.jsm.streams.info('ALT')).state.messages).toBe(2);
+    // The jobs wait parked, their messages acked (no delivery left to spend), not dead-lettered; the first kept what it completed.
+    await eventually(async () => (await h!.jsm.streams.info('ALT')).state.messages, (n) => n === 0, 'the messages acked');
     expect(await h.records('ALT_DLQ')).toEqual([]);
     const kv = await new Kvm(h.nc).open('ALT_RUNS');
-    expect((await kv.get('first'))!.json<StatusEntry>()).toMatchObject({ state: 'retrying', error: { code: 'BUDGET_WAIT' } });
+    const first = await eventually(async () => (await kv.get('first'))?.json<StatusEntry>(), (e) => e?.state === 'waiting', 'the first job\'s status');
+    expect(first).toMatchObject({ state: 'waiting', error: { code: 'BUDGET_WAIT' } });
+    expect(first!.tasks_done).toBeGreaterThan(0);
+    // Its tasks not run yet wait (pending), none is cancelled or failed.
+    expect(Object.values(first!.tasks).filter((t) => t.state !== 'completed').map((t) => t.state)).toEqual(Array(10 - first!.tasks_done).fill('pending'));
     // The second never started: the worker knew the tenant's day was spent and asked nothing of the budget.
-    const second = await eventually(async () => (await kv.get('second'))?.json<StatusEntry>(), (e) => e?.state === 'retrying', 'the second job\'s status');
+    const second = await eventually(async () => (await kv.get('second'))?.json<StatusEntry>(), (e) => e?.state === 'waiting', 'the second job\'s status');
     expect(second).toMatchObject({ started_at: null, tasks: {}, error: { code: 'BUDGET_WAIT' } });
   });
 });

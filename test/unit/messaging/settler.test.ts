@@ -322,3 +322,24 @@ describe('Settler: rejected', () => {
     expect(s.d.sent).toEqual([]);
   });
 });
+
+describe('Settler: parked', () => {
+  it('acks a job waiting for its tenant\'s budget even on its last delivery (no delivery spent on the wait), and records it waiting with BUDGET_WAIT', async () => {
+    const s = setup({ deliveries: RULES.maxDeliver });
+    const resumeAt = Date.UTC(2026, 11, 8);
+    await s.settle({ kind: 'parked', job, task: 't1', question: 'tenant acme is over a period\'s budget: the job waits, parked, until 2026-12-08T00:00:00.000Z', code: 'BUDGET_WAIT', resumeAt });
+    expect(s.d.sent).toEqual(['ackAck']);
+    expect(s.published).toEqual([]);
+    expect(s.reports).toEqual([['ack', 'BUDGET_WAIT']]);
+    expect(s.recorded).toEqual(['settled waiting', 'close']);
+    expect(s.lines.find((l) => l.message === 'job parked: waiting for its tenant\'s budget period to turn')).toMatchObject({ code: 'BUDGET_WAIT', resume_at: '2026-12-08T00:00:00.000Z', task_id: 't1' });
+  });
+
+  it('acks a job at an approval task as JOB_PARKED', async () => {
+    const s = setup();
+    await s.settle({ kind: 'parked', job, task: 't1', question: 'ok?' });
+    expect(s.d.sent).toEqual(['ackAck']);
+    expect(s.reports).toEqual([['ack', 'JOB_PARKED']]);
+    expect(s.lines.find((l) => l.message === 'job parked: waiting for a person')).toMatchObject({ code: 'JOB_PARKED', task_id: 't1' });
+  });
+});

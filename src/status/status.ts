@@ -403,6 +403,19 @@ export function entryFromLast(last: FinishedLast, storedAt: string, currency: st
   }, 0, () => {}, IDENTITY_CODEC, currency);
   tracker.reconcile(last);
   const e = tracker.entry;
+  // A 2.0 member never taken is in the entry as `skipped`, as the running job's entry had it.
+  const skipped = (m.control_flow as { skipped?: { segment_id?: unknown }[] } | undefined)?.skipped ?? [];
+  for (const sk of skipped) if (typeof sk.segment_id === 'string') e.tasks[sk.segment_id] ??= { state: 'skipped', attempts: 0, started_at: null, finished_at: null };
+  // The dependencies, from the .last's graph (an edge from each dependency, by node id, to its dependent).
+  const graph = (last as { execution_graph?: { nodes?: { id?: unknown; task_id?: unknown }[]; edges?: { source?: unknown; target?: unknown }[] } }).execution_graph;
+  const taskOf = new Map((graph?.nodes ?? []).map((n) => [n.id, n.task_id]));
+  for (const edge of graph?.edges ?? []) {
+    const from = taskOf.get(edge.source);
+    const to = taskOf.get(edge.target);
+    const t = typeof to === 'string' ? e.tasks[to] : undefined;
+    if (typeof from !== 'string' || !t) continue;
+    if (!(t.deps ?? []).includes(from)) t.deps = [...(t.deps ?? []), from];
+  }
   const usage = m.usage as UsageReport | undefined;
   return {
     ...e, state, received_at: last.start_time, started_at: last.start_time, updated_at: storedAt, finished_at: last.end_time, last_status: last.status,

@@ -195,7 +195,8 @@ describe('DeliveryRecord: status details', () => {
 
   it('the entry takes the tasks of the .last it ended with', async () => {
     const { begin, statusWrites } = setup();
-    const r = begin(1);
+    // A redelivery: a first delivery that ends within RUNNER_STATUS_FLUSH_MS writes no entry (its .last is its record).
+    const r = begin(2);
     r.started(makeJob([{ id: 't1' }, { id: 't2' }]));
     await r.settled({ state: 'completed', lastStatus: 'partialsuccess', last: { alt_file_id: 'job-1', title: 'Test', start_time: '2025-01-01T00:00:00.000Z', task_results: { t1: { status: 'completed', start_time: 'a', end_time: 'b', metadata: { attempts: 2 } }, t2: { status: 'failed', start_time: 'a', end_time: 'b', metadata: { attempts: 1, error_code: 'AI_TIMEOUT' } } } } });
     const tasks = statusWrites.at(-1)?.value.tasks as Record<string, Record<string, unknown>>;

@@ -1,6 +1,6 @@
 /** A job's status writes: none for a job that ends with its `.last` within the flush time on its first delivery. */
 import { describe, expect, it } from '@jest/globals';
-import { StatusTracker, type LastOutcome, type StatusEntry } from '../../../src/status/status.ts';
+import { entryFromLast, StatusTracker, type LastOutcome, type StatusEntry } from '../../../src/status/status.ts';
 import type { TaskResult } from '../../../src/engine/types.ts';
 
 const result = (id: string): TaskResult => ({ task_id: id, status: 'completed', start_time: '2026-01-01T00:00:00.000Z', end_time: '2026-01-01T00:00:01.000Z', duration_ms: 1000, output: { text: `answer ${id}`, model_used: 'm', tokens_used: 3, processing_time_ms: 5 }, error: null, error_code: null, attempts: 1, metadata: {} });
@@ -44,5 +44,22 @@ describe('status writes of a short job', () => {
     await t.state('completed', { last_status: 'success' });
     await t.close();
     expect(writes.map((e) => e.state)).toEqual(['running', 'completed']);
+  });
+});
+
+describe('the entry of a job found by its .last', () => {
+  it('takes its tasks, their dependencies from the graph and the 2.0 members never taken', () => {
+    const t = (status: string) => ({ status, start_time: '2026-01-01T00:00:00.000Z', end_time: '2026-01-01T00:00:01.000Z', metadata: { attempts: 1 } });
+    const e = entryFromLast({
+      alt_file_id: 'j', title: 'job j', start_time: '2026-01-01T00:00:00.000Z', end_time: '2026-01-01T00:00:02.000Z', status: 'success',
+      task_results: { a: t('completed'), b: t('completed'), c: t('completed') },
+      execution_graph: { nodes: [{ id: 'n1', task_id: 'a' }, { id: 'n2', task_id: 'b' }, { id: 'n3', task_id: 'c' }], edges: [{ source: 'n1', target: 'n2' }, { source: 'n1', target: 'n3' }, { source: 'n2', target: 'n3' }] },
+      metadata: { source_stream: 'ALT', source_stream_seq: 4, deliveries: 1, control_flow: { skipped: [{ segment_id: 'else_branch', reason: 'not taken' }] } },
+    } as never, '2026-01-01T00:00:03.000Z');
+    expect(e).toMatchObject({ alt_id: 'j', state: 'completed', alt_stream_seq: 4, last_status: 'success' });
+    expect(e.tasks.a.deps ?? []).toEqual([]);
+    expect(e.tasks.b.deps).toEqual(['a']);
+    expect(e.tasks.c.deps).toEqual(['a', 'b']);
+    expect(e.tasks.else_branch).toMatchObject({ state: 'skipped' });
   });
 });

@@ -73,6 +73,8 @@ export class Recorder {
 }
 
 export class DeliveryRecord {
+  /** An earlier message of this job left a status entry (a park's): the final state is written. */
+  #entryExists = false;
   readonly #o: RecorderOptions;
   readonly #d: DeliveryInfo;
   readonly #budget: CheckpointBudget;
@@ -156,6 +158,9 @@ export class DeliveryRecord {
   /** A parked job's resume: it goes on with what it completed before. */
   resumed(completed: number): void {
     this.#event('resumed', { detail: { completed } });
+    // The parked job has an entry (waiting): this delivery writes its final state, however short.
+    this.#entryExists = true;
+    this.#tracker?.entryExists();
   }
 
   /** The delivery ended: its history says how (the `.last` stored, handed back, dead-lettered, lease lost, parked). */
@@ -185,6 +190,7 @@ export class DeliveryRecord {
     this.#tracker ??= new StatusTracker(this.#o.status, {
       alt_id: altId, alt_stream: this.#d.stream, alt_stream_seq: this.#d.seq, deliveries: this.#d.deliveries, worker_id: this.#o.workerId, tenant: tenantOf(this.#d.subject) ?? NO_TENANT,
     }, this.#o.flushMs, (e) => this.#o.logger.warn('could not write the job status', { error: e.message }), this.#o.codec, this.#o.currency ?? null);
+    if (this.#entryExists) this.#tracker.entryExists();
     return this.#tracker;
   }
 

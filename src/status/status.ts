@@ -173,6 +173,7 @@ export class StatusTracker {
   #timer: NodeJS.Timeout | null = null;
   #chain: Promise<void> = Promise.resolve();
   #visible = false;
+  #known = false;
   #closed = false;
   /** The delivery ended with a stored `.last` (see {@link reconcile}). */
   #lastStored = false;
@@ -320,7 +321,7 @@ export class StatusTracker {
       this.#closed = true;
       // Finished within the flush time with its .last stored: that .last is the job's record, no entry is written.
       // A redelivery writes its final state (an earlier delivery may have left an entry that says running).
-      if (!this.#visible && this.#lastStored && this.#entry.deliveries === 1) {
+      if (!this.#visible && !this.#known && this.#lastStored && this.#entry.deliveries === 1) {
         if (this.#timer) clearTimeout(this.#timer);
         this.#timer = null;
         return this.#chain;
@@ -369,6 +370,11 @@ export class StatusTracker {
       }
     });
     return this.#chain;
+  }
+
+  /** The job has an entry already (an earlier message of it wrote one, e.g. its park): its final state is written. */
+  entryExists(): void {
+    this.#known = true;
   }
 
   /** True once an entry was written for this delivery. */

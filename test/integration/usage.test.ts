@@ -89,7 +89,8 @@ describe('usage and cost', () => {
     expect(metric(/^altlas_ai_tokens_total\{[^}]*kind="input"[^}]*\} (\d+)$/gm)).toBe(fake.tokens.input);
     expect(metric(/^altlas_ai_tokens_total\{[^}]*kind="reasoning"[^}]*\} (\d+)$/gm)).toBe(fake.tokens.reasoning);
     expect(Math.round(metric(/^altlas_ai_cost_total\{[^}]*currency="USD"[^}]*\} ([\d.e-]+)$/gm) * 1e9)).toBe(fake.nanos);
-    // A job in a lane names the subject's tenant.
+    // A job in a lane names the subject's tenant (slow enough to write a status entry).
+    h.fake.setFaults({ latencyMs: 200 });
     await h.publish(job('u3', 1), {}, 'alt.high.acme');
     const u3 = (await h.waitForLasts(3)).find((l) => l.last.alt_file_id === 'u3')!.last;
     expect(u3.metadata.tenant).toBe('acme');

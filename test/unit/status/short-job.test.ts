@@ -63,3 +63,14 @@ describe('the entry of a job found by its .last', () => {
     expect(e.tasks.else_branch).toMatchObject({ state: 'skipped' });
   });
 });
+
+describe('a short delivery of a job that has an entry already', () => {
+  it('writes its final state (a parked job resumed or cancelled ends its waiting entry)', async () => {
+    const { t, writes } = tracker(1, 60_000);
+    t.entryExists();
+    t.reconcile(last);
+    await t.state('cancelled', { last_status: 'failure' });
+    await t.close();
+    expect(writes.map((w) => w.state)).toEqual(['cancelled']);
+  });
+});

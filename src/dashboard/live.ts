@@ -5,7 +5,8 @@
  * consumer's counts (polled every two seconds), the DLQ's size, and jobs and failures finished
  * per 10 s over the last 15 minutes. A job that finished within RUNNER_STATUS_FLUSH_MS wrote no
  * status entry: its completion is learnt from its `.last` as the LAST stream stores it (a core
- * subscription to the results' subjects, no consumer).
+ * subscription to the results' subjects, no consumer), and at start from the `.last`s stored in
+ * the last 15 minutes (at most {@link BACKFILL_MAX}).
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -16,6 +17,7 @@ import type { Codec } from '../security/codec.ts';
 import { isHeartbeat, type WorkerBeat } from '../status/fleet.ts';
 import { decodeEntry, entryFromLast, FINAL_STATES, JOB_STATES, statusKey, UnreadableEntry, type FinishedLast, type StatusEntry } from '../status/status.ts';
 import { readLast } from '../last/read.ts';
+import { firstSeqSince, storedMessages } from '../status/store-access.ts';
 
 export type LiveEvent =
   | { type: 'job'; job: StatusEntry }
@@ -37,9 +39,11 @@ export interface Stats {
 
 const BUCKET_MS = 10_000;
 const BUCKETS = 90;
+/** The most `.last`s read at start (the newest of the last BUCKETS × BUCKET_MS). */
+export const BACKFILL_MAX = 1_000;
 
 export interface LiveOptions {
-  config: Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'DLQ_STREAM' | 'RUNNER_HEARTBEAT_MS' | 'RUNNER_STATUS_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'LAST_SUBJECT_PREFIX'>;
+  config: Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'DLQ_STREAM' | 'RUNNER_HEARTBEAT_MS' | 'RUNNER_STATUS_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'LAST_SUBJECT_PREFIX' | 'LAST_STREAM'>;
   nc: NatsConnection;
   jsm: JetStreamManager;
   codec: Codec;
@@ -67,8 +71,9 @@ export class Live {
       this.#watch(this.#o.config.RUNNER_STATUS_BUCKET, (e) => this.#onJob(e)),
       this.#watch(this.#o.config.RUNNER_WORKERS_BUCKET, (e) => this.#onWorker(e)),
     ]);
-    const results = this.#o.nc.subscribe(`${this.#o.config.LAST_SUBJECT_PREFIX}.>`, { callback: (_e, m) => this.#onLast(m.data) });
+    const results = this.#o.nc.subscribe(`${this.#o.config.LAST_SUBJECT_PREFIX}.>`, { callback: (_e, m) => this.#onLast(m.data, new Date().toISOString(), true) });
     this.#stops.push(() => results.unsubscribe());
+    await this.#backfill();
     await this.#poll();
     const timer = setInterval(() => void this.#poll().then(() => this.#emit({ type: 'stats', stats: this.stats() })), 2_000);
     timer.unref();
@@ -158,21 +163,32 @@ export class Live {
     }
   }
 
+  /** The `.last`s stored in the last BUCKETS × BUCKET_MS (the newest BACKFILL_MAX): jobs finished before this dashboard started. */
+  async #backfill(): Promise<void> {
+    const { jsm, config } = this.#o;
+    const info = await jsm.streams.info(config.LAST_STREAM).catch(() => null);
+    if (!info || info.state.messages === 0) return;
+    const { first_seq: first, last_seq: last } = info.state;
+    const since = await firstSeqSince(jsm, config.LAST_STREAM, first, last, new Date(Date.now() - BUCKETS * BUCKET_MS));
+    for await (const m of storedMessages(jsm, config.LAST_STREAM, '>', Math.max(since, last - BACKFILL_MAX + 1), last, true)) this.#onLast(m.data, m.time.toISOString(), false);
+  }
+
   /** A `.last` stored: the job is finished (a job that wrote no entry appears here first). */
-  #onLast(data: Uint8Array): void {
+  #onLast(data: Uint8Array, storedAt: string, live: boolean): void {
     let job: StatusEntry;
     try {
-      job = entryFromLast(readLast(data, this.#o.codec) as unknown as FinishedLast, new Date().toISOString());
+      job = entryFromLast(readLast(data, this.#o.codec) as unknown as FinishedLast, storedAt);
     } catch {
       return; // not a .last this dashboard can read
     }
     if (!job.alt_id) return;
     const key = statusKey(job.alt_id);
     const known = this.jobs.get(key);
-    // The entry of that message already final says more (its worker): it stays.
+    // The entry of that message already final says more (its worker): it stays; so does a newer run's.
     if (known && known.alt_stream_seq === job.alt_stream_seq && FINAL_STATES.includes(known.state)) return;
+    if (known && known.alt_stream_seq !== job.alt_stream_seq && known.updated_at > job.updated_at) return;
     this.jobs.set(key, job);
-    this.#emit({ type: 'job', job });
+    if (live) this.#emit({ type: 'job', job });
   }
 
   #onWorker(e: BucketEntry): void {

@@ -388,6 +388,7 @@ export interface FinishedLast extends LastOutcome {
   status: string;
   end_time: string;
   metadata: Record<string, unknown>;
+  execution_graph?: { nodes: { id: string; task_id: string }[]; edges: { source: string; target: string; dependency_type: string }[] } | null;
 }
 
 /**
@@ -409,19 +410,25 @@ export function entryFromLast(last: FinishedLast, storedAt: string, currency: st
   }, 0, () => {}, IDENTITY_CODEC, currency);
   tracker.reconcile(last);
   const e = tracker.entry;
-  // A 2.0 member never taken is in the entry as `skipped`, as the running job's entry had it.
-  const skipped = (m.control_flow as { skipped?: { segment_id?: unknown }[] } | undefined)?.skipped ?? [];
-  for (const sk of skipped) if (typeof sk.segment_id === 'string') e.tasks[sk.segment_id] ??= { state: 'skipped', attempts: 0, started_at: null, finished_at: null };
-  // The dependencies, from the .last's graph (an edge from each dependency, by node id, to its dependent).
-  const graph = (last as { execution_graph?: { nodes?: { id?: unknown; task_id?: unknown }[]; edges?: { source?: unknown; target?: unknown }[] } }).execution_graph;
-  const taskOf = new Map((graph?.nodes ?? []).map((n) => [n.id, n.task_id]));
-  for (const edge of graph?.edges ?? []) {
+  // What the dashboard draws: dependencies and a 2.0 member's construct from the graph's edges
+  // (conditional: construct → member), an instance's segment and iteration, and the members not taken.
+  const taskOf = new Map((last.execution_graph?.nodes ?? []).map((n) => [n.id, n.task_id]));
+  for (const edge of last.execution_graph?.edges ?? []) {
     const from = taskOf.get(edge.source);
     const to = taskOf.get(edge.target);
-    const t = typeof to === 'string' ? e.tasks[to] : undefined;
-    if (typeof from !== 'string' || !t) continue;
-    if (!(t.deps ?? []).includes(from)) t.deps = [...(t.deps ?? []), from];
+    const t = to === undefined ? undefined : e.tasks[to];
+    if (from === undefined || !t) continue;
+    if (edge.dependency_type === 'conditional') t.owner = from;
+    else (t.deps ??= []).push(from);
   }
+  for (const [id, r] of Object.entries(last.task_results)) {
+    const t = e.tasks[id];
+    const meta = r.metadata as Record<string, unknown>;
+    if (t && typeof meta.segment_id === 'string') t.segment = meta.segment_id;
+    if (t && typeof meta.iteration === 'number') t.iteration = meta.iteration;
+  }
+  const flow = m.control_flow as { skipped?: { segment_id?: unknown }[] } | undefined;
+  for (const x of flow?.skipped ?? []) if (typeof x.segment_id === 'string') e.tasks[x.segment_id] ??= { state: 'skipped', attempts: 0, started_at: null, finished_at: null };
   const usage = m.usage as UsageReport | undefined;
   return {
     ...e, state, received_at: last.start_time, started_at: last.start_time, updated_at: storedAt, finished_at: last.end_time, last_status: last.status,

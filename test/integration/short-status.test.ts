@@ -15,7 +15,7 @@ import { Harness, eventually, job } from '../helpers/runner.ts';
 import { ROOT } from '../helpers/paths.ts';
 
 let h: Harness;
-let dashboard: ChildProcess | undefined;
+const dashboards: ChildProcess[] = [];
 
 beforeAll(async () => {
   h = await Harness.start();
@@ -23,9 +23,10 @@ beforeAll(async () => {
   await h.worker({ RUNNER_STATUS_FLUSH_MS: '3000' });
 });
 afterAll(async () => {
-  if (dashboard && dashboard.exitCode === null) {
-    dashboard.kill('SIGTERM');
-    await new Promise((r) => dashboard!.once('exit', r));
+  for (const d of dashboards) {
+    if (d.exitCode !== null) continue;
+    d.kill('SIGTERM');
+    await new Promise((r) => d.once('exit', r));
   }
   await h?.close();
 });
@@ -33,7 +34,7 @@ afterAll(async () => {
 /** `altlas dashboard --port 0` (read-only), resolved with its URL. */
 function startDashboard(): Promise<string> {
   const p = spawn(join(ROOT, 'bin', 'altlas'), ['dashboard', '--port', '0', '--server', h.server.url], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  dashboard = p;
+  dashboards.push(p);
   let out = '';
   return new Promise((resolve, reject) => {
     p.stdout!.on('data', (c: Buffer) => {
@@ -94,6 +95,11 @@ describe('a job that finishes within RUNNER_STATUS_FLUSH_MS', () => {
     // The live list learnt of it from the LAST stream.
     const list = await eventually(async () => (await (await fetch(`${url}/api/jobs`)).json()) as { jobs: StatusEntry[] }, (l) => l.jobs.some((j) => j.alt_id === 'quick'), 'quick in the live list');
     expect(list.jobs.find((j) => j.alt_id === 'quick')).toMatchObject({ state: 'completed', last_status: 'success' });
+
+    // A dashboard started after the job finished lists it too (the .last results of the last 15 minutes, read at start).
+    const later = (await startDashboard()).replace(/\/$/, '');
+    const listed = await eventually(async () => fetch(`${later}/api/jobs`).then((r) => (r.ok ? r.json() as Promise<{ jobs: StatusEntry[] }> : null), () => null), (l) => l !== null, 'the second dashboard\'s API', 60_000);
+    expect(listed!.jobs.find((j) => j.alt_id === 'quick')).toMatchObject({ state: 'completed', last_status: 'success' });
   });
 
   it('status --watch ends when the .last of a job that writes no entry is stored', async () => {

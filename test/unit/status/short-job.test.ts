@@ -45,6 +45,18 @@ describe('status writes of a short job', () => {
     await t.close();
     expect(writes.map((e) => e.state)).toEqual(['running', 'completed']);
   });
+
+  it('makes the entry of a job that wrote none from its .last: state, tasks, dependencies, a member\'s construct, the members not taken', () => {
+    const r = (status: string, metadata: Record<string, unknown> = {}) => ({ status, start_time: '2026-01-01T00:00:00.000Z', end_time: '2026-01-01T00:00:01.000Z', metadata: { attempts: 1, ...metadata } });
+    const e = entryFromLast({
+      alt_file_id: 'p', title: 'program p', start_time: '2026-01-01T00:00:00.000Z', end_time: '2026-01-01T00:00:02.000Z', status: 'success',
+      task_results: { a: r('completed'), cond: r('completed'), 'cond/b': r('completed', { segment_id: 'b' }) },
+      metadata: { source_stream: 'ALT', source_stream_seq: 9, deliveries: 1, control_flow: { skipped: [{ segment_id: 'c', reason: 'branch not taken' }] } },
+      execution_graph: { nodes: [{ id: 'n1', task_id: 'a' }, { id: 'n2', task_id: 'cond' }, { id: 'n3', task_id: 'cond/b' }], edges: [{ source: 'n1', target: 'n2', dependency_type: 'required' }, { source: 'n2', target: 'n3', dependency_type: 'conditional' }] },
+    }, '2026-01-01T00:00:03.000Z');
+    expect(e).toMatchObject({ alt_id: 'p', state: 'completed', last_status: 'success', alt_stream: 'ALT', alt_stream_seq: 9, tasks_total: 3, tasks_done: 3, updated_at: '2026-01-01T00:00:03.000Z', finished_at: '2026-01-01T00:00:02.000Z' });
+    expect(e.tasks).toMatchObject({ cond: { deps: ['a'] }, 'cond/b': { owner: 'cond', segment: 'b' }, c: { state: 'skipped' } });
+  });
 });
 
 describe('the entry of a job found by its .last', () => {

@@ -94,9 +94,9 @@ interface OpenRequest {
 
 /** An empty answer this soon after a publish woke the queue may have outrun the store... */
 const BELL_RACE_MS = 500;
-/** ...and is checked again after this long, three times as long each time, at most BELL_TRIES times. */
+/** ...and is checked again after this long, at most BELL_TRIES times (three times as long each time). */
 const BELL_RECHECK_MS = 20;
-const BELL_TRIES = 3;
+const BELL_TRIES = 1;
 
 /** Consumers made at once, at most. */
 const CREATE_PARALLEL = 8;
@@ -364,7 +364,8 @@ export class LaneIntake {
     const m = this.#metaOf(q);
     m.countAtEmpty = m.lastCount;
     m.emptyAt = this.#now();
-    // The doorbell can outrun the store (a busy server): an empty answer soon after one is checked again, 20, 60 then 180 ms later.
+    // The doorbell can outrun the store (a busy server): an empty answer soon after one is checked again once, 20 ms later
+    // (more re-checks cost more than they find: with several workers, most empty answers mean another worker took the job).
     if (none && m.emptyAt - m.bellAt < BELL_RACE_MS && m.bellTries < BELL_TRIES) {
       const delay = BELL_RECHECK_MS * 3 ** m.bellTries++;
       setTimeout(() => {

@@ -11,7 +11,7 @@
  * request is open at a time, so messages in flight never exceed the slots. The worker learns
  * where work waits from a core subscription to the lane subjects (each publish wakes its queue;
  * bodies are not read), from each answer, and from a scan of the stream's subjects every
- * RUNNER_LANE_SCAN_MS (what a disconnect made it miss; a queue that answered empty is asked again
+ * RUNNER_LANE_SCAN_MS (what a disconnect or a publish that outran its store made it miss; a queue that answered empty is asked again
  * when more is stored, or after min(ack wait, 5 s) while anything is: a dead worker's job or a
  * nak'd one comes due without a publish). A consumer whose subject holds no message
  * and that nothing pulled from here for RUNNER_LANE_IDLE_MS is removed (nothing of it is in
@@ -81,6 +81,8 @@ interface QueueMeta {
   emptyAt: number;
   /** When a publish on its subject last woke it. */
   bellAt: number;
+  /** Re-checks made since that publish. */
+  bellTries: number;
 }
 
 interface OpenRequest {
@@ -93,9 +95,10 @@ interface OpenRequest {
 }
 
 /** An empty answer this soon after a publish woke the queue may have outrun the store... */
-const BELL_RACE_MS = 250;
-/** ...and is checked again after this long. */
+const BELL_RACE_MS = 500;
+/** ...and is checked again after this long, at most BELL_TRIES times (three times as long each time). */
 const BELL_RECHECK_MS = 20;
+const BELL_TRIES = 1;
 
 /** Consumers made at once, at most. */
 const CREATE_PARALLEL = 8;
@@ -230,7 +233,9 @@ export class LaneIntake {
       if (!lane || subject.split('.').length !== this.#o.prefix.split('.').length + 2) return;
       q = this.#sched.queue(lane, tenantOf(subject)!);
     }
-    this.#metaOf(q).bellAt = this.#now();
+    const m = this.#metaOf(q);
+    m.bellAt = this.#now();
+    m.bellTries = 0;
     this.#sched.wake(q);
     this.kick();
   }
@@ -238,7 +243,7 @@ export class LaneIntake {
   #metaOf(q: IntakeQueue): QueueMeta {
     let m = this.#meta.get(q.key);
     if (!m) {
-      m = { consumer: q.key === REST_QUEUE ? this.#o.durable : laneConsumer(this.#o.durable, q.lane, q.tenant), ready: q.key === REST_QUEUE, creating: null, usedAt: this.#now(), lastCount: 0, countAtEmpty: -1, emptyAt: 0, bellAt: 0 };
+      m = { consumer: q.key === REST_QUEUE ? this.#o.durable : laneConsumer(this.#o.durable, q.lane, q.tenant), ready: q.key === REST_QUEUE, creating: null, usedAt: this.#now(), lastCount: 0, countAtEmpty: -1, emptyAt: 0, bellAt: 0, bellTries: 0 };
       this.#meta.set(q.key, m);
     }
     return m;
@@ -370,14 +375,15 @@ export class LaneIntake {
     const m = this.#metaOf(q);
     m.countAtEmpty = m.lastCount;
     m.emptyAt = this.#now();
-    // The doorbell can outrun the store: an empty answer right after one is checked again, once, shortly.
-    if (none && m.emptyAt - m.bellAt < BELL_RACE_MS) {
-      m.bellAt = 0;
+    // The doorbell can outrun the store (a busy server): an empty answer soon after one is checked again once, 20 ms later
+    // (more re-checks cost more than they find: with several workers, most empty answers mean another worker took the job).
+    if (none && m.emptyAt - m.bellAt < BELL_RACE_MS && m.bellTries < BELL_TRIES) {
+      const delay = BELL_RECHECK_MS * 3 ** m.bellTries++;
       setTimeout(() => {
         if (this.#stopped) return;
         this.#sched.wake(q);
         this.kick();
-      }, BELL_RECHECK_MS).unref?.();
+      }, delay).unref?.();
     }
   }
 

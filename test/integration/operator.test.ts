@@ -124,7 +124,7 @@ describe('errors that point the right way', () => {
       expect(init.code).toBe(0);
       expect(init.out.split('\n').filter((l) => l.startsWith('created'))).toHaveLength(11);
       expect(init.out).toMatch(/^created +ALT_PROGRESS$/m);
-      expect(init.out).toMatch(/^created +OBJ_ALT_DLQ_ORIGINALS$/m);
+      expect(init.out).toMatch(/^created +OBJ_ALT_BODIES$/m);
       expect(init.out).toContain('consumer runner on ALT: created');
       await eventually(async () => (await fetch(`${address}/healthz`)).json(), (b) => (b as { ready: boolean }).ready, 'the dashboard to be ready', 30_000);
       expect((await fetch(`${address}/api/jobs`)).status).toBe(200);

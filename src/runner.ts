@@ -143,7 +143,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   // A status write is a publish to the bucket's subject: what kv.put sends, without its per-request cost.
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
   const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, budgetCostNanos: toNanos(config.RUNNER_CHECKPOINT_BUDGET_COST), logger, codec, currency: o.prices?.currency ?? null, history }) : undefined;
-  const publisher = new Publisher({ out, jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.dlqObjects : undefined, codec });
+  const publisher = new Publisher({ out, jsm, config, maxPayload: () => nc.info?.max_payload ?? 1_048_576, objects: stores ? async () => stores.bodyObjects : undefined, codec });
   if (o.budgets && stores) {
     const slices = new FleetSlices({
       store: stores.budgets, worker: workerId, leaseMs: config.BUDGET_SLICE_LEASE_MS, holdTtlMs: callLifeMs(config),
@@ -170,7 +170,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   }) : null;
   if (progress) stops.push(() => progress.close());
   const body = withApprovals(typeof o.body === 'function' ? o.body : o.body.make({ progress: progress ? { publisher: progress, drainMs: config.PROGRESS_DRAIN_MS } : null }));
-  const parks = stores ? new ParkStore({ status: stores.status, statusBucket: config.RUNNER_STATUS_BUCKET, checkpoints: stores.checkpoints, objects: stores.objects, objBucket: config.RUNNER_OBJECT_BUCKET, jsm, codec }) : null;
+  const parks = stores ? new ParkStore({ status: stores.status, statusBucket: config.RUNNER_STATUS_BUCKET, checkpoints: stores.checkpoints, objects: stores.objects, objBucket: config.RUNNER_OBJECT_BUCKET, bodyObjects: stores.bodyObjects, bodyBucket: config.RUNNER_BODY_BUCKET, jsm, codec }) : null;
   const engine = createEngine(config, body);
   if (recorder) engine.observe(recorder.observe);
   engine.observe(logTaskEvent);
@@ -227,7 +227,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
       parks,
       replays: stores ? (id) => readSeed(stores.status, id) : null,
       keepAlt: stores && config.RUNNER_KEEP_ALT ? async (altId, data) => {
-        await stores.objects.putBlob({ name: keptAltObject(altId) }, isSealed(data) || !codec.encrypts ? data : codec.seal(data, 'alt'));
+        await stores.bodyObjects.putBlob({ name: keptAltObject(altId) }, isSealed(data) || !codec.encrypts ? data : codec.seal(data, 'alt'));
       } : null,
     });
     const w = worker;

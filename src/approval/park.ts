@@ -54,6 +54,8 @@ export interface ParkRecord {
   headers: [string, string][];
   /** Object name of its body. */
   body: string;
+  /** The object store of its body (RUNNER_BODY_BUCKET; absent in a park stored by an earlier version: the RUNNER_OBJECT_BUCKET given). */
+  body_bucket?: string;
   parked_at: string;
   /** Null: no timeout. */
   timeout_at: string | null;
@@ -153,7 +155,7 @@ export async function decide(s: DecideStores, input: { altId: string; task: stri
 
 /** Republishes a parked job's body to its subject as a resume; returns the stream sequence (a duplicate's is the first one's). */
 export async function resume(s: Pick<DecideStores, 'jsm' | 'js' | 'objBucket'>, park: ParkRecord): Promise<number> {
-  const body = await readObject(s.jsm, s.objBucket, park.body);
+  const body = await readObject(s.jsm, park.body_bucket ?? s.objBucket, park.body);
   if (!body) throw new AltlasError('APPROVAL_NOT_WAITING', `the body of parked job ${park.alt_id} is gone (${park.body}): it cannot resume`, { context: { altId: park.alt_id } });
   const h: MsgHdrs = natsHeaders();
   for (const [k, v] of park.headers) h.append(k, v);
@@ -169,6 +171,9 @@ export interface ParkStoreOptions {
   checkpoints: import('../status/checkpoints.ts').CheckpointStore;
   objects: ObjectStore;
   objBucket: string;
+  /** Where bodies go (RUNNER_BODY_BUCKET, which the reader role does not read); absent: `objects`. */
+  bodyObjects?: ObjectStore;
+  bodyBucket?: string;
   jsm: JetStreamManager;
   codec?: Codec;
 }
@@ -209,7 +214,7 @@ export class ParkStore {
     if (p.results.length) await this.#o.checkpoints.saveBatch(d.stream, d.seq, d.deliveries, 1_000_000, p.results);
     const body = bodyObject(d.stream, d.seq);
     const raw = isSealed(d.data) || !this.#codec.encrypts ? d.data : this.#codec.seal(d.data, 'alt');
-    await this.#o.objects.putBlob({ name: body }, raw);
+    await (this.#o.bodyObjects ?? this.#o.objects).putBlob({ name: body }, raw);
     const headers: [string, string][] = [];
     const h = d.headers;
     if (h?.keys && h.values) for (const k of h.keys()) if (k !== 'Nats-Msg-Id' && k !== RESUME_HEADER) for (const v of h.values(k)) {
@@ -220,7 +225,7 @@ export class ParkStore {
     const record: ParkRecord = {
       alt_id: p.altId, ...(p.reason === 'budget' ? { reason: 'budget' as const, resume_at: new Date(p.resumeAt ?? now).toISOString() } : {}), task: p.task, question: this.#codec.encrypts ? '' : p.question,
       ...(this.#codec.encrypts ? { question_sealed: Buffer.from(this.#codec.seal(enc.encode(p.question), `park:${p.altId}`)).toString('base64') } : {}),
-      stream: d.stream, seq: d.seq, subject: d.subject, headers, body, parked_at: new Date(now).toISOString(),
+      stream: d.stream, seq: d.seq, subject: d.subject, headers, body, ...(this.#o.bodyObjects && this.#o.bodyBucket ? { body_bucket: this.#o.bodyBucket } : {}), parked_at: new Date(now).toISOString(),
       timeout_at: p.timeoutS === null ? null : new Date(now + p.timeoutS * 1000).toISOString(), on_timeout: p.onTimeout,
     };
     // A resumed job parked again: the earlier park's records go first (its results are in the new batch), so no decision for the new task is removed.
@@ -273,7 +278,7 @@ export class ParkStore {
   async #removeParked(park: ParkRecord): Promise<void> {
     const { objects } = await this.#o.checkpoints.load(park.stream, park.seq).catch(() => ({ objects: [] as string[] }));
     await this.#o.checkpoints.clear(park.stream, park.seq, objects);
-    await removeObject(this.#o.jsm, this.#o.objBucket, park.body).catch(() => false);
+    await removeObject(this.#o.jsm, park.body_bucket ?? this.#o.objBucket, park.body).catch(() => false);
     for (const e of await bucketEntries(this.#o.jsm, this.#o.statusBucket, `decision.${subjectToken(park.alt_id)}.*`)) {
       if (e.operation === 'PUT') await this.#o.status.delete(e.key);
     }

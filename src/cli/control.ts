@@ -221,7 +221,7 @@ export async function initCommand(argv: string[], io: Io): Promise<number> {
   const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS, apply: { type: 'boolean', default: false } }, INIT_HELP, 'init takes no arguments');
   if (!values) return EXIT.ok;
   const config = { ...configFrom(values), RUNNER_PROVISION: true };
-  const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), ...(config.HISTORY_ENABLED ? [config.HISTORY_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `KV_${config.AI_LIMITS_BUCKET}`, `KV_${config.RUNNER_CONTROL_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`, `OBJ_${config.DLQ_OBJECT_BUCKET}`];
+  const all = [config.ALT_STREAM, config.LAST_STREAM, config.DLQ_STREAM, config.USAGE_STREAM, ...(config.PROGRESS_ENABLED ? [config.PROGRESS_STREAM] : []), ...(config.HISTORY_ENABLED ? [config.HISTORY_STREAM] : []), `KV_${config.RUNNER_STATUS_BUCKET}`, `KV_${config.RUNNER_CHECKPOINT_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`, `KV_${config.BUDGET_BUCKET}`, `KV_${config.AI_LIMITS_BUCKET}`, `KV_${config.RUNNER_CONTROL_BUCKET}`, `OBJ_${config.RUNNER_OBJECT_BUCKET}`, `OBJ_${config.RUNNER_BODY_BUCKET}`];
   // What exists, stream by stream (the runner may ask each of its streams, not list the account's).
   const existing = async (s: { jsm: { streams: { info(name: string): Promise<unknown> } } }) => {
     const out = new Set<string>();

@@ -20,16 +20,16 @@ export const DEMO_HELP = `Usage: altlas demo [--server URL] [--samples DIR]
 Runs the whole chain once: NATS (the server at NATS_URL, or a local nats-server it starts), the
 fake AI orchestrator, a worker; publishes the shipped samples, prints their results and the dead
 letters, and stops everything it started. The demo uses its own streams and buckets (DEMO_ALT,
-DEMO_LAST, DEMO_DLQ, DEMO_RUNS, DEMO_CHECKPOINTS, DEMO_OUTPUTS, DEMO_DLQ_ORIGINALS) and removes them
+DEMO_LAST, DEMO_DLQ, DEMO_RUNS, DEMO_CHECKPOINTS, DEMO_OUTPUTS, DEMO_BODIES) and removes them
 at the end.`;
 
 const DEMO = {
   ALT_STREAM: 'DEMO_ALT', ALT_SUBJECTS: 'demo.alt.>', LAST_STREAM: 'DEMO_LAST', LAST_SUBJECT_PREFIX: 'demo.last',
   DLQ_STREAM: 'DEMO_DLQ', DLQ_SUBJECT_PREFIX: 'demo.dlq.alt', RUNNER_DURABLE: 'demo-runner',
-  RUNNER_STATUS_BUCKET: 'DEMO_RUNS', RUNNER_CHECKPOINT_BUCKET: 'DEMO_CHECKPOINTS', RUNNER_OBJECT_BUCKET: 'DEMO_OUTPUTS', DLQ_OBJECT_BUCKET: 'DEMO_DLQ_ORIGINALS',
+  RUNNER_STATUS_BUCKET: 'DEMO_RUNS', RUNNER_CHECKPOINT_BUCKET: 'DEMO_CHECKPOINTS', RUNNER_OBJECT_BUCKET: 'DEMO_OUTPUTS', RUNNER_BODY_BUCKET: 'DEMO_BODIES',
 };
 /** Every stream the demo creates (the KV and object store buckets are streams too). */
-const DEMO_STREAMS = [DEMO.ALT_STREAM, DEMO.LAST_STREAM, DEMO.DLQ_STREAM, `KV_${DEMO.RUNNER_STATUS_BUCKET}`, `KV_${DEMO.RUNNER_CHECKPOINT_BUCKET}`, `OBJ_${DEMO.RUNNER_OBJECT_BUCKET}`, `OBJ_${DEMO.DLQ_OBJECT_BUCKET}`];
+const DEMO_STREAMS = [DEMO.ALT_STREAM, DEMO.LAST_STREAM, DEMO.DLQ_STREAM, `KV_${DEMO.RUNNER_STATUS_BUCKET}`, `KV_${DEMO.RUNNER_CHECKPOINT_BUCKET}`, `OBJ_${DEMO.RUNNER_OBJECT_BUCKET}`, `OBJ_${DEMO.RUNNER_BODY_BUCKET}`];
 const FLAGS = ['--alt-stream', DEMO.ALT_STREAM, '--last-stream', DEMO.LAST_STREAM, '--dlq-stream', DEMO.DLQ_STREAM, '--last-prefix', DEMO.LAST_SUBJECT_PREFIX, '--dlq-prefix', DEMO.DLQ_SUBJECT_PREFIX, '--durable', DEMO.RUNNER_DURABLE];
 
 async function reachable(url: string): Promise<boolean> {

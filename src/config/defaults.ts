@@ -26,7 +26,7 @@ export const DEFAULTS = {
   LAST_MAX_BYTES: 10_737_418_240,
   /** Milliseconds a dead letter is kept in the DLQ stream: 30 days. */
   DLQ_MAX_AGE_MS: 2_592_000_000,
-  DLQ_OBJECT_BUCKET: 'ALT_DLQ_ORIGINALS',
+  RUNNER_BODY_BUCKET: 'ALT_BODIES',
   /** Stream of usage records, one per AI call (altlas usage). */
   USAGE_STREAM: 'ALT_USAGE',
   USAGE_SUBJECT_PREFIX: 'usage',

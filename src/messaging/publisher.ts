@@ -26,7 +26,7 @@ import { inSpan, injectContext } from '../telemetry/tracing.ts';
 import type { DeliveryInfo } from '../contract/delivery.ts';
 import { DLQ_ERROR_AAD, HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from '../contract/subjects.ts';
 
-export type PublisherConfig = Pick<Config, 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'DLQ_OBJECT_BUCKET'>;
+export type PublisherConfig = Pick<Config, 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_BODY_BUCKET'>;
 
 /** Headers copied from an `.alt` to its results, each with the longest value kept (longer ones are dropped). */
 const COPIED: Record<string, number> = { traceparent: 55, tracestate: 512, baggage: 8_192 };
@@ -144,7 +144,7 @@ export class Publisher {
 
   /**
    * Stores the original bytes on `{DLQ_SUBJECT_PREFIX}.{code}` with the Dlq-* headers; an original
-   * too large to travel with them goes to its own object store (DLQ_OBJECT_BUCKET, apart from the
+   * too large to travel with them goes to its own object store (RUNNER_BODY_BUCKET, apart from the
    * artifacts: the operator reads it, the reader does not), referenced by `Dlq-Payload`. Throws
    * when it cannot.
    */
@@ -174,7 +174,7 @@ export class Publisher {
       const name = `dlq/${subjectToken(d.stream)}/${d.seq}`;
       const objects = await this.#o.objects();
       await objects.putBlob({ name }, data);
-      h.set(HEADERS.dlqPayload, objectUrl(this.#o.config.DLQ_OBJECT_BUCKET, name));
+      h.set(HEADERS.dlqPayload, objectUrl(this.#o.config.RUNNER_BODY_BUCKET, name));
       h.set(HEADERS.dlqPayloadBytes, String(data.length));
       body = new Uint8Array(0);
     }

@@ -80,7 +80,7 @@ export async function originalOf(s: DlqSession, m: StoredMsg): Promise<Uint8Arra
 
 /**
  * The original of a dead letter to show, or why it cannot be shown: a large original is kept in
- * DLQ_OBJECT_BUCKET, which the operator may read and the reader may not (a job body).
+ * RUNNER_BODY_BUCKET, which the operator may read and the reader may not (a job body).
  */
 export async function originalToShow(s: DlqSession, m: StoredMsg): Promise<{ bytes: Uint8Array } | { withheld: string }> {
   try {

@@ -60,7 +60,9 @@ export async function publishReplay(s: ReplaySession, r: ReplayRequest): Promise
   const sets = r.sets.map(parseSet);
   let alt = r.alt ?? null;
   if (!alt) {
-    const kept = await readObject(s.jsm, config.RUNNER_OBJECT_BUCKET, keptAltObject(r.altId)).catch(() => null);
+    // Kept in RUNNER_BODY_BUCKET (by an earlier version: in RUNNER_OBJECT_BUCKET).
+    const kept = await readObject(s.jsm, config.RUNNER_BODY_BUCKET, keptAltObject(r.altId)).catch(() => null)
+      ?? await readObject(s.jsm, config.RUNNER_OBJECT_BUCKET, keptAltObject(r.altId)).catch(() => null);
     if (!kept) throw new AltlasError('REPLAY_INVALID', `no .alt of job ${r.altId} is kept (workers keep them with RUNNER_KEEP_ALT=true): give the job's .alt`, { context: { altId: r.altId } });
     alt = codec.open(kept, 'alt');
   }

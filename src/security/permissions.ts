@@ -12,8 +12,8 @@
  * all, its two durables by name (the pull consumer on ALT, the archive hand-off's on LAST) and
  * only when it provisions; no role may purge a stream (a purge request cannot be limited to one
  * key or object by subject): keys are removed by delete markers, objects message by message.
- * Dead letters' large originals (job bodies) have their own object store, apart from the
- * artifacts: the runner writes it, the operator alone reads and removes in it.
+ * Job bodies kept as objects (large DLQ originals, parked jobs, kept .alts) have their own object
+ * store, apart from the artifacts: the runner writes it, the operator alone reads it besides.
  */
 import type { Config } from '../config/schema.ts';
 import { ROLE_INBOX_PREFIX } from '../config/defaults.ts';
@@ -43,7 +43,7 @@ export type Role = 'runner' | 'producer' | 'reader' | 'operator';
 export type PermissionsConfig = Pick<Config, 'ALT_STREAM' | 'ALT_SUBJECTS' | 'RUNNER_DURABLE' | 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX' | 'DLQ_STREAM' | 'DLQ_SUBJECT_PREFIX'
   | 'RUNNER_STATUS_BUCKET' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_WORKERS_BUCKET' | 'NATS_INBOX_PREFIX' | 'RUNNER_PROVISION' | 'ARCHIVE_NOTIFY_SUBJECT' | 'ARCHIVE_NOTIFY_DURABLE'
   | 'PROGRESS_ENABLED' | 'PROGRESS_STREAM' | 'PROGRESS_SUBJECT_PREFIX' | 'PROGRESS_LIVE_PREFIX'
-  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET' | 'RUNNER_LANES' | 'HISTORY_ENABLED' | 'HISTORY_STREAM' | 'HISTORY_SUBJECT_PREFIX' | 'RUNNER_CONTROL_BUCKET' | 'DLQ_OBJECT_BUCKET'>;
+  | 'USAGE_STREAM' | 'USAGE_SUBJECT_PREFIX' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET' | 'RUNNER_LANES' | 'HISTORY_ENABLED' | 'HISTORY_STREAM' | 'HISTORY_SUBJECT_PREFIX' | 'RUNNER_CONTROL_BUCKET' | 'RUNNER_BODY_BUCKET'>;
 
 /** The inbox prefix of a role's processes: NATS_INBOX_PREFIX when set, else `_INBOX_altlas_<role>`. */
 export function inboxPrefix(c: Pick<Config, 'NATS_INBOX_PREFIX'>, role: Role): string {
@@ -76,7 +76,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
   const alt = c.ALT_STREAM;
   const dur = c.RUNNER_DURABLE;
   const objects = `OBJ_${c.RUNNER_OBJECT_BUCKET}`;
-  const dlqObjects = `OBJ_${c.DLQ_OBJECT_BUCKET}`;
+  const bodyObjects = `OBJ_${c.RUNNER_BODY_BUCKET}`;
   const publish: Rule[] = [
     { subject: '$JS.API.INFO', why: 'JetStream account info at start' },
     { subject: `$JS.API.STREAM.INFO.${alt}`, why: 'topology check, janitor' },
@@ -113,11 +113,11 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     { subject: `$JS.API.DIRECT.GET.${objects}.>`, why: 'object store: read an object\'s entry' },
     { subject: `$JS.API.STREAM.MSG.GET.${objects}`, why: 'object store: read an object, message by message' },
     { subject: `$JS.API.STREAM.MSG.DELETE.${objects}`, why: 'object store: remove an object, message by message' },
-    { subject: `$O.${c.DLQ_OBJECT_BUCKET}.>`, why: 'DLQ originals too large for a message: write' },
-    { subject: `$JS.API.STREAM.INFO.${dlqObjects}`, why: 'DLQ originals: open' },
-    { subject: `$JS.API.DIRECT.GET.${dlqObjects}.>`, why: 'DLQ originals: look an object\'s entry up before writing it' },
-    { subject: `$JS.API.STREAM.MSG.GET.${dlqObjects}`, why: 'DLQ originals: look an object\'s entry up before writing it' },
-    { subject: `$JS.API.STREAM.MSG.DELETE.${dlqObjects}`, why: 'DLQ originals: remove the start-up probe' },
+    { subject: `$O.${c.RUNNER_BODY_BUCKET}.>`, why: 'job bodies (large DLQ originals, parked jobs, kept .alts): write' },
+    { subject: `$JS.API.STREAM.INFO.${bodyObjects}`, why: 'job bodies: open' },
+    { subject: `$JS.API.DIRECT.GET.${bodyObjects}.>`, why: 'job bodies: read an object\'s entry' },
+    { subject: `$JS.API.STREAM.MSG.GET.${bodyObjects}`, why: 'job bodies: resume a parked job, message by message' },
+    { subject: `$JS.API.STREAM.MSG.DELETE.${bodyObjects}`, why: 'job bodies: remove an ended parked job\'s, message by message' },
   ];
   if (c.ARCHIVE_NOTIFY_SUBJECT) {
     const durable = c.ARCHIVE_NOTIFY_DURABLE;
@@ -134,7 +134,7 @@ export function runnerPermissions(c: PermissionsConfig): RolePermissions {
     }
   }
   if (c.RUNNER_PROVISION) {
-    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), ...(c.HISTORY_ENABLED ? [c.HISTORY_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, `KV_${c.AI_LIMITS_BUCKET}`, `KV_${c.RUNNER_CONTROL_BUCKET}`, objects, dlqObjects]) {
+    for (const s of [alt, c.LAST_STREAM, c.DLQ_STREAM, c.USAGE_STREAM, ...(c.PROGRESS_ENABLED ? [c.PROGRESS_STREAM] : []), ...(c.HISTORY_ENABLED ? [c.HISTORY_STREAM] : []), `KV_${c.RUNNER_STATUS_BUCKET}`, `KV_${c.RUNNER_CHECKPOINT_BUCKET}`, `KV_${c.RUNNER_WORKERS_BUCKET}`, `KV_${c.BUDGET_BUCKET}`, `KV_${c.AI_LIMITS_BUCKET}`, `KV_${c.RUNNER_CONTROL_BUCKET}`, objects, bodyObjects]) {
       publish.push({ subject: `$JS.API.STREAM.CREATE.${s}`, why: 'RUNNER_PROVISION=true: create what is missing' });
     }
     publish.push({ subject: `$JS.API.CONSUMER.CREATE.${alt}.${dur}`, why: 'RUNNER_PROVISION=true: create the consumer' });
@@ -260,9 +260,9 @@ export function operatorPermissions(c: PermissionsConfig): RolePermissions {
       { subject: `$KV.${c.RUNNER_CONTROL_BUCKET}.>`, why: 'altlas pause, resume, drain, workers set: write a fleet control' },
       { subject: `$JS.API.CONSUMER.PAUSE.${c.ALT_STREAM}.${c.RUNNER_DURABLE}`, why: 'altlas pause, resume: the consumer pause of nats-server 2.11 and later' },
       { subject: `${c.HISTORY_SUBJECT_PREFIX}.>`, why: 'job history: who cancelled, approved, replayed, paused' },
-      { subject: `$JS.API.STREAM.INFO.OBJ_${c.DLQ_OBJECT_BUCKET}`, why: 'altlas dlq show, replay: open the DLQ originals (job bodies: the operator\'s alone)' },
-      { subject: `$JS.API.STREAM.MSG.GET.OBJ_${c.DLQ_OBJECT_BUCKET}`, why: 'altlas dlq show, replay: read a large original' },
-      { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.DLQ_OBJECT_BUCKET}`, why: 'altlas dlq replay, dlq purge: remove a large original, message by message' },
+      { subject: `$JS.API.STREAM.INFO.OBJ_${c.RUNNER_BODY_BUCKET}`, why: 'altlas dlq show/replay, approve, replay: open the job bodies (the reader\'s never)' },
+      { subject: `$JS.API.STREAM.MSG.GET.OBJ_${c.RUNNER_BODY_BUCKET}`, why: 'altlas dlq show/replay, approve, replay: read a large original, a parked job, a kept .alt' },
+      { subject: `$JS.API.STREAM.MSG.DELETE.OBJ_${c.RUNNER_BODY_BUCKET}`, why: 'altlas dlq replay, dlq purge: remove a large original, message by message' },
     ],
     subscribe: [{ subject: `${inboxPrefix(c, 'operator')}.>`, why: 'replies to operators: their own inbox prefix' }, ...reader.subscribe],
   };

@@ -17,14 +17,14 @@ import { CheckpointStore } from './checkpoints.ts';
 import { bucketEntries, readObject, removeObject } from './store-access.ts';
 import { isPassingNatsError } from '../nats-errors.ts';
 
-export type StoresConfig = Pick<Config, 'DLQ_OBJECT_BUCKET' | 'DLQ_MAX_AGE_MS' | 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET' | 'RUNNER_CONTROL_BUCKET'>;
+export type StoresConfig = Pick<Config, 'RUNNER_BODY_BUCKET' | 'DLQ_MAX_AGE_MS' | 'RUNNER_STATUS_BUCKET' | 'RUNNER_STATUS_TTL_MS' | 'RUNNER_CHECKPOINT_BUCKET' | 'RUNNER_OBJECT_BUCKET' | 'RUNNER_OBJECT_TTL_MS' | 'RUNNER_CHECKPOINT_MAX_VALUE' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS' | 'RUNNER_WORKERS_BUCKET' | 'RUNNER_HEARTBEAT_MS' | 'BUDGET_BUCKET' | 'AI_LIMITS_BUCKET' | 'RUNNER_CONTROL_BUCKET'>;
 
 export interface Stores {
   status: KV;
   checkpoints: CheckpointStore;
   objects: ObjectStore;
-  /** The originals of dead letters too large for a message (DLQ_OBJECT_BUCKET). */
-  dlqObjects: ObjectStore;
+  /** Job bodies apart from the artifacts: large DLQ originals, parked jobs, kept .alts (RUNNER_BODY_BUCKET). */
+  bodyObjects: ObjectStore;
   workers: KV;
   /** The fleet's slices of the tenants' budgets. */
   budgets: KV;
@@ -105,13 +105,13 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
     throw storeError('the object store', c.RUNNER_OBJECT_BUCKET, e);
   }
   // Job bodies apart from the artifacts: the operator reads them, the reader does not.
-  let dlqObjects: ObjectStore;
+  let bodyObjects: ObjectStore;
   try {
-    dlqObjects = c.RUNNER_PROVISION
-      ? await objm.create(c.DLQ_OBJECT_BUCKET, { ttl: nanos(c.DLQ_MAX_AGE_MS), replicas: c.RUNNER_STREAM_REPLICAS, description: 'altlas-runner originals of dead letters too large for a message' })
-      : await objm.open(c.DLQ_OBJECT_BUCKET);
+    bodyObjects = c.RUNNER_PROVISION
+      ? await objm.create(c.RUNNER_BODY_BUCKET, { ttl: nanos(c.DLQ_MAX_AGE_MS), replicas: c.RUNNER_STREAM_REPLICAS, description: 'altlas-runner job bodies: large DLQ originals, parked jobs, kept .alt files' })
+      : await objm.open(c.RUNNER_BODY_BUCKET);
   } catch (e) {
-    throw storeError('the DLQ originals\' object store', c.DLQ_OBJECT_BUCKET, e);
+    throw storeError('the job bodies\' object store', c.RUNNER_BODY_BUCKET, e);
   }
   const probe = `_probe.${probeId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   const steps: [string, string, () => Promise<unknown>][] = [
@@ -130,9 +130,9 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
       await readObject(jsm, c.RUNNER_OBJECT_BUCKET, probe);
       await removeObject(jsm, c.RUNNER_OBJECT_BUCKET, probe);
     }],
-    ['the DLQ originals\' object store', c.DLQ_OBJECT_BUCKET, async () => {
-      await dlqObjects.putBlob({ name: probe }, new Uint8Array(1));
-      await removeObject(jsm, c.DLQ_OBJECT_BUCKET, probe);
+    ['the job bodies\' object store', c.RUNNER_BODY_BUCKET, async () => {
+      await bodyObjects.putBlob({ name: probe }, new Uint8Array(1));
+      await removeObject(jsm, c.RUNNER_BODY_BUCKET, probe);
     }],
     ['worker heartbeats', c.RUNNER_WORKERS_BUCKET, () => workers.get(probe)],
     ['fleet controls', c.RUNNER_CONTROL_BUCKET, () => control.get(probe)],
@@ -153,7 +153,7 @@ export async function openStores(nc: NatsConnection, c: StoresConfig, probeId: s
     }
   }
   return {
-    status, workers, objects, dlqObjects, budgets, limits, control,
+    status, workers, objects, bodyObjects, budgets, limits, control,
     checkpoints: new CheckpointStore({ kv: cp, bucket: c.RUNNER_CHECKPOINT_BUCKET, obj: objects, objBucket: c.RUNNER_OBJECT_BUCKET, jsm, maxValue: c.RUNNER_CHECKPOINT_MAX_VALUE, codec }),
   };
 }

@@ -102,6 +102,7 @@ describe('approval tasks', () => {
     await eventually(async () => [await parked('ap-2'), await parked('ap-3')], (p) => p.every((x) => x !== null), 'both jobs to park');
     const record = JSON.stringify((await bucketEntries(h.jsm, 'ALT_RUNS', 'park.*')).map((e) => Buffer.from(e.value).toString()));
     expect({ stripe: record.includes(stripe), header: record.includes('hdr-secret-93f1c7') }).toEqual({ stripe: false, header: false });
+    expect((await parked('ap-2'))!.park.body_bucket).toBe('ALT_BODIES');
     expect((await parked('ap-2'))!.park.headers).toEqual(expect.arrayContaining([['baggage', 'user=alice,api_key=[REDACTED]'], ['X-Api-Key', '[REDACTED]'], ['X-Note', 'see [REDACTED]']]));
     expect((await cli('approve', 'ap-2', 'b')).out).toContain('APPROVAL_NOT_WAITING');
     // Two decisions at once: one wins.
@@ -226,7 +227,7 @@ describe('approval tasks', () => {
     await eventually(async () => (await bucketEntries(h!.jsm, 'ALT_RUNS', 'park.*')).length, (n) => n === 1, 'the job to park');
     await eventually(() => h!.consumer(), (c) => c.num_ack_pending === 0 && c.num_pending === 0, 'the message acked');
     const raw: string[] = [];
-    for (const stream of ['KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_OUTPUTS']) for (const r of await h.records(stream)) raw.push(Buffer.from(r.data).toString('latin1'));
+    for (const stream of ['KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_OUTPUTS', 'OBJ_ALT_BODIES']) for (const r of await h.records(stream)) raw.push(Buffer.from(r.data).toString('latin1'));
     expect(raw.join('\n').length).toBeGreaterThan(500);
     expect(raw.join('\n').includes('draft of ap-8')).toBe(false);
     expect(raw.join('\n').includes('good to send')).toBe(false);

@@ -67,9 +67,9 @@ describe('hostile messages', () => {
     const record = await expectContained(h, big, 'ALT_LIMIT');
     expect(record.data.length).toBe(0);
     const ref = record.headers?.get('Dlq-Payload');
-    expect(ref).toMatch(/^altlas\+obj:\/\/ALT_DLQ_ORIGINALS\/dlq\/ALT\/1$/);
+    expect(ref).toMatch(/^altlas\+obj:\/\/ALT_BODIES\/dlq\/ALT\/1$/);
     expect(record.headers?.get('Dlq-Payload-Bytes')).toBe(String(big.length));
-    const stored = await (await new Objm(h.nc).open('ALT_DLQ_ORIGINALS')).getBlob('dlq/ALT/1');
+    const stored = await (await new Objm(h.nc).open('ALT_BODIES')).getBlob('dlq/ALT/1');
     expect(Buffer.from(stored!).toString()).toBe(big);
     const show = await run(['dlq', 'show', String(record.seq), '--server', h.server.url]);
     expect(show.out).toContain('"id": "too-big-for-dlq"');

@@ -127,7 +127,7 @@ describe('errors that point the right way', () => {
       expect(init.out).toMatch(/^created +ALT_HISTORY$/m);
       expect(init.out).toMatch(/^created +KV_ALT_CONTROL$/m);
       expect(init.out).toMatch(/^created +KV_ALT_LIMITS$/m);
-      expect(init.out).toMatch(/^created +OBJ_ALT_DLQ_ORIGINALS$/m);
+      expect(init.out).toMatch(/^created +OBJ_ALT_BODIES$/m);
       expect(init.out).toContain('consumer runner on ALT: created');
       await eventually(async () => (await fetch(`${address}/healthz`)).json(), (b) => (b as { ready: boolean }).ready, 'the dashboard to be ready', 30_000);
       expect((await fetch(`${address}/api/jobs`)).status).toBe(200);

@@ -27,7 +27,7 @@ const ROLES: Role[] = ['runner', 'producer', 'reader', 'operator'];
 /** The streams the worker made, whatever they are (a stream or bucket added later is attacked too): listed once it started. */
 let STREAMS: string[] = [];
 /** Streams that hold job bodies: no role but the runner reads them (the operator the DLQ's large originals too). */
-const BODIES = ['ALT', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_DLQ_ORIGINALS'];
+const BODIES = ['ALT', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_BODIES'];
 const SECRET = `SNIFF-ME-${randomBytes(6).toString('hex')}`;
 
 let server: NatsServer;
@@ -84,7 +84,7 @@ beforeAll(async () => {
   adminJsm = await jetstreamManager(admin);
   worker = new WorkerProcess({
     NATS_URL: server.url, NATS_USER: 'runner', NATS_PASSWORD: 'runner-pw', AI_URL: aiUrl, HTTP_PORT: '0', LOG_LEVEL: 'info',
-    RUNNER_CONCURRENCY: '1', RUNNER_CHECKPOINT_BUDGET_MS: '0', ALT_MAX_BYTES: '65536', RUNNER_OUTPUT_INLINE_MAX: '256', RUNNER_STATUS_FLUSH_MS: '10', RUNNER_NAK_DELAY_MS: '200',
+    RUNNER_CONCURRENCY: '1', RUNNER_CHECKPOINT_BUDGET_MS: '0', RUNNER_KEEP_ALT: 'true', ALT_MAX_BYTES: '65536', RUNNER_OUTPUT_INLINE_MAX: '256', RUNNER_STATUS_FLUSH_MS: '10', RUNNER_NAK_DELAY_MS: '200',
   });
   await worker.started();
   for await (const name of adminJsm.streams.names()) STREAMS.push(name);
@@ -121,7 +121,7 @@ describe('each role against the printed lists', () => {
   it('runs jobs while every role tries to sniff inboxes and job subjects: each subscription is refused, none receives anything', async () => {
     const targets: Record<Role, string[]> = {
       runner: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_producer.>', '_INBOX_altlas_reader.>', '_INBOX_altlas_operator.>', '>', 'alt.>'],
-      producer: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_reader.>', '_INBOX_altlas_operator.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$KV.ALT_RUNS.>', 'progress.>', '$O.ALT_DLQ_ORIGINALS.>', 'dlq.alt.>'],
+      producer: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_reader.>', '_INBOX_altlas_operator.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$KV.ALT_RUNS.>', 'progress.>', '$O.ALT_BODIES.>', 'dlq.alt.>'],
       reader: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_producer.>', '_INBOX_altlas_operator.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$O.>', 'dlq.alt.>', 'progress.>'],
       operator: ['_INBOX.>', '_INBOX_altlas.>', '_INBOX_altlas_runner.>', '_INBOX_altlas_producer.>', '>', 'alt.>', '$JS.ACK.>', '$KV.ALT_CHECKPOINTS.>', '$O.>', 'progress.>'],
     };
@@ -146,6 +146,8 @@ describe('each role against the printed lists', () => {
     await js.publish('alt.submit', `{"id": "attack-broken", "secret": "${SECRET}", "tasks": [`);
     await js.publish('alt.submit', `{"id": "attack-large", "secret": "${SECRET}", "tasks": [${'"x",'.repeat(16_000)}"x"]}`);
     await eventually(() => counts(), (c) => c.LAST === 3 && c.ALT_DLQ === 2, 'the first .last and the dead letters');
+    // A job body kept as an object (RUNNER_KEEP_ALT) is in the bodies' store, which the reader may not read; none among the artifacts.
+    expect([await readObject(adminJsm, 'ALT_BODIES', 'alt/attack-done') !== null, await readObject(adminJsm, 'ALT_OUTPUTS', 'alt/attack-done')]).toEqual([true, null]);
     fake.setFaults({ latencyMs: 600_000, outputChars: 1_000 });
     await js.publish('alt.submit', job('attack-held', 3, SECRET));
     await eventually(async () => fake.stats.inFlight, (n) => n === 1, 'a job in flight');
@@ -155,11 +157,11 @@ describe('each role against the printed lists', () => {
   });
 
   it('refuses reading ALT and the checkpoints to everyone but the runner, and the large DLQ originals to everyone but the operator', async () => {
-    const originals: string[] = ['$JS.API.STREAM.MSG.GET.OBJ_ALT_DLQ_ORIGINALS', '$JS.API.DIRECT.GET.OBJ_ALT_DLQ_ORIGINALS', '$JS.API.DIRECT.GET.OBJ_ALT_DLQ_ORIGINALS.$O.ALT_DLQ_ORIGINALS.M.ZGxxL0FMVC8z', '$JS.API.STREAM.MSG.DELETE.OBJ_ALT_DLQ_ORIGINALS'];
+    const originals: string[] = ['$JS.API.STREAM.MSG.GET.OBJ_ALT_BODIES', '$JS.API.DIRECT.GET.OBJ_ALT_BODIES', '$JS.API.DIRECT.GET.OBJ_ALT_BODIES.$O.ALT_BODIES.M.ZGxxL0FMVC8z', '$JS.API.STREAM.MSG.DELETE.OBJ_ALT_BODIES'];
     const readers: string[] = [];
     for (const role of ['producer', 'reader'] as const) {
       for (const subject of originals) {
-        const r = await refused(role, subject, { seq: 1, last_by_subj: '$O.ALT_DLQ_ORIGINALS.M.ZGxxL0FMVC8z' });
+        const r = await refused(role, subject, { seq: 1, last_by_subj: '$O.ALT_BODIES.M.ZGxxL0FMVC8z' });
         if (r) readers.push(`${role} ${subject}: ${r}`);
       }
     }
@@ -207,7 +209,7 @@ describe('each role against the printed lists', () => {
         }
         // A message delete is granted by name only where the role removes its own records (the lists say which); nowhere else.
         const mayDelete = ROLE_PERMISSIONS[role](config).publish.some((r) => r.subject === `$JS.API.STREAM.MSG.DELETE.${stream}`);
-        expect({ role, stream, mayDelete }).toEqual({ role, stream, mayDelete: (role === 'runner' && ['ALT', 'OBJ_ALT_OUTPUTS', 'OBJ_ALT_DLQ_ORIGINALS'].includes(stream)) || (role === 'operator' && ['ALT_DLQ', 'OBJ_ALT_DLQ_ORIGINALS'].includes(stream)) });
+        expect({ role, stream, mayDelete }).toEqual({ role, stream, mayDelete: (role === 'runner' && ['ALT', 'OBJ_ALT_OUTPUTS', 'OBJ_ALT_BODIES'].includes(stream)) || (role === 'operator' && ['ALT_DLQ', 'OBJ_ALT_BODIES'].includes(stream)) });
         if (!mayDelete) {
           const r = await refused(role, `$JS.API.STREAM.MSG.DELETE.${stream}`, { seq: 1 });
           if (r) let_through.push(`${role} MSG.DELETE ${stream}: ${r}`);
@@ -284,7 +286,7 @@ describe('each role against the printed lists', () => {
     // The large original is the operator's to read: the reader's dashboard and dlq show say where it is, the operator's show it.
     const largeSeq = (await adminJsm.streams.getMessage('ALT_DLQ', { last_by_subj: 'dlq.alt.ALT_LIMIT' }))!.seq;
     const withheld = await (await fetch(`${readerUrl}/api/dlq/${largeSeq}`)).json() as { payload: string };
-    expect(withheld.payload).toMatch(/^\(the original, \d+ bytes, is kept at altlas\+obj:\/\/ALT_DLQ_ORIGINALS\/dlq\/ALT\/\d+, which only the operator role may read\)$/);
+    expect(withheld.payload).toMatch(/^\(the original, \d+ bytes, is kept at altlas\+obj:\/\/ALT_BODIES\/dlq\/ALT\/\d+, which only the operator role may read\)$/);
     const readerShow = altlas('reader', ['dlq', 'show', String(largeSeq)]);
     await readerShow.wait(/which only the operator role may read/);
     const operatorShow = altlas('operator', ['dlq', 'show', String(largeSeq)]);
@@ -305,12 +307,12 @@ describe('each role against the printed lists', () => {
     // The operator purges the large dead letter: its original leaves the object store, message by message.
     const large = (await adminJsm.streams.getMessage('ALT_DLQ', { last_by_subj: 'dlq.alt.ALT_LIMIT' }))!;
     const ref = large.header.get('Dlq-Payload')!;
-    expect(ref).toMatch(/^altlas\+obj:\/\/ALT_DLQ_ORIGINALS\/dlq\//);
-    const objectsBefore = (await counts()).OBJ_ALT_DLQ_ORIGINALS;
+    expect(ref).toMatch(/^altlas\+obj:\/\/ALT_BODIES\/dlq\//);
+    const objectsBefore = (await counts()).OBJ_ALT_BODIES;
     const purge = altlas('operator', ['dlq', 'purge', '--code', 'ALT_LIMIT', '--yes']);
     await purge.wait(/removed 1 of 1 dead letter of ALT_LIMIT/);
-    const gone = await readObject(adminJsm, 'ALT_DLQ_ORIGINALS', ref.slice('altlas+obj://ALT_DLQ_ORIGINALS/'.length));
-    expect({ gone: gone === null, fewer: (await counts()).OBJ_ALT_DLQ_ORIGINALS < objectsBefore }).toEqual({ gone: true, fewer: true });
+    const gone = await readObject(adminJsm, 'ALT_BODIES', ref.slice('altlas+obj://ALT_BODIES/'.length));
+    expect({ gone: gone === null, fewer: (await counts()).OBJ_ALT_BODIES < objectsBefore }).toEqual({ gone: true, fewer: true });
     // The operator replays the other dead letter: its record goes (a single message delete); the job, broken again, gets a new one.
     const first = (await adminJsm.streams.info('ALT_DLQ')).state.first_seq;
     const replay = altlas('operator', ['dlq', 'replay', String(first)]);
@@ -318,6 +320,6 @@ describe('each role against the printed lists', () => {
     expect(await adminJsm.streams.getMessage('ALT_DLQ', { seq: first }).then((m) => (m ? 'kept' : 'gone'), () => 'gone')).toBe('gone');
     await eventually(async () => (await adminJsm.streams.info('ALT_DLQ')).state, (st) => st.messages === 1 && st.first_seq > first, 'the replayed job\'s new record');
     // What the commands and the dashboards did needed no permission beyond their lists (but the reader's tries at the large original, refused as they must be).
-    expect(server.log.filter((l) => /Violation/.test(l)).slice(attacksSeen).filter((l) => !/"reader".*MSG\.GET\.OBJ_ALT_DLQ_ORIGINALS/.test(l))).toEqual([]);
+    expect(server.log.filter((l) => /Violation/.test(l)).slice(attacksSeen).filter((l) => !/"reader".*MSG\.GET\.OBJ_ALT_BODIES/.test(l))).toEqual([]);
   });
 });

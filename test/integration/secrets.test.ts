@@ -164,7 +164,7 @@ describe('encryption at rest', () => {
     const stored = await eventually(() => h!.records('LAST'), (r) => r.length === 2, 'the results (encrypted)');
     expect(stored.map((r) => r.headers?.get('Alt-Id')).sort()).toEqual(['sealed', 'sealed-bad']);
     const raw: string[] = [];
-    for (const stream of ['ALT', 'LAST', 'ALT_DLQ', 'ALT_PROGRESS', 'ALT_HISTORY', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_OUTPUTS']) {
+    for (const stream of ['ALT', 'LAST', 'ALT_DLQ', 'ALT_PROGRESS', 'ALT_HISTORY', 'KV_ALT_RUNS', 'KV_ALT_CHECKPOINTS', 'OBJ_ALT_OUTPUTS', 'OBJ_ALT_BODIES']) {
       for (const r of await h.records(stream)) raw.push(Buffer.from(r.data).toString('latin1'), JSON.stringify([...(r.headers ?? [])]));
     }
     const all = raw.join('\n');

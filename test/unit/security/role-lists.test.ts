@@ -12,7 +12,7 @@ import { ROLE_PERMISSIONS, type Role } from '../../../src/security/permissions.t
 
 const CONFIGS = [
   loadConfig({}),
-  loadConfig({ ALT_STREAM: 'JOBS', RUNNER_CHECKPOINT_BUCKET: 'CP', DLQ_OBJECT_BUCKET: 'DEADBODIES', RUNNER_OBJECT_BUCKET: 'ART', DLQ_STREAM: 'DEAD', ARCHIVE_NOTIFY_SUBJECT: 'archive.notify' }),
+  loadConfig({ ALT_STREAM: 'JOBS', RUNNER_CHECKPOINT_BUCKET: 'CP', RUNNER_BODY_BUCKET: 'DEADBODIES', RUNNER_OBJECT_BUCKET: 'ART', DLQ_STREAM: 'DEAD', ARCHIVE_NOTIFY_SUBJECT: 'archive.notify' }),
 ];
 const ROLES: Role[] = ['runner', 'producer', 'reader', 'operator'];
 /** Whether a subject reads messages of a stream (a get, a direct get, a pull). */
@@ -36,15 +36,15 @@ describe('every role\'s list', () => {
 
   it('keeps job bodies from the roles that must not read them', () => {
     for (const c of CONFIGS) {
-      const bodies: Record<string, Role[]> = { [c.ALT_STREAM]: ['runner'], [`KV_${c.RUNNER_CHECKPOINT_BUCKET}`]: ['runner'], [`OBJ_${c.DLQ_OBJECT_BUCKET}`]: ['runner', 'operator'] };
+      const bodies: Record<string, Role[]> = { [c.ALT_STREAM]: ['runner'], [`KV_${c.RUNNER_CHECKPOINT_BUCKET}`]: ['runner'], [`OBJ_${c.RUNNER_BODY_BUCKET}`]: ['runner', 'operator'] };
       for (const role of ROLES) {
         const p = ROLE_PERMISSIONS[role](c);
         const got = Object.entries(bodies).filter(([, may]) => !may.includes(role)).flatMap(([stream]) => p.publish.map((r) => r.subject).filter((s) => reads(s, stream)));
         const subs = p.subscribe.map((r) => r.subject).filter((s) => (role !== 'runner' && (s.startsWith(`$KV.${c.RUNNER_CHECKPOINT_BUCKET}.`) || s === '>' || c.ALT_SUBJECTS.split(',').includes(s)))
-          || (!['runner', 'operator'].includes(role) && s.startsWith(`$O.${c.DLQ_OBJECT_BUCKET}.`)));
+          || (!['runner', 'operator'].includes(role) && s.startsWith(`$O.${c.RUNNER_BODY_BUCKET}.`)));
         expect({ role, reads: got, subs }).toEqual({ role, reads: [], subs: [] });
         // The runner and the operator do read what they must.
-        if (role !== 'producer' && role !== 'reader') expect(p.publish.some((r) => reads(r.subject, `OBJ_${c.DLQ_OBJECT_BUCKET}`))).toBe(true);
+        if (role !== 'producer' && role !== 'reader') expect(p.publish.some((r) => reads(r.subject, `OBJ_${c.RUNNER_BODY_BUCKET}`))).toBe(true);
       }
     }
   });

@@ -502,7 +502,8 @@ async function killStorm(stage: Stage, procs: Proc[], until: number, only?: numb
       await procs[i].ready;
       await sleep(procs[i].readyAt + 1_500 - Date.now());
       procs[i].signal('SIGKILL');
-      stage.fail(`${procs[i].label} SIGKILL`, procs[i]);
+      // Dead for ever: a request it wrote just before may reach its fake only after the kill.
+      stage.fail(`${procs[i].label} SIGKILL`, procs[i]).until = Number.POSITIVE_INFINITY;
       const p = stage.spawn();
       procs[i] = p;
       starting.push(p.ready);

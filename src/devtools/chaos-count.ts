@@ -154,9 +154,9 @@ export function callsAfterLast(calls: readonly Call[], stored: ReadonlyMap<strin
 
 /**
  * A failure injected by the harness: `worker` null hits every worker (the nats-server killed). One that
- * lasts (a pause, from SIGSTOP to SIGCONT; the server down) has an `until`: a call or run that met any
- * part of it met the failure (the harness's own clock may note a request that reached it just before
- * the pause only after it).
+ * lasts (a pause, from SIGSTOP to SIGCONT; the server down; a killed worker, for ever) has an `until`:
+ * a call or run that met any part of it met the failure (the harness's own clock may note a request
+ * written just before the failure only after it).
  */
 export interface Failure {
   at: number;

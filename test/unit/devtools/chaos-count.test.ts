@@ -83,6 +83,11 @@ describe('repaidCalls', () => {
     expect(r).toMatchObject({ inFlight: 1, withinBudget: 0, beyond: [], paid: 2 });
   });
 
+  it('counts a request the harness noted after it killed the worker that wrote it as in flight at the kill (a dead worker stays dead)', () => {
+    const calls = [call('a', 'j', 'p1', 1_040, 1_200), call('b', 'j', 'p1', 6_240, 6_400)];
+    expect(repaidCalls(calls, [{ at: T + 1_000, until: Infinity, worker: 'a', what: 'SIGKILL' }], 2_000)).toMatchObject({ inFlight: 1, beyond: [] });
+  });
+
   it('counts an answer that met a pause of its worker (noted by the harness just after the SIGSTOP) as in flight at it', () => {
     const calls = [call('a', 'j', 'p1', 1_090, 1_260), call('a', 'j', 'p1', 6_240, 6_400)];
     const pause = { at: T + 1_000, until: T + 6_000, worker: 'a', what: 'SIGSTOP' };

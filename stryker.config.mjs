@@ -51,7 +51,7 @@ export const groups = {
   // them regex mutants) they are more than this machine runs in an hour.
   redaction: {
     mutate: [linesOf('src/security/redact.ts', ' * Quick pre-check')],
-    tests: ['test/unit/security/redact.test.ts', 'test/unit/security/redact-corpus.test.ts'],
+    tests: ['test/unit/security/redact.test.ts', 'test/unit/security/redact-policies.test.ts', 'test/unit/security/redact-corpus.test.ts'],
     excludedMutations: ['Regex'],
   },
   // The lease check before each AI attempt (only those lines of the engine).

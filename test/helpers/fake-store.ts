@@ -38,6 +38,8 @@ function stored(m: StoredMessage) {
 
 export class FakeStreams {
   readonly streams = new Map<string, StoredMessage[]>();
+  /** The streams of every message get, in order. */
+  readonly reads: string[] = [];
   #seq = new Map<string, number>();
 
   append(stream: string, subject: string, data: Uint8Array, op?: string): StoredMessage {
@@ -63,6 +65,7 @@ export class FakeStreams {
   /** The JetStreamManager calls store-access.ts makes. */
   jsm(): JetStreamManager {
     const get = async (stream: string, q: { last_by_subj?: string; seq?: number; next_by_subj?: string }) => {
+      this.reads.push(stream);
       if (q.last_by_subj) {
         const m = this.last(stream, q.last_by_subj);
         return m ? stored(m) : null;

@@ -1,7 +1,7 @@
 /** checkKinds on canonical jobs: which tasks it names, where, and how it words the refusal. */
 import { describe, expect, it } from '@jest/globals';
 import type { Job } from '../../../src/alt/job.ts';
-import { checkKinds, refusedKind } from '../../../src/alt/kinds.ts';
+import { checkKinds, kindSkeleton, refusedKind } from '../../../src/alt/kinds.ts';
 import { makeJob } from '../../helpers/engine.ts';
 
 function job(kinds: { kind?: string | null; param?: unknown }[], form: Job['source']['form'] = 'runner'): Job {
@@ -53,3 +53,11 @@ describe('refusedKind', () => {
     expect(refusedKind('')).toBeNull();
   });
 });
+
+describe('kindSkeleton', () => {
+  it('has no empty words, whatever separators stand around or between them', () => {
+    expect(kindSkeleton('__file--operation  ').words).toEqual(['fiie', 'operation']);
+    expect(kindSkeleton('  ').words).toEqual([]);
+  });
+});
+

@@ -38,9 +38,10 @@ class FakeDelivery implements SettleDelivery {
   ack(): void {
     this.sent.push('ack');
   }
+  ackAckAnswer = true;
   async ackAck(): Promise<boolean> {
     this.sent.push('ackAck');
-    return true;
+    return this.ackAckAnswer;
   }
   nak(delayMs = 0): void {
     this.sent.push(`nak ${delayMs}`);
@@ -50,7 +51,7 @@ class FakeDelivery implements SettleDelivery {
   }
 }
 
-function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?: boolean; stopping?: boolean; closeFails?: boolean; suspect?: boolean; publish?: 'ok' | 'fail'; failureLast?: 'fail'; dlq?: 'fail'; readTakesMs?: number; dlqTakesMs?: number } = {}) {
+function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?: boolean; stopping?: boolean; closeFails?: boolean; suspect?: boolean; publish?: 'ok' | 'fail'; failureLast?: 'fail'; dlq?: 'fail'; readTakesMs?: number; dlqTakesMs?: number; noRecord?: boolean; current?: 'throw'; ackAck?: boolean; duplicate?: boolean } = {}) {
   const clock = { t: 1_000_000 };
   const leases = new Leases<FakeDelivery>({ timing: leaseTiming(5_000), connected: () => true, now: () => clock.t });
   const d = new FakeDelivery(clock.t, o.deliveries ?? 1);
@@ -71,6 +72,7 @@ function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?
     current: async () => {
       recorded.push('current');
       clock.t += o.readTakesMs ?? 0;
+      if (o.current === 'throw') throw new Error('no responders');
       return true;
     },
     settled: async (s) => {
@@ -97,7 +99,7 @@ function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?
         if (o.publish === 'fail' && last.status !== 'failure') throw new Error('nats: timeout');
         if (o.failureLast === 'fail' && last.status === 'failure') throw new Error('nats: timeout');
         published.push(`last ${last.status}`);
-        return { duplicate: false };
+        return { duplicate: o.duplicate === true };
       },
       async deadLetter() {
         clock.t += o.dlqTakesMs ?? 0;
@@ -106,7 +108,7 @@ function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?
       },
     },
   });
-  const run = (aiCalls = 1, decoded = true) => ({ lease, record, log, aiCalls, whenLost: new Promise<AltlasError>(() => {}), decoded, report: (verb: Verb, extra?: Record<string, unknown>) => void reports.push([verb, extra]) });
+  const run = (aiCalls = 1, decoded = true) => ({ lease, record: o.noRecord ? undefined : record, log, aiCalls, whenLost: new Promise<AltlasError>(() => {}), decoded, report: (verb: Verb, extra?: Record<string, unknown>) => void reports.push([verb, extra]) });
   const settle = async (outcome: Outcome, aiCalls?: number, decoded?: boolean) => {
     await settler.settle(outcome, run(aiCalls, decoded));
     await Promise.all(after);
@@ -348,3 +350,67 @@ describe('Settler: rejected, its lines', () => {
     expect(s.reports).toEqual([['abandon', { code: 'LEASE_LOST' }]]);
   });
 });
+
+describe('Settler: the errors it words', () => {
+  it('fail closed: the line says the claim could not be confirmed, and why', async () => {
+    const s = setup({ deliveries: 2, current: 'throw' });
+    await s.settle(ran());
+    const line = s.lines.find((l) => l.message === 'the claim could not be confirmed; nothing is published and the message is handed back');
+    expect(line).toMatchObject({ code: 'CHECKPOINTS_UNAVAILABLE', error: 'could not confirm the claim of message 5 before publishing: no responders' });
+    expect(s.settlements[0]).toMatchObject({ state: 'retrying', code: 'CHECKPOINTS_UNAVAILABLE', altId: 'job-1' });
+  });
+
+  it('a .last that cannot be stored: the hand-back says why', async () => {
+    const s = setup({ publish: 'fail' });
+    await s.settle(ran());
+    expect(s.lines[0]).toMatchObject({ code: 'LAST_PUBLISH_FAILED', error: 'could not store the .last: nats: timeout' });
+  });
+
+  it('a newer claim: the abandon line says a newer delivery claimed the message', async () => {
+    const s = setup({ deliveries: 2, readTakesMs: 4_000 });
+    await s.settle(ran());
+    expect(s.lines[0]).toMatchObject({ code: 'LEASE_LOST', error: 'a newer delivery claimed the message before the .last was published' });
+  });
+
+  it('a duplicate .last and an unconfirmed ack are said in their own words', async () => {
+    const dup = setup({ duplicate: true });
+    await dup.settle(ran());
+    expect(dup.messages()).toContain('warn the LAST stream already held this .last (a second run of one message) [DUPLICATE_LAST]');
+    expect(dup.hooks).toEqual(['duplicate']);
+    const unconfirmed = setup({ holdsRecords: true });
+    unconfirmed.d.ackAckAnswer = false;
+    await unconfirmed.settle(ran());
+    expect(unconfirmed.messages()).toContain('warn the ack was not confirmed; checkpoints are kept until they expire [ACK_UNCONFIRMED]');
+    const confirmed = setup({ holdsRecords: true });
+    await confirmed.settle(ran());
+    expect(confirmed.messages()).not.toContain('warn the ack was not confirmed; checkpoints are kept until they expire [ACK_UNCONFIRMED]');
+    expect(confirmed.recorded).toContain('release');
+  });
+});
+
+describe('Settler: a run without records', () => {
+  it('settles every outcome the same, with nothing recorded', async () => {
+    const lost = new AltlasError('LEASE_LOST', 'lost');
+    const outcomes: [Outcome, string[]][] = [
+      [ran(), ['ack']],
+      [{ kind: 'handback', error: new AltlasError('AI_UNAVAILABLE', 'down'), delayMs: 400, job }, ['nak 400']],
+      [{ kind: 'done_before', job }, ['ackAck']],
+      [{ kind: 'parked', job, task: 'a', question: 'q' }, ['ackAck']],
+      [{ kind: 'abandoned', error: lost, job }, []],
+      [{ kind: 'rejected', error: new AltlasError('ALT_SCHEMA', 'bad'), altId: 'job-1', job: null, last: null }, ['term']],
+    ];
+    for (const [outcome, verbs] of outcomes) {
+      const s = setup({ noRecord: true });
+      await s.settle(outcome);
+      expect({ kind: outcome.kind, sent: s.d.sent, recorded: s.recorded, failed: s.messages().filter((m) => m.includes('after-settlement work failed')) }).toEqual({ kind: outcome.kind, sent: verbs, recorded: [], failed: [] });
+    }
+    const late = setup({ noRecord: true });
+    late.clock.t += 4_700;
+    await late.settle({ kind: 'done_before', job });
+    expect(late.messages().filter((m) => m.includes('after-settlement work failed'))).toEqual([]);
+    const redelivered = setup({ noRecord: true, deliveries: 2, publish: 'fail' });
+    await redelivered.settle(ran());
+    expect(redelivered.d.sent).toEqual(['nak 200']);
+  });
+});
+

@@ -220,6 +220,15 @@ describe('checkpoint batches', () => {
     expect((await store.load('ALT', 7)).results.size).toBe(0);
   });
 
+  it('clear without object names reads nothing of the object store', async () => {
+    const { s, store } = setup({ maxValue: 40 });
+    await store.saveBatch('ALT', 7, 1, 0, [result('big', 'z'.repeat(50))]);
+    s.reads.length = 0;
+    await store.clear('ALT', 7);
+    expect(s.reads.filter((r) => r === 'OBJ_OBJ')).toEqual([]);
+    expect(s.messages('OBJ_OBJ')).toHaveLength(2);
+  });
+
   it('clear deletes every record of the message (and only of it), and removes the objects named', async () => {
     const { s, kv, store } = setup({ maxValue: 40 });
     const names = await store.saveBatch('ALT', 7, 1, 0, [result('big', 'z'.repeat(50))]);

@@ -226,3 +226,15 @@ describe('DeliveryRecord: status details', () => {
   });
 });
 
+describe('DeliveryRecord: close', () => {
+  it('waits for the checkpoint writes in flight; a record that never started closes too', async () => {
+    const { kv, begin } = setup({ budgetMs: 0 });
+    const r = begin(2);
+    kv.between('put', () => new Promise((resolve) => setTimeout(resolve, 30)));
+    r.onEvent(finished(result('a', 'A')));
+    await r.close();
+    expect(kv.value('ALT.7.c.2-0')).not.toBeNull();
+    await expect(begin(1, 8).close()).resolves.toBeUndefined();
+  });
+});
+

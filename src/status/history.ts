@@ -178,7 +178,7 @@ export interface HistorySource {
   codec?: Codec;
 }
 
-/** A job's events (or with `altId` {@link FLEET}, the fleet's), oldest first (empty when it has none, or the stream does not exist). */
+/** A job's events (or with `altId` {@link FLEET}, the fleet's), oldest first by their time (empty when it has none, or the stream does not exist). */
 export async function readHistory(src: HistorySource, altId: string, limit = 10_000): Promise<HistoryEvent[]> {
   const info = await src.jsm.streams.info(src.stream).catch((e: Error) => {
     if (/stream not found/i.test(e.message)) return null;
@@ -199,7 +199,8 @@ export async function readHistory(src: HistorySource, altId: string, limit = 10_
     }
     if (out.length >= limit) break;
   }
-  return out;
+  // A worker sends a job's events in batches, an operator's action at once: the timeline is by time (ties in stored order).
+  return out.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
 }
 
 /** One event as a line of `altlas history`: what happened, where and who. */

@@ -434,6 +434,7 @@ export function entryFromLast(last: FinishedLast, storedAt: string, currency: st
     ...e, state, received_at: last.start_time, started_at: last.start_time, updated_at: storedAt, finished_at: last.end_time, last_status: last.status,
     error: code ? { code, message: typeof m.error === 'string' ? m.error : '' } : null,
     ...(usage ? { usage } : {}),
+    ...(m.budget && typeof m.budget === 'object' ? { budget: m.budget as JobBudget } : {}),
   };
 }
 

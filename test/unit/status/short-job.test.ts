@@ -66,13 +66,14 @@ describe('the entry of a job found by its .last', () => {
       alt_file_id: 'j', title: 'job j', start_time: '2026-01-01T00:00:00.000Z', end_time: '2026-01-01T00:00:02.000Z', status: 'success',
       task_results: { a: t('completed'), b: t('completed'), c: t('completed') },
       execution_graph: { nodes: [{ id: 'n1', task_id: 'a' }, { id: 'n2', task_id: 'b' }, { id: 'n3', task_id: 'c' }], edges: [{ source: 'n1', target: 'n2' }, { source: 'n1', target: 'n3' }, { source: 'n2', target: 'n3' }] },
-      metadata: { source_stream: 'ALT', source_stream_seq: 4, deliveries: 1, control_flow: { skipped: [{ segment_id: 'else_branch', reason: 'not taken' }] } },
+      metadata: { source_stream: 'ALT', source_stream_seq: 4, deliveries: 1, budget: { tokens: 5000, cost: null }, control_flow: { skipped: [{ segment_id: 'else_branch', reason: 'not taken' }] } },
     } as never, '2026-01-01T00:00:03.000Z');
     expect(e).toMatchObject({ alt_id: 'j', state: 'completed', alt_stream_seq: 4, last_status: 'success' });
     expect(e.tasks.a.deps ?? []).toEqual([]);
     expect(e.tasks.b.deps).toEqual(['a']);
     expect(e.tasks.c.deps).toEqual(['a', 'b']);
     expect(e.tasks.else_branch).toMatchObject({ state: 'skipped' });
+    expect(e.budget).toEqual({ tokens: 5000, cost: null });
   });
 });
 

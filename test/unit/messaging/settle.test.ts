@@ -54,7 +54,8 @@ describe('failureLast', () => {
   });
 
   it('deliveryMeta names no key with the alt_ prefix', () => {
-    expect(deliveryMeta(d)).toEqual({ source_stream: 'ALT', source_stream_seq: 9, source_subject: 'alt.submit', deliveries: 2 });
+    expect(deliveryMeta(d)).toEqual({ source_stream: 'ALT', source_stream_seq: 9, source_subject: 'alt.submit', deliveries: 2, tenant: '_' });
+    expect(deliveryMeta({ ...d, subject: 'alt.high.acme' }).tenant).toBe('acme');
   });
 
   it('lastIds: fresh ids, the execution id given or new', () => {

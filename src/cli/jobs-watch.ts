@@ -1,11 +1,13 @@
 /**
  * `altlas jobs --watch`: a live table of the jobs of the status bucket and the workers, like top.
+ * A job that wrote no entry (it finished within RUNNER_STATUS_FLUSH_MS) appears from its `.last`.
  * On a terminal the table is redrawn in place every --interval seconds; otherwise (a pipe, a log)
  * each change of a job is one plain line (--json: the entry). Ctrl-C ends it with exit 0. A watch
  * without a consumer (the reader role creates none): the entries, then each write as published.
  */
 import { payloadCodec } from '../security/codec.ts';
-import { decodeEntry, JOB_STATES, type StatusEntry } from '../status/status.ts';
+import { decodeEntry, entryFromLast, FINAL_STATES, JOB_STATES, statusKey, type FinishedLast, type StatusEntry } from '../status/status.ts';
+import { readLast } from '../last/read.ts';
 import { watchBucket } from '../status/store-access.ts';
 import { isJobState, listWorkers, notAJob } from '../ops/jobs.ts';
 import { duration, table } from '../ops/format.ts';
@@ -41,6 +43,24 @@ export async function watchJobs(values: WatchValues, io: Io, tty = process.stdou
       } catch {
         // not a status entry this process can read
       }
+    });
+    // A job that finished within RUNNER_STATUS_FLUSH_MS wrote no entry: its .last, as it is stored, says so.
+    const results = s.nc.subscribe(`${config.LAST_SUBJECT_PREFIX}.>`, {
+      callback: (_e, m) => {
+        let entry: StatusEntry;
+        try {
+          entry = entryFromLast(readLast(m.data, codec) as unknown as FinishedLast, new Date().toISOString());
+        } catch {
+          return; // not a .last this process can read
+        }
+        if (!entry.alt_id) return;
+        const key = statusKey(entry.alt_id);
+        const known = jobs.get(key);
+        // The final entry of that message says more (its worker): it stays.
+        if (known && known.alt_stream_seq === entry.alt_stream_seq && FINAL_STATES.includes(known.state)) return;
+        jobs.set(key, entry);
+        changed.add(key);
+      },
     });
     const draw = async () => {
       const list = [...jobs.values()].filter((j) => !values.state || j.state === values.state).sort((a, b) => b.updated_at.localeCompare(a.updated_at));
@@ -97,6 +117,7 @@ export async function watchJobs(values: WatchValues, io: Io, tty = process.stdou
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       watch.stop();
+      results.unsubscribe();
     }
     if (tty) io.out('');
     return EXIT.ok;

@@ -37,7 +37,9 @@ export async function newestLast(d: DashboardData, id: string): Promise<{ last: 
 
 /** The job's kept `.alt` bytes (opened when sealed), or null when none is kept. */
 export async function keptAltBytes(d: DashboardData, id: string): Promise<Uint8Array | null> {
-  const blob = await readObject(d.dlq.jsm, d.config.RUNNER_OBJECT_BUCKET, keptAltObject(id)).catch(() => null);
+  // Job bodies are kept in RUNNER_BODY_BUCKET (the operator's and the runner's alone); earlier versions kept them among the artifacts.
+  const blob = await readObject(d.dlq.jsm, d.config.RUNNER_BODY_BUCKET, keptAltObject(id)).catch(() => null)
+    ?? await readObject(d.dlq.jsm, d.config.RUNNER_OBJECT_BUCKET, keptAltObject(id)).catch(() => null);
   if (!blob) return null;
   return isSealed(blob) ? d.codec.open(blob, 'alt') : blob;
 }

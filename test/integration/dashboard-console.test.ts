@@ -62,7 +62,8 @@ describe('the dashboard\'s console API', () => {
     const r = await eventually(() => get('/api/jobs/console-a'), (x) => x.status === 200 && x.body.last !== null, 'the job from its .last');
     expect(r.body.last.alt_file_id).toBe('console-a');
     expect(r.body.job === null || (r.body.job.state === 'completed' && r.body.job.worker_id === '')).toBe(true);
-    const history = await get('/api/jobs/console-a/history');
+    // A worker sends a job's events once per HISTORY_FLUSH_MS.
+    const history = await eventually(() => get('/api/jobs/console-a/history'), (x) => x.body.events?.some((e: { type: string }) => e.type === 'last_stored'), 'the job\'s history');
     expect(history.body.events.map((e: { type: string }) => e.type)).toEqual(['delivered', 'started', 'task_finished', 'task_finished', 'last_stored']);
     const alt = await get('/api/jobs/console-a/alt');
     expect(alt.body).toMatchObject({ alt_id: 'console-a', kept: true, document: { id: 'console-a', metadata: { owner: 'ops' } } });

@@ -51,7 +51,7 @@ class FakeDelivery implements SettleDelivery {
   }
 }
 
-function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?: boolean; stopping?: boolean; closeFails?: boolean; suspect?: boolean; publish?: 'ok' | 'fail'; failureLast?: 'fail'; dlq?: 'fail'; readTakesMs?: number; dlqTakesMs?: number; noRecord?: boolean; current?: 'throw' | 'hang'; ackAck?: boolean; duplicate?: boolean; lostAfterStart?: boolean; publishHangs?: boolean } = {}) {
+function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?: boolean; stopping?: boolean; closeFails?: boolean; suspect?: boolean; publish?: 'ok' | 'fail'; failureLast?: 'fail'; dlq?: 'fail'; readTakesMs?: number; dlqTakesMs?: number; noRecord?: boolean; current?: 'throw' | 'hang'; ackAck?: boolean; duplicate?: boolean; lostAfterStart?: boolean; publishHangs?: boolean; publishTakesMs?: number } = {}) {
   const clock = { t: 1_000_000 };
   const leases = new Leases<FakeDelivery>({ timing: leaseTiming(5_000), connected: () => true, now: () => clock.t });
   const d = new FakeDelivery(clock.t, o.deliveries ?? 1);
@@ -99,6 +99,7 @@ function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?
       async last(last: Last) {
         if (o.publish === 'fail' && last.status !== 'failure') throw new Error('nats: timeout');
         if (o.publishHangs) return new Promise<never>(() => {});
+        clock.t += o.publishTakesMs ?? 0;
         if (o.failureLast === 'fail' && last.status === 'failure') throw new Error('nats: timeout');
         published.push(`last ${last.status}`);
         return { duplicate: o.duplicate === true };
@@ -432,6 +433,24 @@ describe('Settler: the lease lost while it waits', () => {
     await s.settle(ran(), 0);
     expect(s.d.sent).toEqual([]);
     expect(s.reports).toEqual([['abandon', { code: 'LEASE_LOST' }]]);
+  });
+});
+
+describe('Settler: after the .last is stored', () => {
+  it('a lease that ran out while the .last was stored gets no ack (its redelivery finds the .last)', async () => {
+    const s = setup({ publishTakesMs: 4_600 });
+    await s.settle(ran());
+    expect(s.published).toEqual(['last success']);
+    expect(s.d.sent).toEqual([]);
+    expect(s.reports).toEqual([['abandon', { code: 'LEASE_LOST' }]]);
+  });
+
+  it('a message done before keeps its records when the ack is not confirmed', async () => {
+    const s = setup({ deliveries: 2 });
+    s.d.ackAckAnswer = false;
+    await s.settle({ kind: 'done_before', job });
+    expect(s.d.sent).toEqual(['ackAck']);
+    expect(s.recorded).toEqual(['close']);
   });
 });
 

@@ -51,7 +51,7 @@ class FakeDelivery implements SettleDelivery {
   }
 }
 
-function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?: boolean; stopping?: boolean; closeFails?: boolean; suspect?: boolean; publish?: 'ok' | 'fail'; failureLast?: 'fail'; dlq?: 'fail'; readTakesMs?: number; dlqTakesMs?: number; noRecord?: boolean; current?: 'throw'; ackAck?: boolean; duplicate?: boolean } = {}) {
+function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?: boolean; stopping?: boolean; closeFails?: boolean; suspect?: boolean; publish?: 'ok' | 'fail'; failureLast?: 'fail'; dlq?: 'fail'; readTakesMs?: number; dlqTakesMs?: number; noRecord?: boolean; current?: 'throw' | 'hang'; ackAck?: boolean; duplicate?: boolean; lostAfterStart?: boolean; publishHangs?: boolean; publishTakesMs?: number } = {}) {
   const clock = { t: 1_000_000 };
   const leases = new Leases<FakeDelivery>({ timing: leaseTiming(5_000), connected: () => true, now: () => clock.t });
   const d = new FakeDelivery(clock.t, o.deliveries ?? 1);
@@ -73,6 +73,7 @@ function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?
       recorded.push('current');
       clock.t += o.readTakesMs ?? 0;
       if (o.current === 'throw') throw new Error('no responders');
+      if (o.current === 'hang') return new Promise<boolean>(() => {});
       return true;
     },
     settled: async (s) => {
@@ -97,6 +98,8 @@ function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?
     publisher: {
       async last(last: Last) {
         if (o.publish === 'fail' && last.status !== 'failure') throw new Error('nats: timeout');
+        if (o.publishHangs) return new Promise<never>(() => {});
+        clock.t += o.publishTakesMs ?? 0;
         if (o.failureLast === 'fail' && last.status === 'failure') throw new Error('nats: timeout');
         published.push(`last ${last.status}`);
         return { duplicate: o.duplicate === true };
@@ -108,7 +111,9 @@ function setup(o: { deliveries?: number; holdsRecords?: boolean; termWithReason?
       },
     },
   });
-  const run = (aiCalls = 1, decoded = true) => ({ lease, record: o.noRecord ? undefined : record, log, aiCalls, whenLost: new Promise<AltlasError>(() => {}), decoded, report: (verb: Verb, extra?: Record<string, unknown>) => void reports.push([verb, extra]) });
+  // The lease's loss as the run learns it: at once after the settlement started, or never.
+  const whenLost = () => (o.lostAfterStart ? new Promise<AltlasError>((resolve) => setImmediate(() => resolve(new AltlasError('LEASE_LOST', 'lost')))) : new Promise<AltlasError>(() => {}));
+  const run = (aiCalls = 1, decoded = true) => ({ lease, record: o.noRecord ? undefined : record, log, aiCalls, whenLost: whenLost(), decoded, report: (verb: Verb, extra?: Record<string, unknown>) => void reports.push([verb, extra]) });
   const settle = async (outcome: Outcome, aiCalls?: number, decoded?: boolean) => {
     await settler.settle(outcome, run(aiCalls, decoded));
     await Promise.all(after);
@@ -411,6 +416,41 @@ describe('Settler: a run without records', () => {
     const redelivered = setup({ noRecord: true, deliveries: 2, publish: 'fail' });
     await redelivered.settle(ran());
     expect(redelivered.d.sent).toEqual(['nak 200']);
+  });
+});
+
+describe('Settler: the lease lost while it waits', () => {
+  it('lost while the claim is being read: nothing is published, nothing sent, even before any AI call', async () => {
+    const s = setup({ deliveries: 2, current: 'hang', lostAfterStart: true });
+    await s.settle(ran(), 0);
+    expect(s.published).toEqual([]);
+    expect(s.d.sent).toEqual([]);
+    expect(s.reports).toEqual([['abandon', { code: 'LEASE_LOST' }]]);
+  });
+
+  it('lost while the .last is on its way: no verb afterwards, even for a run that made no AI call', async () => {
+    const s = setup({ publishHangs: true, lostAfterStart: true });
+    await s.settle(ran(), 0);
+    expect(s.d.sent).toEqual([]);
+    expect(s.reports).toEqual([['abandon', { code: 'LEASE_LOST' }]]);
+  });
+});
+
+describe('Settler: after the .last is stored', () => {
+  it('a lease that ran out while the .last was stored gets no ack (its redelivery finds the .last)', async () => {
+    const s = setup({ publishTakesMs: 4_600 });
+    await s.settle(ran());
+    expect(s.published).toEqual(['last success']);
+    expect(s.d.sent).toEqual([]);
+    expect(s.reports).toEqual([['abandon', { code: 'LEASE_LOST' }]]);
+  });
+
+  it('a message done before keeps its records when the ack is not confirmed', async () => {
+    const s = setup({ deliveries: 2 });
+    s.d.ackAckAnswer = false;
+    await s.settle({ kind: 'done_before', job });
+    expect(s.d.sent).toEqual(['ackAck']);
+    expect(s.recorded).toEqual(['close']);
   });
 });
 

@@ -63,6 +63,24 @@ describe('values', () => {
     expect(redactData({ pass: 'P@sswrd' })).toEqual({ pass: 'P@sswrd' });
     expect(redactData({ pass: 'no-symbols-here' })).toEqual({ pass: 'no-symbols-here' });
     expect(redactData({ auth: 'dXNlcjpwYXNz' })).toEqual({ auth: REDACTED });
+    // Judged trimmed; a value that is no text is walked, not judged.
+    expect(redactData({ auth: '  dXNlcjpwYXNz  ' })).toEqual({ auth: REDACTED });
+    expect(redactData({ auth: 12345678, pass: ['x'] })).toEqual({ auth: 12345678, pass: ['x'] });
+  });
+
+  it('stops at depth 200 in arrays and errors too', () => {
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 205; i++) deep = [deep];
+    let out = redactValue(deep);
+    let depth = 0;
+    while (Array.isArray(out)) {
+      out = out[0];
+      depth++;
+    }
+    expect([out, depth]).toEqual([REDACTED, 201]);
+    let nested: unknown = 'leaf';
+    for (let i = 0; i < 205; i++) nested = { e: Object.assign(new Error('m'), {}), next: nested };
+    expect(JSON.stringify(redactValue(nested))).toContain(REDACTED);
   });
 });
 

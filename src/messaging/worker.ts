@@ -183,32 +183,26 @@ export class Worker {
       onDuplicate: options.onDuplicate, onCancelled: options.onCancelled, parks: options.parks,
     });
     this.#leases = new Leases<Delivery>({ timing: this.#timing, connected: options.connected });
-    this.#pull = options.lanes ? new LaneIntake({
-      ...options.lanes, nc: options.nc, stream: options.config.ALT_STREAM, durable: options.config.RUNNER_DURABLE, concurrency: options.config.RUNNER_CONCURRENCY,
-      inboxPrefix: inboxPrefixOf(options.nc), inFlight: () => this.#running.size, holds: (seq) => this.#running.has(seq),
-      paused: () => this.#stopping || this.#paused || this.#draining !== null || options.gate.down, room: options.room,
-      onMessage: (d, requestedAt) => this.#receive(d, requestedAt),
-      stamp: () => {
-        const now = Date.now();
-        this.#stalls.tick(now);
-        return now;
-      },
-      onError: (e) => options.logger.warn('pull request failed', { error: e.message }),
-    }) : new PullLoop({
+    // What the pull loop and the lanes' intake share.
+    const intake = {
       nc: options.nc, stream: options.config.ALT_STREAM, durable: options.config.RUNNER_DURABLE, concurrency: options.config.RUNNER_CONCURRENCY,
-      // A pull request outlives its worker on the server; nats-server 2.9 hands a redelivery to such a
-      // dead request and then does not count it, so the next worker would see delivery 1 again. Requests
-      // shorter than 2/3 of the ack wait have expired before any message of a dead worker is redelivered.
-      expiresMs: Math.min(options.pullExpiresMs ?? 5_000, this.#timing.pullExpiresCapMs), inboxPrefix: inboxPrefixOf(options.nc), inFlight: () => this.#running.size,
+      inboxPrefix: inboxPrefixOf(options.nc), inFlight: () => this.#running.size,
       paused: () => this.#stopping || this.#paused || this.#draining !== null || options.gate.down, room: options.room,
-      onMessage: (d, requestedAt) => this.#receive(d, requestedAt),
+      onMessage: (d: Delivery, requestedAt: number) => this.#receive(d, requestedAt),
       // A request's time is read after the stall watch noticed any stall that just ended.
       stamp: () => {
         const now = Date.now();
         this.#stalls.tick(now);
         return now;
       },
-      onError: (e) => options.logger.warn('pull request failed', { error: e.message }),
+      onError: (e: Error) => options.logger.warn('pull request failed', { error: e.message }),
+    };
+    this.#pull = options.lanes ? new LaneIntake({ ...options.lanes, ...intake, holds: (seq) => this.#running.has(seq) }) : new PullLoop({
+      ...intake,
+      // A pull request outlives its worker on the server; nats-server 2.9 hands a redelivery to such a
+      // dead request and then does not count it, so the next worker would see delivery 1 again. Requests
+      // shorter than 2/3 of the ack wait have expired before any message of a dead worker is redelivered.
+      expiresMs: Math.min(options.pullExpiresMs ?? 5_000, this.#timing.pullExpiresCapMs),
     });
   }
 

@@ -34,6 +34,9 @@ export async function lookupLast(jsm: JetStreamManager, config: LookupConfig, al
   });
   if (!stored) return null;
   const last = readLast(stored.data, codec);
+  // A .last on this job's subject names this job (a copy of another job's, put there by a JetStream
+  // API answer whose reply subject named it, is not this job's).
+  if (typeof last.alt_file_id !== 'string' || subjectToken(last.alt_file_id) !== subjectToken(altId)) return null;
   const seq = Number(stored.header?.get(HEADERS.altStreamSeq));
   return { last, storedAt: stored.time.toISOString(), altStreamSeq: Number.isInteger(seq) && seq > 0 ? seq : null };
 }

@@ -64,8 +64,9 @@ export async function liveWorker(s: ControlSession, workerId: string): Promise<W
 export async function requestDrain(s: ControlSession, workerId: string, by: string): Promise<WorkerBeat> {
   const w = await liveWorker(s, workerId);
   const kv = await new Kvm(s.nc).open(s.config.RUNNER_CONTROL_BUCKET);
-  await writeControl(kv, drainKey(workerId), { worker_id: workerId, by, at: new Date().toISOString() });
+  // The request goes to the history first: the worker's answer (drained) comes after it.
   await recordAction(s.js, s.config, 'drain_requested', FLEET, { by, detail: { worker: workerId, in_flight: w.in_flight } }, s.codec);
+  await writeControl(kv, drainKey(workerId), { worker_id: workerId, by, at: new Date().toISOString() });
   return w;
 }
 

@@ -55,17 +55,27 @@ export class ControlWatch {
   async start(): Promise<void> {
     const drain = drainKey(this.#o.workerId);
     const concurrency = concurrencyKey(this.#o.workerId);
+    const me = this.#o.workerId;
     this.#watch = await watchBucket(this.#o.nc, this.#o.jsm, this.#o.bucket, '>', (e) => {
       const gone = e.operation !== 'PUT' || e.value.length === 0;
+      // Only a record of the exact shape counts, naming this worker where it is one worker's: a value
+      // that got there another way (the JetStream API's answer to a request whose reply subject named
+      // this key, a record copied from another key) is ignored.
+      const value = (): Record<string, unknown> | null => {
+        const v = e.json<unknown>();
+        return isControlRecord(v) ? v : null;
+      };
       try {
         if (e.key === PAUSE_KEY) {
-          const p = gone ? null : e.json<PauseControl>();
-          this.#o.onPause(p?.paused === true, p?.by ?? null);
+          if (gone) return this.#o.onPause(false, null);
+          const p = value();
+          if (p && typeof p.paused === 'boolean') this.#o.onPause(p.paused, p.by as string);
         } else if (e.key === drain && !gone) {
-          this.#o.onDrain(e.json<DrainControl>().by);
+          const d = value();
+          if (d && d.worker_id === me) this.#o.onDrain(d.by as string);
         } else if (e.key === concurrency && !gone) {
-          const c = e.json<ConcurrencyControl>();
-          if (Number.isInteger(c.concurrency) && c.concurrency >= 1) this.#o.onConcurrency(c.concurrency, c.by);
+          const c = value();
+          if (c && c.worker_id === me && Number.isInteger(c.concurrency) && (c.concurrency as number) >= 1) this.#o.onConcurrency(c.concurrency as number, c.by as string);
         }
       } catch {
         // not a control record
@@ -76,6 +86,13 @@ export class ControlWatch {
   stop(): void {
     this.#watch?.stop();
   }
+}
+
+/** A control record as `altlas pause`, `drain` and `workers set` write it: `by` and `at` (RFC 3339) at least. */
+export function isControlRecord(v: unknown): v is Record<string, unknown> & ControlRecord {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  return typeof r.by === 'string' && r.by.length > 0 && r.by.length <= 256 && typeof r.at === 'string' && !Number.isNaN(Date.parse(r.at)) && r.type === undefined;
 }
 
 /** Writes a control record (the operator's side). */

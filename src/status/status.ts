@@ -145,6 +145,9 @@ export function decodeEntry(bytes: Uint8Array, codec: Codec, key: string): Statu
   }
   const problem = shapeProblem(e);
   if (problem) throw new UnreadableEntry(key, problem);
+  // An entry is its job's: one found under another job's key got there another way (copied by a
+  // JetStream API answer whose reply subject named that key) and says nothing of this job.
+  if (statusKey(e.alt_id) !== key) throw new UnreadableEntry(key, `the entry of job ${e.alt_id}, not of this key`);
   return e;
 }
 

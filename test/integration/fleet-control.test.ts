@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { hostname, userInfo } from 'node:os';
+import { Kvm } from '@nats-io/kv';
 import { main } from '../../src/cli/main.ts';
+import { drainKey } from '../../src/status/control.ts';
 import { Harness, eventually, job, type WorkerProcess } from '../helpers/runner.ts';
 
 const run = async (argv: string[]) => {
@@ -95,6 +97,15 @@ describe('altlas drain', () => {
     const id = await workerIdOf(w);
     await h.publish(job('drained-1', 3, 'slow-step'));
     await eventually(async () => w.logs('run started'), (l) => l.length === 1, 'the job to start');
+    // Values that got into its drain key another way are not drain requests: the JetStream API's
+    // answer to a request whose reply subject named the key, another worker's request copied there.
+    const control = await new Kvm(h.nc).open('ALT_CONTROL');
+    await control.put(drainKey(id), JSON.stringify({ type: 'io.nats.jetstream.api.v1.stream_info_response', config: {}, state: {} }));
+    await control.put(drainKey(id), JSON.stringify({ worker_id: 'another-worker', by: 'nats:operator', at: new Date().toISOString() }));
+    await control.put(drainKey(id), 'junk');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(w.logs('draining: no new work is taken; the jobs running here finish, then the worker exits')).toHaveLength(0);
+    expect(w.proc.exitCode).toBeNull();
     const drained = await run(['drain', id, '--wait', ...server]);
     expect(drained).toMatchObject({ code: 0, out: `${id} drained and exited` });
     expect((await w.exited).code).toBe(0);

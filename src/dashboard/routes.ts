@@ -143,11 +143,16 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
       };
       const state = p.get('state') || undefined;
       if (state && !(LAST_STATUSES as readonly string[]).includes(state)) throw new HttpError(400, `state must be one of ${LAST_STATUSES.join(', ')}`);
-      const limit = Math.min(1_000, Math.max(1, Number(p.get('limit') ?? 50) || 50));
+      const limitText = p.get('limit');
+      if (limitText !== null && !/^[0-9]{1,4}$/.test(limitText)) throw bad('limit must be a whole number from 1 to 1000');
+      const limit = Math.min(1_000, Math.max(1, Number(limitText ?? 50)));
+      const code = p.get('code') || undefined;
+      if (code !== undefined) codeOf(code);
+      for (const name of ['since', 'until', 'state', 'code', 'q', 'tenant', 'limit', 'page']) if (p.getAll(name).length > 1) throw bad(`${name} is given more than once`);
       const page = p.get('page') ? Number(p.get('page')) : undefined;
       if (page !== undefined && (!Number.isInteger(page) || page < 1)) throw new HttpError(400, 'page is the token of a previous answer');
       return searchFinished(d.dlq.jsm, d.config.LAST_STREAM, {
-        since: time('since'), until: time('until'), status: state as LastStatus | undefined, code: p.get('code') || undefined, text: p.get('q') || undefined,
+        since: time('since'), until: time('until'), status: state as LastStatus | undefined, code, text: p.get('q') || undefined,
         tenant: p.get('tenant') || undefined, limit, before: page,
       }, d.codec);
     },

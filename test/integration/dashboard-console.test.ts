@@ -93,6 +93,7 @@ describe('the dashboard\'s console API', () => {
     expect(second.body.jobs.map((j: { alt_id: string }) => j.alt_id)).toEqual(['console-a']);
     expect(second.body.next).toBeNull();
     expect((await get('/api/finished?state=running')).status).toBe(400);
+    for (const q of ['limit=abc', 'limit=-5', 'limit=1e9', 'code=%3E', 'q=a&q=b']) expect((await get(`/api/finished?${q}`)).status).toBe(400);
   });
 
   it('records an action with the dashboard token\'s name', async () => {

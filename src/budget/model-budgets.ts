@@ -177,12 +177,14 @@ export class ModelBudgets implements ReserveStep, SettleStep {
     const tokens = this.#room(a.tokens, now);
     const requests = Math.floor(this.#room(a.requests, now));
     const calls = this.#concurrency(a) - a.running;
-    const n = Math.max(0, Math.min(free, a.lastNeed > 0 ? Math.floor(tokens / a.lastNeed) : tokens > 0 ? free : 0, requests, calls));
+    // A job like the last one, never more than the whole limit (a larger call fails its task at once).
+    const per = Math.min(a.lastNeed, limitOf(a.tokens) ?? Number.POSITIVE_INFINITY);
+    const n = Math.max(0, Math.min(free, per > 0 ? Math.floor(tokens / per) : tokens > 0 ? free : 0, requests, calls));
     if (n < free && calls > n) {
       // This worker's slice is spent (or none yet): the jobs it would pull are demand too, asked for
       // at once, at the rate its calls to the model take (as many calls a minute as one slot makes).
       const perMinute = (Math.min(free, calls) - n) * Math.max(1, a.callMs > 0 ? MINUTE_MS / a.callMs : 1);
-      a.tokens.needSeen = Math.max(a.tokens.needSeen, perMinute * (a.lastNeed || this.#o.defaultOutput));
+      a.tokens.needSeen = Math.max(a.tokens.needSeen, perMinute * (per || this.#o.defaultOutput));
       a.requests.needSeen = Math.max(a.requests.needSeen, perMinute);
       this.#slices?.nudge(a.tokens.key);
       this.#slices?.nudge(a.requests.key);
@@ -206,8 +208,13 @@ export class ModelBudgets implements ReserveStep, SettleStep {
     const need = reservationOf(input, call.maxTokens, a.outputs.quantile(0.95), call.maxTokens ?? this.#o.defaultOutput);
     const id = `m${++this.#seq}`;
     const started = this.#now();
-    a.lastNeed = need.tokens;
-    a.tokens.needSeen = Math.max(a.tokens.needSeen, need.tokens);
+    // A call that can never be sent (larger than the model's whole limit) is no measure of the next
+    // ones: the pull gate would otherwise find no room for any job again.
+    const known = limitOf(a.tokens);
+    if (known === null || need.tokens <= known) {
+      a.lastNeed = need.tokens;
+      a.tokens.needSeen = Math.max(a.tokens.needSeen, need.tokens);
+    }
     a.requests.needSeen = Math.max(a.requests.needSeen, 1);
     let waited = false;
     try {

@@ -102,6 +102,15 @@ describe('model rate limits: the reservation arithmetic', () => {
     await expect(b.reserve(call('', 100), signal)).resolves.toMatchObject({ held: { tokens: 112, requests: 1 } });
   });
 
+  it('still pulls after a call larger than the whole limit was refused: that call is no measure of the next jobs', async () => {
+    const clock = { now: 1_700_000_000_000 };
+    const b = budgets({ orchestrator: { m: { tpm: 400 } } }, clock);
+    expect(b.room(4)).toBe(4);
+    await expect(b.reserve(call('', 4_000), signal)).rejects.toMatchObject({ code: 'AI_LIMIT_EXCEEDED' });
+    expect(b.room(4)).toBeGreaterThan(0);
+    await expect(b.reserve(call('', 50), signal)).resolves.toMatchObject({ held: { requests: 1 } });
+  });
+
   it('refuses a call larger than the model\'s whole limit, and charges a failed call nothing when the provider refused it', async () => {
     const clock = { now: 1_700_000_000_000 };
     const b = budgets({ orchestrator: { '*': { tpm: 500 } } }, clock);

@@ -24,8 +24,10 @@ export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURAT
        altlas jobs --finished [--since T] [--until T] [--state S] [--code C] [--text T] [--tenant T] [--limit N] [--page TOKEN]
        altlas jobs --watch [--state STATE] [--interval SECONDS]
 
-The jobs in the status bucket (RUNNER_STATUS_BUCKET), newest first: id, state, tasks done,
-deliveries, worker and last update. Entries expire after RUNNER_STATUS_TTL_MS.
+The jobs in the status bucket (RUNNER_STATUS_BUCKET), and the jobs that finished without an
+entry (within RUNNER_STATUS_FLUSH_MS) from their .last in the LAST stream (stored since --since,
+else in the last 15 minutes), newest first: id, state, tasks done, deliveries, worker and last
+update. Entries expire after RUNNER_STATUS_TTL_MS.
   --state STATE           only jobs in this state: ${JOB_STATES.join(', ')}
   --since TIME|DURATION   only jobs updated since an RFC 3339 time or a duration ago (15m, 1h30m, 2d)
   --limit N               at most N jobs (default 100; 0: all)
@@ -99,7 +101,7 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   const since = values.since === undefined ? undefined : parseSince(values.since);
   const config = configFrom(values);
   return withNats(config, async (s) => {
-    const jobs = await listJobs({ jsm: s.jsm, bucket: config.RUNNER_STATUS_BUCKET }, { state: values.state as never, since, limit: limit || undefined, onUnreadable: (e) => io.err(`altlas jobs: ${e.message}: skipped`) }, payloadCodec(config.PAYLOAD_KEYS));
+    const jobs = await listJobs({ jsm: s.jsm, bucket: config.RUNNER_STATUS_BUCKET }, { state: values.state as never, since, limit: limit || undefined, onUnreadable: (e) => io.err(`altlas jobs: ${e.message}: skipped`), lasts: { jsm: s.jsm, stream: config.LAST_STREAM } }, payloadCodec(config.PAYLOAD_KEYS));
     if (values.json) jobs.forEach((j) => io.out(JSON.stringify(j)));
     else if (!jobs.length) io.out('no jobs');
     else io.out(table(['JOB ID', 'STATE', 'TASKS', 'DELIVERIES', 'WORKER', 'UPDATED'], jobs.map((j) => [j.alt_id, stateText(j), `${j.tasks_done}/${j.tasks_total}`, String(j.deliveries), j.worker_id, `${j.updated_at} (${ago(j.updated_at)} ago)`])));

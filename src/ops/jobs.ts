@@ -5,7 +5,8 @@
  */
 import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { bucketEntries, type BucketEntry } from '../status/store-access.ts';
+import { bucketEntries, firstSeqSince, storedMessages, type BucketEntry } from '../status/store-access.ts';
+import { readLast } from '../last/read.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { cancelKey, decodeEntry, entryFromLast, FINAL_STATES, JOB_STATES, readStatus, UnreadableEntry, type FinishedLast, type JobState, type StatusEntry } from '../status/status.ts';
 import { lookupLast, type LookupConfig } from '../last/lookup.ts';
@@ -32,7 +33,17 @@ export interface JobFilter {
   limit?: number;
   /** Told of each value that is not a status entry (not JSON, or not of its shape): it is skipped. */
   onUnreadable?: (e: UnreadableEntry) => void;
+  /**
+   * The LAST stream: the jobs that finished within RUNNER_STATUS_FLUSH_MS wrote no entry, so the
+   * `.last`s stored since `since` (else in the last {@link RECENT_MS}), at most `limit` (else
+   * {@link RECENT_MAX}) of the newest, add the jobs the bucket does not hold.
+   */
+  lasts?: { jsm: JetStreamManager; stream: string };
 }
+
+/** How far back `altlas jobs` looks in LAST without --since, and how many `.last`s it reads at most. */
+export const RECENT_MS = 15 * 60_000;
+export const RECENT_MAX = 1_000;
 
 /** The jobs in the status bucket, newest first (by their last update). */
 export async function listJobs(src: BucketSource, filter: JobFilter = {}, codec: Codec = IDENTITY_CODEC): Promise<StatusEntry[]> {
@@ -50,8 +61,34 @@ export async function listJobs(src: BucketSource, filter: JobFilter = {}, codec:
     if (filter.since && Date.parse(entry.updated_at) < filter.since.getTime()) continue;
     jobs.push(entry);
   }
+  if (filter.lasts) {
+    const known = new Set(jobs.map((j) => j.alt_id));
+    for (const entry of await recentFromLasts(filter.lasts, filter.since ?? new Date(Date.now() - RECENT_MS), filter.limit || RECENT_MAX, codec)) {
+      if (known.has(entry.alt_id) || (filter.state && entry.state !== filter.state)) continue;
+      known.add(entry.alt_id);
+      jobs.push(entry);
+    }
+  }
   jobs.sort((a, b) => b.updated_at.localeCompare(a.updated_at));
   return filter.limit ? jobs.slice(0, filter.limit) : jobs;
+}
+
+/** The jobs of the `.last`s stored since `since`, newest first (a job's newest only), at most `max` read. */
+async function recentFromLasts(src: { jsm: JetStreamManager; stream: string }, since: Date, max: number, codec: Codec): Promise<StatusEntry[]> {
+  const info = await src.jsm.streams.info(src.stream).catch(() => null);
+  if (!info || info.state.messages === 0) return [];
+  const { first_seq: first, last_seq: last } = info.state;
+  const from = Math.max(await firstSeqSince(src.jsm, src.stream, first, last, since), last - max + 1);
+  const out = new Map<string, StatusEntry>();
+  for await (const m of storedMessages(src.jsm, src.stream, '>', from, last, true)) {
+    try {
+      const entry = entryFromLast(readLast(m.data, codec) as unknown as FinishedLast, m.time.toISOString());
+      if (entry.alt_id) out.set(entry.alt_id, entry);
+    } catch {
+      // not a .last this process can read
+    }
+  }
+  return [...out.values()];
 }
 
 /** Where a job's record is: its status entry, and its `.last` in the LAST stream. */

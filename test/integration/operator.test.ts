@@ -250,10 +250,10 @@ describe('job control', () => {
     await h.publish(job('slow-1', 2, 'slow-step'));
     await eventually(async () => h!.fake.stats.inFlight, (n) => n >= 1, 'the slow AI call');
 
-    // A running job's first status write comes after RUNNER_STATUS_FLUSH_MS; a job finished sooner writes none (its .last is its record).
+    // A running job's first status write comes after RUNNER_STATUS_FLUSH_MS; a job finished sooner writes none (its .last is its record, and lists it).
     const listed = await eventually(() => run(['jobs', '--json', ...server]), (r) => r.out.includes('slow-1'), 'the running job listed');
     const jobs = listed.out.split('\n').map((l) => JSON.parse(l) as { alt_id: string; state: string });
-    expect(jobs.map((j) => [j.alt_id, j.state])).toEqual([['slow-1', 'running']]);
+    expect(jobs.map((j) => [j.alt_id, j.state])).toEqual([['slow-1', 'running'], ['done-1', 'completed']]);
     expect((await run(['jobs', '--state', 'running', '--json', ...server])).out.split('\n').map((l) => JSON.parse(l).alt_id)).toEqual(['slow-1']);
     expect(JSON.parse((await run(['status', 'done-1', '--json', ...server])).out)).toMatchObject({ alt_id: 'done-1', state: 'completed', last_status: 'success' });
     expect((await run(['jobs', '--state', 'nope', ...server])).code).toBe(2);

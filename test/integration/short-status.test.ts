@@ -84,6 +84,11 @@ describe('a job that finishes within RUNNER_STATUS_FLUSH_MS', () => {
     expect(entry).toMatchObject({ alt_id: 'quick', state: 'completed', last_status: 'success', alt_stream: 'ALT', alt_stream_seq: 1, deliveries: 1, tasks_total: 2, tasks_done: 2, error: null });
     expect(Object.values(entry.tasks).map((t) => t.state)).toEqual(['completed', 'completed']);
     expect((await cli(['status', 'quick'])).out.join('\n')).toMatch(/^job quick: completed \(\.last success\)/m);
+    // altlas jobs lists it from its .last, as the job the bucket does not hold.
+    const inJobs = await cli(['jobs', '--json']);
+    expect(inJobs.code).toBe(0);
+    expect(inJobs.out.map((l) => JSON.parse(l) as { alt_id: string; state: string }).filter((j) => j.alt_id === 'quick')).toEqual([expect.objectContaining({ alt_id: 'quick', state: 'completed' })]);
+    expect((await cli(['jobs', '--state', 'running', '--json'])).out.filter((l) => l.includes('"quick"'))).toEqual([]);
 
     const cancel = await cli(['cancel', 'quick', '--json']);
     expect(cancel.code).toBe(0);

@@ -101,8 +101,11 @@ export class BudgetSteps implements ReserveStep, SettleStep {
       }
       if (refused) {
         if (job) this.#o.jobs.settle(job, id, { tokens: 0, costNanos: 0 }, this.#now());
-        const wait = this.#o.tenantExceeded === 'wait';
-        const message = describeTenant(refused, call.model, wait);
+        // A call no period of the budget can hold (its worst case past the whole limit, or no price
+        // under a cost budget) ends its job with BUDGET_EXCEEDED: waiting would never end.
+        const never = refused.need === null || refused.need > refused.limit;
+        const wait = this.#o.tenantExceeded === 'wait' && !never;
+        const message = describeTenant(refused, call.model, wait) + (never && this.#o.tenantExceeded === 'wait' ? ': no period can hold it, so it does not wait' : '');
         throw new AltlasError(wait ? 'BUDGET_WAIT' : 'BUDGET_EXCEEDED', message, {
           context: { altId: call.jobId ?? undefined, taskId: call.taskKey ?? undefined, scope: 'tenant', ...refused, retryInMs: Math.max(0, refused.turnsAt - this.#now()) },
         });

@@ -4,6 +4,7 @@ import { describeCall, type AiCall, type AttemptInfo, type CallUsage } from '../
 import { JobBudgets, final } from '../../../src/budget/job-budgets.ts';
 import { needOf, spentOf } from '../../../src/budget/need.ts';
 import { BudgetSteps, mayHaveCost } from '../../../src/budget/steps.ts';
+import { TenantBudgets } from '../../../src/budget/tenant-budgets.ts';
 import { AltlasError } from '../../../src/errors.ts';
 import { costNanos } from '../../../src/usage/prices.ts';
 
@@ -150,5 +151,17 @@ describe('job budget arithmetic (property)', () => {
     await expect(steps.reserve(call)).rejects.toThrow(/cost budget cannot hold a call to other: the model has no price in AI_PRICES/);
     // Another job, without a budget: nothing held, nothing refused.
     expect(await steps.reserve(describeCall({ prompt: { system: '', user: 'u' }, model: 'other', parameters: {}, origin: { jobId: 'free' } }, 'openai', false))).toEqual({ held: {} });
+  });
+});
+
+describe('a tenant call no period can hold', () => {
+  it('ends its job with BUDGET_EXCEEDED even when tenants over budget wait (the wait would never end); one that fits is reserved', async () => {
+    const tenants = new TenantBudgets({ doc: { tenants: { acme: { hour: { tokens: 100 } } } }, holdTtlMs: 60_000, now: () => Date.UTC(2026, 0, 1, 1) });
+    const steps = new BudgetSteps({ jobs: new JobBudgets(), prices, maxOutput: 1_000, tenantExceeded: 'wait', tenants, now: () => Date.UTC(2026, 0, 1, 1) });
+    const huge = describeCall({ prompt: { system: '', user: 'u' }, model: 'm', parameters: {}, origin: { jobId: 'big', tenant: 'acme' } }, 'openai', false);
+    await expect(steps.reserve(huge)).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED', message: expect.stringMatching(/no period can hold it, so it does not wait$/) });
+    const small = describeCall({ prompt: { system: '', user: 'u' }, model: 'm', parameters: { max_tokens: 50 }, origin: { jobId: 'small', tenant: 'acme' } }, 'openai', false);
+    const r = await steps.reserve(small);
+    expect(r.held).toMatchObject({ tokens: expect.any(Number) });
   });
 });

@@ -138,7 +138,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       approvals = claimed.decisions;
       parkedFrom = claimed.park;
       log.info('resuming a parked job', { resume_of: origin, completed_tasks: resume.size, decisions: approvals.size });
-      record?.resumed(resume.size);
+      record?.resumed(resume.size, claimed.park.reason === 'budget' ? 'budget' : 'approval');
     }
 
     // A replay (altlas replay): the results it keeps are its resume; its .last says which run it replays.

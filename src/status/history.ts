@@ -213,13 +213,13 @@ export function describeEvent(e: HistoryEvent): string {
     case 'delivered': return `delivered (delivery ${e.deliveries ?? '?'}, message ${e.alt_stream_seq ?? '?'}) to ${e.worker_id ?? 'a worker'}`;
     case 'started': return `started${on}${d.tasks !== undefined ? ` (${d.tasks} task${d.tasks === 1 ? '' : 's'})` : ''}`;
     case 'claimed': return `claimed (delivery ${e.deliveries ?? '?'})${on}`;
-    case 'resumed': return `resumed after approval${on}${d.completed !== undefined ? ` (${d.completed} tasks done before)` : ''}`;
+    case 'resumed': return `resumed after ${d.reason === 'budget' ? 'its tenant\'s budget period turned' : 'approval'}${on}${d.completed !== undefined ? ` (${d.completed} tasks done before)` : ''}`;
     case 'attempt_failed': return `task ${e.task_id} attempt ${e.attempt} failed${code}${on}`;
     case 'task_finished': return `task ${e.task_id} ${e.status}${e.attempt && e.attempt > 1 ? ` after ${e.attempt} attempts` : ''}${code}${on}`;
     case 'checkpointed': return `checkpointed ${d.tasks ?? '?'} task(s)${on}`;
     case 'lease_lost': return `lease lost${on}${code}`;
     case 'handed_back': return `handed back${on}${code}`;
-    case 'parked': return `parked: waiting for a person${d.task ? ` at task ${d.task}` : ''}${on}`;
+    case 'parked': return e.code === 'BUDGET_WAIT' ? `parked: its tenant's budget is spent until the period turns${on}` : `parked: waiting for a person${d.task ? ` at task ${d.task}` : ''}${on}`;
     case 'last_stored': return `.last stored (${e.status ?? '?'})${on}${e.code ? ` (${e.code})` : ''}`;
     case 'dead_lettered': return `dead-lettered${code}${on}`;
     case 'cancel_requested': return `cancel requested${by}`;

@@ -156,8 +156,8 @@ export class DeliveryRecord {
   }
 
   /** A parked job's resume: it goes on with what it completed before. */
-  resumed(completed: number): void {
-    this.#event('resumed', { detail: { completed } });
+  resumed(completed: number, reason: 'approval' | 'budget' = 'approval'): void {
+    this.#event('resumed', { detail: { completed, reason } });
     // The parked job has an entry (waiting): this delivery writes its final state, however short.
     this.#entryExists = true;
     this.#tracker?.entryExists();
@@ -167,7 +167,7 @@ export class DeliveryRecord {
   ended(e: Ending): void {
     if (e.altId) this.identified(e.altId);
     const fields = { ...(e.code ? { code: e.code } : {}), ...(e.status ? { status: e.status } : {}) };
-    if (e.verb === 'ack' && e.code === 'JOB_PARKED') this.#event('parked', { detail: { task: e.task ?? null } });
+    if (e.verb === 'ack' && (e.code === 'JOB_PARKED' || e.code === 'BUDGET_WAIT')) this.#event('parked', { code: e.code, detail: { task: e.task ?? null } });
     else if (e.verb === 'ack' && e.code !== 'DONE_BEFORE') this.#event('last_stored', fields);
     else if (e.verb === 'nak') this.#event(e.code === 'LEASE_LOST' ? 'lease_lost' : 'handed_back', fields);
     else if (e.verb === 'reject') this.#event('dead_lettered', fields);

@@ -58,5 +58,9 @@ describe('HistoryWriter', () => {
     expect(e.error).not.toContain('abcdefghijklmnopqrstuvwxyz0123');
     expect(describeEvent(e)).toMatch(/^task t1 attempt 2 failed \(AI_HTTP_500: upstream said .*\) on w$/);
     expect(describeEvent(historyEvent('cancel_requested', 'j', { by: 'nats:alice' }))).toBe('cancel requested by nats:alice');
+    // A budget park is not a person's wait, and its resume follows no approval.
+    expect(describeEvent(historyEvent('parked', 'j', { worker_id: 'w', code: 'BUDGET_WAIT' }))).toBe('parked: its tenant\'s budget is spent until the period turns on w');
+    expect(describeEvent(historyEvent('parked', 'j', { worker_id: 'w', code: 'JOB_PARKED', detail: { task: 'ok' } }))).toBe('parked: waiting for a person at task ok on w');
+    expect(describeEvent(historyEvent('resumed', 'j', { worker_id: 'w', detail: { completed: 1, reason: 'budget' } }))).toBe('resumed after its tenant\'s budget period turned on w (1 tasks done before)');
   });
 });

@@ -94,6 +94,8 @@ function message(e: ErrorObject): string {
       return `must be ${String(p.comparison)} ${String(p.limit)}, got ${describe(e.data)}`;
     case 'anyOf':
       return `must be a well-formed value, got ${describe(e.data)}`;
+    case 'additionalProperties':
+      return `has an unknown field "${String(p.additionalProperty)}"`;
     default:
       return e.message ?? `breaks the schema rule "${e.keyword}"`;
   }

@@ -43,7 +43,7 @@ describe('price table (AI_PRICES)', () => {
       'AI_PRICES/date: must be a valid date, got a string of 8 characters',
       'AI_PRICES/models/a/input: must be >= 0, got a whole number',
       'AI_PRICES/models/b/output: missing required field "output"',
-      'AI_PRICES/models/c: must NOT have additional properties',
+      'AI_PRICES/models/c: has an unknown field "per"',
     ]);
     expect(problems('models: {}\n')).toEqual(['AI_PRICES/currency: missing required field "currency"']);
     expect(problems('currency: USD\nmodels: {a: {input: "1", output: 1}}\n')).toEqual(['AI_PRICES/models/a/input: must be a number, got a string of 1 character']);

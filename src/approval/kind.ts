@@ -16,6 +16,20 @@ export interface Decision {
   /** Who: `user@host` of the command, `dashboard`, or `timeout`. */
   by: string;
   decided_at: string;
+  /** The job it decides (written since decisions are checked against their key; older ones lack it). */
+  alt_id?: string;
+}
+
+/**
+ * A decision of task `task` of job `altId` as `altlas approve` writes it. A value that got under
+ * a decision's key another way (the JetStream API's answer to a request whose reply subject named
+ * it, another job's decision copied there) is none.
+ */
+export function isDecisionOf(v: unknown, altId: string, task: string): v is Decision {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const d = v as Record<string, unknown>;
+  return d.task === task && (d.decision === 'approved' || d.decision === 'rejected' || d.decision === 'failed') && typeof d.by === 'string'
+    && typeof d.decided_at === 'string' && (d.comment === null || typeof d.comment === 'string') && (d.alt_id === undefined || d.alt_id === altId);
 }
 
 /**

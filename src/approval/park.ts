@@ -29,7 +29,7 @@ import { IDENTITY_CODEC, isSealed, type Codec } from '../security/codec.ts';
 import { redactMemberList } from '../security/trace-headers.ts';
 import { REDACTED, isSecretKeyName, redactDataText } from '../security/redact.ts';
 import { bucketEntries, readObject, removeObject } from '../status/store-access.ts';
-import type { Decision, OnTimeout } from './kind.ts';
+import { isDecisionOf, type Decision, type OnTimeout } from './kind.ts';
 
 /** The header that marks a resumed job's message: `<stream>:<seq>` of the parked message. */
 export const RESUME_HEADER = 'Altlas-Resume';
@@ -107,8 +107,14 @@ export async function readDecisions(jsm: JetStreamManager, bucket: string, altId
   const out = new Map<string, Decision>();
   for (const e of await bucketEntries(jsm, bucket, `decision.${subjectToken(altId)}.*`)) {
     if (e.operation !== 'PUT' || e.value.length === 0) continue;
-    const d = JSON.parse(dec.decode(e.value)) as Decision;
-    out.set(d.task, d);
+    let d: unknown;
+    try {
+      d = JSON.parse(dec.decode(e.value));
+    } catch {
+      continue;
+    }
+    const task = (d as { task?: unknown } | null)?.task;
+    if (typeof task === 'string' && e.key === decisionKey(altId, task) && isDecisionOf(d, altId, task)) out.set(task, d);
   }
   return out;
 }
@@ -139,13 +145,23 @@ export async function decide(s: DecideStores, input: { altId: string; task: stri
   const key = decisionKey(input.altId, input.task);
   const existing = await s.kv.get(key);
   const decidedAlready = () => new AltlasError('APPROVAL_DECIDED', `task ${input.task} of job ${input.altId} was decided already`, { context: { altId: input.altId, taskId: input.task } });
-  if (existing && existing.operation === 'PUT' && existing.value.length) throw decidedAlready();
+  const held = existing && existing.operation === 'PUT' && existing.value.length ? existing : null;
+  const valueOf = (bytes: Uint8Array): unknown => {
+    try {
+      return JSON.parse(dec.decode(bytes));
+    } catch {
+      return null;
+    }
+  };
+  if (held && isDecisionOf(valueOf(held.value), input.altId, input.task)) throw decidedAlready();
   if (input.by !== 'timeout' && park.timeout_at && Date.parse(park.timeout_at) <= now()) {
     throw new AltlasError('APPROVAL_TIMED_OUT', `the approval of task ${input.task} of job ${input.altId} timed out at ${park.timeout_at} (on_timeout: ${park.on_timeout})`, { context: { altId: input.altId, taskId: input.task } });
   }
-  const decision: Decision = { task: input.task, decision: input.decision, comment: input.comment, by: input.by, decided_at: new Date(now()).toISOString() };
+  const decision: Decision = { task: input.task, decision: input.decision, comment: input.comment, by: input.by, decided_at: new Date(now()).toISOString(), alt_id: input.altId };
   try {
-    await s.kv.create(key, enc.encode(JSON.stringify(decision)));
+    // Created once; a value there that is no decision of this task is replaced (compare-and-set on its revision).
+    if (held) await s.kv.update(key, enc.encode(JSON.stringify(decision)), held.revision);
+    else await s.kv.create(key, enc.encode(JSON.stringify(decision)));
   } catch {
     throw decidedAlready();
   }

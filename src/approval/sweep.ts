@@ -15,7 +15,8 @@ import { isAltlasError } from '../errors.ts';
 import type { Codec } from '../security/codec.ts';
 import { bucketEntries } from '../status/store-access.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Decision } from './kind.ts';
+import { isDecisionOf, type Decision } from './kind.ts';
+import { cancelKey } from '../status/status.ts';
 import { decide, decisionKey, isBudgetPark, parkKey, resume, type ParkRecord } from './park.ts';
 
 export interface SweepOptions {
@@ -38,20 +39,31 @@ export async function sweepParks(o: SweepOptions): Promise<number> {
   const now = o.now ?? Date.now;
   const dec = new TextDecoder();
   let resumed = 0;
-  const decisions = new Map<string, Decision>();
+  // A value that is not what its key holds (not JSON; put there another way) is passed over.
+  const parsed = (bytes: Uint8Array): unknown => {
+    try {
+      return JSON.parse(dec.decode(bytes));
+    } catch {
+      return null;
+    }
+  };
+  const decisions = new Map<string, unknown>();
   for (const e of await bucketEntries(o.jsm, o.statusBucket, 'decision.>')) {
-    if (e.operation === 'PUT' && e.value.length) decisions.set(e.key, JSON.parse(dec.decode(e.value)) as Decision);
+    if (e.operation === 'PUT' && e.value.length) decisions.set(e.key, parsed(e.value));
   }
   // Jobs an operator cancelled (altlas cancel): a parked one is resumed so that it ends cancelled.
   const cancelled = new Set<string>();
   for (const e of await bucketEntries(o.jsm, o.statusBucket, 'cancel.*')) {
-    if (e.operation === 'PUT' && e.value.length) cancelled.add((JSON.parse(dec.decode(e.value)) as { alt_id: string }).alt_id);
+    const id = e.operation === 'PUT' && e.value.length ? (parsed(e.value) as { alt_id?: unknown } | null)?.alt_id : undefined;
+    if (typeof id === 'string' && e.key === cancelKey(id)) cancelled.add(id);
   }
   for (const e of await bucketEntries(o.jsm, o.statusBucket, 'park.*')) {
     if (e.operation !== 'PUT' || e.value.length === 0) continue;
-    const park = JSON.parse(dec.decode(e.value)) as ParkRecord;
+    const park = parsed(e.value) as ParkRecord | null;
+    if (!park || typeof park.alt_id !== 'string' || typeof park.task !== 'string' || e.key !== parkKey(park.alt_id)) continue;
     if (park.resumed_seq !== undefined) continue;
-    const decided = decisions.get(decisionKey(park.alt_id, park.task));
+    const value = decisions.get(decisionKey(park.alt_id, park.task));
+    const decided: Decision | undefined = isDecisionOf(value, park.alt_id, park.task) ? value : undefined;
     if (!decided && cancelled.has(park.alt_id)) {
       await resume(o, park).then(() => resumed++).catch((err: Error) => o.logger.warn('could not resume a cancelled parked job', { alt_id: park.alt_id, error: err.message }));
       continue;

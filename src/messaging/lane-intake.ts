@@ -20,7 +20,8 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { Delivery } from '../contract/delivery.ts';
+import type { Delivery } from '../contract/delivery.ts';
+import { deliveryOf } from './pull.ts';
 import { IntakeScheduler, type IntakeChoice, type IntakeQueue } from '../flow/intake.ts';
 import { NO_TENANT, isLane, laneOf, tenantOf, type Lane } from '../flow/lanes.ts';
 
@@ -349,13 +350,8 @@ export class LaneIntake {
       this.#done(r, true);
       return;
     }
-    let d: Delivery;
-    try {
-      d = new Delivery(this.#o.nc, m, this.#now());
-    } catch (e) {
-      this.#o.onError?.(e as Error);
-      return;
-    }
+    const d = deliveryOf(this.#o.nc, m, this.#now(), this.#o.onError);
+    if (!d) return;
     const consumer = m.reply.split('.')[3];
     const r = this.#req && this.#metaOf(this.#req.q).consumer === consumer ? this.#req : null;
     // A message for a forgotten request still runs (it is leased to this worker now).

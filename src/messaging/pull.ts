@@ -188,13 +188,17 @@ export class PullLoop {
     // Requests are served in order: the message answers the oldest one open (or one forgotten here).
     const requestedAt = head?.sentAt ?? (this.#forgottenSentAt || this.#now());
     if (head && --head.remaining <= 0) this.#requests.shift();
-    let d: Delivery;
-    try {
-      d = new Delivery(this.#o.nc, m, this.#now());
-    } catch (e) {
-      this.#o.onError?.(e as Error);
-      return;
-    }
-    this.#o.onMessage(d, requestedAt);
+    const d = deliveryOf(this.#o.nc, m, this.#now(), this.#o.onError);
+    if (d) this.#o.onMessage(d, requestedAt);
+  }
+}
+
+/** The delivery a pulled message is, or null (told to `onError`) when it is not a JetStream delivery. */
+export function deliveryOf(nc: ConstructorParameters<typeof Delivery>[0], m: ConstructorParameters<typeof Delivery>[1], now: number, onError?: (e: Error) => void): Delivery | null {
+  try {
+    return new Delivery(nc, m, now);
+  } catch (e) {
+    onError?.(e as Error);
+    return null;
   }
 }

@@ -4,22 +4,9 @@
  */
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { leaseTiming } from '../../../src/messaging/lease-timing.ts';
-import { Lease, Leases, StallWatch, admit, type LeasedDelivery } from '../../../src/messaging/leases.ts';
+import { Lease, Leases, StallWatch, admit } from '../../../src/messaging/leases.ts';
+import { FakeDelivery } from '../../helpers/leases.ts';
 
-class FakeDelivery implements LeasedDelivery {
-  readonly seq: number;
-  readonly deliveries: number;
-  readonly receivedAt: number;
-  readonly renewals: ((ok: boolean) => void)[] = [];
-  constructor(receivedAt: number, seq = 1, deliveries = 1) {
-    this.receivedAt = receivedAt;
-    this.seq = seq;
-    this.deliveries = deliveries;
-  }
-  renew(): Promise<boolean> {
-    return new Promise((resolve) => this.renewals.push(resolve));
-  }
-}
 
 function setup(ackWaitMs = 5_000) {
   const clock = { t: 1_000_000 };

@@ -1,27 +1,9 @@
 /** Leases, their timing and the stall watch under an injected clock: no timer, no server. */
 import { describe, expect, it } from '@jest/globals';
 import { LEASE_LOST_RATIO, leaseTiming } from '../../../src/messaging/lease-timing.ts';
-import { Leases, StallWatch, admit, type LeasedDelivery } from '../../../src/messaging/leases.ts';
+import { Leases, StallWatch, admit } from '../../../src/messaging/leases.ts';
+import { FakeDelivery } from '../../helpers/leases.ts';
 
-/** A delivery whose renewals the test confirms (or not) by hand. */
-class FakeDelivery implements LeasedDelivery {
-  readonly seq: number;
-  readonly deliveries: number;
-  readonly receivedAt: number;
-  readonly renewals: ((ok: boolean) => void)[] = [];
-  constructor(receivedAt: number, seq = 1, deliveries = 1) {
-    this.receivedAt = receivedAt;
-    this.seq = seq;
-    this.deliveries = deliveries;
-  }
-  renew(): Promise<boolean> {
-    return new Promise((resolve) => this.renewals.push(resolve));
-  }
-  /** Answers every renewal sent so far. */
-  answer(ok: boolean): void {
-    for (const r of this.renewals.splice(0)) r(ok);
-  }
-}
 
 const flush = () => new Promise((r) => setImmediate(r));
 

@@ -153,8 +153,9 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
     const by = actorOf(config);
     let code: number = EXIT.ok;
     for (const id of positionals) {
-      const r = await requestCancel(source, id, by, codec);
+      // The request goes to the history first: the worker's answer (the cancelled .last) comes after it.
       await recordAction(s.js, config, 'cancel_requested', id, { by }, codec);
+      const r = await requestCancel(source, id, by, codec);
       if (!values.wait) {
         if (values.json) io.out(JSON.stringify({ ...r, requested: true }));
         else io.out(`cancel requested for ${id}: ${r.state === null ? 'not started yet (cancelled when a worker picks it up)' : FINAL_STATES.includes(r.state) ? `its last run is ${r.state} already; a new delivery of it will be cancelled` : `${r.state} on ${r.worker_id}`}`);

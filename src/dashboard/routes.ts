@@ -283,9 +283,8 @@ export const ACTIONS: Record<string, Handler> = {
   cancel: async (d, { body, by }) => {
     only(body, ['alt_id']);
     const altId = id(body.alt_id, 'alt_id');
-    const r = await requestCancel({ kv: d.status, jsm: d.dlq.jsm, config: d.config }, altId, by ?? 'dashboard', d.codec);
     await recordAction(d.dlq.js, d.config, 'cancel_requested', altId, { by: by ?? 'dashboard' }, d.codec);
-    return r;
+    return requestCancel({ kv: d.status, jsm: d.dlq.jsm, config: d.config }, altId, by ?? 'dashboard', d.codec);
   },
   /** Decides the approval task a parked job waits at (as altlas approve): 409 with the code when refused. */
   approve: async (d, { body, by }) => {

@@ -52,7 +52,7 @@ export const ConfigSchema = Type.Object({
   HISTORY_MAX_AGE_MS: int('HISTORY_MAX_AGE_MS', 0, 'How long the history stream keeps an event (set when the runner creates it; altlas init --apply applies a change); 0: forever.'),
   HISTORY_MAX_BYTES: int('HISTORY_MAX_BYTES', -1, 'Bytes the history stream keeps at most, oldest removed first (set when the runner creates it; altlas init --apply applies a change); -1: no limit.'),
   HISTORY_BUFFER: int('HISTORY_BUFFER', 1, 'Events a worker holds at most (waiting to be sent, or sent and not yet seen stored); past it new events are dropped (altlas_history_dropped_total). The worker never waits for them.', 1_000_000),
-  HISTORY_FLUSH_MS: int('HISTORY_FLUSH_MS', 1, 'Milliseconds a job\'s events wait to be sent together as one message (a short job\'s history costs one publish); a worker that crashes loses at most this much of its history.', 60_000),
+  HISTORY_FLUSH_MS: int('HISTORY_FLUSH_MS', 1, 'Milliseconds the events of a job still running wait to be sent together as one message; a job\'s events go at once when it leaves the worker (stored, dead-lettered, handed back, parked), so a short job\'s history costs one publish. A worker that crashes loses at most this much of its history.', 60_000),
   PROGRESS_ENABLED: Type.Boolean({ default: DEFAULTS.PROGRESS_ENABLED, description: 'Publish AI answers as they arrive to the progress stream (altlas watch, publish --wait --stream, the dashboard).' }),
   PROGRESS_STREAM: str('PROGRESS_STREAM', 'Stream holding the progress of AI answers (limits retention, discard old).', STREAM_NAME),
   PROGRESS_SUBJECT_PREFIX: str('PROGRESS_SUBJECT_PREFIX', 'Progress goes to <prefix>.<job id token>.<task token>.', SUBJECT),

@@ -69,6 +69,13 @@ export const FLEET = '_fleet';
 /** Events of one job sent in one message at most (a larger batch goes at once). */
 const MAX_BATCH = 256;
 
+/**
+ * Events after which this worker writes nothing more of the job for now: its batch goes at once
+ * (in the connection's next write) instead of waiting HISTORY_FLUSH_MS, so what a worker holds is
+ * the events of the jobs it runs, not a second of every job it finished.
+ */
+const ENDS: ReadonlySet<HistoryEventType> = new Set(['last_stored', 'dead_lettered', 'handed_back', 'parked']);
+
 const encoder = new TextEncoder();
 
 interface Batch {
@@ -78,8 +85,10 @@ interface Batch {
 }
 
 /**
- * Writes events without waiting: the events of one job within HISTORY_FLUSH_MS go as one message
- * (a JSON array), so a short job costs one publish; at most `maxPending` events are held.
+ * Writes events without waiting: the events of one job go as one message (a JSON array) when the
+ * job leaves the worker (its `.last` stored, dead-lettered, handed back or parked) or
+ * HISTORY_FLUSH_MS after the first of them, so a short job costs one publish; at most `maxPending`
+ * events are held.
  */
 export class HistoryWriter {
   readonly #o: HistoryWriterOptions;
@@ -111,7 +120,7 @@ export class HistoryWriter {
     if (!batch) this.#batches.set(key, (batch = { subject, altId: event.alt_id, events: [] }));
     batch.events.push(event);
     this.#held++;
-    if (batch.events.length >= MAX_BATCH) {
+    if (batch.events.length >= MAX_BATCH || ENDS.has(event.type)) {
       this.#batches.delete(key);
       this.#send(batch);
     }

@@ -19,6 +19,26 @@ describe('HistoryWriter', () => {
     expect(sent[0].events[0]).toMatchObject({ type: 'delivered', alt_id: 'job-1', worker_id: 'w1', deliveries: 1, alt_stream_seq: 7 });
   });
 
+  it('sends a job\'s events as soon as it leaves the worker (stored, dead-lettered, handed back, parked), not a flush later', () => {
+    const sent: { subject: string; types: string[] }[] = [];
+    const w = new HistoryWriter({ prefix: 'history', maxPending: 100, flushMs: 60_000, publish: (subject, data) => {
+      sent.push({ subject, types: (JSON.parse(new TextDecoder().decode(data)) as { type: string }[]).map((e) => e.type) });
+      return new Promise(() => {});
+    } });
+    const ends = ['last_stored', 'dead_lettered', 'handed_back', 'parked'] as const;
+    ends.forEach((end, i) => {
+      w.write(historyEvent('started', `j${i}`));
+      w.write(historyEvent('task_finished', `j${i}`, { task_id: 't', status: 'success' }));
+      expect(sent).toHaveLength(i);
+      w.write(historyEvent(end, `j${i}`));
+      expect(sent[i]).toEqual({ subject: `history.j${i}`, types: ['started', 'task_finished', end] });
+    });
+    // A job still running waits for the flush.
+    w.write(historyEvent('started', 'running'));
+    w.write(historyEvent('attempt_failed', 'running', { task_id: 't', attempt: 1 }));
+    expect(sent).toHaveLength(ends.length);
+  });
+
   it('sends what waited once HISTORY_FLUSH_MS passed, without being asked', async () => {
     const subjects: string[] = [];
     const w = new HistoryWriter({ prefix: 'history', maxPending: 10, flushMs: 20, publish: async (subject) => {

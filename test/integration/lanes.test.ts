@@ -95,4 +95,20 @@ describe('priority lanes and tenants (RUNNER_LANES=true)', () => {
     expect((await other.exited).code).toBe(2);
     expect(other.lines.join('\n')).toMatch(/TOPOLOGY_MISMATCH.*RUNNER_LANES=true needs consumer runner filtered on jobs\.\*/s);
   }, 120_000);
+
+  it('refuses to start with lanes off on a stream that lanes left consumers on (TOPOLOGY_MISMATCH naming them, exit 2), not INTERNAL', async () => {
+    await h.jsm.streams.add({ name: 'LEFT', subjects: ['left.>'], retention: RetentionPolicy.Workqueue });
+    for (const [name, filter] of [['runner-low-acme', 'left.low.acme'], ['runner-critical-beta', 'left.critical.beta']]) await h.jsm.consumers.add('LEFT', { durable_name: name, filter_subject: filter, ack_policy: AckPolicy.Explicit });
+    const off = new WorkerProcess(h.env({ ALT_STREAM: 'LEFT', ALT_SUBJECTS: 'left.>' }));
+    expect((await off.exited).code).toBe(2);
+    const said = off.lines.join('\n');
+    expect(said).toMatch(/TOPOLOGY_MISMATCH.*RUNNER_LANES is off, but stream LEFT still has 2 lane consumers made with RUNNER_LANES=true: runner-critical-beta, runner-low-acme\..*RUNNER_LANES=true until the lanes are drained.*or delete them/s);
+    expect(said).not.toMatch(/INTERNAL/);
+    // RUNNER_DURABLE as lanes left it (the subjects outside lanes only), the lane consumers gone: refused too.
+    for (const name of ['runner-low-acme', 'runner-critical-beta']) await h.jsm.consumers.delete('LEFT', name);
+    await h.jsm.consumers.add('LEFT', { durable_name: 'runner', filter_subject: 'left.*', ack_policy: AckPolicy.Explicit });
+    const rest = new WorkerProcess(h.env({ ALT_STREAM: 'LEFT', ALT_SUBJECTS: 'left.>' }));
+    expect((await rest.exited).code).toBe(2);
+    expect(rest.lines.join('\n')).toMatch(/TOPOLOGY_MISMATCH.*consumer runner takes only left\.\* \(the subjects outside lanes/s);
+  }, 120_000);
 });

@@ -111,4 +111,30 @@ describe('priority lanes and tenants (RUNNER_LANES=true)', () => {
     expect((await rest.exited).code).toBe(2);
     expect(rest.lines.join('\n')).toMatch(/TOPOLOGY_MISMATCH.*consumer runner takes only left\.\* \(the subjects outside lanes/s);
   }, 120_000);
+
+  it('reports the backlog of every consumer of the stream, per lane: altlas status and the metrics a KEDA Prometheus trigger scales on', async () => {
+    await h.jsm.streams.add({ name: 'BACK', subjects: ['back.>'], retention: RetentionPolicy.Workqueue });
+    // Lane consumers of another fleet (durable runner): the worker below (durable w2) cannot pull from their subjects.
+    for (const [name, filter] of [['runner-critical-a', 'back.critical.a'], ['runner-low-b', 'back.low.b']]) await h.jsm.consumers.add('BACK', { durable_name: name, filter_subject: filter, ack_policy: AckPolicy.Explicit });
+    for (const [subject, n] of [['back.critical.a', 2], ['back.low.b', 3]] as const) for (let i = 0; i < n; i++) await h.js.publish(subject, 'x');
+    const metricsPort = await freePort();
+    const w2 = await h.worker({ ALT_STREAM: 'BACK', ALT_SUBJECTS: 'back.>', RUNNER_DURABLE: 'w2', RUNNER_LANES: 'true', HTTP_PORT: String(metricsPort) });
+    try {
+      await w2.started();
+      const value = (text: string, name: string, labels = '') => Number(new RegExp(`^${name}(?:\\{${labels}[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
+      const metrics = await eventually(async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(), (t) => value(t, 'altlas_consumer_pending') === 5, 'the backlog of every consumer on /metrics');
+      expect(['critical', 'high', 'medium', 'low', 'none'].map((lane) => value(metrics, 'altlas_backlog_pending', `lane="${lane}"`))).toEqual([2, 0, 0, 3, 0]);
+      const status = await run(['status', '--json', '--server', h.server.url, '--alt-stream', 'BACK', '--durable', 'w2']);
+      const c = JSON.parse(status.out[0]).consumer;
+      expect([c.consumer, c.consumers, c.pending, c.ack_pending]).toEqual(['w2', 3, 5, 0]);
+      expect(c.lanes.map((l: { lane: string; pending: number }) => `${l.lane} ${l.pending}`)).toEqual(['critical 2', 'high 0', 'medium 0', 'low 3', 'none 0']);
+      const text = (await run(['status', '--server', h.server.url, '--alt-stream', 'BACK', '--durable', 'w2'])).out.join('\n');
+      expect(text).toMatch(/^w2 \+ 2 more +5 +0 /m);
+      expect(text).toMatch(/^ {2}lane critical \(1\) +2 +0/m);
+      expect(text).toMatch(/^ {2}lane low \(1\) +3 +0/m);
+    } finally {
+      w2.kill();
+      await w2.exited;
+    }
+  }, 120_000);
 });

@@ -22,7 +22,7 @@ import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstr
 import { nanos } from '@nats-io/nats-core';
 import type { Delivery } from '../contract/delivery.ts';
 import { deliveryOf } from './pull.ts';
-import { IntakeScheduler, type IntakeChoice, type IntakeQueue } from '../flow/intake.ts';
+import { IntakeScheduler, LANE_ORDER, type IntakeChoice, type IntakeQueue } from '../flow/intake.ts';
 import { NO_TENANT, isLane, laneOf, tenantOf, type Lane } from '../flow/lanes.ts';
 
 /** The queue key of the subjects outside lanes. */
@@ -288,11 +288,12 @@ export class LaneIntake {
       this.#metaOf(q).usedAt = this.#now();
     }
     if (this.#stopped || this.#req || this.#o.paused() || this.#o.nc.isClosed()) return;
-    const slots = this.#concurrency - this.#o.inFlight();
-    const free = Math.min(slots, this.#o.room?.(slots) ?? slots);
-    if (free <= 0) return;
-    // Consumers of waiting queues are made in parallel (a few at a time) while the others are served.
-    for (const q of this.#sched.queues) {
+    const ready = (q: IntakeQueue) => this.#metaOf(q).ready;
+    // Where the next slot would go were every consumer made: that queue's consumer is made first.
+    const claim = this.#sched.next();
+    // Consumers of waiting queues are made in parallel (a few at a time), while the others are served and
+    // while every slot is busy: a critical job of a new tenant can then start as soon as one frees.
+    for (const q of claim && !ready(claim.queue) ? [claim.queue, ...this.#sched.queues] : this.#sched.queues) {
       if (this.#creating >= CREATE_PARALLEL) break;
       const m = this.#metaOf(q);
       if (q.waiting && !m.ready && !m.creating) {
@@ -303,8 +304,14 @@ export class LaneIntake {
         });
       }
     }
-    const choice = this.#sched.next((q) => this.#metaOf(q).ready);
+    const slots = this.#concurrency - this.#o.inFlight();
+    const free = Math.min(slots, this.#o.room?.(slots) ?? slots);
+    if (free <= 0) return;
+    const choice = this.#sched.next(ready);
     if (!choice) return;
+    // A lane known to have work keeps its claim on the slot while its consumer is made (a critical job of a
+    // new tenant): no lower lane takes it meanwhile. A failed creation forgets the queue's work, and the claim.
+    if (claim && LANE_ORDER.indexOf(claim.queue.lane) < LANE_ORDER.indexOf(choice.queue.lane)) return;
     const q = choice.queue;
     const m = this.#metaOf(q);
     let alone = true;

@@ -14,6 +14,9 @@ const run = async (argv: string[]) => {
   return { code, out, err: err.join('\n') };
 };
 
+/** The fake AI's answers: a quarter second each (a backlog that runs two at a time). */
+const FAKE = { latencyMs: 250 };
+
 let h: Harness;
 let w: WorkerProcess;
 let dir: string;
@@ -40,7 +43,7 @@ const started = () => w.logs('run started').map((l) => Number(l.alt_stream_seq))
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'altlas-lanes-'));
-  h = await Harness.start(undefined, { latencyMs: 250 });
+  h = await Harness.start(undefined, FAKE);
   port = await freePort();
   w = await h.worker({ HTTP_PORT: String(port), RUNNER_METRICS_TENANTS: '2', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: '2', RUNNER_LANE_MIN_SHARE: '0', RUNNER_LANE_SCAN_MS: '200' });
   await w.started();
@@ -87,6 +90,34 @@ describe('priority lanes and tenants (RUNNER_LANES=true)', () => {
     expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="none",tenant="_other"')).toBe(1);
     expect(series(metrics, 'altlas_lane_wait_seconds_count', 'lane="critical",tenant="beta"')).toBe(1);
   }, 120_000);
+
+  it('a critical job of a tenant with no consumer yet keeps its claim on the next free slot while its consumer is made: the low backlog does not take the slots meanwhile', async () => {
+    await h.jsm.streams.add({ name: 'PRIO', subjects: ['prio.>'], retention: RetentionPolicy.Workqueue });
+    const body = (id: string, priority: string) => JSON.stringify({ id, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: id, priority, tasks: [{ id: 'a', description: `answer ${id}` }] });
+    h.fake.setFaults({ latencyMs: 10 });
+    const slots = 2;
+    const p = await h.worker({ ALT_STREAM: 'PRIO', ALT_SUBJECTS: 'prio.>', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: String(slots), RUNNER_LANE_MIN_SHARE: '0' });
+    try {
+      for (let i = 0; i < 600; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => h.js.publish('prio.low.acme', body(`low-${i + j}`, 'low'))));
+      // The backlog runs through its consumer, made by now; then a critical job comes for a tenant never seen.
+      await eventually(async () => p.logs('run started').length, (n) => n >= 40, 'the backlog to run');
+      // A busy server (a fleet's scans, other consumers being made) is slow to make the consumer: the low jobs go on ending meanwhile.
+      const publishedAt = Date.now();
+      const published = h.js.publish('prio.critical.newco', body('urgent-new', 'critical'));
+      await Promise.all(Array.from({ length: 1000 }, () => h.jsm.streams.info('PRIO', { subjects_filter: '>' }).catch(() => null)));
+      const critical = (await published).seq;
+      const runs = await eventually(async () => p.logs('run started'), (l) => l.some((x) => Number(x.alt_stream_seq) === critical), 'the critical job to start');
+      const at = (x: { timestamp?: unknown }) => Date.parse(String(x.timestamp));
+      const startedAt = at(runs.find((x) => Number(x.alt_stream_seq) === critical)!);
+      // Low jobs started after its publish and before it: at most the slots already on their way (pulled before its doorbell).
+      const lowBetween = runs.filter((x) => Number(x.alt_stream_seq) !== critical && at(x) >= publishedAt && at(x) <= startedAt).length;
+      expect({ lowBetween, ok: lowBetween <= slots }).toEqual({ lowBetween, ok: true });
+    } finally {
+      p.kill();
+      await p.exited;
+      h.fake.setFaults(FAKE);
+    }
+  }, 180_000);
 
   it('refuses to start with lanes on a stream whose RUNNER_DURABLE takes every subject (TOPOLOGY_MISMATCH, exit 2)', async () => {
     await h.jsm.streams.add({ name: 'JOBS', subjects: ['jobs.>'], retention: RetentionPolicy.Workqueue });

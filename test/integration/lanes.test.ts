@@ -96,7 +96,8 @@ describe('priority lanes and tenants (RUNNER_LANES=true)', () => {
     const body = (id: string, priority: string) => JSON.stringify({ id, version: '1.0', created_at: '2025-05-01T00:00:00Z', title: id, priority, tasks: [{ id: 'a', description: `answer ${id}` }] });
     h.fake.setFaults({ latencyMs: 10 });
     const slots = 2;
-    const p = await h.worker({ ALT_STREAM: 'PRIO', ALT_SUBJECTS: 'prio.>', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: String(slots), RUNNER_LANE_MIN_SHARE: '0' });
+    // No tenant reserve: the slot the critical job gets is the one its lane's claim kept, not one the reserve left free.
+    const p = await h.worker({ ALT_STREAM: 'PRIO', ALT_SUBJECTS: 'prio.>', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: String(slots), RUNNER_LANE_MIN_SHARE: '0', RUNNER_TENANT_RESERVE: '0' });
     try {
       for (let i = 0; i < 600; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => h.js.publish('prio.low.acme', body(`low-${i + j}`, 'low'))));
       // The backlog runs through its consumer, made by now; then a critical job comes for a tenant never seen.

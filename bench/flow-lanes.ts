@@ -18,6 +18,7 @@
  * Two workers of BENCH_SLOTS slots each; BENCH_LATENCY_MS the AI latency. Ends with one line of
  * JSON of the figures.
  */
+import { loadavg } from 'node:os';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { FakeOrchestrator } from '../src/ai/fake-orchestrator.ts';
@@ -217,11 +218,14 @@ async function tenantFlood(): Promise<void> {
 }
 
 try {
+  console.log(`load average (1, 5, 15 min) at the start: ${loadavg().map((x) => x.toFixed(1)).join(', ')}`);
   const only = process.env.BENCH_ONLY;
   if (!only || only === '1') await criticalBehindBacklog();
   if (!only || only === '2') await minimumShare();
   if (!only || only === '3') await tenantFlood();
-  console.log(JSON.stringify({ bench: 'flow-lanes', latency_ms: LATENCY, workers: WORKERS, slots: SLOTS, ...figures }));
+  const load = loadavg().map((x) => Number(x.toFixed(1)));
+  console.log(`\nload average (1, 5, 15 min) at the end: ${load.join(', ')} on ${navigator.hardwareConcurrency} cores`);
+  console.log(JSON.stringify({ bench: 'flow-lanes', latency_ms: LATENCY, workers: WORKERS, slots: SLOTS, tenant_reserve: Number(process.env.RUNNER_TENANT_RESERVE ?? 1), load_average: load, ...figures }));
 } finally {
   await fake.close();
 }

@@ -31,6 +31,7 @@ import { loadAiLimits } from './flow/model-limits.ts';
 import { loadPrices, type PriceTable } from './usage/prices.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
 import { startRetrying } from './start-retry.ts';
+import { readBacklog, type Backlog } from './ops/backlog.ts';
 
 /** The default endpoint's client (AI_PROVIDER at AI_URL) with the configured policies. */
 export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void, steps?: CallSteps): AiClient {
@@ -172,7 +173,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   }
   const client = endpoints.primary;
   client.onBreakerStateChange((state) => logger.warn('AI circuit breaker state changed', { state }));
-  let polled: { pending: number; ackPending: number } | null = null;
+  let polled: Backlog | null = null;
   metrics = new RunnerMetrics({ inFlight: () => stack?.worker.state.inFlight ?? 0, paused: () => (stack?.worker.paused ? 1 : 0), concurrency: () => stack?.worker.concurrency ?? config.RUNNER_CONCURRENCY, breakerState: () => client.breakerState, waiting: () => gate.waiting, consumer: () => polled, limits: () => limits.figures(),
     running: () => stack?.worker.runningSubjects ?? [], queued: config.RUNNER_LANES ? () => stack?.worker.laneCounts ?? [] : undefined, maxTenants: config.RUNNER_METRICS_TENANTS });
   const http = config.HTTP_PORT > 0 ? new HttpServer({
@@ -251,8 +252,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const { jetstreamManager } = await import('@nats-io/jetstream');
   const jsm = await jetstreamManager(conn.nc);
   const poll = async () => {
-    const c = await jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null);
-    polled = c ? { pending: c.num_pending, ackPending: c.num_ack_pending } : polled;
+    polled = (await readBacklog(jsm, config.ALT_STREAM, config.RUNNER_DURABLE)) ?? polled;
   };
   void poll();
   const poller = setInterval(() => void poll(), 10_000);

@@ -211,7 +211,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
       },
       lanes: config.RUNNER_LANES ? {
         jsm, prefix: lanePrefixOf(config.ALT_SUBJECTS), minShare: config.RUNNER_LANE_MIN_SHARE, weight: parseTenantWeights(config.RUNNER_TENANT_WEIGHTS),
-        scanMs: config.RUNNER_LANE_SCAN_MS, idleMs: config.RUNNER_LANE_IDLE_MS,
+        scanMs: config.RUNNER_LANE_SCAN_MS, idleMs: config.RUNNER_LANE_IDLE_MS, tenantReserve: config.RUNNER_TENANT_RESERVE,
         consumer: { ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER, maxAckPending: Math.max(MIN_MAX_ACK_PENDING, config.RUNNER_CONCURRENCY) },
       } : null,
       cancelRequested: (altId) => cancels?.has(altId) ?? false,

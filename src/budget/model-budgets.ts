@@ -65,6 +65,31 @@ interface Account {
   waitedMs: number;
   /** Milliseconds a call to the model takes, averaged (reserve to settle); 0: none yet. */
   callMs: number;
+  /** Calls this worker's jobs made to the model in the last minute, per tenth of it (the pull gate's mix). */
+  recent: CallTally;
+}
+
+/** Calls in the last minute in six buckets of ten seconds: O(1) to count, O(6) to read. */
+class CallTally {
+  static readonly BUCKET_MS = MINUTE_MS / 6;
+  readonly #buckets = [0, 0, 0, 0, 0, 0];
+  #at = 0;
+
+  #roll(now: number): void {
+    const b = Math.floor(now / CallTally.BUCKET_MS);
+    for (let i = this.#at + 1; i <= Math.min(b, this.#at + 6); i++) this.#buckets[i % 6] = 0;
+    this.#at = Math.max(this.#at, b);
+  }
+
+  add(now: number): void {
+    this.#roll(now);
+    this.#buckets[this.#at % 6]++;
+  }
+
+  count(now: number): number {
+    this.#roll(now);
+    return this.#buckets.reduce((s, n) => s + n, 0);
+  }
 }
 
 export interface ModelBudgetsOptions {
@@ -77,7 +102,7 @@ export interface ModelBudgetsOptions {
   maxWaitMs: number;
   /** Output tokens a call without max_tokens is reserved at before its model's p95 is known. */
   defaultOutput: number;
-  /** The model a job most likely calls (AI_PROVIDER, AI_MODEL): the pull gate asks it for room. */
+  /** The model a job most likely calls (AI_PROVIDER, AI_MODEL): the pull gate asks it for room until the jobs have called any. */
   defaultModel?: { provider: string; model: string };
   now?: () => number;
   /** Room may have come back (a settle, a grant, a block ended): the worker asks for work again. */
@@ -140,6 +165,7 @@ export class ModelBudgets implements ReserveStep, SettleStep {
     a = {
       provider, model, tokens: meter('tokens', c?.tpm ?? null), requests: meter('requests', c?.rpm ?? null), concurrent: c?.concurrent ?? null,
       running: 0, blockedUntil: 0, outputs: new OutputStats(), settles: new Settles(), waitingCalls: 0, workers: 1, lastNeed: 0, rateLimited: 0, waitedMs: 0, callMs: 0,
+      recent: new CallTally(),
     };
     this.#accounts.set(k, a);
     if (this.#slices) for (const m of [a.tokens, a.requests]) this.#share(a, m);
@@ -161,29 +187,53 @@ export class ModelBudgets implements ReserveStep, SettleStep {
   }
 
   /**
-   * How many of `free` jobs a worker could start now, each with a call like the default model's
-   * last one: none while any call waits for room in a model's limits; else what the default
-   * model's tokens, requests and calls in flight leave room for (all when no limit is known). The
-   * worker pulls no more, so waiting jobs stay in NATS; the jobs it would have pulled beyond its
-   * room are demand its next renewal asks for.
+   * How many of `free` jobs a worker could start now: none while any call waits for room in a
+   * model's limits; else, for each model this worker's jobs called in the last minute, weighted by
+   * its share of those calls (the default model, AI_PROVIDER/AI_MODEL, before any call), the jobs
+   * its room for calls like its last one (tokens, requests, calls in flight) can serve; the fewest
+   * of them (all when no limit is known). O(models), nothing asked of NATS. The worker pulls no more,
+   * so waiting jobs stay in NATS; the calls its jobs would make beyond a model's room are demand
+   * that model's next renewal asks for.
    */
   room(free = 1): number {
     const now = this.#now();
-    for (const a of this.#accounts.values()) if (a.waitingCalls > 0) return 0;
-    const d = this.#o.defaultModel;
-    const a = d ? this.#accounts.get(`${d.provider}\u0000${d.model}`) : undefined;
-    if (!a) return free;
+    let total = 0;
+    for (const a of this.#accounts.values()) {
+      if (a.waitingCalls > 0) return 0;
+      total += a.recent.count(now);
+    }
+    if (total === 0) {
+      const d = this.#o.defaultModel;
+      const a = d ? this.#accounts.get(`${d.provider}\u0000${d.model}`) : undefined;
+      return a ? this.#callRoom(a, free, now) : free;
+    }
+    let n = free;
+    for (const a of this.#accounts.values()) {
+      const share = a.recent.count(now) / total;
+      if (share === 0) continue;
+      // The calls `free` jobs would make to this model, and how many jobs the room it has serves.
+      const want = Math.ceil(free * share);
+      const calls = this.#callRoom(a, want, now);
+      if (calls < want) n = Math.min(n, Math.floor(calls / share));
+    }
+    return Math.max(0, n);
+  }
+
+  /**
+   * Of `want` calls like the model's last one, how many its tokens, requests and calls in flight
+   * have room for now; those beyond are demand, asked for at once at the rate its calls take (as
+   * many calls a minute as one slot makes).
+   */
+  #callRoom(a: Account, want: number, now: number): number {
     if (a.blockedUntil > now) return 0;
     const tokens = this.#room(a.tokens, now);
     const requests = Math.floor(this.#room(a.requests, now));
     const calls = this.#concurrency(a) - a.running;
-    // A job like the last one, never more than the whole limit (a larger call fails its task at once).
+    // A call like the last one, never more than the whole limit (a larger call fails its task at once).
     const per = Math.min(a.lastNeed, limitOf(a.tokens) ?? Number.POSITIVE_INFINITY);
-    const n = Math.max(0, Math.min(free, per > 0 ? Math.floor(tokens / per) : tokens > 0 ? free : 0, requests, calls));
-    if (n < free && calls > n) {
-      // This worker's slice is spent (or none yet): the jobs it would pull are demand too, asked for
-      // at once, at the rate its calls to the model take (as many calls a minute as one slot makes).
-      const perMinute = (Math.min(free, calls) - n) * Math.max(1, a.callMs > 0 ? MINUTE_MS / a.callMs : 1);
+    const n = Math.max(0, Math.min(want, per > 0 ? Math.floor(tokens / per) : tokens > 0 ? want : 0, requests, calls));
+    if (n < want && calls > n) {
+      const perMinute = (Math.min(want, calls) - n) * Math.max(1, a.callMs > 0 ? MINUTE_MS / a.callMs : 1);
       a.tokens.needSeen = Math.max(a.tokens.needSeen, perMinute * (per || this.#o.defaultOutput));
       a.requests.needSeen = Math.max(a.requests.needSeen, perMinute);
       this.#slices?.nudge(a.tokens.key);
@@ -208,6 +258,7 @@ export class ModelBudgets implements ReserveStep, SettleStep {
     const need = reservationOf(input, call.maxTokens, a.outputs.quantile(0.95), call.maxTokens ?? this.#o.defaultOutput);
     const id = `m${++this.#seq}`;
     const started = this.#now();
+    a.recent.add(started);
     // A call that can never be sent (larger than the model's whole limit) is no measure of the next
     // ones: the pull gate would otherwise find no room for any job again.
     const known = limitOf(a.tokens);

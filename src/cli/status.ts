@@ -9,12 +9,14 @@ import { lastSubjectOf } from '../last/lookup.ts';
 import { readLast } from '../last/read.ts';
 import { payloadCodec } from '../security/codec.ts';
 import { watchBucket } from '../status/store-access.ts';
+import { backlogOf, readBacklog } from '../ops/backlog.ts';
 
 export const STATUS_HELP = `Usage: altlas status [options]
        altlas status <job-id> [--watch] [options]
 
-Without a job id: the ALT, LAST and DLQ streams (messages, bytes) and the durable consumer
-(pending, ack pending, redelivered, pull requests waiting: roughly the workers bound).
+Without a job id: the ALT, LAST and DLQ streams (messages, bytes) and the backlog of the
+stream's consumers (pending, ack pending, redelivered, pull requests waiting: roughly the workers
+bound): RUNNER_DURABLE's, and with RUNNER_LANES every lane consumer's, summed and per lane.
 With a job id: the job's status entry (RUNNER_STATUS_BUCKET): its state, deliveries, worker,
 times, and each task's state and attempts; --watch follows it until it is finished (on a
 terminal, updating the one block in place). A job that finished within RUNNER_STATUS_FLUSH_MS
@@ -148,9 +150,11 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
       streams.push({ stream: name, exists: info !== null, messages: info?.state.messages ?? 0, bytes: info?.state.bytes ?? 0, subjects: info?.config.subjects ?? [] });
     }
     const c = await s.jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null);
-    const consumer = c && {
-      consumer: config.RUNNER_DURABLE, pending: c.num_pending, ack_pending: c.num_ack_pending, redelivered: c.num_redelivered,
-      waiting: c.num_waiting, delivered: c.delivered.stream_seq, ack_floor: c.ack_floor.stream_seq,
+    // The backlog of every consumer of the stream: with RUNNER_LANES the jobs wait on the lane consumers.
+    const b = c && ((await readBacklog(s.jsm, config.ALT_STREAM, config.RUNNER_DURABLE)) ?? backlogOf([c]));
+    const consumer = c && b && {
+      consumer: config.RUNNER_DURABLE, pending: b.pending, ack_pending: b.ack_pending, redelivered: b.redelivered,
+      waiting: b.waiting, delivered: c.delivered.stream_seq, ack_floor: c.ack_floor.stream_seq, consumers: b.consumers, lanes: b.lanes,
     };
     const dlq = streams[2].messages;
     if (values.json) io.out(JSON.stringify({ server: s.nc.getServer(), version: s.nc.info?.version, streams, consumer, dlq }));
@@ -158,9 +162,13 @@ export async function statusCommand(argv: string[], io: Io): Promise<number> {
       io.out(`server ${s.nc.getServer()} (nats-server ${s.nc.info?.version ?? '?'})\n`);
       io.out(table(['STREAM', 'MESSAGES', 'BYTES', 'SUBJECTS'], streams.map((x) => [x.stream, x.exists ? String(x.messages) : 'missing', String(x.bytes), x.subjects.join(',')])));
       io.out('');
-      io.out(consumer
-        ? table(['CONSUMER', 'PENDING', 'ACK PENDING', 'REDELIVERED', 'PULLS WAITING', 'DLQ'], [[consumer.consumer, String(consumer.pending), String(consumer.ack_pending), String(consumer.redelivered), String(consumer.waiting), String(dlq)]])
-        : `consumer ${config.RUNNER_DURABLE} on ${config.ALT_STREAM}: missing`);
+      io.out(consumer ? table(['CONSUMER', 'PENDING', 'ACK PENDING', 'REDELIVERED', 'PULLS WAITING', 'DLQ'], [
+        [consumer.consumers > 1 ? `${consumer.consumer} + ${consumer.consumers - 1} more` : consumer.consumer, String(consumer.pending), String(consumer.ack_pending), String(consumer.redelivered), String(consumer.waiting), String(dlq)],
+        // Per lane once lane consumers exist (RUNNER_LANES).
+        ...(consumer.lanes.some((l) => l.lane !== 'none' && l.consumers > 0)
+          ? consumer.lanes.map((l) => [`  lane ${l.lane} (${l.consumers})`, String(l.pending), String(l.ack_pending), '', '', ''])
+          : []),
+      ]) : `consumer ${config.RUNNER_DURABLE} on ${config.ALT_STREAM}: missing`);
     }
     return streams.every((x) => x.exists) && consumer ? EXIT.ok : EXIT.failed;
   }, { role: 'reader' });

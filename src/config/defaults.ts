@@ -81,6 +81,8 @@ export const DEFAULTS = {
   RUNNER_LANES: false,
   /** Share of the starts each lower lane with waiting work keeps while higher ones saturate a worker. */
   RUNNER_LANE_MIN_SHARE: 0.1,
+  /** Slots a tenant holding more than its fair share of a worker's slots leaves free while other tenants were active recently. */
+  RUNNER_TENANT_RESERVE: 1,
   /** Milliseconds between two scans of the ALT stream's lane subjects for waiting work a worker was not told of. */
   RUNNER_LANE_SCAN_MS: 1_000,
   /** Milliseconds a lane consumer may sit unused before the server removes it (created again when work comes). */

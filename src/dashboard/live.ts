@@ -18,6 +18,7 @@ import { isHeartbeat, type WorkerBeat } from '../status/fleet.ts';
 import { decodeEntry, entryFromLast, FINAL_STATES, JOB_STATES, statusKey, UnreadableEntry, type FinishedLast, type StatusEntry } from '../status/status.ts';
 import { readLast } from '../last/read.ts';
 import { firstSeqSince, storedMessages } from '../status/store-access.ts';
+import { readBacklog } from '../ops/backlog.ts';
 
 export type LiveEvent =
   | { type: 'job'; job: StatusEntry }
@@ -208,8 +209,9 @@ export class Live {
 
   async #poll(): Promise<void> {
     const { jsm, config } = this.#o;
-    const c = await jsm.consumers.info(config.ALT_STREAM, config.RUNNER_DURABLE).catch(() => null);
-    this.#consumer = c ? { pending: c.num_pending, ack_pending: c.num_ack_pending, redelivered: c.num_redelivered, waiting: c.num_waiting } : null;
+    // Every consumer of the stream: with RUNNER_LANES the backlog is on the lane consumers.
+    const c = await readBacklog(jsm, config.ALT_STREAM, config.RUNNER_DURABLE);
+    this.#consumer = c ? { pending: c.pending, ack_pending: c.ack_pending, redelivered: c.redelivered, waiting: c.waiting } : null;
     this.#dlq = (await jsm.streams.info(config.DLQ_STREAM).catch(() => null))?.state.messages ?? 0;
     const alt = await jsm.streams.info(config.ALT_STREAM, { subjects_filter: `${lanePrefixOf(config.ALT_SUBJECTS)}.*.*` }).catch(() => null);
     this.#lanes = laneTotals(alt?.state.subjects ?? {});

@@ -22,7 +22,7 @@ import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstr
 import { nanos } from '@nats-io/nats-core';
 import type { Delivery } from '../contract/delivery.ts';
 import { deliveryOf } from './pull.ts';
-import { IntakeScheduler, type IntakeChoice, type IntakeQueue } from '../flow/intake.ts';
+import { IntakeScheduler, LANE_ORDER, type IntakeChoice, type IntakeQueue } from '../flow/intake.ts';
 import { NO_TENANT, isLane, laneOf, tenantOf, type Lane } from '../flow/lanes.ts';
 
 /** The queue key of the subjects outside lanes. */
@@ -58,6 +58,8 @@ export interface LaneIntakeOptions {
   consumer: { ackWaitMs: number; maxDeliver: number; maxAckPending: number };
   minShare?: number;
   weight?: (tenant: string) => number;
+  /** Slots a tenant over its fair share leaves free while other tenants were active recently (RUNNER_TENANT_RESERVE). Default 0: none. */
+  tenantReserve?: number;
   /** Milliseconds between scans of the stream's subjects. Default 1,000. */
   scanMs?: number;
   /** Milliseconds an empty consumer stays unused before it is removed. Default 600,000. */
@@ -101,6 +103,9 @@ const BELL_RACE_MS = 500;
 const BELL_RECHECK_MS = 20;
 const BELL_TRIES = 1;
 
+/** A tenant that had work here within this long counts among those sharing the slots. */
+export const TENANT_RECENT_MS = 10_000;
+
 /** Consumers made at once, at most. */
 const CREATE_PARALLEL = 8;
 
@@ -123,6 +128,8 @@ export class LaneIntake {
   #stopped = false;
   #scanTimer: NodeJS.Timeout | null = null;
   #scanning = false;
+  /** When each tenant last had work here (waiting or running), for the tenant reserve. */
+  readonly #tenantSeen = new Map<string, number>();
   /** Pull requests sent (for benchmarks and tests). */
   requestsSent = 0;
 
@@ -288,11 +295,12 @@ export class LaneIntake {
       this.#metaOf(q).usedAt = this.#now();
     }
     if (this.#stopped || this.#req || this.#o.paused() || this.#o.nc.isClosed()) return;
-    const slots = this.#concurrency - this.#o.inFlight();
-    const free = Math.min(slots, this.#o.room?.(slots) ?? slots);
-    if (free <= 0) return;
-    // Consumers of waiting queues are made in parallel (a few at a time) while the others are served.
-    for (const q of this.#sched.queues) {
+    const ready = (q: IntakeQueue) => this.#metaOf(q).ready;
+    // Where the next slot would go were every consumer made: that queue's consumer is made first.
+    const claim = this.#sched.next();
+    // Consumers of waiting queues are made in parallel (a few at a time), while the others are served and
+    // while every slot is busy: a critical job of a new tenant can then start as soon as one frees.
+    for (const q of claim && !ready(claim.queue) ? [claim.queue, ...this.#sched.queues] : this.#sched.queues) {
       if (this.#creating >= CREATE_PARALLEL) break;
       const m = this.#metaOf(q);
       if (q.waiting && !m.ready && !m.creating) {
@@ -303,13 +311,21 @@ export class LaneIntake {
         });
       }
     }
-    const choice = this.#sched.next((q) => this.#metaOf(q).ready);
+    const slots = this.#concurrency - this.#o.inFlight();
+    const free = Math.min(slots, this.#o.room?.(slots) ?? slots);
+    if (free <= 0) return;
+    const fits = this.#tenantFits(free);
+    const held = claim && fits(claim.queue) > 0 ? claim : this.#sched.next((q) => fits(q) > 0);
+    const choice = this.#sched.next((q) => ready(q) && fits(q) > 0);
     if (!choice) return;
+    // A lane known to have work keeps its claim on the slot while its consumer is made (a critical job of a
+    // new tenant): no lower lane takes it meanwhile. A failed creation forgets the queue's work, and the claim.
+    if (held && LANE_ORDER.indexOf(held.queue.lane) < LANE_ORDER.indexOf(choice.queue.lane)) return;
     const q = choice.queue;
     const m = this.#metaOf(q);
     let alone = true;
     for (const other of this.#sched.queues) if (other !== q && other.lane === q.lane && other.waiting) alone = false;
-    const batch = alone ? free : 1;
+    const batch = Math.min(alone ? free : 1, fits(q));
     const id = ++this.#ids;
     const now = this.#o.stamp?.() ?? this.#now();
     m.usedAt = now;
@@ -317,6 +333,32 @@ export class LaneIntake {
     this.#req.timer.unref?.();
     this.requestsSent++;
     this.#o.nc.publish(NEXT(this.#o.stream, m.consumer), JSON.stringify({ batch, no_wait: true }), { reply: `${this.#inbox}.${id}` });
+  }
+
+  /**
+   * How many of `free` slots a queue's tenant may take now. While more than one tenant had work
+   * here within TENANT_RECENT_MS, a tenant may fill its fair share (the slots divided among them),
+   * and beyond it leaves the last `tenantReserve` slots free, so that another tenant's job starts at
+   * once instead of waiting for a flood's job to end. One tenant alone takes every slot. O(queues).
+   */
+  #tenantFits(free: number): (q: IntakeQueue) => number {
+    const reserve = this.#o.tenantReserve ?? 0;
+    const all = () => free;
+    if (reserve <= 0) return all;
+    const now = this.#now();
+    const running = new Map<string, number>();
+    for (const q of this.#sched.queues) {
+      if (q.waiting || q.running > 0) this.#tenantSeen.set(q.tenant, now);
+      if (q.running > 0) running.set(q.tenant, (running.get(q.tenant) ?? 0) + q.running);
+    }
+    let active = 0;
+    for (const [tenant, at] of this.#tenantSeen) {
+      if (now - at < TENANT_RECENT_MS) active++;
+      else this.#tenantSeen.delete(tenant);
+    }
+    if (active <= 1) return all;
+    const fair = this.#concurrency / active;
+    return (q) => Math.max(0, Math.min(free, Math.max(Math.ceil(fair - (running.get(q.tenant) ?? 0)), free - reserve)));
   }
 
   /** No answer: the consumer is gone (removed, or never made); it is made again when work shows. */

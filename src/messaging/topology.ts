@@ -9,7 +9,7 @@ import { nanos } from '@nats-io/nats-core';
 import { AltlasError, type Problem } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import { lanePrefixOf } from '../flow/lanes.ts';
+import { LANES, lanePrefixOf } from '../flow/lanes.ts';
 import { altStreamMaxMsgBytes, consumerDifferences, describeDifference, lastDuplicateWindowMs, progressDuplicateWindowMs, streamDifferences, type Difference, type RetentionConfig } from './retention.ts';
 
 export type TopologyConfig = RetentionConfig & Pick<Config, 'ALT_SUBJECTS' | 'RUNNER_LANES' | 'LAST_SUBJECT_PREFIX' | 'DLQ_SUBJECT_PREFIX' | 'RUNNER_CONCURRENCY' | 'RUNNER_PROVISION' | 'RUNNER_STREAM_REPLICAS'
@@ -90,6 +90,34 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
   }
 }
 
+/** Leftover consumers named in a refusal, at most. */
+const NAMED_AT_MOST = 10;
+
+/** The consumers of the stream that RUNNER_LANES=true made (`<RUNNER_DURABLE>-<lane>-<tenant>`); empty when the server does not list them. */
+export async function laneConsumersOf(jsm: JetStreamManager, c: Pick<Config, 'ALT_STREAM' | 'RUNNER_DURABLE'>): Promise<string[]> {
+  const prefixes = LANES.map((lane) => `${c.RUNNER_DURABLE}-${lane}-`);
+  const names: string[] = [];
+  try {
+    for await (const info of jsm.consumers.list(c.ALT_STREAM)) if (prefixes.some((p) => info.name.startsWith(p))) names.push(info.name);
+  } catch {
+    return names;
+  }
+  return names.sort();
+}
+
+/**
+ * Lanes off on a stream that still has lane consumers: RUNNER_DURABLE on every subject would
+ * overlap them (a work-queue stream refuses it), and their subjects would be pulled by none.
+ */
+async function refuseLeftoverLanes(jsm: JetStreamManager, c: TopologyConfig): Promise<void> {
+  const left = await laneConsumersOf(jsm, c);
+  if (!left.length) return;
+  const named = left.slice(0, NAMED_AT_MOST).join(', ') + (left.length > NAMED_AT_MOST ? ` and ${left.length - NAMED_AT_MOST} more` : '');
+  throw new AltlasError('TOPOLOGY_MISMATCH', `RUNNER_LANES is off, but stream ${c.ALT_STREAM} still has ${left.length} lane consumer${left.length === 1 ? '' : 's'} made with RUNNER_LANES=true: ${named}. `
+    + `Consumer ${c.RUNNER_DURABLE} would take every subject, which a work-queue stream refuses beside them, and their jobs would wait for ever: `
+    + `run the workers with RUNNER_LANES=true until the lanes are drained (an idle empty lane consumer is removed after RUNNER_LANE_IDLE_MS), or delete them (nats consumer rm ${c.ALT_STREAM} <name>; their messages stay in the stream)`);
+}
+
 /** Checks, and where allowed creates, the streams and the consumer. Returns the consumer's info. */
 export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, logger: Logger): Promise<ConsumerInfo> {
   const problems: Problem[] = [];
@@ -129,6 +157,7 @@ export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, l
     const missing = problems.some((p) => /does not exist/.test(p.message));
     throw new AltlasError('TOPOLOGY_MISMATCH', `JetStream topology does not match:\n  ${problems.map((p) => p.message).join('\n  ')}${missing ? `\n  ${INIT_HINT}` : '\n  fix the stream or the variables: neither the runner nor "altlas init" changes an existing stream\'s subjects'}`, { problems });
   }
+  if (!c.RUNNER_LANES) await refuseLeftoverLanes(jsm, c);
   try {
     const info = await jsm.consumers.info(c.ALT_STREAM, c.RUNNER_DURABLE);
     const ackWaitMs = Math.round((info.config.ack_wait ?? 0) / 1e6);
@@ -136,6 +165,10 @@ export async function ensureTopology(jsm: JetStreamManager, c: TopologyConfig, l
       throw new AltlasError('TOPOLOGY_MISMATCH', `consumer ${c.RUNNER_DURABLE} must use explicit acks (it uses ${info.config.ack_policy})`);
     }
     const rest = restFilter(c);
+    const lanesRest = restFilter({ ...c, RUNNER_LANES: true })!;
+    if (!rest && info.config.filter_subject === lanesRest && !covers([lanesRest], c.ALT_SUBJECTS.split(',')[0].trim())) {
+      throw new AltlasError('TOPOLOGY_MISMATCH', `RUNNER_LANES is off, but consumer ${c.RUNNER_DURABLE} takes only ${lanesRest} (the subjects outside lanes, as RUNNER_LANES=true made it): the lanes' jobs would wait for ever; run the workers with RUNNER_LANES=true, or delete ${c.RUNNER_DURABLE} (it is made again on every subject)`);
+    }
     if (rest && info.config.filter_subject !== rest) {
       throw new AltlasError('TOPOLOGY_MISMATCH', `RUNNER_LANES=true needs consumer ${c.RUNNER_DURABLE} filtered on ${rest} (the subjects outside lanes; each lane of each tenant has its own consumer, and a work-queue stream allows no overlap), but it takes ${info.config.filter_subject || 'every subject'}: let it drain, delete it, and start again`);
     }

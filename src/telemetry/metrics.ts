@@ -9,6 +9,7 @@ import { TOKEN_KINDS } from '../usage/totals.ts';
 import { ERROR_CODES } from '../errors.ts';
 import type { ModelFigures } from '../budget/model-budgets.ts';
 import { LANES, laneOf, tenantOf } from '../flow/lanes.ts';
+import type { Backlog } from '../ops/backlog.ts';
 
 /** A lane and tenant with a count (jobs running here, messages stored on its subject). */
 export interface LaneCount {
@@ -26,8 +27,8 @@ export interface MetricSources {
   maxTenants?: number;
   inFlight: () => number;
   breakerState: () => BreakerState;
-  /** Last polled consumer counts, or null when unknown. */
-  consumer: () => { pending: number; ackPending: number } | null;
+  /** Last polled backlog of the stream's consumers (every one: the lanes' too), or null when unknown. */
+  consumer: () => Backlog | null;
   /** Jobs waiting in the worker for the AI side. */
   waiting?: () => number;
   /** The rate limits per provider and model, as this worker knows and spends them. */
@@ -137,15 +138,19 @@ export class RunnerMetrics {
     this.#meter.createObservableGauge(METRIC.waitingForAi, { description: 'Jobs waiting in this process for the AI side to answer again.' }).addCallback((r) => r.observe(sources.waiting?.() ?? 0));
     this.#meter.createObservableGauge(METRIC.breakerState, { description: 'AI circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated.' })
       .addCallback((r) => r.observe(BREAKER_VALUE[sources.breakerState()]));
-    this.#meter.createObservableGauge(METRIC.consumerPending, { description: 'Messages of the ALT stream not yet delivered to the consumer (polled).' })
+    this.#meter.createObservableGauge(METRIC.consumerPending, { description: 'Messages of the ALT stream not yet delivered, summed over its consumers (RUNNER_DURABLE and, with RUNNER_LANES, every lane consumer; polled).' })
       .addCallback((r) => {
         const c = sources.consumer();
         if (c) r.observe(c.pending);
       });
-    this.#meter.createObservableGauge(METRIC.consumerAckPending, { description: 'Messages delivered and not yet acknowledged (polled).' })
+    this.#meter.createObservableGauge(METRIC.consumerAckPending, { description: 'Messages delivered and not yet acknowledged, summed over the stream\'s consumers (polled).' })
       .addCallback((r) => {
         const c = sources.consumer();
-        if (c) r.observe(c.ackPending);
+        if (c) r.observe(c.ack_pending);
+      });
+    this.#meter.createObservableGauge(METRIC.backlogPending, { description: 'Messages of the ALT stream not yet delivered, by lane (none: RUNNER_DURABLE\'s), summed over the lane\'s consumers (polled): the whole fleet\'s backlog, the same on every worker.' })
+      .addCallback((r) => {
+        for (const l of sources.consumer()?.lanes ?? []) r.observe(l.pending, { lane: l.lane });
       });
     this.#meter.createObservableGauge(METRIC.eventLoopDelay, { unit: 's', description: 'p99 event-loop delay since the last collection.' }).addCallback((r) => {
       r.observe(this.#loop.percentile(99) / 1e9);

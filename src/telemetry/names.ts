@@ -62,6 +62,7 @@ export const METRIC = {
   inFlight: 'altlas.jobs.in_flight',
   consumerPending: 'altlas.consumer.pending',
   consumerAckPending: 'altlas.consumer.ack_pending',
+  backlogPending: 'altlas.backlog.pending',
   redeliveries: 'altlas.redeliveries',
   dlqRecords: 'altlas.dlq.records',
   duplicates: 'altlas.last.duplicates',

@@ -111,6 +111,25 @@ describe('model rate limits: the reservation arithmetic', () => {
     await expect(b.reserve(call('', 50), signal)).resolves.toMatchObject({ held: { requests: 1 } });
   });
 
+  it('gates the pull on the models the jobs called in the last minute, each weighted by its share of the calls, not on the default model alone', async () => {
+    const clock = { now: 1_700_000_000_000 };
+    // The default model (m) has no limit; the jobs call `other`, of 3 requests a minute.
+    const b = budgets({ orchestrator: { other: { rpm: 3 } } }, clock);
+    expect(b.room(8)).toBe(8);
+    await made(b, call('', 50, 'other'), 10);
+    await made(b, call('', 50, 'other'), 10);
+    // Every call went to `other`: room for one more call is room for one job.
+    expect(b.room(8)).toBe(1);
+    // Six calls to m since: `other` has a quarter of the calls, so its one call serves four jobs.
+    for (let i = 0; i < 6; i++) await made(b, call('', 50), 10);
+    expect(b.room(8)).toBe(4);
+    await made(b, call('', 50, 'other'), 10);
+    expect(b.room(8)).toBe(0);
+    // A minute later the calls and the mix are gone: the default model alone again.
+    clock.now += MIN + 1;
+    expect(b.room(8)).toBe(8);
+  });
+
   it('refuses a call larger than the model\'s whole limit, and charges a failed call nothing when the provider refused it', async () => {
     const clock = { now: 1_700_000_000_000 };
     const b = budgets({ orchestrator: { '*': { tpm: 500 } } }, clock);

@@ -1,0 +1,139 @@
+/** The lanes' intake on a fake connection: where each free slot pulls from while a consumer is being made. */
+import { describe, expect, it } from '@jest/globals';
+import type { Msg, NatsConnection } from '@nats-io/nats-core';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { LaneIntake } from '../../../src/messaging/lane-intake.ts';
+
+type Callback = (err: Error | null, m: Msg) => void;
+
+/** A connection whose subscriptions the test rings, a JetStream API whose consumer creations the test ends. */
+function fakes() {
+  const subs = new Map<string, Callback>();
+  const requests: { consumer: string; batch: number; reply: string }[] = [];
+  const nc = {
+    subscribe: (subject: string, opts: { callback: Callback }) => {
+      subs.set(subject, opts.callback);
+      return { unsubscribe() {} };
+    },
+    publish: (subject: string, data: string, opts: { reply: string }) => void requests.push({ consumer: subject.split('.').at(-1)!, batch: (JSON.parse(data) as { batch: number }).batch, reply: opts.reply }),
+    isClosed: () => false,
+  } as unknown as NatsConnection;
+  const creations = new Map<string, () => void>();
+  const jsm = {
+    streams: { info: async () => ({ state: { subjects: {} } }) },
+    consumers: {
+      add: (_stream: string, c: { durable_name: string }) => new Promise<void>((resolve) => creations.set(c.durable_name, resolve)),
+      delete: async () => true,
+    },
+  } as unknown as JetStreamManager;
+  /** A job published on `subject` (the doorbell; the body is not read). */
+  const publish = (subject: string) => subs.get('alt.*.*')!(null, { subject, data: new Uint8Array() } as unknown as Msg);
+  let dseq = 0;
+  /** The server's answer to the last request: a message of stream sequence `seq`. */
+  const deliver = (subject: string, seq: number) => {
+    const r = requests.at(-1)!;
+    const inbox = [...subs.keys()].find((k) => k.endsWith('.>'))!.slice(0, -2);
+    expect(r.reply.startsWith(inbox)).toBe(true);
+    subs.get(`${inbox}.>`)!(null, { subject, reply: `$JS.ACK.ALT.${r.consumer}.1.${seq}.${++dseq}.1700000000000000000.0`, data: new Uint8Array(), headers: undefined } as unknown as Msg);
+  };
+  /** The server's status answer to the last request (404: nothing there). */
+  const status = (code: number) => {
+    const inbox = [...subs.keys()].find((k) => k.endsWith('.>'))!.slice(0, -2);
+    subs.get(`${inbox}.>`)!(null, { subject: requests.at(-1)!.reply, reply: '', data: new Uint8Array(), headers: { code, description: 'No Messages', get: () => '' } } as unknown as Msg);
+  };
+  return { nc, jsm, requests, creations, publish, deliver, status };
+}
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+/** An intake of `concurrency` slots on the fakes, started; `running` holds the stream sequences of its jobs, `clock.t` its time. */
+function setup(concurrency: number, tenantReserve = 0) {
+  const f = fakes();
+  const running = new Set<number>();
+  const clock = { t: 1_000_000 };
+  const intake = new LaneIntake({
+    nc: f.nc, jsm: f.jsm, stream: 'ALT', durable: 'runner', prefix: 'alt', concurrency, scanMs: 60_000, tenantReserve, now: () => clock.t,
+    inFlight: () => running.size, holds: (seq) => running.has(seq), paused: () => false,
+    onMessage: (d) => void running.add(d.seq),
+    consumer: { ackWaitMs: 30_000, maxDeliver: 5, maxAckPending: 1_000 },
+  });
+  intake.start();
+  return { f, running, clock, intake };
+}
+
+describe('LaneIntake', () => {
+  it('keeps the next free slot for a critical job whose tenant\'s consumer is being made: the low backlog does not take it meanwhile', async () => {
+    const { f, running, intake } = setup(2);
+    // A low backlog: its consumer is made, then a pull for both slots, answered with two jobs.
+    f.publish('alt.low.acme');
+    f.creations.get('runner-low-acme')!();
+    await flush();
+    expect(f.requests.map((r) => `${r.consumer} ${r.batch}`)).toEqual(['runner-low-acme 2']);
+    f.deliver('alt.low.acme', 1);
+    f.deliver('alt.low.acme', 2);
+    // A critical job of a tenant never seen: its consumer is being made when a low job ends.
+    f.publish('alt.critical.newco');
+    expect([...f.creations.keys()]).toEqual(['runner-low-acme', 'runner-critical-newco']);
+    running.delete(1);
+    intake.kick();
+    await flush();
+    // The freed slot waits for the critical consumer: no pull from the low lane.
+    expect(f.requests.map((r) => r.consumer)).toEqual(['runner-low-acme']);
+    f.creations.get('runner-critical-newco')!();
+    await flush();
+    expect(f.requests.map((r) => `${r.consumer} ${r.batch}`)).toEqual(['runner-low-acme 2', 'runner-critical-newco 1']);
+    await intake.stop();
+  });
+
+  it('leaves the last free slot (RUNNER_TENANT_RESERVE) to the other tenants while more than one was active recently: a flood over its fair share does not take it, one tenant alone does', async () => {
+    const { f, running, clock, intake } = setup(4, 1);
+    const ready = async (consumer: string) => {
+      f.creations.get(consumer)!();
+      await flush();
+    };
+    const requests = () => f.requests.map((r) => `${r.consumer} ${r.batch}`);
+    // Tenant A alone: every slot, and the last one again when it frees.
+    f.publish('alt.low.a');
+    await ready('runner-low-a');
+    for (const seq of [1, 2, 3, 4]) f.deliver('alt.low.a', seq);
+    running.delete(1);
+    intake.kick();
+    f.deliver('alt.low.a', 5);
+    expect(requests()).toEqual(['runner-low-a 4', 'runner-low-a 1']);
+    // Tenant B comes with one job: it takes the next free slot, and ends.
+    f.publish('alt.low.b');
+    await ready('runner-low-b');
+    running.delete(2);
+    intake.kick();
+    f.deliver('alt.low.b', 6);
+    expect(requests().at(-1)).toBe('runner-low-b 1');
+    // B's queue is asked again once its job ends, and answers that nothing waits.
+    running.delete(6);
+    intake.kick();
+    expect(requests()).toHaveLength(4);
+    f.status(404);
+    // A holds 3 of 4 slots, more than its fair share (2) while B was active: the last slot stays free.
+    intake.kick();
+    expect(requests()).toHaveLength(4);
+    // A's next job ends: two free, A may take one of them, not the last.
+    running.delete(3);
+    intake.kick();
+    expect(requests().at(-1)).toBe('runner-low-a 1');
+    f.deliver('alt.low.a', 7);
+    intake.kick();
+    expect(requests()).toHaveLength(5);
+    // B's next job starts at once, in the slot kept free.
+    f.publish('alt.low.b');
+    expect(requests().at(-1)).toBe('runner-low-b 1');
+    f.deliver('alt.low.b', 8);
+    running.delete(8);
+    intake.kick();
+    f.status(404);
+    expect(requests().at(-1)).toBe('runner-low-b 1');
+    // Ten seconds without B: A alone again, it takes the last slot too.
+    clock.t += 10_000;
+    intake.kick();
+    expect(requests().at(-1)).toBe('runner-low-a 1');
+    await intake.stop();
+  });
+});

@@ -30,6 +30,8 @@ async function dashboard(env: Record<string, string>): Promise<{ d: Dashboard; u
   return { d, url: `http://127.0.0.1:${(await d.listen()).port}` };
 }
 let url: string;
+/** A dashboard with DASHBOARD_TOKEN alone: actions, no fleet controls. */
+let actionsOnly: { d: Dashboard; url: string };
 
 interface Answer { status: number; body: Record<string, any> }
 async function post(name: string, body: unknown, options: { base?: string; token?: string; origin?: string; type?: string } = {}): Promise<Answer> {
@@ -101,7 +103,8 @@ describe('the dashboard\'s fleet controls refuse', () => {
       expect(r.body.error).toMatch(new RegExp(`no live worker nobody:1 \\(alive: ${workerId}\\)`));
     }
     // Without DASHBOARD_OPERATOR_TOKEN there are no controls; without any token the dashboard is read-only.
-    const actionsOnly = await dashboard({ DASHBOARD_TOKEN: TOKEN });
+    actionsOnly = await dashboard({ DASHBOARD_TOKEN: TOKEN });
+    await actionsOnly.d.attach(h.nc, stop.signal);
     expect(await (await fetch(`${actionsOnly.url}/api/config`)).json()).toMatchObject({ actions: true, controls: false });
     expect((await post('pause', {}, { base: actionsOnly.url, token: TOKEN })).body.code).toBe('NOT_OPERATOR');
     expect((await post('pause', {}, { base: actionsOnly.url, token: OPERATOR })).body.code).toBe('UNAUTHORIZED');
@@ -175,7 +178,7 @@ describe('the dashboard\'s fleet controls act on the workers', () => {
     await h.publish(job('drained-1', 3, 'slow-step'));
     await eventually(async () => w.logs('run started'), (l) => l.length === before + 1, 'the job to start');
     const drained = await post('drain', { worker_id: workerId }, { token: OPERATOR });
-    expect(drained).toMatchObject({ status: 200, body: { worker_id: workerId, draining: true } });
+    expect(drained).toEqual({ status: 200, body: { worker_id: workerId, draining: true, in_flight: expect.any(Number) } });
     expect((await w.exited).code).toBe(0);
     // It finished (with RUNNER_SHUTDOWN_GRACE_MS=0 a plain shutdown would have handed it back unfinished).
     const [done] = await lastsOf('drained-');
@@ -208,5 +211,10 @@ describe('the dashboard page\'s fleet controls', () => {
     expect((await get('/api/fleet')).intake).toMatchObject({ paused: false, by: BY });
     const fleet = await fleetEvents();
     expect(fleet.slice(-2).map((e) => [e.type, e.by])).toEqual([['paused', BY], ['unpaused', BY]]);
+    // A dashboard without DASHBOARD_OPERATOR_TOKEN shows the intake with its controls disabled.
+    const other = await browser.newPage();
+    await other.goto(`${actionsOnly.url}/#/fleet`);
+    await other.waitForSelector('#intake-by:text("resumed by")');
+    expect([await other.isDisabled('#pause-intake'), await other.isDisabled('#resume-intake')]).toEqual([true, true]);
   }, 120_000);
 });

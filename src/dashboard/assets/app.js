@@ -651,6 +651,7 @@ async function start() {
   ui.intake = fleet.intake;
   ui.stats ??= fleet.stats;
   renderCounts();
+  if (ui.tab === 'fleet') renderFleet();
 }
 
 function wire() {

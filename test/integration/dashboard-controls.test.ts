@@ -132,8 +132,12 @@ describe('the dashboard\'s fleet controls act on the workers', () => {
     console.log(`dashboard pause → the worker paused ${Date.parse(String(line[0].timestamp)) - asked} ms after the request`);
     expect((await get('/api/fleet')).intake).toMatchObject({ paused: true, by: BY });
     for (let i = 0; i < 3; i++) await h.publish(job(`held-${i}`, 1));
-    // Nothing shows a job that does not start; give it time to (wrongly) start.
-    await new Promise((r) => setTimeout(r, 2_500));
+    // Until no pull request of the worker is open on the server (those sent before the pause expire),
+    // each job is either delivered to the worker, which holds it, or waiting on the server: then none can start.
+    const held = 'a delivery arrived while paused: held until the intake resumes';
+    const settled = await eventually(async () => ({ c: await h.consumer(), held: w.logs(held).length }),
+      ({ c, held: n }) => c.num_waiting === 0 && c.num_pending + c.num_ack_pending === 3 && n === c.num_ack_pending, 'each job held by the worker or waiting on the server, no pull request open');
+    console.log(`while paused: ${settled.held} job(s) held by the worker, ${settled.c.num_pending} waiting on the server`);
     expect(w.logs('run started')).toEqual([]);
     const resumeAsked = Date.now();
     const resumed = await post('resume', {}, { token: OPERATOR });
@@ -153,6 +157,7 @@ describe('the dashboard\'s fleet controls act on the workers', () => {
     const asked = Date.now();
     expect(await post('concurrency', { worker_id: workerId, concurrency: 1 }, { token: OPERATOR })).toEqual({ status: 200, body: { worker_id: workerId, concurrency: 1, was: 3 } });
     const line = await eventually(async () => w.logs('concurrency changed'), (l) => l.length === 1, 'the worker to take concurrency 1');
+    expect(line[0]).toMatchObject({ concurrency: 1, was: 3, by: BY });
     console.log(`dashboard concurrency → the worker changed it ${Date.parse(String(line[0].timestamp)) - asked} ms after the request`);
     await eventually(() => get('/api/fleet'), (f) => f.workers.some((x: { worker_id: string; concurrency: number }) => x.worker_id === workerId && x.concurrency === 1), 'the heartbeat to show 1');
     h.fake.stats.maxInFlight = 0;
@@ -180,6 +185,7 @@ describe('the dashboard\'s fleet controls act on the workers', () => {
     const drained = await post('drain', { worker_id: workerId }, { token: OPERATOR });
     expect(drained).toEqual({ status: 200, body: { worker_id: workerId, draining: true, in_flight: expect.any(Number) } });
     expect((await w.exited).code).toBe(0);
+    expect(w.logs('draining: no new work is taken; the jobs running here finish, then the worker exits').map((l) => l.by)).toEqual([BY]);
     // It finished (with RUNNER_SHUTDOWN_GRACE_MS=0 a plain shutdown would have handed it back unfinished).
     const [done] = await lastsOf('drained-');
     expect(done.last.status).toBe('success');

@@ -182,10 +182,13 @@ describe('the dashboard\'s fleet controls act on the workers', () => {
     const before = w.logs('run started').length;
     await h.publish(job('drained-1', 3, 'slow-step'));
     await eventually(async () => w.logs('run started'), (l) => l.length === before + 1, 'the job to start');
+    const asked = Date.now();
     const drained = await post('drain', { worker_id: workerId }, { token: OPERATOR });
     expect(drained).toEqual({ status: 200, body: { worker_id: workerId, draining: true, in_flight: expect.any(Number) } });
     expect((await w.exited).code).toBe(0);
-    expect(w.logs('draining: no new work is taken; the jobs running here finish, then the worker exits').map((l) => l.by)).toEqual([BY]);
+    const draining = w.logs('draining: no new work is taken; the jobs running here finish, then the worker exits');
+    expect(draining.map((l) => l.by)).toEqual([BY]);
+    console.log(`dashboard drain → the worker began draining ${Date.parse(String(draining[0].timestamp)) - asked} ms after the request`);
     // It finished (with RUNNER_SHUTDOWN_GRACE_MS=0 a plain shutdown would have handed it back unfinished).
     const [done] = await lastsOf('drained-');
     expect(done.last.status).toBe('success');

@@ -3,7 +3,7 @@ import { payloadCodec } from '../security/codec.ts';
 import { actorOf } from '../ops/history.ts';
 import { listWorkers } from '../ops/jobs.ts';
 import { requestDrain, setFleetPaused, setWorkerConcurrency } from '../ops/control.ts';
-import { MAX_CONCURRENCY } from '../config/schema.ts';
+import { MAX_CONCURRENCY } from '../config/defaults.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from './output.ts';
 

@@ -4,7 +4,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { StringEnum } from '../alt/forms/helpers.ts';
-import { DEFAULTS } from './defaults.ts';
+import { DEFAULTS, MAX_CONCURRENCY } from './defaults.ts';
 
 type Key = keyof typeof DEFAULTS;
 const int = (key: Key, min: number, description: string, max?: number) =>
@@ -12,9 +12,6 @@ const int = (key: Key, min: number, description: string, max?: number) =>
 const str = (key: Key, description: string, pattern?: string) =>
   Type.String({ default: DEFAULTS[key], description, ...(pattern ? { pattern } : {}) });
 const optional = (description: string) => Type.Optional(Type.String({ description }));
-
-/** The most jobs one worker runs at once: RUNNER_CONCURRENCY's bound, and what `altlas workers set` and the dashboard may give. */
-export const MAX_CONCURRENCY = 10_000;
 
 const SUBJECT = '^[^\\s*>]+(\\.[^\\s*>]+)*$';
 const STREAM_NAME = '^[^\\s.*>/\\\\]+$';

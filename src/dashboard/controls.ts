@@ -4,7 +4,7 @@
  * DASHBOARD_OPERATOR_TOKEN only; each writes the same control record and history event as the
  * command, with the token's name as who did it.
  */
-import { MAX_CONCURRENCY } from '../config/schema.ts';
+import { MAX_CONCURRENCY } from '../config/defaults.ts';
 import { isAltlasError } from '../errors.ts';
 import { requestDrain, setFleetPaused, setWorkerConcurrency, type ControlSession } from '../ops/control.ts';
 import { HttpError, bad, id, only, type DashboardData, type Handler } from './routes.ts';

@@ -178,6 +178,64 @@ describe('the dashboard\'s fleet controls act on the workers', () => {
     expect(set.filter((e) => e.worker_id === workerId).map((e) => e.detail?.concurrency)).toEqual([1, 3]);
   }, 120_000);
 
+});
+
+/** A page in Debian's chromium (one browser for the tests of this file). */
+async function newPage() {
+  browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  return browser.newPage();
+}
+
+describe('the dashboard page\'s fleet controls', () => {
+  it('pause the intake with a click, show it paused, and resume it', async () => {
+    if (!CHROMIUM) {
+      console.log('skipped: chromium is not installed (apt-get install chromium; .ci/run installs it)');
+      return;
+    }
+    const page = await newPage();
+    await page.goto(`${url}/#/fleet`);
+    await page.waitForSelector('#intake-state:text("running")');
+    // The buttons wait for the operator's token to be typed; the page sends it as the bearer token.
+    await page.fill('#token', OPERATOR);
+    await page.click('#pause-intake');
+    await page.waitForSelector('#intake-state:text("paused")');
+    expect(await page.textContent('#intake-by')).toContain(`paused by ${BY}`);
+    expect(await page.isDisabled('#pause-intake')).toBe(true);
+    expect((await get('/api/fleet')).intake).toMatchObject({ paused: true, by: BY });
+    await page.click('#resume-intake');
+    await page.waitForSelector('#intake-state:text("running")');
+    expect((await get('/api/fleet')).intake).toMatchObject({ paused: false, by: BY });
+    const fleet = await fleetEvents();
+    expect(fleet.slice(-2).map((e) => [e.type, e.by])).toEqual([['paused', BY], ['unpaused', BY]]);
+    // A dashboard without DASHBOARD_OPERATOR_TOKEN shows the intake with its controls disabled.
+    const other = await newPage();
+    await other.goto(`${actionsOnly.url}/#/fleet`);
+    await other.waitForSelector('#intake-by:text("resumed by")');
+    expect([await other.isDisabled('#pause-intake'), await other.isDisabled('#resume-intake')]).toEqual([true, true]);
+    await other.close();
+  }, 120_000);
+
+  it('sets a worker\'s concurrency from its row', async () => {
+    if (!CHROMIUM) {
+      console.log('skipped: chromium is not installed (apt-get install chromium; .ci/run installs it)');
+      return;
+    }
+    const page = await newPage();
+    await page.goto(`${url}/#/fleet`);
+    const row = page.locator(`#workers-table tr[data-worker="${workerId}"]`);
+    await row.locator('[data-cell="in-flight"]', { hasText: '/3' }).waitFor();
+    const changes = w.logs('concurrency changed').length;
+    await page.fill('#token', OPERATOR);
+    await row.locator('input.concurrency').fill('2');
+    await row.locator('button.set-concurrency').click();
+    const line = await eventually(async () => w.logs('concurrency changed'), (l) => l.length === changes + 1, 'the worker to take concurrency 2');
+    expect(line.at(-1)).toMatchObject({ concurrency: 2, was: 3, by: BY });
+    // The next heartbeat shows it on the page.
+    await row.locator('[data-cell="in-flight"]', { hasText: '/2' }).waitFor();
+  }, 120_000);
+});
+
+describe('the dashboard\'s drain', () => {
   it('drains a worker: it finishes the job it runs, then exits 0', async () => {
     const before = w.logs('run started').length;
     await h.publish(job('drained-1', 3, 'slow-step'));
@@ -195,35 +253,5 @@ describe('the dashboard\'s fleet controls act on the workers', () => {
     const fleet = await eventually(fleetEvents, (e) => e.some((x) => x.type === 'drained'), 'the worker\'s drained event');
     expect(fleet.filter((e) => e.type === 'drain_requested').map((e) => [e.by, e.detail?.worker])).toEqual([[BY, workerId]]);
     expect(fleet.findIndex((e) => e.type === 'drain_requested')).toBeLessThan(fleet.findIndex((e) => e.type === 'drained'));
-  }, 120_000);
-});
-
-describe('the dashboard page\'s fleet controls', () => {
-  it('pause the intake with a click, show it paused, and resume it', async () => {
-    if (!CHROMIUM) {
-      console.log('skipped: chromium is not installed (apt-get install chromium; .ci/run installs it)');
-      return;
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-    const page = await browser.newPage();
-    await page.goto(`${url}/#/fleet`);
-    await page.waitForSelector('#intake-state:text("running")');
-    // The buttons wait for the operator's token to be typed; the page sends it as the bearer token.
-    await page.fill('#token', OPERATOR);
-    await page.click('#pause-intake');
-    await page.waitForSelector('#intake-state:text("paused")');
-    expect(await page.textContent('#intake-by')).toContain(`paused by ${BY}`);
-    expect(await page.isDisabled('#pause-intake')).toBe(true);
-    expect((await get('/api/fleet')).intake).toMatchObject({ paused: true, by: BY });
-    await page.click('#resume-intake');
-    await page.waitForSelector('#intake-state:text("running")');
-    expect((await get('/api/fleet')).intake).toMatchObject({ paused: false, by: BY });
-    const fleet = await fleetEvents();
-    expect(fleet.slice(-2).map((e) => [e.type, e.by])).toEqual([['paused', BY], ['unpaused', BY]]);
-    // A dashboard without DASHBOARD_OPERATOR_TOKEN shows the intake with its controls disabled.
-    const other = await browser.newPage();
-    await other.goto(`${actionsOnly.url}/#/fleet`);
-    await other.waitForSelector('#intake-by:text("resumed by")');
-    expect([await other.isDisabled('#pause-intake'), await other.isDisabled('#resume-intake')]).toEqual([true, true]);
   }, 120_000);
 });

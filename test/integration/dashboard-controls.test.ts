@@ -254,4 +254,24 @@ describe('the dashboard\'s drain', () => {
     expect(fleet.filter((e) => e.type === 'drain_requested').map((e) => [e.by, e.detail?.worker])).toEqual([[BY, workerId]]);
     expect(fleet.findIndex((e) => e.type === 'drain_requested')).toBeLessThan(fleet.findIndex((e) => e.type === 'drained'));
   }, 120_000);
+
+  it('drains a worker from its row on the page (after the confirmation)', async () => {
+    if (!CHROMIUM) {
+      console.log('skipped: chromium is not installed (apt-get install chromium; .ci/run installs it)');
+      return;
+    }
+    const other = await h.worker({ RUNNER_CONCURRENCY: '1' });
+    const otherId = String((await eventually(async () => other.logs('worker started'), (l) => l.length > 0, 'worker started'))[0].worker_id);
+    const page = await newPage();
+    const asked: string[] = [];
+    page.on('dialog', (d) => void (asked.push(d.message()), d.accept()));
+    await page.goto(`${url}/#/fleet`);
+    await page.fill('#token', OPERATOR);
+    await page.locator(`#workers-table tr[data-worker="${otherId}"] button.drain`).click();
+    await eventually(async () => other.proc.exitCode, (code) => code !== null, 'the drained worker to exit', 60_000);
+    expect((await other.exited).code).toBe(0);
+    expect(asked).toEqual([expect.stringMatching(new RegExp(`^Drain ${otherId}\\?`))]);
+    const fleet = await fleetEvents();
+    expect(fleet.filter((e) => e.type === 'drain_requested' && e.detail?.worker === otherId).map((e) => e.by)).toEqual([BY]);
+  }, 120_000);
 });

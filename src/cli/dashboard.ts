@@ -13,7 +13,9 @@ task graph with its timing, attempts, errors, output previews, .last and trace l
 letters with their originals, the workers and the consumer, and jobs/s and failures/s over the
 last 15 minutes. Updates arrive over Server-Sent Events fed by KV watches (one set per dashboard
 process, not per browser). Actions (replay, purge, cancel) need DASHBOARD_TOKEN, given as a
-bearer token; without it the page is read-only. DASHBOARD_TRACE_URL turns trace ids into links
+bearer token; the fleet's controls (pause and resume the intake, drain a worker, set a worker's
+concurrency) need DASHBOARD_OPERATOR_TOKEN, which allows the actions too; without either the
+page is read-only. DASHBOARD_TRACE_URL turns trace ids into links
 (e.g. http://localhost:16686/trace/{trace_id}). The page and GET /healthz answer at once; until NATS
 and the buckets are there, the page says what it waits for.
   --port N      port to listen on (default 8090; 0 picks a free one)
@@ -61,11 +63,11 @@ export async function dashboardCommand(argv: string[], io: Io): Promise<number> 
       if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${values.host} is in use (another dashboard?): choose another with --port (0 picks a free one)`);
       throw e;
     }
-    io.out(`dashboard on ${pageUrl(address)} (${config.DASHBOARD_TOKEN ? 'actions need DASHBOARD_TOKEN' : 'read-only: DASHBOARD_TOKEN is not set'}); Ctrl-C stops it`);
+    io.out(`dashboard on ${pageUrl(address)} (${config.DASHBOARD_TOKEN || config.DASHBOARD_OPERATOR_TOKEN ? `actions need DASHBOARD_TOKEN${config.DASHBOARD_OPERATOR_TOKEN ? ', fleet controls DASHBOARD_OPERATOR_TOKEN' : ''}` : 'read-only: DASHBOARD_TOKEN is not set'}); Ctrl-C stops it`);
     const logger = createLogger({ level: 'warn', stream: process.stderr });
     try {
-      // With DASHBOARD_TOKEN it takes actions (the operator's replies); without, it only reads.
-      conn = await connectNats(config, 'altlas-dashboard', { role: config.DASHBOARD_TOKEN ? 'operator' : 'reader', logger, signal: stop.signal, onAttempt: (s) => dashboard.waitFor(s) });
+      // With a token it takes actions (the operator's replies); without, it only reads.
+      conn = await connectNats(config, 'altlas-dashboard', { role: config.DASHBOARD_TOKEN || config.DASHBOARD_OPERATOR_TOKEN ? 'operator' : 'reader', logger, signal: stop.signal, onAttempt: (s) => dashboard.waitFor(s) });
     } catch {
       return stop.signal.aborted ? EXIT.ok : EXIT.failed;
     }

@@ -3,6 +3,7 @@ import { payloadCodec } from '../security/codec.ts';
 import { actorOf } from '../ops/history.ts';
 import { listWorkers } from '../ops/jobs.ts';
 import { requestDrain, setFleetPaused, setWorkerConcurrency } from '../ops/control.ts';
+import { MAX_CONCURRENCY } from '../config/defaults.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from './output.ts';
 
@@ -94,7 +95,7 @@ export async function workersSetCommand(argv: string[], io: Io): Promise<number>
   }
   if (positionals.length !== 1) throw new UsageError('workers set takes one worker id (altlas workers lists them)');
   const n = Number(values.concurrency);
-  if (values.concurrency === undefined || !Number.isInteger(n) || n < 1 || n > 10_000) throw new UsageError('--concurrency takes a whole number from 1 to 10000');
+  if (values.concurrency === undefined || !Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) throw new UsageError(`--concurrency takes a whole number from 1 to ${MAX_CONCURRENCY}`);
   const [id] = positionals;
   const config = configFrom(values);
   return withNats(config, async (s) => {

@@ -209,4 +209,7 @@ export const DEFAULTS = {
  * NATS_INBOX_PREFIX says otherwise: each role's user subscribes to its own prefix only, never
  * to _INBOX.> or another role's replies.
  */
+/** The most jobs one worker runs at once: RUNNER_CONCURRENCY's bound, and what `altlas workers set` and the dashboard may give. */
+export const MAX_CONCURRENCY = 10_000;
+
 export const ROLE_INBOX_PREFIX = '_INBOX_altlas';

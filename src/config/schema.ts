@@ -4,7 +4,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { StringEnum } from '../alt/forms/helpers.ts';
-import { DEFAULTS } from './defaults.ts';
+import { DEFAULTS, MAX_CONCURRENCY } from './defaults.ts';
 
 type Key = keyof typeof DEFAULTS;
 const int = (key: Key, min: number, description: string, max?: number) =>
@@ -12,6 +12,7 @@ const int = (key: Key, min: number, description: string, max?: number) =>
 const str = (key: Key, description: string, pattern?: string) =>
   Type.String({ default: DEFAULTS[key], description, ...(pattern ? { pattern } : {}) });
 const optional = (description: string) => Type.Optional(Type.String({ description }));
+
 const SUBJECT = '^[^\\s*>]+(\\.[^\\s*>]+)*$';
 const STREAM_NAME = '^[^\\s.*>/\\\\]+$';
 
@@ -63,7 +64,7 @@ export const ConfigSchema = Type.Object({
   PROGRESS_FLUSH_MS: int('PROGRESS_FLUSH_MS', 1, 'Milliseconds text of an answer waits to be sent with the text after it; the first chunk of each attempt is sent at once.', 60_000),
   PROGRESS_FLUSH_BYTES: int('PROGRESS_FLUSH_BYTES', 256, 'Bytes of waiting text that are sent at once; also the most text one progress message carries.', 262_144),
   PROGRESS_DRAIN_MS: int('PROGRESS_DRAIN_MS', 0, 'Milliseconds an AI task waits after its call until its progress is stored (so a .last never precedes it); past it the rest is given up and logged.'),
-  RUNNER_CONCURRENCY: int('RUNNER_CONCURRENCY', 1, 'Jobs in flight per worker process.', 10_000),
+  RUNNER_CONCURRENCY: int('RUNNER_CONCURRENCY', 1, 'Jobs in flight per worker process.', MAX_CONCURRENCY),
   RUNNER_ACK_WAIT_MS: int('RUNNER_ACK_WAIT_MS', 1_000, 'Milliseconds before JetStream redelivers an unacknowledged job; the lease is renewed at a third of it.'),
   RUNNER_MAX_DELIVER: int('RUNNER_MAX_DELIVER', 1, 'Deliveries of one .alt message before it is dead-lettered.', 1_000),
   RUNNER_SHUTDOWN_GRACE_MS: int('RUNNER_SHUTDOWN_GRACE_MS', 0, 'Milliseconds in-flight jobs get to finish on SIGTERM/SIGINT.'),
@@ -147,6 +148,8 @@ export const ConfigSchema = Type.Object({
   PAYLOAD_KEYS: optional('End-to-end encryption keys, id:base64 (32 bytes, AES-256-GCM), comma-separated; the first encrypts, all decrypt.'),
   DASHBOARD_TOKEN: optional('Token the dashboard\'s actions (replay, purge, cancel) require; unset: the dashboard is read-only.'),
   DASHBOARD_TOKEN_NAME: optional('Name of DASHBOARD_TOKEN\'s holder: the dashboard\'s actions are recorded in the jobs\' history as done by dashboard:<name> (unset: dashboard:<host>).'),
+  DASHBOARD_OPERATOR_TOKEN: optional('Token the dashboard\'s fleet controls (pause and resume the intake, drain a worker, set a worker\'s concurrency) require, besides every action DASHBOARD_TOKEN allows; DASHBOARD_TOKEN alone gets 403 NOT_OPERATOR for them; unset: no fleet controls.'),
+  DASHBOARD_OPERATOR_TOKEN_NAME: optional('Name of DASHBOARD_OPERATOR_TOKEN\'s holder: what it does is recorded in the history as done by dashboard:<name> (unset: dashboard:<host>).'),
   DASHBOARD_HOSTS: optional('Host names (and addresses) the dashboard answers to, comma-separated, besides localhost, its bind address and, bound to every interface, this machine\'s name and addresses; any other Host header gets 421 (DNS rebinding).'),
   DASHBOARD_TRACE_URL: optional('Link template for a trace id in the dashboard, e.g. http://localhost:16686/trace/{trace_id}.'),
   HTTP_PORT: int('HTTP_PORT', 0, 'Port of /healthz, /readyz and /metrics; 0 turns the server off.', 65_535),

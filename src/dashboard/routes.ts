@@ -23,6 +23,7 @@ import { readHistory } from '../status/history.ts';
 import { searchFinished } from '../ops/finished.ts';
 import { LAST_STATUSES, type LastStatus } from '../last/schema.ts';
 import { keptAlt, newestLast, taskDetail } from './detail.ts';
+import { readPause } from '../ops/control.ts';
 
 export type { DashboardData } from './data.ts';
 
@@ -45,14 +46,14 @@ export class HttpError extends Error {
 }
 
 /** Bad input: 400 BAD_INPUT. */
-const bad = (message: string) => new HttpError(400, message);
+export const bad = (message: string) => new HttpError(400, message);
 
 /** Characters of a job id, a task id or a search the dashboard takes at most. */
 const MAX_ID = 256;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** A job id, task id or similar: a non-empty string of at most 256 characters, no control characters. */
-function id(v: unknown, name: string): string {
+export function id(v: unknown, name: string): string {
   if (typeof v !== 'string' || !v) throw bad(`${name} is required (a non-empty string)`);
   if (v.length > MAX_ID) throw bad(`${name} is longer than ${MAX_ID} characters`);
   if (CONTROL.test(v)) throw bad(`${name} holds control characters`);
@@ -76,9 +77,9 @@ function codeOf(v: unknown): string {
 }
 
 /** A body holds only the fields an action takes (a misspelt filter is refused, not ignored). */
-function only(body: Record<string, unknown>, fields: readonly string[]): void {
+export function only(body: Record<string, unknown>, fields: readonly string[]): void {
   const extra = Object.keys(body).filter((k) => !fields.includes(k));
-  if (extra.length) throw bad(`unknown field${extra.length > 1 ? 's' : ''} ${extra.slice(0, 5).join(', ')} (this action takes ${fields.join(', ')})`);
+  if (extra.length) throw bad(`unknown field${extra.length > 1 ? 's' : ''} ${extra.slice(0, 5).join(', ')} (this action takes ${fields.length ? fields.join(', ') : 'none'})`);
 }
 
 /** A query parameter, at most `max` characters. */
@@ -98,7 +99,7 @@ export interface RouteRequest {
   by?: string;
 }
 
-type Handler = (d: DashboardData, r: RouteRequest) => Promise<unknown> | unknown;
+export type Handler = (d: DashboardData, r: RouteRequest) => Promise<unknown> | unknown;
 
 /**
  * How a body is redacted: `data` for job data (status entries, a job's `.last`: the data policy,
@@ -213,7 +214,8 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
       return { job, last };
     },
   },
-  { pattern: /^\/api\/fleet$/, policy: 'logs', read: (d) => ({ workers: d.live.workers(), stats: d.live.stats() }) },
+  // The workers, the consumer's counts and the fleet's intake (its pause record: null when never paused).
+  { pattern: /^\/api\/fleet$/, policy: 'logs', read: async (d) => ({ workers: d.live.workers(), stats: d.live.stats(), intake: await readPause(d.dlq.jsm, d.config.RUNNER_CONTROL_BUCKET) }) },
   // The models' rate limits as the fleet divides them now (as `altlas limits --json`); none while no worker made the bucket.
   {
     pattern: /^\/api\/limits$/,

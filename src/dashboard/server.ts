@@ -7,9 +7,11 @@
  * .last itself is written, so ordinary content comes through unchanged; everything else (dead
  * letters, errors, actions) under the logs policy. The buckets are read without a consumer (see
  * live.ts), so the reader and operator roles suffice.
- * Actions (replay, purge, cancel) need DASHBOARD_TOKEN as a bearer token in a POST; without the
- * variable the page is read-only. Bound to 127.0.0.1 unless told otherwise; every response
- * carries a Content-Security-Policy.
+ * Actions (replay, purge, cancel, approve) need DASHBOARD_TOKEN or DASHBOARD_OPERATOR_TOKEN as a
+ * bearer token in a POST, the fleet's controls (pause, resume, drain, concurrency) the operator's
+ * token; a POST a browser sends from another origin is refused. Without either variable the page
+ * is read-only. Bound to 127.0.0.1 unless told otherwise; every response carries a
+ * Content-Security-Policy.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +27,7 @@ import { ACTIONS, HttpError, READS, idParam, type DashboardData, type Policy } f
 import { openData } from './data.ts';
 import type { LiveEvent } from './live.ts';
 import { LiveText } from './live-text.ts';
+import { CONTROLS } from './controls.ts';
 
 export interface DashboardOptions {
   config: Config;
@@ -197,13 +200,16 @@ export class Dashboard {
       const live = /^\/api\/jobs\/([^/]+)\/progress$/.exec(path);
       if (req.method === 'GET' && live) return this.#progress(idParam(decodePath(live[1]), 'the job id'), req, res);
       if (path.startsWith('/api/actions/')) {
-        const action = ACTIONS[path.slice('/api/actions/'.length)];
+        const name = path.slice('/api/actions/'.length);
+        const control = Object.hasOwn(CONTROLS, name) ? CONTROLS[name] : undefined;
+        const action = control ?? (Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined);
         if (req.method !== 'POST') throw new HttpError(405, 'actions are POST requests');
-        this.#authorize(req);
-        if (!action) throw new HttpError(404, `no action ${path.slice('/api/actions/'.length)}`);
+        this.#sameOrigin(req);
+        const by = this.#authorize(req, control !== undefined);
+        if (!action) throw new HttpError(404, `no action ${name}`);
         // A replay carries a job's .alt: a larger body than the other actions.
         const body = await this.#body(req, path.endsWith('/replay_from') ? 1_048_576 : 16_384);
-        return this.#json(res, 200, await action(this.#needData(), { url, param: '', body, by: `dashboard:${this.#o.config.DASHBOARD_TOKEN_NAME || hostname()}` }));
+        return this.#json(res, 200, await action(this.#needData(), { url, param: '', body, by }));
       }
       const route = READS.find((r) => r.pattern.test(path));
       if (!route) throw new HttpError(404, 'not found');
@@ -255,7 +261,7 @@ export class Dashboard {
   #config(): unknown {
     const { config } = this.#o;
     return {
-      actions: Boolean(config.DASHBOARD_TOKEN), trace_url: config.DASHBOARD_TRACE_URL ?? null, streams: { alt: config.ALT_STREAM, last: config.LAST_STREAM, dlq: config.DLQ_STREAM },
+      actions: Boolean(config.DASHBOARD_TOKEN || config.DASHBOARD_OPERATOR_TOKEN), controls: Boolean(config.DASHBOARD_OPERATOR_TOKEN), trace_url: config.DASHBOARD_TRACE_URL ?? null, streams: { alt: config.ALT_STREAM, last: config.LAST_STREAM, dlq: config.DLQ_STREAM },
       ready: this.ready, ...(this.ready ? {} : { waiting_for: this.#waitingFor }),
     };
   }
@@ -286,14 +292,41 @@ export class Dashboard {
     void this.#text!.add(jobId, res, closed);
   }
 
-  #authorize(req: IncomingMessage): void {
-    const token = this.#o.config.DASHBOARD_TOKEN;
-    if (!token) throw new HttpError(403, 'the dashboard is read-only: set DASHBOARD_TOKEN to allow actions');
+  /**
+   * Who acts, from the bearer token: DASHBOARD_OPERATOR_TOKEN may take every action and the fleet's
+   * controls, DASHBOARD_TOKEN every action but the controls (403 NOT_OPERATOR for one). Without
+   * either the dashboard is read-only (403 READ_ONLY); any other token is 401.
+   */
+  #authorize(req: IncomingMessage, control: boolean): string {
+    const { DASHBOARD_TOKEN: token, DASHBOARD_OPERATOR_TOKEN: operator, DASHBOARD_TOKEN_NAME, DASHBOARD_OPERATOR_TOKEN_NAME } = this.#o.config;
+    if (!token && !operator) throw new HttpError(403, 'the dashboard is read-only: set DASHBOARD_TOKEN to allow actions');
     const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
     // Digests of equal length: the comparison takes the same time whatever was sent.
-    const a = createHash('sha256').update(given).digest();
-    const b = createHash('sha256').update(token).digest();
-    if (!timingSafeEqual(a, b)) throw new HttpError(401, 'a valid token is needed for actions');
+    const digest = (text: string) => createHash('sha256').update(text).digest();
+    const same = (configured: string | undefined) => Boolean(configured) && timingSafeEqual(digest(given), digest(configured!));
+    if (same(operator)) return `dashboard:${DASHBOARD_OPERATOR_TOKEN_NAME || hostname()}`;
+    if (!same(token)) throw new HttpError(401, 'a valid token is needed for actions');
+    if (control) throw new HttpError(403, 'the fleet\'s controls (pause, resume, drain, concurrency) take DASHBOARD_OPERATOR_TOKEN: DASHBOARD_TOKEN allows the other actions only', 'NOT_OPERATOR');
+    return `dashboard:${DASHBOARD_TOKEN_NAME || hostname()}`;
+  }
+
+  /**
+   * A POST from a page of another origin is refused (403 CROSS_ORIGIN): a browser names the page's
+   * origin in every POST, which must be this dashboard's own (its scheme, Host and port). A client
+   * that sends no Origin (curl, scripts) is not a browser acting for someone.
+   */
+  #sameOrigin(req: IncomingMessage): void {
+    const origin = req.headers.origin;
+    if (origin === undefined) return;
+    let host: string | null = null;
+    try {
+      const u = new URL(origin);
+      host = u.protocol === 'http:' ? u.host : null;
+    } catch {
+      host = null;
+    }
+    const own = new URL(`http://${req.headers.host}`).host;
+    if (host !== own) throw new HttpError(403, `a POST from the page of another origin (${JSON.stringify(origin.slice(0, 100))}) is refused: actions come from this dashboard's own page`, 'CROSS_ORIGIN');
   }
 
   async #body(req: IncomingMessage, max = 16_384): Promise<Record<string, unknown>> {

@@ -144,7 +144,10 @@ export class Worker {
   readonly #byAltId = new Map<string, Running>();
   /** Work after the slot is free (ack round trip, checkpoint removal, final status). */
   readonly #after = new Set<Promise<void>>();
-  /** While paused or draining: deliveries that arrived for requests sent before, leased, run on resume (handed back by a drain or a shutdown). */
+  /**
+   * Deliveries that arrived for requests sent before a pause, a drain or a lowered concurrency,
+   * leased: they run as slots free while the intake runs (handed back by a drain or a shutdown).
+   */
   readonly #held: { d: Delivery; lease: Lease<Delivery>; box: { entry?: Running } }[] = [];
   /** While stopping: deliveries that arrived for requests still waiting, and hand-backs, sent once those expired. */
   readonly #parked: { d: Delivery; delayMs: number; lease?: Lease<Delivery> }[] = [];
@@ -282,13 +285,22 @@ export class Worker {
     if (this.#paused === paused) return;
     this.#paused = paused;
     if (paused || this.#draining || this.#stopping) return;
-    for (const h of this.#held.splice(0)) this.#start(h.d, h.d.receivedAt, h);
+    this.#startHeld();
     this.#pull.kick();
+  }
+
+  /** Starts held deliveries while the intake runs and slots are free (on resume, and as runs end). */
+  #startHeld(): void {
+    while (this.#held.length && this.#running.size < this.#concurrency && !this.#paused && !this.#draining && !this.#stopping) {
+      const h = this.#held.shift()!;
+      this.#start(h.d, h.d.receivedAt, h);
+    }
   }
 
   /** Changes the jobs run at once (altlas workers set --concurrency): more are pulled at once; fewer as jobs end. */
   setConcurrency(n: number): void {
     this.#concurrency = n;
+    this.#startHeld();
     this.#pull.setConcurrency(n);
   }
 
@@ -400,6 +412,13 @@ export class Worker {
       this.#o.logger.warn('redelivery of a job whose run here lost its lease: it runs once that run has stopped', { alt_stream_seq: d.seq, deliveries: d.deliveries, alt_id: held.job?.id });
       return;
     }
+    if (this.#running.size >= this.#concurrency) {
+      // A request sent before the concurrency was lowered was filled: hold the message (leased) until a slot frees.
+      const box: { entry?: Running } = {};
+      this.#held.push({ d, box, lease: this.#leases.hold(d, (l) => box.entry && this.#lost(l, box.entry)) });
+      this.#o.logger.info('a delivery arrived beyond the concurrency: held until a slot frees', { alt_stream_seq: d.seq, deliveries: d.deliveries, concurrency: this.#concurrency });
+      return;
+    }
     this.#start(d, requestedAt, undefined, repeat);
   }
 
@@ -454,6 +473,7 @@ export class Worker {
       this.#processed++;
       if (entry.next && !this.#stopping) this.#start(entry.next.d, entry.next.d.receivedAt, entry.next);
       else if (entry.next) this.#parked.push({ d: entry.next.d, delayMs: 0, lease: entry.next.lease });
+      this.#startHeld();
       this.#pull.kick();
       this.#checkDrained();
     });

@@ -12,7 +12,8 @@ import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Codec } from '../security/codec.ts';
 import { versionAtLeast } from '../messaging/worker.ts';
-import { PAUSE_KEY, concurrencyKey, drainKey, writeControl } from '../status/control.ts';
+import { PAUSE_KEY, concurrencyKey, drainKey, isControlRecord, writeControl, type PauseControl } from '../status/control.ts';
+import { bucketEntries } from '../status/store-access.ts';
 import { FLEET } from '../status/history.ts';
 import { listWorkers } from './jobs.ts';
 import { recordAction } from './history.ts';
@@ -36,18 +37,40 @@ export interface PauseOutcome {
   consumer_paused: boolean;
 }
 
+/** The server pauses consumers itself (the consumer pause of nats-server 2.11 and later; 2.9 and 2.10 do not have it). */
+export const hasConsumerPause = (serverVersion: string) => versionAtLeast(serverVersion, [2, 11, 0]);
+
+/**
+ * On a server with the consumer pause, pauses (until a year ahead) or resumes the durable consumer
+ * too; true when the server says it is now in that state. On older servers nothing is asked: the
+ * flag alone holds the intake.
+ */
+export async function pauseConsumer(s: Pick<ControlSession, 'nc' | 'jsm' | 'config'>, paused: boolean): Promise<boolean> {
+  if (!hasConsumerPause(s.nc.info?.version ?? '0.0.0')) return false;
+  const { ALT_STREAM: stream, RUNNER_DURABLE: durable } = s.config;
+  return (paused ? s.jsm.consumers.pause(stream, durable, new Date(Date.now() + CONSUMER_PAUSE_MS)) : s.jsm.consumers.resume(stream, durable))
+    .then((r) => r.paused === paused, () => false);
+}
+
 /** Pauses (or resumes) the intake of every worker. */
 export async function setFleetPaused(s: ControlSession, paused: boolean, by: string): Promise<PauseOutcome> {
   const kv = await new Kvm(s.nc).open(s.config.RUNNER_CONTROL_BUCKET);
   await writeControl(kv, PAUSE_KEY, { paused, by, at: new Date().toISOString() });
-  let consumer = false;
-  if (versionAtLeast(s.nc.info?.version ?? '0.0.0', [2, 11, 0])) {
-    const until = new Date(Date.now() + CONSUMER_PAUSE_MS);
-    consumer = await (paused ? s.jsm.consumers.pause(s.config.ALT_STREAM, s.config.RUNNER_DURABLE, until) : s.jsm.consumers.resume(s.config.ALT_STREAM, s.config.RUNNER_DURABLE))
-      .then((r) => r.paused === paused, () => false);
-  }
+  const consumer = await pauseConsumer(s, paused);
   await recordAction(s.js, s.config, paused ? 'paused' : 'unpaused', FLEET, { by, detail: { consumer_paused: consumer } }, s.codec);
   return { paused, by, consumer_paused: consumer };
+}
+
+/** The fleet's intake as its control record says (null: never paused, or the bucket unreadable); read without a consumer. */
+export async function readPause(jsm: JetStreamManager, bucket: string): Promise<PauseControl | null> {
+  const [e] = await bucketEntries(jsm, bucket, PAUSE_KEY).catch(() => []);
+  if (!e || e.operation !== 'PUT') return null;
+  try {
+    const v = e.json<unknown>();
+    return isControlRecord(v) && typeof v.paused === 'boolean' ? { paused: v.paused, by: v.by, at: v.at } : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The worker of this id whose heartbeat is alive; WORKER_NOT_FOUND otherwise. */

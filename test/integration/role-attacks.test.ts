@@ -274,7 +274,7 @@ describe('each role against the printed lists', () => {
     const reader = altlas('reader', ['dashboard', '--port', '0']);
     const readerUrl = /dashboard on (http:\/\/\S+)/.exec(await reader.wait(/dashboard on http:\/\/\S+/))![1];
     const token = 'role-attack-token';
-    const operator = altlas('operator', ['dashboard', '--port', '0'], { DASHBOARD_TOKEN: token });
+    const operator = altlas('operator', ['dashboard', '--port', '0'], { DASHBOARD_TOKEN: token, DASHBOARD_OPERATOR_TOKEN: `${token}-operator` });
     const operatorUrl = /dashboard on (http:\/\/\S+)/.exec(await operator.wait(/dashboard on http:\/\/\S+/))![1];
     // A dashboard listens at once; it has its data once /healthz says ready (the API answers 503 before).
     for (const url of [readerUrl, operatorUrl]) await eventually(async () => (await (await fetch(`${url}/healthz`)).json()) as { ready: boolean }, (b) => b.ready, `the dashboard at ${url} to be ready`);
@@ -304,6 +304,13 @@ describe('each role against the printed lists', () => {
     expect(follow.output()).toMatch(/attack-held +failure \(JOB_CANCELLED\)/);
     // The dashboard saw the cancel as it was written (its watch of the status bucket).
     await eventually(async () => (await (await fetch(`${readerUrl}/api/jobs`)).json()) as { jobs: { alt_id: string; state: string }[] }, (j) => j.jobs.some((x) => x.alt_id === 'attack-held' && x.state === 'cancelled'), 'the cancel on the reader\'s dashboard');
+    // The operator's dashboard controls the fleet (its operator token); the reader's shows the intake.
+    const { workers } = await (await fetch(`${readerUrl}/api/fleet`)).json() as { workers: { worker_id: string; concurrency: number }[] };
+    for (const [name, body] of [['pause', {}], ['resume', {}], ['concurrency', { worker_id: workers[0].worker_id, concurrency: workers[0].concurrency }]] as const) {
+      const r = await fetch(`${operatorUrl}/api/actions/${name}`, { method: 'POST', headers: { authorization: `Bearer ${token}-operator`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect({ name, status: r.status }).toEqual({ name, status: 200 });
+    }
+    expect(await (await fetch(`${readerUrl}/api/fleet`)).json()).toMatchObject({ intake: { paused: false, by: expect.stringMatching(/^dashboard:/) } });
     // The operator purges the large dead letter: its original leaves the object store, message by message.
     const large = (await adminJsm.streams.getMessage('ALT_DLQ', { last_by_subj: 'dlq.alt.ALT_LIMIT' }))!;
     const ref = large.header.get('Dlq-Payload')!;

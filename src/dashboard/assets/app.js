@@ -18,6 +18,10 @@ const ui = {
   current: null,
   expanded: new Set(),
   workers: [],
+  /** The fleet's intake as its pause record says ({paused, by, at}; null: never paused). */
+  intake: null,
+  /** Concurrencies typed in the workers table and not set yet, by worker (the table is redrawn at each heartbeat). */
+  drafts: new Map(),
   tab: 'jobs',
   started: false,
 };
@@ -496,10 +500,54 @@ function renderFleet() {
   $('#lanes').replaceChildren(...(ui.stats?.lanes ?? []).map((l) => el('div', { dataset: { lane: l.lane }, title: l.tenants.map((t) => `${t.tenant}: ${t.stored}`).join('\n') },
     el('span', { class: 'muted' }, `${l.lane} lane `), el('b', {}, String(l.stored)),
     ...(l.tenants.length ? [el('span', { class: 'muted' }, ` (${l.tenants.slice(0, 3).map((t) => `${t.tenant} ${t.stored}`).join(', ')}${l.tenants.length > 3 ? ', …' : ''})`)] : []))));
+  renderIntake();
   $('#workers-table tbody').replaceChildren(...ui.workers.map((w) => el('tr', { dataset: { worker: w.worker_id } },
-    el('td', {}, w.worker_id), el('td', {}, w.host), el('td', {}, w.version), el('td', {}, `${w.in_flight}/${w.concurrency}${w.paused ? ' (paused)' : ''}`), el('td', {}, String(w.processed)),
-    el('td', {}, String(w.waiting_for_ai)), el('td', {}, w.breaker), el('td', { title: when(w.seen_at) }, `${duration(ms(w.seen_at))} ago`))));
+    el('td', {}, w.worker_id), el('td', {}, w.host), el('td', {}, w.version), el('td', { dataset: { cell: 'in-flight' } }, `${w.in_flight}/${w.concurrency}${w.paused ? ' (paused)' : ''}`), el('td', {}, String(w.processed)),
+    el('td', {}, String(w.waiting_for_ai)), el('td', {}, w.breaker), el('td', { title: when(w.seen_at) }, `${duration(ms(w.seen_at))} ago`),
+    el('td', {}, ...workerControls(w)))));
   drawChart();
+}
+
+/** The fleet's intake (running, or paused by whom since when) and its two buttons. */
+function renderIntake() {
+  const paused = ui.intake?.paused === true;
+  $('#intake-state').textContent = ui.intake === null ? 'running' : paused ? 'paused' : 'running';
+  $('#intake-state').className = paused ? 'paused' : '';
+  $('#intake-by').textContent = ui.intake ? `(${paused ? 'paused' : 'resumed'} by ${ui.intake.by}, ${when(ui.intake.at)})` : '';
+  $('#pause-intake').disabled = !ui.config.controls || paused;
+  $('#resume-intake').disabled = !ui.config.controls || !paused;
+}
+
+/** A worker's controls: its concurrency (a number and Set) and Drain; the operator's token only. */
+function workerControls(w) {
+  const off = ui.config.controls ? null : 'disabled';
+  const input = el('input', { type: 'number', min: '1', step: '1', class: 'concurrency', 'aria-label': `concurrency of ${w.worker_id}`, value: ui.drafts.get(w.worker_id) ?? String(w.concurrency), disabled: off,
+    oninput: () => ui.drafts.set(w.worker_id, input.value) });
+  const set = el('button', { type: 'button', class: 'action set-concurrency', disabled: off, onclick: async () => {
+    const out = await act('concurrency', { worker_id: w.worker_id, concurrency: Number(input.value) });
+    if (!out) return;
+    ui.drafts.delete(w.worker_id);
+    toast(`${w.worker_id}: concurrency ${out.was} → ${out.concurrency}`);
+  } }, 'Set');
+  const drain = el('button', { type: 'button', class: 'action danger drain', disabled: off, onclick: async () => {
+    if (!confirm(`Drain ${w.worker_id}? It finishes the ${w.in_flight} job(s) it runs, then exits.`)) return;
+    const out = await act('drain', { worker_id: w.worker_id });
+    if (out) toast(`${w.worker_id} drains: ${out.in_flight} job(s) running there finish, then it exits`);
+  } }, 'Drain');
+  return [input, set, drain];
+}
+
+async function setIntake(paused) {
+  const out = await act(paused ? 'pause' : 'resume', {});
+  if (!out) return;
+  ui.intake = { paused: out.paused, by: out.by, at: new Date().toISOString() };
+  renderIntake();
+  toast(paused ? 'intake paused on every worker' : 'intake resumed on every worker');
+}
+
+async function loadIntake() {
+  ui.intake = (await api('/api/fleet')).intake;
+  if (ui.tab === 'fleet') renderIntake();
 }
 
 /** Jobs and failures per second over the last 15 minutes, with a time axis, drawn at the chart's own size. */
@@ -590,7 +638,7 @@ function connect() {
 /** Loads the data once the dashboard has it (at once, or when its "ready" event comes). */
 async function start() {
   ui.config = await api('/api/config');
-  $('#mode').textContent = ui.config.actions ? 'actions need the token' : 'read-only';
+  $('#mode').textContent = ui.config.actions ? `actions need the token${ui.config.controls ? ' (fleet controls: the operator\'s)' : ''}` : 'read-only';
   $('#token').hidden = !ui.config.actions;
   for (const b of document.querySelectorAll('#tab-dlq .action')) b.disabled = !ui.config.actions;
   if (!ui.config.ready) return showWaiting(ui.config.waiting_for);
@@ -600,8 +648,10 @@ async function start() {
   route();
   const fleet = await api('/api/fleet');
   ui.workers = fleet.workers;
+  ui.intake = fleet.intake;
   ui.stats ??= fleet.stats;
   renderCounts();
+  if (ui.tab === 'fleet') renderFleet();
 }
 
 function wire() {
@@ -616,8 +666,11 @@ function wire() {
     history.replaceState(null, '', `#/usage?since=${encodeURIComponent($('#usage-since').value)}&by=${encodeURIComponent($('#usage-by').value)}`);
     void loadUsage().catch((e) => toast(e.message));
   };
-  // The Limits view follows the fleet's slices while it is shown.
+  // The Limits view follows the fleet's slices while it is shown; the Fleet view the intake (paused by the command too).
   setInterval(() => ui.tab === 'limits' && ui.started && void loadLimits().catch(() => {}), 5_000);
+  setInterval(() => ui.tab === 'fleet' && ui.started && void loadIntake().catch(() => {}), 5_000);
+  $('#pause-intake').addEventListener('click', () => void setIntake(true));
+  $('#resume-intake').addEventListener('click', () => void setIntake(false));
   $('#usage-since').addEventListener('change', usageChanged);
   $('#fin-search').addEventListener('click', () => {
     const p = new URLSearchParams();

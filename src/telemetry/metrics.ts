@@ -9,9 +9,15 @@ import { TOKEN_KINDS } from '../usage/totals.ts';
 import { ERROR_CODES } from '../errors.ts';
 import type { ModelFigures } from '../budget/model-budgets.ts';
 import { LANES, laneOf, tenantOf } from '../flow/lanes.ts';
-import type { Backlog } from '../ops/backlog.ts';
 
 /** A lane and tenant with a count (jobs running here, messages stored on its subject). */
+/** What the metrics read of the stream's backlog (ops/backlog.ts polls it). */
+export interface BacklogFigures {
+  pending: number;
+  ack_pending: number;
+  lanes: readonly { lane: string; pending: number }[];
+}
+
 export interface LaneCount {
   lane: string;
   tenant: string;
@@ -28,7 +34,7 @@ export interface MetricSources {
   inFlight: () => number;
   breakerState: () => BreakerState;
   /** Last polled backlog of the stream's consumers (every one: the lanes' too), or null when unknown. */
-  consumer: () => Backlog | null;
+  consumer: () => BacklogFigures | null;
   /** Jobs waiting in the worker for the AI side. */
   waiting?: () => number;
   /** The rate limits per provider and model, as this worker knows and spends them. */

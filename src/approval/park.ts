@@ -109,9 +109,10 @@ export async function readDecisions(jsm: JetStreamManager, bucket: string, altId
     if (e.operation !== 'PUT' || e.value.length === 0) continue;
     let d: unknown;
     try {
+      // Stryker disable BlockStatement: the catch without its continue leaves d undefined, which names no task and is passed over below.
       d = JSON.parse(dec.decode(e.value));
-      // Stryker disable next-line BlockStatement: without the continue, d stays undefined, which names no task and is passed over below.
     } catch {
+      // Stryker restore BlockStatement
       continue;
     }
     const task = (d as { task?: unknown } | null)?.task;
@@ -149,9 +150,10 @@ export async function decide(s: DecideStores, input: { altId: string; task: stri
   const held = existing && existing.operation === 'PUT' && existing.value.length ? existing : null;
   const valueOf = (bytes: Uint8Array): unknown => {
     try {
+      // Stryker disable BlockStatement: the catch returning undefined instead of null: no decision either.
       return JSON.parse(dec.decode(bytes));
-      // Stryker disable next-line BlockStatement: undefined instead of null is no decision either.
     } catch {
+      // Stryker restore BlockStatement
       return null;
     }
   };

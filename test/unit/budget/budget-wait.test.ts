@@ -5,7 +5,7 @@
  * delivery spent), and a redelivery of a message whose park was stored is acked without running.
  * On fakes and an injected clock, no server.
  */
-import { describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { describeCall } from '../../../src/ai/call.ts';
 import type { ParkInput, ParkRecord, ParkStore } from '../../../src/approval/park.ts';
 import type { Job } from '../../../src/alt/job.ts';
@@ -20,18 +20,21 @@ const NOW = Date.UTC(2026, 11, 7, 10, 30);
 const TURN = Date.UTC(2026, 11, 7, 11);
 
 /** A call of job `jobId` of tenant acme whose worst case is `need` tokens (1 byte of prompt, 11 of overhead, the rest max_tokens). */
-const call = (need: number, jobId = 'job-a') => describeCall({ prompt: { system: '', user: 'u' }, model: 'm', parameters: { max_tokens: need - 12 }, origin: { jobId, tenant: 'acme' } }, 'openai', false);
+const call = (need: number, jobId = 'job-a') => describeCall({ prompt: { system: '', user: 'u' }, model: 'm', parameters: { max_tokens: need - 12 }, origin: { jobId, tenant: 'acme', taskKey: 'b' } }, 'openai', false);
+const prices = { currency: 'USD', models: { m: { input: 1, output: 1 } } };
+/** A job budget of 1,000 tokens and 1 USD (in nano-dollars), nothing spent. */
+const JOB_BUDGET = { tokens: 1_000, costNanos: 1e9 };
 
-/** Tenant acme with 100 tokens an hour, of which `spent` are spent; a job budget for job-a when `jobTokens` is given. */
-async function budgets(o: { exceeded: 'wait' | 'fail'; spent?: number; jobTokens?: number; costBudget?: boolean }) {
+/** Tenant acme with 100 tokens an hour, of which `spent` are spent; job-a's budget JOB_BUDGET when `jobBudget`. */
+async function budgets(o: { exceeded: 'wait' | 'fail'; spent?: number; jobBudget?: boolean; costBudget?: boolean }) {
   const tenants = new TenantBudgets({ doc: { tenants: { acme: { hour: o.costBudget ? { cost: 1 } : { tokens: 100 } } } }, holdTtlMs: 60_000, now: () => NOW });
   if (o.spent) {
     await tenants.reserve('acme', 'before', { tokens: o.spent, costNanos: null });
     tenants.settle('acme', 'before', { tokens: o.spent, costNanos: null });
   }
   const jobs = new JobBudgets();
-  if (o.jobTokens !== undefined) jobs.open('job-a', { tokens: o.jobTokens, costNanos: null }, { tokens: 0, costNanos: 0 });
-  const steps = new BudgetSteps({ jobs, tenants, prices: null, maxOutput: 1_000, tenantExceeded: o.exceeded, now: () => NOW });
+  if (o.jobBudget) jobs.open('job-a', JOB_BUDGET, { tokens: 0, costNanos: 0 });
+  const steps = new BudgetSteps({ jobs, tenants, prices: o.costBudget ? null : prices, maxOutput: 1_000, tenantExceeded: o.exceeded, now: () => NOW });
   return { steps, jobs, tenants };
 }
 
@@ -41,7 +44,7 @@ describe('a call its tenant\'s budget refuses', () => {
     await expect(steps.reserve(call(100))).rejects.toMatchObject({
       code: 'BUDGET_WAIT',
       message: `tenant acme's budget per hour of 100 tokens cannot hold this call's worst case of 100: 60 spent; the job waits until ${new Date(TURN).toISOString()}`,
-      context: { altId: 'job-a', scope: 'tenant', tenant: 'acme', period: 'hour', need: 100, limit: 100, spent: 60, turnsAt: TURN, retryInMs: TURN - NOW },
+      context: { altId: 'job-a', taskId: 'b', scope: 'tenant', tenant: 'acme', period: 'hour', need: 100, limit: 100, spent: 60, turnsAt: TURN, retryInMs: TURN - NOW },
     });
   });
 
@@ -67,24 +70,31 @@ describe('a call its tenant\'s budget refuses', () => {
   });
 
   it('gives back what it held of its job\'s budget', async () => {
-    const { steps, jobs } = await budgets({ exceeded: 'wait', spent: 60, jobTokens: 1_000 });
+    const { steps, jobs } = await budgets({ exceeded: 'wait', spent: 60, jobBudget: true });
     await expect(steps.reserve(call(100))).rejects.toMatchObject({ code: 'BUDGET_WAIT' });
-    expect(jobs.available('job-a', NOW)).toEqual({ tokens: 1_000, costNanos: null });
+    expect(jobs.available('job-a', NOW)).toEqual(JOB_BUDGET);
   });
 
   it('gives back what it held of its job\'s budget when its wait for the tenant\'s calls in flight is aborted', async () => {
-    const { steps, jobs, tenants } = await budgets({ exceeded: 'wait', jobTokens: 1_000 });
+    const { steps, jobs, tenants } = await budgets({ exceeded: 'wait', jobBudget: true });
     expect(await tenants.reserve('acme', 'in-flight', { tokens: 60, costNanos: null })).toBeNull();
     const abort = new AbortController();
     const waiting = steps.reserve(call(50), abort.signal);
     abort.abort(new Error('shutting down'));
     await expect(waiting).rejects.toThrow();
-    expect(jobs.available('job-a', NOW)).toEqual({ tokens: 1_000, costNanos: null });
+    expect(jobs.available('job-a', NOW)).toEqual(JOB_BUDGET);
+  });
+
+  it('is not asked for on a worker without tenant budgets: the job\'s budget alone holds the call', async () => {
+    const jobs = new JobBudgets();
+    jobs.open('job-a', JOB_BUDGET, { tokens: 0, costNanos: 0 });
+    const steps = new BudgetSteps({ jobs, tenants: null, prices, maxOutput: 1_000, tenantExceeded: 'wait', now: () => NOW });
+    expect(await steps.reserve(call(100))).toMatchObject({ held: { tokens: 100 } });
   });
 
   it('is none when it fits: its worst case is held', async () => {
     const { steps } = await budgets({ exceeded: 'wait', spent: 60 });
-    expect(await steps.reserve(call(40))).toEqual({ held: { tokens: 40 } });
+    expect(await steps.reserve(call(40))).toMatchObject({ held: { tokens: 40 } });
   });
 });
 
@@ -147,7 +157,11 @@ describe('parkForBudget', () => {
 });
 
 describe('parkedBefore', () => {
-  const log = contextLogger(silentLogger(), {});
+  const warned: [string, Record<string, unknown> | undefined][] = [];
+  const log = { ...contextLogger(silentLogger(), {}), warn: (m: string, meta?: Record<string, unknown>) => void warned.push([m, meta]) };
+  beforeEach(() => {
+    warned.length = 0;
+  });
   const park = (o: Partial<ParkRecord>): ParkRecord => ({ alt_id: 'job-a', task: 't2', question: 'q', stream: 'ALT', seq: 7, subject: 's', headers: [], body: 'b', parked_at: '', timeout_at: null, on_timeout: 'fail', ...o });
 
   it('is none when no park names the message', async () => {
@@ -157,10 +171,12 @@ describe('parkedBefore', () => {
   it('acks without running a message whose budget park was stored, until the period turns', async () => {
     const found = park({ reason: 'budget', resume_at: new Date(TURN).toISOString() });
     expect(await parkedBefore(parks(found).store, job, d(2), log, 5)).toEqual({ kind: 'parked', job, task: 't2', question: 'q', code: 'BUDGET_WAIT', resumeAt: TURN });
+    expect(warned).toEqual([['an earlier delivery of this message parked the job (its ack was lost): acked without running; the park resumes it', { code: 'BUDGET_WAIT' }]]);
   });
 
   it('acks without running a message whose approval park was stored', async () => {
     expect(await parkedBefore(parks(park({})).store, job, d(2), log, 5)).toEqual({ kind: 'parked', job, task: 't2', question: 'q' });
+    expect(warned.map(([, meta]) => meta)).toEqual([{ code: 'JOB_PARKED' }]);
   });
 
   it('takes a park its resume holds already as done before', async () => {
@@ -168,7 +184,11 @@ describe('parkedBefore', () => {
   });
 
   it('fails closed when the park cannot be read while deliveries remain, and runs the job on the last one', async () => {
-    await expect(parkedBefore(parks(new Error('timeout')).store, job, d(4), log, 5)).rejects.toMatchObject({ code: 'CHECKPOINTS_UNAVAILABLE', message: expect.stringContaining('timeout') });
+    await expect(parkedBefore(parks(new Error('timeout')).store, job, d(4), log, 5)).rejects.toMatchObject({
+      code: 'CHECKPOINTS_UNAVAILABLE', message: 'could not read whether message 7 parked its job: timeout', cause: new Error('timeout'), context: { altId: 'job-a' },
+    });
+    expect(warned).toEqual([]);
     expect(await parkedBefore(parks(new Error('timeout')).store, job, d(5), log, 5)).toBeNull();
+    expect(warned).toEqual([['could not read whether an earlier delivery parked the job, on its last delivery; the job runs', { error: 'timeout' }]]);
   });
 });

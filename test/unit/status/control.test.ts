@@ -110,6 +110,15 @@ describe('ControlWatch', () => {
     expect(() => new ControlWatch({ nc: fakeCore(new FakeStreams()).nc, jsm: new FakeStreams().jsm(), bucket: BUCKET, workerId: ME, onPause: () => {}, onDrain: () => {}, onConcurrency: () => {} }).stop()).not.toThrow();
   });
 
+  it('ignores a JetStream API answer stored under a control key through a reply subject, whatever it holds', async () => {
+    const { seen, put } = await watching();
+    const answer = { type: 'io.nats.jetstream.api.v1.stream_info_response', by: 'ops', at: AT, worker_id: ME };
+    await put(PAUSE_KEY, { ...answer, paused: true });
+    await put(drainKey(ME), answer);
+    await put(concurrencyKey(ME), { ...answer, concurrency: 2 });
+    expect(seen).toEqual({ pause: [], drain: [], concurrency: [] });
+  });
+
   it('takes an empty value under the pause key as no pause', async () => {
     const { kv, seen } = await watching();
     await kv.put(PAUSE_KEY, new Uint8Array(0));

@@ -59,6 +59,54 @@ export const groups = {
     mutate: [linesOf('src/engine/engine.ts', 'const refused = this.#in.guard?.()', 5)],
     tests: ['test/unit/engine/lease-guard.test.ts'],
   },
+  // A fleet control counts only in the exact shape the commands write, naming this worker where
+  // it is one worker's; the worker's watch of the control bucket (pause, drain, concurrency).
+  control: {
+    mutate: ['src/status/control.ts'],
+    tests: ['test/unit/status/control.test.ts'],
+  },
+  // A status entry is its key's: the shape readers use, the job it names against its key, and the
+  // listing of the jobs skipping what is not an entry of its key.
+  'entry-key': {
+    mutate: [linesOf('src/status/status.ts', 'const isObject = ', 43), linesOf('src/ops/jobs.ts', 'for (const e of await latestEntries(src))', 9)],
+    tests: ['test/unit/status/entry-key.test.ts'],
+  },
+  // A `.last` found on a job's subject is that job's only when it names that job.
+  'last-lookup': {
+    mutate: ['src/last/lookup.ts'],
+    tests: ['test/unit/last/lookup.test.ts'],
+  },
+  // Approval decisions carry their job's id, and a value under a decision's key that is no decision
+  // of that task of that job decides nothing and blocks nobody: the check, the worker's read of the
+  // decisions, the decision's compare-and-set over such a value, and the sweep passing over it.
+  approvals: {
+    mutate: [
+      'src/approval/kind.ts',
+      linesOf('src/approval/park.ts', 'export async function readDecisions', 17),
+      linesOf('src/approval/park.ts', 'const key = decisionKey(input.altId, input.task);', 25),
+      linesOf('src/approval/sweep.ts', 'const parsed = (bytes: Uint8Array)', 27),
+    ],
+    tests: ['test/unit/approval/kind.test.ts', 'test/unit/approval/decisions.test.ts'],
+  },
+  // The budget park: a call its tenant's budget refuses stops the job with BUDGET_WAIT unless no
+  // period can hold it (BUDGET_EXCEEDED); the job parks until the period turns; a redelivery of a
+  // message whose park was stored is acked without running.
+  'budget-park': {
+    mutate: [
+      'src/messaging/budget-park.ts',
+      linesOf('src/budget/steps.ts', '    if (tenant) {', 20),
+      linesOf('src/budget/job-budgets.ts', 'export const final = ', 1),
+      linesOf('src/messaging/job-flow.ts', 'const exhausted = budgets?.tenantExceeded', 6),
+      linesOf('src/messaging/job-flow.ts', "if (stopped?.code === 'BUDGET_WAIT' && deps.parks)", 5),
+    ],
+    tests: ['test/unit/budget/budget-wait.test.ts', 'test/unit/messaging/budget-flow.test.ts'],
+  },
+  // The reservation arithmetic of the AI limits: reserve before a call, settle after with the
+  // reported usage, never over the limit; a worker's slice of a model's limit.
+  'ai-limits': {
+    mutate: ['src/flow/ledger.ts', 'src/flow/slices.ts'],
+    tests: ['test/unit/flow/ledger.test.ts', 'test/unit/flow/slices.test.ts', 'test/unit/flow/ledger-edges.test.ts', 'test/unit/flow/slices-edges.test.ts'],
+  },
   kinds: {
     // src/alt/confusables.ts is generated data, held whole by confusables.test.ts.
     mutate: ['src/alt/kinds.ts'],

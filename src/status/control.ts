@@ -90,6 +90,7 @@ export class ControlWatch {
 
 /** A control record as `altlas pause`, `drain` and `workers set` write it: `by` and `at` (RFC 3339) at least. */
 export function isControlRecord(v: unknown): v is Record<string, unknown> & ControlRecord {
+  // Stryker disable next-line ConditionalExpression: a primitive or an array has no by, so the checks below refuse it too (only null needs this line: null.by throws).
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const r = v as Record<string, unknown>;
   return typeof r.by === 'string' && r.by.length > 0 && r.by.length <= 256 && typeof r.at === 'string' && !Number.isNaN(Date.parse(r.at)) && r.type === undefined;

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { ObjectStore } from '@nats-io/obj';
 
 export interface StoredMessage {
@@ -40,6 +41,8 @@ export class FakeStreams {
   readonly streams = new Map<string, StoredMessage[]>();
   /** The streams of every message get, in order. */
   readonly reads: string[] = [];
+  /** Called with every message appended (a core subscription's view of the stream's subjects: fakeCore). */
+  readonly listeners: ((m: StoredMessage) => void)[] = [];
   #seq = new Map<string, number>();
 
   append(stream: string, subject: string, data: Uint8Array, op?: string): StoredMessage {
@@ -49,6 +52,7 @@ export class FakeStreams {
     const list = this.streams.get(stream) ?? [];
     list.push(m);
     this.streams.set(stream, list);
+    for (const l of this.listeners) l(m);
     return m;
   }
 
@@ -89,6 +93,29 @@ export class FakeStreams {
     };
     return { streams, direct: { getMessage: get } } as unknown as JetStreamManager;
   }
+}
+
+/**
+ * The core NATS calls of a bucket watch (store-access.ts watchBucket): a subscription that sees
+ * every message appended to `streams` on a subject its filter matches, a flush, and a status
+ * stream that never reports a reconnect. `subscriptions` counts the open ones.
+ */
+export function fakeCore(streams: FakeStreams): { nc: NatsConnection; subscriptions: () => number } {
+  type Delivered = { subject: string; headers?: StoredMessage['header']; data: Uint8Array };
+  const subs = new Set<{ filter: string; callback: (err: Error | null, m: Delivered) => void }>();
+  streams.listeners.push((m) => {
+    for (const s of [...subs]) if (subjectMatches(s.filter, m.subject)) s.callback(null, { subject: m.subject, headers: m.header, data: m.data });
+  });
+  const nc = {
+    subscribe: (filter: string, o: { callback: (err: Error | null, m: Delivered) => void }) => {
+      const sub = { filter, callback: o.callback };
+      subs.add(sub);
+      return { unsubscribe: () => subs.delete(sub) };
+    },
+    flush: async () => {},
+    status: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise<never>(() => {}) }) }),
+  };
+  return { nc: nc as unknown as NatsConnection, subscriptions: () => subs.size };
 }
 
 export interface KvCall {
@@ -166,10 +193,11 @@ export class FakeKv {
     return this.#s.append(this.stream, this.#subject(key), data).seq;
   }
 
-  async put(key: string, data: Uint8Array): Promise<number> {
+  async put(key: string, data: Uint8Array | string): Promise<number> {
     this.calls.push({ op: 'put', key });
     await this.#step('put', key);
-    return this.#s.append(this.stream, this.#subject(key), data).seq;
+    // The client takes a string as its UTF-8 bytes.
+    return this.#s.append(this.stream, this.#subject(key), typeof data === 'string' ? Buffer.from(data) : data).seq;
   }
 
   async delete(key: string): Promise<void> {

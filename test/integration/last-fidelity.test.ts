@@ -197,7 +197,7 @@ describe('the archive hand-off', () => {
     try {
       const seen: string[] = [];
       const s2 = other.nc.subscribe('>', { callback: (_e, m) => {
-        if (!m.subject.startsWith('$') && !m.subject.startsWith('_INBOX') && !/^(alt|last|dlq|usage|progress|live\.progress)\./.test(m.subject)) seen.push(m.subject);
+        if (!m.subject.startsWith('$') && !m.subject.startsWith('_INBOX') && !/^(alt|last|dlq|usage|progress|live\.progress|history)\./.test(m.subject)) seen.push(m.subject);
       } });
       await other.worker();
       await other.publish(job('quiet-1', 1));

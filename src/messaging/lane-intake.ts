@@ -128,8 +128,8 @@ export class LaneIntake {
   #stopped = false;
   #scanTimer: NodeJS.Timeout | null = null;
   #scanning = false;
-  /** When each tenant last had work here (waiting or running), for the tenant reserve. */
-  readonly #tenantSeen = new Map<string, number>();
+  /** When each queue last had work here (waiting or running), its tenant and lane's rank, for the tenant reserve. */
+  readonly #queueSeen = new Map<string, { tenant: string; rank: number; at: number }>();
   /** Pull requests sent (for benchmarks and tests). */
   requestsSent = 0;
 
@@ -315,8 +315,11 @@ export class LaneIntake {
     const free = Math.min(slots, this.#o.room?.(slots) ?? slots);
     if (free <= 0) return;
     const fits = this.#tenantFits(free);
-    const held = claim && fits(claim.queue) > 0 ? claim : this.#sched.next((q) => fits(q) > 0);
-    const choice = this.#sched.next((q) => ready(q) && fits(q) > 0);
+    // The tenant reserve holds back the work the slot would go to: what it keeps goes to that lane or a higher one, never lower.
+    const floor = claim && fits(claim.queue) <= 0 ? LANE_ORDER.indexOf(claim.queue.lane) : LANE_ORDER.length;
+    const may = (q: IntakeQueue) => fits(q) > 0 && LANE_ORDER.indexOf(q.lane) <= floor;
+    const held = claim && fits(claim.queue) > 0 ? claim : this.#sched.next(may);
+    const choice = this.#sched.next((q) => ready(q) && may(q));
     if (!choice) return;
     // A lane known to have work keeps its claim on the slot while its consumer is made (a critical job of a
     // new tenant): no lower lane takes it meanwhile. A failed creation forgets the queue's work, and the claim.
@@ -337,9 +340,12 @@ export class LaneIntake {
 
   /**
    * How many of `free` slots a queue's tenant may take now. While more than one tenant had work
-   * here within TENANT_RECENT_MS, a tenant may fill its fair share (the slots divided among them),
-   * and beyond it leaves the last `tenantReserve` slots free, so that another tenant's job starts at
-   * once instead of waiting for a flood's job to end. One tenant alone takes every slot. O(queues).
+   * within TENANT_RECENT_MS in the queue's lane or a higher one (a tenant counts in the highest lane
+   * it had work in, and in every lane below), a tenant may fill its fair share (the slots divided
+   * among them), and beyond it leaves the last `tenantReserve` slots free, so that another tenant's
+   * job starts at once instead of waiting for a flood's job to end. A tenant of a lower lane does not
+   * count: it could not take a slot kept from a higher lane (lane order holds). One tenant alone
+   * takes every slot. O(queues).
    */
   #tenantFits(free: number): (q: IntakeQueue) => number {
     const reserve = this.#o.tenantReserve ?? 0;
@@ -348,17 +354,25 @@ export class LaneIntake {
     const now = this.#now();
     const running = new Map<string, number>();
     for (const q of this.#sched.queues) {
-      if (q.waiting || q.running > 0) this.#tenantSeen.set(q.tenant, now);
+      if (q.waiting || q.running > 0) this.#queueSeen.set(q.key, { tenant: q.tenant, rank: LANE_ORDER.indexOf(q.lane), at: now });
       if (q.running > 0) running.set(q.tenant, (running.get(q.tenant) ?? 0) + q.running);
     }
-    let active = 0;
-    for (const [tenant, at] of this.#tenantSeen) {
-      if (now - at < TENANT_RECENT_MS) active++;
-      else this.#tenantSeen.delete(tenant);
+    // Each tenant's highest lane (lowest rank) with work recently; active[r]: tenants whose highest lane ranks r or higher.
+    const highest = new Map<string, number>();
+    for (const [key, seen] of this.#queueSeen) {
+      if (now - seen.at >= TENANT_RECENT_MS) this.#queueSeen.delete(key);
+      else highest.set(seen.tenant, Math.min(highest.get(seen.tenant) ?? LANE_ORDER.length, seen.rank));
     }
-    if (active <= 1) return all;
-    const fair = this.#concurrency / active;
-    return (q) => Math.max(0, Math.min(free, Math.max(Math.ceil(fair - (running.get(q.tenant) ?? 0)), free - reserve)));
+    if (highest.size <= 1) return all;
+    const active = LANE_ORDER.map(() => 0);
+    for (const rank of highest.values()) active[rank]++;
+    for (let r = 1; r < active.length; r++) active[r] += active[r - 1];
+    return (q) => {
+      const sharing = active[LANE_ORDER.indexOf(q.lane)];
+      if (sharing <= 1) return free;
+      const fair = this.#concurrency / sharing;
+      return Math.max(0, Math.min(free, Math.max(Math.ceil(fair - (running.get(q.tenant) ?? 0)), free - reserve)));
+    };
   }
 
   /** No answer: the consumer is gone (removed, or never made); it is made again when work shows. */

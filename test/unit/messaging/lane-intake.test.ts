@@ -136,4 +136,52 @@ describe('LaneIntake', () => {
     expect(requests().at(-1)).toBe('runner-low-a 1');
     await intake.stop();
   });
+  it('keeps lane order with the tenant reserve: a slot kept from a critical flood goes to no low tenant, and a low tenant alone holds no critical slot back', async () => {
+    const { f, running, clock, intake } = setup(4, 1);
+    const ready = async (consumer: string) => {
+      f.creations.get(consumer)!();
+      await flush();
+    };
+    const requests = () => f.requests.map((r) => `${r.consumer} ${r.batch}`);
+    // A critical flood alone: every slot.
+    f.publish('alt.critical.a');
+    await ready('runner-critical-a');
+    for (const seq of [1, 2, 3, 4]) f.deliver('alt.critical.a', seq);
+    // A low tenant waits beside it: it does not count against the flood's share (it could not take the slot kept):
+    // the flood takes the slot that frees.
+    f.publish('alt.low.c');
+    await ready('runner-low-c');
+    running.delete(1);
+    intake.kick();
+    expect(requests()).toEqual(['runner-critical-a 4', 'runner-critical-a 1']);
+    f.deliver('alt.critical.a', 5);
+    // A second critical tenant runs one job: from now on the flood leaves it the last slot.
+    f.publish('alt.critical.b');
+    await ready('runner-critical-b');
+    running.delete(2);
+    intake.kick();
+    expect(requests().at(-1)).toBe('runner-critical-b 1');
+    f.deliver('alt.critical.b', 6);
+    running.delete(6);
+    intake.kick();
+    f.status(404);
+    // The flood holds 3 of 4 slots, over its share (2 of 4 with b): the free slot is kept, and the low tenant waiting
+    // does not take it while critical work waits.
+    intake.kick();
+    expect(requests().at(-1)).toBe('runner-critical-b 1');
+    expect(requests().filter((r) => r.startsWith('runner-low-c'))).toEqual([]);
+    // b's next job takes it at once.
+    f.publish('alt.critical.b');
+    expect(requests().at(-1)).toBe('runner-critical-b 1');
+    f.deliver('alt.critical.b', 7);
+    running.delete(7);
+    intake.kick();
+    f.status(404);
+    // Ten seconds without b: the flood alone in its lane again takes the last slot.
+    clock.t += 10_000;
+    intake.kick();
+    expect(requests().at(-1)).toBe('runner-critical-a 1');
+    expect(requests().filter((r) => r.startsWith('runner-low-c'))).toEqual([]);
+    await intake.stop();
+  });
 });

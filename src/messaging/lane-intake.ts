@@ -52,6 +52,8 @@ export interface LaneIntakeOptions {
   onError?: (error: Error) => void;
   /** The clock, read when a request is sent (the worker's stall watch ticks on it). Default `now`. */
   stamp?: () => number;
+  /** A job started: where its wait went, the instants this worker knows (a debug line; benchmarks split a job's wait with it). */
+  onPulled?: (t: LanePullTiming) => void;
   /** A job started: its lane (null outside lanes), tenant and how long it waited in NATS (ms). */
   onStart?: (lane: Lane | null, tenant: string, waitMs: number) => void;
   /** Settings of the consumers it creates. */
@@ -67,6 +69,26 @@ export interface LaneIntakeOptions {
   /** Milliseconds a no-wait request may go unanswered (no such consumer) before it is forgotten. Default 2,000. */
   answerMs?: number;
   now?: () => number;
+}
+
+/** The instants of a job's way in, as this worker saw them (epoch ms). */
+export interface LanePullTiming {
+  alt_stream_seq: number;
+  lane: Lane | null;
+  tenant: string;
+  /** The server stored it (the message's timestamp). */
+  stored_at: number;
+  /** Its queue's last doorbell here (a publish on its subject); 0: none. */
+  bell_at: number;
+  /** A pull request was open here (to any queue) when that doorbell rang: the next waits for its answer. */
+  open_at_bell: boolean;
+  /** The pull request that brought it was sent. */
+  requested_at: number;
+  received_at: number;
+  /** Pull requests sent to its queue since that doorbell, the one that brought it included. */
+  pulls_since_bell: number;
+  /** When this worker last made its queue's consumer; 0: never (it was made before, here or by another worker). */
+  consumer_made_at: number;
 }
 
 interface QueueMeta {
@@ -86,6 +108,12 @@ interface QueueMeta {
   bellAt: number;
   /** Re-checks made since that publish. */
   bellTries: number;
+  /** A pull request was open when it rang. */
+  bellOpen: boolean;
+  /** Pull requests sent since it rang. */
+  pullsSinceBell: number;
+  /** When this worker made its consumer (0: not made here). */
+  madeAt: number;
 }
 
 interface OpenRequest {
@@ -244,6 +272,8 @@ export class LaneIntake {
     const m = this.#metaOf(q);
     m.bellAt = this.#now();
     m.bellTries = 0;
+    m.bellOpen = this.#req !== null;
+    m.pullsSinceBell = 0;
     this.#sched.wake(q);
     this.kick();
   }
@@ -251,7 +281,7 @@ export class LaneIntake {
   #metaOf(q: IntakeQueue): QueueMeta {
     let m = this.#meta.get(q.key);
     if (!m) {
-      m = { consumer: q.key === REST_QUEUE ? this.#o.durable : laneConsumer(this.#o.durable, q.lane, q.tenant), ready: q.key === REST_QUEUE, creating: null, usedAt: this.#now(), lastCount: 0, countAtEmpty: -1, emptyAt: 0, bellAt: 0, bellTries: 0 };
+      m = { consumer: q.key === REST_QUEUE ? this.#o.durable : laneConsumer(this.#o.durable, q.lane, q.tenant), ready: q.key === REST_QUEUE, creating: null, usedAt: this.#now(), lastCount: 0, countAtEmpty: -1, emptyAt: 0, bellAt: 0, bellTries: 0, bellOpen: false, pullsSinceBell: 0, madeAt: 0 };
       this.#meta.set(q.key, m);
     }
     return m;
@@ -267,6 +297,7 @@ export class LaneIntake {
           ack_wait: nanos(c.ackWaitMs), max_deliver: c.maxDeliver, max_ack_pending: c.maxAckPending,
         });
         m.ready = true;
+        m.madeAt = this.#now();
       } catch (e) {
         if (/already (exists|in use)/i.test((e as Error).message)) m.ready = true;
         else {
@@ -332,6 +363,7 @@ export class LaneIntake {
     const id = ++this.#ids;
     const now = this.#o.stamp?.() ?? this.#now();
     m.usedAt = now;
+    m.pullsSinceBell++;
     this.#req = { id, q, reason: choice.reason, remaining: batch, sentAt: now, timer: setTimeout(() => this.#unanswered(id), this.#o.answerMs ?? 2_000) };
     this.#req.timer.unref?.();
     this.requestsSent++;
@@ -418,6 +450,13 @@ export class LaneIntake {
       this.#sched.started(q, r?.reason ?? 'priority');
       if (r) r.reason = 'priority';
       this.#o.onStart?.(q.key === REST_QUEUE ? null : q.lane, q.tenant, Math.max(0, d.receivedAt - d.deliveredAt));
+      if (this.#o.onPulled) {
+        const m = this.#metaOf(q);
+        this.#o.onPulled({
+          alt_stream_seq: d.seq, lane: q.key === REST_QUEUE ? null : q.lane, tenant: q.tenant, stored_at: d.deliveredAt, bell_at: m.bellAt, open_at_bell: m.bellOpen,
+          requested_at: r?.sentAt ?? d.receivedAt, received_at: d.receivedAt, pulls_since_bell: m.pullsSinceBell, consumer_made_at: m.madeAt,
+        });
+      }
     }
     this.#o.onMessage(d, r?.sentAt ?? d.receivedAt);
     if (r && --r.remaining <= 0) this.#done(r, false);

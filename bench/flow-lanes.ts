@@ -13,7 +13,10 @@
  * Beside each wait, a figure the machine's load does not move: how many jobs of the backlog or the
  * flood started between a job's publish and its own start (target: at most the fleet's slots, the
  * ones that came free first). On a loaded 2-core machine every process shares the CPU, and a wait
- * beside a flood includes the flood's CPU.
+ * beside a flood includes the flood's CPU. For B, the workers log at debug level (alone and beside
+ * the flood alike) and B's wait is split into parts (wait-parts.ts), printed with the CPU per job
+ * and the event-loop delays of this process and the workers. A's producer is its own process
+ * (flood-publisher.ts), so that its publishing does not delay this process's stamps.
  *
  * Two workers of BENCH_SLOTS slots each; BENCH_LATENCY_MS the AI latency. Ends with one line of
  * JSON of the figures.

@@ -13,17 +13,24 @@
  * Beside each wait, a figure the machine's load does not move: how many jobs of the backlog or the
  * flood started between a job's publish and its own start (target: at most the fleet's slots, the
  * ones that came free first). On a loaded 2-core machine every process shares the CPU, and a wait
- * beside a flood includes the flood's CPU.
+ * beside a flood includes the flood's CPU. For B, the workers log at debug level (alone and beside
+ * the flood alike) and B's wait is split into parts (wait-parts.ts), printed with the CPU per job
+ * and the event-loop delays of this process and the workers. A's producer is its own process
+ * (flood-publisher.ts), so that its publishing does not delay this process's stamps.
  *
  * Two workers of BENCH_SLOTS slots each; BENCH_LATENCY_MS the AI latency. Ends with one line of
  * JSON of the figures.
  */
-import { loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { FakeOrchestrator } from '../src/ai/fake-orchestrator.ts';
 import { NatsServer } from '../src/devtools/nats-server.ts';
-import { startWorkerProcess, type Child } from './processes.ts';
+import { cpuMeter, startScript, startWorkerProcess, type Child } from './processes.ts';
+import { readWorkerLines, splitTable, splitWaits, type Split } from './wait-parts.ts';
 
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 100);
 const SLOTS = Number(process.env.BENCH_SLOTS ?? 8);
@@ -64,17 +71,29 @@ function resetLog(): void {
   Object.assign(seen, { map: new Map(), read: 0 });
 }
 
-async function stack() {
+/** Two workers on a fresh server; with `logDir`, each writes its debug lines to `<logDir>/worker-<i>.log`. */
+async function stack(logDir?: string) {
   const server = await NatsServer.start();
   const nc = await connect({ servers: server.url });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
-  const workers: Child[] = [];
+  const workers: (Child & { httpPort: number })[] = [];
   for (let i = 0; i < WORKERS; i++) {
-    workers.push(await startWorkerProcess({ NATS_URL: server.url, AI_URL: aiUrl, LOG_LEVEL: 'warn', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: String(SLOTS), RUNNER_LANE_MIN_SHARE: String(MIN_SHARE), AI_MAX_CONCURRENCY: String(SLOTS * 2) }));
+    const env = { NATS_URL: server.url, AI_URL: aiUrl, LOG_LEVEL: logDir ? 'debug' : 'warn', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: String(SLOTS), RUNNER_LANE_MIN_SHARE: String(MIN_SHARE), AI_MAX_CONCURRENCY: String(SLOTS * 2) };
+    workers.push(await startWorkerProcess(env, logDir ? join(logDir, `worker-${i}.log`) : undefined));
   }
   return {
     js, jsm,
+    /** Tenant A's producer publishing at `rate` per second, in its own process, from now until stopped. */
+    flood: (rate: number) => startScript(new URL('./flood-publisher.ts', import.meta.url).pathname, { NATS_URL: server.url, FLOOD_RATE: String(rate) }),
+    /** The workers' event-loop delay p99 (ms) since the last call (their metric resets when read). */
+    loopDelay: () => Promise.all(workers.map(async (w) => {
+      const text = await fetch(`http://127.0.0.1:${w.httpPort}/metrics`).then((r) => r.text(), () => '');
+      return Math.round(Number(/^nodejs_eventloop_delay_p99\S*\s+(\S+)/m.exec(text)?.[1] ?? NaN) * 1000);
+    })),
+    logs: workers.map((_, i) => join(logDir ?? '', `worker-${i}.log`)),
+    /** CPU per job of the workers, the server and this process (the publisher and the fake AI), from now on. */
+    cpu: () => cpuMeter({ 'worker 1': workers[0].proc.pid, 'worker 2': workers[1].proc.pid, 'nats-server': server.pid, 'bench (publisher, fake AI)': process.pid }),
     /** Publishes without waiting for each PubAck (a flood), then waits for all. */
     async burst(items: { subject: string; id: string }[]): Promise<void> {
       for (let i = 0; i < items.length; i += 500) await Promise.all(items.slice(i, i + 500).map((x) => js.publish(x.subject, job(x.id))));
@@ -146,32 +165,51 @@ async function minimumShare(): Promise<void> {
   }
 }
 
+interface LightRun {
+  waits: number[];
+  ahead: number[];
+  /** With `split`: where the waits went, the CPU per job and this process's event loop delay p99 (ms). */
+  split?: Split;
+  cpu?: string;
+  loopP99Ms?: number;
+  /** The workers' event-loop delay p99 (ms) over the run. */
+  workerLoopP99Ms?: number[];
+}
+
 /**
  * Light tenants publish `perTenant` jobs each at random times over `seconds`, beside an optional
- * flood of `floodRate` jobs/s; returns the light jobs' waits (ms).
+ * flood of `floodRate` jobs/s; returns the light jobs' waits (ms). With `split`, the workers log at
+ * debug level and the waits are split into parts (see wait-parts.ts).
  */
-async function lightWaits(tenants: number, perTenant: number, seconds: number, floodRate: number): Promise<{ waits: number[]; ahead: number[] }> {
+async function lightWaits(tenants: number, perTenant: number, seconds: number, floodRate: number, split = false): Promise<LightRun> {
   resetLog();
-  const s = await stack();
+  const logDir = split ? mkdtempSync(join(tmpdir(), 'flow-lanes-')) : undefined;
+  const s = await stack(logDir);
+  let closed = false;
   try {
     // Warm up: one job per tenant first (the workers' first jobs, each tenant's consumer made), so that the figures are the steady state.
     await s.burst(Array.from({ length: tenants }, (_, i) => ({ subject: `alt.medium.t${i}`, id: `warm-${i}` })));
     await waitUntil(() => startedAt().size >= tenants, 300_000);
     const published = new Map<string, number>();
+    const seqOf = new Map<string, number>();
+    const run: LightRun = { waits: [], ahead: [] };
+    const warm = startedAt().size;
+    const cpu = s.cpu();
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const plan = Array.from({ length: tenants * perTenant }, (_, i) => ({ at: Math.random() * seconds * 1000, tenant: `t${i % tenants}`, id: `light-${i}` })).sort((a, b) => a.at - b.at);
+    await s.loopDelay();
+    // The flood keeps to its rate, ahead of the fleet (it grows a backlog in its lane), from its own process.
+    const flood = floodRate > 0 ? await s.flood(floodRate) : null;
     const t0 = Date.now();
-    let flooded = 0;
     let next = 0;
     const pending: Promise<unknown>[] = [];
     while (next < plan.length) {
       const now = Date.now() - t0;
-      // The flood keeps to its rate, ahead of the fleet (it grows a backlog in its lane).
-      const due = Math.floor((now / 1000) * floodRate);
-      for (; flooded < due; flooded++) pending.push(s.js.publish('alt.medium.flood', job(`flood-${flooded}`)));
       while (next < plan.length && plan[next].at <= now) {
         const p = plan[next++];
         published.set(p.id, Date.now());
-        pending.push(s.js.publish(`alt.medium.${p.tenant}`, job(p.id)));
+        pending.push(s.js.publish(`alt.medium.${p.tenant}`, job(p.id)).then((a) => void seqOf.set(p.id, a.seq)));
       }
       await sleep(5);
     }
@@ -180,10 +218,23 @@ async function lightWaits(tenants: number, perTenant: number, seconds: number, f
       const started = startedAt();
       return [...published.keys()].every((id) => started.has(id));
     }, 300_000);
+    loop.disable();
+    run.workerLoopP99Ms = await s.loopDelay();
+    await flood?.stop();
     const started = startedAt();
-    return { waits: [...published].map(([id, t]) => started.get(id)! - t), ahead: [...published].map(([id, t]) => startsBetween(t, started.get(id)!, 'flood-')) };
-  } finally {
+    Object.assign(run, { waits: [...published].map(([id, t]) => started.get(id)! - t), ahead: [...published].map(([id, t]) => startsBetween(t, started.get(id)!, 'flood-')) });
+    if (!split) return run;
+    run.cpu = cpu(started.size - warm).line;
+    run.loopP99Ms = Number((loop.percentile(99) / 1e6).toFixed(1));
+    // The workers' lines are complete once they have stopped.
     await s.close();
+    closed = true;
+    const lines = readWorkerLines(s.logs, new Set(seqOf.values()));
+    run.split = splitWaits([...published].map(([id, t]) => ({ publishedAt: t, seq: seqOf.get(id)!, aiAt: started.get(id)! })), lines);
+    return run;
+  } finally {
+    if (!closed) await s.close();
+    if (logDir) rmSync(logDir, { recursive: true, force: true });
   }
 }
 
@@ -192,8 +243,10 @@ async function tenantFlood(): Promise<void> {
   const bRate = Math.max(1, Math.round(capacity / 80));
   const seconds = Number(process.env.BENCH_FLOOD_S ?? 15);
   console.log(`\n3. tenant A floods at 100 × tenant B's rate (B ${bRate}/s, A ${bRate * 100}/s; the fleet runs ${capacity.toFixed(0)}/s), ${seconds} s`);
-  const { waits: alone } = await lightWaits(1, bRate * seconds, seconds, 0);
-  const { waits: flooded, ahead } = await lightWaits(1, bRate * seconds, seconds, bRate * 100);
+  const a = await lightWaits(1, bRate * seconds, seconds, 0, true);
+  const f = await lightWaits(1, bRate * seconds, seconds, bRate * 100, true);
+  const { waits: alone } = a;
+  const { waits: flooded, ahead } = f;
   const ratio = p95(flooded) / Math.max(1, p95(alone));
   figures.b_wait_p95_alone_ms = p95(alone);
   figures.b_wait_p95_flooded_ms = p95(flooded);
@@ -202,8 +255,16 @@ async function tenantFlood(): Promise<void> {
   line('B\'s p95 wait beside the flood ÷ alone', ratio.toFixed(2), '<= 1.2', ratio <= 1.2);
   figures.b_flood_starts_ahead_p95 = p95(ahead);
   line('flood jobs started between a B job\'s publish and its start, p95', String(p95(ahead)), `<= ${WORKERS * SLOTS} (the fleet's slots)`, p95(ahead) <= WORKERS * SLOTS);
+  // Where B's wait went (the workers logged at debug level for these two runs, alike).
+  console.log(splitTable(a.split!, f.split!).join('\n'));
+  console.log(`  alone: ${a.cpu}; event loop delay p99: this process ${a.loopP99Ms} ms, the workers ${a.workerLoopP99Ms!.join(', ')} ms`);
+  console.log(`  beside the flood: ${f.cpu}; event loop delay p99: this process ${f.loopP99Ms} ms, the workers ${f.workerLoopP99Ms!.join(', ')} ms`);
+  for (const [k, x] of [['alone', a.split!], ['flooded', f.split!]] as const) x.parts.forEach((p, i) => (figures[`b_${k}_part${i + 1}_p95_ms`] = p.p95));
+  figures.bench_loop_delay_p99_flooded_ms = f.loopP99Ms!;
+  figures.worker_loop_delay_p99_flooded_ms = Math.max(...f.workerLoopP99Ms!);
 
   const tenants = Number(process.env.BENCH_TENANTS ?? 1000);
+  if (tenants <= 0) return;
   console.log(`\n4. ${tenants} light tenants (one job each over ${seconds} s) beside a tenant flooding at ${bRate * 100}/s`);
   const { waits: lightAlone } = await lightWaits(tenants, 1, seconds, 0);
   const { waits: lightFlooded, ahead: lightAhead } = await lightWaits(tenants, 1, seconds, bRate * 100);

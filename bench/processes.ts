@@ -1,6 +1,6 @@
 /** Child processes the benchmarks measure over the real path: the fake AI and `altlas worker`. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../src/devtools/nats-server.ts';
 
@@ -50,11 +50,13 @@ export async function startFakeAiProcess(latencyMs = 0): Promise<Child & { url: 
 
 /**
  * `altlas worker` with the given environment (its default configuration otherwise; logs go to
- * /dev/null), ready once its /readyz answers 200.
+ * /dev/null, or to the file `logFile`), ready once its /readyz answers 200.
  */
-export async function startWorkerProcess(env: NodeJS.ProcessEnv): Promise<Child & { httpPort: number }> {
+export async function startWorkerProcess(env: NodeJS.ProcessEnv, logFile?: string): Promise<Child & { httpPort: number }> {
   const httpPort = await freePort();
-  const proc = spawn(BIN, ['worker'], { env: { ...process.env, HTTP_PORT: String(httpPort), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const out = logFile ? openSync(logFile, 'w') : 'ignore';
+  const proc = spawn(BIN, ['worker'], { env: { ...process.env, HTTP_PORT: String(httpPort), ...env }, stdio: ['ignore', out, 'pipe'] });
+  if (typeof out === 'number') closeSync(out);
   const output: string[] = [];
   proc.stderr!.on('data', (c: Buffer) => output.length < 200 && output.push(c.toString()));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));

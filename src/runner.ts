@@ -212,6 +212,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
       lanes: config.RUNNER_LANES ? {
         jsm, prefix: lanePrefixOf(config.ALT_SUBJECTS), minShare: config.RUNNER_LANE_MIN_SHARE, weight: parseTenantWeights(config.RUNNER_TENANT_WEIGHTS),
         scanMs: config.RUNNER_LANE_SCAN_MS, idleMs: config.RUNNER_LANE_IDLE_MS, tenantReserve: config.RUNNER_TENANT_RESERVE,
+        onPulled: logger.isDebugEnabled() ? (t) => logger.debug('lane job pulled', { ...t }) : undefined,
         consumer: { ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER, maxAckPending: Math.max(MIN_MAX_ACK_PENDING, config.RUNNER_CONCURRENCY) },
       } : null,
       cancelRequested: (altId) => cancels?.has(altId) ?? false,

@@ -52,6 +52,8 @@ export interface LaneIntakeOptions {
   onError?: (error: Error) => void;
   /** The clock, read when a request is sent (the worker's stall watch ticks on it). Default `now`. */
   stamp?: () => number;
+  /** A job started: where its wait went, the instants this worker knows (a debug line; benchmarks split a job's wait with it). */
+  onPulled?: (t: LanePullTiming) => void;
   /** A job started: its lane (null outside lanes), tenant and how long it waited in NATS (ms). */
   onStart?: (lane: Lane | null, tenant: string, waitMs: number) => void;
   /** Settings of the consumers it creates. */
@@ -67,6 +69,26 @@ export interface LaneIntakeOptions {
   /** Milliseconds a no-wait request may go unanswered (no such consumer) before it is forgotten. Default 2,000. */
   answerMs?: number;
   now?: () => number;
+}
+
+/** The instants of a job's way in, as this worker saw them (epoch ms). */
+export interface LanePullTiming {
+  alt_stream_seq: number;
+  lane: Lane | null;
+  tenant: string;
+  /** The server stored it (the message's timestamp). */
+  stored_at: number;
+  /** Its queue's last doorbell here (a publish on its subject); 0: none. */
+  bell_at: number;
+  /** A pull request was open here (to any queue) when that doorbell rang: the next waits for its answer. */
+  open_at_bell: boolean;
+  /** The pull request that brought it was sent. */
+  requested_at: number;
+  received_at: number;
+  /** Pull requests sent to its queue since that doorbell, the one that brought it included. */
+  pulls_since_bell: number;
+  /** When this worker last made its queue's consumer; 0: never (it was made before, here or by another worker). */
+  consumer_made_at: number;
 }
 
 interface QueueMeta {
@@ -86,6 +108,12 @@ interface QueueMeta {
   bellAt: number;
   /** Re-checks made since that publish. */
   bellTries: number;
+  /** A pull request was open when it rang. */
+  bellOpen: boolean;
+  /** Pull requests sent since it rang. */
+  pullsSinceBell: number;
+  /** When this worker made its consumer (0: not made here). */
+  madeAt: number;
 }
 
 interface OpenRequest {
@@ -128,8 +156,8 @@ export class LaneIntake {
   #stopped = false;
   #scanTimer: NodeJS.Timeout | null = null;
   #scanning = false;
-  /** When each tenant last had work here (waiting or running), for the tenant reserve. */
-  readonly #tenantSeen = new Map<string, number>();
+  /** When each queue last had work here (waiting or running), its tenant and lane's rank, for the tenant reserve. */
+  readonly #queueSeen = new Map<string, { tenant: string; rank: number; at: number }>();
   /** Pull requests sent (for benchmarks and tests). */
   requestsSent = 0;
 
@@ -244,6 +272,8 @@ export class LaneIntake {
     const m = this.#metaOf(q);
     m.bellAt = this.#now();
     m.bellTries = 0;
+    m.bellOpen = this.#req !== null;
+    m.pullsSinceBell = 0;
     this.#sched.wake(q);
     this.kick();
   }
@@ -251,7 +281,7 @@ export class LaneIntake {
   #metaOf(q: IntakeQueue): QueueMeta {
     let m = this.#meta.get(q.key);
     if (!m) {
-      m = { consumer: q.key === REST_QUEUE ? this.#o.durable : laneConsumer(this.#o.durable, q.lane, q.tenant), ready: q.key === REST_QUEUE, creating: null, usedAt: this.#now(), lastCount: 0, countAtEmpty: -1, emptyAt: 0, bellAt: 0, bellTries: 0 };
+      m = { consumer: q.key === REST_QUEUE ? this.#o.durable : laneConsumer(this.#o.durable, q.lane, q.tenant), ready: q.key === REST_QUEUE, creating: null, usedAt: this.#now(), lastCount: 0, countAtEmpty: -1, emptyAt: 0, bellAt: 0, bellTries: 0, bellOpen: false, pullsSinceBell: 0, madeAt: 0 };
       this.#meta.set(q.key, m);
     }
     return m;
@@ -267,6 +297,7 @@ export class LaneIntake {
           ack_wait: nanos(c.ackWaitMs), max_deliver: c.maxDeliver, max_ack_pending: c.maxAckPending,
         });
         m.ready = true;
+        m.madeAt = this.#now();
       } catch (e) {
         if (/already (exists|in use)/i.test((e as Error).message)) m.ready = true;
         else {
@@ -315,8 +346,11 @@ export class LaneIntake {
     const free = Math.min(slots, this.#o.room?.(slots) ?? slots);
     if (free <= 0) return;
     const fits = this.#tenantFits(free);
-    const held = claim && fits(claim.queue) > 0 ? claim : this.#sched.next((q) => fits(q) > 0);
-    const choice = this.#sched.next((q) => ready(q) && fits(q) > 0);
+    // The tenant reserve holds back the work the slot would go to: what it keeps goes to that lane or a higher one, never lower.
+    const floor = claim && fits(claim.queue) <= 0 ? LANE_ORDER.indexOf(claim.queue.lane) : LANE_ORDER.length;
+    const may = (q: IntakeQueue) => fits(q) > 0 && LANE_ORDER.indexOf(q.lane) <= floor;
+    const held = claim && fits(claim.queue) > 0 ? claim : this.#sched.next(may);
+    const choice = this.#sched.next((q) => ready(q) && may(q));
     if (!choice) return;
     // A lane known to have work keeps its claim on the slot while its consumer is made (a critical job of a
     // new tenant): no lower lane takes it meanwhile. A failed creation forgets the queue's work, and the claim.
@@ -329,6 +363,7 @@ export class LaneIntake {
     const id = ++this.#ids;
     const now = this.#o.stamp?.() ?? this.#now();
     m.usedAt = now;
+    m.pullsSinceBell++;
     this.#req = { id, q, reason: choice.reason, remaining: batch, sentAt: now, timer: setTimeout(() => this.#unanswered(id), this.#o.answerMs ?? 2_000) };
     this.#req.timer.unref?.();
     this.requestsSent++;
@@ -337,9 +372,12 @@ export class LaneIntake {
 
   /**
    * How many of `free` slots a queue's tenant may take now. While more than one tenant had work
-   * here within TENANT_RECENT_MS, a tenant may fill its fair share (the slots divided among them),
-   * and beyond it leaves the last `tenantReserve` slots free, so that another tenant's job starts at
-   * once instead of waiting for a flood's job to end. One tenant alone takes every slot. O(queues).
+   * within TENANT_RECENT_MS in the queue's lane or a higher one (a tenant counts in the highest lane
+   * it had work in, and in every lane below), a tenant may fill its fair share (the slots divided
+   * among them), and beyond it leaves the last `tenantReserve` slots free, so that another tenant's
+   * job starts at once instead of waiting for a flood's job to end. A tenant of a lower lane does not
+   * count: it could not take a slot kept from a higher lane (lane order holds). One tenant alone
+   * takes every slot. O(queues).
    */
   #tenantFits(free: number): (q: IntakeQueue) => number {
     const reserve = this.#o.tenantReserve ?? 0;
@@ -348,17 +386,25 @@ export class LaneIntake {
     const now = this.#now();
     const running = new Map<string, number>();
     for (const q of this.#sched.queues) {
-      if (q.waiting || q.running > 0) this.#tenantSeen.set(q.tenant, now);
+      if (q.waiting || q.running > 0) this.#queueSeen.set(q.key, { tenant: q.tenant, rank: LANE_ORDER.indexOf(q.lane), at: now });
       if (q.running > 0) running.set(q.tenant, (running.get(q.tenant) ?? 0) + q.running);
     }
-    let active = 0;
-    for (const [tenant, at] of this.#tenantSeen) {
-      if (now - at < TENANT_RECENT_MS) active++;
-      else this.#tenantSeen.delete(tenant);
+    // Each tenant's highest lane (lowest rank) with work recently; active[r]: tenants whose highest lane ranks r or higher.
+    const highest = new Map<string, number>();
+    for (const [key, seen] of this.#queueSeen) {
+      if (now - seen.at >= TENANT_RECENT_MS) this.#queueSeen.delete(key);
+      else highest.set(seen.tenant, Math.min(highest.get(seen.tenant) ?? LANE_ORDER.length, seen.rank));
     }
-    if (active <= 1) return all;
-    const fair = this.#concurrency / active;
-    return (q) => Math.max(0, Math.min(free, Math.max(Math.ceil(fair - (running.get(q.tenant) ?? 0)), free - reserve)));
+    if (highest.size <= 1) return all;
+    const active = LANE_ORDER.map(() => 0);
+    for (const rank of highest.values()) active[rank]++;
+    for (let r = 1; r < active.length; r++) active[r] += active[r - 1];
+    return (q) => {
+      const sharing = active[LANE_ORDER.indexOf(q.lane)];
+      if (sharing <= 1) return free;
+      const fair = this.#concurrency / sharing;
+      return Math.max(0, Math.min(free, Math.max(Math.ceil(fair - (running.get(q.tenant) ?? 0)), free - reserve)));
+    };
   }
 
   /** No answer: the consumer is gone (removed, or never made); it is made again when work shows. */
@@ -404,6 +450,13 @@ export class LaneIntake {
       this.#sched.started(q, r?.reason ?? 'priority');
       if (r) r.reason = 'priority';
       this.#o.onStart?.(q.key === REST_QUEUE ? null : q.lane, q.tenant, Math.max(0, d.receivedAt - d.deliveredAt));
+      if (this.#o.onPulled) {
+        const m = this.#metaOf(q);
+        this.#o.onPulled({
+          alt_stream_seq: d.seq, lane: q.key === REST_QUEUE ? null : q.lane, tenant: q.tenant, stored_at: d.deliveredAt, bell_at: m.bellAt, open_at_bell: m.bellOpen,
+          requested_at: r?.sentAt ?? d.receivedAt, received_at: d.receivedAt, pulls_since_bell: m.pullsSinceBell, consumer_made_at: m.madeAt,
+        });
+      }
     }
     this.#o.onMessage(d, r?.sentAt ?? d.receivedAt);
     if (r && --r.remaining <= 0) this.#done(r, false);

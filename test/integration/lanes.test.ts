@@ -45,7 +45,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'altlas-lanes-'));
   h = await Harness.start(undefined, FAKE);
   port = await freePort();
-  w = await h.worker({ HTTP_PORT: String(port), RUNNER_METRICS_TENANTS: '2', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: '2', RUNNER_LANE_MIN_SHARE: '0', RUNNER_LANE_SCAN_MS: '200' });
+  w = await h.worker({ LOG_LEVEL: 'debug', HTTP_PORT: String(port), RUNNER_METRICS_TENANTS: '2', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: '2', RUNNER_LANE_MIN_SHARE: '0', RUNNER_LANE_SCAN_MS: '200' });
   await w.started();
 });
 afterAll(async () => {
@@ -89,6 +89,14 @@ describe('priority lanes and tenants (RUNNER_LANES=true)', () => {
     expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="low",tenant="_other"')).toBe(1);
     expect(series(metrics, 'altlas_lane_jobs_started_total', 'lane="none",tenant="_other"')).toBe(1);
     expect(series(metrics, 'altlas_lane_wait_seconds_count', 'lane="critical",tenant="beta"')).toBe(1);
+    // At debug level, where the critical job's wait went: its doorbell, the consumer made for it, the pull, the receipt.
+    const pulled = w.logs('lane job pulled').filter((l) => l.alt_stream_seq === critical.seq);
+    expect(pulled).toEqual([expect.objectContaining({ lane: 'critical', tenant: 'beta', pulls_since_bell: expect.any(Number) })]);
+    const t = pulled[0] as Record<string, number>;
+    expect(t.bell_at).toBeGreaterThan(0);
+    expect(t.consumer_made_at).toBeGreaterThanOrEqual(t.bell_at);
+    expect(t.requested_at).toBeGreaterThanOrEqual(t.consumer_made_at);
+    expect(t.received_at).toBeGreaterThanOrEqual(Math.max(t.requested_at, t.stored_at));
   }, 120_000);
 
   it('a critical job of a tenant with no consumer yet keeps its claim on the next free slot while its consumer is made: the low backlog does not take the slots meanwhile', async () => {

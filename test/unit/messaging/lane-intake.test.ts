@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { LaneIntake } from '../../../src/messaging/lane-intake.ts';
+import { LaneIntake, type LanePullTiming } from '../../../src/messaging/lane-intake.ts';
 
 type Callback = (err: Error | null, m: Msg) => void;
 
@@ -51,14 +51,15 @@ function setup(concurrency: number, tenantReserve = 0) {
   const f = fakes();
   const running = new Set<number>();
   const clock = { t: 1_000_000 };
+  const pulled: LanePullTiming[] = [];
   const intake = new LaneIntake({
     nc: f.nc, jsm: f.jsm, stream: 'ALT', durable: 'runner', prefix: 'alt', concurrency, scanMs: 60_000, tenantReserve, now: () => clock.t,
     inFlight: () => running.size, holds: (seq) => running.has(seq), paused: () => false,
-    onMessage: (d) => void running.add(d.seq),
+    onMessage: (d) => void running.add(d.seq), onPulled: (t) => void pulled.push(t),
     consumer: { ackWaitMs: 30_000, maxDeliver: 5, maxAckPending: 1_000 },
   });
   intake.start();
-  return { f, running, clock, intake };
+  return { f, running, clock, intake, pulled };
 }
 
 describe('LaneIntake', () => {
@@ -134,6 +135,75 @@ describe('LaneIntake', () => {
     clock.t += 10_000;
     intake.kick();
     expect(requests().at(-1)).toBe('runner-low-a 1');
+    await intake.stop();
+  });
+  it('keeps lane order with the tenant reserve: a slot kept from a critical flood goes to no low tenant, and a low tenant alone holds no critical slot back', async () => {
+    const { f, running, clock, intake } = setup(4, 1);
+    const ready = async (consumer: string) => {
+      f.creations.get(consumer)!();
+      await flush();
+    };
+    const requests = () => f.requests.map((r) => `${r.consumer} ${r.batch}`);
+    // A critical flood alone: every slot.
+    f.publish('alt.critical.a');
+    await ready('runner-critical-a');
+    for (const seq of [1, 2, 3, 4]) f.deliver('alt.critical.a', seq);
+    // A low tenant waits beside it: it does not count against the flood's share (it could not take the slot kept):
+    // the flood takes the slot that frees.
+    f.publish('alt.low.c');
+    await ready('runner-low-c');
+    running.delete(1);
+    intake.kick();
+    expect(requests()).toEqual(['runner-critical-a 4', 'runner-critical-a 1']);
+    f.deliver('alt.critical.a', 5);
+    // A second critical tenant runs one job: from now on the flood leaves it the last slot.
+    f.publish('alt.critical.b');
+    await ready('runner-critical-b');
+    running.delete(2);
+    intake.kick();
+    expect(requests().at(-1)).toBe('runner-critical-b 1');
+    f.deliver('alt.critical.b', 6);
+    running.delete(6);
+    intake.kick();
+    f.status(404);
+    // The flood holds 3 of 4 slots, over its share (2 of 4 with b): the free slot is kept, and the low tenant waiting
+    // does not take it while critical work waits.
+    intake.kick();
+    expect(requests().at(-1)).toBe('runner-critical-b 1');
+    expect(requests().filter((r) => r.startsWith('runner-low-c'))).toEqual([]);
+    // b's next job takes it at once.
+    f.publish('alt.critical.b');
+    expect(requests().at(-1)).toBe('runner-critical-b 1');
+    f.deliver('alt.critical.b', 7);
+    running.delete(7);
+    intake.kick();
+    f.status(404);
+    // Ten seconds without b: the flood alone in its lane again takes the last slot.
+    clock.t += 10_000;
+    intake.kick();
+    expect(requests().at(-1)).toBe('runner-critical-a 1');
+    expect(requests().filter((r) => r.startsWith('runner-low-c'))).toEqual([]);
+    await intake.stop();
+  });
+  it('tells where a started job\'s wait went: its doorbell, the consumer made for it, the pulls it took, the request that brought it', async () => {
+    const { f, running, clock, intake, pulled } = setup(1);
+    f.publish('alt.high.acme');
+    clock.t += 30;
+    f.creations.get('runner-high-acme')!();
+    await flush();
+    // The first answer is empty (the doorbell outran the store); the re-check brings the job.
+    clock.t += 5;
+    f.status(404);
+    clock.t += 40;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(f.requests.map((r) => r.consumer)).toEqual(['runner-high-acme', 'runner-high-acme']);
+    clock.t += 7;
+    f.deliver('alt.high.acme', 1);
+    expect(pulled).toEqual([{
+      alt_stream_seq: 1, lane: 'high', tenant: 'acme', stored_at: 1_700_000_000_000, bell_at: 1_000_000, open_at_bell: false,
+      requested_at: 1_000_075, received_at: 1_000_082, pulls_since_bell: 2, consumer_made_at: 1_000_030,
+    }]);
+    running.clear();
     await intake.stop();
   });
 });

@@ -77,8 +77,8 @@ export function startScript(script: string, env: NodeJS.ProcessEnv): Promise<Chi
 }
 
 /** Spawns `altlas worker` and resolves at once (exec-to-first-result timing). */
-export function spawnWorkerProcess(env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(BIN, ['worker'], { env: { ...process.env, LOG_LEVEL: 'warn', HTTP_PORT: '0', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+export function spawnWorkerProcess(env: NodeJS.ProcessEnv, stderr: 'inherit' | 'pipe' = 'inherit'): ChildProcess {
+  return spawn(BIN, ['worker'], { env: { ...process.env, LOG_LEVEL: 'warn', HTTP_PORT: '0', ...env }, stdio: ['ignore', 'ignore', stderr] });
 }
 
 /** Resident set size and its peak (VmHWM) of a process, in bytes (Linux /proc). */

@@ -114,7 +114,9 @@ function misspeltPrefix(name: string): string | null {
       if (known.slice(k) === rest && distance(prefix, known.slice(0, k)) <= (prefix.length > 3 ? 2 : 1)) return known;
     }
   }
-  for (const known of CONFIG_VARIABLES) if (name.length >= 6 && distance(name, known) <= 1) return known;
+  // One edit changes the length by at most one: the others are not worth a distance (a process's
+  // environment holds dozens of foreign names, npm's alone a hundred, each against every variable).
+  for (const known of CONFIG_VARIABLES) if (name.length >= 6 && Math.abs(name.length - known.length) <= 1 && distance(name, known) <= 1) return known;
   return null;
 }
 

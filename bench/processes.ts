@@ -4,7 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../src/devtools/nats-server.ts';
 
-export const BIN = join(import.meta.dirname, '..', 'bin', 'altlas');
+/** The `altlas` command measured: this checkout's, or BENCH_BIN (another checkout's, for alternating runs). */
+export const BIN = process.env.BENCH_BIN ?? join(import.meta.dirname, '..', 'bin', 'altlas');
 
 export interface Child {
   proc: ChildProcess;

@@ -32,7 +32,7 @@ const value = (v: number | undefined | null, places = 0) => (v == null || !Numbe
 /** bench:worker's figures from its phases (by name) and its memory and start-up part. */
 export function workerFigures(
   phases: Record<string, Measured | undefined>,
-  memory: { backlogPeak: number; inFlightRss: number; startMs: number } | null,
+  memory: { backlogPeak?: number; inFlightRss?: number; startMs?: number } | null,
 ): Figures {
   const rate = (name: string) => phases[name]?.jobsPerS;
   const mb = (bytes: number | undefined) => (bytes === undefined ? null : value(bytes / 1024 / 1024, 1));

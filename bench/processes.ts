@@ -4,7 +4,8 @@ import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../src/devtools/nats-server.ts';
 
-export const BIN = join(import.meta.dirname, '..', 'bin', 'altlas');
+/** The `altlas` command measured: this checkout's, or BENCH_BIN (another checkout's, for alternating runs). */
+export const BIN = process.env.BENCH_BIN ?? join(import.meta.dirname, '..', 'bin', 'altlas');
 
 export interface Child {
   proc: ChildProcess;
@@ -79,8 +80,8 @@ export function startScript(script: string, env: NodeJS.ProcessEnv): Promise<Chi
 }
 
 /** Spawns `altlas worker` and resolves at once (exec-to-first-result timing). */
-export function spawnWorkerProcess(env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(BIN, ['worker'], { env: { ...process.env, LOG_LEVEL: 'warn', HTTP_PORT: '0', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+export function spawnWorkerProcess(env: NodeJS.ProcessEnv, stderr: 'inherit' | 'pipe' = 'inherit'): ChildProcess {
+  return spawn(BIN, ['worker'], { env: { ...process.env, LOG_LEVEL: 'warn', HTTP_PORT: '0', ...env }, stdio: ['ignore', 'ignore', stderr] });
 }
 
 /** Resident set size and its peak (VmHWM) of a process, in bytes (Linux /proc). */

@@ -19,16 +19,17 @@
  * Memory and start-up, measured on `altlas worker` processes over HTTP (the fake AI in its own process):
  *   peak RSS (VmHWM) while a backlog of BENCH_BACKLOG jobs (default 20,000) drains
  *   RSS with 1,000 jobs in flight, each waiting on an AI call that takes 5 s
- *   exec of `altlas worker` → first `.last` stored
+ *   exec of `altlas worker` → first `.last` stored; then, in a second start, the modules loaded and
+ *   the CPU used by the first pull request (./startup-probe.ts)
  *
  * Each phase prints the CPU per job of the worker process and of nats-server. BENCH_PROFILE=<dir>
  * writes a V8 CPU profile of each phase's measured part to <dir>/<phase>.cpuprofile; BENCH_THREADS=1
  * prints the CPU per job of each thread of the phase's process (main thread, V8 GC helpers);
  * BENCH_HEAP_PROFILE=<dir> writes a sampling heap profile of everything a phase allocated.
  * BENCH_ONLY=<names> (comma-separated: baseline, floor, worker, default, no-history, telemetry-100, telemetry-10,
- * memory) runs only those parts and prints only the rows and ratios they give.
+ * memory, startup: the start-up part alone) runs only those parts and prints only the rows and ratios they give.
  *
- * The CPU budget per job by stage (./stages.ts) of the floor, worker, default and telemetry-100
+ * The CPU budget per job by stage (./stages.ts) of the floor, worker, default and telemetry phases
  * phases comes from a V8 CPU profile of each phase's measured part (BENCH_STAGES=0: no profiler).
  * The last line printed is one line of JSON of the figures (./figures.ts), for scripts. The worker
  * phases' connection writes once per event-loop turn as `altlas worker`'s does (BENCH_COALESCE=0: as
@@ -331,42 +332,70 @@ async function waitForLasts(nc: NatsConnection, n: number, label: string): Promi
   }
 }
 
-async function memoryAndStartup(server: NatsServer): Promise<{ backlogPeak: number; inFlightRss: number; startMs: number }> {
+/** What the start-up probe (./startup-probe.ts) saw at the first pull request. */
+interface AtFirstPull { modules: number; cpu_ms: number; since_start_ms: number; top: Record<string, number> }
+
+/**
+ * exec of `altlas worker` → first `.last` stored (the job waits in ALT before the process starts);
+ * then a second start with the start-up probe: modules loaded and CPU used by the first pull.
+ */
+async function startup(nc: NatsConnection, env: NodeJS.ProcessEnv): Promise<{ startMs: number; atFirstPull: AtFirstPull | null }> {
+  await freshStreams(nc);
+  await publishAll(nc, 1, 'start-up');
+  const t0 = performance.now();
+  const proc = spawnWorkerProcess(env);
+  await waitForLasts(nc, 1, 'start-up');
+  const startMs = performance.now() - t0;
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.once('exit', r));
+
+  const probe = spawnWorkerProcess({ ...env, LOG_LEVEL: 'info', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${join(import.meta.dirname, 'startup-probe.ts')}`.trim() }, 'pipe');
+  let err = '';
+  const line = await new Promise<string | null>((resolve) => {
+    probe.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      const m = /^startup-probe (.*)$/m.exec(err);
+      if (m) resolve(m[1]);
+    });
+    probe.once('exit', () => resolve(null));
+  });
+  probe.kill('SIGTERM');
+  if (probe.exitCode === null) await new Promise((r) => probe.once('exit', r));
+  return { startMs, atFirstPull: line ? (JSON.parse(line) as AtFirstPull) : null };
+}
+
+/** Peak RSS while a backlog drains; RSS with 1,000 jobs in flight on 5 s AI calls. */
+async function memory(nc: NatsConnection, env: NodeJS.ProcessEnv, ai: { url: string }): Promise<{ backlogPeak: number; inFlightRss: number }> {
+  // Peak RSS while a backlog drains.
+  await freshStreams(nc);
+  await publishAll(nc, BACKLOG, 'backlog');
+  const drain = await startWorkerProcess({ ...env, RUNNER_CONCURRENCY: String(CONCURRENCY), AI_MAX_CONCURRENCY: String(CONCURRENCY) });
+  await waitForLasts(nc, BACKLOG, 'backlog');
+  const backlogPeak = rssOf(drain.proc.pid!).peak;
+  await drain.stop();
+
+  // 1,000 jobs in flight, each waiting 5 s on its first AI call.
+  await freshStreams(nc);
+  await fetch(`${ai.url}/_faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs: 5_000 }) });
+  await publishAll(nc, IN_FLIGHT, 'in-flight');
+  const held = await startWorkerProcess({ ...env, RUNNER_CONCURRENCY: String(IN_FLIGHT), AI_MAX_CONCURRENCY: String(IN_FLIGHT) });
+  for (;;) {
+    const stats = (await (await fetch(`${ai.url}/_stats`)).json()) as { inFlight: number };
+    if (stats.inFlight >= IN_FLIGHT) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const inFlightRss = rssOf(held.proc.pid!).rss;
+  await held.stop();
+  return { backlogPeak, inFlightRss };
+}
+
+/** The start-up part and the memory part, on `altlas worker` processes with the fake AI over HTTP. */
+async function memoryAndStartup(server: NatsServer, parts: { startup: boolean; memory: boolean }): Promise<{ backlogPeak?: number; inFlightRss?: number; startMs?: number; atFirstPull?: AtFirstPull | null }> {
   const nc = await connect({ servers: server.url });
   const ai = await startFakeAiProcess();
   const env = { NATS_URL: server.url, AI_URL: ai.url, LOG_LEVEL: 'info' };
   try {
-    // exec → first .last: the job waits in ALT before the process starts.
-    await freshStreams(nc);
-    await publishAll(nc, 1, 'start-up');
-    const t0 = performance.now();
-    const proc = spawnWorkerProcess(env);
-    await waitForLasts(nc, 1, 'start-up');
-    const startMs = performance.now() - t0;
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
-
-    // Peak RSS while a backlog drains.
-    await freshStreams(nc);
-    await publishAll(nc, BACKLOG, 'backlog');
-    const drain = await startWorkerProcess({ ...env, RUNNER_CONCURRENCY: String(CONCURRENCY), AI_MAX_CONCURRENCY: String(CONCURRENCY) });
-    await waitForLasts(nc, BACKLOG, 'backlog');
-    const backlogPeak = rssOf(drain.proc.pid!).peak;
-    await drain.stop();
-
-    // 1,000 jobs in flight, each waiting 5 s on its first AI call.
-    await freshStreams(nc);
-    await fetch(`${ai.url}/_faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs: 5_000 }) });
-    await publishAll(nc, IN_FLIGHT, 'in-flight');
-    const held = await startWorkerProcess({ ...env, RUNNER_CONCURRENCY: String(IN_FLIGHT), AI_MAX_CONCURRENCY: String(IN_FLIGHT) });
-    for (;;) {
-      const stats = (await (await fetch(`${ai.url}/_stats`)).json()) as { inFlight: number };
-      if (stats.inFlight >= IN_FLIGHT) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const inFlightRss = rssOf(held.proc.pid!).rss;
-    await held.stop();
-    return { backlogPeak, inFlightRss, startMs };
+    return { ...(parts.startup ? await startup(nc, env) : {}), ...(parts.memory ? await memory(nc, env, ai) : {}) };
   } finally {
     await nc.close();
     await ai.stop();
@@ -382,17 +411,17 @@ if (process.env.BENCH_PHASE) {
     const phases = ['baseline', 'floor', 'worker', 'default', 'no-history', 'telemetry-100', 'telemetry-10'];
     const only = process.env.BENCH_ONLY?.split(',').map((x) => x.trim()).filter(Boolean);
     const runs = (name: string) => !only || only.includes(name);
-    const unknown = only?.filter((x) => x !== 'memory' && !phases.includes(x)) ?? [];
-    if (unknown.length) throw new Error(`BENCH_ONLY: unknown part(s) ${unknown.join(', ')}; the parts are ${[...phases, 'memory'].join(', ')}`);
+    const unknown = only?.filter((x) => x !== 'memory' && x !== 'startup' && !phases.includes(x)) ?? [];
+    if (unknown.length) throw new Error(`BENCH_ONLY: unknown part(s) ${unknown.join(', ')}; the parts are ${[...phases, 'memory', 'startup'].join(', ')}`);
     const r: Record<string, PhaseResult> = {};
     for (const phase of phases.filter(runs)) {
       console.log(`phase ${phase}`);
       r[phase] = await runPhase(phase, server.url, server.pid!);
     }
     let m: Awaited<ReturnType<typeof memoryAndStartup>> | null = null;
-    if (runs('memory')) {
+    if (runs('memory') || runs('startup')) {
       console.log('memory and start-up of `altlas worker` processes (fake AI over HTTP)');
-      m = await memoryAndStartup(server);
+      m = await memoryAndStartup(server, { startup: true, memory: runs('memory') });
     }
 
     const row = (name: string, x: PhaseResult | undefined) => x && console.log(`  ${name.padEnd(34)} ${x.jobsPerS.toFixed(0).padStart(6)} jobs/s${x.warmupJobsPerS ? ` (warm-up ${x.warmupJobsPerS.toFixed(0).padStart(5)})` : ''} ${x.cpuUsPerJob.toFixed(0).padStart(5)} µs CPU/job (nats-server ${x.serverUsPerJob!.toFixed(0).padStart(3)} µs)${x.p50 !== undefined ? `  p50 ${x.p50.toFixed(1)} ms, p99 ${x.p99!.toFixed(1)} ms` : ''}${x.otlpRequests !== undefined ? `  (${x.otlpRequests} OTLP requests)` : ''}${x.kvWrites ? `  KV writes per job: status ${x.kvWrites.status.toFixed(2)}, checkpoints ${x.kvWrites.checkpoints.toFixed(2)}` : ''}${x.historyEvents !== undefined ? `  history messages per job: ${x.historyEvents.toFixed(2)}` : ''}`);
@@ -426,11 +455,13 @@ if (process.env.BENCH_PHASE) {
     if (m) {
       const under = (name: string, v: number, limit: number, unit: string, show: string) => console.log(`  ${name.padEnd(58)} ${show}  (target < ${limit} ${unit}: ${v < limit ? 'met' : 'NOT met'})`);
       console.log('\nmemory and start-up');
-      under(`peak RSS while ${BACKLOG} jobs drain`, m.backlogPeak / 1024 / 1024, 180, 'MB', mb(m.backlogPeak));
-      under(`RSS with ${IN_FLIGHT} jobs in flight on 5 s HTTP AI calls`, m.inFlightRss / 1024 / 1024, 200, 'MB', mb(m.inFlightRss));
-      under('exec of altlas worker → first .last stored', m.startMs, 700, 'ms', `${m.startMs.toFixed(0)} ms`);
+      if (m.backlogPeak !== undefined) under(`peak RSS while ${BACKLOG} jobs drain`, m.backlogPeak / 1024 / 1024, 180, 'MB', mb(m.backlogPeak));
+      if (m.inFlightRss !== undefined) under(`RSS with ${IN_FLIGHT} jobs in flight on 5 s HTTP AI calls`, m.inFlightRss / 1024 / 1024, 200, 'MB', mb(m.inFlightRss));
+      under('exec of altlas worker → first .last stored', m.startMs!, 700, 'ms', `${m.startMs!.toFixed(0)} ms`);
+      const p = m.atFirstPull;
+      console.log(`  ${'at the first pull (a second start)'.padEnd(58)} ${p ? `${p.modules} modules loaded, ${p.cpu_ms} ms CPU, ${p.since_start_ms} ms since exec; most modules: ${Object.entries(p.top).map(([k, v]) => `${k} ${v}`).join(', ')}` : 'the probe printed nothing'}`);
     }
-    const budgets = Object.fromEntries(['floor', 'worker', 'default', 'telemetry-100'].filter((p) => r[p]?.stages).map((p) => [p, new Map(Object.entries(r[p].stages!))]));
+    const budgets = Object.fromEntries(['floor', 'worker', 'default', 'telemetry-100', 'telemetry-10'].filter((p) => r[p]?.stages).map((p) => [p, new Map(Object.entries(r[p].stages!))]));
     if (Object.keys(budgets).length) console.log(`\n${budgetTable(budgets)}\n  (from a V8 CPU profile of each phase's measured part, its main thread's samples scaled to that thread's CPU time; BENCH_STAGES=0 runs without the profiler)`);
     console.log(jsonLine(workerFigures(r, m)));
   } finally {

@@ -176,7 +176,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   engine.observe(logTaskEvent);
   engine.observe((e, context) => {
     o.metrics?.()?.task(e);
-    context?.spans?.onEvent(e);
+    context?.taskTrace?.onEvent(e);
   });
   const gate = o.gate ?? new AiGate({ probeMs: config.AI_BREAKER_HALF_OPEN_MS });
   const pool = new DecodePool({ limits: decodeLimits(config), threadBytes: config.ALT_DECODE_THREAD_BYTES, timeoutMs: config.ALT_DECODE_TIMEOUT_MS });

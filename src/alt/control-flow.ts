@@ -6,7 +6,7 @@
  */
 import { AltlasError, type Problem } from '../errors.ts';
 import type { EnhancedFormDoc } from './forms/enhanced.ts';
-import { LOGICAL_OPERATORS } from './forms/enhanced.ts';
+import { LOGICAL_OPERATORS } from './forms/words.ts';
 import { fitsType, type VariableType } from './program/values.ts';
 
 const CONSTRUCTS = ['condition', 'loop', 'function_def', 'function_call'] as const;

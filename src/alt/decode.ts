@@ -3,9 +3,9 @@
  * warnings, or a typed decode error. It never throws: every outcome is a {@link DecodeResult}.
  */
 import { AltlasError, toAltlasError, type Problem } from '../errors.ts';
-import { EnhancedForm, type EnhancedFormDoc } from './forms/enhanced.ts';
-import { RunnerForm, type RunnerFormDoc } from './forms/runner.ts';
-import { SegmentationForm, type SegmentationFormDoc } from './forms/segmentation.ts';
+import type { EnhancedFormDoc } from './forms/enhanced.ts';
+import type { RunnerFormDoc } from './forms/runner.ts';
+import type { SegmentationFormDoc } from './forms/segmentation.ts';
 import { checkControlFlow } from './control-flow.ts';
 import { detectForm, versionOf } from './detect.ts';
 import { checkGraph } from './graph.ts';
@@ -13,7 +13,7 @@ import type { AltForm, DecodeWarning, Job } from './job.ts';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.ts';
 import { normalizeRunner, normalizeSegmentation } from './normalize.ts';
 import { limitError, parsePayload, type Syntax } from './parse.ts';
-import { compile } from './schema-check.ts';
+import { compile, schemaFile } from './schema-check.ts';
 import { jobWarnings } from './warnings.ts';
 import { jobHeader, type JobHeader } from './header.ts';
 import { applyOriginalDefaults } from './defaults.ts';
@@ -36,15 +36,12 @@ export interface DecodeOptions {
   limits?: Partial<DecodeLimits>;
 }
 
-const SCHEMAS = { runner: RunnerForm, segmentation: SegmentationForm, enhanced: EnhancedForm } as const;
+/** Each form's schema, as generated into `schemas/` from its TypeBox definition (src/schema-files.ts). */
 const validators = {
-  runner: compile<RunnerFormDoc>(RunnerForm),
-  segmentation: compile<SegmentationFormDoc>(SegmentationForm),
-  enhanced: compile<EnhancedFormDoc>(EnhancedForm),
+  runner: compile<RunnerFormDoc>(schemaFile('alt-runner-1.0.schema.json')),
+  segmentation: compile<SegmentationFormDoc>(schemaFile('alt-segmentation-1.0.schema.json')),
+  enhanced: compile<EnhancedFormDoc>(schemaFile('alt-enhanced-2.0.schema.json')),
 };
-
-/** The TypeBox schema of each form (exported to `schemas/`). */
-export const FORM_SCHEMAS = SCHEMAS;
 
 function validateForm(form: AltForm, doc: Record<string, unknown>, limits: DecodeLimits): void {
   const list = form === 'runner' ? doc.tasks : doc.segments;

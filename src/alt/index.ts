@@ -1,5 +1,5 @@
 /** Public surface of the `.alt` decoder. */
-export { decodeAlt, FORM_SCHEMAS, type DecodeOptions, type DecodeResult } from './decode.ts';
+export { decodeAlt, type DecodeOptions, type DecodeResult } from './decode.ts';
 export { recoverAltId } from './recover-id.ts';
 export { jobHeader, type JobHeader } from './header.ts';
 export { toRunnerForm } from './normalize.ts';

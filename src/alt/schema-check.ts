@@ -1,12 +1,25 @@
 /**
- * Compiles the TypeBox schemas with ajv once, and turns ajv's errors into problems a person who
- * wrote the file understands, each with its JSON pointer.
+ * Compiles the generated JSON Schemas of `schemas/` with ajv once, and turns ajv's errors into
+ * problems a person who wrote the file understands, each with its JSON pointer.
  */
+import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
-import type { TSchema } from '@sinclair/typebox';
 import type { Problem } from '../errors.ts';
-import { NAME_PATTERN } from './forms/helpers.ts';
+import { NAME_PATTERN } from './forms/words.ts';
+
+/** A JSON Schema as ajv takes it. */
+export type JsonSchema = Record<string, unknown>;
+
+/**
+ * A schema of `schemas/`, without its `$schema` line. Those files are generated from the TypeBox
+ * definitions (`npm run schemas`; test/unit/schemas.test.ts checks they agree), so that a process
+ * compiles them without loading TypeBox.
+ */
+export function schemaFile(file: string): JsonSchema {
+  const { $schema: _draft, ...schema } = JSON.parse(readFileSync(new URL(`../../schemas/${file}`, import.meta.url), 'utf8')) as JsonSchema;
+  return schema;
+}
 
 type FormatsPlugin = (ajv: Ajv) => Ajv;
 const addFormats = ((ajvFormats as unknown as { default: FormatsPlugin }).default ?? ajvFormats) as FormatsPlugin;
@@ -36,7 +49,7 @@ export interface Checker<T> {
  * Compiles a schema twice (fast, and all errors with data), each on first use: a process that
  * only ever sees valid 1.0 files never pays for the other validators (start-up time and memory).
  */
-export function compile<T>(schema: TSchema): Checker<T> {
+export function compile<T>(schema: JsonSchema): Checker<T> {
   let fast: ValidateFunction<T> | null = null;
   let detailed: ValidateFunction<T> | null = null;
   const check = ((doc: unknown) => (fast ??= fastAjv.compile<T>(schema))(doc)) as Checker<T>;

@@ -6,39 +6,28 @@
  * departed workers add up to more than the limit, so the fleet's spend in a period stays within
  * it. Without a fleet (no bucket), this worker holds each whole limit.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { schemaFile } from '../alt/schema-check.ts';
 import { readConfigFile } from '../config/file.ts';
 import { createLedger, expire, fixedWindow, heldOf, usedAt, withCapacity, type Ledger, type Window } from '../flow/ledger.ts';
 import type { FleetSlices, SliceBudget } from '../flow/fleet-slices.ts';
 import { NO_TENANT } from '../flow/lanes.ts';
 import { toNanos } from '../usage/prices.ts';
 import { Settles, final, reservePair, settlePair, type Amounts, type BudgetUnit, type Refusal } from './job-budgets.ts';
+import type { TenantBudgetsSchema, TenantLimitsSchema } from '../config/tenant-budgets-schema.ts';
 
 export const PERIODS = ['hour', 'day', 'month'] as const;
 export type Period = (typeof PERIODS)[number];
 
-const PeriodLimitsSchema = Type.Object({
-  tokens: Type.Optional(Type.Integer({ minimum: 0, description: 'Input and output tokens per period.' })),
-  cost: Type.Optional(Type.Number({ minimum: 0, description: 'Money per period, in the currency of AI_PRICES.' })),
-}, { additionalProperties: false });
-
-const TenantLimitsSchema = Type.Object({
-  hour: Type.Optional(PeriodLimitsSchema),
-  day: Type.Optional(PeriodLimitsSchema),
-  month: Type.Optional(PeriodLimitsSchema),
-}, { additionalProperties: false });
-
-export const TenantBudgetsSchema = Type.Object({
-  default: Type.Optional(TenantLimitsSchema),
-  tenants: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_-]+$' }), TenantLimitsSchema, { additionalProperties: false, description: 'By tenant, as its subject token (letters, digits, - and _).' })),
-}, { additionalProperties: false, title: 'BUDGET_TENANTS' });
-
 export type TenantBudgetsDoc = Static<typeof TenantBudgetsSchema>;
 type TenantLimits = Static<typeof TenantLimitsSchema>;
 
+/** The tenants' budgets file's schema, as generated into `schemas/` from src/config/tenant-budgets-schema.ts. */
+const TENANT_BUDGETS_SCHEMA = schemaFile('tenant-budgets.schema.json');
+
 /** Reads and checks the file BUDGET_TENANTS names (at start). Throws CONFIG_INVALID. */
 export function loadTenantBudgets(path: string): TenantBudgetsDoc {
-  return readConfigFile<TenantBudgetsDoc>(path, TenantBudgetsSchema, 'BUDGET_TENANTS');
+  return readConfigFile<TenantBudgetsDoc>(path, TENANT_BUDGETS_SCHEMA, 'BUDGET_TENANTS');
 }
 
 /** The limits of one tenant: its own, else the default. */

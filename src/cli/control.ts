@@ -18,7 +18,7 @@ import { parseSince } from './results.ts';
 import { prefixOf } from '../text.ts';
 import { actorOf, recordAction } from '../ops/history.ts';
 import { searchFinished } from '../ops/finished.ts';
-import { LAST_STATUSES, type LastStatus } from '../last/schema.ts';
+import { LAST_STATUSES, type LastStatus } from '../last/statuses.ts';
 
 export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURATION] [--limit N] [--json] [options]
        altlas jobs --finished [--since T] [--until T] [--state S] [--code C] [--text T] [--tenant T] [--limit N] [--page TOKEN]

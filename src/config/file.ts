@@ -1,13 +1,12 @@
 /**
  * Configuration files named by a variable (AI_PRICES, BUDGET_TENANTS): JSON or YAML, read once at
- * start and checked against a TypeBox schema, every problem reported at once as CONFIG_INVALID
+ * start and checked against a schema of `schemas/`, every problem reported at once as CONFIG_INVALID
  * naming the variable, the file and the JSON pointer of each problem.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { TSchema } from '@sinclair/typebox';
 import type * as Yaml from 'yaml';
-import { compile } from '../alt/schema-check.ts';
+import { compile, type JsonSchema } from '../alt/schema-check.ts';
 import { AltlasError, type Problem } from '../errors.ts';
 
 const yaml = (): typeof Yaml => createRequire(import.meta.url)('yaml') as typeof Yaml;
@@ -26,14 +25,14 @@ export function parseConfigText(text: string, variable: string, path: string): u
 }
 
 /** Checks a parsed file against its schema. Throws CONFIG_INVALID listing every problem. */
-export function checkConfigValue<T>(value: unknown, schema: TSchema, variable: string, path: string): T {
+export function checkConfigValue<T>(value: unknown, schema: JsonSchema, variable: string, path: string): T {
   const check = compile<T>(schema);
   if (check(value)) return value;
   throw invalid(variable, path, 'does not match what it must hold', check.problems(value));
 }
 
 /** Reads, parses and checks the file a variable names. Throws CONFIG_INVALID when it cannot be read or is invalid. */
-export function readConfigFile<T>(path: string, schema: TSchema, variable: string): T {
+export function readConfigFile<T>(path: string, schema: JsonSchema, variable: string): T {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

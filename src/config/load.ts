@@ -1,12 +1,22 @@
 /** Loads the configuration from the environment once: coerced, defaults filled, validated, frozen. */
 import { AltlasError, type Problem } from '../errors.ts';
 import type { DecodeLimits } from '../alt/limits.ts';
-import { newAjv } from '../alt/schema-check.ts';
+import { newAjv, schemaFile } from '../alt/schema-check.ts';
 import type { ErrorObject } from 'ajv';
-import { ConfigSchema, CONFIG_VARIABLES, variableSchema, type Config, type DerivedConfig } from './schema.ts';
+import type { Config, DerivedConfig } from './schema.ts';
 
+/** The configuration schema, as generated into `schemas/` from its TypeBox definition (./schema.ts). */
+const CONFIG_SCHEMA = schemaFile('config.schema.json') as { properties: Record<string, { description?: string }> };
 // Run once per process: ajv's code optimisation would cost more start-up time than it saves.
-const validate = newAjv({ coerceTypes: true, useDefaults: true, code: { optimize: false } }).compile(ConfigSchema);
+const validate = newAjv({ coerceTypes: true, useDefaults: true, code: { optimize: false } }).compile(CONFIG_SCHEMA);
+
+/** Names of every configuration variable, in schema order. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(CONFIG_SCHEMA.properties);
+
+/** The schema of one variable (for docs and checks). */
+export function variableSchema(name: string): { description?: string } | undefined {
+  return Object.hasOwn(CONFIG_SCHEMA.properties, name) ? CONFIG_SCHEMA.properties[name] : undefined;
+}
 
 /** What an invalid value must be, in words (the allowed values of an enum, true/false for a boolean). */
 function expected(name: string, e: ErrorObject): string {
@@ -104,7 +114,9 @@ function misspeltPrefix(name: string): string | null {
       if (known.slice(k) === rest && distance(prefix, known.slice(0, k)) <= (prefix.length > 3 ? 2 : 1)) return known;
     }
   }
-  for (const known of CONFIG_VARIABLES) if (name.length >= 6 && distance(name, known) <= 1) return known;
+  // One edit changes the length by at most one: the others are not worth a distance (a process's
+  // environment holds dozens of foreign names, npm's alone a hundred, each against every variable).
+  for (const known of CONFIG_VARIABLES) if (name.length >= 6 && Math.abs(name.length - known.length) <= 1 && distance(name, known) <= 1) return known;
   return null;
 }
 

@@ -1,8 +1,9 @@
 /**
  * The configuration schema: one property per environment variable (the names are the contract),
- * each with its default from {@link DEFAULTS} and a description the README repeats.
+ * each with its default from {@link DEFAULTS} and a description the README repeats. Generated into
+ * `schemas/config.schema.json` (`npm run schemas`), which is what the runner compiles (./load.ts).
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { StringEnum } from '../alt/forms/helpers.ts';
 import { DEFAULTS, MAX_CONCURRENCY } from './defaults.ts';
 
@@ -155,7 +156,7 @@ export const ConfigSchema = Type.Object({
   HTTP_PORT: int('HTTP_PORT', 0, 'Port of /healthz, /readyz and /metrics; 0 turns the server off.', 65_535),
   LOG_LEVEL: StringEnum(['error', 'warn', 'info', 'debug'], { default: DEFAULTS.LOG_LEVEL, description: 'error, warn, info or debug.' }),
   LOG_REDACT: Type.String({ default: DEFAULTS.LOG_REDACT, description: 'Extra key fragments to redact, comma-separated: a value whose key name contains one is masked in logs, .last metadata, status entries and dlq show.' }),
-}, { additionalProperties: false, title: 'altlas-runner configuration' });
+}, { additionalProperties: false, $id: 'urn:altlas:schema:config', title: 'altlas-runner configuration' });
 
 /** Values derived once from the variables when the configuration is loaded (never parsed again elsewhere). */
 export interface DerivedConfig {
@@ -164,12 +165,4 @@ export interface DerivedConfig {
 }
 
 export type Config = Readonly<Static<typeof ConfigSchema>> & DerivedConfig;
-
-/** Names of every configuration variable, in schema order. */
-export const CONFIG_VARIABLES: readonly string[] = Object.keys(ConfigSchema.properties);
-
-/** The schema of one variable (for docs and checks). */
-export function variableSchema(name: string): TSchema | undefined {
-  return (ConfigSchema.properties as Record<string, TSchema>)[name];
-}
 

@@ -3,9 +3,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { MODES, PRIORITIES } from '../alt/job.ts';
 import { FreeObject, Nullable, StringEnum } from '../alt/forms/helpers.ts';
 import { TASK_STATUSES } from '../engine/types.ts';
+import { LAST_STATUSES } from './statuses.ts';
 
-export const LAST_STATUSES = ['success', 'partialsuccess', 'failure'] as const;
-export type LastStatus = (typeof LAST_STATUSES)[number];
+export { LAST_STATUSES, type LastStatus } from './statuses.ts';
 export const ARTIFACT_TYPES = ['file', 'image', 'text', 'json', 'log', 'other'] as const;
 export const DEPENDENCY_TYPES = ['required', 'optional', 'conditional'] as const;
 

@@ -20,7 +20,7 @@ import type { DeliveryRecord } from '../status/recorder.ts';
 import type { ContextLogger } from '../telemetry/logger.ts';
 import type { AiGate, GateRelease } from './ai-gate.ts';
 import type { DeliveryInfo } from '../contract/delivery.ts';
-import type { TaskSpans } from '../telemetry/tracing.ts';
+import type { TaskTrace } from '../telemetry/tracing.ts';
 import type { RunContext } from './run-context.ts';
 import { deliveryMeta, lastIds, outcomeOf, type Outcome, type SettleRules } from './settle.ts';
 import type { Decision, OnTimeout } from '../approval/kind.ts';
@@ -64,8 +64,8 @@ export interface FlowInput {
   log: ContextLogger;
   /** True when the delivery may have waited through a stall of this process: it is checked as a redelivery. */
   suspect?: boolean;
-  /** Task spans, when the delivery is traced. */
-  spans?: TaskSpans;
+  /** The job span's task events, when the delivery is traced. */
+  taskTrace?: TaskTrace;
   /** Called once the job id is known. */
   onJob?: (job: Job) => void;
 }
@@ -186,7 +186,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       let failedAt = 0;
       let released: GateRelease | null = null;
       for (;;) {
-        const context: RunContext = { record, spans: input.spans, log, tenant, delivery: { seq: d.seq, deliveries: d.deliveries }, guard: input.requestGuard ?? input.guard, ...(approvals ? { approvals } : {}) };
+        const context: RunContext = { record, taskTrace: input.taskTrace, log, tenant, delivery: { seq: d.seq, deliveries: d.deliveries }, guard: input.requestGuard ?? input.guard, ...(approvals ? { approvals } : {}) };
         run = await deps.engine.run(job, { signal, resume, context, guard: input.guard, transientFailsTask: ownFault });
         if (run.stopped?.code !== 'AI_UNAVAILABLE' || signal.aborted || ownFault) break;
         resume = completedOf(run, resume);

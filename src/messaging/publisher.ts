@@ -9,7 +9,7 @@
  * points at it.
  */
 import { tenantOf } from '../flow/lanes.ts';
-import { SpanKind, context } from '@opentelemetry/api';
+import { trace } from '@opentelemetry/api';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { StreamPublisher } from './stream-publish.ts';
 import type { ObjectStore } from '@nats-io/obj';
@@ -22,7 +22,7 @@ import { IDENTITY_CODEC, isSealed, type Codec } from '../security/codec.ts';
 import { redactText } from '../security/redact.ts';
 import { sanitizeTraceHeaders } from '../security/trace-headers.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
-import { inSpan, injectContext } from '../telemetry/tracing.ts';
+import { injectContext } from '../telemetry/tracing.ts';
 import type { DeliveryInfo } from '../contract/delivery.ts';
 import { DLQ_ERROR_AAD, HEADERS, dlqMsgId, headerValue, lastMsgId, subjectToken } from '../contract/subjects.ts';
 
@@ -105,19 +105,16 @@ export class Publisher {
         context: { altId: last.alt_file_id, bytes: body.length, maxPayload: max },
       });
     }
-    return inSpan(SPAN.send(this.#o.config.LAST_STREAM), {
-      kind: SpanKind.PRODUCER,
-      attributes: {
-        [ATTR.messagingSystem]: 'nats', [ATTR.messagingOperationType]: 'send', [ATTR.messagingOperationName]: 'publish',
-        [ATTR.messagingDestination]: subject, [ATTR.messagingMessageId]: msgID, [ATTR.messagingBodySize]: body.length,
-        [ATTR.altId]: last.alt_file_id, [ATTR.lastStatus]: last.status,
-      },
-    }, context.active(), async () => {
-      injectContext(h);
-      sanitizeTraceHeaders(h, this.#codec.encrypts);
-      const ack = await this.#o.out.publish(subject, body, { msgID, headers: h, timeoutMs: 10_000 });
-      return { duplicate: ack.duplicate, seq: ack.seq };
-    });
+    // The job's span (when it records) gets the publish as an event; the .last carries its context on.
+    const span = trace.getActiveSpan();
+    if (span?.isRecording()) {
+      span.setAttribute(ATTR.lastStatus, last.status);
+      span.addEvent(SPAN.send(this.#o.config.LAST_STREAM), { [ATTR.messagingDestination]: subject, [ATTR.messagingMessageId]: msgID, [ATTR.messagingBodySize]: body.length });
+    }
+    injectContext(h);
+    sanitizeTraceHeaders(h, this.#codec.encrypts);
+    const ack = await this.#o.out.publish(subject, body, { msgID, headers: h, timeoutMs: 10_000 });
+    return { duplicate: ack.duplicate, seq: ack.seq };
   }
 
   /** The job id in a payload, read through the encryption when it is sealed with a key of ours (null where none can be read). */

@@ -1,13 +1,13 @@
 /** What one run carries to the observers registered once on the engine, and to the AI task body: the engine's context type (Engine<RunContext>). */
 import type { DeliveryRecord } from '../status/recorder.ts';
 import type { ContextLogger } from '../telemetry/logger.ts';
-import type { TaskSpans } from '../telemetry/tracing.ts';
+import type { TaskTrace } from '../telemetry/tracing.ts';
 
 export interface RunContext {
   /** Status, checkpoints and claims of this delivery. */
   record?: DeliveryRecord;
-  /** Task spans, when the delivery's span records. */
-  spans?: TaskSpans;
+  /** The job span's task events, when the delivery's span records. */
+  taskTrace?: TaskTrace;
   /** The job's logger (alt_id, alt_stream_seq, deliveries on every line). */
   log: ContextLogger;
   /** The job's tenant (a subject token), from its delivery's subject; null when it names none. */

@@ -16,7 +16,7 @@ import type { Engine } from '../engine/engine.ts';
 import type { Recorder } from '../status/recorder.ts';
 import { contextLogger, type ContextLogger, type Logger } from '../telemetry/logger.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
-import { TaskSpans, extractContext, inSpan } from '../telemetry/tracing.ts';
+import { TaskTrace, extractContext, inSpan } from '../telemetry/tracing.ts';
 import type { AiGate } from './ai-gate.ts';
 import type { Delivery } from '../contract/delivery.ts';
 import { processDelivery } from './job-flow.ts';
@@ -520,6 +520,7 @@ export class Worker {
     let log = base;
     if (d.deliveries > 1) log.warn('redelivered message', { subject: d.subject });
     const started = performance.now();
+    const jobSpan = trace.getActiveSpan();
     const record = this.#o.recorder?.begin(d);
     const lease = entry.lease;
     // A run whose lease is lost ends at once, whatever it waits for (a read of the stores in an outage): its run line ends it.
@@ -533,8 +534,8 @@ export class Worker {
       currency: this.#o.currency, budgets: this.#o.budgets, parks: this.#o.parks, replays: this.#o.replays, keepAlt: this.#o.keepAlt,
     }, {
       d, record, signal: entry.abort.signal, log, suspect,
-      // Task spans only when the delivery's span records (tracing on and sampled): nothing to pay otherwise.
-      spans: trace.getActiveSpan()?.isRecording() ? new TaskSpans() : undefined,
+      // Task events on the job's span only when it records (tracing on and sampled): nothing to pay otherwise.
+      taskTrace: jobSpan?.isRecording() ? new TaskTrace(jobSpan) : undefined,
       guard: () => (this.#leases.valid(lease) ? null : new AltlasError('LEASE_LOST', `the lease of message ${d.seq} was lost`)),
       // The same check where the request is handed to the transport; what it lets out is counted (a run that made no AI call can be handed back).
       requestGuard: () => {

@@ -62,7 +62,7 @@ export function aiTaskBody(client: { complete(request: ChainRequest, options: Ca
     }, { signal: ctx.signal, onAttempt, onChunk: progress?.onChunk, guard: run?.guard });
     let answer;
     try {
-      answer = run?.spans ? await run.spans.within(ctx.key, call) : await call();
+      answer = run?.taskTrace ? await run.taskTrace.within(ctx.key, call) : await call();
     } finally {
       if (progress) await progress.settle(options.progress!.drainMs);
     }

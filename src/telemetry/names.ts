@@ -9,11 +9,9 @@ export const METER_NAME = 'altlas-runner';
 export const SPAN = {
   /** CONSUMER span per delivery: "process <stream>". */
   process: (stream: string) => `process ${stream}`,
-  /** INTERNAL span per task. */
-  task: (taskId: string) => `task ${taskId}`,
   /** CLIENT span per AI attempt: "<operation> <model>". */
   ai: (operation: string, model: string) => `${operation} ${model}`,
-  /** PRODUCER span of the `.last` publish: "send <stream>". */
+  /** The job span's event of the `.last` publish: "send <stream>". */
   send: (stream: string) => `send ${stream}`,
 } as const;
 
@@ -34,6 +32,7 @@ export const ATTR = {
   taskKind: 'altlas.task.kind',
   taskStatus: 'altlas.task.status',
   taskAttempts: 'altlas.task.attempts',
+  taskDurationMs: 'altlas.task.duration_ms',
   lastStatus: 'altlas.last.status',
   outcome: 'altlas.outcome',
   errorCode: 'altlas.error.code',

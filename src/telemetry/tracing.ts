@@ -1,5 +1,5 @@
-/** Trace context across the NATS hop, task spans, AI attempt spans, and trace ids for logs. */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Context, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+/** Trace context across the NATS hop, the job span and its task events, AI attempt spans, and trace ids for logs. */
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, createContextKey, propagation, trace, type Context, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 import type { MsgHdrs } from '@nats-io/nats-core';
 import type { AttemptInfo } from '../ai/client.ts';
 import type { TaskEvent } from '../engine/types.ts';
@@ -50,48 +50,48 @@ export async function inSpan<T>(name: string, options: Parameters<typeof tracer.
   }
 }
 
+/** The context key of the task whose body runs (its AI call spans name it). */
+const TASK_KEY = createContextKey('altlas.task.id');
+
 /**
- * One span per task, from its start to its result, with the AI attempts as children: the engine's
- * events open and close the spans, and the wrapped body runs inside the task's span.
+ * A traced job's tasks, recorded on the job's own span (one span per job and one per AI call):
+ * each task's end is a `task finished` event (task id, status, attempts, duration, error code),
+ * each failed attempt an `attempt failed` event and each retry a `retrying` event, all naming the
+ * task; the AI call spans are the job span's children and carry the task id.
  */
-export class TaskSpans {
-  readonly #spans = new Map<string, Span>();
+export class TaskTrace {
+  readonly #span: Span;
+
+  constructor(span: Span) {
+    this.#span = span;
+  }
 
   onEvent = (e: TaskEvent): void => {
-    if (e.type === 'skipped' || e.type === 'instance_created' || e.type === 'task_resumed') return;
-    if (e.type === 'task_started') {
-      this.#spans.set(e.taskId, tracer.startSpan(SPAN.task(e.taskId), { kind: SpanKind.INTERNAL, attributes: { [ATTR.taskId]: e.taskId }, startTime: e.at }));
-      return;
-    }
-    const span = this.#spans.get(e.taskId);
-    if (e.type === 'attempt_failed') span?.addEvent('attempt failed', { attempt: e.attempt, [ATTR.errorCode]: e.code, 'exception.message': e.error });
-    else if (e.type === 'task_retrying') span?.addEvent('retrying', { attempt: e.attempt, delay_ms: e.delayMs });
-    else if (e.type === 'task_finished' && span) {
-      span.setAttributes({ [ATTR.taskStatus]: e.result.status, [ATTR.taskAttempts]: e.result.attempts });
-      if (e.result.status !== 'completed') {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: e.result.error ?? e.result.status });
-        if (e.result.error_code) span.setAttribute(ATTR.errorCode, e.result.error_code);
-      }
-      span.end(e.at);
-      this.#spans.delete(e.taskId);
+    if (e.type === 'attempt_failed') this.#span.addEvent('attempt failed', { [ATTR.taskId]: e.taskId, attempt: e.attempt, [ATTR.errorCode]: e.code, 'exception.message': redactText(e.error) }, e.at);
+    else if (e.type === 'task_retrying') this.#span.addEvent('retrying', { [ATTR.taskId]: e.taskId, attempt: e.attempt, delay_ms: e.delayMs }, e.at);
+    else if (e.type === 'task_finished') {
+      const r = e.result;
+      this.#span.addEvent('task finished', {
+        [ATTR.taskId]: e.taskId, [ATTR.taskStatus]: r.status, [ATTR.taskAttempts]: r.attempts, [ATTR.taskDurationMs]: r.duration_ms,
+        ...(r.error_code ? { [ATTR.errorCode]: r.error_code } : {}),
+      }, e.at);
     }
   };
 
-  /** Runs `fn` with the task's span active, so its AI attempt spans are the task span's children. */
+  /** Runs `fn` (a task's body) with the task's id in the context, for the AI call spans it makes. */
   within<T>(taskId: string, fn: () => Promise<T>): Promise<T> {
-    const span = this.#spans.get(taskId);
-    if (!span) return fn();
-    return context.with(trace.setSpan(context.active(), span), fn);
+    return context.with(context.active().setValue(TASK_KEY, taskId), fn);
   }
 }
 
 /**
- * Records one AI HTTP attempt as a CLIENT span (in the active task's context), after the fact.
+ * Records one AI HTTP attempt as a CLIENT span (the child of the job's span, naming the task), after the fact.
  * Nothing is built when no recording span is active: tracing off, or a job the sampler left out.
  */
 export function recordAiAttempt(info: AttemptInfo): void {
   if (!trace.getActiveSpan()?.isRecording()) return;
   const end = Date.now();
+  const taskId = context.active().getValue(TASK_KEY) as string | undefined;
   const url = new URL(info.url);
   const span = tracer.startSpan(SPAN.ai('chat', info.model), {
     kind: SpanKind.CLIENT,
@@ -107,6 +107,7 @@ export function recordAiAttempt(info: AttemptInfo): void {
       [ATTR.serverAddress]: url.hostname,
       [ATTR.serverPort]: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
       [ATTR.outcome]: info.outcome,
+      ...(taskId === undefined ? {} : { [ATTR.taskId]: taskId }),
       ...(info.attempt > 1 ? { [ATTR.httpResendCount]: info.attempt - 1 } : {}),
       ...(info.status !== null ? { [ATTR.httpStatus]: info.status } : {}),
       ...(info.tokens !== null ? { [ATTR.genAiUsageTotalTokens]: info.tokens } : {}),

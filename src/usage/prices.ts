@@ -4,23 +4,14 @@
  * unpriced: its cost is unknown (null), never invented. Costs are counted in nano-units of the
  * currency (integers), so that sums are exact; they are shown as numbers of the currency.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import type { TokenUsage } from '../ai/call.ts';
+import { schemaFile } from '../alt/schema-check.ts';
 import { readConfigFile } from '../config/file.ts';
+import type { ModelPriceSchema, PriceTableSchema } from './price-schema.ts';
 
-const PerMillion = (description: string) => Type.Number({ minimum: 0, description: `${description} per million tokens, in the table's currency.` });
-
-export const ModelPriceSchema = Type.Object({
-  input: PerMillion('Input (prompt) tokens'),
-  output: PerMillion('Output (completion) tokens, reasoning included'),
-  cached_input: Type.Optional(PerMillion('Input tokens served from the provider\'s prompt cache (default: the input price)')),
-}, { additionalProperties: false });
-
-export const PriceTableSchema = Type.Object({
-  currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, e.g. USD.' }),
-  date: Type.Optional(Type.String({ format: 'date', description: 'When the prices were taken (YYYY-MM-DD).' })),
-  models: Type.Record(Type.String({ minLength: 1 }), ModelPriceSchema, { description: 'Prices by model id, as the provider names the model that answered.' }),
-}, { additionalProperties: false, title: 'AI_PRICES' });
+/** The price table's schema, as generated into `schemas/` from ./price-schema.ts. */
+const PRICE_TABLE_SCHEMA = schemaFile('ai-prices.schema.json');
 
 export type ModelPrice = Static<typeof ModelPriceSchema>;
 export type PriceTable = Static<typeof PriceTableSchema>;
@@ -30,7 +21,7 @@ export const NANOS = 1_000_000_000;
 
 /** Reads and checks the price table AI_PRICES names (at start). Throws CONFIG_INVALID. */
 export function loadPrices(path: string): PriceTable {
-  return readConfigFile<PriceTable>(path, PriceTableSchema, 'AI_PRICES');
+  return readConfigFile<PriceTable>(path, PRICE_TABLE_SCHEMA, 'AI_PRICES');
 }
 
 /** What a table says about one model; null when there is no table or the model is unpriced. */

@@ -9,12 +9,15 @@ export interface ReceivedSpan {
   name: string;
   kind: number;
   attributes: Record<string, unknown>;
+  events: { name: string; attributes: Record<string, unknown> }[];
 }
 
 /** OTLP span kinds. */
 export const KIND = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const;
 
 const value = (v: Record<string, unknown>): unknown => v.stringValue ?? v.intValue ?? v.doubleValue ?? v.boolValue ?? v;
+type Attributes = { key: string; value: Record<string, unknown> }[] | undefined;
+const attributes = (list: Attributes) => Object.fromEntries((list ?? []).map((a) => [a.key, value(a.value)]));
 
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
@@ -32,7 +35,8 @@ export class OtlpReceiver {
             for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) {
               this.spans.push({
                 traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? '', name: s.name, kind: s.kind,
-                attributes: Object.fromEntries((s.attributes ?? []).map((a: { key: string; value: Record<string, unknown> }) => [a.key, value(a.value)])),
+                attributes: attributes(s.attributes),
+                events: ((s.events ?? []) as { name: string; attributes: Attributes }[]).map((e) => ({ name: e.name, attributes: attributes(e.attributes) })),
               });
             }
           } else if (req.url === '/v1/metrics') {

@@ -26,7 +26,7 @@ const get = async (url: string) => {
 };
 
 describe('observability', () => {
-  it('makes a job one trace: producer -> consumer span -> task spans -> AI spans, and the .last carries it on', async () => {
+  it('makes a job one trace: producer -> the job span (its tasks as events) -> one span per AI call, and the .last carries it on', async () => {
     otlp = new OtlpReceiver();
     const endpoint = await otlp.listen();
     h = await Harness.start();
@@ -38,23 +38,26 @@ describe('observability', () => {
     const producerSpanId = randomBytes(8).toString('hex');
     await h.publish(readFileSync(join(SAMPLES, 'runner-example.alt.json')), { traceparent: `00-${traceId}-${producerSpanId}-01` });
     const [{ headers }] = await h.waitForLasts(1);
-    const spans = await eventually(async () => otlp!.spans.filter((s) => s.traceId === traceId), (s) => s.filter((x) => x.kind === KIND.client).length >= 3 && s.some((x) => x.kind === KIND.producer), 'the spans of the job');
-    const consumer = spans.filter((s) => s.kind === KIND.consumer);
-    expect(consumer).toHaveLength(1);
-    expect(consumer[0]).toMatchObject({ parentSpanId: producerSpanId, name: 'process ALT' });
-    expect(consumer[0].attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.destination.name': 'alt.submit', 'messaging.nats.message.delivery_count': 1, 'messaging.nats.stream.sequence': 1 });
-    const tasks = spans.filter((s) => s.name.startsWith('task '));
-    expect(tasks.map((t) => t.name).sort()).toEqual(['task task_001', 'task task_002', 'task task_003']);
-    for (const t of tasks) expect(t.parentSpanId).toBe(consumer[0].spanId);
+    const spans = await eventually(async () => otlp!.spans.filter((s) => s.traceId === traceId), (s) => s.filter((x) => x.kind === KIND.client).length >= 3 && s.some((x) => x.kind === KIND.consumer), 'the spans of the job');
+    // One span for the job and one per AI call, nothing else.
+    expect(spans.map((s) => s.kind).sort()).toEqual([KIND.client, KIND.client, KIND.client, KIND.consumer]);
+    const job = spans.find((s) => s.kind === KIND.consumer)!;
+    expect(job).toMatchObject({ parentSpanId: producerSpanId, name: 'process ALT' });
+    expect(job.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.destination.name': 'alt.submit', 'messaging.nats.message.delivery_count': 1, 'messaging.nats.stream.sequence': 1, 'altlas.alt.id': 'alt_example_001', 'altlas.last.status': 'success' });
+    // The tasks are events of the job span.
+    const finished = job.events.filter((e) => e.name === 'task finished');
+    expect(finished.map((e) => e.attributes['altlas.task.id']).sort()).toEqual(['task_001', 'task_002', 'task_003']);
+    for (const e of finished) expect(e.attributes).toMatchObject({ 'altlas.task.status': 'completed', 'altlas.task.attempts': 1, 'altlas.task.duration_ms': expect.any(Number) });
+    expect(job.events.find((e) => e.name === 'send LAST')!.attributes).toMatchObject({ 'messaging.destination.name': expect.stringMatching(/^last\./) });
     const ai = spans.filter((s) => s.kind === KIND.client);
+    expect(ai.map((a) => a.attributes['altlas.task.id']).sort()).toEqual(['task_001', 'task_002', 'task_003']);
     for (const a of ai) {
-      expect(tasks.map((t) => t.spanId)).toContain(a.parentSpanId);
+      expect(a.parentSpanId).toBe(job.spanId);
       expect(a.attributes).toMatchObject({ 'gen_ai.request.model': 'default', 'gen_ai.provider.name': 'orchestrator', 'http.request.method': 'POST', 'http.response.status_code': 200 });
       expect(a.attributes['gen_ai.usage.total_tokens']).toEqual(expect.any(Number));
     }
-    const producer = spans.find((s) => s.kind === KIND.producer)!;
-    expect(producer.parentSpanId).toBe(consumer[0].spanId);
-    expect(headers?.get('traceparent')).toBe(`00-${traceId}-${producer.spanId}-01`);
+    // The .last carries the job span's context on.
+    expect(headers?.get('traceparent')).toBe(`00-${traceId}-${job.spanId}-01`);
     // Log lines written inside the job carry its trace id.
     await eventually(async () => worker.logs('job finished'), (l) => l.length === 1, 'the job log line');
     expect(worker.logs('job finished')[0]).toMatchObject({ trace_id: traceId, alt_id: 'alt_example_001' });

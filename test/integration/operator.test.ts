@@ -79,7 +79,7 @@ describe('a worker that cannot reach NATS', () => {
     expect(jemalloc(plain)).toBe(haveJemalloc);
     if (haveJemalloc) expect(environ(plain)).toContain('MALLOC_CONF=background_thread:true,dirty_decay_ms:5000,muzzy_decay_ms:0');
     expect(jemalloc(glibc)).toBe(false);
-    expect(cmdline(plain)).toEqual(expect.arrayContaining(['--max-semi-space-size=16', '--heap-growing-percent=40']));
+    expect(cmdline(plain)).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--heap-growing-percent=40']));
     expect(environ(plain)).toContain('MALLOC_ARENA_MAX=2');
     expect(cmdline(chosen).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
     expect(cmdline(chosen)).toContain('--heap-growing-percent=40');

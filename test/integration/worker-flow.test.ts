@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LastSchema, type Last } from '../../src/last/index.ts';
+import { LastSchema, type Last } from '../../src/last/schema.ts';
 import { compile } from '../../src/alt/schema-check.ts';
 import { Harness, eventually, job } from '../helpers/runner.ts';
 import { SAMPLES } from '../helpers/paths.ts';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCHEMA_FILES, renderSchema } from '../../src/schema-files.ts';
 import { newAjv } from '../../src/alt/schema-check.ts';
 import { ROOT } from '../helpers/paths.ts';
-import { ConfigSchema } from '../../src/config/schema.ts';
 import { decodeAlt } from '../../src/alt/index.ts';
 import { buildLast } from '../../src/last/index.ts';
 import { lastIds } from '../../src/messaging/settle.ts';
@@ -30,10 +30,10 @@ describe('schemas/', () => {
     }
   });
 
-  it('every schema the runner compiles (the .alt forms, the .last, the configuration) is valid against the JSON Schema meta-schema', () => {
+  it('every schema the runner compiles (the .alt forms, the .last, the configuration and its files) is valid against the JSON Schema meta-schema', () => {
     // The runner's ajv instances skip this check at start-up; it is made here instead.
     const meta = newAjv({ validateSchema: true });
-    for (const { file, schema } of [...SCHEMA_FILES, { file: 'configuration', schema: ConfigSchema }]) {
+    for (const { file, schema } of SCHEMA_FILES) {
       expect([file, meta.validateSchema(schema), meta.errors ?? null]).toEqual([file, true, null]);
     }
     expect(meta.validateSchema({ type: 'object', properties: { a: { type: 'strng' } } })).toBe(false);
@@ -50,5 +50,22 @@ describe('schemas/', () => {
     const nodes = new Set(last.execution_graph!.nodes.map((n) => n.id));
     expect(last.execution_graph!.edges.length).toBe(2);
     for (const e of last.execution_graph!.edges) expect([nodes.has(e.source), nodes.has(e.target)]).toEqual([true, true]);
+  });
+
+  it('the worker compiles these files and loads no TypeBox (start-up): the files of ours that import it at run time are only those left', () => {
+    // Every file of ours that resolves TypeBox while the worker's modules load (src/main.ts, the command).
+    const script = `
+      import { registerHooks } from 'node:module';
+      const from = new Set();
+      registerHooks({ resolve(specifier, context, next) {
+        if (specifier.startsWith('@sinclair/typebox') && context.parentURL && !context.parentURL.includes('/node_modules/')) from.add(context.parentURL);
+        return next(specifier, context);
+      } });
+      await import(${JSON.stringify(join(ROOT, 'src', 'main.ts'))});
+      await import(${JSON.stringify(join(ROOT, 'src', 'cli', 'main.ts'))});
+      console.log(JSON.stringify([...from].map((u) => u.slice(u.indexOf('/src/') + 1))));`;
+    const out = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    // src/flow/model-limits.ts still builds the AI_LIMITS schema with TypeBox (another change moves it to schemas/).
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual(['src/flow/model-limits.ts']);
   });
 });

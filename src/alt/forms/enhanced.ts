@@ -1,14 +1,8 @@
 /** TypeBox schema of the enhanced segmentation form 2.0 (formats.md §3). */
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
-import { FreeObject, NAME_PATTERN, Nullable, StringEnum } from './helpers.ts';
+import { FreeObject, Nullable, StringEnum } from './helpers.ts';
 import { fileProperties, segmentProperties } from './segmentation.ts';
-
-export const CONDITION_OPERATORS = [
-  'eq', 'neq', 'gt', 'lt', 'gte', 'lte', 'contains', 'not_contains', 'starts_with', 'ends_with', 'and', 'or', 'not',
-] as const;
-export const LOGICAL_OPERATORS = ['and', 'or', 'not'] as const;
-export const VARIABLE_TYPES = ['string', 'number', 'boolean', 'array', 'object', 'any'] as const;
-export const LOOP_TYPES = ['for_each', 'for_range', 'while'] as const;
+import { CONDITION_OPERATORS, LOOP_TYPES, NAME_PATTERN, VARIABLE_TYPES } from './words.ts';
 
 /** A condition as written: operands are names, literal values or nested conditions (checked after the schema). */
 export interface ConditionDoc {

@@ -26,9 +26,6 @@ export function FreeObject(options: SchemaOptions = {}) {
   return Type.Record(Type.String(), Type.Unknown(), options);
 }
 
-/** Identifier rule of the 2.0 form for variable, function and parameter names. */
-export const NAME_PATTERN = '^[a-zA-Z_][a-zA-Z0-9_]*$';
-
 /**
  * altlas-runner's extension in a file's `metadata`: the job's budget, in tokens (input and output
  * of all its AI calls) and/or money (in the price table's currency). Checked like the rest of the

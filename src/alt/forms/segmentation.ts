@@ -1,9 +1,7 @@
 /** TypeBox schemas of the segmentation form 1.0 (formats.md §2); the 2.0 form extends these parts. */
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
 import { FreeObject, JobMetadata, NonBlank, Nullable, StringEnum } from './helpers.ts';
-
-export const SEGMENTATION_MODES = ['Normal', 'Dream', 'Explore', 'Chaos'] as const;
-export const PARAMETER_TYPES = ['string', 'number', 'boolean', 'array', 'object'] as const;
+import { PARAMETER_TYPES, SEGMENTATION_MODES } from './words.ts';
 
 export const SegmentParameter = Type.Object({
   name: NonBlank(),

@@ -3,7 +3,7 @@
  * equality, ordering, `str()`, variable type checks and the conversion of a function's return
  * value. Pure; every function here is total (it never throws).
  */
-import { VARIABLE_TYPES } from '../forms/enhanced.ts';
+import { VARIABLE_TYPES } from '../forms/words.ts';
 
 export type VariableType = (typeof VARIABLE_TYPES)[number];
 

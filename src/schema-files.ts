@@ -10,6 +10,7 @@ import { RunnerForm } from './alt/forms/runner.ts';
 import { SegmentationForm } from './alt/forms/segmentation.ts';
 import { ConfigSchema } from './config/schema.ts';
 import { TenantBudgetsSchema } from './config/tenant-budgets-schema.ts';
+import { AiLimitsSchema } from './flow/model-limits-schema.ts';
 import { LastSchema } from './last/schema.ts';
 import { PriceTableSchema } from './usage/price-schema.ts';
 
@@ -26,6 +27,7 @@ export const SCHEMA_FILES: readonly SchemaFile[] = [
   { file: 'config.schema.json', schema: ConfigSchema },
   { file: 'ai-prices.schema.json', schema: PriceTableSchema },
   { file: 'tenant-budgets.schema.json', schema: TenantBudgetsSchema },
+  { file: 'ai-limits.schema.json', schema: AiLimitsSchema },
 ];
 
 /** The file text of a schema: draft 2020-12 JSON, two-space indented, trailing newline. */

@@ -11,22 +11,14 @@
  *   gpt-4o-mini: {tpm: 200000, rpm: 5000}
  * ```
  */
-import { Type, type Static } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { schemaFile } from '../alt/schema-check.ts';
 import { readConfigFile } from '../config/file.ts';
 import { subjectToken } from '../contract/subjects.ts';
+import type { AiLimitsSchema, ModelLimitsSchema } from './model-limits-schema.ts';
 
-const ModelLimitsSchema = Type.Object({
-  rpm: Type.Optional(Type.Integer({ minimum: 1, description: 'Requests per minute (a sliding minute), for the whole fleet.' })),
-  tpm: Type.Optional(Type.Integer({ minimum: 1, description: 'Tokens per minute, input and output, for the whole fleet.' })),
-  concurrent: Type.Optional(Type.Integer({ minimum: 1, description: 'Calls in flight at once, for the whole fleet (divided among the live workers, at least one each).' })),
-}, { additionalProperties: false });
-
-const ProviderLimitsSchema = Type.Record(Type.String({ minLength: 1, maxLength: 256 }), ModelLimitsSchema, { description: 'By model as the call names it; "*": every other model of the provider.' });
-
-export const AiLimitsSchema = Type.Object({
-  orchestrator: Type.Optional(ProviderLimitsSchema),
-  openai: Type.Optional(ProviderLimitsSchema),
-}, { additionalProperties: false, title: 'AI_LIMITS' });
+/** The limits file's schema, as generated into `schemas/` from ./model-limits-schema.ts. */
+const AI_LIMITS_SCHEMA = schemaFile('ai-limits.schema.json');
 
 export type AiLimitsDoc = Static<typeof AiLimitsSchema>;
 export type ModelLimits = Static<typeof ModelLimitsSchema>;
@@ -40,7 +32,7 @@ export const MINUTE_MS = 60_000;
 
 /** Reads and checks the file AI_LIMITS names (at start). Throws CONFIG_INVALID. */
 export function loadAiLimits(path: string): AiLimitsDoc {
-  return readConfigFile<AiLimitsDoc>(path, AiLimitsSchema, 'AI_LIMITS');
+  return readConfigFile<AiLimitsDoc>(path, AI_LIMITS_SCHEMA, 'AI_LIMITS');
 }
 
 /** The configured limits of a provider's model: its own entry, else the provider's `*`; null: none. */

@@ -174,7 +174,9 @@ describe('least privilege', () => {
       const r = await cli(s.server, 'operator', argv);
       expect({ argv, code: r.code, err: r.err }).toEqual({ argv, code: 0, err: '' });
     }
-    const workerId = String(JSON.parse((await cli(s.server, 'reader', ['workers', '--json'])).out.split('\n')[0]).worker_id);
+    // The running worker's id (the killed one's heartbeat may still be listed first).
+    const workerId = String(second.logs('worker started')[0].worker_id);
+    expect((await cli(s.server, 'reader', ['workers', '--json'])).out).toContain(`"worker_id":"${workerId}"`);
     const set = await cli(s.server, 'operator', ['workers', 'set', workerId, '--concurrency', '2']);
     expect({ code: set.code, err: set.err }).toEqual({ code: 0, err: '' });
     await eventually(async () => second.logs('concurrency changed'), (l) => l.length === 1, 'the new concurrency');

@@ -50,11 +50,11 @@ export async function startFakeAiProcess(latencyMs = 0): Promise<Child & { url: 
 
 /**
  * `altlas worker` with the given environment (its default configuration otherwise; logs go to
- * /dev/null), ready once its /readyz answers 200.
+ * /dev/null), ready once its /readyz answers 200; `bin` runs another checkout's.
  */
-export async function startWorkerProcess(env: NodeJS.ProcessEnv): Promise<Child & { httpPort: number }> {
+export async function startWorkerProcess(env: NodeJS.ProcessEnv, bin = BIN): Promise<Child & { httpPort: number }> {
   const httpPort = await freePort();
-  const proc = spawn(BIN, ['worker'], { env: { ...process.env, HTTP_PORT: String(httpPort), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(bin, ['worker'], { env: { ...process.env, HTTP_PORT: String(httpPort), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   const output: string[] = [];
   proc.stderr!.on('data', (c: Buffer) => output.length < 200 && output.push(c.toString()));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));

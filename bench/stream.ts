@@ -21,7 +21,7 @@
  * phase's workers run with `--cpu-prof`, their profiles in <dir>/<pace>-<mode>-<round>/.
  * BENCH_BASE=<checkout>: the throughput phase also runs that checkout's worker streamed, in turn
  * with the others (a change measured against the code before it in the same run). BENCH_ROUNDS:
- * rounds of each throughput comparison.
+ * rounds of each throughput comparison; BENCH_PACES=paced,cpu picks them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -47,6 +47,8 @@ const PROFILE = env.BENCH_PROFILE;
 const BASE = env.BENCH_BASE;
 /** Rounds of each throughput comparison (default: one at a model's pace, two CPU-bound). */
 const ROUNDS = env.BENCH_ROUNDS ? Number(env.BENCH_ROUNDS) : null;
+/** The throughput comparisons to run: at a model's pace (`paced`), CPU-bound (`cpu`). */
+const PACES = (env.BENCH_PACES ?? 'paced,cpu').split(',');
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
@@ -437,8 +439,8 @@ async function compare(pace: string, title: string, jobs: number, faults: Record
 
 async function throughput(): Promise<void> {
   // Answers of 1,000 characters (250 tokens): as a model writes them at 250 tokens/s (an unstreamed answer comes when its last token would), then all at once.
-  await compare('paced', `throughput at a model's pace: ${Math.round(JOBS / 4)} jobs of three chained tasks, answers of 250 tokens at 250 tokens/s (1 s each), one worker, concurrency 64`, Math.round(JOBS / 4), { outputChars: 1_000, tokenRate: 250 }, ROUNDS ?? 1);
-  await compare('cpu', `throughput, CPU-bound: ${JOBS} jobs of three chained tasks, answers of 250 tokens sent at once (a streamed one is 250 events, about 47 KB against 1.2 KB unstreamed), one worker, concurrency 64, each mode ${ROUNDS ?? 2} times`, JOBS, { outputChars: 1_000 }, ROUNDS ?? 2);
+  if (PACES.includes('paced')) await compare('paced', `throughput at a model's pace: ${Math.round(JOBS / 4)} jobs of three chained tasks, answers of 250 tokens at 250 tokens/s (1 s each), one worker, concurrency 64`, Math.round(JOBS / 4), { outputChars: 1_000, tokenRate: 250 }, ROUNDS ?? 1);
+  if (PACES.includes('cpu')) await compare('cpu', `throughput, CPU-bound: ${JOBS} jobs of three chained tasks, answers of 250 tokens sent at once (a streamed one is 250 events, about 47 KB against 1.2 KB unstreamed), one worker, concurrency 64, each mode ${ROUNDS ?? 2} times`, JOBS, { outputChars: 1_000 }, ROUNDS ?? 2);
 }
 
 console.log(`bench:stream (phases ${PHASES.join(', ')}); progress coalesced every ${FLUSH_MS} ms or ${FLUSH_BYTES} bytes`);

@@ -149,7 +149,8 @@ export function openaiStreamReader(model: string): StreamReader {
       const text = contentOf(e);
       if (text === null) return '';
       // An event with usage gives no shape: a usage read since would be overwritten by it. (A finish stays.)
-      if (shapes < MAX_SHAPES && !isObject(e.usage)) {
+      // Nor does an empty text: the role's first event, whose shape no other event has (a probe saved).
+      if (text !== '' && shapes < MAX_SHAPES && !isObject(e.usage)) {
         shapes++;
         shape = deltaShape(data, text, named) ?? shape;
       }

@@ -162,6 +162,18 @@ describe('delta shapes', () => {
     }
   });
 
+  it('stops learning shapes from a server whose deltas differ in more than their text (a parse an event, not two)', () => {
+    // OpenAI's obfuscation field: random characters after the delta, so no two events share a suffix.
+    const events = Array.from({ length: 50 }, (_, i) => JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: `t${i}` }, finish_reason: null }], obfuscation: 'x'.repeat(i % 7) + i }));
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      expect(readAll([...events, '[DONE]']).texts.join('')).toBe(events.map((_, i) => `t${i}`).join(''));
+      expect(parse.mock.calls.length).toBe(50 + 4);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
   it('names the model and keeps the usage that reading each event whole would, whatever came between', () => {
     const delta = (content: string, extra: Record<string, unknown>) => JSON.stringify({ ...base, ...extra, choices: [{ index: 0, delta: { content }, finish_reason: null }] });
     const finish = JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });

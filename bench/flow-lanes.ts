@@ -80,7 +80,7 @@ async function stack(logDir?: string) {
   const workers: (Child & { httpPort: number })[] = [];
   for (let i = 0; i < WORKERS; i++) {
     const env = { NATS_URL: server.url, AI_URL: aiUrl, LOG_LEVEL: logDir ? 'debug' : 'warn', RUNNER_LANES: 'true', RUNNER_CONCURRENCY: String(SLOTS), RUNNER_LANE_MIN_SHARE: String(MIN_SHARE), AI_MAX_CONCURRENCY: String(SLOTS * 2) };
-    workers.push(await startWorkerProcess(env, logDir ? join(logDir, `worker-${i}.log`) : undefined));
+    workers.push(await startWorkerProcess(env, { logFile: logDir ? join(logDir, `worker-${i}.log`) : undefined }));
   }
   return {
     js, jsm,

@@ -51,12 +51,12 @@ export async function startFakeAiProcess(latencyMs = 0): Promise<Child & { url: 
 
 /**
  * `altlas worker` with the given environment (its default configuration otherwise; logs go to
- * /dev/null, or to the file `logFile`), ready once its /readyz answers 200.
+ * /dev/null, or to the file `logFile`), ready once its /readyz answers 200; `bin` runs another checkout's.
  */
-export async function startWorkerProcess(env: NodeJS.ProcessEnv, logFile?: string): Promise<Child & { httpPort: number }> {
+export async function startWorkerProcess(env: NodeJS.ProcessEnv, options: { logFile?: string; bin?: string } = {}): Promise<Child & { httpPort: number }> {
   const httpPort = await freePort();
-  const out = logFile ? openSync(logFile, 'w') : 'ignore';
-  const proc = spawn(BIN, ['worker'], { env: { ...process.env, HTTP_PORT: String(httpPort), ...env }, stdio: ['ignore', out, 'pipe'] });
+  const out = options.logFile ? openSync(options.logFile, 'w') : 'ignore';
+  const proc = spawn(options.bin ?? BIN, ['worker'], { env: { ...process.env, HTTP_PORT: String(httpPort), ...env }, stdio: ['ignore', out, 'pipe'] });
   if (typeof out === 'number') closeSync(out);
   const output: string[] = [];
   proc.stderr!.on('data', (c: Buffer) => output.length < 200 && output.push(c.toString()));

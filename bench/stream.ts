@@ -17,10 +17,15 @@
  *   BENCH_JOBS / 4 jobs) and CPU-bound (every token at once; BENCH_JOBS jobs); the worker's and the
  *   fake AI's CPU per job, progress messages per answer.
  *
- * BENCH_PHASES picks phases (comma-separated; default all).
+ * BENCH_PHASES picks phases (comma-separated; default all). BENCH_PROFILE=<dir>: the throughput
+ * phase's workers run with `--cpu-prof`, their profiles in <dir>/<pace>-<mode>-<round>/.
+ * BENCH_BASE=<checkout>: the throughput phase also runs that checkout's worker streamed, in turn
+ * with the others (a change measured against the code before it in the same run). BENCH_ROUNDS:
+ * rounds of each throughput comparison; BENCH_PACES=paced,cpu picks them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { RequestRecord } from '../src/ai/fake-orchestrator.ts';
@@ -38,6 +43,12 @@ const ANSWERS = Number(env.BENCH_ANSWERS ?? 1_000);
 const JOBS = Number(env.BENCH_JOBS ?? 2_000);
 const FLUSH_MS = 50;
 const FLUSH_BYTES = 16_384;
+const PROFILE = env.BENCH_PROFILE;
+const BASE = env.BENCH_BASE;
+/** Rounds of each throughput comparison (default: one at a model's pace, two CPU-bound). */
+const ROUNDS = env.BENCH_ROUNDS ? Number(env.BENCH_ROUNDS) : null;
+/** The throughput comparisons to run: at a model's pace (`paced`), CPU-bound (`cpu`). */
+const PACES = (env.BENCH_PACES ?? 'paced,cpu').split(',');
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
@@ -365,12 +376,13 @@ async function chaos(): Promise<void> {
 }
 
 /** One worker draining `jobs` jobs of three chained tasks: jobs/s after the first tenth, CPU per job (worker, fake AI), progress messages. */
-async function drain(label: string, jobs: number, workerEnv: Record<string, string>, fake: { url: string; proc: ChildProcess }): Promise<{ rate: number; cpuUs: number }> {
+async function drain(label: string, jobs: number, workerEnv: Record<string, string>, fake: { url: string; proc: ChildProcess }, run = label, bin?: string): Promise<{ rate: number; cpuUs: number }> {
   const server = await NatsServer.start();
   const nc = await connect({ servers: server.url });
   let worker: Child | null = null;
   try {
-    worker = await startWorkerProcess({ NATS_URL: server.url, AI_URL: fake.url, AI_PROVIDER: 'openai', RUNNER_CONCURRENCY: '64', AI_MAX_CONCURRENCY: '64', LOG_LEVEL: 'warn', ...workerEnv });
+    const profile = PROFILE ? { NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${join(PROFILE, run.replace(/\W+/g, '-'))}` } : {};
+    worker = await startWorkerProcess({ NATS_URL: server.url, AI_URL: fake.url, AI_PROVIDER: 'openai', RUNNER_CONCURRENCY: '64', AI_MAX_CONCURRENCY: '64', LOG_LEVEL: 'warn', ...profile, ...workerEnv }, { bin });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
     for (let i = 0; i < jobs; i += 256) await Promise.all(Array.from({ length: Math.min(256, jobs - i) }, (_, k) => js.publish('alt.submit', chainedJob(i + k).alt)));
@@ -397,24 +409,28 @@ async function drain(label: string, jobs: number, workerEnv: Record<string, stri
 
 const MODES: Record<string, Record<string, string>> = {
   streamed: { AI_STREAM: 'true' },
+  ...(BASE ? { 'streamed, base': { AI_STREAM: 'true' } } : {}),
   unstreamed: { AI_STREAM: 'false' },
   'unstreamed, progress off': { AI_STREAM: 'false', PROGRESS_ENABLED: 'false' },
 };
+const binOf = (label: string) => (label.endsWith(', base') ? join(BASE!, 'bin', 'altlas') : undefined);
 
 /** Each mode `rounds` times, alternating; the ratios of the best rates and of the lowest CPU per job. */
-async function compare(title: string, jobs: number, faults: Record<string, unknown>, rounds: number): Promise<void> {
+async function compare(pace: string, title: string, jobs: number, faults: Record<string, unknown>, rounds: number): Promise<void> {
   console.log(`\n${title}`);
   const fake = await fakeAi(faults);
   try {
     const got: Record<string, { rate: number; cpuUs: number }[]> = {};
     for (let round = 0; round < rounds; round++) {
-      for (const [label, e] of Object.entries(MODES)) (got[label] ??= []).push(await drain(label, jobs, e, fake));
+      for (const [label, e] of Object.entries(MODES)) (got[label] ??= []).push(await drain(label, jobs, e, fake, `${pace}-${label}-${round}`, binOf(label)));
     }
     const rate = (k: string) => Math.max(...got[k].map((g) => g.rate));
     const cpu = (k: string) => Math.min(...got[k].map((g) => g.cpuUs));
-    for (const base of ['unstreamed', 'unstreamed, progress off']) {
-      const r = rate('streamed') / rate(base);
-      console.log(`  streamed ÷ ${base}: jobs/s ${r.toFixed(2)} (target >= 0.9: ${met(r >= 0.9)}); worker CPU per job ${(cpu(base) / cpu('streamed')).toFixed(2)} of it`);
+    for (const streamed of BASE ? ['streamed', 'streamed, base'] : ['streamed']) {
+      for (const base of ['unstreamed', 'unstreamed, progress off']) {
+        const r = rate(streamed) / rate(base);
+        console.log(`  ${streamed} ÷ ${base}: jobs/s ${r.toFixed(2)} (target >= 0.9: ${met(r >= 0.9)}); worker CPU per job ${(cpu(base) / cpu(streamed)).toFixed(2)} of it`);
+      }
     }
   } finally {
     await fake.stop();
@@ -423,8 +439,8 @@ async function compare(title: string, jobs: number, faults: Record<string, unkno
 
 async function throughput(): Promise<void> {
   // Answers of 1,000 characters (250 tokens): as a model writes them at 250 tokens/s (an unstreamed answer comes when its last token would), then all at once.
-  await compare(`throughput at a model's pace: ${Math.round(JOBS / 4)} jobs of three chained tasks, answers of 250 tokens at 250 tokens/s (1 s each), one worker, concurrency 64`, Math.round(JOBS / 4), { outputChars: 1_000, tokenRate: 250 }, 1);
-  await compare(`throughput, CPU-bound: ${JOBS} jobs of three chained tasks, answers of 250 tokens sent at once (a streamed one is 250 events, about 47 KB against 1.2 KB unstreamed), one worker, concurrency 64, each mode twice`, JOBS, { outputChars: 1_000 }, 2);
+  if (PACES.includes('paced')) await compare('paced', `throughput at a model's pace: ${Math.round(JOBS / 4)} jobs of three chained tasks, answers of 250 tokens at 250 tokens/s (1 s each), one worker, concurrency 64`, Math.round(JOBS / 4), { outputChars: 1_000, tokenRate: 250 }, ROUNDS ?? 1);
+  if (PACES.includes('cpu')) await compare('cpu', `throughput, CPU-bound: ${JOBS} jobs of three chained tasks, answers of 250 tokens sent at once (a streamed one is 250 events, about 47 KB against 1.2 KB unstreamed), one worker, concurrency 64, each mode ${ROUNDS ?? 2} times`, JOBS, { outputChars: 1_000 }, ROUNDS ?? 2);
 }
 
 console.log(`bench:stream (phases ${PHASES.join(', ')}); progress coalesced every ${FLUSH_MS} ms or ${FLUSH_BYTES} bytes`);

@@ -43,23 +43,36 @@ function stringBody(data: string, from: number, to: number): string | null {
   }
 }
 
+/** The text of a parsed event's first choice's delta, when it is a string. */
+function contentOf(e: unknown): string | null {
+  const choice = isObject(e) && Array.isArray(e.choices) ? e.choices[0] : undefined;
+  const delta = isObject(choice) ? choice.delta : undefined;
+  return isObject(delta) && typeof delta.content === 'string' ? delta.content : null;
+}
+
 /**
- * The text of the commonest event without parsing it into objects (most of a stream's CPU went to
- * JSON.parse and the garbage it leaves): compact JSON of one object, one `"content":"..."` inside
- * the delta, no error, no finish, no usage, nothing else to read. Anything else returns null and
- * is parsed whole.
+ * The shape of a text delta learned from an event read whole (one without usage): its
+ * data up to and with the opening quote of the delta's content, and from its closing quote, and
+ * the model it names. An event that is the prefix, a JSON string body and the suffix is that event
+ * with another text: one string token swapped for another changes nothing else of a JSON text, so
+ * reading it whole would give that text and name that model, and nothing more. The commonest
+ * events are read this way, with two comparisons instead of a parse.
  */
-export function plainDelta(data: string): string | null {
-  if (data.charCodeAt(0) !== 123 || data.charCodeAt(data.length - 1) !== 125 || data.includes('"error"')) return null;
-  const finish = data.indexOf('"finish_reason":');
-  if (finish >= 0 && !data.startsWith('null', finish + 16)) return null;
-  const usage = data.indexOf('"usage":');
-  if (usage >= 0 && !data.startsWith('null', usage + 8)) return null;
+export interface DeltaShape {
+  prefix: string;
+  suffix: string;
+  model: string | null;
+}
+
+/** A text put in the content's place to check that it is the content (as JSON, and read). */
+const PROBE_JSON = String.raw`\u0001altlas\u0002`;
+const PROBE = '\u0001altlas\u0002';
+
+/** The shape of `data`, an event whose delta's content is `text`; null when that content cannot be found by its place. */
+export function deltaShape(data: string, text: string, model: string | null = null): DeltaShape | null {
+  if (text === PROBE) return null;
   const at = data.indexOf(CONTENT);
-  if (at < 0 || data.includes(CONTENT, at + 1)) return null;
-  // Inside the delta object: no brace between the delta's opening and the content.
-  const delta = data.lastIndexOf('"delta":{', at);
-  if (delta < 0 || data.indexOf('}', delta) < at) return null;
+  if (at < 0) return null;
   const start = at + CONTENT.length;
   // The closing quote: the first quote not escaped.
   let end = start;
@@ -68,8 +81,28 @@ export function plainDelta(data: string): string | null {
     if (c === 34) break;
     end += c === 92 ? 2 : 1;
   }
-  return end < data.length ? stringBody(data, start, end) : null;
+  if (end >= data.length) return null;
+  const prefix = data.slice(0, start);
+  const suffix = data.slice(end);
+  // The found string must be the delta's content (not another field's "content"): the event with the probe in its place reads as the probe.
+  try {
+    if (contentOf(JSON.parse(`${prefix}${PROBE_JSON}${suffix}`)) !== PROBE) return null;
+  } catch {
+    return null;
+  }
+  return { prefix, suffix, model };
 }
+
+/** The text of `data` when it has `shape`, else null. */
+export function shapedDelta(data: string, shape: DeltaShape): string | null {
+  const to = data.length - shape.suffix.length;
+  // Slices compared, not startsWith/endsWith: V8 compares two strings' characters at once, where startsWith goes one by one (5 x slower here).
+  if (to < shape.prefix.length || data.slice(0, shape.prefix.length) !== shape.prefix || data.slice(to) !== shape.suffix) return null;
+  return stringBody(data, shape.prefix.length, to);
+}
+
+/** Shapes learned at most per answer: a server whose deltas differ in more than their text is read whole. */
+const MAX_SHAPES = 4;
 
 /** A reader for an answer asked of `model`. */
 export function openaiStreamReader(model: string): StreamReader {
@@ -78,19 +111,21 @@ export function openaiStreamReader(model: string): StreamReader {
   let tokens: number | null = null;
   let finished = false;
   let done = false;
-  // The first event is read whole (it names the model); the commonest ones after it take the plain path.
-  let read = false;
+  let shape: DeltaShape | null = null;
+  let shapes = 0;
   return {
     event(data) {
+      if (shape) {
+        const text = shapedDelta(data, shape);
+        if (text !== null) {
+          if (shape.model !== null) answered = shape.model;
+          return text;
+        }
+      }
       if (data === '[DONE]') {
         done = true;
         return '';
       }
-      if (read) {
-        const text = plainDelta(data);
-        if (text !== null) return text;
-      }
-      read = true;
       let e: unknown;
       try {
         e = JSON.parse(data);
@@ -102,7 +137,8 @@ export function openaiStreamReader(model: string): StreamReader {
         const message = isObject(e.error) && typeof e.error.message === 'string' ? e.error.message : JSON.stringify(e.error).slice(0, 200);
         throw new AiTransportError('STREAM_CUT', `the stream ended with an error: ${message}`);
       }
-      if (typeof e.model === 'string') answered = e.model;
+      const named = typeof e.model === 'string' ? e.model : null;
+      if (named !== null) answered = named;
       if (isObject(e.usage)) {
         usage = readUsage(e.usage);
         tokens = totalTokens(e.usage, usage);
@@ -110,8 +146,15 @@ export function openaiStreamReader(model: string): StreamReader {
       const choice = Array.isArray(e.choices) ? e.choices[0] : undefined;
       if (!isObject(choice)) return '';
       if (typeof choice.finish_reason === 'string') finished = true;
-      const delta = choice.delta;
-      return isObject(delta) && typeof delta.content === 'string' ? delta.content : '';
+      const text = contentOf(e);
+      if (text === null) return '';
+      // An event with usage gives no shape: a usage read since would be overwritten by it. (A finish stays.)
+      // Nor does an empty text: the role's first event, whose shape no other event has (a probe saved).
+      if (text !== '' && shapes < MAX_SHAPES && !isObject(e.usage)) {
+        shapes++;
+        shape = deltaShape(data, text, named) ?? shape;
+      }
+      return text;
     },
     end(text) {
       if (!done && !finished) throw new AiTransportError('STREAM_CUT', 'the stream ended before its last event');

@@ -1,7 +1,8 @@
 /**
  * The chunk transport: one HTTP attempt through got's stream API, its answer read as it arrives
  * and handed on in chunks. A streamed answer (server-sent events, parsed by eventsource-parser)
- * gives a chunk per text delta; a whole answer gives one chunk when it has been read. Bytes are
+ * gives a chunk per network read that carries text; a whole answer gives one chunk when it has
+ * been read. Bytes are
  * counted as they arrive: past AI_MAX_RESPONSE_BYTES the request is destroyed (its socket closed,
  * not kept alive) and the attempt fails with AiTooLargeError, so no answer is held past the cap.
  */
@@ -38,7 +39,7 @@ export interface TransportAnswer extends ParsedAnswer {
   streamed: boolean;
 }
 
-interface BodyReader {
+export interface BodyReader {
   /** True for a 2xx answer (a failure while reading it is a cut answer). */
   readonly answering: boolean;
   push(data: Buffer): void;
@@ -154,34 +155,49 @@ function wholeReader(o: TransportOptions, request: AiRequest, sink: AttemptSink)
   };
 }
 
-/** Server-sent events: each text delta is a chunk; the held text and one unfinished event stay under the cap. */
-function sseReader(cap: number, events: StreamReader, sink: AttemptSink): BodyReader {
+/**
+ * Server-sent events: the text of the events of one network read is one chunk, handed on after
+ * the read is parsed (a fast model's read carries hundreds of deltas: one chunk for them, not a
+ * chunk each, and the answer's text joined once at its end). The held text and one unfinished
+ * event stay under the cap: a read whose text would pass it ends the attempt before its chunk.
+ */
+export function sseReader(cap: number, events: StreamReader, sink: Pick<AttemptSink, 'chunk'>): BodyReader {
   const decoder = new TextDecoder();
-  let text = '';
+  /** The answer's text, a piece per chunk. */
+  const pieces: string[] = [];
+  /** The text of the read being parsed. */
+  const read: string[] = [];
   let held = 0;
   const parser = createParser({
     maxBufferSize: cap,
     onEvent(event) {
       const delta = events.event(event.data);
-      if (!delta) return;
-      held += Buffer.byteLength(delta);
-      if (held > cap) throw new AiTooLargeError(cap, 'the streamed answer');
-      text += delta;
-      sink.chunk(delta);
+      if (delta) read.push(delta);
     },
     onError(error) {
       if (error.type === 'max-buffer-size-exceeded') throw new AiTooLargeError(cap, 'a streamed event');
     },
   });
+  const flush = () => {
+    if (read.length === 0) return;
+    const text = read.length === 1 ? read[0] : read.join('');
+    read.length = 0;
+    held += Buffer.byteLength(text);
+    if (held > cap) throw new AiTooLargeError(cap, 'the streamed answer');
+    pieces.push(text);
+    sink.chunk(text);
+  };
   return {
     answering: true,
     push(data) {
       parser.feed(decoder.decode(data, { stream: true }));
+      flush();
     },
     end() {
       parser.feed(decoder.decode());
       parser.reset({ consume: true });
-      const a = events.end(text);
+      flush();
+      const a = events.end(pieces.length === 1 ? pieces[0] : pieces.join(''));
       return { text: a.text, model: a.model, tokens: a.tokens, usage: a.usage, providerMs: a.providerMs, streamed: true };
     },
   };

@@ -38,12 +38,11 @@ async function run(client: ReturnType<typeof testClient>, text = 'hello', guard?
 }
 
 describe('the answer as chunks', () => {
-  it('streams an OpenAI answer: a chunk per delta, usage from the last event, stream_options asked', async () => {
+  it('streams an OpenAI answer: a chunk per network read with text, usage from the last event, stream_options asked', async () => {
     fake.setFaults({ cachedTokens: 5, reasoningTokens: 7 });
     const { answer, chunks, attempts } = await run(testClient(url, openai), 'stream me please');
     expect(fake.lastBody).toMatchObject({ stream: true, stream_options: { include_usage: true } });
     expect(fake.stats.streams).toBe(1);
-    expect(chunks.length).toBeGreaterThan(3);
     expect(chunks.map((c) => c.index)).toEqual(chunks.map((_, i) => i));
     expect(chunks.every((c) => c.attempt === 1)).toBe(true);
     expect(chunks.map((c) => c.text).join('')).toBe(answer!.text);
@@ -85,9 +84,12 @@ describe('the answer as chunks', () => {
     fake.setFaults({ cutStreamAfter: 2, cutStreamFirst: 1 });
     const { answer, chunks, attempts } = await run(testClient(url, openai), 'cut me once');
     expect(fake.stats.requests).toBe(2);
-    expect(chunks.filter((c) => c.attempt === 1).map((c) => c.index)).toEqual([0, 1]);
+    // The two tokens sent before the cut, in as many chunks as reads carried them.
+    const first = chunks.filter((c) => c.attempt === 1);
+    expect(first.map((c) => c.index)).toEqual(first.map((_, i) => i));
+    expect(first.map((c) => c.text).join('')).toBe(answer!.text.slice(0, 8));
     expect(chunks.filter((c) => c.attempt === 2).map((c) => c.text).join('')).toBe(answer!.text);
-    expect(attempts.map((a) => [a.attempt, a.outcome, a.failure, a.chunks])).toEqual([[1, 'transient', 'stream_cut', 2], [2, 'ok', null, chunks.length - 2]]);
+    expect(attempts.map((a) => [a.attempt, a.outcome, a.failure, a.chunks])).toEqual([[1, 'transient', 'stream_cut', first.length], [2, 'ok', null, chunks.length - first.length]]);
     expect(answer!.usage.attempt).toBe(2);
   });
 
@@ -102,7 +104,7 @@ describe('the answer as chunks', () => {
   it('stops an attempt whose chunk observer throws, with that error and no retry', async () => {
     const mine = new Error('budget spent mid-answer');
     const client = testClient(url, openai);
-    await expect(client.complete(request('x'.repeat(200)), { signal: new AbortController().signal, onChunk: (c) => { if (c.index === 3) throw mine; } })).rejects.toBe(mine);
+    await expect(client.complete(request('x'.repeat(200)), { signal: new AbortController().signal, onChunk: () => { throw mine; } })).rejects.toBe(mine);
     expect(fake.stats.requests).toBe(1);
   });
 });
@@ -129,7 +131,7 @@ describe('AI_MAX_RESPONSE_BYTES', () => {
     const { error, chunks } = await run(testClient(url, { ...openai, maxResponseBytes: 4_096 }));
     expect(isAltlasError(error, 'AI_RESPONSE_TOO_LARGE')).toBe(true);
     expect(chunks.map((c) => c.text).join('').length).toBeLessThanOrEqual(4_096);
-    expect(chunks.length).toBeGreaterThan(100);
+    expect(chunks.length).toBeGreaterThan(0);
     expect(fake.stats.requests).toBe(1);
     await until(() => fake.stats.cutByClient === 1, 'the server to see its stream cut');
   });

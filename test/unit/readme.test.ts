@@ -78,3 +78,13 @@ describe('README and --help of the fake orchestrator', () => {
     for (const key of keys) expect({ key, help: FAKE_HELP.includes(key), readme: table.includes(`\`${key}`) }).toEqual({ key, help: true, readme: true });
   });
 });
+
+describe('README benchmarks', () => {
+  it('names only benchmark scripts and variables that exist', async () => {
+    const { readdirSync } = await import('node:fs');
+    const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+    for (const [, name] of readme.matchAll(/npm run (bench:[a-z-]+)/g)) expect([name, name in scripts]).toEqual([name, true]);
+    const bench = readdirSync(join(ROOT, 'bench')).map((f) => readFileSync(join(ROOT, 'bench', f), 'utf8')).join('\n');
+    for (const [variable] of readme.matchAll(/BENCH_[A-Z_]*[A-Z]/g)) expect([variable, bench.includes(variable)]).toEqual([variable, true]);
+  });
+});

@@ -15,3 +15,16 @@ describe('the fake AI\'s answers', () => {
     });
   });
 });
+
+describe('ChatStream', () => {
+  it('writes a text delta as the event of a chunk object with that content, whatever the text', async () => {
+    const { ChatStream } = await import('../../../src/ai/fake-answers.ts');
+    const fc = (await import('fast-check')).default;
+    const s = new ChatStream('chatcmpl-1', 'fake-small');
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 20 }), (text) => {
+      const event = s.delta(text);
+      expect(event.startsWith('data: ') && event.endsWith('\n\n')).toBe(true);
+      expect(JSON.parse(event.slice(6, -2))).toEqual({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: expect.any(Number), model: 'fake-small', choices: [{ index: 0, delta: { content: text }, finish_reason: null }] });
+    }));
+  });
+});

@@ -1,5 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
-import { openaiStreamReader } from '../../../src/ai/openai-stream.ts';
+import { describe, expect, it, jest } from '@jest/globals';
+import { deltaShape, openaiStreamReader, shapedDelta } from '../../../src/ai/openai-stream.ts';
 import { AiBadResponseError, AiTransportError } from '../../../src/ai/errors.ts';
 import { ChatStream, fakeUsage, tokens } from '../../../src/ai/fake-answers.ts';
 
@@ -69,38 +69,139 @@ describe('openaiStreamReader', () => {
   });
 });
 
-describe('plainDelta', () => {
-  it('reads the text of a plain delta event exactly as JSON.parse would, and leaves every other event to it', async () => {
-    const { plainDelta } = await import('../../../src/ai/openai-stream.ts');
+/** What reading every event whole gives (the reader before any shape): the reference the shaped path must equal. */
+function parsedWhole(events: string[]): { texts: (string | Error)[]; end: unknown } {
+  const texts: (string | Error)[] = [];
+  let model: unknown = 'asked';
+  let usage: unknown = null;
+  let ended = false;
+  for (const data of events) {
+    if (data === '[DONE]') {
+      ended = true;
+      texts.push('');
+      continue;
+    }
+    try {
+      const e = JSON.parse(data);
+      if (e.error !== undefined) throw new Error('error event');
+      if (typeof e.model === 'string') model = e.model;
+      if (e.usage && typeof e.usage === 'object') usage = e.usage.total_tokens;
+      if (typeof e.choices?.[0]?.finish_reason === 'string') ended = true;
+      const c = e.choices?.[0]?.delta?.content;
+      texts.push(typeof c === 'string' ? c : '');
+    } catch (err) {
+      texts.push(err as Error);
+    }
+  }
+  return { texts, end: ended ? { model, tokens: usage ?? null } : 'cut' };
+}
+
+function readAll(events: string[]): { texts: (string | Error)[]; end: unknown } {
+  const r = openaiStreamReader('asked');
+  const texts = events.map((d) => {
+    try {
+      return r.event(d);
+    } catch (err) {
+      return err as Error;
+    }
+  });
+  try {
+    const a = r.end('');
+    return { texts, end: { model: a.model, tokens: a.tokens } };
+  } catch {
+    return { texts, end: 'cut' };
+  }
+}
+
+const kinds = (texts: (string | Error)[]) => texts.map((t) => (t instanceof Error ? 'error' : t));
+
+describe('delta shapes', () => {
+  const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm-2025', system_fingerprint: 'fp' };
+  const shapes: ((content: string, model?: string) => string)[] = [
+    (content) => JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] }),
+    (content) => JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: null }] }),
+    (content) => JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: null }], usage: null }),
+    (content) => JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }], obfuscation: content.length.toString(36).repeat(3) }),
+    (content) => JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: 'stop' }] }),
+    (content, model) => JSON.stringify({ ...base, model, choices: [{ index: 0, delta: { content }, finish_reason: null }] }),
+    (content) => JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }], usage: { total_tokens: content.length } }),
+    (content, model) => JSON.stringify({ ...base, model, choices: [], usage: { total_tokens: 7 + content.length } }),
+    (content) => JSON.stringify({ ...base, choices: [{ index: 0, message: { content: 'other' }, delta: { content } }] }),
+    (content) => JSON.stringify({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: `{"content":"${content.length}"}` } }] }, finish_reason: null }] }),
+    (content) => JSON.stringify({ ...base, choices: [{ index: 0, delta: { refusal: content }, finish_reason: null }] }),
+    (content) => JSON.stringify({ ...base, choices: [], usage: { prompt_tokens: 3, completion_tokens: content.length, total_tokens: 3 + content.length } }),
+    (content) => `${JSON.stringify({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] }).slice(0, -3)}`,
+    (content) => JSON.stringify({ error: { message: content } }),
+    () => '[DONE]',
+  ];
+
+  it('reads any stream of events of the shapes OpenAI sends exactly as parsing each whole would', async () => {
     const fc = (await import('fast-check')).default;
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 60 }), fc.boolean(), (content, role) => {
-      const data = JSON.stringify({ id: 'x', object: 'chat.completion.chunk', model: 'm', choices: [{ index: 0, delta: role ? { role: 'assistant', content } : { content }, logprobs: null, finish_reason: null }], usage: null });
-      expect(plainDelta(data)).toBe(JSON.parse(data).choices[0].delta.content);
-    }));
-    for (const other of [
-      chunk('a', { finish_reason: 'stop' }), JSON.stringify({ choices: [], usage: { total_tokens: 3 } }), JSON.stringify({ error: { message: 'x' } }),
-      JSON.stringify({ choices: [{ delta: { content: 'a' } }, { delta: { content: 'b' } }] }), JSON.stringify({ choices: [{ delta: { role: 'assistant' }, message: { content: 'no' } }] }),
-      '{"choices":[{"delta":{"content": "spaced"}}]}', '{"choices":[{"delta":{"content":"\\x"}}]}', '{"choices":[{"delta":{"content":"cut', '[{"delta":{"content":"a"}}]',
-    ]) expect([other, plainDelta(other)]).toEqual([other, null]);
+    const models = fc.constantFrom('m-2025', 'm-other', undefined);
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(shapes.length - 1), fc.string({ unit: 'binary', maxLength: 16 }), models), { minLength: 1, maxLength: 40 }), fc.nat(3), (picked, common) => {
+      // Runs of the commonest shape, as a stream is: most events are plain deltas of one shape.
+      const events = picked.map(([k, content, model], i) => shapes[i % 4 === 0 ? k : common](content, model));
+      const want = parsedWhole(events);
+      const got = readAll(events);
+      expect(kinds(got.texts)).toEqual(kinds(want.texts));
+      expect(got.end).toEqual(want.end);
+    }), { numRuns: 500 });
   });
 
-  it('is used after the first event, and gives what the whole parse gives for the fake AI\'s stream', () => {
+  it('reads the commonest events without JSON.parse once their shape is learned', () => {
     const s = new ChatStream('id', 'fake-small');
-    const text = 'Tab\there, "quotes", ünïcödé and \\ backslash\\';
-    const events = (s.start() + tokens(text).map((t) => s.delta(t)).join('') + s.end(null)).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
-    const r = openaiStreamReader('asked');
-    expect(events.map((e) => r.event(e)).join('')).toBe(text);
-    expect(r.end(text)).toMatchObject({ model: 'fake-small' });
+    const text = 'x'.repeat(1_000);
+    const events = (s.start() + tokens(text).map((t) => s.delta(t)).join('') + s.end(fakeUsage('p', 1_000, {}))).split('\n\n').filter(Boolean).map((e) => e.slice(6));
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      expect(readAll(events).texts.join('')).toBe(text);
+      // The role event, the first delta and the probe of its shape, the finish, the usage.
+      expect(parse.mock.calls.length).toBe(5);
+    } finally {
+      parse.mockRestore();
+    }
   });
 
-  it('reads a stream of deltas as JSON.parse would, whatever the text', () => {
-    const fc2 = import('fast-check');
-    return fc2.then(({ default: fc }) => fc.assert(fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 12 }), { minLength: 1, maxLength: 20 }), (pieces) => {
-      const s = new ChatStream('id', 'm');
+  it('stops learning shapes from a server whose deltas differ in more than their text (a parse an event, not two)', () => {
+    // OpenAI's obfuscation field: random characters after the delta, so no two events share a suffix.
+    const events = Array.from({ length: 50 }, (_, i) => JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: `t${i}` }, finish_reason: null }], obfuscation: 'x'.repeat(i % 7) + i }));
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      expect(readAll([...events, '[DONE]']).texts.join('')).toBe(events.map((_, i) => `t${i}`).join(''));
+      expect(parse.mock.calls.length).toBe(50 + 4);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it('names the model and keeps the usage that reading each event whole would, whatever came between', () => {
+    const delta = (content: string, extra: Record<string, unknown>) => JSON.stringify({ ...base, ...extra, choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+    const finish = JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+    const models = [delta('a', { model: 'm1' }), JSON.stringify({ model: 'm2', choices: [] }), delta('b', { model: 'm1' }), finish];
+    const usages = [delta('a', { usage: { total_tokens: 1 } }), JSON.stringify({ choices: [], usage: { total_tokens: 2 } }), delta('b', { usage: { total_tokens: 1 } }), finish];
+    for (const events of [models, usages]) expect(readAll(events)).toEqual(parsedWhole(events));
+    expect(readAll(models).end).toMatchObject({ model: 'm1' });
+  });
+
+  it('learns no shape from a "content" that is not the delta\'s', () => {
+    const event = (other: string, content: string) => JSON.stringify({ choices: [{ index: 0, message: { content: other }, delta: { content } }] });
+    expect(deltaShape(event('x', 'a'), 'a')).toBeNull();
+    const r = openaiStreamReader('m');
+    expect([event('x', 'a'), event('y', 'a'), event('z', 'b')].map((e) => r.event(e))).toEqual(['a', 'a', 'b']);
+  });
+
+  it('reads an event of the shape whose text is not one JSON string whole (and refuses it when it is not JSON)', () => {
+    const plain = (content: string) => JSON.stringify({ model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+    const shape = deltaShape(plain('abc'), 'abc')!;
+    expect(shape).toEqual({ prefix: plain('abc').split('abc')[0], suffix: plain('abc').split('abc')[1], model: null });
+    expect(shapedDelta(plain('a"b\\\n ✓'), shape)).toBe('a"b\\\n ✓');
+    expect(shapedDelta(plain(''), shape)).toBe('');
+    // The prefix and the suffix overlapping on the quotes, a quote or a control character in the text, a backslash escaping the closing quote.
+    for (const odd of [shape.prefix + shape.suffix.slice(1), `${shape.prefix}a"b${shape.suffix}`, `${shape.prefix}a\nb${shape.suffix}`, `${shape.prefix}a\\${shape.suffix}`, `${shape.prefix}\\x${shape.suffix}`]) {
+      expect([odd, shapedDelta(odd, shape)]).toEqual([odd, null]);
       const r = openaiStreamReader('m');
-      r.event(s.start().slice(6, -2));
-      const events = pieces.map((p) => s.delta(p).slice(6, -2));
-      expect(events.map((e) => r.event(e))).toEqual(pieces.map((p) => JSON.parse(JSON.stringify(p))));
-    })));
+      r.event(plain('abc'));
+      expect(() => r.event(odd)).toThrow(AiBadResponseError);
+    }
   });
 });

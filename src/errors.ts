@@ -75,6 +75,7 @@ export const ERROR_CODES = {
   TOPOLOGY_MISMATCH: { fate: 'reject', summary: 'an existing stream or consumer does not match what the runner needs (it is never changed)' },
   PERMISSION_DENIED: { fate: 'reject', summary: 'the NATS user lacks a permission a feature needs (the subject is named); the worker refuses to start' },
   NATS_UNREACHABLE: { fate: 'retry', summary: 'no NATS server of NATS_URL answered (the server and the reason are named)' },
+  JOB_FINISHED: { fate: 'reject', summary: 'altlas cancel (or the dashboard\'s) named a job whose last run finished already: no cancel is armed, and a message of it published later runs' },
   WORKER_NOT_FOUND: { fate: 'reject', summary: 'altlas drain or workers set named a worker with no live heartbeat (altlas workers lists them)' },
   STREAM_MISSING: { fate: 'reject', summary: 'a stream the command reads does not exist yet (a worker with RUNNER_PROVISION=true or altlas init creates it)' },
   PAYLOAD_TOO_LARGE: { fate: 'reject', summary: 'a message is larger than the NATS server\'s max payload' },

@@ -33,7 +33,7 @@ import { parseTenantWeights } from './flow/weights.ts';
 import { Worker, versionAtLeast, type OutcomeReport } from './messaging/worker.ts';
 import { IDENTITY_CODEC, isSealed, type Codec } from './security/codec.ts';
 import { configureRedaction } from './security/redact.ts';
-import { CancelWatch, Heartbeat } from './status/fleet.ts';
+import { CancelWatch, Heartbeat, cancelCovers } from './status/fleet.ts';
 import { openStores, storeError } from './status/open.ts';
 import { Recorder } from './status/recorder.ts';
 import { FLEET, HistoryWriter, fleetHistorySubject, historyEvent } from './status/history.ts';
@@ -184,8 +184,8 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   let worker: Worker | null = null;
   const cancels = stores ? new CancelWatch({
     kv: stores.status, bucket: config.RUNNER_STATUS_BUCKET, nc, jsm,
-    onCancel: (altId) => {
-      if (worker?.cancel(altId)) logger.warn('cancel requested: the job is aborted here', { alt_id: altId, code: 'JOB_CANCELLED' });
+    onCancel: (req) => {
+      if (worker?.cancel(req.alt_id, (origin) => cancelCovers(req, origin))) logger.warn('cancel requested: the job is aborted here', { alt_id: req.alt_id, code: 'JOB_CANCELLED' });
     },
   }) : null;
   try {
@@ -215,7 +215,7 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
         onPulled: logger.isDebugEnabled() ? (t) => logger.debug('lane job pulled', { ...t }) : undefined,
         consumer: { ackWaitMs, maxDeliver: info.config.max_deliver ?? config.RUNNER_MAX_DELIVER, maxAckPending: Math.max(MIN_MAX_ACK_PENDING, config.RUNNER_CONCURRENCY) },
       } : null,
-      cancelRequested: (altId) => cancels?.has(altId) ?? false,
+      cancelRequested: (altId, origin) => cancels?.covers(altId, origin) ?? false,
       onCancelled: (altId) => void cancels?.done(altId),
       // A term reason is an error text in a server advisory: none under PAYLOAD_KEYS, where it could quote the job.
       termWithReason: !codec.encrypts && versionAtLeast(nc.info?.version ?? '0.0.0', [2, 10, 4]),

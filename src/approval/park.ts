@@ -34,6 +34,18 @@ import { isDecisionOf, type Decision, type OnTimeout } from './kind.ts';
 /** The header that marks a resumed job's message: `<stream>:<seq>` of the parked message. */
 export const RESUME_HEADER = 'Altlas-Resume';
 
+/**
+ * Where a cancel request looks a message up (see CancelRequest): a resume's is the parked message's
+ * `<stream>:<seq>` its header names (a resume a cancel made the sweep publish is still the message
+ * the cancel was meant for), any other message's its own.
+ */
+export function cancelOrigin(d: { stream: string; seq: number; headers?: { get(name: string): string } }): { stream: string; seq: number } {
+  const origin = d.headers?.get(RESUME_HEADER) ?? '';
+  const at = origin.lastIndexOf(':');
+  const seq = Number(origin.slice(at + 1));
+  return at > 0 && Number.isSafeInteger(seq) && seq > 0 ? { stream: origin.slice(0, at), seq } : { stream: d.stream, seq: d.seq };
+}
+
 /** Why a job is parked: an approval task waits for a person, or its tenant's budget for the period to turn. */
 export type ParkReason = 'approval' | 'budget';
 

@@ -17,6 +17,7 @@ import { bucketEntries } from '../status/store-access.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { isDecisionOf, type Decision } from './kind.ts';
 import { cancelKey } from '../status/status.ts';
+import { cancelCovers, cancelRequestOf, type CancelRequest } from '../status/fleet.ts';
 import { decide, decisionKey, isBudgetPark, parkKey, resume, type ParkRecord } from './park.ts';
 
 export interface SweepOptions {
@@ -53,11 +54,12 @@ export async function sweepParks(o: SweepOptions): Promise<number> {
   for (const e of await bucketEntries(o.jsm, o.statusBucket, 'decision.>')) {
     if (e.operation === 'PUT' && e.value.length) decisions.set(e.key, parsed(e.value));
   }
-  // Jobs an operator cancelled (altlas cancel): a parked one is resumed so that it ends cancelled.
-  const cancelled = new Set<string>();
+  // Jobs an operator cancelled (altlas cancel): a parked one is resumed so that it ends cancelled,
+  // when it was parked from a message stored before the cancel (a job parked later is not the one it was meant for).
+  const cancels = new Map<string, CancelRequest>();
   for (const e of await bucketEntries(o.jsm, o.statusBucket, 'cancel.*')) {
-    const id = e.operation === 'PUT' && e.value.length ? (parsed(e.value) as { alt_id?: unknown } | null)?.alt_id : undefined;
-    if (typeof id === 'string' && e.key === cancelKey(id)) cancelled.add(id);
+    const req = e.operation === 'PUT' && e.value.length ? cancelRequestOf(parsed(e.value)) : null;
+    if (req && e.key === cancelKey(req.alt_id)) cancels.set(req.alt_id, req);
   }
   for (const e of await bucketEntries(o.jsm, o.statusBucket, 'park.*')) {
     if (e.operation !== 'PUT' || e.value.length === 0) continue;
@@ -66,7 +68,8 @@ export async function sweepParks(o: SweepOptions): Promise<number> {
     if (park.resumed_seq !== undefined) continue;
     const value = decisions.get(decisionKey(park.alt_id, park.task));
     const decided: Decision | undefined = isDecisionOf(value, park.alt_id, park.task) ? value : undefined;
-    if (!decided && cancelled.has(park.alt_id)) {
+    const cancel = cancels.get(park.alt_id);
+    if (!decided && cancel && cancelCovers(cancel, park)) {
       await resume(o, park).then(() => resumed++).catch((err: Error) => o.logger.warn('could not resume a cancelled parked job', { alt_id: park.alt_id, error: err.message }));
       continue;
     }

@@ -45,15 +45,17 @@ Exit: 0; 2 usage error.`;
 
 export const CANCEL_HELP = `Usage: altlas cancel JOB-ID... [--wait] [--json] [options]
 
-Asks every worker to cancel the jobs: a running job is aborted where it runs (its AI requests
-are cancelled), ends with a .last whose unfinished tasks are cancelled with code JOB_CANCELLED
-(its status from the tasks that completed), and is acked, not redelivered. A job not started yet
-is cancelled when a worker picks it up (its status entry then says cancelled).
+Asks every worker to cancel the jobs' messages published before the cancel: a running job is
+aborted where it runs (its AI requests are cancelled), ends with a .last whose unfinished tasks
+are cancelled with code JOB_CANCELLED (its status from the tasks that completed), and is acked,
+not redelivered. A job waiting in the stream is cancelled when a worker picks it up, without an
+AI call (its status entry then says cancelled). A message of the job published after the cancel
+runs. A job whose last run finished already is not cancelled (JOB_FINISHED).
   --wait                  wait until each job's status is final and print it (at most 60 s)
   --json                  one JSON object per job
 ${COMMON_HELP}
 
-Exit: 0; 1 --wait timed out; 2 usage error.`;
+Exit: 0; 1 --wait timed out, or a job had finished already (JOB_FINISHED); 2 usage error.`;
 
 export const WORKERS_HELP = `Usage: altlas workers [--json] [options]
        altlas workers set WORKER-ID --concurrency N (see altlas workers set --help)
@@ -154,17 +156,22 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
     let code: number = EXIT.ok;
     for (const id of positionals) {
       // The request goes to the history first: the worker's answer (the cancelled .last) comes after it.
-      await recordAction(s.js, config, 'cancel_requested', id, { by }, codec);
-      const r = await requestCancel(source, id, by, codec);
+      const r = await requestCancel(source, id, by, codec, (found) => recordAction(s.js, config, 'cancel_requested', id, { by, detail: { found } }, codec));
+      if (!r.armed) {
+        code = EXIT.failed;
+        if (values.json) io.out(JSON.stringify({ ...r, requested: false, code: 'JOB_FINISHED' }));
+        else io.out(`nothing to cancel for ${id} (JOB_FINISHED): ${r.message}`);
+        continue;
+      }
       if (!values.wait) {
         if (values.json) io.out(JSON.stringify({ ...r, requested: true }));
-        else io.out(`cancel requested for ${id}: ${r.state === null ? 'not started yet (cancelled when a worker picks it up)' : FINAL_STATES.includes(r.state) ? `its last run is ${r.state} already; a new delivery of it will be cancelled` : `${r.state} on ${r.worker_id}`}`);
+        else io.out(`cancel requested for ${id}: ${r.message}`);
         continue;
       }
       // Done when the job ended cancelled, or (a race the cancel lost) ended otherwise after the request.
       const requestedAt = Date.now() - 1_000;
       const deadline = Date.now() + 60_000;
-      const ended = (e: typeof entry) => e !== null && (e.state === 'cancelled' || (FINAL_STATES.includes(e.state) && (r.state === null || FINAL_STATES.includes(r.state) || Date.parse(e.updated_at) >= requestedAt)));
+      const ended = (e: typeof entry) => e !== null && (e.state === 'cancelled' || (FINAL_STATES.includes(e.state) && (r.state === null || Date.parse(e.updated_at) >= requestedAt)));
       let entry = await readJob(source, id, codec);
       while (!ended(entry) && Date.now() < deadline) {
         await new Promise((res) => setTimeout(res, 100));
@@ -176,7 +183,7 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
       if (!done) code = EXIT.failed;
     }
     return code;
-  }, { role: 'operator', streams: [`KV_${config.RUNNER_STATUS_BUCKET}`] });
+  }, { role: 'operator', streams: [`KV_${config.RUNNER_STATUS_BUCKET}`, config.ALT_STREAM] });
 }
 
 export async function workersCommand(argv: string[], io: Io): Promise<number> {

@@ -285,8 +285,11 @@ export const ACTIONS: Record<string, Handler> = {
   cancel: async (d, { body, by }) => {
     only(body, ['alt_id']);
     const altId = id(body.alt_id, 'alt_id');
-    await recordAction(d.dlq.js, d.config, 'cancel_requested', altId, { by: by ?? 'dashboard' }, d.codec);
-    return requestCancel({ kv: d.status, jsm: d.dlq.jsm, config: d.config }, altId, by ?? 'dashboard', d.codec);
+    const who = by ?? 'dashboard';
+    // As altlas cancel: the history's entry before the request; a job whose last run finished gets none (409 JOB_FINISHED).
+    const r = await requestCancel({ kv: d.status, jsm: d.dlq.jsm, config: d.config }, altId, who, d.codec, (found) => recordAction(d.dlq.js, d.config, 'cancel_requested', altId, { by: who, detail: { found } }, d.codec));
+    if (!r.armed) throw new HttpError(409, `nothing to cancel for ${altId}: ${r.message}`, 'JOB_FINISHED');
+    return r;
   },
   /** Decides the approval task a parked job waits at (as altlas approve): 409 with the code when refused. */
   approve: async (d, { body, by }) => {

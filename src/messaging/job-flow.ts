@@ -24,7 +24,8 @@ import type { TaskTrace } from '../telemetry/tracing.ts';
 import type { RunContext } from './run-context.ts';
 import { deliveryMeta, lastIds, outcomeOf, type Outcome, type SettleRules } from './settle.ts';
 import type { Decision, OnTimeout } from '../approval/kind.ts';
-import { RESUME_HEADER, type ParkRecord, type ParkStore } from '../approval/park.ts';
+import { RESUME_HEADER, cancelOrigin, type ParkRecord, type ParkStore } from '../approval/park.ts';
+import type { MessageOrigin } from '../status/fleet.ts';
 import { REPLAY_HEADER, type ReplaySeed } from '../replay/seed.ts';
 import { parkForBudget, parkedBefore } from './budget-park.ts';
 
@@ -36,7 +37,7 @@ export interface FlowDeps {
   /** True when the LAST stream holds the `.last` of ALT message `seq` of this job already. */
   lastStored: (altId: string, seq: number) => Promise<boolean>;
   /** True when an operator asked to cancel this job. */
-  cancelRequested: (altId: string) => boolean;
+  cancelRequested: (altId: string, origin: MessageOrigin) => boolean;
   /** Stores outputs too large for the `.last` as artifact objects; says how the `.last` names its artifacts. */
   artifacts?: (job: Job, run: JobRun, executionId: string) => Promise<ArtifactOptions>;
   /** The price table's currency (the `.last`'s metadata.usage); null without one. */
@@ -152,7 +153,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
       log.info('replaying a finished job', { replay_of: seed.replay_of.execution_id, from: seed.replay_of.from, completed_tasks: seed.results.length });
     }
 
-    if (deps.cancelRequested(job.id)) {
+    if (deps.cancelRequested(job.id, cancelOrigin(d))) {
       // A parked job cancelled before its resume ran: what it completed stays in its .last.
       const run = parkedFrom && resume.size ? notStarted(job, now(), resume) : undefined;
       return { kind: 'ran', job, last: buildCancelledLast({ job, warnings: decoded.warnings, metadata: deliveryMeta(d), atMs: now(), ...(run ? { run } : {}) }, lastIds(now())) };

@@ -20,7 +20,8 @@ import { TaskTrace, extractContext, inSpan } from '../telemetry/tracing.ts';
 import type { AiGate } from './ai-gate.ts';
 import type { Delivery } from '../contract/delivery.ts';
 import { processDelivery } from './job-flow.ts';
-import type { ParkStore } from '../approval/park.ts';
+import { cancelOrigin, type ParkStore } from '../approval/park.ts';
+import type { MessageOrigin } from '../status/fleet.ts';
 import type { ReplaySeed } from '../replay/seed.ts';
 import { Leases, StallWatch, admit, type Lease } from './leases.ts';
 import { leaseTiming, type LeaseTiming } from './lease-timing.ts';
@@ -58,7 +59,7 @@ export interface WorkerOptions {
   /** Job status, checkpoints and claims; absent: none of them. */
   recorder?: Recorder;
   /** True when an operator asked to cancel a job. */
-  cancelRequested?: (altId: string) => boolean;
+  cancelRequested?: (altId: string, origin: MessageOrigin) => boolean;
   /** Milliseconds one pull request waits on the server. Default 5,000. */
   pullExpiresMs?: number;
   /** A reason on +TERM needs nats-server 2.10.4; older servers ignore the whole ack. */
@@ -329,10 +330,10 @@ export class Worker {
     for (const h of this.#held.splice(0)) this.#parked.push({ d: h.d, delayMs: 0, lease: h.lease });
   }
 
-  /** Aborts a running job of this id (an operator's cancel); true when one ran here. */
-  cancel(altId: string): boolean {
+  /** Aborts a running job of this id whose message the cancel covers (an operator's cancel); true when one ran here. */
+  cancel(altId: string, covers: (origin: MessageOrigin) => boolean): boolean {
     const r = this.#byAltId.get(altId);
-    if (!r) return false;
+    if (!r || !covers(cancelOrigin(r.lease.delivery))) return false;
     r.abort.abort(new AltlasError('JOB_CANCELLED', 'the job was cancelled by an operator', { context: { altId } }));
     return true;
   }
@@ -529,7 +530,7 @@ export class Worker {
       rules: this.#rules, engine: this.#o.engine, gate: this.#o.gate,
       decode: () => this.#o.decode(d),
       lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
-      cancelRequested: (altId) => this.#o.cancelRequested?.(altId) ?? false,
+      cancelRequested: (altId, origin) => this.#o.cancelRequested?.(altId, origin) ?? false,
       artifacts: (job, run, executionId) => this.#artifacts(job, run, executionId),
       currency: this.#o.currency, budgets: this.#o.budgets, parks: this.#o.parks, replays: this.#o.replays, keepAlt: this.#o.keepAlt,
     }, {

@@ -5,6 +5,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import type { JetStreamManager } from '@nats-io/jetstream';
+import type { Config } from '../config/schema.ts';
 import { bucketEntries, firstSeqSince, storedMessages, type BucketEntry } from '../status/store-access.ts';
 import { readLast } from '../last/read.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
@@ -125,23 +126,52 @@ export async function readJob(src: JobSource, altId: string, codec: Codec = IDEN
 
 export const isJobState = (s: string): s is JobState => (JOB_STATES as readonly string[]).includes(s);
 
+/**
+ * What a cancel found: `active` (a state recorded and not final: running, waiting, retrying),
+ * `queued_or_unknown` (no state recorded: waiting in the stream, started less than
+ * RUNNER_STATUS_FLUSH_MS ago, or no such job) or `finished` (its last run ended, its `.last` or
+ * final state stored: nothing is armed).
+ */
+export type CancelFound = 'active' | 'queued_or_unknown' | 'finished';
+
 export interface CancelOutcome {
   alt_id: string;
-  /** The job's state when the request was written (null: not started yet, or unknown). */
+  found: CancelFound;
+  /** The job's state when the request was written (null: none recorded). */
   state: JobState | null;
   worker_id: string | null;
+  /** A request was written (false for a finished job). */
+  armed: boolean;
+  /** The ALT stream's last sequence the request covers (null when none was written). */
+  alt_stream_seq: number | null;
+  /** What the command prints after the id, and the dashboard shows. */
+  message: string;
+}
+
+/** The words for each outcome, shared by the command and the dashboard. */
+export function cancelMessage(o: Pick<CancelOutcome, 'found' | 'state' | 'worker_id'>): string {
+  if (o.found === 'finished') return `its last run ended ${o.state} already: nothing to cancel (a job published again runs)`;
+  if (o.found === 'active') return `${o.state} on ${o.worker_id || 'a worker'}`;
+  return 'no state recorded yet: cancelled where it runs, or when a worker picks it up (a message of it published after this cancel runs)';
 }
 
 /**
- * Writes a cancel request for a job: every worker watches them; the one running it aborts it at
- * once, and a job not started yet is cancelled when a worker picks it up.
+ * Writes a cancel request for a job, bound to the messages stored before it (the ALT stream's last
+ * sequence, read once): the worker running one aborts it at once, and one waiting in the stream is
+ * cancelled when a worker picks it up; a message published later runs. A job whose last run
+ * finished gets none. `beforeWrite` runs just before the request is written (the history's entry), told what was found.
  */
-export async function requestCancel(src: JobSource, altId: string, by: string, codec: Codec = IDENTITY_CODEC): Promise<CancelOutcome> {
-  const { kv } = src;
-  const entry = await readJob(src, altId, codec);
-  const request: CancelRequest = { alt_id: altId, requested_at: new Date().toISOString(), by };
-  await kv.put(cancelKey(altId), JSON.stringify(request));
-  return { alt_id: altId, state: entry?.state ?? null, worker_id: entry?.worker_id ?? null };
+export async function requestCancel(src: JobSource & { config: Pick<Config, 'ALT_STREAM'> }, altId: string, by: string, codec: Codec = IDENTITY_CODEC, beforeWrite?: (found: CancelFound) => Promise<unknown>): Promise<CancelOutcome> {
+  const [entry, info] = await Promise.all([readJob(src, altId, codec), src.jsm.streams.info(src.config.ALT_STREAM)]);
+  const state = entry?.state ?? null;
+  const worker_id = entry?.worker_id || null;
+  const found: CancelFound = state === null ? 'queued_or_unknown' : FINAL_STATES.includes(state) ? 'finished' : 'active';
+  const outcome = { alt_id: altId, found, state, worker_id };
+  if (found === 'finished') return { ...outcome, armed: false, alt_stream_seq: null, message: cancelMessage(outcome) };
+  const request: CancelRequest = { alt_id: altId, requested_at: new Date().toISOString(), by, alt_stream: src.config.ALT_STREAM, alt_stream_seq: info.state.last_seq };
+  await beforeWrite?.(found);
+  await src.kv.put(cancelKey(altId), JSON.stringify(request));
+  return { ...outcome, armed: true, alt_stream_seq: request.alt_stream_seq, message: cancelMessage(outcome) };
 }
 
 /** The workers whose heartbeat has not expired, by id. */

@@ -208,7 +208,7 @@ export function readerPermissions(c: PermissionsConfig): RolePermissions {
   return {
     publish: [
       { subject: '$JS.API.INFO', why: 'JetStream account info' },
-      { subject: `$JS.API.STREAM.INFO.${c.ALT_STREAM}`, why: 'altlas status: the stream\'s counts' },
+      { subject: `$JS.API.STREAM.INFO.${c.ALT_STREAM}`, why: 'altlas status: the stream\'s counts; altlas cancel: its last sequence' },
       { subject: `$JS.API.CONSUMER.INFO.${c.ALT_STREAM}.${c.RUNNER_DURABLE}`, why: 'altlas status, the dashboard: the consumer\'s counts' },
       { subject: `$JS.API.CONSUMER.LIST.${c.ALT_STREAM}`, why: 'altlas status, the dashboard: the backlog of every consumer (the lanes\')' },
       { subject: `$JS.API.STREAM.INFO.${c.LAST_STREAM}`, why: 'altlas status, results' },

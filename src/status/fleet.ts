@@ -65,7 +65,31 @@ export interface CancelRequest {
   alt_id: string;
   requested_at: string;
   by?: string;
+  /**
+   * The ALT stream and its last sequence when the cancel was written: the request cancels the
+   * messages of the job stored up to it (a job waiting in the stream, or running), never one
+   * published after it (`publish --rerun`, a job published after a cancel of its id).
+   */
+  alt_stream: string;
+  alt_stream_seq: number;
 }
+
+/** Where a message of a job sits in the ALT stream, as a cancel is bound to it: a resume's is the parked message's. */
+export interface MessageOrigin {
+  stream: string;
+  seq: number;
+}
+
+/** A value of a `cancel.*` key as `altlas cancel` writes it, or null (no sequence: not bound to any message, so it cancels none). */
+export function cancelRequestOf(v: unknown): CancelRequest | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const r = v as Record<string, unknown>;
+  const ok = typeof r.alt_id === 'string' && typeof r.alt_stream === 'string' && Number.isSafeInteger(r.alt_stream_seq) && (r.alt_stream_seq as number) >= 0;
+  return ok ? (r as unknown as CancelRequest) : null;
+}
+
+/** True when the request was written after the message was stored: it is the job's message the cancel was meant for. */
+export const cancelCovers = (req: CancelRequest, origin: MessageOrigin): boolean => origin.stream === req.alt_stream && origin.seq <= req.alt_stream_seq;
 
 export interface CancelWatchOptions {
   /** The status bucket (a cancel request done is removed there). */
@@ -73,17 +97,18 @@ export interface CancelWatchOptions {
   bucket: string;
   nc: NatsConnection;
   jsm: JetStreamManager;
-  onCancel: (altId: string) => void;
+  onCancel: (req: CancelRequest) => void;
 }
 
 /**
- * Every worker's view of the cancel requests: an in-memory set kept by a watch (no read per job).
+ * Every worker's view of the cancel requests: an in-memory map kept by a watch (no read per job).
  * The watch creates no consumer (the requests, then each one as it is written, by a core
- * subscription; see store-access.ts): nothing of it stays on the server after the worker.
+ * subscription; see store-access.ts): nothing of it stays on the server after the worker. A
+ * request removed (its job cancelled, on any worker) leaves the map.
  */
 export class CancelWatch {
   readonly #o: CancelWatchOptions;
-  readonly #ids = new Set<string>();
+  readonly #requests = new Map<string, CancelRequest>();
   #stop: (() => void) | null = null;
 
   constructor(options: CancelWatchOptions) {
@@ -92,25 +117,32 @@ export class CancelWatch {
 
   async start(): Promise<void> {
     const w = await watchBucket(this.#o.nc, this.#o.jsm, this.#o.bucket, 'cancel.>', (e) => {
-      if (e.operation !== 'PUT' || e.value.length === 0) return;
-      try {
-        const req = e.json<CancelRequest>();
-        this.#ids.add(req.alt_id);
-        this.#o.onCancel(req.alt_id);
-      } catch {
-        // not a cancel request
+      if (e.operation !== 'PUT' || e.value.length === 0) {
+        this.#requests.delete(e.key);
+        return;
       }
+      let req: CancelRequest | null = null;
+      try {
+        req = cancelRequestOf(e.json<unknown>());
+      } catch {
+        // not JSON
+      }
+      if (!req || e.key !== cancelKey(req.alt_id)) return;
+      this.#requests.set(e.key, req);
+      this.#o.onCancel(req);
     });
     this.#stop = () => w.stop();
   }
 
-  has(altId: string): boolean {
-    return this.#ids.has(altId);
+  /** True when a cancel request of this job was written after its message `origin` was stored. */
+  covers(altId: string, origin: MessageOrigin): boolean {
+    const req = this.#requests.get(cancelKey(altId));
+    return req !== undefined && req.alt_id === altId && cancelCovers(req, origin);
   }
 
   /** The job was cancelled: its request is removed (a later job with the same id runs). */
   async done(altId: string): Promise<void> {
-    this.#ids.delete(altId);
+    this.#requests.delete(cancelKey(altId));
     // A delete marker, not a purge: the buckets the runner creates refuse purges and roll-ups (see openStores).
     await this.#o.kv.delete(cancelKey(altId)).catch(() => {});
   }

@@ -231,7 +231,7 @@ export function describeEvent(e: HistoryEvent): string {
     case 'parked': return e.code === 'BUDGET_WAIT' ? `parked: its tenant's budget is spent until the period turns${on}` : `parked: waiting for a person${d.task ? ` at task ${d.task}` : ''}${on}`;
     case 'last_stored': return `.last stored (${e.status ?? '?'})${on}${e.code ? ` (${e.code})` : ''}`;
     case 'dead_lettered': return `dead-lettered${code}${on}`;
-    case 'cancel_requested': return `cancel requested${by}`;
+    case 'cancel_requested': return `cancel requested${by}${d.found === 'queued_or_unknown' ? ' (no state recorded yet: waiting in the stream, just started, or no such job)' : ''}`;
     case 'approved': return `task ${e.task_id} approved${by}${d.comment ? `: ${d.comment}` : ''}`;
     case 'rejected': return `task ${e.task_id} rejected${by}${d.comment ? `: ${d.comment}` : ''}`;
     case 'replayed': return `replay from task ${d.from ?? '?'} published${by} (message ${d.seq ?? '?'})`;

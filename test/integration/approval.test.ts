@@ -209,11 +209,15 @@ describe('approval tasks', () => {
     expect(aiCalls('ap-6')).toHaveLength(2);
   }, 60_000);
 
-  it('altlas cancel of a parked job: the sweep resumes it undecided and it ends cancelled, its park removed', async () => {
+  it('altlas cancel of a parked job: the sweep resumes it undecided and it ends cancelled, its park removed; a job parked after a cancel of its id stays parked', async () => {
     h = await Harness.start();
     await h.worker({ RUNNER_APPROVAL_SWEEP_MS: '200' });
+    // ap-9 is cancelled before it is published: its park is no park the cancel was meant for.
+    expect((await cli('cancel', 'ap-9')).code).toBe(0);
+    const ap9 = await h.publish(reviewJob('ap-9'));
     await h.publish(reviewJob('ap-7'));
-    await eventually(() => parked('ap-7'), (p) => p !== null, 'the job to park');
+    await eventually(async () => [await parked('ap-7'), await parked('ap-9')], (p) => p.every((x) => x !== null), 'the jobs to park');
+    const asked = aiCalls('ap-9').length;
     expect((await cli('cancel', 'ap-7')).code).toBe(0);
     const [{ last }] = await h.waitForLasts(1, 60_000);
     expect(last.metadata.error_code).toBe('JOB_CANCELLED');
@@ -221,6 +225,11 @@ describe('approval tasks', () => {
     expect(last.task_results.b.status).toBe('cancelled');
     await eventually(() => parked('ap-7'), (p) => p === null, 'the park removed');
     expect(aiCalls('ap-7')).toHaveLength(2);
+    // The sweeps that resumed ap-7 left ap-9 parked from its own message, and one more resumes nothing.
+    const kv = await new Kvm(h.nc).open('ALT_RUNS');
+    expect(await sweepParks({ kv, jsm: h.jsm, js: jetstream(h.nc), statusBucket: 'ALT_RUNS', objBucket: 'ALT_OUTPUTS', logger: silentLogger(), graceMs: 0 })).toBe(0);
+    const still = (await parked('ap-9'))!.park;
+    expect([still.seq, still.resumed_seq, aiCalls('ap-9').length]).toEqual([ap9, undefined, asked]);
   }, 60_000);
 
   it('under PAYLOAD_KEYS a parked job\'s question, results and body are stored sealed, and approve (with the key) resumes it', async () => {

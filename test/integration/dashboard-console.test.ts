@@ -97,10 +97,16 @@ describe('the dashboard\'s console API', () => {
   });
 
   it('records an action with the dashboard token\'s name', async () => {
-    const r = await fetch(`${url}/api/actions/cancel`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ alt_id: 'console-z' }) });
-    expect(r.status).toBe(200);
+    const cancel = (altId: string) => fetch(`${url}/api/actions/cancel`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ alt_id: altId }) });
+    // An id with no record: answered as altlas cancel answers it, and the history says what was known.
+    const r = await cancel('console-z');
+    expect([r.status, await r.json()]).toEqual([200, { alt_id: 'console-z', found: 'queued_or_unknown', state: null, worker_id: null, armed: true, alt_stream_seq: expect.any(Number), message: 'no state recorded yet: cancelled where it runs, or when a worker picks it up (a message of it published after this cancel runs)' }]);
     const history = await get('/api/jobs/console-z/history');
-    expect(history.body.events).toEqual([expect.objectContaining({ type: 'cancel_requested', by: 'dashboard:ops-alice' })]);
+    expect(history.body.events).toEqual([expect.objectContaining({ type: 'cancel_requested', by: 'dashboard:ops-alice', detail: { found: 'queued_or_unknown' } })]);
+    // A finished job: 409 JOB_FINISHED, nothing written, no history.
+    const done = await cancel('console-a');
+    expect([done.status, await done.json()]).toEqual([409, { error: 'nothing to cancel for console-a: its last run ended completed already: nothing to cancel (a job published again runs)', code: 'JOB_FINISHED' }]);
+    expect(((await get('/api/jobs/console-a/history')).body.events as { type: string }[]).filter((e) => e.type === 'cancel_requested')).toEqual([]);
   });
 
   it('has a page for each view: the finished search, a job\'s history, a task\'s prompt and output', async () => {

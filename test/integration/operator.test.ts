@@ -13,6 +13,8 @@ import { main } from '../../src/cli/main.ts';
 import { NatsServer, freePort } from '../../src/devtools/nats-server.ts';
 import { Harness, WorkerProcess, eventually, job } from '../helpers/runner.ts';
 import { ROOT } from '../helpers/paths.ts';
+import { Kvm } from '@nats-io/kv';
+import { cancelKey } from '../../src/status/status.ts';
 
 const run = async (argv: string[], env?: Record<string, string>) => {
   const out: string[] = [];
@@ -290,24 +292,73 @@ describe('job control', () => {
     expect(ephemeral).toEqual([]);
   });
 
-  it('cancels a job that has not started when a worker picks it up, without calling the AI', async () => {
+  it('cancels a job waiting in the stream without an AI call; a cancel binds to the messages stored before it', async () => {
     h = await Harness.start();
     const server = ['--server', h.server.url];
+    const asked = (id: string) => h!.fake.stats.prompts.filter((p) => p.includes(` of ${id}`)).length;
+    const unknown = 'no state recorded yet: cancelled where it runs, or when a worker picks it up (a message of it published after this cancel runs)';
     expect((await run(['init', ...server])).code).toBe(0);
-    const r = await run(['cancel', 'later-1', ...server]);
-    expect(r.out).toBe('cancel requested for later-1: not started yet (cancelled when a worker picks it up)');
+    // A cancel of an id nothing was published for (a typo, or too early): armed for no message yet.
+    expect(await run(['cancel', 'ghost-1', ...server])).toMatchObject({ code: 0, out: `cancel requested for ghost-1: ${unknown}` });
+    // A job waiting in the stream (no worker yet) is cancelled when a worker picks it up.
     await h.publish(job('later-1', 2));
-    // cancel --wait on a job not started yet ends when a worker has picked it up and cancelled it.
-    const waited = run(['cancel', 'later-1', '--wait', ...server]);
+    const r = await run(['cancel', 'later-1', '--json', ...server]);
+    expect(JSON.parse(r.out)).toMatchObject({ alt_id: 'later-1', found: 'queued_or_unknown', state: null, armed: true, alt_stream_seq: 1, requested: true, message: unknown });
+    // ghost-1 published after its cancel: it runs.
+    await h.publish(job('ghost-1', 2));
     await h.worker();
-    const [{ last }] = await h.waitForLasts(1);
-    expect([last.alt_file_id, last.metadata.error_code]).toEqual(['later-1', 'JOB_CANCELLED']);
-    expect(h.fake.stats.requests).toBe(0);
-    expect(await waited).toMatchObject({ code: 0, out: 'later-1: cancelled (JOB_CANCELLED)' });
+    const lasts = await h.waitForLasts(2);
+    const byId = Object.fromEntries(lasts.map(({ last }) => [last.alt_file_id, last]));
+    expect([byId['later-1'].metadata.error_code, asked('later-1')]).toEqual(['JOB_CANCELLED', 0]);
+    expect([byId['ghost-1'].status, byId['ghost-1'].metadata.error_code, asked('ghost-1')]).toEqual(['success', undefined, 2]);
+    // The request that cancelled later-1 is removed; ghost-1's, which cancelled nothing, stays (bound to no message of it).
+    const kv = await new Kvm(h.nc).open('ALT_RUNS');
+    await eventually(() => kv.get(cancelKey('later-1')), (e) => e?.operation === 'DEL', 'later-1\'s request removed');
+    expect((await kv.get(cancelKey('ghost-1')))?.operation).toBe('PUT');
     // It is no job gone missing: status (and the dashboard) find it by its .last, as they find any job that wrote no entry.
     const status = JSON.parse((await run(['status', 'later-1', '--json', ...server])).out) as { state: string; title: string; tasks: Record<string, { state: string; error_code?: string; started_at: string | null }> };
     expect(status).toMatchObject({ state: 'cancelled', title: 'job later-1' });
     expect(Object.entries(status.tasks).map(([id, t]) => [id, t.state, t.error_code, t.started_at])).toEqual([['t1', 'cancelled', 'JOB_CANCELLED', null], ['t2', 'cancelled', 'JOB_CANCELLED', null]]);
+
+    // A job whose last run finished gets no cancel (exit 1, JOB_FINISHED): published again (publish --rerun), it runs.
+    for (const id of ['later-1', 'ghost-1']) {
+      const finished = await run(['cancel', id, ...server]);
+      expect(finished).toMatchObject({ code: 1, out: `nothing to cancel for ${id} (JOB_FINISHED): its last run ended ${id === 'later-1' ? 'cancelled' : 'completed'} already: nothing to cancel (a job published again runs)` });
+    }
+    expect(JSON.parse((await run(['cancel', 'ghost-1', '--json', ...server])).out)).toMatchObject({ found: 'finished', armed: false, requested: false, code: 'JOB_FINISHED' });
+    expect((await run(['history', 'later-1', '--json', ...server])).out.split('\n').filter((l) => l.includes('cancel_requested'))).toHaveLength(1);
+    await h.publish(job('later-1', 2), { 'Nats-Msg-Id': 'later-1:rerun' });
+    await eventually(() => h!.lasts(), (l) => l.filter(({ last }) => last.alt_file_id === 'later-1').length === 2, 'the rerun\'s .last');
+    const rerun = (await h.lasts()).filter(({ last }) => last.alt_file_id === 'later-1').at(-1)!.last;
+    expect([rerun.status, asked('later-1')]).toEqual(['success', 2]);
+  });
+
+  it('cancels a job in its first RUNNER_STATUS_FLUSH_MS without claiming it has not started: aborted where it runs, its AI request cancelled', async () => {
+    h = await Harness.start();
+    const server = ['--server', h.server.url];
+    // A cancel written before fresh-1 was published, read again as a worker's watch does after a reconnect: it aborts nothing.
+    expect((await run(['init', ...server])).code).toBe(0);
+    expect((await run(['cancel', 'fresh-1', ...server])).code).toBe(0);
+    // No status entry is written for a minute: the cancel finds no state recorded.
+    await h.worker({ RUNNER_STATUS_FLUSH_MS: '60000' });
+    h.fake.setFaults({ latencyMs: 60_000 });
+    await h.publish(job('fresh-1', 2, 'slow-step'));
+    await h.publish(job('fresh-2', 1, 'slow-step'));
+    await eventually(async () => h!.fake.stats.inFlight, (n) => n >= 2, 'the slow AI calls');
+    const kv = await new Kvm(h.nc).open('ALT_RUNS');
+    await kv.put(cancelKey('fresh-1'), (await kv.get(cancelKey('fresh-1')))!.value);
+    // The worker's watch reads the requests in order: once fresh-2's cancel ended it, the stale one was read too.
+    expect((await run(['cancel', 'fresh-2', '--wait', ...server])).out).toBe('fresh-2: cancelled (JOB_CANCELLED)');
+    expect([(await h.lasts()).map(({ last }) => last.alt_file_id), h.fake.stats.inFlight]).toEqual([['fresh-2'], 1]);
+    const aborted = h.fake.stats.abortedByClient;
+    const cancel = await run(['cancel', 'fresh-1', ...server]);
+    expect(cancel).toMatchObject({ code: 0, out: 'cancel requested for fresh-1: no state recorded yet: cancelled where it runs, or when a worker picks it up (a message of it published after this cancel runs)' });
+    const last = (await h.waitForLasts(2)).find(({ last: l }) => l.alt_file_id === 'fresh-1')!.last;
+    expect([last.metadata.error_code, last.task_results.t1.status]).toEqual(['JOB_CANCELLED', 'cancelled']);
+    await eventually(async () => h!.fake.stats.abortedByClient, (n) => n === aborted + 1, 'the AI request cancelled');
+    expect(h.fake.stats.requests).toBe(2);
+    // The history says what the cancel knew.
+    expect((await run(['history', 'fresh-1', ...server])).out).toMatch(/cancel requested by .* \(no state recorded yet: waiting in the stream, just started, or no such job\)/);
   });
 
   it('dlq purge removes what matches, asks unless --yes, and refuses without a terminal', async () => {

@@ -17,7 +17,7 @@ import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from '.
 import { parseSince } from './results.ts';
 import { prefixOf } from '../text.ts';
 import { actorOf, recordAction } from '../ops/history.ts';
-import { searchFinished } from '../ops/finished.ts';
+import { CODE_FORM, rangeProblem, searchFinished } from '../ops/finished.ts';
 import { LAST_STATUSES, type LastStatus } from '../last/statuses.ts';
 
 export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURATION] [--limit N] [--json] [options]
@@ -118,8 +118,11 @@ async function finishedJobs(values: JobsValues, io: Io): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be a whole number from 1 to 10000');
   const before = values.page === undefined ? undefined : Number(values.page);
   if (before !== undefined && (!Number.isInteger(before) || before < 1)) throw new UsageError('--page takes the token a previous page printed');
-  const since = values.since === undefined ? undefined : parseSince(values.since);
-  const until = values.until === undefined ? undefined : parseSince(values.until);
+  if (values.code !== undefined && !CODE_FORM.test(values.code)) throw new UsageError(`--code takes an error code (upper-case letters, digits and _, e.g. AI_REJECTED), not "${prefixOf(values.code, 40)}"`);
+  const since = values.since === undefined ? undefined : parseSince(values.since, Date.now(), '--since');
+  const until = values.until === undefined ? undefined : parseSince(values.until, Date.now(), '--until');
+  const range = rangeProblem(since, until);
+  if (range) throw new UsageError(`--${range.replace(' until', ' --until')}: nothing can match`);
   const config = configFrom(values);
   return withNats(config, async (s) => {
     const page = await searchFinished(s.jsm, config.LAST_STREAM, {

@@ -35,7 +35,8 @@ update. Entries expire after RUNNER_STATUS_TTL_MS.
   --finished              search finished jobs in the LAST stream instead (kept LAST_MAX_AGE_MS,
                           whatever the status bucket's TTL), newest first: --since/--until (when
                           the .last was stored), --state success|partialsuccess|failure, --code
-                          (the job's or a task's error code), --text (in the title or id), --tenant;
+                          (the job's or a task's error code), --text (in the title or id), --tenant
+                          (the name given to publish --tenant, or its subject token);
                           a page of --limit jobs (default 100), then the --page token of the next
   --watch                 a live table of the jobs, redrawn in place on a terminal (plain lines
                           otherwise) every --interval seconds (default 1) until Ctrl-C

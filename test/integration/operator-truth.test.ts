@@ -29,6 +29,7 @@ const run = async (argv: string[]) => {
 const json = (out: string) => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
 // Heartbeats every 2 s: a worker is live while its heartbeat is younger than 4 s.
 const BEAT = { RUNNER_HEARTBEAT_MS: '2000' };
+const OPERATOR = 'truth-operator-5678';
 
 let h: Harness;
 let server: string[];
@@ -42,7 +43,7 @@ beforeAll(async () => {
   server = ['--server', h.server.url];
   w = await h.worker({ ...BEAT, RUNNER_CONCURRENCY: '2' });
   id = String(w.logs('worker started')[0].worker_id);
-  dashboard = new Dashboard({ config: loadConfig({ NATS_URL: h.server.url }), port: 0, host: '127.0.0.1' });
+  dashboard = new Dashboard({ config: loadConfig({ NATS_URL: h.server.url, DASHBOARD_OPERATOR_TOKEN: OPERATOR }), port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(await dashboard.listen()).port}`;
   await dashboard.attach(h.nc, stop.signal);
 }, 180_000);
@@ -124,8 +125,12 @@ describe('a worker that is not live', () => {
     const r = await run(['workers', 'set', 'mute:1', '--concurrency', '4', '--timeout', '0.5', ...server]);
     expect(r).toMatchObject({ code: 1, out: '' });
     expect(r.err).toMatch(/WORKER_NOT_ANSWERING: mute:1 did not report applying concurrency 4 within 0.5 s/);
+    // The dashboard alike: 409 with the code (after its 5 s wait); the value before is the last request's.
+    await workers.put(workerKey('mute:1'), beat('mute:1', 0));
+    const answer = await fetch(`${url}/api/actions/concurrency`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${OPERATOR}` }, body: JSON.stringify({ worker_id: 'mute:1', concurrency: 5 }) });
+    expect({ status: answer.status, code: ((await answer.json()) as { code: string }).code }).toEqual({ status: 409, code: 'WORKER_NOT_ANSWERING' });
     const set = (await fleetEvents()).filter((e) => e.type === 'concurrency_set' && e.detail?.worker === 'mute:1');
-    expect(set.map((e) => e.detail)).toEqual([{ worker: 'mute:1', concurrency: 4, was: 7 }]);
+    expect(set.map((e) => e.detail)).toEqual([{ worker: 'mute:1', concurrency: 4, was: 7 }, { worker: 'mute:1', concurrency: 5, was: 4 }]);
   });
 });
 

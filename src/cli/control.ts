@@ -10,6 +10,7 @@ import { payloadCodec } from '../security/codec.ts';
 import { openStores } from '../status/open.ts';
 import { FINAL_STATES, JOB_STATES, UnreadableEntry, type StatusEntry } from '../status/status.ts';
 import { silentLogger } from '../telemetry/logger.ts';
+import { isLive } from '../status/fleet.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, permissionDenied, withNats } from './context.ts';
 import { AltlasError } from '../errors.ts';
 import { duration, table } from '../ops/format.ts';
@@ -60,8 +61,9 @@ export const WORKERS_HELP = `Usage: altlas workers [--json] [options]
        altlas workers set WORKER-ID --concurrency N (see altlas workers set --help)
 
 The workers alive now (their heartbeats in RUNNER_WORKERS_BUCKET, which expire after three missed
-beats): id, version, jobs in flight of their concurrency, jobs processed, jobs waiting for the
-AI side, the AI breaker, and when each was last seen.
+beats): id, version, state (running, paused, or not answering: its heartbeat is older than two of
+its intervals, and drain and workers set refuse it), jobs in flight of their concurrency, jobs
+processed, jobs waiting for the AI side, the AI breaker, and when each was last seen.
 ${COMMON_HELP}
 
 Exit: 0; 2 usage error.`;
@@ -192,7 +194,7 @@ export async function workersCommand(argv: string[], io: Io): Promise<number> {
     const workers = await listWorkers({ jsm: s.jsm, bucket: config.RUNNER_WORKERS_BUCKET });
     if (values.json) workers.forEach((w) => io.out(JSON.stringify(w)));
     else if (!workers.length) io.out('no worker alive');
-    else io.out(table(['WORKER', 'VERSION', 'STATE', 'IN FLIGHT', 'PROCESSED', 'WAITING FOR AI', 'AI BREAKER', 'SEEN'], workers.map((w) => [w.worker_id, w.version, w.paused ? 'paused' : 'running', `${w.in_flight}/${w.concurrency}`, String(w.processed), String(w.waiting_for_ai), w.breaker, `${ago(w.seen_at)} ago`])));
+    else io.out(table(['WORKER', 'VERSION', 'STATE', 'IN FLIGHT', 'PROCESSED', 'WAITING FOR AI', 'AI BREAKER', 'SEEN'], workers.map((w) => [w.worker_id, w.version, !isLive(w, config.RUNNER_HEARTBEAT_MS) ? 'not answering' : w.paused ? 'paused' : 'running', `${w.in_flight}/${w.concurrency}`, String(w.processed), String(w.waiting_for_ai), w.breaker, `${ago(w.seen_at)} ago`])));
     return EXIT.ok;
   }, { role: 'reader', streams: [`KV_${config.RUNNER_WORKERS_BUCKET}`] });
 }

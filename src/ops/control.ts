@@ -102,7 +102,8 @@ export async function requestDrain(s: ControlSession, workerId: string, by: stri
 export type DrainEnd = 'drained' | 'gone' | 'running';
 
 /**
- * Waits until the worker asked to drain is no longer live. It drained when its drain request is
+ * Waits until the worker asked to drain has ended: its heartbeat gone (removed as it exits, or
+ * expired after three intervals, the bucket's TTL). It drained when its drain request is
  * gone: a drained worker removes it before its heartbeat. A request still there means the worker
  * ended (killed, stopped, or shut down) before it drained; the request is then removed, so that a
  * later worker of that id does not drain at start.
@@ -112,7 +113,8 @@ export async function waitForDrain(s: ControlSession, workerId: string, timeoutM
   while (Date.now() < deadline) {
     // The heartbeat first, then the request: a drained worker removes the request before its heartbeat.
     const w = (await listWorkers({ jsm: s.jsm, bucket: s.config.RUNNER_WORKERS_BUCKET })).find((x) => x.worker_id === workerId);
-    if (!w || !isLive(w, s.config.RUNNER_HEARTBEAT_MS)) {
+    // Ended: its heartbeat gone (removed by the worker, or expired: a slow but live worker may miss a beat or two while it drains).
+    if (!w) {
       const [request] = await bucketEntries(s.jsm, s.config.RUNNER_CONTROL_BUCKET, drainKey(workerId));
       if (!request || request.operation !== 'PUT') return 'drained';
       const kv = await new Kvm(s.nc).open(s.config.RUNNER_CONTROL_BUCKET);

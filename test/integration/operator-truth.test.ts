@@ -112,6 +112,8 @@ describe('a worker that is not live', () => {
       expect({ argv, code: r.code }).toEqual({ argv, code: 1 });
       expect(r.err).toMatch(/WORKER_NOT_FOUND: no live worker stale:1 .*a worker is live while its heartbeat is younger than 2 of its intervals/);
     }
+    await workers.put(workerKey('stale:1'), beat('stale:1', 5_000));
+    expect((await run(['workers', ...server])).out).toMatch(/^stale:1 +0 +not answering +0\/2 /m);
     expect(await control.get(drainKey('stale:1'))).toBeNull();
     expect(await control.get(concurrencyKey('stale:1'))).toBeNull();
   });

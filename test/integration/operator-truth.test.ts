@@ -141,7 +141,8 @@ describe('altlas workers set', () => {
     const changes: [number, number][] = [[3, 2], [4, 3], [1, 4], [5, 1], [5, 5]];
     for (const [n, was] of changes) {
       const asked = Date.now();
-      const r = await run(['workers', 'set', id, '--concurrency', String(n), ...server]);
+      // A generous wait on a busy machine (the default is 5 s).
+      const r = await run(['workers', 'set', id, '--concurrency', String(n), '--timeout', '30', ...server]);
       expect(r).toEqual({ code: 0, out: `${id}: concurrency ${was} → ${n} (applied)`, err: '' });
       // A figure, not an assertion (the machine is shared): how long the worker took to report it applied.
       console.log(`workers set ${n}: reported applied after ${Date.now() - asked} ms`);

@@ -47,6 +47,13 @@ ${COMMON_HELP}
 Exit: 0; 1 no such live worker (WORKER_NOT_FOUND), or it did not report applying it in time
 (WORKER_NOT_ANSWERING); 2 usage error.`;
 
+/** A --timeout: a positive number of seconds in decimal digits (Number() would take 1e3, 0x4 and ' 3' too). */
+function secondsOf(text: string | undefined): number {
+  const s = /^[0-9]{1,7}(\.[0-9]{1,3})?$/.test(text ?? '') ? Number(text) : 0;
+  if (!(s > 0)) throw new UsageError('--timeout takes a positive number of seconds, in decimal digits');
+  return s;
+}
+
 function pauseOrResume(paused: boolean) {
   return async (argv: string[], io: Io): Promise<number> => {
     const values = parseOptionsOnly(argv, io, { ...COMMON_OPTIONS }, PAUSE_HELP, `${paused ? 'pause' : 'resume'} takes no arguments`);
@@ -71,8 +78,7 @@ export async function drainCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('drain takes one worker id (altlas workers lists them)');
-  const timeoutS = Number(values.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError('--timeout takes a positive number of seconds');
+  const timeoutS = secondsOf(values.timeout);
   const [id] = positionals;
   const config = configFrom(values);
   return withNats(config, async (s) => {
@@ -98,8 +104,7 @@ export async function workersSetCommand(argv: string[], io: Io): Promise<number>
   // Decimal digits only: Number() would take 1e3, 0x4 and ' 3' too.
   const n = /^[0-9]{1,6}$/.test(values.concurrency ?? '') ? Number(values.concurrency) : NaN;
   if (!(n >= 1 && n <= MAX_CONCURRENCY)) throw new UsageError(`--concurrency takes a whole number from 1 to ${MAX_CONCURRENCY}, in decimal digits`);
-  const timeoutS = Number(values.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError('--timeout takes a positive number of seconds');
+  const timeoutS = secondsOf(values.timeout);
   const [id] = positionals;
   const config = configFrom(values);
   return withNats(config, async (s) => {

@@ -65,6 +65,12 @@ describe('junk is refused', () => {
       const r = await run(['workers', 'set', id, '--concurrency', n, ...server]);
       expect({ n, code: r.code, err: r.err }).toEqual({ n, code: 2, err: expect.stringMatching(/--concurrency takes a whole number from 1 to 10000, in decimal digits/) });
     }
+    for (const t of ['1e3', '0x4', ' 3', '0', '-1']) {
+      for (const argv of [['workers', 'set', id, '--concurrency', '2'], ['drain', id]]) {
+        const r = await run([...argv, `--timeout=${t}`, ...server]);
+        expect({ argv, t, code: r.code, err: r.err }).toEqual({ argv, t, code: 2, err: expect.stringMatching(/--timeout takes a positive number of seconds, in decimal digits/) });
+      }
+    }
     const code = await run(['jobs', '--finished', '--code', 'nonsense', ...server]);
     expect(code).toMatchObject({ code: 2, err: expect.stringMatching(/--code takes an error code/) });
     const range = await run(['jobs', '--finished', '--since', '2026-01-02T00:00:00Z', '--until', '2026-01-01T00:00:00Z', ...server]);

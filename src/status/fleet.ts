@@ -49,6 +49,7 @@ export class Heartbeat {
   readonly #everyMs: number;
   readonly #snapshot: () => WorkerBeat;
   #timer: NodeJS.Timeout | null = null;
+  #stopped = false;
 
   constructor(kv: KV, workerId: string, everyMs: number, snapshot: () => WorkerBeat) {
     this.#kv = kv;
@@ -63,13 +64,15 @@ export class Heartbeat {
     this.#timer.unref?.();
   }
 
-  /** Writes the heartbeat now (also between beats: a change an operator waits to see). */
+  /** Writes the heartbeat now (also between beats: a change an operator waits to see); nothing once stopped. */
   beat(): void {
+    if (this.#stopped) return;
     void this.#kv.put(this.#key, JSON.stringify(this.#snapshot())).catch(() => {});
   }
 
   /** Stops beating and removes the entry (the worker is gone). */
   async stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     await this.#kv.delete(this.#key).catch(() => {});
   }

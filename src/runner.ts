@@ -182,6 +182,9 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const pool = new DecodePool({ limits: decodeLimits(config), threadBytes: config.ALT_DECODE_THREAD_BYTES, timeoutMs: config.ALT_DECODE_TIMEOUT_MS });
   stops.push(() => pool.close());
   let worker: Worker | null = null;
+  // The heartbeat (made once the controls watch) and the last concurrency request applied, which it reports.
+  let heartbeat: Heartbeat | null = null;
+  let concurrencyApplied: { request: string; was: number } | null = null;
   const cancels = stores ? new CancelWatch({
     kv: stores.status, bucket: config.RUNNER_STATUS_BUCKET, nc, jsm,
     onCancel: (req) => {
@@ -245,11 +248,16 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
           w.setPaused(paused);
           logger.info(paused ? 'intake paused: no new work is taken' : 'intake resumed', { by: by ?? undefined });
         },
-        onConcurrency: (n, by) => {
-          if (n === w.concurrency) return;
-          logger.info('concurrency changed', { concurrency: n, was: w.concurrency, by });
-          w.setConcurrency(n);
-          history?.write(historyEvent('concurrency_set', FLEET, { worker_id: workerId, by, detail: { worker: workerId, concurrency: n } }), fleetHistorySubject(config.HISTORY_SUBJECT_PREFIX));
+        onConcurrency: (n, by, request) => {
+          const was = w.concurrency;
+          // The heartbeat says which request was applied (at once: the operator's command waits for it), also one that changed nothing.
+          if (request) concurrencyApplied = { request, was };
+          if (n !== was) {
+            logger.info('concurrency changed', { concurrency: n, was, by });
+            w.setConcurrency(n);
+            history?.write(historyEvent('concurrency_set', FLEET, { worker_id: workerId, by, detail: { worker: workerId, concurrency: n, was } }), fleetHistorySubject(config.HISTORY_SUBJECT_PREFIX));
+          }
+          if (request) heartbeat?.beat();
         },
         onDrain: (by) => {
           if (draining) return;
@@ -302,16 +310,18 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     }
     if (stores) {
       const startedAt = new Date().toISOString();
-      const heartbeat = new Heartbeat(stores.workers, workerId, config.RUNNER_HEARTBEAT_MS, () => {
+      heartbeat = new Heartbeat(stores.workers, workerId, config.RUNNER_HEARTBEAT_MS, () => {
         const s = w.state;
         return {
           worker_id: workerId, host: hostname(), pid: process.pid, version: VERSION, started_at: startedAt, seen_at: new Date().toISOString(),
           concurrency: w.concurrency, in_flight: s.inFlight, paused: w.paused, processed: s.processed, waiting_for_ai: s.waitingForAi,
           breaker: o.client?.breakerState ?? 'closed', stream: config.ALT_STREAM, consumer: config.RUNNER_DURABLE,
+          heartbeat_ms: config.RUNNER_HEARTBEAT_MS, ...(concurrencyApplied ? { concurrency_applied: concurrencyApplied } : {}),
         };
       });
-      heartbeat.start();
-      stops.push(() => heartbeat.stop());
+      const beating = heartbeat;
+      beating.start();
+      stops.push(() => beating.stop());
     }
     w.start();
   } catch (e) {

@@ -10,6 +10,7 @@ import { payloadCodec } from '../security/codec.ts';
 import { openStores } from '../status/open.ts';
 import { FINAL_STATES, JOB_STATES, UnreadableEntry, type StatusEntry } from '../status/status.ts';
 import { silentLogger } from '../telemetry/logger.ts';
+import { isLive } from '../status/fleet.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, permissionDenied, withNats } from './context.ts';
 import { AltlasError } from '../errors.ts';
 import { duration, table } from '../ops/format.ts';
@@ -17,7 +18,7 @@ import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from '.
 import { parseSince } from './results.ts';
 import { prefixOf } from '../text.ts';
 import { actorOf, recordAction } from '../ops/history.ts';
-import { searchFinished } from '../ops/finished.ts';
+import { CODE_FORM, rangeProblem, searchFinished } from '../ops/finished.ts';
 import { LAST_STATUSES, type LastStatus } from '../last/statuses.ts';
 
 export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURATION] [--limit N] [--json] [options]
@@ -35,7 +36,8 @@ update. Entries expire after RUNNER_STATUS_TTL_MS.
   --finished              search finished jobs in the LAST stream instead (kept LAST_MAX_AGE_MS,
                           whatever the status bucket's TTL), newest first: --since/--until (when
                           the .last was stored), --state success|partialsuccess|failure, --code
-                          (the job's or a task's error code), --text (in the title or id), --tenant;
+                          (the job's or a task's error code), --text (in the title or id), --tenant
+                          (the name given to publish --tenant, or its subject token);
                           a page of --limit jobs (default 100), then the --page token of the next
   --watch                 a live table of the jobs, redrawn in place on a terminal (plain lines
                           otherwise) every --interval seconds (default 1) until Ctrl-C
@@ -61,8 +63,9 @@ export const WORKERS_HELP = `Usage: altlas workers [--json] [options]
        altlas workers set WORKER-ID --concurrency N (see altlas workers set --help)
 
 The workers alive now (their heartbeats in RUNNER_WORKERS_BUCKET, which expire after three missed
-beats): id, version, jobs in flight of their concurrency, jobs processed, jobs waiting for the
-AI side, the AI breaker, and when each was last seen.
+beats): id, version, state (running, paused, or not answering: its heartbeat is older than two of
+its intervals, and drain and workers set refuse it), jobs in flight of their concurrency, jobs
+processed, jobs waiting for the AI side, the AI breaker, and when each was last seen.
 ${COMMON_HELP}
 
 Exit: 0; 2 usage error.`;
@@ -120,8 +123,11 @@ async function finishedJobs(values: JobsValues, io: Io): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be a whole number from 1 to 10000');
   const before = values.page === undefined ? undefined : Number(values.page);
   if (before !== undefined && (!Number.isInteger(before) || before < 1)) throw new UsageError('--page takes the token a previous page printed');
-  const since = values.since === undefined ? undefined : parseSince(values.since);
-  const until = values.until === undefined ? undefined : parseSince(values.until);
+  if (values.code !== undefined && !CODE_FORM.test(values.code)) throw new UsageError(`--code takes an error code (upper-case letters, digits and _, e.g. AI_REJECTED), not "${prefixOf(values.code, 40)}"`);
+  const since = values.since === undefined ? undefined : parseSince(values.since, Date.now(), '--since');
+  const until = values.until === undefined ? undefined : parseSince(values.until, Date.now(), '--until');
+  const range = rangeProblem(since, until);
+  if (range) throw new UsageError(`--${range.replace(' until', ' --until')}: nothing can match`);
   const config = configFrom(values);
   return withNats(config, async (s) => {
     const page = await searchFinished(s.jsm, config.LAST_STREAM, {
@@ -195,7 +201,7 @@ export async function workersCommand(argv: string[], io: Io): Promise<number> {
     const workers = await listWorkers({ jsm: s.jsm, bucket: config.RUNNER_WORKERS_BUCKET });
     if (values.json) workers.forEach((w) => io.out(JSON.stringify(w)));
     else if (!workers.length) io.out('no worker alive');
-    else io.out(table(['WORKER', 'VERSION', 'STATE', 'IN FLIGHT', 'PROCESSED', 'WAITING FOR AI', 'AI BREAKER', 'SEEN'], workers.map((w) => [w.worker_id, w.version, w.paused ? 'paused' : 'running', `${w.in_flight}/${w.concurrency}`, String(w.processed), String(w.waiting_for_ai), w.breaker, `${ago(w.seen_at)} ago`])));
+    else io.out(table(['WORKER', 'VERSION', 'STATE', 'IN FLIGHT', 'PROCESSED', 'WAITING FOR AI', 'AI BREAKER', 'SEEN'], workers.map((w) => [w.worker_id, w.version, !isLive(w, config.RUNNER_HEARTBEAT_MS) ? 'not answering' : w.paused ? 'paused' : 'running', `${w.in_flight}/${w.concurrency}`, String(w.processed), String(w.waiting_for_ai), w.breaker, `${ago(w.seen_at)} ago`])));
     return EXIT.ok;
   }, { role: 'reader', streams: [`KV_${config.RUNNER_WORKERS_BUCKET}`] });
 }

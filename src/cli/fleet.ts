@@ -1,8 +1,8 @@
 /** The fleet's controls: `altlas pause`, `altlas resume`, `altlas drain <worker>`, `altlas workers set <worker> --concurrency N`. */
 import { payloadCodec } from '../security/codec.ts';
 import { actorOf } from '../ops/history.ts';
-import { listWorkers } from '../ops/jobs.ts';
-import { requestDrain, setFleetPaused, setWorkerConcurrency } from '../ops/control.ts';
+import { APPLY_WAIT_MS, requestDrain, setFleetPaused, setWorkerConcurrency, waitForDrain } from '../ops/control.ts';
+import { AltlasError } from '../errors.ts';
 import { MAX_CONCURRENCY } from '../config/defaults.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from './output.ts';
@@ -23,21 +23,36 @@ export const DRAIN_HELP = `Usage: altlas drain WORKER-ID [--wait] [--timeout SEC
 
 Drains one worker (its id as altlas workers shows it): it takes no new work, lets the jobs it
 runs finish however long they take, hands back what it held, and exits with code 0. Recorded in
-the fleet's history with who asked.
-  --wait             wait until the worker has exited (its heartbeat is gone)
+the fleet's history with who asked. A worker is live while its heartbeat is younger than two of
+its intervals (RUNNER_HEARTBEAT_MS).
+  --wait             wait until the worker has exited: drained (it removed its drain request),
+                     or its heartbeat ended without a drain (WORKER_GONE: killed or stopped;
+                     the jobs it held are redelivered)
   --timeout SECONDS  how long --wait waits (default 600)
 ${COMMON_HELP}
 
-Exit: 0; 1 no such live worker (WORKER_NOT_FOUND), or --wait timed out; 2 usage error.`;
+Exit: 0; 1 no such live worker (WORKER_NOT_FOUND), the worker ended without draining (WORKER_GONE),
+or --wait timed out; 2 usage error.`;
 
-export const WORKERS_SET_HELP = `Usage: altlas workers set WORKER-ID --concurrency N [--json] [options]
+export const WORKERS_SET_HELP = `Usage: altlas workers set WORKER-ID --concurrency N [--timeout SECONDS] [--json] [options]
 
 Changes one worker's concurrency live (no restart): with more slots it pulls more work at once;
-with fewer, running jobs finish and it pulls again below the new number. Recorded in the fleet's
-history with who did it; altlas workers shows the new value.
+with fewer, running jobs finish and it pulls again below the new number. Waits for the worker to
+report it applied, then prints its concurrency before and after as the worker reported them.
+Recorded in the fleet's history with who did it; altlas workers shows the new value.
+  --concurrency N    a whole number from 1 to ${MAX_CONCURRENCY}, in decimal digits
+  --timeout SECONDS  how long to wait for the worker to report it applied (default ${APPLY_WAIT_MS / 1000})
 ${COMMON_HELP}
 
-Exit: 0; 1 no such live worker (WORKER_NOT_FOUND); 2 usage error.`;
+Exit: 0; 1 no such live worker (WORKER_NOT_FOUND), or it did not report applying it in time
+(WORKER_NOT_ANSWERING); 2 usage error.`;
+
+/** A --timeout: a positive number of seconds in decimal digits (Number() would take 1e3, 0x4 and ' 3' too). */
+function secondsOf(text: string | undefined): number {
+  const s = /^[0-9]{1,7}(\.[0-9]{1,3})?$/.test(text ?? '') ? Number(text) : 0;
+  if (!(s > 0)) throw new UsageError('--timeout takes a positive number of seconds, in decimal digits');
+  return s;
+}
 
 function pauseOrResume(paused: boolean) {
   return async (argv: string[], io: Io): Promise<number> => {
@@ -63,8 +78,7 @@ export async function drainCommand(argv: string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('drain takes one worker id (altlas workers lists them)');
-  const timeoutS = Number(values.timeout);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError('--timeout takes a positive number of seconds');
+  const timeoutS = secondsOf(values.timeout);
   const [id] = positionals;
   const config = configFrom(values);
   return withNats(config, async (s) => {
@@ -73,34 +87,29 @@ export async function drainCommand(argv: string[], io: Io): Promise<number> {
       io.out(values.json ? JSON.stringify({ worker_id: id, draining: true, in_flight: w.in_flight }) : `${id} drains: ${w.in_flight} job(s) running there finish, then it exits`);
       return EXIT.ok;
     }
-    const deadline = Date.now() + timeoutS * 1000;
-    while (Date.now() < deadline) {
-      const alive = await listWorkers({ jsm: s.jsm, bucket: config.RUNNER_WORKERS_BUCKET });
-      if (!alive.some((x) => x.worker_id === id)) {
-        io.out(values.json ? JSON.stringify({ worker_id: id, drained: true }) : `${id} drained and exited`);
-        return EXIT.ok;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    io.out(values.json ? JSON.stringify({ worker_id: id, drained: false }) : `${id} still runs after ${timeoutS} s`);
-    return EXIT.failed;
+    const end = await waitForDrain({ ...s, codec: payloadCodec(config.PAYLOAD_KEYS) }, id, timeoutS * 1000);
+    if (end === 'gone') throw new AltlasError('WORKER_GONE', `${id}: its heartbeat ended without a drain (killed or stopped before it drained): the jobs it held are redelivered`, { context: { worker: id } });
+    io.out(values.json ? JSON.stringify({ worker_id: id, drained: end === 'drained' }) : end === 'drained' ? `${id} drained and exited` : `${id} still runs after ${timeoutS} s`);
+    return end === 'drained' ? EXIT.ok : EXIT.failed;
   }, { role: 'operator', streams: [`KV_${config.RUNNER_CONTROL_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`] });
 }
 
 export async function workersSetCommand(argv: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS, concurrency: { type: 'string' } } });
+  const { values, positionals } = parseCommandArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS, concurrency: { type: 'string' }, timeout: { type: 'string', default: String(APPLY_WAIT_MS / 1000) } } });
   if (values.help) {
     io.out(WORKERS_SET_HELP);
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('workers set takes one worker id (altlas workers lists them)');
-  const n = Number(values.concurrency);
-  if (values.concurrency === undefined || !Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) throw new UsageError(`--concurrency takes a whole number from 1 to ${MAX_CONCURRENCY}`);
+  // Decimal digits only: Number() would take 1e3, 0x4 and ' 3' too.
+  const n = /^[0-9]{1,6}$/.test(values.concurrency ?? '') ? Number(values.concurrency) : NaN;
+  if (!(n >= 1 && n <= MAX_CONCURRENCY)) throw new UsageError(`--concurrency takes a whole number from 1 to ${MAX_CONCURRENCY}, in decimal digits`);
+  const timeoutS = secondsOf(values.timeout);
   const [id] = positionals;
   const config = configFrom(values);
   return withNats(config, async (s) => {
-    const w = await setWorkerConcurrency({ ...s, codec: payloadCodec(config.PAYLOAD_KEYS) }, id, n, actorOf(config));
-    io.out(values.json ? JSON.stringify({ worker_id: id, concurrency: n, was: w.concurrency }) : `${id}: concurrency ${w.concurrency} → ${n}`);
+    const r = await setWorkerConcurrency({ ...s, codec: payloadCodec(config.PAYLOAD_KEYS) }, id, n, actorOf(config), timeoutS * 1000);
+    io.out(values.json ? JSON.stringify(r) : `${id}: concurrency ${r.was} → ${n} (applied)`);
     return EXIT.ok;
   }, { role: 'operator', streams: [`KV_${config.RUNNER_CONTROL_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`] });
 }

@@ -28,11 +28,11 @@ Exit: 0; 2 usage error.`;
 
 /** Reads `--since`: an RFC 3339 time, or a duration back from now (s, m, h, d). */
 /** `--since`: an RFC 3339 time, or a duration back from now (`90s`, `15m`, `1h30m`, `2d`). */
-export function parseSince(text: string, now = Date.now()): Date {
+export function parseSince(text: string, now = Date.now(), option = '--since'): Date {
   const ms = parseDuration(text);
   if (ms !== null) return new Date(now - ms);
   const at = parseRfc3339(text);
-  if (!at) throw new UsageError(`--since: "${text}" is neither an RFC 3339 time (2025-04-01T12:00:00Z) nor a duration (90s, 15m, 1h30m, 2d)`);
+  if (!at) throw new UsageError(`${option}: "${text}" is neither an RFC 3339 time (2025-04-01T12:00:00Z) nor a duration (90s, 15m, 1h30m, 2d)`);
   return at;
 }
 

@@ -17,6 +17,8 @@ async function onLiveWorker<T>(run: () => Promise<T>): Promise<T> {
     return await run();
   } catch (e) {
     if (isAltlasError(e) && e.code === 'WORKER_NOT_FOUND') throw new HttpError(404, e.message, e.code);
+    // Asked, but the worker did not report applying it in time: refused as the command's exit 1.
+    if (isAltlasError(e) && e.code === 'WORKER_NOT_ANSWERING') throw new HttpError(409, e.message, e.code);
     throw e;
   }
 }
@@ -48,7 +50,6 @@ export const CONTROLS: Record<string, Handler> = {
     only(body, ['worker_id', 'concurrency']);
     const worker = id(body.worker_id, 'worker_id');
     const n = concurrencyOf(body.concurrency);
-    const w = await onLiveWorker(() => setWorkerConcurrency(session(d), worker, n, by ?? 'dashboard'));
-    return { worker_id: worker, concurrency: n, was: w.concurrency };
+    return onLiveWorker(() => setWorkerConcurrency(session(d), worker, n, by ?? 'dashboard'));
   },
 };

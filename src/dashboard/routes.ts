@@ -20,7 +20,7 @@ import { isAltlasError } from '../errors.ts';
 import { GROUPINGS, type Grouping } from '../usage/window.ts';
 import { recordAction } from '../ops/history.ts';
 import { readHistory } from '../status/history.ts';
-import { searchFinished } from '../ops/finished.ts';
+import { CODE_FORM, rangeProblem, searchFinished } from '../ops/finished.ts';
 import { LAST_STATUSES, type LastStatus } from '../last/schema.ts';
 import { keptAlt, newestLast, taskDetail } from './detail.ts';
 import { readPause } from '../ops/control.ts';
@@ -52,6 +52,14 @@ export const bad = (message: string) => new HttpError(400, message);
 const MAX_ID = 256;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/** A `limit` query parameter: a whole number from 1 to 1000 in decimal digits (absent: `fallback`). */
+function limitOf(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = /^[0-9]{1,4}$/.test(text) ? Number(text) : 0;
+  if (n < 1 || n > 1_000) throw bad('limit must be a whole number from 1 to 1000');
+  return n;
+}
+
 /** A job id, task id or similar: a non-empty string of at most 256 characters, no control characters. */
 export function id(v: unknown, name: string): string {
   if (typeof v !== 'string' || !v) throw bad(`${name} is required (a non-empty string)`);
@@ -72,7 +80,7 @@ function seqOf(v: unknown, name = 'seq'): number {
 
 /** An error code filter (ALT_SCHEMA, MAX_DELIVER_EXCEEDED, ...). */
 function codeOf(v: unknown): string {
-  if (typeof v !== 'string' || !/^[A-Z][A-Z0-9_]{0,63}$/.test(v)) throw bad('code must be an error code (upper-case letters, digits and _)');
+  if (typeof v !== 'string' || !CODE_FORM.test(v)) throw bad('code must be an error code (upper-case letters, digits and _)');
   return v;
 }
 
@@ -121,9 +129,7 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
     read: (d, { url }) => {
       const state = query(url, 'state');
       if (state && !isJobState(state)) throw bad(`unknown state ${state}`);
-      const limitText = query(url, 'limit');
-      if (limitText !== undefined && !/^[0-9]{1,4}$/.test(limitText)) throw bad('limit must be a whole number from 1 to 1000');
-      const limit = Math.min(1_000, Math.max(1, Number(limitText ?? 200)));
+      const limit = limitOf(query(url, 'limit'), 200);
       const r = d.live.list({ state, q: query(url, 'q', 1_000), limit });
       return { total: r.total, jobs: r.jobs, stats: d.live.stats(), unreadable: [...d.live.unreadable].slice(0, 100).map(([key, reason]) => ({ key, reason })) };
     },
@@ -144,16 +150,17 @@ export const READS: { pattern: RegExp; policy: Policy; read: Handler }[] = [
       };
       const state = p.get('state') || undefined;
       if (state && !(LAST_STATUSES as readonly string[]).includes(state)) throw new HttpError(400, `state must be one of ${LAST_STATUSES.join(', ')}`);
-      const limitText = p.get('limit');
-      if (limitText !== null && !/^[0-9]{1,4}$/.test(limitText)) throw bad('limit must be a whole number from 1 to 1000');
-      const limit = Math.min(1_000, Math.max(1, Number(limitText ?? 50)));
+      const limit = limitOf(p.get('limit') ?? undefined, 50);
       const code = p.get('code') || undefined;
       if (code !== undefined) codeOf(code);
       for (const name of ['since', 'until', 'state', 'code', 'q', 'tenant', 'limit', 'page']) if (p.getAll(name).length > 1) throw bad(`${name} is given more than once`);
       const page = p.get('page') ? Number(p.get('page')) : undefined;
       if (page !== undefined && (!Number.isInteger(page) || page < 1)) throw new HttpError(400, 'page is the token of a previous answer');
+      const [since, until] = [time('since'), time('until')];
+      const range = rangeProblem(since, until);
+      if (range) throw bad(`${range}: nothing can match`);
       return searchFinished(d.dlq.jsm, d.config.LAST_STREAM, {
-        since: time('since'), until: time('until'), status: state as LastStatus | undefined, code, text: p.get('q') || undefined,
+        since, until, status: state as LastStatus | undefined, code, text: p.get('q') || undefined,
         tenant: p.get('tenant') || undefined, limit, before: page,
       }, d.codec);
     },

@@ -11,6 +11,7 @@ import { readLast } from '../last/read.ts';
 import type { Last, LastStatus } from '../last/schema.ts';
 import { IDENTITY_CODEC, type Codec } from '../security/codec.ts';
 import { firstSeqSince } from '../status/store-access.ts';
+import { tenantToken } from '../flow/lanes.ts';
 
 /** Messages of LAST one page reads at most. */
 export const MAX_SCAN = 20_000;
@@ -26,7 +27,7 @@ export interface FinishedFilter {
   code?: string;
   /** Text in the title or the job id (case-insensitive). */
   text?: string;
-  /** The tenant token of the subject the job came on. */
+  /** The tenant as given to publish (`beta.corp`), or its subject token (`beta_corp-44175d72`): the token of the subject the job came on. */
   tenant?: string;
   /** Jobs per page. */
   limit: number;
@@ -65,6 +66,13 @@ const codesOf = (last: Last): string[] => {
   return [...own, ...tasks];
 };
 
+/** The form of an error code a search takes (ALT_SCHEMA, AI_REJECTED, ...): the command and the dashboard refuse any other. */
+export const CODE_FORM = /^[A-Z][A-Z0-9_]{0,63}$/;
+
+/** What is wrong with a time range (a start later than its end), or null. */
+export const rangeProblem = (since: Date | undefined, until: Date | undefined): string | null =>
+  since && until && since.getTime() > until.getTime() ? `since (${since.toISOString()}) is later than until (${until.toISOString()})` : null;
+
 /** Newest first, one page. */
 export async function searchFinished(jsm: JetStreamManager, stream: string, filter: FinishedFilter, codec: Codec = IDENTITY_CODEC): Promise<FinishedPage> {
   const info = await jsm.streams.info(stream);
@@ -74,6 +82,8 @@ export async function searchFinished(jsm: JetStreamManager, stream: string, filt
   let hi = filter.until ? (await firstSeqSince(jsm, stream, first, last, filter.until)) - 1 : last;
   if (filter.before !== undefined) hi = Math.min(hi, filter.before - 1);
   const text = filter.text?.toLowerCase();
+  // The name publish was given maps to its token the way publish maps it; the token itself matches too.
+  const tenants = filter.tenant === undefined ? null : new Set([filter.tenant, tenantToken(filter.tenant)]);
   const jobs: FinishedJob[] = [];
   let scanned = 0;
   let seq = hi;
@@ -85,7 +95,7 @@ export async function searchFinished(jsm: JetStreamManager, stream: string, filt
       scanned++;
       if (!m) continue;
       const tenant = m.header?.get(HEADERS.lastTenant) || null;
-      if (filter.tenant !== undefined && tenant !== filter.tenant) continue;
+      if (tenants && (tenant === null || !tenants.has(tenant))) continue;
       const status = m.header?.get(HEADERS.lastStatus) as LastStatus | undefined;
       if (filter.status && status && status !== filter.status) continue;
       let doc: Last;

@@ -24,6 +24,8 @@ export interface DrainControl extends ControlRecord {
 export interface ConcurrencyControl extends ControlRecord {
   worker_id: string;
   concurrency: number;
+  /** The request's id: the worker's heartbeat names the last one it applied. */
+  request?: string;
 }
 
 export const PAUSE_KEY = 'pause';
@@ -39,8 +41,8 @@ export interface ControlWatchOptions {
   onPause: (paused: boolean, by: string | null) => void;
   /** An operator asked this worker to drain. */
   onDrain: (by: string) => void;
-  /** An operator set this worker's concurrency. */
-  onConcurrency: (n: number, by: string) => void;
+  /** An operator set this worker's concurrency (`request`: the record's id, empty when it has none). */
+  onConcurrency: (n: number, by: string, request: string) => void;
 }
 
 /** One worker's watch of the controls. */
@@ -75,7 +77,7 @@ export class ControlWatch {
           if (d && d.worker_id === me) this.#o.onDrain(d.by as string);
         } else if (e.key === concurrency && !gone) {
           const c = value();
-          if (c && c.worker_id === me && Number.isInteger(c.concurrency) && (c.concurrency as number) >= 1) this.#o.onConcurrency(c.concurrency as number, c.by as string);
+          if (c && c.worker_id === me && Number.isInteger(c.concurrency) && (c.concurrency as number) >= 1) this.#o.onConcurrency(c.concurrency as number, c.by as string, typeof c.request === 'string' ? c.request : '');
         }
       } catch {
         // not a control record

@@ -26,7 +26,17 @@ export interface WorkerBeat {
   breaker: string;
   stream: string;
   consumer: string;
+  /** Milliseconds between this worker's heartbeats (RUNNER_HEARTBEAT_MS): its heartbeat is live while younger than two of them. */
+  heartbeat_ms?: number;
+  /** The last concurrency request (`altlas workers set`) the worker applied: the request's id, and its concurrency before it. */
+  concurrency_applied?: { request: string; was: number };
 }
+
+/** Heartbeat intervals a worker may miss before the commands stop counting it as live (the bucket forgets it after three). */
+export const LIVE_BEATS = 2;
+
+/** True while a heartbeat is younger than {@link LIVE_BEATS} of its intervals (`fallbackMs` for a heartbeat that does not give its own). */
+export const isLive = (w: WorkerBeat, fallbackMs: number, now = Date.now()): boolean => now - Date.parse(w.seen_at) <= LIVE_BEATS * (w.heartbeat_ms ?? fallbackMs);
 
 /** A heartbeat as readers use it (a value of another shape in the bucket is skipped). */
 export const isHeartbeat = (w: unknown): w is WorkerBeat => typeof w === 'object' && w !== null && typeof (w as WorkerBeat).worker_id === 'string' && typeof (w as WorkerBeat).seen_at === 'string';
@@ -39,6 +49,7 @@ export class Heartbeat {
   readonly #everyMs: number;
   readonly #snapshot: () => WorkerBeat;
   #timer: NodeJS.Timeout | null = null;
+  #stopped = false;
 
   constructor(kv: KV, workerId: string, everyMs: number, snapshot: () => WorkerBeat) {
     this.#kv = kv;
@@ -48,14 +59,20 @@ export class Heartbeat {
   }
 
   start(): void {
-    const beat = () => void this.#kv.put(this.#key, JSON.stringify(this.#snapshot())).catch(() => {});
-    beat();
-    this.#timer = setInterval(beat, this.#everyMs);
+    this.beat();
+    this.#timer = setInterval(() => this.beat(), this.#everyMs);
     this.#timer.unref?.();
+  }
+
+  /** Writes the heartbeat now (also between beats: a change an operator waits to see); nothing once stopped. */
+  beat(): void {
+    if (this.#stopped) return;
+    void this.#kv.put(this.#key, JSON.stringify(this.#snapshot())).catch(() => {});
   }
 
   /** Stops beating and removes the entry (the worker is gone). */
   async stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     await this.#kv.delete(this.#key).catch(() => {});
   }

@@ -67,7 +67,7 @@ describe('altlas workers set --concurrency', () => {
     const w = await h.worker({ RUNNER_CONCURRENCY: '3' });
     const id = await workerIdOf(w);
     const set = await run(['workers', 'set', id, '--concurrency', '1', ...server]);
-    expect(set).toMatchObject({ code: 0, out: `${id}: concurrency 3 → 1` });
+    expect(set).toMatchObject({ code: 0, out: `${id}: concurrency 3 → 1 (applied)` });
     await eventually(async () => JSON.parse((await run(['workers', '--json', ...server])).out.split('\n').find((l) => l.includes(id)) ?? '{}'), (b) => b.concurrency === 1, 'the heartbeat to show 1');
     h.fake.stats.maxInFlight = 0;
     for (let i = 0; i < 3; i++) await h.publish(job(`one-at-a-time-${i}`, 1, 'slow-step'));

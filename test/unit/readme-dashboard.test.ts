@@ -17,7 +17,7 @@ describe('README Dashboard', () => {
 
   it('names every stable code with its status', () => {
     // A 409 carries the refusing error's own code (APPROVAL_DECIDED, ...), not REFUSED.
-    for (const [status, code] of [...Object.entries(HTTP_CODES).filter(([s]) => s !== '409'), ['403', 'NOT_OPERATOR'], ['403', 'CROSS_ORIGIN'], ['404', 'WORKER_NOT_FOUND']]) {
+    for (const [status, code] of [...Object.entries(HTTP_CODES).filter(([s]) => s !== '409'), ['403', 'NOT_OPERATOR'], ['403', 'CROSS_ORIGIN'], ['404', 'WORKER_NOT_FOUND'], ['409', 'WORKER_NOT_ANSWERING']]) {
       expect({ code, named: new RegExp(`\`${code}\`\\s+\\(${status}|${status}\\s+\`${code}\``).test(dashboard) }).toEqual({ code, named: true });
     }
   });

@@ -5,6 +5,7 @@
  * task's start) and the fake AI's log (the request seen). Every process reads the same clock.
  */
 import { readFileSync } from 'node:fs';
+import type { LanePullTiming } from '../src/messaging/lane-intake.ts';
 
 /** The parts of a wait, in order; they add up to the whole. */
 export const PARTS = [
@@ -16,15 +17,8 @@ export const PARTS = [
   'task started -> the AI saw the request',
 ] as const;
 
-interface Pulled {
-  stored_at: number;
-  bell_at: number;
-  open_at_bell: boolean;
-  requested_at: number;
-  received_at: number;
-  pulls_since_bell: number;
-  consumer_made_at: number;
-}
+/** What a worker's `lane job pulled` debug line carries. */
+type Pulled = Omit<LanePullTiming, 'alt_stream_seq' | 'lane' | 'tenant'>;
 
 interface Seen {
   pulled?: Pulled;

@@ -178,8 +178,12 @@ describe('sweepParks', () => {
     await junk.put(cancelKey('job-b'), { alt_id: 'job-a' });
     await junk.put(cancelKey('job-c'), '{"alt_id"');
     expect(await sweep(junk.stores)).toBe(0);
+    // A cancel covers the messages stored before it: the parked message (ALT 5) is one, not so a later one.
+    const later = await parked();
+    await later.put(cancelKey('job-a'), { alt_id: 'job-a', by: 'ops', alt_stream: 'ALT', alt_stream_seq: 4 });
+    expect(await sweep(later.stores)).toBe(0);
     const own = await parked();
-    await own.put(cancelKey('job-a'), { alt_id: 'job-a', by: 'ops' });
+    await own.put(cancelKey('job-a'), { alt_id: 'job-a', by: 'ops', alt_stream: 'ALT', alt_stream_seq: 5 });
     expect(await sweep(own.stores)).toBe(1);
     expect(own.published).toEqual(['alt.job-a']);
   });

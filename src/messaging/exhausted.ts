@@ -48,13 +48,16 @@ async function settleStored(o: SweepOptions, stored: StoredMsg, code: ErrorCode,
   const error = new AltlasError(code, message, { context: { deliveries } });
   // The DLQ copy is the record that must exist; the failure .last follows it, best effort.
   await o.publisher.deadLetter(stored.data, stored.header, d, error, altId);
+  let lastStored = false;
   if (altId) {
-    await o.publisher.last(failureLast(d, altId, error, stored.time.getTime()), d, stored.header)
-      .catch((e: Error) => o.logger.warn('could not store the failure .last of a dead-lettered message', { alt_stream_seq: stored.seq, error: e.message }));
+    lastStored = await o.publisher.last(failureLast(d, altId, error, stored.time.getTime()), d, stored.header).then(() => true, (e: Error) => {
+      o.logger.warn('could not store the failure .last of a dead-lettered message', { alt_stream_seq: stored.seq, error: e.message });
+      return false;
+    });
   }
   await o.jsm.streams.deleteMessage(o.stream, stored.seq, false).catch(() => false);
   const record = o.recorder?.begin(d);
-  if (altId) record?.deadLettered(altId, code, message);
+  if (altId) record?.deadLettered(altId, code, message, lastStored);
   await record?.settled({ state: 'failed', lastStatus: altId ? 'failure' : null, code, message, altId });
   await record?.release();
   await record?.close();

@@ -94,6 +94,8 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     log = log.with({ alt_id: job.id });
 
     let resume: Map<string, TaskResult> = new Map();
+    // The tasks a redelivery takes from the checkpoints of earlier deliveries (its `started` event names them).
+    let fromCheckpoints: string[] = [];
     // Fail closed: a redelivery that cannot tell whether its .last is stored does not run (a second .last); it is handed back.
     const storedBefore = async (): Promise<boolean | Outcome> => {
       try {
@@ -122,6 +124,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
         }
         log.warn('could not load checkpoints on the last delivery; every task runs again', { error: (e as Error).message });
       }
+      fromCheckpoints = [...resume.keys()];
       if (resume.size) log.info('resuming from checkpoints', { completed_tasks: resume.size });
     }
 
@@ -179,7 +182,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     };
     const keeping = deps.keepAlt?.(job.id, d.data).catch((e: Error) => log.warn('could not keep the .alt (RUNNER_KEEP_ALT): a replay of this run needs its file', { error: e.message }));
     const traceId = trace.getActiveSpan()?.spanContext().traceId;
-    record?.started(job, traceId, budget?.budget);
+    record?.started(job, traceId, budget?.budget, fromCheckpoints);
     let run: JobRun;
     try {
       // A job whose own calls fail while the AI side serves others is not waiting for an outage.

@@ -29,7 +29,7 @@ export interface SettleDelivery extends LeasedDelivery, DeliveryInfo {
 }
 
 /** The records of a delivery the settler writes (status, checkpoints, claim). */
-export type SettleRecord = Pick<DeliveryRecord, 'flushCheckpoints' | 'holdsRecords' | 'current' | 'settled' | 'release' | 'close'>;
+export type SettleRecord = Pick<DeliveryRecord, 'flushCheckpoints' | 'holdsRecords' | 'current' | 'settled' | 'release' | 'close' | 'stored'>;
 
 export type ReportedVerb = 'ack' | 'nak' | 'reject' | 'abandon';
 
@@ -183,7 +183,8 @@ export class Settler<D extends SettleDelivery> {
     if (!this.#o.leases.valid(lease)) return lost();
     if (last) {
       try {
-        await this.#o.publisher.last(last, d, d.headers);
+        const { duplicate } = await this.#o.publisher.last(last, d, d.headers);
+        record?.stored(last.status, error.code, altId, duplicate);
       } catch (e) {
         // With deliveries left, try again later; on the last one the DLQ copy is the record that must exist.
         if (d.deliveries < this.#o.rules.maxDeliver) return handBack('the failure .last could not be stored', e);
@@ -240,6 +241,8 @@ export class Settler<D extends SettleDelivery> {
     if (cancelled) this.#o.onCancelled?.(job.id);
     // A job that ended early but ran (cancelled, over its budget) says why.
     const code = cancelled || last.metadata.error_code === 'BUDGET_EXCEEDED' ? last.metadata.error_code as string : undefined;
+    // Its history says so now, whatever happens to the ack (a lease that runs out before it, say).
+    record?.stored(last.status, code, job.id, duplicate);
     log.info('job finished', { status: last.status, success_rate: last.success_rate, tasks: Object.keys(last.task_results).length, duration_ms: last.execution_time_ms, ...(code ? { code } : {}) });
     const release = await record?.holdsRecords() ?? false;
     // The .last is stored: a delivery whose lease ran out meanwhile is not acked (its redelivery finds the .last and acks).

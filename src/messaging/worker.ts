@@ -13,7 +13,7 @@ import type { DecodeResult, Job } from '../alt/index.ts';
 import { AltlasError, isAltlasError, toAltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Engine } from '../engine/engine.ts';
-import type { Recorder } from '../status/recorder.ts';
+import type { DeliveryRecord, HoldReason, Recorder } from '../status/recorder.ts';
 import { contextLogger, type ContextLogger, type Logger } from '../telemetry/logger.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
 import { TaskTrace, extractContext, inSpan } from '../telemetry/tracing.ts';
@@ -116,6 +116,15 @@ export function versionAtLeast(version: string, min: readonly [number, number, n
   return true;
 }
 
+/** A delivery leased and waiting to run (held, or behind a run of its message that is stopping). */
+interface Pending {
+  d: Delivery;
+  lease: Lease<Delivery>;
+  box: { entry?: Running };
+  /** Its record when it was held: its history shows it from its arrival. */
+  record?: DeliveryRecord;
+}
+
 interface Running {
   lease: Lease<Delivery>;
   abort: AbortController;
@@ -125,7 +134,9 @@ interface Running {
   /** Resolves with the error once the lease is lost: what the run waits for (a read, a publish) is given up then. */
   whenLost: Promise<AltlasError>;
   /** A newer delivery of the message, read while this run was stopping after its lease was lost: it runs once this one ended. */
-  next?: { d: Delivery; lease: Lease<Delivery>; box: { entry?: Running } };
+  next?: Pending;
+  /** The delivery's record, begun when it arrived and was held (its history says so); else begun when it runs. */
+  record?: DeliveryRecord;
   /** The verb this run ended with (set when it settles). */
   outcome?: OutcomeReport['verb'] | 'error';
   /** The job id, once decoded or recovered from a job that did not decode. */
@@ -149,9 +160,9 @@ export class Worker {
    * Deliveries that arrived for requests sent before a pause, a drain or a lowered concurrency,
    * leased: they run as slots free while the intake runs (handed back by a drain or a shutdown).
    */
-  readonly #held: { d: Delivery; lease: Lease<Delivery>; box: { entry?: Running } }[] = [];
+  readonly #held: Pending[] = [];
   /** While stopping: deliveries that arrived for requests still waiting, and hand-backs, sent once those expired. */
-  readonly #parked: { d: Delivery; delayMs: number; lease?: Lease<Delivery> }[] = [];
+  readonly #parked: { d: Delivery; delayMs: number; lease?: Lease<Delivery>; record?: DeliveryRecord }[] = [];
   #closing: Promise<void> | null = null;
   #started = false;
   #stopping = false;
@@ -327,7 +338,7 @@ export class Worker {
 
   /** Held messages go to the hand-backs sent once no request of this worker is open. */
   #parkHeld(): void {
-    for (const h of this.#held.splice(0)) this.#parked.push({ d: h.d, delayMs: 0, lease: h.lease });
+    for (const h of this.#held.splice(0)) this.#parked.push({ d: h.d, delayMs: 0, lease: h.lease, record: h.record });
   }
 
   /** Aborts a running job of this id whose message the cancel covers (an operator's cancel); true when one ran here. */
@@ -368,7 +379,10 @@ export class Worker {
       await this.#pull.stop();
       for (const p of this.#parked.splice(0)) {
         // A delivery whose lease ran out meanwhile is left alone: JetStream redelivers it by itself.
-        if (!p.lease || this.#leases.maySettle(p.lease)) p.d.nak(p.delayMs);
+        if (!p.lease || this.#leases.maySettle(p.lease)) {
+          p.d.nak(p.delayMs);
+          p.record?.handedBack('JOB_ABORTED');
+        }
         if (p.lease) this.#leases.release(p.lease);
       }
       await Promise.allSettled([...this.#after]);
@@ -386,15 +400,16 @@ export class Worker {
     if (d.seq > this.#seenUpTo) this.#seenUpTo = d.seq;
     if (this.#stopping && !this.#running.has(d.seq)) {
       // A request sent before the shutdown was filled: hold the message (leased) and hand it back with the rest.
-      this.#parked.push({ d, delayMs: 0, lease: this.#leases.hold(d, () => {}) });
+      this.#parked.push({ d, delayMs: 0, lease: this.#leases.hold(d, () => {}), record: this.#holdRecord(d, 'stopping') });
       return;
     }
     if ((this.#paused || this.#draining) && !this.#running.has(d.seq)) {
       // A request sent before the pause or drain was filled: hold the message (leased); it runs on resume, or is handed back.
       const box: { entry?: Running } = {};
       const lease = this.#leases.hold(d, (l) => box.entry && this.#lost(l, box.entry));
-      if (this.#draining) this.#parked.push({ d, delayMs: 0, lease });
-      else this.#held.push({ d, lease, box });
+      const record = this.#holdRecord(d, this.#draining ? 'draining' : 'paused');
+      if (this.#draining) this.#parked.push({ d, delayMs: 0, lease, record });
+      else this.#held.push({ d, lease, box, record });
       this.#o.logger.info(this.#draining ? 'a delivery arrived while draining: it is handed back' : 'a delivery arrived while paused: held until the intake resumes', { alt_stream_seq: d.seq, deliveries: d.deliveries });
       return;
     }
@@ -416,11 +431,22 @@ export class Worker {
     if (this.#running.size >= this.#concurrency) {
       // A request sent before the concurrency was lowered was filled: hold the message (leased) until a slot frees.
       const box: { entry?: Running } = {};
-      this.#held.push({ d, box, lease: this.#leases.hold(d, (l) => box.entry && this.#lost(l, box.entry)) });
+      this.#held.push({ d, box, lease: this.#leases.hold(d, (l) => box.entry && this.#lost(l, box.entry)), record: this.#holdRecord(d, 'concurrency') });
       this.#o.logger.info('a delivery arrived beyond the concurrency: held until a slot frees', { alt_stream_seq: d.seq, deliveries: d.deliveries, concurrency: this.#concurrency });
       return;
     }
     this.#start(d, requestedAt, undefined, repeat);
+  }
+
+  /**
+   * The record of a delivery held on arrival: its history says at once that it was delivered here
+   * and why it waits (its id read from its bytes, no decoding), so a hold shows while it lasts.
+   */
+  #holdRecord(d: Delivery, reason: HoldReason): DeliveryRecord | undefined {
+    const record = this.#o.recorder?.begin(d);
+    const altId = record ? this.#o.publisher.altIdOf(d.data, d.contentType) : null;
+    if (altId) record!.identified(altId, reason);
+    return record;
   }
 
   /**
@@ -430,7 +456,7 @@ export class Worker {
    * a full lease. A delivery whose lease is lost before it ran is handed back with a nak while the
    * server's lease surely runs, and else released (the server has redelivered it, or will).
    */
-  #start(d: Delivery, requestedAt: number, next?: Running['next'], repeat = false): void {
+  #start(d: Delivery, requestedAt: number, next?: Pending, repeat = false): void {
     const abort = new AbortController();
     let lease: Lease<Delivery>;
     let box: { entry?: Running };
@@ -462,7 +488,7 @@ export class Worker {
     const whenLost = new Promise<AltlasError>((resolve) => abort.signal.addEventListener('abort', () => {
       if (isAltlasError(abort.signal.reason, 'LEASE_LOST')) resolve(abort.signal.reason);
     }, { once: true }));
-    const entry: Running = { abort, job: null, lease, aiCalls: 0, whenLost };
+    const entry: Running = { abort, job: null, lease, aiCalls: 0, whenLost, ...(next?.record ? { record: next.record } : {}) };
     box.entry = entry;
     this.#running.set(d.seq, entry);
     void this.#handle(d, entry, suspect || repeat || lease.suspect).catch((e) => {
@@ -522,7 +548,7 @@ export class Worker {
     if (d.deliveries > 1) log.warn('redelivered message', { subject: d.subject });
     const started = performance.now();
     const jobSpan = trace.getActiveSpan();
-    const record = this.#o.recorder?.begin(d);
+    const record = entry.record ?? this.#o.recorder?.begin(d);
     const lease = entry.lease;
     // A run whose lease is lost ends at once, whatever it waits for (a read of the stores in an outage): its run line ends it.
     const abandoned = entry.whenLost.then((error): Outcome => ({ kind: 'abandoned', error, job: entry.job }));

@@ -42,8 +42,8 @@ export interface HistoryEvent {
   code?: string;
   /** An error text (the logs policy). */
   error?: string;
-  /** Anything else the event says (tasks checkpointed, the replay's new job id, ...). */
-  detail?: Record<string, string | number | boolean | null>;
+  /** Anything else the event says (tasks checkpointed, the replay's new job id, the tasks a redelivery took from checkpoints, ...). */
+  detail?: Record<string, string | number | boolean | null | string[]>;
 }
 
 export interface HistoryWriterOptions {
@@ -208,9 +208,16 @@ export async function readHistory(src: HistorySource, altId: string, limit = 10_
     }
     if (out.length >= limit) break;
   }
-  // A worker sends a job's events in batches, an operator's action at once: the timeline is by time (ties in stored order).
-  return out.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  // A worker sends a job's events in batches, an operator's action at once: the timeline is by time. An operator's
+  // action is stamped before what it causes, so at the same millisecond it comes first; other ties in stored order.
+  return out.sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || Number(isAction(b)) - Number(isAction(a)));
 }
+
+/** An operator's action (a command's or the dashboard's), not a worker's event. */
+const isAction = (e: HistoryEvent) => e.by !== undefined && e.worker_id === undefined;
+
+/** The ids of a detail that lists them (a redelivery's tasks from checkpoints). */
+const idsOf = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 
 /** One event as a line of `altlas history`: what happened, where and who. */
 export function describeEvent(e: HistoryEvent): string {
@@ -219,8 +226,13 @@ export function describeEvent(e: HistoryEvent): string {
   const code = e.code ? ` (${e.code}${e.error ? `: ${e.error}` : ''})` : e.error ? ` (${e.error})` : '';
   const d = e.detail ?? {};
   switch (e.type) {
-    case 'delivered': return `delivered (delivery ${e.deliveries ?? '?'}, message ${e.alt_stream_seq ?? '?'}) to ${e.worker_id ?? 'a worker'}`;
-    case 'started': return `started${on}${d.tasks !== undefined ? ` (${d.tasks} task${d.tasks === 1 ? '' : 's'})` : ''}`;
+    case 'delivered': return `delivered (delivery ${e.deliveries ?? '?'}, message ${e.alt_stream_seq ?? '?'}) to ${e.worker_id ?? 'a worker'}${d.held ? `, held: ${d.held}` : ''}`;
+    case 'started': {
+      const resumed = idsOf(d.from_checkpoints);
+      const tasks = d.tasks !== undefined ? `${d.tasks} task${d.tasks === 1 ? '' : 's'}` : '';
+      const from = resumed.length ? `${resumed.length} from checkpoints: ${resumed.join(', ')}` : '';
+      return `started${on}${tasks || from ? ` (${[tasks, from].filter(Boolean).join('; ')})` : ''}`;
+    }
     case 'claimed': return `claimed (delivery ${e.deliveries ?? '?'})${on}`;
     case 'resumed': return `resumed after ${d.reason === 'budget' ? 'its tenant\'s budget period turned' : 'approval'}${on}${d.completed !== undefined ? ` (${d.completed} tasks done before)` : ''}`;
     case 'attempt_failed': return `task ${e.task_id} attempt ${e.attempt} failed${code}${on}`;

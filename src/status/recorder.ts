@@ -33,6 +33,9 @@ export interface RecorderOptions {
   history?: HistoryWriter | null;
 }
 
+/** Why a delivery that arrived waits, leased, before it runs (or is handed back unrun). */
+export type HoldReason = 'paused' | 'draining' | 'stopping' | 'concurrency';
+
 /** How a delivery ended, as the worker reports it. */
 export interface Ending {
   verb: 'ack' | 'nak' | 'reject' | 'abandon';
@@ -142,17 +145,34 @@ export class DeliveryRecord {
     this.#o.history.write(historyEvent(type, this.#altId, { worker_id: this.#o.workerId, alt_stream_seq: this.#d.seq, deliveries: this.#d.deliveries, ...fields }));
   }
 
-  /** The delivery's job is known (decoded, or its id recovered): its history says it was delivered here. */
-  identified(altId: string): void {
-    if (this.#altId) return;
+  /**
+   * The delivery's job is known (decoded, or its id recovered): its history says it was delivered
+   * here; `held` when it arrived while the worker takes no work (paused, draining, stopping, at its
+   * concurrency) and waits, leased, to run or be handed back.
+   */
+  identified(altId: string, held?: HoldReason): void {
+    // A held delivery's id was read from its bytes; a decoded job that names another one is delivered under it.
+    if (this.#altId === altId) return;
     this.#altId = altId;
-    this.#event('delivered');
+    this.#event('delivered', held ? { detail: { held } } : {});
   }
 
-  /** The message was dead-lettered with no run of it here (the max-deliveries guard, the janitor). */
-  deadLettered(altId: string, code: string, message: string): void {
+  /** A held delivery was handed back unrun (a drain, a shutdown). */
+  handedBack(code: string): void {
+    this.#event('handed_back', { code });
+  }
+
+  /** The `.last` of this delivery is stored (`altId` when the job did not decode); `duplicate` when the LAST stream held it already. */
+  stored(status: string, code?: string, altId?: string | null, duplicate = false): void {
+    if (altId) this.identified(altId);
+    this.#event('last_stored', { status, ...(code ? { code } : {}), ...(duplicate ? { detail: { duplicate } } : {}) });
+  }
+
+  /** The message was dead-lettered with no run of it here (the max-deliveries guard, the janitor); `lastStored` when its failure `.last` was stored after the DLQ copy. */
+  deadLettered(altId: string, code: string, message: string, lastStored = false): void {
     this.#altId ??= altId;
     this.#event('dead_lettered', { code, error: message, worker_id: undefined });
+    if (lastStored) this.#event('last_stored', { status: 'failure', code, worker_id: undefined });
   }
 
   /** A parked job's resume: it goes on with what it completed before. */
@@ -163,12 +183,11 @@ export class DeliveryRecord {
     this.#tracker?.entryExists();
   }
 
-  /** The delivery ended: its history says how (the `.last` stored, handed back, dead-lettered, lease lost, parked). */
+  /** The delivery ended: its history says how (handed back, dead-lettered, lease lost, parked; a `.last` stored is said by {@link stored}). */
   ended(e: Ending): void {
     if (e.altId) this.identified(e.altId);
     const fields = { ...(e.code ? { code: e.code } : {}), ...(e.status ? { status: e.status } : {}) };
     if (e.verb === 'ack' && (e.code === 'JOB_PARKED' || e.code === 'BUDGET_WAIT')) this.#event('parked', { code: e.code, detail: { task: e.task ?? null } });
-    else if (e.verb === 'ack' && e.code !== 'DONE_BEFORE') this.#event('last_stored', fields);
     else if (e.verb === 'nak') this.#event(e.code === 'LEASE_LOST' ? 'lease_lost' : 'handed_back', fields);
     else if (e.verb === 'reject') this.#event('dead_lettered', fields);
     else if (e.verb === 'abandon' && e.code === 'LEASE_LOST') this.#event('lease_lost', fields);
@@ -180,9 +199,10 @@ export class DeliveryRecord {
   }
 
   /** The job decoded and is about to run: status tracking starts (its first write is deferred). */
-  started(job: Job, traceId?: string, budget?: JobBudget | null): void {
+  started(job: Job, traceId?: string, budget?: JobBudget | null, fromCheckpoints: readonly string[] = []): void {
     this.identified(job.id);
-    this.#event('started', { detail: { tasks: job.tasks.length } });
+    // A redelivery names the tasks it does not run again: what earlier deliveries completed and checkpointed.
+    this.#event('started', { detail: { tasks: job.tasks.length, ...(fromCheckpoints.length ? { from_checkpoints: [...fromCheckpoints] } : {}) } });
     this.#track(job.id).running(job, traceId, budget);
   }
 

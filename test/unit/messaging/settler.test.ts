@@ -67,6 +67,8 @@ function setup(o: { deliveries?: number; publish?: PublishMode; dlq?: 'ok' | 'fa
   stream.on('data', (c: Buffer) => c.toString().split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)));
   const log = contextLogger(createLogger({ level: 'debug', stream, pretty: false }), { alt_stream_seq: d.seq });
   const record: SettleRecord = {
+    // The history's `.last stored` is the recorder's (tested through the worker).
+    stored: () => {},
     flushCheckpoints: async () => {
       recorded.push('flush');
       if (o.flush === 'hang') await new Promise(() => {});

@@ -38,10 +38,12 @@ export async function approveCommand(argv: string[], io: Io): Promise<number> {
   return withNats(config, async (s) => {
     const kv = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
     const by = actorOf(config);
+    // Stamped before the decision: its resume is published within it.
+    const at = new Date();
     const r = await decide({ kv, jsm: s.jsm, js: s.js, objBucket: config.RUNNER_OBJECT_BUCKET, codec }, {
       altId, task, decision: values.reject ? 'rejected' : 'approved', comment: typeof values.comment === 'string' ? values.comment : null, by,
     });
-    await recordAction(s.js, config, r.decision.decision === 'rejected' ? 'rejected' : 'approved', altId, { by, task_id: task, detail: { comment: r.decision.comment ?? null } }, codec);
+    await recordAction(s.js, config, r.decision.decision === 'rejected' ? 'rejected' : 'approved', altId, { by, task_id: task, detail: { comment: r.decision.comment ?? null } }, codec, at);
     if (values.json) io.out(JSON.stringify({ alt_id: altId, ...r.decision, resume_seq: r.resumeSeq }));
     else io.out(`${altId}: task ${task} ${r.decision.decision}; the job resumes (message ${r.resumeSeq})`);
     return EXIT.ok;

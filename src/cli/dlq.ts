@@ -140,9 +140,11 @@ export async function dlqCommand(argv: string[], io: Io): Promise<number> {
         targets.push(m);
       }
       for (const m of targets) {
+        // Stamped before the publish: the timeline shows the replay before its message's delivery.
+        const at = new Date();
         const r = await replayRecord(s, m, { keep: values.keep });
         const altId = m.header.get(HEADERS.altId);
-        if (altId && !r.duplicate) await recordAction(s.js, config, 'dlq_replayed', altId, { by: actorOf(config), detail: { dlq_seq: m.seq, seq: r.seq } }, codec);
+        if (altId && !r.duplicate) await recordAction(s.js, config, 'dlq_replayed', altId, { by: actorOf(config), detail: { dlq_seq: m.seq, seq: r.seq } }, codec, at);
         if (values.json) io.out(JSON.stringify(r));
         else io.out(`replayed DLQ ${r.dlq_seq} to ${r.subject}: ${r.stream} seq ${r.seq}${r.duplicate ? ' (duplicate: replayed already)' : ''}${r.removed ? '; record removed' : ''}`);
       }

@@ -57,9 +57,11 @@ export async function replayCommand(argv: string[], io: Io): Promise<number> {
   const codec = payloadCodec(config.PAYLOAD_KEYS);
   return withNats(config, async (s) => {
     const status = await new Kvm(s.nc).open(config.RUNNER_STATUS_BUCKET);
+    // Stamped before the publish: the timeline shows the replay before its message's delivery.
+    const at = new Date();
     const r = await publishReplay({ config, codec, jsm: s.jsm, js: s.js, status }, { altId, from, alt, hint: typeof values.alt === 'string' ? values.alt : undefined, sets: (values.set as string[] | undefined) ?? [] });
     const { last } = r;
-    await recordAction(s.js, config, 'replayed', altId, { by: actorOf(config), detail: { from, seq: r.seq, replay_of: last.execution_id } }, codec);
+    await recordAction(s.js, config, 'replayed', altId, { by: actorOf(config), detail: { from, seq: r.seq, replay_of: last.execution_id } }, codec, at);
     const out = { alt_id: altId, replay_of: r.replay_of, from, kept: r.kept, seq: r.seq };
     const lastSubject = lastSubjectOf(config, altId);
     if (!values.wait) {

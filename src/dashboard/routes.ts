@@ -305,11 +305,12 @@ export const ACTIONS: Record<string, Handler> = {
     const task = id(body.task, 'task');
     if (body.reject !== undefined && typeof body.reject !== 'boolean') throw bad('reject is true or false');
     if (body.comment !== undefined && (typeof body.comment !== 'string' || body.comment.length > 4_096)) throw bad('comment is a string of at most 4096 characters');
+    const at = new Date();
     try {
       const r = await decide({ kv: d.status, jsm: d.dlq.jsm, js: d.dlq.js, objBucket: d.config.RUNNER_OBJECT_BUCKET, codec: d.codec }, {
         altId, task, decision: body.reject === true ? 'rejected' : 'approved', comment: typeof body.comment === 'string' ? body.comment : null, by: by ?? 'dashboard',
       });
-      await recordAction(d.dlq.js, d.config, r.decision.decision === 'rejected' ? 'rejected' : 'approved', altId, { by: by ?? 'dashboard', task_id: task, detail: { comment: r.decision.comment ?? null } }, d.codec);
+      await recordAction(d.dlq.js, d.config, r.decision.decision === 'rejected' ? 'rejected' : 'approved', altId, { by: by ?? 'dashboard', task_id: task, detail: { comment: r.decision.comment ?? null } }, d.codec, at);
       return { alt_id: altId, ...r.decision, resume_seq: r.resumeSeq };
     } catch (e) {
       if (isAltlasError(e) && e.code.startsWith('APPROVAL_')) throw new HttpError(409, `${e.code}: ${e.message}`, e.code);
@@ -326,11 +327,12 @@ export const ACTIONS: Record<string, Handler> = {
     if (body.set !== undefined && !Array.isArray(body.set)) throw bad('set is a list of KEY=VALUE texts');
     const sets = (body.set ?? []) as unknown[];
     if (sets.length > 256 || !sets.every((x) => typeof x === 'string' && x.includes('='))) throw bad('set is a list of KEY=VALUE texts (at most 256)');
+    const at = new Date();
     try {
       const r = await publishReplay({ config: d.config, codec: d.codec, jsm: d.dlq.jsm, js: d.dlq.js, status: d.status }, {
         altId, from, alt: typeof body.alt === 'string' ? new TextEncoder().encode(body.alt) : null, hint: typeof body.name === 'string' ? body.name : undefined, sets: sets as string[],
       });
-      await recordAction(d.dlq.js, d.config, 'replayed', altId, { by: by ?? 'dashboard', detail: { from, seq: r.seq, replay_of: r.last.execution_id } }, d.codec);
+      await recordAction(d.dlq.js, d.config, 'replayed', altId, { by: by ?? 'dashboard', detail: { from, seq: r.seq, replay_of: r.last.execution_id } }, d.codec, at);
       return { alt_id: r.alt_id, replay_of: r.replay_of, from: r.from, kept: r.kept, seq: r.seq };
     } catch (e) {
       if (isAltlasError(e)) throw new HttpError(409, `${e.code}: ${e.message}`, e.code);
@@ -344,9 +346,11 @@ export const ACTIONS: Record<string, Handler> = {
     if (!list.length) throw new HttpError(404, 'no matching dead letter');
     const replayed = [];
     for (const m of list) {
+      // Each stamped before its publish, as the commands' are.
+      const at = new Date();
       const r = await replayRecord(d.dlq, m);
       const altId = m.header.get(HEADERS.altId);
-      if (altId && !r.duplicate) await recordAction(d.dlq.js, d.config, 'dlq_replayed', altId, { by: by ?? 'dashboard', detail: { dlq_seq: m.seq, seq: r.seq } }, d.codec);
+      if (altId && !r.duplicate) await recordAction(d.dlq.js, d.config, 'dlq_replayed', altId, { by: by ?? 'dashboard', detail: { dlq_seq: m.seq, seq: r.seq } }, d.codec, at);
       replayed.push(r);
     }
     return { replayed };

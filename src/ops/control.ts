@@ -56,9 +56,11 @@ export async function pauseConsumer(s: Pick<ControlSession, 'nc' | 'jsm' | 'conf
 /** Pauses (or resumes) the intake of every worker. */
 export async function setFleetPaused(s: ControlSession, paused: boolean, by: string): Promise<PauseOutcome> {
   const kv = await new Kvm(s.nc).open(s.config.RUNNER_CONTROL_BUCKET);
-  await writeControl(kv, PAUSE_KEY, { paused, by, at: new Date().toISOString() });
+  // Stamped before the write: the workers act on it at once, and the history shows the cause first.
+  const at = new Date();
+  await writeControl(kv, PAUSE_KEY, { paused, by, at: at.toISOString() });
   const consumer = await pauseConsumer(s, paused);
-  await recordAction(s.js, s.config, paused ? 'paused' : 'unpaused', FLEET, { by, detail: { consumer_paused: consumer } }, s.codec);
+  await recordAction(s.js, s.config, paused ? 'paused' : 'unpaused', FLEET, { by, detail: { consumer_paused: consumer } }, s.codec, at);
   return { paused, by, consumer_paused: consumer };
 }
 

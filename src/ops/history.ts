@@ -43,11 +43,12 @@ export function actorOf(c: Pick<Config, 'NATS_USER' | 'NATS_CREDS'>): string {
 /**
  * Stores one action in the history (waiting for the stream's ack: an operator's command is no hot
  * path). False when history is off or the event could not be stored; an action is never refused
- * for its history.
+ * for its history. `at`: when the action began, taken before what it does (a publish, a control
+ * write), so the timeline shows it before its effects even when it is stored after them.
  */
-export async function recordAction(js: JetStreamClient, c: HistoryConfig, type: HistoryEventType, altId: string, fields: Omit<HistoryEvent, 'type' | 'alt_id' | 'at'>, codec: Codec = IDENTITY_CODEC): Promise<boolean> {
+export async function recordAction(js: JetStreamClient, c: HistoryConfig, type: HistoryEventType, altId: string, fields: Omit<HistoryEvent, 'type' | 'alt_id' | 'at'>, codec: Codec = IDENTITY_CODEC, at = new Date()): Promise<boolean> {
   if (!c.HISTORY_ENABLED) return false;
-  const event = historyEvent(type, altId, fields);
+  const event = historyEvent(type, altId, fields, at);
   const subject = altId === FLEET ? fleetHistorySubject(c.HISTORY_SUBJECT_PREFIX) : historySubject(c.HISTORY_SUBJECT_PREFIX, altId);
   const bytes = new TextEncoder().encode(JSON.stringify(event));
   try {

@@ -21,7 +21,8 @@ export interface InProcessWorker {
   close(): Promise<void>;
 }
 
-export async function inProcessWorker(h: Harness, env: Record<string, string> = {}): Promise<InProcessWorker> {
+/** `pullExpiresMs`: how long one pull request waits on the server (a request left open while paused fills then). */
+export async function inProcessWorker(h: Harness, env: Record<string, string> = {}, options: { pullExpiresMs?: number } = {}): Promise<InProcessWorker> {
   const config = loadConfig({ ...h.env(), ...env });
   const stream = new PassThrough();
   const lines: Record<string, unknown>[] = [];
@@ -38,7 +39,7 @@ export async function inProcessWorker(h: Harness, env: Record<string, string> = 
   const client = createAiClient(config, (info) => {
     if (aiAnswered(info)) gate.markUp();
   });
-  const stack = await assembleWorker({ conn: { nc, connected: () => !nc.isClosed(), onReconnect: () => {} }, config, logger, gate, client, body: { make: ({ progress }) => aiTaskBody(client, { defaultModel: config.AI_MODEL, progress }) } });
+  const stack = await assembleWorker({ conn: { nc, connected: () => !nc.isClosed(), onReconnect: () => {} }, config, logger, gate, client, body: { make: ({ progress }) => aiTaskBody(client, { defaultModel: config.AI_MODEL, progress }) }, ...options });
   return {
     stack, lines,
     logs: (message) => lines.filter((l) => l.message === message),

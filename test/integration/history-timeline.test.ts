@@ -1,0 +1,131 @@
+/**
+ * A job's history complete and in causal order, through the real worker: a rejected job's failure
+ * `.last` is in it; a delivery held while the fleet is paused shows from its arrival, with its
+ * hold, and starts after the resume; operators' actions are stamped before what they cause; a
+ * redelivery after a SIGKILL names the tasks it took from checkpoints, so every task is accounted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.ts';
+import type { HistoryEvent } from '../../src/status/history.ts';
+import { inProcessWorker, type InProcessWorker } from '../helpers/in-process.ts';
+import { ROOT } from '../helpers/paths.ts';
+import { Harness, eventually, job } from '../helpers/runner.ts';
+
+const cli = async (h: Harness, ...argv: string[]) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main([...argv, '--server', h.server.url], { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+};
+/** The timeline as `altlas history` prints it, without the times. */
+const lines = async (h: Harness, id: string) => (await cli(h, 'history', id)).out.split('\n').map((l) => l.replace(/^\S+ {2}/, ''));
+/** A job's events as `altlas history --json` gives them (`id` `--fleet`: the fleet's). */
+const events = async (h: Harness, id: string): Promise<HistoryEvent[]> => {
+  const r = await cli(h, 'history', id, '--json');
+  return r.code === 0 ? r.out.split('\n').map((l) => JSON.parse(l) as HistoryEvent) : [];
+};
+const at = (e: { at?: unknown; timestamp?: unknown } | undefined) => Date.parse(String(e?.at ?? e?.timestamp));
+
+describe('a job\'s history on one worker: rejected, held while paused, replayed', () => {
+  let h: Harness;
+  let w: InProcessWorker;
+  /** The worker's id, as its run lines name it. */
+  const wid = () => String(w.logs('run started')[0]?.worker_id);
+  beforeAll(async () => {
+    h = await Harness.start();
+    // One slot, and a pull request that stays open 15 s: a job published just after a pause is delivered to it and held.
+    w = await inProcessWorker(h, { RUNNER_CONCURRENCY: '1', HISTORY_FLUSH_MS: '20', RUNNER_STATUS_FLUSH_MS: '20' }, { pullExpiresMs: 15_000 });
+  }, 180_000);
+  afterAll(async () => {
+    await w?.close();
+    await h?.close();
+  });
+
+  it('a rejected job: delivered, its failure .last stored, dead-lettered', async () => {
+    const seq = await h.publish(readFileSync(join(ROOT, 'samples', 'invalid-cycle.alt.json')));
+    const [{ last }] = await h.waitForLasts(1);
+    expect(last).toMatchObject({ alt_file_id: 'invalid-cycle-example', status: 'failure' });
+    const timeline = await eventually(() => lines(h, 'invalid-cycle-example'), (l) => l.some((x) => x.startsWith('dead-lettered')), 'the dead letter in the history');
+    expect(timeline).toEqual([
+      `delivered (delivery 1, message ${seq}) to ${wid()}`,
+      `.last stored (failure) on ${wid()} (ALT_CYCLE)`,
+      `dead-lettered (ALT_CYCLE) on ${wid()}`,
+    ]);
+  }, 120_000);
+
+  it('a delivery held while paused shows at once with its hold, starts after the resume; the resume is stamped before the workers act', async () => {
+    // The rejected job's slot freed: the worker asked for work again (a request open 15 s).
+    await eventually(async () => w.stack.worker.state.inFlight, (n) => n === 0, 'the slot free');
+    expect((await cli(h, 'pause')).code).toBe(0);
+    await eventually(async () => w.logs('intake paused: no new work is taken'), (l) => l.length > 0, 'the worker paused');
+    const seq = await h.publish(job('held-1', 2));
+    await eventually(async () => w.logs('a delivery arrived while paused: held until the intake resumes'), (l) => l.length > 0, 'the delivery held');
+    // During the hold: the history has it, delivered with its hold, and nothing started.
+    const during = await eventually(() => lines(h, 'held-1'), (l) => l.length > 0 && l[0] !== '', 'the held delivery in the history');
+    expect(during).toEqual([`delivered (delivery 1, message ${seq}) to ${wid()}, held: paused`]);
+
+    expect((await cli(h, 'resume')).code).toBe(0);
+    await eventually(async () => (await h.lasts()).filter((l) => l.last.alt_file_id === 'held-1'), (l) => l.length === 1, 'held-1 run after the resume');
+    const hist = await eventually(() => events(h, 'held-1'), (e) => e.some((x) => x.type === 'last_stored'), 'the .last in the history');
+    expect(hist.map((e) => e.type)).toEqual(['delivered', 'started', 'task_finished', 'task_finished', 'last_stored']);
+    const unpaused = (await events(h, '--fleet')).find((e) => e.type === 'unpaused');
+    // The hold shows: delivered before the resume, started after it.
+    expect(at(hist[0])).toBeLessThanOrEqual(at(unpaused));
+    expect(at(hist[1])).toBeGreaterThanOrEqual(at(unpaused));
+    // The resume is stamped before the worker acted on it (its log line), as the pause before its own.
+    expect(at(unpaused)).toBeLessThanOrEqual(at(w.logs('intake resumed')[0]));
+  }, 120_000);
+
+  it('a replay is stamped before its message is stored and delivered, and printed before it', async () => {
+    const dir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), 'hist-replay-'));
+    writeFileSync(join(dir, 'held-1.alt.json'), job('held-1', 2));
+    const r = await cli(h, 'replay', 'held-1', '--from', 't2', '--alt', join(dir, 'held-1.alt.json'), '--json');
+    expect(r).toMatchObject({ code: 0, err: '' });
+    const seq = (JSON.parse(r.out) as { seq: number }).seq;
+    const hist = await eventually(() => events(h, 'held-1'), (e) => e.filter((x) => x.type === 'last_stored').length === 2, 'the replay\'s .last in the history');
+    const replayed = hist.find((e) => e.type === 'replayed')!;
+    const delivered = hist.find((e) => e.type === 'delivered' && e.alt_stream_seq === seq)!;
+    const stored = await h.jsm.streams.getMessage('ALT', { seq }).then((m) => m?.time.getTime() ?? null, () => null);
+    // Cause before effect: before its message was stored (when still there) and before the worker got it.
+    if (stored !== null) expect(at(replayed)).toBeLessThanOrEqual(stored);
+    expect(at(replayed)).toBeLessThanOrEqual(at(delivered));
+    expect(hist.indexOf(replayed)).toBeLessThan(hist.indexOf(delivered));
+  }, 120_000);
+});
+
+describe('a redelivery after a SIGKILL', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await Harness.start(undefined, { latencyMs: 300 });
+  }, 180_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('names the tasks it took from checkpoints: with what it ran, every task is accounted for', async () => {
+    const env = { RUNNER_CHECKPOINT_BUDGET_MS: '0', RUNNER_ACK_WAIT_MS: '2000', HISTORY_FLUSH_MS: '1', RUNNER_TASK_CONCURRENCY: '1' };
+    const first = await h.worker(env);
+    await h.publish(job('kill-1', 4));
+    // The first task is completed and checkpointed on the first worker, then it dies mid-job.
+    await eventually(() => events(h, 'kill-1'), (e) => e.some((x) => x.type === 'checkpointed'), 'a checkpoint in the history');
+    first.kill('SIGKILL');
+    await first.exited;
+    await h.worker(env);
+    const [{ last }] = await h.waitForLasts(1, 60_000);
+    expect(last.status).toBe('success');
+    const hist = await eventually(() => events(h, 'kill-1'), (e) => e.some((x) => x.type === 'last_stored'), 'the .last in the history');
+    const final = hist.find((e) => e.type === 'last_stored')!.deliveries!;
+    expect(final).toBeGreaterThan(1);
+    const started = hist.find((e) => e.type === 'started' && e.deliveries === final)!;
+    const fromCheckpoints = (started.detail?.from_checkpoints ?? []) as string[];
+    expect(fromCheckpoints.length).toBeGreaterThan(0);
+    const ranThen = hist.filter((e) => e.type === 'task_finished' && e.deliveries === final).map((e) => e.task_id);
+    // Each task once: taken from a checkpoint, or run by the last delivery.
+    expect([...fromCheckpoints, ...ranThen].sort()).toEqual(['t1', 't2', 't3', 't4']);
+    const printed = await lines(h, 'kill-1');
+    expect(printed).toContain(`started on ${started.worker_id} (4 tasks; ${fromCheckpoints.length} from checkpoints: ${fromCheckpoints.join(', ')})`);
+  }, 180_000);
+});

@@ -5,9 +5,10 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { ExhaustedGuard } from '../../../src/messaging/exhausted.ts';
 import { leaseTiming } from '../../../src/messaging/lease-timing.ts';
 import type { Publisher } from '../../../src/messaging/publisher.ts';
+import type { Recorder } from '../../../src/status/recorder.ts';
 import { silentLogger } from '../../../src/telemetry/logger.ts';
 
-function setup(o: { stored?: boolean; lastStored?: boolean; holds?: (seq: number, phase: 'before' | 'after') => boolean } = {}) {
+function setup(o: { stored?: boolean; lastStored?: boolean; lastFails?: boolean; holds?: (seq: number, phase: 'before' | 'after') => boolean } = {}) {
   const done: string[] = [];
   const waits: number[] = [];
   let phase: 'before' | 'after' = 'before';
@@ -29,12 +30,18 @@ function setup(o: { stored?: boolean; lastStored?: boolean; holds?: (seq: number
     lastStored: async () => o.lastStored ?? false,
     deadLetter: async (_d: unknown, _h: unknown, _i: unknown, e: { code: string }) => void done.push(`dlq ${e.code}`),
     last: async () => {
+      if (o.lastFails) throw new Error('nats: timeout');
       done.push('failure .last');
       return { duplicate: false, seq: 1 };
     },
   } as unknown as Publisher;
+  // What the job's history is told: dead-lettered, and whether its failure .last was stored.
+  const recorder = { begin: () => ({
+    deadLettered: (altId: string, code: string, _m: string, lastStored: boolean) => void done.push(`history ${altId} ${code} last_stored=${lastStored}`),
+    settled: async () => {}, release: async () => {}, close: async () => {},
+  }) } as unknown as Recorder;
   const guard = new ExhaustedGuard({
-    nc: {} as NatsConnection, jsm, publisher, stream: 'ALT', durable: 'runner', logger: silentLogger(),
+    nc: {} as NatsConnection, jsm, publisher, stream: 'ALT', durable: 'runner', logger: silentLogger(), recorder,
     holds: (seq) => o.holds?.(seq, phase) ?? false,
     graceMs: leaseTiming(5_000).graceMs,
     sleep: async (ms) => {
@@ -59,7 +66,11 @@ describe('ExhaustedGuard', () => {
     const s = setup();
     await s.guard.handle(9, 5);
     expect(s.waits).toEqual([5_000]);
-    expect(s.done).toEqual(['dlq MAX_DELIVER_EXCEEDED', 'failure .last', 'delete 9']);
+    expect(s.done).toEqual(['dlq MAX_DELIVER_EXCEEDED', 'failure .last', 'delete 9', 'history job-9 MAX_DELIVER_EXCEEDED last_stored=true']);
+    // A failure .last that could not be stored is not said stored.
+    const failed = setup({ lastFails: true });
+    await failed.guard.handle(9, 5);
+    expect(failed.done).toEqual(['dlq MAX_DELIVER_EXCEEDED', 'delete 9', 'history job-9 MAX_DELIVER_EXCEEDED last_stored=false']);
   });
 
   it('only removes a message whose .last is stored, and does nothing for one settled meanwhile', async () => {

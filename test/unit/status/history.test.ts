@@ -1,6 +1,7 @@
 /** The history writer never makes the worker wait: a bounded number of unconfirmed events, the rest dropped and counted. */
 import { describe, expect, it } from '@jest/globals';
 import { HistoryWriter, describeEvent, historyEvent } from '../../../src/status/history.ts';
+import { DeliveryRecord, type RecorderOptions } from '../../../src/status/recorder.ts';
 
 describe('HistoryWriter', () => {
   it('sends a job\'s events together, one message per job, to its subject, and returns at once', async () => {
@@ -82,5 +83,27 @@ describe('HistoryWriter', () => {
     expect(describeEvent(historyEvent('parked', 'j', { worker_id: 'w', code: 'BUDGET_WAIT' }))).toBe('parked: its tenant\'s budget is spent until the period turns on w');
     expect(describeEvent(historyEvent('parked', 'j', { worker_id: 'w', code: 'JOB_PARKED', detail: { task: 'ok' } }))).toBe('parked: waiting for a person at task ok on w');
     expect(describeEvent(historyEvent('resumed', 'j', { worker_id: 'w', detail: { completed: 1, reason: 'budget' } }))).toBe('resumed after its tenant\'s budget period turned on w (1 tasks done before)');
+  });
+});
+
+describe('DeliveryRecord history', () => {
+  it('a message dead-lettered by the guard or the janitor: dead-lettered, then its failure .last stored when it was', async () => {
+    const sent: { type: string; status?: string; code?: string; worker_id?: string }[][] = [];
+    const history = new HistoryWriter({ prefix: 'history', maxPending: 10, flushMs: 60_000, publish: async (_s, data) => void sent.push(JSON.parse(new TextDecoder().decode(data))) });
+    const d = { stream: 'ALT', seq: 9, deliveries: 5, subject: 'alt.submit', data: new Uint8Array() };
+    const options = { history, workerId: 'w1' } as unknown as RecorderOptions;
+    new DeliveryRecord(options, d).deadLettered('job-9', 'MAX_DELIVER_EXCEEDED', 'no worker settled it', true);
+    new DeliveryRecord(options, d).deadLettered('job-8', 'STRANDED', 'left below the ack floor', false);
+    expect(sent.flat().map((e) => [e.type, e.status, e.code, e.worker_id])).toEqual([
+      ['dead_lettered', undefined, 'MAX_DELIVER_EXCEEDED', undefined],
+      ['last_stored', 'failure', 'MAX_DELIVER_EXCEEDED', undefined],
+      ['dead_lettered', undefined, 'STRANDED', undefined],
+    ]);
+  });
+
+  it('prints a held delivery with its hold and a redelivery\'s tasks from checkpoints', () => {
+    expect(describeEvent(historyEvent('delivered', 'j', { worker_id: 'w', deliveries: 1, alt_stream_seq: 4, detail: { held: 'paused' } }))).toBe('delivered (delivery 1, message 4) to w, held: paused');
+    expect(describeEvent(historyEvent('started', 'j', { worker_id: 'w', detail: { tasks: 4, from_checkpoints: ['t1', 't2'] } }))).toBe('started on w (4 tasks; 2 from checkpoints: t1, t2)');
+    expect(describeEvent(historyEvent('started', 'j', { worker_id: 'w', detail: { tasks: 1 } }))).toBe('started on w (1 task)');
   });
 });

@@ -35,7 +35,7 @@ describe('a job\'s history on one worker: rejected, held while paused, replayed'
   /** The worker's id, as its run lines name it. */
   const wid = () => String(w.logs('run started')[0]?.worker_id);
   beforeAll(async () => {
-    h = await Harness.start();
+    h = await Harness.start(undefined, { latencyRules: [{ match: 'slow-step', ms: 6_000 }] });
     // One slot, and a pull request that stays open 15 s: a job published just after a pause is delivered to it and held.
     w = await inProcessWorker(h, { RUNNER_CONCURRENCY: '1', HISTORY_FLUSH_MS: '20', RUNNER_STATUS_FLUSH_MS: '20' }, { pullExpiresMs: 15_000 });
   }, 180_000);
@@ -93,6 +93,41 @@ describe('a job\'s history on one worker: rejected, held while paused, replayed'
     if (stored !== null) expect(at(replayed)).toBeLessThanOrEqual(stored);
     expect(at(replayed)).toBeLessThanOrEqual(at(delivered));
     expect(hist.indexOf(replayed)).toBeLessThan(hist.indexOf(delivered));
+  }, 120_000);
+
+  it('a delivery held beyond a lowered concurrency shows at once with its hold, and starts when the slot frees', async () => {
+    const lastOf = async (id: string) => (await h.lasts()).filter((l) => l.last.alt_file_id === id);
+    expect((await cli(h, 'workers', 'set', wid(), '--concurrency', '2')).code).toBe(0);
+    await eventually(async () => w.stack.worker.concurrency, (n) => n === 2, 'two slots');
+    await h.publish(job('slow-1', 1, 'slow-step'));
+    // The slow job holds one slot; the other slot's request is open when the concurrency is lowered.
+    await eventually(async () => w.stack.worker.state.inFlight, (n) => n === 1, 'the slow job running');
+    expect((await cli(h, 'workers', 'set', wid(), '--concurrency', '1')).code).toBe(0);
+    await eventually(async () => w.stack.worker.concurrency, (n) => n === 1, 'one slot');
+    const seq = await h.publish(job('held-2', 1));
+    await eventually(async () => w.logs('a delivery arrived beyond the concurrency: held until a slot frees'), (l) => l.length > 0, 'the delivery held');
+    const during = await eventually(() => lines(h, 'held-2'), (l) => l[0] !== '', 'the held delivery in the history');
+    expect(during).toEqual([`delivered (delivery 1, message ${seq}) to ${wid()}, held: concurrency`]);
+    expect(await lastOf('slow-1')).toEqual([]);
+    await eventually(() => lastOf('held-2'), (l) => l.length === 1, 'held-2 run once the slot freed');
+    const slow = await eventually(() => events(h, 'slow-1'), (e) => e.some((x) => x.type === 'last_stored'), 'the slow job\'s .last in the history');
+    const held = await eventually(() => events(h, 'held-2'), (e) => e.some((x) => x.type === 'last_stored'), 'held-2\'s .last in the history');
+    expect(held.map((e) => e.type)).toEqual(['delivered', 'started', 'task_finished', 'last_stored']);
+    expect(at(held[1])).toBeGreaterThanOrEqual(at(slow.find((e) => e.type === 'last_stored')));
+  }, 120_000);
+
+  it('a held delivery the worker hands back unrun (a drain, then its exit) says so', async () => {
+    // held-2's slot freed: the worker asked for work again.
+    await eventually(async () => w.stack.worker.state.inFlight, (n) => n === 0, 'the slot free');
+    expect((await cli(h, 'pause')).code).toBe(0);
+    await eventually(async () => w.logs('intake paused: no new work is taken'), (l) => l.length > 1, 'the worker paused again');
+    const seq = await h.publish(job('held-3', 1));
+    await eventually(() => lines(h, 'held-3'), (l) => l[0] !== '', 'the held delivery in the history');
+    expect((await cli(h, 'drain', wid())).code).toBe(0);
+    await eventually(async () => w.logs('drained: nothing runs here any more; stopping'), (l) => l.length > 0, 'the worker drained');
+    await w.close();
+    const timeline = await eventually(() => lines(h, 'held-3'), (l) => l.length === 2, 'the hand-back in the history');
+    expect(timeline).toEqual([`delivered (delivery 1, message ${seq}) to ${wid()}, held: paused`, `handed back on ${wid()} (JOB_ABORTED)`]);
   }, 120_000);
 });
 

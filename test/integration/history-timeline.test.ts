@@ -116,18 +116,18 @@ describe('a job\'s history on one worker: rejected, held while paused, replayed'
     expect(at(held[1])).toBeGreaterThanOrEqual(at(slow.find((e) => e.type === 'last_stored')));
   }, 120_000);
 
-  it('a held delivery the worker hands back unrun (a drain, then its exit) says so', async () => {
+  it('a delivery that arrives while the worker drains is held, and handed back unrun when it exits: the history says both', async () => {
     // held-2's slot freed: the worker asked for work again.
     await eventually(async () => w.stack.worker.state.inFlight, (n) => n === 0, 'the slot free');
-    expect((await cli(h, 'pause')).code).toBe(0);
-    await eventually(async () => w.logs('intake paused: no new work is taken'), (l) => l.length > 1, 'the worker paused again');
-    const seq = await h.publish(job('held-3', 1));
-    await eventually(() => lines(h, 'held-3'), (l) => l[0] !== '', 'the held delivery in the history');
     expect((await cli(h, 'drain', wid())).code).toBe(0);
     await eventually(async () => w.logs('drained: nothing runs here any more; stopping'), (l) => l.length > 0, 'the worker drained');
+    const seq = await h.publish(job('held-3', 1));
+    await eventually(async () => w.logs('a delivery arrived while draining: it is handed back'), (l) => l.length > 0, 'the delivery held');
+    const during = await eventually(() => lines(h, 'held-3'), (l) => l[0] !== '', 'the held delivery in the history');
+    expect(during).toEqual([`delivered (delivery 1, message ${seq}) to ${wid()}, held: draining`]);
     await w.close();
     const timeline = await eventually(() => lines(h, 'held-3'), (l) => l.length === 2, 'the hand-back in the history');
-    expect(timeline).toEqual([`delivered (delivery 1, message ${seq}) to ${wid()}, held: paused`, `handed back on ${wid()} (JOB_ABORTED)`]);
+    expect(timeline).toEqual([`delivered (delivery 1, message ${seq}) to ${wid()}, held: draining`, `handed back on ${wid()} (JOB_ABORTED)`]);
   }, 120_000);
 });
 

@@ -116,6 +116,21 @@ describe('a job\'s history on one worker: rejected, held while paused, replayed'
     expect(at(held[1])).toBeGreaterThanOrEqual(at(slow.find((e) => e.type === 'last_stored')));
   }, 120_000);
 
+  it('a job cancelled before it started: its cancelled .last is in its history, after the request', async () => {
+    await eventually(async () => w.stack.worker.state.inFlight, (n) => n === 0, 'the slot free');
+    expect((await cli(h, 'pause')).code).toBe(0);
+    await eventually(async () => w.logs('intake paused: no new work is taken'), (l) => l.length > 1, 'the worker paused again');
+    await h.publish(job('cancel-1', 2));
+    expect((await cli(h, 'cancel', 'cancel-1')).code).toBe(0);
+    expect((await cli(h, 'resume')).code).toBe(0);
+    const timeline = await eventually(() => lines(h, 'cancel-1'), (l) => l.some((x) => x.startsWith('.last stored')), 'the cancelled .last in the history');
+    // Held or not (a request of the worker may have been open at the pause), no task ran.
+    expect(timeline.filter((l) => !l.startsWith('delivered'))).toEqual([
+      expect.stringMatching(/^cancel requested by /),
+      `.last stored (failure) on ${wid()} (JOB_CANCELLED)`,
+    ]);
+  }, 120_000);
+
   it('a delivery that arrives while the worker drains is held, and handed back unrun when it exits: the history says both', async () => {
     // held-2's slot freed: the worker asked for work again.
     await eventually(async () => w.stack.worker.state.inFlight, (n) => n === 0, 'the slot free');

@@ -1,8 +1,9 @@
 /**
- * A job's history complete and in causal order, through the real worker: a rejected job's failure
- * `.last` is in it; a delivery held while the fleet is paused shows from its arrival, with its
- * hold, and starts after the resume; operators' actions are stamped before what they cause; a
- * redelivery after a SIGKILL names the tasks it took from checkpoints, so every task is accounted.
+ * A job's history complete and in causal order, through the real worker: a rejected or cancelled
+ * job's `.last` is in it; a delivery held (paused, beyond a lowered concurrency, draining, shutting
+ * down) shows from its arrival with its hold, then its start or its hand-back; operators' actions
+ * are stamped before what they cause; a redelivery after a SIGKILL names the tasks it took from
+ * checkpoints, so every task is accounted for.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -146,7 +147,7 @@ describe('a job\'s history on one worker: rejected, held while paused, replayed'
   }, 120_000);
 });
 
-describe('a redelivery after a SIGKILL', () => {
+describe('a worker killed, a worker shutting down', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await Harness.start(undefined, { latencyMs: 300 });
@@ -155,7 +156,7 @@ describe('a redelivery after a SIGKILL', () => {
     await h?.close();
   });
 
-  it('names the tasks it took from checkpoints: with what it ran, every task is accounted for', async () => {
+  it('after a SIGKILL the redelivery names the tasks it took from checkpoints: with what it ran, every task is accounted for', async () => {
     const env = { RUNNER_CHECKPOINT_BUDGET_MS: '0', RUNNER_ACK_WAIT_MS: '2000', HISTORY_FLUSH_MS: '1', RUNNER_TASK_CONCURRENCY: '1' };
     const first = await h.worker(env);
     await h.publish(job('kill-1', 4));
@@ -178,4 +179,17 @@ describe('a redelivery after a SIGKILL', () => {
     const printed = await lines(h, 'kill-1');
     expect(printed).toContain(`started on ${started.worker_id} (4 tasks; ${fromCheckpoints.length} from checkpoints: ${fromCheckpoints.join(', ')})`);
   }, 180_000);
+
+  it('a delivery that arrives while a worker shuts down is held and handed back: the history says both', async () => {
+    for (const p of h.workers) p.kill('SIGTERM');
+    await Promise.all(h.workers.map((p) => p.exited));
+    // One slot and a request open 15 s: the job published once the shutdown began is delivered to it.
+    const w = await inProcessWorker(h, { RUNNER_CONCURRENCY: '1', RUNNER_ACK_WAIT_MS: '2000', HISTORY_FLUSH_MS: '20' }, { pullExpiresMs: 15_000 });
+    await eventually(async () => w.stack.worker.pullRequests, (n) => n > 0, 'a pull request open');
+    const closing = w.close();
+    const seq = await h.publish(job('stop-1', 1));
+    await closing;
+    const timeline = await eventually(() => lines(h, 'stop-1'), (l) => l.length === 2, 'the hand-back in the history');
+    expect(timeline).toEqual([expect.stringMatching(new RegExp(`^delivered \\(delivery 1, message ${seq}\\) to \\S+, held: stopping$`)), expect.stringMatching(/^handed back on \S+ \(JOB_ABORTED\)$/)]);
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 /** The history writer never makes the worker wait: a bounded number of unconfirmed events, the rest dropped and counted. */
 import { describe, expect, it } from '@jest/globals';
-import { HistoryWriter, describeEvent, historyEvent } from '../../../src/status/history.ts';
+import { HistoryWriter, describeEvent, historyEvent, readHistory } from '../../../src/status/history.ts';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { DeliveryRecord, type RecorderOptions } from '../../../src/status/recorder.ts';
 
 describe('HistoryWriter', () => {
@@ -105,5 +106,21 @@ describe('DeliveryRecord history', () => {
     expect(describeEvent(historyEvent('delivered', 'j', { worker_id: 'w', deliveries: 1, alt_stream_seq: 4, detail: { held: 'paused' } }))).toBe('delivered (delivery 1, message 4) to w, held: paused');
     expect(describeEvent(historyEvent('started', 'j', { worker_id: 'w', detail: { tasks: 4, from_checkpoints: ['t1', 't2'] } }))).toBe('started on w (4 tasks; 2 from checkpoints: t1, t2)');
     expect(describeEvent(historyEvent('started', 'j', { worker_id: 'w', detail: { tasks: 1 } }))).toBe('started on w (1 task)');
+  });
+});
+
+describe('readHistory', () => {
+  it('orders by time; at the same millisecond an operator\'s action (stamped before what it caused) comes before the workers\' events', async () => {
+    const t = new Date('2026-12-07T17:00:00.000Z');
+    const worker = [historyEvent('delivered', 'j', { worker_id: 'w', deliveries: 1, alt_stream_seq: 3 }, t), historyEvent('started', 'j', { worker_id: 'w' }, new Date(t.getTime() + 1))];
+    const operator = historyEvent('replayed', 'j', { by: 'nats:alice', detail: { from: 't1', seq: 3 } }, t);
+    // Stored in that order: the worker's batch first, the operator's action after it.
+    const stored = [worker, operator].map((body, i) => ({ seq: i + 1, subject: 'history.j', data: new TextEncoder().encode(JSON.stringify(body)) }));
+    const jsm = { streams: {
+      info: async () => ({ state: { messages: 2, first_seq: 1, last_seq: 2 } }),
+      getMessage: async (_s: string, q: { seq: number }) => stored.find((m) => m.seq >= q.seq) ?? null,
+    } } as unknown as JetStreamManager;
+    const events = await readHistory({ jsm, stream: 'ALT_HISTORY', prefix: 'history' }, 'j');
+    expect(events.map((e) => e.type)).toEqual(['replayed', 'delivered', 'started']);
   });
 });

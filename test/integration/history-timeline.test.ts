@@ -115,6 +115,13 @@ describe('a job\'s history on one worker: rejected, held while paused, replayed'
     const held = await eventually(() => events(h, 'held-2'), (e) => e.some((x) => x.type === 'last_stored'), 'held-2\'s .last in the history');
     expect(held.map((e) => e.type)).toEqual(['delivered', 'started', 'task_finished', 'last_stored']);
     expect(at(held[1])).toBeGreaterThanOrEqual(at(slow.find((e) => e.type === 'last_stored')));
+    // Each change is stamped before the worker applied it, and read in that order.
+    const fleet = await events(h, '--fleet');
+    for (const n of [2, 1]) {
+      const asked = fleet.findIndex((e) => e.type === 'concurrency_set' && !e.worker_id && e.detail?.concurrency === n);
+      const applied = fleet.findIndex((e) => e.type === 'concurrency_set' && e.worker_id && e.detail?.concurrency === n);
+      expect({ n, asked: asked >= 0, applied: applied >= 0, before: asked < applied, at: at(fleet[asked]) <= at(fleet[applied]) }).toEqual({ n, asked: true, applied: true, before: true, at: true });
+    }
   }, 120_000);
 
   it('a job cancelled before it started: its cancelled .last is in its history, after the request', async () => {

@@ -26,6 +26,9 @@
  * writes a V8 CPU profile of each phase's measured part to <dir>/<phase>.cpuprofile; BENCH_THREADS=1
  * prints the CPU per job of each thread of the phase's process (main thread, V8 GC helpers);
  * BENCH_HEAP_PROFILE=<dir> writes a sampling heap profile of everything a phase allocated.
+ * BENCH_MEMORY_PROBE=1 prints what the memory part's RSS is made of at its highest (./memory-probe.ts:
+ * V8 heap by space, array buffers, malloc and the rest, mapped files); BENCH_HEAP_SNAPSHOT=<dir> with it
+ * writes a heap snapshot of each of its two workers there when its part ends.
  * BENCH_ONLY=<names> (comma-separated: baseline, floor, worker, default, no-history, telemetry-100, telemetry-10,
  * memory, startup: the start-up part alone) runs only those parts and prints only the rows and ratios they give.
  *
@@ -364,33 +367,60 @@ async function startup(nc: NatsConnection, env: NodeJS.ProcessEnv): Promise<{ st
   return { startMs, atFirstPull: line ? (JSON.parse(line) as AtFirstPull) : null };
 }
 
+/** What ./memory-probe.ts saw at a process's highest RSS (MB), or null without BENCH_MEMORY_PROBE. */
+type Composition = Record<string, unknown> | null;
+
+/** With BENCH_MEMORY_PROBE=1 the memory part's workers load ./memory-probe.ts (BENCH_HEAP_SNAPSHOT=<dir>: and write a heap snapshot there). */
+function probeEnv(env: NodeJS.ProcessEnv, name: string): NodeJS.ProcessEnv {
+  if (process.env.BENCH_MEMORY_PROBE !== '1') return env;
+  const dir = process.env.BENCH_HEAP_SNAPSHOT;
+  if (dir) mkdirSync(dir, { recursive: true });
+  return { ...env, ...(dir ? { MEMORY_PROBE_SNAPSHOT: join(dir, `${name}.heapsnapshot`) } : {}), NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${join(import.meta.dirname, 'memory-probe.ts')}`.trim() };
+}
+
+/** Asks the probe for its peak sample (and snapshot), then prints it. */
+async function composition(child: { proc: import('node:child_process').ChildProcess; output: string[] }, name: string): Promise<Composition> {
+  if (process.env.BENCH_MEMORY_PROBE !== '1') return null;
+  const want = process.env.BENCH_HEAP_SNAPSHOT ? /memory-probe snapshot / : /memory-probe \{/;
+  child.output.length = 0;
+  child.proc.kill('SIGUSR2');
+  while (!want.test(child.output.join(''))) await new Promise((r) => setTimeout(r, 50));
+  const line = /memory-probe (\{.*\})/.exec(child.output.join(''))![1];
+  console.log(`  ${name}: at the highest RSS ${line}`);
+  return JSON.parse(line) as Composition;
+}
+
 /** Peak RSS while a backlog drains; RSS with 1,000 jobs in flight on 5 s AI calls. */
-async function memory(nc: NatsConnection, env: NodeJS.ProcessEnv, ai: { url: string }): Promise<{ backlogPeak: number; inFlightRss: number }> {
+async function memory(nc: NatsConnection, env: NodeJS.ProcessEnv, ai: { url: string }): Promise<{ backlogPeak: number; drainCpuUsPerJob: number; inFlightRss: number; drainAt: Composition; inFlightAt: Composition }> {
   // Peak RSS while a backlog drains.
   await freshStreams(nc);
   await publishAll(nc, BACKLOG, 'backlog');
-  const drain = await startWorkerProcess({ ...env, RUNNER_CONCURRENCY: String(CONCURRENCY), AI_MAX_CONCURRENCY: String(CONCURRENCY) });
+  const drain = await startWorkerProcess(probeEnv({ ...env, RUNNER_CONCURRENCY: String(CONCURRENCY), AI_MAX_CONCURRENCY: String(CONCURRENCY) }, 'drain'));
+  const cpu0 = cpuSecondsOf(drain.proc.pid!);
   await waitForLasts(nc, BACKLOG, 'backlog');
   const backlogPeak = rssOf(drain.proc.pid!).peak;
+  const drainCpuUsPerJob = ((cpuSecondsOf(drain.proc.pid!) - cpu0) / BACKLOG) * 1e6;
+  const drainAt = await composition(drain, 'drain');
   await drain.stop();
 
   // 1,000 jobs in flight, each waiting 5 s on its first AI call.
   await freshStreams(nc);
   await fetch(`${ai.url}/_faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs: 5_000 }) });
   await publishAll(nc, IN_FLIGHT, 'in-flight');
-  const held = await startWorkerProcess({ ...env, RUNNER_CONCURRENCY: String(IN_FLIGHT), AI_MAX_CONCURRENCY: String(IN_FLIGHT) });
+  const held = await startWorkerProcess(probeEnv({ ...env, RUNNER_CONCURRENCY: String(IN_FLIGHT), AI_MAX_CONCURRENCY: String(IN_FLIGHT) }, 'in-flight'));
   for (;;) {
     const stats = (await (await fetch(`${ai.url}/_stats`)).json()) as { inFlight: number };
     if (stats.inFlight >= IN_FLIGHT) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   const inFlightRss = rssOf(held.proc.pid!).rss;
+  const inFlightAt = await composition(held, 'in flight');
   await held.stop();
-  return { backlogPeak, inFlightRss };
+  return { backlogPeak, drainCpuUsPerJob, inFlightRss, drainAt, inFlightAt };
 }
 
 /** The start-up part and the memory part, on `altlas worker` processes with the fake AI over HTTP. */
-async function memoryAndStartup(server: NatsServer, parts: { startup: boolean; memory: boolean }): Promise<{ backlogPeak?: number; inFlightRss?: number; startMs?: number; atFirstPull?: AtFirstPull | null }> {
+async function memoryAndStartup(server: NatsServer, parts: { startup: boolean; memory: boolean }): Promise<{ backlogPeak?: number; drainCpuUsPerJob?: number; inFlightRss?: number; drainAt?: Composition; inFlightAt?: Composition; startMs?: number; atFirstPull?: AtFirstPull | null }> {
   const nc = await connect({ servers: server.url });
   const ai = await startFakeAiProcess();
   const env = { NATS_URL: server.url, AI_URL: ai.url, LOG_LEVEL: 'info' };
@@ -455,7 +485,7 @@ if (process.env.BENCH_PHASE) {
     if (m) {
       const under = (name: string, v: number, limit: number, unit: string, show: string) => console.log(`  ${name.padEnd(58)} ${show}  (target < ${limit} ${unit}: ${v < limit ? 'met' : 'NOT met'})`);
       console.log('\nmemory and start-up');
-      if (m.backlogPeak !== undefined) under(`peak RSS while ${BACKLOG} jobs drain`, m.backlogPeak / 1024 / 1024, 180, 'MB', mb(m.backlogPeak));
+      if (m.backlogPeak !== undefined) under(`peak RSS while ${BACKLOG} jobs drain`, m.backlogPeak / 1024 / 1024, 180, 'MB', `${mb(m.backlogPeak)} (worker CPU ${m.drainCpuUsPerJob!.toFixed(0)} µs per job)`);
       if (m.inFlightRss !== undefined) under(`RSS with ${IN_FLIGHT} jobs in flight on 5 s HTTP AI calls`, m.inFlightRss / 1024 / 1024, 200, 'MB', mb(m.inFlightRss));
       under('exec of altlas worker → first .last stored', m.startMs!, 700, 'ms', `${m.startMs!.toFixed(0)} ms`);
       const p = m.atFirstPull;

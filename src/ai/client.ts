@@ -47,6 +47,8 @@ export interface AiClientOptions extends PolicyOptions {
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+/** The outcome settled if neither branch of a call set one (both do): one error for the process, not a stack trace captured per call. */
+const UNSETTLED: CallOutcome = { ok: false, error: new Error('unsettled') };
 
 /** Per-attempt state the transport fills. */
 interface Sink extends AttemptSink {
@@ -113,7 +115,7 @@ export class AiClient {
     const pass = await steps.gate.enter(call, options.signal);
     try {
       const reservation = await steps.reserve.reserve(call, options.signal);
-      let outcome: CallOutcome = { ok: false, error: new Error('unsettled') };
+      let outcome: CallOutcome = UNSETTLED;
       try {
         const answer = await this.#run(call, request, options);
         outcome = { ok: true, answer };

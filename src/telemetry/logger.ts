@@ -85,17 +85,49 @@ export interface ContextLogger {
   with(meta: Record<string, unknown>): ContextLogger;
 }
 
+/**
+ * One object per job and per task: its methods are the class's, not closures made for each
+ * instance (seven closures and a context per logger before: about 0.6 KB of heap each, three per
+ * job in flight).
+ */
+class BoundLogger implements ContextLogger {
+  readonly #logger: Logger;
+  readonly #context: Record<string, unknown>;
+
+  constructor(logger: Logger, context: Record<string, unknown>) {
+    this.#logger = logger;
+    this.#context = context;
+  }
+
+  log(level: string, message: string, meta?: Record<string, unknown>): void {
+    if (this.#logger.isLevelEnabled(level)) this.#logger.log(level, message, meta ? { ...this.#context, ...meta } : { ...this.#context });
+  }
+
+  debug(message: string, meta?: Record<string, unknown>): void {
+    this.log('debug', message, meta);
+  }
+
+  info(message: string, meta?: Record<string, unknown>): void {
+    this.log('info', message, meta);
+  }
+
+  warn(message: string, meta?: Record<string, unknown>): void {
+    this.log('warn', message, meta);
+  }
+
+  error(message: string, meta?: Record<string, unknown>): void {
+    this.log('error', message, meta);
+  }
+
+  isDebugEnabled(): boolean {
+    return this.#logger.isDebugEnabled();
+  }
+
+  with(meta: Record<string, unknown>): ContextLogger {
+    return new BoundLogger(this.#logger, { ...this.#context, ...meta });
+  }
+}
+
 export function contextLogger(logger: Logger, context: Record<string, unknown>): ContextLogger {
-  const log = (level: string, message: string, meta?: Record<string, unknown>) => {
-    if (logger.isLevelEnabled(level)) logger.log(level, message, meta ? { ...context, ...meta } : { ...context });
-  };
-  return {
-    log,
-    debug: (m, meta) => log('debug', m, meta),
-    info: (m, meta) => log('info', m, meta),
-    warn: (m, meta) => log('warn', m, meta),
-    error: (m, meta) => log('error', m, meta),
-    isDebugEnabled: () => logger.isDebugEnabled(),
-    with: (meta) => contextLogger(logger, { ...context, ...meta }),
-  };
+  return new BoundLogger(logger, context);
 }

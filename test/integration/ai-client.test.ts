@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { FakeOrchestrator } from '../../src/ai/fake-orchestrator.ts';
 import { openaiProvider } from '../../src/ai/providers.ts';
 import { isAltlasError } from '../../src/errors.ts';
+import type { CallOutcome, CallSteps } from '../../src/ai/steps.ts';
 import { request, testClient, until } from '../helpers/ai.ts';
 
 let fake: FakeOrchestrator;
@@ -146,6 +147,16 @@ describe('AiClient against the fake orchestrator over HTTP', () => {
     await testClient(url).complete(request('hi'), signal());
     expect(fake.lastHeaders['accept-encoding']).toBeUndefined();
     expect(fake.lastHeaders.connection).toBe('keep-alive');
+  });
+
+  it('settles its steps with the answer, or with the error the call failed with', async () => {
+    const settled: CallOutcome[] = [];
+    const part = { enter: async () => ({ leave() {} }), reserve: async () => ({ held: {} }), settle: (_c: unknown, _r: unknown, o: CallOutcome) => void settled.push(o) };
+    const steps: CallSteps = { gate: part, reserve: part, settle: part };
+    const answer = await testClient(url, { steps }).complete(request(), signal());
+    fake.setFaults({ failFirst: 10, errorStatus: 400 });
+    const error = await failure(testClient(url, { steps }).complete(request(), signal()));
+    expect(settled).toEqual([{ ok: true, answer }, { ok: false, error }]);
   });
 
   it('checks health', async () => {

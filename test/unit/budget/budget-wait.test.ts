@@ -158,7 +158,7 @@ describe('parkForBudget', () => {
 
 describe('parkedBefore', () => {
   const warned: [string, Record<string, unknown> | undefined][] = [];
-  const log = { ...contextLogger(silentLogger(), {}), warn: (m: string, meta?: Record<string, unknown>) => void warned.push([m, meta]) };
+  const log = Object.assign(contextLogger(silentLogger(), {}), { warn: (m: string, meta?: Record<string, unknown>) => void warned.push([m, meta]) });
   beforeEach(() => {
     warned.length = 0;
   });

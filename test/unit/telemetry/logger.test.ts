@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { PassThrough } from 'node:stream';
-import { createLogger } from '../../../src/telemetry/logger.ts';
+import { contextLogger, createLogger } from '../../../src/telemetry/logger.ts';
 import { redactValue as redact } from '../../../src/security/redact.ts';
 
 describe('logger', () => {
@@ -44,5 +44,24 @@ describe('logger', () => {
     const input = { a: { password: 'p' }, list: [{ token: 't' }] };
     expect(redact(input)).toEqual({ a: { password: '[REDACTED]' }, list: [{ token: '[REDACTED]' }] });
     expect(input.a.password).toBe('p');
+  });
+
+  it('a context logger adds its fields to each line; with() adds more without changing it; the fields of a line win; levels filter', async () => {
+    const stream = new PassThrough();
+    const chunks: string[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c.toString()));
+    const job = contextLogger(createLogger({ level: 'info', stream, pretty: false }), { alt_id: 'j1', seq: 7 });
+    const task = job.with({ task_id: 't1' });
+    job.info('job line');
+    task.warn('task line', { seq: 8 });
+    task.debug('filtered out');
+    task.info('bound');
+    job.log('error', 'by level');
+    await new Promise((r) => setImmediate(r));
+    const lines = chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => [l.level, l.message, l.alt_id, l.seq, l.task_id])).toEqual([
+      ['info', 'job line', 'j1', 7, undefined], ['warn', 'task line', 'j1', 8, 't1'], ['info', 'bound', 'j1', 7, 't1'], ['error', 'by level', 'j1', 7, undefined],
+    ]);
+    expect([job.isDebugEnabled(), task.isDebugEnabled()]).toEqual([false, false]);
   });
 });

@@ -76,7 +76,6 @@ const MAX_BATCH = 256;
  */
 const ENDS: ReadonlySet<HistoryEventType> = new Set(['last_stored', 'dead_lettered', 'handed_back', 'parked']);
 
-const encoder = new TextEncoder();
 
 interface Batch {
   subject: string;
@@ -114,10 +113,10 @@ export class HistoryWriter {
       this.#drop('full', 1);
       return;
     }
-    subject ??= historySubject(this.#o.prefix, event.alt_id);
-    const key = `${subject} ${event.alt_id}`;
+    // A job's own subject is keyed by its id alone (its subject token is made once per batch); another subject by both.
+    const key = subject === undefined ? event.alt_id : `${subject}\u0000${event.alt_id}`;
     let batch = this.#batches.get(key);
-    if (!batch) this.#batches.set(key, (batch = { subject, altId: event.alt_id, events: [] }));
+    if (!batch) this.#batches.set(key, (batch = { subject: subject ?? historySubject(this.#o.prefix, event.alt_id), altId: event.alt_id, events: [] }));
     batch.events.push(event);
     this.#held++;
     if (batch.events.length >= MAX_BATCH || ENDS.has(event.type)) {
@@ -140,7 +139,7 @@ export class HistoryWriter {
 
   #send(b: Batch): void {
     const codec = this.#o.codec ?? IDENTITY_CODEC;
-    const bytes = encoder.encode(JSON.stringify(b.events));
+    const bytes = Buffer.from(JSON.stringify(b.events));
     const n = b.events.length;
     let sent: Promise<unknown>;
     try {
@@ -173,9 +172,20 @@ export class HistoryWriter {
   }
 }
 
+/** The last instant written as RFC 3339: a job's events mostly share their millisecond. */
+let isoMs = Number.NaN;
+let isoText = '';
+function isoAt(ms: number): string {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
+}
+
 /** An event's fields made safe to store: error texts under the logs policy. */
-export function historyEvent(type: HistoryEventType, altId: string, fields: Omit<HistoryEvent, 'type' | 'alt_id' | 'at'> = {}, at = new Date()): HistoryEvent {
-  const e: HistoryEvent = { type, at: at.toISOString(), alt_id: altId, ...fields };
+export function historyEvent(type: HistoryEventType, altId: string, fields: Omit<HistoryEvent, 'type' | 'alt_id' | 'at'> = {}, at?: Date): HistoryEvent {
+  const e: HistoryEvent = { type, at: isoAt(at ? at.getTime() : Date.now()), alt_id: altId, ...fields };
   if (e.error !== undefined) e.error = redactText(e.error.slice(0, 500));
   return e;
 }

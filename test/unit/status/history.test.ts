@@ -75,6 +75,16 @@ describe('HistoryWriter', () => {
     expect(w.dropped).toBe(5);
   });
 
+  it('stamps each event with its own instant (given, or now), in RFC 3339', () => {
+    const a = new Date('2026-12-07T10:00:00.001Z');
+    const b = new Date('2026-12-07T10:00:00.002Z');
+    expect([a, b, a, a].map((d) => historyEvent('started', 'j', {}, d).at)).toEqual([a, b, a, a].map((d) => d.toISOString()));
+    const before = Date.now();
+    const now = Date.parse(historyEvent('started', 'j').at);
+    expect(now).toBeGreaterThanOrEqual(before);
+    expect(now).toBeLessThanOrEqual(Date.now());
+  });
+
   it('masks secrets in error texts and says what happened in a line', () => {
     const e = historyEvent('attempt_failed', 'j', { task_id: 't1', attempt: 2, code: 'AI_HTTP_500', error: 'upstream said Bearer abcdefghijklmnopqrstuvwxyz0123', worker_id: 'w' });
     expect(e.error).not.toContain('abcdefghijklmnopqrstuvwxyz0123');

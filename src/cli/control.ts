@@ -18,7 +18,7 @@ import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from '.
 import { parseSince } from './results.ts';
 import { prefixOf } from '../text.ts';
 import { actorOf, recordAction } from '../ops/history.ts';
-import { CODE_FORM, rangeProblem, searchFinished } from '../ops/finished.ts';
+import { CODE_FORM, PAGE_MAX, pageLimit, rangeProblem, searchFinished } from '../ops/finished.ts';
 import { LAST_STATUSES, type LastStatus } from '../last/statuses.ts';
 
 export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURATION] [--limit N] [--json] [options]
@@ -38,7 +38,7 @@ update. Entries expire after RUNNER_STATUS_TTL_MS.
                           the .last was stored), --state success|partialsuccess|failure, --code
                           (the job's or a task's error code), --text (in the title or id), --tenant
                           (the name given to publish --tenant, or its subject token);
-                          a page of --limit jobs (default 100), then the --page token of the next
+                          a page of --limit jobs (1 to 1000, default 100), then the --page token of the next
   --watch                 a live table of the jobs, redrawn in place on a terminal (plain lines
                           otherwise) every --interval seconds (default 1) until Ctrl-C
 ${COMMON_HELP}
@@ -101,8 +101,9 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   for (const o of ['until', 'code', 'text', 'tenant', 'page'] as const) if (values[o] !== undefined) throw new UsageError(`--${o} goes with --finished`);
   if (values.watch) return (await import('./jobs-watch.ts')).watchJobs(values, io);
   if (values.state !== undefined && !isJobState(values.state)) throw new UsageError(`--state must be one of: ${JOB_STATES.join(', ')}`);
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 0) throw new UsageError('--limit must be a whole number >= 0');
+  // Decimal digits only, as --finished (Number() would take 1e3, 0x4 and ' 3' too).
+  const limit = /^[0-9]{1,9}$/.test(values.limit ?? '') ? Number(values.limit) : NaN;
+  if (!Number.isInteger(limit)) throw new UsageError('--limit must be a whole number >= 0, in decimal digits');
   const since = values.since === undefined ? undefined : parseSince(values.since);
   const config = configFrom(values);
   return withNats(config, async (s) => {
@@ -119,8 +120,8 @@ type JobsValues = { state?: string; since?: string; until?: string; code?: strin
 /** `altlas jobs --finished`: a page of finished jobs from the LAST stream. */
 async function finishedJobs(values: JobsValues, io: Io): Promise<number> {
   if (values.state !== undefined && !(LAST_STATUSES as readonly string[]).includes(values.state)) throw new UsageError(`with --finished, --state must be one of: ${LAST_STATUSES.join(', ')}`);
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be a whole number from 1 to 10000');
+  const limit = pageLimit(values.limit ?? '');
+  if (limit === null) throw new UsageError(`--limit must be a whole number from 1 to ${PAGE_MAX}, in decimal digits`);
   const before = values.page === undefined ? undefined : Number(values.page);
   if (before !== undefined && (!Number.isInteger(before) || before < 1)) throw new UsageError('--page takes the token a previous page printed');
   if (values.code !== undefined && !CODE_FORM.test(values.code)) throw new UsageError(`--code takes an error code (upper-case letters, digits and _, e.g. AI_REJECTED), not "${prefixOf(values.code, 40)}"`);

@@ -20,7 +20,7 @@ import { isAltlasError } from '../errors.ts';
 import { GROUPINGS, type Grouping } from '../usage/window.ts';
 import { recordAction } from '../ops/history.ts';
 import { readHistory } from '../status/history.ts';
-import { CODE_FORM, rangeProblem, searchFinished } from '../ops/finished.ts';
+import { CODE_FORM, PAGE_MAX, pageLimit, rangeProblem, searchFinished } from '../ops/finished.ts';
 import { LAST_STATUSES, type LastStatus } from '../last/schema.ts';
 import { keptAlt, newestLast, taskDetail } from './detail.ts';
 import { readPause } from '../ops/control.ts';
@@ -55,8 +55,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 /** A `limit` query parameter: a whole number from 1 to 1000 in decimal digits (absent: `fallback`). */
 function limitOf(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
-  const n = /^[0-9]{1,4}$/.test(text) ? Number(text) : 0;
-  if (n < 1 || n > 1_000) throw bad('limit must be a whole number from 1 to 1000');
+  const n = pageLimit(text);
+  if (n === null) throw bad(`limit must be a whole number from 1 to ${PAGE_MAX}`);
   return n;
 }
 

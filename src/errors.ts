@@ -75,7 +75,6 @@ export const ERROR_CODES = {
   TOPOLOGY_MISMATCH: { fate: 'reject', summary: 'an existing stream or consumer does not match what the runner needs (it is never changed)' },
   PERMISSION_DENIED: { fate: 'reject', summary: 'the NATS user lacks a permission a feature needs (the subject is named); the worker refuses to start' },
   NATS_UNREACHABLE: { fate: 'retry', summary: 'no NATS server of NATS_URL answered (the server and the reason are named)' },
-  JOB_FINISHED: { fate: 'reject', summary: 'altlas cancel (or the dashboard\'s) named a job whose last run finished already: no cancel is armed, and a message of it published later runs' },
   WORKER_NOT_FOUND: { fate: 'reject', summary: 'altlas drain or workers set named a worker with no live heartbeat: none, or none written within two of its heartbeat intervals (altlas workers lists them)' },
   WORKER_GONE: { fate: 'reject', summary: 'altlas drain --wait: the worker\'s heartbeat ended without a drain (killed or stopped before it drained): the jobs it held are redelivered' },
   WORKER_NOT_ANSWERING: { fate: 'reject', summary: 'altlas workers set: the worker did not report applying the new concurrency within --timeout (the request stays written; altlas workers shows what it runs with)' },

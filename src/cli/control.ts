@@ -52,12 +52,14 @@ aborted where it runs (its AI requests are cancelled), ends with a .last whose u
 are cancelled with code JOB_CANCELLED (its status from the tasks that completed), and is acked,
 not redelivered. A job waiting in the stream is cancelled when a worker picks it up, without an
 AI call (its status entry then says cancelled). A message of the job published after the cancel
-runs. A job whose last run finished already is not cancelled (JOB_FINISHED).
-  --wait                  wait until each job's status is final and print it (at most 60 s)
+runs. For a job whose last run finished, a message of it still waiting in the stream (a rerun)
+is cancelled; one published later runs.
+  --wait                  wait until each job's status is final and print it (at most 60 s; a
+                          job whose last run finished: its state at once)
   --json                  one JSON object per job
 ${COMMON_HELP}
 
-Exit: 0; 1 --wait timed out, or a job had finished already (JOB_FINISHED); 2 usage error.`;
+Exit: 0; 1 --wait timed out; 2 usage error.`;
 
 export const WORKERS_HELP = `Usage: altlas workers [--json] [options]
        altlas workers set WORKER-ID --concurrency N (see altlas workers set --help)
@@ -164,21 +166,15 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
     for (const id of positionals) {
       // The request goes to the history first: the worker's answer (the cancelled .last) comes after it.
       const r = await requestCancel(source, id, by, codec, (found) => recordAction(s.js, config, 'cancel_requested', id, { by, detail: { found } }, codec));
-      if (!r.armed) {
-        code = EXIT.failed;
-        if (values.json) io.out(JSON.stringify({ ...r, requested: false, code: 'JOB_FINISHED' }));
-        else io.out(`nothing to cancel for ${id} (JOB_FINISHED): ${r.message}`);
-        continue;
-      }
       if (!values.wait) {
         if (values.json) io.out(JSON.stringify({ ...r, requested: true }));
         else io.out(`cancel requested for ${id}: ${r.message}`);
         continue;
       }
-      // Done when the job ended cancelled, or (a race the cancel lost) ended otherwise after the request.
+      // Done when the job ended cancelled, or (a race the cancel lost) ended otherwise after the request; a finished job at once.
       const requestedAt = Date.now() - 1_000;
       const deadline = Date.now() + 60_000;
-      const ended = (e: typeof entry) => e !== null && (e.state === 'cancelled' || (FINAL_STATES.includes(e.state) && (r.state === null || Date.parse(e.updated_at) >= requestedAt)));
+      const ended = (e: typeof entry) => e !== null && (r.found === 'finished' || e.state === 'cancelled' || (FINAL_STATES.includes(e.state) && (r.state === null || Date.parse(e.updated_at) >= requestedAt)));
       let entry = await readJob(source, id, codec);
       while (!ended(entry) && Date.now() < deadline) {
         await new Promise((res) => setTimeout(res, 100));

@@ -293,10 +293,8 @@ export const ACTIONS: Record<string, Handler> = {
     only(body, ['alt_id']);
     const altId = id(body.alt_id, 'alt_id');
     const who = by ?? 'dashboard';
-    // As altlas cancel: the history's entry before the request; a job whose last run finished gets none (409 JOB_FINISHED).
-    const r = await requestCancel({ kv: d.status, jsm: d.dlq.jsm, config: d.config }, altId, who, d.codec, (found) => recordAction(d.dlq.js, d.config, 'cancel_requested', altId, { by: who, detail: { found } }, d.codec));
-    if (!r.armed) throw new HttpError(409, `nothing to cancel for ${altId}: ${r.message}`, 'JOB_FINISHED');
-    return r;
+    // As altlas cancel: the history's entry before the request (for a finished job too: it cancels a waiting rerun).
+    return await requestCancel({ kv: d.status, jsm: d.dlq.jsm, config: d.config }, altId, who, d.codec, (found) => recordAction(d.dlq.js, d.config, 'cancel_requested', altId, { by: who, detail: { found } }, d.codec));
   },
   /** Decides the approval task a parked job waits at (as altlas approve): 409 with the code when refused. */
   approve: async (d, { body, by }) => {

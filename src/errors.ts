@@ -76,7 +76,7 @@ export const ERROR_CODES = {
   PERMISSION_DENIED: { fate: 'reject', summary: 'the NATS user lacks a permission a feature needs (the subject is named); the worker refuses to start' },
   NATS_UNREACHABLE: { fate: 'retry', summary: 'no NATS server of NATS_URL answered (the server and the reason are named)' },
   WORKER_NOT_FOUND: { fate: 'reject', summary: 'altlas drain or workers set named a worker with no live heartbeat: none, or none written within two of its heartbeat intervals (altlas workers lists them)' },
-  WORKER_GONE: { fate: 'reject', summary: 'altlas drain --wait: the worker\'s heartbeat ended before it drained (killed, or stopped and not answering): the jobs it held are redelivered; if it only stopped, it drains when it resumes' },
+  WORKER_GONE: { fate: 'reject', summary: 'altlas drain --wait: the worker\'s heartbeat ended before it drained (killed, or stopped and not answering): the jobs it held are redelivered; if it only stopped, it may still drain when it resumes' },
   WORKER_NOT_ANSWERING: { fate: 'reject', summary: 'altlas workers set: the worker did not report applying the new concurrency within --timeout (the request stays written; altlas workers shows what it runs with)' },
   STREAM_MISSING: { fate: 'reject', summary: 'a stream the command reads does not exist yet (a worker with RUNNER_PROVISION=true or altlas init creates it)' },
   PAYLOAD_TOO_LARGE: { fate: 'reject', summary: 'a message is larger than the NATS server\'s max payload' },

@@ -29,7 +29,7 @@ its intervals (RUNNER_HEARTBEAT_MS).
   --wait             wait until the worker has exited: drained (it removed its drain request),
                      or its heartbeat ended before it drained (WORKER_GONE: killed, or stopped
                      and not answering; the jobs it held are redelivered and the request is
-                     removed; if it only stopped, it drains when it resumes)
+                     removed; if it only stopped, it may still drain when it resumes)
   --timeout SECONDS  how long --wait waits (default 600)
 ${COMMON_HELP}
 

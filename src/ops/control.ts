@@ -109,7 +109,8 @@ export type DrainEnd = 'drained' | 'gone' | 'running';
  * gone: a drained worker removes it before its heartbeat. A request still there means the worker
  * ended (killed, stopped, or shut down) before it drained; the request is then removed, so that a
  * later worker of that id does not drain at start, and the fleet's history records it (`drain_gone`,
- * by who asked). A worker that only stopped and read the request drains when it resumes.
+ * by who asked). A worker that only stopped and read the request may still drain when it resumes
+ * (not when its watch is reset on resuming: it then sees the request removed).
  */
 export async function waitForDrain(s: ControlSession, workerId: string, timeoutMs: number): Promise<DrainEnd> {
   const deadline = Date.now() + timeoutMs;

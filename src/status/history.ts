@@ -17,7 +17,7 @@ import { redactText } from '../security/redact.ts';
 import { storedMessages } from './store-access.ts';
 
 /** What a drain whose worker's heartbeat ended before it drained means (altlas drain --wait, WORKER_GONE, and the fleet's history). */
-export const GONE = 'ended its heartbeat before it drained (killed, or stopped and not answering): the jobs it held are redelivered and its drain request is removed; if it only stopped, it drains when it resumes';
+export const GONE = 'ended its heartbeat before it drained (killed, or stopped and not answering): the jobs it held are redelivered and its drain request is removed; if it only stopped, it may still drain when it resumes (when it read the request before)';
 
 /** The kinds of events, in the words `altlas history` prints. */
 export const HISTORY_EVENTS = [

@@ -110,7 +110,7 @@ export type DrainEnd = 'drained' | 'gone' | 'running';
  * ended (killed, stopped, or shut down) before it drained; the request is then removed, so that a
  * later worker of that id does not drain at start, and the fleet's history records it (`drain_gone`,
  * by who asked). A worker that only stopped and read the request may still drain when it resumes
- * (not when its watch is reset on resuming: it then sees the request removed).
+ * (under load one was seen not to).
  */
 export async function waitForDrain(s: ControlSession, workerId: string, timeoutMs: number): Promise<DrainEnd> {
   const deadline = Date.now() + timeoutMs;

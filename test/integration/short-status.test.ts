@@ -94,6 +94,8 @@ describe('a job that finishes within RUNNER_STATUS_FLUSH_MS', () => {
     const cancel = await cli(['cancel', 'quick', '--json']);
     expect(cancel.code).toBe(0);
     expect(JSON.parse(cancel.out[0])).toMatchObject({ alt_id: 'quick', state: 'completed', found: 'finished', armed: true, requested: true });
+    // --wait answers a finished job's state at once (no rerun of it to wait for).
+    expect(await cli(['cancel', 'quick', '--wait'])).toMatchObject({ code: 0, out: ['quick: completed'] });
 
     const one = await (await fetch(`${url}/api/jobs/quick`)).json() as { job: StatusEntry; last: { status: string } | null };
     expect(one.job).toMatchObject({ alt_id: 'quick', state: 'completed', alt_stream_seq: 1 });

@@ -270,6 +270,8 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
             logger.info('drained: nothing runs here any more; stopping');
             o.onDrained?.();
           });
+          // At once, as after a concurrency change: altlas workers shows it paused while it drains.
+          heartbeat?.beat();
         },
       });
       await control.start().catch((e: unknown) => {

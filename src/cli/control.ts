@@ -18,7 +18,7 @@ import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from '.
 import { parseSince } from './results.ts';
 import { prefixOf } from '../text.ts';
 import { actorOf, recordAction } from '../ops/history.ts';
-import { CODE_FORM, rangeProblem, searchFinished } from '../ops/finished.ts';
+import { CODE_FORM, PAGE_MAX, pageLimit, rangeProblem, searchFinished } from '../ops/finished.ts';
 import { LAST_STATUSES, type LastStatus } from '../last/statuses.ts';
 
 export const JOBS_HELP = `Usage: altlas jobs [--state STATE] [--since TIME|DURATION] [--limit N] [--json] [options]
@@ -38,7 +38,7 @@ update. Entries expire after RUNNER_STATUS_TTL_MS.
                           the .last was stored), --state success|partialsuccess|failure, --code
                           (the job's or a task's error code), --text (in the title or id), --tenant
                           (the name given to publish --tenant, or its subject token);
-                          a page of --limit jobs (default 100), then the --page token of the next
+                          a page of --limit jobs (1 to 1000, default 100), then the --page token of the next
   --watch                 a live table of the jobs, redrawn in place on a terminal (plain lines
                           otherwise) every --interval seconds (default 1) until Ctrl-C
 ${COMMON_HELP}
@@ -52,12 +52,14 @@ aborted where it runs (its AI requests are cancelled), ends with a .last whose u
 are cancelled with code JOB_CANCELLED (its status from the tasks that completed), and is acked,
 not redelivered. A job waiting in the stream is cancelled when a worker picks it up, without an
 AI call (its status entry then says cancelled). A message of the job published after the cancel
-runs. A job whose last run finished already is not cancelled (JOB_FINISHED).
-  --wait                  wait until each job's status is final and print it (at most 60 s)
+runs. For a job whose last run finished, a message of it still waiting in the stream (a rerun)
+is cancelled; one published later runs.
+  --wait                  wait until each job's status is final and print it (at most 60 s; a
+                          job whose last run finished: its state at once)
   --json                  one JSON object per job
 ${COMMON_HELP}
 
-Exit: 0; 1 --wait timed out, or a job had finished already (JOB_FINISHED); 2 usage error.`;
+Exit: 0; 1 --wait timed out; 2 usage error.`;
 
 export const WORKERS_HELP = `Usage: altlas workers [--json] [options]
        altlas workers set WORKER-ID --concurrency N (see altlas workers set --help)
@@ -101,8 +103,9 @@ export async function jobsCommand(argv: string[], io: Io): Promise<number> {
   for (const o of ['until', 'code', 'text', 'tenant', 'page'] as const) if (values[o] !== undefined) throw new UsageError(`--${o} goes with --finished`);
   if (values.watch) return (await import('./jobs-watch.ts')).watchJobs(values, io);
   if (values.state !== undefined && !isJobState(values.state)) throw new UsageError(`--state must be one of: ${JOB_STATES.join(', ')}`);
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 0) throw new UsageError('--limit must be a whole number >= 0');
+  // Decimal digits only, as --finished (Number() would take 1e3, 0x4 and ' 3' too).
+  const limit = /^[0-9]{1,9}$/.test(values.limit ?? '') ? Number(values.limit) : NaN;
+  if (!Number.isInteger(limit)) throw new UsageError('--limit must be a whole number >= 0, in decimal digits');
   const since = values.since === undefined ? undefined : parseSince(values.since);
   const config = configFrom(values);
   return withNats(config, async (s) => {
@@ -119,8 +122,8 @@ type JobsValues = { state?: string; since?: string; until?: string; code?: strin
 /** `altlas jobs --finished`: a page of finished jobs from the LAST stream. */
 async function finishedJobs(values: JobsValues, io: Io): Promise<number> {
   if (values.state !== undefined && !(LAST_STATUSES as readonly string[]).includes(values.state)) throw new UsageError(`with --finished, --state must be one of: ${LAST_STATUSES.join(', ')}`);
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be a whole number from 1 to 10000');
+  const limit = pageLimit(values.limit ?? '');
+  if (limit === null) throw new UsageError(`--limit must be a whole number from 1 to ${PAGE_MAX}, in decimal digits`);
   const before = values.page === undefined ? undefined : Number(values.page);
   if (before !== undefined && (!Number.isInteger(before) || before < 1)) throw new UsageError('--page takes the token a previous page printed');
   if (values.code !== undefined && !CODE_FORM.test(values.code)) throw new UsageError(`--code takes an error code (upper-case letters, digits and _, e.g. AI_REJECTED), not "${prefixOf(values.code, 40)}"`);
@@ -163,21 +166,15 @@ export async function cancelCommand(argv: string[], io: Io): Promise<number> {
     for (const id of positionals) {
       // The request goes to the history first: the worker's answer (the cancelled .last) comes after it.
       const r = await requestCancel(source, id, by, codec, (found) => recordAction(s.js, config, 'cancel_requested', id, { by, detail: { found } }, codec));
-      if (!r.armed) {
-        code = EXIT.failed;
-        if (values.json) io.out(JSON.stringify({ ...r, requested: false, code: 'JOB_FINISHED' }));
-        else io.out(`nothing to cancel for ${id} (JOB_FINISHED): ${r.message}`);
-        continue;
-      }
       if (!values.wait) {
         if (values.json) io.out(JSON.stringify({ ...r, requested: true }));
         else io.out(`cancel requested for ${id}: ${r.message}`);
         continue;
       }
-      // Done when the job ended cancelled, or (a race the cancel lost) ended otherwise after the request.
+      // Done when the job ended cancelled, or (a race the cancel lost) ended otherwise after the request; a finished job at once.
       const requestedAt = Date.now() - 1_000;
       const deadline = Date.now() + 60_000;
-      const ended = (e: typeof entry) => e !== null && (e.state === 'cancelled' || (FINAL_STATES.includes(e.state) && (r.state === null || Date.parse(e.updated_at) >= requestedAt)));
+      const ended = (e: typeof entry) => e !== null && (r.found === 'finished' || e.state === 'cancelled' || (FINAL_STATES.includes(e.state) && (r.state === null || Date.parse(e.updated_at) >= requestedAt)));
       let entry = await readJob(source, id, codec);
       while (!ended(entry) && Date.now() < deadline) {
         await new Promise((res) => setTimeout(res, 100));

@@ -3,6 +3,7 @@ import { payloadCodec } from '../security/codec.ts';
 import { actorOf } from '../ops/history.ts';
 import { APPLY_WAIT_MS, requestDrain, setFleetPaused, setWorkerConcurrency, waitForDrain } from '../ops/control.ts';
 import { AltlasError } from '../errors.ts';
+import { GONE } from '../status/history.ts';
 import { MAX_CONCURRENCY } from '../config/defaults.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, parseOptionsOnly, type Io } from './output.ts';
@@ -26,8 +27,9 @@ runs finish however long they take, hands back what it held, and exits with code
 the fleet's history with who asked. A worker is live while its heartbeat is younger than two of
 its intervals (RUNNER_HEARTBEAT_MS).
   --wait             wait until the worker has exited: drained (it removed its drain request),
-                     or its heartbeat ended without a drain (WORKER_GONE: killed or stopped;
-                     the jobs it held are redelivered)
+                     or its heartbeat ended before it drained (WORKER_GONE: killed, or stopped
+                     and not answering; the jobs it held are redelivered and the request is
+                     removed; if it only stopped, it may still drain when it resumes)
   --timeout SECONDS  how long --wait waits (default 600)
 ${COMMON_HELP}
 
@@ -88,7 +90,7 @@ export async function drainCommand(argv: string[], io: Io): Promise<number> {
       return EXIT.ok;
     }
     const end = await waitForDrain({ ...s, codec: payloadCodec(config.PAYLOAD_KEYS) }, id, timeoutS * 1000);
-    if (end === 'gone') throw new AltlasError('WORKER_GONE', `${id}: its heartbeat ended without a drain (killed or stopped before it drained): the jobs it held are redelivered`, { context: { worker: id } });
+    if (end === 'gone') throw new AltlasError('WORKER_GONE', `${id} ${GONE}`, { context: { worker: id } });
     io.out(values.json ? JSON.stringify({ worker_id: id, drained: end === 'drained' }) : end === 'drained' ? `${id} drained and exited` : `${id} still runs after ${timeoutS} s`);
     return end === 'drained' ? EXIT.ok : EXIT.failed;
   }, { role: 'operator', streams: [`KV_${config.RUNNER_CONTROL_BUCKET}`, `KV_${config.RUNNER_WORKERS_BUCKET}`] });

@@ -20,7 +20,7 @@ import { isAltlasError } from '../errors.ts';
 import { GROUPINGS, type Grouping } from '../usage/window.ts';
 import { recordAction } from '../ops/history.ts';
 import { readHistory } from '../status/history.ts';
-import { CODE_FORM, rangeProblem, searchFinished } from '../ops/finished.ts';
+import { CODE_FORM, PAGE_MAX, pageLimit, rangeProblem, searchFinished } from '../ops/finished.ts';
 import { LAST_STATUSES, type LastStatus } from '../last/schema.ts';
 import { keptAlt, newestLast, taskDetail } from './detail.ts';
 import { readPause } from '../ops/control.ts';
@@ -55,8 +55,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 /** A `limit` query parameter: a whole number from 1 to 1000 in decimal digits (absent: `fallback`). */
 function limitOf(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
-  const n = /^[0-9]{1,4}$/.test(text) ? Number(text) : 0;
-  if (n < 1 || n > 1_000) throw bad('limit must be a whole number from 1 to 1000');
+  const n = pageLimit(text);
+  if (n === null) throw bad(`limit must be a whole number from 1 to ${PAGE_MAX}`);
   return n;
 }
 
@@ -293,10 +293,8 @@ export const ACTIONS: Record<string, Handler> = {
     only(body, ['alt_id']);
     const altId = id(body.alt_id, 'alt_id');
     const who = by ?? 'dashboard';
-    // As altlas cancel: the history's entry before the request; a job whose last run finished gets none (409 JOB_FINISHED).
-    const r = await requestCancel({ kv: d.status, jsm: d.dlq.jsm, config: d.config }, altId, who, d.codec, (found) => recordAction(d.dlq.js, d.config, 'cancel_requested', altId, { by: who, detail: { found } }, d.codec));
-    if (!r.armed) throw new HttpError(409, `nothing to cancel for ${altId}: ${r.message}`, 'JOB_FINISHED');
-    return r;
+    // As altlas cancel: the history's entry before the request (for a finished job too: it cancels a waiting rerun).
+    return await requestCancel({ kv: d.status, jsm: d.dlq.jsm, config: d.config }, altId, who, d.codec, (found) => recordAction(d.dlq.js, d.config, 'cancel_requested', altId, { by: who, detail: { found } }, d.codec));
   },
   /** Decides the approval task a parked job waits at (as altlas approve): 409 with the code when refused. */
   approve: async (d, { body, by }) => {

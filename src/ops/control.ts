@@ -108,7 +108,9 @@ export type DrainEnd = 'drained' | 'gone' | 'running';
  * expired after three intervals, the bucket's TTL). It drained when its drain request is
  * gone: a drained worker removes it before its heartbeat. A request still there means the worker
  * ended (killed, stopped, or shut down) before it drained; the request is then removed, so that a
- * later worker of that id does not drain at start.
+ * later worker of that id does not drain at start, and the fleet's history records it (`drain_gone`,
+ * by who asked). A worker that only stopped and read the request may still drain when it resumes
+ * (under load one was seen not to).
  */
 export async function waitForDrain(s: ControlSession, workerId: string, timeoutMs: number): Promise<DrainEnd> {
   const deadline = Date.now() + timeoutMs;
@@ -121,6 +123,12 @@ export async function waitForDrain(s: ControlSession, workerId: string, timeoutM
       if (!request || request.operation !== 'PUT') return 'drained';
       const kv = await new Kvm(s.nc).open(s.config.RUNNER_CONTROL_BUCKET);
       await kv.delete(drainKey(workerId)).catch(() => {});
+      let asked: unknown = null;
+      try {
+        asked = request.json<unknown>();
+      } catch { /* not a drain record: who asked is unknown */ }
+      const by = isControlRecord(asked) && typeof asked.by === 'string' ? asked.by : undefined;
+      await recordAction(s.js, s.config, 'drain_gone', FLEET, { by, detail: { worker: workerId } }, s.codec);
       return 'gone';
     }
     await new Promise((r) => setTimeout(r, 200));

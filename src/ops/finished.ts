@@ -69,6 +69,15 @@ const codesOf = (last: Last): string[] => {
 /** The form of an error code a search takes (ALT_SCHEMA, AI_REJECTED, ...): the command and the dashboard refuse any other. */
 export const CODE_FORM = /^[A-Z][A-Z0-9_]{0,63}$/;
 
+/** The most jobs a page of a finished-jobs search holds (the command's and the dashboard's `limit`). */
+export const PAGE_MAX = 1_000;
+
+/** A page size as given: a whole number from 1 to PAGE_MAX in decimal digits (Number() would take 1e3, 0x4 and ' 3' too), else null. */
+export const pageLimit = (text: string): number | null => {
+  const n = /^[0-9]{1,4}$/.test(text) ? Number(text) : 0;
+  return n >= 1 && n <= PAGE_MAX ? n : null;
+};
+
 /** What is wrong with a time range (a start later than its end), or null. */
 export const rangeProblem = (since: Date | undefined, until: Date | undefined): string | null =>
   since && until && since.getTime() > until.getTime() ? `since (${since.toISOString()}) is later than until (${until.toISOString()})` : null;

@@ -130,7 +130,7 @@ export const isJobState = (s: string): s is JobState => (JOB_STATES as readonly 
  * What a cancel found: `active` (a state recorded and not final: running, waiting, retrying),
  * `queued_or_unknown` (no state recorded: waiting in the stream, started less than
  * RUNNER_STATUS_FLUSH_MS ago, or no such job) or `finished` (its last run ended, its `.last` or
- * final state stored: nothing is armed).
+ * final state stored: the request cancels a message of it still waiting, a rerun).
  */
 export type CancelFound = 'active' | 'queued_or_unknown' | 'finished';
 
@@ -140,17 +140,17 @@ export interface CancelOutcome {
   /** The job's state when the request was written (null: none recorded). */
   state: JobState | null;
   worker_id: string | null;
-  /** A request was written (false for a finished job). */
+  /** A request was written (always). */
   armed: boolean;
-  /** The ALT stream's last sequence the request covers (null when none was written). */
-  alt_stream_seq: number | null;
+  /** The ALT stream's last sequence the request covers. */
+  alt_stream_seq: number;
   /** What the command prints after the id, and the dashboard shows. */
   message: string;
 }
 
 /** The words for each outcome, shared by the command and the dashboard. */
 export function cancelMessage(o: Pick<CancelOutcome, 'found' | 'state' | 'worker_id'>): string {
-  if (o.found === 'finished') return `its last run ended ${o.state} already: nothing to cancel (a job published again runs)`;
+  if (o.found === 'finished') return `its last run ended ${o.state} already; a message of it still waiting in the stream (a rerun) is cancelled, one published later runs`;
   if (o.found === 'active') return `${o.state} on ${o.worker_id || 'a worker'}`;
   return 'no state recorded yet: cancelled where it runs, or when a worker picks it up (a message of it published after this cancel runs)';
 }
@@ -158,8 +158,8 @@ export function cancelMessage(o: Pick<CancelOutcome, 'found' | 'state' | 'worker
 /**
  * Writes a cancel request for a job, bound to the messages stored before it (the ALT stream's last
  * sequence, read once): the worker running one aborts it at once, and one waiting in the stream is
- * cancelled when a worker picks it up; a message published later runs. A job whose last run
- * finished gets none. `beforeWrite` runs just before the request is written (the history's entry), told what was found.
+ * cancelled when a worker picks it up; a message published later runs. For a job whose last run
+ * finished it cancels a rerun still waiting (the request is bound, so harmless to later ones). `beforeWrite` runs just before the request is written (the history's entry), told what was found.
  */
 export async function requestCancel(src: JobSource & { config: Pick<Config, 'ALT_STREAM'> }, altId: string, by: string, codec: Codec = IDENTITY_CODEC, beforeWrite?: (found: CancelFound) => Promise<unknown>): Promise<CancelOutcome> {
   const [entry, info] = await Promise.all([readJob(src, altId, codec), src.jsm.streams.info(src.config.ALT_STREAM)]);
@@ -167,7 +167,6 @@ export async function requestCancel(src: JobSource & { config: Pick<Config, 'ALT
   const worker_id = entry?.worker_id || null;
   const found: CancelFound = state === null ? 'queued_or_unknown' : FINAL_STATES.includes(state) ? 'finished' : 'active';
   const outcome = { alt_id: altId, found, state, worker_id };
-  if (found === 'finished') return { ...outcome, armed: false, alt_stream_seq: null, message: cancelMessage(outcome) };
   const request: CancelRequest = { alt_id: altId, requested_at: new Date().toISOString(), by, alt_stream: src.config.ALT_STREAM, alt_stream_seq: info.state.last_seq };
   await beforeWrite?.(found);
   await src.kv.put(cancelKey(altId), JSON.stringify(request));

@@ -16,11 +16,14 @@ import { IDENTITY_CODEC, isSealed, type Codec } from '../security/codec.ts';
 import { redactText } from '../security/redact.ts';
 import { storedMessages } from './store-access.ts';
 
+/** What a drain whose worker's heartbeat ended before it drained means (altlas drain --wait, WORKER_GONE, and the fleet's history). */
+export const GONE = 'ended its heartbeat before it drained (killed, or stopped and not answering): the jobs it held are redelivered and its drain request is removed; if it only stopped, it may still drain when it resumes (when it read the request before)';
+
 /** The kinds of events, in the words `altlas history` prints. */
 export const HISTORY_EVENTS = [
   'delivered', 'started', 'claimed', 'resumed', 'attempt_failed', 'task_finished', 'checkpointed', 'lease_lost', 'handed_back',
   'parked', 'last_stored', 'dead_lettered', 'cancel_requested', 'approved', 'rejected', 'replayed', 'dlq_replayed',
-  'paused', 'unpaused', 'drain_requested', 'drained', 'concurrency_set',
+  'paused', 'unpaused', 'drain_requested', 'drained', 'drain_gone', 'concurrency_set',
 ] as const;
 export type HistoryEventType = typeof HISTORY_EVENTS[number];
 
@@ -262,6 +265,7 @@ export function describeEvent(e: HistoryEvent): string {
     case 'unpaused': return `intake resumed${by}${d.worker ? ` on ${d.worker}` : ' on every worker'}`;
     case 'drain_requested': return `drain of ${d.worker ?? '?'} requested${by}`;
     case 'drained': return `${d.worker ?? e.worker_id ?? '?'} drained: it finished what it held and exits`;
+    case 'drain_gone': return `${d.worker ?? '?'}, asked to drain${by}, ${GONE}`;
     case 'concurrency_set': return `concurrency of ${d.worker ?? '?'} set to ${d.concurrency ?? '?'}${by}${e.worker_id ? ' (applied)' : ''}`;
     default: return `${e.type}${on}${by}${code}`;
   }

@@ -72,6 +72,15 @@ describe('altlas jobs --finished', () => {
     expect((await run(['jobs', '--finished', '--limit', '3', ...server])).out).toMatch(new RegExp(`more: add --page ${token}$`));
     expect((await run(['jobs', '--finished', '--state', 'running', ...server])).code).toBe(2);
   });
+
+  it('takes --limit as the API does: decimal digits, 1 to 1000 (exit 2 otherwise)', async () => {
+    for (const limit of ['0x4', ' 3', '3 ', '1e1', '+3', '0', '1001', '']) {
+      const r = await run(['jobs', '--finished', '--limit', limit, ...server]);
+      expect({ limit, code: r.code, err: r.err }).toEqual({ limit, code: 2, err: expect.stringMatching(/--limit must be a whole number from 1 to 1000, in decimal digits/) });
+    }
+    for (const limit of ['0x2', ' 2', '1e1']) expect((await run(['jobs', '--limit', limit, ...server])).code).toBe(2);
+    expect((await run(['jobs', '--finished', '--json', '--limit', '1000', ...server])).code).toBe(0);
+  });
 });
 
 describe('altlas jobs --watch', () => {

@@ -116,4 +116,19 @@ describe('altlas drain', () => {
     const fleet = await run(['history', '--fleet', ...server]);
     expect(fleet.out).toMatch(new RegExp(`drain of ${id} requested by ${me}[\\s\\S]*${id} drained`));
   }, 180_000);
+
+  it('shows the worker paused in altlas workers as soon as it drains, not at its next heartbeat', async () => {
+    // A heartbeat a minute apart: only the beat the drain makes can show it within eventually's 30 s.
+    const w = await h.worker({ RUNNER_HEARTBEAT_MS: '60000' });
+    const id = await workerIdOf(w);
+    // 20 slow tasks (at least 14 s): the worker still runs it, and is alive, while it drains.
+    await h.publish(job('beat-drain-1', 20, 'slow-step'));
+    await eventually(async () => w.logs('run started'), (l) => l.length === 1, 'the job to start');
+    const beatOf = async () => JSON.parse((await run(['workers', '--json', ...server])).out.split('\n').find((l) => l.includes(`"${id}"`)) ?? '{}') as { paused?: boolean; in_flight?: number };
+    expect(await beatOf()).toMatchObject({ paused: false });
+    expect((await run(['drain', id, ...server])).code).toBe(0);
+    expect(await eventually(beatOf, (b) => b.paused === true, 'the heartbeat to show it paused')).toMatchObject({ in_flight: 1 });
+    expect(w.proc.exitCode).toBeNull();
+    expect((await w.exited).code).toBe(0);
+  }, 180_000);
 });

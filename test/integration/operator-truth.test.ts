@@ -1,6 +1,6 @@
 /**
  * The operator's verbs say the truth and refuse junk: altlas drain --wait tells a drained worker
- * from one whose heartbeat ended without a drain (WORKER_GONE); drain and workers set refuse a
+ * from one whose heartbeat ended before it drained (WORKER_GONE, in the fleet's history); drain and workers set refuse a
  * worker whose heartbeat is stale as they refuse an unknown id; workers set prints the worker's
  * concurrency before as the worker reported it (and records the last value set, pending or
  * applied, as `was`), or WORKER_NOT_ANSWERING; lenient numbers, an unknown code form and a time
@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { main } from '../../src/cli/main.ts';
@@ -17,6 +17,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { Dashboard } from '../../src/dashboard/server.ts';
 import { tenantToken } from '../../src/flow/lanes.ts';
 import { concurrencyKey, drainKey } from '../../src/status/control.ts';
+import { GONE } from '../../src/status/history.ts';
 import { workerKey } from '../../src/status/fleet.ts';
 import { Harness, eventually, job, type WorkerProcess } from '../helpers/runner.ts';
 
@@ -163,7 +164,10 @@ describe('altlas workers set', () => {
 });
 
 describe('altlas drain --wait', () => {
-  it('says a worker killed while draining ended without a drain (WORKER_GONE, exit 1), and removes its drain request', async () => {
+  const me = `${userInfo().username}@${hostname()}`;
+  const goneIn = async (worker: string) => (await fleetEvents()).filter((e) => e.type === 'drain_gone' && e.detail?.worker === worker).map((e) => e.by);
+
+  it('says a worker killed while draining ended before it drained (WORKER_GONE, exit 1), removes its drain request, and records it', async () => {
     const started = w.logs('run started').length;
     await h.publish(job('held-1', 1, 'slow-step'));
     await eventually(async () => w.logs('run started'), (l) => l.length > started, 'the job to start');
@@ -172,11 +176,30 @@ describe('altlas drain --wait', () => {
     w.kill('SIGKILL');
     const r = await drain;
     expect(r).toMatchObject({ code: 1, out: '' });
-    expect(r.err).toBe(`altlas drain: WORKER_GONE: ${id}: its heartbeat ended without a drain (killed or stopped before it drained): the jobs it held are redelivered`);
+    expect(r.err).toBe(`altlas drain: WORKER_GONE: ${id} ended its heartbeat before it drained (killed, or stopped and not answering): the jobs it held are redelivered and its drain request is removed; if it only stopped, it may still drain when it resumes (when it read the request before)`);
+    // The fleet's history has the outcome, with who asked, not the request alone.
+    expect(await goneIn(id)).toEqual([me]);
+    expect((await run(['history', '--fleet', ...server])).out).toContain(`${id}, asked to drain by ${me}, ${GONE}`);
     const control = await new Kvm(h.nc).open('ALT_CONTROL');
     expect((await control.get(drainKey(id)))?.operation ?? 'none').not.toBe('PUT');
     expect((await fleetEvents()).filter((e) => e.type === 'drained')).toEqual([]);
     // Once its heartbeat is stale, the worker is not live: a new drain is refused.
     expect((await run(['drain', id, ...server])).err).toMatch(/WORKER_NOT_FOUND/);
+  }, 120_000);
+
+  it('says a stopped worker (SIGSTOP) is gone too, recorded with who asked; resumed, it drains or runs on, and stops cleanly', async () => {
+    const s = await h.worker({ ...BEAT });
+    const sid = String((await eventually(async () => s.logs('worker started'), (l) => l.length > 0, 'worker started'))[0].worker_id);
+    s.kill('SIGSTOP');
+    try {
+      const r = await run(['drain', sid, '--wait', ...server]);
+      expect(r).toMatchObject({ code: 1, err: expect.stringContaining(`WORKER_GONE: ${sid} ended its heartbeat before it drained`) });
+      expect(await goneIn(sid)).toEqual([me]);
+    } finally {
+      s.kill('SIGCONT');
+    }
+    // Whether it drains depends on whether it read the request before its watch was reset; either way it ends with 0.
+    s.kill('SIGTERM');
+    expect((await s.exited).code).toBe(0);
   }, 120_000);
 });

@@ -320,13 +320,24 @@ describe('job control', () => {
     expect(status).toMatchObject({ state: 'cancelled', title: 'job later-1' });
     expect(Object.entries(status.tasks).map(([id, t]) => [id, t.state, t.error_code, t.started_at])).toEqual([['t1', 'cancelled', 'JOB_CANCELLED', null], ['t2', 'cancelled', 'JOB_CANCELLED', null]]);
 
-    // A job whose last run finished gets no cancel (exit 1, JOB_FINISHED): published again (publish --rerun), it runs.
-    for (const id of ['later-1', 'ghost-1']) {
-      const finished = await run(['cancel', id, ...server]);
-      expect(finished).toMatchObject({ code: 1, out: `nothing to cancel for ${id} (JOB_FINISHED): its last run ended ${id === 'later-1' ? 'cancelled' : 'completed'} already: nothing to cancel (a job published again runs)` });
-    }
-    expect(JSON.parse((await run(['cancel', 'ghost-1', '--json', ...server])).out)).toMatchObject({ found: 'finished', armed: false, requested: false, code: 'JOB_FINISHED' });
-    expect((await run(['history', 'later-1', '--json', ...server])).out.split('\n').filter((l) => l.includes('cancel_requested'))).toHaveLength(1);
+    // A job whose last run finished: the request is written too (exit 0); it cancels a rerun still waiting in the stream.
+    const finishedMessage = (id: string, state: string) => `cancel requested for ${id}: its last run ended ${state} already; a message of it still waiting in the stream (a rerun) is cancelled, one published later runs`;
+    expect(await run(['cancel', 'later-1', ...server])).toEqual({ code: 0, out: finishedMessage('later-1', 'cancelled'), err: '' });
+    expect((await run(['history', 'later-1', '--json', ...server])).out.split('\n').filter((l) => l.includes('cancel_requested'))).toHaveLength(2);
+    // A rerun of ghost-1 waits (the intake paused) when ghost-1 is cancelled: it ends cancelled, without an AI call.
+    expect((await run(['pause', ...server])).code).toBe(0);
+    await eventually(async () => h!.workers[0].logs('intake paused: no new work is taken'), (l) => l.length === 1, 'the worker to pause');
+    await h.publish(job('ghost-1', 2), { 'Nats-Msg-Id': 'ghost-1:rerun' });
+    const cancelled = JSON.parse((await run(['cancel', 'ghost-1', '--json', ...server])).out);
+    expect(cancelled).toMatchObject({ alt_id: 'ghost-1', found: 'finished', state: 'completed', armed: true, requested: true, message: finishedMessage('ghost-1', 'completed').replace('cancel requested for ghost-1: ', '') });
+    expect((await run(['resume', ...server])).code).toBe(0);
+    const ghost = async () => (await h!.lasts()).filter(({ last }) => last.alt_file_id === 'ghost-1');
+    const [, waited] = await eventually(ghost, (l) => l.length === 2, 'the waiting rerun\'s .last');
+    expect([waited.last.metadata.error_code, asked('ghost-1')]).toEqual(['JOB_CANCELLED', 2]);
+    // A rerun published after the cancel runs.
+    await h.publish(job('ghost-1', 2), { 'Nats-Msg-Id': 'ghost-1:rerun-2' });
+    const [, , later] = await eventually(ghost, (l) => l.length === 3, 'the later rerun\'s .last');
+    expect([later.last.status, asked('ghost-1')]).toEqual(['success', 4]);
     await h.publish(job('later-1', 2), { 'Nats-Msg-Id': 'later-1:rerun' });
     await eventually(() => h!.lasts(), (l) => l.filter(({ last }) => last.alt_file_id === 'later-1').length === 2, 'the rerun\'s .last');
     const rerun = (await h.lasts()).filter(({ last }) => last.alt_file_id === 'later-1').at(-1)!.last;

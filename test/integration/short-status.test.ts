@@ -90,10 +90,12 @@ describe('a job that finishes within RUNNER_STATUS_FLUSH_MS', () => {
     expect(inJobs.out.map((l) => JSON.parse(l) as { alt_id: string; state: string }).filter((j) => j.alt_id === 'quick')).toEqual([expect.objectContaining({ alt_id: 'quick', state: 'completed' })]);
     expect((await cli(['jobs', '--state', 'running', '--json'])).out.filter((l) => l.includes('"quick"'))).toEqual([]);
 
-    // Finished: nothing to cancel, and no request armed.
+    // Finished (found by its .last): the request is written, for a rerun of it that may wait.
     const cancel = await cli(['cancel', 'quick', '--json']);
-    expect(cancel.code).toBe(1);
-    expect(JSON.parse(cancel.out[0])).toMatchObject({ alt_id: 'quick', state: 'completed', found: 'finished', armed: false, requested: false, code: 'JOB_FINISHED' });
+    expect(cancel.code).toBe(0);
+    expect(JSON.parse(cancel.out[0])).toMatchObject({ alt_id: 'quick', state: 'completed', found: 'finished', armed: true, requested: true });
+    // --wait answers a finished job's state at once (no rerun of it to wait for).
+    expect(await cli(['cancel', 'quick', '--wait'])).toMatchObject({ code: 0, out: ['quick: completed'] });
 
     const one = await (await fetch(`${url}/api/jobs/quick`)).json() as { job: StatusEntry; last: { status: string } | null };
     expect(one.job).toMatchObject({ alt_id: 'quick', state: 'completed', alt_stream_seq: 1 });

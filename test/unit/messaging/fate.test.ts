@@ -21,7 +21,7 @@ describe('decideFate', () => {
       INSTANCE_LIMIT: 'reject', VARIABLE_TYPE: 'reject', FUNCTION_RETURN: 'reject', AI_REJECTED: 'reject', AI_BAD_RESPONSE: 'reject', AI_RESPONSE_TOO_LARGE: 'reject', JOB_CANCELLED: 'reject',
       AI_UNAVAILABLE: 'nak', MAX_DELIVER_EXCEEDED: 'reject', STRANDED: 'reject', JOB_ABORTED: 'nak0', LEASE_LOST: 'nak', LAST_UNREADABLE: 'nak', CHECKPOINTS_UNAVAILABLE: 'nak',
       LAST_TOO_LARGE: 'reject', LAST_PUBLISH_FAILED: 'nak', CONFIG_INVALID: 'reject', TOPOLOGY_MISMATCH: 'reject', PERMISSION_DENIED: 'reject',
-      NATS_UNREACHABLE: 'nak', STREAM_MISSING: 'reject', WORKER_NOT_FOUND: 'reject', WORKER_GONE: 'reject', WORKER_NOT_ANSWERING: 'reject', JOB_FINISHED: 'reject', PAYLOAD_TOO_LARGE: 'reject', INTERNAL: 'nak',
+      NATS_UNREACHABLE: 'nak', STREAM_MISSING: 'reject', WORKER_NOT_FOUND: 'reject', WORKER_GONE: 'reject', WORKER_NOT_ANSWERING: 'reject', PAYLOAD_TOO_LARGE: 'reject', INTERNAL: 'nak',
       BUDGET_EXCEEDED: 'reject', BUDGET_WAIT: 'nak', AI_LIMIT_WAIT: 'nak', AI_LIMIT_EXCEEDED: 'reject',
       JOB_PARKED: 'reject', APPROVAL_REJECTED: 'reject', APPROVAL_TIMEOUT: 'reject', APPROVAL_NOT_WAITING: 'reject', APPROVAL_DECIDED: 'reject', APPROVAL_TIMED_OUT: 'reject', REPLAY_INVALID: 'reject',
     };

@@ -6,7 +6,7 @@
  * checkpoints, so every task is accounted for.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
@@ -82,17 +82,21 @@ describe('a job\'s history on one worker: rejected, held while paused, replayed'
 
   it('a replay is stamped before its message is delivered, and printed before it (three replays)', async () => {
     const dir = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), 'hist-replay-'));
-    writeFileSync(join(dir, 'held-1.alt.json'), job('held-1', 2));
-    for (let i = 1; i <= 3; i++) {
-      const r = await cli(h, 'replay', 'held-1', '--from', 't2', '--alt', join(dir, 'held-1.alt.json'), '--json');
-      expect(r).toMatchObject({ code: 0, err: '' });
-      const seq = (JSON.parse(r.out) as { seq: number }).seq;
-      const hist = await eventually(() => events(h, 'held-1'), (e) => e.filter((x) => x.type === 'last_stored').length === i + 1, 'the replay\'s .last in the history');
-      const replayed = hist.find((e) => e.type === 'replayed' && e.detail?.seq === seq)!;
-      const delivered = hist.find((e) => e.type === 'delivered' && e.alt_stream_seq === seq)!;
-      // Cause before effect: the operator's action, then the worker's delivery of the message it published.
-      expect({ replay: i, replayedAfterDelivered: at(replayed) > at(delivered) }).toEqual({ replay: i, replayedAfterDelivered: false });
-      expect(hist.indexOf(replayed)).toBeLessThan(hist.indexOf(delivered));
+    try {
+      writeFileSync(join(dir, 'held-1.alt.json'), job('held-1', 2));
+      for (let i = 1; i <= 3; i++) {
+        const r = await cli(h, 'replay', 'held-1', '--from', 't2', '--alt', join(dir, 'held-1.alt.json'), '--json');
+        expect(r).toMatchObject({ code: 0, err: '' });
+        const seq = (JSON.parse(r.out) as { seq: number }).seq;
+        const hist = await eventually(() => events(h, 'held-1'), (e) => e.filter((x) => x.type === 'last_stored').length === i + 1, 'the replay\'s .last in the history');
+        const replayed = hist.find((e) => e.type === 'replayed' && e.detail?.seq === seq)!;
+        const delivered = hist.find((e) => e.type === 'delivered' && e.alt_stream_seq === seq)!;
+        // Cause before effect: the operator's action, then the worker's delivery of the message it published.
+        expect({ replay: i, replayedAfterDelivered: at(replayed) > at(delivered) }).toEqual({ replay: i, replayedAfterDelivered: false });
+        expect(hist.indexOf(replayed)).toBeLessThan(hist.indexOf(delivered));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
 

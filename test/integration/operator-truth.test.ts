@@ -8,7 +8,7 @@
  * the name publish was given as by its token.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
@@ -89,17 +89,21 @@ describe('junk is refused', () => {
 describe('a tenant', () => {
   it('is found by the name publish was given, and by its token', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'altlas-tenant-'));
-    writeFileSync(join(dir, 'beta-job.alt.json'), job('beta-job', 1));
-    expect((await run(['publish', '--tenant', 'beta.corp', join(dir, 'beta-job.alt.json'), ...server])).code).toBe(0);
-    await eventually(() => h.lasts(), (l) => l.some((x) => x.last.alt_file_id === 'beta-job'), 'the tenant\'s job');
-    const token = tenantToken('beta.corp');
-    expect(token).not.toBe('beta.corp');
-    for (const tenant of ['beta.corp', token]) {
-      const found = json((await run(['jobs', '--finished', '--json', '--tenant', tenant, ...server])).out);
-      expect({ tenant, ids: found.map((j) => j.alt_id) }).toEqual({ tenant, ids: ['beta-job'] });
-      expect((await get(`/api/finished?tenant=${encodeURIComponent(tenant)}`)).body.jobs.map((j: { alt_id: string }) => j.alt_id)).toEqual(['beta-job']);
+    try {
+      writeFileSync(join(dir, 'beta-job.alt.json'), job('beta-job', 1));
+      expect((await run(['publish', '--tenant', 'beta.corp', join(dir, 'beta-job.alt.json'), ...server])).code).toBe(0);
+      await eventually(() => h.lasts(), (l) => l.some((x) => x.last.alt_file_id === 'beta-job'), 'the tenant\'s job');
+      const token = tenantToken('beta.corp');
+      expect(token).not.toBe('beta.corp');
+      for (const tenant of ['beta.corp', token]) {
+        const found = json((await run(['jobs', '--finished', '--json', '--tenant', tenant, ...server])).out);
+        expect({ tenant, ids: found.map((j) => j.alt_id) }).toEqual({ tenant, ids: ['beta-job'] });
+        expect((await get(`/api/finished?tenant=${encodeURIComponent(tenant)}`)).body.jobs.map((j: { alt_id: string }) => j.alt_id)).toEqual(['beta-job']);
+      }
+      expect(json((await run(['jobs', '--finished', '--json', '--tenant', 'beta', ...server])).out)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    expect(json((await run(['jobs', '--finished', '--json', '--tenant', 'beta', ...server])).out)).toEqual([]);
   }, 120_000);
 });
 

@@ -194,6 +194,8 @@ describe('altlas drain --wait', () => {
   it('says a stopped worker (SIGSTOP) is gone too, recorded with who asked; resumed, it drains or runs on, and stops cleanly', async () => {
     const s = await h.worker({ ...BEAT });
     const sid = String((await eventually(async () => s.logs('worker started'), (l) => l.length > 0, 'worker started'))[0].worker_id);
+    // Stopped once its heartbeat is written (live for two intervals after): the drain is asked of a live worker.
+    await eventually(async () => (await run(['workers', '--json', ...server])).out, (out) => out.includes(`"worker_id":"${sid}"`), 'its heartbeat');
     s.kill('SIGSTOP');
     try {
       const r = await run(['drain', sid, '--wait', ...server]);

@@ -79,7 +79,7 @@ describe('a worker that cannot reach NATS', () => {
     const jemalloc = (w: WorkerProcess) => readFileSync(`/proc/${w.proc.pid}/maps`, 'utf8').includes('libjemalloc');
     const haveJemalloc = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].some((d) => existsSync(`/usr/lib/${d}/libjemalloc.so.2`));
     expect(jemalloc(plain)).toBe(haveJemalloc);
-    if (haveJemalloc) expect(environ(plain)).toContain('MALLOC_CONF=background_thread:true,dirty_decay_ms:5000,muzzy_decay_ms:0');
+    if (haveJemalloc) expect(environ(plain)).toContain('MALLOC_CONF=background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2');
     expect(jemalloc(glibc)).toBe(false);
     expect(cmdline(plain)).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--heap-growing-percent=40']));
     expect(environ(plain)).toContain('MALLOC_ARENA_MAX=2');

@@ -74,7 +74,8 @@ describe('approval tasks', () => {
     await h.worker();
     // A value that got under the decision's key another way (a JetStream API answer whose reply
     // subject named it, another job's decision copied there) decides nothing and blocks nobody.
-    const runs = await new Kvm(h.nc).open('ALT_RUNS');
+    // The test's own connection may still be reconnecting to the restarted server: its writes may wait for it.
+    const runs = await new Kvm(jetstream(h.nc, { timeout: 30_000 })).open('ALT_RUNS');
     await runs.put(decisionKey('ap-1', 'review'), JSON.stringify({ type: 'io.nats.jetstream.api.v1.stream_info_response', total: 1 }));
     await runs.put(decisionKey('ap-1', 'review'), JSON.stringify({ task: 'review', decision: 'rejected', comment: null, by: 'nats:someone', decided_at: new Date().toISOString(), alt_id: 'another-job' }));
     const approved = await cli('approve', 'ap-1', 'review', '--comment', 'ship it');

@@ -180,6 +180,17 @@ describe('the dashboard\'s fleet controls act on the workers', () => {
 
 });
 
+/** The dashboard's fleet view in a page of its own, or null (said) when chromium is not installed. */
+async function fleetPage() {
+  if (!CHROMIUM) {
+    console.log('skipped: chromium is not installed (apt-get install chromium; .ci/run installs it)');
+    return null;
+  }
+  const page = await newPage();
+  await page.goto(`${url}/#/fleet`);
+  return page;
+}
+
 /** A page in Debian's chromium (one browser for the tests of this file). */
 async function newPage() {
   browser ??= await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
@@ -188,12 +199,8 @@ async function newPage() {
 
 describe('the dashboard page\'s fleet controls', () => {
   it('pause the intake with a click, show it paused, and resume it', async () => {
-    if (!CHROMIUM) {
-      console.log('skipped: chromium is not installed (apt-get install chromium; .ci/run installs it)');
-      return;
-    }
-    const page = await newPage();
-    await page.goto(`${url}/#/fleet`);
+    const page = await fleetPage();
+    if (!page) return;
     await page.waitForSelector('#intake-state:text("running")');
     // The buttons wait for the operator's token to be typed; the page sends it as the bearer token.
     await page.fill('#token', OPERATOR);
@@ -216,12 +223,8 @@ describe('the dashboard page\'s fleet controls', () => {
   }, 120_000);
 
   it('sets a worker\'s concurrency from its row', async () => {
-    if (!CHROMIUM) {
-      console.log('skipped: chromium is not installed (apt-get install chromium; .ci/run installs it)');
-      return;
-    }
-    const page = await newPage();
-    await page.goto(`${url}/#/fleet`);
+    const page = await fleetPage();
+    if (!page) return;
     const row = page.locator(`#workers-table tr[data-worker="${workerId}"]`);
     await row.locator('[data-cell="in-flight"]', { hasText: '/3' }).waitFor();
     const changes = w.logs('concurrency changed').length;

@@ -74,10 +74,22 @@ describe('approval tasks', () => {
     await h.worker();
     // A value that got under the decision's key another way (a JetStream API answer whose reply
     // subject named it, another job's decision copied there) decides nothing and blocks nobody.
-    // The test's own connection may still be reconnecting to the restarted server: its writes may wait for it.
-    const runs = await new Kvm(jetstream(h.nc, { timeout: 30_000 })).open('ALT_RUNS');
-    await runs.put(decisionKey('ap-1', 'review'), JSON.stringify({ type: 'io.nats.jetstream.api.v1.stream_info_response', total: 1 }));
-    await runs.put(decisionKey('ap-1', 'review'), JSON.stringify({ task: 'review', decision: 'rejected', comment: null, by: 'nats:someone', decided_at: new Date().toISOString(), alt_id: 'another-job' }));
+    // The test's own connection may still be reconnecting to the restarted server, and a request
+    // sent around a restart can go unanswered: its writes are tried again (a second put of the same
+    // value changes nothing here), and a write that never gets through says what the server logged.
+    const runs = await new Kvm(jetstream(h.nc)).open('ALT_RUNS');
+    const put = async (value: string) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await runs.put(decisionKey('ap-1', 'review'), value, { timeout: 5_000 });
+        } catch (e) {
+          if (attempt === 6) throw new Error(`the test's KV write failed 6 times (${String(e)}); nats-server's last lines:\n${h!.server.log.slice(-30).join('\n')}`);
+          console.log(`the test's KV write after the server restart failed (${String(e)}), attempt ${attempt}; connection closed: ${h!.nc.isClosed()}`);
+        }
+      }
+    };
+    await put(JSON.stringify({ type: 'io.nats.jetstream.api.v1.stream_info_response', total: 1 }));
+    await put(JSON.stringify({ task: 'review', decision: 'rejected', comment: null, by: 'nats:someone', decided_at: new Date().toISOString(), alt_id: 'another-job' }));
     const approved = await cli('approve', 'ap-1', 'review', '--comment', 'ship it');
     expect(approved).toMatchObject({ code: 0 });
     const [{ last }] = await h.waitForLasts(1, 60_000);

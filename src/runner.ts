@@ -323,7 +323,9 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
       });
       const beating = heartbeat;
       beating.start();
-      stops.push(() => beating.stop());
+      // Removed last, just before the connection closes: an operator waiting for the heartbeat to end
+      // (altlas drain --wait) learns that the worker exited, not that it began to stop.
+      stops.splice(1, 0, () => beating.stop());
     }
     w.start();
   } catch (e) {

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import type { TaskResult } from '../../../src/engine/types.ts';
 import { CheckpointStore } from '../../../src/status/checkpoints.ts';
 import { Recorder } from '../../../src/status/recorder.ts';
+import type { HistoryEvent, HistoryWriter } from '../../../src/status/history.ts';
 import { createLogger } from '../../../src/telemetry/logger.ts';
 import { makeJob } from '../../helpers/engine.ts';
 import { FakeKv, FakeStreams, fakeObjectStore } from '../../helpers/fake-store.ts';
@@ -16,7 +17,7 @@ const result = (id: string, text: string, durationMs = 10, status: TaskResult['s
   output: { text, model_used: 'm', tokens_used: 1, processing_time_ms: 1 },
 });
 
-function setup(o: { budgetMs?: number; maxValue?: number; currency?: string; statusFails?: boolean } = {}) {
+function setup(o: { budgetMs?: number; maxValue?: number; currency?: string; statusFails?: boolean; history?: boolean } = {}) {
   const s = new FakeStreams();
   const kv = new FakeKv(s, 'CP');
   const jsm = s.jsm();
@@ -26,6 +27,9 @@ function setup(o: { budgetMs?: number; maxValue?: number; currency?: string; sta
   const checkpoints = new CheckpointStore({ kv: kv.asKv(), bucket: 'CP', obj: fakeObjectStore(s, 'OBJ'), objBucket: 'OBJ', jsm, maxValue: o.maxValue ?? 4_096 });
   const statusWrites: { key: string; value: Record<string, unknown> }[] = [];
   const lines: Record<string, unknown>[] = [];
+  // The job's history as the writer is handed it (the writer itself is tested in history.test.ts).
+  const events: HistoryEvent[] = [];
+  const history = o.history ? ({ write: (e: HistoryEvent) => void events.push(e) } as unknown as HistoryWriter) : undefined;
   const stream = new PassThrough();
   stream.on('data', (c: Buffer) => c.toString().split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l) as Record<string, unknown>)));
   const recorder = new Recorder({
@@ -37,10 +41,11 @@ function setup(o: { budgetMs?: number; maxValue?: number; currency?: string; sta
     },
     checkpoints, workerId: 'w1', flushMs: 60_000, budgetMs: o.budgetMs ?? 0, logger: createLogger({ level: 'debug', stream, pretty: false }),
     ...(o.currency ? { currency: o.currency } : {}),
+    ...(history ? { history } : {}),
   });
-  const begin = (deliveries = 1, seq = 7) => recorder.begin({ data: new Uint8Array(), subject: 'alt.x', stream: 'ALT', seq, deliveries });
+  const begin = (deliveries = 1, seq = 7, subject = 'alt.x') => recorder.begin({ data: new Uint8Array(), subject, stream: 'ALT', seq, deliveries });
   const flushLogs = () => new Promise((r) => setImmediate(r));
-  return { s, kv, checkpoints, recorder, begin, statusWrites, lines, flushLogs, listing };
+  return { s, kv, checkpoints, recorder, begin, statusWrites, lines, flushLogs, listing, events };
 }
 
 const finished = (r: TaskResult, kind = 'ai') => ({ type: 'task_finished' as const, taskId: r.task_id, result: r, at: 0, kind });
@@ -238,3 +243,190 @@ describe('DeliveryRecord: close', () => {
   });
 });
 
+
+describe('DeliveryRecord: the job history', () => {
+  /** The events as (type, chosen fields), for comparing whole sequences. */
+  const seen = (events: HistoryEvent[]) => events.map(({ at: _at, ...rest }) => rest);
+  const where = { worker_id: 'w1', alt_stream_seq: 7 };
+
+  it('says nothing before the job id is known, then each step of a run in order, with the worker, the message and its delivery', async () => {
+    const { begin, events } = setup({ history: true, budgetMs: 0 });
+    const r = begin(2);
+    r.ended({ verb: 'nak', code: 'AI_UNAVAILABLE' });
+    r.handedBack('X');
+    expect(events).toEqual([]);
+    expect(await r.claim()).toBe(true);
+    expect(events).toEqual([]);
+    r.started(makeJob([{ id: 't1' }, { id: 't2' }]), undefined, null, ['t0']);
+    r.onEvent({ type: 'attempt_failed', taskId: 't1', attempt: 1, code: 'AI_TIMEOUT', error: 'slow', at: 0 } as never);
+    r.onEvent(finished(result('t1', 'A')));
+    r.onEvent(finished({ ...result('t2', 'B', 10, 'failed'), error_code: 'AI_REJECTED', attempts: 3 }));
+    r.onEvent({ type: 'task_started', taskId: 't1', attempt: 1, at: 0 } as never);
+    await r.flushCheckpoints();
+    r.stored('partialsuccess', 'AI_REJECTED');
+    r.stored('success', undefined, null, true);
+    // The checkpoint is said once it is written: after the event the engine went on to.
+    expect(seen(events)).toEqual([
+      { type: 'delivered', alt_id: 'job-1', ...where, deliveries: 2 },
+      { type: 'started', alt_id: 'job-1', ...where, deliveries: 2, detail: { tasks: 2, from_checkpoints: ['t0'] } },
+      { type: 'attempt_failed', alt_id: 'job-1', ...where, deliveries: 2, task_id: 't1', attempt: 1, code: 'AI_TIMEOUT', error: 'slow' },
+      { type: 'task_finished', alt_id: 'job-1', ...where, deliveries: 2, task_id: 't1', status: 'completed', attempt: 1 },
+      { type: 'task_finished', alt_id: 'job-1', ...where, deliveries: 2, task_id: 't2', status: 'failed', attempt: 3, code: 'AI_REJECTED' },
+      { type: 'checkpointed', alt_id: 'job-1', ...where, deliveries: 2, detail: { tasks: 1 } },
+      { type: 'last_stored', alt_id: 'job-1', ...where, deliveries: 2, status: 'partialsuccess', code: 'AI_REJECTED' },
+      { type: 'last_stored', alt_id: 'job-1', ...where, deliveries: 2, status: 'success', detail: { duplicate: true } },
+    ]);
+    await r.close();
+  });
+
+  it('a claim won is in the history, one lost is not; a first run names no checkpointed tasks', async () => {
+    const a = setup({ history: true });
+    const first = a.begin(1);
+    first.identified('job-c');
+    expect(await first.claim()).toBe(true);
+    a.begin(1);
+    const lost = a.begin(1);
+    lost.identified('job-c');
+    expect(await lost.claim()).toBe(false);
+    first.started(makeJob([{ id: 't1' }], { id: 'job-c' }));
+    expect(seen(a.events).map((e) => e.type)).toEqual(['delivered', 'claimed', 'delivered', 'started']);
+    expect(a.events[3].detail).toEqual({ tasks: 1 });
+  });
+
+  it('delivered once per job id, held with its reason; a decoded job naming another id is delivered under it', () => {
+    const { begin, events } = setup({ history: true });
+    const r = begin(1);
+    r.identified('job-h', 'paused');
+    r.identified('job-h');
+    r.started(makeJob([{ id: 't1' }], { id: 'job-h' }));
+    r.identified('job-other');
+    expect(seen(events)).toEqual([
+      { type: 'delivered', alt_id: 'job-h', ...where, deliveries: 1, detail: { held: 'paused' } },
+      { type: 'started', alt_id: 'job-h', ...where, deliveries: 1, detail: { tasks: 1 } },
+      { type: 'delivered', alt_id: 'job-other', ...where, deliveries: 1 },
+    ]);
+  });
+
+  it('says how each delivery ended: parked (approval or budget), handed back, lease lost, dead-lettered; a plain ack says nothing', () => {
+    const { begin, events } = setup({ history: true });
+    const ends = [
+      { verb: 'ack', code: 'JOB_PARKED', task: 'review' },
+      { verb: 'ack', code: 'BUDGET_WAIT' },
+      { verb: 'ack', code: 'SOMETHING_ELSE' },
+      { verb: 'ack' },
+      { verb: 'nak', code: 'AI_UNAVAILABLE', status: 'retrying' },
+      { verb: 'nak', code: 'LEASE_LOST' },
+      { verb: 'reject', code: 'ALT_INVALID', status: 'failure' },
+      { verb: 'abandon', code: 'LEASE_LOST' },
+      { verb: 'abandon', code: 'SHUTDOWN' },
+      { verb: 'nak', code: 'JOB_PARKED' },
+      { verb: 'ack', code: 'LEASE_LOST' },
+    ] as const;
+    ends.forEach((e, i) => begin(1, 10 + i).ended({ ...e, altId: `job-${i}` }));
+    const said = events.filter((e) => e.type !== 'delivered').map(({ at: _at, worker_id: _w, deliveries: _d, ...rest }) => rest);
+    expect(said).toEqual([
+      { type: 'parked', alt_id: 'job-0', alt_stream_seq: 10, code: 'JOB_PARKED', detail: { task: 'review' } },
+      { type: 'parked', alt_id: 'job-1', alt_stream_seq: 11, code: 'BUDGET_WAIT', detail: { task: null } },
+      { type: 'handed_back', alt_id: 'job-4', alt_stream_seq: 14, code: 'AI_UNAVAILABLE', status: 'retrying' },
+      { type: 'lease_lost', alt_id: 'job-5', alt_stream_seq: 15, code: 'LEASE_LOST' },
+      { type: 'dead_lettered', alt_id: 'job-6', alt_stream_seq: 16, code: 'ALT_INVALID', status: 'failure' },
+      { type: 'lease_lost', alt_id: 'job-7', alt_stream_seq: 17, code: 'LEASE_LOST' },
+      { type: 'handed_back', alt_id: 'job-9', alt_stream_seq: 19, code: 'JOB_PARKED' },
+    ]);
+    // Every delivery whose id was given was delivered, in order.
+    expect(events.filter((e) => e.type === 'delivered').map((e) => e.alt_id)).toEqual(ends.map((_, i) => `job-${i}`));
+    // An ending without an id and before one was known says nothing; after one was known, it names it.
+    const before = events.length;
+    begin(1, 99).ended({ verb: 'reject', code: 'ALT_INVALID' });
+    expect(events).toHaveLength(before);
+    const known = begin(1, 98);
+    known.identified('job-known');
+    known.ended({ verb: 'nak', code: 'AI_UNAVAILABLE' });
+    expect(events.slice(before).map((e) => [e.type, e.alt_id])).toEqual([['delivered', 'job-known'], ['handed_back', 'job-known']]);
+  });
+
+  it('a held delivery handed back unrun; a .last stored for a job that did not decode names the recovered id', () => {
+    const { begin, events } = setup({ history: true });
+    const held = begin(1);
+    held.identified('job-d', 'draining');
+    held.handedBack('WORKER_DRAINING');
+    const bad = begin(3, 8);
+    bad.stored('failure', 'ALT_INVALID', 'job-x');
+    bad.stored('failure', 'ALT_INVALID', 'job-x');
+    expect(seen(events)).toEqual([
+      { type: 'delivered', alt_id: 'job-d', ...where, deliveries: 1, detail: { held: 'draining' } },
+      { type: 'handed_back', alt_id: 'job-d', ...where, deliveries: 1, code: 'WORKER_DRAINING' },
+      { type: 'delivered', alt_id: 'job-x', worker_id: 'w1', alt_stream_seq: 8, deliveries: 3 },
+      { type: 'last_stored', alt_id: 'job-x', worker_id: 'w1', alt_stream_seq: 8, deliveries: 3, status: 'failure', code: 'ALT_INVALID' },
+      { type: 'last_stored', alt_id: 'job-x', worker_id: 'w1', alt_stream_seq: 8, deliveries: 3, status: 'failure', code: 'ALT_INVALID' },
+    ]);
+  });
+
+  it('dead-lettered with no run here names no worker, the error redacted; its failure .last after the DLQ copy too; an id known first is kept', () => {
+    const { begin, events } = setup({ history: true });
+    const secret = `sk-${'abcdefghijklmnopqrstuvwxyz0123456789'}`;
+    begin(5, 3).deadLettered('job-dl', 'MAX_DELIVERIES', `gave up with ${secret}`, true);
+    begin(5, 4).deadLettered('job-dl2', 'MAX_DELIVERIES', 'gave up');
+    const known = begin(5, 5);
+    known.identified('job-first');
+    known.deadLettered('job-second', 'MAX_DELIVERIES', 'gave up');
+    expect(seen(events)).toEqual([
+      { type: 'dead_lettered', alt_id: 'job-dl', alt_stream_seq: 3, deliveries: 5, code: 'MAX_DELIVERIES', error: expect.not.stringContaining(secret) },
+      { type: 'last_stored', alt_id: 'job-dl', alt_stream_seq: 3, deliveries: 5, status: 'failure', code: 'MAX_DELIVERIES' },
+      { type: 'dead_lettered', alt_id: 'job-dl2', alt_stream_seq: 4, deliveries: 5, code: 'MAX_DELIVERIES', error: 'gave up' },
+      { type: 'delivered', alt_id: 'job-first', ...where, alt_stream_seq: 5, deliveries: 5 },
+      { type: 'dead_lettered', alt_id: 'job-first', alt_stream_seq: 5, deliveries: 5, code: 'MAX_DELIVERIES', error: 'gave up' },
+    ]);
+    expect(events[0].error).toContain('gave up with');
+    expect('worker_id' in events[0] && events[0].worker_id !== undefined).toBe(false);
+  });
+
+  it('a resume is in the history with what it goes on from; without a history nothing is written anywhere', async () => {
+    const { begin, events } = setup({ history: true });
+    const r = begin(1);
+    r.identified('job-r');
+    r.resumed(2);
+    r.resumed(3, 'budget');
+    expect(seen(events).slice(1)).toEqual([
+      { type: 'resumed', alt_id: 'job-r', ...where, deliveries: 1, detail: { completed: 2, reason: 'approval' } },
+      { type: 'resumed', alt_id: 'job-r', ...where, deliveries: 1, detail: { completed: 3, reason: 'budget' } },
+    ]);
+    const quiet = setup({ budgetMs: 0 });
+    const q = quiet.begin(2);
+    q.started(makeJob([{ id: 't1' }]));
+    q.onEvent(finished(result('t1', 'A')));
+    await q.flushCheckpoints();
+    q.stored('success');
+    q.ended({ verb: 'nak', code: 'X' });
+    q.deadLettered('job-1', 'MAX_DELIVERIES', 'm', true);
+    q.resumed(1);
+    expect(quiet.events).toEqual([]);
+    await q.close();
+  });
+});
+
+describe('DeliveryRecord: a short job\'s status entry', () => {
+  const last = { last: { alt_file_id: 'job-1', title: 'Test', start_time: '2025-01-01T00:00:00.000Z', task_results: { t1: { status: 'completed', start_time: 'a', end_time: 'b', metadata: { attempts: 1 } } } } };
+  it('a first delivery that ends within the flush time writes no entry; a resumed one (it has an entry) writes its final state, also when resumed after it started', async () => {
+    const short = setup();
+    const s = short.begin(1, 7, 'alt.high.acme');
+    s.started(makeJob([{ id: 't1' }]));
+    await s.settled({ state: 'completed', lastStatus: 'success', ...last });
+    await s.close();
+    expect(short.statusWrites).toEqual([]);
+    const resumed = setup();
+    const r = resumed.begin(1, 7, 'alt.high.acme');
+    r.resumed(1);
+    r.started(makeJob([{ id: 't1' }]));
+    await r.settled({ state: 'completed', lastStatus: 'success', ...last });
+    await r.close();
+    expect(resumed.statusWrites.at(-1)?.value).toMatchObject({ alt_id: 'job-1', state: 'completed', tenant: 'acme' });
+    const late = setup();
+    const l = late.begin(1);
+    l.started(makeJob([{ id: 't1' }]));
+    l.resumed(1);
+    await l.settled({ state: 'completed', lastStatus: 'success', ...last });
+    await l.close();
+    expect(late.statusWrites.at(-1)?.value).toMatchObject({ alt_id: 'job-1', state: 'completed', tenant: '_' });
+  });
+});

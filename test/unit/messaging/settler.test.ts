@@ -50,7 +50,7 @@ class FakeDelivery implements SettleDelivery {
 
 type PublishMode = 'ok' | 'duplicate' | 'fail' | 'too_large' | 'hang';
 
-function setup(o: { deliveries?: number; publish?: PublishMode; dlq?: 'ok' | 'fail'; failureLast?: 'ok' | 'fail'; current?: boolean | 'throw'; holdsRecords?: boolean; stopping?: boolean; termWithReason?: boolean; flush?: 'hang' } = {}) {
+function setup(o: { deliveries?: number; publish?: PublishMode; dlq?: 'ok' | 'fail'; failureLast?: 'ok' | 'fail'; current?: boolean | 'throw'; holdsRecords?: boolean; stopping?: boolean; termWithReason?: boolean; flush?: 'hang' | 'slow' } = {}) {
   const clock = { t: 1_000_000 };
   const leases = new Leases<FakeDelivery>({ timing: leaseTiming(5_000), connected: () => true, now: () => clock.t });
   const d = new FakeDelivery(clock.t, o.deliveries ?? 1);
@@ -72,6 +72,8 @@ function setup(o: { deliveries?: number; publish?: PublishMode; dlq?: 'ok' | 'fa
     flushCheckpoints: async () => {
       recorded.push('flush');
       if (o.flush === 'hang') await new Promise(() => {});
+      // A store that answers only as the lease runs out.
+      if (o.flush === 'slow') clock.t += 4_600;
     },
     holdsRecords: async () => o.holdsRecords ?? false,
     current: async () => {
@@ -252,6 +254,22 @@ describe('Settler: handback, done_before, abandoned', () => {
     expect(s.reports).toEqual([['abandon', 'LEASE_LOST']]);
     // The checkpoints of the completed tasks are still written, for the next delivery.
     expect(s.recorded).toEqual(['flush']);
+  });
+
+  it('sends no hand-back when the lease ran out while the checkpoints were written', async () => {
+    const s = setup({ flush: 'slow' });
+    await s.settle({ kind: 'handback', error: transient, delayMs: 400, job });
+    expect(s.d.sent).toEqual([]);
+    expect(s.reports).toEqual([['abandon', 'LEASE_LOST']]);
+    expect(s.lines.map((l) => l.message)).toContain('the lease ran out before the hand-back could be sent: nothing is sent on the message; JetStream hands it to a new delivery');
+  });
+
+  it('acks a message whose parked job an earlier delivery resumed, keeping its records (the resumed run\'s)', async () => {
+    const s = setup({ deliveries: 2 });
+    await s.settle({ kind: 'done_before', job, heldBy: 9 });
+    expect(s.d.sent).toEqual(['ackAck']);
+    expect(s.recorded).toEqual(['close']);
+    expect(s.lines.find((l) => l.resumed_by === 9)?.message).toMatch(/^an earlier delivery of this message parked the job and its resume holds it now/);
   });
 
   it('acks a message whose .last is stored already and removes its records once confirmed', async () => {

@@ -32,6 +32,7 @@ import { loadPrices, type PriceTable } from './usage/prices.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
 import { startRetrying } from './start-retry.ts';
 import { readBacklog, type Backlog } from './ops/backlog.ts';
+import { logProcessExit, setExitReason } from './process-exit.ts';
 
 /** The default endpoint's client (AI_PROVIDER at AI_URL) with the configured policies. */
 export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void, steps?: CallSteps): AiClient {
@@ -125,6 +126,8 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const workerId = `${hostname()}:${process.pid}`;
   const logger: Logger = createLogger({ level: config.LOG_LEVEL, redactKeys: config.logRedactKeys, defaultMeta: { service: 'altlas-runner', worker_id: workerId } });
   for (const w of [...warnings, ...unknownVariables(env)]) logger.warn(w, { code: 'CONFIG_WARNING' });
+  // Every path that ends the process from here on leaves a `process exit` line saying why.
+  logProcessExit({ service: 'altlas-runner', worker_id: workerId });
 
   // Signals first: a shutdown while connecting stops the retries.
   const shutdown = new AbortController();
@@ -132,9 +135,11 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
       logger.warn('second signal: exiting now', { signal });
+      setExitReason(`second signal ${signal}: exiting at once`);
       process.exit(130);
     }
     logger.info('shutting down', { signal });
+    setExitReason(`signal ${signal}: shut down`);
     shutdown.abort();
   };
   process.on('SIGTERM', onSignal);
@@ -165,6 +170,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   } catch (e) {
     if (!isAltlasError(e, 'CONFIG_INVALID')) throw e;
     logger.error('worker could not start', { code: e.code, error: e.message });
+    setExitReason(`could not start: ${e.code}`);
     gate.close();
     await telemetry.shutdown();
     process.off('SIGTERM', onSignal);
@@ -198,6 +204,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
         ? `HTTP_PORT ${config.HTTP_PORT} is in use (another worker on this host?): set HTTP_PORT to a free port for each worker, or 0 to turn /healthz, /readyz and /metrics off`
         : `cannot listen on HTTP_PORT ${config.HTTP_PORT}: ${(e as Error).message}`;
       logger.error('worker could not start', { code: 'CONFIG_INVALID', error: message });
+      setExitReason(`could not start: ${message}`);
       metrics.close();
       gate.close();
       endpoints.close();
@@ -225,6 +232,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     conn = await connectNats(config, `altlas-runner ${workerId}`, { role: 'runner', logger, signal: shutdown.signal, onAttempt: (s) => (phase = s) });
   } catch (e) {
     logger.error('gave up connecting to NATS', { code: toAltlasError(e).code, error: (e as Error).message });
+    if (!shutdown.signal.aborted) setExitReason(`gave up connecting to NATS: ${toAltlasError(e).code}`);
     return finish(shutdown.signal.aborted ? 0 : 1);
   }
   try {
@@ -232,7 +240,10 @@ export async function runWorker(env: Record<string, string | undefined> = proces
       phase = 'checking the topology and the buckets';
       return assembleWorker({
         conn: conn!, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage, budgets, limits,
-        onDrained: () => shutdown.abort(),
+        onDrained: () => {
+          setExitReason('drained (altlas drain): nothing runs here any more');
+          shutdown.abort();
+        },
         body: { make: ({ progress }) => aiTaskBody(endpoints.caller, { defaultModel: config.AI_MODEL, progress, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }) },
       });
     }, {
@@ -246,6 +257,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     const error = startupError(e);
     if (shutdown.signal.aborted) return finish(0);
     logger.error('worker could not start', { code: error.code, error: error.message });
+    setExitReason(`could not start: ${error.code}`);
     return finish(exitFor(error));
   }
   phase = 'running';

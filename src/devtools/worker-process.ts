@@ -2,10 +2,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
+/** How a worker process ended: its exit code, or the signal that ended it (one of the two is null), and when (ms since the epoch). */
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  at: number;
+}
+
 export interface WorkerChild {
   readonly pid: number | undefined;
   readonly proc: ChildProcess;
   readonly output: string[];
+  /** How the process ended; null while it runs. */
+  readonly exit: WorkerExit | null;
+  /** Resolves when the process exited (never rejects). */
+  readonly exited: Promise<WorkerExit>;
   started(limitMs?: number): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it exited. */
   stop(graceMs?: number): Promise<void>;
@@ -29,14 +40,20 @@ export function spawnWorker(env: NodeJS.ProcessEnv): WorkerChild {
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => {
-    rejectStarted(new Error(`the worker exited before it started:\n${output.join('')}`));
-    resolve();
+  let exit: WorkerExit | null = null;
+  const exited = new Promise<WorkerExit>((resolve) => proc.once('exit', (code, signal) => {
+    exit = { code, signal, at: Date.now() };
+    rejectStarted(new Error(`the worker exited before it started (code ${code}, signal ${signal}):\n${output.join('')}`));
+    resolve(exit);
   }));
   return {
     pid: proc.pid,
     proc,
     output,
+    get exit() {
+      return exit;
+    },
+    exited,
     started: (limitMs = 30_000) => Promise.race([startedP, new Promise<void>((_, rej) => setTimeout(() => rej(new Error('the worker did not start in time')), limitMs).unref())]),
     async stop(graceMs = 10_000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return;

@@ -1,7 +1,7 @@
 /**
  * The composition root of the worker process: configuration, logger, HTTP endpoints (first, so a
  * health check answers while NATS is still being reached), the NATS connection, then the worker
- * stack (`runner.ts`), and signals. SIGTERM or SIGINT stops it gracefully (exit 0); a second
+ * stack (`runner.ts`), and signals. SIGTERM, SIGINT or SIGHUP stops it gracefully (exit 0); a second
  * signal exits at once (130). An invalid configuration, a topology that does not match, or a
  * missing permission exits with 2.
  */
@@ -103,6 +103,9 @@ export function notReady(phase: string, checks: Record<'nats_connected' | 'consu
   return 'the worker is not pulling work';
 }
 
+/** The signals that stop the worker gracefully (a second one exits at once). */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
 /** Runs the worker until a signal; resolves with the exit code. */
 export async function runWorker(env: Record<string, string | undefined> = process.env, warnings: readonly string[] = []): Promise<number> {
   let config: Config;
@@ -142,8 +145,10 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     setExitReason(`signal ${signal}: shut down`);
     shutdown.abort();
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // SIGHUP too: without a handler it ends a Node.js process at once and without a line (nohup does
+  // not help: Node.js resets an ignored SIGHUP), e.g. a stopped worker whose process group loses
+  // its last link to its session gets SIGHUP from the kernel.
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
 
   let phase = 'starting';
   let conn: Connection | null = null;
@@ -173,8 +178,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     setExitReason(`could not start: ${e.code}`);
     gate.close();
     await telemetry.shutdown();
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
     return 2;
   }
   const client = endpoints.primary;
@@ -209,8 +213,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
       gate.close();
       endpoints.close();
       await telemetry.shutdown();
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
       return 2;
     }
   }
@@ -222,8 +225,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     metrics?.close();
     gate.close();
     await telemetry.shutdown();
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
     logger.info('bye');
     return code;
   };

@@ -40,6 +40,19 @@ describe('worker start-up and shutdown', () => {
     expect(h.workers.map((w) => w.logs('process exit'))).toEqual([[expect.objectContaining({ code: 0, reason: 'signal SIGTERM: shut down' })], [expect.objectContaining({ code: 0, reason: 'signal SIGTERM: shut down' })]]);
   });
 
+  it('stops gracefully on SIGHUP as on SIGTERM, also one that came while it was stopped (exit 0, its last line says why)', async () => {
+    h = await Harness.start();
+    // What the kernel does to a stopped process whose process group loses its last link to its session: SIGHUP, then SIGCONT.
+    const w = await h.worker();
+    w.kill('SIGSTOP');
+    w.kill('SIGHUP');
+    w.kill('SIGCONT');
+    const exit = await w.exited;
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(w.logs('shutting down')).toEqual([expect.objectContaining({ signal: 'SIGHUP' })]);
+    expect(w.logs('process exit')).toEqual([expect.objectContaining({ code: 0, reason: 'signal SIGHUP: shut down' })]);
+  });
+
   it('exits 2 listing every invalid variable, without connecting anywhere', async () => {
     const proc = spawn(join(ROOT, 'bin', 'altlas'), ['worker'], { env: { ...process.env, RUNNER_CONCURRENCY: 'many', LOG_LEVEL: 'loud', NATS_URL: 'nats://127.0.0.1:1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';

@@ -220,11 +220,13 @@ class Stage {
     this.procs.push(p);
     p.ready = p.fake.listen().then((aiUrl) => {
       p.spawnedAt = Date.now();
+      // A session of its own: while it is SIGSTOPped, the kernel's SIGHUP to an orphaned process
+      // group (this harness's parent shell exiting) must not reach it (README: What it promises).
       p.child = spawnWorker({
         ...process.env, NATS_URL: this.url, AI_URL: aiUrl, HTTP_PORT: '0', LOG_LEVEL: 'info', RUNNER_CONCURRENCY: '16',
         RUNNER_ACK_WAIT_MS: String(ACK_WAIT_MS), LAST_DUPLICATE_WINDOW_MS: '1000', AI_BREAKER_HALF_OPEN_MS: '2000',
         RUNNER_NAK_DELAY_MS: '500', RUNNER_NAK_MAX_DELAY_MS: '5000', RUNNER_JANITOR_INTERVAL_MS: '10000', ...this.extraEnv,
-      });
+      }, { ownSession: true });
       void p.child.exited.then((e) => this.exited(p, e));
       return p.child.started(120_000);
     }).then(() => {
@@ -319,7 +321,12 @@ class Stage {
 
 const live = new Set<Stage>();
 const servers = new Set<{ dispose(): Promise<void> }>();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+// The workers run in sessions of their own, out of reach of signals sent to this process's group:
+// whatever way this process ends (but SIGKILL), none of them outlives it.
+process.on('exit', () => {
+  for (const s of live) for (const p of s.procs) if (p.child && p.child.exit === null) p.child.proc.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(sig, () => {
     process.stdout.write(`\n${sig}: stopping every process started\n`);
     void Promise.all([...live].map((s) => s.stop().catch(() => {})))

@@ -24,8 +24,19 @@ export interface WorkerChild {
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'altlas');
 
-export function spawnWorker(env: NodeJS.ProcessEnv): WorkerChild {
-  const proc = spawn(BIN, ['worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export interface SpawnWorkerOptions {
+  /**
+   * Start the worker in a session (and process group) of its own; default false. What is sent to
+   * the caller's process group (a terminal's Ctrl-C, `kill -- -PGID`) then does not reach it, and
+   * nor does the kernel's SIGHUP + SIGCONT to a stopped member of a process group that has just
+   * lost its last parent in another group of its session (the caller's own parent shell exiting):
+   * a harness that SIGSTOPs its workers needs that. The caller must stop it itself.
+   */
+  ownSession?: boolean;
+}
+
+export function spawnWorker(env: NodeJS.ProcessEnv, options: SpawnWorkerOptions = {}): WorkerChild {
+  const proc = spawn(BIN, ['worker'], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownSession === true });
   const output: string[] = [];
   let resolveStarted: () => void;
   let rejectStarted: (e: Error) => void;
@@ -33,6 +44,8 @@ export function spawnWorker(env: NodeJS.ProcessEnv): WorkerChild {
     resolveStarted = res;
     rejectStarted = rej;
   });
+  // Rejected when it exits before it started: an error for whoever awaits started(), not an unhandled rejection.
+  startedP.catch(() => {});
   const onData = (c: Buffer) => {
     const text = c.toString();
     output.push(text);

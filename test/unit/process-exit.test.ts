@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/paths.ts';
 
@@ -47,5 +47,14 @@ describe('process exit line', () => {
   it('is written on stderr when stdout is closed', () => {
     const r = endAs(`import { closeSync } from 'node:fs'; closeSync(1); setExitReason('its output was closed (EPIPE)'); process.exit(0);`);
     expect(r.stderr).toContain('"reason":"its output was closed (EPIPE)"');
+  });
+
+  it('cannot rely on nohup: Node.js ends on SIGHUP even when started with it ignored (why the worker handles it)', async () => {
+    const p = spawn('nohup', [join(ROOT, 'scripts', 'node24'), '-e', 'process.stdout.write("up"); setTimeout(() => {}, 20000)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // Once it runs JavaScript, Node.js has set its signal dispositions.
+    await new Promise((r) => p.stdout!.once('data', r));
+    p.kill('SIGHUP');
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => p.once('exit', (c, s) => resolve([c, s])));
+    expect({ code, signal }).toEqual({ code: null, signal: 'SIGHUP' });
   });
 });

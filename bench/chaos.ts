@@ -25,7 +25,11 @@
  * entries by code; deliveries per message; answers paid again, each explained by a failure of the
  * worker that was first paid for it (in flight at it, or completed within the checkpoint budget), or
  * beyond the README's bound. Targets: 0 lost, 0 doubled, 0 overlapping runs, 0 AI calls after the
- * `.last`, 0 DLQ entries, 0 re-paid beyond the bound, max deliveries within the scenario's bound.
+ * `.last`, 0 DLQ entries, 0 re-paid beyond the bound, max deliveries within the scenario's bound,
+ * 0 worker processes that exited unasked (each worker's exit code or signal and its time are in the
+ * report; one the harness did not kill or stop is printed at once). Workers run in sessions of their
+ * own: a stopped worker in this process's group would get the kernel's SIGHUP when the group is
+ * orphaned (the shell that started the harness exiting), as 2 of 9 `pauses` runs once did.
  *
  * `--scenario name[,name]` (or `all`), `--quick` (about a third of the jobs and failures, for a
  * trial). It prints a table per scenario and a summary, writes `report.json`, `throughput.svg`

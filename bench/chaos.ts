@@ -25,13 +25,18 @@
  * entries by code; deliveries per message; answers paid again, each explained by a failure of the
  * worker that was first paid for it (in flight at it, or completed within the checkpoint budget), or
  * beyond the README's bound. Targets: 0 lost, 0 doubled, 0 overlapping runs, 0 AI calls after the
- * `.last`, 0 DLQ entries, 0 re-paid beyond the bound, max deliveries within the scenario's bound.
+ * `.last`, 0 DLQ entries, 0 re-paid beyond the bound, max deliveries within the scenario's bound,
+ * 0 worker processes that exited unasked (each worker's exit code or signal and its time are in the
+ * report; one the harness did not kill or stop is printed at once). Workers run in sessions of their
+ * own: a stopped worker in this process's group would get the kernel's SIGHUP when the group is
+ * orphaned (the shell that started the harness exiting), as 2 of 9 `pauses` runs once did.
  *
  * `--scenario name[,name]` (or `all`), `--quick` (about a third of the jobs and failures, for a
  * trial). It prints a table per scenario and a summary, writes `report.json`, `throughput.svg`
  * (results per second, failures marked) and the workers' logs under CHAOS_OUT (default .chaos/),
  * and exits 1 when a target is missed. Every process it starts is stopped.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +47,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { FakeOrchestrator } from '../src/ai/fake-orchestrator.ts';
 import { callsAfterLast, deliveriesPerMessage, overlappingRuns, repaidCalls, runsFromLines, unexplainedRedeliveries, type Call, type Failure, type Run, type Span, type StoredLast } from '../src/devtools/chaos-count.ts';
 import { NatsCluster, NatsServer } from '../src/devtools/nats-server.ts';
-import { spawnWorker, type WorkerChild } from '../src/devtools/worker-process.ts';
+import { spawnWorker, type WorkerChild, type WorkerExit } from '../src/devtools/worker-process.ts';
 
 const { values: args } = parseArgs({ options: { scenario: { type: 'string' }, quick: { type: 'boolean', default: false } } });
 const QUICK = args.quick === true;
@@ -74,6 +79,10 @@ class Proc {
   /** When it logged that it started. */
   readyAt = 0;
   diedAt: number | null = null;
+  /** When it was spawned. */
+  spawnedAt = 0;
+  /** Set when the harness itself ends the process (SIGKILL, or the stop at the end): any other exit is unasked. */
+  endAsked: string | null = null;
   readonly frozen: Span[] = [];
   #stoppedAt: number | null = null;
 
@@ -96,7 +105,10 @@ class Proc {
       this.frozen.push({ from: this.#stoppedAt, to: now });
       this.#stoppedAt = null;
     }
-    if (sig === 'SIGKILL') this.diedAt = now;
+    if (sig === 'SIGKILL') {
+      this.diedAt = now;
+      this.endAsked = 'SIGKILL';
+    }
     this.child.proc.kill(sig);
   }
 
@@ -135,6 +147,10 @@ interface Report {
   not_success: number;
   /** Messages still in ALT at the end (a settled message must leave the work-queue stream). */
   alt_left: number;
+  /** How each worker process ended: exit code or signal, seconds since the scenario began and since its spawn, and whether the harness asked for it. */
+  worker_exits: ExitRecord[];
+  /** Worker processes that ended without the harness asking (a crash, an exit of its own, a signal from outside). */
+  unasked_exits: number;
   failures: number;
   duration_s: number;
   passed: boolean;
@@ -146,10 +162,27 @@ interface Report {
   rate: number[];
 }
 
+/** How one worker process ended. */
+interface ExitRecord {
+  worker: string;
+  pid: number | null;
+  code: number | null;
+  signal: string | null;
+  /** Seconds since the scenario began (the times its notes print). */
+  at_s: number;
+  /** Seconds since the process was spawned. */
+  after_spawn_s: number;
+  /** What the harness asked (`SIGKILL`, `stop`), or null: the process ended unasked. */
+  asked: string | null;
+  /** Its last output line, for an unasked exit. */
+  last_line?: string;
+}
+
 class Stage {
   readonly name: string;
   readonly procs: Proc[] = [];
   readonly failures: Failure[] = [];
+  readonly exits: ExitRecord[] = [];
   readonly t0 = Date.now();
   nc!: NatsConnection;
   jsm!: JetStreamManager;
@@ -190,11 +223,15 @@ class Stage {
     const p = new Proc(`w${this.#count++}`);
     this.procs.push(p);
     p.ready = p.fake.listen().then((aiUrl) => {
+      p.spawnedAt = Date.now();
+      // A session of its own: while it is SIGSTOPped, the kernel's SIGHUP to an orphaned process
+      // group (this harness's parent shell exiting) must not reach it (README: What it promises).
       p.child = spawnWorker({
         ...process.env, NATS_URL: this.url, AI_URL: aiUrl, HTTP_PORT: '0', LOG_LEVEL: 'info', RUNNER_CONCURRENCY: '16',
         RUNNER_ACK_WAIT_MS: String(ACK_WAIT_MS), LAST_DUPLICATE_WINDOW_MS: '1000', AI_BREAKER_HALF_OPEN_MS: '2000',
         RUNNER_NAK_DELAY_MS: '500', RUNNER_NAK_MAX_DELAY_MS: '5000', RUNNER_JANITOR_INTERVAL_MS: '10000', ...this.extraEnv,
-      });
+      }, { ownSession: true });
+      void p.child.exited.then((e) => this.exited(p, e));
       return p.child.started(120_000);
     }).then(() => {
       p.readyAt = Date.now();
@@ -202,6 +239,29 @@ class Stage {
       process.stdout.write(`  ${this.name}: ${p.label}: ${(e as Error).message.split('\n')[0]}\n`);
     });
     return p;
+  }
+
+  /**
+   * Records how a worker process ended. One the harness did not end (no SIGKILL of its own, not the
+   * stop at the end) is printed at once and counted as a failure from then on: its runs end there.
+   */
+  exited(p: Proc, e: WorkerExit): void {
+    const s = (ms: number) => Math.round(ms / 100) / 10;
+    const r: ExitRecord = { worker: p.label, pid: p.child.pid ?? null, code: e.code, signal: e.signal, at_s: s(e.at - this.t0), after_spawn_s: s(e.at - p.spawnedAt), asked: p.endAsked };
+    if (r.asked === null) {
+      r.last_line = p.lines().filter((l) => l.trim() !== '').at(-1)?.slice(0, 500);
+      // The processes of the machine at that moment, for whoever looks for what else ran (or killed).
+      try {
+        mkdirSync(join(OUT, 'logs', this.name), { recursive: true });
+        writeFileSync(join(OUT, 'logs', this.name, `ps-at-exit-${p.label}.txt`), execFileSync('ps', ['-eo', 'pid,ppid,pgid,sid,stat,etimes,args', '--sort=start_time'], { encoding: 'utf8', timeout: 5_000 }));
+      } catch {
+        // no ps: the exit record is enough
+      }
+      p.diedAt ??= e.at;
+      const f = this.fail(`worker ${p.label} exited unexpectedly: code ${e.code} signal ${e.signal} at +${r.at_s.toFixed(1)} s (${r.after_spawn_s.toFixed(1)} s after its spawn, pid ${r.pid}); its last line: ${r.last_line ?? '(none)'}`, p);
+      f.until = Number.POSITIVE_INFINITY;
+    }
+    this.exits.push(r);
   }
 
   /** Notes a failure; one that lasts (a pause, the server down) gets its `until` when it ends. */
@@ -253,6 +313,7 @@ class Stage {
   }
 
   async stop(): Promise<void> {
+    for (const p of this.procs) p.endAsked ??= 'stop';
     for (const p of this.procs) if (p.stopped) p.signal('SIGCONT');
     await Promise.all(this.procs.map((p) => p.child?.stop(5_000).catch(() => {})));
     for (const p of this.procs) p.diedAt ??= Date.now();
@@ -264,7 +325,12 @@ class Stage {
 
 const live = new Set<Stage>();
 const servers = new Set<{ dispose(): Promise<void> }>();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+// The workers run in sessions of their own, out of reach of signals sent to this process's group:
+// whatever way this process ends (but SIGKILL), none of them outlives it.
+process.on('exit', () => {
+  for (const s of live) for (const p of s.procs) if (p.child && p.child.exit === null) p.child.proc.kill('SIGKILL');
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(sig, () => {
     process.stdout.write(`\n${sig}: stopping every process started\n`);
     void Promise.all([...live].map((s) => s.stop().catch(() => {})))
@@ -284,6 +350,7 @@ function targets(r: Omit<Report, 'passed' | 'missed'>): [string, number, string,
     ['re-paid beyond the bound', r.repaid_beyond, '0', r.repaid_beyond === 0],
     ['redeliveries no failure explains', r.unexplained_redeliveries, '0', r.unexplained_redeliveries === 0],
     ['max deliveries of a job', r.max_deliveries, `≤ ${r.max_deliveries_bound}`, r.max_deliveries <= r.max_deliveries_bound],
+    ['worker processes that exited unasked', r.unasked_exits, '0', r.unasked_exits === 0],
   ];
 }
 
@@ -398,13 +465,22 @@ async function measure(stage: Stage, description: string, jobs: number, started:
     runs: runs.length, overlapping_runs: overlaps.length, held_across_pause: tails.length, held_tail_max_ms: Math.max(0, ...tails.map((t) => t.ms)), ai_calls: calls.length, ai_calls_paid: repaid.paid, ai_calls_after_last: after.length,
     repaid_in_flight: repaid.inFlight, repaid_within_budget: repaid.withinBudget, repaid_beyond: repaid.beyond.length,
     dead_letters: deadLetters, dlq_codes: dlqCodes, max_deliveries: maxSeen, max_deliveries_bound: maxDeliveries, unexplained_redeliveries: unexplained.length, deliveries,
-    duplicates_logged: duplicates, not_success: notSuccess, alt_left: altLeft, failures: stage.failures.length,
+    duplicates_logged: duplicates, not_success: notSuccess, alt_left: altLeft, worker_exits: [...stage.exits], unasked_exits: stage.exits.filter((x) => x.asked === null).length, failures: stage.failures.length,
     duration_s: Math.round((end - started) / 100) / 10, evidence, recovery_s: recovery,
     events: stage.failures.map((e) => ({ at_s: Math.round((e.at - started) / 100) / 10, what: e.what })), rate,
   };
   const missed = targets(base).filter(([, , , ok]) => !ok).map(([name]) => name);
   if (altLeft > 0) missed.push('messages left in ALT');
   return { ...base, passed: missed.length === 0, missed };
+}
+
+/** Puts the exits of the stage's processes, once it stopped them all, in its report (an unasked one found late is a target missed too). */
+function withExits(r: Report, stage: Stage): Report {
+  r.worker_exits = [...stage.exits];
+  r.unasked_exits = stage.exits.filter((x) => x.asked === null).length;
+  if (r.unasked_exits > 0 && !r.missed.includes('worker processes that exited unasked')) r.missed.push('worker processes that exited unasked');
+  r.passed = r.missed.length === 0;
+  return r;
 }
 
 /** Waits until `n` results are stored (or the deadline), printing progress. */
@@ -448,6 +524,7 @@ function onOneServer(o: { name: string; description: string; main: boolean; work
       const server = await NatsServer.start();
       servers.add(server);
       const stage = new Stage(o.name);
+      let report: Report;
       try {
         await stage.start(server.url);
         const procs: Proc[] = [];
@@ -461,12 +538,13 @@ function onOneServer(o: { name: string; description: string; main: boolean; work
         stage.note('failures over; waiting for every result');
         await waitFor(stage, o.jobs, Date.now() + DRAIN_MS);
         stopped = true;
-        return await measure(stage, o.description, o.jobs, started, o.maxDeliveries);
+        report = await measure(stage, o.description, o.jobs, started, o.maxDeliveries);
       } finally {
         await stage.stop();
         await server.dispose();
         servers.delete(server);
       }
+      return withExits(report, stage);
     },
   };
 }
@@ -569,6 +647,7 @@ const scenarios: Scenario[] = [
       servers.add(cluster);
       const stage = new Stage(this.name);
       stage.extraEnv = { RUNNER_STREAM_REPLICAS: '3' };
+      let report: Report;
       try {
         await stage.start(cluster.url);
         await stage.worker();
@@ -585,12 +664,13 @@ const scenarios: Scenario[] = [
         stage.note('old leader restarted');
         await feeding;
         await waitFor(stage, JOBS, Date.now() + DRAIN_MS);
-        return await measure(stage, this.description, JOBS, started, MAX_DELIVER - 1);
+        report = await measure(stage, this.description, JOBS, started, MAX_DELIVER - 1);
       } finally {
         await stage.stop();
         await cluster.dispose();
         servers.delete(cluster);
       }
+      return withExits(report, stage);
     },
   },
   onOneServer({ name: 'ai-down', description: `two workers, ${JOBS} jobs; every AI side refuses connections for 60 s`, main: false, workers: 2, jobs: JOBS, minMs: 70_000, maxDeliveries: MAX_DELIVER }, async ({ stage, procs }) => {
@@ -662,6 +742,7 @@ for (const s of selected) {
   const r = await s.run();
   reports.push(r);
   console.log(`  ${r.lasts}/${r.jobs} results in ${r.duration_s} s, ${r.failures} failures, ${r.runs} runs, ${r.ai_calls} AI calls; deliveries ${JSON.stringify(r.deliveries)}; DLQ ${JSON.stringify(r.dlq_codes)}; not success ${r.not_success}; DUPLICATE_LAST lines ${r.duplicates_logged}; left in ALT ${r.alt_left}; runs held across a pause ${r.held_across_pause} (the longest ended ${r.held_tail_max_ms} ms after SIGCONT)`);
+  console.log(`  worker exits: ${r.worker_exits.map((x) => `${x.worker} ${x.signal ?? `code ${x.code}`} at +${x.at_s} s${x.asked ? ` (${x.asked})` : ' UNASKED'}`).join(', ')}`);
   console.log(`\n${scenarioTable(r)}\n\n  ${s.name}: ${r.passed ? 'PASS' : `FAIL (${r.missed.join(', ')})`}`);
   for (const [k, v] of Object.entries(r.evidence)) console.log(`  ${k}: ${JSON.stringify(v.slice(0, 3))}`);
 }

@@ -1,7 +1,7 @@
 /**
  * The composition root of the worker process: configuration, logger, HTTP endpoints (first, so a
  * health check answers while NATS is still being reached), the NATS connection, then the worker
- * stack (`runner.ts`), and signals. SIGTERM or SIGINT stops it gracefully (exit 0); a second
+ * stack (`runner.ts`), and signals. SIGTERM, SIGINT or SIGHUP stops it gracefully (exit 0); a second
  * signal exits at once (130). An invalid configuration, a topology that does not match, or a
  * missing permission exits with 2.
  */
@@ -32,6 +32,7 @@ import { loadPrices, type PriceTable } from './usage/prices.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
 import { startRetrying } from './start-retry.ts';
 import { readBacklog, type Backlog } from './ops/backlog.ts';
+import { logProcessExit, setExitReason } from './process-exit.ts';
 
 /** The default endpoint's client (AI_PROVIDER at AI_URL) with the configured policies. */
 export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void, steps?: CallSteps): AiClient {
@@ -102,6 +103,9 @@ export function notReady(phase: string, checks: Record<'nats_connected' | 'consu
   return 'the worker is not pulling work';
 }
 
+/** The signals that stop the worker gracefully (a second one exits at once). */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
 /** Runs the worker until a signal; resolves with the exit code. */
 export async function runWorker(env: Record<string, string | undefined> = process.env, warnings: readonly string[] = []): Promise<number> {
   let config: Config;
@@ -125,6 +129,8 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const workerId = `${hostname()}:${process.pid}`;
   const logger: Logger = createLogger({ level: config.LOG_LEVEL, redactKeys: config.logRedactKeys, defaultMeta: { service: 'altlas-runner', worker_id: workerId } });
   for (const w of [...warnings, ...unknownVariables(env)]) logger.warn(w, { code: 'CONFIG_WARNING' });
+  // Every path that ends the process from here on leaves a `process exit` line saying why.
+  logProcessExit({ service: 'altlas-runner', worker_id: workerId });
 
   // Signals first: a shutdown while connecting stops the retries.
   const shutdown = new AbortController();
@@ -132,13 +138,17 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
       logger.warn('second signal: exiting now', { signal });
+      setExitReason(`second signal ${signal}: exiting at once`);
       process.exit(130);
     }
     logger.info('shutting down', { signal });
+    setExitReason(`signal ${signal}: shut down`);
     shutdown.abort();
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // SIGHUP too: without a handler it ends a Node.js process at once and without a line (nohup does
+  // not help: Node.js resets an ignored SIGHUP), e.g. a stopped worker whose process group loses
+  // its last link to its session gets SIGHUP from the kernel.
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
 
   let phase = 'starting';
   let conn: Connection | null = null;
@@ -165,10 +175,10 @@ export async function runWorker(env: Record<string, string | undefined> = proces
   } catch (e) {
     if (!isAltlasError(e, 'CONFIG_INVALID')) throw e;
     logger.error('worker could not start', { code: e.code, error: e.message });
+    setExitReason(`could not start: ${e.code}`);
     gate.close();
     await telemetry.shutdown();
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
     return 2;
   }
   const client = endpoints.primary;
@@ -198,12 +208,12 @@ export async function runWorker(env: Record<string, string | undefined> = proces
         ? `HTTP_PORT ${config.HTTP_PORT} is in use (another worker on this host?): set HTTP_PORT to a free port for each worker, or 0 to turn /healthz, /readyz and /metrics off`
         : `cannot listen on HTTP_PORT ${config.HTTP_PORT}: ${(e as Error).message}`;
       logger.error('worker could not start', { code: 'CONFIG_INVALID', error: message });
+      setExitReason(`could not start: ${message}`);
       metrics.close();
       gate.close();
       endpoints.close();
       await telemetry.shutdown();
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
       return 2;
     }
   }
@@ -215,8 +225,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     metrics?.close();
     gate.close();
     await telemetry.shutdown();
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
     logger.info('bye');
     return code;
   };
@@ -225,6 +234,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     conn = await connectNats(config, `altlas-runner ${workerId}`, { role: 'runner', logger, signal: shutdown.signal, onAttempt: (s) => (phase = s) });
   } catch (e) {
     logger.error('gave up connecting to NATS', { code: toAltlasError(e).code, error: (e as Error).message });
+    if (!shutdown.signal.aborted) setExitReason(`gave up connecting to NATS: ${toAltlasError(e).code}`);
     return finish(shutdown.signal.aborted ? 0 : 1);
   }
   try {
@@ -232,7 +242,10 @@ export async function runWorker(env: Record<string, string | undefined> = proces
       phase = 'checking the topology and the buckets';
       return assembleWorker({
         conn: conn!, config, logger, codec, workerId, gate, client, metrics: () => metrics, prices, usage, budgets, limits,
-        onDrained: () => shutdown.abort(),
+        onDrained: () => {
+          setExitReason('drained (altlas drain): nothing runs here any more');
+          shutdown.abort();
+        },
         body: { make: ({ progress }) => aiTaskBody(endpoints.caller, { defaultModel: config.AI_MODEL, progress, prices, capOutput: (jobId, tenant) => budgets.capOutput(jobId, tenant) }) },
       });
     }, {
@@ -246,6 +259,7 @@ export async function runWorker(env: Record<string, string | undefined> = proces
     const error = startupError(e);
     if (shutdown.signal.aborted) return finish(0);
     logger.error('worker could not start', { code: error.code, error: error.message });
+    setExitReason(`could not start: ${error.code}`);
     return finish(exitFor(error));
   }
   phase = 'running';

@@ -1,5 +1,6 @@
 /** The `altlas` command: one entry point, one subcommand per verb. */
 import { isAltlasError } from '../errors.ts';
+import { setExitReason } from '../process-exit.ts';
 import { VERSION } from '../version.ts';
 import { CLI_EXIT, EXIT, UsageError, stdio, type Io } from './output.ts';
 
@@ -76,7 +77,10 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
 if (import.meta.main) {
   // Output piped into head (or any reader that stops early): stop quietly, as Unix tools do.
   const quiet = (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
+    if (e.code === 'EPIPE') {
+      setExitReason('its output was closed (EPIPE)');
+      process.exit(0);
+    }
     throw e;
   };
   process.stdout.on('error', quiet);

@@ -3,7 +3,7 @@ import { EXIT, type Io } from './output.ts';
 
 export const WORKER_HELP = `Usage: altlas worker
 
-Runs the JetStream worker in the foreground until SIGTERM or SIGINT. All settings come from
+Runs the JetStream worker in the foreground until SIGTERM, SIGINT or SIGHUP. All settings come from
 environment variables (see the README's configuration table): NATS_URL, ALT_STREAM,
 RUNNER_CONCURRENCY, AI_URL, ... An invalid value exits with 2, listing every invalid variable.`;
 

@@ -109,6 +109,7 @@ describe('altlas drain', () => {
     const drained = await run(['drain', id, '--wait', ...server]);
     expect(drained).toMatchObject({ code: 0, out: `${id} drained and exited` });
     expect((await w.exited).code).toBe(0);
+    expect(w.logs('process exit')).toEqual([expect.objectContaining({ code: 0, reason: 'drained (altlas drain): nothing runs here any more' })]);
     // It finished (with RUNNER_SHUTDOWN_GRACE_MS=0 a plain shutdown would have handed it back unfinished).
     const [done] = await lastsOf('drained-');
     expect(done.last.status).toBe('success');

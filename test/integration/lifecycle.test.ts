@@ -36,6 +36,21 @@ describe('worker start-up and shutdown', () => {
     expect([short.code, long.code]).toEqual([0, 0]);
     expect(short.ms).toBeLessThan(1_500 + 3_000);
     expect(long.ms).toBeLessThan(5_500 + 3_000);
+    // Its last line says why it ended.
+    expect(h.workers.map((w) => w.logs('process exit'))).toEqual([[expect.objectContaining({ code: 0, reason: 'signal SIGTERM: shut down' })], [expect.objectContaining({ code: 0, reason: 'signal SIGTERM: shut down' })]]);
+  });
+
+  it('stops gracefully on SIGHUP as on SIGTERM, also one that came while it was stopped (exit 0, its last line says why)', async () => {
+    h = await Harness.start();
+    // What the kernel does to a stopped process whose process group loses its last link to its session: SIGHUP, then SIGCONT.
+    const w = await h.worker();
+    w.kill('SIGSTOP');
+    w.kill('SIGHUP');
+    w.kill('SIGCONT');
+    const exit = await w.exited;
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(w.logs('shutting down')).toEqual([expect.objectContaining({ signal: 'SIGHUP' })]);
+    expect(w.logs('process exit')).toEqual([expect.objectContaining({ code: 0, reason: 'signal SIGHUP: shut down' })]);
   });
 
   it('exits 2 listing every invalid variable, without connecting anywhere', async () => {
@@ -55,6 +70,7 @@ describe('worker start-up and shutdown', () => {
     const w = h.workers.at(-1)!;
     expect((await w.exited).code).toBe(2);
     expect(w.logs('worker could not start')[0]).toMatchObject({ code: 'TOPOLOGY_MISMATCH', error: expect.stringContaining('do not cover alt.>') });
+    expect(w.logs('process exit')).toEqual([expect.objectContaining({ code: 2, reason: 'could not start: TOPOLOGY_MISMATCH' })]);
     expect((await h.jsm.streams.info('ALT')).config.subjects).toEqual(['other.>']);
   });
 
@@ -70,6 +86,7 @@ describe('worker start-up and shutdown', () => {
     const exit = await w.exited;
     expect(exit.code).toBe(130);
     expect(w.logs('second signal: exiting now')).toHaveLength(1);
+    expect(w.logs('process exit')).toEqual([expect.objectContaining({ code: 130, reason: 'second signal SIGINT: exiting at once' })]);
   });
 });
 

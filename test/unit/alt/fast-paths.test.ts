@@ -1,12 +1,59 @@
 /**
- * The decoder's shortcuts give the answers of the longer way they skip: the chains measured in
- * file order.
+ * The decoder's shortcuts give the answers of the longer way they skip: the shape walk skipped
+ * for small JSON, the chains measured in file order, the first non-space character found without
+ * a regular expression.
  */
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { checkShape, chooseSyntax, jsonWithinShape } from '../../../src/alt/parse.ts';
+import type { DecodeLimits } from '../../../src/alt/limits.ts';
+import { DEFAULT_DECODE_LIMITS } from '../../../src/alt/limits.ts';
 import { decodeErr, decodeOk, runnerDoc } from '../../helpers/alt.ts';
 
 describe('decoder shortcuts', () => {
+  it('a JSON text jsonWithinShape passes never breaks a shape limit (checkShape finds nothing)', () => {
+    const limits = fc.record({
+      maxNodes: fc.integer({ min: 0, max: 60 }),
+      maxStringLength: fc.integer({ min: 0, max: 60 }),
+      maxKeys: fc.integer({ min: 0, max: 12 }),
+      maxNesting: fc.integer({ min: 0, max: 8 }),
+    });
+    let passed = 0;
+    fc.assert(fc.property(fc.jsonValue({ maxDepth: 6 }), limits, fc.boolean(), (value, l, pretty) => {
+      const text = pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value);
+      const all: DecodeLimits = { ...DEFAULT_DECODE_LIMITS, ...l };
+      if (!jsonWithinShape(text, all)) return;
+      passed++;
+      expect(() => checkShape(JSON.parse(text), all)).not.toThrow();
+    }), { numRuns: 6000 });
+    // The property says something only if the shortcut is taken often enough.
+    expect(passed).toBeGreaterThan(500);
+  });
+
+  it('the small-JSON shortcut is taken for the sample-sized file and not past any bound', () => {
+    const text = JSON.stringify(runnerDoc([{ id: 'a' }, { id: 'b', dependencies: ['a'] }]));
+    expect(jsonWithinShape(text, DEFAULT_DECODE_LIMITS)).toBe(true);
+    expect(jsonWithinShape(text, { ...DEFAULT_DECODE_LIMITS, maxNodes: text.length - 1 })).toBe(false);
+    expect(jsonWithinShape(text, { ...DEFAULT_DECODE_LIMITS, maxStringLength: text.length })).toBe(false);
+    expect(jsonWithinShape(text, { ...DEFAULT_DECODE_LIMITS, maxKeys: Math.floor((text.length - 1) / 4) })).toBe(false);
+    expect(jsonWithinShape('[[[1]]]', { ...DEFAULT_DECODE_LIMITS, maxNesting: 2 })).toBe(false);
+    expect(jsonWithinShape('[[[1]]]', { ...DEFAULT_DECODE_LIMITS, maxNesting: 3 })).toBe(true);
+  });
+
+  it('a small JSON payload still gets each shape limit, with its pointer', () => {
+    const doc = (metadata: unknown) => runnerDoc([{ id: 'a' }], { metadata });
+    const cases: [unknown, Partial<DecodeLimits>, string, string][] = [
+      [doc({ a: { b: { c: {} } } }), { maxNesting: 3 }, 'nesting', '/metadata/a/b'],
+      [doc({ s: 'x'.repeat(40) }), { maxStringLength: 39 }, 'string_length', '/metadata/s'],
+      [doc(Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, i]))), { maxKeys: 8 }, 'keys', '/metadata'],
+      [doc({ list: Array.from({ length: 40 }, (_, i) => i) }), { maxNodes: 40 }, 'nodes', ''],
+    ];
+    for (const [d, limits, limit, pointer] of cases) {
+      const e = decodeErr(d, 'ALT_LIMIT', { limits });
+      expect([limit, e.context.limit, e.problems[0]?.pointer ?? '']).toEqual([limit, limit, pointer]);
+    }
+  });
+
   it('the dependency depth is the longest chain whatever the order of the tasks in the file', () => {
     const dag = fc.integer({ min: 1, max: 30 }).chain((n) =>
       fc.tuple(...Array.from({ length: n }, (_, i) => fc.uniqueArray(fc.nat({ max: Math.max(0, i - 1) }), { maxLength: i === 0 ? 0 : Math.min(i, 3) }))));
@@ -36,5 +83,16 @@ describe('decoder shortcuts', () => {
       expect(decodeErr(runnerDoc(list), 'ALT_LIMIT', { limits: { maxDependencyDepth: 2 } }).context).toMatchObject({ limit: 'dependency_depth', value: 3, cap: 2 });
     }
     expect(decodeErr(runnerDoc([{ id: 'a', dependencies: ['b'] }, { id: 'b', dependencies: ['a'] }]), 'ALT_CYCLE').context.cycle).toEqual(['a', 'b']);
+  });
+
+  it('white space other than ASCII before the document: blank, or sniffed as before', () => {
+    decodeErr('\u00a0\u2003\u3000\n', 'ALT_EMPTY');
+    expect(chooseSyntax('\u00a0 {"a":1}')).toBe('json');
+    expect(chooseSyntax('\u2028[1]')).toBe('json');
+    expect(chooseSyntax('\u00a0a: 1')).toBe('yaml');
+    expect(chooseSyntax('{"a":1}', '')).toBe('json');
+    expect(chooseSyntax('a: 1', 'job.JSON')).toBe('json');
+    // Read as JSON, which allows no such space.
+    expect(decodeErr(`\u00a0${JSON.stringify(runnerDoc([{ id: 'a' }]))}`, 'ALT_SYNTAX').context.syntax).toBe('json');
   });
 });

@@ -1,11 +1,12 @@
 /**
  * The decoder's shortcuts give the answers of the longer way they skip: the shape walk skipped
- * for small JSON, the chains measured in file order, the first non-space character found without
- * a regular expression.
+ * for small JSON, the date-time format read without regular expressions, the chains measured in
+ * file order, the first non-space character found without a regular expression.
  */
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { checkShape, chooseSyntax, jsonWithinShape } from '../../../src/alt/parse.ts';
+import { canonicalDateTime, newAjv } from '../../../src/alt/schema-check.ts';
 import type { DecodeLimits } from '../../../src/alt/limits.ts';
 import { DEFAULT_DECODE_LIMITS } from '../../../src/alt/limits.ts';
 import { decodeErr, decodeOk, runnerDoc } from '../../helpers/alt.ts';
@@ -51,6 +52,27 @@ describe('decoder shortcuts', () => {
     for (const [d, limits, limit, pointer] of cases) {
       const e = decodeErr(d, 'ALT_LIMIT', { limits });
       expect([limit, e.context.limit, e.problems[0]?.pointer ?? '']).toEqual([limit, limit, pointer]);
+    }
+  });
+
+  it('the date-time format gives ajv-formats\' own verdict, and reads the usual spelling itself', () => {
+    const full = newAjv().formats['date-time'] as { validate: (s: string) => boolean };
+    const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+    const spelt = fc.tuple(
+      fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')), two(19), two(39), fc.constantFrom('T', 'T', 't', ' ', 'x'),
+      two(29), two(69), two(69), fc.oneof(fc.constant(''), fc.constant('.'), fc.stringMatching(/^\.\d{1,20}$/)), fc.constantFrom('Z', 'Z', 'Z', 'z', '+01:00', '-0530', '', 'ZZ'),
+    ).map(([y, mo, d, sep, h, mi, s, frac, zone]) => `${y}-${mo}-${d}${sep}${h}:${mi}:${s}${frac}${zone}`);
+    let read = 0;
+    fc.assert(fc.property(fc.oneof(spelt, fc.string({ maxLength: 30 })), (s) => {
+      const own = canonicalDateTime(s);
+      if (own !== undefined) read++;
+      expect(own ?? full.validate(s)).toBe(full.validate(s));
+    }), { numRuns: 20_000 });
+    expect(read).toBeGreaterThan(400);
+    for (const s of ['2024-02-29T00:00:00Z', '2025-02-29T00:00:00Z', '1900-02-29T12:00:00Z', '2000-02-29T12:00:00Z', '2025-04-30T23:59:60Z', '2025-04-30T23:58:60Z', '2025-04-31T10:00:00.5Z', '2025-12-31T24:00:00Z', '2025-06-15T10:60:00.123456789Z', '2025-06-15T10:10:59.999999999Z', '2025-06-15T10:10:59.99999999999999999Z']) {
+      expect([s, canonicalDateTime(s) ?? full.validate(s)]).toEqual([s, full.validate(s)]);
+      // Fractions of up to 9 digits are read here; longer ones (which may round to the next second) by ajv-formats.
+      expect([s, canonicalDateTime(s) === undefined]).toEqual([s, s.length > 30]);
     }
   });
 

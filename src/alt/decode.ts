@@ -19,7 +19,7 @@ import { jobHeader, type JobHeader } from './header.ts';
 import { applyOriginalDefaults } from './defaults.ts';
 import { checkKinds } from './kinds.ts';
 import { checkExtensions } from './extensions.ts';
-import { compileProgram } from './program/compile.ts';
+import { compileProgram, hasConstructs } from './program/compile.ts';
 
 export type DecodeResult =
   | { ok: true; job: Job; warnings: DecodeWarning[]; syntax: Syntax }
@@ -84,6 +84,13 @@ function decodeValue(value: unknown, limits: DecodeLimits): { job: Job; warnings
   const extension = checkExtensions(job);
   if (extension) throw extension;
   // The structure of 2.0 programs (members, references, cycles): the worker compiles the same way.
+  // A job without constructs compiles to one block of AI tasks, with nothing to check or warn
+  // about: the engine compiles it when it runs (caching a program per job costs the decoder more
+  // than the rest of its checks).
+  if (!hasConstructs(job)) {
+    warnings.push(...jobWarnings(job, listKey));
+    return { job, warnings };
+  }
   const program = compileProgram(job);
   // Body members and control segments are tied to their construct: never isolated.
   const top = new Set(program.top.members);

@@ -15,26 +15,27 @@ export interface GraphNode {
  * in file order), or the ids left over when the graph has a cycle.
  */
 export function topologicalOrder(nodes: readonly GraphNode[], index: ReadonlyMap<string, number> = indexOf(nodes)): { order: number[]; leftover: number[] } {
-  const indegree = new Array<number>(nodes.length).fill(0);
-  const dependents: number[][] = nodes.map(() => []);
-  nodes.forEach((n, i) => {
+  const n = nodes.length;
+  const indegree = new Array<number>(n).fill(0);
+  const dependents: (number[] | undefined)[] = new Array<number[] | undefined>(n);
+  for (let i = 0; i < n; i++) {
     // A dependency listed twice counts twice here and is released twice: the order stays right.
-    for (const d of n.dependencies) {
-      const j = index.get(d);
+    const deps = nodes[i].dependencies;
+    for (let k = 0; k < deps.length; k++) {
+      const j = index.get(deps[k]);
       if (j === undefined) continue;
       indegree[i]++;
-      dependents[j].push(i);
+      (dependents[j] ??= []).push(i);
     }
-  });
-  const queue: number[] = [];
-  indegree.forEach((deg, i) => deg === 0 && queue.push(i));
-  const order: number[] = [];
-  for (let head = 0; head < queue.length; head++) {
-    const i = queue[head];
-    order.push(i);
-    for (const k of dependents[i]) if (--indegree[k] === 0) queue.push(k);
   }
-  const leftover = indegree.flatMap((deg, i) => (deg > 0 ? [i] : []));
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) if (indegree[i] === 0) order.push(i);
+  for (let head = 0; head < order.length; head++) {
+    const next = dependents[order[head]];
+    if (next) for (const k of next) if (--indegree[k] === 0) order.push(k);
+  }
+  const leftover: number[] = [];
+  if (order.length < n) for (let i = 0; i < n; i++) if (indegree[i] > 0) leftover.push(i);
   return { order, leftover };
 }
 
@@ -79,33 +80,59 @@ export function dependencyDepth(nodes: readonly GraphNode[], order: readonly num
   return max;
 }
 
+type GraphCode = 'ALT_DUPLICATE_TASK' | 'ALT_SELF_DEPENDENCY' | 'ALT_UNKNOWN_DEPENDENCY';
+const fail = (code: GraphCode, problems: Problem[]) => new AltlasError(code, problems.map((p) => p.message).join('; '), { problems });
+
 /**
  * Checks a graph as the original runner did, then the depth limit. `listKey` is the array the
  * tasks came from (`tasks` or `segments`), for the JSON pointers. Returns null when it is sound.
+ * Plain loops, and the pointers and lists of problems made only when there is one: every job
+ * decoded goes through here.
  */
 export function checkGraph(nodes: readonly GraphNode[], listKey: string, maxDepth: number): AltlasError | null {
-  const fail = (code: 'ALT_DUPLICATE_TASK' | 'ALT_SELF_DEPENDENCY' | 'ALT_UNKNOWN_DEPENDENCY', problems: Problem[]) =>
-    new AltlasError(code, problems.map((p) => p.message).join('; '), { problems });
-
+  const n = nodes.length;
   const firstAt = new Map<string, number>();
-  const dupes: Problem[] = [];
-  nodes.forEach((n, i) => {
-    const prev = firstAt.get(n.id);
-    if (prev === undefined) firstAt.set(n.id, i);
-    else dupes.push({ pointer: `/${listKey}/${i}/id`, message: `Duplicate task ID: ${n.id} (first at /${listKey}/${prev})` });
-  });
-  if (dupes.length) return fail('ALT_DUPLICATE_TASK', dupes);
+  let dupes: Problem[] | null = null;
+  for (let i = 0; i < n; i++) {
+    const id = nodes[i].id;
+    const prev = firstAt.get(id);
+    if (prev === undefined) firstAt.set(id, i);
+    else (dupes ??= []).push({ pointer: `/${listKey}/${i}/id`, message: `Duplicate task ID: ${id} (first at /${listKey}/${prev})` });
+  }
+  if (dupes) return fail('ALT_DUPLICATE_TASK', dupes);
 
-  const selfs: Problem[] = [];
-  const unknown: Problem[] = [];
-  nodes.forEach((n, i) => n.dependencies.forEach((d, k) => {
-    const pointer = `/${listKey}/${i}/dependencies/${k}`;
-    if (d === n.id) selfs.push({ pointer, message: `Task ${n.id} depends on itself` });
-    else if (!firstAt.has(d)) unknown.push({ pointer, message: `Dependency '${d}' not found for task ID: ${n.id}` });
-  }));
-  if (selfs.length) return fail('ALT_SELF_DEPENDENCY', selfs);
-  if (unknown.length) return fail('ALT_UNKNOWN_DEPENDENCY', unknown);
+  let selfs: Problem[] | null = null;
+  let unknown: Problem[] | null = null;
+  // While every dependency names an earlier task (the usual file), the chains are measured in
+  // this same pass, in file order; else in a topological order, which also finds a cycle.
+  let forward = true;
+  const chain: number[] = [];
+  let longest = 0;
+  for (let i = 0; i < n; i++) {
+    const { id, dependencies } = nodes[i];
+    let length = 1;
+    for (let k = 0; k < dependencies.length; k++) {
+      const d = dependencies[k];
+      const j = firstAt.get(d);
+      if (d === id) (selfs ??= []).push({ pointer: `/${listKey}/${i}/dependencies/${k}`, message: `Task ${id} depends on itself` });
+      else if (j === undefined) (unknown ??= []).push({ pointer: `/${listKey}/${i}/dependencies/${k}`, message: `Dependency '${d}' not found for task ID: ${id}` });
+      else if (j > i) forward = false;
+      else if (chain[j] + 1 > length) length = chain[j] + 1;
+    }
+    chain.push(length);
+    if (length > longest) longest = length;
+  }
+  if (selfs) return fail('ALT_SELF_DEPENDENCY', selfs);
+  if (unknown) return fail('ALT_UNKNOWN_DEPENDENCY', unknown);
 
+  const depth = forward ? longest : orderedDepth(nodes, listKey, firstAt);
+  if (typeof depth !== 'number') return depth;
+  if (depth > maxDepth) return limitError('dependency_depth', depth, maxDepth, `/${listKey}`);
+  return null;
+}
+
+/** The longest chain of a graph whose dependencies all name a task, or ALT_CYCLE naming one cycle. */
+function orderedDepth(nodes: readonly GraphNode[], listKey: string, firstAt: ReadonlyMap<string, number>): number | AltlasError {
   const { order, leftover } = topologicalOrder(nodes, firstAt);
   if (leftover.length) {
     const cycle = findCycle(nodes, leftover);
@@ -115,7 +142,5 @@ export function checkGraph(nodes: readonly GraphNode[], listKey: string, maxDept
       context: { cycle },
     });
   }
-  const depth = dependencyDepth(nodes, order, firstAt);
-  if (depth > maxDepth) return limitError('dependency_depth', depth, maxDepth, `/${listKey}`);
-  return null;
+  return dependencyDepth(nodes, order, firstAt);
 }

@@ -22,11 +22,21 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
  * else from the first character: `{` or `[` is JSON, anything else YAML.
  */
 export function chooseSyntax(text: string, hint?: string): Syntax {
-  const h = hint?.toLowerCase() ?? '';
-  if (/json/.test(h) || h.endsWith('.json')) return 'json';
-  if (/ya?ml/.test(h)) return 'yaml';
-  const first = /\S/.exec(text)?.[0];
+  if (hint) {
+    const h = hint.toLowerCase();
+    if (/json/.test(h) || h.endsWith('.json')) return 'json';
+    if (/ya?ml/.test(h)) return 'yaml';
+  }
+  const first = firstNonSpace(text);
   return first === '{' || first === '[' ? 'json' : 'yaml';
+}
+
+/** The first character that is not white space (as `\s` reads it), or undefined. */
+function firstNonSpace(text: string): string | undefined {
+  // A printable ASCII character other than the space is not white space: no regular expression.
+  const c = text.charCodeAt(0);
+  if (c > 32 && c < 127) return text[0];
+  return /\S/.exec(text)?.[0];
 }
 
 /** Decodes UTF-8 strictly (a BOM is dropped). */
@@ -237,7 +247,7 @@ const PRESCAN_FROM = 16_384;
 export function parsePayload(bytes: Uint8Array, limits: DecodeLimits, hint?: string): { value: unknown; syntax: Syntax } {
   if (bytes.length > limits.maxBytes) throw limitError('bytes', bytes.length, limits.maxBytes);
   const text = decodeUtf8(bytes);
-  if (!/\S/.test(text)) {
+  if (firstNonSpace(text) === undefined) {
     throw new AltlasError('ALT_EMPTY', 'the payload is empty', { problems: [{ pointer: '', message: 'no content' }] });
   }
   const syntax = chooseSyntax(text, hint);
@@ -251,6 +261,21 @@ export function parsePayload(bytes: Uint8Array, limits: DecodeLimits, hint?: str
     if (cause instanceof RangeError) throw limitError('nesting', limits.maxNesting + 1, limits.maxNesting);
     throw cause;
   }
-  checkShape(value, limits);
+  if (syntax === 'yaml' || !jsonWithinShape(text, limits)) checkShape(value, limits);
   return { value, syntax };
+}
+
+/**
+ * True when a JSON text cannot break a shape limit, so that {@link checkShape} (a walk of every
+ * value) is not needed: every value takes at least one character of the text, every key of one
+ * object at least four (`"":0`), every string its length and its quotes, and every level of
+ * nesting an opening bracket. Not for YAML, where an alias repeats a value without its text.
+ */
+export function jsonWithinShape(text: string, limits: DecodeLimits): boolean {
+  const n = text.length;
+  if (n > limits.maxNodes || n >= limits.maxStringLength || n > 4 * limits.maxKeys) return false;
+  let brackets = 0;
+  for (let i = text.indexOf('{'); i >= 0; i = text.indexOf('{', i + 1)) if (++brackets > limits.maxNesting) return false;
+  for (let i = text.indexOf('['); i >= 0; i = text.indexOf('[', i + 1)) if (++brackets > limits.maxNesting) return false;
+  return true;
 }

@@ -128,9 +128,17 @@ export function compileProgram(job: Job): Program {
   return program;
 }
 
+/**
+ * True for a 2.0 job with functions, global variables or a control segment: the only jobs whose
+ * program has structure to check. Any other job compiles to one block of AI tasks (no error, no
+ * warning, every task at the top level).
+ */
+export function hasConstructs(job: Job): boolean {
+  return job.source.form === 'enhanced' && (job.functions.length > 0 || job.global_variables.length > 0 || job.tasks.some((t) => t.control));
+}
+
 function compileUncached(job: Job): Program {
-  const hasControl = job.functions.length > 0 || job.global_variables.length > 0 || job.tasks.some((t) => t.control);
-  if (job.source.form !== 'enhanced' || !hasControl) return plainProgram(job);
+  if (!hasConstructs(job)) return plainProgram(job);
 
   const tasks = job.tasks;
   const index = new Map<string, number>();

@@ -1,7 +1,8 @@
 /**
  * Reads a streamed OpenAI chat completion, one server-sent event's data at a time (the SSE framing
- * itself is parsed by eventsource-parser in the transport): text deltas, the model, the finish,
- * and the usage of the last event (`stream_options.include_usage`). Pure.
+ * itself is scanned by sse.ts in the transport), or a run of text deltas of one learned shape at
+ * once from the wire: text deltas, the model, the finish, and the usage of the last event
+ * (`stream_options.include_usage`). Pure.
  */
 import { AiBadResponseError, AiTransportError } from './errors.ts';
 import type { ParsedAnswer } from './usage.ts';
@@ -12,6 +13,12 @@ import { readUsage, totalTokens } from './usage.ts';
 export interface StreamReader {
   /** Reads the data of one event; returns the text it adds ('' for none). */
   event(data: string): string;
+  /**
+   * Reads the whole events `data: …` (one line, then a blank one) of `wire` from `at` that it
+   * recognises without parsing them, pushing their text to `out`; returns where they end (`at`
+   * for none). Each is an event {@link event} would read to that text, with nothing else to note.
+   */
+  run?(wire: string, at: number, out: string[]): number;
   /** After the body ended, with the text gathered: the answer; a stream that stopped before its end throws STREAM_CUT. */
   end(text: string): ParsedAnswer;
 }
@@ -62,6 +69,13 @@ export interface DeltaShape {
   prefix: string;
   suffix: string;
   model: string | null;
+  /**
+   * The shape on the wire, when prefix and suffix hold no line end: an event's line up to its
+   * text (`data: ` and the prefix), what lies between one such event's text and the next one's
+   * (the suffix, the blank line, `data: ` and the prefix), and what ends one (the suffix and the
+   * blank line).
+   */
+  wire: { head: string; between: string; tail: string } | null;
 }
 
 /** A text put in the content's place to check that it is the content (as JSON, and read). */
@@ -90,7 +104,57 @@ export function deltaShape(data: string, text: string, model: string | null = nu
   } catch {
     return null;
   }
-  return { prefix, suffix, model };
+  const lines = /[\r\n]/.test(prefix) || /[\r\n]/.test(suffix);
+  return { prefix, suffix, model, wire: lines ? null : { head: `data: ${prefix}`, between: `${suffix}\n\ndata: ${prefix}`, tail: `${suffix}\n\n` } };
+}
+
+/**
+ * The events of `shape` in `wire` from `at`, one after the other: their texts pushed to `out`;
+ * returns where the last one ends (`at` for none). Such an event is one data line and a blank
+ * line: `data: `, the prefix, a JSON string body, the suffix, two LFs; an event cut by the end of
+ * `wire`, or not of the shape, ends the run before it.
+ */
+export function shapedRun(wire: string, at: number, shape: DeltaShape, out: string[]): number {
+  const w = shape.wire;
+  if (!w || wire.length - at < w.head.length + w.tail.length || wire.slice(at, at + w.head.length) !== w.head) return at;
+  const length = wire.length;
+  let done = at;
+  let from = at + w.head.length;
+  for (;;) {
+    // The body: up to the first quote not escaped; none with a control character.
+    let to = from;
+    let escaped = false;
+    for (; to < length; to++) {
+      const c = wire.charCodeAt(to);
+      if (c === 34) break;
+      if (c === 92) {
+        escaped = true;
+        to++;
+      } else if (c < 32) return done;
+    }
+    if (to >= length) return done;
+    let text: string | null = wire.slice(from, to);
+    if (escaped) {
+      try {
+        text = JSON.parse(`"${text}"`) as string;
+      } catch {
+        text = null;
+      }
+      if (text === null) return done;
+    }
+    // Slices compared, not startsWith (see shapedDelta).
+    if (wire.slice(to, to + w.between.length) === w.between) {
+      out.push(text);
+      done = to + w.tail.length;
+      from = to + w.between.length;
+      continue;
+    }
+    if (wire.slice(to, to + w.tail.length) === w.tail) {
+      out.push(text);
+      done = to + w.tail.length;
+    }
+    return done;
+  }
 }
 
 /** The text of `data` when it has `shape`, else null. */
@@ -114,6 +178,12 @@ export function openaiStreamReader(model: string): StreamReader {
   let shape: DeltaShape | null = null;
   let shapes = 0;
   return {
+    run(wire, at, out) {
+      if (!shape) return at;
+      const end = shapedRun(wire, at, shape, out);
+      if (end !== at && shape.model !== null) answered = shape.model;
+      return end;
+    },
     event(data) {
       if (shape) {
         const text = shapedDelta(data, shape);

@@ -162,7 +162,6 @@ function wholeReader(o: TransportOptions, request: AiRequest, sink: AttemptSink)
  * event stay under the cap: a read whose text would pass it ends the attempt before its chunk.
  */
 export function sseReader(cap: number, events: StreamReader, sink: Pick<AttemptSink, 'chunk'>): BodyReader {
-  const decoder = new TextDecoder();
   /** The answer's text, a piece per chunk. */
   const pieces: string[] = [];
   /** The text of the read being parsed. */
@@ -191,13 +190,11 @@ export function sseReader(cap: number, events: StreamReader, sink: Pick<AttemptS
   return {
     answering: true,
     push(data) {
-      scanner.feed(decoder.decode(data, { stream: true }));
+      scanner.feed(data);
       flush();
     },
     end() {
       // An event the stream ended without its blank line is not dispatched.
-      scanner.feed(decoder.decode());
-      flush();
       const a = events.end(pieces.length === 1 ? pieces[0] : pieces.join(''));
       return { text: a.text, model: a.model, tokens: a.tokens, usage: a.usage, providerMs: a.providerMs, streamed: true };
     },

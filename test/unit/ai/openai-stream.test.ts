@@ -1,5 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals';
-import { deltaShape, openaiStreamReader, shapedDelta } from '../../../src/ai/openai-stream.ts';
+import { deltaShape, openaiStreamReader, shapedDelta, shapedRun } from '../../../src/ai/openai-stream.ts';
 import { AiBadResponseError, AiTransportError } from '../../../src/ai/errors.ts';
 import { ChatStream, fakeUsage, tokens } from '../../../src/ai/fake-answers.ts';
 
@@ -202,6 +202,25 @@ describe('delta shapes', () => {
       const r = openaiStreamReader('m');
       r.event(plain('abc'));
       expect(() => r.event(odd)).toThrow(AiBadResponseError);
+    }
+  });
+
+  it('runs over no byte of the wire that differs from the shape, the last bytes of each part included', () => {
+    // Models of four lengths: the parts compared four bytes at a time end on every remainder.
+    for (const model of ['m', 'mm', 'mmm', 'mmmm']) {
+      const s = new ChatStream('id', model);
+      const shape = deltaShape(s.delta('first').slice(6, -2), 'first', model)!;
+      const wire = Buffer.from(s.delta('ab') + s.delta('cd'));
+      const out: string[] = [];
+      expect(shapedRun(wire, 0, shape, out)).toBe(wire.length);
+      expect(out.join('')).toBe('abcd');
+      const bodies = [wire.indexOf('"ab"') + 1, wire.indexOf('"cd"') + 1];
+      for (let i = 0; i < wire.length; i++) {
+        if (bodies.some((b) => i === b || i === b + 1)) continue;
+        const odd = Buffer.from(wire);
+        odd[i] ^= 1;
+        expect([i, shapedRun(odd, 0, shape, []) <= i]).toEqual([i, true]);
+      }
     }
   });
 });

@@ -16,12 +16,15 @@ function referenceEvents(pieces: string[]): string[] {
   return events;
 }
 
-function scannedEvents(pieces: string[]): string[] {
+function scannedEvents(pieces: Buffer[]): string[] {
   const events: string[] = [];
   const s = sseScanner({ onEvent: (d) => void events.push(d), maxBufferSize: 1 << 20, tooLarge: () => new Error('too large') });
   for (const piece of pieces) s.feed(piece);
   return events;
 }
+
+/** The UTF-8 bytes of `text` cut at `cuts` (inside characters too). */
+const cutBytes = (text: string | Buffer, cuts: number[]) => cut(Buffer.from(text).toString('latin1'), cuts).map((p) => Buffer.from(p, 'latin1'));
 
 /** `text` cut at `cuts` (positions taken modulo its length). */
 function cut(text: string, cuts: number[]): string[] {
@@ -55,14 +58,17 @@ const line = fc.oneof(
 const stream = fc.tuple(fc.array(fc.tuple(line, EOL), { maxLength: 30 }), fc.boolean()).map(([lines, bom]) => (bom ? '\uFEFF' : '') + lines.map(([l, e]) => l + e).join(''));
 
 describe('sseScanner', () => {
-  it('gives the events eventsource-parser gives, however the stream is cut', () => {
+  it('gives the events eventsource-parser gives, however the bytes are cut', () => {
     fc.assert(fc.property(stream, fc.array(fc.nat(), { maxLength: 8 }), (text, cuts) => {
-      // A BOM is the decoder's to strip (TextDecoder does): the scanner is fed decoded text.
-      const decoded = text.replace(/^\uFEFF/, '');
       const want = referenceEvents([text]);
-      expect(scannedEvents(cut(decoded, cuts))).toEqual(want);
+      expect(scannedEvents(cutBytes(text, cuts))).toEqual(want);
       expect(referenceEvents(cut(text, cuts))).toEqual(want);
     }), { numRuns: 2_000 });
+  });
+
+  it('reads bytes that are not UTF-8 as TextDecoder does', () => {
+    const bytes = Buffer.concat([Buffer.from('data: a'), Buffer.from([0xc3]), Buffer.from('\ndata: '), Buffer.from([0xe2, 0x82, 0xff, 0xf0, 0x9f]), Buffer.from('\n\n')]);
+    for (let c = 0; c <= bytes.length; c++) expect(scannedEvents([bytes.subarray(0, c), bytes.subarray(c)])).toEqual(referenceEvents([new TextDecoder().decode(bytes)]));
   });
 
   it('takes the runs its reader recognises, and the rest event by event, in order', () => {
@@ -70,10 +76,10 @@ describe('sseScanner', () => {
     const seen: string[] = [];
     const s = sseScanner({
       onEvent: (d) => void seen.push(`event ${d}`),
-      run: (text, at, out) => {
+      run: (bytes, at, out) => {
         let i = at;
-        while (/^data: \d\n\n/.test(text.slice(i, i + 9))) {
-          out.push(`run ${text[i + 6]}`);
+        while (/^data: \d\n\n/.test(bytes.toString('latin1', i, i + 9))) {
+          out.push(`run ${String.fromCharCode(bytes[i + 6])}`);
           i += 9;
         }
         return i;
@@ -82,19 +88,19 @@ describe('sseScanner', () => {
       maxBufferSize: 1 << 20,
       tooLarge: () => new Error('too large'),
     });
-    for (const piece of ['data: 1\n\ndata: 2\n', '\ndata: x\n\ndata: 3\n\n: c\ndata: 4\n\nevent: e\ndata: 5\n\ndata: 6\ndata: 7\n\n']) s.feed(piece);
+    for (const piece of ['data: 1\n\ndata: 2\n', '\ndata: x\n\ndata: 3\n\n: c\ndata: 4\n\nevent: e\ndata: 5\n\ndata: 6\ndata: 7\n\n']) s.feed(Buffer.from(piece));
     expect(seen).toEqual(['run 1', 'event 2', 'event x', 'run 3', 'run 4', 'run 5', 'event 6\n7']);
   });
 
   it('throws past its buffer: a line without its end, or an event\'s data', () => {
     const options = { onEvent: () => undefined, maxBufferSize: 10, tooLarge: () => new AiTooLargeError(10, 'a streamed event') };
     const a = sseScanner(options);
-    a.feed('data: 1234');
-    expect(() => a.feed('56789')).toThrow(AiTooLargeError);
+    a.feed(Buffer.from('data: 1234'));
+    expect(() => a.feed(Buffer.from('56789'))).toThrow(AiTooLargeError);
     const b = sseScanner(options);
-    expect(() => b.feed('data: 123456\ndata: 7890\n')).toThrow(AiTooLargeError);
+    expect(() => b.feed(Buffer.from('data: 123456\ndata: 7890\n'))).toThrow(AiTooLargeError);
     const c = sseScanner(options);
-    c.feed('data: 12345678\n\ndata: 1234\n\n');
+    c.feed(Buffer.from('data: 12345678\n\ndata: 1234\n\n'));
   });
 });
 
@@ -164,7 +170,7 @@ describe('sseReader with the OpenAI reader', () => {
       };
       const wire = s.start() + picked.map(event).join('') + (ended ? s.end(fakeUsage('p', 10, {})) : '');
       const bytes = Buffer.from(wire);
-      const reads = cut(bytes.toString('latin1'), cuts).map((p) => Buffer.from(p, 'latin1'));
+      const reads = cutBytes(bytes, cuts);
       const mine: string[] = [];
       const theirs: string[] = [];
       const got = outcome(sseReader(1 << 20, openaiStreamReader('asked'), { chunk: (t) => void mine.push(t) }), mine, reads);

@@ -1,7 +1,8 @@
 /**
  * Reads a streamed OpenAI chat completion, one server-sent event's data at a time (the SSE framing
- * itself is parsed by eventsource-parser in the transport): text deltas, the model, the finish,
- * and the usage of the last event (`stream_options.include_usage`). Pure.
+ * itself is scanned by sse.ts in the transport), or a run of text deltas of one learned shape at
+ * once from the wire: text deltas, the model, the finish, and the usage of the last event
+ * (`stream_options.include_usage`). Pure.
  */
 import { AiBadResponseError, AiTransportError } from './errors.ts';
 import type { ParsedAnswer } from './usage.ts';
@@ -12,6 +13,12 @@ import { readUsage, totalTokens } from './usage.ts';
 export interface StreamReader {
   /** Reads the data of one event; returns the text it adds ('' for none). */
   event(data: string): string;
+  /**
+   * Reads the whole events `data: …` (one line, then a blank one) of `wire` from `at` that it
+   * recognises without parsing them, pushing their text to `out`; returns where they end (`at`
+   * for none). Each is an event {@link event} would read to that text, with nothing else to note.
+   */
+  run?(wire: Buffer, at: number, out: string[]): number;
   /** After the body ended, with the text gathered: the answer; a stream that stopped before its end throws STREAM_CUT. */
   end(text: string): ParsedAnswer;
 }
@@ -62,6 +69,37 @@ export interface DeltaShape {
   prefix: string;
   suffix: string;
   model: string | null;
+  /**
+   * The shape on the wire (as UTF-8 bytes), when prefix and suffix hold no line end: an event's
+   * line up to its text (`data: ` and the prefix), what lies between one such event's text and
+   * the next one's (the suffix, the blank line, `data: ` and the prefix), and what ends one (the
+   * suffix and the blank line).
+   */
+  wire: { head: WirePattern; between: WirePattern; tail: WirePattern } | null;
+}
+
+/** Bytes to find at a place of the wire: compared four at a time. */
+export interface WirePattern {
+  bytes: Buffer;
+  /** The bytes as little-endian 32-bit words (those of whole words). */
+  words: Int32Array;
+}
+
+function wirePattern(text: string): WirePattern {
+  const bytes = Buffer.from(text);
+  const words = new Int32Array(bytes.length >> 2);
+  for (let k = 0; k < words.length; k++) words[k] = bytes.readInt32LE(4 * k);
+  return { bytes, words };
+}
+
+/** True when `wire` (seen through `view`) holds `p` at `at`. */
+function holds(wire: Buffer, view: DataView, at: number, p: WirePattern): boolean {
+  const bytes = p.bytes;
+  if (at + bytes.length > wire.length) return false;
+  const words = p.words;
+  for (let k = 0; k < words.length; k++) if (view.getInt32(at + 4 * k, true) !== words[k]) return false;
+  for (let j = words.length * 4; j < bytes.length; j++) if (wire[at + j] !== bytes[j]) return false;
+  return true;
 }
 
 /** A text put in the content's place to check that it is the content (as JSON, and read). */
@@ -90,7 +128,71 @@ export function deltaShape(data: string, text: string, model: string | null = nu
   } catch {
     return null;
   }
-  return { prefix, suffix, model };
+  const lines = /[\r\n]/.test(prefix) || /[\r\n]/.test(suffix);
+  const wire = lines ? null : { head: wirePattern(`data: ${prefix}`), between: wirePattern(`${suffix}\n\ndata: ${prefix}`), tail: wirePattern(`${suffix}\n\n`) };
+  return { prefix, suffix, model, wire };
+}
+
+/** Where the ASCII texts of a run are gathered (one string made of them, not one a delta); grown when a run needs more. */
+let gathered = Buffer.allocUnsafe(16_384);
+
+/**
+ * The events of `shape` in `wire` from `at`, one after the other: their texts pushed to `out`;
+ * returns where the last one ends (`at` for none). Such an event is one data line and a blank
+ * line: `data: `, the prefix, a JSON string body, the suffix, two LFs; an event cut by the end of
+ * `wire`, or not of the shape, ends the run before it. Its text is its body's bytes when they are
+ * ASCII without escapes (the commonest), else the body read as UTF-8 and as a JSON string.
+ */
+export function shapedRun(wire: Buffer, at: number, shape: DeltaShape, out: string[]): number {
+  const w = shape.wire;
+  const length = wire.length;
+  if (!w || length - at < w.head.bytes.length + w.tail.bytes.length) return at;
+  const view = new DataView(wire.buffer, wire.byteOffset, length);
+  if (!holds(wire, view, at, w.head)) return at;
+  if (gathered.length < length) gathered = Buffer.allocUnsafe(Math.max(length, 2 * gathered.length));
+  const g = gathered;
+  let n = 0;
+  let done = at;
+  let from = at + w.head.bytes.length;
+  for (;;) {
+    // The body: up to the first quote not escaped; none with a control character.
+    let to = from;
+    let escaped = false;
+    let wide = false;
+    for (; to < length; to++) {
+      const c = wire[to];
+      if (c === 34) break;
+      if (c === 92) {
+        escaped = true;
+        to++;
+      } else if (c < 32) break;
+      else if (c > 127) wide = true;
+    }
+    if (to >= length || wire[to] !== 34) break;
+    const between = holds(wire, view, to, w.between);
+    if (!between && !holds(wire, view, to, w.tail)) break;
+    if (!escaped && !wide) {
+      for (let i = from; i < to; i++) g[n++] = wire[i];
+    } else {
+      let text: string | null = wire.toString('utf8', from, to);
+      if (escaped) {
+        try {
+          text = JSON.parse(`"${text}"`) as string;
+        } catch {
+          text = null;
+        }
+        if (text === null) break;
+      }
+      if (n > 0) out.push(g.toString('latin1', 0, n));
+      n = 0;
+      out.push(text);
+    }
+    done = to + w.tail.bytes.length;
+    if (!between) break;
+    from = to + w.between.bytes.length;
+  }
+  if (n > 0) out.push(g.toString('latin1', 0, n));
+  return done;
 }
 
 /** The text of `data` when it has `shape`, else null. */
@@ -114,6 +216,12 @@ export function openaiStreamReader(model: string): StreamReader {
   let shape: DeltaShape | null = null;
   let shapes = 0;
   return {
+    run(wire, at, out) {
+      if (!shape) return at;
+      const end = shapedRun(wire, at, shape, out);
+      if (end !== at && shape.model !== null) answered = shape.model;
+      return end;
+    },
     event(data) {
       if (shape) {
         const text = shapedDelta(data, shape);

@@ -1,18 +1,18 @@
 /**
  * The chunk transport: one HTTP attempt through got's stream API, its answer read as it arrives
- * and handed on in chunks. A streamed answer (server-sent events, parsed by eventsource-parser)
+ * and handed on in chunks. A streamed answer (server-sent events, scanned by sse.ts)
  * gives a chunk per network read that carries text; a whole answer gives one chunk when it has
  * been read. Bytes are
  * counted as they arrive: past AI_MAX_RESPONSE_BYTES the request is destroyed (its socket closed,
  * not kept alive) and the attempt fails with AiTooLargeError, so no answer is held past the cap.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { createParser } from 'eventsource-parser';
 import { RequestError, type Got } from 'got';
 import type { AiRequest } from './call.ts';
 import { AiBadResponseError, AiHttpError, AiTooLargeError, AiTransportError, parseRetryAfter } from './errors.ts';
 import type { StreamReader } from './openai-stream.ts';
 import type { AiProvider, ParsedAnswer } from './providers.ts';
+import { sseScanner } from './sse.ts';
 
 export interface TransportOptions {
   provider: AiProvider;
@@ -162,26 +162,26 @@ function wholeReader(o: TransportOptions, request: AiRequest, sink: AttemptSink)
  * event stay under the cap: a read whose text would pass it ends the attempt before its chunk.
  */
 export function sseReader(cap: number, events: StreamReader, sink: Pick<AttemptSink, 'chunk'>): BodyReader {
-  const decoder = new TextDecoder();
   /** The answer's text, a piece per chunk. */
   const pieces: string[] = [];
   /** The text of the read being parsed. */
   const read: string[] = [];
   let held = 0;
-  const parser = createParser({
+  const scanner = sseScanner({
     maxBufferSize: cap,
-    onEvent(event) {
-      const delta = events.event(event.data);
+    tooLarge: () => new AiTooLargeError(cap, 'a streamed event'),
+    onEvent(data) {
+      const delta = events.event(data);
       if (delta) read.push(delta);
     },
-    onError(error) {
-      if (error.type === 'max-buffer-size-exceeded') throw new AiTooLargeError(cap, 'a streamed event');
-    },
+    run: events.run?.bind(events),
+    out: read,
   });
   const flush = () => {
     if (read.length === 0) return;
     const text = read.length === 1 ? read[0] : read.join('');
     read.length = 0;
+    if (text === '') return;
     held += Buffer.byteLength(text);
     if (held > cap) throw new AiTooLargeError(cap, 'the streamed answer');
     pieces.push(text);
@@ -190,13 +190,11 @@ export function sseReader(cap: number, events: StreamReader, sink: Pick<AttemptS
   return {
     answering: true,
     push(data) {
-      parser.feed(decoder.decode(data, { stream: true }));
+      scanner.feed(data);
       flush();
     },
     end() {
-      parser.feed(decoder.decode());
-      parser.reset({ consume: true });
-      flush();
+      // An event the stream ended without its blank line is not dispatched.
       const a = events.end(pieces.length === 1 ? pieces[0] : pieces.join(''));
       return { text: a.text, model: a.model, tokens: a.tokens, usage: a.usage, providerMs: a.providerMs, streamed: true };
     },

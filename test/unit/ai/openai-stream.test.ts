@@ -1,5 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals';
-import { deltaShape, openaiStreamReader, shapedDelta } from '../../../src/ai/openai-stream.ts';
+import { deltaShape, openaiStreamReader, shapedDelta, shapedRun } from '../../../src/ai/openai-stream.ts';
 import { AiBadResponseError, AiTransportError } from '../../../src/ai/errors.ts';
 import { ChatStream, fakeUsage, tokens } from '../../../src/ai/fake-answers.ts';
 
@@ -193,7 +193,7 @@ describe('delta shapes', () => {
   it('reads an event of the shape whose text is not one JSON string whole (and refuses it when it is not JSON)', () => {
     const plain = (content: string) => JSON.stringify({ model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] });
     const shape = deltaShape(plain('abc'), 'abc')!;
-    expect(shape).toEqual({ prefix: plain('abc').split('abc')[0], suffix: plain('abc').split('abc')[1], model: null });
+    expect(shape).toMatchObject({ prefix: plain('abc').split('abc')[0], suffix: plain('abc').split('abc')[1], model: null });
     expect(shapedDelta(plain('a"b\\\n ✓'), shape)).toBe('a"b\\\n ✓');
     expect(shapedDelta(plain(''), shape)).toBe('');
     // The prefix and the suffix overlapping on the quotes, a quote or a control character in the text, a backslash escaping the closing quote.
@@ -202,6 +202,25 @@ describe('delta shapes', () => {
       const r = openaiStreamReader('m');
       r.event(plain('abc'));
       expect(() => r.event(odd)).toThrow(AiBadResponseError);
+    }
+  });
+
+  it('runs over no byte of the wire that differs from the shape, the last bytes of each part included', () => {
+    // Models of four lengths: the parts compared four bytes at a time end on every remainder.
+    for (const model of ['m', 'mm', 'mmm', 'mmmm']) {
+      const s = new ChatStream('id', model);
+      const shape = deltaShape(s.delta('first').slice(6, -2), 'first', model)!;
+      const wire = Buffer.from(s.delta('ab') + s.delta('cd'));
+      const out: string[] = [];
+      expect(shapedRun(wire, 0, shape, out)).toBe(wire.length);
+      expect(out.join('')).toBe('abcd');
+      const bodies = [wire.indexOf('"ab"') + 1, wire.indexOf('"cd"') + 1];
+      for (let i = 0; i < wire.length; i++) {
+        if (bodies.some((b) => i === b || i === b + 1)) continue;
+        const odd = Buffer.from(wire);
+        odd[i] ^= 1;
+        expect([i, shapedRun(odd, 0, shape, []) <= i]).toEqual([i, true]);
+      }
     }
   });
 });

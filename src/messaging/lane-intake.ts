@@ -7,8 +7,10 @@
  *
  * Nothing waits in the worker: for each free slot the scheduler ({@link IntakeScheduler}) names
  * a queue, and one no-wait pull request asks that consumer for at most the free slots (one when
- * several tenants wait in the lane); the server answers at once with what it has, or 404. One
- * request is open at a time, so messages in flight never exceed the slots. The worker learns
+ * several tenants wait in the lane); the server answers at once with what it has, or 404. Up to
+ * OPEN_MAX requests are open at once, each to a different queue, and together they ask for at most
+ * the free slots, so messages in flight never exceed the slots; a light tenant's job does not wait
+ * behind other queues' round trips (on a loaded server, a few milliseconds each). The worker learns
  * where work waits from a core subscription to the lane subjects (each publish wakes its queue;
  * bodies are not read), from each answer, and from a scan of the stream's subjects every
  * RUNNER_LANE_SCAN_MS (what a disconnect or a publish that outran its store made it miss; a queue that answered empty is asked again
@@ -134,6 +136,9 @@ const BELL_TRIES = 1;
 /** A tenant that had work here within this long counts among those sharing the slots. */
 export const TENANT_RECENT_MS = 10_000;
 
+/** Pull requests open at once, at most (each to its own queue). */
+const OPEN_MAX = 8;
+
 /** Consumers made at once, at most. */
 const CREATE_PARALLEL = 8;
 
@@ -149,7 +154,9 @@ export class LaneIntake {
   readonly #inbox: string;
   readonly #now: () => number;
   readonly #subs: Subscription[] = [];
-  #req: OpenRequest | null = null;
+  /** Open pull requests, by id, and by the consumer asked (one per queue). */
+  readonly #reqs = new Map<number, OpenRequest>();
+  readonly #reqOf = new Map<string, OpenRequest>();
   /** Consumers being made now. */
   #creating = 0;
   #ids = 0;
@@ -272,7 +279,7 @@ export class LaneIntake {
     const m = this.#metaOf(q);
     m.bellAt = this.#now();
     m.bellTries = 0;
-    m.bellOpen = this.#req !== null;
+    m.bellOpen = this.#reqs.size > 0;
     m.pullsSinceBell = 0;
     this.#sched.wake(q);
     this.kick();
@@ -325,49 +332,63 @@ export class LaneIntake {
       this.#sched.ended(q);
       this.#metaOf(q).usedAt = this.#now();
     }
-    if (this.#stopped || this.#req || this.#o.paused() || this.#o.nc.isClosed()) return;
+    if (this.#stopped || this.#o.paused() || this.#o.nc.isClosed()) return;
     const ready = (q: IntakeQueue) => this.#metaOf(q).ready;
+    const idle = (q: IntakeQueue) => !this.#reqOf.has(this.#metaOf(q).consumer);
     // Where the next slot would go were every consumer made: that queue's consumer is made first.
-    const claim = this.#sched.next();
+    const claim = this.#sched.next(idle);
     // Consumers of waiting queues are made in parallel (a few at a time), while the others are served and
     // while every slot is busy: a critical job of a new tenant can then start as soon as one frees.
-    for (const q of claim && !ready(claim.queue) ? [claim.queue, ...this.#sched.queues] : this.#sched.queues) {
-      if (this.#creating >= CREATE_PARALLEL) break;
-      const m = this.#metaOf(q);
-      if (q.waiting && !m.ready && !m.creating) {
-        this.#creating++;
-        void this.#create(q, m).finally(() => {
-          this.#creating--;
-          this.kick();
-        });
+    if (this.#creating < CREATE_PARALLEL) {
+      for (const q of claim && !ready(claim.queue) ? [claim.queue, ...this.#sched.waiting] : this.#sched.waiting) {
+        if (this.#creating >= CREATE_PARALLEL) break;
+        const m = this.#metaOf(q);
+        if (!m.ready && !m.creating) {
+          this.#creating++;
+          void this.#create(q, m).finally(() => {
+            this.#creating--;
+            this.kick();
+          });
+        }
       }
     }
+    while (this.#reqs.size < OPEN_MAX && this.#pullOne(ready, idle)) { /* the next request, to another queue */ }
+  }
+
+  /** Sends one pull request, to the queue the scheduler names among those with none open; false: none to send. */
+  #pullOne(ready: (q: IntakeQueue) => boolean, idle: (q: IntakeQueue) => boolean): boolean {
+    let asked = 0;
+    for (const r of this.#reqs.values()) asked += r.remaining;
     const slots = this.#concurrency - this.#o.inFlight();
-    const free = Math.min(slots, this.#o.room?.(slots) ?? slots);
-    if (free <= 0) return;
+    const free = Math.min(slots, this.#o.room?.(slots) ?? slots) - asked;
+    if (free <= 0) return false;
+    const claim = this.#sched.next(idle);
     const fits = this.#tenantFits(free);
     // The tenant reserve holds back the work the slot would go to: what it keeps goes to that lane or a higher one, never lower.
     const floor = claim && fits(claim.queue) <= 0 ? LANE_ORDER.indexOf(claim.queue.lane) : LANE_ORDER.length;
-    const may = (q: IntakeQueue) => fits(q) > 0 && LANE_ORDER.indexOf(q.lane) <= floor;
+    const may = (q: IntakeQueue) => idle(q) && fits(q) > 0 && LANE_ORDER.indexOf(q.lane) <= floor;
     const held = claim && fits(claim.queue) > 0 ? claim : this.#sched.next(may);
     const choice = this.#sched.next((q) => ready(q) && may(q));
-    if (!choice) return;
+    if (!choice) return false;
     // A lane known to have work keeps its claim on the slot while its consumer is made (a critical job of a
     // new tenant): no lower lane takes it meanwhile. A failed creation forgets the queue's work, and the claim.
-    if (held && LANE_ORDER.indexOf(held.queue.lane) < LANE_ORDER.indexOf(choice.queue.lane)) return;
+    if (held && LANE_ORDER.indexOf(held.queue.lane) < LANE_ORDER.indexOf(choice.queue.lane)) return false;
     const q = choice.queue;
     const m = this.#metaOf(q);
     let alone = true;
-    for (const other of this.#sched.queues) if (other !== q && other.lane === q.lane && other.waiting) alone = false;
+    for (const other of this.#sched.waiting) if (other !== q && other.lane === q.lane) alone = false;
     const batch = Math.min(alone ? free : 1, fits(q));
     const id = ++this.#ids;
     const now = this.#o.stamp?.() ?? this.#now();
     m.usedAt = now;
     m.pullsSinceBell++;
-    this.#req = { id, q, reason: choice.reason, remaining: batch, sentAt: now, timer: setTimeout(() => this.#unanswered(id), this.#o.answerMs ?? 2_000) };
-    this.#req.timer.unref?.();
+    const r: OpenRequest = { id, q, reason: choice.reason, remaining: batch, sentAt: now, timer: setTimeout(() => this.#unanswered(id), this.#o.answerMs ?? 2_000) };
+    r.timer.unref?.();
+    this.#reqs.set(id, r);
+    this.#reqOf.set(m.consumer, r);
     this.requestsSent++;
     this.#o.nc.publish(NEXT(this.#o.stream, m.consumer), JSON.stringify({ batch, no_wait: true }), { reply: `${this.#inbox}.${id}` });
+    return true;
   }
 
   /**
@@ -409,9 +430,9 @@ export class LaneIntake {
 
   /** No answer: the consumer is gone (removed, or never made); it is made again when work shows. */
   #unanswered(id: number): void {
-    const r = this.#req;
-    if (!r || r.id !== id) return;
-    this.#req = null;
+    const r = this.#reqs.get(id);
+    if (!r) return;
+    this.#forget(r);
     const m = this.#metaOf(r.q);
     if (r.q.key !== REST_QUEUE) m.ready = false;
     this.#sched.empty(r.q);
@@ -420,7 +441,7 @@ export class LaneIntake {
 
   #done(r: OpenRequest, empty: boolean): void {
     clearTimeout(r.timer);
-    if (this.#req === r) this.#req = null;
+    this.#forget(r);
     if (empty) this.#sched.empty(r.q);
     this.kick();
   }
@@ -429,7 +450,7 @@ export class LaneIntake {
     if (!m.reply) {
       // A status comes on the request's own inbox subject; a message keeps its subject and names its consumer in the ack subject.
       const id = Number(m.subject.slice(m.subject.lastIndexOf('.') + 1));
-      const r = this.#req && this.#req.id === id ? this.#req : null;
+      const r = this.#reqs.get(id) ?? null;
       // 404 no messages, 408 fewer than asked (no-wait), 409 ended (consumer deleted, max ack pending).
       const code = Number(m.headers?.code ?? 0);
       if (code === 100 || !r) return;
@@ -441,7 +462,7 @@ export class LaneIntake {
     const d = deliveryOf(this.#o.nc, m, this.#now(), this.#o.onError);
     if (!d) return;
     const consumer = m.reply.split('.')[3];
-    const r = this.#req && this.#metaOf(this.#req.q).consumer === consumer ? this.#req : null;
+    const r = this.#reqOf.get(consumer) ?? null;
     // A message for a forgotten request still runs (it is leased to this worker now).
     const q = r?.q ?? this.#queueOf(d.subject);
     if (!this.#running.has(d.seq)) {
@@ -483,10 +504,18 @@ export class LaneIntake {
     return lane ? this.#sched.queue(lane, tenantOf(subject)!) : this.#restQueue();
   }
 
-  /** After a reconnect: the open request's answer may be lost; forget it and scan. */
+  #forget(r: OpenRequest): void {
+    if (this.#reqs.get(r.id) !== r) return;
+    this.#reqs.delete(r.id);
+    const consumer = this.#metaOf(r.q).consumer;
+    if (this.#reqOf.get(consumer) === r) this.#reqOf.delete(consumer);
+  }
+
+  /** After a reconnect: the open requests' answers may be lost; forget them and scan. */
   reconnected(): void {
-    if (this.#req) clearTimeout(this.#req.timer);
-    this.#req = null;
+    for (const r of this.#reqs.values()) clearTimeout(r.timer);
+    this.#reqs.clear();
+    this.#reqOf.clear();
     void this.scan();
   }
 
@@ -497,13 +526,13 @@ export class LaneIntake {
   /** Resolves once no request is open (a no-wait request is answered at once, or forgotten after answerMs). */
   async drained(): Promise<void> {
     const until = this.#now() + (this.#o.answerMs ?? 2_000) + 100;
-    while (this.#req && this.#now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (this.#reqs.size > 0 && this.#now() < until) await new Promise((r) => setTimeout(r, 20));
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#scanTimer) clearInterval(this.#scanTimer);
-    if (this.#req) clearTimeout(this.#req.timer);
+    for (const r of this.#reqs.values()) clearTimeout(r.timer);
     for (const s of this.#subs) s.unsubscribe();
   }
 }

@@ -165,6 +165,8 @@ export class LaneIntake {
   #scanning = false;
   /** When each queue last had work here (waiting or running), its tenant and lane's rank, for the tenant reserve. */
   readonly #queueSeen = new Map<string, { tenant: string; rank: number; at: number }>();
+  /** From #queueSeen: per lane rank, the tenants active recently in that lane or a higher one; how many in all; valid until `until`. */
+  #recent: { active: number[]; tenants: number; until: number } | null = null;
   /** Pull requests sent (for benchmarks and tests). */
   requestsSent = 0;
 
@@ -398,28 +400,47 @@ export class LaneIntake {
    * among them), and beyond it leaves the last `tenantReserve` slots free, so that another tenant's
    * job starts at once instead of waiting for a flood's job to end. A tenant of a lower lane does not
    * count: it could not take a slot kept from a higher lane (lane order holds). One tenant alone
-   * takes every slot. O(queues).
+   * takes every slot. O(queues waiting or running here), and O(tenants seen) when one joins or one's
+   * last work here is TENANT_RECENT_MS old (with a thousand light tenants, not at every pull).
    */
   #tenantFits(free: number): (q: IntakeQueue) => number {
     const reserve = this.#o.tenantReserve ?? 0;
     const all = () => free;
     if (reserve <= 0) return all;
     const now = this.#now();
+    const seen = (q: IntakeQueue) => {
+      const was = this.#queueSeen.get(q.key);
+      if (was) was.at = now;
+      else {
+        this.#queueSeen.set(q.key, { tenant: q.tenant, rank: LANE_ORDER.indexOf(q.lane), at: now });
+        this.#recent = null;
+      }
+    };
+    for (const q of this.#sched.waiting) seen(q);
     const running = new Map<string, number>();
-    for (const q of this.#sched.queues) {
-      if (q.waiting || q.running > 0) this.#queueSeen.set(q.key, { tenant: q.tenant, rank: LANE_ORDER.indexOf(q.lane), at: now });
-      if (q.running > 0) running.set(q.tenant, (running.get(q.tenant) ?? 0) + q.running);
+    for (const q of this.#running.values()) {
+      seen(q);
+      running.set(q.tenant, (running.get(q.tenant) ?? 0) + 1);
     }
     // Each tenant's highest lane (lowest rank) with work recently; active[r]: tenants whose highest lane ranks r or higher.
-    const highest = new Map<string, number>();
-    for (const [key, seen] of this.#queueSeen) {
-      if (now - seen.at >= TENANT_RECENT_MS) this.#queueSeen.delete(key);
-      else highest.set(seen.tenant, Math.min(highest.get(seen.tenant) ?? LANE_ORDER.length, seen.rank));
+    // Kept until a tenant joins or the oldest of them is no longer recent.
+    if (!this.#recent || now >= this.#recent.until) {
+      const highest = new Map<string, number>();
+      let until = Infinity;
+      for (const [key, x] of this.#queueSeen) {
+        if (now - x.at >= TENANT_RECENT_MS) this.#queueSeen.delete(key);
+        else {
+          highest.set(x.tenant, Math.min(highest.get(x.tenant) ?? LANE_ORDER.length, x.rank));
+          until = Math.min(until, x.at + TENANT_RECENT_MS);
+        }
+      }
+      const counts = LANE_ORDER.map(() => 0);
+      for (const rank of highest.values()) counts[rank]++;
+      for (let r = 1; r < counts.length; r++) counts[r] += counts[r - 1];
+      this.#recent = { active: counts, tenants: highest.size, until };
     }
-    if (highest.size <= 1) return all;
-    const active = LANE_ORDER.map(() => 0);
-    for (const rank of highest.values()) active[rank]++;
-    for (let r = 1; r < active.length; r++) active[r] += active[r - 1];
+    const { active, tenants } = this.#recent;
+    if (tenants <= 1) return all;
     return (q) => {
       const sharing = active[LANE_ORDER.indexOf(q.lane)];
       if (sharing <= 1) return free;

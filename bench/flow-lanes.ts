@@ -223,6 +223,7 @@ async function lightWaits(tenants: number, perTenant: number, seconds: number, f
     await flood?.stop();
     const started = startedAt();
     Object.assign(run, { waits: [...published].map(([id, t]) => started.get(id)! - t), ahead: [...published].map(([id, t]) => startsBetween(t, started.get(id)!, 'flood-')) });
+    if (process.env.BENCH_KEEP_LOGS && logDir) (await import('node:fs')).writeFileSync(join(logDir, 'jobs.json'), JSON.stringify([...published].map(([id, t]) => ({ id, t, seq: seqOf.get(id), ai: started.get(id) }))));
     if (!split) return run;
     run.cpu = cpu(started.size - warm).line;
     run.loopP99Ms = Number((loop.percentile(99) / 1e6).toFixed(1));
@@ -234,7 +235,8 @@ async function lightWaits(tenants: number, perTenant: number, seconds: number, f
     return run;
   } finally {
     if (!closed) await s.close();
-    if (logDir) rmSync(logDir, { recursive: true, force: true });
+    if (logDir && !process.env.BENCH_KEEP_LOGS) rmSync(logDir, { recursive: true, force: true });
+    if (logDir && process.env.BENCH_KEEP_LOGS) console.log(`  logs kept in ${logDir}`);
   }
 }
 

@@ -8,9 +8,10 @@
  * Nothing waits in the worker: for each free slot the scheduler ({@link IntakeScheduler}) names
  * a queue, and one no-wait pull request asks that consumer for at most the free slots (one when
  * several tenants wait in the lane); the server answers at once with what it has, or 404. Up to
- * OPEN_MAX requests are open at once, each to a different queue, and together they ask for at most
- * the free slots, so messages in flight never exceed the slots; a light tenant's job does not wait
- * behind other queues' round trips (on a loaded server, a few milliseconds each). The worker learns
+ * OPEN_MAX requests are open at once, each to a different queue of one lane (or a higher lane's
+ * beside lower ones), and together they ask for at most the free slots, so messages in flight never
+ * exceed the slots; a light tenant's job does not wait behind other queues' round trips (on a loaded
+ * server, a few milliseconds each). The worker learns
  * where work waits from a core subscription to the lane subjects (each publish wakes its queue;
  * bodies are not read), from each answer, and from a scan of the stream's subjects every
  * RUNNER_LANE_SCAN_MS (what a disconnect or a publish that outran its store made it miss; a queue that answered empty is asked again
@@ -360,14 +361,19 @@ export class LaneIntake {
   /** Sends one pull request, to the queue the scheduler names among those with none open; false: none to send. */
   #pullOne(ready: (q: IntakeQueue) => boolean, idle: (q: IntakeQueue) => boolean): boolean {
     let asked = 0;
-    for (const r of this.#reqs.values()) asked += r.remaining;
+    // Requests open at once are of one lane, or the next goes to a higher one: a lower lane's job never starts ahead of a higher one's asked for first.
+    let top = LANE_ORDER.length;
+    for (const r of this.#reqs.values()) {
+      asked += r.remaining;
+      top = Math.min(top, LANE_ORDER.indexOf(r.q.lane));
+    }
     const slots = this.#concurrency - this.#o.inFlight();
     const free = Math.min(slots, this.#o.room?.(slots) ?? slots) - asked;
     if (free <= 0) return false;
     const claim = this.#sched.next(idle);
     const fits = this.#tenantFits(free);
     // The tenant reserve holds back the work the slot would go to: what it keeps goes to that lane or a higher one, never lower.
-    const floor = claim && fits(claim.queue) <= 0 ? LANE_ORDER.indexOf(claim.queue.lane) : LANE_ORDER.length;
+    const floor = Math.min(top, claim && fits(claim.queue) <= 0 ? LANE_ORDER.indexOf(claim.queue.lane) : LANE_ORDER.length);
     const may = (q: IntakeQueue) => idle(q) && fits(q) > 0 && LANE_ORDER.indexOf(q.lane) <= floor;
     const held = claim && fits(claim.queue) > 0 ? claim : this.#sched.next(may);
     const choice = this.#sched.next((q) => ready(q) && may(q));

@@ -230,6 +230,34 @@ describe('LaneIntake', () => {
     await intake.stop();
   });
 
+  it('asks no lower lane while a higher lane\'s request is open: free slots wait for its answer, a higher lane\'s request goes beside a lower one\'s', async () => {
+    const { f, intake } = setup(4);
+    const requests = () => f.requests.map((r) => `${r.consumer} ${r.batch}`);
+    for (const s of ['alt.critical.a', 'alt.critical.b', 'alt.low.c']) f.publish(s);
+    for (const c of ['runner-critical-a', 'runner-critical-b', 'runner-low-c']) f.creations.get(c)!();
+    await flush();
+    // Two critical tenants: one job each asked for; two slots stay free, not asked of the low lane meanwhile.
+    expect(requests()).toEqual(['runner-critical-a 1', 'runner-critical-b 1']);
+    f.answer(f.requests[0], 'alt.critical.a', 1);
+    expect(requests()).toHaveLength(3);
+    expect(requests().at(-1)).toBe('runner-critical-a 1');
+    f.answer(f.requests[1], '', { code: 404 });
+    f.answer(f.requests[2], '', { code: 404 });
+    // Critical answered: the low lane is asked for the free slots (one tenant waiting there: all of them).
+    expect(requests().at(-1)).toBe('runner-low-c 3');
+    await intake.stop();
+    // Two low tenants asked for one job each: a critical job published meanwhile is asked for at once, beside them.
+    const second = setup(4);
+    for (const s of ['alt.low.c', 'alt.low.d']) second.f.publish(s);
+    for (const c of ['runner-low-c', 'runner-low-d']) second.f.creations.get(c)!();
+    await flush();
+    second.f.publish('alt.critical.a');
+    second.f.creations.get('runner-critical-a')!();
+    await flush();
+    expect(second.f.requests.map((r) => `${r.consumer} ${r.batch}`)).toEqual(['runner-low-c 1', 'runner-low-d 1', 'runner-critical-a 2']);
+    await second.intake.stop();
+  });
+
   it('tells where a started job\'s wait went: its doorbell, the consumer made for it, the pulls it took, the request that brought it', async () => {
     const { f, running, clock, intake, pulled } = setup(1);
     f.publish('alt.high.acme');

@@ -18,6 +18,10 @@
  * and the event-loop delays of this process and the workers. A's producer is its own process
  * (flood-publisher.ts), so that its publishing does not delay this process's stamps.
  *
+ * The light tenants' waits (part 4) are split the same way. BENCH_ONLY=3 runs parts 3-4, =4 part 4
+ * alone; BENCH_KEEP_LOGS keeps the workers' logs of each split run and a jobs.json (id, publish time,
+ * stream sequence, start at the fake AI) beside them, and prints where.
+ *
  * Two workers of BENCH_SLOTS slots each; BENCH_LATENCY_MS the AI latency. Ends with one line of
  * JSON of the figures.
  */

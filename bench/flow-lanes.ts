@@ -18,6 +18,10 @@
  * and the event-loop delays of this process and the workers. A's producer is its own process
  * (flood-publisher.ts), so that its publishing does not delay this process's stamps.
  *
+ * The light tenants' waits (part 4) are split the same way. BENCH_ONLY=3 runs parts 3-4, =4 part 4
+ * alone; BENCH_KEEP_LOGS keeps the workers' logs of each split run and a jobs.json (id, publish time,
+ * stream sequence, start at the fake AI) beside them, and prints where.
+ *
  * Two workers of BENCH_SLOTS slots each; BENCH_LATENCY_MS the AI latency. Ends with one line of
  * JSON of the figures.
  */
@@ -223,6 +227,7 @@ async function lightWaits(tenants: number, perTenant: number, seconds: number, f
     await flood?.stop();
     const started = startedAt();
     Object.assign(run, { waits: [...published].map(([id, t]) => started.get(id)! - t), ahead: [...published].map(([id, t]) => startsBetween(t, started.get(id)!, 'flood-')) });
+    if (process.env.BENCH_KEEP_LOGS && logDir) (await import('node:fs')).writeFileSync(join(logDir, 'jobs.json'), JSON.stringify([...published].map(([id, t]) => ({ id, t, seq: seqOf.get(id), ai: started.get(id) }))));
     if (!split) return run;
     run.cpu = cpu(started.size - warm).line;
     run.loopP99Ms = Number((loop.percentile(99) / 1e6).toFixed(1));
@@ -234,7 +239,8 @@ async function lightWaits(tenants: number, perTenant: number, seconds: number, f
     return run;
   } finally {
     if (!closed) await s.close();
-    if (logDir) rmSync(logDir, { recursive: true, force: true });
+    if (logDir && !process.env.BENCH_KEEP_LOGS) rmSync(logDir, { recursive: true, force: true });
+    if (logDir && process.env.BENCH_KEEP_LOGS) console.log(`  logs kept in ${logDir}`);
   }
 }
 
@@ -242,6 +248,11 @@ async function tenantFlood(): Promise<void> {
   const capacity = (WORKERS * SLOTS * 1000) / LATENCY;
   const bRate = Math.max(1, Math.round(capacity / 80));
   const seconds = Number(process.env.BENCH_FLOOD_S ?? 15);
+  if (process.env.BENCH_ONLY !== '4') await oneTenantFlood(bRate, seconds, capacity);
+  await lightTenants(bRate, seconds);
+}
+
+async function oneTenantFlood(bRate: number, seconds: number, capacity: number): Promise<void> {
   console.log(`\n3. tenant A floods at 100 × tenant B's rate (B ${bRate}/s, A ${bRate * 100}/s; the fleet runs ${capacity.toFixed(0)}/s), ${seconds} s`);
   const a = await lightWaits(1, bRate * seconds, seconds, 0, true);
   const f = await lightWaits(1, bRate * seconds, seconds, bRate * 100, true);
@@ -262,12 +273,16 @@ async function tenantFlood(): Promise<void> {
   for (const [k, x] of [['alone', a.split!], ['flooded', f.split!]] as const) x.parts.forEach((p, i) => (figures[`b_${k}_part${i + 1}_p95_ms`] = p.p95));
   figures.bench_loop_delay_p99_flooded_ms = f.loopP99Ms!;
   figures.worker_loop_delay_p99_flooded_ms = Math.max(...f.workerLoopP99Ms!);
+}
 
+async function lightTenants(bRate: number, seconds: number): Promise<void> {
   const tenants = Number(process.env.BENCH_TENANTS ?? 1000);
   if (tenants <= 0) return;
   console.log(`\n4. ${tenants} light tenants (one job each over ${seconds} s) beside a tenant flooding at ${bRate * 100}/s`);
-  const { waits: lightAlone } = await lightWaits(tenants, 1, seconds, 0);
-  const { waits: lightFlooded, ahead: lightAhead } = await lightWaits(tenants, 1, seconds, bRate * 100);
+  const la = await lightWaits(tenants, 1, seconds, 0, true);
+  const lf = await lightWaits(tenants, 1, seconds, bRate * 100, true);
+  const { waits: lightAlone } = la;
+  const { waits: lightFlooded, ahead: lightAhead } = lf;
   const r2 = p95(lightFlooded) / Math.max(1, p95(lightAlone));
   figures.light_wait_p95_alone_ms = p95(lightAlone);
   figures.light_wait_p95_flooded_ms = p95(lightFlooded);
@@ -276,6 +291,12 @@ async function tenantFlood(): Promise<void> {
   line('light tenants\' p95 wait beside the flood ÷ alone', r2.toFixed(2), '<= 1.2', r2 <= 1.2);
   figures.light_flood_starts_ahead_p95 = p95(lightAhead);
   line('flood jobs started between a light job\'s publish and its start, p95', String(p95(lightAhead)), `<= ${WORKERS * SLOTS} (the fleet's slots)`, p95(lightAhead) <= WORKERS * SLOTS);
+  // Where the light tenants' waits went (the workers logged at debug level in both runs, alike).
+  console.log(splitTable(la.split!, lf.split!).join('\n').replace("part of B's wait", "part of a light job's wait"));
+  console.log(`  alone: ${la.cpu}; event loop delay p99: this process ${la.loopP99Ms} ms, the workers ${la.workerLoopP99Ms!.join(', ')} ms`);
+  console.log(`  beside the flood: ${lf.cpu}; event loop delay p99: this process ${lf.loopP99Ms} ms, the workers ${lf.workerLoopP99Ms!.join(', ')} ms`);
+  for (const [k, x] of [['alone', la.split!], ['flooded', lf.split!]] as const) x.parts.forEach((p, i) => (figures[`light_${k}_part${i + 1}_p95_ms`] = p.p95));
+  figures.light_consumer_made_flooded = lf.split!.consumerMade;
 }
 
 try {
@@ -283,7 +304,7 @@ try {
   const only = process.env.BENCH_ONLY;
   if (!only || only === '1') await criticalBehindBacklog();
   if (!only || only === '2') await minimumShare();
-  if (!only || only === '3') await tenantFlood();
+  if (!only || only === '3' || only === '4') await tenantFlood();
   const load = loadavg().map((x) => Number(x.toFixed(1)));
   console.log(`\nload average (1, 5, 15 min) at the end: ${load.join(', ')} on ${navigator.hardwareConcurrency} cores`);
   console.log(JSON.stringify({ bench: 'flow-lanes', latency_ms: LATENCY, workers: WORKERS, slots: SLOTS, tenant_reserve: Number(process.env.RUNNER_TENANT_RESERVE ?? 1), load_average: load, ...figures }));

@@ -51,6 +51,8 @@ export interface IntakeChoice {
 
 export class IntakeScheduler {
   readonly #queues = new Map<string, IntakeQueue>();
+  /** The queues with waiting work (a choice looks at these only: with many idle tenants, O(waiting)). */
+  readonly #waiting = new Set<IntakeQueue>();
   readonly #credit = new Map<Lane, number>();
   /** Per lane: the virtual time of the last queue served (where a newly active queue starts). */
   readonly #laneTime = new Map<Lane, number>();
@@ -77,10 +79,16 @@ export class IntakeScheduler {
     return this.#queues.values();
   }
 
+  /** The queues with waiting work, in the order they became active. */
+  get waiting(): ReadonlySet<IntakeQueue> {
+    return this.#waiting;
+  }
+
   /** The queue has (or may have) waiting work. */
   wake(q: IntakeQueue): void {
     if (q.waiting) return;
     q.waiting = true;
+    this.#waiting.add(q);
     q.activeSince = ++this.#seq;
     q.vtime = Math.max(q.vtime, this.#laneTime.get(q.lane) ?? 0);
   }
@@ -88,6 +96,7 @@ export class IntakeScheduler {
   /** The queue answered that nothing waits in it. */
   empty(q: IntakeQueue): void {
     q.waiting = false;
+    this.#waiting.delete(q);
   }
 
   /** A job of `q` started on this worker (one slot taken). */
@@ -144,7 +153,7 @@ export class IntakeScheduler {
   }
 
   #hasWork(lane: Lane, eligible: (q: IntakeQueue) => boolean = () => true): boolean {
-    for (const q of this.#queues.values()) if (q.lane === lane && q.waiting && eligible(q)) return true;
+    for (const q of this.#waiting) if (q.lane === lane && eligible(q)) return true;
     return false;
   }
 
@@ -155,8 +164,8 @@ export class IntakeScheduler {
 
   #fairest(lane: Lane, eligible: (q: IntakeQueue) => boolean): IntakeQueue | null {
     let best: IntakeQueue | null = null;
-    for (const q of this.#queues.values()) {
-      if (q.lane !== lane || !q.waiting || !eligible(q)) continue;
+    for (const q of this.#waiting) {
+      if (q.lane !== lane || !eligible(q)) continue;
       if (!best || q.vtime < best.vtime || (q.vtime === best.vtime && (q.running < best.running || (q.running === best.running && q.activeSince < best.activeSince)))) best = q;
     }
     return best;

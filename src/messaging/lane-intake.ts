@@ -7,8 +7,11 @@
  *
  * Nothing waits in the worker: for each free slot the scheduler ({@link IntakeScheduler}) names
  * a queue, and one no-wait pull request asks that consumer for at most the free slots (one when
- * several tenants wait in the lane); the server answers at once with what it has, or 404. One
- * request is open at a time, so messages in flight never exceed the slots. The worker learns
+ * several tenants wait in the lane); the server answers at once with what it has, or 404. Up to
+ * OPEN_MAX requests are open at once, each to a different queue of one lane (or a higher lane's
+ * beside lower ones), and together they ask for at most the free slots, so messages in flight never
+ * exceed the slots; a light tenant's job does not wait behind other queues' round trips (on a loaded
+ * server, a few milliseconds each). The worker learns
  * where work waits from a core subscription to the lane subjects (each publish wakes its queue;
  * bodies are not read), from each answer, and from a scan of the stream's subjects every
  * RUNNER_LANE_SCAN_MS (what a disconnect or a publish that outran its store made it miss; a queue that answered empty is asked again
@@ -134,6 +137,9 @@ const BELL_TRIES = 1;
 /** A tenant that had work here within this long counts among those sharing the slots. */
 export const TENANT_RECENT_MS = 10_000;
 
+/** Pull requests open at once, at most (each to its own queue). */
+const OPEN_MAX = 8;
+
 /** Consumers made at once, at most. */
 const CREATE_PARALLEL = 8;
 
@@ -149,7 +155,9 @@ export class LaneIntake {
   readonly #inbox: string;
   readonly #now: () => number;
   readonly #subs: Subscription[] = [];
-  #req: OpenRequest | null = null;
+  /** Open pull requests, by id, and by the consumer asked (one per queue). */
+  readonly #reqs = new Map<number, OpenRequest>();
+  readonly #reqOf = new Map<string, OpenRequest>();
   /** Consumers being made now. */
   #creating = 0;
   #ids = 0;
@@ -158,6 +166,8 @@ export class LaneIntake {
   #scanning = false;
   /** When each queue last had work here (waiting or running), its tenant and lane's rank, for the tenant reserve. */
   readonly #queueSeen = new Map<string, { tenant: string; rank: number; at: number }>();
+  /** From #queueSeen: per lane rank, the tenants active recently in that lane or a higher one; how many in all; valid until `until`. */
+  #recent: { active: number[]; tenants: number; until: number } | null = null;
   /** Pull requests sent (for benchmarks and tests). */
   requestsSent = 0;
 
@@ -272,7 +282,7 @@ export class LaneIntake {
     const m = this.#metaOf(q);
     m.bellAt = this.#now();
     m.bellTries = 0;
-    m.bellOpen = this.#req !== null;
+    m.bellOpen = this.#reqs.size > 0;
     m.pullsSinceBell = 0;
     this.#sched.wake(q);
     this.kick();
@@ -325,49 +335,68 @@ export class LaneIntake {
       this.#sched.ended(q);
       this.#metaOf(q).usedAt = this.#now();
     }
-    if (this.#stopped || this.#req || this.#o.paused() || this.#o.nc.isClosed()) return;
+    if (this.#stopped || this.#o.paused() || this.#o.nc.isClosed()) return;
     const ready = (q: IntakeQueue) => this.#metaOf(q).ready;
+    const idle = (q: IntakeQueue) => !this.#reqOf.has(this.#metaOf(q).consumer);
     // Where the next slot would go were every consumer made: that queue's consumer is made first.
-    const claim = this.#sched.next();
+    const claim = this.#sched.next(idle);
     // Consumers of waiting queues are made in parallel (a few at a time), while the others are served and
     // while every slot is busy: a critical job of a new tenant can then start as soon as one frees.
-    for (const q of claim && !ready(claim.queue) ? [claim.queue, ...this.#sched.queues] : this.#sched.queues) {
-      if (this.#creating >= CREATE_PARALLEL) break;
-      const m = this.#metaOf(q);
-      if (q.waiting && !m.ready && !m.creating) {
-        this.#creating++;
-        void this.#create(q, m).finally(() => {
-          this.#creating--;
-          this.kick();
-        });
+    if (this.#creating < CREATE_PARALLEL) {
+      for (const q of claim && !ready(claim.queue) ? [claim.queue, ...this.#sched.waiting] : this.#sched.waiting) {
+        if (this.#creating >= CREATE_PARALLEL) break;
+        const m = this.#metaOf(q);
+        if (!m.ready && !m.creating) {
+          this.#creating++;
+          void this.#create(q, m).finally(() => {
+            this.#creating--;
+            this.kick();
+          });
+        }
       }
     }
+    while (this.#reqs.size < OPEN_MAX && this.#pullOne(ready, idle)) { /* the next request, to another queue */ }
+  }
+
+  /** Sends one pull request, to the queue the scheduler names among those with none open; false: none to send. */
+  #pullOne(ready: (q: IntakeQueue) => boolean, idle: (q: IntakeQueue) => boolean): boolean {
+    let asked = 0;
+    // Requests open at once are of one lane, or the next goes to a higher one: a lower lane's job never starts ahead of a higher one's asked for first.
+    let top = LANE_ORDER.length;
+    for (const r of this.#reqs.values()) {
+      asked += r.remaining;
+      top = Math.min(top, LANE_ORDER.indexOf(r.q.lane));
+    }
     const slots = this.#concurrency - this.#o.inFlight();
-    const free = Math.min(slots, this.#o.room?.(slots) ?? slots);
-    if (free <= 0) return;
+    const free = Math.min(slots, this.#o.room?.(slots) ?? slots) - asked;
+    if (free <= 0) return false;
+    const claim = this.#sched.next(idle);
     const fits = this.#tenantFits(free);
     // The tenant reserve holds back the work the slot would go to: what it keeps goes to that lane or a higher one, never lower.
-    const floor = claim && fits(claim.queue) <= 0 ? LANE_ORDER.indexOf(claim.queue.lane) : LANE_ORDER.length;
-    const may = (q: IntakeQueue) => fits(q) > 0 && LANE_ORDER.indexOf(q.lane) <= floor;
+    const floor = Math.min(top, claim && fits(claim.queue) <= 0 ? LANE_ORDER.indexOf(claim.queue.lane) : LANE_ORDER.length);
+    const may = (q: IntakeQueue) => idle(q) && fits(q) > 0 && LANE_ORDER.indexOf(q.lane) <= floor;
     const held = claim && fits(claim.queue) > 0 ? claim : this.#sched.next(may);
     const choice = this.#sched.next((q) => ready(q) && may(q));
-    if (!choice) return;
+    if (!choice) return false;
     // A lane known to have work keeps its claim on the slot while its consumer is made (a critical job of a
     // new tenant): no lower lane takes it meanwhile. A failed creation forgets the queue's work, and the claim.
-    if (held && LANE_ORDER.indexOf(held.queue.lane) < LANE_ORDER.indexOf(choice.queue.lane)) return;
+    if (held && LANE_ORDER.indexOf(held.queue.lane) < LANE_ORDER.indexOf(choice.queue.lane)) return false;
     const q = choice.queue;
     const m = this.#metaOf(q);
     let alone = true;
-    for (const other of this.#sched.queues) if (other !== q && other.lane === q.lane && other.waiting) alone = false;
+    for (const other of this.#sched.waiting) if (other !== q && other.lane === q.lane) alone = false;
     const batch = Math.min(alone ? free : 1, fits(q));
     const id = ++this.#ids;
     const now = this.#o.stamp?.() ?? this.#now();
     m.usedAt = now;
     m.pullsSinceBell++;
-    this.#req = { id, q, reason: choice.reason, remaining: batch, sentAt: now, timer: setTimeout(() => this.#unanswered(id), this.#o.answerMs ?? 2_000) };
-    this.#req.timer.unref?.();
+    const r: OpenRequest = { id, q, reason: choice.reason, remaining: batch, sentAt: now, timer: setTimeout(() => this.#unanswered(id), this.#o.answerMs ?? 2_000) };
+    r.timer.unref?.();
+    this.#reqs.set(id, r);
+    this.#reqOf.set(m.consumer, r);
     this.requestsSent++;
     this.#o.nc.publish(NEXT(this.#o.stream, m.consumer), JSON.stringify({ batch, no_wait: true }), { reply: `${this.#inbox}.${id}` });
+    return true;
   }
 
   /**
@@ -377,28 +406,47 @@ export class LaneIntake {
    * among them), and beyond it leaves the last `tenantReserve` slots free, so that another tenant's
    * job starts at once instead of waiting for a flood's job to end. A tenant of a lower lane does not
    * count: it could not take a slot kept from a higher lane (lane order holds). One tenant alone
-   * takes every slot. O(queues).
+   * takes every slot. O(queues waiting or running here), and O(tenants seen) when one joins or one's
+   * last work here is TENANT_RECENT_MS old (with a thousand light tenants, not at every pull).
    */
   #tenantFits(free: number): (q: IntakeQueue) => number {
     const reserve = this.#o.tenantReserve ?? 0;
     const all = () => free;
     if (reserve <= 0) return all;
     const now = this.#now();
+    const seen = (q: IntakeQueue) => {
+      const was = this.#queueSeen.get(q.key);
+      if (was) was.at = now;
+      else {
+        this.#queueSeen.set(q.key, { tenant: q.tenant, rank: LANE_ORDER.indexOf(q.lane), at: now });
+        this.#recent = null;
+      }
+    };
+    for (const q of this.#sched.waiting) seen(q);
     const running = new Map<string, number>();
-    for (const q of this.#sched.queues) {
-      if (q.waiting || q.running > 0) this.#queueSeen.set(q.key, { tenant: q.tenant, rank: LANE_ORDER.indexOf(q.lane), at: now });
-      if (q.running > 0) running.set(q.tenant, (running.get(q.tenant) ?? 0) + q.running);
+    for (const q of this.#running.values()) {
+      seen(q);
+      running.set(q.tenant, (running.get(q.tenant) ?? 0) + 1);
     }
     // Each tenant's highest lane (lowest rank) with work recently; active[r]: tenants whose highest lane ranks r or higher.
-    const highest = new Map<string, number>();
-    for (const [key, seen] of this.#queueSeen) {
-      if (now - seen.at >= TENANT_RECENT_MS) this.#queueSeen.delete(key);
-      else highest.set(seen.tenant, Math.min(highest.get(seen.tenant) ?? LANE_ORDER.length, seen.rank));
+    // Kept until a tenant joins or the oldest of them is no longer recent.
+    if (!this.#recent || now >= this.#recent.until) {
+      const highest = new Map<string, number>();
+      let until = Infinity;
+      for (const [key, x] of this.#queueSeen) {
+        if (now - x.at >= TENANT_RECENT_MS) this.#queueSeen.delete(key);
+        else {
+          highest.set(x.tenant, Math.min(highest.get(x.tenant) ?? LANE_ORDER.length, x.rank));
+          until = Math.min(until, x.at + TENANT_RECENT_MS);
+        }
+      }
+      const counts = LANE_ORDER.map(() => 0);
+      for (const rank of highest.values()) counts[rank]++;
+      for (let r = 1; r < counts.length; r++) counts[r] += counts[r - 1];
+      this.#recent = { active: counts, tenants: highest.size, until };
     }
-    if (highest.size <= 1) return all;
-    const active = LANE_ORDER.map(() => 0);
-    for (const rank of highest.values()) active[rank]++;
-    for (let r = 1; r < active.length; r++) active[r] += active[r - 1];
+    const { active, tenants } = this.#recent;
+    if (tenants <= 1) return all;
     return (q) => {
       const sharing = active[LANE_ORDER.indexOf(q.lane)];
       if (sharing <= 1) return free;
@@ -409,9 +457,9 @@ export class LaneIntake {
 
   /** No answer: the consumer is gone (removed, or never made); it is made again when work shows. */
   #unanswered(id: number): void {
-    const r = this.#req;
-    if (!r || r.id !== id) return;
-    this.#req = null;
+    const r = this.#reqs.get(id);
+    if (!r) return;
+    this.#forget(r);
     const m = this.#metaOf(r.q);
     if (r.q.key !== REST_QUEUE) m.ready = false;
     this.#sched.empty(r.q);
@@ -420,7 +468,7 @@ export class LaneIntake {
 
   #done(r: OpenRequest, empty: boolean): void {
     clearTimeout(r.timer);
-    if (this.#req === r) this.#req = null;
+    this.#forget(r);
     if (empty) this.#sched.empty(r.q);
     this.kick();
   }
@@ -429,7 +477,7 @@ export class LaneIntake {
     if (!m.reply) {
       // A status comes on the request's own inbox subject; a message keeps its subject and names its consumer in the ack subject.
       const id = Number(m.subject.slice(m.subject.lastIndexOf('.') + 1));
-      const r = this.#req && this.#req.id === id ? this.#req : null;
+      const r = this.#reqs.get(id) ?? null;
       // 404 no messages, 408 fewer than asked (no-wait), 409 ended (consumer deleted, max ack pending).
       const code = Number(m.headers?.code ?? 0);
       if (code === 100 || !r) return;
@@ -441,7 +489,7 @@ export class LaneIntake {
     const d = deliveryOf(this.#o.nc, m, this.#now(), this.#o.onError);
     if (!d) return;
     const consumer = m.reply.split('.')[3];
-    const r = this.#req && this.#metaOf(this.#req.q).consumer === consumer ? this.#req : null;
+    const r = this.#reqOf.get(consumer) ?? null;
     // A message for a forgotten request still runs (it is leased to this worker now).
     const q = r?.q ?? this.#queueOf(d.subject);
     if (!this.#running.has(d.seq)) {
@@ -483,10 +531,18 @@ export class LaneIntake {
     return lane ? this.#sched.queue(lane, tenantOf(subject)!) : this.#restQueue();
   }
 
-  /** After a reconnect: the open request's answer may be lost; forget it and scan. */
+  #forget(r: OpenRequest): void {
+    if (this.#reqs.get(r.id) !== r) return;
+    this.#reqs.delete(r.id);
+    const consumer = this.#metaOf(r.q).consumer;
+    if (this.#reqOf.get(consumer) === r) this.#reqOf.delete(consumer);
+  }
+
+  /** After a reconnect: the open requests' answers may be lost; forget them and scan. */
   reconnected(): void {
-    if (this.#req) clearTimeout(this.#req.timer);
-    this.#req = null;
+    for (const r of this.#reqs.values()) clearTimeout(r.timer);
+    this.#reqs.clear();
+    this.#reqOf.clear();
     void this.scan();
   }
 
@@ -497,13 +553,13 @@ export class LaneIntake {
   /** Resolves once no request is open (a no-wait request is answered at once, or forgotten after answerMs). */
   async drained(): Promise<void> {
     const until = this.#now() + (this.#o.answerMs ?? 2_000) + 100;
-    while (this.#req && this.#now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (this.#reqs.size > 0 && this.#now() < until) await new Promise((r) => setTimeout(r, 20));
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#scanTimer) clearInterval(this.#scanTimer);
-    if (this.#req) clearTimeout(this.#req.timer);
+    for (const r of this.#reqs.values()) clearTimeout(r.timer);
     for (const s of this.#subs) s.unsubscribe();
   }
 }

@@ -41,7 +41,13 @@ function fakes() {
     const inbox = [...subs.keys()].find((k) => k.endsWith('.>'))!.slice(0, -2);
     subs.get(`${inbox}.>`)!(null, { subject: requests.at(-1)!.reply, reply: '', data: new Uint8Array(), headers: { code, description: 'No Messages', get: () => '' } } as unknown as Msg);
   };
-  return { nc, jsm, requests, creations, publish, deliver, status };
+  /** The server's answer to request `r`: a message of stream sequence `seq`, or a status (404: nothing there). */
+  const answer = (r: { consumer: string; reply: string }, subject: string, seq: number | { code: number }) => {
+    const inbox = [...subs.keys()].find((k) => k.endsWith('.>'))!.slice(0, -2);
+    if (typeof seq === 'number') subs.get(`${inbox}.>`)!(null, { subject, reply: `$JS.ACK.ALT.${r.consumer}.1.${seq}.${++dseq}.1700000000000000000.0`, data: new Uint8Array(), headers: undefined } as unknown as Msg);
+    else subs.get(`${inbox}.>`)!(null, { subject: r.reply, reply: '', data: new Uint8Array(), headers: { code: seq.code, description: 'No Messages', get: () => '' } } as unknown as Msg);
+  };
+  return { nc, jsm, requests, creations, publish, deliver, status, answer };
 }
 
 const flush = () => new Promise((r) => setImmediate(r));
@@ -185,6 +191,73 @@ describe('LaneIntake', () => {
     expect(requests().filter((r) => r.startsWith('runner-low-c'))).toEqual([]);
     await intake.stop();
   });
+  it('asks several tenants\' queues at once, one request each, never for more jobs than free slots: a light tenant\'s job does not wait for another queue\'s answer', async () => {
+    const { f, running, intake } = setup(4);
+    const requests = () => f.requests.map((r) => `${r.consumer} ${r.batch}`);
+    for (const t of ['a', 'b', 'c']) f.publish(`alt.medium.${t}`);
+    for (const t of ['a', 'b', 'c']) f.creations.get(`runner-medium-${t}`)!();
+    await flush();
+    // Three tenants wait: three requests of one job each are open together, before any answer.
+    expect(requests()).toEqual(['runner-medium-a 1', 'runner-medium-b 1', 'runner-medium-c 1']);
+    // A doorbell of a tenant already asked sends nothing more to it.
+    f.publish('alt.medium.a');
+    expect(requests()).toHaveLength(3);
+    f.publish('alt.medium.d');
+    f.creations.get('runner-medium-d')!();
+    await flush();
+    expect(requests().at(-1)).toBe('runner-medium-d 1');
+    // The four slots are asked for: a fifth tenant waits for an answer.
+    f.publish('alt.medium.e');
+    f.creations.get('runner-medium-e')!();
+    await flush();
+    expect(requests()).toHaveLength(4);
+    // b's queue was empty: its slot goes to e at once, while a, c and d are still unanswered.
+    f.answer(f.requests[1], '', { code: 404 });
+    expect(requests().at(-1)).toBe('runner-medium-e 1');
+    f.answer(f.requests[0], 'alt.medium.a', 1);
+    f.answer(f.requests[2], 'alt.medium.c', 2);
+    f.answer(f.requests[3], 'alt.medium.d', 3);
+    f.answer(f.requests[4], 'alt.medium.e', 4);
+    expect([...running]).toEqual([1, 2, 3, 4]);
+    // Every slot runs a job: nothing more is asked, though a (rung twice) may still have work.
+    intake.kick();
+    expect(requests()).toHaveLength(5);
+    running.delete(2);
+    intake.kick();
+    expect(requests()).toHaveLength(6);
+    expect(requests().at(-1)).toMatch(/^runner-medium-[acde] 1$/);
+    running.clear();
+    await intake.stop();
+  });
+
+  it('asks no lower lane while a higher lane\'s request is open: free slots wait for its answer, a higher lane\'s request goes beside a lower one\'s', async () => {
+    const { f, intake } = setup(4);
+    const requests = () => f.requests.map((r) => `${r.consumer} ${r.batch}`);
+    for (const s of ['alt.critical.a', 'alt.critical.b', 'alt.low.c']) f.publish(s);
+    for (const c of ['runner-critical-a', 'runner-critical-b', 'runner-low-c']) f.creations.get(c)!();
+    await flush();
+    // Two critical tenants: one job each asked for; two slots stay free, not asked of the low lane meanwhile.
+    expect(requests()).toEqual(['runner-critical-a 1', 'runner-critical-b 1']);
+    f.answer(f.requests[0], 'alt.critical.a', 1);
+    expect(requests()).toHaveLength(3);
+    expect(requests().at(-1)).toBe('runner-critical-a 1');
+    f.answer(f.requests[1], '', { code: 404 });
+    f.answer(f.requests[2], '', { code: 404 });
+    // Critical answered: the low lane is asked for the free slots (one tenant waiting there: all of them).
+    expect(requests().at(-1)).toBe('runner-low-c 3');
+    await intake.stop();
+    // Two low tenants asked for one job each: a critical job published meanwhile is asked for at once, beside them.
+    const second = setup(4);
+    for (const s of ['alt.low.c', 'alt.low.d']) second.f.publish(s);
+    for (const c of ['runner-low-c', 'runner-low-d']) second.f.creations.get(c)!();
+    await flush();
+    second.f.publish('alt.critical.a');
+    second.f.creations.get('runner-critical-a')!();
+    await flush();
+    expect(second.f.requests.map((r) => `${r.consumer} ${r.batch}`)).toEqual(['runner-low-c 1', 'runner-low-d 1', 'runner-critical-a 2']);
+    await second.intake.stop();
+  });
+
   it('tells where a started job\'s wait went: its doorbell, the consumer made for it, the pulls it took, the request that brought it', async () => {
     const { f, running, clock, intake, pulled } = setup(1);
     f.publish('alt.high.acme');

@@ -32,7 +32,7 @@ import { loadPrices, type PriceTable } from './usage/prices.ts';
 import { recordAiAttempt } from './telemetry/tracing.ts';
 import { startRetrying } from './start-retry.ts';
 import { readBacklog, type Backlog } from './ops/backlog.ts';
-import { logProcessExit, setExitReason } from './process-exit.ts';
+import { logProcessExit, setExitReason } from './telemetry/process-exit.ts';
 
 /** The default endpoint's client (AI_PROVIDER at AI_URL) with the configured policies. */
 export function createAiClient(config: Config, onAttempt?: (info: AttemptInfo) => void, steps?: CallSteps): AiClient {

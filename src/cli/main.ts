@@ -1,6 +1,6 @@
 /** The `altlas` command: one entry point, one subcommand per verb. */
 import { isAltlasError } from '../errors.ts';
-import { setExitReason } from '../process-exit.ts';
+import { setExitReason } from '../telemetry/process-exit.ts';
 import { VERSION } from '../version.ts';
 import { CLI_EXIT, EXIT, UsageError, stdio, type Io } from './output.ts';
 

@@ -6,7 +6,7 @@ import { ROOT } from '../helpers/paths.ts';
 /** Runs a small process that installs the exit line, then ends as `how` says; returns its exit code and parsed `process exit` lines. */
 function endAs(how: string): { status: number | null; lines: Record<string, unknown>[]; stderr: string } {
   const script = `
-    import { logProcessExit, setExitReason } from ${JSON.stringify(join(ROOT, 'src', 'process-exit.ts'))};
+    import { logProcessExit, setExitReason } from ${JSON.stringify(join(ROOT, 'src', 'telemetry', 'process-exit.ts'))};
     logProcessExit({ service: 'altlas-runner', worker_id: 'test' });
     ${how}
   `;

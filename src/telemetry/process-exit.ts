@@ -7,7 +7,7 @@
  * (SIGKILL, SIGSEGV, or a signal with no handler) leaves none: its parent sees the signal.
  */
 import { writeSync } from 'node:fs';
-import { redactValue } from './security/redact.ts';
+import { redactValue } from '../security/redact.ts';
 
 /** Why the process is ending, as set by the path that ends it (the last one set wins). */
 let reason: string | null = null;

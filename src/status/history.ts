@@ -79,7 +79,7 @@ export const fleetHistorySubject = (prefix: string) => `${prefix}._fleet.control
 /** The id fleet events carry. */
 export const FLEET = '_fleet';
 
-/** Events of one job sent in one message at most (a larger batch goes at once). */
+/** Events of one job sent in one message at most (a larger batch is ready at once). */
 const MAX_BATCH = 256;
 
 /**

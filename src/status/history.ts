@@ -84,7 +84,9 @@ const MAX_BATCH = 256;
 
 /**
  * Milliseconds the messages ready to go (the jobs that left the worker) wait to be sent together:
- * one PubAck per group instead of one per job, at most 200 a second.
+ * one PubAck per group instead of one per job, at most 200 a second. A group goes with the job
+ * that ends this long after its first (in that turn's socket write), or by a timer twice this long
+ * after its first when no job ends meanwhile.
  */
 export const GROUP_MS = 5;
 
@@ -154,6 +156,8 @@ export class HistoryWriter {
   #dropped = 0;
   #timer: NodeJS.Timeout | null = null;
   #groupTimer: NodeJS.Timeout | null = null;
+  /** When the first batch of the group waiting was ready (ms). */
+  #since = 0;
   readonly #idle = new Set<() => void>();
 
   constructor(options: HistoryWriterOptions) {
@@ -218,11 +222,15 @@ export class HistoryWriter {
   }
 
   #queue(b: Batch): void {
+    const groupMs = this.#o.groupMs ?? GROUP_MS;
     this.#ready.push(b);
-    if (!this.#groupTimer) {
-      this.#groupTimer = setTimeout(() => this.#sendGroup(), this.#o.groupMs ?? GROUP_MS);
+    if (this.#ready.length === 1) {
+      this.#since = Date.now();
+      // Only for the last group of a burst: while jobs keep ending, the group goes with the one that ends
+      // groupMs after the first, in that turn's socket write, not in a timer's turn of its own.
+      this.#groupTimer = setTimeout(() => this.#sendGroup(), 2 * groupMs);
       this.#groupTimer.unref?.();
-    }
+    } else if (Date.now() - this.#since >= groupMs) this.#sendGroup();
   }
 
   #bytes(b: Batch): Uint8Array {

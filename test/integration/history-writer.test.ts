@@ -36,7 +36,7 @@ const stream = async () => {
 };
 /** A writer as the worker's, counting its messages sent with a reply (`confirmed`) and without. */
 const writer = (drops: string[], counts = { confirmed: 0, posted: 0 }, codec = payloadCodec(undefined)) => new HistoryWriter({
-  codec, prefix: 'history', maxPending: 10_000, flushMs: 60_000, groupMs: 20, onDrop: (r) => drops.push(r),
+  codec, prefix: 'history', maxPending: 10_000, flushMs: 60_000, groupMs: 60_000, onDrop: (r) => drops.push(r),
   publish: (subject, data) => {
     counts.confirmed++;
     return out.publish(subject, data);

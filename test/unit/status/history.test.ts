@@ -1,5 +1,5 @@
 /** The history writer never makes the worker wait: a bounded number of unconfirmed events, the rest dropped and counted. */
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { HistoryWriter, describeEvent, eventsOf, historyEvent, readHistory, type HistoryEvent } from '../../../src/status/history.ts';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { DeliveryRecord, type RecorderOptions } from '../../../src/status/recorder.ts';
@@ -199,6 +199,27 @@ describe('HistoryWriter groups', () => {
     acks[0].resolve();
     await flushing;
     expect(w.dropped).toBe(0);
+  });
+
+  it('while jobs keep ending, the group goes with the job that ends its time after the first, in that job\'s turn; a timer only for the last group', () => {
+    jest.useFakeTimers();
+    try {
+      const { w, log } = setup();
+      ended(w, 'a');
+      jest.advanceTimersByTime(4);
+      ended(w, 'b');
+      expect(log).toEqual([]);
+      jest.advanceTimersByTime(1);
+      ended(w, 'c');
+      expect(log.map((m) => `${m.how} ${m.subject}`)).toEqual(['post history.a', 'post history.b', 'publish history.c']);
+      ended(w, 'd');
+      jest.advanceTimersByTime(9);
+      expect(log).toHaveLength(3);
+      jest.advanceTimersByTime(1);
+      expect(log.map((m) => `${m.how} ${m.subject}`).slice(3)).toEqual(['publish history.d']);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('counts every event of the group dropped when its last message is refused or lost', async () => {

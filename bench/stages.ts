@@ -35,6 +35,7 @@ export const STAGES = [
   'redaction',
   'publish (.last, DLQ)',
   'status and checkpoints (KV)',
+  'history (job events)',
   'ack',
   'logs',
   'metrics',
@@ -71,6 +72,7 @@ export function frameStage(frame: CallFrame): { stage: Stage; rank: number } | n
   if (has(url, '/src/engine/')) return strong('engine (graph, tasks)');
   if (has(url, '/src/last/')) return strong('.last build');
   if (has(url, '/src/security/redact', '/src/security/secret-')) return strong('redaction');
+  if (has(url, '/src/status/history')) return strong('history (job events)');
   if (has(url, '/src/status/', '/node_modules/@nats-io/kv/')) return strong('status and checkpoints (KV)');
   if (has(url, '/src/telemetry/logger', '/node_modules/winston', '/node_modules/logform/', '/node_modules/triple-beam/', '/node_modules/safe-stable-stringify/',
     '/node_modules/readable-stream/', '/node_modules/@dabh/', '/node_modules/fecha/', '/node_modules/one-time/', '/node_modules/stack-trace/', '/node_modules/@colors/')) return strong('logs');

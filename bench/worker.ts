@@ -30,9 +30,10 @@
  * V8 heap by space, array buffers, malloc and the rest, mapped files); BENCH_HEAP_SNAPSHOT=<dir> with it
  * writes a heap snapshot of each of its two workers there when its part ends.
  * BENCH_ONLY=<names> (comma-separated: baseline, floor, worker, default, no-history, telemetry-100, telemetry-10,
- * memory, startup: the start-up part alone) runs only those parts and prints only the rows and ratios they give.
+ * memory, startup: the start-up part alone) runs only those parts, the phases in the order given (to alternate
+ * which of two goes first), and prints only the rows and ratios they give.
  *
- * The CPU budget per job by stage (./stages.ts) of the floor, worker, default and telemetry phases
+ * The CPU budget per job by stage (./stages.ts) of the floor, worker, default, no-history and telemetry
  * phases comes from a V8 CPU profile of each phase's measured part (BENCH_STAGES=0: no profiler).
  * The last line printed is one line of JSON of the figures (./figures.ts), for scripts. The worker
  * phases' connection writes once per event-loop turn as `altlas worker`'s does (BENCH_COALESCE=0: as
@@ -444,7 +445,8 @@ if (process.env.BENCH_PHASE) {
     const unknown = only?.filter((x) => x !== 'memory' && x !== 'startup' && !phases.includes(x)) ?? [];
     if (unknown.length) throw new Error(`BENCH_ONLY: unknown part(s) ${unknown.join(', ')}; the parts are ${[...phases, 'memory', 'startup'].join(', ')}`);
     const r: Record<string, PhaseResult> = {};
-    for (const phase of phases.filter(runs)) {
+    // In BENCH_ONLY's order (`no-history,default` runs history off first), else the list's.
+    for (const phase of only ? only.filter((x) => phases.includes(x)) : phases) {
       console.log(`phase ${phase}`);
       r[phase] = await runPhase(phase, server.url, server.pid!);
     }
@@ -491,7 +493,7 @@ if (process.env.BENCH_PHASE) {
       const p = m.atFirstPull;
       console.log(`  ${'at the first pull (a second start)'.padEnd(58)} ${p ? `${p.modules} modules loaded, ${p.cpu_ms} ms CPU, ${p.since_start_ms} ms since exec; most modules: ${Object.entries(p.top).map(([k, v]) => `${k} ${v}`).join(', ')}` : 'the probe printed nothing'}`);
     }
-    const budgets = Object.fromEntries(['floor', 'worker', 'default', 'telemetry-100', 'telemetry-10'].filter((p) => r[p]?.stages).map((p) => [p, new Map(Object.entries(r[p].stages!))]));
+    const budgets = Object.fromEntries(['floor', 'worker', 'default', 'no-history', 'telemetry-100', 'telemetry-10'].filter((p) => r[p]?.stages).map((p) => [p, new Map(Object.entries(r[p].stages!))]));
     if (Object.keys(budgets).length) console.log(`\n${budgetTable(budgets)}\n  (from a V8 CPU profile of each phase's measured part, its main thread's samples scaled to that thread's CPU time; BENCH_STAGES=0 runs without the profiler)`);
     console.log(jsonLine(workerFigures(r, m)));
   } finally {

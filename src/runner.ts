@@ -134,9 +134,10 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     o.usage.attach((subject, data, msgID) => out.publish(subject, data, { msgID, headers: natsHeaders() }));
     stops.push(() => o.usage?.close());
   }
-  // Each job's events: published and never waited for (at most HISTORY_BUFFER unconfirmed; the rest dropped and counted).
+  // Each job's events: published and never waited for (at most HISTORY_BUFFER unconfirmed; the rest dropped and counted),
+  // in groups whose last message's PubAck confirms the others, sent before it on this connection without a reply.
   const history = stores && config.HISTORY_ENABLED ? new HistoryWriter({
-    publish: (subject, data) => out.publish(subject, data), prefix: config.HISTORY_SUBJECT_PREFIX, maxPending: config.HISTORY_BUFFER, flushMs: config.HISTORY_FLUSH_MS, codec,
+    publish: (subject, data) => out.publish(subject, data), post: (subject, data) => nc.publish(subject, data), prefix: config.HISTORY_SUBJECT_PREFIX, maxPending: config.HISTORY_BUFFER, flushMs: config.HISTORY_FLUSH_MS, codec,
     onDrop: (reason) => o.metrics?.()?.historyDropped(reason),
   }) : null;
   if (history) stops.push(() => history.flush());

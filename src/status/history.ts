@@ -5,10 +5,12 @@
  * history stream (HISTORY_STREAM), subject `<HISTORY_SUBJECT_PREFIX>.<job token>`.
  *
  * The worker never waits for an event: {@link HistoryWriter} buffers it and goes on, and sends
- * the events of one job within HISTORY_FLUSH_MS as one message; what it holds (buffered or not
- * yet confirmed) is bounded (HISTORY_BUFFER), and an event past that bound, or one the stream
- * refused, is dropped and counted. Readers get a job's events by message gets on its
- * subject (no consumer).
+ * the events of one job within HISTORY_FLUSH_MS as one message ({@link HistoryMessage}: what a
+ * delivery's events share written once), the messages of the jobs that ended within a few
+ * milliseconds together with one PubAck for them all; what it holds (buffered or not yet
+ * confirmed) is bounded (HISTORY_BUFFER), and an event past that bound, or one the stream did not
+ * confirm, is dropped and counted. Readers get a job's events by message gets on its subject (no
+ * consumer).
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { subjectToken } from '../contract/subjects.ts';
@@ -52,11 +54,19 @@ export interface HistoryEvent {
 export interface HistoryWriterOptions {
   /** Publishes one message to the stream and resolves with its PubAck (rejects when refused or lost). */
   publish: (subject: string, data: Uint8Array) => Promise<unknown>;
+  /**
+   * Publishes one message without asking for a PubAck (throws when it cannot be sent). Given, the
+   * messages of a group go this way but its last, which `publish` sends: its PubAck confirms them
+   * all (see {@link HistoryWriter}). Absent, every message is sent by `publish`.
+   */
+  post?: (subject: string, data: Uint8Array) => void;
   prefix: string;
   /** Events held (buffered, or sent and not yet confirmed) at most (HISTORY_BUFFER). */
   maxPending: number;
   /** Milliseconds events wait to be sent with the others of their job (HISTORY_FLUSH_MS). Default 1,000. */
   flushMs?: number;
+  /** Milliseconds the messages ready to go wait to be sent together, as one group with one PubAck. Default {@link GROUP_MS}. */
+  groupMs?: number;
   codec?: Codec;
   /** An event was dropped (the buffer was full, or the stream did not store it). */
   onDrop?: (reason: 'full' | 'failed') => void;
@@ -69,36 +79,85 @@ export const fleetHistorySubject = (prefix: string) => `${prefix}._fleet.control
 /** The id fleet events carry. */
 export const FLEET = '_fleet';
 
-/** Events of one job sent in one message at most (a larger batch goes at once). */
+/** Events of one job sent in one message at most (a larger batch is ready at once). */
 const MAX_BATCH = 256;
 
 /**
- * Events after which this worker writes nothing more of the job for now: its batch goes at once
- * (in the connection's next write) instead of waiting HISTORY_FLUSH_MS, so what a worker holds is
+ * Milliseconds the messages ready to go (the jobs that left the worker) wait to be sent together:
+ * one PubAck per group instead of one per job, at most 200 a second. A group goes with the job
+ * that ends this long after its first (in that turn's socket write), or by a timer twice this long
+ * after its first when no job ends meanwhile.
+ */
+export const GROUP_MS = 5;
+
+/**
+ * Events after which this worker writes nothing more of the job for now: its batch is ready at
+ * once (sent with the next group) instead of waiting HISTORY_FLUSH_MS, so what a worker holds is
  * the events of the jobs it runs, not a second of every job it finished.
  */
 const ENDS: ReadonlySet<HistoryEventType> = new Set(['last_stored', 'dead_lettered', 'handed_back', 'parked']);
 
+/** What the events of one delivery share: written once in its job's message, not in each event. */
+export interface HistoryShared {
+  worker_id?: string;
+  alt_stream_seq?: number;
+  deliveries?: number;
+}
+
+/** An event as the worker hands it over: its type and its own fields (the writer stamps it). */
+export type HistoryEntry = Omit<HistoryEvent, 'at' | 'alt_id'>;
+
+/** An event in a stored message: its own fields, and `ms` after the message's `at` (absent: 0). */
+type WireEvent = HistoryEntry & { ms?: number };
+
+/**
+ * One message of a job's events, as stored: the job, the instant of its first event, the fields
+ * every event of it shares (the worker, the message, the delivery), and each event's own fields.
+ * About half the bytes of the events written out one by one. {@link eventsOf} reads it, and the
+ * shapes stored before it (an array of events, one event).
+ */
+export interface HistoryMessage extends HistoryShared {
+  alt_id: string;
+  at: string;
+  events: WireEvent[];
+}
+
+const NONE: HistoryShared = Object.freeze({});
 
 interface Batch {
   subject: string;
   altId: string;
-  events: HistoryEvent[];
+  /** The instant of its first event (ms). */
+  t0: number;
+  /** What its events share ({@link NONE} once they share nothing: each carries its own). */
+  shared: HistoryShared;
+  events: WireEvent[];
 }
 
 /**
- * Writes events without waiting: the events of one job go as one message (a JSON array) when the
- * job leaves the worker (its `.last` stored, dead-lettered, handed back or parked) or
- * HISTORY_FLUSH_MS after the first of them, so a short job costs one publish; at most `maxPending`
- * events are held.
+ * Writes events without waiting. The events of one job go as one message when the job leaves the
+ * worker (its `.last` stored, dead-lettered, handed back or parked) or HISTORY_FLUSH_MS after the
+ * first of them, so a short job costs one message; at most `maxPending` events are held.
+ *
+ * The messages ready within `groupMs` go together, each without a reply but the last, whose
+ * PubAck confirms the group: a connection's messages reach the stream in the order they were sent,
+ * so the stream acknowledging the last one stored the others before it; when it refuses it (no
+ * stream, storage failing) or does not answer, the whole group's events are counted dropped. A
+ * message the stream would refuse on its own while storing the next (larger than a
+ * `max_msg_size` set on the stream, not set by the runner) would be counted stored.
  */
 export class HistoryWriter {
   readonly #o: HistoryWriterOptions;
   readonly #batches = new Map<string, Batch>();
+  /** Batches ready to go with the next group. */
+  #ready: Batch[] = [];
   /** Events buffered or sent and not yet confirmed. */
   #held = 0;
   #dropped = 0;
   #timer: NodeJS.Timeout | null = null;
+  #groupTimer: NodeJS.Timeout | null = null;
+  /** When the first batch of the group waiting was ready (ms). */
+  #since = 0;
   readonly #idle = new Set<() => void>();
 
   constructor(options: HistoryWriterOptions) {
@@ -112,48 +171,118 @@ export class HistoryWriter {
 
   /** Adds one event (to its job's subject, or `subject`); returns at once. */
   write(event: HistoryEvent, subject?: string): void {
+    const { at, alt_id: altId, ...entry } = event;
+    this.#add(altId, NONE, entry, Date.parse(at), subject);
+  }
+
+  /**
+   * Adds one event of a delivery of job `altId` (stamped now), its shared fields apart (one object
+   * per delivery: the job's message holds them once); returns at once. Takes `entry` over (it is
+   * stored as given, its error text masked).
+   */
+  add(altId: string, shared: HistoryShared, entry: HistoryEntry): void {
+    this.#add(altId, shared, entry, Date.now());
+  }
+
+  #add(altId: string, shared: HistoryShared, entry: WireEvent, at: number, subject?: string): void {
     if (this.#held >= this.#o.maxPending) {
       this.#drop('full', 1);
       return;
     }
+    if (entry.error !== undefined) entry.error = redactText(entry.error.slice(0, 500));
     // A job's own subject is keyed by its id alone (its subject token is made once per batch); another subject by both.
-    const key = subject === undefined ? event.alt_id : `${subject}\u0000${event.alt_id}`;
+    const key = subject === undefined ? altId : `${subject}\u0000${altId}`;
     let batch = this.#batches.get(key);
-    if (!batch) this.#batches.set(key, (batch = { subject: subject ?? historySubject(this.#o.prefix, event.alt_id), altId: event.alt_id, events: [] }));
-    batch.events.push(event);
+    if (!batch) this.#batches.set(key, (batch = { subject: subject ?? historySubject(this.#o.prefix, altId), altId, t0: at, shared, events: [] }));
+    else if (batch.shared !== shared) {
+      // Events of another delivery (or none's) in the same batch: each carries its own.
+      if (batch.shared !== NONE) batch.events = batch.events.map((e) => ({ ...batch!.shared, ...e }));
+      batch.shared = NONE;
+      entry = { ...shared, ...entry };
+    }
+    if (at !== batch.t0) entry.ms = at - batch.t0;
+    batch.events.push(entry);
     this.#held++;
-    if (batch.events.length >= MAX_BATCH || ENDS.has(event.type)) {
+    if (batch.events.length >= MAX_BATCH || ENDS.has(entry.type)) {
       this.#batches.delete(key);
-      this.#send(batch);
+      this.#queue(batch);
     }
     if (!this.#timer && this.#batches.size) {
-      this.#timer = setTimeout(() => this.#sendAll(), this.#o.flushMs ?? 1_000);
+      this.#timer = setTimeout(() => this.#readyAll(), this.#o.flushMs ?? 1_000);
       this.#timer.unref?.();
     }
   }
 
-  #sendAll(): void {
+  /** Every batch still gathering is ready. */
+  #readyAll(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    const batches = [...this.#batches.values()];
+    for (const b of this.#batches.values()) this.#queue(b);
     this.#batches.clear();
-    for (const b of batches) this.#send(b);
   }
 
-  #send(b: Batch): void {
+  #queue(b: Batch): void {
+    const groupMs = this.#o.groupMs ?? GROUP_MS;
+    this.#ready.push(b);
+    if (this.#ready.length === 1) {
+      this.#since = Date.now();
+      // Only for the last group of a burst: while jobs keep ending, the group goes with the one that ends
+      // groupMs after the first, in that turn's socket write, not in a timer's turn of its own.
+      this.#groupTimer = setTimeout(() => this.#sendGroup(), 2 * groupMs);
+      this.#groupTimer.unref?.();
+    } else if (Date.now() - this.#since >= groupMs) this.#sendGroup();
+  }
+
+  #bytes(b: Batch): Uint8Array {
     const codec = this.#o.codec ?? IDENTITY_CODEC;
-    const bytes = Buffer.from(JSON.stringify(b.events));
-    const n = b.events.length;
+    const s = b.shared;
+    // Fields left undefined are not written.
+    const body: HistoryMessage = { alt_id: b.altId, at: isoAt(b.t0), worker_id: s.worker_id, alt_stream_seq: s.alt_stream_seq, deliveries: s.deliveries, events: b.events };
+    const bytes = Buffer.from(JSON.stringify(body));
+    return codec.encrypts ? codec.seal(bytes, `history:${b.altId}`) : bytes;
+  }
+
+  /** Sends the ready batches: all but the last without a reply when `post` is given, the last confirming them. */
+  #sendGroup(): void {
+    if (this.#groupTimer) clearTimeout(this.#groupTimer);
+    this.#groupTimer = null;
+    const group = this.#ready;
+    this.#ready = [];
+    const post = this.#o.post;
+    let n = 0;
+    for (let i = 0; i < group.length; i++) {
+      const b = group[i];
+      const events = b.events.length;
+      if (post && i < group.length - 1) {
+        try {
+          post(b.subject, this.#bytes(b));
+          n += events;
+        } catch {
+          this.#drop('failed', events);
+          this.#release(events);
+        }
+        continue;
+      }
+      n += events;
+      this.#confirm(b, n);
+      n = 0;
+    }
+  }
+
+  /** Publishes `b` and waits for its PubAck, which confirms `n` events (its own, and those posted before it). */
+  #confirm(b: Batch, n: number): void {
     let sent: Promise<unknown>;
     try {
-      sent = this.#o.publish(b.subject, codec.encrypts ? codec.seal(bytes, `history:${b.altId}`) : bytes);
+      sent = this.#o.publish(b.subject, this.#bytes(b));
     } catch (e) {
       sent = Promise.reject(e);
     }
-    sent.then(() => {}, () => this.#drop('failed', n)).finally(() => {
-      this.#held -= n;
-      if (this.#held === 0) for (const f of this.#idle) f();
-    });
+    sent.then(() => {}, () => this.#drop('failed', n)).finally(() => this.#release(n));
+  }
+
+  #release(n: number): void {
+    this.#held -= n;
+    if (this.#held === 0) for (const f of this.#idle) f();
   }
 
   #drop(reason: 'full' | 'failed', n: number): void {
@@ -163,7 +292,8 @@ export class HistoryWriter {
 
   /** Sends what waits and resolves once every event is confirmed or dropped (shutdown), or after `limitMs`. */
   async flush(limitMs = 2_000): Promise<void> {
-    this.#sendAll();
+    this.#readyAll();
+    this.#sendGroup();
     if (this.#held === 0) return;
     let done!: () => void;
     const idle = new Promise<void>((r) => (done = r));
@@ -193,6 +323,19 @@ export function historyEvent(type: HistoryEventType, altId: string, fields: Omit
   return e;
 }
 
+/**
+ * The events of one stored message, each whole: a job's message ({@link HistoryMessage}), or the
+ * shapes stored before it and by the commands (an array of events, one event).
+ */
+export function eventsOf(body: unknown): HistoryEvent[] {
+  if (Array.isArray(body)) return body as HistoryEvent[];
+  const m = body as HistoryMessage | HistoryEvent;
+  if (!('events' in m) || !Array.isArray(m.events)) return [m as HistoryEvent];
+  const { alt_id: altId, at, events, ...shared } = m;
+  const t0 = Date.parse(at);
+  return events.map(({ type, ms, ...own }) => ({ type, at: ms ? new Date(t0 + ms).toISOString() : at, alt_id: altId, ...shared, ...own }));
+}
+
 export interface HistorySource {
   jsm: JetStreamManager;
   stream: string;
@@ -213,9 +356,8 @@ export async function readHistory(src: HistorySource, altId: string, limit = 10_
   for await (const m of storedMessages(src.jsm, src.stream, subject, info.state.first_seq, info.state.last_seq)) {
     try {
       const bytes = isSealed(m.data) ? codec.open(m.data, `history:${altId}`) : m.data;
-      const body = JSON.parse(new TextDecoder().decode(bytes)) as HistoryEvent | HistoryEvent[];
-      // A message holds one event or a job's batch; ids that share a subject token (cut long ids) are told apart by the id each event names.
-      for (const e of Array.isArray(body) ? body : [body]) if (e.alt_id === altId) out.push(e);
+      // Ids that share a subject token (cut long ids) are told apart by the id each event names.
+      for (const e of eventsOf(JSON.parse(new TextDecoder().decode(bytes)))) if (e.alt_id === altId) out.push(e);
     } catch {
       // an event this process cannot read (another key) is left out
     }

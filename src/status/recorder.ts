@@ -12,7 +12,7 @@ import type { Codec } from '../security/codec.ts';
 import { redactText } from '../security/redact.ts';
 import { CheckpointBudget, type CheckpointStore } from './checkpoints.ts';
 import { StatusTracker, type JobState, type LastOutcome, type StatusSink } from './status.ts';
-import { historyEvent, type HistoryEvent, type HistoryEventType, type HistoryWriter } from './history.ts';
+import type { HistoryEntry, HistoryShared, HistoryWriter } from './history.ts';
 
 export interface RecorderOptions {
   /** Where status entries go (the KV bucket, or a direct publish to its subjects). */
@@ -88,6 +88,8 @@ export class DeliveryRecord {
   #claimed = false;
   /** The job id once known (history events name it). */
   #altId: string | null = null;
+  /** What this delivery's history events share (made once). */
+  #shared: HistoryShared | null = null;
 
   constructor(options: RecorderOptions, d: DeliveryInfo) {
     this.#o = options;
@@ -108,7 +110,7 @@ export class DeliveryRecord {
     const { stream, seq, deliveries } = this.#d;
     try {
       for (const name of await this.#o.checkpoints.saveBatch(stream, seq, deliveries, this.#batches++, batch)) this.#objects.add(name);
-      this.#event('checkpointed', { detail: { tasks: batch.length } });
+      this.#event({ type: 'checkpointed', detail: { tasks: batch.length } });
     } catch (e) {
       this.#o.logger.warn('could not store checkpoints; those tasks would run again after a crash', { alt_stream_seq: seq, tasks: batch.length, error: (e as Error).message });
     }
@@ -135,14 +137,18 @@ export class DeliveryRecord {
   async claim(): Promise<boolean> {
     this.#claimed = true;
     const won = await this.#o.checkpoints.claim(this.#d.stream, this.#d.seq, this.#d.deliveries, this.#o.workerId);
-    if (won) this.#event('claimed');
+    if (won) this.#event({ type: 'claimed' });
     return won;
   }
 
-  /** One event of this delivery's job in its history (once the job id is known); never waits. */
-  #event(type: HistoryEventType, fields: Omit<HistoryEvent, 'type' | 'alt_id' | 'at'> = {}): void {
+  /**
+   * One event of this delivery's job in its history (once the job id is known); never waits. It
+   * names this worker, the message and the delivery (`shared`: what it says instead; the writer
+   * stores them once per message).
+   */
+  #event(entry: HistoryEntry, shared?: HistoryShared): void {
     if (!this.#o.history || !this.#altId) return;
-    this.#o.history.write(historyEvent(type, this.#altId, { worker_id: this.#o.workerId, alt_stream_seq: this.#d.seq, deliveries: this.#d.deliveries, ...fields }));
+    this.#o.history.add(this.#altId, shared ?? (this.#shared ??= { worker_id: this.#o.workerId, alt_stream_seq: this.#d.seq, deliveries: this.#d.deliveries }), entry);
   }
 
   /**
@@ -154,30 +160,32 @@ export class DeliveryRecord {
     // A held delivery's id was read from its bytes; a decoded job that names another one is delivered under it.
     if (this.#altId === altId) return;
     this.#altId = altId;
-    this.#event('delivered', held ? { detail: { held } } : {});
+    this.#event(held ? { type: 'delivered', detail: { held } } : { type: 'delivered' });
   }
 
   /** A held delivery was handed back unrun (a drain, a shutdown). */
   handedBack(code: string): void {
-    this.#event('handed_back', { code });
+    this.#event({ type: 'handed_back', code });
   }
 
   /** The `.last` of this delivery is stored (`altId` when the job did not decode); `duplicate` when the LAST stream held it already. */
   stored(status: string, code?: string, altId?: string | null, duplicate = false): void {
     if (altId) this.identified(altId);
-    this.#event('last_stored', { status, ...(code ? { code } : {}), ...(duplicate ? { detail: { duplicate } } : {}) });
+    this.#event({ type: 'last_stored', status, ...(code ? { code } : {}), ...(duplicate ? { detail: { duplicate } } : {}) });
   }
 
   /** The message was dead-lettered with no run of it here (the max-deliveries guard, the janitor); `lastStored` when its failure `.last` was stored after the DLQ copy. */
   deadLettered(altId: string, code: string, message: string, lastStored = false): void {
     this.#altId ??= altId;
-    this.#event('dead_lettered', { code, error: message, worker_id: undefined });
-    if (lastStored) this.#event('last_stored', { status: 'failure', code, worker_id: undefined });
+    // Not this worker's doing: no worker named.
+    const shared = { alt_stream_seq: this.#d.seq, deliveries: this.#d.deliveries };
+    this.#event({ type: 'dead_lettered', code, error: message }, shared);
+    if (lastStored) this.#event({ type: 'last_stored', status: 'failure', code }, shared);
   }
 
   /** A parked job's resume: it goes on with what it completed before. */
   resumed(completed: number, reason: 'approval' | 'budget' = 'approval'): void {
-    this.#event('resumed', { detail: { completed, reason } });
+    this.#event({ type: 'resumed', detail: { completed, reason } });
     // The parked job has an entry (waiting): this delivery writes its final state, however short.
     this.#entryExists = true;
     this.#tracker?.entryExists();
@@ -187,10 +195,10 @@ export class DeliveryRecord {
   ended(e: Ending): void {
     if (e.altId) this.identified(e.altId);
     const fields = { ...(e.code ? { code: e.code } : {}), ...(e.status ? { status: e.status } : {}) };
-    if (e.verb === 'ack' && (e.code === 'JOB_PARKED' || e.code === 'BUDGET_WAIT')) this.#event('parked', { code: e.code, detail: { task: e.task ?? null } });
-    else if (e.verb === 'nak') this.#event(e.code === 'LEASE_LOST' ? 'lease_lost' : 'handed_back', fields);
-    else if (e.verb === 'reject') this.#event('dead_lettered', fields);
-    else if (e.verb === 'abandon' && e.code === 'LEASE_LOST') this.#event('lease_lost', fields);
+    if (e.verb === 'ack' && (e.code === 'JOB_PARKED' || e.code === 'BUDGET_WAIT')) this.#event({ type: 'parked', code: e.code, detail: { task: e.task ?? null } });
+    else if (e.verb === 'nak') this.#event({ type: e.code === 'LEASE_LOST' ? 'lease_lost' : 'handed_back', ...fields });
+    else if (e.verb === 'reject') this.#event({ type: 'dead_lettered', ...fields });
+    else if (e.verb === 'abandon' && e.code === 'LEASE_LOST') this.#event({ type: 'lease_lost', ...fields });
   }
 
   /** True while no newer delivery has claimed the message. */
@@ -202,7 +210,7 @@ export class DeliveryRecord {
   started(job: Job, traceId?: string, budget?: JobBudget | null, fromCheckpoints: readonly string[] = []): void {
     this.identified(job.id);
     // A redelivery names the tasks it does not run again: what earlier deliveries completed and checkpointed.
-    this.#event('started', { detail: { tasks: job.tasks.length, ...(fromCheckpoints.length ? { from_checkpoints: [...fromCheckpoints] } : {}) } });
+    this.#event({ type: 'started', detail: { tasks: job.tasks.length, ...(fromCheckpoints.length ? { from_checkpoints: [...fromCheckpoints] } : {}) } });
     this.#track(job.id).running(job, traceId, budget);
   }
 
@@ -216,8 +224,8 @@ export class DeliveryRecord {
 
   onEvent(e: TaskEvent): void {
     this.#tracker?.onEvent(e);
-    if (e.type === 'attempt_failed') this.#event('attempt_failed', { task_id: e.taskId, attempt: e.attempt, code: e.code, error: e.error });
-    else if (e.type === 'task_finished') this.#event('task_finished', { task_id: e.taskId, status: e.result.status, attempt: e.result.attempts, ...(e.result.error_code ? { code: e.result.error_code } : {}) });
+    if (e.type === 'attempt_failed') this.#event({ type: 'attempt_failed', task_id: e.taskId, attempt: e.attempt, code: e.code, error: e.error });
+    else if (e.type === 'task_finished') this.#event(e.result.error_code ? { type: 'task_finished', task_id: e.taskId, status: e.result.status, attempt: e.result.attempts, code: e.result.error_code } : { type: 'task_finished', task_id: e.taskId, status: e.result.status, attempt: e.result.attempts });
     if (e.type === 'task_finished' && e.kind === 'ai' && e.result.status === 'completed' && e.result.output) this.#budget.add(e.result);
   }
 

@@ -1,6 +1,6 @@
 /** The history writer never makes the worker wait: a bounded number of unconfirmed events, the rest dropped and counted. */
-import { describe, expect, it } from '@jest/globals';
-import { HistoryWriter, describeEvent, historyEvent, readHistory } from '../../../src/status/history.ts';
+import { describe, expect, it, jest } from '@jest/globals';
+import { HistoryWriter, describeEvent, eventsOf, historyEvent, readHistory, type HistoryEvent } from '../../../src/status/history.ts';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { DeliveryRecord, type RecorderOptions } from '../../../src/status/recorder.ts';
 
@@ -8,7 +8,7 @@ describe('HistoryWriter', () => {
   it('sends a job\'s events together, one message per job, to its subject, and returns at once', async () => {
     const sent: { subject: string; events: { type: string; alt_id: string }[] }[] = [];
     const w = new HistoryWriter({ prefix: 'history', maxPending: 10, flushMs: 60_000, publish: (subject, data) => {
-      sent.push({ subject, events: JSON.parse(new TextDecoder().decode(data)) });
+      sent.push({ subject, events: eventsOf(JSON.parse(new TextDecoder().decode(data))) });
       return new Promise(() => {});
     } });
     w.write(historyEvent('delivered', 'job-1', { worker_id: 'w1', deliveries: 1, alt_stream_seq: 7 }));
@@ -21,24 +21,28 @@ describe('HistoryWriter', () => {
     expect(sent[0].events[0]).toMatchObject({ type: 'delivered', alt_id: 'job-1', worker_id: 'w1', deliveries: 1, alt_stream_seq: 7 });
   });
 
-  it('sends a job\'s events as soon as it leaves the worker (stored, dead-lettered, handed back, parked), not a flush later', () => {
+  it('sends a job\'s events once it leaves the worker (stored, dead-lettered, handed back, parked), with the next group, not a flush later', async () => {
     const sent: { subject: string; types: string[] }[] = [];
-    const w = new HistoryWriter({ prefix: 'history', maxPending: 100, flushMs: 60_000, publish: (subject, data) => {
-      sent.push({ subject, types: (JSON.parse(new TextDecoder().decode(data)) as { type: string }[]).map((e) => e.type) });
+    let arrived: () => void = () => {};
+    const w = new HistoryWriter({ prefix: 'history', maxPending: 100, flushMs: 60_000, groupMs: 5, publish: (subject, data) => {
+      sent.push({ subject, types: eventsOf(JSON.parse(new TextDecoder().decode(data))).map((e) => e.type) });
+      arrived();
       return new Promise(() => {});
     } });
     const ends = ['last_stored', 'dead_lettered', 'handed_back', 'parked'] as const;
-    ends.forEach((end, i) => {
+    for (const [i, end] of ends.entries()) {
       w.write(historyEvent('started', `j${i}`));
       w.write(historyEvent('task_finished', `j${i}`, { task_id: 't', status: 'success' }));
-      expect(sent).toHaveLength(i);
       w.write(historyEvent(end, `j${i}`));
+      await new Promise<void>((r) => (arrived = r));
       expect(sent[i]).toEqual({ subject: `history.j${i}`, types: ['started', 'task_finished', end] });
-    });
-    // A job still running waits for the flush.
+    }
+    // A job still running waits for the flush: the next group holds only the job that ended.
     w.write(historyEvent('started', 'running'));
     w.write(historyEvent('attempt_failed', 'running', { task_id: 't', attempt: 1 }));
-    expect(sent).toHaveLength(ends.length);
+    w.write(historyEvent('last_stored', 'ended'));
+    await new Promise<void>((r) => (arrived = r));
+    expect(sent.slice(ends.length).map((m) => m.subject)).toEqual(['history.ended']);
   });
 
   it('sends what waited once HISTORY_FLUSH_MS passed, without being asked', async () => {
@@ -97,14 +101,184 @@ describe('HistoryWriter', () => {
   });
 });
 
+describe('a job\'s history message', () => {
+  const decode = (data: Uint8Array) => JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
+
+  it('holds what the delivery\'s events share once and each event\'s own fields; read back, every event is whole', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const w = new HistoryWriter({ prefix: 'history', maxPending: 10, flushMs: 60_000, publish: async (_s, data) => void bodies.push(decode(data)) });
+    const shared = { worker_id: 'w1', alt_stream_seq: 7, deliveries: 2 };
+    const t0 = Date.now();
+    w.add('job-1', shared, { type: 'delivered' });
+    w.add('job-1', shared, { type: 'attempt_failed', task_id: 't1', attempt: 1, code: 'AI_HTTP_500', error: 'Bearer abcdefghijklmnopqrstuvwxyz0123 refused' });
+    w.add('job-1', shared, { type: 'last_stored', status: 'failure' });
+    await w.flush();
+    expect(bodies).toHaveLength(1);
+    const body = bodies[0];
+    // The shared fields once, not in each event.
+    expect(body).toMatchObject({ alt_id: 'job-1', worker_id: 'w1', alt_stream_seq: 7, deliveries: 2 });
+    for (const e of body.events as Record<string, unknown>[]) expect(Object.keys(e).filter((k) => k in shared || k === 'alt_id' || k === 'at')).toEqual([]);
+    const events = eventsOf(body);
+    expect(events.map((e) => [e.type, e.alt_id, e.worker_id, e.alt_stream_seq, e.deliveries, e.task_id, e.status])).toEqual([
+      ['delivered', 'job-1', 'w1', 7, 2, undefined, undefined],
+      ['attempt_failed', 'job-1', 'w1', 7, 2, 't1', undefined],
+      ['last_stored', 'job-1', 'w1', 7, 2, undefined, 'failure'],
+    ]);
+    expect(events[1].error).not.toContain('abcdefghijklmnopqrstuvwxyz0123');
+    for (const e of events) {
+      expect(e.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(Date.parse(e.at)).toBeGreaterThanOrEqual(t0);
+      expect(Date.parse(e.at)).toBeLessThanOrEqual(Date.now());
+    }
+  });
+
+  it('gives each event its own instant, to the millisecond', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const w = new HistoryWriter({ prefix: 'history', maxPending: 10, flushMs: 60_000, publish: async (_s, data) => void bodies.push(decode(data)) });
+    const at = ['2026-12-07T10:00:00.001Z', '2026-12-07T10:00:00.350Z', '2026-12-07T09:59:59.999Z', '2026-12-07T10:00:02.000Z'];
+    for (const [i, t] of at.entries()) w.write(historyEvent(i === 3 ? 'last_stored' : 'started', 'j', { worker_id: 'w' }, new Date(t)));
+    await w.flush();
+    expect(eventsOf(bodies[0]).map((e) => e.at)).toEqual(at);
+  });
+
+  it('events of two deliveries (or one naming no worker) in one message each carry their own', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const w = new HistoryWriter({ prefix: 'history', maxPending: 10, flushMs: 60_000, publish: async (_s, data) => void bodies.push(decode(data)) });
+    const first = { worker_id: 'w1', alt_stream_seq: 3, deliveries: 1 };
+    w.add('j', first, { type: 'delivered' });
+    w.add('j', { worker_id: 'w1', alt_stream_seq: 3, deliveries: 2 }, { type: 'claimed' });
+    w.add('j', { alt_stream_seq: 3, deliveries: 2 }, { type: 'dead_lettered', code: 'STRANDED' });
+    await w.flush();
+    expect(eventsOf(bodies[0]).map((e) => [e.type, e.worker_id, e.deliveries])).toEqual([['delivered', 'w1', 1], ['claimed', 'w1', 2], ['dead_lettered', undefined, 2]]);
+  });
+
+  it('reads the shapes stored before: an array of events, one event', () => {
+    const one = historyEvent('replayed', 'j', { by: 'nats:alice', detail: { from: 't1', seq: 3 } });
+    const batch = [historyEvent('delivered', 'j', { worker_id: 'w', deliveries: 1, alt_stream_seq: 3 }), historyEvent('started', 'j', { worker_id: 'w' })];
+    expect(eventsOf(JSON.parse(JSON.stringify(one)))).toEqual([one]);
+    expect(eventsOf(JSON.parse(JSON.stringify(batch)))).toEqual(batch);
+  });
+});
+
+describe('HistoryWriter groups', () => {
+  /** A writer whose confirmed publishes wait to be answered, with what was posted and published. */
+  const setup = (maxPending = 100) => {
+    const log: { how: 'post' | 'publish'; subject: string }[] = [];
+    const acks: { resolve: () => void; reject: (e: Error) => void }[] = [];
+    const drops: string[] = [];
+    let published: () => void = () => {};
+    const w = new HistoryWriter({
+      prefix: 'history', maxPending, flushMs: 60_000, groupMs: 5, onDrop: (r) => drops.push(r),
+      post: (subject) => void log.push({ how: 'post', subject }),
+      publish: (subject) => {
+        log.push({ how: 'publish', subject });
+        published();
+        return new Promise<void>((resolve, reject) => acks.push({ resolve, reject }));
+      },
+    });
+    const nextPublish = () => new Promise<void>((r) => (published = r));
+    return { w, log, acks, drops, nextPublish };
+  };
+  const ended = (w: HistoryWriter, id: string) => {
+    w.add(id, { worker_id: 'w' }, { type: 'started' });
+    w.add(id, { worker_id: 'w' }, { type: 'last_stored', status: 'success' });
+  };
+
+  it('sends the jobs that ended within the group\'s time together: all without a reply but the last, whose PubAck confirms them', async () => {
+    const { w, log, acks, nextPublish } = setup();
+    const sent = nextPublish();
+    for (const id of ['a', 'b', 'c']) ended(w, id);
+    expect(log).toEqual([]);
+    await sent;
+    expect(log).toEqual([{ how: 'post', subject: 'history.a' }, { how: 'post', subject: 'history.b' }, { how: 'publish', subject: 'history.c' }]);
+    // Held (six events) until the PubAck: a flush waits for it.
+    let flushed = false;
+    const flushing = w.flush(5_000).then(() => (flushed = true));
+    await new Promise((r) => setImmediate(r));
+    expect(flushed).toBe(false);
+    acks[0].resolve();
+    await flushing;
+    expect(w.dropped).toBe(0);
+  });
+
+  it('while jobs keep ending, the group goes with the job that ends its time after the first, in that job\'s turn; a timer only for the last group', () => {
+    jest.useFakeTimers();
+    try {
+      const { w, log } = setup();
+      ended(w, 'a');
+      jest.advanceTimersByTime(4);
+      ended(w, 'b');
+      expect(log).toEqual([]);
+      jest.advanceTimersByTime(1);
+      ended(w, 'c');
+      expect(log.map((m) => `${m.how} ${m.subject}`)).toEqual(['post history.a', 'post history.b', 'publish history.c']);
+      ended(w, 'd');
+      jest.advanceTimersByTime(9);
+      expect(log).toHaveLength(3);
+      jest.advanceTimersByTime(1);
+      expect(log.map((m) => `${m.how} ${m.subject}`).slice(3)).toEqual(['publish history.d']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('counts every event of the group dropped when its last message is refused or lost', async () => {
+    const { w, acks, drops, nextPublish } = setup();
+    let sent = nextPublish();
+    for (const id of ['a', 'b', 'c']) ended(w, id);
+    await sent;
+    sent = nextPublish();
+    ended(w, 'd');
+    await sent;
+    acks[0].reject(new Error('no stream stores history.c (503 no responders)'));
+    acks[1].resolve();
+    await w.flush();
+    expect(drops).toEqual(Array(6).fill('failed'));
+    expect(w.dropped).toBe(6);
+  });
+
+  it('holds the events of a group until its PubAck: past HISTORY_BUFFER new ones are dropped', async () => {
+    const { w, acks, drops, nextPublish } = setup(4);
+    const sent = nextPublish();
+    ended(w, 'a');
+    ended(w, 'b');
+    await sent;
+    ended(w, 'c');
+    expect(drops).toEqual(['full', 'full']);
+    acks[0].resolve();
+    await w.flush();
+    ended(w, 'd');
+    await w.flush(10);
+    expect(w.dropped).toBe(2);
+  });
+
+  it('a message that cannot be sent (closed connection, too large) is dropped alone; the group\'s others are still confirmed', async () => {
+    const drops: string[] = [];
+    const posted: string[] = [];
+    const w = new HistoryWriter({
+      prefix: 'history', maxPending: 100, flushMs: 60_000, onDrop: (r) => drops.push(r),
+      post: (subject) => {
+        if (subject === 'history.b') throw new Error('MAX_PAYLOAD_EXCEEDED');
+        posted.push(subject);
+      },
+      publish: async () => {},
+    });
+    for (const id of ['a', 'b', 'c']) ended(w, id);
+    await w.flush();
+    expect(posted).toEqual(['history.a']);
+    expect(drops).toEqual(['failed', 'failed']);
+  });
+});
+
 describe('DeliveryRecord history', () => {
   it('a message dead-lettered by the guard or the janitor: dead-lettered, then its failure .last stored when it was', async () => {
-    const sent: { type: string; status?: string; code?: string; worker_id?: string }[][] = [];
-    const history = new HistoryWriter({ prefix: 'history', maxPending: 10, flushMs: 60_000, publish: async (_s, data) => void sent.push(JSON.parse(new TextDecoder().decode(data))) });
+    const sent: HistoryEvent[][] = [];
+    const history = new HistoryWriter({ prefix: 'history', maxPending: 10, flushMs: 60_000, publish: async (_s, data) => void sent.push(eventsOf(JSON.parse(new TextDecoder().decode(data)))) });
     const d = { stream: 'ALT', seq: 9, deliveries: 5, subject: 'alt.submit', data: new Uint8Array() };
     const options = { history, workerId: 'w1' } as unknown as RecorderOptions;
     new DeliveryRecord(options, d).deadLettered('job-9', 'MAX_DELIVER_EXCEEDED', 'no worker settled it', true);
     new DeliveryRecord(options, d).deadLettered('job-8', 'STRANDED', 'left below the ack floor', false);
+    await history.flush();
     expect(sent.flat().map((e) => [e.type, e.status, e.code, e.worker_id])).toEqual([
       ['dead_lettered', undefined, 'MAX_DELIVER_EXCEEDED', undefined],
       ['last_stored', 'failure', 'MAX_DELIVER_EXCEEDED', undefined],

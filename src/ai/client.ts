@@ -15,9 +15,10 @@
  * An error of the call's guard or chunk observer, a step's refusal, or the signal's reason is
  * thrown as it is.
  */
-import { Agent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { Agent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import got from 'got';
+import { leanHttpAgent, leanHttpsAgent } from './agents.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import { describeCall, type AiAnswer, type AiCall, type AiRequest, type AttemptInfo, type CallOptions } from './call.ts';
 import { AiHttpError, AiMoveOnError, AiTooLargeError, ForeignError, attemptFailure, callError, isTransient } from './errors.ts';
@@ -72,8 +73,8 @@ export class AiClient {
 
   constructor(options: AiClientOptions) {
     this.#o = options;
-    this.#agent = new Agent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
-    this.#httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
+    this.#agent = leanHttpAgent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
+    this.#httpsAgent = leanHttpsAgent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
     this.#url = new URL(options.provider.path, options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`).toString();
     this.#shownUrl = displayUrl(this.#url);
     this.#stream = (options.stream ?? DEFAULTS.AI_STREAM) && options.provider.streams;
@@ -143,18 +144,25 @@ export class AiClient {
     }
   }
 
-  async #run(call: AiCall & { attempts: AttemptInfo[] }, request: AiRequest, options: CallOptions): Promise<AiAnswer> {
-    const body = JSON.stringify(this.#o.provider.body(request, call.stream));
-    try {
-      return await this.#policies.run((n) => this.#attempt(call, request, body, n, options), options.signal);
-    } catch (e) {
+  /** A promise chain, not an async function: no suspended frame held per call in flight. */
+  #run(call: AiCall & { attempts: AttemptInfo[] }, request: AiRequest, options: CallOptions): Promise<AiAnswer> {
+    // The first attempt's body is built here, so a request that cannot be written fails before the policies;
+    // each attempt takes its body once and the transport lets it go once written (a retry builds its own):
+    // no closure of the call keeps a second copy of the prompt while the answer is awaited.
+    let first: string | null = JSON.stringify(this.#o.provider.body(request, call.stream));
+    const body = (): string => {
+      const b = first ?? JSON.stringify(this.#o.provider.body(request, call.stream));
+      first = null;
+      return b;
+    };
+    return this.#policies.run((n) => this.#attempt(call, request, body, n, options), options.signal).catch((e: unknown) => {
       if (options.signal.aborted) throw options.signal.reason;
       const o = this.#o;
       throw callError(e, { provider: o.provider.name, model: call.model, attempts: call.attempts.length, maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue });
-    }
+    });
   }
 
-  async #attempt(call: AiCall & { attempts: AttemptInfo[] }, request: AiRequest, body: string, n: number, options: CallOptions): Promise<AiAnswer> {
+  async #attempt(call: AiCall & { attempts: AttemptInfo[] }, request: AiRequest, body: () => string, n: number, options: CallOptions): Promise<AiAnswer> {
     // The guard runs in the same turn as the request is handed to got: nothing of the attempt is sent when it refuses.
     const refused = options.guard?.();
     if (refused) throw new ForeignError(refused);

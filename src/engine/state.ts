@@ -34,7 +34,8 @@ export class GraphState {
   readonly #all: Instance[] = [];
   readonly #work: (() => void)[] = [];
   readonly #scopes: Scope[] = [];
-  readonly #firstSkip = new Map<string, string>();
+  /** The first reason each skipped member was given; made at the first skip (most runs skip nothing). */
+  #firstSkip: Map<string, string> | null = null;
   readonly #instantiated = new Set<number>();
   readonly resumed: string[] = [];
   #top: Scope | null = null;
@@ -145,7 +146,7 @@ export class GraphState {
     for (const i of this.#all) if (!i.dropped) live.add(i.node.index);
     for (const n of this.program.nodes) {
       if (live.has(n.index) || this.#isTop(n)) continue;
-      const reason = this.#stopped && !this.#firstSkip.has(n.id) ? `not reached: the job stopped (${this.#stopped})` : this.#firstSkip.get(n.id) ?? this.#defaultSkip(n);
+      const reason = this.#stopped && !this.#firstSkip?.has(n.id) ? `not reached: the job stopped (${this.#stopped})` : this.#firstSkip?.get(n.id) ?? this.#defaultSkip(n);
       out.push({ segment_id: n.id, reason });
     }
     return out;
@@ -361,8 +362,9 @@ export class GraphState {
     if (!block) return;
     for (const m of block.members) {
       const id = this.program.nodes[m].id;
-      if (!this.#firstSkip.has(id)) {
-        this.#firstSkip.set(id, reason);
+      const firstSkip = (this.#firstSkip ??= new Map());
+      if (!firstSkip.has(id)) {
+        firstSkip.set(id, reason);
         if (!this.#instantiated.has(m)) this.#o.emit?.({ type: 'skipped', segmentId: id, reason, at: this.#o.now() });
       }
       this.#skipBodies(this.program.nodes[m], reason);

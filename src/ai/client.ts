@@ -25,7 +25,7 @@ import { AiHttpError, AiMoveOnError, AiTooLargeError, ForeignError, attemptFailu
 import { displayUrl, limitHeaders } from './headers.ts';
 import { AiPolicies, type BreakerState, type PolicyOptions } from './policies.ts';
 import type { AiProvider } from './providers.ts';
-import type { CallOutcome, CallSteps } from './steps.ts';
+import type { CallOutcome, CallSteps, Reservation } from './steps.ts';
 import { sendAttempt, type AttemptSink, type TransportOptions } from './transport.ts';
 import { UNKNOWN_USAGE } from './usage.ts';
 
@@ -48,8 +48,6 @@ export interface AiClientOptions extends PolicyOptions {
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-/** The outcome settled if neither branch of a call set one (both do): one error for the process, not a stack trace captured per call. */
-const UNSETTLED: CallOutcome = { ok: false, error: new Error('unsettled') };
 
 /** Per-attempt state the transport fills. */
 interface Sink extends AttemptSink {
@@ -114,22 +112,35 @@ export class AiClient {
     const steps = this.#steps;
     if (!steps) return this.#run(call, request, options);
     const pass = await steps.gate.enter(call, options.signal);
+    let reservation: Reservation;
     try {
-      const reservation = await steps.reserve.reserve(call, options.signal);
-      let outcome: CallOutcome = UNSETTLED;
-      try {
-        const answer = await this.#run(call, request, options);
-        outcome = { ok: true, answer };
-        return answer;
-      } catch (error) {
-        outcome = { ok: false, error };
-        throw error;
-      } finally {
-        await steps.settle.settle(call, reservation, outcome);
-      }
-    } finally {
+      reservation = await steps.reserve.reserve(call, options.signal);
+    } catch (e) {
       pass.leave();
+      throw e;
     }
+    // The call is returned as a promise chain, not awaited here: this frame ends rather than staying
+    // suspended while the answer is awaited. The outcome is settled, then the gate left, whatever happens.
+    const settle = async (outcome: CallOutcome): Promise<void> => {
+      try {
+        await steps.settle.settle(call, reservation, outcome);
+      } finally {
+        pass.leave();
+      }
+    };
+    let running: Promise<AiAnswer>;
+    try {
+      running = this.#run(call, request, options);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    return running.then(async (answer) => {
+      await settle({ ok: true, answer });
+      return answer;
+    }, async (error: unknown) => {
+      await settle({ ok: false, error });
+      throw error;
+    });
   }
 
   /** True when the provider's health endpoint answers 2xx within the attempt timeout. */
@@ -184,8 +195,8 @@ export class AiClient {
         }
         : () => void sink.chunks++,
     };
-    try {
-      const a = await this.#policies.timed((signal) => sendAttempt(this.#transport, request, body, call.stream, signal, sink), options.signal);
+    // Returned as a promise chain, not awaited: this frame ends rather than staying suspended while the answer is awaited.
+    return this.#policies.timed((signal) => sendAttempt(this.#transport, request, body, call.stream, signal, sink), options.signal).then((a): AiAnswer => {
       const durationMs = performance.now() - started;
       this.#report(call, options, {
         provider: call.provider, model: call.model, url: this.#shownUrl, attempt: n, durationMs, status: sink.status, outcome: 'ok', failure: null,
@@ -196,7 +207,8 @@ export class AiClient {
         text: a.text, model: a.model, tokens: a.tokens, providerMs: a.providerMs ?? Math.round(durationMs), streamed: a.streamed,
         usage: { input: u.input, output: u.output, cached_input: u.cached_input, reasoning: u.reasoning, attempt: n },
       };
-    } catch (e) {
+    }).catch((e: unknown): never => {
+      // As a catch around the whole attempt: an observer throwing in the report of an answer fails the attempt.
       const cancelled = options.signal.aborted || e instanceof ForeignError;
       this.#report(call, options, {
         provider: call.provider, model: call.model, url: this.#shownUrl, attempt: n, durationMs: performance.now() - started,
@@ -212,7 +224,7 @@ export class AiClient {
       // A call cancelled by its caller (lease lost, shutdown, cancel) says nothing of the provider: the breaker must not count it.
       if (options.signal.aborted && !(e instanceof ForeignError)) throw options.signal.reason;
       throw e;
-    }
+    });
   }
 
   #report(call: AiCall & { attempts: AttemptInfo[] }, options: CallOptions, info: AttemptInfo): void {

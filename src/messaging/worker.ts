@@ -563,7 +563,8 @@ export class Worker {
     const lease = entry.lease;
     // A run whose lease is lost ends at once, whatever it waits for (a read of the stores in an outage): its run line ends it.
     const abandoned = entry.whenLost.then((error): Outcome => ({ kind: 'abandoned', error, job: entry.job }));
-    const outcome = await Promise.race([abandoned, processDelivery(this.#flow, {
+    // Returned, not awaited: this function's frame ends here rather than staying suspended for the whole run.
+    return Promise.race([abandoned, processDelivery(this.#flow, {
       d, record, signal: entry.abort.signal, log, suspect,
       // Task events on the job's span only when it records (tracing on and sampled): nothing to pay otherwise.
       taskTrace: jobSpan?.isRecording() ? new TaskTrace(jobSpan) : undefined,
@@ -582,17 +583,18 @@ export class Worker {
         log = log.with({ alt_id: job.id });
         if (log.isDebugEnabled()) log.debug('job decoded', { form: job.source.form, tasks: job.tasks.map((t) => ({ task_id: t.id, kind: t.kind, dependencies: t.dependencies, parameters: t.parameters })) });
       },
-    })]);
-    entry.altId = outcome.kind === 'rejected' ? outcome.altId : outcome.job?.id ?? null;
-    const report = (verb: OutcomeReport['verb'], extra: { code?: string; status?: string } = {}) => {
-      entry.outcome = verb;
-      record?.ended({ verb, ...extra, altId: entry.altId });
-      annotate(ATTR.outcome, verb);
-      if (extra.code) annotate(ATTR.errorCode, extra.code);
-      if (extra.status) annotate(ATTR.lastStatus, extra.status);
-      this.#o.onOutcome?.({ verb, ...extra, durationMs: performance.now() - started, deliveries: d.deliveries });
-    };
-    await this.#settler.settle(outcome, { lease, record, log, report, aiCalls: entry.aiCalls, whenLost: entry.whenLost, decoded: entry.job !== null });
+    })]).then((outcome) => {
+      entry.altId = outcome.kind === 'rejected' ? outcome.altId : outcome.job?.id ?? null;
+      const report = (verb: OutcomeReport['verb'], extra: { code?: string; status?: string } = {}) => {
+        entry.outcome = verb;
+        record?.ended({ verb, ...extra, altId: entry.altId });
+        annotate(ATTR.outcome, verb);
+        if (extra.code) annotate(ATTR.errorCode, extra.code);
+        if (extra.status) annotate(ATTR.lastStatus, extra.status);
+        this.#o.onOutcome?.({ verb, ...extra, durationMs: performance.now() - started, deliveries: d.deliveries });
+      };
+      return this.#settler.settle(outcome, { lease, record, log, report, aiCalls: entry.aiCalls, whenLost: entry.whenLost, decoded: entry.job !== null });
+    });
   }
 
   /** Stores outputs too large for the `.last` as artifact objects; the `.last` names every artifact by URL. */

@@ -15,6 +15,8 @@ import type { RunEdge, Skipped, TaskEvent, TaskOutput, TaskResult } from './type
 import { iso } from '../time.ts';
 import { assignVariable, callFrame, describe, iterationOf, loopItems, type Frame, type Instance, type InstanceState, type ProgramLimits, type Scope } from './instance.ts';
 
+const NO_OUTPUTS: ReadonlyMap<string, TaskOutput> = new Map();
+
 const RANK: Record<Priority, number> = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<Priority, number>;
 const FINAL = new Set<InstanceState>(['completed', 'failed', 'cancelled', 'timeout']);
 
@@ -189,7 +191,9 @@ export class GraphState {
   }
 
   /** Outputs of an instance's dependencies; a construct contributes every AI instance below it. */
-  dependencyOutputs(inst: Instance): Map<string, TaskOutput> {
+  dependencyOutputs(inst: Instance): ReadonlyMap<string, TaskOutput> {
+    // A task without dependencies (every job's first) shares one empty map rather than holding its own while it runs.
+    if (inst.node.deps.length === 0) return NO_OUTPUTS;
     const out = new Map<string, TaskOutput>();
     for (const d of inst.node.deps) {
       const dep = inst.scope.byNode.get(d);

@@ -15,16 +15,17 @@
  * An error of the call's guard or chunk observer, a step's refusal, or the signal's reason is
  * thrown as it is.
  */
-import { Agent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { Agent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import got from 'got';
+import { leanHttpAgent, leanHttpsAgent } from './agents.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import { describeCall, type AiAnswer, type AiCall, type AiRequest, type AttemptInfo, type CallOptions } from './call.ts';
 import { AiHttpError, AiMoveOnError, AiTooLargeError, ForeignError, attemptFailure, callError, isTransient } from './errors.ts';
 import { displayUrl, limitHeaders } from './headers.ts';
 import { AiPolicies, type BreakerState, type PolicyOptions } from './policies.ts';
 import type { AiProvider } from './providers.ts';
-import type { CallOutcome, CallSteps } from './steps.ts';
+import type { CallOutcome, CallSteps, Reservation } from './steps.ts';
 import { sendAttempt, type AttemptSink, type TransportOptions } from './transport.ts';
 import { UNKNOWN_USAGE } from './usage.ts';
 
@@ -47,8 +48,6 @@ export interface AiClientOptions extends PolicyOptions {
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-/** The outcome settled if neither branch of a call set one (both do): one error for the process, not a stack trace captured per call. */
-const UNSETTLED: CallOutcome = { ok: false, error: new Error('unsettled') };
 
 /** Per-attempt state the transport fills. */
 interface Sink extends AttemptSink {
@@ -72,8 +71,8 @@ export class AiClient {
 
   constructor(options: AiClientOptions) {
     this.#o = options;
-    this.#agent = new Agent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
-    this.#httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
+    this.#agent = leanHttpAgent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
+    this.#httpsAgent = leanHttpsAgent({ keepAlive: true, maxSockets: options.maxConcurrency, scheduling: 'lifo' });
     this.#url = new URL(options.provider.path, options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`).toString();
     this.#shownUrl = displayUrl(this.#url);
     this.#stream = (options.stream ?? DEFAULTS.AI_STREAM) && options.provider.streams;
@@ -113,22 +112,35 @@ export class AiClient {
     const steps = this.#steps;
     if (!steps) return this.#run(call, request, options);
     const pass = await steps.gate.enter(call, options.signal);
+    let reservation: Reservation;
     try {
-      const reservation = await steps.reserve.reserve(call, options.signal);
-      let outcome: CallOutcome = UNSETTLED;
-      try {
-        const answer = await this.#run(call, request, options);
-        outcome = { ok: true, answer };
-        return answer;
-      } catch (error) {
-        outcome = { ok: false, error };
-        throw error;
-      } finally {
-        await steps.settle.settle(call, reservation, outcome);
-      }
-    } finally {
+      reservation = await steps.reserve.reserve(call, options.signal);
+    } catch (e) {
       pass.leave();
+      throw e;
     }
+    // The call is returned as a promise chain, not awaited here: this frame ends rather than staying
+    // suspended while the answer is awaited. The outcome is settled, then the gate left, whatever happens.
+    const settle = async (outcome: CallOutcome): Promise<void> => {
+      try {
+        await steps.settle.settle(call, reservation, outcome);
+      } finally {
+        pass.leave();
+      }
+    };
+    let running: Promise<AiAnswer>;
+    try {
+      running = this.#run(call, request, options);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    return running.then(async (answer) => {
+      await settle({ ok: true, answer });
+      return answer;
+    }, async (error: unknown) => {
+      await settle({ ok: false, error });
+      throw error;
+    });
   }
 
   /** True when the provider's health endpoint answers 2xx within the attempt timeout. */
@@ -143,18 +155,25 @@ export class AiClient {
     }
   }
 
-  async #run(call: AiCall & { attempts: AttemptInfo[] }, request: AiRequest, options: CallOptions): Promise<AiAnswer> {
-    const body = JSON.stringify(this.#o.provider.body(request, call.stream));
-    try {
-      return await this.#policies.run((n) => this.#attempt(call, request, body, n, options), options.signal);
-    } catch (e) {
+  /** A promise chain, not an async function: no suspended frame held per call in flight. */
+  #run(call: AiCall & { attempts: AttemptInfo[] }, request: AiRequest, options: CallOptions): Promise<AiAnswer> {
+    // The first attempt's body is built here, so a request that cannot be written fails before the policies;
+    // each attempt takes its body once and the transport lets it go once written (a retry builds its own):
+    // no closure of the call keeps a second copy of the prompt while the answer is awaited.
+    let first: string | null = JSON.stringify(this.#o.provider.body(request, call.stream));
+    const body = (): string => {
+      const b = first ?? JSON.stringify(this.#o.provider.body(request, call.stream));
+      first = null;
+      return b;
+    };
+    return this.#policies.run((n) => this.#attempt(call, request, body, n, options), options.signal).catch((e: unknown) => {
       if (options.signal.aborted) throw options.signal.reason;
       const o = this.#o;
       throw callError(e, { provider: o.provider.name, model: call.model, attempts: call.attempts.length, maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue });
-    }
+    });
   }
 
-  async #attempt(call: AiCall & { attempts: AttemptInfo[] }, request: AiRequest, body: string, n: number, options: CallOptions): Promise<AiAnswer> {
+  async #attempt(call: AiCall & { attempts: AttemptInfo[] }, request: AiRequest, body: () => string, n: number, options: CallOptions): Promise<AiAnswer> {
     // The guard runs in the same turn as the request is handed to got: nothing of the attempt is sent when it refuses.
     const refused = options.guard?.();
     if (refused) throw new ForeignError(refused);
@@ -176,8 +195,8 @@ export class AiClient {
         }
         : () => void sink.chunks++,
     };
-    try {
-      const a = await this.#policies.timed((signal) => sendAttempt(this.#transport, request, body, call.stream, signal, sink), options.signal);
+    // Returned as a promise chain, not awaited: this frame ends rather than staying suspended while the answer is awaited.
+    return this.#policies.timed((signal) => sendAttempt(this.#transport, request, body, call.stream, signal, sink), options.signal).then((a): AiAnswer => {
       const durationMs = performance.now() - started;
       this.#report(call, options, {
         provider: call.provider, model: call.model, url: this.#shownUrl, attempt: n, durationMs, status: sink.status, outcome: 'ok', failure: null,
@@ -188,7 +207,8 @@ export class AiClient {
         text: a.text, model: a.model, tokens: a.tokens, providerMs: a.providerMs ?? Math.round(durationMs), streamed: a.streamed,
         usage: { input: u.input, output: u.output, cached_input: u.cached_input, reasoning: u.reasoning, attempt: n },
       };
-    } catch (e) {
+    }).catch((e: unknown): never => {
+      // As a catch around the whole attempt: an observer throwing in the report of an answer fails the attempt.
       const cancelled = options.signal.aborted || e instanceof ForeignError;
       this.#report(call, options, {
         provider: call.provider, model: call.model, url: this.#shownUrl, attempt: n, durationMs: performance.now() - started,
@@ -204,7 +224,7 @@ export class AiClient {
       // A call cancelled by its caller (lease lost, shutdown, cancel) says nothing of the provider: the breaker must not count it.
       if (options.signal.aborted && !(e instanceof ForeignError)) throw options.signal.reason;
       throw e;
-    }
+    });
   }
 
   #report(call: AiCall & { attempts: AttemptInfo[] }, options: CallOptions, info: AttemptInfo): void {

@@ -81,18 +81,17 @@ export class AiPolicies {
    * Runs one attempt's `work` under the attempt timeout: its signal aborts at the timeout or with
    * `signal`; a timeout rejects with AiTransportError ETIMEDOUT (transient).
    */
-  async timed<T>(work: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+  timed<T>(work: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
     let attempt: AbortSignal | null = null;
-    try {
-      return await this.#timeout.execute((_ctx, s) => work((attempt = s)), signal);
-    } catch (e) {
+    // A promise chain, not an async function: no suspended frame held per call in flight.
+    return this.#timeout.execute((_ctx, s) => work((attempt = s)), signal).catch((e: unknown) => {
       // Whichever rejects first, the request's abort or cockatiel's TaskCancelledError: the attempt's
       // signal aborted while the caller's did not is the timeout.
       if (!signal.aborted && (e instanceof TaskCancelledError || (attempt as AbortSignal | null)?.aborted)) {
         throw new AiTransportError('ETIMEDOUT', `no answer within ${this.#timeoutMs} ms`, { cause: e });
       }
       throw e;
-    }
+    });
   }
 
   /** The breaker's state now. */

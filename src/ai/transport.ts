@@ -51,13 +51,17 @@ const ERROR_SNIPPET = 200;
 const snippet = (text: string) => (text.length > ERROR_SNIPPET ? `${text.slice(0, ERROR_SNIPPET)}…` : text);
 
 /**
- * Sends one attempt's `body` and reads its answer. Resolves with the answer after its last chunk
- * went to `sink`; rejects with AiHttpError (non-2xx), AiTransportError (no whole answer),
- * AiBadResponseError, AiTooLargeError, or what `sink.chunk` threw. `signal` aborts the request.
+ * Sends one attempt's body (what `body()` returns, asked for once) and reads its answer. Resolves
+ * with the answer after its last chunk went to `sink`; rejects with AiHttpError (non-2xx),
+ * AiTransportError (no whole answer), AiBadResponseError, AiTooLargeError, or what `sink.chunk`
+ * threw. `signal` aborts the request. The body is written into the request stream with its
+ * Content-Length rather than handed to got as its `body` option, which got keeps until the
+ * request ends: written, it is let go once on the socket.
  */
-export function sendAttempt(o: TransportOptions, request: AiRequest, body: string, stream: boolean, signal: AbortSignal, sink: AttemptSink): Promise<TransportAnswer> {
+export function sendAttempt(o: TransportOptions, request: AiRequest, body: () => string, stream: boolean, signal: AbortSignal, sink: AttemptSink): Promise<TransportAnswer> {
   return new Promise((resolve, reject) => {
-    const req = o.got.stream(o.url, { body, signal });
+    const text = body();
+    const req = o.got.stream(o.url, { signal, headers: { 'content-length': String(Buffer.byteLength(text)) } });
     let reader: BodyReader | null = null;
     let settled = false;
     const fail = (e: unknown) => {
@@ -66,7 +70,8 @@ export function sendAttempt(o: TransportOptions, request: AiRequest, body: strin
       req.destroy();
       reject(e);
     };
-    req.once('response', (res: { statusCode: number; headers: IncomingHttpHeaders }) => {
+    // `on`, not `once`: got emits each of these once, and `once` wraps each listener in a closure of its own.
+    req.on('response', (res: { statusCode: number; headers: IncomingHttpHeaders }) => {
       try {
         sink.response(res.statusCode, res.headers);
         reader = readerFor(o, request, res.statusCode, res.headers, stream, sink);
@@ -83,7 +88,7 @@ export function sendAttempt(o: TransportOptions, request: AiRequest, body: strin
         fail(e);
       }
     });
-    req.once('end', () => {
+    req.on('end', () => {
       if (settled || !reader) return;
       try {
         const answer = reader.end();
@@ -100,6 +105,7 @@ export function sendAttempt(o: TransportOptions, request: AiRequest, body: strin
       const cut = reader?.answering === true && !signal.aborted;
       fail(new AiTransportError(cut ? 'STREAM_CUT' : e.code, cut ? `the answer was cut: ${e.message}` : e.message, { cause: e }));
     });
+    req.end(text);
   });
 }
 

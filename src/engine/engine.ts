@@ -150,8 +150,8 @@ class Run<C> {
   readonly #job: Job;
   readonly #in: RunInput<C>;
   readonly #abort = new AbortController();
-  /** Aborted when the job drains (a budget stop): wakes the tasks waiting to retry. */
-  readonly #drain = new AbortController();
+  /** Aborted when the job drains (a budget stop): wakes the tasks waiting to retry. Made when first needed (most runs never retry nor drain). */
+  #drain: AbortController | null = null;
   readonly #emit: ((e: TaskEvent) => void) | undefined;
   #state!: GraphState;
   #running = 0;
@@ -205,7 +205,16 @@ class Run<C> {
     this.#stopped = reason;
     // The graph stops too: what ends from now on only records its result (no dependent cancelled as a dependency failure).
     this.#state.stop(reason.code);
-    this.#drain.abort(reason);
+    this.#drainController().abort(reason);
+  }
+
+  #drainController(): AbortController {
+    return (this.#drain ??= new AbortController());
+  }
+
+  /** Why the job drains; null while it does not. */
+  get #drainReason(): AltlasError | null {
+    return this.#drain?.signal.aborted ? this.#drain.signal.reason as AltlasError : null;
   }
 
   #pump(): void {
@@ -248,7 +257,8 @@ class Run<C> {
     return { task: { ...task, text: typeof text === 'string' ? text : JSON.stringify(text), parameters }, unresolved: unresolved.length ? [...new Set(unresolved)] : unresolved };
   }
 
-  async #attempt(task: JobTask, inst: Instance, attempt: number, timeoutMs: number, deps: ReadonlyMap<string, TaskOutput>): Promise<Attempt> {
+  /** A promise chain, not an async function: no suspended frame held per task running. */
+  #attempt(task: JobTask, inst: Instance, attempt: number, timeoutMs: number, deps: ReadonlyMap<string, TaskOutput>): Promise<Attempt> {
     const job = this.#abort.signal;
     const attemptAbort = new AbortController();
     const onJobAbort = () => attemptAbort.abort(job.reason);
@@ -259,18 +269,20 @@ class Run<C> {
       attemptAbort.abort(new AltlasError('TASK_TIMEOUT', `task ${inst.key} timed out after ${timeoutMs} ms`, { context: { altId: this.#job.id, taskId: inst.key, attempt } }));
     }, timeoutMs);
     const signal = attemptAbort.signal;
-    try {
-      const output = await raceAbort(Promise.resolve().then(() => this.#o.body(task, { job: this.#job, key: inst.key, attempt, signal, dependencyOutputs: deps, context: this.#in.context })), signal);
+    const done = (): void => {
+      clearTimeout(handle);
+      job.removeEventListener('abort', onJobAbort);
+    };
+    return raceAbort(Promise.resolve().then(() => this.#o.body(task, { job: this.#job, key: inst.key, attempt, signal, dependencyOutputs: deps, context: this.#in.context })), signal).then((output): Attempt => {
+      done();
       return { kind: 'ok', output };
-    } catch (e) {
+    }, (e: unknown): Attempt => {
+      done();
       if (job.aborted) return { kind: 'aborted' };
       if (timedOut) return { kind: 'timeout', error: signal.reason as AltlasError };
       const error = e instanceof AltlasError ? e : new AltlasError('TASK_FAILED', e instanceof Error ? e.message : String(e), { cause: e });
       return { kind: error.fate === 'retry' ? 'transient' : 'failed', error };
-    } finally {
-      clearTimeout(handle);
-      job.removeEventListener('abort', onJobAbort);
-    }
+    });
   }
 
   async #runTask(inst: Instance): Promise<TaskResult> {
@@ -303,7 +315,8 @@ class Run<C> {
         this.#stop(refused);
         return aborted(attempt - 1);
       }
-      if (this.#drain.signal.aborted) return drained(attempt - 1, this.#drain.signal.reason as AltlasError);
+      const draining = this.#drainReason;
+      if (draining) return drained(attempt - 1, draining);
       const outcome = await this.#attempt(task, inst, attempt, Math.max(1, Math.min(timeoutMs, deadline - now())), deps);
       if (outcome.kind === 'ok') return end('completed', attempt, { output: outcome.output });
       if (outcome.kind === 'aborted') return aborted(attempt);
@@ -325,9 +338,10 @@ class Run<C> {
       }
       this.#emit?.({ type: 'task_retrying', taskId: inst.key, attempt: attempt + 1, delayMs: delay, at: now() });
       try {
-        await sleep(delay, AbortSignal.any([this.#abort.signal, this.#drain.signal]));
+        await sleep(delay, AbortSignal.any([this.#abort.signal, this.#drainController().signal]));
       } catch {
-        if (!this.#abort.signal.aborted && this.#drain.signal.aborted) return drained(attempt, this.#drain.signal.reason as AltlasError);
+        const draining = this.#drainReason;
+        if (!this.#abort.signal.aborted && draining) return drained(attempt, draining);
         return aborted(attempt);
       }
     }

@@ -15,6 +15,8 @@ import type { RunEdge, Skipped, TaskEvent, TaskOutput, TaskResult } from './type
 import { iso } from '../time.ts';
 import { assignVariable, callFrame, describe, iterationOf, loopItems, type Frame, type Instance, type InstanceState, type ProgramLimits, type Scope } from './instance.ts';
 
+const NO_OUTPUTS: ReadonlyMap<string, TaskOutput> = new Map();
+
 const RANK: Record<Priority, number> = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<Priority, number>;
 const FINAL = new Set<InstanceState>(['completed', 'failed', 'cancelled', 'timeout']);
 
@@ -34,7 +36,8 @@ export class GraphState {
   readonly #all: Instance[] = [];
   readonly #work: (() => void)[] = [];
   readonly #scopes: Scope[] = [];
-  readonly #firstSkip = new Map<string, string>();
+  /** The first reason each skipped member was given; made at the first skip (most runs skip nothing). */
+  #firstSkip: Map<string, string> | null = null;
   readonly #instantiated = new Set<number>();
   readonly resumed: string[] = [];
   #top: Scope | null = null;
@@ -145,7 +148,7 @@ export class GraphState {
     for (const i of this.#all) if (!i.dropped) live.add(i.node.index);
     for (const n of this.program.nodes) {
       if (live.has(n.index) || this.#isTop(n)) continue;
-      const reason = this.#stopped && !this.#firstSkip.has(n.id) ? `not reached: the job stopped (${this.#stopped})` : this.#firstSkip.get(n.id) ?? this.#defaultSkip(n);
+      const reason = this.#stopped && !this.#firstSkip?.has(n.id) ? `not reached: the job stopped (${this.#stopped})` : this.#firstSkip?.get(n.id) ?? this.#defaultSkip(n);
       out.push({ segment_id: n.id, reason });
     }
     return out;
@@ -188,7 +191,9 @@ export class GraphState {
   }
 
   /** Outputs of an instance's dependencies; a construct contributes every AI instance below it. */
-  dependencyOutputs(inst: Instance): Map<string, TaskOutput> {
+  dependencyOutputs(inst: Instance): ReadonlyMap<string, TaskOutput> {
+    // A task without dependencies (every job's first) shares one empty map rather than holding its own while it runs.
+    if (inst.node.deps.length === 0) return NO_OUTPUTS;
     const out = new Map<string, TaskOutput>();
     for (const d of inst.node.deps) {
       const dep = inst.scope.byNode.get(d);
@@ -361,8 +366,9 @@ export class GraphState {
     if (!block) return;
     for (const m of block.members) {
       const id = this.program.nodes[m].id;
-      if (!this.#firstSkip.has(id)) {
-        this.#firstSkip.set(id, reason);
+      const firstSkip = (this.#firstSkip ??= new Map());
+      if (!firstSkip.has(id)) {
+        firstSkip.set(id, reason);
         if (!this.#instantiated.has(m)) this.#o.emit?.({ type: 'skipped', segmentId: id, reason, at: this.#o.now() });
       }
       this.#skipBodies(this.program.nodes[m], reason);

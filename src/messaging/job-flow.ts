@@ -71,6 +71,8 @@ export interface FlowInput {
   onJob?: (job: Job) => void;
 }
 
+const NO_RESULTS: ReadonlyMap<string, TaskResult> = new Map();
+
 /** Results an aborted run completed: kept for the next run of the same message. */
 function completedOf(run: JobRun, earlier: ReadonlyMap<string, TaskResult>): Map<string, TaskResult> {
   const out = new Map(earlier);
@@ -93,7 +95,8 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     input.onJob?.(job);
     log = log.with({ alt_id: job.id });
 
-    let resume: Map<string, TaskResult> = new Map();
+    // The results a run takes instead of running the tasks: none, as a rule (one shared empty map, not one per job).
+    let resume: ReadonlyMap<string, TaskResult> = NO_RESULTS;
     // The tasks a redelivery takes from the checkpoints of earlier deliveries (its `started` event names them).
     let fromCheckpoints: string[] = [];
     // Fail closed: a redelivery that cannot tell whether its .last is stored does not run (a second .last); it is handed back.

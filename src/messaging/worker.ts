@@ -19,7 +19,7 @@ import { ATTR, SPAN } from '../telemetry/names.ts';
 import { TaskTrace, extractContext, inSpan } from '../telemetry/tracing.ts';
 import type { AiGate } from './ai-gate.ts';
 import type { Delivery } from '../contract/delivery.ts';
-import { processDelivery } from './job-flow.ts';
+import { processDelivery, type FlowDeps } from './job-flow.ts';
 import { cancelOrigin, type ParkStore } from '../approval/park.ts';
 import type { MessageOrigin } from '../status/fleet.ts';
 import type { ReplaySeed } from '../replay/seed.ts';
@@ -151,6 +151,8 @@ export class Worker {
   readonly #pull: PullLoop | LaneIntake;
   readonly #rules: SettleRules;
   readonly #settler: Settler<Delivery>;
+  /** What every delivery's flow is handed: one object for the worker, not one with its closures per job. */
+  readonly #flow: FlowDeps;
   /** Jobs holding a slot, by ALT stream sequence. */
   readonly #running = new Map<number, Running>();
   readonly #byAltId = new Map<string, Running>();
@@ -198,6 +200,14 @@ export class Worker {
       onDuplicate: options.onDuplicate, onCancelled: options.onCancelled, parks: options.parks,
     });
     this.#leases = new Leases<Delivery>({ timing: this.#timing, connected: options.connected });
+    this.#flow = {
+      rules: this.#rules, engine: options.engine, gate: options.gate,
+      decode: (d) => this.#o.decode(d as Delivery),
+      lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
+      cancelRequested: (altId, origin) => this.#o.cancelRequested?.(altId, origin) ?? false,
+      artifacts: (job, run, executionId) => this.#artifacts(job, run, executionId),
+      currency: options.currency, budgets: options.budgets, parks: options.parks, replays: options.replays, keepAlt: options.keepAlt,
+    };
     // What the pull loop and the lanes' intake share.
     const intake = {
       nc: options.nc, stream: options.config.ALT_STREAM, durable: options.config.RUNNER_DURABLE, concurrency: options.config.RUNNER_CONCURRENCY,
@@ -527,20 +537,21 @@ export class Worker {
     }, extractContext(d.headers), (span) => this.#process(d, entry, suspect, (k, v) => span.setAttribute(k, v)));
   }
 
-  async #process(d: Delivery, entry: Running, suspect: boolean, annotate: (key: string, value: string) => void): Promise<void> {
+  /** A promise chain, not an async function: no suspended frame held per job in flight. */
+  #process(d: Delivery, entry: Running, suspect: boolean, annotate: (key: string, value: string) => void): Promise<void> {
     const workerId = this.#o.workerId ?? `${hostname()}:${process.pid}`;
     const base = contextLogger(this.#o.logger, { alt_stream_seq: d.seq, deliveries: d.deliveries });
     // One line when the run starts and one when it stops, whatever stopped it: overlapping runs of a message can be counted from them.
     base.info('run started', { worker_id: workerId });
-    try {
-      await this.#run(d, entry, suspect, annotate, base);
-    } catch (e) {
-      entry.outcome = 'error';
-      throw e;
-    } finally {
+    const ended = () => {
       const altId = entry.job?.id ?? entry.altId;
       base.info('run ended', { ...(altId ? { alt_id: altId } : {}), worker_id: workerId, outcome: entry.outcome ?? 'abandon' });
-    }
+    };
+    return this.#run(d, entry, suspect, annotate, base).then(ended, (e: unknown) => {
+      entry.outcome = 'error';
+      ended();
+      throw e;
+    });
   }
 
   async #run(d: Delivery, entry: Running, suspect: boolean, annotate: (key: string, value: string) => void, base: ContextLogger): Promise<void> {
@@ -552,14 +563,8 @@ export class Worker {
     const lease = entry.lease;
     // A run whose lease is lost ends at once, whatever it waits for (a read of the stores in an outage): its run line ends it.
     const abandoned = entry.whenLost.then((error): Outcome => ({ kind: 'abandoned', error, job: entry.job }));
-    const outcome = await Promise.race([abandoned, processDelivery({
-      rules: this.#rules, engine: this.#o.engine, gate: this.#o.gate,
-      decode: () => this.#o.decode(d),
-      lastStored: (altId, seq) => this.#o.publisher.lastStored(altId, seq),
-      cancelRequested: (altId, origin) => this.#o.cancelRequested?.(altId, origin) ?? false,
-      artifacts: (job, run, executionId) => this.#artifacts(job, run, executionId),
-      currency: this.#o.currency, budgets: this.#o.budgets, parks: this.#o.parks, replays: this.#o.replays, keepAlt: this.#o.keepAlt,
-    }, {
+    // Returned, not awaited: this function's frame ends here rather than staying suspended for the whole run.
+    return Promise.race([abandoned, processDelivery(this.#flow, {
       d, record, signal: entry.abort.signal, log, suspect,
       // Task events on the job's span only when it records (tracing on and sampled): nothing to pay otherwise.
       taskTrace: jobSpan?.isRecording() ? new TaskTrace(jobSpan) : undefined,
@@ -578,17 +583,18 @@ export class Worker {
         log = log.with({ alt_id: job.id });
         if (log.isDebugEnabled()) log.debug('job decoded', { form: job.source.form, tasks: job.tasks.map((t) => ({ task_id: t.id, kind: t.kind, dependencies: t.dependencies, parameters: t.parameters })) });
       },
-    })]);
-    entry.altId = outcome.kind === 'rejected' ? outcome.altId : outcome.job?.id ?? null;
-    const report = (verb: OutcomeReport['verb'], extra: { code?: string; status?: string } = {}) => {
-      entry.outcome = verb;
-      record?.ended({ verb, ...extra, altId: entry.altId });
-      annotate(ATTR.outcome, verb);
-      if (extra.code) annotate(ATTR.errorCode, extra.code);
-      if (extra.status) annotate(ATTR.lastStatus, extra.status);
-      this.#o.onOutcome?.({ verb, ...extra, durationMs: performance.now() - started, deliveries: d.deliveries });
-    };
-    await this.#settler.settle(outcome, { lease, record, log, report, aiCalls: entry.aiCalls, whenLost: entry.whenLost, decoded: entry.job !== null });
+    })]).then((outcome) => {
+      entry.altId = outcome.kind === 'rejected' ? outcome.altId : outcome.job?.id ?? null;
+      const report = (verb: OutcomeReport['verb'], extra: { code?: string; status?: string } = {}) => {
+        entry.outcome = verb;
+        record?.ended({ verb, ...extra, altId: entry.altId });
+        annotate(ATTR.outcome, verb);
+        if (extra.code) annotate(ATTR.errorCode, extra.code);
+        if (extra.status) annotate(ATTR.lastStatus, extra.status);
+        this.#o.onOutcome?.({ verb, ...extra, durationMs: performance.now() - started, deliveries: d.deliveries });
+      };
+      return this.#settler.settle(outcome, { lease, record, log, report, aiCalls: entry.aiCalls, whenLost: entry.whenLost, decoded: entry.job !== null });
+    });
   }
 
   /** Stores outputs too large for the `.last` as artifact objects; the `.last` names every artifact by URL. */

@@ -32,22 +32,23 @@ const codeOf = (reason: unknown): string | null => {
  * cancellation); `onTrouble` hears of messages sent again and progress given up (the job's log).
  */
 export function callProgress(publisher: ProgressPublisher, head: CallHead, signal: AbortSignal, onTrouble?: (t: ProgressTrouble) => void): CallProgress {
-  const byAttempt = new Map<number, ProgressAttempt>();
+  /** By HTTP attempt number (small integers from 1): an array, lighter than a map for the call's whole life. */
+  const byAttempt: (ProgressAttempt | undefined)[] = [];
   const attempts: ProgressAttempt[] = [];
   return {
     attempts,
     onChunk(chunk) {
-      let a = byAttempt.get(chunk.attempt);
+      let a = byAttempt[chunk.attempt];
       if (!a) {
         // After the call's attempt before it: the stream holds the task's attempts in their order.
         a = publisher.open({ ...head, http_attempt: chunk.attempt }, { after: attempts.at(-1), onTrouble });
-        byAttempt.set(chunk.attempt, a);
+        byAttempt[chunk.attempt] = a;
         attempts.push(a);
       }
       a.chunk(chunk.text);
     },
     onAttempt(info) {
-      const a = byAttempt.get(info.attempt);
+      const a = byAttempt[info.attempt];
       if (!a) return;
       const cancelled = info.outcome === 'cancelled';
       a.end(info.outcome, cancelled ? null : info.failure, cancelled ? codeOf(signal.reason) : null);

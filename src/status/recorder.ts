@@ -83,8 +83,8 @@ export class DeliveryRecord {
   readonly #budget: CheckpointBudget;
   #tracker: StatusTracker | null = null;
   #batches = 0;
-  /** Object store names of outputs this message's checkpoints reference. */
-  readonly #objects = new Set<string>();
+  /** Object store names of outputs this message's checkpoints reference; made at the first (most jobs have none). */
+  #objects: Set<string> | null = null;
   #claimed = false;
   /** The job id once known (history events name it). */
   #altId: string | null = null;
@@ -109,7 +109,7 @@ export class DeliveryRecord {
   async #save(batch: TaskResult[]): Promise<void> {
     const { stream, seq, deliveries } = this.#d;
     try {
-      for (const name of await this.#o.checkpoints.saveBatch(stream, seq, deliveries, this.#batches++, batch)) this.#objects.add(name);
+      for (const name of await this.#o.checkpoints.saveBatch(stream, seq, deliveries, this.#batches++, batch)) (this.#objects ??= new Set()).add(name);
       this.#event({ type: 'checkpointed', detail: { tasks: batch.length } });
     } catch (e) {
       this.#o.logger.warn('could not store checkpoints; those tasks would run again after a crash', { alt_stream_seq: seq, tasks: batch.length, error: (e as Error).message });
@@ -120,7 +120,7 @@ export class DeliveryRecord {
   async loadResume(): Promise<Map<string, TaskResult>> {
     const { stream, seq } = this.#d;
     const { results, objects } = await this.#o.checkpoints.load(stream, seq);
-    for (const name of objects) this.#objects.add(name);
+    for (const name of objects) (this.#objects ??= new Set()).add(name);
     return results;
   }
 
@@ -131,7 +131,7 @@ export class DeliveryRecord {
    */
   async holdsRecords(): Promise<boolean> {
     await this.#budget.settled();
-    return this.#batches > 0 || this.#claimed || this.#d.deliveries > 1 || this.#objects.size > 0;
+    return this.#batches > 0 || this.#claimed || this.#d.deliveries > 1 || (this.#objects?.size ?? 0) > 0;
   }
 
   async claim(): Promise<boolean> {
@@ -251,7 +251,7 @@ export class DeliveryRecord {
   async release(): Promise<void> {
     await this.#budget.settled();
     const { stream, seq } = this.#d;
-    await this.#o.checkpoints.clear(stream, seq, this.#objects).catch((e: Error) => this.#o.logger.warn('could not remove checkpoints; they expire', { alt_stream_seq: seq, error: e.message }));
+    await this.#o.checkpoints.clear(stream, seq, this.#objects ?? []).catch((e: Error) => this.#o.logger.warn('could not remove checkpoints; they expire', { alt_stream_seq: seq, error: e.message }));
   }
 
   async close(): Promise<void> {

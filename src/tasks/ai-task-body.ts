@@ -60,18 +60,21 @@ export function aiTaskBody(client: { complete(request: ChainRequest, options: Ca
       ...(task.parameters.fallback === undefined ? {} : { fallback: task.parameters.fallback }),
       origin: { jobId: ctx.job.id, tenant, priority: task.priority ?? ctx.job.priority, taskKey: ctx.key, taskAttempt: ctx.attempt },
     }, { signal: ctx.signal, onAttempt, onChunk: progress?.onChunk, guard: run?.guard });
-    let answer;
+    let running: Promise<AiAnswer>;
     try {
-      answer = run?.taskTrace ? await run.taskTrace.within(ctx.key, call) : await call();
-    } finally {
-      if (progress) await progress.settle(options.progress!.drainMs);
+      running = run?.taskTrace ? run.taskTrace.within(ctx.key, call) : call();
+    } catch (e) {
+      running = Promise.reject(e);
     }
-    const cost = costNanos(priceOf(prices, answer.model), answer.usage);
-    const output: TaskOutput = {
-      text: answer.text, model_used: answer.model, tokens_used: answer.tokens ?? 0, processing_time_ms: answer.providerMs ?? 0,
-      usage: answer.usage, cost: cost === null ? null : fromNanos(cost),
-      ...(answer.fallback ? { fallback: answer.fallback } : {}),
-    };
-    return output;
+    // Returned as a promise chain, not awaited: this frame ends rather than staying suspended for the whole call.
+    const answered = progress ? running.finally(() => progress.settle(options.progress!.drainMs)) : running;
+    return answered.then((answer): TaskOutput => {
+      const cost = costNanos(priceOf(prices, answer.model), answer.usage);
+      return {
+        text: answer.text, model_used: answer.model, tokens_used: answer.tokens ?? 0, processing_time_ms: answer.providerMs ?? 0,
+        usage: answer.usage, cost: cost === null ? null : fromNanos(cost),
+        ...(answer.fallback ? { fallback: answer.fallback } : {}),
+      };
+    });
   };
 }

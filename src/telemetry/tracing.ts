@@ -37,17 +37,24 @@ export function traceFields(): { trace_id?: string; span_id?: string } {
 }
 
 /** Starts a span as the child of `parent` and runs `fn` with it active; the span ends when `fn` settles. */
-export async function inSpan<T>(name: string, options: Parameters<typeof tracer.startSpan>[1], parent: Context, fn: (span: Span) => Promise<T>): Promise<T> {
+export function inSpan<T>(name: string, options: Parameters<typeof tracer.startSpan>[1], parent: Context, fn: (span: Span) => Promise<T>): Promise<T> {
   const span = tracer.startSpan(name, options, parent);
+  let work: Promise<T>;
   try {
-    return await context.with(trace.setSpan(parent, span), () => fn(span));
+    work = context.with(trace.setSpan(parent, span), () => fn(span));
   } catch (e) {
+    work = Promise.reject(e);
+  }
+  // A promise chain, not an async function: no suspended frame held for each job in flight.
+  return work.then((value) => {
+    span.end();
+    return value;
+  }, (e: unknown) => {
     span.recordException(e as Error);
     span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
-    throw e;
-  } finally {
     span.end();
-  }
+    throw e;
+  });
 }
 
 /** The context key of the task whose body runs (its AI call spans name it). */

@@ -1,20 +1,29 @@
 /** The transport against servers that do what the fake does not: odd framing, plain JSON to a streamed request, a declared length past the cap. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createServer, type ServerResponse, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingHttpHeaders, type ServerResponse, type Server } from 'node:http';
+import { createConnection, type AddressInfo } from 'node:net';
+import got, { type Got } from 'got';
+import { leanHttpAgent } from '../../src/ai/agents.ts';
 import type { AiChunk } from '../../src/ai/call.ts';
 import { failureOf } from '../../src/ai/errors.ts';
-import { openaiProvider } from '../../src/ai/providers.ts';
+import { openaiProvider, orchestratorProvider } from '../../src/ai/providers.ts';
+import { sendAttempt } from '../../src/ai/transport.ts';
 import { request, testClient } from '../helpers/ai.ts';
 
 let server: Server;
 let url: string;
 let respond: (res: ServerResponse) => void | Promise<void>;
+/** The requests the server read: their head and body. */
+let received: { headers: IncomingHttpHeaders; body: string }[] = [];
 
 beforeAll(async () => {
   server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => void respond(res));
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: Buffer.concat(parts).toString('utf8') });
+      void respond(res);
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -83,5 +92,63 @@ describe('the chunk transport', () => {
     const { error, attempts } = await call(4_096);
     expect(failureOf(error)).toBe('server_error');
     expect(attempts[0].bytes).toBeLessThan(4_096 + 8_192 + 1);
+  });
+});
+
+describe('the request body and the connection options', () => {
+  const answer = (res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ model_id: 'm', outputs: 'ok' }));
+  };
+
+  it('sends the same body with its Content-Length on every attempt, retries included', async () => {
+    received = [];
+    let n = 0;
+    respond = (res) => {
+      if (n++ === 0) {
+        res.writeHead(503).end('busy');
+        return;
+      }
+      answer(res);
+    };
+    const client = testClient(url, { maxRetries: 2 });
+    try {
+      const a = await client.complete(request('ça va ✓'), { signal: new AbortController().signal });
+      expect(a.text).toBe('ok');
+    } finally {
+      client.close();
+    }
+    const body = JSON.stringify(orchestratorProvider.body(request('ça va ✓'), false));
+    expect(received.map((r) => r.body)).toEqual([body, body]);
+    expect(received.map((r) => [r.headers['content-length'], r.headers['transfer-encoding']])).toEqual([[String(Buffer.byteLength(body)), undefined], [String(Buffer.byteLength(body)), undefined]]);
+  });
+
+  it('writes the body into the request instead of handing it to got, which would keep it until the answer ends', async () => {
+    received = [];
+    respond = answer;
+    const options: Record<string, unknown>[] = [];
+    const base = got.extend({ method: 'POST', headers: { 'content-type': 'application/json' }, retry: { limit: 0 }, throwHttpErrors: false });
+    const recording = { stream: (u: string, o: Record<string, unknown>) => (options.push(o), base.stream(u, o)) } as unknown as Got;
+    let asked = 0;
+    const sink = { bytes: 0, response: () => {}, chunk: () => {} };
+    const a = await sendAttempt({ provider: orchestratorProvider, got: recording, url: `${url}/api/inference/`, maxResponseBytes: 1_024 }, request(), () => (asked++, '{"inputs":"hi"}'), false, new AbortController().signal, sink);
+    expect(a.text).toBe('ok');
+    expect([asked, options.length, 'body' in options[0], received[0].body]).toEqual([1, 1, false, '{"inputs":"hi"}']);
+  });
+
+  it("keeps only the options that are set on the client's sockets (got hands the agent every option it knows)", async () => {
+    respond = answer;
+    const agent = leanHttpAgent({ keepAlive: true });
+    let seen: Record<string, unknown> = {};
+    (agent as unknown as { createConnection: unknown }).createConnection = (o: Record<string, unknown>, cb: () => void) => ((seen = o), createConnection(o as never, cb));
+    try {
+      const res = await got.post(url, { body: '{}', agent: { http: agent }, retry: { limit: 0 } });
+      expect(JSON.parse(res.body)).toEqual({ model_id: 'm', outputs: 'ok' });
+    } finally {
+      agent.destroy();
+    }
+    expect(Object.keys(seen).length).toBeGreaterThan(0);
+    expect(Object.entries(seen).filter(([, v]) => v === undefined).map(([k]) => k)).toEqual([]);
+    expect([seen.host, seen.port, seen.keepAlive]).toEqual(['127.0.0.1', (server.address() as AddressInfo).port, true]);
   });
 });

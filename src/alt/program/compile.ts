@@ -74,7 +74,7 @@ export interface Program {
   enhanced: boolean;
   nodes: ProgramNode[];
   top: Block;
-  functions: Map<string, FunctionDecl>;
+  functions: ReadonlyMap<string, FunctionDecl>;
   warnings: DecodeWarning[];
 }
 
@@ -105,6 +105,9 @@ function kindOf(t: JobTask): NodeKind {
 /** Where a member sits: in a construct's body (owner node index) or a function's body. */
 type Home = { owner: number; which: string } | { fn: string };
 
+/** A 1.0 job's (or a plain 2.0 job's) functions: none, one shared empty map rather than one per job. */
+const NO_FUNCTIONS: ReadonlyMap<string, FunctionDecl> = new Map();
+
 function plainProgram(job: Job): Program {
   const index = new Map<string, number>();
   job.tasks.forEach((t, i) => index.has(t.id) || index.set(t.id, i));
@@ -112,7 +115,7 @@ function plainProgram(job: Job): Program {
     index: i, id: task.id, task, kind: 'ai', owner: null,
     deps: [...new Set(task.dependencies)].map((d) => index.get(d)!).filter((j) => j !== undefined),
   }));
-  return { job, enhanced: job.source.form === 'enhanced', nodes, top: { members: nodes.map((n) => n.index), last: null, frameVars: [] }, functions: new Map(), warnings: [] };
+  return { job, enhanced: job.source.form === 'enhanced', nodes, top: { members: nodes.map((n) => n.index), last: null, frameVars: [] }, functions: NO_FUNCTIONS, warnings: [] };
 }
 
 /** Programs of the jobs compiled in this thread (the decoder compiles to check; the engine reuses it). */

@@ -164,6 +164,20 @@ describe('runJob', () => {
     expect(byId(run.results).c).toMatchObject({ status: 'cancelled', error_code: 'AI_UNAVAILABLE', error: 'Not run: the job stopped (AI_UNAVAILABLE)' });
   });
 
+  it('wakes a task waiting to retry when another task drains the job (a budget stop), without waiting out its backoff', async () => {
+    const job = makeJob([{ id: 'a', retries: 1 }, { id: 'b' }]);
+    const aFailed = deferred<void>();
+    const started = Date.now();
+    const run = await runJob(job, async (task) => {
+      if (task.id === 'a') throw new Error('a fails once');
+      await aFailed.promise;
+      throw new AltlasError('BUDGET_EXCEEDED', 'the job budget is spent');
+    }, { ...ENGINE, retry: { baseMs: 60_000, maxMs: 60_000 }, onEvent: (e) => e.type === 'task_retrying' && e.taskId === 'a' && aFailed.resolve() });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(run.stopped?.code).toBe('BUDGET_EXCEEDED');
+    expect(byId(run.results).a).toMatchObject({ status: 'cancelled', error_code: 'BUDGET_EXCEEDED', attempts: 1, error: 'Not run: the job budget is spent' });
+  });
+
   it('does not run tasks completed in an earlier delivery, and keeps their results', async () => {
     const job = makeJob([{ id: 'a' }, { id: 'b', deps: ['a'] }]);
     const earlier: TaskResult = { task_id: 'a', status: 'completed', start_time: '2025-01-01T00:00:00.000Z', end_time: '2025-01-01T00:00:01.000Z', duration_ms: 1000, output: output('old-a'), error: null, error_code: null, attempts: 1, metadata: {} };

@@ -13,6 +13,7 @@
  * consumer).
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
+import { isPassingNatsError } from '../nats-errors.ts';
 import { subjectToken } from '../contract/subjects.ts';
 import { IDENTITY_CODEC, isSealed, type Codec } from '../security/codec.ts';
 import { redactText } from '../security/redact.ts';
@@ -24,7 +25,7 @@ export const GONE = 'ended its heartbeat before it drained (killed, or stopped a
 /** The kinds of events, in the words `altlas history` prints. */
 export const HISTORY_EVENTS = [
   'delivered', 'started', 'claimed', 'resumed', 'attempt_failed', 'task_finished', 'checkpointed', 'lease_lost', 'handed_back',
-  'parked', 'last_stored', 'dead_lettered', 'cancel_requested', 'approved', 'rejected', 'replayed', 'dlq_replayed',
+  'parked', 'last_stored', 'done_before', 'dead_lettered', 'cancel_requested', 'approved', 'rejected', 'replayed', 'dlq_replayed',
   'paused', 'unpaused', 'drain_requested', 'drained', 'drain_gone', 'concurrency_set',
 ] as const;
 export type HistoryEventType = typeof HISTORY_EVENTS[number];
@@ -70,6 +71,8 @@ export interface HistoryWriterOptions {
   codec?: Codec;
   /** An event was dropped (the buffer was full, or the stream did not store it). */
   onDrop?: (reason: 'full' | 'failed') => void;
+  /** Milliseconds before a group the stream did not confirm (a passing failure) is sent again, doubled each time. Default {@link RETRY_MS}. */
+  retryMs?: number;
 }
 
 export const historySubject = (prefix: string, altId: string) => `${prefix}.${subjectToken(altId)}`;
@@ -95,7 +98,17 @@ export const GROUP_MS = 5;
  * once (sent with the next group) instead of waiting HISTORY_FLUSH_MS, so what a worker holds is
  * the events of the jobs it runs, not a second of every job it finished.
  */
-const ENDS: ReadonlySet<HistoryEventType> = new Set(['last_stored', 'dead_lettered', 'handed_back', 'parked']);
+const ENDS: ReadonlySet<HistoryEventType> = new Set(['last_stored', 'done_before', 'dead_lettered', 'handed_back', 'parked']);
+
+/**
+ * A group not confirmed for a passing reason (no PubAck in time, the connection lost, JetStream
+ * temporarily unavailable while the server restarts) is sent again after this many milliseconds, doubled
+ * each time, {@link RETRIES} times (0.5 + 1 + 2 + 4 + 8 s: a server restart of about 15 s), its
+ * events held meanwhile (within HISTORY_BUFFER). A refusal (no stream, a permission) is final.
+ * A message stored but not acknowledged is stored twice: readers skip the copy.
+ */
+export const RETRY_MS = 500;
+export const RETRIES = 5;
 
 /** What the events of one delivery share: written once in its job's message, not in each event. */
 export interface HistoryShared {
@@ -156,6 +169,8 @@ export class HistoryWriter {
   #dropped = 0;
   #timer: NodeJS.Timeout | null = null;
   #groupTimer: NodeJS.Timeout | null = null;
+  /** Groups waiting to be sent again: each one's timer and its sending. */
+  readonly #retries = new Map<NodeJS.Timeout, () => void>();
   /** When the first batch of the group waiting was ready (ms). */
   #since = 0;
   readonly #idle = new Set<() => void>();
@@ -248,36 +263,59 @@ export class HistoryWriter {
     this.#groupTimer = null;
     const group = this.#ready;
     this.#ready = [];
+    this.#send(group, 0);
+  }
+
+  /** Sends `group` (its `attempt`-th time): each run of posted messages is confirmed by the PubAck of the message after it. */
+  #send(group: Batch[], attempt: number): void {
     const post = this.#o.post;
-    let n = 0;
+    let covered: Batch[] = [];
     for (let i = 0; i < group.length; i++) {
       const b = group[i];
-      const events = b.events.length;
       if (post && i < group.length - 1) {
         try {
           post(b.subject, this.#bytes(b));
-          n += events;
+          covered.push(b);
         } catch {
-          this.#drop('failed', events);
-          this.#release(events);
+          // It cannot be sent (too large, the connection closed): dropped alone.
+          this.#drop('failed', b.events.length);
+          this.#release(b.events.length);
         }
         continue;
       }
-      n += events;
-      this.#confirm(b, n);
-      n = 0;
+      covered.push(b);
+      this.#confirm(b, covered, attempt);
+      covered = [];
     }
   }
 
-  /** Publishes `b` and waits for its PubAck, which confirms `n` events (its own, and those posted before it). */
-  #confirm(b: Batch, n: number): void {
+  /** Publishes `b` and waits for its PubAck, which confirms the batches of `covered` (those posted before it, and itself). */
+  #confirm(b: Batch, covered: Batch[], attempt: number): void {
     let sent: Promise<unknown>;
     try {
       sent = this.#o.publish(b.subject, this.#bytes(b));
     } catch (e) {
       sent = Promise.reject(e);
     }
-    sent.then(() => {}, () => this.#drop('failed', n)).finally(() => this.#release(n));
+    sent.then(() => this.#release(eventsIn(covered)), (e: unknown) => this.#failed(covered, attempt, e));
+  }
+
+  /** A group not confirmed: sent again after a passing failure while attempts remain, else its events are dropped. */
+  #failed(covered: Batch[], attempt: number, e: unknown): void {
+    const n = eventsIn(covered);
+    if (attempt < RETRIES && notConfirmed(e)) {
+      const again = () => {
+        clearTimeout(t);
+        this.#retries.delete(t);
+        this.#send(covered, attempt + 1);
+      };
+      const t = setTimeout(again, (this.#o.retryMs ?? RETRY_MS) * 2 ** attempt);
+      t.unref?.();
+      this.#retries.set(t, again);
+      return;
+    }
+    this.#drop('failed', n);
+    this.#release(n);
   }
 
   #release(n: number): void {
@@ -294,6 +332,8 @@ export class HistoryWriter {
   async flush(limitMs = 2_000): Promise<void> {
     this.#readyAll();
     this.#sendGroup();
+    // Groups waiting to be sent again go now.
+    for (const again of [...this.#retries.values()]) again();
     if (this.#held === 0) return;
     let done!: () => void;
     const idle = new Promise<void>((r) => (done = r));
@@ -304,6 +344,11 @@ export class HistoryWriter {
     this.#idle.delete(done);
   }
 }
+
+const eventsIn = (batches: Batch[]) => batches.reduce((n, b) => n + b.events.length, 0);
+
+/** A publish that got no answer for a passing reason (the worker's publisher says `TIMEOUT` when no PubAck came in time). */
+const notConfirmed = (e: unknown) => isPassingNatsError(e) || (e as { code?: unknown } | null)?.code === 'TIMEOUT';
 
 /** The last instant written as RFC 3339: a job's events mostly share their millisecond. */
 let isoMs = Number.NaN;
@@ -353,11 +398,16 @@ export async function readHistory(src: HistorySource, altId: string, limit = 10_
   const codec = src.codec ?? IDENTITY_CODEC;
   const out: HistoryEvent[] = [];
   const subject = altId === FLEET ? fleetHistorySubject(src.prefix) : historySubject(src.prefix, altId);
+  // A message sent again after its PubAck was lost is stored twice: the copy is skipped.
+  const seen = new Set<string>();
   for await (const m of storedMessages(src.jsm, src.stream, subject, info.state.first_seq, info.state.last_seq)) {
     try {
       const bytes = isSealed(m.data) ? codec.open(m.data, `history:${altId}`) : m.data;
+      const text = new TextDecoder().decode(bytes);
+      if (seen.has(text)) continue;
+      seen.add(text);
       // Ids that share a subject token (cut long ids) are told apart by the id each event names.
-      for (const e of eventsOf(JSON.parse(new TextDecoder().decode(bytes)))) if (e.alt_id === altId) out.push(e);
+      for (const e of eventsOf(JSON.parse(text))) if (e.alt_id === altId) out.push(e);
     } catch {
       // an event this process cannot read (another key) is left out
     }
@@ -397,6 +447,7 @@ export function describeEvent(e: HistoryEvent): string {
     case 'handed_back': return `handed back${on}${code}`;
     case 'parked': return e.code === 'BUDGET_WAIT' ? `parked: its tenant's budget is spent until the period turns${on}` : `parked: waiting for a person${d.task ? ` at task ${d.task}` : ''}${on}`;
     case 'last_stored': return `.last stored (${e.status ?? '?'})${on}${e.code ? ` (${e.code})` : ''}`;
+    case 'done_before': return `acked without running${on}: its .last was stored already, or a resume of its park holds it (an earlier ack was lost)`;
     case 'dead_lettered': return `dead-lettered${code}${on}`;
     case 'cancel_requested': return `cancel requested${by}${d.found === 'queued_or_unknown' ? ' (no state recorded yet: waiting in the stream, just started, or no such job)' : ''}`;
     case 'approved': return `task ${e.task_id} approved${by}${d.comment ? `: ${d.comment}` : ''}`;

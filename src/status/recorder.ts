@@ -191,11 +191,12 @@ export class DeliveryRecord {
     this.#tracker?.entryExists();
   }
 
-  /** The delivery ended: its history says how (handed back, dead-lettered, lease lost, parked; a `.last` stored is said by {@link stored}). */
+  /** The delivery ended: its history says how (handed back, dead-lettered, lease lost, parked, acked as done before; a `.last` stored is said by {@link stored}). */
   ended(e: Ending): void {
     if (e.altId) this.identified(e.altId);
     const fields = { ...(e.code ? { code: e.code } : {}), ...(e.status ? { status: e.status } : {}) };
     if (e.verb === 'ack' && (e.code === 'JOB_PARKED' || e.code === 'BUDGET_WAIT')) this.#event({ type: 'parked', code: e.code, detail: { task: e.task ?? null } });
+    else if (e.verb === 'ack' && e.code === 'DONE_BEFORE') this.#event({ type: 'done_before', code: e.code });
     else if (e.verb === 'nak') this.#event({ type: e.code === 'LEASE_LOST' ? 'lease_lost' : 'handed_back', ...fields });
     else if (e.verb === 'reject') this.#event({ type: 'dead_lettered', ...fields });
     else if (e.verb === 'abandon' && e.code === 'LEASE_LOST') this.#event({ type: 'lease_lost', ...fields });

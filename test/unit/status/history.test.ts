@@ -1,6 +1,8 @@
 /** The history writer never makes the worker wait: a bounded number of unconfirmed events, the rest dropped and counted. */
 import { describe, expect, it, jest } from '@jest/globals';
-import { HistoryWriter, describeEvent, eventsOf, historyEvent, readHistory, type HistoryEvent } from '../../../src/status/history.ts';
+import { HistoryWriter, RETRIES, describeEvent, eventsOf, historyEvent, readHistory, type HistoryEvent } from '../../../src/status/history.ts';
+import { TimeoutError } from '@nats-io/nats-core';
+import { JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { DeliveryRecord, type RecorderOptions } from '../../../src/status/recorder.ts';
 
@@ -252,6 +254,61 @@ describe('HistoryWriter groups', () => {
     expect(w.dropped).toBe(2);
   });
 
+  it('sends a group again when its PubAck did not come (a timeout, the connection lost, 503), until it is confirmed; a refusal is final', async () => {
+    const log: string[] = [];
+    const drops: string[] = [];
+    const answers: (() => Promise<void>)[] = [
+      () => Promise.reject(new TimeoutError()),
+      () => Promise.reject(new Error('connection lost while the request waited')),
+      () => Promise.reject(Object.assign(new Error('publish to history.b: no PubAck in time'), { code: 'TIMEOUT' })),
+      async () => {},
+    ];
+    const w = new HistoryWriter({
+      prefix: 'history', maxPending: 100, flushMs: 60_000, groupMs: 1, retryMs: 1, onDrop: (r) => drops.push(r),
+      post: (subject) => void log.push(`post ${subject}`),
+      publish: (subject) => {
+        log.push(`publish ${subject}`);
+        return answers.shift()!();
+      },
+    });
+    for (const id of ['a', 'b']) {
+      w.add(id, { worker_id: 'w' }, { type: 'started' });
+      w.add(id, { worker_id: 'w' }, { type: 'last_stored', status: 'success' });
+    }
+    await w.flush(5_000);
+    // The whole group each time: the messages posted before the one whose PubAck was lost too.
+    expect(log).toEqual(Array(4).fill(['post history.a', 'publish history.b']).flat());
+    expect({ drops, dropped: w.dropped }).toEqual({ drops: [], dropped: 0 });
+    // A refusal (no stream: not a passing failure) is not sent again.
+    const refused: string[] = [];
+    let asked = 0;
+    const r = new HistoryWriter({ prefix: 'history', maxPending: 100, flushMs: 60_000, retryMs: 1, onDrop: (x) => refused.push(x), publish: async () => {
+      asked++;
+      throw new JetStreamApiError({ code: 404, err_code: 10059, description: 'stream not found' });
+    } });
+    r.add('c', { worker_id: 'w' }, { type: 'last_stored', status: 'success' });
+    await r.flush(1_000);
+    await new Promise((res) => setTimeout(res, 50));
+    expect({ refused, asked }).toEqual({ refused: ['failed'], asked: 1 });
+  });
+
+  it('gives up on a group after RETRIES more tries, its events then dropped; a flush sends a waiting group at once', async () => {
+    let tries = 0;
+    const drops: string[] = [];
+    const w = new HistoryWriter({ prefix: 'history', maxPending: 100, flushMs: 60_000, retryMs: 60_000, onDrop: (r) => drops.push(r), publish: async () => {
+      tries++;
+      throw new TimeoutError();
+    } });
+    w.add('a', { worker_id: 'w' }, { type: 'started' });
+    w.add('a', { worker_id: 'w' }, { type: 'last_stored', status: 'success' });
+    // Each flush sends the group waiting to be sent again (a minute away) at once.
+    for (let i = 0; i <= RETRIES; i++) await w.flush(1_000);
+    expect(tries).toBe(RETRIES + 1);
+    expect(drops).toEqual(['failed', 'failed']);
+    await w.flush(10);
+    expect(tries).toBe(RETRIES + 1);
+  });
+
   it('a message that cannot be sent (closed connection, too large) is dropped alone; the group\'s others are still confirmed', async () => {
     const drops: string[] = [];
     const posted: string[] = [];
@@ -290,6 +347,7 @@ describe('DeliveryRecord history', () => {
     expect(describeEvent(historyEvent('delivered', 'j', { worker_id: 'w', deliveries: 1, alt_stream_seq: 4, detail: { held: 'paused' } }))).toBe('delivered (delivery 1, message 4) to w, held: paused');
     expect(describeEvent(historyEvent('started', 'j', { worker_id: 'w', detail: { tasks: 4, from_checkpoints: ['t1', 't2'] } }))).toBe('started on w (4 tasks; 2 from checkpoints: t1, t2)');
     expect(describeEvent(historyEvent('started', 'j', { worker_id: 'w', detail: { tasks: 1 } }))).toBe('started on w (1 task)');
+    expect(describeEvent(historyEvent('done_before', 'j', { worker_id: 'w', code: 'DONE_BEFORE' }))).toBe('acked without running on w: its .last was stored already, or a resume of its park holds it (an earlier ack was lost)');
   });
 });
 
@@ -306,5 +364,18 @@ describe('readHistory', () => {
     } } as unknown as JetStreamManager;
     const events = await readHistory({ jsm, stream: 'ALT_HISTORY', prefix: 'history' }, 'j');
     expect(events.map((e) => e.type)).toEqual(['replayed', 'delivered', 'started']);
+  });
+
+  it('skips a message stored twice (sent again after its PubAck was lost); the same events in another message count', async () => {
+    const t = new Date('2026-12-07T17:00:00.000Z');
+    const batch = [historyEvent('delivered', 'j', { worker_id: 'w', deliveries: 1, alt_stream_seq: 3 }, t), historyEvent('last_stored', 'j', { worker_id: 'w', status: 'success' }, t)];
+    const later = [historyEvent('delivered', 'j', { worker_id: 'w', deliveries: 2, alt_stream_seq: 3 }, t)];
+    const stored = [batch, batch, later].map((body, i) => ({ seq: i + 1, subject: 'history.j', data: new TextEncoder().encode(JSON.stringify(body)) }));
+    const jsm = { streams: {
+      info: async () => ({ state: { messages: 3, first_seq: 1, last_seq: 3 } }),
+      getMessage: async (_s: string, q: { seq: number }) => stored.find((m) => m.seq >= q.seq) ?? null,
+    } } as unknown as JetStreamManager;
+    const events = await readHistory({ jsm, stream: 'ALT_HISTORY', prefix: 'history' }, 'j');
+    expect(events.map((e) => [e.type, e.deliveries])).toEqual([['delivered', 1], ['last_stored', undefined], ['delivered', 2]]);
   });
 });

@@ -323,6 +323,8 @@ describe('DeliveryRecord: the job history', () => {
       { verb: 'abandon', code: 'SHUTDOWN' },
       { verb: 'nak', code: 'JOB_PARKED' },
       { verb: 'ack', code: 'LEASE_LOST' },
+      { verb: 'ack', code: 'DONE_BEFORE' },
+      { verb: 'nak', code: 'DONE_BEFORE' },
     ] as const;
     ends.forEach((e, i) => begin(1, 10 + i).ended({ ...e, altId: `job-${i}` }));
     const said = events.filter((e) => e.type !== 'delivered').map(({ at: _at, worker_id: _w, deliveries: _d, ...rest }) => rest);
@@ -334,6 +336,8 @@ describe('DeliveryRecord: the job history', () => {
       { type: 'dead_lettered', alt_id: 'job-6', alt_stream_seq: 16, code: 'ALT_INVALID', status: 'failure' },
       { type: 'lease_lost', alt_id: 'job-7', alt_stream_seq: 17, code: 'LEASE_LOST' },
       { type: 'handed_back', alt_id: 'job-9', alt_stream_seq: 19, code: 'JOB_PARKED' },
+      { type: 'done_before', alt_id: 'job-11', alt_stream_seq: 21, code: 'DONE_BEFORE' },
+      { type: 'handed_back', alt_id: 'job-12', alt_stream_seq: 22, code: 'DONE_BEFORE' },
     ]);
     // Every delivery whose id was given was delivered, in order.
     expect(events.filter((e) => e.type === 'delivered').map((e) => e.alt_id)).toEqual(ends.map((_, i) => `job-${i}`));

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/paths.ts';
 
@@ -43,6 +44,7 @@ async function orphanWhileStopped(ownSession: boolean): Promise<Record<string, u
     let out = '';
     sh.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     sh.stdout!.on('end', () => {
+      rmSync(flag, { force: true });
       const last = out.trim().split('\n').at(-1) ?? '';
       try {
         resolve(JSON.parse(last) as Record<string, unknown>);

@@ -27,6 +27,7 @@ import type { Delivery } from '../contract/delivery.ts';
 import { deliveryOf } from './pull.ts';
 import { IntakeScheduler, LANE_ORDER, type IntakeChoice, type IntakeQueue } from '../flow/intake.ts';
 import { NO_TENANT, isLane, laneOf, tenantOf, type Lane } from '../flow/lanes.ts';
+import { TenantReserve } from '../flow/tenant-reserve.ts';
 
 /** The queue key of the subjects outside lanes. */
 export const REST_QUEUE = 'rest';
@@ -134,8 +135,6 @@ const BELL_RACE_MS = 500;
 const BELL_RECHECK_MS = 20;
 const BELL_TRIES = 1;
 
-/** A tenant that had work here within this long counts among those sharing the slots. */
-export const TENANT_RECENT_MS = 10_000;
 
 /** Pull requests open at once, at most (each to its own queue). */
 const OPEN_MAX = 8;
@@ -164,10 +163,8 @@ export class LaneIntake {
   #stopped = false;
   #scanTimer: NodeJS.Timeout | null = null;
   #scanning = false;
-  /** When each queue last had work here (waiting or running), its tenant and lane's rank, for the tenant reserve. */
-  readonly #queueSeen = new Map<string, { tenant: string; rank: number; at: number }>();
-  /** From #queueSeen: per lane rank, the tenants active recently in that lane or a higher one; how many in all; valid until `until`. */
-  #recent: { active: number[]; tenants: number; until: number } | null = null;
+  /** RUNNER_TENANT_RESERVE: the slots a tenant past its fair share leaves to others. */
+  readonly #reserve: TenantReserve;
   /** Pull requests sent (for benchmarks and tests). */
   requestsSent = 0;
 
@@ -176,6 +173,7 @@ export class LaneIntake {
     this.#concurrency = options.concurrency;
     this.#now = options.now ?? Date.now;
     this.#sched = new IntakeScheduler({ minShare: options.minShare, weight: options.weight });
+    this.#reserve = new TenantReserve(options.tenantReserve ?? 0);
     this.#inbox = createInbox(options.inboxPrefix);
   }
 
@@ -371,7 +369,7 @@ export class LaneIntake {
     const free = Math.min(slots, this.#o.room?.(slots) ?? slots) - asked;
     if (free <= 0) return false;
     const claim = this.#sched.next(idle);
-    const fits = this.#tenantFits(free);
+    const fits = this.#reserve.fits(free, this.#concurrency, this.#now(), this.#sched.waiting, this.#running.values());
     // The tenant reserve holds back the work the slot would go to: what it keeps goes to that lane or a higher one, never lower.
     const floor = Math.min(top, claim && fits(claim.queue) <= 0 ? LANE_ORDER.indexOf(claim.queue.lane) : LANE_ORDER.length);
     const may = (q: IntakeQueue) => idle(q) && fits(q) > 0 && LANE_ORDER.indexOf(q.lane) <= floor;
@@ -397,62 +395,6 @@ export class LaneIntake {
     this.requestsSent++;
     this.#o.nc.publish(NEXT(this.#o.stream, m.consumer), JSON.stringify({ batch, no_wait: true }), { reply: `${this.#inbox}.${id}` });
     return true;
-  }
-
-  /**
-   * How many of `free` slots a queue's tenant may take now. While more than one tenant had work
-   * within TENANT_RECENT_MS in the queue's lane or a higher one (a tenant counts in the highest lane
-   * it had work in, and in every lane below), a tenant may fill its fair share (the slots divided
-   * among them), and beyond it leaves the last `tenantReserve` slots free, so that another tenant's
-   * job starts at once instead of waiting for a flood's job to end. A tenant of a lower lane does not
-   * count: it could not take a slot kept from a higher lane (lane order holds). One tenant alone
-   * takes every slot. O(queues waiting or running here), and O(tenants seen) when one joins or one's
-   * last work here is TENANT_RECENT_MS old (with a thousand light tenants, not at every pull).
-   */
-  #tenantFits(free: number): (q: IntakeQueue) => number {
-    const reserve = this.#o.tenantReserve ?? 0;
-    const all = () => free;
-    if (reserve <= 0) return all;
-    const now = this.#now();
-    const seen = (q: IntakeQueue) => {
-      const was = this.#queueSeen.get(q.key);
-      if (was) was.at = now;
-      else {
-        this.#queueSeen.set(q.key, { tenant: q.tenant, rank: LANE_ORDER.indexOf(q.lane), at: now });
-        this.#recent = null;
-      }
-    };
-    for (const q of this.#sched.waiting) seen(q);
-    const running = new Map<string, number>();
-    for (const q of this.#running.values()) {
-      seen(q);
-      running.set(q.tenant, (running.get(q.tenant) ?? 0) + 1);
-    }
-    // Each tenant's highest lane (lowest rank) with work recently; active[r]: tenants whose highest lane ranks r or higher.
-    // Kept until a tenant joins or the oldest of them is no longer recent.
-    if (!this.#recent || now >= this.#recent.until) {
-      const highest = new Map<string, number>();
-      let until = Infinity;
-      for (const [key, x] of this.#queueSeen) {
-        if (now - x.at >= TENANT_RECENT_MS) this.#queueSeen.delete(key);
-        else {
-          highest.set(x.tenant, Math.min(highest.get(x.tenant) ?? LANE_ORDER.length, x.rank));
-          until = Math.min(until, x.at + TENANT_RECENT_MS);
-        }
-      }
-      const counts = LANE_ORDER.map(() => 0);
-      for (const rank of highest.values()) counts[rank]++;
-      for (let r = 1; r < counts.length; r++) counts[r] += counts[r - 1];
-      this.#recent = { active: counts, tenants: highest.size, until };
-    }
-    const { active, tenants } = this.#recent;
-    if (tenants <= 1) return all;
-    return (q) => {
-      const sharing = active[LANE_ORDER.indexOf(q.lane)];
-      if (sharing <= 1) return free;
-      const fair = this.#concurrency / sharing;
-      return Math.max(0, Math.min(free, Math.max(Math.ceil(fair - (running.get(q.tenant) ?? 0)), free - reserve)));
-    };
   }
 
   /** No answer: the consumer is gone (removed, or never made); it is made again when work shows. */

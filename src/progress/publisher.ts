@@ -2,12 +2,14 @@
  * Publishes the progress of AI answers to the progress stream, one {@link ProgressAttempt} per
  * HTTP attempt:
  *
- * - **Coalesced.** The first chunk of an attempt is sent at once (what a watcher waits for);
- *   later text waits for the publisher's next tick (every `flushMs`) to go with the text after
- *   it, or goes at once when `flushBytes` of it are waiting; no message carries more than
- *   `flushBytes` of text. So an attempt of T ms and B bytes makes at most 2 + T / flushMs + B /
- *   flushBytes messages. One tick for every attempt (not a timer each): the messages of all the
- *   answers streaming at once leave in one socket write.
+ * - **Coalesced.** The first chunk of an attempt is sent at once (what a watcher waits for): at
+ *   the end of the event loop's turn it came in, so an attempt that ends in that same turn (a
+ *   whole answer, a stream read in one go) is one message, its `end` with its text; later text
+ *   waits for the publisher's next tick (every `flushMs`) to go with the text after it, or goes
+ *   at once when `flushBytes` of it are waiting; no message carries more than `flushBytes` of
+ *   text. So an attempt of T ms and B bytes makes at most 2 + T / flushMs + B / flushBytes
+ *   messages. One tick for every attempt (not a timer each): the messages of all the answers
+ *   streaming at once leave in one socket write.
  * - **Nothing lost or repeated within an attempt.** Messages are sent one at a time per attempt,
  *   each once JetStream acknowledged the one before, so the stream holds them in their order;
  *   one not acknowledged in time (a lost connection, a reconnect) is sent again with the same
@@ -65,23 +67,44 @@ export interface ProgressCounts {
 
 type Resolved = Required<Omit<ProgressPublisherOptions, 'onTrouble'>> & Pick<ProgressPublisherOptions, 'onTrouble'>;
 
-/** The shared tick: attempts with text waiting, flushed together every `flushMs` while there are any. */
+/**
+ * The shared tick: attempts with text waiting, flushed together every `flushMs` while there are
+ * any; and attempts with their first text, flushed together at the end of the loop's turn.
+ */
 class Ticker {
   readonly #ms: number;
   readonly #waiting = new Set<{ tick(): void }>();
+  readonly #first = new Set<{ tick(): void }>();
   #timer: NodeJS.Timeout | null = null;
+  #immediate: NodeJS.Immediate | null = null;
 
   constructor(ms: number) {
     this.#ms = ms;
   }
 
   add(a: { tick(): void }): void {
+    if (this.#first.has(a)) return;
     this.#waiting.add(a);
     this.#timer ??= setInterval(() => this.#tick(), this.#ms);
   }
 
+  /** `a` is flushed once the callbacks of this turn of the event loop ran (its end, if it came in them, goes with its text). */
+  soon(a: { tick(): void }): void {
+    this.#waiting.delete(a);
+    this.#first.add(a);
+    this.#immediate ??= setImmediate(() => this.#soon());
+  }
+
   delete(a: { tick(): void }): void {
     this.#waiting.delete(a);
+    this.#first.delete(a);
+  }
+
+  #soon(): void {
+    this.#immediate = null;
+    const due = [...this.#first];
+    this.#first.clear();
+    for (const a of due) a.tick();
   }
 
   #tick(): void {
@@ -185,7 +208,8 @@ export class ProgressAttempt {
     const first = this.#bytes === bytes;
     this.#buffer.push(text);
     this.#buffered += bytes;
-    if (first || this.#buffered >= this.#o.flushBytes) this.#flushNow();
+    if (this.#buffered >= this.#o.flushBytes) this.#flushNow();
+    else if (first) this.#ticker.soon(this);
     else if (!this.#due) this.#ticker.add(this);
   }
 

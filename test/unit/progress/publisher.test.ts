@@ -25,6 +25,8 @@ const head = { job: 'job-1', alt_seq: 7, deliveries: 1, task: 't1', task_attempt
 const flushAll = async () => {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 };
+/** Ends the event loop's turn: an attempt's first text leaves then. */
+const turn = () => jest.advanceTimersByTime(0);
 
 beforeEach(() => {
   jest.useFakeTimers();
@@ -39,6 +41,8 @@ describe('ProgressPublisher coalescing', () => {
     const { sent, out } = sink();
     const a = new ProgressPublisher({ out, prefix: 'progress', flushMs: 50, flushBytes: 1_000 }).open(head);
     a.chunk('Hel');
+    expect(sent).toHaveLength(0);
+    turn();
     expect(sent.map((s) => s.m.text)).toEqual(['Hel']);
     sent[0].ack();
     await flushAll();
@@ -59,10 +63,36 @@ describe('ProgressPublisher coalescing', () => {
     expect(sent[0].m).toMatchObject({ v: 1, job: 'job-1', alt_seq: 7, deliveries: 1, task: 't1', task_attempt: 1, http_attempt: 1, attempt: a.id });
   });
 
+  it('sends an attempt that ends in the turn its first text came in as one message: its end with the text', async () => {
+    const { sent, out } = sink();
+    const publisher = new ProgressPublisher({ out, prefix: 'p', flushMs: 50, flushBytes: 1_000 });
+    const a = publisher.open(head);
+    a.chunk('The whole ');
+    a.chunk('answer.');
+    a.end('ok');
+    const b = publisher.open({ ...head, task: 't2' });
+    b.chunk('Half');
+    expect(sent.map((s) => [s.m.type, s.m.index, s.m.text])).toEqual([['end', 0, 'The whole answer.']]);
+    expect(sent[0].m).toMatchObject({ outcome: 'ok', bytes: 17 });
+    // An attempt not ended in that turn sends its first text when the turn ends, before any tick.
+    turn();
+    expect(sent.map((s) => [s.m.type, s.m.index, s.m.text])).toEqual([['end', 0, 'The whole answer.'], ['chunk', 0, 'Half']]);
+    sent[1].ack();
+    await flushAll();
+    b.end('ok');
+    expect(sent.map((s) => [s.m.type, s.m.index, s.m.text])).toEqual([['end', 0, 'The whole answer.'], ['chunk', 0, 'Half'], ['end', 1, '']]);
+    sent[0].ack();
+    sent[2].ack();
+    await expect(Promise.all([a.settled(100), b.settled(100)])).resolves.toEqual([true, true]);
+    expect(publisher.counts).toMatchObject({ attempts: 2, messages: 3 });
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
   it('sends at once when flushBytes are waiting, never more than flushBytes a message, cut between characters', async () => {
     const { sent, out } = sink();
     const a = new ProgressPublisher({ out, prefix: 'p', flushMs: 1_000, flushBytes: 256 }).open(head);
     a.chunk('x');
+    turn();
     sent[0].ack();
     await flushAll();
     const text = 'é'.repeat(300); // 600 bytes
@@ -105,6 +135,8 @@ describe('ProgressPublisher ticks', () => {
     const [a, b] = [publisher.open(head), publisher.open({ ...head, task: 't2' })];
     a.chunk('a0');
     b.chunk('b0');
+    turn();
+    expect(sent).toHaveLength(2);
     for (const s of sent) s.ack();
     await flushAll();
     jest.advanceTimersByTime(10);
@@ -129,6 +161,7 @@ describe('ProgressPublisher delivery', () => {
     const { sent, out } = sink();
     const a = new ProgressPublisher({ out, prefix: 'p', flushMs: 10, flushBytes: 1_000 }).open(head);
     a.chunk('a');
+    turn();
     a.chunk('b');
     jest.advanceTimersByTime(10);
     a.chunk('c');
@@ -150,6 +183,7 @@ describe('ProgressPublisher delivery', () => {
     const publisher = new ProgressPublisher({ out, prefix: 'p', flushMs: 10, flushBytes: 1_000, onTrouble: (t) => troubles.push(t) });
     const a = publisher.open(head);
     a.chunk('first');
+    turn();
     sent[0].fail();
     await flushAll();
     a.chunk('second');
@@ -183,6 +217,7 @@ describe('ProgressPublisher delivery', () => {
     const { sent, out } = sink();
     const a = new ProgressPublisher({ out, prefix: 'p', flushMs: 10, maxBytes: 10 }).open(head);
     a.chunk('12345');
+    turn();
     sent[0].ack();
     await flushAll();
     a.chunk('67890');
@@ -198,6 +233,7 @@ describe('ProgressPublisher delivery', () => {
     const { sent, out } = sink();
     const a = new ProgressPublisher({ out, prefix: 'p', codec }).open(head);
     a.chunk('secret answer');
+    turn();
     expect(sent[0].m.text).toBe('secret answer');
     expect(Buffer.from(sent[0].raw).toString('latin1')).not.toContain('secret');
     expect(sent[0].headers.get('Altlas-Key-Id')).toBe('k1');
@@ -208,6 +244,7 @@ describe('ProgressPublisher delivery', () => {
     const publisher = new ProgressPublisher({ out, prefix: 'p' });
     const a = publisher.open(head);
     a.chunk('x');
+    turn();
     publisher.close();
     await expect(a.settled(10_000)).resolves.toBe(false);
     await expect(publisher.open(head).settled(10)).resolves.toBe(false);

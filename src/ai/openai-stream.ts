@@ -69,37 +69,45 @@ export interface DeltaShape {
   prefix: string;
   suffix: string;
   model: string | null;
-  /**
-   * The shape on the wire (as UTF-8 bytes), when prefix and suffix hold no line end: an event's
-   * line up to its text (`data: ` and the prefix), what lies between one such event's text and
-   * the next one's (the suffix, the blank line, `data: ` and the prefix), and what ends one (the
-   * suffix and the blank line).
-   */
-  wire: { head: WirePattern; between: WirePattern; tail: WirePattern } | null;
+  /** The shape on the wire, when prefix and suffix hold no line end. */
+  wire: WirePattern | null;
 }
 
-/** Bytes to find at a place of the wire: compared four at a time. */
+/**
+ * What lies between one event's text and the next one's on the wire, as UTF-8 bytes: the
+ * suffix, the blank line, `data: ` and the prefix. Its first `tail` bytes end an event (the
+ * suffix and the blank line), the rest begin one (`data: ` and the prefix). One buffer for the
+ * three (an answer learns its shape once: made of one allocation, not six).
+ */
 export interface WirePattern {
   bytes: Buffer;
-  /** The bytes as little-endian 32-bit words (those of whole words). */
+  /** The bytes as little-endian 32-bit words (those of whole words): compared four at a time. */
   words: Int32Array;
+  tail: number;
 }
 
-function wirePattern(text: string): WirePattern {
-  const bytes = Buffer.from(text);
+function wirePattern(prefix: string, suffix: string): WirePattern {
+  const bytes = Buffer.from(`${suffix}\n\ndata: ${prefix}`);
   const words = new Int32Array(bytes.length >> 2);
   for (let k = 0; k < words.length; k++) words[k] = bytes.readInt32LE(4 * k);
-  return { bytes, words };
+  return { bytes, words, tail: Buffer.byteLength(suffix) + 2 };
 }
 
-/** True when `wire` (seen through `view`) holds `p` at `at`. */
-function holds(wire: Buffer, view: DataView, at: number, p: WirePattern): boolean {
+/** True when `wire` (seen through `view`) holds the first `length` bytes of `p` at `at`. */
+function holds(wire: Buffer, view: DataView, at: number, p: WirePattern, length: number): boolean {
+  if (at + length > wire.length) return false;
   const bytes = p.bytes;
-  if (at + bytes.length > wire.length) return false;
   const words = p.words;
-  for (let k = 0; k < words.length; k++) if (view.getInt32(at + 4 * k, true) !== words[k]) return false;
-  for (let j = words.length * 4; j < bytes.length; j++) if (wire[at + j] !== bytes[j]) return false;
+  const whole = length >> 2;
+  for (let k = 0; k < whole; k++) if (view.getInt32(at + 4 * k, true) !== words[k]) return false;
+  for (let j = whole * 4; j < length; j++) if (wire[at + j] !== bytes[j]) return false;
   return true;
+}
+
+/** True when `wire` holds the beginning of an event of `p` (`data: ` and the prefix) at `at`: once a run, compared natively. */
+function holdsHead(wire: Buffer, at: number, p: WirePattern): boolean {
+  const length = p.bytes.length - p.tail;
+  return at + length <= wire.length && wire.compare(p.bytes, p.tail, p.bytes.length, at, at + length) === 0;
 }
 
 /** A text put in the content's place to check that it is the content (as JSON, and read). */
@@ -129,7 +137,7 @@ export function deltaShape(data: string, text: string, model: string | null = nu
     return null;
   }
   const lines = /[\r\n]/.test(prefix) || /[\r\n]/.test(suffix);
-  const wire = lines ? null : { head: wirePattern(`data: ${prefix}`), between: wirePattern(`${suffix}\n\ndata: ${prefix}`), tail: wirePattern(`${suffix}\n\n`) };
+  const wire = lines ? null : wirePattern(prefix, suffix);
   return { prefix, suffix, model, wire };
 }
 
@@ -146,14 +154,14 @@ let gathered = Buffer.allocUnsafe(16_384);
 export function shapedRun(wire: Buffer, at: number, shape: DeltaShape, out: string[]): number {
   const w = shape.wire;
   const length = wire.length;
-  if (!w || length - at < w.head.bytes.length + w.tail.bytes.length) return at;
+  // An event is the head, its text and the tail: the pattern's bytes at least.
+  if (!w || length - at < w.bytes.length || !holdsHead(wire, at, w)) return at;
   const view = new DataView(wire.buffer, wire.byteOffset, length);
-  if (!holds(wire, view, at, w.head)) return at;
   if (gathered.length < length) gathered = Buffer.allocUnsafe(Math.max(length, 2 * gathered.length));
   const g = gathered;
   let n = 0;
   let done = at;
-  let from = at + w.head.bytes.length;
+  let from = at + w.bytes.length - w.tail;
   for (;;) {
     // The body: up to the first quote not escaped; none with a control character.
     let to = from;
@@ -169,8 +177,8 @@ export function shapedRun(wire: Buffer, at: number, shape: DeltaShape, out: stri
       else if (c > 127) wide = true;
     }
     if (to >= length || wire[to] !== 34) break;
-    const between = holds(wire, view, to, w.between);
-    if (!between && !holds(wire, view, to, w.tail)) break;
+    const between = holds(wire, view, to, w, w.bytes.length);
+    if (!between && !holds(wire, view, to, w, w.tail)) break;
     if (!escaped && !wide) {
       for (let i = from; i < to; i++) g[n++] = wire[i];
     } else {
@@ -187,9 +195,9 @@ export function shapedRun(wire: Buffer, at: number, shape: DeltaShape, out: stri
       n = 0;
       out.push(text);
     }
-    done = to + w.tail.bytes.length;
+    done = to + w.tail;
     if (!between) break;
-    from = to + w.between.bytes.length;
+    from = to + w.bytes.length;
   }
   if (n > 0) out.push(g.toString('latin1', 0, n));
   return done;

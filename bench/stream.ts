@@ -19,8 +19,9 @@
  *
  * BENCH_PHASES picks phases (comma-separated; default all). BENCH_PROFILE=<dir>: the throughput
  * phase's workers run with `--cpu-prof`, their profiles in <dir>/<pace>-<mode>-<round>/.
- * BENCH_BASE=<checkout>: the throughput phase also runs that checkout's worker streamed, in turn
- * with the others (a change measured against the code before it in the same run). BENCH_ROUNDS:
+ * BENCH_BASE=<checkout>: the throughput phase also runs that checkout's worker, streamed and
+ * unstreamed, in turn with the others (a change measured against the code before it in the same
+ * run; its streamed mode is compared with its own unstreamed one). BENCH_ROUNDS:
  * rounds of each throughput comparison; BENCH_PACES=paced,cpu picks them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -398,7 +399,7 @@ async function drain(label: string, jobs: number, workerEnv: Record<string, stri
     const cpuUs = per(worker.proc.pid!, cpu0[0]);
     const fakeUs = per(fake.proc.pid!, cpu0[1]);
     const progress = await jsm.streams.info('ALT_PROGRESS').then((i) => i.state.messages, () => 0);
-    console.log(`  ${label}: ${rate.toFixed(1)} jobs/s, CPU per job: worker ${cpuUs.toFixed(0)} µs, fake AI ${fakeUs.toFixed(0)} µs; ${(progress / (jobs * 3)).toFixed(2)} progress messages per answer`);
+    console.log(`  ${label}: ${rate.toFixed(1)} jobs/s, CPU per job: worker ${cpuUs.toFixed(0)} µs, fake AI ${fakeUs.toFixed(0)} µs; ${(progress / (jobs * 3)).toFixed(2)} progress messages per answer; load average ${loadavg()[0].toFixed(1)}`);
     return { rate, cpuUs };
   } finally {
     await worker?.stop();
@@ -411,6 +412,7 @@ const MODES: Record<string, Record<string, string>> = {
   streamed: { AI_STREAM: 'true' },
   ...(BASE ? { 'streamed, base': { AI_STREAM: 'true' } } : {}),
   unstreamed: { AI_STREAM: 'false' },
+  ...(BASE ? { 'unstreamed, base': { AI_STREAM: 'false' } } : {}),
   'unstreamed, progress off': { AI_STREAM: 'false', PROGRESS_ENABLED: 'false' },
 };
 const binOf = (label: string) => (label.endsWith(', base') ? join(BASE!, 'bin', 'altlas') : undefined);
@@ -427,7 +429,7 @@ async function compare(pace: string, title: string, jobs: number, faults: Record
     const rate = (k: string) => Math.max(...got[k].map((g) => g.rate));
     const cpu = (k: string) => Math.min(...got[k].map((g) => g.cpuUs));
     for (const streamed of BASE ? ['streamed', 'streamed, base'] : ['streamed']) {
-      for (const base of ['unstreamed', 'unstreamed, progress off']) {
+      for (const base of [streamed.endsWith(', base') ? 'unstreamed, base' : 'unstreamed', 'unstreamed, progress off']) {
         const r = rate(streamed) / rate(base);
         console.log(`  ${streamed} ÷ ${base}: jobs/s ${r.toFixed(2)} (target >= 0.9: ${met(r >= 0.9)}); worker CPU per job ${(cpu(base) / cpu(streamed)).toFixed(2)} of it`);
       }

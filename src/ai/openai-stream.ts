@@ -81,15 +81,23 @@ export interface DeltaShape {
  */
 export interface WirePattern {
   bytes: Buffer;
-  /** The bytes as little-endian 32-bit words (those of whole words): compared four at a time. */
-  words: Int32Array;
+  /**
+   * The bytes eight at a time (those of whole words), each read as a little-endian double:
+   * compared as doubles, one comparison for eight bytes. Two doubles are equal exactly when their
+   * bits are, but for NaN (equal to nothing) and the two zeros (equal to each other); neither is
+   * a word here: both need a byte that valid UTF-8 never holds before another (a zero: seven NUL
+   * bytes, which no JSON text holds; NaN: a 0x7F or 0xFF byte after one from 0xF0, where UTF-8
+   * has a continuation byte). So a word of the wire equals one of these exactly when its eight
+   * bytes do.
+   */
+  words: Float64Array;
   tail: number;
 }
 
 function wirePattern(prefix: string, suffix: string): WirePattern {
   const bytes = Buffer.from(`${suffix}\n\ndata: ${prefix}`);
-  const words = new Int32Array(bytes.length >> 2);
-  for (let k = 0; k < words.length; k++) words[k] = bytes.readInt32LE(4 * k);
+  const words = new Float64Array(bytes.length >> 3);
+  for (let k = 0; k < words.length; k++) words[k] = bytes.readDoubleLE(8 * k);
   return { bytes, words, tail: Buffer.byteLength(suffix) + 2 };
 }
 
@@ -98,9 +106,9 @@ function holds(wire: Buffer, view: DataView, at: number, p: WirePattern, length:
   if (at + length > wire.length) return false;
   const bytes = p.bytes;
   const words = p.words;
-  const whole = length >> 2;
-  for (let k = 0; k < whole; k++) if (view.getInt32(at + 4 * k, true) !== words[k]) return false;
-  for (let j = whole * 4; j < length; j++) if (wire[at + j] !== bytes[j]) return false;
+  const whole = length >> 3;
+  for (let k = 0; k < whole; k++) if (view.getFloat64(at + 8 * k, true) !== words[k]) return false;
+  for (let j = whole * 8; j < length; j++) if (wire[at + j] !== bytes[j]) return false;
   return true;
 }
 

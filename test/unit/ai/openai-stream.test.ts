@@ -206,8 +206,10 @@ describe('delta shapes', () => {
   });
 
   it('runs over no byte of the wire that differs from the shape, the last bytes of each part included', () => {
-    // Models of four lengths: the parts compared four bytes at a time end on every remainder.
-    for (const model of ['m', 'mm', 'mmm', 'mmmm']) {
+    // Models of eight lengths: the parts compared eight bytes at a time end on every remainder;
+    // and models of characters of two, three and four UTF-8 bytes, in every place of a word.
+    const wide = ['é', '€', '😀', 'é€😀\u007f'].flatMap((c) => Array.from({ length: 8 }, (_, k) => `${'m'.repeat(k)}${c}${c}`));
+    for (const model of [...Array.from({ length: 8 }, (_, k) => 'm'.repeat(k + 1)), ...wide]) {
       const s = new ChatStream('id', model);
       const shape = deltaShape(s.delta('first').slice(6, -2), 'first', model)!;
       const wire = Buffer.from(s.delta('ab') + s.delta('cd'));

@@ -22,7 +22,8 @@
  * BENCH_BASE=<checkout>: the throughput phase also runs that checkout's worker, streamed and
  * unstreamed, in turn with the others (a change measured against the code before it in the same
  * run; its streamed mode is compared with its own unstreamed one). BENCH_ROUNDS:
- * rounds of each throughput comparison; BENCH_PACES=paced,cpu picks them.
+ * rounds of each throughput comparison; BENCH_PACES=paced,cpu picks them. BENCH_WATCHERS=fleet,processes
+ * picks the ttft phase's watchers (in one process, as processes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -447,8 +448,9 @@ async function throughput(): Promise<void> {
 
 console.log(`bench:stream (phases ${PHASES.join(', ')}); progress coalesced every ${FLUSH_MS} ms or ${FLUSH_BYTES} bytes`);
 if (PHASES.includes('ttft')) {
-  await ttft('fleet');
-  await ttft('processes');
+  const watchers = (env.BENCH_WATCHERS ?? 'fleet,processes').split(',');
+  if (watchers.includes('fleet')) await ttft('fleet');
+  if (watchers.includes('processes')) await ttft('processes');
 }
 if (PHASES.includes('chaos')) await chaos();
 if (PHASES.includes('throughput')) await throughput();

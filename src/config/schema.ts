@@ -62,7 +62,7 @@ export const ConfigSchema = Type.Object({
   PROGRESS_MAX_AGE_MS: int('PROGRESS_MAX_AGE_MS', 0, 'How long the progress stream keeps a message (set when the runner creates it; altlas init --apply applies a change); 0: forever.'),
   PROGRESS_MAX_BYTES: int('PROGRESS_MAX_BYTES', -1, 'Bytes the progress stream keeps at most, oldest removed first (set when the runner creates it; altlas init --apply applies a change); -1: no limit.'),
   PROGRESS_DUPLICATE_WINDOW_MS: int('PROGRESS_DUPLICATE_WINDOW_MS', 1_000, 'How long the progress stream de-duplicates a message by Nats-Msg-Id, at most PROGRESS_MAX_AGE_MS (set when the runner creates it; altlas init --apply applies a change).'),
-  PROGRESS_FLUSH_MS: int('PROGRESS_FLUSH_MS', 1, 'Milliseconds text of an answer waits to be sent with the text after it; the first chunk of each attempt is sent at once.', 60_000),
+  PROGRESS_FLUSH_MS: int('PROGRESS_FLUSH_MS', 1, 'Milliseconds text of an answer waits to be sent with the text after it; the first chunk of each attempt is sent at once (at the end of the event loop turn it came in; with the end of the attempt when that came in the same turn).', 60_000),
   PROGRESS_FLUSH_BYTES: int('PROGRESS_FLUSH_BYTES', 256, 'Bytes of waiting text that are sent at once; also the most text one progress message carries.', 262_144),
   PROGRESS_DRAIN_MS: int('PROGRESS_DRAIN_MS', 0, 'Milliseconds an AI task waits after its call until its progress is stored (so a .last never precedes it); past it the rest is given up and logged.'),
   RUNNER_CONCURRENCY: int('RUNNER_CONCURRENCY', 1, 'Jobs in flight per worker process.', MAX_CONCURRENCY),

@@ -4,7 +4,8 @@
  * towards the root: the first frame whose file belongs to a stage decides (JSON.parse called from
  * the decoder is decoding, a socket write under got is got's). Frames of Node.js's internals and
  * of the NATS client's protocol code only decide when nothing of ours or of a library named here
- * is on the stack (the client parsing what the server sent, timers, a buffered flush). Built-ins
+ * is on the stack (the client parsing what the server sent, timers); its flush (the socket write of
+ * what the connection queued) is the client's whoever's send triggered it. Built-ins
  * (JSON, RegExp, Buffer) never decide. The shares of the main thread's samples that are not idle
  * are then scaled to the main thread's measured CPU time; the process's other threads (V8's GC
  * helpers and compiler, libuv's pool) are a row of their own.
@@ -78,6 +79,10 @@ export function frameStage(frame: CallFrame): { stage: Stage; rank: number } | n
     '/node_modules/readable-stream/', '/node_modules/@dabh/', '/node_modules/fecha/', '/node_modules/one-time/', '/node_modules/stack-trace/', '/node_modules/@colors/')) return strong('logs');
   if (has(url, '/src/telemetry/metrics', '/node_modules/@opentelemetry/sdk-metrics/', '/node_modules/@opentelemetry/exporter-prometheus/', '/node_modules/@opentelemetry/exporter-metrics-')) return strong('metrics');
   if (has(url, '/src/telemetry/', '/src/security/trace-headers', '/node_modules/@opentelemetry/', '/node_modules/protobufjs/', '/node_modules/@protobufjs/')) return strong('spans (tracing)');
+  // The socket write of what the connection queued is the NATS client's, whoever's send passed the
+  // client's threshold and wrote it at once: the write coalescing of `altlas worker`'s connection
+  // (src/messaging/coalesce.ts) and the client's own flush.
+  if (has(url, '/src/messaging/coalesce') || (fn === 'flushPending' && has(url, '/node_modules/@nats-io/nats-core/'))) return strong('NATS client (protocol, parse, flush)');
   if (has(url, '/src/messaging/settle', '/@nats-io/jetstream/lib/jsmsg', '/@nats-io/jetstream/esm/jsmsg')) return strong('ack');
   if (has(url, '/src/messaging/pull', '/src/flow/', '/@nats-io/jetstream/lib/consumer', '/@nats-io/jetstream/esm/consumer')) return strong('pull (consumer, flow)');
   if (has(url, '/src/messaging/publisher', '/src/messaging/stream-publish', '/@nats-io/jetstream/lib/jsclient', '/@nats-io/jetstream/esm/jsclient')) return strong('publish (.last, DLQ)');

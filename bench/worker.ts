@@ -29,6 +29,8 @@
  * BENCH_MEMORY_PROBE=1 prints what the memory part's RSS is made of at its highest (./memory-probe.ts:
  * V8 heap by space, array buffers, malloc and the rest, mapped files); BENCH_HEAP_SNAPSHOT=<dir> with it
  * writes a heap snapshot of each of its two workers there when its part ends.
+ * BENCH_NODE_FLAGS=<flags> starts each throughput phase's process with those Node.js and V8 flags (as
+ * bin/altlas gives `altlas worker` its own; by default the phases run with V8's sizing, not those).
  * BENCH_ONLY=<names> (comma-separated: baseline, floor, worker, default, no-history, telemetry-100, telemetry-10,
  * memory, startup: the start-up part alone) runs only those parts, the phases in the order given (to alternate
  * which of two goes first), and prints only the rows and ratios they give.
@@ -308,7 +310,7 @@ async function phaseMain(phase: string, url: string): Promise<void> {
 
 function runPhase(phase: string, url: string, serverPid: number): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', import.meta.filename], { env: { ...process.env, BENCH_PHASE: phase, BENCH_NATS_URL: url, BENCH_NATS_PID: String(serverPid) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--disable-warning=ExperimentalWarning', import.meta.filename], { env: { ...process.env, BENCH_PHASE: phase, BENCH_NATS_URL: url, BENCH_NATS_PID: String(serverPid) }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();

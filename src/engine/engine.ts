@@ -102,16 +102,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Resolves with the body's result, or rejects as soon as the signal aborts (whether or not the body listens). */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
 /**
  * Runs task graphs. `C` is the type of the context each run carries (the worker's RunContext: its
  * logger, status record, spans, tenant), typed once here rather than guessed by each observer.
@@ -150,6 +140,8 @@ class Run<C> {
   readonly #job: Job;
   readonly #in: RunInput<C>;
   readonly #abort = new AbortController();
+  /** The attempts running: each ends at the job's stop (a listener on the job's signal each cost more). */
+  readonly #attempts = new Set<(reason: AltlasError) => void>();
   /** Aborted when the job drains (a budget stop): wakes the tasks waiting to retry. Made when first needed (most runs never retry nor drain). */
   #drain: AbortController | null = null;
   readonly #emit: ((e: TaskEvent) => void) | undefined;
@@ -197,6 +189,7 @@ class Run<C> {
     this.#stopped = reason;
     this.#state.stop(reason.code);
     this.#abort.abort(reason);
+    for (const end of this.#attempts) end(reason);
   }
 
   /** Ends the job without aborting the tasks running: they finish, nothing else starts. */
@@ -261,19 +254,29 @@ class Run<C> {
   #attempt(task: JobTask, inst: Instance, attempt: number, timeoutMs: number, deps: ReadonlyMap<string, TaskOutput>): Promise<Attempt> {
     const job = this.#abort.signal;
     const attemptAbort = new AbortController();
-    const onJobAbort = () => attemptAbort.abort(job.reason);
-    job.addEventListener('abort', onJobAbort, { once: true });
+    const signal = attemptAbort.signal;
+    // The attempt's result: the body's, or its signal's reason as soon as that aborts (the job's stop,
+    // the attempt's timeout), whether or not the body listens.
+    let fail!: (reason: unknown) => void;
+    const work = new Promise<TaskOutput>((resolve, reject) => {
+      fail = reject;
+      Promise.resolve().then(() => this.#o.body(task, { job: this.#job, key: inst.key, attempt, signal, dependencyOutputs: deps, context: this.#in.context })).then(resolve, reject);
+    });
+    const abort = (reason: AltlasError): void => {
+      attemptAbort.abort(reason);
+      fail(signal.reason);
+    };
+    this.#attempts.add(abort);
     let timedOut = false;
     const handle = setTimeout(() => {
       timedOut = true;
-      attemptAbort.abort(new AltlasError('TASK_TIMEOUT', `task ${inst.key} timed out after ${timeoutMs} ms`, { context: { altId: this.#job.id, taskId: inst.key, attempt } }));
+      abort(new AltlasError('TASK_TIMEOUT', `task ${inst.key} timed out after ${timeoutMs} ms`, { context: { altId: this.#job.id, taskId: inst.key, attempt } }));
     }, timeoutMs);
-    const signal = attemptAbort.signal;
     const done = (): void => {
       clearTimeout(handle);
-      job.removeEventListener('abort', onJobAbort);
+      this.#attempts.delete(abort);
     };
-    return raceAbort(Promise.resolve().then(() => this.#o.body(task, { job: this.#job, key: inst.key, attempt, signal, dependencyOutputs: deps, context: this.#in.context })), signal).then((output): Attempt => {
+    return work.then((output): Attempt => {
       done();
       return { kind: 'ok', output };
     }, (e: unknown): Attempt => {

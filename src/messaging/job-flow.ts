@@ -10,7 +10,7 @@ import { recoverAltId, type JobHeader } from '../alt/index.ts';
 import { AltlasError, toAltlasError } from '../errors.ts';
 import type { Engine, JobRun } from '../engine/engine.ts';
 import type { TaskResult } from '../engine/types.ts';
-import { randomUUID } from 'node:crypto';
+import { uuidV4 } from '../last/uuid.ts';
 import { buildLast, buildCancelledLast, type ArtifactOptions } from '../last/index.ts';
 import { notStarted } from '../last/build.ts';
 import { buildBudgetLast } from '../last/budget.ts';
@@ -176,7 +176,7 @@ export async function processDelivery(deps: FlowDeps, input: FlowInput): Promise
     }
     const budget = budgets?.open(job, d.headers, resume) ?? null;
     const finish = async (r: JobRun, end: 'ran' | 'cancelled' | 'budget') => {
-      const executionId = randomUUID();
+      const executionId = uuidV4();
       const artifacts = deps.artifacts ? await deps.artifacts(job!, r, executionId) : undefined;
       const metadata = { ...deliveryMeta(d), ...(budget ? { budget: budget.budget } : {}), ...(replayOf ? { replay_of: replayOf } : {}) };
       const input = { job: job!, run: r, warnings: decoded.warnings, metadata, artifacts, currency: deps.currency };

@@ -13,7 +13,7 @@ import { trace } from '@opentelemetry/api';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { StreamPublisher } from './stream-publish.ts';
 import type { ObjectStore } from '@nats-io/obj';
-import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import { MsgHdrsImpl, headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { AltlasError } from '../errors.ts';
 import type { Config } from '../config/schema.ts';
 import { lastUrl, objectUrl, type Last } from '../last/index.ts';
@@ -32,15 +32,30 @@ export type PublisherConfig = Pick<Config, 'LAST_STREAM' | 'LAST_SUBJECT_PREFIX'
 const COPIED: Record<string, number> = { traceparent: 55, tracestate: 512, baggage: 8_192 };
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
-/** Copies the W3C trace context of the original message, within bounds. */
+/**
+ * Copies the W3C trace context of the original message, within bounds: the first value of each
+ * header named exactly so (as `get` reads it), in one pass over the original's headers (each
+ * `get` lists them all again).
+ */
 export function copyTraceHeaders(from: MsgHdrs | undefined, to: MsgHdrs): void {
   if (!from) return;
-  for (const [name, max] of Object.entries(COPIED)) {
-    const v = from.get(name);
-    if (!v || v.length > max || /[\r\n]/.test(v)) continue;
+  for (const [name, values] of from) {
+    const max = Object.hasOwn(COPIED, name) ? COPIED[name] : 0;
+    const v = values[0];
+    if (!max || !v || v.length > max || /[\r\n]/.test(v)) continue;
     if (name === 'traceparent' && !TRACEPARENT.test(v)) continue;
     to.set(name, v);
   }
+}
+
+/**
+ * A new header set holding these single values, as `set` on each would make it (the value
+ * checked for line breaks and trimmed) without its search of the names set before.
+ */
+function headersOf(values: Record<string, string>): MsgHdrs {
+  const record: Record<string, string[]> = {};
+  for (const name of Object.keys(values)) record[name] = [MsgHdrsImpl.validHeaderValue(values[name])];
+  return MsgHdrsImpl.fromRecord(record);
 }
 
 const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(;\s*[\w-]+=[\w.-]+)*$/;
@@ -81,14 +96,11 @@ export class Publisher {
 
   /** Publishes a `.last` and waits for JetStream's acknowledgement; `duplicate` when the stream held it already. */
   async last(last: Last, d: Pick<DeliveryInfo, 'stream' | 'seq'> & { subject?: string }, original: MsgHdrs | undefined): Promise<{ duplicate: boolean; seq: number }> {
-    const h = natsHeaders();
-    h.set(HEADERS.altId, headerValue(last.alt_file_id));
-    h.set(HEADERS.altStreamSeq, String(d.seq));
-    h.set(HEADERS.lastStatus, last.status);
-    h.set(HEADERS.contentType, 'application/json');
-    h.set(HEADERS.executionId, last.execution_id);
     const tenant = d.subject ? tenantOf(d.subject) : null;
-    if (tenant) h.set(HEADERS.lastTenant, tenant);
+    const h = headersOf({
+      [HEADERS.altId]: headerValue(last.alt_file_id), [HEADERS.altStreamSeq]: String(d.seq), [HEADERS.lastStatus]: last.status,
+      [HEADERS.contentType]: 'application/json', [HEADERS.executionId]: last.execution_id, ...(tenant ? { [HEADERS.lastTenant]: tenant } : {}),
+    });
     // Without tracing the producer's headers travel on; with it, the PRODUCER span's context replaces them.
     copyTraceHeaders(original, h);
     const subject = this.lastSubject(last.alt_file_id);

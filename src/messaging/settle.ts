@@ -17,11 +17,11 @@
  * any other: the fate table turns it into a hand-back or a rejection.
  */
 import { NO_TENANT, tenantOf } from '../flow/lanes.ts';
-import { randomUUID } from 'node:crypto';
 import type { Job } from '../alt/job.ts';
 import type { JobHeader } from '../alt/header.ts';
 import { AltlasError } from '../errors.ts';
 import { buildFailureLast, type Last, type LastIds } from '../last/index.ts';
+import { uuidV4 } from '../last/uuid.ts';
 import { decideFate, type Verb } from './fate.ts';
 import type { DeliveryInfo } from '../contract/delivery.ts';
 
@@ -42,7 +42,7 @@ export interface SettleRules {
 }
 
 /** Ids of a `.last`: fresh uuids, the execution id given or new, generated at `now`. */
-export const lastIds = (now: number, executionId: string = randomUUID()): LastIds => ({ id: randomUUID(), executionId, uuid: randomUUID, now });
+export const lastIds = (now: number, executionId: string = uuidV4()): LastIds => ({ id: uuidV4(), executionId, uuid: uuidV4, now });
 
 /** Where a delivery came from, as every `.last` of it records in `metadata` (never with the `alt_` prefix of copied keys). */
 /** The delivery a `.last` came from, and the job's tenant (the subject's tenant token; `_` for none, as usage records say). */

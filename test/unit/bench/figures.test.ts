@@ -1,7 +1,7 @@
 /** The last line of bench:worker and bench:peer (their figures as JSON) and the CPU budget by stage they print. */
 import { describe, expect, it } from '@jest/globals';
 import { jsonLine, peerFigures, workerFigures } from '../../../bench/figures.ts';
-import { budgetPerJob, budgetTable, sampledByStage, type CpuProfile } from '../../../bench/stages.ts';
+import { budgetPerJob, budgetTable, frameStage, sampledByStage, type CpuProfile } from '../../../bench/stages.ts';
 
 describe('the JSON line of bench:worker', () => {
   it('holds every figure by its name, the ratios from the phases and null for parts that did not run', () => {
@@ -75,6 +75,17 @@ describe('the CPU budget by stage', () => {
       'Node.js internals (streams, sockets, timers)': 90,
     });
     expect(s.has('(idle)' as never)).toBe(false);
+  });
+
+  it('gives the socket write of what a connection queued to the NATS client, whoever sent it', () => {
+    // publish of a `.last` → the coalesced send passes the client's threshold → flushPending → socket write
+    const stack = [frame('writeGeneric', 'node:internal/stream_base_commons'), frame('flushPending', 'file:///w/node_modules/@nats-io/nats-core/lib/protocol.js'),
+      frame('protocol.sendCommand', 'file:///w/src/messaging/coalesce.ts'), frame('publish', 'file:///w/src/messaging/stream-publish.ts')];
+    const first = stack.map(frameStage).find((s) => s?.rank === 9);
+    expect(first?.stage).toBe('NATS client (protocol, parse, flush)');
+    // The send itself, below the threshold, stays the sender's.
+    expect(frameStage(frame('publish', 'file:///w/node_modules/@nats-io/nats-core/lib/protocol.js'))?.rank).toBeLessThan(9);
+    expect(frameStage(frame('protocol.sendCommand', 'file:///w/src/messaging/coalesce.ts'))?.stage).toBe('NATS client (protocol, parse, flush)');
   });
 
   it('counts only the samples inside the window, and scales the shares to the main thread CPU per job', () => {

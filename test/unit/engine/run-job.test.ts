@@ -133,6 +133,36 @@ describe('runJob', () => {
     expect(r.d.status).toBe('completed');
   });
 
+  it('ends an attempt at its timeout, and aborts the signal its body was given, whether or not the body listens', async () => {
+    jest.useFakeTimers();
+    let given: AbortSignal | undefined;
+    const done = runJob(makeJob([{ id: 'deaf', timeout: 2 }]), async (_t, ctx) => {
+      given = ctx.signal;
+      return new Promise<never>(() => {});
+    }, ENGINE);
+    await jest.advanceTimersByTimeAsync(2000);
+    const run = await done;
+    expect(run.results[0]).toMatchObject({ status: 'timeout', error_code: 'TASK_TIMEOUT', duration_ms: 2000 });
+    expect((given?.reason as AltlasError | undefined)?.code).toBe('TASK_TIMEOUT');
+  });
+
+  it('ends the attempts running at the stop of their job at once, and aborts their signals, whether or not their bodies listen', async () => {
+    const controller = new AbortController();
+    const started = deferred<void>();
+    const given: AbortSignal[] = [];
+    const done = runJob(makeJob([{ id: 'a', timeout: 600 }, { id: 'b', timeout: 600 }]), async (_t, ctx) => {
+      given.push(ctx.signal);
+      if (given.length === 2) started.resolve();
+      return new Promise<never>(() => {});
+    }, ENGINE, controller.signal);
+    await started.promise;
+    controller.abort();
+    const run = await Promise.race([done, new Promise<null>((r) => setTimeout(() => r(null), 2_000).unref())]);
+    expect(run?.stopped?.code).toBe('JOB_ABORTED');
+    expect(run?.results.map((r) => [r.status, r.error_code])).toEqual([['cancelled', 'JOB_ABORTED'], ['cancelled', 'JOB_ABORTED']]);
+    expect(given.map((s) => (s.reason as AltlasError).code)).toEqual(['JOB_ABORTED', 'JOB_ABORTED']);
+  });
+
   it('stops the whole job on abort and reports aborted tasks as such, not as failures', async () => {
     const controller = new AbortController();
     const job = makeJob([{ id: 'a' }, { id: 'b', deps: ['a'] }, { id: 'c' }]);

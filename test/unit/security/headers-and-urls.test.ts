@@ -2,12 +2,31 @@
 import { describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { headers as natsHeaders } from '@nats-io/nats-core';
-import { Publisher } from '../../../src/messaging/publisher.ts';
+import { Publisher, copyTraceHeaders } from '../../../src/messaging/publisher.ts';
 import { payloadCodec } from '../../../src/security/codec.ts';
 import { redactMemberList, sanitizeTraceHeaders } from '../../../src/security/trace-headers.ts';
 import { safeUrl } from '../../../src/security/url.ts';
 
 describe('trace headers', () => {
+  it('copies only the W3C trace context of a message to its results, each within its bounds', () => {
+    const from = natsHeaders();
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    from.set('traceparent', traceparent);
+    from.set('tracestate', `rojo=${'x'.repeat(600)}`);
+    from.set('baggage', 'user=alice');
+    from.set('Alt-Id', 'job-1');
+    from.set('constructor', 'x');
+    const to = natsHeaders();
+    copyTraceHeaders(from, to);
+    expect(to.toRecord()).toEqual({ traceparent: [traceparent], baggage: ['user=alice'] });
+    const bad = natsHeaders();
+    bad.set('traceparent', '00-not-a-trace-01');
+    const none = natsHeaders();
+    copyTraceHeaders(bad, none);
+    copyTraceHeaders(undefined, none);
+    expect(none.keys()).toEqual([]);
+  });
+
   it('masks the members of baggage and tracestate that hold secrets, and keeps the rest as they were', () => {
     expect(redactMemberList('user=alice,api_key=sk_live_abcdefghijklmnopqrstuvwx;ttl=5,note=Bearer%20abcDEF1234567890,region=eu'))
       .toBe('user=alice,api_key=[REDACTED];ttl=5,note=[REDACTED],region=eu');

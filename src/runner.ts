@@ -19,7 +19,7 @@ import type { TaskBody, TaskEvent } from './engine/types.ts';
 import { toAltlasError } from './errors.ts';
 import { AiGate } from './messaging/ai-gate.ts';
 import { ArchiveForwarder, ensureArchiveConsumer } from './messaging/archive.ts';
-import { inboxPrefixOf, type Connection } from './messaging/connect.ts';
+import { connectLike, inboxPrefixOf, type Connection } from './messaging/connect.ts';
 import { ExhaustedGuard, sweepAltStream } from './messaging/exhausted.ts';
 import type { Delivery } from './contract/delivery.ts';
 import { Publisher } from './messaging/publisher.ts';
@@ -135,9 +135,14 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
     stops.push(() => o.usage?.close());
   }
   // Each job's events: published and never waited for (at most HISTORY_BUFFER unconfirmed; the rest dropped and counted),
-  // in groups whose last message's PubAck confirms the others, sent before it on this connection without a reply.
-  const history = stores && config.HISTORY_ENABLED ? new HistoryWriter({
-    publish: (subject, data) => out.publish(subject, data), post: (subject, data) => nc.publish(subject, data), prefix: config.HISTORY_SUBJECT_PREFIX, maxPending: config.HISTORY_BUFFER, flushMs: config.HISTORY_FLUSH_MS, codec,
+  // in groups whose last message's PubAck confirms the others, sent before it on the same connection without a reply:
+  // a connection of their own, closed once they are sent (stops run in reverse).
+  const hnc = stores && config.HISTORY_ENABLED ? await connectLike(nc, 'history') : null;
+  const hout = hnc ? new StreamPublisher(hnc, inboxPrefixOf(hnc)) : null;
+  if (hnc) stops.push(() => hnc.close());
+  if (hout) stops.push(() => hout.close());
+  const history = hnc && hout ? new HistoryWriter({
+    publish: (subject, data) => hout.publish(subject, data), post: (subject, data) => hnc.publish(subject, data), prefix: config.HISTORY_SUBJECT_PREFIX, maxPending: config.HISTORY_BUFFER, flushMs: config.HISTORY_FLUSH_MS, codec,
     onDrop: (reason) => o.metrics?.()?.historyDropped(reason),
   }) : null;
   if (history) stops.push(() => history.flush());

@@ -151,6 +151,20 @@ export function inboxPrefixOf(nc: NatsConnection): string | undefined {
   return (nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
 }
 
+/**
+ * Another connection made as `nc` was (its servers, credentials, TLS, inbox prefix and reconnects),
+ * its name followed by `purpose`. The worker's history goes on one: nats-server handles a client's messages in the
+ * order they arrive on its connection, storing each in its stream before it reads the next, so on
+ * the worker's own connection every history message would be stored between its `.last`
+ * publishes, acks and pulls; on its own it is stored beside them.
+ */
+export async function connectLike(nc: NatsConnection, purpose: string): Promise<NatsConnection> {
+  const options = (nc as unknown as { options?: NodeConnectionOptions }).options;
+  if (!options) throw new Error('the connection\'s options cannot be read');
+  // The client folded the credentials into `authenticator`: given once more they would be sent twice.
+  return connect({ ...options, user: undefined, pass: undefined, token: undefined, name: options.name ? `${options.name} ${purpose}` : purpose, waitOnFirstConnect: false, reconnect: true, timeout: 5_000 });
+}
+
 export interface ConnectOptions {
   logger: Logger;
   /** The role of the process (its inbox prefix). */

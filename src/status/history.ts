@@ -142,6 +142,8 @@ interface Batch {
   altId: string;
   /** The instant of its first event (ms). */
   t0: number;
+  /** When its first event was added (ms): it goes HISTORY_FLUSH_MS later if its job has not left the worker by then. */
+  since: number;
   /** What its events share ({@link NONE} once they share nothing: each carries its own). */
   shared: HistoryShared;
   events: WireEvent[];
@@ -208,7 +210,7 @@ export class HistoryWriter {
     // A job's own subject is keyed by its id alone (its subject token is made once per batch); another subject by both.
     const key = subject === undefined ? altId : `${subject}\u0000${altId}`;
     let batch = this.#batches.get(key);
-    if (!batch) this.#batches.set(key, (batch = { subject: subject ?? historySubject(this.#o.prefix, altId), altId, t0: at, shared, events: [] }));
+    if (!batch) this.#batches.set(key, (batch = { subject: subject ?? historySubject(this.#o.prefix, altId), altId, t0: at, since: Date.now(), shared, events: [] }));
     else if (batch.shared !== shared) {
       // Events of another delivery (or none's) in the same batch: each carries its own.
       if (batch.shared !== NONE) batch.events = batch.events.map((e) => ({ ...batch!.shared, ...e }));
@@ -222,9 +224,30 @@ export class HistoryWriter {
       this.#batches.delete(key);
       this.#queue(batch);
     }
-    if (!this.#timer && this.#batches.size) {
-      this.#timer = setTimeout(() => this.#readyAll(), this.#o.flushMs ?? 1_000);
-      this.#timer.unref?.();
+    if (!this.#timer && this.#batches.size) this.#arm(this.#batches.values().next().value!.since);
+  }
+
+  /** The flush timer, for the batch begun at `since` (the oldest still gathering). */
+  #arm(since: number): void {
+    const flushMs = this.#o.flushMs ?? 1_000;
+    this.#timer = setTimeout(() => this.#readyOld(), Math.max(0, since + flushMs - Date.now()));
+    this.#timer.unref?.();
+  }
+
+  /**
+   * The batches gathering for HISTORY_FLUSH_MS are ready, and only those: a job that began a moment
+   * ago keeps its events for one message when it leaves. The map holds them oldest first.
+   */
+  #readyOld(): void {
+    this.#timer = null;
+    const due = Date.now() - (this.#o.flushMs ?? 1_000);
+    for (const [key, b] of this.#batches) {
+      if (b.since > due) {
+        this.#arm(b.since);
+        return;
+      }
+      this.#batches.delete(key);
+      this.#queue(b);
     }
   }
 

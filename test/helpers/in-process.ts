@@ -5,6 +5,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { aiTaskBody } from '../../src/tasks/ai-task-body.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { aiAnswered, createAiClient } from '../../src/main.ts';
@@ -16,6 +17,8 @@ import type { Harness } from './runner.ts';
 
 export interface InProcessWorker {
   stack: Assembled;
+  /** The worker's connection (its history goes on one of its own). */
+  nc: NatsConnection;
   lines: Record<string, unknown>[];
   logs(message: string): Record<string, unknown>[];
   close(): Promise<void>;
@@ -41,7 +44,7 @@ export async function inProcessWorker(h: Harness, env: Record<string, string> = 
   });
   const stack = await assembleWorker({ conn: { nc, connected: () => !nc.isClosed(), onReconnect: () => {} }, config, logger, gate, client, body: { make: ({ progress }) => aiTaskBody(client, { defaultModel: config.AI_MODEL, progress }) }, ...options });
   return {
-    stack, lines,
+    stack, nc, lines,
     logs: (message) => lines.filter((l) => l.message === message),
     async close() {
       await stack.close();

@@ -57,6 +57,24 @@ describe('a job\'s history on one worker: rejected, held while paused, replayed'
     ]);
   }, 120_000);
 
+  it('the history goes on a connection of its own, not between the worker\'s .last publishes, acks and pulls', async () => {
+    const subjects: string[] = [];
+    const publish = w.nc.publish.bind(w.nc);
+    w.nc.publish = (subject, ...rest) => {
+      subjects.push(subject);
+      publish(subject, ...rest);
+    };
+    try {
+      await h.publish(job('own-connection', 1));
+      await eventually(() => lines(h, 'own-connection'), (l) => l.some((x) => x.startsWith('.last stored')), 'the job\'s history');
+    } finally {
+      w.nc.publish = publish;
+    }
+    // The worker's own connection sent the job's .last; its history went on the other.
+    expect(subjects.some((s) => s.startsWith('last.'))).toBe(true);
+    expect(subjects.filter((s) => s.startsWith('history.'))).toEqual([]);
+  }, 120_000);
+
   it('a delivery held while paused shows at once with its hold, starts after the resume; the resume is stamped before the workers act', async () => {
     // The rejected job's slot freed: the worker asked for work again (a request open 15 s).
     await eventually(async () => w.stack.worker.state.inFlight, (n) => n === 0, 'the slot free');

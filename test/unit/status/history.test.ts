@@ -57,6 +57,29 @@ describe('HistoryWriter', () => {
     expect(subjects).toEqual(['history.j']);
   });
 
+  it('sends a running job\'s events HISTORY_FLUSH_MS after its own first, not those of a job that began since (they wait to go as one message)', () => {
+    jest.useFakeTimers();
+    try {
+      const subjects: string[] = [];
+      const w = new HistoryWriter({ prefix: 'history', maxPending: 10, flushMs: 100, groupMs: 1, publish: async (subject) => {
+        subjects.push(subject);
+      } });
+      w.add('old', { worker_id: 'w' }, { type: 'started' });
+      jest.advanceTimersByTime(60);
+      w.add('young', { worker_id: 'w' }, { type: 'started' });
+      jest.advanceTimersByTime(45);
+      expect(subjects).toEqual(['history.old']);
+      // The young job's turn comes 100 ms after its first event, with what it added meanwhile.
+      w.add('young', { worker_id: 'w' }, { type: 'task_finished', task_id: 't', status: 'completed' });
+      jest.advanceTimersByTime(50);
+      expect(subjects).toEqual(['history.old']);
+      jest.advanceTimersByTime(10);
+      expect(subjects).toEqual(['history.old', 'history.young']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('holds at most HISTORY_BUFFER events (waiting or unconfirmed), drops the rest and what the stream refused, and says so', async () => {
     const drops: string[] = [];
     const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];

@@ -14,6 +14,7 @@
  *   no-history        default with HISTORY_ENABLED=false (the ratio default / no-history is what
  *                     writing each job's events costs)
  *   telemetry 100 %   default + tracing and metrics exported by OTLP/HTTP to a local sink, every trace sampled
+ *                     (the sink runs in the phase's own process: its CPU, a few requests a second, is in the phase's)
  *   telemetry 10 %    the same with a 10 % trace-id ratio sampler
  *
  * Memory and start-up, measured on `altlas worker` processes over HTTP (the fake AI in its own process):

@@ -101,7 +101,7 @@ export class Publisher {
       [HEADERS.altId]: headerValue(last.alt_file_id), [HEADERS.altStreamSeq]: String(d.seq), [HEADERS.lastStatus]: last.status,
       [HEADERS.contentType]: 'application/json', [HEADERS.executionId]: last.execution_id, ...(tenant ? { [HEADERS.lastTenant]: tenant } : {}),
     });
-    // Without tracing the producer's headers travel on; with it, the PRODUCER span's context replaces them.
+    // Without tracing (or a job the sampler left out) the producer's headers travel on; a recording job span's context replaces them.
     copyTraceHeaders(original, h);
     const subject = this.lastSubject(last.alt_file_id);
     const msgID = lastMsgId(d.stream, d.seq);
@@ -117,13 +117,15 @@ export class Publisher {
         context: { altId: last.alt_file_id, bytes: body.length, maxPayload: max },
       });
     }
-    // The job's span (when it records) gets the publish as an event; the .last carries its context on.
+    // The job's span (when it records) gets the publish as an event, and the .last carries its
+    // context on. A job the sampler left out passes on the producer's trace headers as they came
+    // (its own span is in no trace store, and its context would cost every .last a header).
     const span = trace.getActiveSpan();
     if (span?.isRecording()) {
       span.setAttribute(ATTR.lastStatus, last.status);
       span.addEvent(SPAN.send(this.#o.config.LAST_STREAM), { [ATTR.messagingDestination]: subject, [ATTR.messagingMessageId]: msgID, [ATTR.messagingBodySize]: body.length });
+      injectContext(h);
     }
-    injectContext(h);
     sanitizeTraceHeaders(h, this.#codec.encrypts);
     const ack = await this.#o.out.publish(subject, body, { msgID, headers: h, timeoutMs: 10_000 });
     return { duplicate: ack.duplicate, seq: ack.seq };

@@ -526,15 +526,13 @@ export class Worker {
 
   /** One delivery inside its CONSUMER span, the child of the producer's context from the headers. */
   #handle(d: Delivery, entry: Running, suspect: boolean): Promise<void> {
-    return inSpan(SPAN.process(d.stream), {
-      kind: SpanKind.CONSUMER,
-      attributes: {
-        [ATTR.messagingSystem]: 'nats', [ATTR.messagingOperationType]: 'process', [ATTR.messagingOperationName]: 'process',
-        [ATTR.messagingDestination]: d.subject, [ATTR.natsStream]: d.stream, [ATTR.messagingConsumerGroup]: this.#o.config.RUNNER_DURABLE,
-        [ATTR.messagingMessageId]: d.headers?.get(HEADERS.msgId) || `${d.stream}:${d.seq}`, [ATTR.natsDeliveryCount]: d.deliveries,
-        [ATTR.natsStreamSequence]: d.seq, [ATTR.messagingBodySize]: d.data.length,
-      },
-    }, extractContext(d.headers), (span) => this.#process(d, entry, suspect, (k, v) => span.setAttribute(k, v)));
+    // The attributes are set once the span is known to record: the jobs the sampler drops build none.
+    return inSpan(SPAN.process(d.stream), { kind: SpanKind.CONSUMER }, extractContext(d.headers), (span) => this.#process(d, entry, suspect, (k, v) => span.setAttribute(k, v)), () => ({
+      [ATTR.messagingSystem]: 'nats', [ATTR.messagingOperationType]: 'process', [ATTR.messagingOperationName]: 'process',
+      [ATTR.messagingDestination]: d.subject, [ATTR.natsStream]: d.stream, [ATTR.messagingConsumerGroup]: this.#o.config.RUNNER_DURABLE,
+      [ATTR.messagingMessageId]: d.headers?.get(HEADERS.msgId) || `${d.stream}:${d.seq}`, [ATTR.natsDeliveryCount]: d.deliveries,
+      [ATTR.natsStreamSequence]: d.seq, [ATTR.messagingBodySize]: d.data.length,
+    }));
   }
 
   /** A promise chain, not an async function: no suspended frame held per job in flight. */

@@ -18,8 +18,18 @@ const redactFormat = winston.format((info, opts: unknown) => {
   return info;
 });
 
-/** Adds the active span's trace_id and span_id to a line written inside a traced job. */
-const traceFormat = winston.format((info) => Object.assign(info, traceFields()));
+/**
+ * Adds the active span's trace_id and span_id to a line written inside a traced job. It runs after
+ * the redaction: the ids are hex the SDK made or the propagator checked, never a caller's text.
+ */
+const traceFormat = winston.format((info) => {
+  const ids = traceFields();
+  if (ids.trace_id !== undefined) {
+    info.trace_id = ids.trace_id;
+    info.span_id = ids.span_id;
+  }
+  return info;
+});
 
 /** Where winston's transports read the finished line (triple-beam's MESSAGE). */
 const MESSAGE = Symbol.for('message');
@@ -54,12 +64,12 @@ export function createLogger(options: LoggerOptions): Logger {
   const keys = (options.redactKeys ?? []).map((k) => k.toLowerCase()).filter(Boolean);
   const pretty = options.pretty ?? (options.stream === undefined && process.stdout.isTTY === true);
   const format = pretty
-    ? winston.format.combine(traceFormat(), redactFormat({ keys }), winston.format.timestamp(), winston.format.colorize(), winston.format.printf((info) => {
+    ? winston.format.combine(redactFormat({ keys }), traceFormat(), winston.format.timestamp(), winston.format.colorize(), winston.format.printf((info) => {
       const { level, message, timestamp, ...rest } = info;
       const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
       return `${String(timestamp)} ${level} ${String(message)}${extra}`;
     }))
-    : winston.format.combine(traceFormat(), redactFormat({ keys }), winston.format.timestamp(), jsonFormat());
+    : winston.format.combine(redactFormat({ keys }), traceFormat(), winston.format.timestamp(), jsonFormat());
   return winston.createLogger({
     level: options.level,
     format,

@@ -8,7 +8,7 @@
 import { metrics } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, AggregationType, InstrumentType, MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type MetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 
 export interface Telemetry {
   /** The Prometheus reader of every metric. */
@@ -46,12 +46,15 @@ export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Prom
   const exporters = (env.OTEL_METRICS_EXPORTER ?? 'otlp').split(',').map((s) => s.trim());
   const otlpMetrics = !off && exporters.includes('otlp') && Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT);
   const readers: IMetricReader[] = [prometheus];
+  let push: OtlpPush | null = null;
   if (otlpMetrics) {
     const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
-    readers.push(new PeriodicExportingMetricReader({
-      exporter: new OTLPMetricExporter(),
-      exportIntervalMillis: Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 30_000),
-    }));
+    const exporter = new OTLPMetricExporter();
+    const intervalMs = Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 30_000);
+    // A reader of its own keeps a second aggregation of every instrument, paid on every record:
+    // when the exporter wants what the Prometheus reader keeps, OTLP sends that reader's collection.
+    if (sharesPrometheusView(exporter)) push = new OtlpPush(prometheus, exporter, intervalMs);
+    else readers.push(new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: intervalMs }));
   }
   if (!tracing) {
     const provider = new MeterProvider({ readers });
@@ -62,6 +65,11 @@ export async function startTelemetry(env: NodeJS.ProcessEnv = process.env): Prom
     const sdk = new NodeSDK({ metricReaders: readers, instrumentations: [] });
     sdk.start();
     stop = () => sdk.shutdown();
+  }
+  if (push) {
+    const stopProvider = stop;
+    const pushing = push;
+    stop = () => pushing.shutdown().then(stopProvider, stopProvider);
   }
   let stopped: Promise<void> | null = null;
   // A collector that cannot be reached must not hold the process: the last flush gets a bounded time.
@@ -94,5 +102,48 @@ async function serveMetrics(prometheus: PrometheusExporter, res: ServerResponse)
   } catch (e) {
     res.writeHead(500, { 'content-type': 'text/plain' });
     res.end(`# metrics failed: ${(e as Error).message}\n`);
+  }
+}
+
+/** True when an exporter wants cumulative temporality and the default aggregation for every kind of instrument, as the Prometheus reader keeps them. */
+export function sharesPrometheusView(exporter: PushMetricExporter): boolean {
+  return Object.values(InstrumentType).every((t) => (exporter.selectAggregationTemporality?.(t) ?? AggregationTemporality.CUMULATIVE) === AggregationTemporality.CUMULATIVE
+    && (exporter.selectAggregation?.(t).type ?? AggregationType.DEFAULT) === AggregationType.DEFAULT);
+}
+
+/**
+ * Exports a reader's collection every `intervalMs` (one at a time; a collector that cannot be
+ * reached is quiet), and once more at shutdown before the exporter stops.
+ */
+export class OtlpPush {
+  readonly #reader: MetricReader;
+  readonly #exporter: PushMetricExporter;
+  readonly #timer: NodeJS.Timeout;
+  #running: Promise<void> | null = null;
+
+  constructor(reader: MetricReader, exporter: PushMetricExporter, intervalMs: number) {
+    this.#reader = reader;
+    this.#exporter = exporter;
+    this.#timer = setInterval(() => void this.#once(), intervalMs).unref();
+  }
+
+  #once(): Promise<void> {
+    return (this.#running ??= this.#export().catch(() => {}).finally(() => {
+      this.#running = null;
+    }));
+  }
+
+  async #export(): Promise<void> {
+    const { resourceMetrics } = await this.#reader.collect();
+    if (!resourceMetrics.scopeMetrics.length) return;
+    await new Promise<void>((resolve) => this.#exporter.export(resourceMetrics, () => resolve()));
+  }
+
+  /** Stops the timer, exports what is left and stops the exporter. */
+  async shutdown(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running;
+    await this.#once();
+    await this.#exporter.shutdown().catch(() => {});
   }
 }

@@ -1,5 +1,5 @@
 /** Trace context across the NATS hop, the job span and its task events, AI attempt spans, and trace ids for logs. */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, createContextKey, propagation, trace, type Context, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import { INVALID_SPANID, INVALID_TRACEID, ROOT_CONTEXT, SpanKind, SpanStatusCode, context, createContextKey, propagation, trace, type Attributes, type Context, type Span, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 import type { MsgHdrs } from '@nats-io/nats-core';
 import type { AttemptInfo } from '../ai/client.ts';
 import type { TaskEvent } from '../engine/types.ts';
@@ -32,13 +32,20 @@ export function injectContext(headers: MsgHdrs, ctx: Context = context.active())
 /** The active trace and span ids, for log lines (empty when nothing is traced). */
 export function traceFields(): { trace_id?: string; span_id?: string } {
   const sc = trace.getActiveSpan()?.spanContext();
-  if (!sc || !trace.isSpanContextValid(sc)) return {};
+  // The SDK's ids and the propagator's are well formed: only the invalid context (all zeros) is left out, without a regular expression per line.
+  if (!sc || sc.traceId === INVALID_TRACEID || sc.spanId === INVALID_SPANID) return NO_TRACE;
   return { trace_id: sc.traceId, span_id: sc.spanId };
 }
 
-/** Starts a span as the child of `parent` and runs `fn` with it active; the span ends when `fn` settles. */
-export function inSpan<T>(name: string, options: Parameters<typeof tracer.startSpan>[1], parent: Context, fn: (span: Span) => Promise<T>): Promise<T> {
+const NO_TRACE: { trace_id?: string; span_id?: string } = Object.freeze({});
+
+/**
+ * Starts a span as the child of `parent` and runs `fn` with it active; the span ends when `fn` settles.
+ * `attributes` is called only when the span records: a span the sampler drops builds none.
+ */
+export function inSpan<T>(name: string, options: Parameters<typeof tracer.startSpan>[1], parent: Context, fn: (span: Span) => Promise<T>, attributes?: () => Attributes): Promise<T> {
   const span = tracer.startSpan(name, options, parent);
+  if (attributes && span.isRecording()) span.setAttributes(attributes());
   let work: Promise<T>;
   try {
     work = context.with(trace.setSpan(parent, span), () => fn(span));

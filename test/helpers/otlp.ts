@@ -22,6 +22,8 @@ const attributes = (list: Attributes) => Object.fromEntries((list ?? []).map((a)
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   readonly metricNames = new Set<string>();
+  /** Metric export requests received. */
+  metricRequests = 0;
   readonly #server: Server;
 
   constructor() {
@@ -40,6 +42,7 @@ export class OtlpReceiver {
               });
             }
           } else if (req.url === '/v1/metrics') {
+            this.metricRequests++;
             for (const rm of body.resourceMetrics ?? []) for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) this.metricNames.add(m.name);
           }
         } catch {

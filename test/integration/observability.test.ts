@@ -65,6 +65,24 @@ describe('observability', () => {
     await eventually(async () => otlp!.metricNames, (m) => m.has('altlas.jobs'), 'metrics over OTLP');
   });
 
+  it('a job the sampler leaves out records no span and passes on the producer\'s trace headers as they came; its log lines still carry the trace id', async () => {
+    otlp = new OtlpReceiver();
+    const endpoint = await otlp.listen();
+    h = await Harness.start();
+    const worker = await h.worker({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_METRIC_EXPORT_INTERVAL: '300' });
+    const traceId = randomBytes(16).toString('hex');
+    const unsampled = `00-${traceId}-${randomBytes(8).toString('hex')}-00`;
+    await h.publish(readFileSync(join(SAMPLES, 'runner-example.alt.json')), { traceparent: unsampled, tracestate: 'vendor=1' });
+    const [{ headers }] = await h.waitForLasts(1);
+    expect([headers?.get('traceparent'), headers?.get('tracestate')]).toEqual([unsampled, 'vendor=1']);
+    await eventually(async () => worker.logs('job finished'), (l) => l.length === 1, 'the job log line');
+    expect(worker.logs('job finished')[0]).toMatchObject({ trace_id: traceId, span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    // The metrics go on (an export after the job), and no span of the job's trace ever does.
+    const before = otlp.metricRequests;
+    await eventually(async () => otlp!.metricRequests, (n) => n > before + 1, 'metrics over OTLP after the job');
+    expect(otlp.spans.filter((s) => s.traceId === traceId)).toEqual([]);
+  });
+
   it('never logs secrets: bearer tokens, API keys, configured keys', async () => {
     h = await Harness.start();
     const bearer = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbHRsYXMifQ.s3cr3tS1gnature';

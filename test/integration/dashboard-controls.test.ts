@@ -172,7 +172,8 @@ describe('the dashboard\'s fleet controls act on the workers', () => {
     await eventually(() => lastsOf('triple-'), (l) => l.length === 3, 'three jobs at once');
     expect(h.fake.stats.maxInFlight).toBeGreaterThan(1);
     // The dashboard's request (with the value it replaced) and the worker's own event when it took it, each with who asked.
-    const set = (await fleetEvents()).filter((e) => e.type === 'concurrency_set');
+    // The worker's own events go with its history's next send (within HISTORY_FLUSH_MS), the dashboard's at once.
+    const set = await eventually(async () => (await fleetEvents()).filter((e) => e.type === 'concurrency_set'), (s) => s.filter((e) => e.worker_id === workerId).length >= 2, 'the worker\'s own two concurrency events');
     expect(set.every((e) => e.by === BY)).toBe(true);
     expect(set.filter((e) => !e.worker_id).map((e) => e.detail)).toEqual([{ worker: workerId, concurrency: 1, was: 3 }, { worker: workerId, concurrency: 3, was: 1 }]);
     expect(set.filter((e) => e.worker_id === workerId).map((e) => e.detail?.concurrency)).toEqual([1, 3]);

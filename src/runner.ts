@@ -25,6 +25,7 @@ import type { Delivery } from './contract/delivery.ts';
 import { Publisher } from './messaging/publisher.ts';
 import { ProgressPublisher } from './progress/publisher.ts';
 import { logProgressTrouble } from './progress/trouble.ts';
+import { onConnectionChange } from './progress/reconnect.ts';
 import { StreamPublisher } from './messaging/stream-publish.ts';
 import type { RunContext } from './messaging/run-context.ts';
 import { MIN_MAX_ACK_PENDING, ensureTopology } from './messaging/topology.ts';
@@ -141,11 +142,23 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   const hout = hnc ? new StreamPublisher(hnc, inboxPrefixOf(hnc)) : null;
   if (hnc) stops.push(() => hnc.close());
   if (hout) stops.push(() => hout.close());
+  let historyUp = true;
   const history = hnc && hout ? new HistoryWriter({
+    connected: () => historyUp,
     publish: (subject, data) => hout.publish(subject, data), post: (subject, data) => hnc.publish(subject, data), prefix: config.HISTORY_SUBJECT_PREFIX, maxPending: config.HISTORY_BUFFER, flushMs: config.HISTORY_FLUSH_MS, codec,
     onDrop: (reason) => o.metrics?.()?.historyDropped(reason),
   }) : null;
   if (history) stops.push(() => history.flush());
+  // The history connection lost (a server restart): what waits for a PubAck is not confirmed, and no
+  // group is tried again until it is back; then what was sent meanwhile is not confirmed either (its
+  // PubAck would only come at its timeout, if ever), and every group waiting goes at once.
+  if (hnc && hout && history) {
+    stops.push(onConnectionChange(hnc, (up) => {
+      historyUp = up;
+      hout.failPending(up ? 'sent while the connection was lost' : 'the connection was lost before its PubAck came');
+      if (up) setImmediate(() => history.resendWaiting());
+    }));
+  }
   // A status write is a publish to the bucket's subject: what kv.put sends, without its per-request cost.
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };
   const recorder = stores ? new Recorder({ status: statusSink, checkpoints: stores.checkpoints, workerId, flushMs: config.RUNNER_STATUS_FLUSH_MS, budgetMs: config.RUNNER_CHECKPOINT_BUDGET_MS, budgetCostNanos: toNanos(config.RUNNER_CHECKPOINT_BUDGET_COST), logger, codec, currency: o.prices?.currency ?? null, history }) : undefined;

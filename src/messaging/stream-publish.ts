@@ -80,6 +80,16 @@ export class StreamPublisher {
     this.#pending.clear();
   }
 
+  /**
+   * Rejects what waits for a PubAck as not confirmed (code `DISCONNECTED`, a passing failure), so
+   * that a caller sends it again once the connection is back instead of waiting out its timeout;
+   * what the stream stored meanwhile is then stored twice (its readers skip copies).
+   */
+  failPending(reason: string): void {
+    for (const p of this.#pending.values()) p.reject(new StreamPublishError(`publish to ${p.subject}: ${reason}`, 'DISCONNECTED'));
+    this.#pending.clear();
+  }
+
   #start(): void {
     if (this.#sub) return;
     this.#sub = this.#nc.subscribe(`${this.#prefix}.*`, { callback: (err, m) => (err ? this.#failAll(err) : this.#reply(m)) });

@@ -73,6 +73,8 @@ export interface HistoryWriterOptions {
   onDrop?: (reason: 'full' | 'failed') => void;
   /** Milliseconds before a group the stream did not confirm (a passing failure) is sent again, doubled each time. Default {@link RETRY_MS}. */
   retryMs?: number;
+  /** False while the connection is lost: a group's next try then waits for {@link HistoryWriter.resendWaiting} (the connection back) and is not counted. */
+  connected?: () => boolean;
 }
 
 export const historySubject = (prefix: string, altId: string) => `${prefix}.${subjectToken(altId)}`;
@@ -103,12 +105,16 @@ const ENDS: ReadonlySet<HistoryEventType> = new Set(['last_stored', 'done_before
 /**
  * A group not confirmed for a passing reason (no PubAck in time, the connection lost, JetStream
  * temporarily unavailable while the server restarts) is sent again after this many milliseconds, doubled
- * each time, {@link RETRIES} times (0.5 + 1 + 2 + 4 + 8 s: a server restart of about 15 s), its
- * events held meanwhile (within HISTORY_BUFFER). A refusal (no stream, a permission) is final.
+ * each time up to 2 s, {@link RETRIES} times (0.5 + 1 + 2 + 2 + ... s: 13.5 s of a server that
+ * answers but does not store), its events held meanwhile (within HISTORY_BUFFER); while the
+ * connection is lost no try is made or counted, and once it is back the group goes at once
+ * ({@link HistoryWriter.resendWaiting}). A refusal (no stream, a permission) is final.
  * A message stored but not acknowledged is stored twice: readers skip the copy.
  */
 export const RETRY_MS = 500;
-export const RETRIES = 5;
+/** The longest wait between two tries, in RETRY_MS: 2 s. */
+export const RETRY_CAP = 4;
+export const RETRIES = 8;
 
 /** What the events of one delivery share: written once in its job's message, not in each event. */
 export interface HistoryShared {
@@ -332,7 +338,11 @@ export class HistoryWriter {
         this.#retries.delete(t);
         this.#send(covered, attempt + 1);
       };
-      const t = setTimeout(again, (this.#o.retryMs ?? RETRY_MS) * 2 ** attempt);
+      const retryMs = this.#o.retryMs ?? RETRY_MS;
+      // While the connection is lost the try waits for it to be back (resendWaiting), uncounted.
+      const t = setTimeout(() => {
+        if (this.#o.connected?.() !== false) again();
+      }, Math.min(retryMs * 2 ** attempt, RETRY_CAP * retryMs));
       t.unref?.();
       this.#retries.set(t, again);
       return;
@@ -351,12 +361,20 @@ export class HistoryWriter {
     for (let i = 0; i < n; i++) this.#o.onDrop?.(reason);
   }
 
+  /**
+   * Sends at once the groups waiting to be sent again (each its next try): what a flush does, and
+   * what the worker does when its history connection is back after a loss, so that a crash soon
+   * after a server restart does not lose what waited for its next try.
+   */
+  resendWaiting(): void {
+    for (const again of [...this.#retries.values()]) again();
+  }
+
   /** Sends what waits and resolves once every event is confirmed or dropped (shutdown), or after `limitMs`. */
   async flush(limitMs = 2_000): Promise<void> {
     this.#readyAll();
     this.#sendGroup();
-    // Groups waiting to be sent again go now.
-    for (const again of [...this.#retries.values()]) again();
+    this.resendWaiting();
     if (this.#held === 0) return;
     let done!: () => void;
     const idle = new Promise<void>((r) => (done = r));
@@ -371,7 +389,7 @@ export class HistoryWriter {
 const eventsIn = (batches: Batch[]) => batches.reduce((n, b) => n + b.events.length, 0);
 
 /** A publish that got no answer for a passing reason (the worker's publisher says `TIMEOUT` when no PubAck came in time). */
-const notConfirmed = (e: unknown) => isPassingNatsError(e) || (e as { code?: unknown } | null)?.code === 'TIMEOUT';
+const notConfirmed = (e: unknown) => isPassingNatsError(e) || ['TIMEOUT', 'DISCONNECTED'].includes((e as { code?: unknown } | null)?.code as string);
 
 /** The last instant written as RFC 3339: a job's events mostly share their millisecond. */
 let isoMs = Number.NaN;

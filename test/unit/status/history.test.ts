@@ -284,6 +284,7 @@ describe('HistoryWriter groups', () => {
       () => Promise.reject(new TimeoutError()),
       () => Promise.reject(new Error('connection lost while the request waited')),
       () => Promise.reject(Object.assign(new Error('publish to history.b: no PubAck in time'), { code: 'TIMEOUT' })),
+      () => Promise.reject(Object.assign(new Error('publish to history.b: the connection was lost before its PubAck came'), { code: 'DISCONNECTED' })),
       async () => {},
     ];
     const w = new HistoryWriter({
@@ -300,7 +301,7 @@ describe('HistoryWriter groups', () => {
     }
     await w.flush(5_000);
     // The whole group each time: the messages posted before the one whose PubAck was lost too.
-    expect(log).toEqual(Array(4).fill(['post history.a', 'publish history.b']).flat());
+    expect(log).toEqual(Array(5).fill(['post history.a', 'publish history.b']).flat());
     expect({ drops, dropped: w.dropped }).toEqual({ drops: [], dropped: 0 });
     // A refusal (no stream: not a passing failure) is not sent again.
     const refused: string[] = [];
@@ -330,6 +331,61 @@ describe('HistoryWriter groups', () => {
     expect(drops).toEqual(['failed', 'failed']);
     await w.flush(10);
     expect(tries).toBe(RETRIES + 1);
+  });
+
+  it('sends the groups waiting for their next try at once when asked (the history connection back), not before', async () => {
+    let tries = 0;
+    const w = new HistoryWriter({ prefix: 'history', maxPending: 100, flushMs: 60_000, groupMs: 1, retryMs: 60_000, publish: async () => {
+      tries++;
+      if (tries === 1) throw new TimeoutError();
+    } });
+    w.add('a', { worker_id: 'w' }, { type: 'started' });
+    w.add('a', { worker_id: 'w' }, { type: 'last_stored', status: 'success' });
+    await eventuallyTrue(() => tries === 1);
+    // Its next try is a minute away: nothing goes meanwhile.
+    await new Promise((r) => setTimeout(r, 30));
+    expect(tries).toBe(1);
+    w.resendWaiting();
+    expect(tries).toBe(2);
+    await new Promise((r) => setImmediate(r));
+    expect({ tries, dropped: w.dropped }).toEqual({ tries: 2, dropped: 0 });
+    // Nothing waits any more: asking again sends nothing.
+    w.resendWaiting();
+    expect(tries).toBe(2);
+  });
+
+  it('waits at most 2 s between tries; while the connection is lost it makes none and counts none, and sends at once when asked', async () => {
+    jest.useFakeTimers();
+    try {
+      let up = true;
+      const at: number[] = [];
+      const start = Date.now();
+      const w = new HistoryWriter({ prefix: 'history', maxPending: 100, flushMs: 60_000, groupMs: 1, connected: () => up, publish: async () => {
+        at.push(Date.now() - start);
+        throw new TimeoutError();
+      } });
+      w.add('a', { worker_id: 'w' }, { type: 'last_stored', status: 'success' });
+      await jest.advanceTimersByTimeAsync(10);
+      expect(at).toHaveLength(1);
+      // 0.5 s, 1 s, then every 2 s.
+      await jest.advanceTimersByTimeAsync(500 + 1_000 + 2_000 + 2_000);
+      expect(at.slice(1).map((t, i) => t - at[i])).toEqual([500, 1_000, 2_000, 2_000]);
+      // The connection lost: the tries' times pass, none is made.
+      up = false;
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(at).toHaveLength(5);
+      expect(w.dropped).toBe(0);
+      // Back: asked to (the connection's reconnect), the group goes at once; the tries left are still counted from five.
+      up = true;
+      w.resendWaiting();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(at).toHaveLength(6);
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(at).toHaveLength(RETRIES + 1);
+      expect(w.dropped).toBe(1);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('a message that cannot be sent (closed connection, too large) is dropped alone; the group\'s others are still confirmed', async () => {
@@ -402,3 +458,11 @@ describe('readHistory', () => {
     expect(events.map((e) => [e.type, e.deliveries])).toEqual([['delivered', 1], ['last_stored', undefined], ['delivered', 2]]);
   });
 });
+
+async function eventuallyTrue(ok: () => boolean, limitMs = 2_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error('not within the time');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

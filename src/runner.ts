@@ -25,7 +25,6 @@ import type { Delivery } from './contract/delivery.ts';
 import { Publisher } from './messaging/publisher.ts';
 import { ProgressPublisher } from './progress/publisher.ts';
 import { logProgressTrouble } from './progress/trouble.ts';
-import { onConnectionChange } from './progress/reconnect.ts';
 import { StreamPublisher } from './messaging/stream-publish.ts';
 import type { RunContext } from './messaging/run-context.ts';
 import { MIN_MAX_ACK_PENDING, ensureTopology } from './messaging/topology.ts';
@@ -138,26 +137,25 @@ export async function assembleWorker(o: AssembleOptions): Promise<Assembled> {
   // Each job's events: published and never waited for (at most HISTORY_BUFFER unconfirmed; the rest dropped and counted),
   // in groups whose last message's PubAck confirms the others, sent before it on the same connection without a reply:
   // a connection of their own, closed once they are sent (stops run in reverse).
-  const hnc = stores && config.HISTORY_ENABLED ? await connectLike(nc, 'history') : null;
+  const hconn = stores && config.HISTORY_ENABLED ? await connectLike(nc, 'history', logger) : null;
+  const hnc = hconn?.nc;
   const hout = hnc ? new StreamPublisher(hnc, inboxPrefixOf(hnc)) : null;
   if (hnc) stops.push(() => hnc.close());
   if (hout) stops.push(() => hout.close());
-  let historyUp = true;
-  const history = hnc && hout ? new HistoryWriter({
-    connected: () => historyUp,
-    publish: (subject, data) => hout.publish(subject, data), post: (subject, data) => hnc.publish(subject, data), prefix: config.HISTORY_SUBJECT_PREFIX, maxPending: config.HISTORY_BUFFER, flushMs: config.HISTORY_FLUSH_MS, codec,
+  const history = hconn && hout ? new HistoryWriter({
+    connected: hconn.connected,
+    publish: (subject, data) => hout.publish(subject, data), post: (subject, data) => hconn.nc.publish(subject, data), prefix: config.HISTORY_SUBJECT_PREFIX, maxPending: config.HISTORY_BUFFER, flushMs: config.HISTORY_FLUSH_MS, codec,
     onDrop: (reason) => o.metrics?.()?.historyDropped(reason),
   }) : null;
   if (history) stops.push(() => history.flush());
-  // The history connection lost (a server restart): what waits for a PubAck is not confirmed, and no
-  // group is tried again until it is back; then what was sent meanwhile is not confirmed either (its
-  // PubAck would only come at its timeout, if ever), and every group waiting goes at once.
-  if (hnc && hout && history) {
-    stops.push(onConnectionChange(hnc, (up) => {
-      historyUp = up;
-      hout.failPending(up ? 'sent while the connection was lost' : 'the connection was lost before its PubAck came');
-      if (up) setImmediate(() => history.resendWaiting());
-    }));
+  // While the history connection is lost (a server restart) no group is tried again. Once it is back,
+  // what was sent before or meanwhile is not confirmed (its PubAck would only come at its timeout, if
+  // ever), and every group waiting goes at once.
+  if (hconn && hout && history) {
+    hconn.onReconnect(() => {
+      hout.failPending('sent before the connection was back');
+      setImmediate(() => history.resendWaiting());
+    });
   }
   // A status write is a publish to the bucket's subject: what kv.put sends, without its per-request cost.
   const statusSink = { put: (key: string, value: Uint8Array) => out.publish(`$KV.${config.RUNNER_STATUS_BUCKET}.${key}`, value) };

@@ -153,16 +153,17 @@ export function inboxPrefixOf(nc: NatsConnection): string | undefined {
 
 /**
  * Another connection made as `nc` was (its servers, credentials, TLS, inbox prefix and reconnects),
- * its name followed by `purpose`. The worker's history goes on one: nats-server handles a client's messages in the
+ * its name followed by `purpose`, its events logged with `connection: purpose`. The worker's history goes on one: nats-server handles a client's messages in the
  * order they arrive on its connection, storing each in its stream before it reads the next, so on
  * the worker's own connection every history message would be stored between its `.last`
  * publishes, acks and pulls; on its own it is stored beside them.
  */
-export async function connectLike(nc: NatsConnection, purpose: string): Promise<NatsConnection> {
+export async function connectLike(nc: NatsConnection, purpose: string, logger: Logger): Promise<Connection> {
   const options = (nc as unknown as { options?: NodeConnectionOptions }).options;
   if (!options) throw new Error('the connection\'s options cannot be read');
   // The client folded the credentials into `authenticator`: given once more they would be sent twice.
-  return connect({ ...options, user: undefined, pass: undefined, token: undefined, name: options.name ? `${options.name} ${purpose}` : purpose, waitOnFirstConnect: false, reconnect: true, timeout: 5_000 });
+  const other = await connect({ ...options, user: undefined, pass: undefined, token: undefined, name: options.name ? `${options.name} ${purpose}` : purpose, waitOnFirstConnect: false, reconnect: true, timeout: 5_000 });
+  return watched(other, logger, { connection: purpose });
 }
 
 export interface ConnectOptions {
@@ -214,9 +215,14 @@ export async function connectNats(config: NatsConfig, name: string, o: ConnectOp
   }
   // The worker's many small sends (acks, .last publishes, KV puts) go out once per event-loop turn.
   if (o.role === 'runner' && !coalesceWrites(nc)) o.logger.debug('NATS writes are not coalesced: the client\'s internals are not as expected');
+  o.logger.info('connected to NATS', { server: nc.getServer(), version: nc.info?.version });
+  return watched(nc, o.logger);
+}
+
+/** `nc` with its state kept from its status events, each logged (with `fields`): up or not, and what to do after a reconnect. */
+function watched(nc: NatsConnection, logger: Logger, fields: Record<string, string> = {}): Connection {
   let up = true;
   const reconnects = new Set<() => void>();
-  o.logger.info('connected to NATS', { server: nc.getServer(), version: nc.info?.version });
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'close') up = false;
@@ -225,7 +231,7 @@ export async function connectNats(config: NatsConfig, name: string, o: ConnectOp
         for (const fn of reconnects) fn();
       }
       const level = s.type === 'disconnect' || s.type === 'error' ? 'warn' : s.type === 'reconnecting' || s.type === 'ping' ? 'debug' : 'info';
-      o.logger.log(level, `NATS ${s.type}`, { nats_event: s.type, ...('server' in s ? { server: s.server } : {}), ...('error' in s && s.error ? { error: (s.error as Error).message } : {}) });
+      logger.log(level, `NATS ${s.type}`, { ...fields, nats_event: s.type, ...('server' in s ? { server: s.server } : {}), ...('error' in s && s.error ? { error: (s.error as Error).message } : {}) });
     }
   })().catch(() => {});
   return { nc, connected: () => up && !nc.isClosed(), onReconnect: (fn) => reconnects.add(fn) };

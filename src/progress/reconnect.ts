@@ -20,19 +20,9 @@ export async function untilAnswered<T>(fn: () => Promise<T>, stopped: () => bool
 
 /** Calls `fn` after every reconnect of `nc`; the returned function stops it. */
 export function onReconnect(nc: NatsConnection, fn: () => void): () => void {
-  return onConnectionChange(nc, (up) => {
-    if (up) fn();
-  });
-}
-
-/** Calls `fn(false)` when `nc` loses its server and `fn(true)` once it is back; the returned function stops it. */
-export function onConnectionChange(nc: NatsConnection, fn: (up: boolean) => void): () => void {
   const statuses = nc.status() as AsyncIterable<Status> & Partial<QueuedIterator<Status>>;
   void (async () => {
-    for await (const s of statuses) {
-      if (s.type === 'disconnect') fn(false);
-      else if (s.type === 'reconnect') fn(true);
-    }
+    for await (const s of statuses) if (s.type === 'reconnect') fn();
   })().catch(() => {});
   return () => statuses.stop?.();
 }

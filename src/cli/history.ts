@@ -1,6 +1,7 @@
 /** `altlas history <job-id>`: a job's timeline from the history stream; `--fleet`: the fleet's (pause, drains, concurrency). */
 import { payloadCodec } from '../security/codec.ts';
-import { FLEET, describeEvent, readHistory } from '../status/history.ts';
+import { FLEET } from '../status/history.ts';
+import { describeEvent, readHistory } from '../status/history-read.ts';
 import { COMMON_HELP, COMMON_OPTIONS, configFrom, withNats } from './context.ts';
 import { EXIT, UsageError, parseCommandArgs, type Io } from './output.ts';
 

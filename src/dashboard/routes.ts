@@ -19,7 +19,7 @@ import { publishReplay } from '../replay/publish.ts';
 import { isAltlasError } from '../errors.ts';
 import { GROUPINGS, type Grouping } from '../usage/window.ts';
 import { recordAction } from '../ops/history.ts';
-import { readHistory } from '../status/history.ts';
+import { readHistory } from '../status/history-read.ts';
 import { CODE_FORM, PAGE_MAX, pageLimit, rangeProblem, searchFinished } from '../ops/finished.ts';
 import { LAST_STATUSES, type LastStatus } from '../last/schema.ts';
 import { keptAlt, newestLast, taskDetail } from './detail.ts';

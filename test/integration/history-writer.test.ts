@@ -11,7 +11,8 @@ import { NatsServer } from '../../src/devtools/nats-server.ts';
 import { coalesceWrites } from '../../src/messaging/coalesce.ts';
 import { StreamPublisher } from '../../src/messaging/stream-publish.ts';
 import { payloadCodec } from '../../src/security/codec.ts';
-import { HistoryWriter, readHistory, type HistoryShared } from '../../src/status/history.ts';
+import { HistoryWriter, type HistoryShared } from '../../src/status/history.ts';
+import { readHistory } from '../../src/status/history-read.ts';
 
 let server: NatsServer;
 let nc: NatsConnection;

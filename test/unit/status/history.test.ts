@@ -1,6 +1,7 @@
 /** The history writer never makes the worker wait: a bounded number of unconfirmed events, the rest dropped and counted. */
 import { describe, expect, it, jest } from '@jest/globals';
-import { HistoryWriter, RETRIES, describeEvent, eventsOf, historyEvent, readHistory, type HistoryEvent } from '../../../src/status/history.ts';
+import { HistoryWriter, RETRIES, historyEvent, type HistoryEvent } from '../../../src/status/history.ts';
+import { describeEvent, eventsOf, readHistory } from '../../../src/status/history-read.ts';
 import { TimeoutError } from '@nats-io/nats-core';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import type { JetStreamManager } from '@nats-io/jetstream';

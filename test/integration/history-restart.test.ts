@@ -19,18 +19,27 @@ const history = async (id: string) => {
   return out.filter(Boolean).map((l) => JSON.parse(l) as { type: string; deliveries?: number; worker_id?: string });
 };
 
+/**
+ * A worker running `n` jobs of `tasks` tasks (named `<prefix>-<i>`, each with its first AI call in
+ * flight and its first events waiting for their flush), then the server down `downMs` and back.
+ */
+async function runThroughRestart(o: { latencyMs: number; ackWaitMs: number; prefix: string; n: number; tasks: number; downMs: number }) {
+  h = await Harness.start(undefined, { latencyMs: o.latencyMs });
+  const w = await h.worker({ RUNNER_CONCURRENCY: '8', RUNNER_ACK_WAIT_MS: String(o.ackWaitMs) });
+  const ids = Array.from({ length: o.n }, (_, i) => `${o.prefix}-${i}`);
+  for (const id of ids) await h.publish(job(id, o.tasks));
+  await eventually(async () => h!.fake.stats.requests, (n) => n >= ids.length, 'every job to start');
+  await h.server.kill();
+  await new Promise((r) => setTimeout(r, o.downMs));
+  await h.server.restart();
+  return { w, ids };
+}
+
 describe('job history across a nats-server restart', () => {
   it('keeps every job\'s delivery, start and .last: the worker sends again what the server did not confirm', async () => {
-    h = await Harness.start(undefined, { latencyMs: 400 });
-    await h.worker({ RUNNER_CONCURRENCY: '8', RUNNER_ACK_WAIT_MS: '30000' });
-    const ids = Array.from({ length: 8 }, (_, i) => `hr-${i}`);
-    for (const id of ids) await h.publish(job(id, 2));
     // Every job runs (its first AI call in flight), and its first events wait for their flush: the server goes down.
-    await eventually(async () => h!.fake.stats.requests, (n) => n >= ids.length, 'every job to start');
-    await h.server.kill();
-    await new Promise((r) => setTimeout(r, 1_500));
-    await h.server.restart();
-    const lasts = await h.waitForLasts(ids.length, 90_000);
+    const { ids } = await runThroughRestart({ latencyMs: 400, ackWaitMs: 30_000, prefix: 'hr', n: 8, tasks: 2, downMs: 1_500 });
+    const lasts = await h!.waitForLasts(ids.length, 90_000);
     expect(lasts).toHaveLength(ids.length);
     for (const id of ids) {
       const events = await eventually(() => history(id), (e) => e.some((x) => x.type === 'last_stored'), `the .last of ${id} in its history`, 60_000);
@@ -42,21 +51,15 @@ describe('job history across a nats-server restart', () => {
   }, 180_000);
 
   it('a worker killed a few seconds after the server is back has lost none of what it sent while the server was down', async () => {
-    // Long AI calls: the jobs still run when the server goes and when the worker is killed.
-    h = await Harness.start(undefined, { latencyMs: 8_000 });
-    const w = await h.worker({ RUNNER_CONCURRENCY: '8', RUNNER_ACK_WAIT_MS: '6000' });
-    const ids = Array.from({ length: 6 }, (_, i) => `hk-${i}`);
-    for (const id of ids) await h.publish(job(id, 1));
-    await eventually(async () => h!.fake.stats.requests, (n) => n >= ids.length, 'every job to start');
-    // Down before the first events' flush (HISTORY_FLUSH_MS): they are sent while it is down.
-    await h.server.kill();
-    await new Promise((r) => setTimeout(r, 3_000));
-    await h.server.restart();
+    // Long AI calls: the jobs still run when the server goes and when the worker is killed. Down before
+    // the first events' flush (HISTORY_FLUSH_MS): they are sent while it is down.
+    const { w, ids } = await runThroughRestart({ latencyMs: 8_000, ackWaitMs: 6_000, prefix: 'hk', n: 6, tasks: 1, downMs: 3_000 });
+    const h1 = h!;
     await eventually(async () => w.logs('NATS reconnect'), (l) => l.length > 0, 'the worker to reconnect', 30_000);
     await new Promise((r) => setTimeout(r, 3_000));
     w.kill('SIGKILL');
-    await h.worker({ RUNNER_CONCURRENCY: '8', RUNNER_ACK_WAIT_MS: '6000' });
-    expect(await h.waitForLasts(ids.length, 120_000)).toHaveLength(ids.length);
+    await h1.worker({ RUNNER_CONCURRENCY: '8', RUNNER_ACK_WAIT_MS: '6000' });
+    expect(await h1.waitForLasts(ids.length, 120_000)).toHaveLength(ids.length);
     // The killed worker's delivery and start of every job, each once (the server, killed too, may
     // count the next delivery as the first again: the events are told apart by their worker).
     const killed = String(w.logs('worker started')[0]?.worker_id);

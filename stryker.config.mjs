@@ -35,6 +35,12 @@ export const groups = {
     mutate: ['src/status/recorder.ts'],
     tests: ['test/unit/status/recorder.test.ts'],
   },
+  // A job history group not confirmed: tried again (waits, their cap, none while the connection is
+  // lost, at once when it is back) or dropped and counted.
+  'history-retry': {
+    mutate: [linesOf('src/status/history.ts', '  #failed(covered: Batch[]', 39), linesOf('src/messaging/stream-publish.ts', '  failPending(reason', 4)],
+    tests: ['test/unit/status/history.test.ts', 'test/unit/messaging/stream-publish.test.ts'],
+  },
   settler: {
     mutate: ['src/messaging/settler.ts'],
     tests: ['test/unit/messaging/settler.test.ts', 'test/unit/messaging/settler-lines.test.ts'],

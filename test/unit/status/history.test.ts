@@ -389,6 +389,42 @@ describe('HistoryWriter groups', () => {
     }
   });
 
+  it('a group sent at once when asked is not sent again by its timer', async () => {
+    jest.useFakeTimers();
+    try {
+      let tries = 0;
+      const w = new HistoryWriter({ prefix: 'history', maxPending: 100, flushMs: 60_000, groupMs: 1, retryMs: 100, publish: async () => {
+        tries++;
+        if (tries === 1) throw new TimeoutError();
+      } });
+      w.add('a', { worker_id: 'w' }, { type: 'last_stored', status: 'success' });
+      await jest.advanceTimersByTimeAsync(10);
+      expect(tries).toBe(1);
+      w.resendWaiting();
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(tries).toBe(2);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('a flush ends once every event is confirmed or dropped, and not before', async () => {
+    // Refused: dropped at once, so the flush ends long before its limit.
+    const r = new HistoryWriter({ prefix: 'history', maxPending: 100, flushMs: 60_000, publish: async () => {
+      throw new JetStreamApiError({ code: 404, err_code: 10059, description: 'stream not found' });
+    } });
+    r.add('c', { worker_id: 'w' }, { type: 'last_stored', status: 'success' });
+    let t0 = Date.now();
+    await r.flush(20_000);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    // One job's message confirmed, another's never: the flush waits for its limit.
+    const w = new HistoryWriter({ prefix: 'history', maxPending: 100, flushMs: 60_000, publish: (subject) => (subject === 'history.a' ? Promise.resolve() : new Promise(() => {})) });
+    for (const id of ['a', 'b']) w.add(id, { worker_id: 'w' }, { type: 'last_stored', status: 'success' });
+    t0 = Date.now();
+    await w.flush(300);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+  });
+
   it('a message that cannot be sent (closed connection, too large) is dropped alone; the group\'s others are still confirmed', async () => {
     const drops: string[] = [];
     const posted: string[] = [];
